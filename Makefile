@@ -1,0 +1,35 @@
+# The README's commands. Each creates .venv when missing and installs what it needs.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test bench system-deps clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+# Graphviz's `dot` renders the graph drawings; the tests that render need it.
+system-deps:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+	      || echo "warning: could not install graphviz; rendering tests will fail"; \
+	  else echo "warning: graphviz's dot is missing (apt-get install graphviz)"; fi; }
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis

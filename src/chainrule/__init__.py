@@ -1,0 +1,30 @@
+"""chainrule: the mathematics of neural networks, done for real.
+
+Automatic differentiation on NumPy arrays with a PyTorch-shaped `Tensor` and
+JAX-shaped transforms. This module holds public names only.
+"""
+from ._dtypes import (bool, complex64, complex128, default_generator, double, float, float16, float32,
+                      float64, get_default_dtype, half, int, int8, int16, int32, int64, long, manual_seed,
+                      set_default_dtype, short, uint8)
+from .tensor import Tensor
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor,
+                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+                       tensor, zeros, zeros_like)
+from . import autograd
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp)
+from .autograd.gradcheck import gradcheck, gradgradcheck
+from .ops.elementwise import (abs, add, allclose, ceil, clamp, clip, cos, div, elu, eq, equal, erf, exp,
+                              expm1, floor, gelu, ge, gt, isfinite, isinf, isnan, le, leaky_relu, log,
+                              log1p, log2, log10, logical_and, logical_not, logical_or, lt, maximum, minimum,
+                              mul, ne, neg, pow, reciprocal, relu, round, rsqrt, sigmoid, sign, silu, sin,
+                              softplus, sqrt, square, sub, tan, tanh, trunc, where)
+from .ops.reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std,
+                         sum, var)
+from .ops.shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, movedim, pad,
+                        permute, repeat, reshape, split, squeeze, stack, swapaxes, transpose, unbind,
+                        unsqueeze)
+from .ops.linalg import dot, matmul, outer
+from .ops.nn import log_softmax, one_hot, softmax
+
+__version__ = "0.1.0"

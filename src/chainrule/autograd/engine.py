@@ -1,0 +1,327 @@
+"""The backward pass: walk the graph in reverse topological order and apply each node's VJP.
+
+The order is computed iteratively (a dependency count per node, then Kahn's
+algorithm), so graphs of any depth work without recursion. Each node's incoming
+gradient is summed over all of its consumers before its rule runs; leaves get
+theirs accumulated into `.grad` (PyTorch semantics) or captured for
+`autograd.grad`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import anomaly, grad_mode
+from .function import Function, _backward_state, format_site
+
+
+def _as_grad_array(tensor, gradient, where):
+    from ..tensor import Tensor
+
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(
+                f"{where}: grad can be implicitly created only for scalar outputs, but this tensor has "
+                f"shape {tuple(tensor.shape)}. Pass gradient= (a tensor of that shape, e.g. ones_like(y)), "
+                "or reduce the output to a scalar first (y.sum() or y.mean())."
+            )
+        return np.ones_like(tensor.data)
+    g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=tensor.dtype)
+    if g.shape != tensor.data.shape:
+        raise RuntimeError(
+            f"{where}: gradient has shape {tuple(g.shape)}, but the output it belongs to has shape "
+            f"{tuple(tensor.shape)}; they must match."
+        )
+    return g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (torch.autograd.backward).
+
+    Args:
+        tensors: a Tensor or a sequence of them.
+        grad_tensors: the vector in the vector-Jacobian product, one per tensor
+            (None for a scalar, meaning 1).
+        retain_graph: keep saved values so backward can run again (default: create_graph).
+        create_graph: record the backward pass itself, for higher-order derivatives.
+        inputs: if given, accumulate only into these leaves.
+    """
+    from ..tensor import Tensor
+
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    roots, root_grads = [], []
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no grad_fn, so there is nothing to "
+                "differentiate. Create the inputs with requires_grad=True (or call .requires_grad_()), "
+                "and make sure the computation is not inside no_grad()."
+            )
+        roots.append(t)
+        root_grads.append(_root_grad(t, g, create_graph))
+    if retain_graph is None:
+        retain_graph = create_graph
+    only = None if inputs is None else [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    _run(roots, root_grads, retain_graph, create_graph, capture=None, only=only)
+
+
+def _root_grad(t, g, create_graph):
+    from ..tensor import Tensor
+
+    if create_graph:
+        if isinstance(g, Tensor):
+            if g.shape != t.shape:
+                _as_grad_array(t, g, "backward")
+            return g
+        return Tensor._make(_as_grad_array(t, g, "backward"))
+    return _as_grad_array(t, g, "backward")
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Return d(outputs)/d(inputs) without touching any `.grad` (torch.autograd.grad).
+
+    Args:
+        outputs: a Tensor or a sequence of them.
+        inputs: a Tensor or a sequence of them (leaves or intermediates).
+        grad_outputs: the vectors of the vector-Jacobian product (None means 1 for scalars).
+        retain_graph: keep saved values for another backward (default: create_graph).
+        create_graph: return gradients that are themselves differentiable.
+        allow_unused: return None for an input the outputs do not depend on,
+            instead of raising.
+
+    Returns:
+        a tuple with one gradient (Tensor or None) per input.
+
+    Example:
+        >>> x = chainrule.tensor(3.0, requires_grad=True)
+        >>> (dy,) = chainrule.autograd.grad(x ** 3, x, create_graph=True)   # 3 x^2 = 27
+        >>> (d2y,) = chainrule.autograd.grad(dy, x)                          # 6 x = 18
+    """
+    from ..tensor import Tensor
+
+    single_output = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_output else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(
+                f"autograd.grad: input {i} does not require grad, so no gradient can be taken with respect "
+                "to it. Create it with requires_grad=True."
+            )
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots, root_grads = [], []
+    for t, g in zip(outputs, grad_outputs):
+        if not t.requires_grad:
+            if allow_unused:
+                continue
+            raise RuntimeError(
+                "autograd.grad: an output does not require grad (it does not depend on any input that "
+                "requires grad). Pass allow_unused=True to get None for unused inputs."
+            )
+        roots.append(t)
+        root_grads.append(_root_grad(t, g, create_graph))
+    captured = [None] * len(inputs)
+    _run(roots, root_grads, retain_graph, create_graph, capture=(inputs, captured), only=None)
+    results = []
+    for i, (t, g) in enumerate(zip(inputs, captured)):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"autograd.grad: input {i} (shape {tuple(t.shape)}) was not used in computing the "
+                    "outputs, so its gradient is undefined. Pass allow_unused=True to get None for it."
+                )
+            results.append(None)
+        else:
+            results.append(g if isinstance(g, Tensor) else Tensor._make(g))
+    return tuple(results)
+
+
+def _collect(roots):
+    """Count, for every node reachable from `roots`, how many edges lead into it."""
+    from ..tensor import Tensor
+
+    deps = {}
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for edge in node.next:
+            if edge is None or isinstance(edge, Tensor):
+                continue
+            deps[edge] = deps.get(edge, 0) + 1
+            if edge not in seen:
+                seen.add(edge)
+                stack.append(edge)
+    return deps, seen
+
+
+def _add(acc, g, graph, owned, key):
+    """acc + g without ever writing into a buffer some other node may share."""
+    if acc is None:
+        return g
+    if graph:
+        return acc + g
+    if key in owned and type(acc) is np.ndarray and acc.shape == np.shape(g):
+        acc += g
+        return acc
+    owned.add(key)
+    return acc + g
+
+
+def _run(roots, root_grads, retain_graph, create_graph, capture, only):
+    from ..tensor import Tensor
+
+    graph = bool(create_graph)
+    prev_graph = _backward_state["graph"]
+    prev_mode = grad_mode._state["enabled"]
+    _backward_state["graph"] = graph
+    grad_mode._state["enabled"] = graph
+    check = anomaly._state["enabled"]
+    try:
+        grads = {}
+        owned = set()
+        leaf_grads = {}  # leaf id -> [tensor, summed grad]: hooks and accumulation run once per leaf
+        capture_nodes = {}
+        capture_leaves = {}
+        if capture is not None:
+            for i, t in enumerate(capture[0]):
+                if t.grad_fn is None:
+                    capture_leaves.setdefault(id(t), []).append(i)
+                else:
+                    capture_nodes.setdefault(t.grad_fn, []).append(i)
+        only_ids = None if only is None else {id(t) for t in only}
+
+        def to_leaf(leaf, g):
+            key = id(leaf)
+            entry = leaf_grads.get(key)
+            if entry is None:
+                leaf_grads[key] = [leaf, g]
+            else:
+                entry[1] = _add(entry[1], g, graph, owned, ("leaf", key))
+
+        for t, g in zip(roots, root_grads):
+            if t.grad_fn is None:
+                to_leaf(t, g)
+            else:
+                grads[t.grad_fn] = _add(grads.get(t.grad_fn), g, graph, owned, t.grad_fn)
+
+        deps, nodes = _collect(roots)
+        ready = [n for n in {r.grad_fn for r in roots if r.grad_fn is not None} if deps.get(n, 0) == 0]
+        while ready:
+            node = ready.pop()
+            g = grads.pop(node, None)
+            if g is not None and node.hooked:
+                g = _node_hooks(node, g, graph)
+            if node in capture_nodes and g is not None:
+                for i in capture_nodes[node]:
+                    capture[1][i] = g
+            if g is None:
+                input_grads = (None,) * len(node.next)
+            else:
+                input_grads = node._vjp(g)
+                if check:
+                    anomaly.check_backward(node, input_grads)
+            if not retain_graph:
+                node.release()
+            for edge, gi in zip(node.next, input_grads):
+                if edge is None:
+                    continue
+                if gi is not None:
+                    gi = _conform(node, edge, gi, graph)
+                if isinstance(edge, Tensor):
+                    if gi is not None:
+                        to_leaf(edge, gi)
+                    continue
+                if gi is not None:
+                    grads[edge] = _add(grads.get(edge), gi, graph, owned, edge)
+                remaining = deps[edge] - 1
+                deps[edge] = remaining
+                if remaining == 0:
+                    ready.append(edge)
+
+        for key, (leaf, g) in leaf_grads.items():
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g, graph)
+            if capture is not None:
+                for i in capture_leaves.get(key, ()):
+                    capture[1][i] = g
+                continue
+            if only_ids is not None and key not in only_ids:
+                continue
+            _accumulate(leaf, g, graph, owned_key=("leaf", key) in owned)
+    finally:
+        _backward_state["graph"] = prev_graph
+        grad_mode._state["enabled"] = prev_mode
+
+
+def _conform(node, edge, gi, graph):
+    """Check a returned gradient's shape against its input, and match its dtype."""
+    from ..tensor import Tensor
+
+    shape = edge.data.shape if isinstance(edge, Tensor) else edge.shape
+    dtype = edge.data.dtype if isinstance(edge, Tensor) else edge.dtype
+    g_shape = gi.shape if isinstance(gi, Tensor) else np.shape(gi)
+    if g_shape != shape:
+        raise RuntimeError(
+            f"{node.op_name} (created at {format_site(node.site)}): its backward returned a gradient of "
+            f"shape {tuple(g_shape)} for an input of shape {tuple(shape)}. A backward rule must return "
+            "one gradient per input with that input's shape (reduce broadcast axes with unbroadcast)."
+        )
+    if graph:
+        if isinstance(gi, Tensor) and gi.data.dtype != dtype:
+            return gi.to(dtype)
+        if not isinstance(gi, Tensor):
+            return Tensor._make(np.asarray(gi, dtype=dtype))
+        return gi
+    if type(gi) is not np.ndarray:
+        gi = gi.data if isinstance(gi, Tensor) else np.asarray(gi)
+    if gi.dtype != dtype:
+        gi = gi.astype(dtype)
+    return gi
+
+
+def _run_hooks(hooks, g, graph):
+    from ..tensor import Tensor
+
+    for hook in list(hooks.values()):
+        g_t = g if isinstance(g, Tensor) else Tensor._make(g)
+        result = hook(g_t)
+        if result is not None:
+            g = result if graph else (result.data if isinstance(result, Tensor) else np.asarray(result))
+    return g
+
+
+def _node_hooks(node, g, graph):
+    from ..tensor import Tensor
+
+    tensor = node.out_ref()
+    if tensor is None:
+        return g
+    if tensor._hooks:
+        g = _run_hooks(tensor._hooks, g, graph)
+    if tensor._retains_grad:
+        _accumulate(tensor, g, graph, owned_key=False)
+    return g
+
+
+def _accumulate(tensor, g, graph, owned_key):
+    """tensor.grad += g, as PyTorch does: in place when possible, never aliasing another buffer."""
+    from ..tensor import Tensor
+
+    if graph:
+        g_t = g if isinstance(g, Tensor) else Tensor._make(g)
+        tensor.grad = g_t if tensor.grad is None else tensor.grad + g_t
+        return
+    if tensor.grad is None:
+        # A gradient from backward may share its buffer with another leaf's (Add
+        # passes g through to both inputs), so keep a private copy unless it is ours.
+        tensor.grad = Tensor._make(g if owned_key else np.array(g, copy=True))
+    elif tensor.grad.requires_grad:
+        tensor.grad = Tensor._make(tensor.grad.data + g)
+    else:
+        tensor.grad.data += g

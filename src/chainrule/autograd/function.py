@@ -1,0 +1,401 @@
+"""Graph nodes: `Function`, the base of every primitive op and of user-defined ops.
+
+A primitive is a subclass with two static methods side by side:
+
+    forward(ctx, *arrays, **params) -> array       runs on NumPy arrays
+    backward(ctx, g) -> grad or tuple of grads     the vector-Jacobian product
+
+`Function.apply` runs the forward and, when an input requires grad and grad mode
+is on, records the node: the instance is both the saved context (`ctx`) and the
+tensor's `grad_fn`. Backward rules are written with operations that work on
+NumPy arrays and on Tensors alike: a first-order backward runs them on arrays
+and records nothing, `create_graph=True` runs them on Tensors and so records
+the graph of the derivative, which gives higher order for free.
+
+User-defined ops subclass `Function` the PyTorch way (`forward(ctx, *tensors)`
+returning a Tensor, `backward(ctx, *grads)` returning Tensors); see
+`Function.apply` and `custom_vjp`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+
+import numpy as np
+
+from . import anomaly, grad_mode
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+# Set by the engine while it runs backward rules: False means "plain arrays",
+# True means "Tensors, recording the graph" (create_graph=True).
+_backward_state = {"graph": False}
+
+
+def user_site(depth: int = 2):
+    """(filename, line) of the innermost caller outside the chainrule package."""
+    frame = sys._getframe(depth)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+
+
+def format_site(site) -> str:
+    return "unknown location" if site is None else f"{site[0]}:{site[1]}"
+
+
+class _SavedOutput:
+    """Marker stored in `ctx.saved` in place of the node's own output."""
+
+    __slots__ = ()
+
+
+_OUT = _SavedOutput()
+
+
+class _NullContext:
+    """The ctx handed to forward when nothing is recorded: saving is a no-op."""
+
+    needs_input_grad = ()
+
+    def save_for_backward(self, *values):
+        pass
+
+
+_NULL_CTX = _NullContext()
+
+
+class Function:
+    """A node of the computational graph (PyTorch's `grad_fn`, JAX's primitive).
+
+    Attributes of a recorded node:
+        next: one entry per input: the input's `grad_fn`, the input itself when it
+            is a leaf that requires grad, or None when no gradient flows there.
+        needs_input_grad: one bool per input.
+        site: (file, line) in the user's code where the op was called.
+        op_name: the op's name, for errors and drawings.
+    """
+
+    __slots__ = ("next", "saved", "out_data", "needs_input_grad", "site", "out_ref",
+                 "versions", "shape", "dtype", "__dict__", "__weakref__")
+
+    # Set on a node (in its __dict__) when its output tensor has hooks, retains
+    # its grad or has a name, so the engine looks the tensor up only then.
+    hooked = False
+
+    # Primitives that follow the array protocol (forward on arrays). User
+    # Functions (forward on Tensors) set this to False via Function's subclass hook.
+    _array_protocol = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_array_protocol" not in cls.__dict__:
+            # A subclass defined outside chainrule.ops is a user Function.
+            cls._array_protocol = cls.__module__.startswith("chainrule.ops")
+
+    # ----- recording -----
+
+    @classmethod
+    def apply(cls, *args, **params):
+        """Run the op on `args` and record a node when a gradient is needed.
+
+        Called with no Tensor among `args`, a primitive returns a plain array
+        (so backward rules run on arrays); otherwise it returns a Tensor.
+        """
+        if not cls._array_protocol:
+            return _apply_user_function(cls, args, params)
+        from ..tensor import Tensor
+
+        datas = []
+        any_tensor = False
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                any_tensor = True
+                datas.append(a.data)
+                if a.requires_grad:
+                    record = True
+            else:
+                datas.append(a)
+        if not any_tensor:
+            return cls.forward(_NULL_CTX, *datas, **params)
+        if not (record and grad_mode._state["enabled"]):
+            return Tensor._make(cls.forward(_NULL_CTX, *datas, **params))
+
+        ctx = cls.__new__(cls)
+        nxt = []
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                nxt.append(a if a.grad_fn is None else a.grad_fn)
+            else:
+                nxt.append(None)
+        ctx.next = tuple(nxt)
+        ctx.needs_input_grad = tuple(e is not None for e in nxt)
+        ctx.saved = ()
+        ctx.out_data = None
+        ctx.versions = None
+        out = cls.forward(ctx, *datas, **params)
+        if ctx.saved:
+            ctx._resolve_saved(args, datas, out)
+        ctx.site = user_site()
+        result = Tensor._make(out, ctx)
+        ctx.shape = result.data.shape
+        ctx.dtype = result.data.dtype
+        ctx.out_ref = weakref.ref(result)
+        if anomaly._state["enabled"]:
+            anomaly.check_forward(ctx, result.data)
+        return result
+
+    def save_for_backward(self, *values):
+        """Keep `values` (inputs or the output of forward) for the backward rule.
+
+        Inputs are kept as their Tensors, so a backward with create_graph=True
+        differentiates through them; their version is noted so that a later
+        in-place change is caught.
+        """
+        self.saved = values
+
+    def _resolve_saved(self, args, datas, out):
+        from ..tensor import Tensor
+
+        resolved = []
+        versions = []
+        for value in self.saved:
+            kept = value
+            if value is out and value is not None:
+                kept = _OUT
+                self.out_data = out
+            else:
+                for a, d in zip(args, datas):
+                    if d is value and isinstance(a, Tensor):
+                        kept = a
+                        versions.append((a, a._version))
+                        break
+            resolved.append(kept)
+        self.saved = tuple(resolved)
+        self.versions = versions
+
+    # ----- reading back -----
+
+    @property
+    def saved_tensors(self):
+        """The saved values: arrays in a first-order backward, Tensors under create_graph."""
+        saved = self.saved
+        if saved is None:
+            raise RuntimeError(
+                f"{self.op_name}: trying to backward through the graph a second time, but the "
+                f"values saved by this op (created at {format_site(self.site)}) were freed after the "
+                "first backward. Pass retain_graph=True to the first backward() (or autograd.grad) "
+                "if you need to backward through the graph again."
+            )
+        if self.versions:
+            self._check_versions()
+        from ..tensor import Tensor
+
+        if _backward_state["graph"]:
+            return tuple(self._output_tensor() if s is _OUT else s for s in saved)
+        return tuple(s.data if isinstance(s, Tensor) else (self.out_data if s is _OUT else s) for s in saved)
+
+    def _output_tensor(self):
+        from ..tensor import Tensor
+
+        out = self.out_ref() if self.out_ref is not None else None
+        if out is not None and out.data is self.out_data:
+            return out
+        return Tensor._make(self.out_data, self)
+
+    def _check_versions(self):
+        for tensor, version in self.versions:
+            if tensor._version != version:
+                raise RuntimeError(
+                    f"{self.op_name}: one of the tensors needed for gradient computation has been "
+                    f"modified by an in-place operation: a tensor of shape {tuple(tensor.shape)} saved by "
+                    f"{self.op_name} (created at {format_site(self.site)}) is at version {tensor._version}, "
+                    f"but version {version} was saved. Use an out-of-place op (x = x + y instead of "
+                    "x += y), or .clone() the tensor before changing it."
+                )
+
+    def release(self):
+        """Free what forward saved (the engine calls this unless retain_graph=True)."""
+        self.saved = None
+        self.out_data = None
+        self.versions = None
+
+    # ----- description -----
+
+    @property
+    def op_name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def name(self):
+        """The name given to this node's output tensor, if any."""
+        out = self.out_ref() if getattr(self, "out_ref", None) is not None else None
+        return None if out is None else out.name
+
+    @property
+    def next_functions(self):
+        """PyTorch-style ((node, 0), ...) view of `next`, leaves shown as AccumulateGrad."""
+        from ..tensor import Tensor
+
+        return tuple((AccumulateGrad(e) if isinstance(e, Tensor) else e, 0) for e in self.next)
+
+    def __repr__(self):
+        return f"<{self.op_name}Backward>"
+
+    # ----- the two methods a primitive defines -----
+
+    @staticmethod
+    def forward(ctx, *args, **params):
+        raise NotImplementedError("a Function subclass must define forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    def _vjp(self, g):
+        """Gradients for each input, as a tuple, given the output's gradient `g`."""
+        if not type(self)._array_protocol:
+            return _user_vjp(self, g)
+        grads = type(self).backward(self, g)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        return grads
+
+
+class AccumulateGrad:
+    """Stand-in node for a leaf in `next_functions` (as PyTorch shows it)."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+# ----- user-defined Functions (PyTorch protocol: forward on Tensors) -----
+
+def _apply_user_function(cls, args, params):
+    from ..tensor import Tensor
+
+    inputs = [a for a in args if isinstance(a, Tensor)]
+    record = grad_mode._state["enabled"] and any(a.requires_grad for a in inputs)
+    ctx = cls.__new__(cls)
+    nxt = tuple((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad
+                else None for a in args)
+    ctx.next = nxt
+    ctx.needs_input_grad = tuple(e is not None for e in nxt)
+    ctx.saved = ()
+    ctx.out_data = None
+    ctx.versions = None
+    with grad_mode.no_grad():
+        detached = [a.detach() if isinstance(a, Tensor) else a for a in args]
+        out = cls.forward(ctx, *detached, **params)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{cls.__name__}.forward must return a single Tensor, got {type(out).__name__}")
+    if not record:
+        return out
+    if ctx.saved:
+        saved_map = {id(d): a for d, a in zip(detached, args) if isinstance(a, Tensor)}
+        resolved, versions = [], []
+        for value in ctx.saved:
+            if value is out:
+                resolved.append(_OUT)
+                ctx.out_data = out.data
+            elif isinstance(value, Tensor) and id(value) in saved_map:
+                original = saved_map[id(value)]
+                resolved.append(original)
+                versions.append((original, original._version))
+            else:
+                resolved.append(value)
+        ctx.saved = tuple(resolved)
+        ctx.versions = versions
+    ctx.site = user_site(3)
+    result = Tensor._make(out.data, ctx)
+    ctx.shape = result.data.shape
+    ctx.dtype = result.data.dtype
+    ctx.out_ref = weakref.ref(result)
+    if anomaly._state["enabled"]:
+        anomaly.check_forward(ctx, result.data)
+    return result
+
+
+def _user_vjp(self, g):
+    from ..tensor import Tensor
+
+    graph = _backward_state["graph"]
+    g_t = g if isinstance(g, Tensor) else Tensor._make(g)
+    if graph:
+        grads = type(self).backward(self, g_t)
+    else:
+        with grad_mode.no_grad():
+            _backward_state["graph"] = True  # a user rule always sees Tensors
+            try:
+                grads = type(self).backward(self, g_t)
+            finally:
+                _backward_state["graph"] = False
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(self.next):
+        raise RuntimeError(
+            f"{self.op_name}.backward returned {len(grads)} gradients, but forward took "
+            f"{len(self.next)} inputs: return one per input (None where there is none)"
+        )
+    if graph:
+        return grads
+    return tuple(gr.data if isinstance(gr, Tensor) else gr for gr in grads)
+
+
+def custom_vjp(fun):
+    """JAX-style custom derivative: `f = custom_vjp(f); f.defvjp(f_fwd, f_bwd)`.
+
+    `f_fwd(*args)` returns `(out, residuals)`; `f_bwd(residuals, g)` returns a tuple
+    with one cotangent per argument. Arguments and results are Tensors. The backward
+    rule runs on Tensors, so it can itself be differentiated when it is written
+    with chainrule ops.
+
+    Example:
+        >>> @custom_vjp
+        ... def clip_gradient(x):
+        ...     return x
+        >>> clip_gradient.defvjp(lambda x: (x, None), lambda res, g: (g.clamp(-1, 1),))
+    """
+    return _CustomVJP(fun)
+
+
+class _CustomVJP:
+    def __init__(self, fun):
+        self.fun = fun
+        self.fwd = None
+        self.bwd = None
+        self.__name__ = getattr(fun, "__name__", "custom_vjp")
+        self.__doc__ = getattr(fun, "__doc__", None)
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def __call__(self, *args):
+        if self.fwd is None:
+            raise RuntimeError(f"custom_vjp {self.__name__}: call .defvjp(fwd, bwd) before using it")
+        outer = self
+
+        class _CustomVJPFunction(Function):
+            _array_protocol = False
+
+            @staticmethod
+            def forward(ctx, *inputs):
+                out, residuals = outer.fwd(*inputs)
+                ctx.residuals = residuals
+                return out
+
+            @staticmethod
+            def backward(ctx, g):
+                return tuple(outer.bwd(ctx.residuals, g))
+
+        _CustomVJPFunction.__name__ = self.__name__
+        from ..tensor import Tensor
+
+        tensors = [a if isinstance(a, Tensor) else Tensor._make(np.asarray(a)) for a in args]
+        return _CustomVJPFunction.apply(*tensors)

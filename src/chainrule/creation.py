@@ -1,0 +1,151 @@
+"""Tensor constructors with PyTorch's names: tensor, zeros, ones, full, arange, linspace, eye,
+rand, randn, randint, the *_like forms and from_numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _dtypes
+from .tensor import Tensor
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        return tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def _made(array, dtype, requires_grad, name=None):
+    t = Tensor._make(array if dtype is None else array.astype(dtype, copy=False))
+    t.name = name
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, requires_grad=False, name=None) -> Tensor:
+    """A new tensor holding a copy of `data` (numbers, nested lists, NumPy arrays, tensors).
+
+    Python floats become the default dtype (float32), ints int64, bools bool; NumPy
+    arrays keep their dtype.
+
+    Example:
+        >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True, name="x")
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """Like tensor(), but reuses `data` when it already is a Tensor or array of that dtype."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return Tensor._make(data)
+    return Tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (no copy), keeping its dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor._make(array)
+
+
+def _default(dtype):
+    return _dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def zeros(*size, dtype=None, requires_grad=False, name=None) -> Tensor:
+    return _made(np.zeros(_size(size), dtype=_default(dtype)), None, requires_grad, name)
+
+
+def ones(*size, dtype=None, requires_grad=False, name=None) -> Tensor:
+    return _made(np.ones(_size(size), dtype=_default(dtype)), None, requires_grad, name)
+
+
+def empty(*size, dtype=None, requires_grad=False) -> Tensor:
+    return _made(np.empty(_size(size), dtype=_default(dtype)), None, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, name=None) -> Tensor:
+    if dtype is None:
+        kind = np.asarray(fill_value).dtype.kind
+        dtype = _dtypes.int64 if kind in "iu" else _dtypes.bool if kind == "b" else _dtypes.get_default_dtype()
+    return _made(np.full(tuple(size) if not isinstance(size, int) else (size,), fill_value, dtype=dtype),
+                 None, requires_grad, name)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+    """Values from start (inclusive) to end (exclusive); int64 for integer arguments, like torch."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = _dtypes.int64 if integral else _dtypes.get_default_dtype()
+    return _made(np.arange(start, end, step, dtype=np.dtype(dtype)), None, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
+    return _made(np.linspace(start, end, int(steps), dtype=_default(dtype)), None, requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+    return _made(np.eye(n, m, dtype=_default(dtype)), None, requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1) from the global generator (see manual_seed)."""
+    rng = generator or _dtypes.default_generator()
+    return _made(rng.random(_size(size)).astype(_default(dtype)), None, requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+    """Standard normal samples from the global generator (see manual_seed)."""
+    rng = generator or _dtypes.default_generator()
+    return _made(rng.standard_normal(_size(size)).astype(_default(dtype)), None, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, generator=None) -> Tensor:
+    """Integers in [low, high) (int64), as torch.randint."""
+    if high is None:
+        low, high = 0, low
+    rng = generator or _dtypes.default_generator()
+    return _made(rng.integers(low, high, size=tuple(size)).astype(dtype or _dtypes.int64), None, False)
+
+
+def randperm(n, generator=None) -> Tensor:
+    rng = generator or _dtypes.default_generator()
+    return _made(rng.permutation(n).astype(np.int64), None, False)
+
+
+def _like(x, dtype):
+    return x.dtype if dtype is None else np.dtype(dtype)
+
+
+def zeros_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return _made(np.zeros(x.shape, dtype=_like(x, dtype)), None, requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return _made(np.ones(x.shape, dtype=_like(x, dtype)), None, requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    return _made(np.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad)
+
+
+def empty_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return _made(np.empty(x.shape, dtype=_like(x, dtype)), None, requires_grad)
+
+
+def rand_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return _made(_dtypes.default_generator().random(x.shape).astype(_like(x, dtype)), None, requires_grad)
+
+
+def randn_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return _made(_dtypes.default_generator().standard_normal(x.shape).astype(_like(x, dtype)), None,
+                 requires_grad)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)

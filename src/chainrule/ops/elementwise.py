@@ -1,0 +1,773 @@
+"""Elementwise primitives: forward and backward side by side, then the composites built from them.
+
+Every backward rule uses operations that work on arrays and on Tensors, so the
+same rule serves first-order backward (arrays, nothing recorded) and
+create_graph=True (Tensors, recorded for higher order).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.special as sc
+
+from ..autograd.function import Function
+from ._util import as_array, is_tensor, unbroadcast
+
+_SQRT_2_OVER_PI = 2.0 / np.sqrt(np.pi)
+
+
+def _plain(fn, *args):
+    """Apply a NumPy function with no gradient; a Tensor in gives a Tensor out."""
+    from ..tensor import Tensor
+
+    out = fn(*(as_array(a) for a in args))
+    return Tensor._make(out) if any(is_tensor(a) for a in args) else out
+
+
+# ----- unary -----
+
+class Neg(Function):
+    """y = -x.   dy/dx = -1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    """y = exp(x).   dy/dx = exp(x) = y, so the output is saved, not the input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class Log(Function):
+    """y = ln(x).   dy/dx = 1/x (inf at 0, as in NumPy and PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Log1p(Function):
+    """y = ln(1 + x), accurate for small x.   dy/dx = 1/(1 + x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x + 1)
+
+
+class Expm1(Function):
+    """y = exp(x) - 1, accurate for small x.   dy/dx = exp(x) = y + 1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y + 1)
+
+
+class Sqrt(Function):
+    """y = sqrt(x).   dy/dx = 1/(2 sqrt(x)) = 1/(2y) (inf at 0)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g / (y * 2)
+
+
+class Abs(Function):
+    """y = |x|.   dy/dx = sign(x); the subgradient at 0 is 0, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.sign(as_array(x))
+
+
+class Sin(Function):
+    """y = sin(x).   dy/dx = cos(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * cos(x)
+
+
+class Cos(Function):
+    """y = cos(x).   dy/dx = -sin(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -(g * sin(x))
+
+
+class Tan(Function):
+    """y = tan(x).   dy/dx = 1 + tan(x)^2 = 1 + y^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tan(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y * y + 1)
+
+
+class Tanh(Function):
+    """y = tanh(x).   dy/dx = 1 - tanh(x)^2 = 1 - y^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)).   dy/dx = y (1 - y).
+
+    NOTE: computed as scipy's expit, which never overflows: exp(-x) for x >= 0
+    and exp(x) / (1 + exp(x)) for x < 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = sc.expit(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y * (1 - y))
+
+
+class Relu(Function):
+    """y = max(x, 0).   dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (as_array(y) > 0)
+
+
+class Softplus(Function):
+    """y = ln(1 + exp(beta x)) / beta, linear above x beta > threshold.   dy/dx = sigmoid(beta x).
+
+    NOTE: computed as logaddexp(0, beta x) / beta, which never overflows.
+    """
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        bx = x * beta if beta != 1 else x
+        y = np.logaddexp(0, bx)
+        if beta != 1:
+            y = y / beta
+        return np.where(bx > threshold, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        beta, threshold = ctx.beta, ctx.threshold
+        bx = x * beta if beta != 1 else x
+        slope = sigmoid(bx)
+        linear = as_array(bx) > threshold
+        if linear.any():
+            slope = where(linear, 1.0, slope)
+        return g * slope
+
+
+class Erf(Function):
+    """y = erf(x).   dy/dx = 2/sqrt(pi) exp(-x^2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return sc.erf(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (exp(-(x * x)) * _SQRT_2_OVER_PI)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi).   dy/dx = 1 where lo <= x <= hi, else 0 (PyTorch's boundary rule)."""
+
+    @staticmethod
+    def forward(ctx, x, lo=None, hi=None):
+        if lo is None and hi is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        x = as_array(x)
+        inside = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            inside &= x >= ctx.lo
+        if ctx.hi is not None:
+            inside &= x <= ctx.hi
+        return g * inside
+
+
+class Cast(Function):
+    """y = x converted to another dtype.   dy/dx = 1 (the gradient is cast back)."""
+
+    @staticmethod
+    def forward(ctx, x, dtype=None):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype, copy=False) if x.dtype != dtype else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return cast(g, ctx.in_dtype)
+
+
+class Clone(Function):
+    """y = a copy of x.   dy/dx = 1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+# ----- binary (broadcasting) -----
+
+def _shapes(ctx, x, y):
+    ctx.shapes = (np.shape(x), np.shape(y))
+
+
+class Add(Function):
+    """z = x + y.   dz/dx = 1, dz/dy = 1."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        _shapes(ctx, x, y)
+        return np.add(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        sx, sy = ctx.shapes
+        need_x, need_y = ctx.needs_input_grad
+        return (unbroadcast(g, sx) if need_x else None, unbroadcast(g, sy) if need_y else None)
+
+
+class Sub(Function):
+    """z = x - y.   dz/dx = 1, dz/dy = -1."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        _shapes(ctx, x, y)
+        return np.subtract(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        sx, sy = ctx.shapes
+        need_x, need_y = ctx.needs_input_grad
+        return (unbroadcast(g, sx) if need_x else None, unbroadcast(-g, sy) if need_y else None)
+
+
+class Mul(Function):
+    """z = x * y.   dz/dx = y, dz/dy = x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        _shapes(ctx, x, y)
+        need_x, need_y = ctx.needs_input_grad or (False, False)
+        # Keep only what the wanted gradients need: dz/dx needs y, dz/dy needs x.
+        ctx.save_for_backward(x if need_y else None, y if need_x else None)
+        return np.multiply(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        sx, sy = ctx.shapes
+        need_x, need_y = ctx.needs_input_grad
+        return (unbroadcast(g * y, sx) if need_x else None, unbroadcast(g * x, sy) if need_y else None)
+
+
+class Div(Function):
+    """z = x / y.   dz/dx = 1/y, dz/dy = -x/y^2."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        _shapes(ctx, x, y)
+        ctx.save_for_backward(x if ctx.needs_input_grad and ctx.needs_input_grad[1] else None, y)
+        return np.true_divide(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        sx, sy = ctx.shapes
+        need_x, need_y = ctx.needs_input_grad
+        gx = unbroadcast(g / y, sx) if need_x else None
+        gy = unbroadcast(-(g * x) / (y * y), sy) if need_y else None
+        return gx, gy
+
+
+class Pow(Function):
+    """z = x ** y.   dz/dx = y x^(y-1),  dz/dy = x^y ln x (taken as 0 where x = 0).
+
+    NOTE: with a constant exponent 0 the derivative is 0 everywhere (also at x = 0),
+    as in PyTorch and tinygrad.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        _shapes(ctx, x, y)
+        out = np.power(x, y)
+        ctx.save_for_backward(x, y, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, out = ctx.saved_tensors
+        sx, sy = ctx.shapes
+        need_x, need_y = ctx.needs_input_grad
+        gx = gy = None
+        if need_x:
+            if not is_tensor(y) and np.ndim(y) == 0 and y == 0:
+                gx = unbroadcast(g * 0.0, sx)
+            else:
+                gx = unbroadcast(g * y * x ** (y - 1), sx)
+        if need_y:
+            zero = as_array(x) == 0
+            log_x = log(where(zero, 1.0, x)) if zero.any() else log(x)
+            gy = unbroadcast(g * out * log_x, sy)
+        return gx, gy
+
+
+class Maximum(Function):
+    """z = max(x, y).   dz/dx = 1 where x > y, 1/2 on ties; NaN propagates (not fmax)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        _shapes(ctx, x, y)
+        ctx.save_for_backward(x, y)
+        return np.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _tie_split(ctx, g, as_array(x), as_array(y), np.greater)
+
+
+class Minimum(Function):
+    """z = min(x, y).   dz/dx = 1 where x < y, 1/2 on ties."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        _shapes(ctx, x, y)
+        ctx.save_for_backward(x, y)
+        return np.minimum(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _tie_split(ctx, g, as_array(x), as_array(y), np.less)
+
+
+def _tie_split(ctx, g, x, y, wins):
+    # NOTE: ties split the gradient evenly (HIPS autograd's balanced_eq, tinygrad's MAX).
+    dtype = np.result_type(x, y)
+    tie = (x == y).astype(dtype) * 0.5
+    to_x = wins(x, y).astype(dtype) + tie
+    sx, sy = ctx.shapes
+    need_x, need_y = ctx.needs_input_grad
+    return (unbroadcast(g * to_x, sx) if need_x else None,
+            unbroadcast(g * (1 - to_x), sy) if need_y else None)
+
+
+class Where(Function):
+    """z = x where cond else y.   dz/dx = cond, dz/dy = not cond (cond gets no gradient)."""
+
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        cond = np.asarray(cond, dtype=bool)
+        ctx.cond = cond
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return np.where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        cond = ctx.cond
+        sx, sy = ctx.shapes
+        _, need_x, need_y = ctx.needs_input_grad
+        zero = np.zeros((), dtype=as_array(g).dtype)
+        gx = unbroadcast(where(cond, g, zero), sx) if need_x else None
+        gy = unbroadcast(where(cond, zero, g), sy) if need_y else None
+        return None, gx, gy
+
+
+# ----- public functions -----
+
+def neg(x):
+    """-x."""
+    return Neg.apply(x)
+
+
+def exp(x):
+    """e^x, elementwise."""
+    return Exp.apply(x)
+
+
+def log(x):
+    """Natural logarithm; log(0) = -inf."""
+    return Log.apply(x)
+
+
+def log1p(x):
+    """ln(1 + x), accurate near 0."""
+    return Log1p.apply(x)
+
+
+def expm1(x):
+    """e^x - 1, accurate near 0."""
+    return Expm1.apply(x)
+
+
+def log2(x):
+    """Base-2 logarithm, ln(x) / ln 2."""
+    return Log.apply(x) * (1.0 / np.log(2.0))
+
+
+def log10(x):
+    """Base-10 logarithm, ln(x) / ln 10."""
+    return Log.apply(x) * (1.0 / np.log(10.0))
+
+
+def sqrt(x):
+    """Square root; its derivative at 0 is inf."""
+    return Sqrt.apply(x)
+
+
+def rsqrt(x):
+    """1 / sqrt(x)."""
+    return 1.0 / Sqrt.apply(x)
+
+
+def square(x):
+    """x * x."""
+    return Mul.apply(x, x)
+
+
+def reciprocal(x):
+    """1 / x."""
+    return Div.apply(1.0, x)
+
+
+def abs(x):
+    """|x|, with subgradient 0 at 0."""
+    return Abs.apply(x)
+
+
+def sin(x):
+    return Sin.apply(x)
+
+
+def cos(x):
+    return Cos.apply(x)
+
+
+def tan(x):
+    return Tan.apply(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent; derivative 1 - tanh^2."""
+    return Tanh.apply(x)
+
+
+def sigmoid(x):
+    """Logistic sigmoid 1 / (1 + e^-x), overflow-free; derivative s (1 - s)."""
+    return Sigmoid.apply(x)
+
+
+def relu(x):
+    """max(x, 0); relu'(0) = 0."""
+    return Relu.apply(x)
+
+
+def erf(x):
+    """The error function."""
+    return Erf.apply(x)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """ln(1 + e^(beta x)) / beta, linear where beta x > threshold (PyTorch's F.softplus)."""
+    return Softplus.apply(x, beta=beta, threshold=threshold)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x."""
+    return where(as_array(x) > 0, x, x * negative_slope)
+
+
+def elu(x, alpha=1.0):
+    """x where x > 0, else alpha (e^x - 1).
+
+    NOTE: the exponential branch sees min(x, 0), so a large x cannot make an
+    inf that would turn into a NaN gradient through the branch not taken.
+    """
+    return where(as_array(x) > 0, x, expm1(minimum(x, 0.0)) * alpha)
+
+
+def selu(x):
+    """scale * elu(x, alpha) with the self-normalizing constants."""
+    return elu(x, 1.6732632423543772) * 1.0507009873554805
+
+
+def gelu(x, approximate="none"):
+    """x Phi(x) (exact, with erf) or its tanh approximation (approximate='tanh'), as PyTorch."""
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * np.sqrt(2.0 / np.pi)
+        return x * 0.5 * (tanh(inner) + 1.0)
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return x * 0.5 * (erf(x * (1.0 / np.sqrt(2.0))) + 1.0)
+
+
+def silu(x):
+    """x sigmoid(x) (also called swish)."""
+    return x * sigmoid(x)
+
+
+def mish(x):
+    """x tanh(softplus(x))."""
+    return x * tanh(softplus(x))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    return Clamp.apply(x, lo=min_val, hi=max_val)
+
+
+def clamp(x, min=None, max=None):
+    """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside."""
+    return Clamp.apply(x, lo=min, hi=max)
+
+
+clip = clamp
+
+
+def cast(x, dtype):
+    """x converted to dtype; differentiable between floating dtypes."""
+    dtype = np.dtype(dtype)
+    if as_array(x).dtype == dtype:
+        return x
+    if dtype.kind not in "fc" and is_tensor(x):
+        return _plain(lambda a: a.astype(dtype), x)
+    return Cast.apply(x, dtype=dtype)
+
+
+def clone(x):
+    """A copy that stays connected to the graph."""
+    return Clone.apply(x)
+
+
+def add(x, y, alpha=1):
+    """x + alpha * y, broadcasting."""
+    return Add.apply(x, y if alpha == 1 else Mul.apply(y, alpha))
+
+
+def sub(x, y, alpha=1):
+    """x - alpha * y, broadcasting."""
+    return Sub.apply(x, y if alpha == 1 else Mul.apply(y, alpha))
+
+
+def mul(x, y):
+    return Mul.apply(x, y)
+
+
+def div(x, y):
+    """True division x / y."""
+    return Div.apply(x, y)
+
+
+def pow(x, y):
+    """x ** y; either may be a tensor (d/dy a^y = a^y ln a)."""
+    return Pow.apply(x, y)
+
+
+def maximum(x, y):
+    """Elementwise max; ties split the gradient evenly; NaN propagates."""
+    return Maximum.apply(x, y)
+
+
+def minimum(x, y):
+    """Elementwise min; ties split the gradient evenly; NaN propagates."""
+    return Minimum.apply(x, y)
+
+
+def where(condition, x, y):
+    """x where condition holds, else y (broadcasting). No gradient leaks to the branch not taken."""
+    return Where.apply(as_array(condition), x, y)
+
+
+# ----- no gradient: comparisons, rounding, tests -----
+
+def eq(x, y):
+    return _plain(np.equal, x, y)
+
+
+def ne(x, y):
+    return _plain(np.not_equal, x, y)
+
+
+def lt(x, y):
+    return _plain(np.less, x, y)
+
+
+def le(x, y):
+    return _plain(np.less_equal, x, y)
+
+
+def gt(x, y):
+    return _plain(np.greater, x, y)
+
+
+def ge(x, y):
+    return _plain(np.greater_equal, x, y)
+
+
+def logical_not(x):
+    return _plain(np.logical_not, x)
+
+
+def logical_and(x, y):
+    return _plain(np.logical_and, x, y)
+
+
+def logical_or(x, y):
+    return _plain(np.logical_or, x, y)
+
+
+def logical_xor(x, y):
+    return _plain(np.logical_xor, x, y)
+
+
+def sign(x):
+    return _plain(np.sign, x)
+
+
+def floor(x):
+    return _plain(np.floor, x)
+
+
+def ceil(x):
+    return _plain(np.ceil, x)
+
+
+def round(x, decimals=0):
+    return _plain(lambda a: np.round(a, decimals), x)
+
+
+def trunc(x):
+    return _plain(np.trunc, x)
+
+
+def floor_divide(x, y):
+    return _plain(np.floor_divide, x, y)
+
+
+def remainder(x, y):
+    return _plain(np.remainder, x, y)
+
+
+def isnan(x):
+    return _plain(np.isnan, x)
+
+
+def isinf(x):
+    return _plain(np.isinf, x)
+
+
+def isfinite(x):
+    return _plain(np.isfinite, x)
+
+
+def allclose(x, y, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+    return bool(np.allclose(as_array(x), as_array(y), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(x, y) -> bool:
+    return bool(np.array_equal(as_array(x), as_array(y)))
+
+
+NONDIFFERENTIABLE = ("eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or",
+                     "logical_xor", "sign", "floor", "ceil", "round", "trunc", "floor_divide", "remainder",
+                     "isnan", "isinf", "isfinite")

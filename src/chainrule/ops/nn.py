@@ -1,0 +1,290 @@
+"""Neural-network primitives and losses: softmax and log-softmax (stable primitives), and the
+losses built from them (cross_entropy, nll_loss, mse_loss, binary cross-entropy).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ._util import as_array, is_tensor
+from .elementwise import _plain, clamp, exp, log, softplus
+from .reduce import sum as _sum
+from .shape import getitem
+
+
+def _axis(dim, ndim, op):
+    if dim is None:
+        # NOTE: PyTorch's legacy implicit dim: 0 for 0-D, 1-D and 3-D inputs, else 1.
+        dim = 0 if ndim in (0, 1, 3) else 1
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim
+
+
+class Softmax(Function):
+    """s = exp(x - max x) / sum exp(x - max x).   ds/dx: J = diag(s) - s s^T, so the VJP is s (g - <g, s>).
+
+    NOTE: subtracting the max keeps exp from overflowing; the result is unchanged.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        ctx.axis = axis
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        e = np.exp(shifted)
+        s = e / np.sum(e, axis=axis, keepdims=True)
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        gs = g * s
+        return gs - s * gs.sum(axis=ctx.axis, keepdims=True)
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x).   dy/dx: the VJP is g - softmax(x) sum(g)."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        ctx.axis = axis
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        shifted = x - m
+        y = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - exp(y) * g.sum(axis=ctx.axis, keepdims=True)
+
+
+class BinaryCrossEntropy(Function):
+    """l = -(t ln p + (1 - t) ln(1 - p)), each log clamped at -100 (PyTorch's BCELoss).
+
+    dl/dp = (p - t) / (p (1 - p)), with the denominator kept >= 1e-12;
+    dl/dt = ln(1 - p) - ln p (clamped logs).
+    """
+
+    @staticmethod
+    def forward(ctx, p, t):
+        ctx.save_for_backward(p, t)
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100)
+            log_1mp = np.maximum(np.log1p(-p), -100)
+        return -(t * log_p + (1 - t) * log_1mp)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, t = ctx.saved_tensors
+        need_p, need_t = ctx.needs_input_grad
+        gp = gt = None
+        if need_p:
+            gp = g * (p - t) / clamp(p * (1 - p), min=1e-12)
+        if need_t:
+            with np.errstate(divide="ignore"):
+                gt = g * (clamp(log(1 - p), min=-100) - clamp(log(p), min=-100))
+        return gp, gt
+
+
+# ----- public functions -----
+
+def softmax(x, dim=None, *, axis=None):
+    """exp(x_i) / sum_j exp(x_j) along `dim`, finite for any finite input (even +-1000).
+
+    Example:
+        >>> chainrule.tensor([1., 2., 3., -1., -4., 0.]).softmax(dim=0)
+    """
+    dim = axis if axis is not None else dim
+    return Softmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "softmax"))
+
+
+def log_softmax(x, dim=None, *, axis=None):
+    """x - logsumexp(x) along `dim`: the stable log of softmax (never log(softmax(x)))."""
+    dim = axis if axis is not None else dim
+    return LogSoftmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "log_softmax"))
+
+
+def one_hot(tensor, num_classes=-1):
+    """Integer labels (any shape) to one-hot vectors of int64 in a new last dimension."""
+    labels = np.asarray(as_array(tensor))
+    if labels.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot: labels must be an integer tensor, got dtype {labels.dtype}; use .long()")
+    if num_classes < 0:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise RuntimeError(
+            f"one_hot: labels must lie in [0, {num_classes}), got values from {labels.min()} to {labels.max()}"
+        )
+    return _plain(lambda a: np.eye(num_classes, dtype=np.int64)[a], tensor)
+
+
+def _reduce(loss, reduction, op, weight_sum=None):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return _sum(loss)
+    if reduction == "mean":
+        if weight_sum is not None:
+            return _sum(loss) / weight_sum
+        n = np.size(as_array(loss))
+        return _sum(loss) * (1.0 / n) if n else _sum(loss) * np.nan
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _check_class_target(op, input_shape, target, ignore_index):
+    t = np.asarray(as_array(target))
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"{op}: class-index targets must be integers (int64), got dtype {t.dtype}. Use target.long(), "
+            "or pass class probabilities of the same shape as the input."
+        )
+    expected = (input_shape[0],) + input_shape[2:] if len(input_shape) > 1 else ()
+    if t.shape != expected:
+        raise RuntimeError(
+            f"{op}: input of shape {input_shape} needs a target of shape {expected}, got {t.shape}. "
+            "The input is (N, C) logits (or (N, C, d1, ...)), the target holds one class index per sample."
+        )
+    classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
+    valid = t[t != ignore_index]
+    if valid.size and (valid.min() < 0 or valid.max() >= classes):
+        raise IndexError(
+            f"{op}: target values must lie in [0, {classes}) for {classes} classes, got values from "
+            f"{valid.min()} to {valid.max()}."
+        )
+    return t
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood: -input[n, target[n]] (input holds log-probabilities), as torch.
+
+    With `weight`, each sample is weighted by weight[target[n]], and 'mean' divides by
+    the sum of those weights. Samples whose target equals `ignore_index` count for nothing.
+    """
+    shape = np.shape(as_array(input))
+    t = _check_class_target("nll_loss", shape, target, ignore_index)
+    if len(shape) == 1:
+        picked = getitem(input, (int(t),))
+        keep = t != ignore_index
+        w = np.asarray(1.0 if weight is None else as_array(weight)[t], dtype=np.asarray(as_array(input)).dtype)
+        loss = -(picked * (w * keep))
+        return _reduce(loss, reduction, "nll_loss", weight_sum=float(w * keep) if reduction == "mean" else None)
+    keep = t != ignore_index
+    safe_t = np.where(keep, t, 0)
+    grids = list(np.indices(safe_t.shape, sparse=True))
+    index = (grids[0], safe_t) + tuple(grids[1:])
+    picked = getitem(input, index)
+    dtype = np.asarray(as_array(input)).dtype
+    w = (np.ones(t.shape, dtype=dtype) if weight is None else np.asarray(as_array(weight), dtype=dtype)[safe_t])
+    w = w * keep
+    loss = -(picked * w)
+    weight_sum = float(w.sum()) if reduction == "mean" else None
+    return _reduce(loss, reduction, "nll_loss", weight_sum=weight_sum)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy from logits, as torch.nn.functional.cross_entropy.
+
+    `input` is (N, C) (or (C,), or (N, C, d1, ...)) unnormalized logits; `target` is class
+    indices (int64) or class probabilities of the input's shape. Computed as
+    -log_softmax(input)[target], so it stays finite for logits of any size. Its gradient
+    with respect to the logits is softmax(input) - onehot(target) (divided by N for 'mean').
+    """
+    shape = np.shape(as_array(input))
+    if len(shape) == 0:
+        raise RuntimeError("cross_entropy: input must have at least one dimension (the classes)")
+    class_dim = 1 if len(shape) > 1 else 0
+    logp = log_softmax(input, dim=class_dim)
+    t = np.asarray(as_array(target))
+    if t.dtype.kind == "f" or is_tensor(target) and as_array(target).dtype.kind == "f":
+        if np.shape(t) != shape:
+            raise RuntimeError(
+                f"cross_entropy: probability targets must have the input's shape {shape}, got {np.shape(t)}"
+            )
+        classes = shape[class_dim]
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / classes
+        contrib = logp * target
+        if weight is not None:
+            wshape = [1] * len(shape)
+            wshape[class_dim] = classes
+            contrib = contrib * np.asarray(as_array(weight)).reshape(wshape)
+        loss = -_sum(contrib, dim=class_dim)
+        if reduction == "mean":
+            n = np.size(as_array(loss))
+            return _sum(loss) * (1.0 / n)
+        return _reduce(loss, reduction, "cross_entropy")
+    loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing:
+        classes = shape[class_dim]
+        t = _check_class_target("cross_entropy", shape, target, ignore_index)
+        keep = (t != ignore_index).astype(np.asarray(as_array(input)).dtype)
+        smooth = -_sum(logp, dim=class_dim) * keep / classes
+        if reduction == "mean":
+            smooth = _sum(smooth) * (1.0 / max(keep.sum(), 1))
+        else:
+            smooth = _reduce(smooth, reduction, "cross_entropy")
+        loss = loss * (1 - label_smoothing) + smooth * label_smoothing
+    return loss
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error: mean((input - target)^2)."""
+    _check_same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error: mean(|input - target|)."""
+    from .elementwise import abs as _abs
+
+    _check_same_shape("l1_loss", input, target)
+    return _reduce(_abs(input - target), reduction, "l1_loss")
+
+
+def _check_same_shape(op, input, target):
+    a, b = np.shape(as_array(input)), np.shape(as_array(target))
+    if a != b:
+        raise RuntimeError(
+            f"{op}: input shape {a} and target shape {b} differ; they must match (a silent broadcast here "
+            "is a common bug). Reshape one of them, e.g. target.reshape(input.shape)."
+        )
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-(t ln p + (1 - t) ln(1 - p)) on probabilities p, logs clamped at -100 (as PyTorch)."""
+    _check_same_shape("binary_cross_entropy", input, target)
+    p = np.asarray(as_array(input))
+    if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
+        raise RuntimeError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores (logits) use "
+            "binary_cross_entropy_with_logits, which is also more stable."
+        )
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """BCE on logits z: (1 - t) z + (1 + (w_pos - 1) t) softplus(-z), finite at any z.
+
+    Without pos_weight this is softplus(z) - t z; its gradient is sigmoid(z) - t.
+    """
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    inf = float("inf")
+    if pos_weight is None:
+        loss = softplus(input, threshold=inf) - input * target
+    else:
+        scale = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + scale * softplus(-input, threshold=inf)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+NONDIFFERENTIABLE = ("one_hot",)

@@ -1,0 +1,319 @@
+"""Reductions: sum, prod, amax/amin and logsumexp as primitives; mean, var, std, norm built on them.
+
+Every reduction takes PyTorch's `dim`/`keepdim` or NumPy's `axis`/`keepdims`.
+"""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from ..autograd.function import Function
+from ._util import as_array, is_tensor, normalize_axes, pick_axis
+from .elementwise import _plain, exp, log, sqrt, where
+from .shape import broadcast_to
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand_back(ctx, g):
+    """Broadcast a reduced gradient back to the input's shape."""
+    if not ctx.keepdims:
+        g = g.reshape(_kept_shape(ctx.in_shape, ctx.axes))
+    return broadcast_to(g, ctx.in_shape)
+
+
+def _setup(ctx, x, axis, keepdims, op):
+    ctx.axes = normalize_axes(axis, np.ndim(x), op)
+    ctx.keepdims = keepdims
+    ctx.in_shape = np.shape(x)
+    return ctx.axes
+
+
+class Sum(Function):
+    """y = sum of x over axes.   dy/dx_i = 1: the gradient is broadcast back."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = _setup(ctx, x, axis, keepdims, "sum")
+        return np.sum(x, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(ctx, g)
+
+
+class Prod(Function):
+    """y = product of x over axes.   dy/dx_i = product of the other entries (exact with zeros)."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = _setup(ctx, x, axis, keepdims, "prod")
+        ctx.save_for_backward(x)
+        return np.prod(x, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        axes = ctx.axes
+        zero = as_array(x) == 0
+        # NOTE: "product of the others" = prod/x only when x != 0; with one zero in a
+        # slice, that zero's partial is the product of the rest; with two, all are 0.
+        safe = where(zero, 1.0, x) if zero.any() else x
+        prod_safe = prod(safe, dim=axes, keepdim=True)
+        zeros_per_slice = zero.sum(axis=axes, keepdims=True)
+        others = prod_safe / safe
+        if zero.any():
+            others = where(zero, where(zeros_per_slice == 1, prod_safe, 0.0),
+                           where(zeros_per_slice == 0, others, 0.0))
+        return _expand_back(ctx, g) * others
+
+
+class Extremum(Function):
+    """y = max (or min) of x over axes.   dy/dx_i = 1/k for the k entries equal to y, else 0."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False, largest=True):
+        axes = _setup(ctx, x, axis, keepdims, "amax" if largest else "amin")
+        if np.size(x) == 0:
+            raise RuntimeError(
+                f"{'amax' if largest else 'amin'}: cannot reduce an empty tensor of shape {np.shape(x)} "
+                "(there is no identity for max/min); check the input's size first."
+            )
+        reduce = np.max if largest else np.min
+        out = reduce(x, axis=axes, keepdims=keepdims)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        x_a = as_array(x)
+        out_a = as_array(out).reshape(_kept_shape(ctx.in_shape, ctx.axes))
+        # NOTE: ties split evenly (as autograd and tinygrad); a NaN maximum takes the gradient.
+        hit = (x_a == out_a) | (np.isnan(x_a) & np.isnan(out_a))
+        share = hit / hit.sum(axis=ctx.axes, keepdims=True)
+        return _expand_back(ctx, g) * share.astype(x_a.dtype)
+
+
+class LogSumExp(Function):
+    """y = ln sum exp(x) over axes.   dy/dx_i = exp(x_i - y) = softmax(x)_i.
+
+    NOTE: the max is subtracted first so exp cannot overflow; an all -inf slice gives
+    y = -inf and gradient 0 (not NaN), as pytorch/pytorch#31829 asks.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = _setup(ctx, x, axis, keepdims, "logsumexp")
+        if np.size(x) == 0:
+            out = np.full(_kept_shape(np.shape(x), axes) if keepdims else
+                          tuple(n for i, n in enumerate(np.shape(x)) if i not in axes), -np.inf,
+                          dtype=np.result_type(x))
+            ctx.save_for_backward(x, out)
+            return out
+        m = np.max(x, axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        if not keepdims:
+            out = out.reshape(tuple(n for i, n in enumerate(np.shape(x)) if i not in axes))
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
+        empty = np.isneginf(as_array(out_b))
+        if empty.any():
+            out_b = where(empty, 0.0, out_b)
+            weights = where(np.broadcast_to(empty, ctx.in_shape), 0.0, exp(x - out_b))
+        else:
+            weights = exp(x - out_b)
+        return _expand_back(ctx, g) * weights
+
+
+class Norm2(Function):
+    """y = sqrt(sum x^2) over axes.   dy/dx = x / y, with subgradient 0 where y = 0 (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = _setup(ctx, x, axis, keepdims, "norm")
+        out = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims))
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
+        zero = as_array(out_b) == 0
+        if zero.any():
+            out_b = where(zero, 1.0, out_b)
+        return _expand_back(ctx, g) * (x / out_b)
+
+
+# ----- public functions -----
+
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+    """Sum over `dim` (all by default).
+
+    Example:
+        >>> chainrule.tensor([[1., 2.], [3., 4.]]).sum(dim=0)
+        tensor([4., 6.])
+    """
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "sum")
+    if dtype is not None:
+        from .elementwise import cast
+
+        x = cast(x, dtype)
+    if np.asarray(as_array(x)).dtype == np.bool_:
+        x = _plain(lambda a: a.astype(np.int64), x)
+    return Sum.apply(x, axis=dim, keepdims=keepdim)
+
+
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+    """Arithmetic mean over `dim` (all by default): sum / count."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "mean")
+    arr = as_array(x)
+    if dtype is None and np.asarray(arr).dtype.kind not in "fc":
+        raise RuntimeError(
+            f"mean: the input has dtype {np.asarray(arr).dtype}, but mean needs a floating point tensor; "
+            "convert with .float(), or pass dtype=chainrule.float32."
+        )
+    axes = normalize_axes(dim, np.ndim(arr), "mean")
+    count = int(np.prod([np.shape(arr)[a] for a in axes])) if axes else 1
+    return sum(x, dim=axes, keepdim=keepdim, dtype=dtype) * (1.0 / count if count else np.nan)
+
+
+def prod(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Product over `dim` (all by default); the gradient is exact even with zeros."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "prod")
+    return Prod.apply(x, axis=dim, keepdims=keepdim)
+
+
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Largest value over `dim`; ties share the gradient evenly."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "amax")
+    return Extremum.apply(x, axis=dim, keepdims=keepdim, largest=True)
+
+
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Smallest value over `dim`; ties share the gradient evenly."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "amin")
+    return Extremum.apply(x, axis=dim, keepdims=keepdim, largest=False)
+
+
+ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _extremum_with_indices(x, dim, keepdim, largest):
+    from .shape import gather
+
+    find = argmax if largest else argmin
+    indices = find(x, dim=dim, keepdim=True)
+    values = gather(x, dim, indices)
+    if not keepdim:
+        values = values.squeeze(dim) if is_tensor(values) else np.squeeze(values, dim)
+        indices = indices.squeeze(dim) if is_tensor(indices) else np.squeeze(indices, dim)
+    return ValuesIndices(values, indices)
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """As torch.max: the largest value, or (values, indices) along `dim`, or maximum(x, other).
+
+    Along a dim, the gradient goes to the index returned (PyTorch's rule); over the
+    whole tensor it is split evenly among ties (as amax).
+    """
+    if is_tensor(dim) or isinstance(dim, np.ndarray):
+        from .elementwise import maximum
+
+        return maximum(x, dim)
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "max")
+    if dim is None:
+        return amax(x)
+    return _extremum_with_indices(x, dim, keepdim, largest=True)
+
+
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """As torch.min: the smallest value, or (values, indices) along `dim`, or minimum(x, other)."""
+    if is_tensor(dim) or isinstance(dim, np.ndarray):
+        from .elementwise import minimum
+
+        return minimum(x, dim)
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "min")
+    if dim is None:
+        return amin(x)
+    return _extremum_with_indices(x, dim, keepdim, largest=False)
+
+
+def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """ln sum exp(x) over `dim`, computed stably (finite at inputs of +-1000)."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "logsumexp")
+    return LogSumExp.apply(x, axis=dim, keepdims=keepdim)
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """Variance over `dim`: sum (x - mean)^2 / (N - correction); correction=1 by default (PyTorch)."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "var")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = normalize_axes(dim, np.ndim(as_array(x)), "var")
+    count = int(np.prod([np.shape(as_array(x))[a] for a in axes])) if axes else 1
+    centered = x - mean(x, dim=axes, keepdim=True)
+    denom = count - correction
+    return sum(centered * centered, dim=axes, keepdim=keepdim) * (1.0 / denom if denom > 0 else np.inf)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """Standard deviation: sqrt(var(x))."""
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+
+
+def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Vector p-norm over `dim` (all entries by default): p = 2 ('fro'), 1, inf, -inf or any p > 0.
+
+    The 2-norm's subgradient at the zero vector is 0, as in PyTorch.
+    """
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "norm")
+    if p in ("fro", 2, 2.0):
+        return Norm2.apply(x, axis=dim, keepdims=keepdim)
+    from .elementwise import abs as _abs
+
+    if p in (np.inf, "inf"):
+        return amax(_abs(x), dim=dim, keepdim=keepdim)
+    if p in (-np.inf, "-inf"):
+        return amin(_abs(x), dim=dim, keepdim=keepdim)
+    if p == 1:
+        return sum(_abs(x), dim=dim, keepdim=keepdim)
+    if not isinstance(p, (int, float)) or p <= 0:
+        raise ValueError(f"norm: p must be 'fro', inf, -inf or a number > 0, got {p!r}")
+    return sum(_abs(x) ** p, dim=dim, keepdim=keepdim) ** (1.0 / p)
+
+
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the largest value (over the flattened tensor when dim is None). No gradient."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmax")
+    return _plain(lambda a: np.argmax(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
+
+
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the smallest value. No gradient."""
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmin")
+    return _plain(lambda a: np.argmin(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
+
+
+def all(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "all")
+    return _plain(lambda a: np.all(a, axis=dim, keepdims=keepdim), x)
+
+
+def any(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "any")
+    return _plain(lambda a: np.any(a, axis=dim, keepdims=keepdim), x)
+
+
+NONDIFFERENTIABLE = ("argmax", "argmin", "all", "any")

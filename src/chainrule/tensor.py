@@ -1,0 +1,568 @@
+"""Tensor: a NumPy array plus what autograd needs (grad, requires_grad, grad_fn).
+
+Operators and methods forward to the primitives in `chainrule.ops`; this file
+holds storage, construction, in-place updates and the glue to the engine.
+"""
+from __future__ import annotations
+
+import numbers
+import weakref
+
+import numpy as np
+
+from . import _dtypes
+from .autograd import engine, grad_mode
+
+
+def _dtype_of_python_data(array: np.ndarray, requested):
+    if requested is not None:
+        return np.dtype(requested)
+    if array.dtype.kind == "f":
+        return _dtypes.get_default_dtype()
+    if array.dtype.kind == "c":
+        return _dtypes.complex64 if _dtypes.get_default_dtype() == _dtypes.float32 else _dtypes.complex128
+    if array.dtype.kind in "iu" and array.dtype != np.uint8:
+        return _dtypes.int64
+    return array.dtype
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    """Convert constructor input to an ndarray with PyTorch's dtype rules."""
+    if isinstance(data, Tensor):
+        array = data.data
+        return array.astype(dtype) if dtype is not None else array.copy()
+    if isinstance(data, np.ndarray):
+        return data.astype(dtype if dtype is not None else data.dtype, copy=True)
+    if isinstance(data, np.generic):
+        return np.array(data, dtype=dtype)
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
+        data = _nested_numpy(data)
+    array = np.array(data)
+    if array.dtype == object:
+        raise TypeError(
+            f"tensor: could not build a numeric tensor from {type(data).__name__} data (ragged nesting or "
+            "non-numeric items). Pass numbers, nested lists of equal length, or a NumPy array."
+        )
+    return array.astype(_dtype_of_python_data(array, dtype), copy=False)
+
+
+def _flatten(items):
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _nested_numpy(items):
+    return [_nested_numpy(i) if isinstance(i, (list, tuple)) else (i.data if isinstance(i, Tensor) else i)
+            for i in items]
+
+
+def _check_grad_dtype(dtype, where):
+    if np.dtype(dtype).kind not in "fc":
+        raise RuntimeError(
+            f"{where}: only floating point tensors can require gradients, but this tensor has dtype "
+            f"{np.dtype(dtype)}. Convert it first, e.g. x.float() or tensor(data, dtype=chainrule.float32)."
+        )
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Attributes:
+        data: the NumPy array holding the values.
+        grad: the accumulated gradient (a Tensor) after backward, or None.
+        requires_grad: whether ops on this tensor record a graph.
+        grad_fn: the node that produced this tensor (None for leaves).
+        name: an optional label shown in errors, drawings and explanations.
+
+    Example:
+        >>> x = chainrule.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> y = (x ** 2).sum()
+        >>> y.backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_version", "_hooks",
+                 "_retains_grad", "__weakref__")
+
+    # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, requires_grad=False, name=None):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.name = name
+        self._version = 0
+        self._hooks = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, grad_fn=None):
+        """Wrap an array without copying (the ops' fast path)."""
+        t = object.__new__(cls)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.grad = None
+        t.grad_fn = grad_fn
+        t.requires_grad = grad_fn is not None
+        t.name = None
+        t._version = 0
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # ----- metadata -----
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (PyTorch's definition)."""
+        return self.grad_fn is None
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ----- conversion -----
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to Python scalars, got shape "
+                f"{tuple(self.shape)}. Use .tolist() or index first."
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied), as torch.Tensor.numpy()."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "numpy: can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()."
+            )
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()."
+            )
+        return bool(self.data.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __repr__(self):
+        return _format_tensor(self)
+
+    # ----- autograd -----
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set requires_grad in place (leaves only) and return self."""
+        if requires_grad:
+            _check_grad_dtype(self.data.dtype, "requires_grad_")
+        elif self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad of leaf tensors. For a tensor "
+                "computed from others, use .detach() to get one that does not require grad."
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Compute d(self)/d(leaf) and accumulate it into every leaf's `.grad`.
+
+        Args:
+            gradient: d(loss)/d(self) when self is not a scalar (the vector of the VJP).
+            retain_graph: keep saved values so backward can run through this graph again.
+            create_graph: record the backward pass so the gradients can be differentiated.
+            inputs: accumulate only into these leaves.
+        """
+        engine.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data, cut off from the graph."""
+        t = Tensor._make(self.data)
+        t.name = self.name
+        return t
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this intermediate tensor after backward (leaves always do)."""
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad: can't retain the grad of a tensor that does not require grad")
+            return
+        self._retains_grad = True
+        self.grad_fn.hooked = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook):
+        """Call `hook(grad)` with this tensor's gradient during backward.
+
+        The hook may return a new gradient to use instead. Returns a handle whose
+        `.remove()` unregisters it.
+
+        Example:
+            >>> h = x.register_hook(lambda g: g * 2)   # doubles the gradient reaching x
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = _HookHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        if self.grad_fn is not None:
+            self.grad_fn.hooked = True
+        return handle
+
+    def zero_(self) -> "Tensor":
+        return self._write(np.zeros_like(self.data))
+
+    # ----- in-place updates -----
+
+    def _check_inplace(self, op):
+        if self.requires_grad and self.grad_fn is None and grad_mode.is_grad_enabled():
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad is being used in an in-place operation. "
+                "Wrap the update in `with chainrule.no_grad():` (as optimizers do), or use an "
+                "out-of-place op."
+            )
+
+    def _write(self, values, op="in-place update"):
+        """Overwrite the values (no graph); bumps the version counter."""
+        self._check_inplace(op)
+        np.copyto(self.data, values, casting="unsafe")
+        self._version += 1
+        return self
+
+    def _rebase(self, result: "Tensor", op: str) -> "Tensor":
+        """Make self hold `result` in place: new values, and result's history if it has one."""
+        self._check_inplace(op)
+        if result.data.shape != self.data.shape:
+            raise RuntimeError(
+                f"{op}: the result has shape {tuple(result.shape)} but an in-place op must keep the "
+                f"tensor's shape {tuple(self.shape)}; use the out-of-place form."
+            )
+        np.copyto(self.data, result.data, casting="unsafe")
+        self._version += 1
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            self.requires_grad = True
+            result.grad_fn.out_ref = weakref.ref(self)
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        return self._write(np.full_like(self.data, value), "fill_")
+
+    def copy_(self, src) -> "Tensor":
+        src = src if isinstance(src, Tensor) else Tensor(src)
+        return self._rebase(src.to(self.dtype).expand(*self.shape) if src.shape != self.shape else src.to(self.dtype),
+                            "copy_")
+
+    def add_(self, other, alpha=1) -> "Tensor":
+        return self._rebase(self + (other * alpha if alpha != 1 else other), "add_")
+
+    def sub_(self, other, alpha=1) -> "Tensor":
+        return self._rebase(self - (other * alpha if alpha != 1 else other), "sub_")
+
+    def mul_(self, other) -> "Tensor":
+        return self._rebase(self * other, "mul_")
+
+    def div_(self, other) -> "Tensor":
+        return self._rebase(self / other, "div_")
+
+    def pow_(self, exponent) -> "Tensor":
+        return self._rebase(self ** exponent, "pow_")
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        return self._rebase(self.clamp(min, max), "clamp_")
+
+    def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
+        rng = generator or _dtypes.default_generator()
+        return self._write(rng.uniform(a, b, self.shape), "uniform_")
+
+    def normal_(self, mean=0.0, std=1.0, generator=None) -> "Tensor":
+        rng = generator or _dtypes.default_generator()
+        return self._write(rng.normal(mean, std, self.shape), "normal_")
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def __setitem__(self, index, value):
+        self._check_inplace("__setitem__")
+        from .ops import shape as _shape
+
+        index = _shape.normalize_index(index)
+        value_t = value if isinstance(value, Tensor) else None
+        if value_t is not None and value_t.requires_grad or self.requires_grad and grad_mode.is_grad_enabled():
+            self._rebase(_shape.index_put(self, index, value), "__setitem__")
+        else:
+            self.data[index] = value.data if isinstance(value, Tensor) else value
+            self._version += 1
+
+    # ----- dtype conversion -----
+
+    def to(self, dtype=None, *args, **kwargs):
+        """Cast to `dtype` (a no-op when it already has it). Devices other than 'cpu' are refused."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            dtype = kwargs.get("dtype")
+        if dtype is None:
+            return self
+        return _ew.cast(self, dtype)
+
+    def float(self):
+        return self.to(_dtypes.float32)
+
+    def double(self):
+        return self.to(_dtypes.float64)
+
+    def half(self):
+        return self.to(_dtypes.float16)
+
+    def long(self):
+        return self.to(_dtypes.int64)
+
+    def int(self):
+        return self.to(_dtypes.int32)
+
+    def bool(self):
+        return self.to(_dtypes.bool)
+
+    def type(self, dtype=None):
+        return str(self.dtype) if dtype is None else self.to(dtype)
+
+    def cpu(self):
+        return self
+
+    # ----- operators -----
+
+    def __add__(self, other):
+        return _ew.add(self, other)
+
+    def __radd__(self, other):
+        return _ew.add(other, self)
+
+    def __sub__(self, other):
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ew.sub(other, self)
+
+    def __mul__(self, other):
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ew.div(other, self)
+
+    def __pow__(self, other):
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ew.pow(other, self)
+
+    def __matmul__(self, other):
+        return _linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _linalg.matmul(other, self)
+
+    def __neg__(self):
+        return _ew.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ew.abs(self)
+
+    def __floordiv__(self, other):
+        return _ew.floor_divide(self, other)
+
+    def __mod__(self, other):
+        return _ew.remainder(self, other)
+
+    def __eq__(self, other):
+        return _ew.eq(self, other)
+
+    def __ne__(self, other):
+        return _ew.ne(self, other)
+
+    def __lt__(self, other):
+        return _ew.lt(self, other)
+
+    def __le__(self, other):
+        return _ew.le(self, other)
+
+    def __gt__(self, other):
+        return _ew.gt(self, other)
+
+    def __ge__(self, other):
+        return _ew.ge(self, other)
+
+    def __invert__(self):
+        return _ew.logical_not(self)
+
+    def __and__(self, other):
+        return _ew.logical_and(self, other)
+
+    def __or__(self, other):
+        return _ew.logical_or(self, other)
+
+    def __xor__(self, other):
+        return _ew.logical_xor(self, other)
+
+    def __getitem__(self, index):
+        return _shape.getitem(self, index)
+
+    @property
+    def T(self):
+        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
+        return _shape.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        """The last two dimensions swapped (batched matrix transpose)."""
+        return _shape.transpose(self, -2, -1)
+
+
+class _HookHandle:
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.id = _HookHandle._next_id
+        _HookHandle._next_id += 1
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+
+def _format_tensor(t: Tensor) -> str:
+    data = t.data
+    if data.dtype.kind == "f" and data.size:
+        finite = data[np.isfinite(data)]
+        integral = finite.size == 0 or np.all(finite == np.round(finite))
+        big = finite.size and (np.abs(finite).max() >= 1e8 or 0 < np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
+        if big:
+            formatter = {"float_kind": lambda v: np.format_float_scientific(v, precision=4)}
+        elif integral:
+            formatter = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
+        else:
+            formatter = {"float_kind": lambda v: f"{v:.4f}" if np.isfinite(v) else str(v)}
+        body = np.array2string(data, separator=", ", prefix="tensor(", formatter=formatter, threshold=1000)
+    else:
+        body = np.array2string(data, separator=", ", prefix="tensor(", threshold=1000)
+        if data.dtype == np.bool_:
+            body = body.replace("True", "True").replace("False", "False")
+    extras = []
+    default_dtypes = (_dtypes.get_default_dtype(), _dtypes.int64, _dtypes.bool)
+    if data.dtype not in default_dtypes or data.size == 0:
+        extras.append(f"dtype=chainrule.{data.dtype}")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn={t.grad_fn!r}")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    if t.name:
+        extras.append(f"name={t.name!r}")
+    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+from .ops import elementwise as _ew  # noqa: E402  (ops need Tensor defined first)
+from .ops import linalg as _linalg  # noqa: E402
+from .ops import reduce as _reduce  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
+from .ops import nn as _nn  # noqa: E402
+
+# Methods are the op functions themselves: x.exp() is ops.elementwise.exp(x).
+for _module, _names in (
+    (_ew, "exp log log1p expm1 log2 log10 sqrt rsqrt abs sin cos tan tanh sigmoid relu erf sign floor ceil "
+          "round trunc clamp clip square reciprocal neg maximum minimum where add sub mul div pow "
+          "isnan isinf isfinite logical_not"),
+    (_reduce, "sum mean prod max min amax amin logsumexp var std norm argmax argmin all any"),
+    (_shape, "reshape view flatten transpose permute squeeze unsqueeze expand expand_as broadcast_to "
+             "split chunk flip repeat gather swapaxes movedim unbind"),
+    (_linalg, "matmul"),
+    (_nn, "softmax log_softmax"),
+):
+    for _name in _names.split():
+        setattr(Tensor, _name, getattr(_module, _name))
+Tensor.clone = _ew.clone
+Tensor.view_as = lambda self, other: _shape.reshape(self, other.shape)
+Tensor.reshape_as = Tensor.view_as
+Tensor.mm = _linalg.matmul
+Tensor.dot = _linalg.dot
