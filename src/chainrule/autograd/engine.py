@@ -14,6 +14,22 @@ from . import anomaly, grad_mode
 from .function import Function, _backward_state, format_site
 
 
+# Callables observer(node, grad_output, grad_inputs), called for every node a backward pass
+# runs (explain() uses this to record the chain rule). Empty in normal use: no cost.
+_observers = []
+
+
+def add_observer(observer):
+    """Call `observer(node, grad_output, grad_inputs)` for each node of every later backward pass."""
+    _observers.append(observer)
+    return observer
+
+
+def remove_observer(observer):
+    if observer in _observers:
+        _observers.remove(observer)
+
+
 def _as_grad_array(tensor, gradient, where):
     from ..tensor import Tensor
 
@@ -226,6 +242,9 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 input_grads = node._vjp(g)
                 if check:
                     anomaly.check_backward(node, input_grads)
+                if _observers:
+                    for observer in list(_observers):
+                        observer(node, g, input_grads)
             if not retain_graph:
                 node.release()
             for edge, gi in zip(node.next, input_grads):
