@@ -29,7 +29,7 @@ def _prepare_inputs(inputs):
     for x in _tuple(inputs):
         if isinstance(x, Tensor):
             prepared.append(x)
-        elif isinstance(x, (np.ndarray, float)):
+        elif isinstance(x, float) or isinstance(x, np.ndarray) and x.dtype.kind == "f":
             t = Tensor._make(np.array(x, dtype=np.float64))
             t.requires_grad = True
             prepared.append(t)

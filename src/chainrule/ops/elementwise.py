@@ -12,7 +12,12 @@ import scipy.special as sc
 from ..autograd.function import Function
 from ._util import as_array, is_tensor, unbroadcast
 
-_SQRT_2_OVER_PI = 2.0 / np.sqrt(np.pi)
+# Python floats, not NumPy float64 scalars: NumPy 2 would let those upcast float32 arrays.
+_SQRT_2_OVER_PI = float(2.0 / np.sqrt(np.pi))
+_INV_LN2 = float(1.0 / np.log(2.0))
+_INV_LN10 = float(1.0 / np.log(10.0))
+_SQRT_2_OVER_PI_HALF = float(np.sqrt(2.0 / np.pi))
+_INV_SQRT2 = float(1.0 / np.sqrt(2.0))
 
 
 def _plain(fn, *args):
@@ -406,7 +411,7 @@ class Pow(Function):
             else:
                 gx = unbroadcast(g * y * x ** (y - 1), sx)
         if need_y:
-            zero = as_array(x) == 0
+            zero = np.asarray(as_array(x)) == 0
             log_x = log(where(zero, 1.0, x)) if zero.any() else log(x)
             gy = unbroadcast(g * out * log_x, sy)
         return gx, gy
@@ -503,12 +508,12 @@ def expm1(x):
 
 def log2(x):
     """Base-2 logarithm, ln(x) / ln 2."""
-    return Log.apply(x) * (1.0 / np.log(2.0))
+    return Log.apply(x) * _INV_LN2
 
 
 def log10(x):
     """Base-10 logarithm, ln(x) / ln 10."""
-    return Log.apply(x) * (1.0 / np.log(10.0))
+    return Log.apply(x) * _INV_LN10
 
 
 def sqrt(x):
@@ -595,11 +600,11 @@ def selu(x):
 def gelu(x, approximate="none"):
     """x Phi(x) (exact, with erf) or its tanh approximation (approximate='tanh'), as PyTorch."""
     if approximate == "tanh":
-        inner = (x + x * x * x * 0.044715) * np.sqrt(2.0 / np.pi)
+        inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI_HALF
         return x * 0.5 * (tanh(inner) + 1.0)
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return x * 0.5 * (erf(x * (1.0 / np.sqrt(2.0))) + 1.0)
+    return x * 0.5 * (erf(x * _INV_SQRT2) + 1.0)
 
 
 def silu(x):

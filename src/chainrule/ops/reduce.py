@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd.function import Function
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
 from .elementwise import _plain, exp, log, sqrt, where
-from .shape import broadcast_to
+from .shape import broadcast_to, permute
 
 
 def _kept_shape(shape, axes):
@@ -59,6 +59,8 @@ class Prod(Function):
         (x,) = ctx.saved_tensors
         axes = ctx.axes
         zero = as_array(x) == 0
+        if is_tensor(g) and zero.any():
+            return _expand_back(ctx, g) * _prod_of_others(x, axes, ctx.in_shape)
         # NOTE: "product of the others" = prod/x only when x != 0; with one zero in a
         # slice, that zero's partial is the product of the rest; with two, all are 0.
         safe = where(zero, 1.0, x) if zero.any() else x
@@ -69,6 +71,22 @@ class Prod(Function):
             others = where(zero, where(zeros_per_slice == 1, prod_safe, 0.0),
                            where(zeros_per_slice == 0, others, 0.0))
         return _expand_back(ctx, g) * others
+
+
+def _prod_of_others(x, axes, in_shape):
+    """prod_{j != i} x_j for every i of each slice, differentiable everywhere (also with zeros).
+
+    Row i of an n x n stack holds the slice with x_i replaced by 1; its product is the
+    partial. O(n^2) per slice, so only used when recording a graph through zeros.
+    """
+    rest = [a for a in range(len(in_shape)) if a not in axes]
+    order = rest + list(axes)
+    lead = tuple(in_shape[a] for a in rest)
+    n = int(np.prod([in_shape[a] for a in axes]))
+    rows = permute(x, tuple(order)).reshape(lead + (1, n))
+    stacked = where(np.eye(n, dtype=bool), 1.0, rows)
+    others = prod(stacked, dim=-1).reshape(lead + tuple(in_shape[a] for a in axes))
+    return permute(others, tuple(np.argsort(order)))
 
 
 class Extremum(Function):

@@ -1,0 +1,555 @@
+"""The op table: every differentiable public op described once (TESTING.md section 5.1).
+
+Each OpSpec names our function, a NumPy/SciPy reference, the same op in PyTorch
+(where PyTorch has it), the inputs' domains and the sample cases. The generic
+tests in test_ops.py run over every (spec, case) pair.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any, Callable, Optional
+
+import numpy as np
+import scipy.special as sc
+
+import chainrule as cr
+import chainrule.ops.nn as cnn
+
+UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), (1, 4)]
+BINARY_SHAPES = [((), ()), ((5,), (5,)), ((3, 4), (3, 4)), ((3, 1), (1, 4)), ((4,), (3, 4)), ((2, 3, 4), ()),
+                 ((1, 4), (3, 1))]
+REDUCE_CASES = [((3, 4), dict(dim=None, keepdim=False)), ((3, 4), dict(dim=0, keepdim=False)),
+                ((3, 4), dict(dim=-1, keepdim=True)), ((2, 3, 4), dict(dim=(0, 2), keepdim=False)),
+                ((5,), dict(dim=0, keepdim=True)), ((2, 3, 4), dict(dim=1, keepdim=False))]
+
+
+@dataclasses.dataclass
+class OpSpec:
+    """One op, described once.
+
+    fn: our op on Tensors (positional args), with kwargs from a case.
+    ref: NumPy reference on arrays (same args and kwargs), or None.
+    torch_fn: PyTorch's op on torch tensors (same args and kwargs), or None.
+    cases: list of (arg shapes, kwargs).
+    domains: per-arg (low, high) for uniform samples.
+    grad_args: indices of the differentiable args (others are constants).
+    make_args: optional rng -> list of arrays, replacing shape-based sampling.
+    """
+
+    name: str
+    fn: Callable
+    ref: Optional[Callable]
+    torch_fn: Optional[Callable] = None
+    cases: list = dataclasses.field(default_factory=lambda: [(s, {}) for s in [(sh,) for sh in UNARY_SHAPES]])
+    domains: tuple = ((-2.0, 2.0),)
+    grad_args: Optional[tuple] = None
+    supports_gradgrad: bool = True
+    make_args: Optional[Callable] = None
+    fwd_tol: tuple = (1e-7, 1e-10)
+    f32_tol: tuple = (1e-4, 1e-5)
+    keeps_dtype: bool = True
+    gradcheck_kwargs: dict = dataclasses.field(default_factory=dict)
+    notes: str = ""
+
+    def sample(self, case_index, rng):
+        shapes, kwargs = self.cases[case_index]
+        if self.make_args is not None:
+            return list(self.make_args(rng, shapes)), dict(kwargs)
+        args = []
+        for i, shape in enumerate(shapes):
+            lo, hi = self.domains[min(i, len(self.domains) - 1)]
+            args.append(rng.uniform(lo, hi, size=shape).astype(np.float64))
+        return args, dict(kwargs)
+
+    def differentiable(self, args):
+        if self.grad_args is not None:
+            return list(self.grad_args)
+        return [i for i, a in enumerate(args) if np.asarray(a).dtype.kind == "f"]
+
+
+def unary(name, fn, ref, torch_fn=None, domain=(-2.0, 2.0), **kw):
+    return OpSpec(name, fn, ref, torch_fn, cases=[((s,), {}) for s in UNARY_SHAPES], domains=(domain,), **kw)
+
+
+def binary(name, fn, ref, torch_fn=None, domains=((-2.0, 2.0), (-2.0, 2.0)), **kw):
+    return OpSpec(name, fn, ref, torch_fn, cases=[(s, {}) for s in BINARY_SHAPES], domains=domains, **kw)
+
+
+def reduction(name, fn, ref, torch_fn=None, domain=(-2.0, 2.0), cases=REDUCE_CASES, **kw):
+    return OpSpec(name, fn, ref, torch_fn, cases=[((s,), dict(k)) for s, k in cases], domains=(domain,), **kw)
+
+
+def _np_axis(kwargs):
+    dim = kwargs.get("dim")
+    return dict(axis=dim, keepdims=kwargs.get("keepdim", False))
+
+
+def _t(name):
+    """torch.<name> looked up when called (torch is imported by the test that uses it)."""
+    def call(*args, **kwargs):
+        import torch
+
+        obj = torch
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        return obj(*args, **kwargs)
+
+    return call
+
+
+def _tdims(fn_name):
+    """A torch reduction that takes dim=None as 'all dims'."""
+    def call(x, dim=None, keepdim=False, **kw):
+        import torch
+
+        fn = getattr(torch, fn_name)
+        if dim is None:
+            dim = tuple(range(x.ndim))
+        return fn(x, dim=dim, keepdim=keepdim, **kw)
+
+    return call
+
+
+def _torch_prod(x, dim=None, keepdim=False):
+    import torch
+
+    dims = range(x.ndim) if dim is None else [dim] if isinstance(dim, int) else dim
+    for d in sorted((d % x.ndim for d in dims), reverse=True):
+        x = torch.prod(x, dim=d, keepdim=keepdim)
+    return x
+
+
+def _np_softmax(x, dim):
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def _np_log_softmax(x, dim):
+    return x - sc.logsumexp(x, axis=dim, keepdims=True)
+
+
+def _class_targets(n_classes_axis=1):
+    def make(rng, shapes):
+        (shape,) = shapes
+        logits = rng.uniform(-3, 3, size=shape)
+        classes = shape[n_classes_axis] if len(shape) > 1 else shape[0]
+        target_shape = (shape[0],) + shape[2:] if len(shape) > 1 else ()
+        return [logits, rng.integers(0, classes, size=target_shape).astype(np.int64)]
+
+    return make
+
+
+def _np_cross_entropy(x, t, reduction="mean", **_):
+    logp = _np_log_softmax(x, 1 if x.ndim > 1 else 0)
+    if x.ndim == 1:
+        loss = -logp[t]
+    else:
+        grids = np.indices(t.shape, sparse=True)
+        loss = -logp[(grids[0], t) + tuple(grids[1:])]
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
+
+
+def _prob_targets(rng, shapes):
+    (shape,) = shapes
+    p = rng.uniform(0.1, 1.0, size=shape)
+    return [rng.uniform(-3, 3, size=shape), p / p.sum(axis=1, keepdims=True)]
+
+
+def _bce_args(rng, shapes):
+    (shape,) = shapes
+    return [rng.uniform(0.05, 0.95, size=shape), rng.uniform(0, 1, size=shape)]
+
+
+def _bce_logits_args(rng, shapes):
+    (shape,) = shapes
+    return [rng.uniform(-3, 3, size=shape), rng.uniform(0, 1, size=shape)]
+
+
+def _np_bce(p, t, reduction="mean"):
+    loss = -(t * np.log(p) + (1 - t) * np.log1p(-p))
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
+
+
+def _np_bce_logits(z, t, reduction="mean", pos_weight=None):
+    pw = 1.0 if pos_weight is None else pos_weight
+    loss = (1 - t) * z + (1 + (pw - 1) * t) * np.logaddexp(0, -z)
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
+
+
+def _np_getitem(index):
+    return lambda x: x[index]
+
+
+def _max_dim(x, dim, keepdim=False):
+    return cr.max(x, dim=dim, keepdim=keepdim).values
+
+
+def _torch_max_dim(x, dim, keepdim=False):
+    import torch
+
+    return torch.max(x, dim=dim, keepdim=keepdim).values
+
+
+def _min_dim(x, dim, keepdim=False):
+    return cr.min(x, dim=dim, keepdim=keepdim).values
+
+
+def _torch_min_dim(x, dim, keepdim=False):
+    import torch
+
+    return torch.min(x, dim=dim, keepdim=keepdim).values
+
+
+def _split_weighted(x, sizes, dim=0):
+    pieces = cr.split(x, sizes, dim=dim)
+    return cr.cat([p * (i + 1) for i, p in enumerate(pieces)], dim=dim)
+
+
+def _np_split_weighted(x, sizes, dim=0):
+    bounds = np.cumsum(sizes if not isinstance(sizes, int) else [sizes] * (x.shape[dim] // sizes))[:-1]
+    pieces = np.split(x, bounds, axis=dim)
+    return np.concatenate([p * (i + 1) for i, p in enumerate(pieces)], axis=dim)
+
+
+def _torch_split_weighted(x, sizes, dim=0):
+    import torch
+
+    pieces = torch.split(x, sizes, dim=dim)
+    return torch.cat([p * (i + 1) for i, p in enumerate(pieces)], dim=dim)
+
+
+def _chunk_weighted(x, chunks, dim=0):
+    return cr.cat([p * (i + 1) for i, p in enumerate(cr.chunk(x, chunks, dim=dim))], dim=dim)
+
+
+def _torch_chunk_weighted(x, chunks, dim=0):
+    import torch
+
+    return torch.cat([p * (i + 1) for i, p in enumerate(torch.chunk(x, chunks, dim=dim))], dim=dim)
+
+
+def _np_chunk_weighted(x, chunks, dim=0):
+    return np.concatenate([p * (i + 1) for i, p in enumerate(np.array_split(x, chunks, axis=dim))], axis=dim)
+
+
+def _index_put_fn(x, v):
+    return cr.ops.shape.index_put(x, (slice(None), np.array([0, 2])), v)
+
+
+def _np_index_put(x, v):
+    out = x.copy()
+    out[:, [0, 2]] = v
+    return out
+
+
+def _torch_index_put(x, v):
+    import torch
+
+    out = x.clone()
+    out[:, torch.tensor([0, 2])] = v
+    return out
+
+
+def _np_pad(x, pad, value=0.0):
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return np.pad(x, widths, constant_values=value)
+
+
+def _np_gelu(x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + sc.erf(x / np.sqrt(2)))
+
+
+def _np_norm(x, p="fro", dim=None, keepdim=False):
+    axis = dim
+    a = np.abs(x)
+    if p in ("fro", 2):
+        return np.sqrt((a ** 2).sum(axis=axis, keepdims=keepdim))
+    if p == np.inf:
+        return a.max(axis=axis, keepdims=keepdim)
+    if p == 1:
+        return a.sum(axis=axis, keepdims=keepdim)
+    return (a ** p).sum(axis=axis, keepdims=keepdim) ** (1 / p)
+
+
+def _torch_norm(x, p="fro", dim=None, keepdim=False):
+    import torch
+
+    if dim is None:
+        dim = tuple(range(x.ndim))
+    return torch.linalg.vector_norm(x, ord=2 if p == "fro" else p, dim=dim, keepdim=keepdim)
+
+
+def _gather_args(rng, shapes):
+    (shape,) = shapes
+    x = rng.uniform(-2, 2, size=shape)
+    index = rng.integers(0, shape[1], size=(shape[0], 5)).astype(np.int64)
+    return [x, index]
+
+
+def _np_gather(x, index, dim=1):
+    return np.take_along_axis(x, index, axis=dim)
+
+
+def _np_var(x, dim=None, keepdim=False, correction=1):
+    return np.var(x, axis=dim, keepdims=keepdim, ddof=correction)
+
+
+def _np_std(x, dim=None, keepdim=False, correction=1):
+    return np.std(x, axis=dim, keepdims=keepdim, ddof=correction)
+
+
+def _np_extremum(fn):
+    return lambda x, dim=None, keepdim=False: fn(x, axis=dim, keepdims=keepdim)
+
+
+def _np_reduce(fn):
+    return lambda x, dim=None, keepdim=False: fn(x, axis=dim, keepdims=keepdim)
+
+
+def _distinct(rng, shapes):
+    # amax/amin samples: well-separated values, so finite differences never straddle a tie.
+    args = []
+    for shape in shapes:
+        n = int(np.prod(shape)) if shape else 1
+        args.append((rng.permutation(n).astype(np.float64) * 0.1 + rng.uniform(0, 0.01, n)).reshape(shape))
+    return args
+
+
+def _nonzero_uniform(lo, hi):
+    def make(rng, shapes):
+        out = []
+        for shape in shapes:
+            mag = rng.uniform(lo, hi, size=shape)
+            out.append(mag * rng.choice([-1.0, 1.0], size=shape))
+        return out
+
+    return make
+
+
+def _away_from_zero(rng, shapes):
+    return [rng.uniform(0.2, 2.0, size=s) * rng.choice([-1.0, 1.0], size=s) for s in shapes]
+
+
+MATMUL_SHAPES = [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), ((3, 4), (4, 2)), ((2, 3, 4), (4, 2)),
+                 ((2, 1, 3, 4), (3, 4, 2)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,))]
+
+OP_TABLE = [
+    # ----- unary elementwise -----
+    unary("neg", cr.neg, np.negative, _t("neg")),
+    unary("exp", cr.exp, np.exp, _t("exp")),
+    unary("log", cr.log, np.log, _t("log"), domain=(0.1, 5.0)),
+    unary("log1p", cr.log1p, np.log1p, _t("log1p"), domain=(-0.9, 3.0)),
+    unary("expm1", cr.expm1, np.expm1, _t("expm1")),
+    unary("log2", cr.log2, np.log2, _t("log2"), domain=(0.1, 5.0)),
+    unary("log10", cr.log10, np.log10, _t("log10"), domain=(0.1, 5.0)),
+    unary("sqrt", cr.sqrt, np.sqrt, _t("sqrt"), domain=(0.1, 5.0)),
+    unary("rsqrt", cr.rsqrt, lambda x: 1 / np.sqrt(x), _t("rsqrt"), domain=(0.1, 5.0)),
+    unary("square", cr.square, np.square, _t("square")),
+    OpSpec("reciprocal", cr.reciprocal, np.reciprocal, _t("reciprocal"),
+           cases=[((s,), {}) for s in UNARY_SHAPES], make_args=_nonzero_uniform(0.5, 2.0)),
+    OpSpec("abs", cr.abs, np.abs, _t("abs"), cases=[((s,), {}) for s in UNARY_SHAPES], make_args=_away_from_zero),
+    unary("sin", cr.sin, np.sin, _t("sin")),
+    unary("cos", cr.cos, np.cos, _t("cos")),
+    unary("tan", cr.tan, np.tan, _t("tan"), domain=(-1.2, 1.2)),
+    unary("tanh", cr.tanh, np.tanh, _t("tanh")),
+    unary("sigmoid", cr.sigmoid, sc.expit, _t("sigmoid")),
+    unary("erf", cr.erf, sc.erf, _t("erf")),
+    OpSpec("relu", cr.relu, lambda x: np.maximum(x, 0), _t("relu"), cases=[((s,), {}) for s in UNARY_SHAPES],
+           make_args=_away_from_zero),
+    OpSpec("leaky_relu", lambda x, **k: cr.leaky_relu(x, **k), lambda x, negative_slope=0.01: np.where(
+        x > 0, x, negative_slope * x), _t("nn.functional.leaky_relu"),
+        cases=[(((3, 4),), {}), (((5,),), dict(negative_slope=0.2))], make_args=_away_from_zero),
+    OpSpec("elu", lambda x, **k: cr.elu(x, **k), lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x)),
+           _t("nn.functional.elu"), cases=[(((3, 4),), {}), (((5,),), dict(alpha=0.5))], make_args=_away_from_zero),
+    OpSpec("selu", cr.ops.elementwise.selu, lambda x: 1.0507009873554805 * np.where(
+        x > 0, x, 1.6732632423543772 * np.expm1(x)), _t("nn.functional.selu"), cases=[(((3, 4),), {})],
+        make_args=_away_from_zero),
+    OpSpec("gelu", lambda x, **k: cr.gelu(x, **k), _np_gelu, _t("nn.functional.gelu"),
+           cases=[(((3, 4),), {}), (((5,),), dict(approximate="tanh")), (((),), {})]),
+    OpSpec("softplus", lambda x, **k: cr.softplus(x, **k), lambda x, beta=1.0, threshold=20.0: np.where(
+        beta * x > threshold, x, np.logaddexp(0, beta * x) / beta), _t("nn.functional.softplus"),
+        cases=[(((3, 4),), {}), (((5,),), dict(beta=2.0)), (((2, 3),), dict(beta=1.0, threshold=1.0))],
+        domains=((-3.0, 3.0),)),
+    unary("silu", cr.silu, lambda x: x * sc.expit(x), _t("nn.functional.silu")),
+    unary("mish", cr.ops.elementwise.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), _t("nn.functional.mish")),
+    OpSpec("clamp", lambda x, **k: cr.clamp(x, **k), lambda x, min=None, max=None: np.clip(x, min, max), _t("clamp"),
+           cases=[(((3, 4),), dict(min=-0.5, max=0.7)), (((5,),), dict(min=0.1)), (((2, 3),), dict(max=0.3))],
+           make_args=lambda rng, shapes: [rng.choice([-1.5, -0.9, -0.2, 0.25, 0.5, 1.3], size=shapes[0])
+                                          + rng.uniform(-0.01, 0.01, size=shapes[0])]),
+    OpSpec("clone", cr.ops.elementwise.clone, np.copy, _t("clone")),
+    OpSpec("cast_f64", lambda x: cr.ops.elementwise.cast(x, cr.float32).double(),
+           lambda x: x.astype(np.float32).astype(np.float64), lambda x: x.float().double(),
+           fwd_tol=(1e-6, 1e-7), keeps_dtype=False, gradcheck_kwargs=dict(eps=1e-2), notes="float32 round trip: a coarse FD step"),
+    # ----- binary elementwise (broadcasting) -----
+    binary("add", cr.add, np.add, _t("add")),
+    binary("sub", cr.sub, np.subtract, _t("sub")),
+    binary("mul", cr.mul, np.multiply, _t("mul")),
+    OpSpec("div", cr.div, np.divide, _t("div"), cases=[(s, {}) for s in BINARY_SHAPES],
+           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]),
+                                          _nonzero_uniform(0.5, 2.0)(rng, [shapes[1]])[0]]),
+    binary("pow", cr.pow, np.power, _t("pow"), domains=((0.5, 2.0), (-2.0, 2.0))),
+    OpSpec("pow_scalar", lambda x, **k: x ** k["p"], lambda x, p: x ** p, lambda x, p: x ** p,
+           cases=[(((3, 4),), dict(p=3)), (((5,),), dict(p=0.5)), (((2, 3),), dict(p=-2)), (((),), dict(p=10))],
+           domains=((0.5, 2.0),)),
+    OpSpec("rpow", lambda x, **k: k["a"] ** x, lambda x, a: a ** x, lambda x, a: a ** x,
+           cases=[(((3, 4),), dict(a=2.0)), (((),), dict(a=0.5))], notes="d/dx a^x = a^x ln a"),
+    OpSpec("maximum", cr.maximum, np.maximum, _t("maximum"), cases=[(s, {}) for s in BINARY_SHAPES],
+           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]), rng.uniform(-2, 2, size=shapes[1])]),
+    OpSpec("minimum", cr.minimum, np.minimum, _t("minimum"), cases=[(s, {}) for s in BINARY_SHAPES],
+           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]), rng.uniform(-2, 2, size=shapes[1])]),
+    OpSpec("where", lambda c, x, y: cr.where(c, x, y), np.where, lambda c, x, y: _t("where")(c, x, y),
+           cases=[(((3, 4), (3, 4), (3, 4)), {}), (((3, 4), (4,), (3, 1)), {}), (((5,), (), (5,)), {})],
+           make_args=lambda rng, shapes: [rng.uniform(size=shapes[0]) > 0.5] + [
+               rng.uniform(-2, 2, size=s) for s in shapes[1:]], grad_args=(1, 2)),
+    # ----- reductions -----
+    reduction("sum", cr.sum, _np_reduce(np.sum), _tdims("sum")),
+    reduction("mean", cr.mean, _np_reduce(np.mean), _tdims("mean")),
+    reduction("prod", cr.prod, _np_reduce(np.prod), _torch_prod, domain=(0.5, 1.5)),
+    OpSpec("prod_with_zero", lambda x, **k: cr.prod(x, **k), _np_reduce(np.prod), _torch_prod,
+           cases=[(((3, 4),), dict(dim=1)), (((6,),), dict(dim=0))],
+           make_args=lambda rng, shapes: [np.where(np.arange(int(np.prod(shapes[0]))).reshape(shapes[0]) % 4 == 1,
+                                                   0.0, rng.uniform(0.5, 1.5, size=shapes[0]))],
+           supports_gradgrad=True, notes="one zero per slice: exact partials"),
+    OpSpec("amax", cr.amax, _np_extremum(np.max), _tdims("amax"), cases=[((s,), dict(k)) for s, k in REDUCE_CASES],
+           make_args=_distinct),
+    OpSpec("amin", cr.amin, _np_extremum(np.min), _tdims("amin"), cases=[((s,), dict(k)) for s, k in REDUCE_CASES],
+           make_args=_distinct),
+    OpSpec("max_dim", _max_dim, lambda x, dim, keepdim=False: np.max(x, axis=dim, keepdims=keepdim),
+           _torch_max_dim, cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=0, keepdim=True))],
+           make_args=_distinct),
+    OpSpec("min_dim", _min_dim, lambda x, dim, keepdim=False: np.min(x, axis=dim, keepdims=keepdim),
+           _torch_min_dim, cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1))], make_args=_distinct),
+    reduction("logsumexp", cr.logsumexp, lambda x, dim=None, keepdim=False: sc.logsumexp(x, axis=dim, keepdims=keepdim),
+              _tdims("logsumexp")),
+    reduction("var", cr.var, _np_var, _tdims("var")),
+    reduction("std", cr.std, _np_std, _tdims("std")),
+    OpSpec("var_biased", lambda x, **k: cr.var(x, **k), lambda x, dim, correction: np.var(x, axis=dim, ddof=correction),
+           lambda x, dim, correction: _t("var")(x, dim=dim, correction=correction),
+           cases=[(((3, 4),), dict(dim=1, correction=0))]),
+    OpSpec("norm", lambda x, **k: cr.norm(x, **k), _np_norm, _torch_norm,
+           cases=[(((3, 4),), {}), (((3, 4),), dict(dim=1)), (((5,),), dict(p=1)), (((2, 3),), dict(p=3, dim=0)),
+                  (((3, 4),), dict(p=np.inf, dim=-1, keepdim=True))], make_args=_distinct),
+    # ----- shape and indexing -----
+    OpSpec("reshape", lambda x, **k: x.reshape(k["shape"]), lambda x, shape: x.reshape(shape),
+           lambda x, shape: x.reshape(shape), cases=[(((3, 4),), dict(shape=(2, 6))), (((2, 3, 4),), dict(shape=(-1,))),
+                                                     (((),), dict(shape=(1, 1)))]),
+    OpSpec("flatten", lambda x, **k: cr.flatten(x, **k), lambda x, start_dim=0: x.reshape(x.shape[:start_dim] + (-1,)),
+           _t("flatten"), cases=[(((2, 3, 4),), {}), (((2, 3, 4),), dict(start_dim=1))]),
+    OpSpec("transpose", lambda x, **k: cr.transpose(x, k["dim0"], k["dim1"]),
+           lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), _t("transpose"),
+           cases=[(((3, 4),), dict(dim0=0, dim1=1)), (((2, 3, 4),), dict(dim0=0, dim1=2))]),
+    OpSpec("T", lambda x: x.T, lambda x: x.T, lambda x: x.permute(*reversed(range(x.ndim))), cases=[(((3, 4),), {}), (((5,),), {})]),
+    OpSpec("permute", lambda x, **k: cr.permute(x, k["dims"]), lambda x, dims: np.transpose(x, dims),
+           lambda x, dims: x.permute(dims), cases=[(((2, 3, 4),), dict(dims=(2, 0, 1)))]),
+    OpSpec("squeeze", lambda x, **k: cr.squeeze(x, **k), lambda x, dim=None: np.squeeze(x, dim), _t("squeeze"),
+           cases=[(((1, 4),), {}), (((3, 1, 2),), dict(dim=1))]),
+    OpSpec("unsqueeze", lambda x, **k: cr.unsqueeze(x, **k), lambda x, dim: np.expand_dims(x, dim), _t("unsqueeze"),
+           cases=[(((3, 4),), dict(dim=1)), (((),), dict(dim=0)), (((5,),), dict(dim=-1))]),
+    OpSpec("expand", lambda x, **k: x.expand(*k["sizes"]), lambda x, sizes: np.broadcast_to(
+        x, tuple(s if s != -1 else x.shape[i - (len(sizes) - x.ndim)] for i, s in enumerate(sizes))),
+        lambda x, sizes: x.expand(*sizes), cases=[(((3, 1),), dict(sizes=(3, 4))), (((4,),), dict(sizes=(2, -1))),
+                                                  (((),), dict(sizes=(2, 3)))]),
+    OpSpec("broadcast_to", lambda x, **k: cr.broadcast_to(x, k["shape"]), lambda x, shape: np.broadcast_to(x, shape),
+           lambda x, shape: _t("broadcast_to")(x, shape), cases=[(((1, 4),), dict(shape=(3, 4))), (((3, 1),), dict(shape=(2, 3, 5)))]),
+    OpSpec("cat", lambda *xs, **k: cr.cat(xs, **k), lambda *xs, dim=0: np.concatenate(xs, axis=dim),
+           lambda *xs, dim=0: _t("cat")(xs, dim=dim),
+           cases=[(((2, 3), (4, 3)), {}), (((2, 3), (2, 1), (2, 2)), dict(dim=1)), (((5,), (1,)), {})]),
+    OpSpec("stack", lambda *xs, **k: cr.stack(xs, **k), lambda *xs, dim=0: np.stack(xs, axis=dim),
+           lambda *xs, dim=0: _t("stack")(xs, dim=dim), cases=[(((2, 3), (2, 3)), {}), (((4,), (4,), (4,)), dict(dim=1))]),
+    OpSpec("split", lambda x, **k: _split_weighted(x, **k), _np_split_weighted, _torch_split_weighted,
+           cases=[(((5, 3),), dict(sizes=[2, 3])), (((2, 6),), dict(sizes=2, dim=1))]),
+    OpSpec("chunk", lambda x, **k: _chunk_weighted(x, **k), _np_chunk_weighted, _torch_chunk_weighted,
+           cases=[(((6, 2),), dict(chunks=3)), (((2, 4),), dict(chunks=2, dim=1))]),
+    OpSpec("unbind", lambda x: cr.stack(cr.unbind(x, 0)[::-1]), lambda x: x[::-1],
+           lambda x: _t("stack")(_t("unbind")(x, 0)[::-1]), cases=[(((3, 4),), {})]),
+    OpSpec("pad", lambda x, **k: cr.pad(x, **k), _np_pad, _t("nn.functional.pad"),
+           cases=[(((3, 4),), dict(pad=(1, 2))), (((2, 3, 4),), dict(pad=(1, 0, 0, 2), value=1.5))]),
+    OpSpec("flip", lambda x, **k: cr.flip(x, k["dims"]), lambda x, dims: np.flip(x, dims), _t("flip"),
+           cases=[(((3, 4),), dict(dims=(0,))), (((2, 3, 4),), dict(dims=(0, 2)))]),
+    OpSpec("repeat", lambda x, **k: x.repeat(*k["sizes"]), lambda x, sizes: np.tile(x, sizes),
+           lambda x, sizes: x.repeat(*sizes), cases=[(((2, 3),), dict(sizes=(2, 1))), (((3,),), dict(sizes=(2, 2)))]),
+    OpSpec("getitem_basic", lambda x: x[1:, ::2], lambda x: x[1:, ::2], lambda x: x[1:, ::2], cases=[(((3, 4),), {})]),
+    OpSpec("getitem_int", lambda x: x[1, 2], lambda x: x[1, 2], lambda x: x[1, 2], cases=[(((3, 4),), {})]),
+    OpSpec("getitem_none_ellipsis", lambda x: x[None, ..., 1], lambda x: x[None, ..., 1], lambda x: x[None, ..., 1],
+           cases=[(((2, 3, 4),), {})]),
+    OpSpec("getitem_array_repeats", lambda x: x[[0, 2, 0, 0]], lambda x: x[[0, 2, 0, 0]],
+           lambda x: x[[0, 2, 0, 0]], cases=[(((3, 4),), {})], notes="repeated indices add up"),
+    OpSpec("getitem_mixed", lambda x: x[np.array([1, 1, 0]), :, np.array([3, 0, 3])],
+           lambda x: x[np.array([1, 1, 0]), :, np.array([3, 0, 3])],
+           lambda x: x[[1, 1, 0], :, [3, 0, 3]], cases=[(((2, 3, 4),), {})]),
+    OpSpec("getitem_mask", lambda x: x[np.array([[True, False, True, True]] * 3)],
+           lambda x: x[np.array([[True, False, True, True]] * 3)],
+           lambda x: x[_t("tensor")([[True, False, True, True]] * 3)], cases=[(((3, 4),), {})]),
+    OpSpec("gather", lambda x, i, **k: cr.gather(x, k.get("dim", 1), i), _np_gather,
+           lambda x, i, dim=1: _t("gather")(x, dim, i), cases=[(((3, 4),), {})], make_args=_gather_args,
+           grad_args=(0,)),
+    OpSpec("index_put", _index_put_fn, _np_index_put, _torch_index_put, cases=[(((3, 4), (3, 2)), {}),
+                                                                              (((3, 4), (2,)), {})]),
+    # ----- linear algebra -----
+    OpSpec("matmul", cr.matmul, np.matmul, _t("matmul"), cases=[(s, {}) for s in MATMUL_SHAPES]),
+    OpSpec("dot", cr.dot, np.dot, _t("dot"), cases=[(((5,), (5,)), {})]),
+    OpSpec("outer", cr.outer, np.outer, _t("outer"), cases=[(((3,), (4,)), {})]),
+    # ----- nn -----
+    OpSpec("softmax", lambda x, **k: cr.softmax(x, **k), _np_softmax, _t("softmax"),
+           cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=0)), (((6,),), dict(dim=0))]),
+    OpSpec("log_softmax", lambda x, **k: cr.log_softmax(x, **k), _np_log_softmax, _t("log_softmax"),
+           cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1)), (((6,),), dict(dim=0))]),
+    OpSpec("cross_entropy", lambda x, t, **k: cnn.cross_entropy(x, t, **k), _np_cross_entropy,
+           _t("nn.functional.cross_entropy"),
+           cases=[(((4, 3),), {}), (((4, 3),), dict(reduction="sum")), (((4, 3),), dict(reduction="none")),
+                  (((2, 3, 2),), {}), (((5,),), {})], make_args=_class_targets(), grad_args=(0,)),
+    OpSpec("cross_entropy_weighted", lambda x, t, **k: cnn.cross_entropy(x, t, weight=np.array([0.2, 1.0, 3.0]), **k),
+           None, lambda x, t, **k: _t("nn.functional.cross_entropy")(x, t, weight=_t("tensor")(
+               [0.2, 1.0, 3.0], dtype=x.dtype), **k),
+           cases=[(((5, 3),), {}), (((5, 3),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,)),
+    OpSpec("cross_entropy_ignore_smooth", lambda x, t, **k: cnn.cross_entropy(x, np.where(
+        np.arange(len(t)) == 1, -100, t), **k), None, lambda x, t, **k: _t("nn.functional.cross_entropy")(
+        x, _t("where")(_t("arange")(len(t)) == 1, -100, t), **k),
+        cases=[(((5, 3),), {}), (((5, 3),), dict(label_smoothing=0.1))], make_args=_class_targets(), grad_args=(0,)),
+    OpSpec("cross_entropy_probs", lambda x, p, **k: cnn.cross_entropy(x, p, **k),
+           lambda x, p: -(p * _np_log_softmax(x, 1)).sum(1).mean(), _t("nn.functional.cross_entropy"),
+           cases=[(((4, 3),), {})], make_args=_prob_targets, grad_args=(0, 1)),
+    OpSpec("nll_loss", lambda x, t, **k: cnn.nll_loss(x, t, **k), lambda x, t, reduction="mean": {
+        "mean": np.mean, "sum": np.sum}[reduction](-x[np.arange(len(t)), t]), _t("nn.functional.nll_loss"),
+        cases=[(((4, 3),), {}), (((4, 3),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,)),
+    OpSpec("mse_loss", lambda x, y, **k: cnn.mse_loss(x, y, **k), lambda x, y, reduction="mean": {
+        "mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction]((x - y) ** 2), _t("nn.functional.mse_loss"),
+        cases=[(((3, 4), (3, 4)), {}), (((5,), (5,)), dict(reduction="sum")), (((2, 3), (2, 3)), dict(reduction="none"))]),
+    OpSpec("l1_loss", lambda x, y, **k: cnn.l1_loss(x, y, **k), lambda x, y: np.abs(x - y).mean(),
+           _t("nn.functional.l1_loss"), cases=[(((3, 4), (3, 4)), {})],
+           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]),
+                                          rng.uniform(-2, 2, size=shapes[0]) + 5.0]),
+    OpSpec("binary_cross_entropy", lambda p, t, **k: cnn.binary_cross_entropy(p, t, **k), _np_bce,
+           _t("nn.functional.binary_cross_entropy"), cases=[(((3, 4),), {}), (((5,),), dict(reduction="sum"))],
+           make_args=_bce_args),
+    OpSpec("bce_with_logits", lambda z, t, **k: cnn.binary_cross_entropy_with_logits(z, t, **k), _np_bce_logits,
+           _t("nn.functional.binary_cross_entropy_with_logits"),
+           cases=[(((3, 4),), {}), (((5,),), dict(reduction="none"))], make_args=_bce_logits_args),
+    OpSpec("bce_with_logits_pos_weight", lambda z, t: cnn.binary_cross_entropy_with_logits(z, t, pos_weight=3.0),
+           lambda z, t: _np_bce_logits(z, t, pos_weight=3.0),
+           lambda z, t: _t("nn.functional.binary_cross_entropy_with_logits")(z, t, pos_weight=_t("tensor")(
+               3.0, dtype=z.dtype)), cases=[(((3, 4),), {})], make_args=_bce_logits_args),
+]
+
+SPECS = {spec.name: spec for spec in OP_TABLE}
+
+
+def all_cases():
+    """(spec, case index) for every sample in the table, with readable ids."""
+    for spec in OP_TABLE:
+        for i in range(len(spec.cases)):
+            yield spec, i
+
+
+def case_ids():
+    return [f"{spec.name}-{i}" for spec, i in all_cases()]
+
+
+def product(**grid):
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]

@@ -1,0 +1,188 @@
+"""Table-driven op tests (TESTING.md 5.2): forward vs NumPy, gradcheck and gradgradcheck in float64,
+forward/backward/double backward vs PyTorch, float32 behaviour, linearity and determinism of backward.
+"""
+import zlib
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import ops
+
+from opinfo import OP_TABLE, SPECS, all_cases, case_ids
+
+torch = pytest.importorskip("torch")
+
+CASES = list(all_cases())
+IDS = case_ids()
+
+
+def _rng(spec, i):
+    return np.random.default_rng(zlib.crc32(f"{spec.name}-{i}".encode()))
+
+
+def _tensors(spec, args, dtype=np.float64):
+    wrt = spec.differentiable(args)
+    out = []
+    for j, a in enumerate(args):
+        a = np.asarray(a)
+        if j in wrt:
+            out.append(cr.tensor(a.astype(dtype), requires_grad=True))
+        else:
+            out.append(a)
+    return out, wrt
+
+
+def _torch_args(spec, args, wrt, dtype=torch.float64):
+    out = []
+    for j, a in enumerate(args):
+        a = np.asarray(a)
+        if j in wrt:
+            out.append(torch.tensor(a, dtype=dtype, requires_grad=True))
+        elif a.dtype == np.bool_:
+            out.append(torch.tensor(a))
+        elif a.dtype.kind in "iu":
+            out.append(torch.tensor(a, dtype=torch.int64))
+        else:
+            out.append(torch.tensor(a, dtype=dtype))
+    return out
+
+
+def _call(spec, tensors, kwargs):
+    return spec.fn(*tensors, **kwargs)
+
+
+def test_op_table_size():
+    assert len(OP_TABLE) >= 60, len(OP_TABLE)
+
+
+def test_every_primitive_is_exercised():
+    """Coverage is a test: every primitive with a backward rule is reached by some table entry."""
+    reached = set()
+
+    def record(node, g, grads):
+        reached.add(type(node).__name__)
+
+    cr.autograd.engine.add_observer(record)
+    try:
+        for spec, i in CASES:
+            args, kwargs = spec.sample(i, _rng(spec, i))
+            tensors, wrt = _tensors(spec, args)
+            out = _call(spec, tensors, kwargs)
+            if out.requires_grad:
+                inputs = [tensors[j] for j in wrt]
+                v = cr.ones_like(out, requires_grad=True)
+                grads = cr.autograd.grad(out, inputs, grad_outputs=v, create_graph=True)
+                live = [g.sum() for g in grads if g.requires_grad]
+                if live:
+                    cr.autograd.grad(sum(live), inputs + [v], allow_unused=True)
+    finally:
+        cr.autograd.engine.remove_observer(record)
+    primitives = {cls.__name__ for cls in ops.primitives()}
+    missing = primitives - reached
+    assert not missing, f"primitives with no op-table entry: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_forward_matches_reference(spec, i):
+    if spec.ref is None:
+        pytest.skip(f"{spec.name} has no NumPy reference (checked against PyTorch instead)")
+    args, kwargs = spec.sample(i, _rng(spec, i))
+    tensors, _ = _tensors(spec, args)
+    out = _call(spec, tensors, kwargs)
+    expected = spec.ref(*[np.asarray(a) for a in args], **kwargs)
+    assert out.shape == np.shape(expected)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, expected, rtol=spec.fwd_tol[0], atol=spec.fwd_tol[1])
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_gradcheck(spec, i):
+    args, kwargs = spec.sample(i, _rng(spec, i))
+    tensors, wrt = _tensors(spec, args)
+    assert cr.gradcheck(lambda *xs: _call(spec, xs, kwargs), tuple(tensors), **spec.gradcheck_kwargs)
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_gradgradcheck(spec, i):
+    args, kwargs = spec.sample(i, _rng(spec, i))
+    tensors, wrt = _tensors(spec, args)
+    if not spec.supports_gradgrad:
+        with pytest.raises(RuntimeError):
+            cr.gradgradcheck(lambda *xs: _call(spec, xs, kwargs), tuple(tensors))
+        return
+    assert cr.gradgradcheck(lambda *xs: _call(spec, xs, kwargs), tuple(tensors), **spec.gradcheck_kwargs)
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_matches_torch(spec, i):
+    """Forward, backward and double backward agree with PyTorch in float64."""
+    if spec.torch_fn is None:
+        pytest.skip(f"PyTorch has no direct equivalent of {spec.name}")
+    args, kwargs = spec.sample(i, _rng(spec, i))
+    tensors, wrt = _tensors(spec, args)
+    t_args = _torch_args(spec, args, wrt)
+    out = _call(spec, tensors, kwargs)
+    t_out = spec.torch_fn(*t_args, **kwargs)
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    v = np.random.default_rng(1).standard_normal(out.shape)
+    grads = cr.autograd.grad(out, [tensors[j] for j in wrt], grad_outputs=cr.tensor(v), create_graph=True)
+    t_grads = torch.autograd.grad(t_out, [t_args[j] for j in wrt], grad_outputs=torch.tensor(v), create_graph=True)
+    for g, tg in zip(grads, t_grads):
+        np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-9, atol=1e-11)
+    # double backward: d/dx <grad, w>
+    w = [np.random.default_rng(2 + k).standard_normal(g.shape) for k, g in enumerate(grads)]
+    live = [k for k, g in enumerate(grads) if g.requires_grad and t_grads[k].requires_grad]
+    if not live:
+        return
+    s = sum((grads[k] * cr.tensor(w[k])).sum() for k in live)
+    t_s = sum((t_grads[k] * torch.tensor(w[k])).sum() for k in live)
+    gg = cr.autograd.grad(s, [tensors[j] for j in wrt], allow_unused=True)
+    t_gg = torch.autograd.grad(t_s, [t_args[j] for j in wrt], allow_unused=True)
+    for a, b in zip(gg, t_gg):
+        a = np.zeros_like(v) if a is None and b is None else a
+        if a is None or b is None:
+            present = a if a is not None else b
+            data = present.data if hasattr(present, "grad_fn") and not isinstance(present, torch.Tensor) else (
+                present.detach().numpy())
+            np.testing.assert_allclose(data, 0, atol=1e-11)
+            continue
+        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_float32_stays_float32_and_agrees(spec, i):
+    args, kwargs = spec.sample(i, _rng(spec, i))
+    t64, wrt = _tensors(spec, args)
+    t32, _ = _tensors(spec, args, dtype=np.float32)
+    out64 = _call(spec, t64, kwargs)
+    out32 = _call(spec, t32, kwargs)
+    if spec.keeps_dtype:
+        assert out32.dtype == np.float32, f"{spec.name} upcast float32 to {out32.dtype}"
+    np.testing.assert_allclose(out32.data, out64.data, rtol=1e-5, atol=1e-5)
+    v = np.random.default_rng(1).standard_normal(out64.shape)
+    g64 = cr.autograd.grad(out64, [t64[j] for j in wrt], grad_outputs=v)
+    g32 = cr.autograd.grad(out32, [t32[j] for j in wrt], grad_outputs=v.astype(np.float32))
+    for a, b in zip(g32, g64):
+        assert a.dtype == np.float32, f"{spec.name}: a float32 input got a {a.dtype} gradient"
+        np.testing.assert_allclose(a.data, b.data, rtol=spec.f32_tol[0], atol=spec.f32_tol[1] * max(1, np.abs(v).max()))
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_backward_linear_and_deterministic(spec, i):
+    """backward(2 g) == 2 backward(g) exactly, and two runs are bitwise equal."""
+    args, kwargs = spec.sample(i, _rng(spec, i))
+    tensors, wrt = _tensors(spec, args)
+    out = _call(spec, tensors, kwargs)
+    v = np.random.default_rng(3).standard_normal(out.shape)
+    inputs = [tensors[j] for j in wrt]
+    g1 = cr.autograd.grad(out, inputs, grad_outputs=v, retain_graph=True)
+    g2 = cr.autograd.grad(out, inputs, grad_outputs=2 * v, retain_graph=True)
+    g3 = cr.autograd.grad(out, inputs, grad_outputs=v)
+    for a, b, c in zip(g1, g2, g3):
+        np.testing.assert_allclose(b.data, 2 * a.data, rtol=1e-14, atol=1e-300)
+        assert np.array_equal(a.data, c.data, equal_nan=True)
+
+
+def test_spec_names_unique():
+    assert len(SPECS) == len(OP_TABLE)
