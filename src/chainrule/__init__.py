@@ -26,5 +26,9 @@ from .ops.shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, 
                         unsqueeze)
 from .ops.linalg import dot, matmul, outer
 from .ops.nn import log_softmax, one_hot, softmax
+from .io import load, save
+from . import optim
 
 __version__ = "0.1.0"
+from .explain import explain  # also attaches Tensor.explain and chainrule.viz (cheap: no graphviz/sympy)
+from .value import Value

@@ -1,0 +1,51 @@
+"""SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (PyTorch's ``torch.optim.SGD``, same update order).
+
+    With gradient g_t of parameter p at step t::
+
+        g   = -g_t if maximize else g_t
+        g   = g + weight_decay * p                       (L2 penalty)
+        b_t = g                          at t = 1        (momentum buffer)
+        b_t = momentum * b_{t-1} + (1 - dampening) * g   afterwards
+        g   = g + momentum * b_t if nesterov else b_t    (when momentum != 0)
+        p   = p - lr * g
+
+    Example:
+        >>> opt = chainrule.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        if group["momentum"] < 0.0:
+            raise ValueError(f"SGD: invalid momentum {group['momentum']}; it must be >= 0")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"SGD: invalid weight_decay {group['weight_decay']}; it must be >= 0")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got "
+                             f"momentum={group['momentum']}, dampening={group['dampening']}")
+
+    def _update(self, p, grad, state, group):
+        g = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p.data
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+            else:
+                buf *= momentum
+                buf += (1 - group["dampening"]) * g
+            g = g + momentum * buf if group["nesterov"] else buf
+        p.data -= group["lr"] * g
