@@ -30,5 +30,3 @@ from .io import load, save
 from . import optim
 
 __version__ = "0.1.0"
-from .explain import explain  # also attaches Tensor.explain and chainrule.viz (cheap: no graphviz/sympy)
-from .value import Value
