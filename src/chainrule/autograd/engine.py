@@ -198,6 +198,10 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
     _backward_state["graph"] = graph
     grad_mode._state["enabled"] = graph
     check = anomaly._state["enabled"]
+    # Backward rules follow IEEE arithmetic (d sqrt(x)/dx at 0 is inf) without NumPy
+    # warnings, as PyTorch does; detect_anomaly() is the tool that stops at them.
+    errstate = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+    errstate.__enter__()
     try:
         grads = {}
         owned = set()
@@ -274,6 +278,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 continue
             _accumulate(leaf, g, graph, owned_key=("leaf", key) in owned)
     finally:
+        errstate.__exit__(None, None, None)
         _backward_state["graph"] = prev_graph
         grad_mode._state["enabled"] = prev_mode
 

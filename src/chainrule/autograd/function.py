@@ -392,7 +392,13 @@ class _CustomVJP:
 
             @staticmethod
             def backward(ctx, g):
-                return tuple(outer.bwd(ctx.residuals, g))
+                residuals = ctx.residuals
+                if _backward_state["graph"]:
+                    # Residuals were computed without a graph; recompute them with one so
+                    # that the backward rule can itself be differentiated.
+                    with grad_mode.enable_grad():
+                        residuals = outer.fwd(*tensors)[1]
+                return tuple(outer.bwd(residuals, g))
 
         _CustomVJPFunction.__name__ = self.__name__
         from ..tensor import Tensor

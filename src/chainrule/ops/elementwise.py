@@ -13,6 +13,10 @@ from ..autograd.function import Function
 from ._util import as_array, is_tensor, unbroadcast
 
 # Python floats, not NumPy float64 scalars: NumPy 2 would let those upcast float32 arrays.
+# IEEE results (log 0 = -inf, 1/0 = inf, exp 1000 = inf) are what NumPy and PyTorch return;
+# the ops that can produce them silence NumPy's warnings locally, nothing else does.
+_IEEE = dict(divide="ignore", over="ignore", invalid="ignore")
+
 _SQRT_2_OVER_PI = float(2.0 / np.sqrt(np.pi))
 _INV_LN2 = float(1.0 / np.log(2.0))
 _INV_LN10 = float(1.0 / np.log(10.0))
@@ -47,7 +51,8 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(x)
+        with np.errstate(**_IEEE):
+            y = np.exp(x)
         ctx.save_for_backward(y)
         return y
 
@@ -63,7 +68,8 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.log(x)
+        with np.errstate(**_IEEE):
+            return np.log(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -77,7 +83,8 @@ class Log1p(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.log1p(x)
+        with np.errstate(**_IEEE):
+            return np.log1p(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -90,7 +97,8 @@ class Expm1(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.expm1(x)
+        with np.errstate(**_IEEE):
+            y = np.expm1(x)
         ctx.save_for_backward(y)
         return y
 
@@ -105,7 +113,8 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.sqrt(x)
+        with np.errstate(**_IEEE):
+            y = np.sqrt(x)
         ctx.save_for_backward(y)
         return y
 
@@ -162,7 +171,8 @@ class Tan(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.tan(x)
+        with np.errstate(**_IEEE):
+            y = np.tan(x)
         ctx.save_for_backward(y)
         return y
 
@@ -373,7 +383,8 @@ class Div(Function):
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
         ctx.save_for_backward(x if ctx.needs_input_grad and ctx.needs_input_grad[1] else None, y)
-        return np.true_divide(x, y)
+        with np.errstate(**_IEEE):
+            return np.true_divide(x, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -395,7 +406,8 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
-        out = np.power(x, y)
+        with np.errstate(**_IEEE):
+            out = np.power(x, y)
         ctx.save_for_backward(x, y, out)
         return out
 
