@@ -67,3 +67,419 @@ def linear(x, weight, bias=None):
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
+
+
+# ----- convolution: shared helpers -----
+
+def _prod(values):
+    return int(math.prod(values))
+
+
+def _windows(xp, kernel, stride, dilation):
+    """Strided view (N, C, *L, *K) of every receptive field of the padded input xp (no copy)."""
+    d = len(kernel)
+    eff = tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation))
+    win = sliding_window_view(xp, eff, axis=tuple(range(2, 2 + d)))
+    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride) + tuple(
+        slice(None, None, dl) for dl in dilation)
+    return win[index]
+
+
+def _pad_input(x, padding, value=0.0):
+    if any(lo or hi for lo, hi in padding):
+        return np.pad(x, ((0, 0), (0, 0)) + tuple(padding), mode="constant", constant_values=value)
+    return x
+
+
+def _im2col(x, kernel, stride, padding, dilation, groups):
+    """The input's receptive fields as a (G, N*prod(L), C/G*prod(K)) matrix (one copy), and L."""
+    d = len(kernel)
+    n, c = x.shape[:2]
+    win = _windows(_pad_input(x, padding), kernel, stride, dilation)
+    out_sizes = win.shape[2:2 + d]
+    cg = c // groups
+    win = win.reshape((n, groups, cg) + out_sizes + tuple(kernel))
+    # (N, G, Cg, *L, *K) -> (G, N, *L, Cg, *K)
+    perm = (1, 0) + tuple(range(3, 3 + d)) + (2,) + tuple(range(3 + d, 3 + 2 * d))
+    cols = win.transpose(perm).reshape(groups, n * _prod(out_sizes), cg * _prod(kernel))
+    return cols, out_sizes
+
+
+def _out_sizes(in_sizes, kernel, stride, padding, dilation):
+    return tuple((s + lo + hi - dl * (k - 1) - 1) // st + 1
+                 for s, k, st, (lo, hi), dl in zip(in_sizes, kernel, stride, padding, dilation))
+
+
+def _grad_matrix(g, groups):
+    """The output gradient (N, O, *L) as (G, N*prod(L), O/G), matching _im2col's rows."""
+    n, o = g.shape[:2]
+    sizes = g.shape[2:]
+    g = g.reshape((n, groups, o // groups, _prod(sizes)))
+    return g.transpose(1, 0, 3, 2).reshape(groups, n * _prod(sizes), o // groups)
+
+
+def _conv_forward(x, w, stride, padding, dilation, groups, cols=None):
+    o = w.shape[0]
+    kernel = w.shape[2:]
+    n = x.shape[0]
+    if cols is None:
+        cols, out_sizes = _im2col(x, kernel, stride, padding, dilation, groups)
+    else:
+        out_sizes = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+    w_mat = w.reshape(groups, o // groups, -1)
+    if groups == 1:
+        out = cols[0] @ w_mat[0].T                                     # one GEMM: (N*L, O)
+        out = out.reshape((n,) + out_sizes + (o,))
+        out = np.moveaxis(out, -1, 1)
+    else:
+        out = np.matmul(cols, w_mat.transpose(0, 2, 1))                # (G, N*L, O/G)
+        out = out.reshape((groups, n) + out_sizes + (o // groups,))
+        d = len(kernel)
+        out = out.transpose((1, 0, 2 + d) + tuple(range(2, 2 + d))).reshape((n, o) + out_sizes)
+    return np.ascontiguousarray(out), cols
+
+
+class Conv(Function):
+    """y[n, o, l] = sum_{c, k} x_pad[n, c, l*stride + k*dilation] w[o, c, k] (+ b[o]), 1-D or 2-D, grouped.
+
+    dy/dx: the transposed convolution of g with w (ConvInputGrad);
+    dy/dw: the correlation of x with g (ConvWeightGrad);  dy/db: g summed over batch and space.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, stride=(1,), padding=((0, 0),), dilation=(1,), groups=1):
+        out, cols = _conv_forward(x, w, stride, padding, dilation, groups)
+        if b is not None:
+            out += b.reshape((-1,) + (1,) * (out.ndim - 2))
+        needs = ctx.needs_input_grad
+        if needs:
+            ctx.params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+            ctx.x_shape, ctx.kernel = x.shape, w.shape[2:]
+            ctx.save_for_backward(x if needs[1] else None, w if needs[0] else None)
+            if needs[1]:
+                ctx.cols = cols  # reused by the weight gradient (saves a second im2col)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = ConvInputGrad.apply(g, w, x_shape=ctx.x_shape, **ctx.params)
+        if needs[1]:
+            gw = ConvWeightGrad.apply(x, g, kernel=ctx.kernel, cols=ctx.__dict__.pop("cols", None), **ctx.params)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=(0,) + tuple(range(2, len(g.shape))))
+        return gx, gw, gb
+
+
+class ConvInputGrad(Function):
+    """x_hat = the transposed convolution of g with w (col2im), the adjoint of x -> Conv(x, w).
+
+    <ConvInputGrad(g, w), h> = <g, Conv(h, w)>, so d/dg is Conv(h, w) and d/dw is ConvWeightGrad(h, g).
+    """
+
+    @staticmethod
+    def forward(ctx, g, w, x_shape=None, stride=(1,), padding=((0, 0),), dilation=(1,), groups=1):
+        if ctx.needs_input_grad:
+            ctx.params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+            ctx.kernel = w.shape[2:]
+            ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, w if ctx.needs_input_grad[0] else None)
+        n, c = x_shape[:2]
+        kernel = w.shape[2:]
+        d = len(kernel)
+        cg = c // groups
+        out_sizes = g.shape[2:]
+        dcols = np.matmul(_grad_matrix(g, groups), w.reshape(groups, w.shape[0] // groups, -1))
+        # (G, N, *L, Cg, *K) -> (N, G, Cg, *K, *L)
+        dcols = dcols.reshape((groups, n) + tuple(out_sizes) + (cg,) + tuple(kernel))
+        dcols = dcols.transpose((1, 0, 2 + d) + tuple(range(3 + d, 3 + 2 * d)) + tuple(range(2, 2 + d)))
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], padding))
+        xp = np.zeros((n, c) + padded, dtype=np.result_type(g, w))
+        xpv = xp.reshape((n, groups, cg) + padded)
+        # col2im: every kernel offset adds its slice of columns back onto the input positions it read.
+        for offset in itertools.product(*(range(k) for k in kernel)):
+            target = (slice(None),) * 3 + tuple(
+                slice(k * dl, k * dl + st * (size - 1) + 1, st)
+                for k, dl, st, size in zip(offset, dilation, stride, out_sizes))
+            xpv[target] += dcols[(slice(None),) * 3 + offset]
+        crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], padding))
+        return np.ascontiguousarray(xp[crop]) if any(lo or hi for lo, hi in padding) else xp
+
+    @staticmethod
+    def backward(ctx, h):
+        g, w = ctx.saved_tensors
+        gg = gw = None
+        if ctx.needs_input_grad[0]:
+            gg = Conv.apply(h, w, **ctx.params)
+        if ctx.needs_input_grad[1]:
+            gw = ConvWeightGrad.apply(h, g, kernel=ctx.kernel, **ctx.params)
+        return gg, gw
+
+
+class ConvWeightGrad(Function):
+    """w_hat[o, c, k] = sum_{n, l} g[n, o, l] x_pad[n, c, l*stride + k*dilation]: Conv's weight gradient.
+
+    <ConvWeightGrad(x, g), v> = <g, Conv(x, v)>, so d/dx is ConvInputGrad(g, v) and d/dg is Conv(x, v).
+    `kernel` is the weight's spatial size (with stride > 1 it is not implied by the shapes).
+    """
+
+    @staticmethod
+    def forward(ctx, x, g, kernel=None, cols=None, stride=(1,), padding=((0, 0),), dilation=(1,), groups=1):
+        if ctx.needs_input_grad:
+            ctx.params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+            ctx.x_shape = x.shape
+            ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, g if ctx.needs_input_grad[0] else None)
+        c = x.shape[1]
+        o = g.shape[1]
+        if cols is None:
+            cols, _ = _im2col(x, kernel, stride, padding, dilation, groups)
+        g_mat = _grad_matrix(g, groups).transpose(0, 2, 1)             # (G, O/G, N*L)
+        gw = np.matmul(g_mat, cols)                                     # (G, O/G, Cg*K): one GEMM per group
+        return gw.reshape((o, c // groups) + tuple(kernel))
+
+    @staticmethod
+    def backward(ctx, v):
+        x, g = ctx.saved_tensors
+        gx = gg = None
+        if ctx.needs_input_grad[0]:
+            gx = ConvInputGrad.apply(g, v, x_shape=ctx.x_shape, **ctx.params)
+        if ctx.needs_input_grad[1]:
+            gg = Conv.apply(x, v, **ctx.params)
+        return gx, gg
+
+
+# ----- convolution: public functions -----
+
+def _ntuple(value, d, name, op):
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * d
+    value = tuple(int(v) for v in value)
+    if len(value) != d:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {d} ints, got {value}")
+    return value
+
+
+def _padding_pairs(padding, kernel, dilation, stride, d, op):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * d
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride {stride})")
+            pairs = []
+            for k, dl in zip(kernel, dilation):
+                total = dl * (k - 1)
+                pairs.append((total // 2, total - total // 2))
+            return tuple(pairs)
+        raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+    pads = _ntuple(padding, d, "padding", op)
+    if any(p < 0 for p in pads):
+        raise ValueError(f"{op}: padding must be non-negative, got {pads}")
+    return tuple((p, p) for p in pads)
+
+
+def _batched(x, d, op):
+    """(input, was_unbatched): accept (C, *S) as PyTorch does by adding a batch dim of 1."""
+    shape = np.shape(as_array(x))
+    if len(shape) == d + 1:
+        return reshape(x, (1,) + shape), True
+    if len(shape) != d + 2:
+        kind = "(N, C, L)" if d == 1 else "(N, C, H, W)"
+        raise RuntimeError(f"{op}: expected a {d + 2}-D input {kind} (or {d + 1}-D without the batch), got shape {shape}")
+    return x, False
+
+
+def _unbatch(out, unbatched):
+    return reshape(out, np.shape(as_array(out))[1:]) if unbatched else out
+
+
+def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
+    x, unbatched = _batched(x, d, op)
+    xs, ws = np.shape(as_array(x)), np.shape(as_array(weight))
+    if len(ws) != d + 2:
+        raise RuntimeError(f"{op}: weight must be {d + 2}-D (out_channels, in_channels/groups, *kernel), got {ws}")
+    groups = int(groups)
+    if xs[1] != ws[1] * groups:
+        raise RuntimeError(
+            f"{op}: input has {xs[1]} channels (shape {xs}), but the weight of shape {ws} with groups={groups} "
+            f"expects {ws[1] * groups}. Check in_channels of the layer or the previous layer's out_channels."
+        )
+    if ws[0] % groups:
+        raise RuntimeError(f"{op}: out_channels {ws[0]} must be divisible by groups={groups}")
+    kernel = ws[2:]
+    stride = _ntuple(stride, d, "stride", op)
+    dilation = _ntuple(dilation, d, "dilation", op)
+    if any(s < 1 for s in stride) or any(dl < 1 for dl in dilation):
+        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive")
+    pads = _padding_pairs(padding, kernel, dilation, stride, d, op)
+    sizes = _out_sizes(xs[2:], kernel, stride, pads, dilation)
+    if any(s < 1 for s in sizes):
+        raise RuntimeError(
+            f"{op}: the input's spatial size {xs[2:]} (padding {tuple(p[0] for p in pads)}) is smaller than the "
+            f"dilated kernel {tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation))}; pad the input or "
+            "use a smaller kernel."
+        )
+    params = dict(stride=stride, padding=pads, dilation=dilation, groups=groups)
+    out = Conv.apply(x, weight, **params) if bias is None else Conv.apply(x, weight, bias, **params)
+    return _unbatch(out, unbatched)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation, as torch.nn.functional.conv1d.
+
+    input (N, C_in, L), weight (C_out, C_in/groups, K), bias (C_out,) -> (N, C_out, L_out) with
+    L_out = (L + 2 padding - dilation (K - 1) - 1) // stride + 1. padding may be 'same' or 'valid'.
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, as torch.nn.functional.conv2d: (N, C_in, H, W) -> (N, C_out, H_out, W_out).
+
+    Example:
+        >>> x = chainrule.randn(2, 3, 5, 5); w = chainrule.randn(4, 3, 3, 3)
+        >>> conv2d(x, w, padding=1).shape
+        (2, 4, 5, 5)
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, d, op):
+    x, unbatched = _batched(x, d, op)
+    xs, ws = np.shape(as_array(x)), np.shape(as_array(weight))
+    if len(ws) != d + 2 or xs[1] != ws[0]:
+        raise RuntimeError(
+            f"{op}: weight must be (in_channels, out_channels/groups, *kernel) with in_channels = {xs[1]} "
+            f"(the input's channels), got weight shape {ws}"
+        )
+    kernel = ws[2:]
+    stride = _ntuple(stride, d, "stride", op)
+    dilation = _ntuple(dilation, d, "dilation", op)
+    pads = tuple((p, p) for p in _ntuple(padding, d, "padding", op))
+    out_pad = _ntuple(output_padding, d, "output_padding", op)
+    sizes = tuple((n - 1) * st - 2 * p + dl * (k - 1) + op_ + 1
+                  for n, st, (p, _), dl, k, op_ in zip(xs[2:], stride, pads, dilation, kernel, out_pad))
+    x_shape = (xs[0], ws[1] * int(groups)) + sizes
+    out = ConvInputGrad.apply(x, weight, x_shape=x_shape, stride=stride, padding=pads, dilation=dilation,
+                              groups=int(groups))
+    if bias is not None:
+        out = out + reshape(bias, (-1,) + (1,) * d)
+    return _unbatch(out, unbatched)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The transposed 1-D convolution (the gradient of conv1d with respect to its input)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The transposed 2-D convolution (the gradient of conv2d with respect to its input)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")
+
+
+# ----- pooling: built on Getitem (max) and Conv (average), so no new backward rules -----
+
+def _pool_params(kernel_size, stride, padding, dilation, d, op):
+    kernel = _ntuple(kernel_size, d, "kernel_size", op)
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _ntuple(stride, d, "stride", op)
+    pads = _ntuple(padding, d, "padding", op)
+    dilation = _ntuple(dilation, d, "dilation", op)
+    if any(p > k // 2 for p, k in zip(pads, kernel)):
+        raise ValueError(f"{op}: padding {pads} must be at most half the kernel size {kernel}")
+    return kernel, stride, tuple((p, p) for p in pads), dilation
+
+
+def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, d, op):
+    if ceil_mode:
+        raise NotImplementedError(f"{op}: ceil_mode=True is not supported; pad the input instead")
+    x, unbatched = _batched(x, d, op)
+    kernel, stride, pads, dilation = _pool_params(kernel_size, stride, padding, dilation, d, op)
+    data = np.asarray(as_array(x))
+    sizes = _out_sizes(data.shape[2:], kernel, stride, pads, dilation)
+    if any(s < 1 for s in sizes):
+        raise RuntimeError(f"{op}: input of shape {data.shape} is smaller than the kernel {kernel}")
+    # NOTE: padding is -inf, so a padded position never wins; ties go to the first maximum (as PyTorch).
+    fill = -np.inf if data.dtype.kind == "f" else np.iinfo(data.dtype).min
+    win = _windows(_pad_input(data, pads, fill), kernel, stride, dilation)
+    n, c = data.shape[:2]
+    flat = win.reshape((n, c) + tuple(sizes) + (_prod(kernel),))
+    arg = np.argmax(flat, axis=-1)
+    offsets = np.unravel_index(arg, kernel)
+    index = [np.arange(n).reshape((n,) + (1,) * (d + 1)), np.arange(c).reshape((1, c) + (1,) * d)]
+    for i in range(d):
+        shape = [1] * (d + 2)
+        shape[2 + i] = sizes[i]
+        position = np.arange(sizes[i]).reshape(shape) * stride[i] + offsets[i] * dilation[i] - pads[i][0]
+        index.append(position)
+    index = tuple(index)
+    out = getitem(x, index)  # the gradient scatters back to the winners (ScatterAdd)
+    out = _unbatch(out, unbatched)
+    if return_indices:
+        spatial = data.shape[2:]
+        flat_index = np.ravel_multi_index(tuple(np.broadcast_to(i, (n, c) + tuple(sizes)) for i in index[2:]),
+                                          spatial)
+        from ..tensor import Tensor
+
+        return out, Tensor._make(flat_index[0] if unbatched else flat_index)
+    return out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum over each window of `kernel_size` (stride defaults to kernel_size), as torch."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum over each kernel_size window of (N, C, H, W) (stride defaults to kernel_size), as torch."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
+
+
+def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, d, op):
+    if ceil_mode:
+        raise NotImplementedError(f"{op}: ceil_mode=True is not supported; pad the input instead")
+    x, unbatched = _batched(x, d, op)
+    kernel, stride, pads, dilation = _pool_params(kernel_size, stride, padding, 1, d, op)
+    shape = np.shape(as_array(x))
+    dtype = np.asarray(as_array(x)).dtype
+    n, c = shape[:2]
+    sizes = _out_sizes(shape[2:], kernel, stride, pads, dilation)
+    if any(s < 1 for s in sizes):
+        raise RuntimeError(f"{op}: input of shape {shape} is smaller than the kernel {kernel}")
+    # An average is a convolution of each channel with a constant kernel: reuse Conv (and its transposes).
+    ones = np.ones((1, 1) + tuple(kernel), dtype=dtype)
+    params = dict(stride=stride, padding=pads, dilation=dilation, groups=1)
+    total = Conv.apply(reshape(x, (n * c, 1) + shape[2:]), ones, **params)
+    total = reshape(total, (n, c) + tuple(sizes))
+    if divisor_override:
+        return _unbatch(total * (1.0 / divisor_override), unbatched)
+    if count_include_pad or not any(p for p, _ in pads):
+        return _unbatch(total * (1.0 / _prod(kernel)), unbatched)
+    counts = Conv.forward(_NullCtx(), np.ones((1, 1) + shape[2:], dtype=dtype), ones, **params)
+    return _unbatch(total / counts, unbatched)
+
+
+class _NullCtx:
+    needs_input_grad = ()
+
+    def save_for_backward(self, *values):
+        pass
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window of `kernel_size` (stride defaults to kernel_size), as torch."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over each kernel_size window of (N, C, H, W) (stride defaults to kernel_size), as torch."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
+                     "avg_pool2d")
+
+
+NONDIFFERENTIABLE = ()

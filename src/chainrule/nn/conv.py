@@ -1,0 +1,97 @@
+"""Convolution layers: Conv1d and Conv2d (stride, padding, dilation, groups), on chainrule.ops.conv."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _dtypes
+from ..ops import conv as _conv
+from . import init
+from .module import Module, Parameter
+
+
+class _ConvNd(Module):
+    _d = 0
+    _fn = None
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=None, generator=None):
+        super().__init__()
+        d = self._d
+        name = type(self).__name__
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
+                             f"be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported; only 'zeros' is")
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.kernel_size = _conv._ntuple(kernel_size, d, "kernel_size", name)
+        self.stride = _conv._ntuple(stride, d, "stride", name)
+        self.padding = padding if isinstance(padding, str) else _conv._ntuple(padding, d, "padding", name)
+        self.dilation = _conv._ntuple(dilation, d, "dilation", name)
+        dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+        self.weight = Parameter(np.zeros((self.out_channels, self.in_channels // self.groups) + self.kernel_size,
+                                         dtype=dt))
+        if bias:
+            self.bias = Parameter(np.zeros(self.out_channels, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None):
+        """PyTorch's default: W ~ kaiming_uniform(a=sqrt(5)), b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in else 0
+            init.uniform_(self.bias, -bound, bound, generator=generator)
+
+    def forward(self, x):
+        shape = tuple(np.shape(getattr(x, "data", x)))
+        d = self._d
+        if len(shape) not in (d + 1, d + 2):
+            layout = "(N, C, L)" if d == 1 else "(N, C, H, W)"
+            raise RuntimeError(f"{self!r}: expected a {d + 2}-D input {layout} (or {d + 1}-D without the batch), "
+                               f"got shape {shape}")
+        channels = shape[-d - 1]
+        if channels != self.in_channels:
+            hint = " (for a single-channel 1-D signal of shape (N, L), use x.unsqueeze(1))" if d == 1 else ""
+            raise RuntimeError(
+                f"{self!r}: input has {channels} channels in dimension {len(shape) - d - 1} (shape {shape}); "
+                f"expected {self.in_channels}. Build the layer with in_channels={channels}, or fix the previous "
+                f"layer's output channels{hint}."
+            )
+        return type(self)._fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._d:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self._d:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) -> (N, C_out, L_out).
+
+    Example:
+        >>> conv = nn.Conv1d(1, 25, kernel_size=5)
+        >>> conv(chainrule.randn(8, 1, 40)).shape
+        (8, 25, 36)
+    """
+
+    _d = 1
+    _fn = staticmethod(_conv.conv1d)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
+    _d = 2
+    _fn = staticmethod(_conv.conv2d)

@@ -1,0 +1,26 @@
+"""Dropout: inverted dropout (scale kept units by 1/(1-p)) in training, the identity in eval."""
+from __future__ import annotations
+
+from .functional import dropout
+from .module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability p during training, scaling the rest by 1/(1-p).
+
+    Draws from chainrule.default_generator() (or `generator=` if given). In eval mode or
+    with p=0 it returns its input unchanged.
+    """
+
+    def __init__(self, p=0.5, inplace=False, generator=None):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training, generator=self.generator)
+
+    def extra_repr(self):
+        return f"p={self.p}"

@@ -1,0 +1,56 @@
+"""Embedding: a learnable lookup table of num_embeddings vectors of size embedding_dim."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtypes
+from ..autograd.grad_mode import no_grad
+from . import init
+from .functional import embedding
+from .module import Module, Parameter
+
+
+class Embedding(Module):
+    """out[...] = weight[index[...]]; weight ~ N(0, 1) (PyTorch's default), row padding_idx zero.
+
+    Example:
+        >>> emb = nn.Embedding(10, 3)
+        >>> emb(chainrule.tensor([[1, 2], [4, 9]])).shape
+        (2, 2, 3)
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, generator=None, _weight=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within num_embeddings "
+                                 f"({self.num_embeddings})")
+            padding_idx %= self.num_embeddings
+        self.padding_idx = padding_idx
+        dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+        if _weight is not None:
+            self.weight = Parameter(_weight)
+        else:
+            self.weight = Parameter(np.zeros((self.num_embeddings, self.embedding_dim), dtype=dt))
+            self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None):
+        init.normal_(self.weight, generator=generator)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        rows, dim = embeddings.shape
+        module = cls(rows, dim, padding_idx=padding_idx, _weight=embeddings)
+        module.weight.requires_grad = not freeze
+        return module
+
+    def forward(self, index):
+        return embedding(index, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        return text + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")

@@ -1,0 +1,144 @@
+"""chainrule.nn.functional (import as F): the stateless form of every layer.
+
+Activations and losses are re-exported from chainrule.ops; linear, convolution and pooling
+come from the primitives in chainrule.ops.conv; batch_norm, layer_norm, dropout and embedding
+are composites of primitives (so they differentiate to any order).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtypes
+from ..autograd.grad_mode import no_grad
+from ..ops._util import as_array, is_tensor
+from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, linear,
+                        max_pool1d, max_pool2d)
+from ..ops.elementwise import (elu, gelu, hardtanh, leaky_relu, mish, relu, rsqrt, selu, sigmoid, silu, softplus,
+                               tanh, where)
+from ..ops.nn import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, log_softmax,
+                      mse_loss, nll_loss, one_hot, softmax)
+from ..ops.reduce import mean as _mean
+from ..ops.shape import getitem, pad
+
+__all__ = [
+    "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh", "hardtanh",
+    "softmax", "log_softmax", "one_hot", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "linear", "conv1d", "conv2d",
+    "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "dropout", "batch_norm", "layer_norm", "embedding", "pad", "normalize",
+]
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Inverted dropout: zero each entry with probability p, scale the rest by 1/(1-p).
+
+    The identity when training is False or p == 0. Draws from chainrule.default_generator()
+    unless a numpy Generator is given.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    if not training or p == 0:
+        return input
+    data = np.asarray(as_array(input))
+    dtype = data.dtype if data.dtype.kind == "f" else _dtypes.get_default_dtype()
+    if p == 1:
+        return input * np.zeros(data.shape, dtype=dtype)
+    rng = generator if generator is not None else _dtypes.default_generator()
+    keep = rng.random(data.shape) >= p
+    mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    return input * mask
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalize per channel (dim 1) over the batch and spatial dims, then scale and shift.
+
+    training=True uses the batch's statistics (biased variance) and, when running_mean/var are
+    given, updates them in place: r = (1 - momentum) r + momentum * stat, with the unbiased
+    variance for running_var (PyTorch's rule). training=False uses the running statistics.
+    """
+    shape = np.shape(as_array(input))
+    if len(shape) < 2:
+        raise RuntimeError(f"batch_norm: input must be (N, C, ...), got shape {shape}")
+    axes = (0,) + tuple(range(2, len(shape)))
+    bshape = (1, shape[1]) + (1,) * (len(shape) - 2)
+    if training:
+        n = int(np.prod([shape[a] for a in axes]))
+        if n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {shape}; "
+                "use a batch of at least 2, or call model.eval()."
+            )
+        mu = _mean(input, dim=axes, keepdim=True)
+        centered = input - mu
+        var = _mean(centered * centered, dim=axes, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                m = momentum if momentum is not None else 0.1
+                rm, rv = running_mean.data, running_var.data
+                rm[...] = (1 - m) * rm + m * np.asarray(as_array(mu)).reshape(-1)
+                rv[...] = (1 - m) * rv + m * np.asarray(as_array(var)).reshape(-1) * (n / (n - 1))
+                running_mean._version += 1
+                running_var._version += 1
+        out = centered * rsqrt(var + eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var are required when training=False")
+        rm = as_array(running_mean).reshape(bshape)
+        inv = 1.0 / np.sqrt(as_array(running_var).reshape(bshape) + eps)
+        out = (input - rm) * inv.astype(rm.dtype)
+    if weight is not None:
+        out = out * weight.reshape(bshape)
+    if bias is not None:
+        out = out + bias.reshape(bshape)
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the last len(normalized_shape) dims (biased variance), then weight * x + bias."""
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    shape = np.shape(as_array(input))
+    k = len(normalized_shape)
+    if tuple(shape[len(shape) - k:]) != tuple(normalized_shape):
+        raise RuntimeError(f"layer_norm: input of shape {shape} must end with normalized_shape {tuple(normalized_shape)}")
+    axes = tuple(range(len(shape) - k, len(shape)))
+    mu = _mean(input, dim=axes, keepdim=True)
+    centered = input - mu
+    var = _mean(centered * centered, dim=axes, keepdim=True)
+    out = centered * rsqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p along dim, eps)."""
+    from ..ops.elementwise import abs as _abs, clamp
+
+    norm = (_abs(input) ** p).sum(axis=dim, keepdims=True) ** (1.0 / p)
+    return input / clamp(norm, min=eps)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None):
+    """Rows of `weight` (num_embeddings, dim) picked by integer indices: out[..., :] = weight[input[...]].
+
+    Rows at padding_idx get no gradient (as in PyTorch).
+    """
+    index = np.asarray(as_array(input))
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"embedding: indices must be integers (int64), got dtype {index.dtype}; use .long()")
+    num = np.shape(as_array(weight))[0]
+    if index.size and (index.min() < -num or index.max() >= num):
+        raise IndexError(
+            f"embedding: index out of range: got indices from {index.min()} to {index.max()} for a table of "
+            f"{num} rows; build the Embedding with num_embeddings > {index.max()}."
+        )
+    out = getitem(weight, (index,))
+    if padding_idx is not None and is_tensor(out) and out.requires_grad:
+        pad_row = padding_idx % num
+        keep = (index % num != pad_row)[..., None]
+        if not keep.all():
+            out = where(keep, out, out.detach())
+    return out

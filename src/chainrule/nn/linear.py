@@ -1,0 +1,103 @@
+"""Linear (fully connected), Identity, Flatten and Bilinear-free basics."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _dtypes
+from ..ops import conv as _conv
+from ..ops import shape as _shape
+from . import init
+from .module import Module, Parameter
+
+
+def _empty(shape, dtype):
+    return Parameter(np.zeros(shape, dtype=np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()))
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """y = x W^T + b, with W of shape (out_features, in_features).
+
+    Initialized as PyTorch does: W ~ kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)),
+    and b ~ U(-1/sqrt(in), 1/sqrt(in)).
+
+    Example:
+        >>> layer = nn.Linear(4, 3)
+        >>> layer(chainrule.randn(2, 4)).shape
+        (2, 3)
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None, generator=None):
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = _empty((self.out_features, self.in_features), dtype)
+        if bias:
+            self.bias = _empty((self.out_features,), dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound, generator=generator)
+
+    def forward(self, x):
+        shape = np.shape(getattr(x, "data", x))
+        if not shape or shape[-1] != self.in_features:
+            got = shape[-1] if shape else "no"
+            raise RuntimeError(
+                f"{self!r}: input has {got} features in its last dimension (shape {tuple(shape)}); expected "
+                f"{self.in_features}. Reshape the input (e.g. x.flatten(1)) or build the layer with "
+                f"in_features={shape[-1] if shape else '...'}."
+            )
+        if self.bias is None:
+            return _conv.Linear.apply(x, self.weight)
+        return _conv.Linear.apply(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim (by default all but the batch dim) into one."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return _shape.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension `dim` into `unflattened_size`."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        shape = list(np.shape(getattr(x, "data", x)))
+        d = self.dim % len(shape)
+        return _shape.reshape(x, tuple(shape[:d]) + self.unflattened_size + tuple(shape[d + 1:]))
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

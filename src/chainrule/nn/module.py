@@ -1,0 +1,427 @@
+"""Module and Parameter: the containers that hold a model's weights, buffers and sub-layers.
+
+Follows PyTorch's nn.Module: attributes that are Parameters, Modules or registered buffers
+are tracked in three ordered dicts, so parameters(), state_dict() and train()/eval() can
+walk the tree.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .. import _dtypes
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor, _to_array
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module's weight: it requires grad by default and is found by parameters().
+
+    Wrapping a Tensor shares its data (as torch.nn.Parameter does).
+
+    Example:
+        >>> w = nn.Parameter(chainrule.zeros(3))
+        >>> w.requires_grad
+        True
+    """
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = np.zeros(0, dtype=_dtypes.get_default_dtype())
+        if isinstance(data, Tensor):
+            array = data.data
+        elif isinstance(data, np.ndarray):
+            array = data
+        else:
+            array = _to_array(data)
+        super().__init__(np.zeros(0), requires_grad=False)
+        self.data = array
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _addindent(text, spaces):
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses set Parameters, sub-Modules and buffers as attributes in __init__ and define
+    forward(); calling the module runs forward.
+
+    Example:
+        >>> class MLP(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc1 = nn.Linear(2, 16)
+        ...         self.fc2 = nn.Linear(16, 1)
+        ...     def forward(self, x):
+        ...         return self.fc2(self.fc1(x).relu())
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    # ----- attribute bookkeeping -----
+
+    def _check_init(self, what):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {what} before Module.__init__() call: call super().__init__() first in "
+                f"{type(self).__name__}.__init__"
+            )
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):
+            self._check_init("parameters")
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._check_init("modules")
+            self._forget(name)
+            self._modules[name] = value
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' of {type(self).__name__} "
+                    "(a Parameter or None is required); wrap it: nn.Parameter(value)"
+                )
+            self._parameters[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' (a Tensor or None is required)")
+            self._buffers[name] = value
+        elif "_modules" in self.__dict__ and name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' (a Module or None is required)")
+            self._modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: look in the three stores.
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__.get(store, {}):
+                del self.__dict__[store][name]
+                self.__dict__.get("_non_persistent", set()).discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def register_parameter(self, name, param):
+        """Add a Parameter (or None) under `name`."""
+        self._check_init("parameters")
+        _check_name(name, self, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}; "
+                "wrap it: nn.Parameter(tensor)"
+            )
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Add a Tensor that is state but not a parameter (e.g. BatchNorm's running mean).
+
+        Buffers are in state_dict() (unless persistent=False) and follow .double()/.float().
+        """
+        self._check_init("buffers")
+        _check_name(name, self, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name, module):
+        """Add a child module under `name`."""
+        self._check_init("modules")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        _check_name(name, self, "module")
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ----- walking the tree -----
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(name, module) for this module and every descendant, depth first, each once."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, store, prefix="", recurse=True, remove_duplicate=True):
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
+            for name, value in getattr(module, store).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield mod_prefix + ("." if mod_prefix else "") + name, value
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) pairs, each shared parameter once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_parameter(self, target):
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter '{name}'")
+        return module._parameters[name]
+
+    def get_submodule(self, target):
+        module = self
+        if not target:
+            return module
+        for item in target.split("."):
+            if item not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no submodule '{item}' (in path '{target}')")
+            module = module._modules[item]
+        return module
+
+    def apply(self, fn):
+        """Call fn(module) on every child (recursively), then on self; returns self.
+
+        Example:
+            >>> model.apply(lambda m: nn.init.zeros_(m.bias) if isinstance(m, nn.Linear) else None)
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ----- modes -----
+
+    def train(self, mode=True):
+        """Set training mode on this module and every descendant (Dropout, BatchNorm care)."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode must be a bool, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: train(False)."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's .grad (to None by default, as PyTorch 2)."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = Tensor._make(np.zeros_like(p.data))
+
+    # ----- dtype -----
+
+    def _cast(self, dtype):
+        dtype = np.dtype(dtype)
+        for module in self.modules():
+            for store in (module._parameters, module._buffers):
+                for value in store.values():
+                    if value is not None and value.data.dtype.kind == "f" and value.data.dtype != dtype:
+                        value.data = value.data.astype(dtype)
+                        if value.grad is not None:
+                            value.grad = Tensor._make(value.grad.data.astype(dtype))
+        return self
+
+    def to(self, dtype=None, *args, **kwargs):
+        """Cast floating parameters and buffers to `dtype` in place ('cpu' is accepted and ignored)."""
+        dtype = kwargs.get("dtype", dtype)
+        if isinstance(dtype, str) and dtype == "cpu":
+            dtype = args[0] if args else None
+        return self if dtype is None else self._cast(dtype)
+
+    def double(self):
+        return self._cast(np.float64)
+
+    def float(self):
+        return self._cast(np.float32)
+
+    def half(self):
+        return self._cast(np.float16)
+
+    def cpu(self):
+        return self
+
+    # ----- state -----
+
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Ordered dict of dotted name -> Tensor for every parameter and persistent buffer.
+
+        The tensors share memory with the module (detached unless keep_vars=True).
+        """
+        if destination is None:
+            destination = OrderedDict()
+        for mod_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
+            dot = mod_prefix + ("." if mod_prefix else "")
+            for name, p in module._parameters.items():
+                if p is not None:
+                    destination[dot + name] = p if keep_vars else p.detach()
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    destination[dot + name] = b if keep_vars else b.detach()
+        return destination
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from `state_dict` into this module's parameters and buffers.
+
+        Everything is checked first and nothing is loaded on error: the error lists every
+        missing key, unexpected key and shape mismatch. With strict=False, missing and
+        unexpected keys are allowed (and returned); shape mismatches still raise.
+
+        Returns:
+            (missing_keys, unexpected_keys), a named tuple as in PyTorch.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        mismatched, arrays = [], {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != target.data.shape:
+                mismatched.append(f"{key}: checkpoint shape {tuple(array.shape)}, model shape {tuple(target.shape)}")
+                continue
+            arrays[key] = array
+        problems = []
+        if strict and missing:
+            problems.append("Missing key(s): " + ", ".join(f'"{k}"' for k in missing) + ".")
+        if strict and unexpected:
+            problems.append("Unexpected key(s): " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        if mismatched:
+            problems.append("Size mismatch: " + "; ".join(mismatched) + ".")
+        if problems:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__} (nothing was loaded):\n\t"
+                + "\n\t".join(problems)
+                + "\nCheck that the checkpoint was saved from the same architecture (same layer sizes and names);"
+                " pass strict=False to skip missing/unexpected keys."
+            )
+        with no_grad():
+            for key, array in arrays.items():
+                target = own[key]
+                np.copyto(target.data, array, casting="unsafe")
+                target._version += 1
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ----- calling -----
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward(...)")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----- description -----
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (subclasses override)."""
+        return ""
+
+    def _get_name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        for name, module in self._modules.items():
+            lines.append(f"({name}): " + _addindent(repr(module), 2))
+        if not lines:
+            return self._get_name() + "()"
+        if len(lines) == 1 and not self._modules:
+            return f"{self._get_name()}({lines[0]})"
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+    def num_parameters(self, trainable_only=False) -> int:
+        """Total number of parameter entries (only those requiring grad if trainable_only)."""
+        return int(sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only))
+
+
+def _check_name(name, module, kind):
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+    if "." in name or name == "":
+        raise KeyError(f"{kind} name {name!r} can't be empty or contain '.'")
+    if name in module.__dict__ and name not in module._parameters and name not in module._buffers \
+            and name not in module._modules:
+        raise KeyError(f"attribute '{name}' already exists on {type(module).__name__}")

@@ -1,0 +1,116 @@
+"""Normalization layers: BatchNorm1d/2d (running statistics as buffers) and LayerNorm."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtypes
+from ..tensor import Tensor
+from .functional import batch_norm, layer_norm
+from .module import Module, Parameter
+
+
+def _dtype(dtype):
+    return np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+
+
+class _BatchNorm(Module):
+    _expected_dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dt = _dtype(dtype)
+        if affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dt))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor._make(np.zeros(self.num_features, dtype=dt)))
+            self.register_buffer("running_var", Tensor._make(np.ones(self.num_features, dtype=dt)))
+            self.register_buffer("num_batches_tracked", Tensor._make(np.zeros((), dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def _check_input(self, x):
+        shape = tuple(np.shape(getattr(x, "data", x)))
+        if len(shape) not in self._expected_dims:
+            dims = " or ".join(f"{d}-D" for d in self._expected_dims)
+            raise RuntimeError(f"{self!r}: expected {dims} input, got shape {shape}")
+        if shape[1] != self.num_features:
+            raise RuntimeError(
+                f"{self!r}: input has {shape[1]} channels in dimension 1 (shape {shape}); expected "
+                f"{self.num_features}. Build the layer with num_features={shape[1]}, or check the previous layer."
+            )
+
+    def forward(self, x):
+        self._check_input(x)
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            if momentum is None:  # cumulative moving average, as PyTorch
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        # Batch statistics in training, and in eval when no running statistics are kept.
+        use_batch_stats = self.training or self.running_mean is None
+        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                          training=use_batch_stats, momentum=momentum, eps=self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization over (N, C) or (N, C, L) inputs, per channel C."""
+
+    _expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W) inputs, per channel C."""
+
+    _expected_dims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalize over the last len(normalized_shape) dims, then scale and shift (elementwise_affine)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        dt = _dtype(dtype)
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        shape = tuple(np.shape(getattr(x, "data", x)))
+        k = len(self.normalized_shape)
+        if shape[len(shape) - k:] != self.normalized_shape or len(shape) < k:
+            raise RuntimeError(
+                f"{self!r}: input of shape {shape} must end with the normalized shape {self.normalized_shape}; "
+                f"build the layer with normalized_shape={shape[-k:] if len(shape) >= k else shape}."
+            )
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,0 +1,71 @@
+"""Gradient utilities: clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+
+
+def _params(parameters):
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    return list(parameters)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Scale all gradients together so their joint norm is at most max_norm; returns the norm before clipping.
+
+    The norm is taken over all gradients as if concatenated into one vector (torch semantics):
+    grads are multiplied by min(1, max_norm / (total_norm + 1e-6)).
+    """
+    grads = [p.grad for p in _params(parameters) if p.grad is not None]
+    if not grads:
+        return Tensor._make(np.array(0.0, dtype=np.float32))
+    norm_type = float(norm_type)
+    dtype = grads[0].data.dtype
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(g.data))) if g.data.size else 0.0 for g in grads)
+    else:
+        total = float(sum(float(np.sum(np.abs(g.data.astype(np.float64)) ** norm_type)) for g in grads)) \
+            ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite ({total}), so "
+            "it cannot be clipped. Set error_if_nonfinite=False to skip this check."
+        )
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            np.multiply(g.data, coef, out=g.data, casting="unsafe")
+    return Tensor._make(np.array(total, dtype=dtype))
+
+
+def clip_grad_value_(parameters, clip_value):
+    """Clamp every gradient entry to [-clip_value, clip_value] in place."""
+    clip_value = float(clip_value)
+    for p in _params(parameters):
+        if p.grad is not None:
+            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+
+
+def parameters_to_vector(parameters):
+    """All parameters flattened and joined into one 1-D tensor (differentiable)."""
+    from ..ops.shape import cat, reshape
+
+    return cat([reshape(p, (-1,)) for p in _params(parameters)])
+
+
+def vector_to_parameters(vec, parameters):
+    """Copy slices of the 1-D `vec` into the parameters, in order (in place, no graph)."""
+    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    start = 0
+    with no_grad():
+        for p in _params(parameters):
+            n = p.data.size
+            p._write(data[start:start + n].reshape(p.shape))
+            start += n
+    if start != data.size:
+        raise ValueError(f"vector_to_parameters: the vector has {data.size} entries, the parameters {start}")
