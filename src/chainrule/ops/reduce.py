@@ -57,27 +57,36 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        axes = ctx.axes
-        zero = as_array(x) == 0
-        if is_tensor(g) and zero.any():
-            return _expand_back(ctx, g) * _prod_of_others(x, axes, ctx.in_shape)
-        # NOTE: "product of the others" = prod/x only when x != 0; with one zero in a
-        # slice, that zero's partial is the product of the rest; with two, all are 0.
-        safe = where(zero, 1.0, x) if zero.any() else x
-        prod_safe = prod(safe, dim=axes, keepdim=True)
-        zeros_per_slice = zero.sum(axis=axes, keepdims=True)
-        others = prod_safe / safe
-        if zero.any():
-            others = where(zero, where(zeros_per_slice == 1, prod_safe, 0.0),
-                           where(zeros_per_slice == 0, others, 0.0))
-        return _expand_back(ctx, g) * others
+        axes, in_shape = ctx.axes, ctx.in_shape
+        if not is_tensor(g):
+            return _expand_back(ctx, g) * _prod_of_others_array(x, axes)
+        n = int(np.prod([in_shape[a] for a in axes]))
+        if n <= 256 or (as_array(x) == 0).any():
+            # Recording for higher order: prod/x would divide by zero, and make d2/dx2
+            # divide by x^2 (overflow for tiny x); the exact product of the others does not.
+            return _expand_back(ctx, g) * _prod_of_others(x, axes, in_shape)
+        return _expand_back(ctx, g) * (prod(x, dim=axes, keepdim=True) / x)
+
+
+def _prod_of_others_array(x, axes):
+    """prod_{j != i} x_j along `axes`, as exclusive prefix times suffix products: no division,
+    so exact with zeros and with products that underflow."""
+    rest = [a for a in range(x.ndim) if a not in axes]
+    order = rest + list(axes)
+    moved = np.transpose(x, order)
+    lead = moved.shape[:len(rest)]
+    flat = moved.reshape(lead + (-1,))
+    ones = np.ones(lead + (1,), dtype=x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.transpose((before * after).reshape(moved.shape), np.argsort(order))
 
 
 def _prod_of_others(x, axes, in_shape):
     """prod_{j != i} x_j for every i of each slice, differentiable everywhere (also with zeros).
 
     Row i of an n x n stack holds the slice with x_i replaced by 1; its product is the
-    partial. O(n^2) per slice, so only used when recording a graph through zeros.
+    partial. O(n^2) per slice, so only used when recording a graph (create_graph=True).
     """
     rest = [a for a in range(len(in_shape)) if a not in axes]
     order = rest + list(axes)
