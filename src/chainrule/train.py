@@ -1,0 +1,345 @@
+"""The training loop: fit() and evaluate(), with progress, `iter, J, accu` lines, history and checkpoints.
+
+Checkpoints (chainrule.save, atomic) hold the model, optimizer, scheduler, the global RNG
+state, the step and the history; the data order is a function of (seed, epoch), so a
+resumed run continues the exact loss trajectory of an uninterrupted one.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import pathlib
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _dtypes
+from .autograd import grad_mode
+from .data.builtin import DataSplits
+from .data.dataset import DataLoader, TensorDataset
+from .io import load, save
+from .ops.nn import cross_entropy
+from .tensor import Tensor
+
+CHECKPOINT = "checkpoint.safetensors"
+COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "eval_loss", "eval_accuracy", "seconds")
+
+
+def accuracy(output, target, threshold: float = 0.5) -> float:
+    """Share of correct predictions: argmax over the last axis for (N, C) outputs with integer
+    targets; for one output per sample, ``output > threshold`` against 0/1 targets.
+
+    Returns NaN when the outputs and targets don't look like classification.
+    """
+    out = output.data if isinstance(output, Tensor) else np.asarray(output)
+    tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if out.ndim >= 2 and out.shape[-1] > 1 and tgt.shape == out.shape[:-1] and tgt.dtype.kind in "iub":
+        return float(np.mean(out.argmax(-1) == tgt))
+    if out.size == tgt.size and out.size and (out.ndim <= 1 or out.shape[-1] == 1):
+        return float(np.mean((out.reshape(-1) > threshold) == (tgt.reshape(-1) > 0.5)))
+    return math.nan
+
+
+class EvalResult(NamedTuple):
+    loss: float
+    accuracy: float
+
+
+class History:
+    """What fit() recorded: one row per step (step, epoch, loss, accuracy, lr) with the
+    evaluation results (eval_loss, eval_accuracy) on the steps where it evaluated.
+
+    Attributes:
+        rows: list of dicts with the keys in ``COLUMNS`` (NaN where not measured).
+        stopped_early: whether early stopping ended the run.
+    """
+
+    def __init__(self, rows=None):
+        self.rows: list[dict] = rows or []
+        self.stopped_early = False
+
+    def __len__(self):
+        return len(self.rows)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([row[name] for row in self.rows], dtype=np.float64)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Training loss per step."""
+        return self.column("loss")
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        return self.column("accuracy")
+
+    @property
+    def evals(self) -> list[dict]:
+        """The rows where an evaluation ran."""
+        return [row for row in self.rows if not math.isnan(row["eval_loss"])]
+
+    def to_csv(self, path) -> None:
+        """Write the rows as CSV (empty cells where a value wasn't measured)."""
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(COLUMNS)
+            for row in self.rows:
+                writer.writerow(["" if isinstance(row[c], float) and math.isnan(row[c]) else
+                                 (repr(row[c]) if isinstance(row[c], float) else row[c]) for c in COLUMNS])
+
+    @classmethod
+    def from_csv(cls, path) -> "History":
+        with open(path, newline="") as f:
+            rows = [{c: (int(r[c]) if c in ("step", "epoch") else float(r[c]) if r[c] else math.nan) for c in COLUMNS}
+                    for r in csv.DictReader(f)]
+        return cls(rows)
+
+    def _pack(self) -> dict:
+        table = np.array([[row[c] for c in COLUMNS] for row in self.rows], dtype=np.float64).reshape(-1, len(COLUMNS))
+        return {"columns": list(COLUMNS), "table": table}
+
+    @classmethod
+    def _unpack(cls, packed) -> "History":
+        columns, table = packed["columns"], np.asarray(packed["table"])
+        rows = [{c: (int(v) if c in ("step", "epoch") else float(v)) for c, v in zip(columns, r)} for r in table]
+        return cls(rows)
+
+    def plot(self, path, title: str | None = None) -> None:
+        """Save a PNG of the loss and accuracy curves (matplotlib, Agg backend)."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps, evals = self.column("step"), self.evals
+        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+        ax_loss.plot(steps, self.loss, lw=0.6, alpha=0.6, label="train (batch)")
+        ax_acc.plot(steps, self.accuracy, lw=0.6, alpha=0.6, label="train (batch)")
+        if evals:
+            ax_loss.plot([r["step"] for r in evals], [r["eval_loss"] for r in evals], "o-", ms=3, label="eval")
+            ax_acc.plot([r["step"] for r in evals], [r["eval_accuracy"] for r in evals], "o-", ms=3, label="eval")
+        ax_loss.set(xlabel="step", ylabel="loss J", yscale="log" if np.nanmin(self.loss, initial=1) > 0 else "linear")
+        ax_acc.set(xlabel="step", ylabel="accuracy", ylim=(0, 1.02))
+        for ax in (ax_loss, ax_acc):
+            ax.grid(alpha=0.3)
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+
+def _as_dataset(data, what: str):
+    if isinstance(data, DataSplits):
+        raise TypeError(f"fit: {what} is a DataSplits (train and test); pass data.train (and eval_data=data.test)")
+    if isinstance(data, DataLoader):
+        return data.dataset
+    if isinstance(data, tuple) and len(data) == 2:
+        return TensorDataset(*data)
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        return data
+    raise TypeError(f"fit: {what} must be a Dataset, a DataLoader or an (x, y) tuple, got {type(data).__name__}")
+
+
+def _batches(dataset, batch_size):
+    """Whole-dataset batches for evaluation, in order."""
+    return DataLoader(dataset, batch_size=batch_size)
+
+
+def evaluate(model, data, *, loss_fn=cross_entropy, batch_size: int = 1000, metric=accuracy) -> EvalResult:
+    """Mean loss and accuracy of ``model`` over ``data`` (eval mode, no graph).
+
+    Example:
+        >>> loss, acc = chainrule.train.evaluate(model, data.test)
+    """
+    dataset = _as_dataset(data, "data")
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    total_loss, total_correct, count = 0.0, 0.0, 0
+    try:
+        with grad_mode.no_grad():
+            for xb, yb in _batches(dataset, batch_size):
+                out = model(xb)
+                n = len(yb)
+                total_loss += float(loss_fn(out, yb).item()) * n
+                total_correct += metric(out, yb) * n
+                count += n
+    finally:
+        if was_training and hasattr(model, "train"):
+            model.train()
+    if count == 0:
+        raise ValueError("evaluate: the data set is empty")
+    return EvalResult(total_loss / count, total_correct / count)
+
+
+def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, scheduler_interval: str = "epoch",
+        epochs: int | None = None, steps: int | None = None, batch_size: int = 32, shuffle: bool = True,
+        seed: int = 0, drop_last: bool = False, eval_data=None, eval_every: int | None = None,
+        metrics=None, log_every: int | None = None, print_fn=print, progress: bool = False,
+        early_stopping: int | None = None, checkpoint_dir=None, checkpoint_every: int | None = None,
+        resume: bool = False) -> History:
+    """Train ``model`` with ``optimizer`` on ``train_data``; returns a History.
+
+    Each step: forward a batch, J = loss_fn(model(x), y), backward, optimizer.step().
+
+    Args:
+        train_data: a Dataset (e.g. ``chainrule.data.mnist1d().train``), a DataLoader
+            (its dataset is used) or an ``(x, y)`` tuple of arrays.
+        loss_fn: ``loss_fn(output, target)`` -> scalar Tensor (default: cross-entropy on logits).
+        optimizer: a ``chainrule.optim`` optimizer over ``model.parameters()``.
+        scheduler: an lr scheduler, stepped every epoch (or every step with
+            ``scheduler_interval="step"``); a ReduceLROnPlateau is stepped with the eval loss.
+        epochs, steps: how long to train (give exactly one).
+        batch_size, shuffle, drop_last: batching. Epoch e's order is drawn from (seed, e).
+        eval_data: evaluated every ``eval_every`` steps (default: ``log_every``) and at the end.
+        metrics: dict name -> fn(output, target) -> float; default ``{"accuracy": accuracy}``.
+        log_every: print ``iter 1000, J=0.665606, accu=0.83`` every this many steps (the
+            training batch's loss and accuracy) and ``eval 1000, J=..., accu=...`` on evaluations.
+            Default: about ten lines per run. ``print_fn=None`` silences it.
+        progress: show a tqdm progress bar.
+        early_stopping: stop after this many evaluations without a lower eval loss
+            (needs eval_data).
+        checkpoint_dir: write ``checkpoint.safetensors`` there every ``checkpoint_every``
+            steps (default: at the end only) and at the end.
+        resume: continue from ``checkpoint_dir``'s checkpoint if there is one.
+
+    Example:
+        >>> data = chainrule.data.mnist1d()
+        >>> model = nn.Sequential(nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 10))
+        >>> opt = chainrule.optim.Adam(model.parameters(), lr=1e-2)
+        >>> history = fit(model, data.train, optimizer=opt, steps=2000, batch_size=100,
+        ...               eval_data=data.test, log_every=500)
+        iter 500, J=0.912345, accu=0.71
+        ...
+    """
+    from .optim.lr_scheduler import ReduceLROnPlateau
+
+    dataset = _as_dataset(train_data, "train_data")
+    eval_set = _as_dataset(eval_data, "eval_data") if eval_data is not None else None
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+    steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise ValueError(f"fit: no batches: {len(dataset)} samples with batch_size={batch_size} and drop_last=True")
+    if (epochs is None) == (steps is None):
+        raise ValueError("fit: give exactly one of epochs= or steps= (how long to train)")
+    total = steps if steps is not None else epochs * steps_per_epoch
+    if early_stopping is not None and eval_set is None:
+        raise ValueError("fit: early_stopping watches the eval loss; pass eval_data= as well")
+    if scheduler_interval not in ("epoch", "step"):
+        raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+    metrics = {"accuracy": accuracy} if metrics is None else dict(metrics)
+    log_every = log_every or max(1, total // 10)
+    eval_every = eval_every or log_every
+    checkpoint_path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+
+    history, step = History(), 0
+    best, bad_evals = math.inf, 0
+    if resume and checkpoint_path is not None and checkpoint_path.exists():
+        ckpt = load(checkpoint_path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        _dtypes.default_generator().bit_generator.state = ckpt["rng"]
+        step, best, bad_evals = ckpt["step"], ckpt["best"], ckpt["bad_evals"]
+        history = History._unpack(ckpt["history"])
+        if ckpt["seed"] != seed or ckpt["batch_size"] != batch_size:
+            raise ValueError(f"fit: the checkpoint {checkpoint_path} was written with seed={ckpt['seed']}, "
+                             f"batch_size={ckpt['batch_size']}; resume with the same values (got seed={seed}, "
+                             f"batch_size={batch_size}) so the data order matches")
+
+    def checkpoint():
+        checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+              "scheduler": scheduler.state_dict() if scheduler is not None else None,
+              "rng": _dtypes.default_generator().bit_generator.state, "step": step, "seed": seed,
+              "batch_size": batch_size, "best": best, "bad_evals": bad_evals, "history": history._pack()},
+             checkpoint_path)
+
+    bar = None
+    say = print_fn
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True, leave=True)
+        if print_fn is print:
+            say = bar.write
+    if hasattr(model, "train"):
+        model.train()
+    start_time = time.perf_counter()
+    elapsed_before = history.rows[-1]["seconds"] if history.rows else 0.0
+    try:
+        while step < total and not history.stopped_early:
+            epoch, skip = divmod(step, steps_per_epoch)
+            loader.set_epoch(epoch)
+            for i, (xb, yb) in enumerate(loader):
+                if i < skip:
+                    continue  # resuming mid-epoch: the same order, minus the batches already seen
+                out = model(xb)
+                loss = loss_fn(out, yb)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                step += 1
+                row = {c: math.nan for c in COLUMNS}
+                row.update(step=step, epoch=epoch, loss=float(loss.item()), lr=float(optimizer.param_groups[0]["lr"]))
+                for name, fn in metrics.items():
+                    row[name] = fn(out, yb)
+                if scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau) and (
+                        scheduler_interval == "step" or step % steps_per_epoch == 0):
+                    scheduler.step()
+                if say is not None and (step % log_every == 0 or step == total):
+                    say(f"iter {step}, J={row['loss']:.6f}, accu={row['accuracy']:.2f}")
+                if eval_set is not None and (step % eval_every == 0 or step == total):
+                    result = evaluate(model, eval_set, loss_fn=loss_fn)
+                    row.update(eval_loss=result.loss, eval_accuracy=result.accuracy)
+                    if say is not None:
+                        say(f"eval {step}, J={result.loss:.6f}, accu={result.accuracy:.2f}")
+                    if isinstance(scheduler, ReduceLROnPlateau):
+                        scheduler.step(result.loss)
+                    if result.loss < best:
+                        best, bad_evals = result.loss, 0
+                    else:
+                        bad_evals += 1
+                        if early_stopping is not None and bad_evals >= early_stopping:
+                            history.stopped_early = True
+                row["seconds"] = elapsed_before + time.perf_counter() - start_time
+                history.rows.append(row)
+                if bar is not None:
+                    bar.update(1)
+                    if step % max(1, log_every // 10) == 0:
+                        bar.set_postfix(J=f"{row['loss']:.4f}", accu=f"{row['accuracy']:.2f}")
+                if checkpoint_path is not None and checkpoint_every and step % checkpoint_every == 0:
+                    checkpoint()
+                if step >= total or history.stopped_early:
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+    if history.stopped_early and say is not None:
+        say(f"early stopping at iter {step}: no lower eval loss in {early_stopping} evaluations")
+    if checkpoint_path is not None:
+        checkpoint()
+    return history
+
+
+def load_checkpoint(directory, model, optimizer=None, scheduler=None) -> dict:
+    """Restore a model (and optionally optimizer and scheduler) from ``directory``'s checkpoint.
+
+    Returns the checkpoint dict (with "step" and "history").
+    """
+    path = pathlib.Path(directory) / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint; expected a directory written by fit(checkpoint_dir=...) "
+                                "or `chainrule train --out DIR`")
+    ckpt = load(path)
+    model.load_state_dict(ckpt["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if scheduler is not None and ckpt.get("scheduler") is not None:
+        scheduler.load_state_dict(ckpt["scheduler"])
+    return ckpt
+
+
+__all__ = ["fit", "evaluate", "accuracy", "History", "EvalResult", "load_checkpoint"]
