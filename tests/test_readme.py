@@ -1,0 +1,26 @@
+"""The README's code runs, and the answers it shows are the ones chainrule gives."""
+import pathlib
+import re
+
+import numpy as np
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_blocks_run_and_give_the_shown_answers():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert blocks
+    ns = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), ns)
+    cr = ns["cr"]
+    assert float(cr.grad(ns["f"])(1.0)) == -14.0
+    assert [float(v) for v in cr.grad(ns["g"], argnums=(0, 1))(1.0, 2.0)] == [17.0, 15.0]
+    np.testing.assert_allclose(ns["p"].data, [0.0861, 0.2340, 0.6360, 0.0116, 0.0006, 0.0317], atol=5e-5)
+    assert ns["p"].argmax().item() == 2
+    expected = ns["p"].data - np.eye(6)[2]
+    np.testing.assert_allclose(ns["z"].grad.data, expected, atol=1e-12)
+    # u1..u5: dL/du1 = 2 r (du5/du1 - 1 - u2 - 1), r = 142, du5/du1 = 2 (u2 u4 + u3) = 80
+    assert ns["u1"].grad.item() == 2 * 142 * (80 - 1 - 4 - 1)
+    assert ns["u2"].grad.item() == 2 * 142 * (66 - 1 - 3 - 1)
+    assert ns["d2"].item() == 8.0
