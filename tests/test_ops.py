@@ -186,3 +186,44 @@ def test_backward_linear_and_deterministic(spec, i):
 
 def test_spec_names_unique():
     assert len(SPECS) == len(OP_TABLE)
+
+
+EMPTY_UNARY = ["neg", "exp", "log", "sqrt", "abs", "sin", "tanh", "sigmoid", "relu", "gelu", "softplus", "silu",
+               "clamp", "clone"]
+
+
+@pytest.mark.parametrize("name", EMPTY_UNARY)
+def test_empty_inputs_keep_their_shape(name):
+    spec = SPECS[name]
+    kwargs = spec.cases[0][1]
+    x = cr.zeros(0, 3, dtype=cr.float64, requires_grad=True)
+    out = spec.fn(x, **kwargs)
+    assert out.shape == spec.ref(np.zeros((0, 3)), **kwargs).shape
+    out.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("name", ["add", "mul", "div", "maximum", "matmul"])
+def test_empty_binary_inputs(name):
+    a = cr.zeros(0, 3, dtype=cr.float64, requires_grad=True)
+    b = cr.ones(3, 3 if name == "matmul" else 3, dtype=cr.float64, requires_grad=True)
+    b_in = b if name == "matmul" else b[0]
+    out = SPECS[name].fn(a, b_in)
+    assert out.shape == (0, 3)
+    out.sum().backward()
+    assert a.grad.shape == (0, 3) and np.array_equal(b.grad.data, np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "prod", "logsumexp"])
+def test_empty_reductions_give_numpys_identity(name):
+    x = cr.zeros(0, 3, dtype=cr.float64, requires_grad=True)
+    out = getattr(cr, name)(x, dim=0)
+    expected = {"sum": 0.0, "mean": np.nan, "prod": 1.0, "logsumexp": -np.inf}[name]
+    np.testing.assert_array_equal(out.data, np.full(3, expected))
+    out.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+def test_empty_max_is_refused_with_the_reason():
+    with pytest.raises(RuntimeError, match="empty"):
+        cr.amax(cr.zeros(0, 3), dim=0)

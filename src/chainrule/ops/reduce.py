@@ -71,6 +71,8 @@ class Prod(Function):
 def _prod_of_others_array(x, axes):
     """prod_{j != i} x_j along `axes`, as exclusive prefix times suffix products: no division,
     so exact with zeros and with products that underflow."""
+    if x.size == 0:
+        return np.zeros_like(x)
     rest = [a for a in range(x.ndim) if a not in axes]
     order = rest + list(axes)
     moved = np.transpose(x, order)
