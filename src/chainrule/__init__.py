@@ -29,4 +29,15 @@ from .ops.nn import log_softmax, one_hot, softmax
 from .io import load, save
 from . import optim
 
+
+def __getattr__(name):
+    # NOTE: chainrule.nn loads on first use (chainrule.nn or `import chainrule.nn as nn`), so that
+    # `import chainrule` does not pay for it.
+    if name == "nn":
+        import importlib
+
+        return importlib.import_module(".nn", __name__)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
