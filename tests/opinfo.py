@@ -150,6 +150,21 @@ def _np_cross_entropy(x, t, reduction="mean", **_):
     return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
 
 
+def _np_cross_entropy_weighted(x, t, reduction="mean", weight=np.array([0.2, 1.0, 3.0])):
+    picked = -_np_log_softmax(x, 1)[np.arange(len(t)), t] * weight[t]
+    return picked.sum() / weight[t].sum() if reduction == "mean" else picked.sum()
+
+
+def _np_cross_entropy_ignore_smooth(x, t, label_smoothing=0.0):
+    t = np.where(np.arange(len(t)) == 1, -100, t)
+    keep = t != -100
+    logp = _np_log_softmax(x, 1)
+    nll = -logp[np.arange(len(t)), np.where(keep, t, 0)]
+    smooth = -logp.mean(axis=1)
+    loss = (1 - label_smoothing) * nll + label_smoothing * smooth
+    return loss[keep].mean()
+
+
 def _prob_targets(rng, shapes):
     (shape,) = shapes
     p = rng.uniform(0.1, 1.0, size=shape)
@@ -504,11 +519,11 @@ OP_TABLE = [
            cases=[(((4, 3),), {}), (((4, 3),), dict(reduction="sum")), (((4, 3),), dict(reduction="none")),
                   (((2, 3, 2),), {}), (((5,),), {})], make_args=_class_targets(), grad_args=(0,)),
     OpSpec("cross_entropy_weighted", lambda x, t, **k: cnn.cross_entropy(x, t, weight=np.array([0.2, 1.0, 3.0]), **k),
-           None, lambda x, t, **k: _t("nn.functional.cross_entropy")(x, t, weight=_t("tensor")(
+           _np_cross_entropy_weighted, lambda x, t, **k: _t("nn.functional.cross_entropy")(x, t, weight=_t("tensor")(
                [0.2, 1.0, 3.0], dtype=x.dtype), **k),
            cases=[(((5, 3),), {}), (((5, 3),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,)),
     OpSpec("cross_entropy_ignore_smooth", lambda x, t, **k: cnn.cross_entropy(x, np.where(
-        np.arange(len(t)) == 1, -100, t), **k), None, lambda x, t, **k: _t("nn.functional.cross_entropy")(
+        np.arange(len(t)) == 1, -100, t), **k), _np_cross_entropy_ignore_smooth, lambda x, t, **k: _t("nn.functional.cross_entropy")(
         x, _t("where")(_t("arange")(len(t)) == 1, -100, t), **k),
         cases=[(((5, 3),), {}), (((5, 3),), dict(label_smoothing=0.1))], make_args=_class_targets(), grad_args=(0,)),
     OpSpec("cross_entropy_probs", lambda x, p, **k: cnn.cross_entropy(x, p, **k),
