@@ -234,6 +234,7 @@ def test_conv_errors_teach():
         F.max_pool2d(cr.zeros(1, 1, 4, 4), 2, padding=2)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_conv_same_padding_and_unbatched():
     x = np.random.default_rng(0).standard_normal((3, 10))
     w = np.random.default_rng(1).standard_normal((2, 3, 4))
