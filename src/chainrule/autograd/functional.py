@@ -147,13 +147,22 @@ def _grads(out, inputs, nums, nested, grad_output=None):
     else:
         grads = list(engine.grad(out, flat, grad_outputs=grad_output, create_graph=nested,
                                  retain_graph=True, allow_unused=True))
+    return _per_argument(inputs, nums, grads, nested)
+
+
+def _per_argument(inputs, nums, flat_values, nested):
+    """Split values for the flattened inputs back into one pytree per differentiated argument.
+
+    A None (no dependence) becomes zeros of the input's shape, as JAX returns.
+    """
+    Tensor = _tensor_cls()
     results, start = [], 0
     for n in nums:
         leaves, wrapped, rebuild = inputs[n]
-        chunk = grads[start:start + len(wrapped)]
+        chunk = flat_values[start:start + len(wrapped)]
         start += len(wrapped)
-        filled = [(g if g is not None else _tensor_cls()._make(np.zeros_like(w.data))) for g, w in zip(chunk, wrapped)]
-        results.append(rebuild([_like(g, leaf, nested) for g, leaf in zip(filled, leaves)]))
+        filled = [v if v is not None else Tensor._make(np.zeros_like(w.data)) for v, w in zip(chunk, wrapped)]
+        results.append(rebuild([_like(v, leaf, nested) for v, leaf in zip(filled, leaves)]))
     return results
 
 
@@ -338,12 +347,7 @@ def jacobian(fun, argnums=0, has_aux=False):
                     J = Tensor._make(np.stack([c.data for c in column]).reshape(out_t.shape + w.shape)
                                      if column else np.zeros(out_t.shape + w.shape, dtype=w.dtype))
                 jacs.append(J)
-        results, start = [], 0
-        for n in nums:
-            leaves, wrapped, rebuild = inputs[n]
-            chunk = jacs[start:start + len(wrapped)]
-            start += len(wrapped)
-            results.append(rebuild([_like(J, leaf, scope.nested) for J, leaf in zip(chunk, leaves)]))
+        results = _per_argument(inputs, nums, jacs, scope.nested)
         value = results[0] if single else tuple(results)
         return (value, aux) if has_aux else value
 
@@ -434,13 +438,7 @@ def hvp(fun, primals, tangents):
                              create_graph=scope.nested, allow_unused=True)
         else:
             hv = [None] * len(flat_in)
-        hv = [h if h is not None else Tensor._make(np.zeros_like(w.data)) for h, w in zip(hv, flat_in)]
-        results, start = [], 0
-        for n in nums:
-            leaves, wrapped, rebuild = inputs[n]
-            chunk = hv[start:start + len(wrapped)]
-            start += len(wrapped)
-            results.append(rebuild([_like(h, leaf, scope.nested) for h, leaf in zip(chunk, leaves)]))
+        results = _per_argument(inputs, nums, list(hv), scope.nested)
     value = out if scope.nested else (out.detach() if isinstance(out, Tensor) else out.data)
     if not scope.nested and not any(isinstance(p, Tensor) for p in tree_flatten(list(primals))[0]):
         value = out.data
