@@ -1,0 +1,111 @@
+"""The `chainrule` command: train writes its outputs, resume continues, evaluate reads them back, --help works."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from chainrule import cli
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    cli.limit_blas_threads(1)
+
+
+def test_train_mlp_on_mnist1d_learns_and_writes_outputs(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = cli.main(["train", "--data", "mnist1d", "--model", "mlp", "--steps", "400", "--log-every", "200",
+                     "--out", str(out), "--seed", "1"])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "iter 200, J=" in captured.out and "iter 400, J=" in captured.out
+    assert "400/400" in captured.err  # the tqdm bar
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 400 and metrics["test_accuracy"] > 0.40  # chance is 0.10
+    assert metrics["paper_test_accuracy"] == 0.68
+    assert {"test_accuracy", "train_loss", "steps", "seconds"} <= set(metrics)
+    assert len((out / "history.csv").read_text().splitlines()) == 401
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "checkpoint.safetensors").is_file()
+
+    assert cli.main(["evaluate", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    test_line = next(l for l in lines if l.startswith("test:"))
+    assert float(test_line.split("accu=")[1]) == pytest.approx(metrics["test_accuracy"], abs=1e-4)
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path, capsys):
+    common = ["train", "--data", "digits", "--model", "mlp", "--hidden", "16", "--batch-size", "50",
+              "--no-progress", "--no-plot", "--seed", "3"]
+    assert cli.main(common + ["--steps", "30", "--out", str(tmp_path / "a")]) == 0
+    assert cli.main(common + ["--steps", "13", "--out", str(tmp_path / "b")]) == 0
+    assert cli.main(common + ["--steps", "30", "--out", str(tmp_path / "b"), "--resume"]) == 0
+    a = np.genfromtxt(tmp_path / "a" / "history.csv", delimiter=",", names=True)
+    b = np.genfromtxt(tmp_path / "b" / "history.csv", delimiter=",", names=True)
+    np.testing.assert_array_equal(a["loss"], b["loss"])
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["test_accuracy"] == \
+        json.loads((tmp_path / "a" / "metrics.json").read_text())["test_accuracy"]
+
+
+@pytest.mark.parametrize("model,params", [("logreg", 410), ("mlp", 15210), ("cnn", 5210), ("gru", 5134)])
+def test_models_match_the_reference_parameter_counts(model, params):
+    # the mnist1d repository's LinearBase, MLPBase, ConvBase and GRUBase print these counts
+    built = cli.build_model(model, 40, 10, hidden=cli.MODEL_DEFAULTS[model].get("hidden"))
+    assert built.num_parameters() == params
+
+
+def test_cnn_and_gru_train_a_few_steps(tmp_path):
+    from chainrule import data
+    full = data.mnist1d()  # a slice of it as an .npz keeps the final full-set evaluations cheap
+    np.savez(tmp_path / "small.npz", x_train=full.x_train[:300], y_train=full.y_train[:300],
+             x_test=full.x_test[:100], y_test=full.y_test[:100])
+    for model in ("cnn", "gru"):
+        out = tmp_path / model
+        assert cli.main(["train", "--model", model, "--data", str(tmp_path / "small.npz"), "--steps", "20",
+                         "--batch-size", "50", "--log-every", "10", "--no-progress", "--no-plot",
+                         "--out", str(out)]) == 0
+        history = np.genfromtxt(out / "history.csv", delimiter=",", names=True)
+        assert history["loss"][-5:].mean() < history["loss"][:5].mean()
+
+
+def test_csv_data_path(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=200)
+    x = rng.normal(size=(200, 3)) + 4 * y[:, None]
+    np.savetxt(tmp_path / "d.csv", np.column_stack([x, y]), delimiter=",", header="a,b,c,label", comments="")
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", str(tmp_path / "d.csv"), "--model", "logreg", "--steps", "100",
+                     "--batch-size", "20", "--no-progress", "--no-plot", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["test_accuracy"] > 0.85
+
+
+def test_errors_are_reported_not_raised(tmp_path, capsys):
+    assert cli.main(["train", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r")]) == 2
+    assert "missing.csv" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(tmp_path / "nothing")]) == 2
+    assert "config.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"], ["derive", "--help"],
+                                  ["grad", "--help"]])
+def test_help_everywhere(argv, capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 0
+    assert "usage: chainrule" in capsys.readouterr().out
+
+
+def test_derive_and_grad_are_wired_to_symbolic(capsys):
+    pytest.importorskip("sympy")
+    pytest.importorskip("chainrule.symbolic")
+    assert cli.main(["grad", "x**3 + 3*x**2*y + y**3 + 2*x", "--at", "x=1,y=2"]) == 0
+    assert "17" in capsys.readouterr().out
+    assert cli.main(["derive", "x**10 - 2*x**8 + 4/x**2 + 10", "--wrt", "x", "--at", "x=1"]) == 0
+    assert "-14" in capsys.readouterr().out
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "chainrule.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "train" in result.stdout
