@@ -91,18 +91,49 @@ def _pad_input(x, padding, value=0.0):
     return x
 
 
+def _channels_last(x, padding):
+    """x (N, C, *S) as a zero-padded, contiguous (N, *S_padded, C) copy: the inner axis is the channel."""
+    n, c = x.shape[:2]
+    sizes = x.shape[2:]
+    perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+    if not any(lo or hi for lo, hi in padding):
+        return np.ascontiguousarray(x.transpose(perm))
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(sizes, padding))
+    out = np.zeros((n,) + padded + (c,), dtype=x.dtype)
+    out[(slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sizes, padding))] = x.transpose(perm)
+    return out
+
+
+def _offset_slices(offset, stride, dilation, out_sizes):
+    """For kernel offset k, the input positions k*dilation + l*stride (l < L) along each spatial axis."""
+    return tuple(slice(k * dl, k * dl + st * (size - 1) + 1, st)
+                 for k, dl, st, size in zip(offset, dilation, stride, out_sizes))
+
+
 def _im2col(x, kernel, stride, padding, dilation, groups):
-    """The input's receptive fields as a (G, N*prod(L), C/G*prod(K)) matrix (one copy), and L."""
+    """The input's receptive fields as a (G, N*prod(L), prod(K)*C/G) matrix, and L.
+
+    Columns are ordered (kernel offset, channel). Built channel-last, one contiguous copy per kernel
+    offset, which is much faster than copying a strided window view with a tiny inner axis.
+    """
     d = len(kernel)
     n, c = x.shape[:2]
-    win = _windows(_pad_input(x, padding), kernel, stride, dilation)
-    out_sizes = win.shape[2:2 + d]
     cg = c // groups
-    win = win.reshape((n, groups, cg) + out_sizes + tuple(kernel))
-    # (N, G, Cg, *L, *K) -> (G, N, *L, Cg, *K)
-    perm = (1, 0) + tuple(range(3, 3 + d)) + (2,) + tuple(range(3 + d, 3 + 2 * d))
-    cols = win.transpose(perm).reshape(groups, n * _prod(out_sizes), cg * _prod(kernel))
-    return cols, out_sizes
+    out_sizes = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+    xt = _channels_last(x, padding)
+    xt = xt.reshape(xt.shape[:-1] + (groups, cg))                      # (N, *Sp, G, Cg)
+    cols = np.empty((groups, n) + out_sizes + tuple(kernel) + (cg,), dtype=x.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        src = xt[(slice(None),) + _offset_slices(offset, stride, dilation, out_sizes)]   # (N, *L, G, Cg)
+        cols[(slice(None),) * (2 + d) + offset] = np.moveaxis(src, -2, 0)
+    return cols.reshape(groups, n * _prod(out_sizes), _prod(kernel) * cg), out_sizes
+
+
+def _weight_matrix(w, groups):
+    """w (O, Cg, *K) as (G, O/G, prod(K)*Cg), columns ordered (kernel offset, channel) like _im2col."""
+    o, cg = w.shape[:2]
+    perm = (0,) + tuple(range(2, w.ndim)) + (1,)
+    return w.transpose(perm).reshape(groups, o // groups, -1)
 
 
 def _out_sizes(in_sizes, kernel, stride, padding, dilation):
@@ -118,23 +149,19 @@ def _grad_matrix(g, groups):
     return g.transpose(1, 0, 3, 2).reshape(groups, n * _prod(sizes), o // groups)
 
 
-def _conv_forward(x, w, stride, padding, dilation, groups, cols=None):
+def _conv_forward(x, w, stride, padding, dilation, groups):
     o = w.shape[0]
     kernel = w.shape[2:]
     n = x.shape[0]
-    if cols is None:
-        cols, out_sizes = _im2col(x, kernel, stride, padding, dilation, groups)
-    else:
-        out_sizes = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
-    w_mat = w.reshape(groups, o // groups, -1)
+    d = len(kernel)
+    cols, out_sizes = _im2col(x, kernel, stride, padding, dilation, groups)
+    w_mat = _weight_matrix(w, groups)
     if groups == 1:
         out = cols[0] @ w_mat[0].T                                     # one GEMM: (N*L, O)
-        out = out.reshape((n,) + out_sizes + (o,))
-        out = np.moveaxis(out, -1, 1)
+        out = np.moveaxis(out.reshape((n,) + out_sizes + (o,)), -1, 1)
     else:
-        out = np.matmul(cols, w_mat.transpose(0, 2, 1))                # (G, N*L, O/G)
+        out = np.matmul(cols, w_mat.transpose(0, 2, 1))                # (G, N*L, O/G): one GEMM per group
         out = out.reshape((groups, n) + out_sizes + (o // groups,))
-        d = len(kernel)
         out = out.transpose((1, 0, 2 + d) + tuple(range(2, 2 + d))).reshape((n, o) + out_sizes)
     return np.ascontiguousarray(out), cols
 
@@ -191,21 +218,17 @@ class ConvInputGrad(Function):
         d = len(kernel)
         cg = c // groups
         out_sizes = g.shape[2:]
-        dcols = np.matmul(_grad_matrix(g, groups), w.reshape(groups, w.shape[0] // groups, -1))
-        # (G, N, *L, Cg, *K) -> (N, G, Cg, *K, *L)
-        dcols = dcols.reshape((groups, n) + tuple(out_sizes) + (cg,) + tuple(kernel))
-        dcols = dcols.transpose((1, 0, 2 + d) + tuple(range(3 + d, 3 + 2 * d)) + tuple(range(2, 2 + d)))
+        dcols = np.matmul(_grad_matrix(g, groups), _weight_matrix(w, groups))     # (G, N*L, K*Cg)
+        dcols = dcols.reshape((groups, n) + tuple(out_sizes) + tuple(kernel) + (cg,))
         padded = tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], padding))
-        xp = np.zeros((n, c) + padded, dtype=np.result_type(g, w))
-        xpv = xp.reshape((n, groups, cg) + padded)
-        # col2im: every kernel offset adds its slice of columns back onto the input positions it read.
+        xt = np.zeros((n,) + padded + (groups, cg), dtype=np.result_type(g, w))   # channel-last
+        # col2im: every kernel offset adds its columns back onto the input positions it read.
         for offset in itertools.product(*(range(k) for k in kernel)):
-            target = (slice(None),) * 3 + tuple(
-                slice(k * dl, k * dl + st * (size - 1) + 1, st)
-                for k, dl, st, size in zip(offset, dilation, stride, out_sizes))
-            xpv[target] += dcols[(slice(None),) * 3 + offset]
-        crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], padding))
-        return np.ascontiguousarray(xp[crop]) if any(lo or hi for lo, hi in padding) else xp
+            target = (slice(None),) + _offset_slices(offset, stride, dilation, out_sizes)
+            xt[target] += np.moveaxis(dcols[(slice(None),) * (2 + d) + offset], 0, -2)
+        crop = (slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], padding))
+        xt = xt[crop].reshape((n,) + tuple(x_shape[2:]) + (c,))
+        return np.ascontiguousarray(np.moveaxis(xt, -1, 1))
 
     @staticmethod
     def backward(ctx, h):
@@ -236,8 +259,9 @@ class ConvWeightGrad(Function):
         if cols is None:
             cols, _ = _im2col(x, kernel, stride, padding, dilation, groups)
         g_mat = _grad_matrix(g, groups).transpose(0, 2, 1)             # (G, O/G, N*L)
-        gw = np.matmul(g_mat, cols)                                     # (G, O/G, Cg*K): one GEMM per group
-        return gw.reshape((o, c // groups) + tuple(kernel))
+        gw = np.matmul(g_mat, cols)                                     # (G, O/G, K*Cg): one GEMM per group
+        gw = gw.reshape((o,) + tuple(kernel) + (c // groups,))
+        return np.ascontiguousarray(np.moveaxis(gw, -1, 1))
 
     @staticmethod
     def backward(ctx, v):
