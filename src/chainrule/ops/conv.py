@@ -91,6 +91,15 @@ def _pad_input(x, padding, value=0.0):
     return x
 
 
+def _move(a, source, dest):
+    """np.moveaxis without its argument normalization (it runs several times per conv call)."""
+    nd = a.ndim
+    source, dest = source % nd, dest % nd
+    order = [i for i in range(nd) if i != source]
+    order.insert(dest, source)
+    return a.transpose(order)
+
+
 def _channels_last(x, padding):
     """x (N, C, *S) as a zero-padded, contiguous (N, *S_padded, C) copy: the inner axis is the channel."""
     n, c = x.shape[:2]
@@ -125,7 +134,7 @@ def _im2col(x, kernel, stride, padding, dilation, groups):
     cols = np.empty((groups, n) + out_sizes + tuple(kernel) + (cg,), dtype=x.dtype)
     for offset in itertools.product(*(range(k) for k in kernel)):
         src = xt[(slice(None),) + _offset_slices(offset, stride, dilation, out_sizes)]   # (N, *L, G, Cg)
-        cols[(slice(None),) * (2 + d) + offset] = np.moveaxis(src, -2, 0)
+        cols[(slice(None),) * (2 + d) + offset] = _move(src, -2, 0)
     return cols.reshape(groups, n * _prod(out_sizes), _prod(kernel) * cg), out_sizes
 
 
@@ -158,7 +167,7 @@ def _conv_forward(x, w, stride, padding, dilation, groups):
     w_mat = _weight_matrix(w, groups)
     if groups == 1:
         out = cols[0] @ w_mat[0].T                                     # one GEMM: (N*L, O)
-        out = np.moveaxis(out.reshape((n,) + out_sizes + (o,)), -1, 1)
+        out = _move(out.reshape((n,) + out_sizes + (o,)), -1, 1)
     else:
         out = np.matmul(cols, w_mat.transpose(0, 2, 1))                # (G, N*L, O/G): one GEMM per group
         out = out.reshape((groups, n) + out_sizes + (o // groups,))
@@ -225,10 +234,10 @@ class ConvInputGrad(Function):
         # col2im: every kernel offset adds its columns back onto the input positions it read.
         for offset in itertools.product(*(range(k) for k in kernel)):
             target = (slice(None),) + _offset_slices(offset, stride, dilation, out_sizes)
-            xt[target] += np.moveaxis(dcols[(slice(None),) * (2 + d) + offset], 0, -2)
+            xt[target] += _move(dcols[(slice(None),) * (2 + d) + offset], 0, -2)
         crop = (slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], padding))
         xt = xt[crop].reshape((n,) + tuple(x_shape[2:]) + (c,))
-        return np.ascontiguousarray(np.moveaxis(xt, -1, 1))
+        return np.ascontiguousarray(_move(xt, -1, 1))
 
     @staticmethod
     def backward(ctx, h):
@@ -261,7 +270,7 @@ class ConvWeightGrad(Function):
         g_mat = _grad_matrix(g, groups).transpose(0, 2, 1)             # (G, O/G, N*L)
         gw = np.matmul(g_mat, cols)                                     # (G, O/G, K*Cg): one GEMM per group
         gw = gw.reshape((o,) + tuple(kernel) + (c // groups,))
-        return np.ascontiguousarray(np.moveaxis(gw, -1, 1))
+        return np.ascontiguousarray(_move(gw, -1, 1))
 
     @staticmethod
     def backward(ctx, v):
