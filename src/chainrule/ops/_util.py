@@ -66,3 +66,31 @@ def is_tensor(x) -> bool:
 def as_array(x):
     """A NumPy array (or scalar) for a Tensor, array or Python number."""
     return x.data if is_tensor(x) else x
+
+
+class BroadcastError(RuntimeError, ValueError):
+    """Shapes that cannot broadcast (a ValueError too, as NumPy raises, so NumPy habits still work)."""
+
+
+def broadcast_error(op, *arrays):
+    """The error for `op` on arrays whose shapes do not broadcast, naming the clash and the fix.
+
+    Returns None when the shapes do broadcast (the failure was something else)."""
+    shapes = [tuple(np.shape(a)) for a in arrays]
+    try:
+        np.broadcast_shapes(*shapes)
+        return None
+    except ValueError:
+        pass
+    ndim = max(len(s) for s in shapes)
+    for i in range(1, ndim + 1):
+        sizes = {s[-i] for s in shapes if len(s) >= i and s[-i] != 1}
+        if len(sizes) > 1:
+            break
+    shown = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
+    return BroadcastError(
+        f"{op}: shapes {shown} cannot broadcast: aligned from the right, dimension {-i} has sizes "
+        f"{' vs '.join(str(s[-i]) if len(s) >= i else '-' for s in shapes)}; each pair must be equal or 1. "
+        "Reshape or unsqueeze one operand so the dimensions line up (e.g. x.unsqueeze(-1) for a column, "
+        "or y.reshape(...)), or check that both come from the same layer size."
+    )

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.special as sc
 
 from ..autograd.function import Function
-from ._util import as_array, is_tensor, unbroadcast
+from ._util import as_array, broadcast_error, is_tensor, unbroadcast
 
 # Python floats, not NumPy float64 scalars: NumPy 2 would let those upcast float32 arrays.
 # IEEE results (log 0 = -inf, 1/0 = inf, exp 1000 = inf) are what NumPy and PyTorch return;
@@ -28,7 +28,11 @@ def _plain(fn, *args):
     """Apply a NumPy function with no gradient; a Tensor in gives a Tensor out."""
     from ..tensor import Tensor
 
-    out = fn(*(as_array(a) for a in args))
+    arrays = [as_array(a) for a in args]
+    try:
+        out = fn(*arrays)
+    except ValueError as e:
+        raise broadcast_error(getattr(fn, "__name__", "op"), *arrays) or e from None
     return Tensor._make(out) if any(is_tensor(a) for a in args) else out
 
 
@@ -333,7 +337,10 @@ class Add(Function):
     @staticmethod
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
-        return np.add(x, y)
+        try:
+            return np.add(x, y)
+        except ValueError as e:
+            raise broadcast_error("add", x, y) or e from None
 
     @staticmethod
     def backward(ctx, g):
@@ -348,7 +355,10 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
-        return np.subtract(x, y)
+        try:
+            return np.subtract(x, y)
+        except ValueError as e:
+            raise broadcast_error("sub", x, y) or e from None
 
     @staticmethod
     def backward(ctx, g):
@@ -366,7 +376,10 @@ class Mul(Function):
         need_x, need_y = ctx.needs_input_grad or (False, False)
         # Keep only what the wanted gradients need: dz/dx needs y, dz/dy needs x.
         ctx.save_for_backward(x if need_y else None, y if need_x else None)
-        return np.multiply(x, y)
+        try:
+            return np.multiply(x, y)
+        except ValueError as e:
+            raise broadcast_error("mul", x, y) or e from None
 
     @staticmethod
     def backward(ctx, g):
@@ -383,8 +396,11 @@ class Div(Function):
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
         ctx.save_for_backward(x if ctx.needs_input_grad and ctx.needs_input_grad[1] else None, y)
-        with np.errstate(**_IEEE):
-            return np.true_divide(x, y)
+        try:
+            with np.errstate(**_IEEE):
+                return np.true_divide(x, y)
+        except ValueError as e:
+            raise broadcast_error("div", x, y) or e from None
 
     @staticmethod
     def backward(ctx, g):
@@ -406,8 +422,11 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
-        with np.errstate(**_IEEE):
-            out = np.power(x, y)
+        try:
+            with np.errstate(**_IEEE):
+                out = np.power(x, y)
+        except ValueError as e:
+            raise broadcast_error("pow", x, y) or e from None
         ctx.save_for_backward(x, y, out)
         return out
 
@@ -436,7 +455,10 @@ class Maximum(Function):
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
         ctx.save_for_backward(x, y)
-        return np.maximum(x, y)
+        try:
+            return np.maximum(x, y)
+        except ValueError as e:
+            raise broadcast_error("maximum", x, y) or e from None
 
     @staticmethod
     def backward(ctx, g):
@@ -451,7 +473,10 @@ class Minimum(Function):
     def forward(ctx, x, y):
         _shapes(ctx, x, y)
         ctx.save_for_backward(x, y)
-        return np.minimum(x, y)
+        try:
+            return np.minimum(x, y)
+        except ValueError as e:
+            raise broadcast_error("minimum", x, y) or e from None
 
     @staticmethod
     def backward(ctx, g):
@@ -478,7 +503,10 @@ class Where(Function):
         cond = np.asarray(cond, dtype=bool)
         ctx.cond = cond
         ctx.shapes = (np.shape(x), np.shape(y))
-        return np.where(cond, x, y)
+        try:
+            return np.where(cond, x, y)
+        except ValueError as e:
+            raise broadcast_error("where", cond, x, y) or e from None
 
     @staticmethod
     def backward(ctx, g):
