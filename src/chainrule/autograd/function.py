@@ -189,7 +189,7 @@ class Function:
                 "first backward. Pass retain_graph=True to the first backward() (or autograd.grad) "
                 "if you need to backward through the graph again."
             )
-        if self.versions:
+        if self.versions or self.out_data is not None:
             self._check_versions()
         from ..tensor import Tensor
 
@@ -206,7 +206,15 @@ class Function:
         return Tensor._make(self.out_data, self)
 
     def _check_versions(self):
-        for tensor, version in self.versions:
+        out = self.out_ref() if self.out_data is not None and self.out_ref is not None else None
+        if out is not None and out.data is self.out_data and out._version != 0:
+            raise RuntimeError(
+                f"{self.op_name}: one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: output 0 of {self.op_name} (created at {format_site(self.site)}, shape "
+                f"{tuple(out.shape)}) is at version {out._version}, but version 0 was saved. Use an out-of-place "
+                "op (y = y + 1 instead of y += 1), or .clone() the output before changing it."
+            )
+        for tensor, version in self.versions or ():
             if tensor._version != version:
                 raise RuntimeError(
                     f"{self.op_name}: one of the tensors needed for gradient computation has been "
