@@ -358,7 +358,14 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            try:
+                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            except (TypeError, ValueError) as e:
+                mismatched.append(f"{key}: a {type(value).__name__} that is not an array ({e})")
+                continue
+            if array.dtype.kind not in "biuf" and not (array.dtype.kind == "c" and target.data.dtype.kind == "c"):
+                mismatched.append(f"{key}: checkpoint dtype {array.dtype} can't be loaded into a {target.dtype} tensor")
+                continue
             if array.shape != target.data.shape:
                 mismatched.append(f"{key}: checkpoint shape {tuple(array.shape)}, model shape {tuple(target.shape)}")
                 continue
