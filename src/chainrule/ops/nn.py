@@ -201,8 +201,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     t = np.asarray(as_array(target))
     if t.dtype.kind == "f" or is_tensor(target) and as_array(target).dtype.kind == "f":
         if np.shape(t) != shape:
+            hint = (f" If they are class indices, make them integers: target.long() (dtype {t.dtype} is "
+                    "read as class probabilities)." if np.shape(t) == ((shape[0],) + shape[2:] if len(shape) > 1
+                                                                     else ()) else "")
             raise RuntimeError(
-                f"cross_entropy: probability targets must have the input's shape {shape}, got {np.shape(t)}"
+                f"cross_entropy: probability targets must have the input's shape {shape}, got {np.shape(t)}.{hint}"
             )
         classes = shape[class_dim]
         if label_smoothing:
