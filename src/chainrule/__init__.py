@@ -41,3 +41,5 @@ def __getattr__(name):
 
 
 __version__ = "0.1.0"
+from .explain import explain  # also attaches Tensor.explain and chainrule.viz (cheap: no graphviz/sympy)
+from .value import Value

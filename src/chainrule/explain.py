@@ -1,0 +1,513 @@
+"""The chain rule of a backward pass, spelled out: `chainrule.explain(loss)`.
+
+For every named tensor u the engine computed
+
+    dL/du = sum over the uses of u of  dL/dv * dv/du
+
+where each use is a path from u to the nearest named tensor v (or to L itself)
+through unnamed intermediates, dL/dv is the upstream gradient and dv/du the
+local partial along that path. `explain` lists these sums first in symbols,
+then with the numbers of the pass.
+
+Recording. The engine frees what forward saved once backward is done, so the
+local partials must be taken while backward runs. The recorder is an engine
+observer that is installed only when asked for, so normal training pays
+nothing:
+
+    with chainrule.explain.recording():      # or chainrule.viz.trace()
+        L.backward()
+    print(chainrule.explain(L))
+
+or simply call `chainrule.explain(L)` *instead of* (or before) `L.backward()`:
+it then runs the backward pass itself, recorded, with `autograd.grad`
+(retain_graph=True, so L.backward() still works afterwards; no `.grad` is
+touched). `chainrule.explain.start_recording()` records every later pass (for
+notebooks) until `stop_recording()`.
+
+Example (the u1..u5 problem):
+    >>> u1 = cr.tensor(3.0, requires_grad=True, name="u1")
+    >>> u2 = cr.tensor(4.0, requires_grad=True, name="u2")
+    >>> u3 = u1 * u2; u3.name = "u3"
+    >>> u4 = u1 + u2; u4.name = "u4"
+    >>> u5 = 2 * u3 * u4; u5.name = "u5"
+    >>> L = (u5 - u1 - u2 - u3 - u4) ** 2; L.name = "L"
+    >>> print(cr.explain(L))         # dL/du1 = dL/du3 * du3/du1 + dL/du4 * du4/du1 + dL/du1(direct) ...
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .autograd import engine as _engine
+from .autograd import grad_mode as _grad_mode
+from .autograd.function import _backward_state
+
+# ----- the recorder -----
+
+_records: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # node -> NodeRecord
+_values: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()    # node -> forward value seen in backward
+_depth = {"n": 0}
+
+
+@dataclass
+class NodeRecord:
+    """What one node saw in a recorded backward pass (arrays, copies)."""
+
+    grad_output: np.ndarray                 # dL/d(out)
+    grad_inputs: tuple                      # the VJP: one contribution per input (None where none)
+    local: tuple                            # elementwise local partials d(out)/d(input_i), or None
+    value: np.ndarray | None                # the forward value of the output, when it was available
+
+
+def _array(x):
+    if x is None:
+        return None
+    data = getattr(x, "data", x) if hasattr(x, "grad_fn") else x
+    return np.array(data, copy=True)
+
+
+# Ops whose VJP with a vector of ones is the elementwise local partial (same-shape inputs).
+_ELEMENTWISE_MODULE = "chainrule.ops.elementwise"
+
+
+def _local_partials(node, g):
+    """d(out)/d(input_i) for elementwise ops, by running the node's own VJP with ones."""
+    if type(node).__module__ != _ELEMENTWISE_MODULE or node.saved is None:
+        return (None,) * len(node.next)
+    shape = np.shape(getattr(g, "data", g))
+    prev_graph, prev_mode = _backward_state["graph"], _grad_mode._state["enabled"]
+    _backward_state["graph"], _grad_mode._state["enabled"] = False, False
+    try:
+        grads = node._vjp(np.ones(shape, dtype=np.result_type(getattr(g, "dtype", float), np.float32)))
+    except Exception:  # a rule that cannot run on ones: show the VJP instead of a partial
+        return (None,) * len(node.next)
+    finally:
+        _backward_state["graph"], _grad_mode._state["enabled"] = prev_graph, prev_mode
+    out = []
+    for edge, gi in zip(node.next, grads):
+        edge_shape = None if edge is None else tuple(edge.shape)
+        # A broadcast input's VJP sums partials over the stretched axes: that is no local partial.
+        out.append(_array(gi) if gi is not None and edge_shape == shape else None)
+    return tuple(out)
+
+
+def _observe(node, g, grad_inputs):
+    from .tensor import Tensor
+
+    out = node.out_ref() if getattr(node, "out_ref", None) is not None else None
+    value = out.data.copy() if out is not None else (None if node.out_data is None else node.out_data.copy())
+    if value is not None:
+        _values[node] = value
+    # Inputs saved for backward are Tensors: their producers' values are free to read now.
+    for s in node.saved or ():
+        if isinstance(s, Tensor) and s.grad_fn is not None and s.grad_fn not in _values:
+            _values[s.grad_fn] = s.data.copy()
+    _records[node] = NodeRecord(_array(g), tuple(_array(gi) for gi in grad_inputs),
+                                _local_partials(node, g), value)
+
+
+def start_recording():
+    """Record every later backward pass (per-node gradients, local partials, values) until stop_recording()."""
+    if _depth["n"] == 0:
+        _engine.add_observer(_observe)
+    _depth["n"] += 1
+
+
+def stop_recording():
+    if _depth["n"] > 0:
+        _depth["n"] -= 1
+        if _depth["n"] == 0:
+            _engine.remove_observer(_observe)
+
+
+@contextlib.contextmanager
+def recording():
+    """Record the backward passes run inside the block, for explain() and draw_graph().
+
+    Example:
+        >>> with chainrule.explain.recording():
+        ...     loss.backward()
+        >>> chainrule.viz.draw_graph(loss)      # now shows every intermediate gradient
+    """
+    start_recording()
+    try:
+        yield
+    finally:
+        stop_recording()
+
+
+def record_of(node):
+    """The NodeRecord of `node` from the last recorded backward pass, or None."""
+    return _records.get(node)
+
+
+def value_of(node):
+    """The forward value of a node's output if it is known (tensor alive, saved, or seen in backward)."""
+    out = node.out_ref() if getattr(node, "out_ref", None) is not None else None
+    if out is not None:
+        return out.data
+    if node in _values:
+        return _values[node]
+    return node.out_data
+
+
+# ----- walking the graph -----
+
+def _graph(root):
+    """Nodes and leaves reachable from `root`, in reverse topological order (root first).
+
+    Returns (order, consumers): `order` lists node objects and leaf Tensors; `consumers`
+    maps id(entity) -> [(consumer node, input index)].
+    """
+    from .tensor import Tensor
+
+    start = root.grad_fn
+    deps, consumers, entities = {}, {}, {}
+    stack, seen = [start], {id(start)}
+    entities[id(start)] = start
+    while stack:
+        node = stack.pop()
+        for i, edge in enumerate(node.next):
+            if edge is None:
+                continue
+            consumers.setdefault(id(edge), []).append((node, i))
+            deps[id(edge)] = deps.get(id(edge), 0) + 1
+            if id(edge) not in seen:
+                seen.add(id(edge))
+                entities[id(edge)] = edge
+                if not isinstance(edge, Tensor):
+                    stack.append(edge)
+    order, ready = [], [start]
+    while ready:
+        e = ready.pop()
+        order.append(e)
+        if isinstance(e, Tensor):
+            continue
+        for edge in e.next:
+            if edge is None:
+                continue
+            deps[id(edge)] -= 1
+            if deps[id(edge)] == 0:
+                ready.append(edge)
+    return order, consumers
+
+
+# ----- the explanation -----
+
+@dataclass
+class Use:
+    """One term of dL/du: the path from u to the named tensor `consumer`.
+
+    upstream is dL/d(consumer); local is d(consumer)/du along this path (elementwise),
+    or None when the path crosses a non-elementwise op (then `contribution` is the
+    recorded vector-Jacobian product); contribution = upstream * local.
+    """
+
+    consumer: str
+    op: str
+    upstream: np.ndarray
+    local: np.ndarray | None
+    contribution: np.ndarray
+
+
+@dataclass
+class Step:
+    """dL/d(name) = sum of the uses' contributions = total."""
+
+    name: str
+    value: np.ndarray | None
+    uses: list = field(default_factory=list)
+    total: np.ndarray | None = None
+
+    @property
+    def grad(self):
+        return self.total
+
+
+def _is_scalar(a):
+    return a is not None and np.size(a) == 1
+
+
+def _fmt(a, digits=6):
+    if a is None:
+        return "?"
+    a = np.asarray(a)
+    if a.size == 1:
+        v = a.item()
+        if isinstance(v, float) and v == int(v) and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:.{digits}g}"
+    if a.size <= 6:
+        return np.array2string(a, precision=4, separator=", ", suppress_small=True).replace("\n", "")
+    return f"<{'x'.join(map(str, a.shape))} tensor, mean {a.mean():.4g}, norm {np.linalg.norm(a):.4g}>"
+
+
+class Explanation:
+    """The chain rule of one backward pass. `str()` for text, `.to_markdown()`, `.to_latex()`,
+    `.steps` for programs (a list of Step, root's nearest first), `[name]` for one Step."""
+
+    def __init__(self, root_name, steps):
+        self.root = root_name
+        self.steps = steps
+
+    def __getitem__(self, name):
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(f"explain: no named tensor {name!r}; named here: {[s.name for s in self.steps]}")
+
+    def grads(self):
+        """{name: dL/d(name)} as Python floats for scalars, arrays otherwise."""
+        return {s.name: (float(s.total) if _is_scalar(s.total) else s.total) for s in self.steps}
+
+    # ----- text -----
+
+    def _symbol_terms(self, step, d="d", partial="∂", mul="·"):
+        terms = []
+        for u in step.uses:
+            if u.consumer == self.root:
+                terms.append(f"{partial}{self.root}/{partial}{step.name}" + (f" [via {u.op}]" if u.local is None else ""))
+            elif u.local is None:
+                terms.append(f"({partial}{u.consumer}/{partial}{step.name})ᵀ {d}{self.root}/{d}{u.consumer}")
+            else:
+                terms.append(f"{d}{self.root}/{d}{u.consumer}{mul}{partial}{u.consumer}/{partial}{step.name}")
+        return terms
+
+    def __str__(self):
+        L = self.root
+        lines = [f"Chain rule for the backward pass of {L}: dL/du = Σ over uses of u of dL/dv · ∂v/∂u",
+                 f"(∂v/∂u is the local partial along the path from u to v; ∂{L}/∂u a direct use in {L})", "",
+                 f"d{L}/d{L} = 1"]
+        for s in self.steps:
+            head = f"d{L}/d{s.name}"
+            pad = " " * len(head)
+            lines.append("")
+            if not s.uses:
+                lines.append(f"{head} = 0   ({s.name} does not reach {L})")
+                continue
+            lines.append(f"{head} = " + " + ".join(self._symbol_terms(s)))
+            nums = []
+            for u in s.uses:
+                if u.local is None:
+                    nums.append(_fmt(u.contribution))
+                elif u.consumer == L:
+                    nums.append(f"({_fmt(u.local)})")
+                else:
+                    nums.append(f"({_fmt(u.upstream)})·({_fmt(u.local)})")
+            lines.append(f"{pad} = " + " + ".join(nums))
+            lines.append(f"{pad} = {_fmt(s.total)}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _latex_lines(self):
+        L = _tex_name(self.root)
+        out = []
+        for s in self.steps:
+            u_name = _tex_name(s.name)
+            head = rf"\frac{{\partial {L}}}{{\partial {u_name}}}"
+            syms, nums = [], []
+            for u in s.uses:
+                v = _tex_name(u.consumer)
+                if u.consumer == self.root:
+                    syms.append(rf"\frac{{\partial {L}}}{{\partial {u_name}}}\Big|_{{\text{{direct}}}}")
+                    nums.append(rf"({_tex_num(u.contribution)})")
+                elif u.local is None:
+                    syms.append(rf"\left(\frac{{\partial {v}}}{{\partial {u_name}}}\right)^{{\top}}"
+                                rf"\frac{{\partial {L}}}{{\partial {v}}}")
+                    nums.append(_tex_num(u.contribution))
+                else:
+                    syms.append(rf"\frac{{\partial {L}}}{{\partial {v}}}\frac{{\partial {v}}}{{\partial {u_name}}}")
+                    nums.append(rf"({_tex_num(u.upstream)})({_tex_num(u.local)})")
+            if not syms:
+                out.append(rf"{head} = 0")
+            else:
+                out.append(rf"{head} = " + " + ".join(syms) + " = " + " + ".join(nums) + f" = {_tex_num(s.total)}")
+        return out
+
+    def to_latex(self):
+        """An `align*` environment, one line per named tensor."""
+        return "\\begin{align*}\n" + " \\\\\n".join(l.replace(" = ", " &= ", 1) for l in self._latex_lines()) \
+            + "\n\\end{align*}"
+
+    def to_markdown(self):
+        """Markdown with one display-math line per named tensor (renders in Jupyter and on GitHub)."""
+        parts = [f"**Chain rule for the backward pass of ${_tex_name(self.root)}$**", ""]
+        for line in self._latex_lines():
+            parts += [f"$$ {line} $$", ""]
+        return "\n".join(parts)
+
+    def _repr_markdown_(self):
+        return self.to_markdown()
+
+
+def _tex_name(name):
+    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
+    if m:
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    escaped = name.replace("_", "\\_")
+    return name if re.fullmatch(r"[A-Za-z]", name) else "\\mathrm{" + escaped + "}"
+
+
+def _tex_num(a):
+    return _fmt(a).replace("<", r"\langle ").replace(">", r"\rangle ").replace("x", r"\times ") \
+        if a is not None and np.size(a) > 6 else _fmt(a)
+
+
+def explain(loss, names=None):
+    """Spell out the chain rule of the last backward pass of `loss`, for every named tensor.
+
+    dL/du = sum over the uses of u of (upstream gradient dL/dv) x (local partial dv/du),
+    where v is the next named tensor on each path (or L itself).
+
+    Args:
+        loss: the tensor backward ran from (usually a scalar). Its name, or "L", heads
+            the explanation.
+        names: optional {name: tensor} for tensors without a `.name` (nothing is renamed).
+
+    Returns:
+        an Explanation: `str()` for text, `.to_markdown()`, `.to_latex()`, `.steps`
+        (tensor name, uses [(consumer, op, upstream, local, contribution)], total).
+
+    Name tensors with `name=` (leaves) or `t.name = "u3"` (intermediates). If the last
+    backward of `loss` was not recorded (see `recording()`), explain runs it itself with
+    autograd.grad(retain_graph=True), leaving every `.grad` as it was.
+
+    Example:
+        >>> x = cr.tensor(2.0, requires_grad=True, name="x")
+        >>> y = x * x; y.name = "y"
+        >>> L = 3 * y; L.name = "L"
+        >>> cr.explain(L)["x"].total     # dL/dy * dy/dx = 3 * 4 = 12
+        array(12.)
+    """
+    from .tensor import Tensor
+
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"explain: expected the Tensor backward ran from, got {type(loss).__name__}")
+    if loss.grad_fn is None:
+        raise RuntimeError(
+            "explain: this tensor has no grad_fn (it is a leaf or was computed without grad), so there is no "
+            "backward pass to explain. Build it from tensors created with requires_grad=True.")
+    alias = {id(t): n for n, t in (names or {}).items()}
+
+    def name_of(e):
+        if isinstance(e, Tensor):
+            return alias.get(id(e)) or e.name
+        out = e.out_ref() if getattr(e, "out_ref", None) is not None else None
+        return (alias.get(id(out)) if out is not None else None) or e.name
+
+    order, consumers = _graph(loss)
+    nodes = [e for e in order if not isinstance(e, Tensor)]
+    if any(n not in _records for n in nodes):
+        if any(n.saved is None for n in nodes):
+            raise RuntimeError(
+                "explain: the last backward pass through this graph was not recorded, and it freed the values "
+                "the local partials need. Either call chainrule.explain(loss) instead of loss.backward() (it runs "
+                "the backward pass itself), or run backward inside `with chainrule.explain.recording():`, or "
+                "pass retain_graph=True to backward().")
+        leaves = [e for e in order if isinstance(e, Tensor)]
+        with recording():
+            if leaves:
+                _engine.grad(loss, leaves, retain_graph=True, allow_unused=True)
+            else:  # every input is detached: run the pass for its records only
+                _engine.grad(loss, [loss], retain_graph=True)
+    root_name = name_of(loss.grad_fn) or "L"
+
+    # For every entity, {named v: (dv/dx elementwise or None, op path)} by dynamic programming from the root.
+    reach = {}
+    root_node = loss.grad_fn
+    for e in order:
+        if e is root_node:
+            continue
+        acc = {}
+        for node, i in consumers.get(id(e), ()):
+            rec = _records[node]
+            local = rec.local[i]
+            nm = name_of(node) if node is not root_node else root_name
+            targets = {nm: (np.ones_like(rec.grad_output), None)} if nm else reach.get(id(node), {})
+            for v, (partial, path) in targets.items():
+                term = None if (local is None or partial is None) else local * partial
+                op = node.op_name if path is None else f"{node.op_name}→{path}"
+                if v in acc:
+                    old, old_op = acc[v]
+                    acc[v] = (None if term is None or old is None else old + term, old_op if old_op == op else f"{old_op}, {op}")
+                else:
+                    acc[v] = (term, op)
+        reach[id(e)] = acc
+
+    named_grad = {root_name: None}
+    for n in nodes:
+        nm = name_of(n) if n is not root_node else root_name
+        if nm:
+            named_grad[nm] = _records[n].grad_output
+
+    steps = []
+    for e in order:
+        if e is root_node:
+            continue
+        nm = name_of(e)
+        if not nm:
+            continue
+        value = e.data if isinstance(e, Tensor) else value_of(e)
+        if isinstance(e, Tensor):
+            total = None
+            for node, i in consumers.get(id(e), ()):
+                gi = _records[node].grad_inputs[i]
+                if gi is not None:
+                    total = gi.copy() if total is None else total + gi
+        else:
+            total = _records[e].grad_output
+        step = Step(nm, None if value is None else np.array(value), [], total)
+        for v, (partial, op) in reach[id(e)].items():
+            upstream = named_grad.get(v)
+            if upstream is None:  # v is the root: dL/dL = 1
+                upstream = np.ones(()) if partial is None else np.ones_like(partial)
+            if partial is not None:
+                contribution = upstream * partial
+            else:
+                contribution = _contribution_via_edges(e, v, consumers, name_of, root_node, root_name)
+            step.uses.append(Use(v, op, upstream, partial, contribution))
+        steps.append(step)
+    return Explanation(root_name, steps)
+
+
+def _contribution_via_edges(e, v, consumers, name_of, root_node, root_name):
+    """The recorded gradient reaching `e` through paths to named `v` that cross a non-elementwise op.
+
+    Exact when the unnamed nodes on those paths feed only `v` (the usual case: a named
+    layer output); otherwise it is the sum of the edge VJPs from e's direct consumers.
+    """
+    total = None
+    for node, i in consumers.get(id(e), ()):
+        nm = name_of(node) if node is not root_node else root_name
+        if nm and nm != v:
+            continue
+        gi = _records[node].grad_inputs[i]
+        if gi is not None:
+            total = gi.copy() if total is None else total + gi
+    return total
+
+
+explain.recording = recording
+explain.start_recording = start_recording
+explain.stop_recording = stop_recording
+explain.Explanation = Explanation
+
+
+def _tensor_explain(self, names=None):
+    """Tensor.explain(): chainrule.explain(self) (see chainrule.explain)."""
+    return explain(self, names)
+
+
+def _attach():
+    from .tensor import Tensor
+
+    Tensor.explain = _tensor_explain
+
+
+_attach()
+from . import viz  # noqa: E402,F401  (makes chainrule.viz available after `import chainrule`; cheap)
