@@ -14,6 +14,7 @@ import numpy as np
 import scipy.special as sc
 
 import chainrule as cr
+import chainrule.ops.conv as cconv
 import chainrule.ops.nn as cnn
 
 UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), (1, 4)]
@@ -550,6 +551,60 @@ OP_TABLE = [
            lambda z, t: _t("nn.functional.binary_cross_entropy_with_logits")(z, t, pos_weight=_t("tensor")(
                3.0, dtype=z.dtype)), cases=[(((3, 4),), {})], make_args=_bce_logits_args),
 ]
+
+def _conv_spec(name, ours, theirs, shapes_kwargs):
+    return OpSpec(name, lambda *a, **k: ours(*a, **k), None, _t(theirs), cases=shapes_kwargs, domains=((-1.0, 1.0),),
+                  fwd_tol=(1e-12, 1e-12))
+
+
+def _np_max_pool1d(x, kernel_size, stride=None):
+    stride = stride or kernel_size
+    n = (x.shape[-1] - kernel_size) // stride + 1
+    return np.stack([x[..., i * stride:i * stride + kernel_size].max(-1) for i in range(n)], -1)
+
+
+def _np_avg_pool1d(x, kernel_size, stride=None):
+    stride = stride or kernel_size
+    n = (x.shape[-1] - kernel_size) // stride + 1
+    return np.stack([x[..., i * stride:i * stride + kernel_size].mean(-1) for i in range(n)], -1)
+
+
+def _np_conv1d(x, w, b=None, stride=1, padding=0, dilation=1):
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    k = w.shape[-1]
+    n = (xp.shape[-1] - dilation * (k - 1) - 1) // stride + 1
+    out = np.stack([np.einsum("nck,ock->no", xp[..., i * stride:i * stride + dilation * (k - 1) + 1:dilation], w)
+                    for i in range(n)], -1)
+    return out if b is None else out + b[:, None]
+
+
+OP_TABLE += [
+    OpSpec("linear", cconv.linear, lambda x, w, b=None: x @ w.T + (0 if b is None else b), _t("nn.functional.linear"),
+           cases=[(((2, 4), (3, 4), (3,)), {}), (((4,), (3, 4)), {}), (((2, 3, 4), (2, 4), (2,)), {})]),
+    OpSpec("conv1d", cconv.conv1d, _np_conv1d, _t("nn.functional.conv1d"),
+           cases=[(((2, 3, 7), (4, 3, 3), (4,)), {}), (((1, 2, 8), (3, 2, 3)), dict(stride=2, padding=1)),
+                  (((2, 2, 9), (2, 2, 2)), dict(dilation=2))], domains=((-1.0, 1.0),), fwd_tol=(1e-12, 1e-12)),
+    _conv_spec("conv1d_groups", cconv.conv1d, "nn.functional.conv1d", [(((1, 4, 6), (4, 2, 3)), dict(groups=2))]),
+    _conv_spec("conv2d", cconv.conv2d, "nn.functional.conv2d",
+               [(((2, 3, 5, 5), (2, 3, 3, 3), (2,)), {}), (((1, 2, 5, 4), (2, 2, 3, 2)), dict(stride=2, padding=1))]),
+    _conv_spec("conv_transpose1d", cconv.conv_transpose1d, "nn.functional.conv_transpose1d",
+               [(((2, 3, 5), (3, 2, 3), (2,)), dict(stride=2, padding=1))]),
+    _conv_spec("conv_transpose2d", cconv.conv_transpose2d, "nn.functional.conv_transpose2d",
+               [(((1, 2, 3, 3), (2, 3, 2, 2)), dict(stride=2))]),
+    OpSpec("max_pool1d", cconv.max_pool1d, _np_max_pool1d, _t("nn.functional.max_pool1d"),
+           cases=[(((2, 3, 8),), dict(kernel_size=2)), (((1, 2, 9),), dict(kernel_size=3, stride=2))],
+           make_args=_distinct),
+    _conv_spec("max_pool2d", cconv.max_pool2d, "nn.functional.max_pool2d",
+               [(((1, 2, 4, 4),), dict(kernel_size=2)), (((2, 1, 5, 5),), dict(kernel_size=3, stride=2, padding=1))]),
+    OpSpec("avg_pool1d", cconv.avg_pool1d, _np_avg_pool1d, _t("nn.functional.avg_pool1d"),
+           cases=[(((2, 3, 8),), dict(kernel_size=2)), (((1, 2, 9),), dict(kernel_size=3, stride=2))]),
+    _conv_spec("avg_pool2d", cconv.avg_pool2d, "nn.functional.avg_pool2d",
+               [(((1, 2, 4, 4),), dict(kernel_size=2)), (((2, 1, 5, 5),), dict(kernel_size=3, stride=2, padding=1))]),
+]
+OP_TABLE[-2].make_args = _distinct
+OP_TABLE[-2].make_args = None
+_max2d = next(s for s in OP_TABLE if s.name == "max_pool2d")
+_max2d.make_args = _distinct
 
 SPECS = {spec.name: spec for spec in OP_TABLE}
 

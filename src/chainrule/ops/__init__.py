@@ -1,10 +1,10 @@
-"""The primitives, grouped by family. `REGISTRY` maps every public op name to its function;
+"""The primitives, grouped by family. `primitives()` lists every Function with a backward rule;
 `NONDIFFERENTIABLE` lists the ops that return values with no gradient (comparisons, argmax, ...).
 """
-from . import elementwise, linalg, nn, reduce, shape
+from . import conv, elementwise, linalg, nn, reduce, shape
 from ..autograd.function import Function
 
-_MODULES = (elementwise, reduce, shape, linalg, nn)
+_MODULES = (elementwise, reduce, shape, linalg, nn, conv)
 
 NONDIFFERENTIABLE = frozenset(name for m in _MODULES for name in m.NONDIFFERENTIABLE)
 
