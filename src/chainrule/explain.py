@@ -279,7 +279,7 @@ class Explanation:
 
     def __str__(self):
         L = self.root
-        lines = [f"Chain rule for the backward pass of {L}: dL/du = Σ over uses of u of dL/dv · ∂v/∂u",
+        lines = [f"Chain rule for the backward pass of {L}: d{L}/du = Σ over uses of u of d{L}/dv · ∂v/∂u",
                  f"(∂v/∂u is the local partial along the path from u to v; ∂{L}/∂u a direct use in {L})", "",
                  f"d{L}/d{L} = 1"]
         for s in self.steps:

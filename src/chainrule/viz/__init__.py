@@ -30,8 +30,9 @@ def trace():
 def __getattr__(name):
     # The plotting helpers import matplotlib only when called, but keep even their module lazy.
     if name in ("plot_function", "plot_history", "plot_gradient_flow", "plots"):
-        from . import plots
+        import importlib
 
+        plots = importlib.import_module(".plots", __name__)
         return plots if name == "plots" else getattr(plots, name)
     raise AttributeError(f"module 'chainrule.viz' has no attribute {name!r}")
 

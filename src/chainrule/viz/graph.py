@@ -117,12 +117,13 @@ def _build(root):
 # only what backward needs, so an unnamed Sub's output is gone once the expression is done).
 _RECOMPUTABLE = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.true_divide,
                  "Neg": np.negative, "Exp": np.exp, "Log": np.log, "Tanh": np.tanh, "Sin": np.sin,
-                 "Cos": np.cos, "Sqrt": np.sqrt, "Abs": np.abs, "Clone": np.copy}
+                 "Cos": np.cos, "Sqrt": np.sqrt, "Abs": np.abs, "Clone": np.copy, "Matmul": np.matmul}
 
 
 def _recompute(node, inputs):
     fn = _RECOMPUTABLE.get(node.op_name)
-    if fn is None or type(node).__module__ != "chainrule.ops.elementwise" or any(i is None for i in inputs):
+    if fn is None or type(node).__module__ not in ("chainrule.ops.elementwise",
+                                                                   "chainrule.ops.linalg") or any(i is None for i in inputs):
         return None
     with np.errstate(all="ignore"):
         return fn(*inputs)

@@ -1,0 +1,151 @@
+"""Graph drawing: structure, labels, kinds, intermediate gradients, DOT text and real rendering."""
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import viz
+
+
+def _need_dot():
+    """Rendering tests run for real: under CI a missing `dot` is a failure, locally a skip."""
+    if shutil.which("dot") is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("graphviz's `dot` is missing under CI: `make test` installs it (apt-get install graphviz)")
+        pytest.skip("graphviz's dot is not installed")
+
+
+def u_problem():
+    u1 = cr.tensor(3.0, requires_grad=True, name="u1")
+    u2 = cr.tensor(4.0, requires_grad=True, name="u2")
+    u3 = u1 * u2; u3.name = "u3"
+    u4 = u1 + u2; u4.name = "u4"
+    u5 = 2 * u3 * u4; u5.name = "u5"
+    L = (u5 - u1 - u2 - u3 - u4) ** 2; L.name = "L"
+    return L, (u1, u2, u3, u4, u5)
+
+
+def test_one_vertex_per_tensor_and_op_with_values():
+    x = cr.tensor(2.0, requires_grad=True, name="x")
+    y = cr.tensor(5.0, requires_grad=True, name="y")
+    z = x * y; z.name = "z"
+    out = cr.exp(z - 9.0); out.name = "out"
+    g = viz.draw_graph(out)
+    src = g.source
+    # 2 leaves + 3 ops (Mul, Sub, Exp) + 3 op outputs
+    assert len(re.findall(r"\[label=", src)) == 8
+    assert src.count("->") == 2 + 1 + 1 + 1 + 1 + 1   # x,y->Mul; Mul->z; z->Sub; Sub->t; t->Exp; Exp->out
+    assert "value 10" in src and "value 2.71828" in src
+    assert "Mul" in src and "Exp" in src
+
+
+def test_to_dot_matches_graphviz_source_and_needs_no_binary(monkeypatch):
+    L, _ = u_problem()
+    dot_text = viz.to_dot(L)
+    assert dot_text.startswith("digraph {") and dot_text.rstrip().endswith("}")
+    monkeypatch.setenv("PATH", "")          # no `dot` binary reachable: .source still works
+    src = viz.draw_graph(L).source
+    def labels(text):
+        return sorted(a or b for a, b in re.findall(r'label=(?:"([^"]*)"|([^\s\]"]+))', text))
+    assert labels(dot_text) == labels(src)
+
+
+def test_kinds_are_told_apart():
+    w = cr.tensor([1.0, 2.0], requires_grad=True, name="w")
+    x = cr.tensor([3.0, 4.0], name="x")           # no grad: not part of the graph
+    h = w * x; h.name = "h"
+    loss = h.sum(); loss.name = "loss"
+    src = viz.to_dot(loss)
+    assert re.search(r'label="w[^"]*"[^\]]*fillcolor="#bfdbfe"', src)        # leaf: blue
+    assert re.search(r'label="h[^"]*"[^\]]*style="filled,rounded"', src)     # intermediate
+    assert re.search(r'label="loss[^"]*"[^\]]*peripheries="2"', src)          # output
+    assert "shape (2)" in src
+
+
+def test_parameters_are_drawn_as_parameters():
+    nn = pytest.importorskip("chainrule.nn")
+    lin = nn.Linear(3, 2)
+    out = lin(cr.ones(1, 3)).sum()
+    src = viz.to_dot(out)
+    assert src.count('fillcolor="#fde68a"') == 2      # weight and bias
+
+
+def test_gradients_of_leaves_after_plain_backward_and_of_intermediates_when_traced():
+    L, (u1, u2, u3, u4, u5) = u_problem()
+    with viz.trace():
+        L.backward()
+    text = viz.text_graph(L)
+    assert re.search(r"^u1 .*grad 21016$", text, re.M)
+    assert re.search(r"^u3 = Mul\(u1, u2\).*value 12\s+grad 3692$", text, re.M)
+    assert re.search(r"^u5 = Mul\(t1, u4\).*grad 284$", text, re.M)
+    assert re.search(r"^L = Pow\(t5, const\).*value 20164\s+grad 1$", text, re.M)
+    src = viz.to_dot(L)
+    assert "grad 6532" in src                        # u4's gradient, an intermediate
+
+
+def test_untraced_backward_shows_leaf_grads_only():
+    L, (u1, *_rest) = u_problem()
+    L.backward()
+    text = viz.text_graph(L)
+    assert re.search(r"^u1 .*grad 21016$", text, re.M)
+    assert not re.search(r"^u4 = .*grad", text, re.M)
+
+
+def test_tensor_summary_and_show_flags():
+    W = cr.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True, name="W")
+    s = (W * 2).sum()
+    text = viz.text_graph(s, show_values=False)
+    assert "value" not in text
+    assert "shape (3, 4)" in viz.text_graph(s)
+    assert "mean 5.5" in viz.text_graph(s)
+
+
+def test_deep_chain_draws_without_recursion():
+    x = cr.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0
+    assert viz.to_dot(y).count("Mul") == 3000
+
+
+def test_draws_a_value_graph():
+    a = cr.Value(2.0, label="a"); b = cr.Value(-3.0, label="b")
+    L = a * b + 1.0; L.label = "L"
+    L.backward()
+    text = viz.text_graph(L)
+    assert re.search(r"^a .*value 2\s+grad -3$", text, re.M)
+    assert "L = +(" in text
+    assert "digraph" in viz.draw_graph(L).source
+
+
+def test_rejects_other_objects():
+    with pytest.raises(TypeError, match="Tensor or a chainrule.Value"):
+        viz.to_dot([1, 2])
+
+
+@pytest.mark.parametrize("ext,magic", [("svg", b"<svg"), ("png", b"\x89PNG"), ("pdf", b"%PDF")])
+def test_renders_to_files(tmp_path, ext, magic):
+    _need_dot()
+    L, _ = u_problem()
+    path = tmp_path / f"g.{ext}"
+    viz.draw_graph(L, save=str(path))
+    data = path.read_bytes()
+    assert magic in data[:400]
+    if ext == "svg":
+        assert b"u3" in data and b"Pow" in data
+
+
+def test_save_refuses_unknown_extension(tmp_path):
+    L, _ = u_problem()
+    with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf"):
+        viz.save_graph(L, tmp_path / "graph.bmpx")
+
+
+def test_inline_jupyter_svg():
+    _need_dot()
+    L, _ = u_problem()
+    svg = viz.draw_graph(L)._repr_image_svg_xml()
+    assert "<svg" in svg
