@@ -88,6 +88,8 @@ def read_safetensors(path) -> tuple[dict, dict]:
         header = json.loads(blob[8:8 + n].decode("utf-8"), object_pairs_hook=no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         refuse(f"the header is not UTF-8 JSON ({e})")
+    except RecursionError:
+        refuse("the header's JSON is nested too deeply")
     if not isinstance(header, dict):
         refuse("the header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
@@ -248,6 +250,8 @@ def load(path):
         return {name: Tensor._make(array) for name, array in arrays.items()}
     try:
         tree = json.loads(metadata[_TREE_KEY])
+        return _decode(tree, arrays, os.fspath(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"load: {os.fspath(path)} has corrupt chainrule metadata ({e})") from None
-    return _decode(tree, arrays, os.fspath(path))
+    except RecursionError:
+        raise ValueError(f"load: {os.fspath(path)} has chainrule metadata nested too deeply") from None
