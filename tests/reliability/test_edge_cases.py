@@ -55,7 +55,7 @@ KNOWN_WARNING_OPS = {
     "cross_entropy_ignore_smooth", "cross_entropy_probs", "mse_loss", "l1_loss", "binary_cross_entropy",
     "bce_with_logits", "bce_with_logits_pos_weight", "add", "mul", "div", "pow", "pow_scalar", "rpow",
     "norm", "logsumexp", "outer", "dot", "sum", "mean", "linear", "conv1d", "conv2d", "conv_transpose1d",
-    "conv_transpose2d",
+    "conv_transpose2d", "softmax_cross_entropy",
 }
 
 # NaN gradients at finite inputs with a finite output: 0/0 at a point where PyTorch picks the subgradient 0.
