@@ -1,0 +1,88 @@
+"""Shared set-up for the benchmarks: thread count, timing, results.
+
+Import this module before NumPy or torch: it pins every BLAS/OpenMP pool to
+THREADS threads so chainrule, PyTorch and hand-written NumPy compete on equal terms.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+
+import gc  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+# QUICK=1 shortens every workload (for smoke runs); figures are then not comparable.
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+def torch():
+    import torch as _torch
+
+    _torch.set_num_threads(THREADS)
+    return _torch
+
+
+def best_of(fn, repeats=5, number=1, warmup=1):
+    """Best wall time of `repeats` runs of `number` calls to fn (seconds per call)."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+def median_of(fn, repeats=5, number=1, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return float(np.median(times))
+
+
+def kaiming_uniform(rng, out_f, in_f, *extra):
+    """PyTorch's default Linear/Conv init, as float32 arrays (same values for all three implementations)."""
+    fan_in = in_f * int(np.prod(extra)) if extra else in_f
+    bound = 1.0 / np.sqrt(fan_in)
+    w = rng.uniform(-bound, bound, (out_f, in_f) + tuple(extra)).astype(np.float32)
+    b = rng.uniform(-bound, bound, (out_f,)).astype(np.float32)
+    return w, b
+
+
+def report(name, rows):
+    """Print rows [(label, value, unit)] and return a dict for run_all."""
+    print(f"== {name}")
+    for label, value, unit in rows:
+        if isinstance(value, float):
+            print(f"  {label:<44} {value:12.4g} {unit}")
+        else:
+            print(f"  {label:<44} {value!s:>12} {unit}")
+    sys.stdout.flush()
+    return {label: value for label, value, _ in rows}
+
+
+def save(name, result):
+    path = HERE / "results.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = result
+    path.write_text(json.dumps(data, indent=1, default=float))

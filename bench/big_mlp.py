@@ -1,0 +1,150 @@
+"""big-mlp: 784-1024-1024-10 ReLU MLP, batch 256, one forward + backward + SGD step, float32.
+
+Reports ms per step, GFLOP/s (GEMM flops only) and the fraction of the NumPy float32
+GEMM peak measured here (n = 2048).
+"""
+from __future__ import annotations
+
+import _common  # noqa: F401
+from _common import QUICK, best_of, kaiming_uniform, median_of, report, save
+
+import numpy as np
+
+SIZES = (784, 1024, 1024, 10)
+BATCH = 256
+LR = 0.01
+REPEATS = 3 if QUICK else 15
+
+
+def step_flops():
+    """GEMM flops of one step: forward, weight grads, and input grads of all but the first layer."""
+    pairs = list(zip(SIZES[:-1], SIZES[1:]))
+    fwd = sum(2 * BATCH * i * o for i, o in pairs)
+    dw = fwd
+    dx = sum(2 * BATCH * i * o for i, o in pairs[1:])
+    return fwd + dw + dx
+
+
+def gemm_peak(n=2048):
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)
+    out = np.empty_like(a)
+    t = best_of(lambda: np.matmul(a, b, out=out), repeats=5 if not QUICK else 2, warmup=1)
+    return 2 * n ** 3 / t / 1e9
+
+
+def make_data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], BATCH).astype(np.int64)
+    params = [kaiming_uniform(rng, o, i) for i, o in zip(SIZES[:-1], SIZES[1:])]
+    return x, y, params
+
+
+def numpy_step_fn(x, y, params):
+    Ws = [w.copy() for w, _ in params]
+    bs = [b.copy() for _, b in params]
+    lr = np.float32(LR)
+    rows = np.arange(BATCH)
+
+    def step():
+        h1 = x @ Ws[0].T
+        h1 += bs[0]
+        a1 = np.maximum(h1, 0)
+        h2 = a1 @ Ws[1].T
+        h2 += bs[1]
+        a2 = np.maximum(h2, 0)
+        z = a2 @ Ws[2].T
+        z += bs[2]
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        e /= e.sum(axis=1, keepdims=True)
+        e[rows, y] -= 1
+        e *= np.float32(1.0 / BATCH)
+        gW2 = e.T @ a2
+        gb2 = e.sum(axis=0)
+        g2 = e @ Ws[2]
+        g2 *= a2 > 0
+        gW1 = g2.T @ a1
+        gb1 = g2.sum(axis=0)
+        g1 = g2 @ Ws[1]
+        g1 *= a1 > 0
+        gW0 = g1.T @ x
+        gb0 = g1.sum(axis=0)
+        for p, g in ((Ws[0], gW0), (bs[0], gb0), (Ws[1], gW1), (bs[1], gb1), (Ws[2], gW2), (bs[2], gb2)):
+            g *= lr
+            p -= g
+    return step
+
+
+def torch_step_fn(x, y, params):
+    from _common import torch as get_torch
+
+    torch = get_torch()
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    with torch.no_grad():
+        for layer, (w, b) in zip(model[::2], params):
+            layer.weight.copy_(torch.from_numpy(w))
+            layer.bias.copy_(torch.from_numpy(b))
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    F = nn.functional
+
+    def step():
+        loss = F.cross_entropy(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def chainrule_step_fn(x, y, params):
+    import chainrule
+    from chainrule import nn
+    from chainrule.nn import functional as F
+
+    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    for layer, (w, b) in zip([model[0], model[2], model[4]], params):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    opt = chainrule.optim.SGD(model.parameters(), lr=LR)
+    xc, yc = chainrule.from_numpy(x), chainrule.from_numpy(y)
+
+    def step():
+        loss = F.cross_entropy(model(xc), yc)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def run():
+    x, y, params = make_data()
+    peak = gemm_peak()
+    flops = step_flops()
+    t_np = median_of(numpy_step_fn(x, y, params), repeats=REPEATS, warmup=2)
+    t_torch = median_of(torch_step_fn(x, y, params), repeats=REPEATS, warmup=2)
+    t_cr = median_of(chainrule_step_fn(x, y, params), repeats=REPEATS, warmup=2)
+    gf = lambda t: flops / t / 1e9  # noqa: E731
+    rows = [
+        ("numpy GEMM peak (n=2048, float32)", peak, "GFLOP/s"),
+        ("GEMM GFLOP per step", flops / 1e9, "GFLOP"),
+        ("numpy ms/step", t_np * 1e3, "ms"),
+        ("torch ms/step", t_torch * 1e3, "ms"),
+        ("chainrule ms/step", t_cr * 1e3, "ms"),
+        ("numpy GFLOP/s", gf(t_np), "GFLOP/s"),
+        ("torch GFLOP/s", gf(t_torch), "GFLOP/s"),
+        ("chainrule GFLOP/s", gf(t_cr), "GFLOP/s"),
+        ("numpy fraction of peak", gf(t_np) / peak, ""),
+        ("chainrule fraction of peak", gf(t_cr) / peak, "(target >= 0.85)"),
+        ("chainrule/torch", t_cr / t_torch, "x (target <= 0.9)"),
+        ("chainrule/numpy", t_cr / t_np, "x"),
+    ]
+    result = report(f"big-mlp (784-1024-1024-10, batch {BATCH}, median of {REPEATS})", rows)
+    save("big-mlp", result)
+    return result
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,90 @@
+"""deep-chain: 100,000 scalar ops (alternating *c and +c) forward and backward.
+
+Reports seconds for 10k and 100k ops (linear scaling: the ratio should be ~10),
+peak traced memory (tracemalloc, in a separate run so it does not slow the timing),
+and the memory still held after backward (saved values freed) and after the output
+is dropped (the whole graph freed). Backward is iterative: no recursion limit is touched.
+"""
+from __future__ import annotations
+
+import _common  # noqa: F401
+from _common import QUICK, report, save
+
+import gc
+import sys
+import time
+import tracemalloc
+
+N_BIG = 20_000 if QUICK else 100_000
+N_SMALL = N_BIG // 10
+
+
+def chain(n):
+    import chainrule
+
+    x = chainrule.tensor(0.5, dtype=chainrule.float64, requires_grad=True)
+    y = x
+    for i in range(n):
+        y = y * 0.99999 if i % 2 == 0 else y + 1e-6
+    return x, y
+
+
+def timed(n, repeats=3):
+    best_f = best_b = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        x, y = chain(n)
+        t1 = time.perf_counter()
+        y.backward()
+        t2 = time.perf_counter()
+        best_f, best_b = min(best_f, t1 - t0), min(best_b, t2 - t1)
+        del x, y
+    return best_f, best_b
+
+
+def memory(n):
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    x, y = chain(n)
+    after_forward = tracemalloc.get_traced_memory()[0] - base
+    y.backward()
+    after_backward = tracemalloc.get_traced_memory()[0] - base
+    peak = tracemalloc.get_traced_memory()[1] - base
+    ok = x.grad is not None
+    del y
+    gc.collect()
+    after_drop = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return peak, after_forward, after_backward, after_drop, ok
+
+
+def run():
+    import chainrule  # noqa: F401  (import outside the timing)
+
+    limit = sys.getrecursionlimit()
+    fs, bs = timed(N_SMALL)
+    fb, bb = timed(N_BIG, repeats=2)
+    peak, after_fwd, after_bwd, after_drop, ok = memory(N_BIG)
+    mb = 1 / 2 ** 20
+    rows = [
+        (f"{N_SMALL} ops forward+backward", fs + bs, "s"),
+        (f"{N_BIG} ops forward", fb, "s"),
+        (f"{N_BIG} ops backward", bb, "s"),
+        (f"{N_BIG} ops forward+backward", fb + bb, "s"),
+        ("us per op (fwd+bwd, 100k)", (fb + bb) / N_BIG * 1e6, "us"),
+        ("scaling 100k/10k (linear = 10)", (fb + bb) / (fs + bs), "x"),
+        ("peak traced memory", peak * mb, "MiB"),
+        ("held after forward (graph + saved)", after_fwd * mb, "MiB"),
+        ("held after backward (graph, saved freed)", after_bwd * mb, "MiB"),
+        ("held after dropping the output", after_drop * mb, "MiB"),
+        ("recursion limit untouched", sys.getrecursionlimit() == limit and ok, ""),
+    ]
+    result = report(f"deep-chain ({N_BIG} scalar ops)", rows)
+    save("deep-chain", result)
+    return result
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,175 @@
+"""mnist1d-mlp: 40-100-100-10 ReLU MLP, softmax cross-entropy, SGD lr 0.1, batch 100, 2000 steps, float32.
+
+Same initial weights, same batches, same thread count for chainrule, PyTorch and a
+hand-written NumPy version (no graph, hand-derived backward).
+"""
+from __future__ import annotations
+
+import _common  # noqa: F401  (pins threads before NumPy loads)
+from _common import QUICK, best_of, kaiming_uniform, report, save
+
+import time
+
+import numpy as np
+
+SIZES = (40, 100, 100, 10)
+BATCH = 100
+STEPS = 200 if QUICK else 2000
+LR = 0.1
+REPEATS = 1 if QUICK else 3
+
+
+def load_data():
+    import chainrule.data
+
+    d = chainrule.data.mnist1d()
+    x_train = np.ascontiguousarray(d.x_train, dtype=np.float32)
+    x_test = np.ascontiguousarray(d.x_test, dtype=np.float32)
+    return x_train, d.y_train.astype(np.int64), x_test, d.y_test.astype(np.int64)
+
+
+def batches(x, y, steps, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < steps:
+        perm = rng.permutation(len(x))
+        for i in range(0, len(x) - batch + 1, batch):
+            idx = perm[i:i + batch]
+            out.append((np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx])))
+            if len(out) == steps:
+                break
+    return out
+
+
+def init_params(seed=1):
+    rng = np.random.default_rng(seed)
+    return [kaiming_uniform(rng, o, i) for i, o in zip(SIZES[:-1], SIZES[1:])]
+
+
+# ----- hand-written NumPy -----
+
+def numpy_train(params, data, x_test, y_test):
+    Ws = [w.copy() for w, _ in params]
+    bs = [b.copy() for _, b in params]
+    lr = np.float32(LR)
+    for xb, yb in data:
+        # forward
+        h1 = xb @ Ws[0].T
+        h1 += bs[0]
+        a1 = np.maximum(h1, 0)
+        h2 = a1 @ Ws[1].T
+        h2 += bs[1]
+        a2 = np.maximum(h2, 0)
+        z = a2 @ Ws[2].T
+        z += bs[2]
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        e /= e.sum(axis=1, keepdims=True)
+        # backward: dL/dz = (softmax - onehot) / N
+        e[np.arange(len(yb)), yb] -= 1
+        e *= np.float32(1.0 / len(yb))
+        gW2 = e.T @ a2
+        gb2 = e.sum(axis=0)
+        g2 = e @ Ws[2]
+        g2 *= a2 > 0
+        gW1 = g2.T @ a1
+        gb1 = g2.sum(axis=0)
+        g1 = g2 @ Ws[1]
+        g1 *= a1 > 0
+        gW0 = g1.T @ xb
+        gb0 = g1.sum(axis=0)
+        # SGD
+        for p, g in ((Ws[0], gW0), (bs[0], gb0), (Ws[1], gW1), (bs[1], gb1), (Ws[2], gW2), (bs[2], gb2)):
+            g *= lr
+            p -= g
+    h = np.maximum(x_test @ Ws[0].T + bs[0], 0)
+    h = np.maximum(h @ Ws[1].T + bs[1], 0)
+    z = h @ Ws[2].T + bs[2]
+    return float((z.argmax(1) == y_test).mean())
+
+
+# ----- PyTorch -----
+
+def torch_train(params, data, x_test, y_test):
+    from _common import torch as get_torch
+
+    torch = get_torch()
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
+    with torch.no_grad():
+        for layer, (w, b) in zip(model[::2], params):
+            layer.weight.copy_(torch.from_numpy(w))
+            layer.bias.copy_(torch.from_numpy(b))
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    tdata = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in data]
+    F = torch.nn.functional
+    t0 = time.perf_counter()
+    for xb, yb in tdata:
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    elapsed = time.perf_counter() - t0
+    with torch.no_grad():
+        acc = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
+    return elapsed, float(acc)
+
+
+# ----- chainrule -----
+
+def chainrule_train(params, data, x_test, y_test):
+    import chainrule
+    from chainrule import nn
+    from chainrule.nn import functional as F
+
+    model = nn.Sequential(nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
+    for layer, (w, b) in zip([model[0], model[2], model[4]], params):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    opt = chainrule.optim.SGD(model.parameters(), lr=LR)
+    cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
+    t0 = time.perf_counter()
+    for xb, yb in cdata:
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    elapsed = time.perf_counter() - t0
+    with chainrule.no_grad():
+        acc = (model(chainrule.from_numpy(x_test)).data.argmax(1) == y_test).mean()
+    return elapsed, float(acc)
+
+
+def run():
+    x_train, y_train, x_test, y_test = load_data()
+    data = batches(x_train, y_train, STEPS, BATCH)
+    params = init_params()
+    per = 1000.0 / STEPS
+
+    np_acc = [None]
+
+    def np_run():
+        np_acc[0] = numpy_train(params, data, x_test, y_test)
+
+    t_np = best_of(np_run, repeats=REPEATS, warmup=1) * per
+    t_torch, acc_torch = min(torch_train(params, data, x_test, y_test) for _ in range(REPEATS + 1))
+    t_cr, acc_cr = min(chainrule_train(params, data, x_test, y_test) for _ in range(REPEATS + 1))
+    t_torch *= per
+    t_cr *= per
+    rows = [
+        ("numpy s/1000 steps", t_np, "s"),
+        ("torch s/1000 steps", t_torch, "s"),
+        ("chainrule s/1000 steps", t_cr, "s"),
+        ("chainrule/torch", t_cr / t_torch, "x (target <= 0.5)"),
+        ("chainrule/numpy", t_cr / t_np, "x (target <= 1.3)"),
+        ("numpy test accuracy", np_acc[0], ""),
+        ("torch test accuracy", acc_torch, ""),
+        ("chainrule test accuracy", acc_cr, ""),
+    ]
+    result = report(f"mnist1d-mlp ({STEPS} steps, batch {BATCH})", rows)
+    save("mnist1d-mlp", result)
+    return result
+
+
+if __name__ == "__main__":
+    run()

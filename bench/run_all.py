@@ -1,0 +1,82 @@
+"""Run every benchmark (each in its own process, 2 threads everywhere) and print the summary table.
+
+    make bench                  # or: .venv/bin/python bench/run_all.py [workload ...]
+    BENCH_QUICK=1 make bench    # a short smoke run (figures not comparable)
+
+Each workload writes its figures to bench/results.json; the table below checks them
+against the targets of issue 6.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = {
+    "import": "import_time.py",
+    "small-op-overhead": "small_ops.py",
+    "mnist1d-mlp": "mnist1d_mlp.py",
+    "big-mlp": "big_mlp.py",
+    "mnist1d-cnn": "mnist1d_cnn.py",
+    "hvp": "hvp.py",
+    "deep-chain": "deep_chain.py",
+}
+
+# (workload, figure, comparison, target)
+TARGETS = [
+    ("mnist1d-mlp", "chainrule/torch", "<=", 0.5),
+    ("mnist1d-mlp", "chainrule/numpy", "<=", 1.3),
+    ("big-mlp", "chainrule fraction of peak", ">=", 0.85),
+    ("big-mlp", "chainrule/torch", "<=", 0.9),
+    ("small-op-overhead", "chainrule/torch", "<=", 0.5),
+    ("mnist1d-cnn", "chainrule/torch", "<=", 1.0),
+    ("hvp", "chainrule/torch", "<=", 1.0),
+    ("deep-chain", "scaling 100k/10k (linear = 10)", "<=", 13.0),
+    ("deep-chain", "recursion limit untouched", "==", True),
+    ("import", "import chainrule best", "<", 0.3),
+]
+
+
+def machine():
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
+            ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name"))
+    except (StopIteration, OSError):
+        model = platform.processor()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    return f"{model}, {os.cpu_count()} cores, load average {load[0]:.2f} at start"
+
+
+def main(argv):
+    names = argv or list(SCRIPTS)
+    results_path = HERE / "results.json"
+    if not argv and results_path.exists():
+        results_path.unlink()
+    print(f"machine: {machine()}")
+    print(f"python {platform.python_version()}, threads {os.environ.get('BENCH_THREADS', '2')}")
+    t0 = time.perf_counter()
+    for name in names:
+        subprocess.run([sys.executable, str(HERE / SCRIPTS[name])], check=True, cwd=str(HERE))
+    results = json.loads(results_path.read_text())
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}; total {time.perf_counter() - t0:.0f} s")
+    print(f"\n{'workload':<20} {'figure':<34} {'value':>10} {'target':>10}  result")
+    ok_all = True
+    for workload, figure, op, target in TARGETS:
+        if workload not in results:
+            continue
+        value = results[workload][figure]
+        ok = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+              "==": lambda a, b: a == b}[op](value, target)
+        ok_all &= ok
+        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+        print(f"{workload:<20} {figure:<34} {shown:>10} {op + ' ' + str(target):>10}  {'pass' if ok else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,132 @@
+"""small-op-overhead: 200 elementwise ops (x*c, +b, tanh, sigmoid in turn) on 16 elements, sum, backward.
+
+Microseconds per op, forward plus backward (the total divided by 200). Compares
+chainrule with PyTorch; the NumPy column is the same arithmetic with a hand-written
+backward, i.e. the floor set by NumPy's own per-call cost.
+"""
+from __future__ import annotations
+
+import _common  # noqa: F401
+from _common import QUICK, best_of, report, save
+
+import numpy as np
+import scipy.special as sc
+
+N_OPS = 200
+SIZE = 16
+NUMBER = 20 if QUICK else 200
+REPEATS = 3 if QUICK else 7
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(SIZE).astype(np.float32) * 0.5, rng.standard_normal(SIZE).astype(np.float32) * 0.1
+
+
+def numpy_fn():
+    x0, b = _data()
+    c = np.float32(0.9)
+
+    def run():
+        y = x0
+        saved = []
+        for i in range(N_OPS):
+            k = i % 4
+            if k == 0:
+                y = y * c
+            elif k == 1:
+                y = y + b
+            elif k == 2:
+                y = np.tanh(y)
+                saved.append(y)
+            else:
+                y = sc.expit(y)
+                saved.append(y)
+        g = np.ones_like(y)
+        gb = np.zeros_like(b)
+        for i in reversed(range(N_OPS)):
+            k = i % 4
+            if k == 0:
+                g = g * c
+            elif k == 1:
+                gb += g
+            elif k == 2:
+                t = saved.pop()
+                g = g * (1 - t * t)
+            else:
+                s = saved.pop()
+                g = g * (s * (1 - s))
+        return g, gb
+    return run
+
+
+def torch_fn():
+    from _common import torch as get_torch
+
+    torch = get_torch()
+    x0, b0 = _data()
+    x = torch.tensor(x0, requires_grad=True)
+    b = torch.tensor(b0, requires_grad=True)
+
+    def run():
+        y = x
+        for i in range(N_OPS):
+            k = i % 4
+            if k == 0:
+                y = y * 0.9
+            elif k == 1:
+                y = y + b
+            elif k == 2:
+                y = torch.tanh(y)
+            else:
+                y = torch.sigmoid(y)
+        y.sum().backward()
+        x.grad = None
+        b.grad = None
+    return run
+
+
+def chainrule_fn():
+    import chainrule
+
+    x0, b0 = _data()
+    x = chainrule.tensor(x0, requires_grad=True)
+    b = chainrule.tensor(b0, requires_grad=True)
+
+    def run():
+        y = x
+        for i in range(N_OPS):
+            k = i % 4
+            if k == 0:
+                y = y * 0.9
+            elif k == 1:
+                y = y + b
+            elif k == 2:
+                y = chainrule.tanh(y)
+            else:
+                y = chainrule.sigmoid(y)
+        y.sum().backward()
+        x.grad = None
+        b.grad = None
+    return run
+
+
+def run():
+    us = lambda t: t / N_OPS * 1e6  # noqa: E731
+    t_np = us(best_of(numpy_fn(), repeats=REPEATS, number=NUMBER, warmup=1))
+    t_torch = us(best_of(torch_fn(), repeats=REPEATS, number=NUMBER, warmup=1))
+    t_cr = us(best_of(chainrule_fn(), repeats=REPEATS, number=NUMBER, warmup=1))
+    rows = [
+        ("numpy us/op (fwd+bwd)", t_np, "us"),
+        ("torch us/op (fwd+bwd)", t_torch, "us"),
+        ("chainrule us/op (fwd+bwd)", t_cr, "us"),
+        ("chainrule/torch", t_cr / t_torch, "x (target <= 0.5)"),
+        ("chainrule/numpy", t_cr / t_np, "x"),
+    ]
+    result = report(f"small-op-overhead ({N_OPS} ops on {SIZE} elements)", rows)
+    save("small-op-overhead", result)
+    return result
+
+
+if __name__ == "__main__":
+    run()
