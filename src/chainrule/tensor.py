@@ -14,6 +14,10 @@ from . import _dtypes
 from .autograd import engine, grad_mode
 
 
+_new = object.__new__
+_ndarray = np.ndarray
+
+
 def _dtype_of_python_data(array: np.ndarray, requested):
     if requested is not None:
         return np.dtype(requested)
@@ -106,8 +110,8 @@ class Tensor:
     @classmethod
     def _make(cls, data, grad_fn=None):
         """Wrap an array without copying (the ops' fast path)."""
-        t = object.__new__(cls)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t = _new(cls)
+        t.data = data if type(data) is _ndarray else np.asarray(data)
         t.grad = None
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
@@ -541,6 +545,11 @@ def _format_tensor(t: Tensor) -> str:
         extras.append(f"name={t.name!r}")
     return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
+
+from .autograd import function as _function  # noqa: E402
+
+_function._Tensor = Tensor  # the engine's hot paths test isinstance against this, no import per call
+engine._Tensor = Tensor
 
 from .ops import elementwise as _ew  # noqa: E402  (ops need Tensor defined first)
 from .ops import linalg as _linalg  # noqa: E402

@@ -8,10 +8,15 @@ theirs accumulated into `.grad` (PyTorch semantics) or captured for
 """
 from __future__ import annotations
 
+from sys import getrefcount as _refcount
+
 import numpy as np
 
 from . import anomaly, grad_mode
 from .function import Function, _backward_state, format_site
+
+_Tensor = None  # set by tensor.py
+_ndarray = np.ndarray
 
 
 # Callables observer(node, grad_output, grad_inputs), called for every node a backward pass
@@ -31,8 +36,7 @@ def remove_observer(observer):
 
 
 def _as_grad_array(tensor, gradient, where):
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     if gradient is None:
         if tensor.data.size != 1:
             raise RuntimeError(
@@ -61,8 +65,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         create_graph: record the backward pass itself, for higher-order derivatives.
         inputs: if given, accumulate only into these leaves.
     """
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     if isinstance(tensors, Tensor):
         tensors = [tensors]
     if not isinstance(grad_tensors, (list, tuple)):
@@ -84,8 +87,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def _root_grad(t, g, create_graph):
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     if create_graph:
         if isinstance(g, Tensor):
             if g.shape != t.shape:
@@ -115,8 +117,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         >>> (dy,) = chainrule.autograd.grad(x ** 3, x, create_graph=True)   # 3 x^2 = 27
         >>> (d2y,) = chainrule.autograd.grad(dy, x)                          # 6 x = 18
     """
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     single_output = isinstance(outputs, Tensor)
     outputs = [outputs] if single_output else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -159,8 +160,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 def _collect(roots):
     """Count, for every node reachable from `roots`, how many edges lead into it."""
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     deps = {}
     stack = [r.grad_fn for r in roots if r.grad_fn is not None]
     seen = set(stack)
@@ -190,8 +190,7 @@ def _add(acc, g, graph, owned, key):
 
 
 def _run(roots, root_grads, retain_graph, create_graph, capture, only):
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     graph = bool(create_graph)
     prev_graph = _backward_state["graph"]
     prev_mode = grad_mode._state["enabled"]
@@ -216,11 +215,13 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                     capture_nodes.setdefault(t.grad_fn, []).append(i)
         only_ids = None if only is None else {id(t) for t in only}
 
-        def to_leaf(leaf, g):
+        def to_leaf(leaf, g, fresh=False):
             key = id(leaf)
             entry = leaf_grads.get(key)
             if entry is None:
                 leaf_grads[key] = [leaf, g]
+                if fresh:
+                    owned.add(("leaf", key))
             else:
                 entry[1] = _add(entry[1], g, graph, owned, ("leaf", key))
 
@@ -232,40 +233,66 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
 
         deps, nodes = _collect(roots)
         ready = [n for n in {r.grad_fn for r in roots if r.grad_fn is not None} if deps.get(n, 0) == 0]
+        plain = not graph
         while ready:
             node = ready.pop()
             g = grads.pop(node, None)
             if g is not None and node.hooked:
                 g = _node_hooks(node, g, graph)
-            if node in capture_nodes and g is not None:
+            if capture_nodes and node in capture_nodes and g is not None:
                 for i in capture_nodes[node]:
                     capture[1][i] = g
+            nxt = node.next
             if g is None:
-                input_grads = (None,) * len(node.next)
+                input_grads = (None,) * len(nxt)
             else:
-                input_grads = node._vjp(g)
+                cls = type(node)
+                if cls._array_protocol:
+                    input_grads = cls.backward(node, g)
+                    if type(input_grads) is not tuple:
+                        input_grads = (input_grads,)
+                else:
+                    input_grads = node._vjp(g)
                 if check:
                     anomaly.check_backward(node, input_grads)
                 if _observers:
                     for observer in list(_observers):
                         observer(node, g, input_grads)
             if not retain_graph:
-                node.release()
-            for edge, gi in zip(node.next, input_grads):
+                node.saved = None
+                node.out_data = None
+                node.versions = None
+            # By index, not zip: zip's cached result tuple would hold an extra reference to gi,
+            # which the ownership test below counts.
+            for i in range(min(len(nxt), len(input_grads))):
+                edge = nxt[i]
                 if edge is None:
                     continue
+                gi = input_grads[i]
+                is_leaf = isinstance(edge, Tensor)
                 if gi is not None:
-                    gi = _conform(node, edge, gi, graph)
-                if isinstance(edge, Tensor):
+                    # Fast path: an array of the input's shape and dtype needs no conversion.
+                    if plain and type(gi) is _ndarray and (
+                            (gi.shape == edge.data.shape and gi.dtype == edge.data.dtype) if is_leaf
+                            else (gi.shape == edge.shape and gi.dtype == edge.dtype)):
+                        pass
+                    else:
+                        gi = _conform(node, edge, gi, graph)
+                if is_leaf:
                     if gi is not None:
-                        to_leaf(edge, gi)
+                        # A gradient that nothing else references (a fresh result of the rule,
+                        # not a view, not saved, not handed to another input) can become .grad
+                        # without a copy. References here: input_grads, gi, getrefcount's argument.
+                        to_leaf(edge, gi, plain and gi.base is None and _refcount(gi) <= 3)
                     continue
                 if gi is not None:
-                    grads[edge] = _add(grads.get(edge), gi, graph, owned, edge)
+                    acc = grads.get(edge)
+                    grads[edge] = gi if acc is None else _add(acc, gi, graph, owned, edge)
                 remaining = deps[edge] - 1
                 deps[edge] = remaining
                 if remaining == 0:
                     ready.append(edge)
+            del input_grads
 
         for key, (leaf, g) in leaf_grads.items():
             if leaf._hooks:
@@ -285,8 +312,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
 
 def _conform(node, edge, gi, graph):
     """Check a returned gradient's shape against its input, and match its dtype."""
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     shape = edge.data.shape if isinstance(edge, Tensor) else edge.shape
     dtype = edge.data.dtype if isinstance(edge, Tensor) else edge.dtype
     g_shape = gi.shape if isinstance(gi, Tensor) else np.shape(gi)
@@ -310,8 +336,7 @@ def _conform(node, edge, gi, graph):
 
 
 def _run_hooks(hooks, g, graph):
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     for hook in list(hooks.values()):
         g_t = g if isinstance(g, Tensor) else Tensor._make(g)
         result = hook(g_t)
@@ -321,8 +346,7 @@ def _run_hooks(hooks, g, graph):
 
 
 def _node_hooks(node, g, graph):
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     tensor = node.out_ref()
     if tensor is None:
         return g
@@ -335,8 +359,7 @@ def _node_hooks(node, g, graph):
 
 def _accumulate(tensor, g, graph, owned_key):
     """tensor.grad += g, as PyTorch does: in place when possible, never aliasing another buffer."""
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     if graph:
         g_t = g if isinstance(g, Tensor) else Tensor._make(g)
         tensor.grad = g_t if tensor.grad is None else tensor.grad + g_t

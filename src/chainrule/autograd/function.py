@@ -26,6 +26,11 @@ import numpy as np
 
 from . import anomaly, grad_mode
 
+_grad_state = grad_mode._state
+_anomaly_state = anomaly._state
+_weakref = weakref.ref
+_new = object.__new__
+_NEEDS_1 = (True,)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 # Set by the engine while it runs backward rules: False means "plain arrays",
@@ -33,12 +38,27 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 _backward_state = {"graph": False}
 
 
+# Set by tensor.py once Tensor exists (this module is imported first).
+_Tensor = None
+
+# code object -> True when it belongs to chainrule: the provenance walk skips those frames,
+# and the cache makes that a dict lookup per frame instead of a string test.
+_in_package = {}
+
+
 def user_site(depth: int = 2):
     """(filename, line) of the innermost caller outside the chainrule package."""
     frame = sys._getframe(depth)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    cache = _in_package
+    while frame is not None:
+        code = frame.f_code
+        inside = cache.get(code)
+        if inside is None:
+            inside = cache[code] = code.co_filename.startswith(_PACKAGE_DIR)
+        if not inside:
+            return (code.co_filename, frame.f_lineno)
         frame = frame.f_back
-    return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+    return None
 
 
 def format_site(site) -> str:
@@ -105,11 +125,12 @@ class Function:
         """
         if not cls._array_protocol:
             return _apply_user_function(cls, args, params)
-        from ..tensor import Tensor
-
+        Tensor = _Tensor
+        # The hot path of every op: one pass over the inputs, then either a plain
+        # forward (no graph wanted) or a node with its edges.
         datas = []
-        any_tensor = False
         record = False
+        any_tensor = False
         for a in args:
             if isinstance(a, Tensor):
                 any_tensor = True
@@ -120,18 +141,19 @@ class Function:
                 datas.append(a)
         if not any_tensor:
             return cls.forward(_NULL_CTX, *datas, **params)
-        if not (record and grad_mode._state["enabled"]):
+        if not (record and _grad_state["enabled"]):
             return Tensor._make(cls.forward(_NULL_CTX, *datas, **params))
 
-        ctx = cls.__new__(cls)
-        nxt = []
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                nxt.append(a if a.grad_fn is None else a.grad_fn)
-            else:
-                nxt.append(None)
-        ctx.next = tuple(nxt)
-        ctx.needs_input_grad = tuple(e is not None for e in nxt)
+        ctx = _new(cls)
+        if len(args) == 1:
+            a = args[0]
+            ctx.next = (a if a.grad_fn is None else a.grad_fn,)
+            ctx.needs_input_grad = _NEEDS_1
+        else:
+            nxt = [((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad
+                    else None) for a in args]
+            ctx.next = tuple(nxt)
+            ctx.needs_input_grad = tuple([e is not None for e in nxt])
         ctx.saved = ()
         ctx.out_data = None
         ctx.versions = None
@@ -140,11 +162,12 @@ class Function:
             ctx._resolve_saved(args, datas, out)
         ctx.site = user_site()
         result = Tensor._make(out, ctx)
-        ctx.shape = result.data.shape
-        ctx.dtype = result.data.dtype
-        ctx.out_ref = weakref.ref(result)
-        if anomaly._state["enabled"]:
-            anomaly.check_forward(ctx, result.data)
+        data = result.data
+        ctx.shape = data.shape
+        ctx.dtype = data.dtype
+        ctx.out_ref = _weakref(result)
+        if _anomaly_state["enabled"]:
+            anomaly.check_forward(ctx, data)
         return result
 
     def save_for_backward(self, *values):
@@ -157,13 +180,14 @@ class Function:
         self.saved = values
 
     def _resolve_saved(self, args, datas, out):
-        from ..tensor import Tensor
-
+        Tensor = _Tensor
         resolved = []
         versions = []
         for value in self.saved:
             kept = value
-            if value is out and value is not None:
+            if value is None:
+                pass
+            elif value is out:
                 kept = _OUT
                 self.out_data = out
             else:
@@ -191,8 +215,7 @@ class Function:
             )
         if self.versions or self.out_data is not None:
             self._check_versions()
-        from ..tensor import Tensor
-
+        Tensor = _Tensor
         if _backward_state["graph"]:
             return tuple(self._output_tensor() if s is _OUT else s for s in saved)
         return tuple(s.data if isinstance(s, Tensor) else (self.out_data if s is _OUT else s) for s in saved)

@@ -255,6 +255,8 @@ def permute(x, *dims):
 
 def transpose(x, dim0=-2, dim1=-1):
     """Swap two dimensions (torch.transpose)."""
+    if type(x) is np.ndarray and x.ndim >= 2:
+        return x.swapaxes(dim0, dim1)  # backward rules on plain arrays: no node, no checks needed
     ndim = np.ndim(as_array(x))
     if ndim < 2 and dim0 in (-2, -1) and dim1 in (-2, -1):
         return x
