@@ -530,6 +530,11 @@ OP_TABLE = [
     OpSpec("cross_entropy_probs", lambda x, p, **k: cnn.cross_entropy(x, p, **k),
            lambda x, p: -(p * _np_log_softmax(x, 1)).sum(1).mean(), _t("nn.functional.cross_entropy"),
            cases=[(((4, 3),), {})], make_args=_prob_targets, grad_args=(0, 1)),
+    OpSpec("softmax_cross_entropy", lambda x, t, **k: cnn.SoftmaxCrossEntropy.apply(
+        x, target=np.asarray(t), scale=1.0 / len(t) if k.get("reduction", "mean") == "mean" else 1.0),
+        _np_cross_entropy, _t("nn.functional.cross_entropy"),
+        cases=[(((4, 3),), {}), (((6, 5),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,),
+        notes="the fused primitive behind cross_entropy's (N, C) class-index case"),
     OpSpec("nll_loss", lambda x, t, **k: cnn.nll_loss(x, t, **k), lambda x, t, reduction="mean": {
         "mean": np.mean, "sum": np.sum}[reduction](-x[np.arange(len(t)), t]), _t("nn.functional.nll_loss"),
         cases=[(((4, 3),), {}), (((4, 3),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,)),

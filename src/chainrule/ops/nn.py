@@ -62,6 +62,51 @@ class LogSoftmax(Function):
         return g - exp(y) * g.sum(axis=ctx.axis, keepdims=True)
 
 
+class SoftmaxCrossEntropy(Function):
+    """l = scale * sum_n -log softmax(x_n)[t_n] for logits x (N, C) and class indices t (N,).
+
+    dl/dx = scale * (softmax(x) - onehot(t)): the fused form of log_softmax + nll_loss,
+    one node instead of five, and the probabilities from forward are the gradient's
+    main term. `scale` is 1/N for reduction='mean', 1 for 'sum'.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target=None, scale=1.0):
+        m = np.max(x, axis=1, keepdims=True)
+        if np.isfinite(m).all():
+            return _softmax_ce(ctx, x, m, target, scale)
+        # inf/nan logits: shift by the finite maxima only (as log_softmax), IEEE results, no warnings.
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return _softmax_ce(ctx, x, np.where(np.isfinite(m), m, 0), target, scale)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, probs = ctx.saved_tensors
+        if is_tensor(x):
+            # create_graph: the same formula, from differentiable ops.
+            onehot = np.zeros(x.shape, dtype=x.dtype)
+            onehot[ctx.rows, ctx.target] = 1
+            return (Softmax.apply(x, axis=1) - onehot) * (g * ctx.scale)
+        d = probs.copy()
+        d[ctx.rows, ctx.target] -= 1
+        d *= g * ctx.scale
+        return d
+
+
+def _softmax_ce(ctx, x, m, target, scale):
+    rows = np.arange(x.shape[0])
+    shifted = x - m
+    e = np.exp(shifted)
+    total = np.sum(e, axis=1, keepdims=True)
+    picked = shifted[rows, target] - np.log(total[:, 0])
+    loss = np.asarray(-np.sum(picked) * scale, dtype=x.dtype)
+    if ctx.needs_input_grad:
+        e /= total
+        ctx.target, ctx.rows, ctx.scale = target, rows, scale
+        ctx.save_for_backward(x, e)
+    return loss
+
+
 class BinaryCrossEntropy(Function):
     """l = -(t ln p + (1 - t) ln(1 - p)), each log clamped at -100 (PyTorch's BCELoss).
 
@@ -197,8 +242,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if len(shape) == 0:
         raise RuntimeError("cross_entropy: input must have at least one dimension (the classes)")
     class_dim = 1 if len(shape) > 1 else 0
-    logp = log_softmax(input, dim=class_dim)
     t = np.asarray(as_array(target))
+    if (len(shape) == 2 and t.dtype.kind in "iu" and weight is None and not label_smoothing
+            and reduction in ("mean", "sum") and t.shape == shape[:1] and t.size
+            and t.min() >= 0 and t.max() < shape[1]):
+        # The common case, fused into one node (ignore_index cannot occur: all targets are classes).
+        return SoftmaxCrossEntropy.apply(input, target=t, scale=1.0 / t.size if reduction == "mean" else 1.0)
+    logp = log_softmax(input, dim=class_dim)
     if t.dtype.kind == "f" or is_tensor(target) and as_array(target).dtype.kind == "f":
         if np.shape(t) != shape:
             hint = (f" If they are class indices, make them integers: target.long() (dtype {t.dtype} is "
