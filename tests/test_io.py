@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import io
 
 
 def _raw(header: dict, data: bytes = b"", length: int | None = None) -> bytes:

@@ -16,7 +16,6 @@ import pathlib
 import sys
 import time
 
-import numpy as np
 
 PAPER = {"logreg": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}  # Greydanus, "Scaling down deep learning"
 # Per-model defaults; every model in the paper's table trained with Adam, lr 1e-2, batch 100, 6000 steps.
