@@ -16,6 +16,7 @@ from . import anomaly, grad_mode
 from .function import Function, _backward_state, format_site
 
 _Tensor = None  # set by tensor.py
+_grad_state = grad_mode._state
 _ndarray = np.ndarray
 
 
@@ -192,10 +193,11 @@ def _add(acc, g, graph, owned, key):
 def _run(roots, root_grads, retain_graph, create_graph, capture, only):
     Tensor = _Tensor
     graph = bool(create_graph)
+    plain = not graph
     prev_graph = _backward_state["graph"]
-    prev_mode = grad_mode._state["enabled"]
+    prev_mode = _grad_state["enabled"]
     _backward_state["graph"] = graph
-    grad_mode._state["enabled"] = graph
+    _grad_state["enabled"] = graph
     check = anomaly._state["enabled"]
     # Backward rules follow IEEE arithmetic (d sqrt(x)/dx at 0 is inf) without NumPy
     # warnings, as PyTorch does; detect_anomaly() is the tool that stops at them.
@@ -205,41 +207,45 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
         grads = {}
         owned = set()
         leaf_grads = {}  # leaf id -> [tensor, summed grad]: hooks and accumulation run once per leaf
-        capture_nodes = {}
-        capture_leaves = {}
+        capture_nodes = capture_leaves = None
         if capture is not None:
+            capture_nodes, capture_leaves = {}, {}
             for i, t in enumerate(capture[0]):
                 if t.grad_fn is None:
                     capture_leaves.setdefault(id(t), []).append(i)
                 else:
                     capture_nodes.setdefault(t.grad_fn, []).append(i)
-        only_ids = None if only is None else {id(t) for t in only}
-
-        def to_leaf(leaf, g, fresh=False):
-            key = id(leaf)
-            entry = leaf_grads.get(key)
-            if entry is None:
-                leaf_grads[key] = [leaf, g]
-                if fresh:
-                    owned.add(("leaf", key))
-            else:
-                entry[1] = _add(entry[1], g, graph, owned, ("leaf", key))
 
         for t, g in zip(roots, root_grads):
             if t.grad_fn is None:
-                to_leaf(t, g)
+                _to_leaf(leaf_grads, t, g, graph, owned, False)
             else:
                 grads[t.grad_fn] = _add(grads.get(t.grad_fn), g, graph, owned, t.grad_fn)
 
-        deps, nodes = _collect(roots)
-        ready = [n for n in {r.grad_fn for r in roots if r.grad_fn is not None} if deps.get(n, 0) == 0]
-        plain = not graph
+        # Dependency counts: how many edges lead into each node reachable from the roots.
+        deps = {}
+        starts = {r.grad_fn for r in roots if r.grad_fn is not None}
+        stack = list(starts)
+        while stack:
+            node = stack.pop()
+            for edge in node.next:
+                if edge is None or isinstance(edge, Tensor):
+                    continue
+                count = deps.get(edge)
+                if count is None:
+                    deps[edge] = 1
+                    if edge not in starts:
+                        stack.append(edge)
+                else:
+                    deps[edge] = count + 1
+        ready = [n for n in starts if n not in deps]
+
         while ready:
             node = ready.pop()
             g = grads.pop(node, None)
             if g is not None and node.hooked:
                 g = _node_hooks(node, g, graph)
-            if capture_nodes and node in capture_nodes and g is not None:
+            if capture_nodes and g is not None and node in capture_nodes:
                 for i in capture_nodes[node]:
                     capture[1][i] = g
             nxt = node.next
@@ -269,31 +275,31 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 if edge is None:
                     continue
                 gi = input_grads[i]
-                is_leaf = isinstance(edge, Tensor)
-                if gi is not None:
-                    # Fast path: an array of the input's shape and dtype needs no conversion.
-                    if plain and type(gi) is _ndarray and (
-                            (gi.shape == edge.data.shape and gi.dtype == edge.data.dtype) if is_leaf
-                            else (gi.shape == edge.shape and gi.dtype == edge.dtype)):
-                        pass
-                    else:
-                        gi = _conform(node, edge, gi, graph)
-                if is_leaf:
+                if isinstance(edge, Tensor):
                     if gi is not None:
+                        if not (plain and type(gi) is _ndarray and gi.shape == edge.data.shape
+                                and gi.dtype == edge.data.dtype):
+                            gi = _conform(node, edge, gi, graph)
                         # A gradient that nothing else references (a fresh result of the rule,
                         # not a view, not saved, not handed to another input) can become .grad
                         # without a copy. References here: input_grads, gi, getrefcount's argument.
-                        to_leaf(edge, gi, plain and gi.base is None and _refcount(gi) <= 3)
+                        _to_leaf(leaf_grads, edge, gi, graph, owned,
+                                 plain and gi.base is None and _refcount(gi) <= 3)
                     continue
                 if gi is not None:
+                    # Fast path: an array of the input's shape and dtype needs no conversion.
+                    if not (plain and type(gi) is _ndarray and gi.shape == edge.shape and gi.dtype == edge.dtype):
+                        gi = _conform(node, edge, gi, graph)
                     acc = grads.get(edge)
                     grads[edge] = gi if acc is None else _add(acc, gi, graph, owned, edge)
                 remaining = deps[edge] - 1
-                deps[edge] = remaining
-                if remaining == 0:
+                if remaining:
+                    deps[edge] = remaining
+                else:
                     ready.append(edge)
             del input_grads
 
+        only_ids = None if only is None else {id(t) for t in only}
         for key, (leaf, g) in leaf_grads.items():
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g, graph)
@@ -307,7 +313,18 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
     finally:
         errstate.__exit__(None, None, None)
         _backward_state["graph"] = prev_graph
-        grad_mode._state["enabled"] = prev_mode
+        _grad_state["enabled"] = prev_mode
+
+
+def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh):
+    key = id(leaf)
+    entry = leaf_grads.get(key)
+    if entry is None:
+        leaf_grads[key] = [leaf, g]
+        if fresh:
+            owned.add(("leaf", key))
+    else:
+        entry[1] = _add(entry[1], g, graph, owned, ("leaf", key))
 
 
 def _conform(node, edge, gi, graph):

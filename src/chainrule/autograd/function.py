@@ -149,6 +149,12 @@ class Function:
             a = args[0]
             ctx.next = (a if a.grad_fn is None else a.grad_fn,)
             ctx.needs_input_grad = _NEEDS_1
+        elif len(args) == 2:
+            a, b = args
+            ea = (a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad else None
+            eb = (b if b.grad_fn is None else b.grad_fn) if isinstance(b, Tensor) and b.requires_grad else None
+            ctx.next = (ea, eb)
+            ctx.needs_input_grad = (ea is not None, eb is not None)
         else:
             nxt = [((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad
                     else None) for a in args]
@@ -190,7 +196,7 @@ class Function:
             elif value is out:
                 kept = _OUT
                 self.out_data = out
-            else:
+            elif type(value) is not float:
                 for a, d in zip(args, datas):
                     if d is value and isinstance(a, Tensor):
                         kept = a
@@ -215,10 +221,10 @@ class Function:
             )
         if self.versions or self.out_data is not None:
             self._check_versions()
-        Tensor = _Tensor
         if _backward_state["graph"]:
-            return tuple(self._output_tensor() if s is _OUT else s for s in saved)
-        return tuple(s.data if isinstance(s, Tensor) else (self.out_data if s is _OUT else s) for s in saved)
+            return tuple([self._output_tensor() if s is _OUT else s for s in saved])
+        Tensor = _Tensor
+        return tuple([s.data if isinstance(s, Tensor) else (self.out_data if s is _OUT else s) for s in saved])
 
     def _output_tensor(self):
         from ..tensor import Tensor

@@ -346,7 +346,8 @@ class Clone(Function):
 # ----- binary (broadcasting) -----
 
 def _shapes(ctx, x, y):
-    ctx.shapes = (np.shape(x), np.shape(y))
+    ctx.shapes = (x.shape if type(x) is np.ndarray else np.shape(x),
+                  y.shape if type(y) is np.ndarray else np.shape(y))
 
 
 class Add(Function):
@@ -457,6 +458,8 @@ class Pow(Function):
         if need_x:
             if not is_tensor(y) and np.ndim(y) == 0 and y == 0:
                 gx = unbroadcast(g * 0.0, sx)
+            elif type(y) in (int, float) and y == 2:
+                gx = unbroadcast(g * (x * 2.0), sx)  # x ** 2: one node fewer in a recorded backward
             else:
                 gx = unbroadcast(g * y * x ** (y - 1), sx)
         if need_y:

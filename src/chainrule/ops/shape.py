@@ -297,6 +297,9 @@ def unsqueeze(x, dim):
 
 def broadcast_to(x, *shape):
     """View x broadcast to `shape` (NumPy's broadcast_to, PyTorch's expand)."""
+    if type(x) is np.ndarray and len(shape) == 1 and type(shape[0]) is tuple:
+        # Backward rules on plain arrays (first-order): a read-only view, no node.
+        return x if x.shape == shape[0] else np.broadcast_to(x, shape[0])
     shape = _shape_arg(shape, "broadcast_to")
     if np.shape(as_array(x)) == shape:
         return x
