@@ -283,8 +283,9 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                         # A gradient that nothing else references (a fresh result of the rule,
                         # not a view, not saved, not handed to another input) can become .grad
                         # without a copy. References here: input_grads, gi, getrefcount's argument.
-                        _to_leaf(leaf_grads, edge, gi, graph, owned,
-                                 plain and gi.base is None and _refcount(gi) <= 3)
+                        # (Computed before the call: a pending argument would count as one more.)
+                        fresh = plain and gi.base is None and _refcount(gi) <= 3
+                        _to_leaf(leaf_grads, edge, gi, graph, owned, fresh)
                     continue
                 if gi is not None:
                     # Fast path: an array of the input's shape and dtype needs no conversion.
