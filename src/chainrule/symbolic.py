@@ -638,9 +638,16 @@ def evaluate(text_or_ast, env):
             out.append(-out.pop())
         else:
             b, a = out.pop(), out.pop()
-            out.append({"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
-                        "div": lambda: a / b, "pow": lambda: a ** b}[kind]())
+            try:
+                out.append({"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
+                            "div": lambda: a / b, "pow": lambda: a ** b}[kind]())
+            except (OverflowError, ZeroDivisionError) as err:
+                # Python floats raise where tensors give inf: say which operation, not a traceback.
+                raise ExpressionError(f"cannot evaluate {_fmt(a)} {_OP_SYMBOLS[kind]} {_fmt(b)}: {err}") from None
     return out[0]
+
+
+_OP_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 
 
 def parse_point(text):
