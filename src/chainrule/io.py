@@ -11,6 +11,7 @@ import math
 import os
 import struct
 import tempfile
+import time
 
 import numpy as np
 
@@ -130,6 +131,24 @@ def read_safetensors(path) -> tuple[dict, dict]:
     return arrays, metadata
 
 
+STALE_TEMPORARY_SECONDS = 60
+
+
+def _remove_stale_temporaries(directory, name):
+    """Delete temp files that saves of `name` killed mid-write left behind.
+
+    Only those older than a minute: a younger one may belong to a save still running.
+    """
+    now = time.time()
+    for entry in os.scandir(directory):
+        if entry.name.startswith(name + ".") and entry.name.endswith(".tmp"):
+            try:
+                if now - entry.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
 def _atomic_write(path, chunks) -> None:
     """Write to a temp file in the same directory, fsync, then rename over ``path``.
 
@@ -149,6 +168,7 @@ def _atomic_write(path, chunks) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _remove_stale_temporaries(directory, os.path.basename(path))
     try:  # persist the rename itself; not every platform lets a directory be opened
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -174,6 +174,23 @@ def evaluate(model, data, *, loss_fn=cross_entropy, batch_size: int = 1000, metr
     return EvalResult(total_loss / count, total_correct / count)
 
 
+def _restore_all_or_nothing(ckpt, model, optimizer, scheduler):
+    """Load model, optimizer and scheduler state; if any part is refused, put back what was there."""
+    before = (model.state_dict(), optimizer.state_dict(), scheduler.state_dict() if scheduler is not None else None)
+    before = ({k: v.clone() for k, v in before[0].items()}, before[1], before[2])
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+    except BaseException:
+        model.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        if scheduler is not None:
+            scheduler.load_state_dict(before[2])
+        raise
+
+
 def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, scheduler_interval: str = "epoch",
         epochs: int | None = None, steps: int | None = None, batch_size: int = 32, shuffle: bool = True,
         seed: int = 0, drop_last: bool = False, eval_data=None, eval_every: int | None = None,
@@ -238,17 +255,14 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
     best, bad_evals = math.inf, 0
     if resume and checkpoint_path is not None and checkpoint_path.exists():
         ckpt = load(checkpoint_path)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if scheduler is not None and ckpt.get("scheduler") is not None:
-            scheduler.load_state_dict(ckpt["scheduler"])
-        _dtypes.default_generator().bit_generator.state = ckpt["rng"]
-        step, best, bad_evals = ckpt["step"], ckpt["best"], ckpt["bad_evals"]
-        history = History._unpack(ckpt["history"])
         if ckpt["seed"] != seed or ckpt["batch_size"] != batch_size:
             raise ValueError(f"fit: the checkpoint {checkpoint_path} was written with seed={ckpt['seed']}, "
                              f"batch_size={ckpt['batch_size']}; resume with the same values (got seed={seed}, "
                              f"batch_size={batch_size}) so the data order matches")
+        _restore_all_or_nothing(ckpt, model, optimizer, scheduler)
+        _dtypes.default_generator().bit_generator.state = ckpt["rng"]
+        step, best, bad_evals = ckpt["step"], ckpt["best"], ckpt["bad_evals"]
+        history = History._unpack(ckpt["history"])
 
     def checkpoint():
         checkpoint_path.parent.mkdir(parents=True, exist_ok=True)

@@ -362,3 +362,31 @@ def test_report(capsys):
     """Print the figures (collected by the tests above when they ran in this process)."""
     with capsys.disabled():
         print("\ncheckpoint figures:", json.dumps(STATS, sort_keys=True))
+
+
+def test_a_refused_resume_leaves_model_and_optimizer_untouched(tmp_path):
+    sys.path.insert(0, str(HERE))
+    from ckpt_model import make_run
+
+    model, opt, sched, data, kwargs = make_run()
+    fit(model, data, optimizer=opt, scheduler=sched, checkpoint_dir=tmp_path, **kwargs)
+    model, opt, sched, data, kwargs = make_run(init_seed=123)
+    before, opt_before = _params(model), opt.state_dict()
+    wrong_seed = dict(kwargs, seed=kwargs.get("seed", 0) + 1)
+    with pytest.raises(ValueError, match="seed"):
+        fit(model, data, optimizer=opt, scheduler=sched, checkpoint_dir=tmp_path, resume=True, **wrong_seed)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(_params(model), before))
+    assert opt.state_dict() == opt_before
+
+
+def test_a_save_cleans_up_temporaries_left_by_killed_saves(tmp_path):
+    path = tmp_path / "c.safetensors"
+    stale = tmp_path / "c.safetensors.abc123.tmp"
+    fresh = tmp_path / "c.safetensors.def456.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    fresh.write_bytes(b"a save still running")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    cr.save({"w": cr.ones(3)}, path)
+    assert not stale.exists() and fresh.exists()
+    assert cr.load(path)["w"].tolist() == [1.0, 1.0, 1.0]
