@@ -38,6 +38,11 @@ class Matmul(Function):
         x, y = ctx.saved_tensors
         sx, sy = ctx.shapes
         need_x, need_y = ctx.needs_input_grad
+        if len(sx) == 2 and len(sy) == 1:
+            # Matrix-vector: dX = outer(g, y), dy = X^T g, with no reshapes to record.
+            gx = g.reshape((sx[0], 1)) * y.reshape((1, sy[0])) if need_x else None
+            gy = transpose(x, 0, 1) @ g if need_y else None
+            return gx, gy
         # Treat 1-D operands as a row (x) or column (y) matrix, then undo it.
         if len(sx) == 1:
             g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if len(sy) > 1 else g.reshape((1,) + g.shape)

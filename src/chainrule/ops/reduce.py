@@ -20,7 +20,7 @@ def _kept_shape(shape, axes):
 
 def _expand_back(ctx, g):
     """Broadcast a reduced gradient back to the input's shape."""
-    if not ctx.keepdims:
+    if not ctx.keepdims and len(g.shape):  # a 0-d g broadcasts as it is
         g = g.reshape(_kept_shape(ctx.in_shape, ctx.axes))
     return broadcast_to(g, ctx.in_shape)
 
