@@ -72,6 +72,7 @@ class _SavedOutput:
 
 
 _OUT = _SavedOutput()
+_OUT_ONLY = (_OUT,)
 
 
 class _NullContext:
@@ -126,6 +127,10 @@ class Function:
         if not cls._array_protocol:
             return _apply_user_function(cls, args, params)
         Tensor = _Tensor
+        if len(args) == 1:
+            return _apply_unary(cls, args[0], params)
+        if len(args) == 2:
+            return _apply_binary(cls, args[0], args[1], params)
         # The hot path of every op: one pass over the inputs, then either a plain
         # forward (no graph wanted) or a node with its edges.
         datas = []
@@ -299,6 +304,94 @@ class Function:
         if not isinstance(grads, tuple):
             grads = (grads,)
         return grads
+
+
+def _apply_unary(cls, a, params):
+    """Function.apply for one input: the same steps, specialized (most ops are unary)."""
+    Tensor = _Tensor
+    if not isinstance(a, Tensor):
+        return cls.forward(_NULL_CTX, a, **params)
+    x = a.data
+    if not (a.requires_grad and _grad_state["enabled"]):
+        return Tensor._make(cls.forward(_NULL_CTX, x, **params))
+    ctx = _new(cls)
+    ctx.next = (a if a.grad_fn is None else a.grad_fn,)
+    ctx.needs_input_grad = _NEEDS_1
+    ctx.saved = ()
+    ctx.out_data = None
+    ctx.versions = None
+    out = cls.forward(ctx, x, **params)
+    saved = ctx.saved
+    if saved:
+        if len(saved) == 1 and saved[0] is out and out is not None:
+            ctx.saved = _OUT_ONLY
+            ctx.out_data = out
+        elif len(saved) == 1 and saved[0] is x and x is not None:
+            ctx.saved = (a,)
+            ctx.versions = [(a, a._version)]
+        else:
+            ctx._resolve_saved((a,), (x,), out)
+    ctx.site = user_site(3)
+    result = Tensor._make(out, ctx)
+    data = result.data
+    ctx.shape = data.shape
+    ctx.dtype = data.dtype
+    ctx.out_ref = _weakref(result)
+    if _anomaly_state["enabled"]:
+        anomaly.check_forward(ctx, data)
+    return result
+
+
+def _apply_binary(cls, a, b, params):
+    """Function.apply for two inputs (x + y, x * c, x @ W, ...), specialized."""
+    Tensor = _Tensor
+    ta = isinstance(a, Tensor)
+    tb = isinstance(b, Tensor)
+    x = a.data if ta else a
+    y = b.data if tb else b
+    if not (ta or tb):
+        return cls.forward(_NULL_CTX, x, y, **params)
+    ra = ta and a.requires_grad
+    rb = tb and b.requires_grad
+    if not ((ra or rb) and _grad_state["enabled"]):
+        return Tensor._make(cls.forward(_NULL_CTX, x, y, **params))
+    ctx = _new(cls)
+    ctx.next = ((a if a.grad_fn is None else a.grad_fn) if ra else None,
+                (b if b.grad_fn is None else b.grad_fn) if rb else None)
+    ctx.needs_input_grad = (ra, rb)
+    ctx.saved = ()
+    ctx.out_data = None
+    ctx.versions = None
+    out = cls.forward(ctx, x, y, **params)
+    saved = ctx.saved
+    if saved:
+        resolved = []
+        versions = []
+        for value in saved:
+            if value is None:
+                resolved.append(None)
+            elif value is out:
+                resolved.append(_OUT)
+                ctx.out_data = out
+            elif ta and value is x:
+                resolved.append(a)
+                versions.append((a, a._version))
+            elif tb and value is y:
+                resolved.append(b)
+                versions.append((b, b._version))
+            else:
+                resolved.append(value)
+        ctx.saved = tuple(resolved)
+        ctx.versions = versions
+    ctx.site = user_site(3)
+    result = Tensor._make(out, ctx)
+    data = result.data
+    ctx.shape = data.shape
+    ctx.dtype = data.dtype
+    ctx.out_ref = _weakref(result)
+    if _anomaly_state["enabled"]:
+        anomaly.check_forward(ctx, data)
+    return result
 
 
 class AccumulateGrad:
