@@ -99,7 +99,7 @@ class Function:
     """
 
     __slots__ = ("next", "saved", "out_data", "needs_input_grad", "site", "out_ref",
-                 "versions", "shape", "dtype", "__dict__", "__weakref__")
+                 "versions", "shape", "dtype", "shapes", "__dict__", "__weakref__")
 
     # Set on a node (in its __dict__) when its output tensor has hooks, retains
     # its grad or has a name, so the engine looks the tensor up only then.
@@ -382,7 +382,7 @@ def _apply_binary(cls, a, b, params):
             else:
                 resolved.append(value)
         ctx.saved = tuple(resolved)
-        ctx.versions = versions
+        ctx.versions = versions or None
     ctx.site = user_site(3)
     result = Tensor._make(out, ctx)
     data = result.data
@@ -440,7 +440,7 @@ def _apply_user_function(cls, args, params):
             else:
                 resolved.append(value)
         ctx.saved = tuple(resolved)
-        ctx.versions = versions
+        ctx.versions = versions or None
     ctx.site = user_site(3)
     result = Tensor._make(out.data, ctx)
     ctx.shape = result.data.shape
