@@ -8,12 +8,14 @@ from __future__ import annotations
 import _common  # noqa: F401
 from _common import QUICK, best_of, kaiming_uniform, median_of, report, save
 
+import time
+
 import numpy as np
 
 SIZES = (784, 1024, 1024, 10)
 BATCH = 256
 LR = 0.01
-REPEATS = 3 if QUICK else 15
+REPEATS = 3 if QUICK else 21
 
 
 def step_flops():
@@ -123,9 +125,15 @@ def run():
     x, y, params = make_data()
     peak = gemm_peak()
     flops = step_flops()
-    t_np = median_of(numpy_step_fn(x, y, params), repeats=REPEATS, warmup=2)
-    t_torch = median_of(torch_step_fn(x, y, params), repeats=REPEATS, warmup=2)
-    t_cr = median_of(chainrule_step_fn(x, y, params), repeats=REPEATS, warmup=2)
+    # All three built first (same memory in use), then timed in blocks: interleaving single
+    # steps would make OpenBLAS's and torch's thread pools spin against each other.
+    fns = {"numpy": numpy_step_fn(x, y, params), "torch": torch_step_fn(x, y, params),
+           "chainrule": chainrule_step_fn(x, y, params)}
+    times = {}
+    for k, fn in fns.items():
+        time.sleep(0.5)  # let the previous block's worker threads go idle
+        times[k] = [median_of(fn, repeats=REPEATS, warmup=3)]
+    t_np, t_torch, t_cr = (float(np.median(times[k])) for k in ("numpy", "torch", "chainrule"))
     gf = lambda t: flops / t / 1e9  # noqa: E731
     rows = [
         ("numpy GEMM peak (n=2048, float32)", peak, "GFLOP/s"),
