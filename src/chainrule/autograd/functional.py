@@ -257,16 +257,17 @@ def vjp(fun, *primals, has_aux=False):
 
 
 def jvp(fun, primals, tangents):
-    """JAX's jvp: (fun(*primals), J tangents), the directional derivative of `fun`.
+    """JAX's jvp: (fun(*primals), J tangents), the directional derivative of `fun`, by forward mode.
 
-    NOTE: computed by transposing the VJP (the "double-VJP trick"): with u a dummy
-    cotangent, J^T u is linear in u, and differentiating <J^T u, v> with respect to u
-    gives J v. This costs about two reverse passes and gives exactly forward mode's
-    answer, since every backward rule is itself differentiable.
+    `fun` runs once, recording its graph; then the tangents are pushed from the inputs
+    to the output through each primitive's jvp rule (see autograd/forward.py). No
+    reverse pass is involved.
 
     Example:
         >>> chainrule.jvp(chainrule.sin, (np.array(0.5),), (np.array(1.0),))   # (sin .5, cos .5)
     """
+    from .forward import forward_tangents
+
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
@@ -281,21 +282,8 @@ def jvp(fun, primals, tangents):
         for w, v in zip(flat_in, flat_tan):
             if w.shape != v.shape:
                 raise ValueError(f"jvp: tangent shape {tuple(v.shape)} != primal shape {tuple(w.shape)}")
-        if not out_t.requires_grad:
-            tangent_out = Tensor._make(np.zeros_like(out_t.data))
-        else:
-            u = Tensor._make(np.zeros_like(out_t.data))
-            u.requires_grad = True
-            gx = engine.grad(out_t, flat_in, grad_outputs=u, create_graph=True, retain_graph=True,
-                             allow_unused=True)
-            pairs = [(g, v) for g, v in zip(gx, flat_tan) if g is not None and g.requires_grad]
-            if pairs:
-                (tangent_out,) = engine.grad([g for g, _ in pairs], [u], grad_outputs=[v for _, v in pairs],
-                                             create_graph=scope.nested, allow_unused=True)
-                if tangent_out is None:
-                    tangent_out = Tensor._make(np.zeros_like(out_t.data))
-            else:
-                tangent_out = Tensor._make(np.zeros_like(out_t.data))
+        (tangent_out,) = forward_tangents([out_t], flat_in, flat_tan, create_graph=scope.nested)
+        tangent_out = _as_tensor(tangent_out)
     if scope.nested:
         return out, tangent_out
     as_arrays = not any(isinstance(leaf, Tensor) for p in primals for leaf in tree_flatten(p)[0])
