@@ -160,3 +160,15 @@ def test_grad_of_sum_of_functions_is_sum_of_grads():
     g = lambda x: (x ** 2).exp().sum()
     np.testing.assert_allclose(cr.grad(lambda x: f(x) + g(x))(x), cr.grad(f)(x) + cr.grad(g)(x), rtol=1e-12)
     np.testing.assert_allclose(cr.grad(lambda x: 3.5 * f(x))(x), 3.5 * cr.grad(f)(x), rtol=1e-12)
+
+
+def test_forward_mode_nests_with_itself_and_with_reverse_mode():
+    f = lambda x: (x ** 3).sum() + x[0] * x[1].sin()
+    x = np.array([1.0, 2.0])
+    H = cr.hessian(f)(x)
+    np.testing.assert_allclose(cr.jacfwd(cr.jacfwd(f))(x), H, rtol=1e-12)      # forward over forward
+    np.testing.assert_allclose(cr.jacfwd(cr.grad(f))(x), H, rtol=1e-12)        # forward over reverse
+    v = np.array([0.5, -1.0])
+    reverse_over_forward = cr.grad(lambda x: cr.jvp(f, (x,), (v,))[1])(x)
+    np.testing.assert_allclose(reverse_over_forward, H @ v, rtol=1e-12)
+

@@ -346,51 +346,37 @@ jacrev = jacobian
 
 
 def jacfwd(fun, argnums=0):
-    """Forward-mode Jacobian: one JVP per input element; shape O + I, as jacobian.
+    """Forward-mode Jacobian: `fun` runs once, then one tangent sweep per input element; shape O + I.
 
     Cheaper than jacobian when the function has fewer inputs than outputs.
     """
+    from .forward import forward_tangents
 
     @functools.wraps(fun)
     def wrapper(*args):
         single, nums = _argnums_tuple(argnums, len(args), "jacfwd")
         nums = tuple(n % len(args) for n in nums)
         Tensor = _tensor_cls()
-        results = []
-        for n in nums:
-            leaves, rebuild = tree_flatten(args[n])
-            jac_leaves = []
-            for i, leaf in enumerate(leaves):
-                base = leaf.data if isinstance(leaf, Tensor) else np.asarray(leaf)
+        with _Scope() as scope:
+            call_args, inputs = _prepare(args, nums)
+            out_t = _as_tensor(fun(*call_args))
+            jacs = []
+            for w in (t for n in nums for t in inputs[n][1]):
                 columns = []
-                for k in range(base.size):
-                    e = np.zeros(base.size, dtype=base.dtype if base.dtype.kind in "fc" else np.float64)
+                for k in range(w.data.size):
+                    e = np.zeros(w.data.size, dtype=w.dtype)
                     e[k] = 1
-                    tangent_leaves = [np.zeros_like(np.asarray(getattr(lf, "data", lf)), dtype=e.dtype)
-                                      for lf in leaves]
-                    tangent_leaves[i] = e.reshape(base.shape)
-
-                    def partial(x, n=n):
-                        call = list(args)
-                        call[n] = x
-                        return fun(*call)
-
-                    out, t_out = jvp(partial, (args[n],), (rebuild(tangent_leaves),))
-                    columns.append(t_out)
-                nested = _depth["level"] > 0
-                if nested:
+                    (column,) = forward_tangents([out_t], [w], [e.reshape(w.shape)], create_graph=scope.nested)
+                    columns.append(column)
+                if scope.nested:
                     from ..ops.shape import stack
 
-                    J = stack([_as_tensor(c) for c in columns], -1)
-                    out_shape = tuple(J.shape[:-1])
-                    J = J.reshape(out_shape + base.shape)
+                    J = stack([_as_tensor(c) for c in columns], -1).reshape(out_t.shape + w.shape)
                 else:
-                    stacked = np.stack([np.asarray(getattr(c, "data", c)) for c in columns], -1)
-                    J = stacked.reshape(stacked.shape[:-1] + base.shape)
-                    if isinstance(leaf, Tensor):
-                        J = Tensor._make(J)
-                jac_leaves.append(J)
-            results.append(rebuild(jac_leaves))
+                    J = Tensor._make(np.stack(columns, -1).reshape(out_t.shape + w.shape) if columns
+                                     else np.zeros(out_t.shape + w.shape, dtype=w.dtype))
+                jacs.append(J)
+        results = _per_argument(inputs, nums, jacs, scope.nested)
         return results[0] if single else tuple(results)
 
     return wrapper
