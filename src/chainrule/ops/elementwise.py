@@ -59,6 +59,8 @@ def _plain(fn, *args):
 class Neg(Function):
     """y = -x.   dy/dx = -1."""
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         return np.negative(x)
@@ -70,6 +72,8 @@ class Neg(Function):
 
 class Exp(Function):
     """y = exp(x).   dy/dx = exp(x) = y, so the output is saved, not the input."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x):
@@ -87,6 +91,8 @@ class Exp(Function):
 class Log(Function):
     """y = ln(x).   dy/dx = 1/x (inf at 0, as in NumPy and PyTorch)."""
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -102,6 +108,8 @@ class Log(Function):
 class Log1p(Function):
     """y = ln(1 + x), accurate for small x.   dy/dx = 1/(1 + x)."""
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -116,6 +124,8 @@ class Log1p(Function):
 
 class Expm1(Function):
     """y = exp(x) - 1, accurate for small x.   dy/dx = exp(x) = y + 1."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x):
@@ -133,6 +143,8 @@ class Expm1(Function):
 class Sqrt(Function):
     """y = sqrt(x).   dy/dx = 1/(2 sqrt(x)) = 1/(2y) (inf at 0)."""
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         with np.errstate(**_IEEE):
@@ -149,6 +161,8 @@ class Sqrt(Function):
 class Abs(Function):
     """y = |x|.   dy/dx = sign(x); the subgradient at 0 is 0, as in PyTorch."""
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -162,6 +176,8 @@ class Abs(Function):
 
 class Sin(Function):
     """y = sin(x).   dy/dx = cos(x)."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x):
@@ -177,6 +193,8 @@ class Sin(Function):
 class Cos(Function):
     """y = cos(x).   dy/dx = -sin(x)."""
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -190,6 +208,8 @@ class Cos(Function):
 
 class Tan(Function):
     """y = tan(x).   dy/dx = 1 + tan(x)^2 = 1 + y^2."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x):
@@ -206,6 +226,8 @@ class Tan(Function):
 
 class Tanh(Function):
     """y = tanh(x).   dy/dx = 1 - tanh(x)^2 = 1 - y^2."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x):
@@ -226,6 +248,8 @@ class Sigmoid(Function):
     and exp(x) / (1 + exp(x)) for x < 0.
     """
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         y = sc.expit(x)
@@ -240,6 +264,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """y = max(x, 0).   dy/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x):
@@ -258,6 +284,8 @@ class Softplus(Function):
 
     NOTE: computed as logaddexp(0, beta x) / beta, which never overflows.
     """
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
@@ -284,6 +312,8 @@ class Softplus(Function):
 class Erf(Function):
     """y = erf(x).   dy/dx = 2/sqrt(pi) exp(-x^2)."""
 
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -297,6 +327,8 @@ class Erf(Function):
 
 class Clamp(Function):
     """y = min(max(x, lo), hi).   dy/dx = 1 where lo <= x <= hi, else 0 (PyTorch's boundary rule)."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x, lo=None, hi=None):
@@ -330,9 +362,15 @@ class Cast(Function):
     def backward(ctx, g):
         return cast(g, ctx.in_dtype)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return cast(t, ctx.dtype)
+
 
 class Clone(Function):
     """y = a copy of x.   dy/dx = 1."""
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x):
@@ -344,6 +382,17 @@ class Clone(Function):
 
 
 # ----- binary (broadcasting) -----
+
+def _full(ctx, t):
+    """A tangent broadcast to the node's output shape (an input's may be smaller)."""
+    from .shape import broadcast_to
+
+    return t if tuple(t.shape) == ctx.shape else broadcast_to(t, ctx.shape)
+
+
+def _sum_terms(a, b):
+    return b if a is None else a if b is None else a + b
+
 
 def _shapes(ctx, x, y):
     ctx.shapes = (x.shape if type(x) is np.ndarray else np.shape(x),
@@ -367,6 +416,10 @@ class Add(Function):
         need_x, need_y = ctx.needs_input_grad
         return (unbroadcast(g, sx) if need_x else None, unbroadcast(g, sy) if need_y else None)
 
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        return _full(ctx, tx if ty is None else ty if tx is None else tx + ty)
+
 
 class Sub(Function):
     """z = x - y.   dz/dx = 1, dz/dy = -1."""
@@ -384,6 +437,10 @@ class Sub(Function):
         sx, sy = ctx.shapes
         need_x, need_y = ctx.needs_input_grad
         return (unbroadcast(g, sx) if need_x else None, unbroadcast(-g, sy) if need_y else None)
+
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        return _full(ctx, tx if ty is None else -ty if tx is None else tx - ty)
 
 
 class Mul(Function):
@@ -407,6 +464,11 @@ class Mul(Function):
         need_x, need_y = ctx.needs_input_grad
         return (unbroadcast(g * y, sx) if need_x else None, unbroadcast(g * x, sy) if need_y else None)
 
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        x, y = ctx.saved_tensors
+        return _full(ctx, _sum_terms(None if tx is None else tx * y, None if ty is None else x * ty))
+
 
 class Div(Function):
     """z = x / y.   dz/dx = 1/y, dz/dy = -x/y^2."""
@@ -429,6 +491,11 @@ class Div(Function):
         gx = unbroadcast(g / y, sx) if need_x else None
         gy = unbroadcast(-(g * x) / (y * y), sy) if need_y else None
         return gx, gy
+
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        x, y = ctx.saved_tensors
+        return _full(ctx, _sum_terms(None if tx is None else tx / y, None if ty is None else -(x * ty) / (y * y)))
 
 
 class Pow(Function):
@@ -468,6 +535,17 @@ class Pow(Function):
             gy = unbroadcast(g * out * log_x, sy)
         return gx, gy
 
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        x, y, out = ctx.saved_tensors
+        dx = dy = None
+        if tx is not None:
+            dx = tx * 0.0 if not is_tensor(y) and np.ndim(y) == 0 and y == 0 else tx * y * x ** (y - 1)
+        if ty is not None:
+            zero = np.asarray(as_array(x)) == 0
+            dy = ty * out * (log(where(zero, 1.0, x)) if zero.any() else log(x))
+        return _full(ctx, _sum_terms(dx, dy))
+
 
 class Maximum(Function):
     """z = max(x, y).   dz/dx = 1 where x > y, 1/2 on ties; NaN propagates (not fmax)."""
@@ -486,6 +564,11 @@ class Maximum(Function):
         x, y = ctx.saved_tensors
         return _tie_split(ctx, g, as_array(x), as_array(y), np.greater)
 
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        x, y = ctx.saved_tensors
+        return _tie_split_jvp(ctx, tx, ty, as_array(x), as_array(y), np.greater)
+
 
 class Minimum(Function):
     """z = min(x, y).   dz/dx = 1 where x < y, 1/2 on ties."""
@@ -503,6 +586,17 @@ class Minimum(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         return _tie_split(ctx, g, as_array(x), as_array(y), np.less)
+
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        x, y = ctx.saved_tensors
+        return _tie_split_jvp(ctx, tx, ty, as_array(x), as_array(y), np.less)
+
+
+def _tie_split_jvp(ctx, tx, ty, x, y, wins):
+    dtype = np.result_type(x, y)
+    to_x = wins(x, y).astype(dtype) + (x == y).astype(dtype) * 0.5
+    return _full(ctx, _sum_terms(None if tx is None else tx * to_x, None if ty is None else ty * (1 - to_x)))
 
 
 def _tie_split(ctx, g, x, y, wins):
@@ -538,6 +632,11 @@ class Where(Function):
         gx = unbroadcast(where(cond, g, zero), sx) if need_x else None
         gy = unbroadcast(where(cond, zero, g), sy) if need_y else None
         return None, gx, gy
+
+    @staticmethod
+    def jvp(ctx, tcond, tx, ty):
+        zero = np.zeros((), dtype=ctx.dtype)
+        return _full(ctx, where(ctx.cond, zero if tx is None else tx, zero if ty is None else ty))
 
 
 # ----- public functions -----
