@@ -172,3 +172,31 @@ def test_forward_mode_nests_with_itself_and_with_reverse_mode():
     reverse_over_forward = cr.grad(lambda x: cr.jvp(f, (x,), (v,))[1])(x)
     np.testing.assert_allclose(reverse_over_forward, H @ v, rtol=1e-12)
 
+
+
+def test_jvp_uses_no_reverse_pass():
+    """Forward mode is a forward sweep: no node's backward rule runs for ops with jvp rules."""
+    ran = []
+    cr.autograd.engine.add_observer(lambda node, g, gi: ran.append(node))
+    try:
+        cr.jvp(lambda x: (x * 2.0).exp().sum(), (np.array([0.1, 0.2]),), (np.array([1.0, 0.0]),))
+    finally:
+        cr.autograd.engine._observers.clear()
+    assert ran == []
+
+
+def test_jvp_through_a_user_function_uses_its_transposed_vjp():
+    class Cube(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3 * x * x
+
+    x, t = np.array([1.0, -2.0]), np.array([0.5, 2.0])
+    _, tangent = cr.jvp(Cube.apply, (x,), (t,))
+    np.testing.assert_allclose(tangent, 3 * x * x * t)

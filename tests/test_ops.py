@@ -247,3 +247,10 @@ def test_forward_mode_matches_reverse_mode(spec, i):
     assert t_out.shape == out.shape
     rtol = 1e-10 if spec.keeps_dtype else 1e-6  # a float32 round trip inside: float32 tangents
     np.testing.assert_allclose(t_out, expected, rtol=rtol, atol=1e-12)
+
+
+def test_every_primitive_has_a_forward_mode_rule():
+    """jvp rules sit beside forward and backward; only user Functions use the transposed-VJP fallback."""
+    missing = [cls.__name__ for cls in ops.primitives()
+               if getattr(cls, "jvp", None) is None and not getattr(cls, "jvp_is_vjp", False)]
+    assert not missing, f"primitives without a jvp rule: {missing}"

@@ -19,6 +19,17 @@ from ._util import as_array
 from .shape import getitem, reshape, transpose
 
 
+def _sum_present(terms, ctx):
+    """The sum of the tangent terms that exist, at the node's output shape (for jvp rules)."""
+    from .shape import broadcast_to
+
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total if tuple(total.shape) == ctx.shape else broadcast_to(total, ctx.shape)
+
+
 # ----- dense -----
 
 class Linear(Function):
@@ -53,6 +64,11 @@ class Linear(Function):
                 gb = g2.sum(axis=0)
         return gx, gw, gb
 
+    @staticmethod
+    def jvp(ctx, tx, tw, tb=None):
+        x, w = ctx.saved_tensors
+        terms = [Linear.apply(tx, w) if tx is not None else None, Linear.apply(x, tw) if tw is not None else None, tb]
+        return _sum_present(terms, ctx)
 
 def linear(x, weight, bias=None):
     """x W^T + b, as torch.nn.functional.linear (x: (..., in), W: (out, in), b: (out,))."""
@@ -209,6 +225,13 @@ class Conv(Function):
             gb = g.sum(axis=(0,) + tuple(range(2, len(g.shape))))
         return gx, gw, gb
 
+    @staticmethod
+    def jvp(ctx, tx, tw, tb=None):
+        x, w = ctx.saved_tensors
+        terms = [Conv.apply(tx, w, **ctx.params) if tx is not None else None,
+                 Conv.apply(x, tw, **ctx.params) if tw is not None else None,
+                 tb.reshape((-1,) + (1,) * (len(ctx.shape) - 2)) if tb is not None else None]
+        return _sum_present(terms, ctx)
 
 class ConvInputGrad(Function):
     """x_hat = the transposed convolution of g with w (col2im), the adjoint of x -> Conv(x, w).
@@ -249,6 +272,12 @@ class ConvInputGrad(Function):
             gw = ConvWeightGrad.apply(h, g, kernel=ctx.kernel, **ctx.params)
         return gg, gw
 
+    @staticmethod
+    def jvp(ctx, tg, tw):
+        g, w = ctx.saved_tensors
+        terms = [ConvInputGrad.apply(tg, w, x_shape=ctx.shape, **ctx.params) if tg is not None else None,
+                 ConvInputGrad.apply(g, tw, x_shape=ctx.shape, **ctx.params) if tw is not None else None]
+        return _sum_present(terms, ctx)
 
 class ConvWeightGrad(Function):
     """w_hat[o, c, k] = sum_{n, l} g[n, o, l] x_pad[n, c, l*stride + k*dilation]: Conv's weight gradient.
@@ -282,6 +311,13 @@ class ConvWeightGrad(Function):
             gg = Conv.apply(x, v, **ctx.params)
         return gx, gg
 
+    @staticmethod
+    def jvp(ctx, tx, tg):
+        x, g = ctx.saved_tensors
+        kernel = ctx.shape[2:]
+        terms = [ConvWeightGrad.apply(tx, g, kernel=kernel, **ctx.params) if tx is not None else None,
+                 ConvWeightGrad.apply(x, tg, kernel=kernel, **ctx.params) if tg is not None else None]
+        return _sum_present(terms, ctx)
 
 # ----- convolution: public functions -----
 

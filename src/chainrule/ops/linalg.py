@@ -59,6 +59,12 @@ class Matmul(Function):
             gy = unbroadcast(gy, sy + (1,) if len(sy) == 1 else sy).reshape(sy)
         return gx, gy
 
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        x, y = ctx.saved_tensors
+        terms = [matmul(tx, y) if tx is not None else None, matmul(x, ty) if ty is not None else None]
+        terms = [term for term in terms if term is not None]
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 def matmul(x, y):
     """Matrix product with NumPy/PyTorch semantics: 1-D, 2-D and batched (broadcasting) operands.

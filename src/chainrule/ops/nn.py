@@ -27,6 +27,8 @@ class Softmax(Function):
     NOTE: subtracting the max keeps exp from overflowing; the result is unchanged.
     """
 
+    jvp_is_vjp = True  # the Jacobian diag(s) - s s^T is symmetric
+
     @staticmethod
     def forward(ctx, x, axis=-1):
         ctx.axis = axis
@@ -61,6 +63,10 @@ class LogSoftmax(Function):
         (y,) = ctx.saved_tensors
         return g - exp(y) * g.sum(axis=ctx.axis, keepdims=True)
 
+    @staticmethod
+    def jvp(ctx, t):
+        (y,) = ctx.saved_tensors
+        return t - (exp(y) * t).sum(axis=ctx.axis, keepdims=True)
 
 class SoftmaxCrossEntropy(Function):
     """l = scale * sum_n -log softmax(x_n)[t_n] for logits x (N, C) and class indices t (N,).
@@ -92,6 +98,14 @@ class SoftmaxCrossEntropy(Function):
         d *= g * ctx.scale
         return d
 
+    @staticmethod
+    def jvp(ctx, t, t_target=None, t_scale=None):
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        if is_tensor(t):
+            from ..tensor import Tensor
+
+            ones = Tensor._make(ones)
+        return (t * SoftmaxCrossEntropy.backward(ctx, ones)).sum()
 
 def _softmax_ce(ctx, x, m, target, scale):
     rows = np.arange(x.shape[0])
@@ -134,6 +148,17 @@ class BinaryCrossEntropy(Function):
                 gt = g * (clamp(log(1 - p), min=-100) - clamp(log(p), min=-100))
         return gp, gt
 
+    @staticmethod
+    def jvp(ctx, tp, tt):
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        if is_tensor(tp if tp is not None else tt):
+            from ..tensor import Tensor
+
+            ones = Tensor._make(ones)
+        gp, gt = BinaryCrossEntropy.backward(ctx, ones)
+        terms = [tp * gp if tp is not None else None, tt * gt if tt is not None else None]
+        terms = [term for term in terms if term is not None]
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 # ----- public functions -----
 

@@ -14,6 +14,12 @@ from .elementwise import _plain, exp, log, sqrt, where
 from .shape import broadcast_to, permute
 
 
+def _ones_tensor(ones):
+    from ..tensor import Tensor
+
+    return Tensor._make(ones)
+
+
 def _kept_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -44,6 +50,9 @@ class Sum(Function):
     def backward(ctx, g):
         return _expand_back(ctx, g)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return sum(t, dim=ctx.axes, keepdim=ctx.keepdims)
 
 class Prod(Function):
     """y = product of x over axes.   dy/dx_i = product of the other entries (exact with zeros)."""
@@ -67,6 +76,12 @@ class Prod(Function):
             return _expand_back(ctx, g) * _prod_of_others(x, axes, in_shape)
         return _expand_back(ctx, g) * (prod(x, dim=axes, keepdim=True) / x)
 
+    @staticmethod
+    def jvp(ctx, t):
+        # J t = sum_i t_i * prod_{j != i} x_j; the backward rule with g = 1 gives those partials.
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        return sum(t * Prod.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
+                   dim=ctx.axes, keepdim=ctx.keepdims)
 
 def _prod_of_others_array(x, axes):
     """prod_{j != i} x_j along `axes`, as exclusive prefix times suffix products: no division,
@@ -126,6 +141,10 @@ class Extremum(Function):
         share = hit / hit.sum(axis=ctx.axes, keepdims=True)
         return _expand_back(ctx, g) * share.astype(x_a.dtype)
 
+    @staticmethod
+    def jvp(ctx, t):
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        return sum(t * Extremum.backward(ctx, ones), dim=ctx.axes, keepdim=ctx.keepdims)
 
 class LogSumExp(Function):
     """y = ln sum exp(x) over axes.   dy/dx_i = exp(x_i - y) = softmax(x)_i.
@@ -164,6 +183,11 @@ class LogSumExp(Function):
             weights = exp(x - out_b)
         return _expand_back(ctx, g) * weights
 
+    @staticmethod
+    def jvp(ctx, t):
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        weights = LogSumExp.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones))
+        return sum(t * weights, dim=ctx.axes, keepdim=ctx.keepdims)
 
 class Norm2(Function):
     """y = sqrt(sum x^2) over axes.   dy/dx = x / y, with subgradient 0 where y = 0 (as PyTorch)."""
@@ -184,6 +208,11 @@ class Norm2(Function):
             out_b = where(zero, 1.0, out_b)
         return _expand_back(ctx, g) * (x / out_b)
 
+    @staticmethod
+    def jvp(ctx, t):
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        return sum(t * Norm2.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
+                   dim=ctx.axes, keepdim=ctx.keepdims)
 
 # ----- public functions -----
 

@@ -36,6 +36,9 @@ class Reshape(Function):
     def backward(ctx, g):
         return g.reshape(ctx.in_shape)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t.reshape(ctx.shape)
 
 class Permute(Function):
     """y = x with its axes reordered.   dy/dx: the inverse permutation."""
@@ -49,6 +52,9 @@ class Permute(Function):
     def backward(ctx, g):
         return permute(g, tuple(np.argsort(ctx.axes)))
 
+    @staticmethod
+    def jvp(ctx, t):
+        return permute(t, ctx.axes)
 
 class BroadcastTo(Function):
     """y = x broadcast to a larger shape.   dy/dx: sum over the broadcast axes (unbroadcast)."""
@@ -68,6 +74,9 @@ class BroadcastTo(Function):
     def backward(ctx, g):
         return unbroadcast(g, ctx.in_shape)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return broadcast_to(t, ctx.shape)
 
 class Cat(Function):
     """y = the inputs joined along `axis`.   dy/dx_k: the slice of g that came from x_k."""
@@ -88,12 +97,23 @@ class Cat(Function):
             start += size
         return tuple(grads)
 
+    @staticmethod
+    def jvp(ctx, *tangents):
+        parts = []
+        for t, size in zip(tangents, ctx.sizes):
+            if t is None:
+                shape = list(ctx.shape)
+                shape[ctx.axis] = size
+                t = np.zeros(shape, dtype=ctx.dtype)
+            parts.append(t)
+        return Cat.apply(*parts, axis=ctx.axis)
 
 class Pad(Function):
     """y = x with a constant border.   dy/dx: the interior slice of g."""
 
     @staticmethod
     def forward(ctx, x, widths=None, value=0.0):
+        ctx.widths = widths
         ctx.interior = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, np.shape(x)))
         return np.pad(x, widths, mode="constant", constant_values=value)
 
@@ -101,6 +121,9 @@ class Pad(Function):
     def backward(ctx, g):
         return getitem(g, ctx.interior)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return Pad.apply(t, widths=ctx.widths, value=0.0)
 
 class Flip(Function):
     """y = x reversed along axes.   dy/dx: g reversed along the same axes."""
@@ -114,6 +137,9 @@ class Flip(Function):
     def backward(ctx, g):
         return flip(g, ctx.axes)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return flip(t, ctx.axes)
 
 def _is_basic(index) -> bool:
     return builtins.all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in index)
@@ -138,6 +164,9 @@ class Getitem(Function):
     def backward(ctx, g):
         return scatter_add(g, ctx.index, ctx.in_shape)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return getitem(t, ctx.index)
 
 class ScatterAdd(Function):
     """y = zeros(shape) with y[index] += g (the transpose of getitem).   dy/dg: y's gradient at index."""
@@ -156,6 +185,9 @@ class ScatterAdd(Function):
     def backward(ctx, gg):
         return getitem(gg, ctx.index)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return scatter_add(t, ctx.index, ctx.shape)
 
 class IndexPut(Function):
     """y = x with y[index] = v.   dy/dx: g with zeros at index;  dy/dv: g[index], unbroadcast to v."""
@@ -180,6 +212,11 @@ class IndexPut(Function):
             gv = unbroadcast(getitem(g, ctx.index), ctx.v_shape)
         return gx, gv
 
+    @staticmethod
+    def jvp(ctx, tx, tv):
+        tx = np.zeros(ctx.shape, dtype=ctx.dtype) if tx is None else tx
+        tv = np.zeros(ctx.v_shape, dtype=ctx.dtype) if tv is None else tv
+        return IndexPut.apply(tx, tv, index=ctx.index)
 
 # ----- public functions -----
 
