@@ -58,12 +58,9 @@ KNOWN_WARNING_OPS = {
     "conv_transpose2d", "softmax_cross_entropy",
 }
 
-# NaN gradients at finite inputs with a finite output: 0/0 at a point where PyTorch picks the subgradient 0.
+# NaN gradients at finite inputs with a finite output, where the math has no finite answer either.
 KNOWN_GRAD_NAN = {
-    "norm": "norm at the zero vector: x / ||x|| = 0/0 (PyTorch: 0)",
-    "std": "std of a constant slice: d sqrt(var) at var = 0 (PyTorch: 0)",
-    "pow": "d/dy x^y = x^y ln x is undefined for x < 0 (NaN, as in PyTorch); and d/dx at x = 0, y = 0 is "
-           "0 * inf = NaN (PyTorch masks it to 0)",
+    "pow": "d/dy x^y = x^y ln x is undefined for x < 0 (NaN, as in PyTorch)",
 }
 
 ELEMENTWISE = {spec.name for spec in OP_TABLE
@@ -183,14 +180,23 @@ def test_known_lists_name_real_specs():
     assert not missing or all(n.startswith("conv_transpose") for n in missing), missing
 
 
-def test_known_grad_nans_are_real_and_pinned():
-    """The two documented 0/0 points: pinned so a fix is noticed (then move them out of KNOWN_GRAD_NAN)."""
+def test_subgradient_zero_where_pytorch_picks_it():
+    """norm at the zero vector, std of a constant slice, and x^y at 0^0 have gradient 0, not 0/0 = NaN."""
     x = cr.zeros(3, dtype=cr.float64, requires_grad=True)
     cr.norm(x).backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros(3))
+    for p in (1, 3, 0.5):
+        z = cr.zeros(3, dtype=cr.float64, requires_grad=True)
+        cr.norm(z, p=p).backward()
+        np.testing.assert_array_equal(z.grad.data, np.zeros(3))
     y = cr.full((4,), 1000.0, dtype=cr.float64, requires_grad=True)
     cr.std(y).backward()
-    assert np.isnan(x.grad.data).all() or np.array_equal(x.grad.data, np.zeros(3))
-    assert np.isnan(y.grad.data).all() or np.array_equal(y.grad.data, np.zeros(4))
+    np.testing.assert_array_equal(y.grad.data, np.zeros(4))
+    a = cr.zeros(2, dtype=cr.float64, requires_grad=True)
+    b = cr.zeros(2, dtype=cr.float64, requires_grad=True)
+    (a ** b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, np.zeros(2))
+    np.testing.assert_array_equal(b.grad.data, np.zeros(2))
 
 
 # ----- empty and 0-d tensors -----

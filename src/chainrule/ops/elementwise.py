@@ -523,28 +523,37 @@ class Pow(Function):
         need_x, need_y = ctx.needs_input_grad
         gx = gy = None
         if need_x:
-            if not is_tensor(y) and np.ndim(y) == 0 and y == 0:
-                gx = unbroadcast(g * 0.0, sx)
-            elif type(y) in (int, float) and y == 2:
-                gx = unbroadcast(g * (x * 2.0), sx)  # x ** 2: one node fewer in a recorded backward
-            else:
-                gx = unbroadcast(g * y * x ** (y - 1), sx)
+            gx = unbroadcast(g * _pow_dx(x, y), sx)
         if need_y:
-            zero = np.asarray(as_array(x)) == 0
-            log_x = log(where(zero, 1.0, x)) if zero.any() else log(x)
-            gy = unbroadcast(g * out * log_x, sy)
+            gy = unbroadcast(g * _pow_dy(x, out), sy)
         return gx, gy
 
     @staticmethod
     def jvp(ctx, tx, ty):
         x, y, out = ctx.saved_tensors
-        dx = dy = None
-        if tx is not None:
-            dx = tx * 0.0 if not is_tensor(y) and np.ndim(y) == 0 and y == 0 else tx * y * x ** (y - 1)
-        if ty is not None:
-            zero = np.asarray(as_array(x)) == 0
-            dy = ty * out * (log(where(zero, 1.0, x)) if zero.any() else log(x))
+        dx = None if tx is None else tx * _pow_dx(x, y)
+        dy = None if ty is None else ty * _pow_dy(x, out)
         return _full(ctx, _sum_terms(dx, dy))
+
+
+def _pow_dx(x, y):
+    """d(x^y)/dx = y x^(y-1), and 0 wherever y = 0 (also at x = 0, where 0 * inf would be NaN)."""
+    if not is_tensor(y) and np.ndim(y) == 0:
+        if y == 0:
+            return x * 0.0
+        if type(y) in (int, float) and y == 2:
+            return x * 2.0  # x ** 2: one node fewer in a recorded backward
+        return y * x ** (y - 1)
+    y_zero = np.asarray(as_array(y)) == 0
+    if y_zero.any():
+        return where(y_zero, 0.0, y * x ** (where(y_zero, 1.0, y) - 1))
+    return y * x ** (y - 1)
+
+
+def _pow_dy(x, out):
+    """d(x^y)/dy = x^y ln x, taken as 0 where x = 0 (PyTorch's choice)."""
+    zero = np.asarray(as_array(x)) == 0
+    return out * (log(where(zero, 1.0, x)) if zero.any() else log(x))
 
 
 class Maximum(Function):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
-from .elementwise import _plain, exp, log, sqrt, where
+from .elementwise import _plain, exp, log, where
 from .shape import broadcast_to, permute
 
 
@@ -189,6 +189,65 @@ class LogSumExp(Function):
         weights = LogSumExp.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones))
         return sum(t * weights, dim=ctx.axes, keepdim=ctx.keepdims)
 
+class SafeSqrt(Function):
+    """y = sqrt(s) for s >= 0.   dy/ds = 1 / (2y), taken as 0 where s = 0.
+
+    NOTE: the subgradient 0 at s = 0 is PyTorch's choice for the std of a constant slice;
+    the chain rule would otherwise give inf * 0 = NaN there.
+    """
+
+    jvp_is_vjp = True  # elementwise
+
+    @staticmethod
+    def forward(ctx, s):
+        y = np.sqrt(s)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        zero = as_array(y) == 0
+        if zero.any():
+            return where(zero, 0.0, g / (where(zero, 1.0, y) * 2))
+        return g / (y * 2)
+
+
+class NormP(Function):
+    """y = (sum |x|^p)^(1/p) over axes, p > 0.   dy/dx = sign(x) |x|^(p-1) y^(1-p).
+
+    NOTE: |x|^(p-1) is taken as 0 at x = 0 and the whole gradient as 0 where y = 0, as in
+    PyTorch (the formula would give 0 * inf for p < 1, and 0/0 at the zero vector).
+    """
+
+    @staticmethod
+    def forward(ctx, x, p=3.0, axis=None, keepdims=False):
+        axes = _setup(ctx, x, axis, keepdims, "norm")
+        ctx.p = p
+        out = np.power(np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdims), 1.0 / p)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import abs as _abs
+
+        x, out = ctx.saved_tensors
+        p = ctx.p
+        out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
+        x_zero, out_zero = as_array(x) == 0, as_array(out_b) == 0
+        ax = _abs(x)
+        power = where(x_zero, 0.0, where(x_zero, 1.0, ax) ** (p - 1)) if x_zero.any() else ax ** (p - 1)
+        scale = where(out_zero, 0.0, where(out_zero, 1.0, out_b) ** (1 - p)) if out_zero.any() else out_b ** (1 - p)
+        return _expand_back(ctx, g) * (np.sign(as_array(x)) * power * scale)
+
+    @staticmethod
+    def jvp(ctx, t):
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        return sum(t * NormP.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
+                   dim=ctx.axes, keepdim=ctx.keepdims)
+
+
 class Norm2(Function):
     """y = sqrt(sum x^2) over axes.   dy/dx = x / y, with subgradient 0 where y = 0 (as PyTorch)."""
 
@@ -327,14 +386,14 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
-    """Standard deviation: sqrt(var(x))."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+    """Standard deviation: sqrt(var(x)); its gradient for a constant slice is 0, as in PyTorch."""
+    return SafeSqrt.apply(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
 
 
 def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Vector p-norm over `dim` (all entries by default): p = 2 ('fro'), 1, inf, -inf or any p > 0.
 
-    The 2-norm's subgradient at the zero vector is 0, as in PyTorch.
+    The subgradient at the zero vector is 0, as in PyTorch.
     """
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "norm")
     if p in ("fro", 2, 2.0):
@@ -349,7 +408,7 @@ def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
         return sum(_abs(x), dim=dim, keepdim=keepdim)
     if not isinstance(p, (int, float)) or p <= 0:
         raise ValueError(f"norm: p must be 'fro', inf, -inf or a number > 0, got {p!r}")
-    return sum(_abs(x) ** p, dim=dim, keepdim=keepdim) ** (1.0 / p)
+    return NormP.apply(x, p=float(p), axis=dim, keepdims=keepdim)
 
 
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
