@@ -60,9 +60,13 @@ def test_recorded_backward_then_explain_and_unrecorded_error():
         L.backward()
     assert explain(L)["u1"].total == 21016.0
     L2, _ = u_problem()
-    L2.backward()
+    L2.backward()  # a graph with named tensors is recorded without asking
+    assert explain(L2)["u1"].total == 21016.0
+    x = cr.tensor(2.0, requires_grad=True, dtype=cr.float64)
+    L3 = 3 * (x * x)
+    L3.backward()  # nothing named: not recorded, and the values are freed
     with pytest.raises(RuntimeError, match="not recorded.*explain.recording"):
-        explain(L2)
+        explain(L3, names={"x": x})
 
 
 def test_names_argument_and_tensor_method():

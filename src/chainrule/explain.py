@@ -10,9 +10,14 @@ local partial along that path. `explain` lists these sums first in symbols,
 then with the numbers of the pass.
 
 Recording. The engine frees what forward saved once backward is done, so the
-local partials must be taken while backward runs. The recorder is an engine
-observer that is installed only when asked for, so normal training pays
-nothing:
+local partials must be taken while backward runs. A backward pass through a
+graph that holds a named tensor is recorded automatically, so the natural
+
+    L.backward()
+    print(chainrule.explain(L))
+
+just works; graphs with no named tensor (training) are never recorded and pay
+nothing. Unnamed graphs can be recorded on request:
 
     with chainrule.explain.recording():      # or chainrule.viz.trace()
         L.backward()
@@ -108,6 +113,11 @@ def _observe(node, g, grad_inputs):
             _values[s.grad_fn] = s.data.copy()
     _records[node] = NodeRecord(_array(g), tuple(_array(gi) for gi in grad_inputs),
                                 _local_partials(node, g), value)
+
+
+# A backward pass through a graph that holds a named tensor is recorded without asking, so that
+# `L.backward(); chainrule.explain(L)` works; graphs without names (training) are never recorded.
+_engine._named_graphs["observer"] = _observe
 
 
 def start_recording():

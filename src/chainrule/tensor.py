@@ -89,7 +89,7 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_version", "_hooks",
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
                  "_retains_grad", "__weakref__")
 
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
@@ -99,7 +99,9 @@ class Tensor:
         self.data = _to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
-        self.name = name
+        self._name = None
+        if name is not None:
+            self.name = name
         self._version = 0
         self._hooks = None
         self._retains_grad = False
@@ -115,13 +117,26 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
-        t.name = None
+        t._name = None
         t._version = 0
         t._hooks = None
         t._retains_grad = False
         return t
 
     # ----- metadata -----
+
+    @property
+    def name(self):
+        """An optional label, shown in errors, drawings and explain(); set it to see this tensor there."""
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+        if value is not None:
+            # From now on a backward pass through a graph with named tensors is recorded for
+            # explain() (the engine checks this flag, so unnamed training pays nothing).
+            engine.names_in_use()
 
     @property
     def shape(self):

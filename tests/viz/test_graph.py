@@ -86,12 +86,22 @@ def test_gradients_of_leaves_after_plain_backward_and_of_intermediates_when_trac
     assert "grad 6532" in src                        # u4's gradient, an intermediate
 
 
-def test_untraced_backward_shows_leaf_grads_only():
+def test_backward_through_named_graph_shows_intermediate_grads():
     L, (u1, *_rest) = u_problem()
     L.backward()
     text = viz.text_graph(L)
     assert re.search(r"^u1 .*grad 21016$", text, re.M)
-    assert not re.search(r"^u4 = .*grad", text, re.M)
+    assert re.search(r"^u4 = .*grad 6532$", text, re.M)
+
+
+def test_untraced_backward_of_unnamed_graph_shows_leaf_grads_only():
+    x = cr.tensor(2.0, requires_grad=True)
+    h = x * x
+    L = h * 3
+    L.backward()
+    text = viz.text_graph(L)
+    assert re.search(r"grad 12$", text, re.M)
+    assert len(re.findall(r"grad ", text)) == 1
 
 
 def test_tensor_summary_and_show_flags():

@@ -25,6 +25,33 @@ _ndarray = np.ndarray
 _observers = []
 
 
+# explain() registers here the observer that records a pass through a graph with named tensors;
+# the engine looks for names only once some tensor has been named (names_in_use).
+_named_graphs = {"observer": None, "names_in_use": False}
+
+
+def names_in_use():
+    _named_graphs["names_in_use"] = True
+
+
+def _has_named_tensor(starts):
+    Tensor = _Tensor
+    stack, seen = list(starts), set(starts)
+    while stack:
+        node = stack.pop()
+        out = node.out_ref() if node.out_ref is not None else None
+        if out is not None and out._name is not None:
+            return True
+        for edge in node.next:
+            if isinstance(edge, Tensor):
+                if edge._name is not None:
+                    return True
+            elif edge is not None and edge not in seen:
+                seen.add(edge)
+                stack.append(edge)
+    return False
+
+
 def add_observer(observer):
     """Call `observer(node, grad_output, grad_inputs)` for each node of every later backward pass."""
     _observers.append(observer)
@@ -239,6 +266,11 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 else:
                     deps[edge] = count + 1
         ready = [n for n in starts if n not in deps]
+        observers = _observers
+        recorder = _named_graphs["observer"]
+        if _named_graphs["names_in_use"] and recorder is not None and recorder not in observers \
+                and _has_named_tensor(starts):
+            observers = observers + [recorder]
 
         while ready:
             node = ready.pop()
@@ -261,8 +293,8 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                     input_grads = node._vjp(g)
                 if check:
                     anomaly.check_backward(node, input_grads)
-                if _observers:
-                    for observer in list(_observers):
+                if observers:
+                    for observer in list(observers):
                         observer(node, g, input_grads)
             if not retain_graph:
                 node.saved = None
