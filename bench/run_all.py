@@ -37,7 +37,9 @@ TARGETS = [
     ("small-op-overhead", "chainrule/torch", "<=", 0.5),
     ("mnist1d-cnn", "chainrule/torch", "<=", 1.0),
     ("hvp", "chainrule/torch", "<=", 1.0),
-    ("deep-chain", "scaling 100k/10k (linear = 10)", "<=", 13.0),
+    ("deep-chain", "scaling 100k/10k (linear = 10)", "<=", 12.5),
+    ("deep-chain", "scaling 100k/10k, cyclic GC paused", "<=", 12.5),
+    ("deep-chain", "held after dropping the output", "<", 0.1),
     ("deep-chain", "recursion limit untouched", "==", True),
     ("import", "import chainrule best", "<", 0.3),
 ]
@@ -70,7 +72,10 @@ def main(argv):
         except subprocess.TimeoutExpired:
             print(f"== {name}: over {TIMEOUT_S} s (machine busy?), skipped")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    print(f"\nload average after: {os.getloadavg()[0]:.2f}; total {time.perf_counter() - t0:.0f} s")
+    load = os.getloadavg()[0]
+    print(f"\nload average after: {load:.2f}; total {time.perf_counter() - t0:.0f} s")
+    if load > 1.5:
+        print("WARNING: the machine was busy; 2-thread BLAS timings (torch's especially) are unreliable")
     print(f"\n{'workload':<20} {'figure':<34} {'value':>10} {'target':>10}  result")
     ok_all = True
     for workload, figure, op, target in TARGETS:
