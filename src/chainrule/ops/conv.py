@@ -56,9 +56,10 @@ class Linear(Function):
         if needs[0]:
             gx = g @ w
         if needs[1] or (len(needs) > 2 and needs[2]):
-            g2 = g.reshape((-1, g.shape[-1])) if len(g.shape) != 2 else g
+            rows = int(np.prod(g.shape[:-1]))  # not -1: ambiguous when a dimension is 0
+            g2 = g.reshape((rows, g.shape[-1])) if len(g.shape) != 2 else g
             if needs[1]:
-                x2 = x.reshape((-1, x.shape[-1])) if len(x.shape) != 2 else x
+                x2 = x.reshape((rows, x.shape[-1])) if len(x.shape) != 2 else x
                 gw = transpose(g2, 0, 1) @ x2
             if len(needs) > 2 and needs[2]:
                 gb = g2.sum(axis=0)
@@ -179,6 +180,9 @@ def _conv_forward(x, w, stride, padding, dilation, groups):
     kernel = w.shape[2:]
     n = x.shape[0]
     d = len(kernel)
+    if x.size == 0:  # an empty batch: an empty result of the right shape (as torch)
+        out_sizes = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+        return np.zeros((n, o) + out_sizes, dtype=np.result_type(x, w)), None
     cols, out_sizes = _im2col(x, kernel, stride, padding, dilation, groups)
     w_mat = _weight_matrix(w, groups)
     if groups == 1:
@@ -246,6 +250,8 @@ class ConvInputGrad(Function):
             ctx.kernel = w.shape[2:]
             ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, w if ctx.needs_input_grad[0] else None)
         n, c = x_shape[:2]
+        if g.size == 0:
+            return np.zeros(x_shape, dtype=np.result_type(g, w))
         kernel = w.shape[2:]
         d = len(kernel)
         cg = c // groups
@@ -294,6 +300,8 @@ class ConvWeightGrad(Function):
             ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, g if ctx.needs_input_grad[0] else None)
         c = x.shape[1]
         o = g.shape[1]
+        if x.size == 0 or g.size == 0:
+            return np.zeros((o, c // groups) + tuple(kernel), dtype=np.result_type(x, g))
         if cols is None:
             cols, _ = _im2col(x, kernel, stride, padding, dilation, groups)
         g_mat = _grad_matrix(g, groups).transpose(0, 2, 1)             # (G, O/G, N*L)

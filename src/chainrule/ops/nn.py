@@ -32,6 +32,10 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         ctx.axis = axis
+        if x.size == 0:  # nothing to normalize (np.max refuses an empty reduction)
+            s = np.array(x, copy=True)
+            ctx.save_for_backward(s)
+            return s
         shifted = x - np.max(x, axis=axis, keepdims=True)
         e = np.exp(shifted)
         s = e / np.sum(e, axis=axis, keepdims=True)
@@ -51,6 +55,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         ctx.axis = axis
+        if x.size == 0:  # nothing to normalize (np.max refuses an empty reduction)
+            y = np.array(x, copy=True)
+            ctx.save_for_backward(y)
+            return y
         m = np.max(x, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         shifted = x - m

@@ -418,6 +418,8 @@ def split(x, split_size_or_sections, dim=0):
 def chunk(x, chunks, dim=0):
     """Split into `chunks` pieces of (nearly) equal size, as torch.chunk."""
     size = np.shape(as_array(x))[dim]
+    if size == 0:
+        return split(x, [0] * chunks, dim)  # as torch: `chunks` empty pieces
     step = -(-size // chunks)
     return split(x, step, dim)
 
