@@ -228,6 +228,8 @@ class Function:
             self._check_versions()
         if _backward_state["graph"]:
             return tuple([self._output_tensor() if s is _OUT else s for s in saved])
+        if saved is _OUT_ONLY:  # tanh, sigmoid, exp, relu...: the output alone
+            return (self.out_data,)
         Tensor = _Tensor
         return tuple([s.data if isinstance(s, Tensor) else (self.out_data if s is _OUT else s) for s in saved])
 
