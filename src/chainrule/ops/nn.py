@@ -32,7 +32,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         ctx.axis = axis
-        if x.size == 0:  # nothing to normalize (np.max refuses an empty reduction)
+        if getattr(x, "size", 1) == 0:  # nothing to normalize (np.max refuses an empty reduction); symbolic traces have no size
             s = np.array(x, copy=True)
             ctx.save_for_backward(s)
             return s
@@ -55,7 +55,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis=-1):
         ctx.axis = axis
-        if x.size == 0:  # nothing to normalize (np.max refuses an empty reduction)
+        if getattr(x, "size", 1) == 0:  # nothing to normalize (np.max refuses an empty reduction); symbolic traces have no size
             y = np.array(x, copy=True)
             ctx.save_for_backward(y)
             return y
