@@ -24,3 +24,11 @@ def test_readme_python_blocks_run_and_give_the_shown_answers():
     assert ns["u1"].grad.item() == 2 * 142 * (80 - 1 - 4 - 1)
     assert ns["u2"].grad.item() == 2 * 142 * (66 - 1 - 3 - 1)
     assert ns["d2"].item() == 8.0
+    # the neural-network block trains, saves and reloads
+    assert ns["evaluate"](ns["model"], ns["digits"].test).accuracy > 0.9
+    assert ns["history"].loss[-1] < ns["history"].loss[0]
+    # the math-made-visible block
+    assert "21016" in str(cr.explain(ns["L"]))
+    assert str(ns["symbolic"].diff(lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10)) == "2*(5*x**12 - 8*x**10 - 4)/x**3"
+    check = ns["symbolic"].identity(cr.tanh, lambda x: 2 * cr.sigmoid(2 * x) - 1)
+    assert check.symbolic and check.numeric
