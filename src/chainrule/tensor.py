@@ -5,7 +5,6 @@ holds storage, construction, in-place updates and the glue to the engine.
 """
 from __future__ import annotations
 
-import numbers
 import weakref
 
 import numpy as np

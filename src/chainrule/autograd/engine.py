@@ -13,7 +13,7 @@ from sys import getrefcount as _refcount
 import numpy as np
 
 from . import anomaly, grad_mode
-from .function import Function, _backward_state, format_site
+from .function import _backward_state, format_site
 
 _Tensor = None  # set by tensor.py
 _grad_state = grad_mode._state
@@ -396,7 +396,6 @@ def _run_hooks(hooks, g, graph):
 
 
 def _node_hooks(node, g, graph):
-    Tensor = _Tensor
     tensor = node.out_ref()
     if tensor is None:
         return g

@@ -24,19 +24,11 @@ from .function import _backward_state
 def _forward_order(outputs):
     """The nodes that produced `outputs`, each after every node it consumes."""
     from ..tensor import Tensor
+    from .engine import _collect
 
-    roots = [o.grad_fn for o in outputs if o.grad_fn is not None]
-    deps, stack, seen = {}, list(dict.fromkeys(roots)), set(roots)
-    while stack:
-        node = stack.pop()
-        for edge in node.next:
-            if edge is None or isinstance(edge, Tensor):
-                continue
-            deps[edge] = deps.get(edge, 0) + 1
-            if edge not in seen:
-                seen.add(edge)
-                stack.append(edge)
-    order, ready = [], [n for n in dict.fromkeys(roots) if deps.get(n, 0) == 0]
+    deps, _ = _collect(outputs)
+    roots = list(dict.fromkeys(o.grad_fn for o in outputs if o.grad_fn is not None))
+    order, ready = [], [n for n in roots if deps.get(n, 0) == 0]
     while ready:
         node = ready.pop()
         order.append(node)
@@ -48,13 +40,6 @@ def _forward_order(outputs):
                 ready.append(edge)
     order.reverse()
     return order
-
-
-def _zeros_like_node(edge, graph):
-    from ..tensor import Tensor
-
-    z = np.zeros(edge.shape, dtype=edge.dtype)
-    return Tensor._make(z) if graph else z
 
 
 def _node_jvp(node, tangents, graph):

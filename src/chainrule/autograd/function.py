@@ -171,15 +171,7 @@ class Function:
         out = cls.forward(ctx, *datas, **params)
         if ctx.saved:
             ctx._resolve_saved(args, datas, out)
-        ctx.site = user_site()
-        result = Tensor._make(out, ctx)
-        data = result.data
-        ctx.shape = data.shape
-        ctx.dtype = data.dtype
-        ctx.out_ref = _weakref(result)
-        if _anomaly_state["enabled"]:
-            anomaly.check_forward(ctx, data)
-        return result
+        return _record_output(ctx, out)
 
     def save_for_backward(self, *values):
         """Keep `values` (inputs or the output of forward) for the backward rule.
@@ -333,15 +325,7 @@ def _apply_unary(cls, a, params):
             ctx.versions = [(a, a._version)]
         else:
             ctx._resolve_saved((a,), (x,), out)
-    ctx.site = user_site(3)
-    result = Tensor._make(out, ctx)
-    data = result.data
-    ctx.shape = data.shape
-    ctx.dtype = data.dtype
-    ctx.out_ref = _weakref(result)
-    if _anomaly_state["enabled"]:
-        anomaly.check_forward(ctx, data)
-    return result
+    return _record_output(ctx, out)
 
 
 def _apply_binary(cls, a, b, params):
@@ -385,8 +369,13 @@ def _apply_binary(cls, a, b, params):
                 resolved.append(value)
         ctx.saved = tuple(resolved)
         ctx.versions = versions or None
+    return _record_output(ctx, out)
+
+
+def _record_output(ctx, out):
+    """Wrap forward's array as the node's output Tensor and note what drawings and errors need."""
     ctx.site = user_site(3)
-    result = Tensor._make(out, ctx)
+    result = _Tensor._make(out, ctx)
     data = result.data
     ctx.shape = data.shape
     ctx.dtype = data.dtype
@@ -443,14 +432,7 @@ def _apply_user_function(cls, args, params):
                 resolved.append(value)
         ctx.saved = tuple(resolved)
         ctx.versions = versions or None
-    ctx.site = user_site(3)
-    result = Tensor._make(out.data, ctx)
-    ctx.shape = result.data.shape
-    ctx.dtype = result.data.dtype
-    ctx.out_ref = weakref.ref(result)
-    if anomaly._state["enabled"]:
-        anomaly.check_forward(ctx, result.data)
-    return result
+    return _record_output(ctx, out.data)
 
 
 def _user_vjp(self, g):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
-from .elementwise import _plain, exp, log, where
+from .elementwise import _plain, exp, where
 from .shape import broadcast_to, permute
 
 
