@@ -86,3 +86,35 @@ def save(name, result):
     data = json.loads(path.read_text()) if path.exists() else {}
     data[name] = result
     path.write_text(json.dumps(data, indent=1, default=float))
+
+
+def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, steps, repeats, numpy_warmup,
+                     peer_repeats, targets):
+    """Time the same training run three ways and report s/1000 steps, ratios and test accuracy.
+
+    numpy_train(*args) returns the test accuracy (timed here, best of `repeats`);
+    torch_train / chainrule_train(*args) return (seconds, accuracy), best of `peer_repeats`.
+    `targets` gives the (chainrule/torch, chainrule/numpy) target texts.
+    """
+    per = 1000.0 / steps
+    np_acc = [None]
+
+    def np_run():
+        np_acc[0] = numpy_train(*args)
+
+    t_np = best_of(np_run, repeats=repeats, warmup=numpy_warmup) * per
+    t_torch, acc_torch = min(torch_train(*args) for _ in range(peer_repeats))
+    t_cr, acc_cr = min(chainrule_train(*args) for _ in range(peer_repeats))
+    t_torch *= per
+    t_cr *= per
+    rows = [
+        ("numpy s/1000 steps", t_np, "s"),
+        ("torch s/1000 steps", t_torch, "s"),
+        ("chainrule s/1000 steps", t_cr, "s"),
+        ("chainrule/torch", t_cr / t_torch, targets[0]),
+        ("chainrule/numpy", t_cr / t_np, targets[1]),
+        ("numpy test accuracy", np_acc[0], ""),
+        ("torch test accuracy", acc_torch, ""),
+        ("chainrule test accuracy", acc_cr, ""),
+    ]
+    return report(name, rows)

@@ -8,7 +8,7 @@ convolutions all use stride 2 and padding 1).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, best_of, kaiming_uniform, report, save
+from _common import QUICK, compare_training, kaiming_uniform, save
 
 import time
 
@@ -167,29 +167,10 @@ def chainrule_train(params, data, x_test, y_test):
 def run():
     x_train, y_train, x_test, y_test = load_data()
     data = batches(x_train, y_train, STEPS, BATCH)
-    params = init_params()
-    per = 1000.0 / STEPS
-    np_acc = [None]
-
-    def np_run():
-        np_acc[0] = numpy_train(params, data, x_test, y_test)
-
-    t_np = best_of(np_run, repeats=REPEATS, warmup=0) * per
-    t_torch, acc_torch = min(torch_train(params, data, x_test, y_test) for _ in range(REPEATS))
-    t_cr, acc_cr = min(chainrule_train(params, data, x_test, y_test) for _ in range(REPEATS))
-    t_torch *= per
-    t_cr *= per
-    rows = [
-        ("numpy s/1000 steps", t_np, "s"),
-        ("torch s/1000 steps", t_torch, "s"),
-        ("chainrule s/1000 steps", t_cr, "s"),
-        ("chainrule/torch", t_cr / t_torch, "x (target <= 1.0)"),
-        ("chainrule/numpy", t_cr / t_np, "x"),
-        ("numpy test accuracy", np_acc[0], ""),
-        ("torch test accuracy", acc_torch, ""),
-        ("chainrule test accuracy", acc_cr, ""),
-    ]
-    result = report(f"mnist1d-cnn ({STEPS} steps, batch {BATCH})", rows)
+    result = compare_training(f"mnist1d-cnn ({STEPS} steps, batch {BATCH})", numpy_train, torch_train,
+                              chainrule_train, (init_params(), data, x_test, y_test), steps=STEPS,
+                              repeats=REPEATS, numpy_warmup=0, peer_repeats=REPEATS,
+                              targets=("x (target <= 1.0)", "x"))
     save("mnist1d-cnn", result)
     return result
 

@@ -6,7 +6,7 @@ hand-written NumPy version (no graph, hand-derived backward).
 from __future__ import annotations
 
 import _common  # noqa: F401  (pins threads before NumPy loads)
-from _common import QUICK, best_of, kaiming_uniform, report, save
+from _common import QUICK, compare_training, kaiming_uniform, save
 
 import time
 
@@ -143,30 +143,10 @@ def chainrule_train(params, data, x_test, y_test):
 def run():
     x_train, y_train, x_test, y_test = load_data()
     data = batches(x_train, y_train, STEPS, BATCH)
-    params = init_params()
-    per = 1000.0 / STEPS
-
-    np_acc = [None]
-
-    def np_run():
-        np_acc[0] = numpy_train(params, data, x_test, y_test)
-
-    t_np = best_of(np_run, repeats=REPEATS, warmup=1) * per
-    t_torch, acc_torch = min(torch_train(params, data, x_test, y_test) for _ in range(REPEATS + 1))
-    t_cr, acc_cr = min(chainrule_train(params, data, x_test, y_test) for _ in range(REPEATS + 1))
-    t_torch *= per
-    t_cr *= per
-    rows = [
-        ("numpy s/1000 steps", t_np, "s"),
-        ("torch s/1000 steps", t_torch, "s"),
-        ("chainrule s/1000 steps", t_cr, "s"),
-        ("chainrule/torch", t_cr / t_torch, "x (target <= 0.5)"),
-        ("chainrule/numpy", t_cr / t_np, "x (target <= 1.3)"),
-        ("numpy test accuracy", np_acc[0], ""),
-        ("torch test accuracy", acc_torch, ""),
-        ("chainrule test accuracy", acc_cr, ""),
-    ]
-    result = report(f"mnist1d-mlp ({STEPS} steps, batch {BATCH})", rows)
+    result = compare_training(f"mnist1d-mlp ({STEPS} steps, batch {BATCH})", numpy_train, torch_train,
+                              chainrule_train, (init_params(), data, x_test, y_test), steps=STEPS,
+                              repeats=REPEATS, numpy_warmup=1, peer_repeats=REPEATS + 1,
+                              targets=("x (target <= 0.5)", "x (target <= 1.3)"))
     save("mnist1d-mlp", result)
     return result
 
