@@ -60,13 +60,10 @@ def numpy_fn():
     return run
 
 
-def torch_fn():
-    from _common import torch as get_torch
-
-    torch = get_torch()
+def _chain_fn(leaf, tanh, sigmoid):
+    """The op chain for an autodiff library: `leaf(array)` makes a tensor that requires grad."""
     x0, b0 = _data()
-    x = torch.tensor(x0, requires_grad=True)
-    b = torch.tensor(b0, requires_grad=True)
+    x, b = leaf(x0), leaf(b0)
 
     def run():
         y = x
@@ -77,39 +74,26 @@ def torch_fn():
             elif k == 1:
                 y = y + b
             elif k == 2:
-                y = torch.tanh(y)
+                y = tanh(y)
             else:
-                y = torch.sigmoid(y)
+                y = sigmoid(y)
         y.sum().backward()
         x.grad = None
         b.grad = None
     return run
+
+
+def torch_fn():
+    from _common import torch as get_torch
+
+    torch = get_torch()
+    return _chain_fn(lambda a: torch.tensor(a, requires_grad=True), torch.tanh, torch.sigmoid)
 
 
 def chainrule_fn():
     import chainrule
 
-    x0, b0 = _data()
-    x = chainrule.tensor(x0, requires_grad=True)
-    b = chainrule.tensor(b0, requires_grad=True)
-
-    def run():
-        y = x
-        for i in range(N_OPS):
-            k = i % 4
-            if k == 0:
-                y = y * 0.9
-            elif k == 1:
-                y = y + b
-            elif k == 2:
-                y = chainrule.tanh(y)
-            else:
-                y = chainrule.sigmoid(y)
-        y.sum().backward()
-        x.grad = None
-        b.grad = None
-    return run
-
+    return _chain_fn(lambda a: chainrule.tensor(a, requires_grad=True), chainrule.tanh, chainrule.sigmoid)
 
 def run():
     us = lambda t: t / N_OPS * 1e6  # noqa: E731
