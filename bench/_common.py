@@ -90,11 +90,13 @@ def save(name, result):
 
 def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, steps, repeats, numpy_warmup,
                      peer_repeats, targets):
-    """Time the same training run three ways and report s/1000 steps, ratios and test accuracy.
+    """Time the same training run four ways and report s/1000 steps, ratios and test accuracy.
 
     numpy_train(*args) returns the test accuracy (timed here, best of `repeats`);
-    torch_train / chainrule_train(*args) return (seconds, accuracy), best of `peer_repeats`.
-    `targets` gives the (chainrule/torch, chainrule/numpy) target texts.
+    torch_train(*args) and chainrule_train(*args, jit=...) return (seconds, accuracy), best of
+    `peer_repeats`. chainrule runs eagerly and as a chainrule.jit train step (trace on the
+    first step, replay afterwards; the trace is inside the timed loop). The targets, whose
+    texts `targets` gives as (chainrule/torch, chainrule/numpy), are checked on the jit run.
     """
     per = 1000.0 / steps
     np_acc = [None]
@@ -104,17 +106,22 @@ def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, s
 
     t_np = best_of(np_run, repeats=repeats, warmup=numpy_warmup) * per
     t_torch, acc_torch = min(torch_train(*args) for _ in range(peer_repeats))
-    t_cr, acc_cr = min(chainrule_train(*args) for _ in range(peer_repeats))
+    t_eager, acc_eager = min(chainrule_train(*args, jit=False) for _ in range(peer_repeats))
+    t_cr, acc_cr = min(chainrule_train(*args, jit=True) for _ in range(peer_repeats))
     t_torch *= per
+    t_eager *= per
     t_cr *= per
     rows = [
         ("numpy s/1000 steps", t_np, "s"),
         ("torch s/1000 steps", t_torch, "s"),
-        ("chainrule s/1000 steps", t_cr, "s"),
-        ("chainrule/torch", t_cr / t_torch, targets[0]),
-        ("chainrule/numpy", t_cr / t_np, targets[1]),
+        ("chainrule eager s/1000 steps", t_eager, "s"),
+        ("chainrule jit s/1000 steps", t_cr, "s"),
+        ("chainrule eager/torch", t_eager / t_torch, "x"),
+        ("chainrule/torch", t_cr / t_torch, targets[0] + ", jit"),
+        ("chainrule/numpy", t_cr / t_np, targets[1] + ", jit"),
         ("numpy test accuracy", np_acc[0], ""),
         ("torch test accuracy", acc_torch, ""),
-        ("chainrule test accuracy", acc_cr, ""),
+        ("chainrule eager test accuracy", acc_eager, ""),
+        ("chainrule jit test accuracy", acc_cr, ""),
     ]
     return report(name, rows)

@@ -117,7 +117,7 @@ def torch_train(params, data, x_test, y_test):
 
 # ----- chainrule -----
 
-def chainrule_train(params, data, x_test, y_test):
+def chainrule_train(params, data, x_test, y_test, jit=False):
     import chainrule
     from chainrule import nn
     from chainrule.nn import functional as F
@@ -128,12 +128,19 @@ def chainrule_train(params, data, x_test, y_test):
         layer.bias.data[...] = b
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
     cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
-    t0 = time.perf_counter()
-    for xb, yb in cdata:
+
+    def step(xb, yb):
         loss = F.cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
+
+    if jit:
+        step = chainrule.jit(step)
+    t0 = time.perf_counter()
+    for xb, yb in cdata:
+        step(xb, yb)
     elapsed = time.perf_counter() - t0
     with chainrule.no_grad():
         acc = (model(chainrule.from_numpy(x_test)).data.argmax(1) == y_test).mean()

@@ -531,7 +531,7 @@ OP_TABLE = [
            lambda x, p: -(p * _np_log_softmax(x, 1)).sum(1).mean(), _t("nn.functional.cross_entropy"),
            cases=[(((4, 3),), {})], make_args=_prob_targets, grad_args=(0, 1)),
     OpSpec("softmax_cross_entropy", lambda x, t, **k: cnn.SoftmaxCrossEntropy.apply(
-        x, target=np.asarray(t), scale=1.0 / len(t) if k.get("reduction", "mean") == "mean" else 1.0),
+        x, target=cr.as_tensor(t).data, mean=k.get("reduction", "mean") == "mean"),
         _np_cross_entropy, _t("nn.functional.cross_entropy"),
         cases=[(((4, 3),), {}), (((6, 5),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,),
         notes="the fused primitive behind cross_entropy's (N, C) class-index case"),

@@ -11,10 +11,12 @@ import numpy as np
 
 from . import _dtypes
 from .autograd import engine, grad_mode
+from .autograd import jit as _jit
 
 
 _new = object.__new__
 _ndarray = np.ndarray
+_jit_state = _jit._state
 
 
 def _dtype_of_python_data(array: np.ndarray, requested):
@@ -182,6 +184,8 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        if _jit_state["recorder"] is not None:
+            _jit.check_concrete(self, "item()")
         if self.data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to Python scalars, got shape "
@@ -191,6 +195,8 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied), as torch.Tensor.numpy()."""
+        if _jit_state["recorder"] is not None:
+            _jit.check_concrete(self, "numpy()")
         if self.requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()."
@@ -198,9 +204,13 @@ class Tensor:
         return self.data
 
     def tolist(self):
+        if _jit_state["recorder"] is not None:
+            _jit.check_concrete(self, "tolist()")
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if _jit_state["recorder"] is not None:
+            _jit.check_concrete(self, "np.asarray()")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __float__(self):
@@ -215,6 +225,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
+        if _jit_state["recorder"] is not None:
+            _jit.check_concrete(self, "bool() (an if or while on a tensor)")
         if self.data.size != 1:
             raise RuntimeError(
                 f"Boolean value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()."
@@ -306,6 +318,8 @@ class Tensor:
     # ----- in-place updates -----
 
     def _check_inplace(self, op):
+        if _jit_state["recorder"] is not None:
+            _jit.check_inplace(self, op)
         if self.requires_grad and self.grad_fn is None and grad_mode.is_grad_enabled():
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad is being used in an in-place operation. "

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.grad_mode import no_grad
+from ..autograd.jit import untraceable
 from ..ops._util import as_array, is_tensor
 from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, linear,
                         max_pool1d, max_pool2d)
@@ -39,6 +40,7 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return input
+    untraceable("dropout in training mode (its mask is drawn outside the recorded ops)")
     data = np.asarray(as_array(input))
     dtype = data.dtype if data.dtype.kind == "f" else _dtypes.get_default_dtype()
     if p == 1:
@@ -72,6 +74,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         centered = input - mu
         var = _mean(centered * centered, dim=axes, keepdim=True)
         if running_mean is not None and running_var is not None:
+            untraceable("batch_norm updating running statistics (training mode)")
             with no_grad():
                 m = momentum if momentum is not None else 0.1
                 rm, rv = running_mean.data, running_var.data
@@ -83,9 +86,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var are required when training=False")
-        rm = as_array(running_mean).reshape(bshape)
-        inv = 1.0 / np.sqrt(as_array(running_var).reshape(bshape) + eps)
-        out = (input - rm) * inv.astype(rm.dtype)
+        # Tensor ops, not arrays: under jit the statistics are then read afresh at every call.
+        rm = running_mean.reshape(bshape) if is_tensor(running_mean) else as_array(running_mean).reshape(bshape)
+        rv = running_var.reshape(bshape) if is_tensor(running_var) else as_array(running_var).reshape(bshape)
+        out = (input - rm) * rsqrt(rv + eps)
     if weight is not None:
         out = out * weight.reshape(bshape)
     if bias is not None:

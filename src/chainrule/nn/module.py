@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.grad_mode import no_grad
+from ..autograd.jit import replayed_call
 from ..tensor import Tensor, _to_array
 
 
@@ -279,6 +280,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @replayed_call
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's .grad (to None by default, as PyTorch 2)."""
         for p in self.parameters():

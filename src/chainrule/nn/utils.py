@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..autograd.jit import untraceable
 from ..tensor import Tensor
 
 
@@ -21,6 +22,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     The norm is taken over all gradients as if concatenated into one vector (torch semantics):
     grads are multiplied by min(1, max_norm / (total_norm + 1e-6)).
     """
+    untraceable("clip_grad_norm_")
     grads = [p.grad for p in _params(parameters) if p.grad is not None]
     if not grads:
         return Tensor._make(np.array(0.0, dtype=np.float32))
@@ -45,6 +47,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient entry to [-clip_value, clip_value] in place."""
+    untraceable("clip_grad_value_")
     clip_value = float(clip_value)
     for p in _params(parameters):
         if p.grad is not None:

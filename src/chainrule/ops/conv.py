@@ -15,6 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import Function
+from ..autograd.jit import untraceable
 from ._util import as_array
 from .shape import getitem, reshape, transpose
 
@@ -474,6 +475,7 @@ def _pool_params(kernel_size, stride, padding, dilation, d, op):
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, d, op):
     if ceil_mode:
         raise NotImplementedError(f"{op}: ceil_mode=True is not supported; pad the input instead")
+    untraceable(f"{op} (its winners are found outside the recorded ops)")
     x, unbatched = _batched(x, d, op)
     kernel, stride, pads, dilation = _pool_params(kernel_size, stride, padding, dilation, d, op)
     data = np.asarray(as_array(x))

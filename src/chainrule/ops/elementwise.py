@@ -6,16 +6,19 @@ create_graph=True (Tensors, recorded for higher order).
 """
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
 
+from ..autograd import jit as _jit
 from ..autograd.function import Function
 from ._util import as_array, broadcast_error, is_tensor, unbroadcast
 
 # Python floats, not NumPy float64 scalars: NumPy 2 would let those upcast float32 arrays.
 # IEEE results (log 0 = -inf, 1/0 = inf, exp 1000 = inf) are what NumPy and PyTorch return;
 # the ops that can produce them silence NumPy's warnings locally, nothing else does.
+_jit_state = _jit._state
 _IEEE = dict(divide="ignore", over="ignore", invalid="ignore")
 
 
@@ -46,6 +49,8 @@ def _plain(fn, *args):
     """Apply a NumPy function with no gradient; a Tensor in gives a Tensor out."""
     from ..tensor import Tensor
 
+    if _jit_state["recorder"] is not None and any(is_tensor(a) for a in args) and _jit.tracing():
+        return _jit.record_plain(fn, args)
     arrays = [as_array(a) for a in args]
     try:
         out = fn(*arrays)
@@ -171,7 +176,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * np.sign(as_array(x))
+        return g * sign(x)
 
 
 class Sin(Function):
@@ -276,7 +281,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (as_array(y) > 0)
+        return g * (y > 0)
 
 
 class Softplus(Function):
@@ -303,8 +308,8 @@ class Softplus(Function):
         beta, threshold = ctx.beta, ctx.threshold
         bx = x * beta if beta != 1 else x
         slope = sigmoid(bx)
-        linear = as_array(bx) > threshold
-        if linear.any():
+        linear = bx > threshold
+        if is_tensor(linear) or linear.any():  # a recorded backward keeps both branches
             slope = where(linear, 1.0, slope)
         return g * slope
 
@@ -341,13 +346,17 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        x = as_array(x)
-        inside = np.ones(x.shape, dtype=bool)
-        if ctx.lo is not None:
-            inside &= x >= ctx.lo
-        if ctx.hi is not None:
-            inside &= x <= ctx.hi
-        return g * inside
+        return g * _plain(functools.partial(_inside, lo=ctx.lo, hi=ctx.hi), x)
+
+
+def _inside(x, lo, hi):
+    """lo <= x <= hi (a missing bound holds everywhere)."""
+    inside = np.ones(np.shape(x), dtype=bool)
+    if lo is not None:
+        inside &= x >= lo
+    if hi is not None:
+        inside &= x <= hi
+    return inside
 
 
 class Cast(Function):
@@ -544,16 +553,16 @@ def _pow_dx(x, y):
         if type(y) in (int, float) and y == 2:
             return x * 2.0  # x ** 2: one node fewer in a recorded backward
         return y * x ** (y - 1)
-    y_zero = np.asarray(as_array(y)) == 0
-    if y_zero.any():
+    y_zero = y == 0
+    if is_tensor(y_zero) or np.any(y_zero):  # a recorded backward keeps both branches
         return where(y_zero, 0.0, y * x ** (where(y_zero, 1.0, y) - 1))
     return y * x ** (y - 1)
 
 
 def _pow_dy(x, out):
     """d(x^y)/dy = x^y ln x, taken as 0 where x = 0 (PyTorch's choice)."""
-    zero = np.asarray(as_array(x)) == 0
-    return out * (log(where(zero, 1.0, x)) if zero.any() else log(x))
+    zero = x == 0
+    return out * (log(where(zero, 1.0, x)) if is_tensor(zero) or np.any(zero) else log(x))
 
 
 class Maximum(Function):
@@ -571,12 +580,12 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        return _tie_split(ctx, g, as_array(x), as_array(y), np.greater)
+        return _tie_split(ctx, g, _plain(_share_of_larger, x, y))
 
     @staticmethod
     def jvp(ctx, tx, ty):
         x, y = ctx.saved_tensors
-        return _tie_split_jvp(ctx, tx, ty, as_array(x), as_array(y), np.greater)
+        return _tie_split_jvp(ctx, tx, ty, _plain(_share_of_larger, x, y))
 
 
 class Minimum(Function):
@@ -594,25 +603,31 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        return _tie_split(ctx, g, as_array(x), as_array(y), np.less)
+        return _tie_split(ctx, g, _plain(_share_of_smaller, x, y))
 
     @staticmethod
     def jvp(ctx, tx, ty):
         x, y = ctx.saved_tensors
-        return _tie_split_jvp(ctx, tx, ty, as_array(x), as_array(y), np.less)
+        return _tie_split_jvp(ctx, tx, ty, _plain(_share_of_smaller, x, y))
 
 
-def _tie_split_jvp(ctx, tx, ty, x, y, wins):
+def _share_of_larger(x, y):
+    """The share of max(x, y)'s gradient that goes to x: 1 where x wins, 1/2 on ties, else 0."""
+    # NOTE: ties split the gradient evenly (HIPS autograd's balanced_eq, tinygrad's MAX).
     dtype = np.result_type(x, y)
-    to_x = wins(x, y).astype(dtype) + (x == y).astype(dtype) * 0.5
+    return np.greater(x, y).astype(dtype) + (x == y).astype(dtype) * 0.5
+
+
+def _share_of_smaller(x, y):
+    dtype = np.result_type(x, y)
+    return np.less(x, y).astype(dtype) + (x == y).astype(dtype) * 0.5
+
+
+def _tie_split_jvp(ctx, tx, ty, to_x):
     return _full(ctx, _sum_terms(None if tx is None else tx * to_x, None if ty is None else ty * (1 - to_x)))
 
 
-def _tie_split(ctx, g, x, y, wins):
-    # NOTE: ties split the gradient evenly (HIPS autograd's balanced_eq, tinygrad's MAX).
-    dtype = np.result_type(x, y)
-    tie = (x == y).astype(dtype) * 0.5
-    to_x = wins(x, y).astype(dtype) + tie
+def _tie_split(ctx, g, to_x):
     sx, sy = ctx.shapes
     need_x, need_y = ctx.needs_input_grad
     return (unbroadcast(g * to_x, sx) if need_x else None,
@@ -749,7 +764,7 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    return where(as_array(x) > 0, x, x * negative_slope)
+    return where(x > 0, x, x * negative_slope)
 
 
 def elu(x, alpha=1.0):
@@ -758,7 +773,7 @@ def elu(x, alpha=1.0):
     NOTE: the exponential branch sees min(x, 0), so a large x cannot make an
     inf that would turn into a NaN gradient through the branch not taken.
     """
-    return where(as_array(x) > 0, x, expm1(minimum(x, 0.0)) * alpha)
+    return where(x > 0, x, expm1(minimum(x, 0.0)) * alpha)
 
 
 def selu(x):

@@ -3,9 +3,12 @@ losses built from them (cross_entropy, nll_loss, mse_loss, binary cross-entropy)
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.jit import untraceable
 from ._util import as_array, is_tensor
 from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import sum as _sum
@@ -77,37 +80,59 @@ class LogSoftmax(Function):
         return t - (exp(y) * t).sum(axis=ctx.axis, keepdims=True)
 
 class SoftmaxCrossEntropy(Function):
-    """l = scale * sum_n -log softmax(x_n)[t_n] for logits x (N, C) and class indices t (N,).
+    """l = s * sum_n k_n * -log softmax(x_n)[t_n] for logits x (N, C) and class indices t (N,).
 
-    dl/dx = scale * (softmax(x) - onehot(t)): the fused form of log_softmax + nll_loss,
+    k_n = 0 where t_n == ignore_index, else 1; s = 1 / sum_n k_n for mean=True, else 1.
+    dl/dx_n = s k_n (softmax(x_n) - onehot(t_n)): the fused form of log_softmax + nll_loss,
     one node instead of five, and the probabilities from forward are the gradient's
-    main term. `scale` is 1/N for reduction='mean', 1 for 'sum'.
+    main term. The targets are checked here, not by the caller, so that a jit replay
+    checks every batch and ignores the right rows.
     """
 
     @staticmethod
-    def forward(ctx, x, target=None, scale=1.0):
-        m = np.max(x, axis=1, keepdims=True)
-        if np.isfinite(m).all():
-            return _softmax_ce(ctx, x, m, target, scale)
+    def forward(ctx, x, target=None, ignore_index=-100, mean=True):
+        n, classes = x.shape
+        keep = None
+        if n and (target.min() < 0 or target.max() >= classes):
+            keep = target != ignore_index
+            bad = keep & ((target < 0) | (target >= classes))
+            if bad.any():
+                valid = target[keep]
+                raise IndexError(
+                    f"cross_entropy: target values must lie in [0, {classes}) for {classes} classes (or equal "
+                    f"ignore_index={ignore_index}), got values from {valid.min()} to {valid.max()}."
+                )
+            target = np.where(keep, target, 0)
+        count = n if keep is None else int(keep.sum())
+        scale = np.asarray((1.0 / count if count else np.nan) if mean else 1.0, dtype=x.dtype)
+        m = x.max(axis=1, keepdims=True)
+        # One reduction tells whether every row maximum is finite (a false alarm on overflow
+        # of the sum only takes the careful path, which gives the same result).
+        if math.isfinite(m.sum()):
+            return _softmax_ce(ctx, x, m, target, keep, scale)
         # inf/nan logits: shift by the finite maxima only (as log_softmax), IEEE results, no warnings.
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            return _softmax_ce(ctx, x, np.where(np.isfinite(m), m, 0), target, scale)
+            return _softmax_ce(ctx, x, np.where(np.isfinite(m), m, 0), target, keep, scale)
 
     @staticmethod
     def backward(ctx, g):
         x, probs = ctx.saved_tensors
+        keep = ctx.keep
         if is_tensor(x):
             # create_graph: the same formula, from differentiable ops.
-            onehot = np.zeros(x.shape, dtype=x.dtype)
-            onehot[ctx.rows, ctx.target] = 1
-            return (Softmax.apply(x, axis=1) - onehot) * (g * ctx.scale)
+            d = Softmax.apply(x, axis=1) - _plain(_onehot_rows, x, ctx.target)
+            if keep is not None:
+                d = d * keep
+            return d * (g * ctx.scale)
         d = probs.copy()
         d[ctx.rows, ctx.target] -= 1
+        if keep is not None:
+            d *= keep
         d *= g * ctx.scale
         return d
 
     @staticmethod
-    def jvp(ctx, t, t_target=None, t_scale=None):
+    def jvp(ctx, t, t_target=None, t_ignore_index=None, t_mean=None):
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
         if is_tensor(t):
             from ..tensor import Tensor
@@ -115,16 +140,27 @@ class SoftmaxCrossEntropy(Function):
             ones = Tensor._make(ones)
         return (t * SoftmaxCrossEntropy.backward(ctx, ones)).sum()
 
-def _softmax_ce(ctx, x, m, target, scale):
+def _onehot_rows(x, target):
+    """Zeros of x's shape (N, C) with a 1 at (n, target[n])."""
+    onehot = np.zeros(x.shape, dtype=x.dtype)
+    onehot[np.arange(x.shape[0]), target] = 1
+    return onehot
+
+
+def _softmax_ce(ctx, x, m, target, keep, scale):
     rows = np.arange(x.shape[0])
     shifted = x - m
     e = np.exp(shifted)
-    total = np.sum(e, axis=1, keepdims=True)
-    picked = shifted[rows, target] - np.log(total[:, 0])
-    loss = np.asarray(-np.sum(picked) * scale, dtype=x.dtype)
+    total = e.sum(axis=1, keepdims=True)
+    if keep is None:
+        loss = (np.log(total).sum() - shifted[rows, target].sum()) * scale
+    else:
+        loss = ((np.log(total[:, 0]) - shifted[rows, target]) * keep).sum() * scale
+    loss = np.asarray(loss, dtype=x.dtype)
     if ctx.needs_input_grad:
         e /= total
-        ctx.target, ctx.rows, ctx.scale = target, rows, scale
+        # keep as a column (N, 1): the backward multiplies rows by it
+        ctx.target, ctx.rows, ctx.keep, ctx.scale = target, rows, None if keep is None else keep[:, None], scale
         ctx.save_for_backward(x, e)
     return loss
 
@@ -214,6 +250,8 @@ def _reduce(loss, reduction, op, weight_sum=None):
 
 
 def _check_class_target(op, input_shape, target, ignore_index):
+    untraceable("nll_loss (which cross_entropy uses with class weights, label smoothing, reduction='none' "
+                "or other than (N, C) logits): it reads the targets outside the recorded ops")
     t = np.asarray(as_array(target))
     if t.dtype.kind not in "iu":
         raise RuntimeError(
@@ -277,10 +315,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     class_dim = 1 if len(shape) > 1 else 0
     t = np.asarray(as_array(target))
     if (len(shape) == 2 and t.dtype.kind in "iu" and weight is None and not label_smoothing
-            and reduction in ("mean", "sum") and t.shape == shape[:1] and t.size
-            and t.min() >= 0 and t.max() < shape[1]):
-        # The common case, fused into one node (ignore_index cannot occur: all targets are classes).
-        return SoftmaxCrossEntropy.apply(input, target=t, scale=1.0 / t.size if reduction == "mean" else 1.0)
+            and reduction in ("mean", "sum") and t.shape == shape[:1] and t.size):
+        # The common case, fused into one node, which checks the targets itself.
+        return SoftmaxCrossEntropy.apply(input, target=t, ignore_index=ignore_index, mean=reduction == "mean")
     logp = log_softmax(input, dim=class_dim)
     if t.dtype.kind == "f" or is_tensor(target) and as_array(target).dtype.kind == "f":
         if np.shape(t) != shape:

@@ -5,12 +5,14 @@ Every reduction takes PyTorch's `dim`/`keepdim` or NumPy's `axis`/`keepdims`.
 from __future__ import annotations
 
 import collections
+import functools
 
 import numpy as np
 
 from ..autograd.function import Function
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
-from .elementwise import _plain, exp, where
+from ..autograd import jit as _jit
+from .elementwise import _plain, exp, sign, where
 from .shape import broadcast_to, permute
 
 
@@ -70,7 +72,7 @@ class Prod(Function):
         if not is_tensor(g):
             return _expand_back(ctx, g) * _prod_of_others_array(x, axes)
         n = int(np.prod([in_shape[a] for a in axes]))
-        if n <= 256 or (as_array(x) == 0).any():
+        if n <= 256 or _jit.tracing() or (as_array(x) == 0).any():
             # Recording for higher order: prod/x would divide by zero, and make d2/dx2
             # divide by x^2 (overflow for tiny x); the exact product of the others does not.
             return _expand_back(ctx, g) * _prod_of_others(x, axes, in_shape)
@@ -134,17 +136,19 @@ class Extremum(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        x_a = as_array(x)
-        out_a = as_array(out).reshape(_kept_shape(ctx.in_shape, ctx.axes))
-        # NOTE: ties split evenly (as autograd and tinygrad); a NaN maximum takes the gradient.
-        hit = (x_a == out_a) | (np.isnan(x_a) & np.isnan(out_a))
-        share = hit / hit.sum(axis=ctx.axes, keepdims=True)
-        return _expand_back(ctx, g) * share.astype(x_a.dtype)
+        out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
+        return _expand_back(ctx, g) * _plain(functools.partial(_share_of_extremum, axes=ctx.axes), x, out_b)
 
     @staticmethod
     def jvp(ctx, t):
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
         return sum(t * Extremum.backward(ctx, ones), dim=ctx.axes, keepdim=ctx.keepdims)
+
+def _share_of_extremum(x, out, axes):
+    """Each entry's share of max/min's gradient: ties split evenly; a NaN extremum takes it."""
+    hit = (x == out) | (np.isnan(x) & np.isnan(out))
+    return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
+
 
 class LogSumExp(Function):
     """y = ln sum exp(x) over axes.   dy/dx_i = exp(x_i - y) = softmax(x)_i.
@@ -175,10 +179,10 @@ class LogSumExp(Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
-        empty = np.isneginf(as_array(out_b))
-        if empty.any():
+        empty = _plain(np.isneginf, out_b)
+        if is_tensor(empty) or empty.any():  # a recorded backward keeps both branches
             out_b = where(empty, 0.0, out_b)
-            weights = where(np.broadcast_to(empty, ctx.in_shape), 0.0, exp(x - out_b))
+            weights = where(broadcast_to(empty, ctx.in_shape), 0.0, exp(x - out_b))
         else:
             weights = exp(x - out_b)
         return _expand_back(ctx, g) * weights
@@ -207,8 +211,8 @@ class SafeSqrt(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        zero = as_array(y) == 0
-        if zero.any():
+        zero = y == 0
+        if is_tensor(zero) or zero.any():  # a recorded backward keeps both branches
             return where(zero, 0.0, g / (where(zero, 1.0, y) * 2))
         return g / (y * 2)
 
@@ -235,11 +239,14 @@ class NormP(Function):
         x, out = ctx.saved_tensors
         p = ctx.p
         out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
-        x_zero, out_zero = as_array(x) == 0, as_array(out_b) == 0
+        x_zero, out_zero = x == 0, out_b == 0
         ax = _abs(x)
-        power = where(x_zero, 0.0, where(x_zero, 1.0, ax) ** (p - 1)) if x_zero.any() else ax ** (p - 1)
-        scale = where(out_zero, 0.0, where(out_zero, 1.0, out_b) ** (1 - p)) if out_zero.any() else out_b ** (1 - p)
-        return _expand_back(ctx, g) * (np.sign(as_array(x)) * power * scale)
+        # A recorded backward (Tensor masks) keeps both branches.
+        power = (where(x_zero, 0.0, where(x_zero, 1.0, ax) ** (p - 1)) if is_tensor(x_zero) or x_zero.any()
+                 else ax ** (p - 1))
+        scale = (where(out_zero, 0.0, where(out_zero, 1.0, out_b) ** (1 - p)) if is_tensor(out_zero) or out_zero.any()
+                 else out_b ** (1 - p))
+        return _expand_back(ctx, g) * (sign(x) * power * scale)
 
     @staticmethod
     def jvp(ctx, t):
@@ -262,8 +269,8 @@ class Norm2(Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
-        zero = as_array(out_b) == 0
-        if zero.any():
+        zero = out_b == 0
+        if is_tensor(zero) or zero.any():  # a recorded backward keeps both branches
             out_b = where(zero, 1.0, out_b)
         return _expand_back(ctx, g) * (x / out_b)
 

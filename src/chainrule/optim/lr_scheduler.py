@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..autograd.jit import replayed_call
 from .optimizer import Optimizer
 
 
@@ -46,6 +47,7 @@ class LRScheduler:
         """The learning rates set by the last ``step()``."""
         return list(self._last_lr)
 
+    @replayed_call
     def step(self) -> None:
         """Advance one epoch and set the new learning rates."""
         self._step_count += 1
@@ -200,6 +202,7 @@ class ReduceLROnPlateau:
             return a < best * (1.0 - self.threshold) if self.threshold_mode == "rel" else a < best - self.threshold
         return a > best * (self.threshold + 1.0) if self.threshold_mode == "rel" else a > best + self.threshold
 
+    @replayed_call
     def step(self, metrics) -> None:
         current = float(metrics)
         self.last_epoch += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import grad_mode
+from ..autograd.jit import replayed_call
 from ..tensor import Tensor
 
 _required = object()
@@ -99,6 +100,7 @@ class Optimizer:
 
     # ----- the training-loop API -----
 
+    @replayed_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters.
 
@@ -112,6 +114,7 @@ class Optimizer:
                 # NOTE: a fresh zeros tensor rather than writing into p.grad, which may be shared.
                 p.grad = None if set_to_none else Tensor._make(np.zeros_like(p.data))
 
+    @replayed_call
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given.
 

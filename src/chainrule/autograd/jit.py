@@ -1,0 +1,681 @@
+"""Trace and replay: `jit(fn)` records the primitives one call of `fn` runs, and the backward
+passes it starts, then replays that record as straight-line NumPy code.
+
+The first call with a given signature (the shapes, dtypes and requires_grad of the Tensor
+arguments, the values of the others, and the grad mode) runs `fn` eagerly, so its result is
+the eager result, while a recorder notes:
+
+- each primitive applied to a Tensor: its class, which earlier value each argument is, its
+  parameters, and whether it recorded a graph node;
+- each first-order backward pass (`loss.backward()`, `autograd.grad`): the order the engine
+  visits the nodes in, where each gradient flows and which leaf gradients need a copy;
+- a backward with create_graph=True is recorded through the primitives its rules apply;
+- optimizer steps, zero_grad and scheduler steps, as calls to repeat.
+
+From that record it writes one Python function, a line per primitive:
+
+    v3 = F3(C3, v1, k0, k1)               # Linear.forward(ctx, x, W, b)
+    b0, b1, b2 = B3(C3, g5)               # Linear.backward(ctx, g)
+
+and later calls run that function: no Tensor wrappers, no graph nodes, no dispatch, no
+topological sort. `jitted.code` shows the source.
+
+What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
+computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`,
+`.numpy()`, `float(t)`) while tracing raises TraceError, and so do in-place Tensor ops,
+user-defined autograd.Functions, hooks, dropout and batch norm's running statistics,
+which the replay could not repeat. Parameters and other tensors the function reads
+from outside (closures, modules) are read afresh at every call, so training updates them.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+
+import numpy as np
+
+from . import anomaly, engine, function, grad_mode
+from .function import _NULL_CTX, Function, _backward_state
+from .functional import tree_flatten
+
+_state = {"recorder": None}
+_ndarray = np.ndarray
+_apply_classmethod = Function.__dict__["apply"]
+_engine_run = engine._run
+
+
+class TraceError(RuntimeError):
+    """fn does something a trace cannot replay (see chainrule.jit)."""
+
+
+def _tensor_cls():
+    from ..tensor import Tensor
+
+    return Tensor
+
+
+# ----- the replay's node: a primitive whose saved values are plain arrays -----
+
+_replay_classes = {}
+
+
+def _replay_class(cls):
+    """A subclass of primitive `cls` whose saved_tensors is the saved tuple as forward left it."""
+    sub = _replay_classes.get(cls)
+    if sub is None:
+        sub = type(cls.__name__, (cls,), {"_array_protocol": True, "__module__": cls.__module__,
+                                         "saved_tensors": property(lambda self: self.saved)})
+        _replay_classes[cls] = sub
+    return sub
+
+
+def _new_ctx(node):
+    ctx = object.__new__(_replay_class(type(node)))
+    ctx.needs_input_grad = node.needs_input_grad
+    ctx.next = ()
+    ctx.saved = ()
+    ctx.out_data = None
+    ctx.versions = None
+    return ctx
+
+
+# ----- calls that a replay repeats (optimizer steps and the like) -----
+
+def replayed_call(method):
+    """Mark a method with side effects (optimizer.step, zero_grad) so a trace repeats the call."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        rec = _state["recorder"]
+        if rec is None or rec.paused:
+            return method(self, *args, **kwargs)
+        return rec.record_call(method, self, args, kwargs)
+
+    return wrapper
+
+
+def untraceable(what):
+    """Raise TraceError when called while a trace records (for ops a replay cannot repeat)."""
+    rec = _state["recorder"]
+    if rec is not None and not rec.paused:
+        raise TraceError(f"jit: {rec.fn_name} calls {what}, which a replay would repeat wrongly, so it "
+                         "cannot be traced. Call it outside the jitted function, or leave the function un-jitted.")
+
+
+def tracing():
+    """True while jit records: library code then avoids branching on values (they would be frozen)."""
+    rec = _state["recorder"]
+    return rec is not None and not rec.paused
+
+
+def record_plain(fn, args):
+    """_plain(fn, *args) while tracing: a NumPy function of traced values becomes a line of the replay."""
+    return _state["recorder"].record_plain(fn, args)
+
+
+def check_concrete(tensor, what):
+    """Called by Tensor's value readers: a traced value read by Python would be frozen."""
+    rec = _state["recorder"]
+    if rec is not None and not rec.paused and rec.knows(tensor):
+        raise TraceError(
+            f"jit: {rec.fn_name} reads the value of a traced tensor of shape {tuple(tensor.shape)} with "
+            f"{what} while being traced; the replay would reuse this call's value. Keep value-dependent "
+            "Python (if/float/item/numpy) outside the jitted function, or return the tensor and read it "
+            "after the call.")
+
+
+def check_inplace(tensor, op):
+    rec = _state["recorder"]
+    if rec is not None and not rec.paused:
+        raise TraceError(f"jit: {op} on a tensor of shape {tuple(tensor.shape)} while tracing "
+                         f"{rec.fn_name}: in-place tensor ops are not recorded. Use the out-of-place "
+                         "form (y = y + x), or move the update outside the jitted function.")
+
+
+# ----- the recorder -----
+
+class _Recorder:
+    def __init__(self, fn_name, inputs):
+        self.fn_name = fn_name
+        self.paused = False
+        self.lines = []
+        self.ns = {"_NULL": _NULL_CTX, "_acc": engine._accumulate, "_np": np,
+                   "_quiet": functools.partial(np.errstate, divide="ignore", over="ignore", invalid="ignore")}
+        self.var = {}        # id(Tensor or array) -> expression that yields its array in the replay
+        self.keep = []       # objects whose ids are keys of var: kept alive so ids stay unique
+        self.ctx_var = {}    # id(trace-time node) -> name of its replay ctx
+        self.node_out = {}   # id(trace-time node) -> variable holding its output
+        self.leaf_ref = {}   # id(leaf Tensor) -> expression for that Tensor in the replay
+        self.captured = []   # (name, Tensor) read from outside: parameters, closures
+        self.counter = itertools.count()
+        for i, t in enumerate(inputs):
+            name = f"v{next(self.counter)}"
+            self.lines.append(f"{name} = a{i}.data")
+            self.bind(t, name)
+            self.bind(t.data, name)
+            self.leaf_ref[id(t)] = f"a{i}"
+
+    # -- names --
+
+    def fresh(self, prefix="v"):
+        return f"{prefix}{next(self.counter)}"
+
+    def const(self, value, prefix="c"):
+        name = self.fresh(prefix)
+        self.ns[name] = value
+        return name
+
+    def bind(self, obj, expr):
+        self.var[id(obj)] = expr
+        self.keep.append(obj)
+
+    def knows(self, tensor):
+        return id(tensor) in self.var or id(tensor.data) in self.var
+
+    def _known_base(self, arr):
+        base = arr.base
+        while base is not None:
+            if id(base) in self.var:
+                return True
+            base = base.base if isinstance(base, _ndarray) else None
+        return False
+
+    # -- references to values --
+
+    def ref(self, value, op):
+        """The replay expression for an argument of `op`: a traced value, a captured tensor or a constant."""
+        Tensor = _tensor_cls()
+        if isinstance(value, Tensor):
+            expr = self.var.get(id(value)) or self.var.get(id(value.data))
+            if expr is not None:
+                return expr
+            if value.grad_fn is not None:
+                out = self.node_out.get(id(value.grad_fn))
+                if out is not None:  # a node's output re-wrapped (saved_tensors under create_graph)
+                    return out
+                raise TraceError(
+                    f"jit: {op} in {self.fn_name} uses a tensor computed outside the function (it has a "
+                    "grad_fn from an earlier graph). Pass it as an argument, or .detach() it.")
+            if self._known_base(value.data):
+                raise TraceError(self._derived_message(op))
+            name = self.fresh("k")
+            self.captured.append((name, value))
+            self.ns[name.upper()] = value
+            self.lines.append(f"{name} = {name.upper()}.data")
+            self.bind(value, name)
+            self.bind(value.data, name)
+            self.leaf_ref[id(value)] = name.upper()
+            return name
+        if isinstance(value, _ndarray):
+            expr = self.var.get(id(value))
+            if expr is not None:
+                return expr
+            if self._known_base(value):
+                raise TraceError(self._derived_message(op))
+            return self.const(value)
+        if isinstance(value, tuple):
+            parts = [self.ref(v, op) for v in value]
+            return "(" + "".join(p + ", " for p in parts) + ")"
+        if value is None or type(value) in (bool, int) or (type(value) is float and np.isfinite(value)):
+            return repr(value)  # numbers keep the replay's source readable; anything else is a named constant
+        return self.const(value)
+
+    def method(self, cls, which):
+        """Name for cls.forward / cls.backward in the replay's namespace (Linear_forward, ...)."""
+        fn = getattr(cls, which)
+        name = re.sub(r"\W", "_", f"{cls.__name__}_{which}")
+        while self.ns.get(name, fn) is not fn:  # two classes of one name
+            name += "_"
+        self.ns[name] = fn
+        return name
+
+    def _bad_param(self, op, key):
+        raise TraceError(f"jit: {op} got a parameter named {key!r}, which is not a Python identifier")
+
+    def _derived_message(self, op):
+        return (f"jit: {op} in {self.fn_name} receives an array computed from traced values by code that "
+                "is not a chainrule op (NumPy on .data, a view of a traced array); the replay would "
+                "freeze it. Compute it with chainrule ops on Tensors, or outside the jitted function.")
+
+    def note_node_arrays(self, node, ctx_name):
+        """Arrays a forward stored on its node (masks, indices): later uses read them from the replay's ctx."""
+        for attr, value in node.__dict__.items():
+            if isinstance(value, _ndarray) and id(value) not in self.var and attr.isidentifier():
+                self.bind(value, f"{ctx_name}.{attr}")
+        Tensor = _tensor_cls()
+        for i, value in enumerate(node.saved or ()):
+            if isinstance(value, _ndarray) and not isinstance(value, Tensor) and id(value) not in self.var:
+                self.bind(value, f"{ctx_name}.saved[{i}]")
+
+    # -- events --
+
+    def record_apply(self, cls, args, params):
+        op = cls.__name__
+        if not cls._array_protocol:
+            raise TraceError(f"jit: the user-defined autograd.Function {op} cannot be traced yet; "
+                             f"call {self.fn_name} without jit.")
+        arg_exprs = [self.ref(a, op) if a is not None else "None" for a in args]
+        param_exprs = [f"{k}={self.ref(v, op)}" if k.isidentifier() else self._bad_param(op, k)
+                       for k, v in params.items()]
+        result = _apply_classmethod.__func__(cls, *args, **params)
+        node = result.grad_fn
+        out = self.fresh()
+        fwd = self.method(cls, "forward")
+        if node is not None and id(node) not in self.ctx_var:
+            ctx = self.fresh("ctx")
+            self.ns[ctx] = _new_ctx(node)
+            self.ctx_var[id(node)] = ctx
+            self.bind(node, ctx)
+        else:
+            ctx = "_NULL"
+        self.lines.append(f"{out} = {fwd}({', '.join([ctx] + arg_exprs + param_exprs)})")
+        self.bind(result, out)
+        self.bind(result.data, out)
+        if node is not None and ctx != "_NULL":
+            self.node_out[id(node)] = out
+        if ctx != "_NULL":
+            self.note_node_arrays(node, ctx)
+        return result
+
+    def record_plain(self, fn, args):
+        Tensor = _tensor_cls()
+        label = re.sub(r"\W", "_", getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "fn"))
+        exprs = [self.ref(a, label) for a in args]
+        result = Tensor._make(fn(*[a.data if isinstance(a, Tensor) else a for a in args]))
+        out = self.fresh()
+        self.lines.append(f"{out} = {self.const(fn, label + '_')}({', '.join(exprs)})")
+        self.bind(result, out)
+        self.bind(result.data, out)
+        return result
+
+    def record_call(self, method, obj, args, kwargs):
+        Tensor = _tensor_cls()
+        for a in itertools.chain(args, kwargs.values()):
+            if isinstance(a, Tensor) or callable(a):
+                raise TraceError(f"jit: {type(obj).__name__}.{method.__name__} is called with a "
+                                 f"{type(a).__name__} argument while tracing {self.fn_name}; the replay "
+                                 "repeats such calls only with constant arguments. Call it outside "
+                                 "the jitted function.")
+        name = self.const(functools.partial(method, obj, *args, **kwargs), "M")
+        self.lines.append(f"{name}()")
+        self.paused = True
+        try:
+            result = method(obj, *args, **kwargs)
+        finally:
+            self.paused = False
+        # The call may have given a captured tensor a new array (p.data = ...): read them again.
+        self.lines.extend(f"{n} = {n.upper()}.data" for n, _ in self.captured)
+        return result
+
+    def record_backward(self, roots, root_grads, retain_graph, create_graph, capture, only):
+        if create_graph:
+            if capture is None:
+                raise TraceError(
+                    f"jit: backward(create_graph=True) inside {self.fn_name} accumulates into .grad, "
+                    "which a replay cannot repeat; use chainrule.autograd.grad(..., create_graph=True).")
+            return _engine_run(roots, root_grads, retain_graph, create_graph, capture, only)
+        if engine._observers or anomaly._state["enabled"]:
+            raise TraceError(f"jit: {self.fn_name} runs backward with observers or detect_anomaly on; "
+                             "they cannot be replayed. Turn them off, or call the function without jit.")
+        prev_graph, prev_mode = _backward_state["graph"], grad_mode._state["enabled"]
+        _backward_state["graph"] = False
+        grad_mode._state["enabled"] = False
+        self.lines.append("with _quiet():")
+        try:
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                _Backward(self, roots, root_grads, retain_graph, capture, only).run()
+        finally:
+            _backward_state["graph"] = prev_graph
+            grad_mode._state["enabled"] = prev_mode
+        if self.lines[-1] == "with _quiet():":
+            self.lines.append("    pass")
+
+
+class _Backward:
+    """One first-order backward pass run at trace time, writing the replay's lines as it goes."""
+
+    def __init__(self, rec, roots, root_grads, retain_graph, capture, only):
+        self.rec = rec
+        self.roots, self.root_grads = roots, root_grads
+        self.retain = retain_graph
+        self.capture = capture
+        self.only = only
+        self.delivered = {}  # id(array) -> how many places an array went to (1 and fresh: a leaf may own it)
+        self.keep = []
+
+    def emit(self, line):
+        self.rec.lines.append("    " + line)
+
+    def value(self, arr):
+        """A gradient array (root or rule output) as a replay variable."""
+        self.delivered[id(arr)] = self.delivered.get(id(arr), 0) + 1
+        self.keep.append(arr)
+        return arr
+
+    def add(self, acc, new):
+        (a, a_var), (b, b_var) = acc, new
+        out = a + b
+        name = self.rec.fresh("g")
+        if type(out) is _ndarray:
+            self.emit(f"{name} = {a_var} + {b_var}")
+        else:  # 0-d operands give a NumPy scalar; gradients stay arrays
+            out = np.asarray(out)
+            self.emit(f"{name} = _np.asarray({a_var} + {b_var})")
+        self.keep.append(out)
+        return (out, name)
+
+    def conform(self, node, edge, gi, gvar):
+        dtype = edge.data.dtype if isinstance(edge, _tensor_cls()) else edge.dtype
+        fixed = engine._conform(node, edge, gi, False)
+        if fixed is not gi:
+            name = self.rec.fresh("g")
+            self.emit(f"{name} = _np.asarray({gvar}, dtype={self.rec.const(dtype, 'd')})")
+            return fixed, name
+        return gi, gvar
+
+    def run(self):
+        rec = self.rec
+        Tensor = _tensor_cls()
+        grads = {}
+        leaves = {}  # id(leaf) -> [leaf, (array, var)]
+        for t, g in zip(self.roots, self.root_grads):
+            entry = (self.value(g), rec.ref(g, "backward"))
+            if t.grad_fn is None:
+                self._to_leaf(leaves, t, entry)
+            else:
+                grads[t.grad_fn] = entry if t.grad_fn not in grads else self.add(grads[t.grad_fn], entry)
+        deps = {}
+        starts = {r.grad_fn for r in self.roots if r.grad_fn is not None}
+        stack = list(starts)
+        while stack:
+            node = stack.pop()
+            for edge in node.next:
+                if edge is None or isinstance(edge, Tensor):
+                    continue
+                if edge not in deps:
+                    deps[edge] = 0
+                    if edge not in starts:
+                        stack.append(edge)
+                deps[edge] += 1
+        capture_nodes, capture_leaves = {}, {}
+        if self.capture is not None:
+            for i, t in enumerate(self.capture[0]):
+                target = capture_leaves if t.grad_fn is None else capture_nodes
+                target.setdefault(id(t) if t.grad_fn is None else t.grad_fn, []).append(i)
+        ready = [n for n in starts if n not in deps]
+        while ready:
+            node = ready.pop()
+            entry = grads.pop(node, None)
+            if entry is not None and node.hooked:
+                raise TraceError(f"jit: a hook or retain_grad on the output of {node.op_name} cannot be "
+                                 f"replayed; remove it or call {rec.fn_name} without jit.")
+            for i in capture_nodes.get(node, ()):
+                self.capture[1][i] = self._captured(entry)
+            nxt = node.next
+            if entry is not None:
+                ctx = rec.ctx_var.get(id(node))
+                if ctx is None:
+                    raise TraceError(f"jit: backward inside {rec.fn_name} reaches {node.op_name}, created "
+                                     f"outside the function ({function.format_site(node.site)}); pass "
+                                     "that tensor in as an argument instead.")
+                out = type(node).backward(node, entry[0])
+                single = type(out) is not tuple
+                outs = (out,) if single else out
+                names = [rec.fresh("g") if o is not None else "_" for o in outs]
+                bwd = rec.method(type(node), "backward")
+                lhs = names[0] if single else ", ".join(names) + ("," if len(names) == 1 else "")
+                self.emit(f"{lhs} = {bwd}({ctx}, {entry[1]})")
+                if not self.retain:
+                    node.saved = node.out_data = node.versions = None
+                    self.emit(f"{ctx}.saved = None")
+                for i, edge in enumerate(nxt[:len(outs)]):
+                    gi = outs[i]
+                    if edge is None or gi is None:
+                        continue
+                    gi, gvar = self.conform(node, edge, gi, names[i])
+                    new = (self.value(gi), gvar)
+                    if isinstance(edge, Tensor):
+                        self._to_leaf(leaves, edge, new)
+                    else:
+                        grads[edge] = new if edge not in grads else self.add(grads[edge], new)
+            for edge in nxt:
+                if edge is None or isinstance(edge, Tensor):
+                    continue
+                deps[edge] -= 1
+                if not deps[edge]:
+                    ready.append(edge)
+        only_ids = None if self.only is None else {id(t) for t in self.only}
+        for key, (leaf, (g, gvar)) in leaves.items():
+            if leaf._hooks:
+                raise TraceError(f"jit: a hook on a leaf tensor of shape {tuple(leaf.shape)} cannot be "
+                                 f"replayed; remove it or call {rec.fn_name} without jit.")
+            if self.capture is not None:
+                for i in capture_leaves.get(key, ()):
+                    self.capture[1][i] = self._captured((g, gvar))
+                continue
+            if only_ids is not None and key not in only_ids:
+                continue
+            owned = self._owned(g)
+            ref = rec.leaf_ref.get(key)
+            if ref is None:
+                # A leaf made inside the function: each replay makes a new one, so no accumulation.
+                if leaf.grad is not None:
+                    raise TraceError(f"jit: a leaf created inside {rec.fn_name} gets gradients from two "
+                                     "backward passes; the replay cannot accumulate them.")
+                engine._accumulate(leaf, g, False, owned_key=owned)
+                name = gvar if owned else rec.fresh("g")
+                if not owned:
+                    self.emit(f"{name} = {gvar}.copy()")
+            else:
+                engine._accumulate(leaf, g, False, owned_key=owned)
+                self.emit(f"_acc({ref}, {gvar}, False, owned_key={owned})")
+                name = rec.fresh("g")
+                self.emit(f"{name} = {ref}.grad.data")
+            rec.bind(leaf.grad, name)
+            rec.bind(leaf.grad.data, name)
+
+    def _captured(self, entry):
+        # autograd.grad returns these as Tensors the function may use further: name their arrays.
+        if entry is None:
+            return None
+        arr, name = entry
+        if type(arr) is not _ndarray:  # the caller wraps it in a Tensor, which makes it an array
+            arr = np.asarray(arr)
+            new = self.rec.fresh("g")
+            self.emit(f"{new} = _np.asarray({name})")
+            name = new
+        if id(arr) not in self.rec.var:
+            self.rec.bind(arr, name)
+        return arr
+
+    def _to_leaf(self, leaves, leaf, entry):
+        key = id(leaf)
+        if key in leaves:
+            leaves[key][1] = self.add(leaves[key][1], entry)
+        else:
+            leaves[key] = [leaf, entry]
+
+    def _owned(self, g):
+        """True when `g` went nowhere else and is no traced value: the leaf may keep it without a copy."""
+        return (isinstance(g, _ndarray) and g.base is None and self.delivered.get(id(g), 1) <= 1
+                and id(g) not in self.rec.var)
+
+
+# ----- installing the recorder -----
+
+def _traced_apply(cls, *args, **params):
+    rec = _state["recorder"]
+    if rec is not None and not rec.paused:
+        Tensor = _tensor_cls()
+        for a in args:
+            if isinstance(a, Tensor):
+                return rec.record_apply(cls, args, params)
+    return _apply_classmethod.__func__(cls, *args, **params)
+
+
+def _traced_run(roots, root_grads, retain_graph, create_graph, capture, only):
+    rec = _state["recorder"]
+    if rec is None or rec.paused:
+        return _engine_run(roots, root_grads, retain_graph, create_graph, capture, only)
+    return rec.record_backward(roots, root_grads, retain_graph, create_graph, capture, only)
+
+
+def _structure(tree):
+    """A hashable description of a pytree's shape (which containers, which keys), leaves left out."""
+    if isinstance(tree, dict):
+        return ("dict",) + tuple((k, _structure(v)) for k, v in tree.items())
+    if isinstance(tree, (tuple, list)):
+        return (type(tree).__name__,) + tuple(_structure(v) for v in tree)
+    return None
+
+
+def _skeleton(tree):
+    if isinstance(tree, dict):
+        return {k: _skeleton(v) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        parts = [_skeleton(v) for v in tree]
+        return type(tree)(*parts) if hasattr(tree, "_fields") else type(tree)(parts)
+    return None
+
+
+# ----- the transform -----
+
+def jit(fn=None):
+    """Trace `fn` on its first call per signature, then replay the trace as straight-line NumPy.
+
+    `fn` takes Tensors (and hashable constants: ints, floats, strings, None), possibly in
+    tuples, lists and dicts, and returns the same kinds. It may run a forward pass, call
+    `loss.backward()` or `autograd.grad` (also with create_graph=True), and call
+    `optimizer.zero_grad()`, `optimizer.step()` and `scheduler.step()`: a replay repeats all
+    of it, and reads parameters afresh each time. A new signature (shapes, dtypes,
+    requires_grad, constant values, grad mode) traces again.
+
+    Example:
+        >>> @chainrule.jit
+        ... def train_step(x, y):
+        ...     opt.zero_grad()
+        ...     loss = F.cross_entropy(model(x), y)
+        ...     loss.backward()
+        ...     opt.step()
+        ...     return loss
+        >>> for x, y in loader:
+        ...     loss = train_step(x, y)      # first call traces, later calls replay
+        >>> print(train_step.code)           # the replayed NumPy, one line per primitive
+
+    Python control flow and values computed outside chainrule ops are frozen at trace time
+    (as in torch.jit.trace); see chainrule.autograd.jit for what raises TraceError.
+    """
+    if fn is None:
+        return jit
+    return Jitted(fn)
+
+
+class Jitted:
+    """The function returned by jit(fn): a cache of replays, one per signature."""
+
+    def __init__(self, fn):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self._replays = {}
+        self.trace_count = 0
+        self.code = None
+
+    def __get__(self, obj, objtype=None):
+        # Decorating a method: bind like a function would.
+        return self if obj is None else functools.partial(self.__call__, obj)
+
+    def __call__(self, *args, **kwargs):
+        if _state["recorder"] is not None:  # called while tracing an outer function: trace inline
+            return self.fn(*args, **kwargs)
+        Tensor = _tensor_cls()
+        if not kwargs:
+            # The common call, f(tensor, tensor, ...), keyed without walking a pytree.
+            key = [grad_mode._state["enabled"]]
+            for a in args:
+                if type(a) is not Tensor:
+                    break
+                data = a.data
+                key.append((data.shape, data.dtype, a.requires_grad))
+            else:
+                replay = self._replays.get(tuple(key))
+                if replay is not None and len({id(a) for a in args}) == len(args):
+                    return replay(args)
+        leaves, _ = tree_flatten([list(args), kwargs])
+        tensors, key = [], [grad_mode._state["enabled"], _structure([list(args), kwargs])]
+        position = {}
+        for leaf in leaves:
+            if isinstance(leaf, Tensor):
+                data = leaf.data
+                key.append((data.shape, data.dtype, leaf.requires_grad, position.setdefault(id(leaf), len(tensors))))
+                tensors.append(leaf)
+            elif isinstance(leaf, np.ndarray):
+                raise TypeError(f"jit: {self.__name__} got a NumPy array argument; pass a Tensor "
+                                "(chainrule.from_numpy(a)) so the trace treats it as an input.")
+            else:
+                key.append((type(leaf), leaf))
+        try:
+            key = tuple(key)
+            replay = self._replays.get(key)
+        except TypeError:
+            raise TypeError(f"jit: {self.__name__} got an argument that is neither a Tensor nor hashable; "
+                            "jit treats non-Tensor arguments as constants of the trace.") from None
+        if replay is not None:
+            return replay(tensors)
+        result, replay = self._trace(tensors, args, kwargs)
+        self._replays[key] = replay
+        if not kwargs and len(tensors) == len(args) == len(position) \
+                and all(type(a) is Tensor for a in args):
+            self._replays[(key[0],) + tuple(k[:3] for k in key[2:])] = replay
+        return result
+
+    def _trace(self, tensors, args, kwargs):
+        for i, t in enumerate(tensors):
+            if t.grad_fn is not None:
+                raise TraceError(f"jit: argument tensor {i} of {self.__name__} has a grad_fn (it comes from "
+                                 "a graph outside the function); the replay cannot backpropagate into that "
+                                 "graph. Pass t.detach() (and requires_grad_() it if you need its gradient).")
+        rec = _Recorder(getattr(self, "__name__", "fn"), tensors)
+        _state["recorder"] = rec
+        Function.apply = classmethod(_traced_apply)
+        engine._run = _traced_run
+        try:
+            out = self.fn(*args, **kwargs)
+        finally:
+            _state["recorder"] = None
+            Function.apply = _apply_classmethod
+            engine._run = _engine_run
+        Tensor = _tensor_cls()
+        out_leaves, _ = tree_flatten(out)
+        _, rebuild = tree_flatten(_skeleton(out))  # not `out`'s own: that would keep the trace's graph alive
+        exprs = []
+        rec.ns["_T"] = Tensor._make
+        for leaf in out_leaves:
+            if isinstance(leaf, Tensor):
+                exprs.append(f"_T({rec.ref(leaf, 'return')})")
+            elif isinstance(leaf, np.ndarray):
+                exprs.append(rec.ref(leaf, "return"))
+            else:
+                exprs.append(rec.const(leaf))
+        params = ", ".join(f"a{i}" for i in range(len(tensors)))
+        body = "".join(f"    {line}\n" for line in rec.lines)
+        single = not isinstance(out, (tuple, list, dict))
+        result = exprs[0] if single else f"[{', '.join(exprs)}]"
+        src = f"def replay({params}):\n{body}    return {result}\n"
+        code = compile(src, f"<jit {rec.fn_name}>", "exec")
+        exec(code, rec.ns)
+        run = rec.ns["replay"]
+        self.trace_count += 1
+        self.code = src
+
+        if single:
+            def replay(inputs):
+                return run(*inputs)
+        else:
+            def replay(inputs):
+                return rebuild(run(*inputs))
+
+        # The trace-time objects were needed only to resolve identities; the replay keeps its own.
+        rec.keep.clear()
+        rec.var.clear()
+        return out, replay

@@ -1,0 +1,354 @@
+"""chainrule.jit: a replay must compute what an eager call computes, on values it was not traced with.
+
+Each check traces on one set of inputs and compares the replay on a second set against an eager
+run on that second set, so a value frozen into the trace (a constant that should have been
+recomputed) shows up as a mismatch.
+"""
+import re
+import zlib
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.nn import functional as F
+from opinfo import all_cases, case_ids
+
+CASES = list(all_cases())
+IDS = case_ids()
+
+
+def _rng(spec, i, salt):
+    return np.random.default_rng(zlib.crc32(f"jit-{salt}-{spec.name}-{i}".encode()))
+
+
+def _leaves(spec, i, fixed=None):
+    """Differentiable args as fresh leaf Tensors; the others as constants (the first draw's, when given)."""
+    args, kwargs = spec.sample(i, _rng(spec, i, "a" if fixed is None else "b"))
+    wrt = spec.differentiable(args)
+    consts = fixed if fixed is not None else {j: a for j, a in enumerate(args) if j not in wrt}
+    leaves = [cr.tensor(np.asarray(args[j], dtype=np.float64), requires_grad=True) for j in wrt]
+    return leaves, consts, kwargs, len(args)
+
+
+def _op(spec, consts, kwargs, n):
+    def call(*xs):
+        it = iter(xs)
+        return spec.fn(*[consts[j] if j in consts else next(it) for j in range(n)], **kwargs)
+    return call
+
+
+def _close(a, b):
+    if a is None or b is None:
+        assert a is None and b is None
+        return
+    np.testing.assert_allclose(np.asarray(a.data if isinstance(a, cr.Tensor) else a),
+                               np.asarray(b.data if isinstance(b, cr.Tensor) else b), rtol=1e-12, atol=1e-12)
+
+
+def _refuses(spec, i, vary_constants):
+    """The op-table entries that raise TraceError rather than freeze what they compute outside
+    the recorded ops, with the words the error gives."""
+    shapes, kwargs = spec.cases[i]
+    if spec.name == "cross_entropy_ignore_smooth" and vary_constants:
+        return r"np\.asarray"  # the table's own lambda reads the target with np.where
+    if spec.name in ("max_pool1d", "max_pool2d", "nll_loss"):
+        return spec.name
+    if spec.name == "cross_entropy_weighted" or spec.name == "cross_entropy_ignore_smooth" and kwargs:
+        return "cross_entropy"  # class weights or label smoothing (without: the fused primitive)
+    if spec.name == "cross_entropy" and (len(shapes[0]) != 2 or kwargs.get("reduction") == "none"):
+        return "cross_entropy"
+    return None
+
+
+def _check_replay(make_fn, spec, i, vary_constants=False):
+    leaves_a, consts, kwargs, n = _leaves(spec, i)
+    if vary_constants:
+        # The non-differentiable array arguments (targets, indices, conditions) become inputs too.
+        variable = sorted(j for j, c in consts.items() if isinstance(c, np.ndarray))
+        if not variable:
+            pytest.skip(f"{spec.name} has no non-differentiable array argument")
+        args_b, _ = spec.sample(i, _rng(spec, i, "b"))
+        wrt = [j for j in range(n) if j not in consts]
+        leaves_b = [cr.tensor(np.asarray(args_b[j], dtype=np.float64), requires_grad=True) for j in wrt]
+        fixed = {j: c for j, c in consts.items() if j not in variable}
+        inner = _op(spec, fixed, kwargs, n)
+        order = sorted(wrt + variable)
+        k = len(wrt)
+
+        def op(*xs):  # xs: differentiable leaves, then the variable constants
+            by_index = dict(zip(wrt + variable, xs))
+            return inner(*[by_index[j] for j in order])
+        extra_a = [cr.from_numpy(np.asarray(consts[j])) for j in variable]
+        extra_b = [cr.from_numpy(np.asarray(args_b[j])) for j in variable]
+    else:
+        leaves_b = _leaves(spec, i, fixed=consts)[0]
+        op = _op(spec, consts, kwargs, n)
+        extra_a = extra_b = []
+        k = len(leaves_a)
+    fn = make_fn(op, k) if vary_constants else make_fn(op)
+    jitted = cr.jit(fn)
+    refused = _refuses(spec, i, vary_constants)
+    if refused:
+        with pytest.raises(cr.TraceError, match=refused):
+            jitted(*leaves_a, *extra_a)
+        return
+    jitted(*leaves_a, *extra_a)
+    got = jitted(*[t.detach().requires_grad_() for t in leaves_b], *extra_b)
+    assert jitted.trace_count == 1
+    want = fn(*[t.detach().requires_grad_() for t in leaves_b], *extra_b)
+    got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+    for g, w in zip(got, want):
+        _close(g, w)
+    assert _SAFE_SOURCE.fullmatch(jitted.code), jitted.code
+
+
+# The replay's source is written from generated names, number literals and punctuation only.
+_SAFE_SOURCE = re.compile(r"[\w\s,.=()\[\]+:\-]*")
+
+
+def _cotangent(out):
+    return cr.tensor(np.random.default_rng(7).standard_normal(out.shape))
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_forward_replays(spec, i):
+    _check_replay(lambda op: op, spec, i)
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_backward_replays(spec, i):
+    def make(op):
+        def fn(*xs):
+            out = op(*xs)
+            return cr.autograd.grad(out, xs, grad_outputs=_cotangent(out), allow_unused=True)
+        return fn
+    _check_replay(make, spec, i)
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_replays_with_new_targets_and_indices(spec, i):
+    if not spec.supports_gradgrad:
+        pytest.skip(f"{spec.name} has no second derivative")
+
+    def make(op, k):
+        def fn(*xs):
+            out = op(*xs)
+            leaves = xs[:k]
+            gs = cr.autograd.grad(out, leaves, grad_outputs=_cotangent(out), create_graph=True, allow_unused=True)
+            live = [(g * 1.5).sum() for g in gs if g is not None and g.requires_grad]
+            return (out,) + tuple(gs) + (cr.autograd.grad(sum(live), leaves, allow_unused=True) if live else ())
+        return fn
+    _check_replay(make, spec, i, vary_constants=True)
+
+
+@pytest.mark.parametrize("spec,i", CASES, ids=IDS)
+def test_double_backward_replays(spec, i):
+    if not spec.supports_gradgrad:
+        pytest.skip(f"{spec.name} has no second derivative")
+
+    def make(op):
+        def fn(*xs):
+            out = op(*xs)
+            gs = cr.autograd.grad(out, xs, grad_outputs=_cotangent(out), create_graph=True, allow_unused=True)
+            live = [(g * cr.tensor(np.full(g.shape, 0.5 + k))).sum() for k, g in enumerate(gs)
+                    if g is not None and g.requires_grad]
+            if not live:
+                return gs
+            # The first derivatives too: under create_graph they are computed by recorded ops.
+            return tuple(gs) + cr.autograd.grad(sum(live), xs, allow_unused=True)
+        return fn
+    _check_replay(make, spec, i)
+
+
+# ----- training steps -----
+
+def _mlp(seed=0):
+    cr.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def _batches(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(cr.from_numpy(rng.standard_normal((8, 6)).astype(np.float32)),
+             cr.from_numpy(rng.integers(0, 3, 8))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda p: cr.optim.SGD(p, lr=0.1),
+    lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda p: cr.optim.Adam(p, lr=1e-2),
+], ids=["sgd", "sgd-nesterov", "adam"])
+def test_train_step_matches_eager(make_opt):
+    models = [_mlp(), _mlp()]
+    opts = [make_opt(m.parameters()) for m in models]
+    scheds = [cr.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5) for o in opts]
+
+    def make_step(model, opt, sched):
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            sched.step()
+            return loss
+        return step
+
+    eager = make_step(models[0], opts[0], scheds[0])
+    jitted = cr.jit(make_step(models[1], opts[1], scheds[1]))
+    for x, y in _batches():
+        np.testing.assert_array_equal(eager(x, y).data, jitted(x, y).data)
+    assert jitted.trace_count == 1
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.grad.data, q.grad.data)
+    assert "zero_grad" not in jitted.code  # calls are named constants, the code stays plain
+
+
+def test_gradients_accumulate_like_eager_without_zero_grad():
+    models = [_mlp(), _mlp()]
+
+    def make(model):
+        def step(x, y):
+            F.cross_entropy(model(x), y).backward()
+        return step
+
+    eager, jitted = make(models[0]), cr.jit(make(models[1]))
+    for x, y in _batches(3):
+        eager(x, y)
+        jitted(x, y)
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-6, atol=1e-7)
+
+
+def test_leaf_arguments_get_their_grad():
+    f = cr.jit(lambda x, w: ((x @ w).tanh() ** 2).sum().backward())
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+        w = cr.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+        f(x, w)
+        x2, w2 = x.detach().requires_grad_(), w.detach().requires_grad_()
+        ((x2 @ w2).tanh() ** 2).sum().backward()
+        _close(x.grad, x2.grad)
+        _close(w.grad, w2.grad)
+    assert f.trace_count == 1
+
+
+def test_hvp_replays_and_transforms_compose():
+    rng = np.random.default_rng(0)
+    W = cr.from_numpy(rng.standard_normal((5, 5)))
+    f = lambda x: cr.tanh(W @ x).sum() ** 2
+    hvp = cr.jit(lambda x, v: cr.hvp(f, (x,), (v,))[1])
+    grad = cr.jit(cr.grad(f))
+    for _ in range(3):
+        x, v = cr.from_numpy(rng.standard_normal(5)), cr.from_numpy(rng.standard_normal(5))
+        _close(hvp(x, v), cr.hvp(f, (x,), (v,))[1])
+        _close(grad(x), cr.grad(f)(x))
+    assert hvp.trace_count == grad.trace_count == 1
+
+
+def test_parameters_are_read_at_each_call():
+    lin = nn.Linear(3, 2)
+    f = cr.jit(lambda x: lin(x))
+    x = cr.ones(4, 3)
+    f(x)
+    with cr.no_grad():
+        lin.weight.data = lin.weight.data * 2  # a new array, not an in-place change
+    _close(f(x), lin(x))
+
+
+def test_retraces_on_new_signature_and_constants():
+    f = cr.jit(lambda x, n: x * n)
+    f(cr.ones(3), 2)
+    f(cr.ones(3), 2)
+    assert f.trace_count == 1
+    _close(f(cr.ones(3), 3), cr.full((3,), 3.0))
+    f(cr.ones(4), 3)
+    f(cr.ones(4, dtype=cr.float64), 3)
+    assert f.trace_count == 4
+    with cr.no_grad():
+        f(cr.ones(4, dtype=cr.float64), 3)
+    assert f.trace_count == 5
+
+
+def test_containers_in_and_out():
+    f = cr.jit(lambda d, scale=1.0: {"sum": (d["a"] + d["b"]) * scale, "parts": [d["a"], d["b"] * 2]})
+    a, b = cr.ones(2), cr.full((2,), 3.0)
+    f({"a": a, "b": b}, scale=2.0)
+    out = f({"a": b, "b": a}, scale=2.0)
+    _close(out["sum"], cr.full((2,), 8.0))
+    _close(out["parts"][1], cr.full((2,), 2.0))
+    assert f.trace_count == 1
+
+
+def test_aliased_arguments_trace_separately():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    f = cr.jit(lambda a, b: (a * b).sum().backward())
+    f(x, x)
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+    y, z = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([3.0, 4.0], requires_grad=True)
+    f(y, z)
+    np.testing.assert_allclose(y.grad.data, [3.0, 4.0])
+    np.testing.assert_allclose(z.grad.data, [1.0, 2.0])
+    assert f.trace_count == 2
+
+
+# ----- what a trace cannot replay raises TraceError, with the reason -----
+
+@pytest.mark.parametrize("body,message", [
+    (lambda x: x * 2 if (x.sum() > 0) else x, "bool"),
+    (lambda x: x * x.sum().item(), r"item\(\)"),
+    (lambda x: x * float(x.sum()), r"item\(\)"),
+    (lambda x: cr.from_numpy(x.detach().numpy() * 2), r"numpy\(\)"),
+    (lambda x: x.add_(1), "in-place"),
+    (lambda x: F.dropout(x, 0.5, training=True), "dropout"),
+    (lambda x: (x * 2).sum().backward(create_graph=True), "create_graph"),
+])
+def test_untraceable_code_raises(body, message):
+    with pytest.raises(cr.TraceError, match=message):
+        cr.jit(body)(cr.ones(3, requires_grad=True))
+
+
+def test_user_function_and_hooks_raise():
+    class Double(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    with pytest.raises(cr.TraceError, match="Double"):
+        cr.jit(lambda x: Double.apply(x))(cr.ones(2, requires_grad=True))
+
+    def hooked(x):
+        y = x * 2
+        y.register_hook(lambda g: g)
+        y.sum().backward()
+
+    with pytest.raises(cr.TraceError, match="hook"):
+        cr.jit(hooked)(cr.ones(2, requires_grad=True))
+
+
+def test_graph_from_outside_is_refused():
+    x = cr.ones(2, requires_grad=True)
+    with pytest.raises(cr.TraceError, match="grad_fn"):
+        cr.jit(lambda a: a * 2)(x * 3)
+
+
+def test_numpy_arguments_are_refused():
+    with pytest.raises(TypeError, match="from_numpy"):
+        cr.jit(lambda a: a)(np.ones(2))
+
+
+def test_state_is_restored_after_a_failed_trace():
+    with pytest.raises(cr.TraceError):
+        cr.jit(lambda x: x * x.sum().item())(cr.ones(2))
+    x = cr.ones(2, requires_grad=True)
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    assert (x * 2).sum().item() == 4.0
+    assert type(cr.autograd.Function.__dict__["apply"]) is classmethod
