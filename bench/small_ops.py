@@ -60,12 +60,15 @@ def numpy_fn():
     return run
 
 
-def _chain_fn(leaf, tanh, sigmoid):
-    """The op chain for an autodiff library: `leaf(array)` makes a tensor that requires grad."""
+def _chain_fn(leaf, tanh, sigmoid, compile=None):
+    """The op chain for an autodiff library: `leaf(array)` makes a tensor that requires grad.
+
+    `compile` (chainrule.jit) wraps the forward-and-backward function when given.
+    """
     x0, b0 = _data()
     x, b = leaf(x0), leaf(b0)
 
-    def run():
+    def chain(x, b):
         y = x
         for i in range(N_OPS):
             k = i % 4
@@ -78,6 +81,12 @@ def _chain_fn(leaf, tanh, sigmoid):
             else:
                 y = sigmoid(y)
         y.sum().backward()
+
+    if compile is not None:
+        chain = compile(chain)
+
+    def run():
+        chain(x, b)
         x.grad = None
         b.grad = None
     return run
@@ -90,22 +99,27 @@ def torch_fn():
     return _chain_fn(lambda a: torch.tensor(a, requires_grad=True), torch.tanh, torch.sigmoid)
 
 
-def chainrule_fn():
+def chainrule_fn(jit=False):
     import chainrule
 
-    return _chain_fn(lambda a: chainrule.tensor(a, requires_grad=True), chainrule.tanh, chainrule.sigmoid)
+    return _chain_fn(lambda a: chainrule.tensor(a, requires_grad=True), chainrule.tanh, chainrule.sigmoid,
+                     compile=chainrule.jit if jit else None)
+
 
 def run():
     us = lambda t: t / N_OPS * 1e6  # noqa: E731
     t_np = us(best_of(numpy_fn(), repeats=REPEATS, number=NUMBER, warmup=1))
     t_torch = us(best_of(torch_fn(), repeats=REPEATS, number=NUMBER, warmup=1))
-    t_cr = us(best_of(chainrule_fn(), repeats=REPEATS, number=NUMBER, warmup=1))
+    t_eager = us(best_of(chainrule_fn(), repeats=REPEATS, number=NUMBER, warmup=1))
+    t_cr = us(best_of(chainrule_fn(jit=True), repeats=REPEATS, number=NUMBER, warmup=1))
     rows = [
         ("numpy us/op (fwd+bwd)", t_np, "us"),
         ("torch us/op (fwd+bwd)", t_torch, "us"),
-        ("chainrule us/op (fwd+bwd)", t_cr, "us"),
-        ("chainrule/torch", t_cr / t_torch, "x (target <= 0.5)"),
-        ("chainrule/numpy", t_cr / t_np, "x"),
+        ("chainrule eager us/op (fwd+bwd)", t_eager, "us"),
+        ("chainrule jit us/op (fwd+bwd)", t_cr, "us"),
+        ("chainrule eager/torch", t_eager / t_torch, "x"),
+        ("chainrule/torch", t_cr / t_torch, "x (target <= 0.5), jit"),
+        ("chainrule/numpy", t_cr / t_np, "x, jit"),
     ]
     result = report(f"small-op-overhead ({N_OPS} ops on {SIZE} elements)", rows)
     save("small-op-overhead", result)
