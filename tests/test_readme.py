@@ -27,6 +27,10 @@ def test_readme_python_blocks_run_and_give_the_shown_answers():
     # the neural-network block trains, saves and reloads
     assert ns["evaluate"](ns["model"], ns["digits"].test).accuracy > 0.9
     assert ns["history"].loss[-1] < ns["history"].loss[0]
+    # the jit block: traced once, replayed for the other batches, and it trained
+    assert ns["train_step"].trace_count == 1
+    assert "Linear_forward" in ns["train_step"].code
+    assert ns["evaluate"](ns["train_model"], ns["digits"].test).accuracy > 0.8
     # the math-made-visible block
     assert "21016" in str(cr.explain(ns["L"]))
     assert str(ns["symbolic"].diff(lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10)) == "2*(5*x**12 - 8*x**10 - 4)/x**3"
