@@ -530,6 +530,20 @@ def _structure(tree):
     return None
 
 
+def _drop_unused_contexts(lines):
+    """Forward calls whose node no later line reads (no backward reaches it) get the null ctx,
+    which saves nothing: a replay then holds no activations it will not use."""
+    uses = {}
+    for line in lines:
+        for name in re.findall(r"\bctx\d+\b", line):
+            uses[name] = uses.get(name, 0) + 1
+    unused = {name for name, n in uses.items() if n == 1}
+    if not unused:
+        return lines
+    pattern = re.compile(r"\b(" + "|".join(sorted(unused)) + r")\b")
+    return [pattern.sub("_NULL", line) for line in lines]
+
+
 def _skeleton(tree):
     if isinstance(tree, dict):
         return {k: _skeleton(v) for k, v in tree.items()}
@@ -658,7 +672,7 @@ class Jitted:
             else:
                 exprs.append(rec.const(leaf))
         params = ", ".join(f"a{i}" for i in range(len(tensors)))
-        body = "".join(f"    {line}\n" for line in rec.lines)
+        body = "".join(f"    {line}\n" for line in _drop_unused_contexts(rec.lines))
         single = not isinstance(out, (tuple, list, dict))
         result = exprs[0] if single else f"[{', '.join(exprs)}]"
         src = f"def replay({params}):\n{body}    return {result}\n"
