@@ -93,7 +93,9 @@ class SoftmaxCrossEntropy(Function):
     def forward(ctx, x, target=None, ignore_index=-100, mean=True):
         n, classes = x.shape
         keep = None
-        if n and (target.min() < 0 or target.max() >= classes):
+        # Read as unsigned, a negative index is huge: one reduction checks both ends of the range.
+        unsigned = target.view(f"u{target.itemsize}") if target.dtype.kind == "i" else target
+        if n and unsigned.max() >= classes:
             keep = target != ignore_index
             bad = keep & ((target < 0) | (target >= classes))
             if bad.any():
