@@ -1,6 +1,7 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 import numpy as np
 
+from ._blas import axpy
 from .optimizer import Optimizer
 
 
@@ -46,6 +47,6 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * g
+                axpy(buf, 1 - group["dampening"], g)
             g = g + momentum * buf if group["nesterov"] else buf
-        p.data -= group["lr"] * g
+        axpy(p.data, -group["lr"], g)

@@ -1,0 +1,109 @@
+"""SGD's in-place update (one BLAS axpy pass where it can): same values as torch.optim.SGD, dtype and
+layout kept, the gradient never written, and the NumPy fallback for everything BLAS cannot take."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import optim
+from chainrule.optim import _blas
+
+torch = pytest.importorskip("torch")
+
+W0 = np.random.default_rng(0).normal(size=(64, 48)).astype(np.float32)
+# Prescribed gradients, so that the trajectories differ only by the updates.
+GRADS = np.random.default_rng(1).normal(size=(5, 64, 48)).astype(np.float32)
+
+
+def _trajectory(make_param, kwargs):
+    w = make_param()
+    opt = optim.SGD([w], **kwargs)
+    data = []
+    for g in GRADS:
+        w.grad = cr.tensor(g)
+        opt.step()
+        data.append(w.data.copy())
+    return w, np.array(data)
+
+
+def _torch_trajectory(kwargs):
+    w = torch.tensor(W0, requires_grad=True)
+    opt = torch.optim.SGD([w], **kwargs)
+    data = []
+    for g in GRADS:
+        w.grad = torch.tensor(g)
+        opt.step()
+        data.append(w.detach().numpy().copy())
+    return np.array(data)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.1), dict(lr=0.1, momentum=0.9, dampening=0.2),
+                                    dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+                                    dict(lr=0.1, maximize=True)])
+def test_float32_matches_torch_and_stays_float32(kwargs):
+    w, ours = _trajectory(lambda: cr.tensor(W0, requires_grad=True), kwargs)
+    theirs = _torch_trajectory(kwargs)
+    assert w.dtype == np.float32 and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided"])
+def test_non_contiguous_parameter_updates_like_contiguous(layout):
+    def make():
+        if layout == "fortran":
+            return cr.tensor(np.asfortranarray(W0), requires_grad=True)
+        w = cr.tensor(W0, requires_grad=True)
+        w.data = np.repeat(W0, 2, axis=1)[:, ::2]  # a strided view as the parameter's storage
+        return w
+    w, ours = _trajectory(make, dict(lr=0.1, momentum=0.5))
+    _, reference = _trajectory(lambda: cr.tensor(W0, requires_grad=True), dict(lr=0.1, momentum=0.5))
+    assert not (w.data.flags.c_contiguous)
+    np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
+
+
+def test_update_is_in_place_and_never_writes_the_gradient():
+    w = cr.tensor(W0, requires_grad=True)
+    storage, version = w.data, w._version
+    (w * w).sum().backward()
+    grad = w.grad.data.copy()
+    optim.SGD([w], lr=0.5).step()
+    assert w.data is storage and w._version == version + 1
+    np.testing.assert_array_equal(w.grad.data, grad)
+    np.testing.assert_allclose(w.data, W0 - np.float32(0.5) * grad, rtol=1e-6, atol=1e-7)
+
+
+def test_axpy_matches_numpy_on_every_path(monkeypatch):
+    rng = np.random.default_rng(2)
+    cases = [
+        (rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=(7, 5)).astype(np.float32)),
+        (rng.normal(size=(300,)), rng.normal(size=(300,))),                        # float64
+        (rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 3))),     # mixed dtypes
+        (rng.normal(size=(4, 3)).astype(np.float16), rng.normal(size=(4, 3)).astype(np.float16)),
+        (np.asfortranarray(rng.normal(size=(4, 3))), rng.normal(size=(4, 3))),     # layouts differ
+        (rng.normal(size=()), rng.normal(size=())),                                # 0-d
+        (np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)),              # empty
+        (rng.normal(size=(3,)).astype(np.complex64), rng.normal(size=(3,)).astype(np.complex64)),
+    ]
+    for found in (None, {}):  # NumPy's BLAS, then the plain NumPy fallback
+        if found is not None:
+            monkeypatch.setattr(_blas, "_routines", found)
+        for y, x in cases:
+            expected = y + (-0.25) * x
+            out = y.copy(order="K")
+            _blas.axpy(out, -0.25, x)
+            assert out.dtype == y.dtype
+            np.testing.assert_allclose(out, expected, rtol=2e-3 if y.dtype == np.float16 else 1e-6)
+
+
+def test_axpy_with_an_aliased_or_read_only_target():
+    y = np.arange(6, dtype=np.float32)
+    _blas.axpy(y, 0.5, y)  # x is y: the product is taken before the update, as in NumPy
+    np.testing.assert_array_equal(y, np.arange(6, dtype=np.float32) * 1.5)
+    y = np.arange(8, dtype=np.float32)
+    expected = y[1:].copy() + 2 * y[:-1]
+    _blas.axpy(y[1:], 2.0, y[:-1])  # overlapping views go through NumPy, which buffers
+    np.testing.assert_array_equal(y[1:], expected)
+    frozen = np.ones(4, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError):
+        _blas.axpy(frozen, 1.0, np.ones(4, np.float32))
+    np.testing.assert_array_equal(frozen, 1)
