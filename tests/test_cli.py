@@ -62,12 +62,16 @@ def test_cnn_and_gru_train_a_few_steps(tmp_path):
     np.savez(tmp_path / "small.npz", x_train=full.x_train[:300], y_train=full.y_train[:300],
              x_test=full.x_test[:100], y_test=full.y_test[:100])
     for model in ("cnn", "gru"):
-        out = tmp_path / model
-        assert cli.main(["train", "--model", model, "--data", str(tmp_path / "small.npz"), "--steps", "20",
-                         "--batch-size", "50", "--log-every", "10", "--no-progress", "--no-plot",
-                         "--out", str(out)]) == 0
-        history = np.genfromtxt(out / "history.csv", delimiter=",", names=True)
-        assert history["loss"][-5:].mean() < history["loss"][:5].mean()
+        losses = []
+        for jit in ([], ["--jit"]):  # the traced-and-replayed step trains the same way
+            out = tmp_path / (model + "".join(jit))
+            assert cli.main(["train", "--model", model, "--data", str(tmp_path / "small.npz"), "--steps", "20",
+                             "--batch-size", "50", "--log-every", "10", "--no-progress", "--no-plot",
+                             "--out", str(out)] + jit) == 0
+            history = np.genfromtxt(out / "history.csv", delimiter=",", names=True)
+            assert history["loss"][-5:].mean() < history["loss"][:5].mean()
+            losses.append(history["loss"])
+        np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
 
 
 def test_csv_data_path(tmp_path):

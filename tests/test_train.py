@@ -129,3 +129,24 @@ def test_fit_errors():
         fit(model, blobs(), optimizer=opt, steps=1, early_stopping=2)
     with pytest.raises(TypeError, match="data.train"):
         fit(model, data.xor(), optimizer=opt, steps=1)
+
+
+def test_fit_with_jit_gives_the_eager_run():
+    histories, models = [], []
+    for jit in (False, True):
+        model, opt = make()
+        sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        # 120 samples in batches of 25: the last batch of each epoch has another shape (a second trace)
+        histories.append(fit(model, blobs(), optimizer=opt, scheduler=sched, epochs=3, batch_size=25,
+                             print_fn=None, eval_data=blobs(60, seed=1), jit=jit))
+        models.append(model)
+    for column in ("loss", "accuracy", "lr", "eval_loss"):
+        np.testing.assert_array_equal(histories[0].column(column), histories[1].column(column))
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_fit_with_jit_refuses_dropout_in_training():
+    model, opt = make(dropout=0.3)
+    with pytest.raises(cr.TraceError, match="dropout"):
+        fit(model, blobs(), optimizer=opt, steps=2, batch_size=20, print_fn=None, jit=True)

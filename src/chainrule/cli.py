@@ -193,7 +193,7 @@ def train_command(args) -> int:
     history = fit(model, data.train, optimizer=opt, steps=config.get("steps"), epochs=config.get("epochs"),
                   batch_size=config["batch_size"], seed=config["seed"], eval_data=data.test,
                   log_every=args.log_every, eval_every=args.eval_every, progress=not args.no_progress,
-                  checkpoint_dir=out, checkpoint_every=args.checkpoint_every, resume=args.resume)
+                  checkpoint_dir=out, checkpoint_every=args.checkpoint_every, resume=args.resume, jit=args.jit)
     seconds = time.perf_counter() - start
     test = evaluate(model, data.test)
     train = evaluate(model, data.train)
@@ -277,6 +277,7 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-every", type=int, help="evaluate on the test set every N steps (default: --log-every)")
     t.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps (default: at the end)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--jit", action="store_true", help="trace the training step once and replay it (chainrule.jit)")
     t.add_argument("--no-plot", action="store_true", help="don't write curves.png")
     t.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: fastest for these small "
                                                           "models; 0 leaves the BLAS default)")

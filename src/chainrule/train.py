@@ -196,7 +196,7 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
         seed: int = 0, drop_last: bool = False, eval_data=None, eval_every: int | None = None,
         metrics=None, log_every: int | None = None, print_fn=print, progress: bool = False,
         early_stopping: int | None = None, checkpoint_dir=None, checkpoint_every: int | None = None,
-        resume: bool = False) -> History:
+        resume: bool = False, jit: bool = False) -> History:
     """Train ``model`` with ``optimizer`` on ``train_data``; returns a History.
 
     Each step: forward a batch, J = loss_fn(model(x), y), backward, optimizer.step().
@@ -221,6 +221,10 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
         checkpoint_dir: write ``checkpoint.safetensors`` there every ``checkpoint_every``
             steps (default: at the end only) and at the end.
         resume: continue from ``checkpoint_dir``'s checkpoint if there is one.
+        jit: run the step (forward, loss, backward, optimizer step) through ``chainrule.jit``:
+            traced on the first batch of each shape, replayed afterwards, with the same
+            results. A model that jit cannot trace (dropout, batch norm in training mode)
+            raises ``chainrule.TraceError`` on the first step.
 
     Example:
         >>> data = chainrule.data.mnist1d()
@@ -272,6 +276,19 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
               "batch_size": batch_size, "best": best, "bad_evals": bad_evals, "history": history._pack()},
              checkpoint_path)
 
+    def train_step(xb, yb):
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return out, loss
+
+    if jit:
+        from .autograd.jit import jit as _jit
+
+        train_step = _jit(train_step)
+
     bar = None
     say = print_fn
     if progress:
@@ -290,11 +307,7 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
             for i, (xb, yb) in enumerate(loader):
                 if i < skip:
                     continue  # resuming mid-epoch: the same order, minus the batches already seen
-                out = model(xb)
-                loss = loss_fn(out, yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                out, loss = train_step(xb, yb)
                 step += 1
                 row = {c: math.nan for c in COLUMNS}
                 row.update(step=step, epoch=epoch, loss=float(loss.item()), lr=float(optimizer.param_groups[0]["lr"]))
