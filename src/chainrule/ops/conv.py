@@ -57,10 +57,12 @@ class Linear(Function):
         if needs[0]:
             gx = g @ w
         if needs[1] or (len(needs) > 2 and needs[2]):
-            rows = int(np.prod(g.shape[:-1]))  # not -1: ambiguous when a dimension is 0
-            g2 = g.reshape((rows, g.shape[-1])) if len(g.shape) != 2 else g
+            g2, x2 = g, x
+            if len(g.shape) != 2:
+                rows = math.prod(g.shape[:-1])  # not -1: ambiguous when a dimension is 0
+                g2 = g.reshape((rows, g.shape[-1]))
+                x2 = x.reshape((rows, x.shape[-1])) if needs[1] else None
             if needs[1]:
-                x2 = x.reshape((rows, x.shape[-1])) if len(x.shape) != 2 else x
                 gw = transpose(g2, 0, 1) @ x2
             if len(needs) > 2 and needs[2]:
                 gb = g2.sum(axis=0)
