@@ -150,3 +150,20 @@ def test_no_warning_from_float32_pipeline():
         loss = F.cross_entropy(x, np.array([0, 1, 3])) + cr.sigmoid(x).sum() + cr.softplus(x).sum()
         loss.backward()
         assert np.isfinite(x.grad.data).all()
+
+
+@pytest.mark.parametrize("gap", [0.0, 25.0, 45.0, 200.0])
+def test_cross_entropy_with_rows_far_apart_keeps_float32_precision(gap):
+    """The fused loss shifts by the batch maximum unless a row sits far below it (then per row)."""
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((6, 5))
+    logits[::2] -= gap
+    target = rng.integers(0, 5, 6)
+    x = cr.tensor(logits.astype(np.float32), requires_grad=True)
+    loss = F.cross_entropy(x, cr.from_numpy(target))
+    loss.backward()
+    shifted = logits - logits.max(axis=1, keepdims=True)  # the float64 reference, per row
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(loss.item(), -logp[np.arange(6), target].mean(), rtol=2e-6)
+    expected = (np.exp(logp) - np.eye(5)[target]) / 6
+    np.testing.assert_allclose(x.grad.data, expected, atol=2e-7)

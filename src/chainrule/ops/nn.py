@@ -107,14 +107,23 @@ class SoftmaxCrossEntropy(Function):
             target = np.where(keep, target, 0)
         count = n if keep is None else int(keep.sum())
         scale = np.asarray((1.0 / count if count else np.nan) if mean else 1.0, dtype=x.dtype)
-        m = x.max(axis=1, keepdims=True)
-        # One reduction tells whether every row maximum is finite (a false alarm on overflow
-        # of the sum only takes the careful path, which gives the same result).
-        if math.isfinite(m.sum()):
-            return _softmax_ce(ctx, x, m, target, keep, scale)
-        # inf/nan logits: shift by the finite maxima only (as log_softmax), IEEE results, no warnings.
+        # Shift by the batch's largest logit: one reduction instead of one per row (which NumPy
+        # runs 4x slower for few classes). Softmax does not change, and no row sum can overflow.
+        m = x.max() if n else math.nan
+        if math.isfinite(m):
+            shifted = x - m
+            e = np.exp(shifted)
+            total = e.sum(axis=1, keepdims=True)
+            # A row whose largest logit is more than 30 below the batch's would keep fewer digits
+            # of its log-sum: then shift each row by its own maximum, as log_softmax does.
+            if total.min() >= _ROW_FLOOR:
+                return _softmax_ce(ctx, x, shifted, e, total, target, keep, scale)
+        # inf/nan logits: shift by the finite row maxima only (as log_softmax), IEEE results, no warnings.
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            return _softmax_ce(ctx, x, np.where(np.isfinite(m), m, 0), target, keep, scale)
+            m = x.max(axis=1, keepdims=True)
+            shifted = x - np.where(np.isfinite(m), m, 0)
+            e = np.exp(shifted)
+            return _softmax_ce(ctx, x, shifted, e, e.sum(axis=1, keepdims=True), target, keep, scale)
 
     @staticmethod
     def backward(ctx, g):
@@ -149,11 +158,12 @@ def _onehot_rows(x, target):
     return onehot
 
 
-def _softmax_ce(ctx, x, m, target, keep, scale):
+_ROW_FLOOR = math.exp(-30.0)
+
+
+def _softmax_ce(ctx, x, shifted, e, total, target, keep, scale):
+    """The loss from x - shift, its exponentials and their row sums; keeps softmax for backward."""
     rows = np.arange(x.shape[0])
-    shifted = x - m
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
     if keep is None:
         loss = (np.log(total).sum() - shifted[rows, target].sum()) * scale
     else:
