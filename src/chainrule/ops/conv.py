@@ -229,7 +229,10 @@ class Conv(Function):
         if needs[1]:
             gw = ConvWeightGrad.apply(x, g, kernel=ctx.kernel, cols=ctx.__dict__.pop("cols", None), **ctx.params)
         if len(needs) > 2 and needs[2]:
-            gb = g.sum(axis=(0,) + tuple(range(2, len(g.shape))))
+            # NOTE: the batch axis, then the (contiguous) spatial axes: one NumPy reduction over axes
+            # (0, 2, ...) is 6-8x slower on a short spatial axis (100x25x19 float32: 54 us against 8 us).
+            gb = g.sum(axis=0)
+            gb = gb.sum(axis=tuple(range(1, len(gb.shape))))
         return gx, gw, gb
 
     @staticmethod
