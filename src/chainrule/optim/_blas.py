@@ -53,12 +53,12 @@ def axpy(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
     of the product, which BLAS may fuse).
     """
     global _routines
-    if _routines is _UNSET:
-        _routines = _numpy_blas_axpy()
-    found = (_routines.get(y.dtype.char) if y.size >= BLAS_MIN_SIZE and x.dtype == y.dtype and x.shape == y.shape
-             else None)
-    if (found is not None and 0 < y.size <= found[1] and y.flags.c_contiguous and y.flags.writeable
-            and x.flags.c_contiguous and not np.may_share_memory(x, y)):
-        found[0](y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
-    else:
-        y += alpha * x
+    if y.size >= BLAS_MIN_SIZE:
+        if _routines is _UNSET:
+            _routines = _numpy_blas_axpy()
+        found = _routines.get(y.dtype.char) if x.dtype == y.dtype and x.shape == y.shape else None
+        if (found is not None and y.size <= found[1] and y.flags.c_contiguous and y.flags.writeable
+                and x.flags.c_contiguous and not np.may_share_memory(x, y)):
+            found[0](y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+            return
+    y += alpha * x
