@@ -530,6 +530,10 @@ OP_TABLE = [
     OpSpec("cross_entropy_probs", lambda x, p, **k: cnn.cross_entropy(x, p, **k),
            lambda x, p: -(p * _np_log_softmax(x, 1)).sum(1).mean(), _t("nn.functional.cross_entropy"),
            cases=[(((4, 3),), {})], make_args=_prob_targets, grad_args=(0, 1)),
+    # A generator seeded at each call: the same mask every time, so finite differences apply.
+    OpSpec("dropout", lambda x: cnn.Dropout.apply(x, p=0.3, generator=np.random.default_rng(0)),
+           lambda x: x * (np.random.default_rng(0).random(x.shape) >= 0.3) / 0.7,
+           notes="random mask; PyTorch's generator differs, so no torch comparison"),
     OpSpec("softmax_cross_entropy", lambda x, t, **k: cnn.SoftmaxCrossEntropy.apply(
         x, target=cr.as_tensor(t).data, mean=k.get("reduction", "mean") == "mean"),
         _np_cross_entropy, _t("nn.functional.cross_entropy"),

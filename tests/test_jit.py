@@ -15,8 +15,9 @@ from chainrule import nn
 from chainrule.nn import functional as F
 from opinfo import all_cases, case_ids
 
-CASES = list(all_cases())
-IDS = case_ids()
+# dropout's table entry seeds a new generator at each call, which a replay cannot see (it
+# keeps the trace's generator): test_dropout_draws_a_new_mask_at_each_replay covers it.
+CASES, IDS = zip(*[(c, ident) for c, ident in zip(all_cases(), case_ids()) if c[0].name != "dropout"])
 
 
 def _has_array_constant(spec, i):
@@ -311,7 +312,7 @@ def test_aliased_arguments_trace_separately():
     (lambda x: x * float(x.sum()), r"item\(\)"),
     (lambda x: cr.from_numpy(x.detach().numpy() * 2), r"numpy\(\)"),
     (lambda x: x.add_(1), "in-place"),
-    (lambda x: F.dropout(x, 0.5, training=True), "dropout"),
+    (lambda x: cr.nn.utils.clip_grad_norm_([x], 1.0), "clip_grad_norm_"),
     (lambda x: (x * 2).sum().backward(create_graph=True), "create_graph"),
 ])
 def test_untraceable_code_raises(body, message):
@@ -360,3 +361,25 @@ def test_state_is_restored_after_a_failed_trace():
     np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
     assert (x * 2).sum().item() == 4.0
     assert type(cr.autograd.Function.__dict__["apply"]) is classmethod
+
+
+def test_dropout_draws_a_new_mask_at_each_replay():
+    x = cr.ones(200, requires_grad=True)
+
+    def fn(x):
+        y = F.dropout(x, 0.5)
+        y.sum().backward()
+        return y
+
+    jitted = cr.jit(fn)
+    cr.manual_seed(0)
+    replays = [jitted(x).data for _ in range(3)]
+    grads = x.grad.data.copy()
+    x.grad = None
+    cr.manual_seed(0)
+    eager = [fn(x).data for _ in range(3)]
+    assert jitted.trace_count == 1
+    assert not np.array_equal(replays[1], replays[2])  # a new mask each call...
+    for r, e in zip(replays, eager):  # ...the same ones as eager code draws
+        np.testing.assert_array_equal(r, e)
+    np.testing.assert_array_equal(grads, x.grad.data)

@@ -223,7 +223,7 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
         resume: continue from ``checkpoint_dir``'s checkpoint if there is one.
         jit: run the step (forward, loss, backward, optimizer step) through ``chainrule.jit``:
             traced on the first batch of each shape, replayed afterwards, with the same
-            results. A model that jit cannot trace (dropout, batch norm in training mode)
+            results (dropout draws the same masks). A model that jit cannot trace (batch norm in training mode)
             raises ``chainrule.TraceError`` on the first step.
 
     Example:

@@ -16,8 +16,8 @@ from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d
                         max_pool1d, max_pool2d)
 from ..ops.elementwise import (elu, gelu, hardtanh, leaky_relu, mish, relu, rsqrt, selu, sigmoid, silu, softplus,
                                tanh, where)
-from ..ops.nn import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, log_softmax,
-                      mse_loss, nll_loss, one_hot, softmax)
+from ..ops.nn import (Dropout, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
+                      log_softmax, mse_loss, nll_loss, one_hot, softmax)
 from ..ops.reduce import mean as _mean
 from ..ops.shape import getitem, pad
 
@@ -40,15 +40,10 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return input
-    untraceable("dropout in training mode (its mask is drawn outside the recorded ops)")
-    data = np.asarray(as_array(input))
-    dtype = data.dtype if data.dtype.kind == "f" else _dtypes.get_default_dtype()
     if p == 1:
-        return input * np.zeros(data.shape, dtype=dtype)
-    rng = generator if generator is not None else _dtypes.default_generator()
-    keep = rng.random(data.shape) >= p
-    mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    return input * mask
+        data = np.asarray(as_array(input))
+        return input * np.zeros(data.shape, dtype=data.dtype if data.dtype.kind == "f" else _dtypes.get_default_dtype())
+    return Dropout.apply(input, p=float(p), generator=generator)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

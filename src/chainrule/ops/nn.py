@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .. import _dtypes
 from ..autograd.function import Function
 from ..autograd.jit import untraceable
 from ._util import as_array, is_tensor
@@ -22,6 +23,29 @@ def _axis(dim, ndim, op):
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
     return dim
+
+
+class Dropout(Function):
+    """y = x m / (1 - p) with m_i ~ Bernoulli(1 - p), a new mask at every call.   dy/dx = m / (1 - p).
+
+    The mask is drawn inside the primitive (from `generator`, or chainrule's default generator
+    at call time), so a jit replay draws a fresh one each call, in the same order as eager code.
+    """
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
+    @staticmethod
+    def forward(ctx, x, p=0.5, generator=None):
+        rng = generator if generator is not None else _dtypes.default_generator()
+        dtype = x.dtype if x.dtype.kind == "f" else _dtypes.get_default_dtype()
+        mask = (rng.random(x.shape) >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))
+        ctx.mask = mask
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as IEEE (and PyTorch) say, silently
+            return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.mask
 
 
 class Softmax(Function):
