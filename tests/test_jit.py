@@ -383,3 +383,35 @@ def test_dropout_draws_a_new_mask_at_each_replay():
     for r, e in zip(replays, eager):  # ...the same ones as eager code draws
         np.testing.assert_array_equal(r, e)
     np.testing.assert_array_equal(grads, x.grad.data)
+
+
+def test_other_threads_stay_eager_while_one_traces():
+    import threading
+
+    started, finished = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        started.wait(5)
+        x = cr.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * 3).sum()
+        seen["value"] = y.item()  # would raise TraceError if this thread were traced
+        y.backward()
+        seen["grad"] = x.grad.data.copy()
+        finished.set()
+
+    def fn(a):
+        b = a * 2
+        started.set()
+        finished.wait(5)
+        return b + 1
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    jitted = cr.jit(fn)
+    jitted(cr.ones(2))
+    thread.join()
+    assert seen["value"] == 9.0
+    np.testing.assert_array_equal(seen["grad"], [3.0, 3.0])
+    assert jitted.code.count("_forward(") == 2  # a * 2 and + 1, nothing from the other thread
+    _close(jitted(cr.full((2,), 5.0)), cr.full((2,), 11.0))

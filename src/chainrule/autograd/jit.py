@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 
 import numpy as np
 
@@ -83,13 +84,24 @@ def _new_ctx(node):
 
 # ----- calls that a replay repeats (optimizer steps and the like) -----
 
+def _active():
+    """The recorder when this thread is tracing (not inside a repeated call), else None.
+
+    Tracing swaps Function.apply for the whole process; other threads keep running eagerly.
+    """
+    rec = _state["recorder"]
+    if rec is None or rec.paused or rec.thread != threading.get_ident():
+        return None
+    return rec
+
+
 def replayed_call(method):
     """Mark a method with side effects (optimizer.step, zero_grad) so a trace repeats the call."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        rec = _state["recorder"]
-        if rec is None or rec.paused:
+        rec = _active()
+        if rec is None:
             return method(self, *args, **kwargs)
         return rec.record_call(method, self, args, kwargs)
 
@@ -98,16 +110,15 @@ def replayed_call(method):
 
 def untraceable(what):
     """Raise TraceError when called while a trace records (for ops a replay cannot repeat)."""
-    rec = _state["recorder"]
-    if rec is not None and not rec.paused:
+    rec = _active()
+    if rec is not None:
         raise TraceError(f"jit: {rec.fn_name} calls {what}, which a replay would repeat wrongly, so it "
                          "cannot be traced. Call it outside the jitted function, or leave the function un-jitted.")
 
 
 def tracing():
     """True while jit records: library code then avoids branching on values (they would be frozen)."""
-    rec = _state["recorder"]
-    return rec is not None and not rec.paused
+    return _active() is not None
 
 
 def record_plain(fn, args):
@@ -117,8 +128,8 @@ def record_plain(fn, args):
 
 def check_concrete(tensor, what):
     """Called by Tensor's value readers: a traced value read by Python would be frozen."""
-    rec = _state["recorder"]
-    if rec is not None and not rec.paused and rec.knows(tensor):
+    rec = _active()
+    if rec is not None and rec.knows(tensor):
         raise TraceError(
             f"jit: {rec.fn_name} reads the value of a traced tensor of shape {tuple(tensor.shape)} with "
             f"{what} while being traced; the replay would reuse this call's value. Keep value-dependent "
@@ -127,8 +138,8 @@ def check_concrete(tensor, what):
 
 
 def check_inplace(tensor, op):
-    rec = _state["recorder"]
-    if rec is not None and not rec.paused:
+    rec = _active()
+    if rec is not None:
         raise TraceError(f"jit: {op} on a tensor of shape {tuple(tensor.shape)} while tracing "
                          f"{rec.fn_name}: in-place tensor ops are not recorded. Use the out-of-place "
                          "form (y = y + x), or move the update outside the jitted function.")
@@ -139,6 +150,7 @@ def check_inplace(tensor, op):
 class _Recorder:
     def __init__(self, fn_name, inputs):
         self.fn_name = fn_name
+        self.thread = threading.get_ident()
         self.paused = False
         self.lines = []
         self.ns = {"_NULL": _NULL_CTX, "_acc": engine._accumulate, "_np": np,
@@ -506,8 +518,8 @@ class _Backward:
 # ----- installing the recorder -----
 
 def _traced_apply(cls, *args, **params):
-    rec = _state["recorder"]
-    if rec is not None and not rec.paused:
+    rec = _active()
+    if rec is not None:
         Tensor = _tensor_cls()
         for a in args:
             if isinstance(a, Tensor):
@@ -516,8 +528,8 @@ def _traced_apply(cls, *args, **params):
 
 
 def _traced_run(roots, root_grads, retain_graph, create_graph, capture, only):
-    rec = _state["recorder"]
-    if rec is None or rec.paused:
+    rec = _active()
+    if rec is None:
         return _engine_run(roots, root_grads, retain_graph, create_graph, capture, only)
     return rec.record_backward(roots, root_grads, retain_graph, create_graph, capture, only)
 
@@ -601,7 +613,7 @@ class Jitted:
         return self if obj is None else functools.partial(self.__call__, obj)
 
     def __call__(self, *args, **kwargs):
-        if _state["recorder"] is not None:  # called while tracing an outer function: trace inline
+        if _active() is not None:  # called while tracing an outer function: trace inline
             return self.fn(*args, **kwargs)
         Tensor = _tensor_cls()
         if not kwargs:
