@@ -285,9 +285,8 @@ class _Recorder:
         self.lines.append(f"{out} = {fwd}({', '.join([ctx] + arg_exprs + param_exprs)})")
         self.bind(result, out)
         self.bind(result.data, out)
-        if node is not None and ctx != "_NULL":
-            self.node_out[id(node)] = out
         if ctx != "_NULL":
+            self.node_out[id(node)] = out
             self.note_node_arrays(node, ctx)
         return result
 
@@ -310,7 +309,8 @@ class _Recorder:
                                  f"{type(a).__name__} argument while tracing {self.fn_name}; the replay "
                                  "repeats such calls only with constant arguments. Call it outside "
                                  "the jitted function.")
-        name = self.const(functools.partial(method, obj, *args, **kwargs), "M")
+        label = re.sub(r"\W", "_", f"{type(obj).__name__}_{method.__name__}")
+        name = self.const(functools.partial(method, obj, *args, **kwargs), label)
         self.lines.append(f"{name}()")
         self.paused = True
         try:
