@@ -88,6 +88,27 @@ def save(name, result):
     path.write_text(json.dumps(data, indent=1, default=float))
 
 
+def chainrule_training_loop(model, opt, batches, jit):
+    """Seconds to train `model` on `batches` (pairs of Tensors) with cross-entropy and `opt`,
+    eagerly or as a chainrule.jit step (its first call, the trace, is timed too)."""
+    import chainrule
+    from chainrule.nn import functional as F
+
+    def step(xb, yb):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    if jit:
+        step = chainrule.jit(step)
+    t0 = time.perf_counter()
+    for xb, yb in batches:
+        step(xb, yb)
+    return time.perf_counter() - t0
+
+
 def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, steps, repeats, numpy_warmup,
                      peer_repeats, targets):
     """Time the same training run four ways and report s/1000 steps, ratios and test accuracy.

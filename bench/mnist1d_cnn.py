@@ -8,7 +8,7 @@ convolutions all use stride 2 and padding 1).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, compare_training, kaiming_uniform, save
+from _common import QUICK, chainrule_training_loop, compare_training, kaiming_uniform, save
 
 import time
 
@@ -139,7 +139,6 @@ def torch_train(params, data, x_test, y_test):
 def chainrule_train(params, data, x_test, y_test, jit=False):
     import chainrule
     from chainrule import nn
-    from chainrule.nn import functional as F
 
     model = nn.Sequential(nn.Conv1d(1, CH, 5, stride=2, padding=1), nn.ReLU(),
                           nn.Conv1d(CH, CH, 3, stride=2, padding=1), nn.ReLU(),
@@ -151,20 +150,7 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
     cdata = [(chainrule.from_numpy(np.ascontiguousarray(xb[:, None, :])), chainrule.from_numpy(yb))
              for xb, yb in data]
-
-    def step(xb, yb):
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    if jit:
-        step = chainrule.jit(step)
-    t0 = time.perf_counter()
-    for xb, yb in cdata:
-        step(xb, yb)
-    elapsed = time.perf_counter() - t0
+    elapsed = chainrule_training_loop(model, opt, cdata, jit)
     with chainrule.no_grad():
         out = model(chainrule.from_numpy(np.ascontiguousarray(x_test[:, None, :])))
         acc = (out.data.argmax(1) == y_test).mean()

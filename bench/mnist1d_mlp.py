@@ -6,7 +6,7 @@ hand-written NumPy version (no graph, hand-derived backward).
 from __future__ import annotations
 
 import _common  # noqa: F401  (pins threads before NumPy loads)
-from _common import QUICK, compare_training, kaiming_uniform, save
+from _common import QUICK, chainrule_training_loop, compare_training, kaiming_uniform, save
 
 import time
 
@@ -120,7 +120,6 @@ def torch_train(params, data, x_test, y_test):
 def chainrule_train(params, data, x_test, y_test, jit=False):
     import chainrule
     from chainrule import nn
-    from chainrule.nn import functional as F
 
     model = nn.Sequential(nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
     for layer, (w, b) in zip([model[0], model[2], model[4]], params):
@@ -128,20 +127,7 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
         layer.bias.data[...] = b
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
     cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
-
-    def step(xb, yb):
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    if jit:
-        step = chainrule.jit(step)
-    t0 = time.perf_counter()
-    for xb, yb in cdata:
-        step(xb, yb)
-    elapsed = time.perf_counter() - t0
+    elapsed = chainrule_training_loop(model, opt, cdata, jit)
     with chainrule.no_grad():
         acc = (model(chainrule.from_numpy(x_test)).data.argmax(1) == y_test).mean()
     return elapsed, float(acc)

@@ -398,19 +398,8 @@ class _Backward:
                 self._to_leaf(leaves, t, entry)
             else:
                 grads[t.grad_fn] = entry if t.grad_fn not in grads else self.add(grads[t.grad_fn], entry)
-        deps = {}
+        deps, _ = engine._collect(self.roots)
         starts = {r.grad_fn for r in self.roots if r.grad_fn is not None}
-        stack = list(starts)
-        while stack:
-            node = stack.pop()
-            for edge in node.next:
-                if edge is None or isinstance(edge, Tensor):
-                    continue
-                if edge not in deps:
-                    deps[edge] = 0
-                    if edge not in starts:
-                        stack.append(edge)
-                deps[edge] += 1
         capture_nodes, capture_leaves = {}, {}
         if self.capture is not None:
             for i, t in enumerate(self.capture[0]):
