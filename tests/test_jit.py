@@ -416,3 +416,28 @@ def test_other_threads_stay_eager_while_one_traces():
     np.testing.assert_array_equal(seen["grad"], [3.0, 3.0])
     assert jitted.code.count("_forward(") == 2  # a * 2 and + 1, nothing from the other thread
     _close(jitted(cr.full((2,), 5.0)), cr.full((2,), 11.0))
+
+
+def test_batch_norm_training_updates_running_statistics_at_each_replay():
+    def make():
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+        return model, cr.optim.SGD(model.parameters(), lr=0.1)
+
+    runs = []
+    for jit in (False, True):
+        model, opt = make()
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = cr.jit(step) if jit else step
+        losses = [step(x, y).item() for x, y in _batches(4)]
+        runs.append((losses, model[1].running_mean.data.copy(), model[1].running_var.data.copy()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])

@@ -23,10 +23,11 @@ topological sort. `jitted.code` shows the source.
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
 computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`,
 `.numpy()`, `float(t)`) while tracing raises TraceError, and so do in-place Tensor ops,
-user-defined autograd.Functions, hooks, batch norm's running statistics, max pooling,
-gradient clipping and nll_loss's value-dependent paths, which the replay could not repeat.
-Dropout draws its mask inside its primitive, so a replay draws a new one each call. Parameters and other tensors the function reads
-from outside (closures, modules) are read afresh at every call, so training updates them.
+user-defined autograd.Functions, hooks, max pooling, gradient clipping and nll_loss's
+value-dependent paths, which the replay could not repeat. Dropout draws its mask inside its
+primitive and batch norm updates its running statistics through a recorded op, so a replay
+repeats both. Parameters and other tensors the function reads from outside (closures,
+modules) are read afresh at every call, so training updates them.
 """
 from __future__ import annotations
 

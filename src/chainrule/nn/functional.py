@@ -6,16 +6,16 @@ are composites of primitives (so they differentiate to any order).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _dtypes
-from ..autograd.grad_mode import no_grad
-from ..autograd.jit import untraceable
 from ..ops._util import as_array, is_tensor
 from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, linear,
                         max_pool1d, max_pool2d)
-from ..ops.elementwise import (elu, gelu, hardtanh, leaky_relu, mish, relu, rsqrt, selu, sigmoid, silu, softplus,
-                               tanh, where)
+from ..ops.elementwise import (_plain, elu, gelu, hardtanh, leaky_relu, mish, relu, rsqrt, selu, sigmoid, silu,
+                               softplus, tanh, where)
 from ..ops.nn import (Dropout, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
                       log_softmax, mse_loss, nll_loss, one_hot, softmax)
 from ..ops.reduce import mean as _mean
@@ -46,6 +46,13 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
     return Dropout.apply(input, p=float(p), generator=generator)
 
 
+def _update_running_stats(rm, rv, mu, var, momentum, unbias):
+    """In place: r = (1 - momentum) r + momentum * stat, with the unbiased variance for rv."""
+    rm[...] = (1 - momentum) * rm + momentum * mu.reshape(-1)
+    rv[...] = (1 - momentum) * rv + momentum * var.reshape(-1) * unbias
+    return rm
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalize per channel (dim 1) over the batch and spatial dims, then scale and shift.
 
@@ -69,14 +76,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         centered = input - mu
         var = _mean(centered * centered, dim=axes, keepdim=True)
         if running_mean is not None and running_var is not None:
-            untraceable("batch_norm updating running statistics (training mode)")
-            with no_grad():
-                m = momentum if momentum is not None else 0.1
-                rm, rv = running_mean.data, running_var.data
-                rm[...] = (1 - m) * rm + m * np.asarray(as_array(mu)).reshape(-1)
-                rv[...] = (1 - m) * rv + m * np.asarray(as_array(var)).reshape(-1) * (n / (n - 1))
-                running_mean._version += 1
-                running_var._version += 1
+            # Through _plain, which jit records, so that a replay repeats the update.
+            m = momentum if momentum is not None else 0.1
+            _plain(functools.partial(_update_running_stats, momentum=m, unbias=n / (n - 1)),
+                   running_mean, running_var, mu, var)
+            running_mean._version += 1
+            running_var._version += 1
         out = centered * rsqrt(var + eps)
     else:
         if running_mean is None or running_var is None:
