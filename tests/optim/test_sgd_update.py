@@ -9,9 +9,9 @@ from chainrule.optim import _blas
 
 torch = pytest.importorskip("torch")
 
-W0 = np.random.default_rng(0).normal(size=(64, 48)).astype(np.float32)
+W0 = np.random.default_rng(0).normal(size=(256, 160)).astype(np.float32)  # above BLAS_MIN_SIZE
 # Prescribed gradients, so that the trajectories differ only by the updates.
-GRADS = np.random.default_rng(1).normal(size=(5, 64, 48)).astype(np.float32)
+GRADS = np.random.default_rng(1).normal(size=(5, 256, 160)).astype(np.float32)
 
 
 def _trajectory(make_param, kwargs):
@@ -73,15 +73,17 @@ def test_update_is_in_place_and_never_writes_the_gradient():
 
 def test_axpy_matches_numpy_on_every_path(monkeypatch):
     rng = np.random.default_rng(2)
+    big = (256, _blas.BLAS_MIN_SIZE // 256 + 1)  # large enough for the BLAS path
     cases = [
-        (rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=(7, 5)).astype(np.float32)),
-        (rng.normal(size=(300,)), rng.normal(size=(300,))),                        # float64
-        (rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 3))),     # mixed dtypes
-        (rng.normal(size=(4, 3)).astype(np.float16), rng.normal(size=(4, 3)).astype(np.float16)),
-        (np.asfortranarray(rng.normal(size=(4, 3))), rng.normal(size=(4, 3))),     # layouts differ
+        (rng.normal(size=big).astype(np.float32), rng.normal(size=big).astype(np.float32)),
+        (rng.normal(size=big), rng.normal(size=big)),                              # float64
+        (rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=(7, 5)).astype(np.float32)),  # small
+        (rng.normal(size=big).astype(np.float32), rng.normal(size=big)),           # mixed dtypes
+        (rng.normal(size=big).astype(np.float16), rng.normal(size=big).astype(np.float16)),
+        (np.asfortranarray(rng.normal(size=big)), rng.normal(size=big)),           # layouts differ
         (rng.normal(size=()), rng.normal(size=())),                                # 0-d
         (np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)),              # empty
-        (rng.normal(size=(3,)).astype(np.complex64), rng.normal(size=(3,)).astype(np.complex64)),
+        (rng.normal(size=big).astype(np.complex64), rng.normal(size=big).astype(np.complex64)),
     ]
     for found in (None, {}):  # NumPy's BLAS, then the plain NumPy fallback
         if found is not None:
@@ -94,16 +96,30 @@ def test_axpy_matches_numpy_on_every_path(monkeypatch):
             np.testing.assert_allclose(out, expected, rtol=2e-3 if y.dtype == np.float16 else 1e-6)
 
 
+def test_blas_path_is_taken_for_large_contiguous_arrays(monkeypatch):
+    routines = _blas._numpy_blas_axpy()
+    if "f" not in routines:
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS that the lookup knows")
+    calls = []
+    fn, largest = routines["f"]
+    monkeypatch.setattr(_blas, "_routines", {"f": (lambda *args: (calls.append(args[0]), fn(*args)), largest)})
+    y = np.ones(_blas.BLAS_MIN_SIZE, np.float32)
+    _blas.axpy(y, 2.0, np.full_like(y, 0.5))
+    np.testing.assert_array_equal(y, 2.0)
+    assert calls == [y.size]
+
+
 def test_axpy_with_an_aliased_or_read_only_target():
-    y = np.arange(6, dtype=np.float32)
+    n = _blas.BLAS_MIN_SIZE
+    y = np.arange(n, dtype=np.float32)
     _blas.axpy(y, 0.5, y)  # x is y: the product is taken before the update, as in NumPy
-    np.testing.assert_array_equal(y, np.arange(6, dtype=np.float32) * 1.5)
-    y = np.arange(8, dtype=np.float32)
+    np.testing.assert_array_equal(y, np.arange(n, dtype=np.float32) * 1.5)
+    y = np.arange(n + 1, dtype=np.float32)
     expected = y[1:].copy() + 2 * y[:-1]
     _blas.axpy(y[1:], 2.0, y[:-1])  # overlapping views go through NumPy, which buffers
     np.testing.assert_array_equal(y[1:], expected)
-    frozen = np.ones(4, np.float32)
+    frozen = np.ones(n, np.float32)
     frozen.flags.writeable = False
     with pytest.raises(ValueError):
-        _blas.axpy(frozen, 1.0, np.ones(4, np.float32))
+        _blas.axpy(frozen, 1.0, np.ones(n, np.float32))
     np.testing.assert_array_equal(frozen, 1)

@@ -24,12 +24,15 @@ _routines = _UNSET  # {dtype char: (cblas ?axpy, largest n)}, or {} when NumPy's
 
 def _numpy_blas_axpy() -> dict:
     """cblas_saxpy / cblas_daxpy of the OpenBLAS loaded by NumPy's wheels, or {} elsewhere."""
+    noload = getattr(os, "RTLD_NOLOAD", None)  # POSIX only
+    if noload is None:
+        return {}
     root = os.path.dirname(np.__file__)
     for path in (glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*"))
                  + glob.glob(os.path.join(root, ".dylibs", "*openblas*"))):
         try:
             # RTLD_NOLOAD: only the library already in this process (its thread pool), never a second copy.
-            lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD)
+            lib = ctypes.CDLL(path, mode=noload)
         except OSError:
             continue
         for suffix, index, largest in (("64_", ctypes.c_int64, 2 ** 63 - 1), ("", ctypes.c_int, 2 ** 31 - 1)):
