@@ -23,10 +23,10 @@ topological sort. `jitted.code` shows the source.
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
 computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`,
 `.numpy()`, `float(t)`) while tracing raises TraceError, and so do in-place Tensor ops,
-user-defined autograd.Functions, hooks, max pooling, gradient clipping and nll_loss's
-value-dependent paths, which the replay could not repeat. Dropout draws its mask inside its
-primitive and batch norm updates its running statistics through a recorded op, so a replay
-repeats both. Parameters and other tensors the function reads from outside (closures,
+user-defined autograd.Functions, hooks, max pooling and nll_loss's value-dependent paths,
+which the replay could not repeat. Dropout draws its mask inside its primitive, batch norm
+updates its running statistics through a recorded op and gradient clipping is a repeated
+call, so a replay repeats all three. Parameters and other tensors the function reads from outside (closures,
 modules) are read afresh at every call, so training updates them.
 """
 from __future__ import annotations
@@ -310,14 +310,20 @@ class _Recorder:
                                  f"{type(a).__name__} argument while tracing {self.fn_name}; the replay "
                                  "repeats such calls only with constant arguments. Call it outside "
                                  "the jitted function.")
-        label = re.sub(r"\W", "_", f"{type(obj).__name__}_{method.__name__}")
-        name = self.const(functools.partial(method, obj, *args, **kwargs), label)
-        self.lines.append(f"{name}()")
+        label = method.__name__ if "." not in method.__qualname__ else f"{type(obj).__name__}_{method.__name__}"
+        name = self.const(functools.partial(method, obj, *args, **kwargs), re.sub(r"\W", "_", label))
         self.paused = True
         try:
             result = method(obj, *args, **kwargs)
         finally:
             self.paused = False
+        if isinstance(result, Tensor):  # e.g. clip_grad_norm_'s norm: each replay's own value
+            out = self.fresh()
+            self.lines.append(f"{out} = {name}().data")
+            self.bind(result, out)
+            self.bind(result.data, out)
+        else:
+            self.lines.append(f"{name}()")
         # The call may have given a captured tensor a new array (p.data = ...): read them again.
         self.lines.extend(f"{n} = {n.upper()}.data" for n, _ in self.captured)
         return result

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..autograd.jit import untraceable
+from ..autograd.jit import replayed_call
 from ..tensor import Tensor
 
 
@@ -22,8 +22,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     The norm is taken over all gradients as if concatenated into one vector (torch semantics):
     grads are multiplied by min(1, max_norm / (total_norm + 1e-6)).
     """
-    untraceable("clip_grad_norm_")
-    grads = [p.grad for p in _params(parameters) if p.grad is not None]
+    return _clip_grad_norm(_params(parameters), max_norm, norm_type, error_if_nonfinite)
+
+
+@replayed_call  # a jit replay repeats the clipping, and returns that call's norm
+def _clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite):
+    grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return Tensor._make(np.array(0.0, dtype=np.float32))
     norm_type = float(norm_type)
@@ -47,9 +51,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient entry to [-clip_value, clip_value] in place."""
-    untraceable("clip_grad_value_")
-    clip_value = float(clip_value)
-    for p in _params(parameters):
+    _clip_grad_value(_params(parameters), float(clip_value))
+
+
+@replayed_call
+def _clip_grad_value(params, clip_value):
+    for p in params:
         if p.grad is not None:
             np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
 
