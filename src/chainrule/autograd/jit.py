@@ -255,8 +255,14 @@ class _Recorder:
     def note_node_arrays(self, node, ctx_name):
         """Arrays a forward stored on its node (masks, indices): later uses read them from the replay's ctx."""
         for attr, value in node.__dict__.items():
-            if isinstance(value, _ndarray) and id(value) not in self.var and attr.isidentifier():
+            if not attr.isidentifier():
+                continue
+            if isinstance(value, _ndarray) and id(value) not in self.var:
                 self.bind(value, f"{ctx_name}.{attr}")
+            elif isinstance(value, tuple):  # an index: a tuple of arrays and slices
+                for i, part in enumerate(value):
+                    if isinstance(part, _ndarray) and id(part) not in self.var:
+                        self.bind(part, f"{ctx_name}.{attr}[{i}]")
         Tensor = _tensor_cls()
         for i, value in enumerate(node.saved or ()):
             if isinstance(value, _ndarray) and not isinstance(value, Tensor) and id(value) not in self.var:
