@@ -64,7 +64,7 @@ def _refuses(spec, i, vary_constants):
     shapes, kwargs = spec.cases[i]
     if spec.name == "cross_entropy_ignore_smooth" and vary_constants:
         return r"np\.asarray"  # the table's own lambda reads the target with np.where
-    if spec.name in ("max_pool1d", "max_pool2d", "nll_loss"):
+    if spec.name == "nll_loss":
         return spec.name
     if spec.name == "cross_entropy_weighted" or spec.name == "cross_entropy_ignore_smooth" and kwargs:
         return "cross_entropy"  # class weights or label smoothing (without: the fused primitive)
