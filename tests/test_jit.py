@@ -320,19 +320,50 @@ def test_untraceable_code_raises(body, message):
         cr.jit(body)(cr.ones(3, requires_grad=True))
 
 
-def test_user_function_and_hooks_raise():
-    class Double(cr.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
+class _ScaledSquare(cr.autograd.Function):
+    """y = c x^2 with a hand-written backward that reads a saved input and a ctx attribute."""
 
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
+    @staticmethod
+    def forward(ctx, x, c):
+        ctx.save_for_backward(x)
+        ctx.c = c
+        return x * x * c
 
-    with pytest.raises(cr.TraceError, match="Double"):
-        cr.jit(lambda x: Double.apply(x))(cr.ones(2, requires_grad=True))
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x * (2 * ctx.c), None
 
+
+def test_user_functions_and_custom_vjp_replay():
+    clip = cr.autograd.custom_vjp(lambda x: x.tanh())
+    clip.defvjp(lambda x: (x.tanh(), x), lambda x, g: ((g * (1 - x.tanh() ** 2)).clamp(-0.1, 0.1),))
+
+    def fn(x):
+        y = _ScaledSquare.apply(x, 3.0) + clip(x)
+        (g,) = cr.autograd.grad(y.sum(), x, create_graph=True)
+        (h,) = cr.autograd.grad((g * g).sum(), x)
+        return y, g, h
+
+    jitted = cr.jit(fn)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = cr.tensor(rng.standard_normal(5), requires_grad=True)
+        for got, want in zip(jitted(x), fn(x.detach().requires_grad_())):
+            _close(got, want)
+    assert jitted.trace_count == 1
+
+    def first_order(x):
+        _ScaledSquare.apply(x, 3.0).sum().backward()
+
+    jitted = cr.jit(first_order)
+    for _ in range(2):
+        x = cr.tensor(rng.standard_normal(4), requires_grad=True)
+        jitted(x)
+        _close(x.grad, cr.from_numpy(6 * x.data))
+
+
+def test_hooks_raise():
     def hooked(x):
         y = x * 2
         y.register_hook(lambda g: g)

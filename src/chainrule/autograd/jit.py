@@ -23,8 +23,8 @@ topological sort. `jitted.code` shows the source.
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
 computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`,
 `.numpy()`, `float(t)`) while tracing raises TraceError, and so do in-place Tensor ops,
-user-defined autograd.Functions, hooks and nll_loss's value-dependent paths,
-which the replay could not repeat. Dropout draws its mask inside its primitive, batch norm
+hooks and nll_loss's value-dependent paths, which the replay could not repeat. User
+autograd.Functions are recorded through the ops their forward and backward apply. Dropout draws its mask inside its primitive, batch norm
 updates its running statistics through a recorded op and gradient clipping is a repeated
 call, so a replay repeats all three. Parameters and other tensors the function reads from outside (closures,
 modules) are read afresh at every call, so training updates them.
@@ -273,8 +273,14 @@ class _Recorder:
     def record_apply(self, cls, args, params):
         op = cls.__name__
         if not cls._array_protocol:
-            raise TraceError(f"jit: the user-defined autograd.Function {op} cannot be traced yet; "
-                             f"call {self.fn_name} without jit.")
+            # A user Function's forward runs on Tensors: its ops are recorded as they run, and
+            # its backward likewise when a backward pass reaches it.
+            result = _apply_classmethod.__func__(cls, *args, **params)
+            self.bind(result, self.ref(result.data, op))
+            if result.grad_fn is not None:
+                self.ctx_var[id(result.grad_fn)] = "_USER"
+                self.keep.append(result.grad_fn)
+            return result
         arg_exprs = [self.ref(a, op) if a is not None else "None" for a in args]
         param_exprs = [f"{k}={self.ref(v, op)}" if k.isidentifier() else self._bad_param(op, k)
                        for k, v in params.items()]
@@ -434,16 +440,10 @@ class _Backward:
                     raise TraceError(f"jit: backward inside {rec.fn_name} reaches {node.op_name}, created "
                                      f"outside the function ({function.format_site(node.site)}); pass "
                                      "that tensor in as an argument instead.")
-                out = type(node).backward(node, entry[0])
-                single = type(out) is not tuple
-                outs = (out,) if single else out
-                names = [rec.fresh("g") if o is not None else "_" for o in outs]
-                bwd = rec.method(type(node), "backward")
-                lhs = names[0] if single else ", ".join(names) + ("," if len(names) == 1 else "")
-                self.emit(f"{lhs} = {bwd}({ctx}, {entry[1]})")
-                if not self.retain:
-                    node.saved = node.out_data = node.versions = None
-                    self.emit(f"{ctx}.saved = None")
+                if type(node)._array_protocol:
+                    outs, names = self._primitive_rule(node, ctx, entry)
+                else:
+                    outs, names = self._user_rule(node, entry)
                 for i, edge in enumerate(nxt[:len(outs)]):
                     gi = outs[i]
                     if edge is None or gi is None:
@@ -489,6 +489,38 @@ class _Backward:
                 self.emit(f"{name} = {ref}.grad.data")
             rec.bind(leaf.grad, name)
             rec.bind(leaf.grad.data, name)
+
+    def _primitive_rule(self, node, ctx, entry):
+        """Run a primitive's backward rule and write its line: g1, g2 = Linear_backward(ctx3, g0)."""
+        rec = self.rec
+        out = type(node).backward(node, entry[0])
+        single = type(out) is not tuple
+        outs = (out,) if single else out
+        names = [rec.fresh("g") if o is not None else "_" for o in outs]
+        lhs = names[0] if single else ", ".join(names) + ("," if len(names) == 1 else "")
+        self.emit(f"{lhs} = {rec.method(type(node), 'backward')}({ctx}, {entry[1]})")
+        if not self.retain:
+            node.saved = node.out_data = node.versions = None
+            self.emit(f"{ctx}.saved = None")
+        return outs, names
+
+    def _user_rule(self, node, entry):
+        """A user Function's backward runs on Tensors: the ops it applies are its lines."""
+        rec = self.rec
+        g, gvar = entry
+        if id(g) not in rec.var:
+            rec.bind(g, gvar)
+        outer, rec.lines = rec.lines, []
+        try:
+            outs = node._vjp(g)
+        finally:
+            inner, rec.lines = rec.lines, outer
+        for line in inner:
+            self.emit(line)
+        if not self.retain:
+            node.saved = node.out_data = node.versions = None
+        names = ["_" if o is None else rec.var.get(id(o)) or rec.ref(o, node.op_name) for o in outs]
+        return outs, names
 
     def _captured(self, entry):
         # autograd.grad returns these as Tensors the function may use further: name their arrays.
