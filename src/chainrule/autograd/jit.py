@@ -9,25 +9,25 @@ the eager result, while a recorder notes:
   parameters, and whether it recorded a graph node;
 - each first-order backward pass (`loss.backward()`, `autograd.grad`): the order the engine
   visits the nodes in, where each gradient flows and which leaf gradients need a copy;
-- a backward with create_graph=True is recorded through the primitives its rules apply;
-- optimizer steps, zero_grad and scheduler steps, as calls to repeat.
+- a backward with create_graph=True, and user Functions, through the primitives they apply;
+- optimizer steps, zero_grad, scheduler steps and gradient clipping, as calls to repeat.
 
 From that record it writes one Python function, a line per primitive:
 
-    v3 = F3(C3, v1, k0, k1)               # Linear.forward(ctx, x, W, b)
-    b0, b1, b2 = B3(C3, g5)               # Linear.backward(ctx, g)
+    v4 = Linear_forward(ctx5, v0, k2, k3)        # x W^T + b, with W and b read at each call
+    g20, g21, g22 = Linear_backward(ctx5, g19)   # the gradients for x, W and b
 
 and later calls run that function: no Tensor wrappers, no graph nodes, no dispatch, no
 topological sort. `jitted.code` shows the source.
 
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
-computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`,
-`.numpy()`, `float(t)`) while tracing raises TraceError, and so do in-place Tensor ops,
-hooks and nll_loss's value-dependent paths, which the replay could not repeat. User
-autograd.Functions are recorded through the ops their forward and backward apply. Dropout draws its mask inside its primitive, batch norm
-updates its running statistics through a recorded op and gradient clipping is a repeated
-call, so a replay repeats all three. Parameters and other tensors the function reads from outside (closures,
-modules) are read afresh at every call, so training updates them.
+computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`, `.numpy()`,
+`float(t)`) while tracing raises TraceError, and so do in-place Tensor ops, hooks and
+nll_loss's value-dependent paths, which a replay could not repeat. Dropout draws its mask
+and max pooling finds its winners inside their primitives, batch norm updates its running
+statistics through a recorded op and gradient clipping is a repeated call, so a replay
+repeats all of them. Parameters and other tensors the function reads from outside
+(closures, modules) are read afresh at every call, so training updates them.
 """
 from __future__ import annotations
 
