@@ -497,3 +497,19 @@ def test_gradient_clipping_is_repeated_and_its_norm_is_each_calls_own():
     np.testing.assert_array_equal(runs[0][0], runs[1][0])  # ...the eager one
     for p, q in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("where", ["end", "between"])
+def test_setting_grad_by_hand_is_refused(where):
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def fn(x):
+        (w * x).sum().backward()
+        if where == "between":
+            w.grad = None
+            (w * x).sum().backward()
+        else:
+            w.grad = None
+
+    with pytest.raises(cr.TraceError, match="zero_grad"):
+        cr.jit(fn)(cr.ones(2))

@@ -162,6 +162,7 @@ class _Recorder:
         self.node_out = {}   # id(trace-time node) -> variable holding its output
         self.leaf_ref = {}   # id(leaf Tensor) -> expression for that Tensor in the replay
         self.captured = []   # (name, Tensor) read from outside: parameters, closures
+        self.grads_set = {}  # id(leaf) -> (leaf, the .grad a replay leaves it with so far)
         self.counter = itertools.count()
         for i, t in enumerate(inputs):
             name = f"v{next(self.counter)}"
@@ -336,9 +337,20 @@ class _Recorder:
             self.bind(result.data, out)
         else:
             self.lines.append(f"{name}()")
+        for key, (leaf, _) in list(self.grads_set.items()):  # zero_grad and the like, repeated too
+            self.grads_set[key] = (leaf, leaf.grad)
         # The call may have given a captured tensor a new array (p.data = ...): read them again.
         self.lines.extend(f"{n} = {n.upper()}.data" for n, _ in self.captured)
         return result
+
+    def check_grad_unchanged(self, leaf):
+        """A leaf's .grad must change only through recorded events, or a replay would differ."""
+        entry = self.grads_set.get(id(leaf))
+        if entry is not None and leaf.grad is not entry[1]:
+            raise TraceError(
+                f"jit: {self.fn_name} sets the .grad of a tensor of shape {tuple(leaf.shape)} directly (or "
+                "through code jit does not record); a replay would not. Use optimizer.zero_grad() or "
+                "module.zero_grad() inside the function, or set .grad outside it.")
 
     def record_backward(self, roots, root_grads, retain_graph, create_graph, capture, only):
         if create_graph:
@@ -483,7 +495,9 @@ class _Backward:
                 if not owned:
                     self.emit(f"{name} = {gvar}.copy()")
             else:
+                rec.check_grad_unchanged(leaf)
                 engine._accumulate(leaf, g, False, owned_key=owned)
+                rec.grads_set[id(leaf)] = (leaf, leaf.grad)
                 self.emit(f"_acc({ref}, {gvar}, False, owned_key={owned})")
                 name = rec.fresh("g")
                 self.emit(f"{name} = {ref}.grad.data")
@@ -702,6 +716,8 @@ class Jitted:
         engine._run = _traced_run
         try:
             out = self.fn(*args, **kwargs)
+            for leaf, _ in rec.grads_set.values():
+                rec.check_grad_unchanged(leaf)
         finally:
             _state["recorder"] = None
             Function.apply = _apply_classmethod
