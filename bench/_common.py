@@ -47,19 +47,6 @@ def best_of(fn, repeats=5, number=1, warmup=1):
     return best
 
 
-def median_of(fn, repeats=5, number=1, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return float(np.median(times))
-
-
 def kaiming_uniform(rng, out_f, in_f, *extra):
     """PyTorch's default Linear/Conv init, as float32 arrays (same values for all three implementations)."""
     fan_in = in_f * int(np.prod(extra)) if extra else in_f
@@ -109,26 +96,35 @@ def chainrule_training_loop(model, opt, batches, jit):
     return time.perf_counter() - t0
 
 
-def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, steps, repeats, numpy_warmup,
-                     peer_repeats, targets):
+def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, steps, rounds, numpy_warmup,
+                     targets):
     """Time the same training run four ways and report s/1000 steps, ratios and test accuracy.
 
-    numpy_train(*args) returns the test accuracy (timed here, best of `repeats`);
-    torch_train(*args) and chainrule_train(*args, jit=...) return (seconds, accuracy), best of
-    `peer_repeats`. chainrule runs eagerly and as a chainrule.jit train step (trace on the
-    first step, replay afterwards; the trace is inside the timed loop). The targets, whose
-    texts `targets` gives as (chainrule/torch, chainrule/numpy), are checked on the jit run.
+    numpy_train(*args) returns the test accuracy (timed here); torch_train(*args) and
+    chainrule_train(*args, jit=...) return (seconds, accuracy). chainrule runs eagerly and as
+    a chainrule.jit train step (trace on the first step, replay afterwards; the trace is inside
+    the timed loop). Each of `rounds` rounds runs all four in turn, so that a busy stretch of
+    this shared machine slows them alike; each figure is the best of its rounds. The targets,
+    whose texts `targets` gives as (chainrule/torch, chainrule/numpy), are checked on jit.
     """
     per = 1000.0 / steps
-    np_acc = [None]
-
-    def np_run():
-        np_acc[0] = numpy_train(*args)
-
-    t_np = best_of(np_run, repeats=repeats, warmup=numpy_warmup) * per
-    t_torch, acc_torch = min(torch_train(*args) for _ in range(peer_repeats))
-    t_eager, acc_eager = min(chainrule_train(*args, jit=False) for _ in range(peer_repeats))
-    t_cr, acc_cr = min(chainrule_train(*args, jit=True) for _ in range(peer_repeats))
+    for _ in range(numpy_warmup):
+        numpy_train(*args)
+    runs = {"numpy": [], "torch": [], "eager": [], "jit": []}
+    for _ in range(rounds):
+        gc.collect()
+        t0 = time.perf_counter()
+        acc = numpy_train(*args)
+        runs["numpy"].append((time.perf_counter() - t0, acc))
+        gc.collect()
+        runs["torch"].append(torch_train(*args))
+        gc.collect()
+        runs["eager"].append(chainrule_train(*args, jit=False))
+        gc.collect()
+        runs["jit"].append(chainrule_train(*args, jit=True))
+    (t_np, np_acc), (t_torch, acc_torch), (t_eager, acc_eager), (t_cr, acc_cr) = (
+        min(runs[k]) for k in ("numpy", "torch", "eager", "jit"))
+    t_np *= per
     t_torch *= per
     t_eager *= per
     t_cr *= per
@@ -140,7 +136,7 @@ def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, s
         ("chainrule eager/torch", t_eager / t_torch, "x"),
         ("chainrule/torch", t_cr / t_torch, targets[0] + ", jit"),
         ("chainrule/numpy", t_cr / t_np, targets[1] + ", jit"),
-        ("numpy test accuracy", np_acc[0], ""),
+        ("numpy test accuracy", np_acc, ""),
         ("torch test accuracy", acc_torch, ""),
         ("chainrule eager test accuracy", acc_eager, ""),
         ("chainrule jit test accuracy", acc_cr, ""),

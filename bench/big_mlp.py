@@ -6,8 +6,9 @@ GEMM peak measured here (n = 2048).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, best_of, kaiming_uniform, median_of, report, save
+from _common import QUICK, best_of, kaiming_uniform, report, save
 
+import gc
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ BATCH = 256
 LR = 0.01
 REPEATS = 3 if QUICK else 21
 STEPS_PER_BLOCK = 5
+PAUSE = 0.2  # s between blocks: OpenBLAS's and torch's spinning worker threads go to sleep
 
 
 def step_flops():
@@ -130,13 +132,22 @@ def run():
     # steps would make OpenBLAS's and torch's thread pools spin against each other.
     fns = {"numpy": numpy_step_fn(x, y, params), "torch": torch_step_fn(x, y, params),
            "chainrule": chainrule_step_fn(x, y, params)}
-    times = {}
+    # Blocks of STEPS_PER_BLOCK back-to-back steps, as in training, the three in turn in each of
+    # REPEATS rounds (a busy stretch of this shared machine then slows all three alike); the GC
+    # collects before each block. (A collection before every single step walked the ~285k
+    # objects of torch and NumPy each time and timed every step from cold caches.)
+    times = {k: [] for k in fns}
     for k, fn in fns.items():
-        time.sleep(0.5)  # let the previous block's worker threads go idle
-        # Blocks of STEPS_PER_BLOCK back-to-back steps, as in training; the GC collects before each
-        # block. (A collection before every single step walked the ~285k objects of torch and
-        # NumPy each time and timed every step from cold caches, the same for all three.)
-        times[k] = [median_of(fn, repeats=REPEATS, number=STEPS_PER_BLOCK, warmup=3)]
+        for _ in range(3):
+            fn()
+    for _ in range(REPEATS):
+        for k, fn in fns.items():
+            time.sleep(PAUSE)  # let the previous block's worker threads go idle
+            gc.collect()
+            t0 = time.perf_counter()
+            for _ in range(STEPS_PER_BLOCK):
+                fn()
+            times[k].append((time.perf_counter() - t0) / STEPS_PER_BLOCK)
     t_np, t_torch, t_cr = (float(np.median(times[k])) for k in ("numpy", "torch", "chainrule"))
     gf = lambda t: flops / t / 1e9  # noqa: E731
     rows = [

@@ -162,7 +162,7 @@ def run():
     data = batches(x_train, y_train, STEPS, BATCH)
     result = compare_training(f"mnist1d-cnn ({STEPS} steps, batch {BATCH})", numpy_train, torch_train,
                               chainrule_train, (init_params(), data, x_test, y_test), steps=STEPS,
-                              repeats=REPEATS, numpy_warmup=0, peer_repeats=REPEATS,
+                              rounds=REPEATS, numpy_warmup=0,
                               targets=("x (target <= 1.0)", "x"))
     save("mnist1d-cnn", result)
     return result

@@ -138,7 +138,7 @@ def run():
     data = batches(x_train, y_train, STEPS, BATCH)
     result = compare_training(f"mnist1d-mlp ({STEPS} steps, batch {BATCH})", numpy_train, torch_train,
                               chainrule_train, (init_params(), data, x_test, y_test), steps=STEPS,
-                              repeats=REPEATS, numpy_warmup=1, peer_repeats=REPEATS + 1,
+                              rounds=REPEATS + 1, numpy_warmup=1,
                               targets=("x (target <= 0.5)", "x (target <= 1.3)"))
     save("mnist1d-mlp", result)
     return result
