@@ -86,6 +86,13 @@ def _np_axis(kwargs):
     return dict(axis=dim, keepdims=kwargs.get("keepdim", False))
 
 
+def _torch_dropout_same_mask(x):
+    import torch
+
+    mask = np.asarray(np.random.default_rng(0).random(tuple(x.shape)) >= 0.3)
+    return x * torch.from_numpy(mask).to(x.dtype) / 0.7
+
+
 def _t(name):
     """torch.<name> looked up when called (torch is imported by the test that uses it)."""
     def call(*args, **kwargs):
@@ -532,8 +539,8 @@ OP_TABLE = [
            cases=[(((4, 3),), {})], make_args=_prob_targets, grad_args=(0, 1)),
     # A generator seeded at each call: the same mask every time, so finite differences apply.
     OpSpec("dropout", lambda x: cnn.Dropout.apply(x, p=0.3, generator=np.random.default_rng(0)),
-           lambda x: x * (np.random.default_rng(0).random(x.shape) >= 0.3) / 0.7,
-           notes="random mask; PyTorch's generator differs, so no torch comparison"),
+           lambda x: x * (np.random.default_rng(0).random(x.shape) >= 0.3) / 0.7, _torch_dropout_same_mask,
+           notes="PyTorch's generator differs: torch differentiates x * mask / (1 - p) with our mask"),
     OpSpec("softmax_cross_entropy", lambda x, t, **k: cnn.SoftmaxCrossEntropy.apply(
         x, target=cr.as_tensor(t).data, mean=k.get("reduction", "mean") == "mean"),
         _np_cross_entropy, _t("nn.functional.cross_entropy"),
