@@ -59,17 +59,9 @@ def _close(a, b):
 
 
 def _refuses(spec, i, vary_constants):
-    """The op-table entries that raise TraceError rather than freeze what they compute outside
-    the recorded ops, with the words the error gives."""
-    shapes, kwargs = spec.cases[i]
+    """The op-table entries that raise TraceError rather than freeze a value, with the error's words."""
     if spec.name == "cross_entropy_ignore_smooth" and vary_constants:
         return r"np\.asarray"  # the table's own lambda reads the target with np.where
-    if spec.name == "nll_loss":
-        return spec.name
-    if spec.name == "cross_entropy_weighted" or spec.name == "cross_entropy_ignore_smooth" and kwargs:
-        return "cross_entropy"  # class weights or label smoothing (without: the fused primitive)
-    if spec.name == "cross_entropy" and (len(shapes[0]) != 2 or kwargs.get("reduction") == "none"):
-        return "cross_entropy"
     return None
 
 

@@ -223,8 +223,8 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
         resume: continue from ``checkpoint_dir``'s checkpoint if there is one.
         jit: run the step (forward, loss, backward, optimizer step) through ``chainrule.jit``:
             traced on the first batch of each shape, replayed afterwards, with the same
-            results (dropout draws the same masks). A model that jit cannot trace (say, a loss
-            with class weights) raises ``chainrule.TraceError`` on the first step.
+            results (dropout draws the same masks). A step that jit cannot trace (say, with a
+            hook on a tensor) raises ``chainrule.TraceError`` on the first step.
 
     Example:
         >>> data = chainrule.data.mnist1d()

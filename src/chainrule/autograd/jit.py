@@ -23,7 +23,7 @@ topological sort. `jitted.code` shows the source.
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
 computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`, `.numpy()`,
 `float(t)`) while tracing raises TraceError, and so do in-place Tensor ops, hooks and
-nll_loss's value-dependent paths, which a replay could not repeat. Dropout draws its mask
+setting .grad by hand, which a replay could not repeat. Dropout draws its mask
 and max pooling finds its winners inside their primitives, batch norm updates its running
 statistics through a recorded op and gradient clipping is a repeated call, so a replay
 repeats all of them. Parameters and other tensors the function reads from outside

@@ -3,13 +3,13 @@ losses built from them (cross_entropy, nll_loss, mse_loss, binary cross-entropy)
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from .. import _dtypes
 from ..autograd.function import Function
-from ..autograd.jit import untraceable
 from ._util import as_array, is_tensor
 from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import sum as _sum
@@ -285,29 +285,42 @@ def _reduce(loss, reduction, op, weight_sum=None):
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _check_class_target(op, input_shape, target, ignore_index):
-    untraceable("nll_loss (which cross_entropy uses with class weights, label smoothing, reduction='none' "
-                "or other than (N, C) logits): it reads the targets outside the recorded ops")
-    t = np.asarray(as_array(target))
-    if t.dtype.kind not in "iu":
+def _check_class_target(op, input_shape, target):
+    """The target's dtype and shape (its values are checked by _safe_targets, inside a recorded op)."""
+    t = as_array(target)
+    if np.asarray(t).dtype.kind not in "iu":
         raise RuntimeError(
             f"{op}: class-index targets must be integers (int64), got dtype {t.dtype}. Use target.long(), "
             "or pass class probabilities of the same shape as the input."
         )
     expected = (input_shape[0],) + input_shape[2:] if len(input_shape) > 1 else ()
-    if t.shape != expected:
+    if np.shape(t) != expected:
         raise RuntimeError(
-            f"{op}: input of shape {input_shape} needs a target of shape {expected}, got {t.shape}. "
+            f"{op}: input of shape {input_shape} needs a target of shape {expected}, got {np.shape(t)}. "
             "The input is (N, C) logits (or (N, C, d1, ...)), the target holds one class index per sample."
         )
-    classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
-    valid = t[t != ignore_index]
+
+
+# The functions of target values below run through _plain: under jit they are recorded, so a
+# replay checks and uses each call's targets.
+
+def _safe_targets(t, classes, ignore_index, op):
+    """The targets with ignored entries set to class 0, after checking the others' range."""
+    keep = t != ignore_index
+    valid = t[keep]
     if valid.size and (valid.min() < 0 or valid.max() >= classes):
         raise IndexError(
             f"{op}: target values must lie in [0, {classes}) for {classes} classes, got values from "
             f"{valid.min()} to {valid.max()}."
         )
-    return t
+    return np.where(keep, t, 0)
+
+
+def _target_weights(t, ignore_index, weight, dtype):
+    """weight[t] (1 without class weights), and 0 where t == ignore_index."""
+    keep = t != ignore_index
+    w = np.ones(np.shape(t), dtype=dtype) if weight is None else weight[np.where(keep, t, 0)]
+    return (w * keep).astype(dtype)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -317,24 +330,21 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     the sum of those weights. Samples whose target equals `ignore_index` count for nothing.
     """
     shape = np.shape(as_array(input))
-    t = _check_class_target("nll_loss", shape, target, ignore_index)
-    if len(shape) == 1:
-        picked = getitem(input, (int(t),))
-        keep = t != ignore_index
-        w = np.asarray(1.0 if weight is None else as_array(weight)[t], dtype=np.asarray(as_array(input)).dtype)
-        loss = -(picked * (w * keep))
-        return _reduce(loss, reduction, "nll_loss", weight_sum=float(w * keep) if reduction == "mean" else None)
-    keep = t != ignore_index
-    safe_t = np.where(keep, t, 0)
-    grids = list(np.indices(safe_t.shape, sparse=True))
-    index = (grids[0], safe_t) + tuple(grids[1:])
-    picked = getitem(input, index)
+    _check_class_target("nll_loss", shape, target)
+    classes = shape[1] if len(shape) > 1 else shape[0]
     dtype = np.asarray(as_array(input)).dtype
-    w = (np.ones(t.shape, dtype=dtype) if weight is None else np.asarray(as_array(weight), dtype=dtype)[safe_t])
-    w = w * keep
-    loss = -(picked * w)
-    weight_sum = float(w.sum()) if reduction == "mean" else None
-    return _reduce(loss, reduction, "nll_loss", weight_sum=weight_sum)
+    safe_t = _plain(functools.partial(_safe_targets, classes=classes, ignore_index=ignore_index, op="nll_loss"),
+                    target)
+    class_weight = None if weight is None else np.asarray(as_array(weight), dtype=dtype)
+    w = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=class_weight, dtype=dtype),
+               target)
+    if len(shape) == 1:
+        index = (safe_t,)
+    else:
+        grids = list(np.indices(np.shape(as_array(safe_t)), sparse=True))
+        index = (grids[0], safe_t) + tuple(grids[1:])
+    loss = -(getitem(input, index) * w)
+    return _reduce(loss, reduction, "nll_loss", weight_sum=_sum(w) if reduction == "mean" else None)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -379,11 +389,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing:
         classes = shape[class_dim]
-        t = _check_class_target("cross_entropy", shape, target, ignore_index)
-        keep = (t != ignore_index).astype(np.asarray(as_array(input)).dtype)
+        dtype = np.asarray(as_array(input)).dtype
+        keep = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=None, dtype=dtype), target)
         smooth = -_sum(logp, dim=class_dim) * keep / classes
         if reduction == "mean":
-            smooth = _sum(smooth) * (1.0 / max(keep.sum(), 1))
+            smooth = _sum(smooth) / clamp(_sum(keep), min=1.0)
         else:
             smooth = _reduce(smooth, reduction, "cross_entropy")
         loss = loss * (1 - label_smoothing) + smooth * label_smoothing
