@@ -304,7 +304,8 @@ def test_aliased_arguments_trace_separately():
     (lambda x: x * x.sum().item(), r"item\(\)"),
     (lambda x: x * float(x.sum()), r"item\(\)"),
     (lambda x: cr.from_numpy(x.detach().numpy() * 2), r"numpy\(\)"),
-    (lambda x: x.add_(1), "in-place"),
+    (lambda x: cr.zeros(3).add_(x), "did not compute"),
+    (lambda x: (x * 1).uniform_(), "random"),
     (lambda x: (x * 2).sum().backward(create_graph=True), "create_graph"),
 ])
 def test_untraceable_code_raises(body, message):
@@ -505,3 +506,28 @@ def test_setting_grad_by_hand_is_refused(where):
 
     with pytest.raises(cr.TraceError, match="zero_grad"):
         cr.jit(fn)(cr.ones(2))
+
+
+def test_in_place_ops_replay():
+    def fn(x, w):
+        y = x * 2
+        y.add_(1)
+        y[0] = 7.0
+        y[1:] *= x[:-1]
+        loss = (y * w).sum()
+        loss.backward()
+        with cr.no_grad():
+            w -= 0.1 * w.grad  # a hand-written SGD step on a leaf argument
+            w.grad.zero_()
+        return y
+
+    rng = np.random.default_rng(0)
+    w1 = cr.tensor(rng.standard_normal(4), requires_grad=True)
+    w2 = w1.detach().requires_grad_()
+    jitted = cr.jit(fn)
+    for _ in range(3):
+        x = cr.tensor(rng.standard_normal(4))
+        _close(jitted(x, w1), fn(x, w2))
+        _close(w1, w2)
+        _close(w1.grad, w2.grad)
+    assert jitted.trace_count == 1

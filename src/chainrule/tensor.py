@@ -318,8 +318,6 @@ class Tensor:
     # ----- in-place updates -----
 
     def _check_inplace(self, op):
-        if _jit_state["recorder"] is not None:
-            _jit.check_inplace(self, op)
         if self.requires_grad and self.grad_fn is None and grad_mode.is_grad_enabled():
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad is being used in an in-place operation. "
@@ -332,6 +330,8 @@ class Tensor:
         self._check_inplace(op)
         np.copyto(self.data, values, casting="unsafe")
         self._version += 1
+        if _jit_state["recorder"] is not None:
+            _jit.record_inplace(self, values, op)
         return self
 
     def _rebase(self, result: "Tensor", op: str) -> "Tensor":
@@ -344,6 +344,8 @@ class Tensor:
             )
         np.copyto(self.data, result.data, casting="unsafe")
         self._version += 1
+        if _jit_state["recorder"] is not None:
+            _jit.record_inplace(self, result, op)
         if result.grad_fn is not None:
             self.grad_fn = result.grad_fn
             self.requires_grad = True
@@ -400,6 +402,8 @@ class Tensor:
         else:
             self.data[index] = value.data if isinstance(value, Tensor) else value
             self._version += 1
+            if _jit_state["recorder"] is not None:
+                _jit.record_inplace(self, value, "__setitem__", index)
 
     # ----- dtype conversion -----
 

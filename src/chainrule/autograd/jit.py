@@ -22,8 +22,9 @@ topological sort. `jitted.code` shows the source.
 
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
 computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`, `.numpy()`,
-`float(t)`) while tracing raises TraceError, and so do in-place Tensor ops, hooks and
-setting .grad by hand, which a replay could not repeat. Dropout draws its mask
+`float(t)`) while tracing raises TraceError, and so do hooks, setting .grad by hand, and
+in-place ops on tensors the function neither computed nor trains, which a replay could not
+repeat (in-place ops on computed values and parameters are recorded). Dropout draws its mask
 and max pooling finds its winners inside their primitives, batch norm updates its running
 statistics through a recorded op and gradient clipping is a repeated call, so a replay
 repeats all of them. Parameters and other tensors the function reads from outside
@@ -138,12 +139,11 @@ def check_concrete(tensor, what):
             "after the call.")
 
 
-def check_inplace(tensor, op):
+def record_inplace(tensor, source, op, index=None):
+    """An in-place tensor op while tracing: the replay writes into the same array."""
     rec = _active()
     if rec is not None:
-        raise TraceError(f"jit: {op} on a tensor of shape {tuple(tensor.shape)} while tracing "
-                         f"{rec.fn_name}: in-place tensor ops are not recorded. Use the out-of-place "
-                         "form (y = y + x), or move the update outside the jitted function.")
+        rec.record_inplace(tensor, source, op, index)
 
 
 # ----- the recorder -----
@@ -342,6 +342,25 @@ class _Recorder:
         # The call may have given a captured tensor a new array (p.data = ...): read them again.
         self.lines.extend(f"{n} = {n.upper()}.data" for n, _ in self.captured)
         return result
+
+    def record_inplace(self, tensor, source, op, index):
+        if op in ("uniform_", "normal_"):
+            raise TraceError(f"jit: {op} inside {self.fn_name} draws random numbers outside chainrule's "
+                             "ops; a replay would write the same ones. Draw them outside the function, or "
+                             "use an op that draws inside (dropout).")
+        computed = (id(tensor) in self.var or id(tensor.data) in self.var) and not any(
+            t is tensor for _, t in self.captured)
+        if not computed and not tensor.requires_grad:
+            raise TraceError(
+                f"jit: {op} on a tensor of shape {tuple(tensor.shape)} that {self.fn_name} did not compute "
+                "(made inside it, or read from outside): a replay would keep changing one shared array. "
+                "Use the out-of-place form (y = y + x).")
+        target = self.ref(tensor, op)
+        value = self.ref(source.data if isinstance(source, _tensor_cls()) else source, op)
+        if index is None:
+            self.lines.append(f"{self.const(_copy_into, 'copy_into')}({target}, {value})")
+        else:
+            self.lines.append(f"{self.const(_set_items, 'set_items')}({target}, {self.ref(index, op)}, {value})")
 
     def check_grad_unchanged(self, leaf):
         """A leaf's .grad must change only through recorded events, or a replay would differ."""
@@ -603,6 +622,14 @@ def _drop_unused_contexts(lines):
         return lines
     pattern = re.compile(r"\b(" + "|".join(sorted(unused)) + r")\b")
     return [pattern.sub("_NULL", line) for line in lines]
+
+
+def _copy_into(dst, src):
+    np.copyto(dst, src, casting="unsafe")
+
+
+def _set_items(dst, index, values):
+    dst[index] = values
 
 
 def _skeleton(tree):
