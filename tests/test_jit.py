@@ -176,35 +176,52 @@ def _batches(n=6, seed=0):
              cr.from_numpy(rng.integers(0, 3, 8))) for _ in range(n)]
 
 
+def _eager_and_jitted(make, body, steps=6):
+    """Train twice from the same start on the same batches, eagerly and through jit.
+
+    make() returns (model, *others); body(model, *others, x, y) is one step returning a Tensor.
+    Every step's result, the final state_dict and the gradients must be equal bit for bit.
+    Returns the jitted step.
+    """
+    runs = []
+    for jit in (False, True):
+        objs = make()
+        step = (lambda x, y, objs=objs: body(*objs, x, y))
+        step = cr.jit(step) if jit else step
+        runs.append(([step(x, y).data for x, y in _batches(steps)], objs[0], step))
+    (eager_out, eager_model, _), (jit_out, jit_model, jitted) = runs
+    for a, b in zip(eager_out, jit_out):
+        np.testing.assert_array_equal(a, b)
+    for (name, a), (_, b) in zip(eager_model.state_dict().items(), jit_model.state_dict().items()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+    for p, q in zip(eager_model.parameters(), jit_model.parameters()):
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            np.testing.assert_array_equal(p.grad.data, q.grad.data)
+    assert jitted.trace_count == 1
+    return jitted
+
+
 @pytest.mark.parametrize("make_opt", [
     lambda p: cr.optim.SGD(p, lr=0.1),
     lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
     lambda p: cr.optim.Adam(p, lr=1e-2),
 ], ids=["sgd", "sgd-nesterov", "adam"])
 def test_train_step_matches_eager(make_opt):
-    models = [_mlp(), _mlp()]
-    opts = [make_opt(m.parameters()) for m in models]
-    scheds = [cr.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5) for o in opts]
+    def make():
+        model = _mlp()
+        opt = make_opt(model.parameters())
+        return model, opt, cr.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
 
-    def make_step(model, opt, sched):
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            sched.step()
-            return loss
-        return step
+    def step(model, opt, sched, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return loss
 
-    eager = make_step(models[0], opts[0], scheds[0])
-    jitted = cr.jit(make_step(models[1], opts[1], scheds[1]))
-    for x, y in _batches():
-        np.testing.assert_array_equal(eager(x, y).data, jitted(x, y).data)
-    assert jitted.trace_count == 1
-    for p, q in zip(models[0].parameters(), models[1].parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
-        np.testing.assert_array_equal(p.grad.data, q.grad.data)
-    code = jitted.code  # the repeated calls, in order, between the primitives
+    code = _eager_and_jitted(make, step).code  # the repeated calls, in order, between the primitives
     assert code.index("_zero_grad") < code.index("Linear_forward") < code.index("_step")
 
 
@@ -441,29 +458,21 @@ def test_other_threads_stay_eager_while_one_traces():
     _close(jitted(cr.full((2,), 5.0)), cr.full((2,), 11.0))
 
 
-def test_batch_norm_training_updates_running_statistics_at_each_replay():
+@pytest.mark.parametrize("momentum", [0.1, None])  # None: the cumulative average, 1 / batches counted
+def test_batch_norm_training_updates_running_statistics_at_each_replay(momentum):
     def make():
         cr.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+        model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8, momentum=momentum), nn.ReLU(), nn.Linear(8, 3))
         return model, cr.optim.SGD(model.parameters(), lr=0.1)
 
-    runs = []
-    for jit in (False, True):
-        model, opt = make()
+    def step(model, opt, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        step = cr.jit(step) if jit else step
-        losses = [step(x, y).item() for x, y in _batches(4)]
-        runs.append((losses, model[1].running_mean.data.copy(), model[1].running_var.data.copy()))
-    np.testing.assert_array_equal(runs[0][0], runs[1][0])
-    np.testing.assert_array_equal(runs[0][1], runs[1][1])
-    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+    _eager_and_jitted(make, step)  # the state_dicts compared include the running statistics
 
 
 def test_gradient_clipping_is_repeated_and_its_norm_is_each_calls_own():
@@ -472,24 +481,15 @@ def test_gradient_clipping_is_repeated_and_its_norm_is_each_calls_own():
         model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
         return model, cr.optim.SGD(model.parameters(), lr=0.5)
 
-    runs = []
-    for jit in (False, True):
-        model, opt = make()
+    def step(model, opt, x, y):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        norm = nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+        nn.utils.clip_grad_value_(model.parameters(), 0.02)
+        opt.step()
+        return norm
 
-        def step(x, y):
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            norm = nn.utils.clip_grad_norm_(model.parameters(), 0.1)
-            nn.utils.clip_grad_value_(model.parameters(), 0.02)
-            opt.step()
-            return norm
-
-        step = cr.jit(step) if jit else step
-        runs.append(([step(x, y).item() for x, y in _batches(4)], [p.data.copy() for p in model.parameters()]))
-    assert len(set(runs[1][0])) == 4  # a new norm at each replay...
-    np.testing.assert_array_equal(runs[0][0], runs[1][0])  # ...the eager one
-    for p, q in zip(runs[0][1], runs[1][1]):
-        np.testing.assert_array_equal(p, q)
+    _eager_and_jitted(make, step)  # each replay returns the norm the eager step found
 
 
 @pytest.mark.parametrize("where", ["end", "between"])

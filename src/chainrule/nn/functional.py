@@ -46,8 +46,9 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
     return Dropout.apply(input, p=float(p), generator=generator)
 
 
-def _update_running_stats(rm, rv, mu, var, momentum, unbias):
+def _update_running_stats(rm, rv, mu, var, momentum, unbias):  # momentum: a number or a 0-d array
     """In place: r = (1 - momentum) r + momentum * stat, with the unbiased variance for rv."""
+    momentum = float(momentum)  # a Python number keeps float32 statistics in float32 arithmetic
     rm[...] = (1 - momentum) * rm + momentum * mu.reshape(-1)
     rv[...] = (1 - momentum) * rv + momentum * var.reshape(-1) * unbias
     return rm
@@ -78,8 +79,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is not None and running_var is not None:
             # Through _plain, which jit records, so that a replay repeats the update.
             m = momentum if momentum is not None else 0.1
-            _plain(functools.partial(_update_running_stats, momentum=m, unbias=n / (n - 1)),
-                   running_mean, running_var, mu, var)
+            _plain(functools.partial(_update_running_stats, unbias=n / (n - 1)), running_mean, running_var, mu, var, m)
             running_mean._version += 1
             running_var._version += 1
         out = centered * rsqrt(var + eps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes
+from ..ops.elementwise import _plain
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
 from .module import Module, Parameter
@@ -57,9 +58,10 @@ class _BatchNorm(Module):
         self._check_input(x)
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+            # Counted through _plain, which jit records, so that a replay counts too.
+            inverse_count = _plain(_count_batch, self.num_batches_tracked)
             if momentum is None:  # cumulative moving average, as PyTorch
-                momentum = 1.0 / float(self.num_batches_tracked.data)
+                momentum = inverse_count
         # Batch statistics in training, and in eval when no running statistics are kept.
         use_batch_stats = self.training or self.running_mean is None
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
@@ -68,6 +70,12 @@ class _BatchNorm(Module):
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+def _count_batch(n):
+    """n += 1 in place; returns 1 / n (the cumulative average's momentum)."""
+    n[...] += 1
+    return np.asarray(1.0 / n)
 
 
 class BatchNorm1d(_BatchNorm):

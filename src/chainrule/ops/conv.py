@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..autograd.function import Function
 from ._util import as_array
 from .elementwise import _plain
-from .shape import getitem, reshape, scatter_add, transpose
+from .shape import Getitem, reshape, transpose
 
 
 def _sum_present(terms, ctx):
@@ -512,11 +512,11 @@ def _flat_winners(x, kernel, stride, pads, dilation):
     return np.ravel_multi_index(tuple(np.broadcast_to(i, full) for i in index[2:]), x.shape[2:]).astype(np.int64)
 
 
-class MaxPool(Function):
-    """y = the maximum of each window of x (N, C, *L).
+class MaxPool(Getitem):
+    """y = the maximum of each window of x (N, C, *L): x at the index of each window's winner.
 
-    dy/dx: each output's gradient goes to its window's winner (summed where windows overlap).
-    The winners are found in forward, so backward (a scatter) and a jit replay both follow them.
+    dy/dx: each output's gradient goes to its window's winner (summed where windows overlap),
+    Getitem's backward. The winners are found in forward, so a jit replay follows them too.
     """
 
     @staticmethod
@@ -524,14 +524,6 @@ class MaxPool(Function):
         ctx.index = _pool_winners(x, kernel, stride, pads, dilation)
         ctx.in_shape = x.shape
         return x[ctx.index]
-
-    @staticmethod
-    def backward(ctx, g):
-        return scatter_add(g, ctx.index, ctx.in_shape)
-
-    @staticmethod
-    def jvp(ctx, t):
-        return getitem(t, ctx.index)
 
 
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, d, op):
