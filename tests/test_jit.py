@@ -531,3 +531,58 @@ def test_in_place_ops_replay():
         _close(w1, w2)
         _close(w1.grad, w2.grad)
     assert jitted.trace_count == 1
+
+
+class _Zoo(nn.Module):
+    """One of most layers: embedding, conv, pooling, norms, dropout, recurrent, residual."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(12, 4)
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.avg = nn.AvgPool2d(2)
+        self.bn = nn.BatchNorm2d(3)
+        self.lstm = nn.LSTM(4, 5)
+        self.gru = nn.GRU(4, 5)
+        self.norm = nn.LayerNorm(5)
+        self.drop = nn.Dropout(0.2)
+        self.res = nn.Residual(nn.Sequential(nn.Linear(5, 5), nn.GELU()))
+        self.head = nn.Linear(3 * 2 * 2 + 5 + 5 + 3, 3)
+
+    def forward(self, tokens, image):
+        e = self.embed(tokens)                       # (N, 6, 4)
+        seq = e.permute(1, 0, 2)                     # (6, N, 4)
+        h_lstm = self.lstm(seq)[0][-1]               # (N, 5)
+        h_gru = self.res(self.norm(self.gru(seq)[0][-1]))
+        c = self.bn(self.conv(image)).relu()         # (N, 3, 4, 4)
+        pooled = self.pool(c).flatten(1)             # (N, 12)
+        averaged = self.avg(c).mean(dim=(2, 3))      # (N, 3)
+        features = cr.cat([pooled, self.drop(h_lstm), h_gru, averaged], dim=1)
+        return self.head(features)
+
+
+def test_a_model_with_most_layers_trains_the_same_jitted():
+    rng = np.random.default_rng(0)
+    data = [(cr.from_numpy(rng.integers(0, 12, (8, 6))), cr.from_numpy(rng.standard_normal((8, 1, 4, 4))
+             .astype(np.float32)), cr.from_numpy(rng.integers(0, 3, 8))) for _ in range(5)]
+    runs = []
+    for jit in (False, True):
+        cr.manual_seed(0)
+        model = _Zoo()
+        opt = cr.optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(tokens, image, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(tokens, image), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            return loss
+
+        step = cr.jit(step) if jit else step
+        cr.manual_seed(1)
+        runs.append(([step(*batch).item() for batch in data], model.state_dict()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for (name, a), (_, b) in zip(runs[0][1].items(), runs[1][1].items()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
