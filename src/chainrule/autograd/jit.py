@@ -651,7 +651,8 @@ def jit(fn=None):
     `loss.backward()` or `autograd.grad` (also with create_graph=True), and call
     `optimizer.zero_grad()`, `optimizer.step()` and `scheduler.step()`: a replay repeats all
     of it, and reads parameters afresh each time. A new signature (shapes, dtypes,
-    requires_grad, constant values, grad mode) traces again.
+    requires_grad, constant values, grad mode) traces again. The Tensors a replay returns
+    carry no graph: differentiate inside `fn` (as a training step does).
 
     Example:
         >>> @chainrule.jit
