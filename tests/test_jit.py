@@ -389,9 +389,17 @@ def test_graph_from_outside_is_refused():
         cr.jit(lambda a: a * 2)(x * 3)
 
 
-def test_numpy_arguments_are_refused():
-    with pytest.raises(TypeError, match="from_numpy"):
-        cr.jit(lambda a: a)(np.ones(2))
+def test_numpy_arrays_in_give_arrays_out():
+    f = lambda x: (cr.tanh(x) ** 2).sum()  # noqa: E731
+    df = cr.jit(cr.grad(f))
+    double = cr.jit(lambda a: a * 2)
+    for x in (np.array([0.1, 0.2]), np.array([-1.0, 3.0])):
+        got, want = df(x), cr.grad(f)(x)
+        assert type(got) is np.ndarray and type(want) is np.ndarray
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+        np.testing.assert_array_equal(double(x), 2 * x)
+    assert df.trace_count == double.trace_count == 1
+    assert isinstance(double(cr.ones(2, dtype=cr.float64)), cr.Tensor)  # Tensors in, Tensors out
 
 
 def test_state_is_restored_after_a_failed_trace():

@@ -632,6 +632,12 @@ def _set_items(dst, index, values):
     dst[index] = values
 
 
+def _as_arrays(tree):
+    Tensor = _tensor_cls()
+    leaves, rebuild = tree_flatten(tree)
+    return rebuild([leaf.data if isinstance(leaf, Tensor) else leaf for leaf in leaves])
+
+
 def _skeleton(tree):
     if isinstance(tree, dict):
         return {k: _skeleton(v) for k, v in tree.items()}
@@ -646,8 +652,9 @@ def _skeleton(tree):
 def jit(fn=None):
     """Trace `fn` on its first call per signature, then replay the trace as straight-line NumPy.
 
-    `fn` takes Tensors (and hashable constants: ints, floats, strings, None), possibly in
-    tuples, lists and dicts, and returns the same kinds. It may run a forward pass, call
+    `fn` takes Tensors or NumPy arrays (and hashable constants: ints, floats, strings, None),
+    possibly in tuples, lists and dicts, and returns the same kinds: arrays in, arrays out,
+    as the other transforms. It may run a forward pass, call
     `loss.backward()` or `autograd.grad` (also with create_graph=True), and call
     `optimizer.zero_grad()`, `optimizer.step()` and `scheduler.step()`: a replay repeats all
     of it, and reads parameters afresh each time. A new signature (shapes, dtypes,
@@ -704,19 +711,28 @@ class Jitted:
                 replay = self._replays.get(tuple(key))
                 if replay is not None and len({id(a) for a in args}) == len(args):
                     return replay(args)
-        leaves, _ = tree_flatten([list(args), kwargs])
+        leaves, rebuild_args = tree_flatten([list(args), kwargs])
         tensors, key = [], [grad_mode._state["enabled"], _structure([list(args), kwargs])]
         position = {}
-        for leaf in leaves:
+        any_array = any_tensor = False
+        for j, leaf in enumerate(leaves):
+            if isinstance(leaf, np.ndarray):  # an input like a Tensor, as in the other transforms
+                leaf = leaves[j] = Tensor._make(leaf)
+                any_array = True
+            elif isinstance(leaf, Tensor):
+                any_tensor = True
             if isinstance(leaf, Tensor):
                 data = leaf.data
-                key.append((data.shape, data.dtype, leaf.requires_grad, position.setdefault(id(leaf), len(tensors))))
+                key.append((data.shape, data.dtype, leaf.requires_grad, position.setdefault(id(leaf), len(tensors)),
+                            type(leaves[j]) is not Tensor))
                 tensors.append(leaf)
-            elif isinstance(leaf, np.ndarray):
-                raise TypeError(f"jit: {self.__name__} got a NumPy array argument; pass a Tensor "
-                                "(chainrule.from_numpy(a)) so the trace treats it as an input.")
             else:
                 key.append((type(leaf), leaf))
+        arrays_out = any_array and not any_tensor  # arrays in, arrays out
+        if any_array:
+            args, kwargs = rebuild_args(leaves)
+            args = tuple(args)
+            key.append(arrays_out)
         try:
             key = tuple(key)
             replay = self._replays.get(key)
@@ -724,9 +740,11 @@ class Jitted:
             raise TypeError(f"jit: {self.__name__} got an argument that is neither a Tensor nor hashable; "
                             "jit treats non-Tensor arguments as constants of the trace.") from None
         if replay is not None:
-            return replay(tensors)
+            return _as_arrays(replay(tensors)) if arrays_out else replay(tensors)
         result, replay = self._trace(tensors, args, kwargs)
         self._replays[key] = replay
+        if arrays_out:
+            return _as_arrays(result)
         if not kwargs and len(tensors) == len(args) == len(position) \
                 and all(type(a) is Tensor for a in args):
             self._replays[(key[0],) + tuple(k[:3] for k in key[2:])] = replay
