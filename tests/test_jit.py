@@ -323,6 +323,7 @@ def test_aliased_arguments_trace_separately():
     (lambda x: cr.from_numpy(x.detach().numpy() * 2), r"numpy\(\)"),
     (lambda x: cr.zeros(3).add_(x), "did not compute"),
     (lambda x: (x * 1).uniform_(), "random"),
+    (lambda x: x[x > 0.5], "boolean mask"),
     (lambda x: (x * 2).sum().backward(create_graph=True), "create_graph"),
 ])
 def test_untraceable_code_raises(body, message):
@@ -594,3 +595,11 @@ def test_a_model_with_most_layers_trains_the_same_jitted():
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     for (name, a), (_, b) in zip(runs[0][1].items(), runs[1][1].items()):
         np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+
+
+def test_constant_boolean_masks_are_fine():
+    mask = np.array([True, False, True])
+    f = cr.jit(lambda x: (x[mask] * 2).sum())
+    for x in (cr.ones(3), cr.tensor([1.0, 5.0, 3.0])):
+        _close(f(x), (x[mask] * 2).sum())
+    assert f.trace_count == 1

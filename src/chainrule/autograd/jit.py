@@ -163,6 +163,7 @@ class _Recorder:
         self.leaf_ref = {}   # id(leaf Tensor) -> expression for that Tensor in the replay
         self.captured = []   # (name, Tensor) read from outside: parameters, closures
         self.grads_set = {}  # id(leaf) -> (leaf, the .grad a replay leaves it with so far)
+        self.constants = set()  # ids of arrays that are constants of the trace
         self.counter = itertools.count()
         for i, t in enumerate(inputs):
             name = f"v{next(self.counter)}"
@@ -228,6 +229,8 @@ class _Recorder:
                 return expr
             if self._known_base(value):
                 raise TraceError(self._derived_message(op))
+            self.constants.add(id(value))
+            self.keep.append(value)
             return self.const(value)
         if isinstance(value, tuple):
             parts = [self.ref(v, op) for v in value]
@@ -253,20 +256,23 @@ class _Recorder:
                 "is not a chainrule op (NumPy on .data, a view of a traced array); the replay would "
                 "freeze it. Compute it with chainrule ops on Tensors, or outside the jitted function.")
 
+    def _computed_by_forward(self, value):
+        """An array a forward made (not a traced value already named, not a constant passed in)."""
+        return isinstance(value, _ndarray) and id(value) not in self.var and id(value) not in self.constants
+
     def note_node_arrays(self, node, ctx_name):
         """Arrays a forward stored on its node (masks, indices): later uses read them from the replay's ctx."""
         for attr, value in node.__dict__.items():
             if not attr.isidentifier():
                 continue
-            if isinstance(value, _ndarray) and id(value) not in self.var:
+            if self._computed_by_forward(value):
                 self.bind(value, f"{ctx_name}.{attr}")
             elif isinstance(value, tuple):  # an index: a tuple of arrays and slices
                 for i, part in enumerate(value):
-                    if isinstance(part, _ndarray) and id(part) not in self.var:
+                    if self._computed_by_forward(part):
                         self.bind(part, f"{ctx_name}.{attr}[{i}]")
-        Tensor = _tensor_cls()
         for i, value in enumerate(node.saved or ()):
-            if isinstance(value, _ndarray) and not isinstance(value, Tensor) and id(value) not in self.var:
+            if self._computed_by_forward(value):
                 self.bind(value, f"{ctx_name}.saved[{i}]")
 
     # -- events --
@@ -282,6 +288,13 @@ class _Recorder:
                 self.ctx_var[id(result.grad_fn)] = "_USER"
                 self.keep.append(result.grad_fn)
             return result
+        index = params.get("index")
+        for part in index if isinstance(index, tuple) else (index,):
+            if isinstance(part, _ndarray) and part.dtype == np.bool_ and id(part) in self.var:
+                raise TraceError(
+                    f"jit: {op} in {self.fn_name} selects with a boolean mask computed from traced values: "
+                    "the result's shape depends on the values, which a replay cannot follow. Use "
+                    "chainrule.where(mask, x, 0) (same shape), or index outside the jitted function.")
         arg_exprs = [self.ref(a, op) if a is not None else "None" for a in args]
         param_exprs = [f"{k}={self.ref(v, op)}" if k.isidentifier() else self._bad_param(op, k)
                        for k, v in params.items()]
