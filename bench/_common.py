@@ -75,21 +75,55 @@ def save(name, result):
     path.write_text(json.dumps(data, indent=1, default=float))
 
 
-def chainrule_training_loop(model, opt, batches, jit):
-    """Seconds to train `model` on `batches` (pairs of Tensors) with cross-entropy and `opt`,
-    eagerly or as a chainrule.jit step (its first call, the trace, is timed too)."""
-    import chainrule
-    from chainrule.nn import functional as F
+def numpy_mlp_step(Ws, bs, x, y, lr):
+    """One SGD step of a 3-layer ReLU MLP with softmax cross-entropy, written by hand in NumPy.
 
+    Ws[i] is (out, in), bs[i] is (out,); both are updated in place with lr (a float32).
+    Backward: dL/dz = (softmax(z) - onehot(y)) / N, then the chain rule by hand.
+    """
+    h1 = x @ Ws[0].T
+    h1 += bs[0]
+    a1 = np.maximum(h1, 0)
+    h2 = a1 @ Ws[1].T
+    h2 += bs[1]
+    a2 = np.maximum(h2, 0)
+    z = a2 @ Ws[2].T
+    z += bs[2]
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    e /= e.sum(axis=1, keepdims=True)
+    e[np.arange(len(y)), y] -= 1
+    e *= np.float32(1.0 / len(y))
+    gW2 = e.T @ a2
+    gb2 = e.sum(axis=0)
+    g2 = e @ Ws[2]
+    g2 *= a2 > 0
+    gW1 = g2.T @ a1
+    gb1 = g2.sum(axis=0)
+    g1 = g2 @ Ws[1]
+    g1 *= a1 > 0
+    gW0 = g1.T @ x
+    gb0 = g1.sum(axis=0)
+    for p, g in ((Ws[0], gW0), (bs[0], gb0), (Ws[1], gW1), (bs[1], gb1), (Ws[2], gW2), (bs[2], gb2)):
+        g *= lr
+        p -= g
+
+
+def training_loop(model, opt, batches, cross_entropy, compile=None):
+    """Seconds to train `model` on `batches` (pairs of tensors) with `cross_entropy` and `opt`.
+
+    The same code for torch and chainrule (the same API); `compile` (chainrule.jit) wraps the
+    step when given, its first call (the trace) timed too.
+    """
     def step(xb, yb):
-        loss = F.cross_entropy(model(xb), yb)
+        loss = cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss
 
-    if jit:
-        step = chainrule.jit(step)
+    if compile is not None:
+        step = compile(step)
     t0 = time.perf_counter()
     for xb, yb in batches:
         step(xb, yb)

@@ -6,7 +6,7 @@ GEMM peak measured here (n = 2048).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, best_of, kaiming_uniform, report, save
+from _common import QUICK, best_of, kaiming_uniform, numpy_mlp_step, report, save
 
 import gc
 import time
@@ -50,35 +50,9 @@ def numpy_step_fn(x, y, params):
     Ws = [w.copy() for w, _ in params]
     bs = [b.copy() for _, b in params]
     lr = np.float32(LR)
-    rows = np.arange(BATCH)
 
     def step():
-        h1 = x @ Ws[0].T
-        h1 += bs[0]
-        a1 = np.maximum(h1, 0)
-        h2 = a1 @ Ws[1].T
-        h2 += bs[1]
-        a2 = np.maximum(h2, 0)
-        z = a2 @ Ws[2].T
-        z += bs[2]
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        e /= e.sum(axis=1, keepdims=True)
-        e[rows, y] -= 1
-        e *= np.float32(1.0 / BATCH)
-        gW2 = e.T @ a2
-        gb2 = e.sum(axis=0)
-        g2 = e @ Ws[2]
-        g2 *= a2 > 0
-        gW1 = g2.T @ a1
-        gb1 = g2.sum(axis=0)
-        g1 = g2 @ Ws[1]
-        g1 *= a1 > 0
-        gW0 = g1.T @ x
-        gb0 = g1.sum(axis=0)
-        for p, g in ((Ws[0], gW0), (bs[0], gb0), (Ws[1], gW1), (bs[1], gb1), (Ws[2], gW2), (bs[2], gb2)):
-            g *= lr
-            p -= g
+        numpy_mlp_step(Ws, bs, x, y, lr)
     return step
 
 

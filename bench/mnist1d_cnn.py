@@ -8,9 +8,8 @@ convolutions all use stride 2 and padding 1).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, chainrule_training_loop, compare_training, kaiming_uniform, save
+from _common import QUICK, compare_training, kaiming_uniform, save, training_loop
 
-import time
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -121,14 +120,7 @@ def torch_train(params, data, x_test, y_test):
             layer.bias.copy_(torch.from_numpy(b))
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     tdata = [(torch.from_numpy(xb[:, None, :]), torch.from_numpy(yb)) for xb, yb in data]
-    F = nn.functional
-    t0 = time.perf_counter()
-    for xb, yb in tdata:
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    elapsed = time.perf_counter() - t0
+    elapsed = training_loop(model, opt, tdata, nn.functional.cross_entropy)
     with torch.no_grad():
         acc = (model(torch.from_numpy(x_test[:, None, :])).argmax(1).numpy() == y_test).mean()
     return elapsed, float(acc)
@@ -150,7 +142,8 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
     cdata = [(chainrule.from_numpy(np.ascontiguousarray(xb[:, None, :])), chainrule.from_numpy(yb))
              for xb, yb in data]
-    elapsed = chainrule_training_loop(model, opt, cdata, jit)
+    elapsed = training_loop(model, opt, cdata, nn.functional.cross_entropy,
+                            compile=chainrule.jit if jit else None)
     with chainrule.no_grad():
         out = model(chainrule.from_numpy(np.ascontiguousarray(x_test[:, None, :])))
         acc = (out.data.argmax(1) == y_test).mean()

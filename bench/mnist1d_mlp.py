@@ -6,7 +6,8 @@ hand-written NumPy version (no graph, hand-derived backward).
 from __future__ import annotations
 
 import _common  # noqa: F401  (pins threads before NumPy loads)
-from _common import QUICK, chainrule_training_loop, compare_training, kaiming_uniform, report, save
+from _common import (QUICK, compare_training, kaiming_uniform, numpy_mlp_step, report, save,
+                     training_loop)
 
 import time
 
@@ -53,35 +54,7 @@ def numpy_train(params, data, x_test, y_test):
     bs = [b.copy() for _, b in params]
     lr = np.float32(LR)
     for xb, yb in data:
-        # forward
-        h1 = xb @ Ws[0].T
-        h1 += bs[0]
-        a1 = np.maximum(h1, 0)
-        h2 = a1 @ Ws[1].T
-        h2 += bs[1]
-        a2 = np.maximum(h2, 0)
-        z = a2 @ Ws[2].T
-        z += bs[2]
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        e /= e.sum(axis=1, keepdims=True)
-        # backward: dL/dz = (softmax - onehot) / N
-        e[np.arange(len(yb)), yb] -= 1
-        e *= np.float32(1.0 / len(yb))
-        gW2 = e.T @ a2
-        gb2 = e.sum(axis=0)
-        g2 = e @ Ws[2]
-        g2 *= a2 > 0
-        gW1 = g2.T @ a1
-        gb1 = g2.sum(axis=0)
-        g1 = g2 @ Ws[1]
-        g1 *= a1 > 0
-        gW0 = g1.T @ xb
-        gb0 = g1.sum(axis=0)
-        # SGD
-        for p, g in ((Ws[0], gW0), (bs[0], gb0), (Ws[1], gW1), (bs[1], gb1), (Ws[2], gW2), (bs[2], gb2)):
-            g *= lr
-            p -= g
+        numpy_mlp_step(Ws, bs, xb, yb, lr)
     h = np.maximum(x_test @ Ws[0].T + bs[0], 0)
     h = np.maximum(h @ Ws[1].T + bs[1], 0)
     z = h @ Ws[2].T + bs[2]
@@ -117,14 +90,7 @@ def torch_train(params, data, x_test, y_test):
             layer.bias.copy_(torch.from_numpy(b))
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     tdata = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in data]
-    F = torch.nn.functional
-    t0 = time.perf_counter()
-    for xb, yb in tdata:
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    elapsed = time.perf_counter() - t0
+    elapsed = training_loop(model, opt, tdata, nn.functional.cross_entropy)
     with torch.no_grad():
         acc = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
     return elapsed, float(acc)
@@ -142,7 +108,8 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
         layer.bias.data[...] = b
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
     cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
-    elapsed = chainrule_training_loop(model, opt, cdata, jit)
+    elapsed = training_loop(model, opt, cdata, nn.functional.cross_entropy,
+                            compile=chainrule.jit if jit else None)
     with chainrule.no_grad():
         acc = (model(chainrule.from_numpy(x_test)).data.argmax(1) == y_test).mean()
     return elapsed, float(acc)
