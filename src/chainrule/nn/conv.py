@@ -1,8 +1,6 @@
 """Convolution layers: Conv1d and Conv2d (stride, padding, dilation, groups), on chainrule.ops.conv."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import _dtypes
@@ -41,11 +39,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self, generator=None):
         """PyTorch's default: W ~ kaiming_uniform(a=sqrt(5)), b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0
-            init.uniform_(self.bias, -bound, bound, generator=generator)
+        init._default_layer_init(self.weight, self.bias, generator)
 
     def forward(self, x):
         shape = tuple(np.shape(getattr(x, "data", x)))

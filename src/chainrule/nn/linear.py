@@ -1,8 +1,6 @@
 """Linear (fully connected), Identity, Flatten and Bilinear-free basics."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import _dtypes
@@ -50,11 +48,7 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound, generator=generator)
+        init._default_layer_init(self.weight, self.bias, generator)
 
     def forward(self, x):
         shape = np.shape(getattr(x, "data", x))
