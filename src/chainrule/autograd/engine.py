@@ -187,21 +187,27 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _collect(roots):
-    """Count, for every node reachable from `roots`, how many edges lead into it."""
+    """Count, for every node reachable from `roots`, how many edges lead into it.
+
+    Returns (deps, starts): the counts, and the roots' own nodes.
+    """
     Tensor = _Tensor
     deps = {}
-    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
-    seen = set(stack)
+    starts = {r.grad_fn for r in roots if r.grad_fn is not None}
+    stack = list(starts)
     while stack:
         node = stack.pop()
         for edge in node.next:
             if edge is None or isinstance(edge, Tensor):
                 continue
-            deps[edge] = deps.get(edge, 0) + 1
-            if edge not in seen:
-                seen.add(edge)
-                stack.append(edge)
-    return deps, seen
+            count = deps.get(edge)
+            if count is None:
+                deps[edge] = 1
+                if edge not in starts:
+                    stack.append(edge)
+            else:
+                deps[edge] = count + 1
+    return deps, starts
 
 
 def _add(acc, g, graph, owned, key):
@@ -249,22 +255,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
             else:
                 grads[t.grad_fn] = _add(grads.get(t.grad_fn), g, graph, owned, t.grad_fn)
 
-        # Dependency counts: how many edges lead into each node reachable from the roots.
-        deps = {}
-        starts = {r.grad_fn for r in roots if r.grad_fn is not None}
-        stack = list(starts)
-        while stack:
-            node = stack.pop()
-            for edge in node.next:
-                if edge is None or isinstance(edge, Tensor):
-                    continue
-                count = deps.get(edge)
-                if count is None:
-                    deps[edge] = 1
-                    if edge not in starts:
-                        stack.append(edge)
-                else:
-                    deps[edge] = count + 1
+        deps, starts = _collect(roots)
         ready = [n for n in starts if n not in deps]
         observers = _observers
         recorder = _named_graphs["observer"]

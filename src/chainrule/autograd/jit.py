@@ -461,8 +461,7 @@ class _Backward:
                 self._to_leaf(leaves, t, entry)
             else:
                 grads[t.grad_fn] = entry if t.grad_fn not in grads else self.add(grads[t.grad_fn], entry)
-        deps, _ = engine._collect(self.roots)
-        starts = {r.grad_fn for r in self.roots if r.grad_fn is not None}
+        deps, starts = engine._collect(self.roots)
         capture_nodes, capture_leaves = {}, {}
         if self.capture is not None:
             for i, t in enumerate(self.capture[0]):
