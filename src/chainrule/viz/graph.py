@@ -150,16 +150,22 @@ def _build_value(root):
     return vertices, edges
 
 
+def _details(v, show_values, show_grads):
+    """A tensor vertex's shape, value and gradient, as the drawing and the text graph show them."""
+    parts = []
+    if v.shape:
+        parts.append("shape (" + ", ".join(map(str, v.shape)) + ")")
+    if show_values:
+        parts.append("value " + (_summary(v.value) or "?"))
+    if show_grads and v.grad is not None:
+        parts.append("grad " + _summary(v.grad))
+    return parts
+
+
 def _label(v, show_values=True, show_grads=True):
     if v.kind == "op":
         return v.op
-    lines = [v.name or ("output" if v.kind == "output" else "")]
-    if v.shape:
-        lines.append("shape (" + ", ".join(map(str, v.shape)) + ")")
-    if show_values:
-        lines.append("value " + (_summary(v.value) or "?"))
-    if show_grads and v.grad is not None:
-        lines.append("grad " + _summary(v.grad))
+    lines = [v.name or ("output" if v.kind == "output" else "")] + _details(v, show_values, show_grads)
     return "\\n".join(line for line in lines if line)
 
 
@@ -277,14 +283,7 @@ def text_graph(tensor, show_values=True, show_grads=True) -> str:
                                                          for k in op.inputs) + ")"
         else:
             lhs = f"{names[v.key]}  [{'parameter' if v.kind == 'parameter' else v.kind}]"
-        parts = [lhs]
-        if v.shape:
-            parts.append("shape (" + ", ".join(map(str, v.shape)) + ")")
-        if show_values:
-            parts.append("value " + (_summary(v.value) or "?"))
-        if show_grads and v.grad is not None:
-            parts.append("grad " + _summary(v.grad))
-        rows.append(parts)
+        rows.append([lhs] + _details(v, show_values, show_grads))
     width = max(len(r[0]) for r in rows)
     return "\n".join(r[0].ljust(width) + ("   " + "   ".join(r[1:]) if len(r) > 1 else "") for r in rows)
 
