@@ -109,19 +109,22 @@ def numpy_mlp_step(Ws, bs, x, y, lr):
         p -= g
 
 
-def training_loop(model, opt, batches, cross_entropy, compile=None):
-    """Seconds to train `model` on `batches` (pairs of tensors) with `cross_entropy` and `opt`.
-
-    The same code for torch and chainrule (the same API); `compile` (chainrule.jit) wraps the
-    step when given, its first call (the trace) timed too.
-    """
+def train_step(model, opt, cross_entropy):
+    """step(x, y): one forward, backward and optimizer step; the same code for torch and chainrule."""
     def step(xb, yb):
         loss = cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss
+    return step
 
+
+def training_loop(model, opt, batches, cross_entropy, compile=None):
+    """Seconds to train `model` on `batches` (pairs of tensors) with `cross_entropy` and `opt`;
+    `compile` (chainrule.jit) wraps the step when given, its first call (the trace) timed too.
+    """
+    step = train_step(model, opt, cross_entropy)
     if compile is not None:
         step = compile(step)
     t0 = time.perf_counter()

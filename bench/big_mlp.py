@@ -6,8 +6,9 @@ GEMM peak measured here (n = 2048).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, best_of, kaiming_uniform, numpy_mlp_step, report, save
+from _common import QUICK, best_of, kaiming_uniform, numpy_mlp_step, report, save, train_step
 
+import functools
 import gc
 import time
 
@@ -67,35 +68,21 @@ def torch_step_fn(x, y, params):
             layer.weight.copy_(torch.from_numpy(w))
             layer.bias.copy_(torch.from_numpy(b))
     opt = torch.optim.SGD(model.parameters(), lr=LR)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    F = nn.functional
-
-    def step():
-        loss = F.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return functools.partial(train_step(model, opt, nn.functional.cross_entropy), torch.from_numpy(x),
+                             torch.from_numpy(y))
 
 
 def chainrule_step_fn(x, y, params):
     import chainrule
     from chainrule import nn
-    from chainrule.nn import functional as F
 
     model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
     for layer, (w, b) in zip([model[0], model[2], model[4]], params):
         layer.weight.data[...] = w
         layer.bias.data[...] = b
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
-    xc, yc = chainrule.from_numpy(x), chainrule.from_numpy(y)
-
-    def step():
-        loss = F.cross_entropy(model(xc), yc)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return functools.partial(train_step(model, opt, nn.functional.cross_entropy), chainrule.from_numpy(x),
+                             chainrule.from_numpy(y))
 
 
 def run():
