@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _dtypes
 from ..ops import conv as _conv
 from . import init
-from .module import Module, Parameter
+from .linear import _empty
+from .module import Module
 
 
 class _ConvNd(Module):
@@ -28,11 +28,9 @@ class _ConvNd(Module):
         self.stride = _conv._ntuple(stride, d, "stride", name)
         self.padding = padding if isinstance(padding, str) else _conv._ntuple(padding, d, "padding", name)
         self.dilation = _conv._ntuple(dilation, d, "dilation", name)
-        dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-        self.weight = Parameter(np.zeros((self.out_channels, self.in_channels // self.groups) + self.kernel_size,
-                                         dtype=dt))
+        self.weight = _empty((self.out_channels, self.in_channels // self.groups) + self.kernel_size, dtype)
         if bias:
-            self.bias = Parameter(np.zeros(self.out_channels, dtype=dt))
+            self.bias = _empty((self.out_channels,), dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(generator)
