@@ -75,6 +75,16 @@ def save(name, result):
     path.write_text(json.dumps(data, indent=1, default=float))
 
 
+def numpy_cross_entropy_grad(z, y):
+    """d mean_n -log softmax(z_n)[y_n] / dz = (softmax(z) - onehot(y)) / N, by hand (z is overwritten)."""
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    e /= e.sum(axis=1, keepdims=True)
+    e[np.arange(len(y)), y] -= 1
+    e *= np.float32(1.0 / len(y))
+    return e
+
+
 def numpy_mlp_step(Ws, bs, x, y, lr):
     """One SGD step of a 3-layer ReLU MLP with softmax cross-entropy, written by hand in NumPy.
 
@@ -89,11 +99,7 @@ def numpy_mlp_step(Ws, bs, x, y, lr):
     a2 = np.maximum(h2, 0)
     z = a2 @ Ws[2].T
     z += bs[2]
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    e /= e.sum(axis=1, keepdims=True)
-    e[np.arange(len(y)), y] -= 1
-    e *= np.float32(1.0 / len(y))
+    e = numpy_cross_entropy_grad(z, y)
     gW2 = e.T @ a2
     gb2 = e.sum(axis=0)
     g2 = e @ Ws[2]

@@ -8,7 +8,7 @@ convolutions all use stride 2 and padding 1).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, compare_training, kaiming_uniform, save, training_loop
+from _common import QUICK, compare_training, kaiming_uniform, numpy_cross_entropy_grad, save, training_loop
 
 
 import numpy as np
@@ -75,11 +75,7 @@ def numpy_train(params, data, x_test, y_test):
 
     for xb, yb in data:
         z, flat, acts, colss, lens = forward(xb)
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        e /= e.sum(axis=1, keepdims=True)
-        e[np.arange(len(yb)), yb] -= 1
-        e *= np.float32(1.0 / len(yb))
+        e = numpy_cross_entropy_grad(z, yb)
         gW = e.T @ flat
         gbl = e.sum(axis=0)
         g = (e @ W).reshape(len(xb), CH, -1).transpose(0, 2, 1)     # (N, L, C) channels-last
