@@ -110,14 +110,6 @@ def replayed_call(method):
     return wrapper
 
 
-def untraceable(what):
-    """Raise TraceError when called while a trace records (for ops a replay cannot repeat)."""
-    rec = _active()
-    if rec is not None:
-        raise TraceError(f"jit: {rec.fn_name} calls {what}, which a replay would repeat wrongly, so it "
-                         "cannot be traced. Call it outside the jitted function, or leave the function un-jitted.")
-
-
 def tracing():
     """True while jit records: library code then avoids branching on values (they would be frozen)."""
     return _active() is not None
