@@ -121,14 +121,7 @@ class SoftmaxCrossEntropy(Function):
         unsigned = target.view(f"u{target.itemsize}") if target.dtype.kind == "i" else target
         if n and unsigned.max() >= classes:
             keep = target != ignore_index
-            bad = keep & ((target < 0) | (target >= classes))
-            if bad.any():
-                valid = target[keep]
-                raise IndexError(
-                    f"cross_entropy: target values must lie in [0, {classes}) for {classes} classes (or equal "
-                    f"ignore_index={ignore_index}), got values from {valid.min()} to {valid.max()}."
-                )
-            target = np.where(keep, target, 0)
+            target = _safe_targets(target, classes, ignore_index, "cross_entropy")
         count = n if keep is None else int(keep.sum())
         scale = np.asarray((1.0 / count if count else np.nan) if mean else 1.0, dtype=x.dtype)
         # Shift by the batch's largest logit: one reduction instead of one per row (which NumPy
