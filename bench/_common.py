@@ -203,7 +203,7 @@ def training_loop(model, opt, batches, cross_entropy, compile=None):
 
 
 def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, steps, rounds, numpy_warmup,
-                     targets):
+                     targets, floors=None):
     """Time the same training run four ways and report s/1000 steps, ratios and test accuracy.
 
     numpy_train(*args) returns the test accuracy (timed here); torch_train(*args) and
@@ -212,11 +212,14 @@ def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, s
     the timed loop). Each of `rounds` rounds runs all four in turn, so that a busy stretch of
     this shared machine slows them alike; each figure is the best of its rounds. The targets,
     whose texts `targets` gives as (chainrule/torch, chainrule/numpy), are checked on jit.
+    `floors` ({label: fn(*args) -> (seconds, accuracy or None)}) are timed in the same rounds
+    and reported against torch.
     """
     per = 1000.0 / steps
+    floors = floors or {}
     for _ in range(numpy_warmup):
         numpy_train(*args)
-    runs = {"numpy": [], "torch": [], "eager": [], "jit": []}
+    runs = {"numpy": [], "torch": [], "eager": [], "jit": [], **{k: [] for k in floors}}
     for _ in range(rounds):
         gc.collect()
         t0 = time.perf_counter()
@@ -228,8 +231,12 @@ def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, s
         runs["eager"].append(chainrule_train(*args, jit=False))
         gc.collect()
         runs["jit"].append(chainrule_train(*args, jit=True))
+        for label, fn in floors.items():
+            gc.collect()
+            runs[label].append(fn(*args))
+    best = {k: min(v, key=lambda run: run[0]) for k, v in runs.items()}
     (t_np, np_acc), (t_torch, acc_torch), (t_eager, acc_eager), (t_cr, acc_cr) = (
-        min(runs[k]) for k in ("numpy", "torch", "eager", "jit"))
+        best[k] for k in ("numpy", "torch", "eager", "jit"))
     t_np *= per
     t_torch *= per
     t_eager *= per
@@ -247,4 +254,9 @@ def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, s
         ("chainrule eager test accuracy", acc_eager, ""),
         ("chainrule jit test accuracy", acc_cr, ""),
     ]
+    for label in floors:
+        t, acc = best[label]
+        rows += [(f"{label} s/1000 steps", t * per, "s"), (f"{label} / torch", t * per / t_torch, "x")]
+        if acc is not None:
+            rows.append((f"{label} test accuracy", acc, ""))
     return report(name, rows)
