@@ -120,9 +120,12 @@ def fastest_numpy_mlp_step(params, batch, lr):
 
     It does what no library can do without knowing the whole step in advance:
     - every output goes into a buffer allocated once (matmul's and the ufuncs' out=);
-    - ReLU and its mask work in place;
+    - ReLU and its mask work in place, ReLU against a stored array of zeros (NumPy
+      vectorizes maximum only for two full arrays: 1.0 us against 3.6 us at 100 x 100);
+    - row sums are products with a ones vector (BLAS: 0.9 us against 2.3 us at 100 x 10);
     - the parameters and gradients are views of two flat arrays, so SGD is one pass
-      (NumPy's own BLAS axpy).
+      (NumPy's own BLAS axpy);
+    - no checks: the targets are trusted, the shift is the batch maximum with no fallback.
     It sets a floor for any step written with NumPy calls, chainrule's included. params:
     [(W (out, in), b (out,))] for 3 layers, float32, copied; step.params holds the live views.
     """
@@ -141,36 +144,41 @@ def fastest_numpy_mlp_step(params, batch, lr):
             offset += value.size
     hidden, classes = Ws[0].shape[0], Ws[2].shape[0]
     h1, h2, g1, g2 = (np.empty((batch, hidden), f32) for _ in range(4))
-    z = np.empty((batch, classes), f32)
-    mask = np.empty((batch, hidden), bool)
+    zeros, mask = np.zeros((batch, hidden), f32), np.empty((batch, hidden), bool)
+    z, e = np.empty((batch, classes), f32), np.empty((batch, classes), f32)
+    ones, row_sums = np.ones((classes, 1), f32), np.empty((batch, 1), f32)
     rows, scale = np.arange(batch), f32(1.0 / batch)
+    (W0, W1, W2), (b0, b1, b2), (gW0, gW1, gW2), (gb0, gb1, gb2) = Ws, bs, gWs, gbs
+    W0T, W1T, W2T = W0.T, W1.T, W2.T
+    add, matmul, maximum, multiply, greater, reduce = (np.add, np.matmul, np.maximum, np.multiply, np.greater,
+                                                       np.add.reduce)
 
     def step(x, y):
-        np.matmul(x, Ws[0].T, out=h1)
-        np.add(h1, bs[0], out=h1)
-        np.maximum(h1, 0, out=h1)
-        np.matmul(h1, Ws[1].T, out=h2)
-        np.add(h2, bs[1], out=h2)
-        np.maximum(h2, 0, out=h2)
-        np.matmul(h2, Ws[2].T, out=z)
-        np.add(z, bs[2], out=z)
+        matmul(x, W0T, out=h1)
+        add(h1, b0, out=h1)
+        maximum(h1, zeros, out=h1)
+        matmul(h1, W1T, out=h2)
+        add(h2, b1, out=h2)
+        maximum(h2, zeros, out=h2)
+        matmul(h2, W2T, out=z)
+        add(z, b2, out=z)
         np.subtract(z, z.max(), out=z)
-        e = np.exp(z)
-        total = np.add.reduce(e, axis=1, keepdims=True)
-        loss = (np.log(total).sum() - z[rows, y].sum()) * scale
-        e /= total
+        np.exp(z, out=e)
+        matmul(e, ones, out=row_sums)
+        loss = (reduce(np.log(row_sums), axis=None) - reduce(z[rows, y])) * scale
+        np.divide(e, row_sums, out=e)
         e[rows, y] -= 1
-        e *= scale
-        np.matmul(e.T, h2, out=gWs[2])
-        np.add.reduce(e, axis=0, out=gbs[2])
-        np.matmul(e, Ws[2], out=g2)
-        np.multiply(g2, np.greater(h2, 0, out=mask), out=g2)
-        np.matmul(g2.T, h1, out=gWs[1])
-        np.add.reduce(g2, axis=0, out=gbs[1])
-        np.matmul(g2, Ws[1], out=g1)
-        np.multiply(g1, np.greater(h1, 0, out=mask), out=g1)
-        np.matmul(g1.T, x, out=gWs[0])
-        np.add.reduce(g1, axis=0, out=gbs[0])
+        multiply(e, scale, out=e)
+        matmul(e.T, h2, out=gW2)
+        reduce(e, axis=0, out=gb2)
+        matmul(e, W2, out=g2)
+        multiply(g2, greater(h2, 0, out=mask), out=g2)
+        matmul(g2.T, h1, out=gW1)
+        reduce(g2, axis=0, out=gb1)
+        matmul(g2, W1, out=g1)
+        multiply(g1, greater(h1, 0, out=mask), out=g1)
+        matmul(g1.T, x, out=gW0)
+        reduce(g1, axis=0, out=gb0)
         axpy(flat, -lr, gflat)
         return loss
 
