@@ -115,7 +115,7 @@ def numpy_mlp_step(Ws, bs, x, y, lr):
         p -= g
 
 
-def fastest_numpy_mlp_step(params, batch, lr):
+def fastest_numpy_mlp_step(params, batch, lr, separate=False):
     """The fastest NumPy version of numpy_mlp_step we could write: step(x, y) -> loss.
 
     It does what no library can do without knowing the whole step in advance:
@@ -128,6 +128,10 @@ def fastest_numpy_mlp_step(params, batch, lr):
     - no checks: the targets are trusted, the shift is the batch maximum with no fallback.
     It sets a floor for any step written with NumPy calls, chainrule's included. params:
     [(W (out, in), b (out,))] for 3 layers, float32, copied; step.params holds the live views.
+
+    separate=True keeps what a library with PyTorch's API cannot avoid: each parameter and
+    gradient its own array (SGD in two calls per parameter, through a scratch buffer), a check
+    of the targets' range and of the row sums (cross-entropy's fallback for far-off rows).
     """
     from chainrule.optim._blas import axpy
 
@@ -148,6 +152,10 @@ def fastest_numpy_mlp_step(params, batch, lr):
     z, e = np.empty((batch, classes), f32), np.empty((batch, classes), f32)
     ones, row_sums = np.ones((classes, 1), f32), np.empty((batch, 1), f32)
     rows, scale = np.arange(batch), f32(1.0 / batch)
+    if separate:
+        Ws, bs, gWs, gbs = ([v.copy() for v in views] for views in (Ws, bs, gWs, gbs))
+    updates = [(p, g, np.empty_like(p)) for p, g in zip(Ws + bs, gWs + gbs)]
+    lr32 = f32(lr)
     (W0, W1, W2), (b0, b1, b2), (gW0, gW1, gW2), (gb0, gb1, gb2) = Ws, bs, gWs, gbs
     W0T, W1T, W2T = W0.T, W1.T, W2.T
     add, matmul, maximum, multiply, greater, reduce = (np.add, np.matmul, np.maximum, np.multiply, np.greater,
@@ -162,9 +170,13 @@ def fastest_numpy_mlp_step(params, batch, lr):
         maximum(h2, zeros, out=h2)
         matmul(h2, W2T, out=z)
         add(z, b2, out=z)
+        if separate and y.view(f"u{y.itemsize}").max() >= classes:
+            raise IndexError("target out of range")
         np.subtract(z, z.max(), out=z)
         np.exp(z, out=e)
         matmul(e, ones, out=row_sums)
+        if separate and row_sums.min() < 1e-13:
+            raise FloatingPointError("a row far below the batch maximum: shift per row")
         loss = (reduce(np.log(row_sums), axis=None) - reduce(z[rows, y])) * scale
         np.divide(e, row_sums, out=e)
         e[rows, y] -= 1
@@ -179,7 +191,11 @@ def fastest_numpy_mlp_step(params, batch, lr):
         multiply(g1, greater(h1, 0, out=mask), out=g1)
         matmul(g1.T, x, out=gW0)
         reduce(g1, axis=0, out=gb0)
-        axpy(flat, -lr, gflat)
+        if separate:
+            for p, g, scratch in updates:
+                np.subtract(p, multiply(g, lr32, out=scratch), out=p)
+        else:
+            axpy(flat, -lr, gflat)
         return loss
 
     step.params = list(zip(Ws, bs))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import _common  # noqa: F401  (pins threads before NumPy loads)
 from _common import QUICK, compare_training, fastest_numpy_mlp_step, kaiming_uniform, numpy_mlp_step, save, training_loop
 
+import functools
 import time
 
 import numpy as np
@@ -64,9 +65,9 @@ def numpy_train(params, data, x_test, y_test):
     return numpy_accuracy(Ws, bs, x_test, y_test)
 
 
-def fastest_numpy_train(params, data, x_test, y_test):
+def fastest_numpy_train(params, data, x_test, y_test, separate=False):
     """(seconds, test accuracy) of the same training with _common.fastest_numpy_mlp_step."""
-    step = fastest_numpy_mlp_step(params, BATCH, LR)
+    step = fastest_numpy_mlp_step(params, BATCH, LR, separate)
     t0 = time.perf_counter()
     for xb, yb in data:
         step(xb, yb)
@@ -136,7 +137,9 @@ def run():
                               rounds=REPEATS + 1, numpy_warmup=1,
                               targets=("x (target <= 0.5)", "x (target <= 1.3)"),
                               floors={"numpy GEMMs alone": gemm_floor,
-                                      "fastest hand-written numpy": fastest_numpy_train})
+                                      "fastest hand-written numpy": fastest_numpy_train,
+                                      "fastest numpy, separate parameters, checked": functools.partial(
+                                          fastest_numpy_train, separate=True)})
     save("mnist1d-mlp", result)
     return result
 
