@@ -123,3 +123,26 @@ def test_axpy_with_an_aliased_or_read_only_target():
     with pytest.raises(ValueError):
         _blas.axpy(frozen, 1.0, np.ones(n, np.float32))
     np.testing.assert_array_equal(frozen, 1)
+
+
+def test_plain_group_beside_momentum_group_matches_torch():
+    # Plain SGD takes its own per-group loop; a parameter without a gradient is left alone
+    # (and not counted as changed), as in torch.
+    rng = np.random.default_rng(3)
+    starts = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3)]
+    grads = [[rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3)] for _ in range(3)]
+    ours = [cr.tensor(s, requires_grad=True) for s in starts]
+    theirs = [torch.tensor(s, requires_grad=True) for s in starts]
+    opt = optim.SGD([{"params": ours[:2]}, {"params": ours[2:], "momentum": 0.9}], lr=0.1)
+    topt = torch.optim.SGD([{"params": theirs[:2]}, {"params": theirs[2:], "momentum": 0.9}], lr=0.1)
+    for step in grads:
+        for p, tp, g in zip(ours, theirs, step):
+            p.grad, tp.grad = cr.tensor(g), torch.tensor(g)
+        ours[1].grad = theirs[1].grad = None
+        versions = [p._version for p in ours]
+        opt.step()
+        topt.step()
+        assert [p._version - v for p, v in zip(ours, versions)] == [1, 0, 1]
+        for p, tp in zip(ours, theirs):
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(ours[1].data, starts[1])
