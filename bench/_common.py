@@ -202,6 +202,35 @@ def fastest_numpy_mlp_step(params, batch, lr, separate=False):
     return step
 
 
+def _relu_mlp(nn, params):
+    layers = []
+    for w, _ in params:
+        layers += [nn.Linear(w.shape[1], w.shape[0]), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def torch_mlp(params, lr):
+    """(model, SGD(lr)): a torch ReLU MLP whose Linear layers start at params [(W, b)]."""
+    t = torch()
+    model = _relu_mlp(t.nn, params)
+    with t.no_grad():
+        for layer, (w, b) in zip(model[::2], params):
+            layer.weight.copy_(t.from_numpy(w))
+            layer.bias.copy_(t.from_numpy(b))
+    return model, t.optim.SGD(model.parameters(), lr=lr)
+
+
+def chainrule_mlp(params, lr):
+    """(model, SGD(lr)): the same MLP in chainrule."""
+    import chainrule
+
+    model = _relu_mlp(chainrule.nn, params)
+    for layer, (w, b) in zip(model[::2], params):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    return model, chainrule.optim.SGD(model.parameters(), lr=lr)
+
+
 def train_step(model, opt, cross_entropy):
     """step(x, y): one forward, backward and optimizer step; the same code for torch and chainrule."""
     def step(xb, yb):

@@ -6,8 +6,8 @@ GEMM peak measured here (n = 2048).
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import (QUICK, best_of, fastest_numpy_mlp_step, kaiming_uniform, numpy_mlp_step, report, save,
-                     train_step)
+from _common import (QUICK, best_of, chainrule_mlp, fastest_numpy_mlp_step, kaiming_uniform, numpy_mlp_step,
+                     report, save, torch_mlp, train_step)
 
 import functools
 import gc
@@ -74,28 +74,17 @@ def torch_step_fn(x, y, params):
     from _common import torch as get_torch
 
     torch = get_torch()
-    nn = torch.nn
-    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
-    with torch.no_grad():
-        for layer, (w, b) in zip(model[::2], params):
-            layer.weight.copy_(torch.from_numpy(w))
-            layer.bias.copy_(torch.from_numpy(b))
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    return functools.partial(train_step(model, opt, nn.functional.cross_entropy), torch.from_numpy(x),
+    model, opt = torch_mlp(params, LR)
+    return functools.partial(train_step(model, opt, torch.nn.functional.cross_entropy), torch.from_numpy(x),
                              torch.from_numpy(y))
 
 
 def chainrule_step_fn(x, y, params):
     import chainrule
-    from chainrule import nn
 
-    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
-    for layer, (w, b) in zip([model[0], model[2], model[4]], params):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
-    opt = chainrule.optim.SGD(model.parameters(), lr=LR)
-    return functools.partial(train_step(model, opt, nn.functional.cross_entropy), chainrule.from_numpy(x),
-                             chainrule.from_numpy(y))
+    model, opt = chainrule_mlp(params, LR)
+    return functools.partial(train_step(model, opt, chainrule.nn.functional.cross_entropy),
+                             chainrule.from_numpy(x), chainrule.from_numpy(y))
 
 
 def run():

@@ -6,7 +6,8 @@ hand-written NumPy version (no graph, hand-derived backward).
 from __future__ import annotations
 
 import _common  # noqa: F401  (pins threads before NumPy loads)
-from _common import QUICK, compare_training, fastest_numpy_mlp_step, kaiming_uniform, numpy_mlp_step, save, training_loop
+from _common import (QUICK, chainrule_mlp, compare_training, fastest_numpy_mlp_step, kaiming_uniform, numpy_mlp_step,
+                     save, torch_mlp, training_loop)
 
 import functools
 import time
@@ -96,15 +97,9 @@ def torch_train(params, data, x_test, y_test):
     from _common import torch as get_torch
 
     torch = get_torch()
-    nn = torch.nn
-    model = nn.Sequential(nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
-    with torch.no_grad():
-        for layer, (w, b) in zip(model[::2], params):
-            layer.weight.copy_(torch.from_numpy(w))
-            layer.bias.copy_(torch.from_numpy(b))
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    model, opt = torch_mlp(params, LR)
     tdata = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in data]
-    elapsed = training_loop(model, opt, tdata, nn.functional.cross_entropy)
+    elapsed = training_loop(model, opt, tdata, torch.nn.functional.cross_entropy)
     with torch.no_grad():
         acc = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
     return elapsed, float(acc)
@@ -114,15 +109,10 @@ def torch_train(params, data, x_test, y_test):
 
 def chainrule_train(params, data, x_test, y_test, jit=False):
     import chainrule
-    from chainrule import nn
 
-    model = nn.Sequential(nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
-    for layer, (w, b) in zip([model[0], model[2], model[4]], params):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
-    opt = chainrule.optim.SGD(model.parameters(), lr=LR)
+    model, opt = chainrule_mlp(params, LR)
     cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
-    elapsed = training_loop(model, opt, cdata, nn.functional.cross_entropy,
+    elapsed = training_loop(model, opt, cdata, chainrule.nn.functional.cross_entropy,
                             compile=chainrule.jit if jit else None)
     with chainrule.no_grad():
         acc = (model(chainrule.from_numpy(x_test)).data.argmax(1) == y_test).mean()
