@@ -126,17 +126,13 @@ class Optimizer:
                 loss = closure()
         with grad_mode.no_grad():
             for group in self.param_groups:
-                self._step_group(group)
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state.setdefault(p, {})
+                    self._update(p, p.grad.data, state, group)
+                    p._version += 1
         return loss
-
-    def _step_group(self, group: dict) -> None:
-        """Update the group's parameters that have a gradient, one `_update` each."""
-        states = self.state
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            self._update(p, p.grad.data, states.setdefault(p, {}), group)
-            p._version += 1
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError

@@ -36,17 +36,6 @@ class SGD(Optimizer):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got "
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
-    def _step_group(self, group):
-        if group["momentum"] or group["weight_decay"] or group["maximize"]:
-            return super()._step_group(group)
-        # Plain SGD keeps no state: one axpy per parameter, without the general path's per-parameter
-        # lookups (they were a third of a small MLP's optimizer step).
-        step = -group["lr"]
-        for p in group["params"]:
-            if p.grad is not None:
-                axpy(p.data, step, p.grad.data)
-                p._version += 1
-
     def _update(self, p, grad, state, group):
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
