@@ -154,7 +154,7 @@ def fastest_numpy_mlp_step(params, batch, lr, separate=False):
     rows, scale = np.arange(batch), f32(1.0 / batch)
     if separate:
         Ws, bs, gWs, gbs = ([v.copy() for v in views] for views in (Ws, bs, gWs, gbs))
-    updates = [(p, g, np.empty_like(p)) for p, g in zip(Ws + bs, gWs + gbs)]
+    updates = [(p, g, np.empty_like(p)) for p, g in zip(Ws + bs, gWs + gbs)] if separate else []
     lr32 = f32(lr)
     (W0, W1, W2), (b0, b1, b2), (gW0, gW1, gW2), (gb0, gb1, gb2) = Ws, bs, gWs, gbs
     W0T, W1T, W2T = W0.T, W1.T, W2.T
