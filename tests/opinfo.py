@@ -542,7 +542,7 @@ OP_TABLE = [
            lambda x: x * (np.random.default_rng(0).random(x.shape) >= 0.3) / 0.7, _torch_dropout_same_mask,
            notes="PyTorch's generator differs: torch differentiates x * mask / (1 - p) with our mask"),
     OpSpec("softmax_cross_entropy", lambda x, t, **k: cnn.SoftmaxCrossEntropy.apply(
-        x, target=cr.as_tensor(t).data, mean=k.get("reduction", "mean") == "mean"),
+        x, target=cr.as_tensor(t)._data, mean=k.get("reduction", "mean") == "mean"),
         _np_cross_entropy, _t("nn.functional.cross_entropy"),
         cases=[(((4, 3),), {}), (((6, 5),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,),
         notes="the fused primitive behind cross_entropy's (N, C) class-index case"),

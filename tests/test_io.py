@@ -65,7 +65,7 @@ def test_loaded_arrays_are_writable_and_independent(tmp_path):
     path = tmp_path / "w.safetensors"
     cr.save({"w": cr.ones(3)}, path)
     w = cr.load(path)["w"]
-    w.data += 1  # an optimizer updates in place; a read-only buffer would fail here
+    w._data += 1  # an optimizer updates in place; a read-only buffer would fail here
     assert w.numpy().tolist() == [2, 2, 2]
 
 

@@ -54,8 +54,8 @@ def _close(a, b):
     if a is None or b is None:
         assert a is None and b is None
         return
-    np.testing.assert_allclose(np.asarray(a.data if isinstance(a, cr.Tensor) else a),
-                               np.asarray(b.data if isinstance(b, cr.Tensor) else b), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(a._data if isinstance(a, cr.Tensor) else a),
+                               np.asarray(b._data if isinstance(b, cr.Tensor) else b), rtol=1e-12, atol=1e-12)
 
 
 def _refuses(spec, i, vary_constants):
@@ -188,16 +188,16 @@ def _eager_and_jitted(make, body, steps=6):
         objs = make()
         step = (lambda x, y, objs=objs: body(*objs, x, y))
         step = cr.jit(step) if jit else step
-        runs.append(([step(x, y).data for x, y in _batches(steps)], objs[0], step))
+        runs.append(([step(x, y)._data for x, y in _batches(steps)], objs[0], step))
     (eager_out, eager_model, _), (jit_out, jit_model, jitted) = runs
     for a, b in zip(eager_out, jit_out):
         np.testing.assert_array_equal(a, b)
     for (name, a), (_, b) in zip(eager_model.state_dict().items(), jit_model.state_dict().items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a._data, b._data, err_msg=name)
     for p, q in zip(eager_model.parameters(), jit_model.parameters()):
         assert (p.grad is None) == (q.grad is None)
         if p.grad is not None:
-            np.testing.assert_array_equal(p.grad.data, q.grad.data)
+            np.testing.assert_array_equal(p.grad._data, q.grad._data)
     assert jitted.trace_count == 1
     return jitted
 
@@ -238,7 +238,7 @@ def test_gradients_accumulate_like_eager_without_zero_grad():
         eager(x, y)
         jitted(x, y)
     for p, q in zip(models[0].parameters(), models[1].parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(p.grad._data, q.grad._data, rtol=1e-6, atol=1e-7)
 
 
 def test_leaf_arguments_get_their_grad():
@@ -274,7 +274,7 @@ def test_parameters_are_read_at_each_call():
     x = cr.ones(4, 3)
     f(x)
     with cr.no_grad():
-        lin.weight.data = lin.weight.data * 2  # a new array, not an in-place change
+        lin.weight._data = lin.weight._data * 2  # a new array, not an in-place change
     _close(f(x), lin(x))
 
 
@@ -306,11 +306,11 @@ def test_aliased_arguments_trace_separately():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     f = cr.jit(lambda a, b: (a * b).sum().backward())
     f(x, x)
-    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+    np.testing.assert_allclose(x.grad._data, [2.0, 4.0])
     y, z = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([3.0, 4.0], requires_grad=True)
     f(y, z)
-    np.testing.assert_allclose(y.grad.data, [3.0, 4.0])
-    np.testing.assert_allclose(z.grad.data, [1.0, 2.0])
+    np.testing.assert_allclose(y.grad._data, [3.0, 4.0])
+    np.testing.assert_allclose(z.grad._data, [1.0, 2.0])
     assert f.trace_count == 2
 
 
@@ -371,7 +371,7 @@ def test_user_functions_and_custom_vjp_replay():
     for _ in range(2):
         x = cr.tensor(rng.standard_normal(4), requires_grad=True)
         jitted(x)
-        _close(x.grad, cr.from_numpy(6 * x.data))
+        _close(x.grad, cr.from_numpy(6 * x._data))
 
 
 def test_hooks_raise():
@@ -408,7 +408,7 @@ def test_state_is_restored_after_a_failed_trace():
         cr.jit(lambda x: x * x.sum().item())(cr.ones(2))
     x = cr.ones(2, requires_grad=True)
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(x.grad._data, [3.0, 3.0])
     assert (x * 2).sum().item() == 4.0
     assert type(cr.autograd.Function.__dict__["apply"]) is classmethod
 
@@ -423,16 +423,16 @@ def test_dropout_draws_a_new_mask_at_each_replay():
 
     jitted = cr.jit(fn)
     cr.manual_seed(0)
-    replays = [jitted(x).data for _ in range(3)]
-    grads = x.grad.data.copy()
+    replays = [jitted(x)._data for _ in range(3)]
+    grads = x.grad._data.copy()
     x.grad = None
     cr.manual_seed(0)
-    eager = [fn(x).data for _ in range(3)]
+    eager = [fn(x)._data for _ in range(3)]
     assert jitted.trace_count == 1
     assert not np.array_equal(replays[1], replays[2])  # a new mask each call...
     for r, e in zip(replays, eager):  # ...the same ones as eager code draws
         np.testing.assert_array_equal(r, e)
-    np.testing.assert_array_equal(grads, x.grad.data)
+    np.testing.assert_array_equal(grads, x.grad._data)
 
 
 def test_other_threads_stay_eager_while_one_traces():
@@ -447,7 +447,7 @@ def test_other_threads_stay_eager_while_one_traces():
         y = (x * 3).sum()
         seen["value"] = y.item()  # would raise TraceError if this thread were traced
         y.backward()
-        seen["grad"] = x.grad.data.copy()
+        seen["grad"] = x.grad._data.copy()
         finished.set()
 
     def fn(a):
@@ -594,7 +594,7 @@ def test_a_model_with_most_layers_trains_the_same_jitted():
         runs.append(([step(*batch).item() for batch in data], model.state_dict()))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     for (name, a), (_, b) in zip(runs[0][1].items(), runs[1][1].items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a._data, b._data, err_msg=name)
 
 
 def test_constant_boolean_masks_are_fine():

@@ -94,7 +94,7 @@ def test_forward_matches_reference(spec, i):
         expected = spec.torch_fn(*_torch_args(spec, args, wrt), **kwargs).detach().numpy()
     assert out.shape == np.shape(expected)
     assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, expected, rtol=spec.fwd_tol[0], atol=spec.fwd_tol[1])
+    np.testing.assert_allclose(out._data, expected, rtol=spec.fwd_tol[0], atol=spec.fwd_tol[1])
 
 
 @pytest.mark.parametrize("spec,i", CASES, ids=IDS)
@@ -125,12 +125,12 @@ def test_matches_torch(spec, i):
     t_args = _torch_args(spec, args, wrt)
     out = _call(spec, tensors, kwargs)
     t_out = spec.torch_fn(*t_args, **kwargs)
-    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out._data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
     v = np.random.default_rng(1).standard_normal(out.shape)
     grads = cr.autograd.grad(out, [tensors[j] for j in wrt], grad_outputs=cr.tensor(v), create_graph=True)
     t_grads = torch.autograd.grad(t_out, [t_args[j] for j in wrt], grad_outputs=torch.tensor(v), create_graph=True)
     for g, tg in zip(grads, t_grads):
-        np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(g._data, tg.detach().numpy(), rtol=1e-9, atol=1e-11)
     # double backward: d/dx <grad, w>
     w = [np.random.default_rng(2 + k).standard_normal(g.shape) for k, g in enumerate(grads)]
     live = [k for k, g in enumerate(grads) if g.requires_grad and t_grads[k].requires_grad]
@@ -142,7 +142,7 @@ def test_matches_torch(spec, i):
     t_gg = torch.autograd.grad(t_s, [t_args[j] for j in wrt], allow_unused=True)
     for a, b in zip(gg, t_gg):
         # None means "no dependence", i.e. zeros, on either side
-        ours = 0.0 if a is None else a.data
+        ours = 0.0 if a is None else a._data
         theirs = 0.0 if b is None else b.numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
 
@@ -156,13 +156,13 @@ def test_float32_stays_float32_and_agrees(spec, i):
     out32 = _call(spec, t32, kwargs)
     if spec.keeps_dtype:
         assert out32.dtype == np.float32, f"{spec.name} upcast float32 to {out32.dtype}"
-    np.testing.assert_allclose(out32.data, out64.data, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out32._data, out64._data, rtol=1e-5, atol=1e-5)
     v = np.random.default_rng(1).standard_normal(out64.shape)
     g64 = cr.autograd.grad(out64, [t64[j] for j in wrt], grad_outputs=v)
     g32 = cr.autograd.grad(out32, [t32[j] for j in wrt], grad_outputs=v.astype(np.float32))
     for a, b in zip(g32, g64):
         assert a.dtype == np.float32, f"{spec.name}: a float32 input got a {a.dtype} gradient"
-        np.testing.assert_allclose(a.data, b.data, rtol=spec.f32_tol[0], atol=spec.f32_tol[1] * max(1, np.abs(v).max()))
+        np.testing.assert_allclose(a._data, b._data, rtol=spec.f32_tol[0], atol=spec.f32_tol[1] * max(1, np.abs(v).max()))
 
 
 @pytest.mark.parametrize("spec,i", CASES, ids=IDS)
@@ -177,8 +177,8 @@ def test_backward_linear_and_deterministic(spec, i):
     g2 = cr.autograd.grad(out, inputs, grad_outputs=2 * v, retain_graph=True)
     g3 = cr.autograd.grad(out, inputs, grad_outputs=v)
     for a, b, c in zip(g1, g2, g3):
-        np.testing.assert_allclose(b.data, 2 * a.data, rtol=1e-14, atol=1e-300)
-        assert np.array_equal(a.data, c.data, equal_nan=True)
+        np.testing.assert_allclose(b._data, 2 * a._data, rtol=1e-14, atol=1e-300)
+        assert np.array_equal(a._data, c._data, equal_nan=True)
 
 
 def test_spec_names_unique():
@@ -208,7 +208,7 @@ def test_empty_binary_inputs(name):
     out = SPECS[name].fn(a, b_in)
     assert out.shape == (0, 3)
     out.sum().backward()
-    assert a.grad.shape == (0, 3) and np.array_equal(b.grad.data, np.zeros((3, 3)))
+    assert a.grad.shape == (0, 3) and np.array_equal(b.grad._data, np.zeros((3, 3)))
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "prod", "logsumexp"])
@@ -216,7 +216,7 @@ def test_empty_reductions_give_numpys_identity(name):
     x = cr.zeros(0, 3, dtype=cr.float64, requires_grad=True)
     out = getattr(cr, name)(x, dim=0)
     expected = {"sum": 0.0, "mean": np.nan, "prod": 1.0, "logsumexp": -np.inf}[name]
-    np.testing.assert_array_equal(out.data, np.full(3, expected))
+    np.testing.assert_array_equal(out._data, np.full(3, expected))
     out.sum().backward()
     assert x.grad.shape == (0, 3)
 
@@ -238,12 +238,12 @@ def test_forward_mode_matches_reverse_mode(spec, i):
     tangents = [rng.standard_normal(tensors[j].shape) for j in wrt]
     (t_out,) = forward_tangents([out], [tensors[j] for j in wrt], tangents)
     expected = np.zeros(out.shape)
-    for k in range(out.data.size):
-        e = np.zeros(out.data.size)
+    for k in range(out._data.size):
+        e = np.zeros(out._data.size)
         e[k] = 1
         rows = cr.autograd.grad(out, [tensors[j] for j in wrt], grad_outputs=e.reshape(out.shape),
                                 retain_graph=True, allow_unused=True)
-        expected.reshape(-1)[k] = sum((r.data * t).sum() for r, t in zip(rows, tangents) if r is not None)
+        expected.reshape(-1)[k] = sum((r._data * t).sum() for r, t in zip(rows, tangents) if r is not None)
     assert t_out.shape == out.shape
     rtol = 1e-10 if spec.keeps_dtype else 1e-6  # a float32 round trip inside: float32 tangents
     np.testing.assert_allclose(t_out, expected, rtol=rtol, atol=1e-12)

@@ -31,7 +31,7 @@ BINARY = {
     "mul": (lambda a, b: a * b, lambda a, b: a * b),
     "div": (lambda a, b: a / (b * b + 1), lambda a, b: a / (b * b + 1)),
     "maximum": (cr.maximum, torch.maximum),
-    "where": (lambda a, b: cr.where(a.data > 0, a, b), lambda a, b: torch.where(a > 0, a, b)),
+    "where": (lambda a, b: cr.where(a._data > 0, a, b), lambda a, b: torch.where(a > 0, a, b)),
 }
 
 
@@ -43,12 +43,12 @@ def test_broadcasting_gradients_match_torch(op, pair):
     ta, tb = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
     pa, pb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
     out, tout = ours(ta, tb), theirs(pa, pb)
-    weights = np.arange(1.0, out.data.size + 1).reshape(out.shape)
+    weights = np.arange(1.0, out._data.size + 1).reshape(out.shape)
     (out * cr.tensor(weights)).sum().backward()
     (tout * torch.tensor(weights)).sum().backward()
     assert ta.grad.shape == a.shape and tb.grad.shape == b.shape
-    np.testing.assert_allclose(ta.grad.data, pa.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(tb.grad.data, pb.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ta.grad._data, pa.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tb.grad._data, pb.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @st.composite
@@ -83,14 +83,14 @@ def test_indexing_gradients_match_torch(case):
         out.backward(cr.tensor(np.ones(out.shape)))
         expected = np.zeros_like(x)
         np.add.at(expected, index, 1.0)
-        np.testing.assert_array_equal(t.grad.data, expected)
+        np.testing.assert_array_equal(t.grad._data, expected)
         return
     out, tout = t[index], p[torch_index]
-    np.testing.assert_array_equal(out.data, tout.detach().numpy())
-    w = np.arange(1.0, out.data.size + 1).reshape(out.shape)
+    np.testing.assert_array_equal(out._data, tout.detach().numpy())
+    w = np.arange(1.0, out._data.size + 1).reshape(out.shape)
     (out * cr.tensor(w)).sum().backward()
     (tout * torch.tensor(w)).sum().backward()
-    np.testing.assert_allclose(t.grad.data, p.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.grad._data, p.grad.numpy(), rtol=1e-12)
 
 
 @st.composite
@@ -113,11 +113,11 @@ def test_reduction_gradients_match_torch(name, case):
     p = torch.tensor(x, requires_grad=True)
     out = getattr(cr, name)(t, dim=dims, keepdim=keepdim)
     tout = getattr(torch, name)(p, dim=dims, keepdim=keepdim)
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
-    w = np.arange(1.0, out.data.size + 1).reshape(out.shape)
+    np.testing.assert_allclose(out._data, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    w = np.arange(1.0, out._data.size + 1).reshape(out.shape)
     (out * cr.tensor(w)).sum().backward()
     (tout * torch.tensor(w)).sum().backward()
-    np.testing.assert_allclose(t.grad.data, p.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(t.grad._data, p.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=4), elements=floats),
@@ -125,7 +125,7 @@ def test_reduction_gradients_match_torch(name, case):
 def test_a_tensor_used_k_times_gets_k_times_the_gradient(x, k):
     t = cr.tensor(x, requires_grad=True)
     sum(t.sin() for _ in range(k)).sum().backward()
-    np.testing.assert_allclose(t.grad.data, k * np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(t.grad._data, k * np.cos(x), rtol=1e-12)
 
 
 @given(x=hnp.arrays(np.float64, st.integers(1, 5).map(lambda n: (n,)), elements=floats))

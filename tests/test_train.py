@@ -77,7 +77,7 @@ def test_checkpoint_every_and_load_checkpoint(tmp_path):
     ckpt = load_checkpoint(tmp_path, other, other_opt)
     assert ckpt["step"] == 10
     for a, b in zip(model.parameters(), other.parameters()):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
     assert other_opt.state_dict()["state"][0]["step"] == 10
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "nowhere", other)
@@ -143,7 +143,7 @@ def test_fit_with_jit_gives_the_eager_run():
     for column in ("loss", "accuracy", "lr", "eval_loss"):
         np.testing.assert_array_equal(histories[0].column(column), histories[1].column(column))
     for p, q in zip(models[0].parameters(), models[1].parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p._data, q._data)
 
 
 def test_fit_with_jit_and_dropout_draws_the_eager_masks():

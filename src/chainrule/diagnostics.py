@@ -100,7 +100,7 @@ def _named_tensors(model):
 
 def dead_fraction(activation, axis=0):
     """Fraction of units that are <= 0 for every example (the batch is `axis`)."""
-    a = np.asarray(getattr(activation, "data", activation))
+    a = np.asarray(getattr(activation, "_data", activation))
     if a.ndim == 0:
         return float(a <= 0)
     dead = np.all(a <= 0, axis=axis)
@@ -125,9 +125,9 @@ def gradient_flow(model, activations=None, vanishing=1e-7, exploding=1e3, warn=T
         if p.grad is None:
             report.missing.append(name)
             continue
-        g = np.asarray(p.grad.data, dtype=np.float64)
+        g = np.asarray(p.grad._data, dtype=np.float64)
         stat = ParamStat(name, tuple(p.shape), float(np.linalg.norm(g)),
-                         float(np.linalg.norm(np.asarray(p.data, dtype=np.float64))))
+                         float(np.linalg.norm(np.asarray(p._data, dtype=np.float64))))
         report.params.append(stat)
         if not np.isfinite(stat.grad_norm) or stat.grad_norm > exploding:
             report.exploding.append(name)

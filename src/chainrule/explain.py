@@ -71,7 +71,7 @@ class NodeRecord:
 def _array(x):
     if x is None:
         return None
-    data = getattr(x, "data", x) if hasattr(x, "grad_fn") else x
+    data = getattr(x, "_data", x) if hasattr(x, "grad_fn") else x
     return np.array(data, copy=True)
 
 
@@ -83,7 +83,7 @@ def _local_partials(node, g):
     """d(out)/d(input_i) for elementwise ops, by running the node's own VJP with ones."""
     if type(node).__module__ != _ELEMENTWISE_MODULE or node.saved is None:
         return (None,) * len(node.next)
-    shape = np.shape(getattr(g, "data", g))
+    shape = np.shape(getattr(g, "_data", g))
     prev_graph, prev_mode = _backward_state["graph"], _grad_mode._state["enabled"]
     _backward_state["graph"], _grad_mode._state["enabled"] = False, False
     try:
@@ -104,13 +104,13 @@ def _observe(node, g, grad_inputs):
     from .tensor import Tensor
 
     out = node.out_ref() if getattr(node, "out_ref", None) is not None else None
-    value = out.data.copy() if out is not None else (None if node.out_data is None else node.out_data.copy())
+    value = out._data.copy() if out is not None else (None if node.out_data is None else node.out_data.copy())
     if value is not None:
         _values[node] = value
     # Inputs saved for backward are Tensors: their producers' values are free to read now.
     for s in node.saved or ():
         if isinstance(s, Tensor) and s.grad_fn is not None and s.grad_fn not in _values:
-            _values[s.grad_fn] = s.data.copy()
+            _values[s.grad_fn] = s._data.copy()
     _records[node] = NodeRecord(_array(g), tuple(_array(gi) for gi in grad_inputs),
                                 _local_partials(node, g), value)
 
@@ -159,7 +159,7 @@ def value_of(node):
     """The forward value of a node's output if it is known (tensor alive, saved, or seen in backward)."""
     out = node.out_ref() if getattr(node, "out_ref", None) is not None else None
     if out is not None:
-        return out.data
+        return out._data
     if node in _values:
         return _values[node]
     return node.out_data
@@ -462,7 +462,7 @@ def explain(loss, names=None):
         nm = name_of(e)
         if not nm:
             continue
-        value = e.data if isinstance(e, Tensor) else value_of(e)
+        value = e._data if isinstance(e, Tensor) else value_of(e)
         if isinstance(e, Tensor):
             total = None
             for node, i in consumers.get(id(e), ()):

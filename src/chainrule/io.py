@@ -191,7 +191,7 @@ def _encode(obj, arrays: dict, where: str):
         key, n = where or "tensor", 1
         while key in arrays:
             key, n = f"{where}#{n}", n + 1
-        arrays[key] = obj.data if isinstance(obj, Tensor) else obj
+        arrays[key] = obj._data if isinstance(obj, Tensor) else obj
         return {"__tensor__" if isinstance(obj, Tensor) else "__ndarray__": key}
     if isinstance(obj, np.generic):
         return obj.item()

@@ -34,7 +34,7 @@ def _dtype_of_python_data(array: np.ndarray, requested):
 def _to_array(data, dtype=None) -> np.ndarray:
     """Convert constructor input to an ndarray with PyTorch's dtype rules."""
     if isinstance(data, Tensor):
-        array = data.data
+        array = data._data
         return array.astype(dtype) if dtype is not None else array.copy()
     if isinstance(data, np.ndarray):
         return data.astype(dtype if dtype is not None else data.dtype, copy=True)
@@ -60,7 +60,7 @@ def _flatten(items):
 
 
 def _nested_numpy(items):
-    return [_nested_numpy(i) if isinstance(i, (list, tuple)) else (i.data if isinstance(i, Tensor) else i)
+    return [_nested_numpy(i) if isinstance(i, (list, tuple)) else (i._data if isinstance(i, Tensor) else i)
             for i in items]
 
 
@@ -90,14 +90,14 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
                  "_retains_grad", "__weakref__")
 
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
     def __init__(self, data, dtype=None, requires_grad=False, name=None):
-        self.data = _to_array(data, dtype)
+        self._data = _to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
         self._name = None
@@ -114,7 +114,7 @@ class Tensor:
     def _make(cls, data, grad_fn=None):
         """Wrap an array without copying (the ops' fast path)."""
         t = _new(cls)
-        t.data = data if type(data) is _ndarray else np.asarray(data)
+        t._data = data if type(data) is _ndarray else np.asarray(data)
         t.grad = None
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
@@ -140,16 +140,36 @@ class Tensor:
             engine.names_in_use()
 
     @property
+    def data(self) -> "Tensor":
+        """This tensor's values as a new Tensor outside the graph, sharing storage (PyTorch's `.data`).
+
+        Writes through it change this tensor without autograd knowing (no version bump,
+        as in PyTorch); prefer `detach()` or `no_grad()`. The NumPy array is `.numpy()`.
+        Assigning `x.data = other` replaces the values (shape and dtype may change).
+        """
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value):
+        array = value._data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"Tensor.data: assign a Tensor (or a NumPy array), not {type(value).__name__}; "
+                "e.g. p.data = chainrule.zeros(3)."
+            )
+        self._data = array
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> str:
@@ -161,24 +181,24 @@ class Tensor:
         return self.grad_fn is None
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self._data.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     # ----- conversion -----
 
@@ -186,12 +206,12 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if _jit_state["recorder"] is not None:
             _jit.check_concrete(self, "item()")
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to Python scalars, got shape "
                 f"{tuple(self.shape)}. Use .tolist() or index first."
             )
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied), as torch.Tensor.numpy()."""
@@ -201,17 +221,17 @@ class Tensor:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()."
             )
-        return self.data
+        return self._data
 
     def tolist(self):
         if _jit_state["recorder"] is not None:
             _jit.check_concrete(self, "tolist()")
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
         if _jit_state["recorder"] is not None:
             _jit.check_concrete(self, "np.asarray()")
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
         return float(self.item())
@@ -220,26 +240,26 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):
         if _jit_state["recorder"] is not None:
             _jit.check_concrete(self, "bool() (an if or while on a tensor)")
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()."
+                f"Boolean value of a tensor with {self._data.size} elements is ambiguous; use .any() or .all()."
             )
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def __hash__(self):
         return id(self)
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __repr__(self):
         return _format_tensor(self)
@@ -249,7 +269,7 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set requires_grad in place (leaves only) and return self."""
         if requires_grad:
-            _check_grad_dtype(self.data.dtype, "requires_grad_")
+            _check_grad_dtype(self._data.dtype, "requires_grad_")
         elif self.grad_fn is not None:
             raise RuntimeError(
                 "requires_grad_: you can only change requires_grad of leaf tensors. For a tensor "
@@ -271,7 +291,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, cut off from the graph."""
-        t = Tensor._make(self.data)
+        t = Tensor._make(self._data)
         t.name = self.name
         return t
 
@@ -313,7 +333,7 @@ class Tensor:
         return handle
 
     def zero_(self) -> "Tensor":
-        return self._write(np.zeros_like(self.data))
+        return self._write(np.zeros_like(self._data))
 
     # ----- in-place updates -----
 
@@ -328,7 +348,7 @@ class Tensor:
     def _write(self, values, op="in-place update"):
         """Overwrite the values (no graph); bumps the version counter."""
         self._check_inplace(op)
-        np.copyto(self.data, values, casting="unsafe")
+        np.copyto(self._data, values, casting="unsafe")
         self._version += 1
         if _jit_state["recorder"] is not None:
             _jit.record_inplace(self, values, op)
@@ -337,12 +357,12 @@ class Tensor:
     def _rebase(self, result: "Tensor", op: str) -> "Tensor":
         """Make self hold `result` in place: new values, and result's history if it has one."""
         self._check_inplace(op)
-        if result.data.shape != self.data.shape:
+        if result._data.shape != self._data.shape:
             raise RuntimeError(
                 f"{op}: the result has shape {tuple(result.shape)} but an in-place op must keep the "
                 f"tensor's shape {tuple(self.shape)}; use the out-of-place form."
             )
-        np.copyto(self.data, result.data, casting="unsafe")
+        np.copyto(self._data, result._data, casting="unsafe")
         self._version += 1
         if _jit_state["recorder"] is not None:
             _jit.record_inplace(self, result, op)
@@ -353,7 +373,7 @@ class Tensor:
         return self
 
     def fill_(self, value) -> "Tensor":
-        return self._write(np.full_like(self.data, value), "fill_")
+        return self._write(np.full_like(self._data, value), "fill_")
 
     def copy_(self, src) -> "Tensor":
         src = src if isinstance(src, Tensor) else Tensor(src)
@@ -400,7 +420,7 @@ class Tensor:
         if value_t is not None and value_t.requires_grad or self.requires_grad and grad_mode.is_grad_enabled():
             self._rebase(_shape.index_put(self, index, value), "__setitem__")
         else:
-            self.data[index] = value.data if isinstance(value, Tensor) else value
+            self._data[index] = value._data if isinstance(value, Tensor) else value
             self._version += 1
             if _jit_state["recorder"] is not None:
                 _jit.record_inplace(self, value, "__setitem__", index)
@@ -528,7 +548,7 @@ class Tensor:
     @property
     def T(self):
         """All dimensions reversed (the matrix transpose for 2-D tensors)."""
-        return _shape.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+        return _shape.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
 
     @property
     def mT(self):
@@ -549,7 +569,7 @@ class _HookHandle:
 
 
 def _format_tensor(t: Tensor) -> str:
-    data = t.data
+    data = t._data
     if data.dtype.kind == "f" and data.size:
         finite = data[np.isfinite(data)]
         integral = finite.size == 0 or np.all(finite == np.round(finite))

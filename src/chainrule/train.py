@@ -32,8 +32,8 @@ def accuracy(output, target, threshold: float = 0.5) -> float:
 
     Returns NaN when the outputs and targets don't look like classification.
     """
-    out = output.data if isinstance(output, Tensor) else np.asarray(output)
-    tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    out = output._data if isinstance(output, Tensor) else np.asarray(output)
+    tgt = target._data if isinstance(target, Tensor) else np.asarray(target)
     if out.ndim >= 2 and out.shape[-1] > 1 and tgt.shape == out.shape[:-1] and tgt.dtype.kind in "iub":
         return float(np.mean(out.argmax(-1) == tgt))
     if out.size == tgt.size and out.size and (out.ndim <= 1 or out.shape[-1] == 1):

@@ -12,7 +12,7 @@ def to_torch_weights(layer, tlayer):
     assert set(ours) == set(theirs), (sorted(ours), sorted(theirs))
     with torch.no_grad():
         for name, value in theirs.items():
-            value.copy_(torch.from_numpy(np.array(ours[name].data)))
+            value.copy_(torch.from_numpy(np.array(ours[name]._data)))
 
 
 def _flat(out):
@@ -33,19 +33,19 @@ def compare_with_torch(layer, tlayer, x_np, rtol, atol, seed=0, input_grad=True)
     for o, t in zip(outs, touts):
         assert tuple(o.shape) == tuple(t.shape)
         assert o.dtype == t.detach().numpy().dtype, (o.dtype, t.dtype)
-        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(o._data, t.detach().numpy(), rtol=rtol, atol=atol)
         g = rng.standard_normal(o.shape).astype(o.dtype)
         loss = loss + (o * cr.tensor(g)).sum()
         tloss = tloss + (t * torch.from_numpy(g)).sum()
     loss.backward()
     tloss.backward()
     if input_grad and x_np.dtype.kind == "f":
-        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(x.grad._data, tx.grad.numpy(), rtol=rtol, atol=atol)
     tparams = dict(tlayer.named_parameters())
     for name, p in layer.named_parameters():
         assert p.grad is not None, name
         assert p.grad.dtype == p.dtype
-        np.testing.assert_allclose(p.grad.data, tparams[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+        np.testing.assert_allclose(p.grad._data, tparams[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
     return outs
 
 

@@ -25,7 +25,7 @@ def ours_grads(fn, arrays, g):
     ts = [cr.tensor(a, requires_grad=True) for a in arrays]
     out = fn(*ts)
     out.backward(cr.tensor(g))
-    return out.data, [t.grad.data for t in ts]
+    return out._data, [t.grad._data for t in ts]
 
 
 CONV_CASES = [
@@ -106,7 +106,7 @@ def test_conv_double_backward_matches_torch():
         y = F.conv1d(x, w, stride=2, padding=1)
         gx, gw = cr.autograd.engine.grad([(y * y).sum()], [x, w], create_graph=True)
         ((gx * gx).sum() + (gw * gw).sum()).backward()
-        return x.grad.data, w.grad.data
+        return x.grad._data, w.grad._data
 
     def theirs():
         x, w = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
@@ -175,7 +175,7 @@ def test_avg_pool_count_include_pad_false_and_float32():
     ref = TF.avg_pool2d(torch.tensor(x), 3, 2, 1, count_include_pad=False).numpy()
     out = F.avg_pool2d(cr.tensor(x), 3, 2, 1, count_include_pad=False)
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out._data, ref, rtol=1e-6, atol=1e-6)
     out32 = F.max_pool1d(cr.tensor(x[:, 0]), 2)
     assert out32.dtype == np.float32
 
@@ -184,10 +184,10 @@ def test_max_pool_ties_and_indices():
     x = cr.tensor([[[1.0, 1.0, 0.0, 2.0]]], requires_grad=True)
     out, idx = F.max_pool1d(x, 2, return_indices=True)
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[[1.0, 0.0, 0.0, 1.0]]])   # first maximum wins, as torch
-    np.testing.assert_array_equal(idx.data, [[[0, 3]]])
-    _, tidx = TF.max_pool1d(torch.tensor(x.data), 2, return_indices=True)
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    np.testing.assert_array_equal(x.grad._data, [[[1.0, 0.0, 0.0, 1.0]]])   # first maximum wins, as torch
+    np.testing.assert_array_equal(idx._data, [[[0, 3]]])
+    _, tidx = TF.max_pool1d(torch.tensor(x._data), 2, return_indices=True)
+    np.testing.assert_array_equal(idx._data, tidx.numpy())
 
 
 def test_linear_primitive_gradcheck_gradgradcheck_and_torch():
@@ -197,8 +197,8 @@ def test_linear_primitive_gradcheck_gradgradcheck_and_torch():
     x3 = leaf((2, 2, 4), 3)
     assert cr.gradcheck(lambda x, w: F.linear(x, w), (x3, w))
     g = np.random.default_rng(5).standard_normal((2, 2, 3))
-    ref, ref_grads = torch_grads(TF.linear, [x3.data, w.data, b.data], g)
-    out, grads = ours_grads(F.linear, [x3.data, w.data, b.data], g)
+    ref, ref_grads = torch_grads(TF.linear, [x3._data, w._data, b._data], g)
+    out, grads = ours_grads(F.linear, [x3._data, w._data, b._data], g)
     np.testing.assert_allclose(out, ref, atol=1e-12)
     for mine, theirs in zip(grads, ref_grads):
         np.testing.assert_allclose(mine, theirs, atol=1e-12)
@@ -241,4 +241,4 @@ def test_conv_same_padding_and_unbatched():
     out = F.conv1d(cr.tensor(x), cr.tensor(w), padding="same")
     ref = TF.conv1d(torch.tensor(x), torch.tensor(w), padding="same").numpy()
     assert out.shape == (2, 10)
-    np.testing.assert_allclose(out.data, ref, atol=1e-12)
+    np.testing.assert_allclose(out._data, ref, atol=1e-12)

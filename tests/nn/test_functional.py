@@ -38,9 +38,9 @@ def test_functional_batch_norm_and_layer_norm_match_torch():
     out = F.batch_norm(cr.tensor(x), cr.tensor(rm), cr.tensor(rv), cr.tensor(w), cr.tensor(b), training=True,
                        momentum=0.2)
     ref = TF.batch_norm(torch.tensor(x), trm, trv, torch.tensor(w), torch.tensor(b), training=True, momentum=0.2)
-    np.testing.assert_allclose(out.data, ref.numpy(), atol=1e-12)
+    np.testing.assert_allclose(out._data, ref.numpy(), atol=1e-12)
     ln = F.layer_norm(cr.tensor(x), (5,), eps=1e-3)
-    np.testing.assert_allclose(ln.data, TF.layer_norm(torch.tensor(x), (5,), eps=1e-3).numpy(), atol=1e-12)
+    np.testing.assert_allclose(ln._data, TF.layer_norm(torch.tensor(x), (5,), eps=1e-3).numpy(), atol=1e-12)
 
 
 def test_functional_pad_and_embedding():
@@ -50,7 +50,7 @@ def test_functional_pad_and_embedding():
     w = cr.tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
     e = F.embedding(cr.tensor([3, 0, 3]), w)
     e.sum().backward()
-    np.testing.assert_array_equal(w.grad.data[:, 0], [1, 0, 0, 2])
+    np.testing.assert_array_equal(w.grad._data[:, 0], [1, 0, 0, 2])
     with pytest.raises(RuntimeError, match="integers"):
         F.embedding(cr.tensor([0.5]), w)
 
@@ -59,5 +59,5 @@ def test_functional_dropout_uses_given_generator():
     x = cr.ones(1000)
     a = F.dropout(x, 0.5, generator=np.random.default_rng(1))
     b = F.dropout(x, 0.5, generator=np.random.default_rng(1))
-    np.testing.assert_array_equal(a.data, b.data)
-    assert set(np.unique(a.data)) == {0.0, 2.0}
+    np.testing.assert_array_equal(a._data, b._data)
+    assert set(np.unique(a._data)) == {0.0, 2.0}

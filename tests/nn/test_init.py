@@ -43,7 +43,7 @@ def test_initializer_statistics(fn, kwargs, kind, scale):
     s = scale(fi, fo)
     out = fn(w, generator=np.random.default_rng(0), **kwargs)
     assert out is w
-    data = w.data
+    data = w._data
     n = data.size
     if kind == "uniform":
         assert np.abs(data).max() <= s
@@ -60,39 +60,39 @@ def test_torch_bounds_agree_for_default_layer_init():
     for ours, theirs in ((nn.Linear(30, 20), torch.nn.Linear(30, 20)),
                          (nn.Conv1d(4, 6, 5), torch.nn.Conv1d(4, 6, 5)),
                          (nn.Conv2d(3, 8, 3), torch.nn.Conv2d(3, 8, 3))):
-        fan_in = ours.weight.data[0].size
+        fan_in = ours.weight._data[0].size
         bound = 1 / math.sqrt(fan_in)
-        assert np.abs(ours.weight.data).max() <= bound
-        assert np.abs(ours.bias.data).max() <= bound
+        assert np.abs(ours.weight._data).max() <= bound
+        assert np.abs(ours.bias._data).max() <= bound
         assert theirs.weight.detach().abs().max().item() <= bound
         assert ours.weight.dtype == np.float32
     gru = nn.GRU(3, 16)
     for p in gru.parameters():
-        assert np.abs(p.data).max() <= 0.25 and np.abs(p.data).max() > 0.2
+        assert np.abs(p._data).max() <= 0.25 and np.abs(p._data).max() > 0.2
 
 
 def test_generator_and_global_seed_reproducible():
     a = init.normal_(cr.zeros(5), generator=np.random.default_rng(3))
     b = init.normal_(cr.zeros(5), generator=np.random.default_rng(3))
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a._data, b._data)
     cr.manual_seed(7)
     l1 = nn.Linear(4, 4)
     cr.manual_seed(7)
     l2 = nn.Linear(4, 4)
-    np.testing.assert_array_equal(l1.weight.data, l2.weight.data)
-    assert not np.array_equal(l1.weight.data, nn.Linear(4, 4).weight.data)
+    np.testing.assert_array_equal(l1.weight._data, l2.weight._data)
+    assert not np.array_equal(l1.weight._data, nn.Linear(4, 4).weight._data)
 
 
 def test_simple_fills_keep_dtype_and_work_on_parameters():
     p = nn.Parameter(cr.zeros(2, 3))                 # requires grad: the fill must happen under no_grad
     init.constant_(p, 0.5)
-    assert p.dtype == np.float32 and np.all(p.data == 0.5) and p.requires_grad and p.grad_fn is None
+    assert p.dtype == np.float32 and np.all(p._data == 0.5) and p.requires_grad and p.grad_fn is None
     init.ones_(p)
-    assert np.all(p.data == 1)
+    assert np.all(p._data == 1)
     init.zeros_(p)
-    assert not p.data.any()
+    assert not p._data.any()
     init.uniform_(p, -2, -1)
-    assert p.data.max() <= -1 and p.data.min() >= -2
+    assert p._data.max() <= -1 and p._data.min() >= -2
     init.orthogonal_(p)
-    np.testing.assert_allclose(p.data @ p.data.T, np.eye(2), atol=1e-6)
+    np.testing.assert_allclose(p._data @ p._data.T, np.eye(2), atol=1e-6)
     assert cr.is_grad_enabled()

@@ -140,7 +140,7 @@ def test_batchnorm_train_and_eval_match_torch(ours_cls, theirs_cls, shape):
         compare_with_torch(ours, theirs, x, 1e-10, 1e-10)
         del to_torch_state
         for name in ("running_mean", "running_var"):
-            np.testing.assert_allclose(getattr(ours, name).data, getattr(theirs, name).numpy(), rtol=1e-12)
+            np.testing.assert_allclose(getattr(ours, name)._data, getattr(theirs, name).numpy(), rtol=1e-12)
         assert int(ours.num_batches_tracked.item()) == step + 1
     ours.eval(), theirs.eval()
     compare_with_torch(ours, theirs, double(shape, seed=9) * 3 + 1, 1e-10, 1e-10)
@@ -153,7 +153,7 @@ def test_batchnorm_gradcheck_train_and_eval():
     x = double((2, 2, 2, 2))
     check_layer(layer, x)
     layer.eval()
-    layer.running_var.data[:] = [0.5, 2.0]
+    layer.running_var._data[:] = [0.5, 2.0]
     check_layer(layer, x)
     assert cr.gradgradcheck(lambda x: layer.train()(x) ** 2, (cr.tensor(x[:, :, :1], requires_grad=True),))
 
@@ -166,7 +166,7 @@ def test_batchnorm_errors():
     no_stats = nn.BatchNorm1d(3, track_running_stats=False, affine=False)
     assert no_stats.running_mean is None and list(no_stats.parameters()) == []
     out = no_stats.eval()(cr.randn(6, 3) * 5)
-    np.testing.assert_allclose(out.data.mean(0), 0, atol=1e-5)  # batch statistics even in eval
+    np.testing.assert_allclose(out._data.mean(0), 0, atol=1e-5)  # batch statistics even in eval
 
 
 def test_layernorm():
@@ -192,9 +192,9 @@ def test_embedding():
     assert cr.gradcheck(lambda w: layer(cr.tensor(idx)), (w,))
     compare_with_torch(layer, torch.nn.Embedding(6, 3, dtype=torch.float64), idx, 1e-12, 1e-12)
     padded = nn.Embedding(6, 3, padding_idx=0, dtype=F64)
-    assert not padded.weight.data[0].any()
+    assert not padded.weight._data[0].any()
     compare_with_torch(padded, torch.nn.Embedding(6, 3, padding_idx=0, dtype=torch.float64), idx, 1e-12, 1e-12)
-    assert not padded.weight.grad.data[0].any()
+    assert not padded.weight.grad._data[0].any()
     with pytest.raises(IndexError, match="num_embeddings > 6"):
         layer(cr.tensor([6]))
 
@@ -227,14 +227,14 @@ def test_rnn_initial_state_and_float32():
     out, h = ours(cr.tensor(x), cr.tensor(h0))
     tout, th = theirs(torch.tensor(x), torch.tensor(h0))
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(h.data, th.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data, tout.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h._data, th.detach().numpy(), rtol=1e-5, atol=1e-6)
     lstm, tlstm = nn.LSTM(3, 4), torch.nn.LSTM(3, 4)
     to_torch_weights(lstm, tlstm)
     out, (h, c) = lstm(cr.tensor(x[:, 0]))   # unbatched (seq, features)
     tout, (th, tc) = tlstm(torch.tensor(x[:, 0]))
     assert h.shape == (1, 4)
-    np.testing.assert_allclose(c.data, tc.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c._data, tc.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_gru_cell_and_lstm_cell():
@@ -262,7 +262,7 @@ def test_dropout_identity_cases():
     assert nn.Dropout(0.0)(x) is x
     assert nn.Dropout(0.7).eval()(x) is x
     assert F.dropout(x, 0.5, training=False) is x
-    assert not nn.Dropout(1.0)(x).data.any()
+    assert not nn.Dropout(1.0)(x)._data.any()
 
 
 def test_dropout_train_statistics_and_gradient():
@@ -270,16 +270,16 @@ def test_dropout_train_statistics_and_gradient():
     p = 0.3
     x = cr.ones(10_000, requires_grad=True)
     y = nn.Dropout(p)(x)
-    kept = y.data != 0
-    np.testing.assert_allclose(y.data[kept], 1 / (1 - p), rtol=1e-6)
+    kept = y._data != 0
+    np.testing.assert_allclose(y._data[kept], 1 / (1 - p), rtol=1e-6)
     sigma = np.sqrt(p * (1 - p) / x.numel())
     assert abs((1 - kept.mean()) - p) < 3 * sigma
-    assert abs(y.data.mean() - 1) < 3 * sigma / (1 - p)
+    assert abs(y._data.mean() - 1) < 3 * sigma / (1 - p)
     assert y.dtype == np.float32
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)  # the gradient is the same mask
+    np.testing.assert_array_equal(x.grad._data, y._data)  # the gradient is the same mask
     cr.manual_seed(0)
-    np.testing.assert_array_equal(nn.Dropout(p)(cr.ones(10_000)).data, y.data)  # seeded: reproducible
+    np.testing.assert_array_equal(nn.Dropout(p)(cr.ones(10_000))._data, y._data)  # seeded: reproducible
 
 
 # ----- activations and losses -----
@@ -313,7 +313,7 @@ def test_loss_modules(ours, theirs, target):
         x = 1 / (1 + np.exp(-x))
     xt, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     loss, tloss = ours(xt, cr.tensor(target)), theirs(tt, torch.tensor(target))
-    np.testing.assert_allclose(loss.data, tloss.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(loss._data, tloss.detach().numpy(), rtol=1e-10, atol=1e-12)
     loss.sum().backward()
     tloss.sum().backward()
-    np.testing.assert_allclose(xt.grad.data, tt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(xt.grad._data, tt.grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -28,7 +28,7 @@ def test_parameter_requires_grad_and_repr():
     assert repr(p).startswith("Parameter containing:\ntensor([1., 2.]")
     assert not nn.Parameter(cr.zeros(2), requires_grad=False).requires_grad
     t = cr.zeros(3)
-    assert nn.Parameter(t).data is t.data  # shares memory, as torch
+    assert nn.Parameter(t)._data is t._data  # shares memory, as torch
 
 
 def test_registration_and_traversal():
@@ -76,7 +76,7 @@ def test_train_eval_propagate():
     x = cr.randn(16, 4)
     net.eval()
     a, b = net(x), net(x)
-    np.testing.assert_array_equal(a.data, b.data)  # no dropout, running statistics in eval
+    np.testing.assert_array_equal(a._data, b._data)  # no dropout, running statistics in eval
 
 
 def test_zero_grad_and_apply():
@@ -85,7 +85,7 @@ def test_zero_grad_and_apply():
     net(cr.randn(5, 4)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in net.parameters())
+    assert all(p.grad is not None and not p.grad._data.any() for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
     seen = []
@@ -107,19 +107,19 @@ def test_state_dict_round_trip():
     result = b.load_state_dict(sd)
     assert result.missing_keys == [] and result.unexpected_keys == []
     for key, value in b.state_dict().items():
-        np.testing.assert_array_equal(value.data, sd[key].data)
+        np.testing.assert_array_equal(value._data, sd[key]._data)
     a.eval(), b.eval()
     x = cr.randn(3, 4)
-    np.testing.assert_array_equal(a(x).data, b(x).data)
+    np.testing.assert_array_equal(a(x)._data, b(x)._data)
     # Loading copies values: the parameter objects stay the same and do not alias the source.
     w = b.fc1.weight
     b.load_state_dict(Net().state_dict())
-    assert b.fc1.weight is w and not np.array_equal(w.data, a.fc1.weight.data)
+    assert b.fc1.weight is w and not np.array_equal(w._data, a.fc1.weight._data)
 
 
 def test_load_state_dict_lists_every_problem_and_loads_nothing():
     net = Net()
-    before = {k: v.data.copy() for k, v in net.state_dict().items()}
+    before = {k: v._data.copy() for k, v in net.state_dict().items()}
     sd = Net().state_dict()
     del sd["fc1.bias"]
     del sd["bn.running_var"]
@@ -131,7 +131,7 @@ def test_load_state_dict_lists_every_problem_and_loads_nothing():
     for key in ("fc1.bias", "bn.running_var", "extra.weight", "fc2.weight", "(4, 8)", "(3, 8)", "nothing was loaded"):
         assert key in message
     for key, value in net.state_dict().items():
-        np.testing.assert_array_equal(value.data, before[key], err_msg=key)
+        np.testing.assert_array_equal(value._data, before[key], err_msg=key)
     # strict=False tolerates missing/unexpected keys but still refuses wrong shapes.
     with pytest.raises(RuntimeError, match="fc2.weight"):
         net.load_state_dict(sd, strict=False)
@@ -139,7 +139,7 @@ def test_load_state_dict_lists_every_problem_and_loads_nothing():
     result = net.load_state_dict(sd, strict=False)
     assert sorted(result.missing_keys) == ["bn.running_var", "fc1.bias", "fc2.weight"]
     assert result.unexpected_keys == ["extra.weight"]
-    np.testing.assert_array_equal(net.fc1.weight.data, sd["fc1.weight"].data)
+    np.testing.assert_array_equal(net.fc1.weight._data, sd["fc1.weight"]._data)
 
 
 def test_repr_is_pytorch_like():
@@ -189,7 +189,7 @@ def test_residual_wrappers():
     inner = nn.Linear(4, 4)
     res = nn.Residual(inner)
     x = cr.randn(2, 4)
-    np.testing.assert_allclose(res(x).data, (x + inner(x)).data)
+    np.testing.assert_allclose(res(x)._data, (x + inner(x))._data)
     with pytest.raises(RuntimeError, match="same shape"):
         nn.Residual(nn.Linear(4, 3))(x)
     block = nn.ResidualBlock(4, hidden=8)
@@ -213,10 +213,10 @@ def test_clip_grad_norm_matches_torch():
         ttotal = torch.nn.utils.clip_grad_norm_(tps, 0.5, norm_type=norm_type)
         assert abs(total.item() - ttotal.item()) < 1e-12
         for p, tp in zip(ps, tps):
-            np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-12)
+            np.testing.assert_allclose(p.grad._data, tp.grad.numpy(), rtol=1e-12)
     nn.utils.clip_grad_value_(ps, 0.01)
-    assert max(np.abs(p.grad.data).max() for p in ps) <= 0.01
+    assert max(np.abs(p.grad._data).max() for p in ps) <= 0.01
     vec = nn.utils.parameters_to_vector(ps)
     assert vec.shape == (17,)
     nn.utils.vector_to_parameters(cr.arange(17, dtype=cr.float64), ps)
-    np.testing.assert_array_equal(ps[1].data, np.arange(12, 17))
+    np.testing.assert_array_equal(ps[1]._data, np.arange(12, 17))

@@ -30,4 +30,4 @@ def test_float32_tensor_forward_and_backward_keep_float32():
     y = cr.relu(x)
     y.sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
-    np.testing.assert_array_equal(x.grad.data, [[0, 1], [0, 1]])
+    np.testing.assert_array_equal(x.grad._data, [[0, 1], [0, 1]])

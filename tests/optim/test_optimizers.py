@@ -39,7 +39,7 @@ def run_chainrule(cls, kwargs, steps=STEPS, groups=None, scheduler=None):
         opt.step()
         if sched is not None:
             sched.step(loss.item()) if isinstance(sched, optim.lr_scheduler.ReduceLROnPlateau) else sched.step()
-        trajectory.append(np.concatenate([w.data.ravel(), v.data.ravel()]))
+        trajectory.append(np.concatenate([w._data.ravel(), v._data.ravel()]))
         lrs.append([g["lr"] for g in opt.param_groups])
     return np.array(trajectory), np.array(lrs)
 
@@ -158,7 +158,7 @@ def test_state_dict_round_trip_resumes_identically(cls, kwargs, tmp_path):
         opt2.zero_grad()
         cr_loss(w2, v2).backward()
         opt2.step()
-        resumed.append(np.concatenate([w2.data.ravel(), v2.data.ravel()]))
+        resumed.append(np.concatenate([w2._data.ravel(), v2._data.ravel()]))
     np.testing.assert_array_equal(np.array(resumed), straight[3:])
 
 
@@ -205,9 +205,9 @@ def test_add_param_group_and_zero_grad():
     assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["momentum"] == 0.9
     cr_loss(w, v).backward()
     grad_before = v.grad.numpy().copy()
-    v_before = v.data.copy()
+    v_before = v._data.copy()
     opt.step()
-    np.testing.assert_allclose(v.data, v_before - 0.5 * grad_before)
+    np.testing.assert_allclose(v._data, v_before - 0.5 * grad_before)
     np.testing.assert_array_equal(v.grad.numpy(), grad_before)  # step never writes into .grad
     opt.zero_grad(set_to_none=False)
     assert v.grad is not None and not v.grad.numpy().any()

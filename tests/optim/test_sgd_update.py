@@ -21,7 +21,7 @@ def _trajectory(make_param, kwargs):
     for g in GRADS:
         w.grad = cr.tensor(g)
         opt.step()
-        data.append(w.data.copy())
+        data.append(w._data.copy())
     return w, np.array(data)
 
 
@@ -52,23 +52,23 @@ def test_non_contiguous_parameter_updates_like_contiguous(layout):
         if layout == "fortran":
             return cr.tensor(np.asfortranarray(W0), requires_grad=True)
         w = cr.tensor(W0, requires_grad=True)
-        w.data = np.repeat(W0, 2, axis=1)[:, ::2]  # a strided view as the parameter's storage
+        w._data = np.repeat(W0, 2, axis=1)[:, ::2]  # a strided view as the parameter's storage
         return w
     w, ours = _trajectory(make, dict(lr=0.1, momentum=0.5))
     _, reference = _trajectory(lambda: cr.tensor(W0, requires_grad=True), dict(lr=0.1, momentum=0.5))
-    assert not (w.data.flags.c_contiguous)
+    assert not (w._data.flags.c_contiguous)
     np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
 
 
 def test_update_is_in_place_and_never_writes_the_gradient():
     w = cr.tensor(W0, requires_grad=True)
-    storage, version = w.data, w._version
+    storage, version = w._data, w._version
     (w * w).sum().backward()
-    grad = w.grad.data.copy()
+    grad = w.grad._data.copy()
     optim.SGD([w], lr=0.5).step()
-    assert w.data is storage and w._version == version + 1
-    np.testing.assert_array_equal(w.grad.data, grad)
-    np.testing.assert_allclose(w.data, W0 - np.float32(0.5) * grad, rtol=1e-6, atol=1e-7)
+    assert w._data is storage and w._version == version + 1
+    np.testing.assert_array_equal(w.grad._data, grad)
+    np.testing.assert_allclose(w._data, W0 - np.float32(0.5) * grad, rtol=1e-6, atol=1e-7)
 
 
 def test_axpy_matches_numpy_on_every_path(monkeypatch):
@@ -144,5 +144,5 @@ def test_plain_group_beside_momentum_group_matches_torch():
         topt.step()
         assert [p._version - v for p, v in zip(ours, versions)] == [1, 0, 1]
         for p, tp in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6, atol=1e-7)
-    np.testing.assert_array_equal(ours[1].data, starts[1])
+            np.testing.assert_allclose(p._data, tp.detach().numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(ours[1]._data, starts[1])

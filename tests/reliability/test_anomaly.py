@@ -54,7 +54,7 @@ def test_backward_nan_from_inf_times_zero():
         y = (cr.log(x + 1) * 0).sum()   # finite forward
         z = y + (x * 0 / (x + 1)).sum()  # finite forward, finite backward
         z.backward()
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad._data).all()
     x.grad = None
     with detect_anomaly():
         w = (cr.sqrt(x) * 0.0).sum()  # forward fine; backward of Sqrt gives 0 * inf = NaN
@@ -65,9 +65,9 @@ def test_backward_nan_from_inf_times_zero():
 def test_without_anomaly_mode_ieee_results_and_no_warning():
     x = cr.tensor([0.0, -1.0], dtype=cr.float64, requires_grad=True)
     y = cr.log(x)
-    assert y.data[0] == -np.inf and np.isnan(y.data[1])
+    assert y._data[0] == -np.inf and np.isnan(y._data[1])
     y.sum().backward()
-    assert x.grad.data[0] == np.inf and x.grad.data[1] == -1.0
+    assert x.grad._data[0] == np.inf and x.grad._data[1] == -1.0
 
 
 def test_check_nan_false_is_silent_and_state_is_restored():
@@ -114,8 +114,8 @@ def test_where_sends_exact_zeros_to_the_branch_not_taken():
     bad = cr.log(x)  # NaN, finite, -inf
     y = cr.where(x > 0, bad, a)
     ga, gbad = cr.autograd.grad(y.sum(), [a, bad])
-    np.testing.assert_array_equal(ga.data, [1.0, 0.0, 1.0])
-    np.testing.assert_array_equal(gbad.data, [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(ga._data, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(gbad._data, [0.0, 1.0, 0.0])
 
 
 def test_plain_where_leaks_nan_like_pytorch():
@@ -127,8 +127,8 @@ def test_plain_where_leaks_nan_like_pytorch():
     cr.where(x > 0, cr.sqrt(x), cr.zeros_like(x)).sum().backward()
     tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
     torch.where(tx > 0, torch.sqrt(tx), torch.zeros_like(tx)).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
-    assert np.isnan(x.grad.data[:2]).all() and x.grad.data[2] == 0.25
+    np.testing.assert_array_equal(x.grad._data, tx.grad.numpy())
+    assert np.isnan(x.grad._data[:2]).all() and x.grad._data[2] == 0.25
 
 
 @pytest.mark.parametrize("fn,dfn", [(cr.sqrt, lambda v: 0.5 / np.sqrt(v)), (cr.log, lambda v: 1 / v)])
@@ -143,7 +143,7 @@ def test_double_where_gives_finite_gradients(fn, dfn):
         y = cr.where(m, fn(cr.where(m, x, cr.ones_like(x))), cr.zeros_like(x))
         y.sum().backward()
     expected = np.where(values > 0, dfn(np.where(values > 0, values, 1.0)), 0.0)
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-15)
+    np.testing.assert_allclose(x.grad._data, expected, rtol=1e-15)
 
 
 def test_double_where_second_order_is_finite():
@@ -152,4 +152,4 @@ def test_double_where_second_order_is_finite():
     y = cr.where(m, cr.sqrt(cr.where(m, x, cr.ones_like(x))), cr.zeros_like(x)).sum()
     (g,) = cr.autograd.grad(y, x, create_graph=True)
     (h,) = cr.autograd.grad(g.sum(), x)
-    np.testing.assert_allclose(h.data, [0.0, 0.0, -0.25 * 4.0 ** -1.5], rtol=1e-15)
+    np.testing.assert_allclose(h._data, [0.0, 0.0, -0.25 * 4.0 ** -1.5], rtol=1e-15)

@@ -102,7 +102,7 @@ def _model():
 
 
 def _snapshot(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v._data.copy() for k, v in model.state_dict().items()}
 
 
 def _header_file(path, header, data=b"", raw=None):
@@ -255,7 +255,7 @@ def test_every_truncation_of_a_checkpoint_is_refused(tmp_path):
 def test_wrong_dtypes_in_a_valid_file_do_not_load_into_a_model(tmp_path):
     model = _model()
     before = _snapshot(model)
-    sd = {k: v.data for k, v in model.state_dict().items()}
+    sd = {k: v._data for k, v in model.state_dict().items()}
     sd["0.weight"] = sd["0.weight"].astype(np.complex64) + 1j
     path = tmp_path / "c.safetensors"
     write_safetensors(sd, path)
@@ -277,7 +277,7 @@ def test_round_trip_is_bit_exact(tmp_path):
     for k in ["f32", "f64", "i64", "bool", "zero_d", "empty"]:
         assert back[k].dtype == state[k].dtype and back[k].shape == state[k].shape
         assert back[k].tobytes() == state[k].tobytes(), k
-    assert back["t"].data.tobytes() == state["t"].data.tobytes()
+    assert back["t"]._data.tobytes() == state["t"]._data.tobytes()
     assert back["meta"] == state["meta"]
 
 
@@ -325,7 +325,7 @@ def test_sigkill_during_save_never_loses_the_previous_checkpoint(tmp_path):
 # ----- resume reproduces the uninterrupted run -----
 
 def _params(model):
-    return [p.data.copy() for p in model.parameters()]
+    return [p._data.copy() for p in model.parameters()]
 
 
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path):

@@ -138,22 +138,22 @@ def _run_one(spec, case, dtype, value, mode):
         if ref is not None:
             if out.shape != ref.shape:
                 failures.append(f"{label}: shape {out.shape} vs reference {ref.shape}")
-            elif not _same_pattern(out.data, ref):
-                failures.append(f"{label}: NaN/inf pattern {out.data.ravel()[:6]} vs reference {ref.ravel()[:6]}")
+            elif not _same_pattern(out._data, ref):
+                failures.append(f"{label}: NaN/inf pattern {out._data.ravel()[:6]} vs reference {ref.ravel()[:6]}")
     finite_in = all(np.isfinite(args[j]).all() for j in wrt)
-    finite_out = np.isfinite(out.data).all()
+    finite_out = np.isfinite(out._data).all()
     for j, g in zip(wrt, grads):
         if g is None:
             continue
-        nan = np.isnan(g.data)
+        nan = np.isnan(g._data)
         if not nan.any():
             continue
         if finite_in and finite_out:
             RESULTS["grad_nan"].add(spec.name)
             if spec.name not in KNOWN_GRAD_NAN:
-                failures.append(f"{label}: NaN gradient for finite input and output: {g.data.ravel()[:6]}")
+                failures.append(f"{label}: NaN gradient for finite input and output: {g._data.ravel()[:6]}")
         elif spec.name in ELEMENTWISE:
-            allowed = ~np.isfinite(args[j]) | ~np.isfinite(out.data)
+            allowed = ~np.isfinite(args[j]) | ~np.isfinite(out._data)
             if (nan & ~allowed).any():
                 failures.append(f"{label}: NaN gradient at positions with finite input and output")
     return failures
@@ -184,19 +184,19 @@ def test_subgradient_zero_where_pytorch_picks_it():
     """norm at the zero vector, std of a constant slice, and x^y at 0^0 have gradient 0, not 0/0 = NaN."""
     x = cr.zeros(3, dtype=cr.float64, requires_grad=True)
     cr.norm(x).backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros(3))
+    np.testing.assert_array_equal(x.grad._data, np.zeros(3))
     for p in (1, 3, 0.5):
         z = cr.zeros(3, dtype=cr.float64, requires_grad=True)
         cr.norm(z, p=p).backward()
-        np.testing.assert_array_equal(z.grad.data, np.zeros(3))
+        np.testing.assert_array_equal(z.grad._data, np.zeros(3))
     y = cr.full((4,), 1000.0, dtype=cr.float64, requires_grad=True)
     cr.std(y).backward()
-    np.testing.assert_array_equal(y.grad.data, np.zeros(4))
+    np.testing.assert_array_equal(y.grad._data, np.zeros(4))
     a = cr.zeros(2, dtype=cr.float64, requires_grad=True)
     b = cr.zeros(2, dtype=cr.float64, requires_grad=True)
     (a ** b).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, np.zeros(2))
-    np.testing.assert_array_equal(b.grad.data, np.zeros(2))
+    np.testing.assert_array_equal(a.grad._data, np.zeros(2))
+    np.testing.assert_array_equal(b.grad._data, np.zeros(2))
 
 
 # ----- empty and 0-d tensors -----
@@ -252,7 +252,7 @@ def test_empty_and_zero_d(spec):
                 continue
             if ref is not None:
                 assert out.shape == ref.shape, (spec.name, new, out.shape, ref.shape)
-                assert _same_pattern(out.data, ref), (spec.name, new, out.data, ref)
+                assert _same_pattern(out._data, ref), (spec.name, new, out._data, ref)
             try:
                 grads = cr.autograd.grad(out, [tensors[j] for j in wrt], grad_outputs=cr.ones_like(out),
                                          allow_unused=True)
@@ -304,4 +304,4 @@ def test_one_tensor_used_10k_times():
     x = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
     terms = [x * float(k) for k in range(10_000)]
     cr.stack(terms).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [sum(range(10_000))] * 2)
+    np.testing.assert_array_equal(x.grad._data, [sum(range(10_000))] * 2)

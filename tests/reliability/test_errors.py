@@ -133,7 +133,7 @@ def test_retain_graph_allows_second_backward():
     y = x.exp().sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * np.exp(x.data), rtol=1e-6)
+    np.testing.assert_allclose(x.grad._data, 2 * np.exp(x._data), rtol=1e-6)
 
 
 def test_inplace_change_of_a_saved_input_names_the_op_that_saved_it():
@@ -235,7 +235,7 @@ def _model():
 
 
 def _snapshot(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v._data.copy() for k, v in model.state_dict().items()}
 
 
 def _unchanged(model, before):

@@ -159,7 +159,7 @@ def test_generated_headers(entries, meta, data, with_meta):
     if result is not None:
         for value in (result.values() if isinstance(result, dict) else []):
             if isinstance(value, cr.Tensor):
-                assert value.data.nbytes <= len(data)
+                assert value._data.nbytes <= len(data)
 
 
 # ----- the expression parser never evaluates Python -----

@@ -63,7 +63,7 @@ def _inputs_are_finite(node) -> bool:
 
     for edge in node.next:
         if isinstance(edge, Tensor):
-            if _bad(edge.data):
+            if _bad(edge._data):
                 return False
     return True
 
@@ -93,7 +93,7 @@ def check_backward(node, grads):
     for index, g in enumerate(grads):
         if g is None:
             continue
-        kind = _bad(g.data if isinstance(g, Tensor) else g)
+        kind = _bad(g._data if isinstance(g, Tensor) else g)
         if kind:
             raise RuntimeError(
                 f"Anomaly: the backward of {node.op_name} (created at {format_site(node.site)}) returned "

@@ -66,15 +66,15 @@ def remove_observer(observer):
 def _as_grad_array(tensor, gradient, where):
     Tensor = _Tensor
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor._data.size != 1:
             raise RuntimeError(
                 f"{where}: grad can be implicitly created only for scalar outputs, but this tensor has "
                 f"shape {tuple(tensor.shape)}. Pass gradient= (a tensor of that shape, e.g. ones_like(y)), "
                 "or reduce the output to a scalar first (y.sum() or y.mean())."
             )
-        return np.ones_like(tensor.data)
-    g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=tensor.dtype)
-    if g.shape != tensor.data.shape:
+        return np.ones_like(tensor._data)
+    g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=tensor.dtype)
+    if g.shape != tensor._data.shape:
         raise RuntimeError(
             f"{where}: gradient has shape {tuple(g.shape)}, but the output it belongs to has shape "
             f"{tuple(tensor.shape)}; they must match."
@@ -300,8 +300,8 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 gi = input_grads[i]
                 if isinstance(edge, Tensor):
                     if gi is not None:
-                        if not (plain and type(gi) is _ndarray and gi.shape == edge.data.shape
-                                and gi.dtype == edge.data.dtype):
+                        if not (plain and type(gi) is _ndarray and gi.shape == edge._data.shape
+                                and gi.dtype == edge._data.dtype):
                             gi = _conform(node, edge, gi, graph)
                         # A gradient that nothing else references (a fresh result of the rule,
                         # not a view, not saved, not handed to another input) can become .grad
@@ -354,8 +354,8 @@ def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh):
 def _conform(node, edge, gi, graph):
     """Check a returned gradient's shape against its input, and match its dtype."""
     Tensor = _Tensor
-    shape = edge.data.shape if isinstance(edge, Tensor) else edge.shape
-    dtype = edge.data.dtype if isinstance(edge, Tensor) else edge.dtype
+    shape = edge._data.shape if isinstance(edge, Tensor) else edge.shape
+    dtype = edge._data.dtype if isinstance(edge, Tensor) else edge.dtype
     g_shape = gi.shape if isinstance(gi, Tensor) else np.shape(gi)
     if g_shape != shape:
         raise RuntimeError(
@@ -364,13 +364,13 @@ def _conform(node, edge, gi, graph):
             "one gradient per input with that input's shape (reduce broadcast axes with unbroadcast)."
         )
     if graph:
-        if isinstance(gi, Tensor) and gi.data.dtype != dtype:
+        if isinstance(gi, Tensor) and gi._data.dtype != dtype:
             return gi.to(dtype)
         if not isinstance(gi, Tensor):
             return Tensor._make(np.asarray(gi, dtype=dtype))
         return gi
     if type(gi) is not np.ndarray:
-        gi = gi.data if isinstance(gi, Tensor) else np.asarray(gi)
+        gi = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
     if gi.dtype != dtype:
         gi = gi.astype(dtype)
     return gi
@@ -382,7 +382,7 @@ def _run_hooks(hooks, g, graph):
         g_t = g if isinstance(g, Tensor) else Tensor._make(g)
         result = hook(g_t)
         if result is not None:
-            g = result if graph else (result.data if isinstance(result, Tensor) else np.asarray(result))
+            g = result if graph else (result._data if isinstance(result, Tensor) else np.asarray(result))
     return g
 
 
@@ -409,6 +409,6 @@ def _accumulate(tensor, g, graph, owned_key):
         # passes g through to both inputs), so keep a private copy unless it is ours.
         tensor.grad = Tensor._make(g if owned_key else np.array(g, copy=True))
     elif tensor.grad.requires_grad:
-        tensor.grad = Tensor._make(tensor.grad.data + g)
+        tensor.grad = Tensor._make(tensor.grad._data + g)
     else:
-        tensor.grad.data += g
+        tensor.grad._data += g

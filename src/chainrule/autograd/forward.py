@@ -78,7 +78,7 @@ def _transposed_vjp(node, tangents, graph):
         _backward_state["graph"], grad_mode._state["enabled"] = prev_graph, prev_mode
     if out is None:
         return None
-    return out if graph else out.data
+    return out if graph else out._data
 
 
 def forward_tangents(outputs, inputs, tangents, create_graph=False):
@@ -100,8 +100,8 @@ def forward_tangents(outputs, inputs, tangents, create_graph=False):
     by_leaf, by_node = {}, {}
     for x, t in zip(inputs, tangents):
         t_arr = t if graph and isinstance(t, Tensor) else (
-            Tensor._make(np.asarray(getattr(t, "data", t), dtype=x.dtype)) if graph
-            else np.asarray(getattr(t, "data", t), dtype=x.dtype))
+            Tensor._make(np.asarray(getattr(t, "_data", t), dtype=x.dtype)) if graph
+            else np.asarray(getattr(t, "_data", t), dtype=x.dtype))
         if x.grad_fn is None:
             by_leaf[id(x)] = t_arr
         else:
@@ -140,7 +140,7 @@ def forward_tangents(outputs, inputs, tangents, create_graph=False):
             t = np.zeros(o.shape, dtype=o.dtype)
             t = Tensor._make(t) if graph else t
         elif not graph:
-            t = np.asarray(getattr(t, "data", t))
+            t = np.asarray(getattr(t, "_data", t))
             if t.shape != o.shape:
                 t = np.broadcast_to(t, o.shape).copy()
         results.append(t)

@@ -139,7 +139,7 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 any_tensor = True
-                datas.append(a.data)
+                datas.append(a._data)
                 if a.requires_grad:
                     record = True
             else:
@@ -173,7 +173,7 @@ class Function:
             ctx._resolve_saved(args, datas, out)
         ctx.site = user_site()
         result = Tensor._make(out, ctx)
-        data = result.data
+        data = result._data
         ctx.shape = data.shape
         ctx.dtype = data.dtype
         ctx.out_ref = _weakref(result)
@@ -231,19 +231,19 @@ class Function:
         if saved is _OUT_ONLY:  # tanh, sigmoid, exp, relu...: the output alone
             return (self.out_data,)
         Tensor = _Tensor
-        return tuple([s.data if isinstance(s, Tensor) else (self.out_data if s is _OUT else s) for s in saved])
+        return tuple([s._data if isinstance(s, Tensor) else (self.out_data if s is _OUT else s) for s in saved])
 
     def _output_tensor(self):
         from ..tensor import Tensor
 
         out = self.out_ref() if self.out_ref is not None else None
-        if out is not None and out.data is self.out_data:
+        if out is not None and out._data is self.out_data:
             return out
         return Tensor._make(self.out_data, self)
 
     def _check_versions(self):
         out = self.out_ref() if self.out_data is not None and self.out_ref is not None else None
-        if out is not None and out.data is self.out_data and out._version != 0:
+        if out is not None and out._data is self.out_data and out._version != 0:
             raise RuntimeError(
                 f"{self.op_name}: one of the tensors needed for gradient computation has been modified by an "
                 f"in-place operation: output 0 of {self.op_name} (created at {format_site(self.site)}, shape "
@@ -313,7 +313,7 @@ def _apply_unary(cls, a, params):
     Tensor = _Tensor
     if not isinstance(a, Tensor):
         return cls.forward(_NULL_CTX, a, **params)
-    x = a.data
+    x = a._data
     if not (a.requires_grad and _grad_state["enabled"]):
         return Tensor._make(cls.forward(_NULL_CTX, x, **params))
     ctx = _new(cls)
@@ -335,7 +335,7 @@ def _apply_unary(cls, a, params):
             ctx._resolve_saved((a,), (x,), out)
     ctx.site = user_site(3)
     result = Tensor._make(out, ctx)
-    data = result.data
+    data = result._data
     ctx.shape = data.shape
     ctx.dtype = data.dtype
     ctx.out_ref = _weakref(result)
@@ -354,8 +354,8 @@ def _apply_binary(cls, a, b, params):
     Tensor = _Tensor
     ta = isinstance(a, Tensor)
     tb = isinstance(b, Tensor)
-    x = a.data if ta else a
-    y = b.data if tb else b
+    x = a._data if ta else a
+    y = b._data if tb else b
     if not (ta or tb):
         return cls.forward(_NULL_CTX, x, y, **params)
     ra = ta and a.requires_grad
@@ -392,7 +392,7 @@ def _apply_binary(cls, a, b, params):
         ctx.versions = versions or None
     ctx.site = user_site(3)
     result = Tensor._make(out, ctx)
-    data = result.data
+    data = result._data
     ctx.shape = data.shape
     ctx.dtype = data.dtype
     ctx.out_ref = _weakref(result)
@@ -439,7 +439,7 @@ def _apply_user_function(cls, args, params):
         for value in ctx.saved:
             if value is out:
                 resolved.append(_OUT)
-                ctx.out_data = out.data
+                ctx.out_data = out._data
             elif isinstance(value, Tensor) and id(value) in saved_map:
                 original = saved_map[id(value)]
                 resolved.append(original)
@@ -449,12 +449,12 @@ def _apply_user_function(cls, args, params):
         ctx.saved = tuple(resolved)
         ctx.versions = versions or None
     ctx.site = user_site(3)
-    result = Tensor._make(out.data, ctx)
-    ctx.shape = result.data.shape
-    ctx.dtype = result.data.dtype
+    result = Tensor._make(out._data, ctx)
+    ctx.shape = result._data.shape
+    ctx.dtype = result._data.dtype
     ctx.out_ref = weakref.ref(result)
     if anomaly._state["enabled"]:
-        anomaly.check_forward(ctx, result.data)
+        anomaly.check_forward(ctx, result._data)
     return result
 
 
@@ -481,7 +481,7 @@ def _user_vjp(self, g):
         )
     if graph:
         return grads
-    return tuple(gr.data if isinstance(gr, Tensor) else gr for gr in grads)
+    return tuple(gr._data if isinstance(gr, Tensor) else gr for gr in grads)
 
 
 def custom_vjp(fun):

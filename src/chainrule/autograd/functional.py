@@ -61,7 +61,7 @@ def _as_input(leaf):
     if isinstance(leaf, Tensor):
         if leaf.requires_grad and grad_mode.is_grad_enabled():
             return leaf
-        data = leaf.data
+        data = leaf._data
     else:
         data = np.asarray(leaf)
         if data.dtype.kind not in "fc":
@@ -87,7 +87,7 @@ def _like(value, template, nested):
         return None
     if nested or isinstance(template, Tensor):
         return value
-    return value.data
+    return value._data
 
 
 def _argnums_tuple(argnums, nargs, name):
@@ -130,12 +130,12 @@ def _prepare(args, nums):
 def _scalar_output(out, name):
     Tensor = _tensor_cls()
     out_t = _as_tensor(out)
-    if out_t.data.size != 1:
+    if out_t._data.size != 1:
         raise TypeError(
             f"{name}: the function must return a scalar (a tensor with one element), got shape "
             f"{tuple(out_t.shape)}. Reduce it (.sum() or .mean()), or use jacobian/vjp for vector outputs."
         )
-    if out_t.data.dtype.kind not in "fc":
+    if out_t._data.dtype.kind not in "fc":
         raise TypeError(f"{name}: the function's output must be floating point, got dtype {out_t.dtype}")
     return out_t if isinstance(out, Tensor) else out_t
 
@@ -161,7 +161,7 @@ def _per_argument(inputs, nums, flat_values, nested):
         leaves, wrapped, rebuild = inputs[n]
         chunk = flat_values[start:start + len(wrapped)]
         start += len(wrapped)
-        filled = [v if v is not None else Tensor._make(np.zeros_like(w.data)) for v, w in zip(chunk, wrapped)]
+        filled = [v if v is not None else Tensor._make(np.zeros_like(w._data)) for v, w in zip(chunk, wrapped)]
         results.append(rebuild([_like(v, leaf, nested) for v, leaf in zip(filled, leaves)]))
     return results
 
@@ -199,7 +199,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         elif any(isinstance(leaf, Tensor) for n in nums for leaf in inputs[n][0]):
             value = out_t.detach()
         else:
-            value = out_t.data
+            value = out_t._data
         grad_value = grads[0] if single else tuple(grads)
         return ((value, aux), grad_value) if has_aux else (value, grad_value)
 
@@ -245,14 +245,14 @@ def vjp(fun, *primals, has_aux=False):
 
     def vjp_fn(cotangent):
         with _Scope():
-            c = _as_tensor(cotangent) if nested else np.asarray(getattr(cotangent, "data", cotangent),
+            c = _as_tensor(cotangent) if nested else np.asarray(getattr(cotangent, "_data", cotangent),
                                                                     dtype=out_t.dtype)
-            if np.shape(getattr(c, "data", c)) != out_t.shape:
-                raise ValueError(f"vjp: cotangent shape {np.shape(getattr(c, 'data', c))} != output shape "
+            if np.shape(getattr(c, "_data", c)) != out_t.shape:
+                raise ValueError(f"vjp: cotangent shape {np.shape(getattr(c, '_data', c))} != output shape "
                                  f"{tuple(out_t.shape)}")
             return tuple(_grads(out_t, inputs, nums, nested, grad_output=c))
 
-    primal_out = out if nested else (out_t.detach() if isinstance(out, _tensor_cls()) else out_t.data)
+    primal_out = out if nested else (out_t.detach() if isinstance(out, _tensor_cls()) else out_t._data)
     return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
 
 
@@ -287,7 +287,7 @@ def jvp(fun, primals, tangents):
     if scope.nested:
         return out, tangent_out
     as_arrays = not any(isinstance(leaf, Tensor) for p in primals for leaf in tree_flatten(p)[0])
-    return ((out_t.data, tangent_out.data) if as_arrays else (out_t.detach(), tangent_out.detach()))
+    return ((out_t._data, tangent_out._data) if as_arrays else (out_t.detach(), tangent_out.detach()))
 
 
 def jacobian(fun, argnums=0, has_aux=False):
@@ -312,7 +312,7 @@ def jacobian(fun, argnums=0, has_aux=False):
             out_t = _as_tensor(out)
             flat_in = [t for n in nums for t in inputs[n][1]]
             rows = []
-            size = out_t.data.size
+            size = out_t._data.size
             for k in range(size):
                 e = np.zeros(size, dtype=out_t.dtype)
                 e[k] = 1
@@ -322,7 +322,7 @@ def jacobian(fun, argnums=0, has_aux=False):
                                      create_graph=scope.nested, retain_graph=True, allow_unused=True)
                 else:
                     gs = [None] * len(flat_in)
-                rows.append([g if g is not None else Tensor._make(np.zeros_like(w.data)) for g, w in zip(gs, flat_in)])
+                rows.append([g if g is not None else Tensor._make(np.zeros_like(w._data)) for g, w in zip(gs, flat_in)])
             jacs = []
             for j, w in enumerate(flat_in):
                 column = [row[j] for row in rows]
@@ -332,7 +332,7 @@ def jacobian(fun, argnums=0, has_aux=False):
                     J = stack(column, 0).reshape(out_t.shape + w.shape) if column else Tensor._make(
                         np.zeros(out_t.shape + w.shape, dtype=w.dtype))
                 else:
-                    J = Tensor._make(np.stack([c.data for c in column]).reshape(out_t.shape + w.shape)
+                    J = Tensor._make(np.stack([c._data for c in column]).reshape(out_t.shape + w.shape)
                                      if column else np.zeros(out_t.shape + w.shape, dtype=w.dtype))
                 jacs.append(J)
         results = _per_argument(inputs, nums, jacs, scope.nested)
@@ -363,8 +363,8 @@ def jacfwd(fun, argnums=0):
             jacs = []
             for w in (t for n in nums for t in inputs[n][1]):
                 columns = []
-                for k in range(w.data.size):
-                    e = np.zeros(w.data.size, dtype=w.dtype)
+                for k in range(w._data.size):
+                    e = np.zeros(w._data.size, dtype=w.dtype)
                     e[k] = 1
                     (column,) = forward_tangents([out_t], [w], [e.reshape(w.shape)], create_graph=scope.nested)
                     columns.append(column)
@@ -413,7 +413,7 @@ def hvp(fun, primals, tangents):
         else:
             hv = [None] * len(flat_in)
         results = _per_argument(inputs, nums, list(hv), scope.nested)
-    value = out if scope.nested else (out.detach() if isinstance(out, Tensor) else out.data)
+    value = out if scope.nested else (out.detach() if isinstance(out, Tensor) else out._data)
     if not scope.nested and not any(isinstance(p, Tensor) for p in tree_flatten(list(primals))[0]):
-        value = out.data
+        value = out._data
     return value, (results[0] if len(results) == 1 else tuple(results))

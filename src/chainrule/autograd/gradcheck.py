@@ -50,15 +50,15 @@ def _numerical_columns(func, inputs, wrt, eps):
     columns = []
     with no_grad():
         for i in wrt:
-            x = inputs[i].data
+            x = inputs[i]._data
             flat = x.reshape(-1)
             cols = []
             for k in range(flat.size):
                 orig = flat[k]
                 flat[k] = orig + eps
-                plus = np.concatenate([o.data.reshape(-1) for o in _outputs(func, inputs)] or [np.zeros(0)])
+                plus = np.concatenate([o._data.reshape(-1) for o in _outputs(func, inputs)] or [np.zeros(0)])
                 flat[k] = orig - eps
-                minus = np.concatenate([o.data.reshape(-1) for o in _outputs(func, inputs)] or [np.zeros(0)])
+                minus = np.concatenate([o._data.reshape(-1) for o in _outputs(func, inputs)] or [np.zeros(0)])
                 flat[k] = orig
                 cols.append((plus - minus) / (2 * eps))
             columns.append(np.stack(cols, axis=1) if cols else np.zeros((0, 0)))
@@ -69,20 +69,20 @@ def _analytical_rows(func, inputs, wrt):
     """For each differentiated input, d(outputs)/d(input) assembled from one backward per output entry."""
     with enable_grad():
         outs = _outputs(func, inputs)
-    sizes = [o.data.size for o in outs]
+    sizes = [o._data.size for o in outs]
     total = sum(sizes)
-    mats = [np.zeros((total, inputs[i].data.size)) for i in wrt]
+    mats = [np.zeros((total, inputs[i]._data.size)) for i in wrt]
     row = 0
     for j, o in enumerate(outs):
         for k in range(sizes[j]):
             if o.requires_grad:
-                e = np.zeros(o.data.size, dtype=o.dtype)
+                e = np.zeros(o._data.size, dtype=o.dtype)
                 e[k] = 1
                 grads = engine.grad([o], [inputs[i] for i in wrt], grad_outputs=[e.reshape(o.shape)],
                                     retain_graph=True, allow_unused=True)
                 for m, g in zip(mats, grads):
                     if g is not None:
-                        m[row] = g.data.reshape(-1)
+                        m[row] = g._data.reshape(-1)
             row += 1
     return mats, outs
 
@@ -160,9 +160,9 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
 
 def _locate(outs, row):
     for j, o in enumerate(outs):
-        if row < o.data.size:
+        if row < o._data.size:
             return j, (np.unravel_index(row, o.shape) if o.shape else ())
-        row -= o.data.size
+        row -= o._data.size
     return -1, ()
 
 
@@ -201,9 +201,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
             ys = [o for o in _outputs(func, xs) if o.requires_grad]
             used_vs = [v for o, v in zip(_outputs(func, xs), vs) if o.requires_grad]
             if not ys:
-                return tuple(Tensor._make(np.zeros_like(xs[i].data)) for i in wrt)
+                return tuple(Tensor._make(np.zeros_like(xs[i]._data)) for i in wrt)
             gs = engine.grad(ys, [xs[i] for i in wrt], grad_outputs=used_vs, create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else Tensor._make(np.zeros_like(xs[i].data)) for g, i in zip(gs, wrt))
+        return tuple(g if g is not None else Tensor._make(np.zeros_like(xs[i]._data)) for g, i in zip(gs, wrt))
 
     return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception, fast_mode=fast_mode)

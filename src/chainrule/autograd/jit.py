@@ -159,9 +159,9 @@ class _Recorder:
         self.counter = itertools.count()
         for i, t in enumerate(inputs):
             name = f"v{next(self.counter)}"
-            self.lines.append(f"{name} = a{i}.data")
+            self.lines.append(f"{name} = a{i}._data")
             self.bind(t, name)
-            self.bind(t.data, name)
+            self.bind(t._data, name)
             self.leaf_ref[id(t)] = f"a{i}"
 
     # -- names --
@@ -179,7 +179,7 @@ class _Recorder:
         self.keep.append(obj)
 
     def knows(self, tensor):
-        return id(tensor) in self.var or id(tensor.data) in self.var
+        return id(tensor) in self.var or id(tensor._data) in self.var
 
     def _known_base(self, arr):
         base = arr.base
@@ -195,7 +195,7 @@ class _Recorder:
         """The replay expression for an argument of `op`: a traced value, a captured tensor or a constant."""
         Tensor = _tensor_cls()
         if isinstance(value, Tensor):
-            expr = self.var.get(id(value)) or self.var.get(id(value.data))
+            expr = self.var.get(id(value)) or self.var.get(id(value._data))
             if expr is not None:
                 return expr
             if value.grad_fn is not None:
@@ -205,14 +205,14 @@ class _Recorder:
                 raise TraceError(
                     f"jit: {op} in {self.fn_name} uses a tensor computed outside the function (it has a "
                     "grad_fn from an earlier graph). Pass it as an argument, or .detach() it.")
-            if self._known_base(value.data):
+            if self._known_base(value._data):
                 raise TraceError(self._derived_message(op))
             name = self.fresh("k")
             self.captured.append((name, value))
             self.ns[name.upper()] = value
-            self.lines.append(f"{name} = {name.upper()}.data")
+            self.lines.append(f"{name} = {name.upper()}._data")
             self.bind(value, name)
-            self.bind(value.data, name)
+            self.bind(value._data, name)
             self.leaf_ref[id(value)] = name.upper()
             return name
         if isinstance(value, _ndarray):
@@ -245,7 +245,7 @@ class _Recorder:
 
     def _derived_message(self, op):
         return (f"jit: {op} in {self.fn_name} receives an array computed from traced values by code that "
-                "is not a chainrule op (NumPy on .data, a view of a traced array); the replay would "
+                "is not a chainrule op (NumPy on ._data, a view of a traced array); the replay would "
                 "freeze it. Compute it with chainrule ops on Tensors, or outside the jitted function.")
 
     def _computed_by_forward(self, value):
@@ -275,7 +275,7 @@ class _Recorder:
             # A user Function's forward runs on Tensors: its ops are recorded as they run, and
             # its backward likewise when a backward pass reaches it.
             result = _apply_classmethod.__func__(cls, *args, **params)
-            self.bind(result, self.ref(result.data, op))
+            self.bind(result, self.ref(result._data, op))
             if result.grad_fn is not None:
                 self.ctx_var[id(result.grad_fn)] = "_USER"
                 self.keep.append(result.grad_fn)
@@ -303,7 +303,7 @@ class _Recorder:
             ctx = "_NULL"
         self.lines.append(f"{out} = {fwd}({', '.join([ctx] + arg_exprs + param_exprs)})")
         self.bind(result, out)
-        self.bind(result.data, out)
+        self.bind(result._data, out)
         if ctx != "_NULL":
             self.node_out[id(node)] = out
             self.note_node_arrays(node, ctx)
@@ -313,11 +313,11 @@ class _Recorder:
         Tensor = _tensor_cls()
         label = re.sub(r"\W", "_", getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "fn"))
         exprs = [self.ref(a, label) for a in args]
-        result = Tensor._make(fn(*[a.data if isinstance(a, Tensor) else a for a in args]))
+        result = Tensor._make(fn(*[a._data if isinstance(a, Tensor) else a for a in args]))
         out = self.fresh()
         self.lines.append(f"{out} = {self.const(fn, label + '_')}({', '.join(exprs)})")
         self.bind(result, out)
-        self.bind(result.data, out)
+        self.bind(result._data, out)
         return result
 
     def record_call(self, method, obj, args, kwargs):
@@ -337,15 +337,15 @@ class _Recorder:
             self.paused = False
         if isinstance(result, Tensor):  # e.g. clip_grad_norm_'s norm: each replay's own value
             out = self.fresh()
-            self.lines.append(f"{out} = {name}().data")
+            self.lines.append(f"{out} = {name}()._data")
             self.bind(result, out)
-            self.bind(result.data, out)
+            self.bind(result._data, out)
         else:
             self.lines.append(f"{name}()")
         for key, (leaf, _) in list(self.grads_set.items()):  # zero_grad and the like, repeated too
             self.grads_set[key] = (leaf, leaf.grad)
-        # The call may have given a captured tensor a new array (p.data = ...): read them again.
-        self.lines.extend(f"{n} = {n.upper()}.data" for n, _ in self.captured)
+        # The call may have given a captured tensor a new array (p._data = ...): read them again.
+        self.lines.extend(f"{n} = {n.upper()}._data" for n, _ in self.captured)
         return result
 
     def record_inplace(self, tensor, source, op, index):
@@ -353,7 +353,7 @@ class _Recorder:
             raise TraceError(f"jit: {op} inside {self.fn_name} draws random numbers outside chainrule's "
                              "ops; a replay would write the same ones. Draw them outside the function, or "
                              "use an op that draws inside (dropout).")
-        computed = (id(tensor) in self.var or id(tensor.data) in self.var) and not any(
+        computed = (id(tensor) in self.var or id(tensor._data) in self.var) and not any(
             t is tensor for _, t in self.captured)
         if not computed and not tensor.requires_grad:
             raise TraceError(
@@ -361,7 +361,7 @@ class _Recorder:
                 "(made inside it, or read from outside): a replay would keep changing one shared array. "
                 "Use the out-of-place form (y = y + x).")
         target = self.ref(tensor, op)
-        value = self.ref(source.data if isinstance(source, _tensor_cls()) else source, op)
+        value = self.ref(source._data if isinstance(source, _tensor_cls()) else source, op)
         if index is None:
             self.lines.append(f"{self.const(_copy_into, 'copy_into')}({target}, {value})")
         else:
@@ -434,7 +434,7 @@ class _Backward:
         return (out, name)
 
     def conform(self, node, edge, gi, gvar):
-        dtype = edge.data.dtype if isinstance(edge, _tensor_cls()) else edge.dtype
+        dtype = edge._data.dtype if isinstance(edge, _tensor_cls()) else edge.dtype
         fixed = engine._conform(node, edge, gi, False)
         if fixed is not gi:
             name = self.rec.fresh("g")
@@ -523,9 +523,9 @@ class _Backward:
                 rec.grads_set[id(leaf)] = (leaf, leaf.grad)
                 self.emit(f"_acc({ref}, {gvar}, False, owned_key={owned})")
                 name = rec.fresh("g")
-                self.emit(f"{name} = {ref}.grad.data")
+                self.emit(f"{name} = {ref}.grad._data")
             rec.bind(leaf.grad, name)
-            rec.bind(leaf.grad.data, name)
+            rec.bind(leaf.grad._data, name)
 
     def _primitive_rule(self, node, ctx, entry):
         """Run a primitive's backward rule and write its line: g1, g2 = Linear_backward(ctx3, g0)."""
@@ -639,7 +639,7 @@ def _set_items(dst, index, values):
 def _as_arrays(tree):
     Tensor = _tensor_cls()
     leaves, rebuild = tree_flatten(tree)
-    return rebuild([leaf.data if isinstance(leaf, Tensor) else leaf for leaf in leaves])
+    return rebuild([leaf._data if isinstance(leaf, Tensor) else leaf for leaf in leaves])
 
 
 def _skeleton(tree):
@@ -709,7 +709,7 @@ class Jitted:
             for a in args:
                 if type(a) is not Tensor:
                     break
-                data = a.data
+                data = a._data
                 key.append((data.shape, data.dtype, a.requires_grad))
             else:
                 replay = self._replays.get(tuple(key))
@@ -726,7 +726,7 @@ class Jitted:
             elif isinstance(leaf, Tensor):
                 any_tensor = True
             if isinstance(leaf, Tensor):
-                data = leaf.data
+                data = leaf._data
                 key.append((data.shape, data.dtype, leaf.requires_grad, position.setdefault(id(leaf), len(tensors)),
                             type(leaves[j]) is not Tensor))
                 tensors.append(leaf)

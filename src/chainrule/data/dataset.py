@@ -31,7 +31,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset: give at least one array, e.g. TensorDataset(x, y)")
-        self.arrays = tuple(t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors)
+        self.arrays = tuple(t._data if isinstance(t, Tensor) else np.asarray(t) for t in tensors)
         lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
         if None in lengths or len(set(lengths)) != 1:
             shapes = [tuple(a.shape) for a in self.arrays]
@@ -56,7 +56,7 @@ def default_collate(samples):
         return type(first)(default_collate([s[i] for s in samples]) for i in range(len(first)))
     if isinstance(first, dict):
         return {key: default_collate([s[key] for s in samples]) for key in first}
-    batch = np.stack([s.data if isinstance(s, Tensor) else np.asarray(s) for s in samples])
+    batch = np.stack([s._data if isinstance(s, Tensor) else np.asarray(s) for s in samples])
     if isinstance(first, float):  # Python floats follow the default dtype, as torch.tensor does
         batch = batch.astype(_dtypes.get_default_dtype())
     return Tensor._make(batch)

@@ -40,7 +40,7 @@ class _ConvNd(Module):
         init._default_layer_init(self.weight, self.bias, generator)
 
     def forward(self, x):
-        shape = tuple(np.shape(getattr(x, "data", x)))
+        shape = tuple(np.shape(getattr(x, "_data", x)))
         d = self._d
         if len(shape) not in (d + 1, d + 2):
             layout = "(N, C, L)" if d == 1 else "(N, C, H, W)"

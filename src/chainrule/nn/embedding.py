@@ -39,7 +39,7 @@ class Embedding(Module):
         init.normal_(self.weight, generator=generator)
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight._data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):

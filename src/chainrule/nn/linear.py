@@ -51,7 +51,7 @@ class Linear(Module):
         init._default_layer_init(self.weight, self.bias, generator)
 
     def forward(self, x):
-        shape = np.shape(getattr(x, "data", x))
+        shape = np.shape(getattr(x, "_data", x))
         if not shape or shape[-1] != self.in_features:
             got = shape[-1] if shape else "no"
             raise RuntimeError(
@@ -89,7 +89,7 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
     def forward(self, x):
-        shape = list(np.shape(getattr(x, "data", x)))
+        shape = list(np.shape(getattr(x, "_data", x)))
         d = self.dim % len(shape)
         return _shape.reshape(x, tuple(shape[:d]) + self.unflattened_size + tuple(shape[d + 1:]))
 

@@ -31,13 +31,13 @@ class Parameter(Tensor):
         if data is None:
             data = np.zeros(0, dtype=_dtypes.get_default_dtype())
         if isinstance(data, Tensor):
-            array = data.data
+            array = data._data
         elif isinstance(data, np.ndarray):
             array = data
         else:
             array = _to_array(data)
         super().__init__(np.zeros(0), requires_grad=False)
-        self.data = array
+        self._data = array
         if requires_grad:
             self.requires_grad_(True)
 
@@ -289,7 +289,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._make(np.zeros_like(p.data))
+                p.grad = Tensor._make(np.zeros_like(p._data))
 
     # ----- dtype -----
 
@@ -298,10 +298,10 @@ class Module:
         for module in self.modules():
             for store in (module._parameters, module._buffers):
                 for value in store.values():
-                    if value is not None and value.data.dtype.kind == "f" and value.data.dtype != dtype:
-                        value.data = value.data.astype(dtype)
+                    if value is not None and value._data.dtype.kind == "f" and value._data.dtype != dtype:
+                        value._data = value._data.astype(dtype)
                         if value.grad is not None:
-                            value.grad = Tensor._make(value.grad.data.astype(dtype))
+                            value.grad = Tensor._make(value.grad._data.astype(dtype))
         return self
 
     def to(self, dtype=None, *args, **kwargs):
@@ -361,14 +361,14 @@ class Module:
                 continue
             value = state_dict[key]
             try:
-                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+                array = value._data if isinstance(value, Tensor) else np.asarray(value)
             except (TypeError, ValueError) as e:
                 mismatched.append(f"{key}: a {type(value).__name__} that is not an array ({e})")
                 continue
-            if array.dtype.kind not in "biuf" and not (array.dtype.kind == "c" and target.data.dtype.kind == "c"):
+            if array.dtype.kind not in "biuf" and not (array.dtype.kind == "c" and target._data.dtype.kind == "c"):
                 mismatched.append(f"{key}: checkpoint dtype {array.dtype} can't be loaded into a {target.dtype} tensor")
                 continue
-            if array.shape != target.data.shape:
+            if array.shape != target._data.shape:
                 mismatched.append(f"{key}: checkpoint shape {tuple(array.shape)}, model shape {tuple(target.shape)}")
                 continue
             arrays[key] = array
@@ -389,7 +389,7 @@ class Module:
         with no_grad():
             for key, array in arrays.items():
                 target = own[key]
-                np.copyto(target.data, array, casting="unsafe")
+                np.copyto(target._data, array, casting="unsafe")
                 target._version += 1
         return _IncompatibleKeys(missing, unexpected)
 

@@ -39,12 +39,12 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def _check_input(self, x):
-        shape = tuple(np.shape(getattr(x, "data", x)))
+        shape = tuple(np.shape(getattr(x, "_data", x)))
         if len(shape) not in self._expected_dims:
             dims = " or ".join(f"{d}-D" for d in self._expected_dims)
             raise RuntimeError(f"{self!r}: expected {dims} input, got shape {shape}")
@@ -111,7 +111,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
-        shape = tuple(np.shape(getattr(x, "data", x)))
+        shape = tuple(np.shape(getattr(x, "_data", x)))
         k = len(self.normalized_shape)
         if shape[len(shape) - k:] != self.normalized_shape or len(shape) < k:
             raise RuntimeError(

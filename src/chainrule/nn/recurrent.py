@@ -105,7 +105,7 @@ class LSTMCell(_CellBase):
     def forward(self, x, hx=None):
         if hx is None:
             x, h, batched = self._check(x, None)
-            c = Tensor._make(np.zeros_like(h.data))
+            c = Tensor._make(np.zeros_like(h._data))
         else:
             x, h, batched = self._check(x, hx[0])
             c = hx[1] if batched else reshape(hx[1], (1, self.hidden_size))

@@ -31,11 +31,11 @@ def _clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite):
     if not grads:
         return Tensor._make(np.array(0.0, dtype=np.float32))
     norm_type = float(norm_type)
-    dtype = grads[0].data.dtype
+    dtype = grads[0]._data.dtype
     if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g.data))) if g.data.size else 0.0 for g in grads)
+        total = max(float(np.max(np.abs(g._data))) if g._data.size else 0.0 for g in grads)
     else:
-        total = float(sum(float(np.sum(np.abs(g.data.astype(np.float64)) ** norm_type)) for g in grads)) \
+        total = float(sum(float(np.sum(np.abs(g._data.astype(np.float64)) ** norm_type)) for g in grads)) \
             ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -45,7 +45,7 @@ def _clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite):
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for g in grads:
-            np.multiply(g.data, coef, out=g.data, casting="unsafe")
+            np.multiply(g._data, coef, out=g._data, casting="unsafe")
     return Tensor._make(np.array(total, dtype=dtype))
 
 
@@ -58,7 +58,7 @@ def clip_grad_value_(parameters, clip_value):
 def _clip_grad_value(params, clip_value):
     for p in params:
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
 
 
 def parameters_to_vector(parameters):
@@ -70,11 +70,11 @@ def parameters_to_vector(parameters):
 
 def vector_to_parameters(vec, parameters):
     """Copy slices of the 1-D `vec` into the parameters, in order (in place, no graph)."""
-    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    data = vec._data if isinstance(vec, Tensor) else np.asarray(vec)
     start = 0
     with no_grad():
         for p in _params(parameters):
-            n = p.data.size
+            n = p._data.size
             p._write(data[start:start + n].reshape(p.shape))
             start += n
     if start != data.size:

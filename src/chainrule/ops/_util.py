@@ -56,16 +56,16 @@ def pick_axis(dim, axis, keepdim, keepdims, op):
 
 def data_of(x):
     """The array behind a Tensor, or x itself."""
-    return getattr(x, "data", x) if hasattr(x, "grad_fn") else x
+    return getattr(x, "_data", x) if hasattr(x, "grad_fn") else x
 
 
 def is_tensor(x) -> bool:
-    return hasattr(x, "grad_fn") and hasattr(x, "data")
+    return hasattr(x, "grad_fn") and hasattr(x, "_data")
 
 
 def as_array(x):
     """A NumPy array (or scalar) for a Tensor, array or Python number."""
-    return x.data if is_tensor(x) else x
+    return x._data if is_tensor(x) else x
 
 
 class BroadcastError(RuntimeError, ValueError):

@@ -227,7 +227,7 @@ def normalize_index(index):
     out = []
     for item in index:
         if is_tensor(item):
-            item = item.data
+            item = item._data
         elif isinstance(item, list):
             item = np.asarray(item)
         if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":

@@ -33,11 +33,11 @@ class Adagrad(Optimizer):
     def _update(self, p, grad, state, group):
         if not state:
             state["step"] = 0
-            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+            state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
         state["step"] += 1
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p._data
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         state["sum"] += g * g
-        p.data -= clr * g / (np.sqrt(state["sum"]) + group["eps"])
+        p._data -= clr * g / (np.sqrt(state["sum"]) + group["eps"])

@@ -45,16 +45,16 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = np.zeros_like(p._data)
+            state["exp_avg_sq"] = np.zeros_like(p._data)
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["max_exp_avg_sq"] = np.zeros_like(p._data)
         g = -grad if group["maximize"] else grad
         if wd != 0:
             if self._decoupled:
-                p.data *= 1 - lr * wd
+                p._data *= 1 - lr * wd
             else:
-                g = g + wd * p.data
+                g = g + wd * p._data
         state["step"] += 1
         step = state["step"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
@@ -69,7 +69,7 @@ class Adam(Optimizer):
             denom = np.sqrt(state["max_exp_avg_sq"]) / bias_correction2_sqrt + eps
         else:
             denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-        p.data -= step_size * exp_avg / denom
+        p._data -= step_size * exp_avg / denom
 
 
 class AdamW(Adam):

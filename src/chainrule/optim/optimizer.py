@@ -1,7 +1,7 @@
 """Optimizer: the base class that holds parameter groups, per-parameter state and state dicts.
 
 The update rules live in one file per optimizer (sgd.py, adam.py, ...). Updates run
-on the NumPy arrays in place (``p.data``), record no graph and never write into ``p.grad``.
+on the NumPy arrays in place (``p._data``), record no graph and never write into ``p.grad``.
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 # NOTE: a fresh zeros tensor rather than writing into p.grad, which may be shared.
-                p.grad = None if set_to_none else Tensor._make(np.zeros_like(p.data))
+                p.grad = None if set_to_none else Tensor._make(np.zeros_like(p._data))
 
     @replayed_call
     def step(self, closure=None):
@@ -130,7 +130,7 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     state = self.state.setdefault(p, {})
-                    self._update(p, p.grad.data, state, group)
+                    self._update(p, p.grad._data, state, group)
                     p._version += 1
         return loss
 
@@ -192,7 +192,7 @@ class Optimizer:
             restored = {}
             for key, value in values.items():
                 if isinstance(value, (Tensor, np.ndarray)):
-                    array = np.array(value.data if isinstance(value, Tensor) else value, copy=True)
+                    array = np.array(value._data if isinstance(value, Tensor) else value, copy=True)
                     if array.shape != p.shape:
                         raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {index} has "
                                          f"shape {array.shape} but the parameter has shape {tuple(p.shape)}")

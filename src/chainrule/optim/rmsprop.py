@@ -36,15 +36,15 @@ class RMSprop(Optimizer):
         alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = np.zeros_like(p.data)
+            state["square_avg"] = np.zeros_like(p._data)
             if momentum > 0:
-                state["momentum_buffer"] = np.zeros_like(p.data)
+                state["momentum_buffer"] = np.zeros_like(p._data)
             if group["centered"]:
-                state["grad_avg"] = np.zeros_like(p.data)
+                state["grad_avg"] = np.zeros_like(p._data)
         state["step"] += 1
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p._data
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * (g * g)
@@ -59,6 +59,6 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= momentum
             buf += g / avg
-            p.data -= group["lr"] * buf
+            p._data -= group["lr"] * buf
         else:
-            p.data -= group["lr"] * g / avg
+            p._data -= group["lr"] * g / avg

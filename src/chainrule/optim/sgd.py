@@ -39,7 +39,7 @@ class SGD(Optimizer):
     def _update(self, p, grad, state, group):
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p._data
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
@@ -49,4 +49,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 axpy(buf, 1 - group["dampening"], g)
             g = g + momentum * buf if group["nesterov"] else buf
-        axpy(p.data, -group["lr"], g)
+        axpy(p._data, -group["lr"], g)

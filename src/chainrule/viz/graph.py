@@ -79,20 +79,20 @@ def _build(root):
 
     if root.grad_fn is None:
         kind = "parameter" if _is_parameter(root) else ("leaf" if root.requires_grad else "constant")
-        grad = None if root.grad is None else root.grad.data
-        return [_Vertex(f"t{id(root)}", kind, root.name, None, tuple(root.shape), root.data, grad)], []
+        grad = None if root.grad is None else root.grad._data
+        return [_Vertex(f"t{id(root)}", kind, root.name, None, tuple(root.shape), root._data, grad)], []
     order, _ = _graph(root)
     vertices, edges, known = [], [], {}
     for e in reversed(order):   # forward order: inputs before the ops that use them
         if isinstance(e, Tensor):
             kind = "parameter" if _is_parameter(e) else "leaf"
-            grad = None if e.grad is None else e.grad.data
-            vertices.append(_Vertex(f"t{id(e)}", kind, e.name, None, tuple(e.shape), e.data, grad))
-            known[f"t{id(e)}"] = e.data
+            grad = None if e.grad is None else e.grad._data
+            vertices.append(_Vertex(f"t{id(e)}", kind, e.name, None, tuple(e.shape), e._data, grad))
+            known[f"t{id(e)}"] = e._data
             continue
         out = e.out_ref() if e.out_ref is not None else None
         rec = record_of(e)
-        grad = out.grad.data if out is not None and out.grad is not None else (None if rec is None else rec.grad_output)
+        grad = out.grad._data if out is not None and out.grad is not None else (None if rec is None else rec.grad_output)
         op = _Vertex(f"op{id(e)}", "op", None, e.op_name)
         for edge in e.next:
             if edge is None:   # an input that needs no gradient (a constant): not part of the graph

@@ -33,7 +33,7 @@ def derivative_values(f, xs):
     x = Tensor(np.asarray(xs, dtype=np.float64), requires_grad=True)
     y = f(x)
     y.sum().backward()  # d(sum_i f(x_i))/dx_i = f'(x_i) for an elementwise f
-    return np.array(y.data), np.array(x.grad.data)
+    return np.array(y._data), np.array(x.grad._data)
 
 
 def plot_function(f, derivative=True, x_range=(-5, 5), ax=None, num=401, label=None, save=None):
