@@ -7,6 +7,8 @@ from ._dtypes import (bool, complex64, complex128, default_generator, double, fl
                       float64, get_default_dtype, half, int, int8, int16, int32, int64, long, manual_seed,
                       set_default_dtype, short, uint8)
 from .tensor import Tensor
+from ._device import device, get_default_device, set_default_device
+from . import accelerator, backends, cuda
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
                        tensor, zeros, zeros_like)
@@ -31,13 +33,16 @@ from .io import load, save
 from . import optim
 
 
+_LAZY = ("nn", "data", "symbolic", "utils", "train", "diagnostics")
+
+
 def __getattr__(name):
-    # NOTE: chainrule.nn loads on first use (chainrule.nn or `import chainrule.nn as nn`), so that
-    # `import chainrule` does not pay for it.
-    if name == "nn":
+    # NOTE: these submodules load on first use (chainrule.nn, chainrule.data, chainrule.symbolic, ...,
+    # or `import chainrule.nn as nn`), so that `import chainrule` does not pay for them.
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module(".nn", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 

@@ -1,11 +1,15 @@
 """Tensor constructors with PyTorch's names: tensor, zeros, ones, full, arange, linspace, eye,
 rand, randn, randint, the *_like forms and from_numpy.
+
+Every constructor takes PyTorch's `device=`: "cpu" (or chainrule.device("cpu"), the default)
+is accepted; a GPU device raises a clear error, since chainrule computes with NumPy on the CPU.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import _dtypes
+from ._device import check as _check_device
 from .tensor import Tensor
 
 
@@ -23,7 +27,7 @@ def _made(array, dtype, requires_grad, name=None):
     return t
 
 
-def tensor(data, dtype=None, requires_grad=False, name=None) -> Tensor:
+def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
     """A new tensor holding a copy of `data` (numbers, nested lists, NumPy arrays, tensors).
 
     Python floats become the default dtype (float32), ints int64, bools bool; NumPy
@@ -32,11 +36,13 @@ def tensor(data, dtype=None, requires_grad=False, name=None) -> Tensor:
     Example:
         >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True, name="x")
     """
+    _check_device(device, "tensor")
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
 
 
-def as_tensor(data, dtype=None) -> Tensor:
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like tensor(), but reuses `data` when it already is a Tensor or array of that dtype."""
+    _check_device(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
@@ -55,19 +61,23 @@ def _default(dtype):
     return _dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
 
 
-def zeros(*size, dtype=None, requires_grad=False, name=None) -> Tensor:
+def zeros(*size, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+    _check_device(device, "zeros")
     return _made(np.zeros(_size(size), dtype=_default(dtype)), None, requires_grad, name)
 
 
-def ones(*size, dtype=None, requires_grad=False, name=None) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+    _check_device(device, "ones")
     return _made(np.ones(_size(size), dtype=_default(dtype)), None, requires_grad, name)
 
 
-def empty(*size, dtype=None, requires_grad=False) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "empty")
     return _made(np.empty(_size(size), dtype=_default(dtype)), None, requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False, name=None) -> Tensor:
+def full(size, fill_value, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+    _check_device(device, "full")
     if dtype is None:
         kind = np.asarray(fill_value).dtype.kind
         dtype = _dtypes.int64 if kind in "iu" else _dtypes.bool if kind == "b" else _dtypes.get_default_dtype()
@@ -75,8 +85,9 @@ def full(size, fill_value, dtype=None, requires_grad=False, name=None) -> Tensor
                  None, requires_grad, name)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Values from start (inclusive) to end (exclusive); int64 for integer arguments, like torch."""
+    _check_device(device, "arange")
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -85,35 +96,41 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
     return _made(np.arange(start, end, step, dtype=np.dtype(dtype)), None, requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "linspace")
     return _made(np.linspace(start, end, int(steps), dtype=_default(dtype)), None, requires_grad)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "eye")
     return _made(np.eye(n, m, dtype=_default(dtype)), None, requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Uniform samples on [0, 1) from the global generator (see manual_seed)."""
+    _check_device(device, "rand")
     rng = generator or _dtypes.default_generator()
     return _made(rng.random(_size(size)).astype(_default(dtype)), None, requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Standard normal samples from the global generator (see manual_seed)."""
+    _check_device(device, "randn")
     rng = generator or _dtypes.default_generator()
     return _made(rng.standard_normal(_size(size)).astype(_default(dtype)), None, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, generator=None) -> Tensor:
+def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
     """Integers in [low, high) (int64), as torch.randint."""
+    _check_device(device, "randint")
     if high is None:
         low, high = 0, low
     rng = generator or _dtypes.default_generator()
     return _made(rng.integers(low, high, size=tuple(size)).astype(dtype or _dtypes.int64), None, False)
 
 
-def randperm(n, generator=None) -> Tensor:
+def randperm(n, device=None, generator=None) -> Tensor:
+    _check_device(device, "randperm")
     rng = generator or _dtypes.default_generator()
     return _made(rng.permutation(n).astype(np.int64), None, False)
 
@@ -122,27 +139,33 @@ def _like(x, dtype):
     return x.dtype if dtype is None else np.dtype(dtype)
 
 
-def zeros_like(x, dtype=None, requires_grad=False) -> Tensor:
+def zeros_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "zeros_like")
     return _made(np.zeros(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def ones_like(x, dtype=None, requires_grad=False) -> Tensor:
+def ones_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "ones_like")
     return _made(np.ones(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "full_like")
     return _made(np.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def empty_like(x, dtype=None, requires_grad=False) -> Tensor:
+def empty_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "empty_like")
     return _made(np.empty(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def rand_like(x, dtype=None, requires_grad=False) -> Tensor:
+def rand_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "rand_like")
     return _made(_dtypes.default_generator().random(x.shape).astype(_like(x, dtype)), None, requires_grad)
 
 
-def randn_like(x, dtype=None, requires_grad=False) -> Tensor:
+def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_device(device, "randn_like")
     return _made(_dtypes.default_generator().standard_normal(x.shape).astype(_like(x, dtype)), None,
                  requires_grad)
 

@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 
 from . import _dtypes
+from . import _device
 from .autograd import engine, grad_mode
 from .autograd import jit as _jit
 
@@ -90,7 +91,7 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
+    __slots__ = ("_data", "_grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
                  "_retains_grad", "__weakref__")
 
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
@@ -98,7 +99,7 @@ class Tensor:
 
     def __init__(self, data, dtype=None, requires_grad=False, name=None):
         self._data = _to_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._name = None
         if name is not None:
@@ -115,7 +116,7 @@ class Tensor:
         """Wrap an array without copying (the ops' fast path)."""
         t = _new(cls)
         t._data = data if type(data) is _ndarray else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
         t._name = None
@@ -172,8 +173,39 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        """device(type='cpu'): chainrule's tensors live in NumPy arrays in main memory."""
+        return _device.CPU
+
+    is_cuda = False
+    is_cpu = True
+    is_mps = False
+
+    def get_device(self) -> int:
+        """-1 for a CPU tensor, as torch.Tensor.get_device."""
+        return -1
+
+    # The gradient lives in the _grad slot; the engine and optimizers write it there directly.
+    # Assignments from user code go through this check, as in PyTorch.
+    def _set_grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+                    + ("; wrap the array with chainrule.from_numpy(...)" if isinstance(value, np.ndarray) else "")
+                )
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size {list(value.shape)} to a tensor of size "
+                    f"{list(self.shape)}. Please ensure that the gradient and the tensor are the same size"
+                )
+            if value._data.dtype != self._data.dtype and self._data.dtype.kind in "fc":
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype {value.dtype} to a tensor with dtype "
+                    f"{self.dtype}. The gradient must have the tensor's dtype; convert it with "
+                    f".to({self.dtype})."
+                )
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -427,13 +459,45 @@ class Tensor:
 
     # ----- dtype conversion -----
 
-    def to(self, dtype=None, *args, **kwargs):
-        """Cast to `dtype` (a no-op when it already has it). Devices other than 'cpu' are refused."""
-        if isinstance(dtype, str) and dtype == "cpu":
-            dtype = kwargs.get("dtype")
-        if dtype is None:
-            return self
-        return _ew.cast(self, dtype)
+    def to(self, *args, **kwargs):
+        """This tensor with another dtype (and device), as torch.Tensor.to.
+
+        Forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)` (its dtype and
+        device), `to(dtype=..., device=...)`; `copy=True` always copies. Returns self when nothing
+        changes. The only device is the CPU: asking for "cuda" or "mps" raises.
+
+        Example:
+            >>> chainrule.ones(2).to("cpu", chainrule.float64).dtype
+            dtype('float64')
+        """
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg._data.dtype
+            elif isinstance(arg, _device.device) or isinstance(arg, int) and not isinstance(arg, bool) or (
+                    isinstance(arg, str) and arg.partition(":")[0] in _device._KNOWN_TYPES):
+                dev = arg
+            elif isinstance(arg, bool):
+                pass  # non_blocking or copy given positionally: nothing to do on the CPU
+            else:
+                dtype = arg
+        if dev is not None:
+            _device.check(dev, "Tensor.to")
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return _ew.cast(self, dtype)
+        return _ew.clone(self) if copy else self
+
+    def cuda(self, device=None, non_blocking=False):
+        """Raises: chainrule has no GPU (it runs on the CPU with NumPy)."""
+        raise _device._no_gpu("Tensor.cuda", _device.device("cuda") if device is None
+                              else _device.device("cuda", device) if isinstance(device, int)
+                              else _device.device(device))
 
     def float(self):
         return self.to(_dtypes.float32)
@@ -457,6 +521,58 @@ class Tensor:
         return str(self.dtype) if dtype is None else self.to(dtype)
 
     def cpu(self):
+        return self
+
+    # ----- new tensors like this one (dtype and device inherited) -----
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """A copy of `data` with this tensor's dtype unless `dtype` is given (torch.Tensor.new_tensor)."""
+        return _creation.tensor(data, dtype=self._data.dtype if dtype is None else dtype, device=device,
+                                requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """zeros(size) with this tensor's dtype unless `dtype` is given."""
+        return _creation.zeros(*size, dtype=self._data.dtype if dtype is None else dtype, device=device,
+                               requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """ones(size) with this tensor's dtype unless `dtype` is given."""
+        return _creation.ones(*size, dtype=self._data.dtype if dtype is None else dtype, device=device,
+                              requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """empty(size) with this tensor's dtype unless `dtype` is given."""
+        return _creation.empty(*size, dtype=self._data.dtype if dtype is None else dtype, device=device,
+                               requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """full(size, fill_value) with this tensor's dtype unless `dtype` is given."""
+        return _creation.full(size, fill_value, dtype=self._data.dtype if dtype is None else dtype, device=device,
+                              requires_grad=requires_grad)
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix; 0-D and 1-D tensors come back as they are (torch.Tensor.t).
+
+        Example:
+            >>> chainrule.ones(2, 3).t().shape
+            (3, 2)
+        """
+        if self._data.ndim > 2:
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D (shape "
+                f"{tuple(self.shape)}); use .transpose(dim0, dim1) or .mT for batches of matrices."
+            )
+        return _shape.transpose(self, 0, 1) if self._data.ndim == 2 else _shape.reshape(self, self.shape)
+
+    def t_(self) -> "Tensor":
+        """t() in place: this tensor becomes its transpose (and, in a graph, takes the transpose's history)."""
+        self._check_inplace("t_")
+        result = self.t()
+        self._data = result._data
+        self._version += 1
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            result.grad_fn.out_ref = weakref.ref(self)
         return self
 
     # ----- operators -----
@@ -608,6 +724,7 @@ from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import nn as _nn  # noqa: E402
+from . import creation as _creation  # noqa: E402
 
 # Methods are the op functions themselves: x.exp() is ops.elementwise.exp(x).
 for _module, _names in (
@@ -623,6 +740,9 @@ for _module, _names in (
     for _name in _names.split():
         setattr(Tensor, _name, getattr(_module, _name))
 Tensor.clone = _ew.clone
+# Reading .grad is the slot's own C getter (no Python frame); writing checks the value.
+Tensor.grad = property(Tensor._grad.__get__, Tensor._set_grad, None,
+                       "The accumulated gradient (a Tensor of this tensor's shape and dtype) after backward, or None.")
 Tensor.view_as = lambda self, other: _shape.reshape(self, other.shape)
 Tensor.reshape_as = Tensor.view_as
 Tensor.mm = _linalg.matmul

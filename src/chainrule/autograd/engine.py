@@ -402,13 +402,14 @@ def _accumulate(tensor, g, graph, owned_key):
     Tensor = _Tensor
     if graph:
         g_t = g if isinstance(g, Tensor) else Tensor._make(g)
-        tensor.grad = g_t if tensor.grad is None else tensor.grad + g_t
+        tensor._grad = g_t if tensor._grad is None else tensor._grad + g_t
         return
-    if tensor.grad is None:
+    if tensor._grad is None:
         # A gradient from backward may share its buffer with another leaf's (Add
         # passes g through to both inputs), so keep a private copy unless it is ours.
-        tensor.grad = Tensor._make(g if owned_key else np.array(g, copy=True))
-    elif tensor.grad.requires_grad:
-        tensor.grad = Tensor._make(tensor.grad._data + g)
+        # (_grad: the slot itself, skipping the user-facing check of the .grad setter.)
+        tensor._grad = Tensor._make(g if owned_key else np.array(g, copy=True))
+    elif tensor._grad.requires_grad:
+        tensor._grad = Tensor._make(tensor._grad._data + g)
     else:
-        tensor.grad._data += g
+        tensor._grad._data += g

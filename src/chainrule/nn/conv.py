@@ -6,6 +6,7 @@ import numpy as np
 from ..ops import conv as _conv
 from . import init
 from .linear import _empty
+from .._device import check as _check_device
 from .module import Module
 
 
@@ -14,8 +15,9 @@ class _ConvNd(Module):
     _fn = None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", dtype=None, generator=None):
+                 bias=True, padding_mode="zeros", device=None, dtype=None, generator=None):
         super().__init__()
+        _check_device(device, type(self).__name__)
         d = self._d
         name = type(self).__name__
         if in_channels % groups or out_channels % groups:

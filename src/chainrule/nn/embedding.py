@@ -7,6 +7,7 @@ from .. import _dtypes
 from ..autograd.grad_mode import no_grad
 from . import init
 from .functional import embedding
+from .._device import check as _check_device
 from .module import Module, Parameter
 
 
@@ -19,8 +20,9 @@ class Embedding(Module):
         (2, 2, 3)
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, generator=None, _weight=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None, generator=None, _weight=None):
         super().__init__()
+        _check_device(device, type(self).__name__)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:

@@ -7,6 +7,7 @@ from .. import _dtypes
 from ..ops import conv as _conv
 from ..ops import shape as _shape
 from . import init
+from .._device import check as _check_device
 from .module import Module, Parameter
 
 
@@ -36,8 +37,9 @@ class Linear(Module):
         (2, 3)
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None, generator=None):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, generator=None):
         super().__init__()
+        _check_device(device, type(self).__name__)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = _empty((self.out_features, self.in_features), dtype)

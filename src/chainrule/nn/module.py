@@ -10,7 +10,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _device, _dtypes
 from ..autograd.grad_mode import no_grad
 from ..autograd.jit import replayed_call
 from ..tensor import Tensor, _to_array
@@ -287,9 +287,9 @@ class Module:
             if p.grad is None:
                 continue
             if set_to_none:
-                p.grad = None
+                p._grad = None
             else:
-                p.grad = Tensor._make(np.zeros_like(p._data))
+                p._grad = Tensor._make(np.zeros_like(p._data))
 
     # ----- dtype -----
 
@@ -301,15 +301,46 @@ class Module:
                     if value is not None and value._data.dtype.kind == "f" and value._data.dtype != dtype:
                         value._data = value._data.astype(dtype)
                         if value.grad is not None:
-                            value.grad = Tensor._make(value.grad._data.astype(dtype))
+                            value._grad = Tensor._make(value.grad._data.astype(dtype))
         return self
 
-    def to(self, dtype=None, *args, **kwargs):
-        """Cast floating parameters and buffers to `dtype` in place ('cpu' is accepted and ignored)."""
-        dtype = kwargs.get("dtype", dtype)
-        if isinstance(dtype, str) and dtype == "cpu":
-            dtype = args[0] if args else None
+    def to(self, *args, **kwargs):
+        """Cast floating parameters and buffers in place and return self, as torch.nn.Module.to.
+
+        Forms: `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` (its dtype),
+        `to(device=..., dtype=...)`. The only device is the CPU ("cpu" or chainrule.device("cpu"));
+        "cuda" and "mps" raise.
+
+        Example:
+            >>> model = nn.Linear(2, 3).to("cpu")
+        """
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to() got unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg._data.dtype
+            elif isinstance(arg, (_device.device, int)) and not isinstance(arg, bool) or (
+                    isinstance(arg, str) and arg.partition(":")[0] in _device._KNOWN_TYPES):
+                dev = arg
+            elif not isinstance(arg, bool):
+                dtype = arg
+        if dev is not None:
+            _device.check(dev, f"{type(self).__name__}.to")
+        if dtype is not None and np.dtype(dtype).kind not in "fc":
+            raise TypeError(f"{type(self).__name__}.to only accepts floating point or complex dtypes, "
+                            f"but got desired dtype={np.dtype(dtype)}")
         return self if dtype is None else self._cast(dtype)
+
+    def cpu(self):
+        """Returns self: every tensor already lives on the CPU."""
+        return self
+
+    def cuda(self, device=None):
+        """Raises: chainrule has no GPU (it runs on the CPU with NumPy)."""
+        raise _device._no_gpu(f"{type(self).__name__}.cuda", _device.device("cuda"))
 
     def double(self):
         return self._cast(np.float64)

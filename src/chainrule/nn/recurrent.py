@@ -15,6 +15,7 @@ from ..ops.elementwise import sigmoid, tanh
 from ..ops.shape import getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
+from .._device import check as _check_device
 from .module import Module, Parameter
 
 
@@ -47,8 +48,9 @@ def _lstm_step(gi, h, c, w_hh, b_hh):
 class _CellBase(Module):
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, dtype=None, generator=None):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, generator=None):
         super().__init__()
+        _check_device(device, type(self).__name__)
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         g = self._gates * self.hidden_size
@@ -120,8 +122,9 @@ class _RNNBase(Module):
     _name = ""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None, generator=None):
+                 bidirectional=False, device=None, dtype=None, generator=None):
         super().__init__()
+        _check_device(device, type(self).__name__)
         if bidirectional:
             raise NotImplementedError(f"{type(self).__name__}: bidirectional=True is not supported")
         if num_layers < 1:

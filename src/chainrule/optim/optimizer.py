@@ -112,7 +112,7 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 # NOTE: a fresh zeros tensor rather than writing into p.grad, which may be shared.
-                p.grad = None if set_to_none else Tensor._make(np.zeros_like(p._data))
+                p._grad = None if set_to_none else Tensor._make(np.zeros_like(p._data))
 
     @replayed_call
     def step(self, closure=None):

@@ -1,0 +1,110 @@
+"""Devices, PyTorch-shaped: chainrule computes on the CPU with NumPy, and says so.
+
+`device("cpu")` is the one device; scripts written for PyTorch run unchanged when they pick
+their device the usual way (`"cuda" if chainrule.cuda.is_available() else "cpu"`).
+Asking for a GPU ("cuda", "mps", device("cuda:0")) raises a clear error instead of silently
+computing somewhere else.
+
+Example:
+    >>> dev = chainrule.device("cpu")
+    >>> x = chainrule.zeros(3, device=dev)
+    >>> x.device == dev
+    True
+"""
+from __future__ import annotations
+
+# PyTorch's device types; only "cpu" exists here, the others parse (so device("cuda:1") prints)
+# but cannot hold a tensor.
+_KNOWN_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
+                "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
+class device:
+    """Where a tensor lives, as torch.device: `device("cpu")`, `device("cpu:0")`, `device("cpu", 0)`.
+
+    Compares equal to another device with the same type and index (so device("cpu") !=
+    device("cpu:0"), as in PyTorch); `str(d)` is "cpu" or "cpu:0". Only the CPU can hold tensors.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            if index is not None:
+                raise ValueError("device: pass either a device or a type and index, not both")
+            self.type, self.index = type.type, type.index
+            return
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a string such as 'cpu' or a device, got {type.__class__.__name__}")
+        text = type
+        name, colon, number = text.partition(":")
+        if name not in _KNOWN_TYPES:
+            raise RuntimeError(
+                f"device: unknown device type {name!r} in {text!r}; chainrule computes on the CPU with NumPy, "
+                "so use 'cpu' (PyTorch's other types such as 'cuda' and 'mps' are recognised but unavailable)."
+            )
+        if colon:
+            if index is not None or not number.isdigit():
+                raise RuntimeError(f"device: invalid device string {text!r}; expected e.g. 'cpu' or 'cpu:0'")
+            index = int(number)
+        if index is not None and (not isinstance(index, int) or index < 0):
+            raise RuntimeError(f"device: the index must be a non-negative integer, got {index!r}")
+        self.type, self.index = name, index
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        return (f"device(type={self.type!r})" if self.index is None
+                else f"device(type={self.type!r}, index={self.index})")
+
+    def __eq__(self, other):
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+CPU = device("cpu")
+_default = CPU
+
+
+def _no_gpu(where, requested):
+    what = {"cuda": "an NVIDIA GPU with CUDA", "mps": "Apple's Metal (MPS)", "hip": "an AMD GPU with ROCm",
+            "xpu": "an Intel GPU (XPU)"}.get(requested.type, f"the {requested.type!r} backend")
+    return RuntimeError(
+        f"{where}: device {str(requested)!r} needs {what}, which chainrule does not have: chainrule runs on "
+        "the CPU with NumPy. Use device='cpu' (or pick it with "
+        "`'cuda' if chainrule.cuda.is_available() else 'cpu'`)."
+    )
+
+
+def check(dev, where="device"):
+    """The device object for `dev` (a string, a device or None for the default); refuses anything but the CPU."""
+    if dev is None:
+        return _default
+    if dev is CPU or dev == "cpu":
+        return CPU
+    if isinstance(dev, int):
+        # PyTorch reads a bare integer as a CUDA ordinal.
+        raise _no_gpu(where, device("cuda", dev))
+    d = dev if isinstance(dev, device) else device(dev)
+    if d.type != "cpu":
+        raise _no_gpu(where, d)
+    return d
+
+
+def set_default_device(dev):
+    """Set the device constructors use when none is given (only 'cpu' exists; None resets it)."""
+    global _default
+    _default = check(dev, "set_default_device")
+
+
+def get_default_device() -> device:
+    """The device constructors use when none is given: device(type='cpu')."""
+    return _default
