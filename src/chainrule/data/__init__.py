@@ -2,6 +2,7 @@
 from .builtin import DataSplits, cache_dir, digits, mnist1d, split, xor
 from .dataset import DataLoader, Dataset, TensorDataset, default_collate
 from .readers import load, mnist, read_csv, read_idx, read_npz
+from .subset import Subset, random_split
 
 BUILTIN = {"xor": xor, "digits": digits, "mnist1d": mnist1d}
 
@@ -13,5 +14,5 @@ def get(name_or_path, **kwargs) -> DataSplits:
     return load(name_or_path, **kwargs)
 
 
-__all__ = ["Dataset", "TensorDataset", "DataLoader", "default_collate", "DataSplits", "split", "cache_dir", "xor",
+__all__ = ["Dataset", "TensorDataset", "DataLoader", "Subset", "random_split", "default_collate", "DataSplits", "split", "cache_dir", "xor",
            "digits", "mnist1d", "mnist", "read_idx", "read_csv", "read_npz", "load", "get"]

@@ -15,12 +15,12 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
-from .recurrent import GRU, LSTM, GRUCell, LSTMCell
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "Module", "Parameter", "functional", "init", "utils",
     "Linear", "Identity", "Flatten", "Unflatten", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
-    "AvgPool2d", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "GRUCell", "GRU",
+    "AvgPool2d", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "GRUCell", "GRU", "RNNCell", "RNN",
     "LSTMCell", "LSTM", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "ELU", "SiLU",
     "Softplus", "Sequential", "ModuleList", "ModuleDict", "Residual", "ResidualBlock", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "L1Loss",

@@ -16,8 +16,8 @@ from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d
                         max_pool1d, max_pool2d)
 from ..ops.elementwise import (_plain, elu, gelu, hardtanh, leaky_relu, mish, relu, rsqrt, selu, sigmoid, silu,
                                softplus, tanh, where)
-from ..ops.nn import (Dropout, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
-                      log_softmax, mse_loss, nll_loss, one_hot, softmax)
+from ..ops import nn as _nn
+from ..ops.nn import Dropout, log_softmax, one_hot, softmax
 from ..ops.reduce import mean as _mean
 from ..ops.shape import getitem, pad
 
@@ -28,6 +28,66 @@ __all__ = [
     "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "dropout", "batch_norm", "layer_norm", "embedding", "pad", "normalize",
 ]
+
+
+# ----- losses: ops.nn's, with PyTorch's full signatures (legacy size_average / reduce included) -----
+
+def _legacy_reduction(size_average, reduce, stacklevel=3):
+    """PyTorch's mapping of the deprecated flags: reduce=False -> 'none'; size_average=False -> 'sum'; else 'mean'."""
+    import warnings
+
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "none" if not reduce else "mean" if size_average else "sum"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                  UserWarning, stacklevel=stacklevel)
+    return reduction
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross-entropy from logits (N, C, ...) and class indices or probabilities (see chainrule.ops.nn)."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    return _nn.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
+                             label_smoothing=label_smoothing)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of log-probabilities at class indices."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    return _nn.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean squared error (input - target)^2, reduced."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    return _nn.mse_loss(input, target, reduction=reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean absolute error |input - target|, reduced."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    return _nn.l1_loss(input, target, reduction=reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Binary cross-entropy on probabilities (logs clamped at -100, as PyTorch)."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    return _nn.binary_cross_entropy(input, target, weight=weight, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """Binary cross-entropy on logits (stable for any logit size)."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    return _nn.binary_cross_entropy_with_logits(input, target, weight=weight, reduction=reduction,
+                                                pos_weight=pos_weight)
 
 
 def dropout(input, p=0.5, training=True, inplace=False, generator=None):

@@ -2,12 +2,21 @@
 from __future__ import annotations
 
 from ..ops import nn as _nn
+from .functional import _legacy_reduction
 from .module import Module
 
 
 class _Loss(Module):
-    def __init__(self, reduction="mean"):
+    """Base of the losses: `reduction` is "mean", "sum" or "none".
+
+    PyTorch's legacy `size_average` and `reduce` flags are accepted and mapped as torch maps them
+    (reduce=False -> "none", else size_average=False -> "sum", else "mean"), with its warning.
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
+        if size_average is not None or reduce is not None:
+            reduction = _legacy_reduction(size_average, reduce, stacklevel=4)
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
@@ -19,8 +28,9 @@ class _Loss(Module):
 class CrossEntropyLoss(_Loss):
     """Cross-entropy from logits (N, C) and class indices (N,) or probabilities (N, C)."""
 
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(size_average, reduce, reduction)
         self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, input, target):
@@ -31,8 +41,8 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities (N, C) at class indices (N,)."""
 
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
         self.weight, self.ignore_index = weight, ignore_index
 
     def forward(self, input, target):
@@ -57,8 +67,8 @@ class L1Loss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy on probabilities (logs clamped at -100, as PyTorch)."""
 
-    def __init__(self, weight=None, reduction="mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
         self.weight = weight
 
     def forward(self, input, target):
@@ -68,8 +78,8 @@ class BCELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy on logits: stable for any logit size."""
 
-    def __init__(self, weight=None, reduction="mean", pos_weight=None):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
         self.weight, self.pos_weight = weight, pos_weight
 
     def forward(self, input, target):

@@ -1,7 +1,9 @@
-"""Recurrent layers with PyTorch's gate equations and parameter names: GRUCell, GRU, LSTMCell, LSTM.
+"""Recurrent layers with PyTorch's equations and parameter names: RNNCell, RNN, GRUCell, GRU, LSTMCell, LSTM.
 
-The input projections of all time steps are one matmul; only the hidden-to-hidden product runs
-step by step.
+The multi-layer forms take PyTorch's options (num_layers, bidirectional, dropout between layers,
+batch_first, bias) and name their parameters as torch does (weight_ih_l0, weight_hh_l0_reverse, ...),
+so a torch state_dict loads unchanged. The input projections of all time steps are one matmul; only
+the hidden-to-hidden product runs step by step.
 """
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import numpy as np
 
 from .. import _dtypes
 from ..ops import conv as _conv
-from ..ops.elementwise import sigmoid, tanh
-from ..ops.shape import getitem, reshape, stack, transpose
+from ..ops.elementwise import relu, sigmoid, tanh
+from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
 from .._device import check as _check_device
@@ -23,6 +25,20 @@ def _split(x, n):
     """The n equal chunks of the last dim of x (gate blocks)."""
     size = x.shape[-1] // n
     return [getitem(x, (Ellipsis, slice(i * size, (i + 1) * size))) for i in range(n)]
+
+
+def _rnn_step(gi, h, w_hh, b_hh, activation):
+    """Elman RNN: h' = activation(W_ih x + b_ih + W_hh h + b_hh) (activation tanh or relu)."""
+    return activation(gi + _conv.linear(h, w_hh, b_hh))
+
+
+_ACTIVATIONS = {"tanh": tanh, "relu": relu}
+
+
+def _activation(nonlinearity):
+    if nonlinearity not in _ACTIVATIONS:
+        raise ValueError(f"Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'.")
+    return _ACTIVATIONS[nonlinearity]
 
 
 def _gru_step(gi, h, w_hh, b_hh):
@@ -88,6 +104,24 @@ class _CellBase(Module):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
 
+class RNNCell(_CellBase):
+    """One Elman RNN step: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu), as torch.nn.RNNCell."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None,
+                 generator=None):
+        act = _activation(nonlinearity)
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype, generator=generator)
+        self.nonlinearity, self._act = nonlinearity, act
+
+    def forward(self, x, hx=None):
+        x, hx, batched = self._check(x, hx)
+        h = _rnn_step(_conv.linear(x, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh, self._act)
+        return h if batched else reshape(h, (self.hidden_size,))
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}")
+
+
 class GRUCell(_CellBase):
     """One GRU step: h' = GRUCell(x, h) with PyTorch's equations (gates r, z, n in that order)."""
 
@@ -118,28 +152,47 @@ class LSTMCell(_CellBase):
 
 
 class _RNNBase(Module):
+    """The multi-layer, optionally bidirectional recurrence shared by RNN, GRU and LSTM.
+
+    Layer k reads the previous layer's output (both directions concatenated, dropout applied in
+    training); the reverse direction runs the same equations from the last time step to the first.
+    Initial and final states are (num_layers * num_directions, batch, hidden), indexed
+    layer * num_directions + direction, as in PyTorch.
+    """
+
     _gates = 1
-    _name = ""
+    _n_states = 1  # h, or (h, c) for the LSTM
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, device=None, dtype=None, generator=None):
         super().__init__()
         _check_device(device, type(self).__name__)
-        if bidirectional:
-            raise NotImplementedError(f"{type(self).__name__}: bidirectional=True is not supported")
+        name = type(self).__name__
         if num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be at least 1, got {num_layers}")
+            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the probability of "
+                             f"an element being zeroed, got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            import warnings
+
+            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
+                          f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                          f"num_layers={num_layers}", UserWarning, stacklevel=2)
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         g = self._gates * self.hidden_size
         for layer in range(self.num_layers):
-            width = self.input_size if layer == 0 else self.hidden_size
-            setattr(self, f"weight_ih_l{layer}", Parameter(np.zeros((g, width), dtype=dt)))
-            setattr(self, f"weight_hh_l{layer}", Parameter(np.zeros((g, self.hidden_size), dtype=dt)))
-            if bias:
-                setattr(self, f"bias_ih_l{layer}", Parameter(np.zeros(g, dtype=dt)))
-                setattr(self, f"bias_hh_l{layer}", Parameter(np.zeros(g, dtype=dt)))
+            width = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            for suffix in ("", "_reverse")[:self.num_directions]:
+                setattr(self, f"weight_ih_l{layer}{suffix}", Parameter(np.zeros((g, width), dtype=dt)))
+                setattr(self, f"weight_hh_l{layer}{suffix}", Parameter(np.zeros((g, self.hidden_size), dtype=dt)))
+                if bias:
+                    setattr(self, f"bias_ih_l{layer}{suffix}", Parameter(np.zeros(g, dtype=dt)))
+                    setattr(self, f"bias_hh_l{layer}{suffix}", Parameter(np.zeros(g, dtype=dt)))
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):
@@ -148,10 +201,11 @@ class _RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound, generator=generator)
 
-    def _layer_params(self, layer):
+    def _layer_params(self, layer, direction=0):
         get = self._parameters.get
-        return (get(f"weight_ih_l{layer}"), get(f"weight_hh_l{layer}"), get(f"bias_ih_l{layer}"),
-                get(f"bias_hh_l{layer}"))
+        suffix = "_reverse" if direction else ""
+        return (get(f"weight_ih_l{layer}{suffix}"), get(f"weight_hh_l{layer}{suffix}"),
+                get(f"bias_ih_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
 
     def _prepare(self, x):
         shape = tuple(x.shape)
@@ -169,25 +223,17 @@ class _RNNBase(Module):
         return x, batched
 
     def _initial(self, hx, batch, dtype, batched):
+        """The per-(layer, direction) initial states of one kind (h or c): a list of (batch, hidden)."""
+        count = self.num_layers * self.num_directions
         if hx is None:
-            return [Tensor._make(np.zeros((batch, self.hidden_size), dtype=dtype)) for _ in range(self.num_layers)]
-        expected = (self.num_layers, batch, self.hidden_size) if batched else (self.num_layers, self.hidden_size)
+            return [Tensor._make(np.zeros((batch, self.hidden_size), dtype=dtype)) for _ in range(count)]
+        expected = (count, batch, self.hidden_size) if batched else (count, self.hidden_size)
         if tuple(hx.shape) != expected:
-            raise RuntimeError(f"{self!r}: initial state has shape {tuple(hx.shape)}; expected {expected} "
-                               "(num_layers, batch, hidden_size)")
+            raise RuntimeError(f"{self!r}: expected hidden size {expected} (num_layers * num_directions, batch, "
+                               f"hidden_size), got {list(hx.shape)}")
         if not batched:
-            hx = reshape(hx, (self.num_layers, 1, self.hidden_size))
-        return [getitem(hx, layer) for layer in range(self.num_layers)]
-
-    def _finish(self, out, states, batched):
-        """out: (seq, batch, hidden) from the last layer; states: lists of per-layer final states."""
-        finals = [stack(s, 0) for s in states]                         # (num_layers, batch, hidden)
-        if not batched:
-            out = reshape(out, (out.shape[0], self.hidden_size))
-            finals = [reshape(f, (self.num_layers, self.hidden_size)) for f in finals]
-        elif self.batch_first:
-            out = transpose(out, 0, 1)
-        return out, finals
+            hx = reshape(hx, (count, 1, self.hidden_size))
+        return [getitem(hx, i) for i in range(count)]
 
     def _between_layers(self, seq):
         if self.dropout and self.training:
@@ -195,6 +241,42 @@ class _RNNBase(Module):
 
             return dropout(seq, self.dropout, True)
         return seq
+
+    def _run(self, x, hx):
+        """Returns output and the final states, each (num_layers * num_directions, batch, hidden)."""
+        x, batched = self._prepare(x)
+        seq_len, batch = x.shape[0], x.shape[1]
+        if self._n_states == 1:
+            hx = (hx,)
+        elif hx is None:
+            hx = (None, None)
+        states = [self._initial(h, batch, x.dtype, batched) for h in hx]
+        finals = [[] for _ in states]
+        layer_input = x
+        for layer in range(self.num_layers):
+            if layer:
+                layer_input = self._between_layers(layer_input)
+            outputs = []
+            for direction in range(self.num_directions):
+                w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, direction)
+                gi_all = _conv.linear(layer_input, w_ih, b_ih)        # all time steps in one matmul
+                state = tuple(s[layer * self.num_directions + direction] for s in states)
+                steps = range(seq_len - 1, -1, -1) if direction else range(seq_len)
+                seq_out = [None] * seq_len
+                for t in steps:
+                    state = self._step(getitem(gi_all, t), state, w_hh, b_hh)
+                    seq_out[t] = state[0]
+                for final, s in zip(finals, state):
+                    final.append(s)
+                outputs.append(stack(seq_out, 0))
+            layer_input = outputs[0] if len(outputs) == 1 else cat(outputs, -1)
+        out, finals = layer_input, [stack(f, 0) for f in finals]
+        if not batched:
+            out = reshape(out, (out.shape[0], out.shape[2]))
+            finals = [reshape(f, (f.shape[0], self.hidden_size)) for f in finals]
+        elif self.batch_first:
+            out = transpose(out, 0, 1)
+        return out, finals
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
@@ -206,76 +288,76 @@ class _RNNBase(Module):
             text += ", batch_first=True"
         if self.dropout:
             text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
         return text
 
 
-class GRU(_RNNBase):
-    """Multi-layer GRU: returns (output, h_n) as torch.nn.GRU.
+class RNN(_RNNBase):
+    """Multi-layer Elman RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) (or relu), as torch.nn.RNN.
 
-    output is (seq, batch, hidden) ((batch, seq, hidden) with batch_first=True) from the last layer;
-    h_n is (num_layers, batch, hidden). Parameters are weight_ih_l{k} (3H, in), weight_hh_l{k} (3H, H),
-    bias_ih_l{k}, bias_hh_l{k}, gates ordered r, z, n.
+    Returns (output, h_n): output (seq, batch, num_directions * hidden) ((batch, seq, ...) with
+    batch_first=True) from the last layer, h_n (num_layers * num_directions, batch, hidden).
 
     Example:
-        >>> gru = nn.GRU(4, 8, batch_first=True)
-        >>> out, h = gru(chainrule.randn(2, 5, 4))   # out (2, 5, 8), h (1, 2, 8)
+        >>> rnn = nn.RNN(4, 8, num_layers=2, nonlinearity="relu")
+        >>> out, h = rnn(chainrule.randn(5, 2, 4))   # out (5, 2, 8), h (2, 2, 8)
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, generator=None):
+        act = _activation(nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype, generator=generator)
+        self.nonlinearity, self._act = nonlinearity, act
+
+    def _step(self, gi, state, w_hh, b_hh):
+        return (_rnn_step(gi, state[0], w_hh, b_hh, self._act),)
+
+    def forward(self, x, hx=None):
+        out, (h_n,) = self._run(x, hx)
+        return out, h_n
+
+
+class GRU(_RNNBase):
+    """Multi-layer, optionally bidirectional GRU: returns (output, h_n) as torch.nn.GRU.
+
+    output is (seq, batch, num_directions * hidden) ((batch, seq, ...) with batch_first=True) from
+    the last layer; h_n is (num_layers * num_directions, batch, hidden). Parameters are
+    weight_ih_l{k}[_reverse] (3H, in), weight_hh_l{k}[_reverse] (3H, H), bias_ih_l{k}[_reverse],
+    bias_hh_l{k}[_reverse], gates ordered r, z, n.
+
+    Example:
+        >>> gru = nn.GRU(4, 8, batch_first=True, bidirectional=True)
+        >>> out, h = gru(chainrule.randn(2, 5, 4))   # out (2, 5, 16), h (2, 2, 8)
     """
 
     _gates = 3
 
+    @staticmethod
+    def _step(gi, state, w_hh, b_hh):
+        return (_gru_step(gi, state[0], w_hh, b_hh),)
+
     def forward(self, x, hx=None):
-        x, batched = self._prepare(x)
-        seq_len, batch = x.shape[0], x.shape[1]
-        hs = self._initial(hx, batch, x.dtype, batched)
-        finals = []
-        layer_input = x
-        for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
-            if layer:
-                layer_input = self._between_layers(layer_input)
-            gi_all = _conv.linear(layer_input, w_ih, b_ih)           # all time steps in one matmul
-            h = hs[layer]
-            outputs = []
-            for t in range(seq_len):
-                h = _gru_step(getitem(gi_all, t), h, w_hh, b_hh)
-                outputs.append(h)
-            finals.append(h)
-            layer_input = stack(outputs, 0)
-        out, (h_n,) = self._finish(layer_input, [finals], batched)
+        out, (h_n,) = self._run(x, hx)
         return out, h_n
 
 
 class LSTM(_RNNBase):
-    """Multi-layer LSTM: returns (output, (h_n, c_n)) as torch.nn.LSTM (gates i, f, g, o).
+    """Multi-layer, optionally bidirectional LSTM: returns (output, (h_n, c_n)) as torch.nn.LSTM.
 
-    Parameters are weight_ih_l{k} (4H, in), weight_hh_l{k} (4H, H), bias_ih_l{k}, bias_hh_l{k}.
+    Gates i, f, g, o; parameters weight_ih_l{k}[_reverse] (4H, in), weight_hh_l{k}[_reverse] (4H, H),
+    bias_ih_l{k}[_reverse], bias_hh_l{k}[_reverse]. hx is (h_0, c_0), each
+    (num_layers * num_directions, batch, hidden).
     """
 
     _gates = 4
+    _n_states = 2
+
+    @staticmethod
+    def _step(gi, state, w_hh, b_hh):
+        return _lstm_step(gi, state[0], state[1], w_hh, b_hh)
 
     def forward(self, x, hx=None):
-        x, batched = self._prepare(x)
-        seq_len, batch = x.shape[0], x.shape[1]
-        if hx is None:
-            hs = self._initial(None, batch, x.dtype, batched)
-            cs = self._initial(None, batch, x.dtype, batched)
-        else:
-            hs = self._initial(hx[0], batch, x.dtype, batched)
-            cs = self._initial(hx[1], batch, x.dtype, batched)
-        final_h, final_c = [], []
-        layer_input = x
-        for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
-            if layer:
-                layer_input = self._between_layers(layer_input)
-            gi_all = _conv.linear(layer_input, w_ih, b_ih)
-            h, c = hs[layer], cs[layer]
-            outputs = []
-            for t in range(seq_len):
-                h, c = _lstm_step(getitem(gi_all, t), h, c, w_hh, b_hh)
-                outputs.append(h)
-            final_h.append(h)
-            final_c.append(c)
-            layer_input = stack(outputs, 0)
-        out, (h_n, c_n) = self._finish(layer_input, [final_h, final_c], batched)
+        out, (h_n, c_n) = self._run(x, hx)
         return out, (h_n, c_n)
