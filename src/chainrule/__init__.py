@@ -29,6 +29,15 @@ from .ops.shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, 
                         unsqueeze)
 from .ops.linalg import dot, matmul, outer
 from .ops.nn import log_softmax, one_hot, softmax
+from ._torch_api import mm, torch_function as _torch_function
+
+# The module-level functions take PyTorch's keyword names (input=, other=) and out= where torch has them.
+for _name in ("abs add ceil clamp clip cos div eq erf exp expm1 floor ge gt le log log1p log2 log10 logical_and "
+              "logical_not logical_or lt maximum minimum mul ne neg pow reciprocal round rsqrt sigmoid sign sin "
+              "sqrt square sub tan tanh trunc where sum mean prod amax amin logsumexp std var norm argmax argmin "
+              "all any cat concatenate stack matmul dot outer mm").split():
+    globals()[_name] = _torch_function(globals()[_name], _name)
+del _name
 from .io import load, save
 from . import optim
 

@@ -1,0 +1,97 @@
+"""PyTorch's calling conventions for the module-level functions: `input=`/`other=` keywords and `out=`.
+
+The ops keep their short signatures (x, y) and stay unwrapped for the operators and Tensor
+methods (the hot paths); `chainrule.add`, `chainrule.sum`, ... are these wrappers, so a call
+without keywords costs one extra Python call.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+
+import numpy as np
+
+from .autograd import grad_mode
+from .tensor import Tensor
+
+# torch's name for the second operand where it is not `other`
+_SECOND = {"pow": "exponent", "dot": "tensor", "outer": "vec2"}
+# Type categories: torch lets out= take a result of its own category or a lower one (bool < int < float < complex).
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _requires_grad(values):
+    for v in values:
+        if isinstance(v, Tensor):
+            if v.requires_grad:
+                return True
+        elif isinstance(v, (list, tuple)) and _requires_grad(v):
+            return True
+    return False
+
+
+def _write_out(name, result, out):
+    """Copy `result` into `out` as torch does: same-or-lower type category, resized (with a warning) if needed."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be a Tensor, not {type(out).__name__}")
+    array = result._data if isinstance(result, Tensor) else np.asarray(result)
+    if _CATEGORY[array.dtype.kind] > _CATEGORY[out._data.dtype.kind]:
+        raise RuntimeError(f"{name}(): result type {array.dtype} can't be cast to the desired output type "
+                           f"{out.dtype}; pass an out tensor of dtype {array.dtype} (or leave out= off).")
+    if out._data.shape != array.shape:
+        if out._data.size:
+            warnings.warn(
+                f"{name}(): an output with one or more elements was resized since it had shape "
+                f"{list(out.shape)}, which does not match the required output shape {list(array.shape)}. "
+                "PyTorch deprecates this; pass an out tensor of the right shape or with zero elements.",
+                UserWarning, stacklevel=3)
+        out._data = np.empty(array.shape, dtype=out._data.dtype)
+    out._write(array, f"{name}(out=...)")
+    return out
+
+
+def torch_function(fn, name=None):
+    """`fn` taking torch's keyword names (input=, other=/exponent=/...) and `out=`.
+
+    With out=, the result is written into `out` and `out` is returned; as in PyTorch this records
+    no graph, so it is refused while gradients are on and an argument (or out) requires grad.
+    """
+    name = name or fn.__name__
+    params = list(inspect.signature(fn).parameters)
+    renames = {}
+    if params and params[0] == "x":
+        renames["input"] = "x"
+    elif len(params) > 1 and params[0] == "condition" and params[1] == "x":
+        renames.update(input="x", other="y")
+    if len(params) > 1 and params[1] == "y":
+        renames[_SECOND.get(name, "other")] = "y"
+
+    @functools.wraps(fn)
+    def call(*args, out=None, **kwargs):
+        if kwargs and renames:
+            for torch_name, ours in renames.items():
+                if torch_name in kwargs:
+                    kwargs[ours] = kwargs.pop(torch_name)
+        if out is None:
+            return fn(*args, **kwargs)
+        if grad_mode.is_grad_enabled() and (_requires_grad(args) or _requires_grad(kwargs.values())
+                                            or isinstance(out, Tensor) and out.requires_grad):
+            raise RuntimeError(
+                f"{name}(): functions with out=... arguments don't support automatic differentiation, but one "
+                "of the arguments requires grad. Call it without out=, or inside `with chainrule.no_grad():`."
+            )
+        return _write_out(name, fn(*args, **kwargs), out)
+
+    return call
+
+
+def mm(input, mat2):
+    """The matrix product of two 2-D tensors (torch.mm); matmul handles batches and vectors."""
+    from .ops.linalg import matmul
+
+    for arg, what in ((input, "input"), (mat2, "mat2")):
+        if np.ndim(arg._data if isinstance(arg, Tensor) else arg) != 2:
+            raise RuntimeError(f"mm: {what} must be a matrix (2-D), got shape {tuple(np.shape(arg))}; "
+                               "use matmul for batches or vectors.")
+    return matmul(input, mat2)
