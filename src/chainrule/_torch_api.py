@@ -13,12 +13,18 @@ import warnings
 import numpy as np
 
 from .autograd import grad_mode
+from .ops import elementwise as _ew
 from .tensor import Tensor
 
 # torch's name for the second operand where it is not `other`
 _SECOND = {"pow": "exponent", "dot": "tensor", "outer": "vec2"}
 # Type categories: torch lets out= take a result of its own category or a lower one (bool < int < float < complex).
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+# ... except these, whose out must have the result's dtype exactly (torch's kernels check it),
+_EXACT = set("abs ceil clamp clip floor neg round sign trunc amax amin norm argmax argmin all any matmul dot mm "
+             "where".split())
+# and these, which compute in the out tensor's dtype (the input is cast to it first).
+_IN_OUT_DTYPE = {"sum", "prod"}
 
 
 def _requires_grad(values):
@@ -36,9 +42,14 @@ def _write_out(name, result, out):
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be a Tensor, not {type(out).__name__}")
     array = result._data if isinstance(result, Tensor) else np.asarray(result)
-    if _CATEGORY[array.dtype.kind] > _CATEGORY[out._data.dtype.kind]:
-        raise RuntimeError(f"{name}(): result type {array.dtype} can't be cast to the desired output type "
-                           f"{out.dtype}; pass an out tensor of dtype {array.dtype} (or leave out= off).")
+    if name in _EXACT and array.dtype != out._data.dtype:
+        raise RuntimeError(f"{name}(): expected the out tensor to have dtype {array.dtype}, but got {out.dtype}; "
+                           f"pass an out tensor of dtype {array.dtype} (or leave out= off).")
+    if name not in _IN_OUT_DTYPE and _CATEGORY[array.dtype.kind] > _CATEGORY[out._data.dtype.kind]:
+        # cat and stack report this as a TypeError in torch, the others as a RuntimeError
+        error = TypeError if name in ("cat", "concatenate", "stack") else RuntimeError
+        raise error(f"{name}(): result type {array.dtype} can't be cast to the desired output type "
+                    f"{out.dtype}; pass an out tensor of dtype {array.dtype} (or leave out= off).")
     if out._data.shape != array.shape:
         if out._data.size:
             warnings.warn(
@@ -81,6 +92,8 @@ def torch_function(fn, name=None):
                 f"{name}(): functions with out=... arguments don't support automatic differentiation, but one "
                 "of the arguments requires grad. Call it without out=, or inside `with chainrule.no_grad():`."
             )
+        if name in _IN_OUT_DTYPE and isinstance(out, Tensor) and args:
+            args = (_ew.cast(args[0], out._data.dtype),) + args[1:]
         return _write_out(name, fn(*args, **kwargs), out)
 
     return call

@@ -119,7 +119,8 @@ class SoftmaxCrossEntropy(Function):
         keep = None
         # Read as unsigned, a negative index is huge: one reduction checks both ends of the range.
         unsigned = target.view(f"u{target.itemsize}") if target.dtype.kind == "i" else target
-        if n and unsigned.max() >= classes:
+        # ignore_index may also be a real class (0 for padding is common): then rows must be masked too.
+        if n and (unsigned.max() >= classes or 0 <= ignore_index < classes):
             keep = target != ignore_index
             target = _safe_targets(target, classes, ignore_index, "cross_entropy")
         count = n if keep is None else int(keep.sum())
