@@ -53,6 +53,15 @@ def test_tensor_device_and_queries():
     cr.set_default_device(None)
     with pytest.raises(RuntimeError, match="CPU with NumPy"):
         cr.set_default_device("cuda")
+    with torch.device("cpu"), cr.device("cpu"):
+        assert cr.zeros(1).device == cr.device("cpu") and str(torch.get_default_device()) == "cpu"
+    with pytest.raises(RuntimeError, match="CPU with NumPy"):
+        with cr.device("cuda"):
+            pass
+    assert cr.get_default_device() == cr.device("cpu")
+    from chainrule import _device
+
+    assert _device._previous == []
 
 
 def test_accelerator_answers_match_torch_cpu_build():

@@ -69,9 +69,22 @@ class device:
     def __reduce__(self):
         return (device, (self.type, self.index))
 
+    def __enter__(self):
+        """`with chainrule.device("cpu"):` makes it the default device inside the block, as in PyTorch."""
+        global _default
+        new = check(self, "device")
+        _previous.append(_default)
+        _default = new
+        return self
+
+    def __exit__(self, *exc):
+        global _default
+        _default = _previous.pop()
+
 
 CPU = device("cpu")
 _default = CPU
+_previous = []  # defaults to restore when `with device(...)` blocks end
 
 
 def _no_gpu(where, requested):

@@ -109,7 +109,7 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                if p._grad is None:
                     continue
                 # NOTE: a fresh zeros tensor rather than writing into p.grad, which may be shared.
                 p._grad = None if set_to_none else Tensor._make(np.zeros_like(p._data))
@@ -127,10 +127,11 @@ class Optimizer:
         with grad_mode.no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is None:
+                    g = p._grad  # the slot itself: .grad is a property whose setter checks user writes
+                    if g is None:
                         continue
                     state = self.state.setdefault(p, {})
-                    self._update(p, p.grad._data, state, group)
+                    self._update(p, g._data, state, group)
                     p._version += 1
         return loss
 
