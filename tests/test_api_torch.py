@@ -410,6 +410,8 @@ KEYWORD_CALLS = [
     ("where", lambda m, a, b: dict(condition=a > 0.5, input=a, other=b)),
     ("cat", lambda m, a, b: dict(tensors=[a, b], dim=1)), ("stack", lambda m, a, b: dict(tensors=[a, b], dim=0)),
     ("eq", lambda m, a, b: dict(input=a, other=b)), ("amax", lambda m, a, b: dict(input=a, dim=1)),
+    ("softmax", lambda m, a, b: dict(input=a, dim=1)), ("relu", lambda m, a, b: dict(input=a - 0.5)),
+    ("dot", lambda m, a, b: dict(input=a[0], tensor=b[0])), ("outer", lambda m, a, b: dict(input=a[0], vec2=b[0])),
 ]
 
 

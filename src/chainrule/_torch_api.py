@@ -62,8 +62,8 @@ def _write_out(name, result, out):
     return out
 
 
-def torch_function(fn, name=None):
-    """`fn` taking torch's keyword names (input=, other=/exponent=/...) and `out=`.
+def torch_function(fn, name=None, out=True):
+    """`fn` taking torch's keyword names (input=, other=/exponent=/...) and, if `out`, `out=`.
 
     With out=, the result is written into `out` and `out` is returned; as in PyTorch this records
     no graph, so it is refused while gradients are on and an argument (or out) requires grad.
@@ -77,6 +77,17 @@ def torch_function(fn, name=None):
         renames.update(input="x", other="y")
     if len(params) > 1 and params[1] == "y":
         renames[_SECOND.get(name, "other")] = "y"
+
+    if not out:
+        @functools.wraps(fn)
+        def renamed(*args, **kwargs):
+            if kwargs:
+                for torch_name, ours in renames.items():
+                    if torch_name in kwargs:
+                        kwargs[ours] = kwargs.pop(torch_name)
+            return fn(*args, **kwargs)
+
+        return renamed
 
     @functools.wraps(fn)
     def call(*args, out=None, **kwargs):
