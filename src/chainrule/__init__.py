@@ -37,7 +37,7 @@ for _name in ("abs add ceil clamp clip cos div eq erf exp expm1 floor ge gt le l
               "sqrt square sub tan tanh trunc where sum mean prod amax amin logsumexp std var norm argmax argmin "
               "all any cat concatenate stack matmul dot outer mm").split():
     globals()[_name] = _torch_function(globals()[_name], _name)
-for _name in "relu softmax log_softmax elu leaky_relu gelu silu softplus isnan isinf isfinite".split():
+for _name in "isnan isinf isfinite".split():
     globals()[_name] = _torch_function(globals()[_name], _name, out=False)  # torch has no out= on these
 del _name
 from .io import load, save

@@ -567,6 +567,9 @@ class Tensor:
     def t_(self) -> "Tensor":
         """t() in place: this tensor becomes its transpose (and, in a graph, takes the transpose's history)."""
         self._check_inplace("t_")
+        if _jit_state["recorder"] is not None and _jit._active() is not None:
+            raise _jit.TraceError("jit: t_() changes a tensor's shape in place, which a replay cannot repeat; "
+                                  "use the out-of-place form, y = y.t().")
         result = self.t()
         self._data = result._data
         self._version += 1

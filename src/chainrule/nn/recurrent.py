@@ -354,6 +354,14 @@ class LSTM(_RNNBase):
     _gates = 4
     _n_states = 2
 
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None, generator=None):
+        if proj_size:
+            raise NotImplementedError(f"LSTM: proj_size={proj_size} (projected hidden states) is not supported; "
+                                      "use proj_size=0, or a Linear layer on the output")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype, generator=generator)
+
     @staticmethod
     def _step(gi, state, w_hh, b_hh):
         return _lstm_step(gi, state[0], state[1], w_hh, b_hh)
