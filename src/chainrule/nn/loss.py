@@ -16,7 +16,9 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            reduction = _legacy_reduction(size_average, reduce, stacklevel=4)
+            # point the warning at the user's line, through a subclass's own __init__ if it has one
+            reduction = _legacy_reduction(size_average, reduce,
+                                          stacklevel=3 if type(self).__init__ is _Loss.__init__ else 4)
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
