@@ -6,7 +6,8 @@ JAX-shaped transforms. This module holds public names only.
 from ._dtypes import (bool, complex64, complex128, default_generator, double, float, float16, float32,
                       float64, get_default_dtype, half, int, int8, int16, int32, int64, long, manual_seed,
                       set_default_dtype, short, uint8)
-from .tensor import Tensor
+from .tensor import Size, Tensor
+from .generator import Generator
 from ._device import device, get_default_device, set_default_device
 from . import accelerator, backends, cuda
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor,
@@ -23,7 +24,7 @@ from .ops.elementwise import (abs, add, allclose, ceil, clamp, clip, cos, div, e
                               mul, ne, neg, pow, reciprocal, relu, round, rsqrt, sigmoid, sign, silu, sin,
                               softplus, sqrt, square, sub, tan, tanh, trunc, where)
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std,
-                         sum, var)
+                         sum, topk, var)
 from .ops.shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, movedim, pad,
                         permute, repeat, reshape, split, squeeze, stack, swapaxes, transpose, unbind,
                         unsqueeze)

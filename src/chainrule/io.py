@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from . import _device
 from .tensor import Tensor
 
 # safetensors dtype names <-> NumPy (little-endian) dtypes.
@@ -257,14 +258,19 @@ def save(obj, path) -> None:
     write_safetensors(arrays, path, {_TREE_KEY: text})
 
 
-def load(path):
+def load(path, map_location=None, *, weights_only=True):
     """Load what ``save`` wrote. Never runs code: it parses JSON and copies bytes.
 
     A plain safetensors file written by another tool loads as a dict of Tensors.
+    ``map_location`` and ``weights_only`` are PyTorch's keywords, accepted so that
+    ``torch.load(path, map_location="cpu", weights_only=True)`` runs unchanged: tensors always
+    load on the CPU, and loading is always weights-only (there is no pickle to allow).
 
     Example:
         >>> model.load_state_dict(chainrule.load("model.safetensors"))
     """
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+        _device.check(map_location, "load(map_location=...)")
     arrays, metadata = read_safetensors(path)
     if _TREE_KEY not in metadata:
         return {name: Tensor._make(array) for name, array in arrays.items()}

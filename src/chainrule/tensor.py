@@ -73,6 +73,27 @@ def _check_grad_dtype(dtype, where):
         )
 
 
+
+class Size(tuple):
+    """A tensor's shape (``torch.Size``): a tuple of ints, printed as ``chainrule.Size([2, 3])``.
+
+    ``x.size()`` returns one; ``x.shape`` stays a plain tuple (it is read on every op).
+    """
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds."""
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self):
+        return f"chainrule.Size({list(self)})"
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
@@ -216,7 +237,8 @@ class Tensor:
         return self._data.ndim
 
     def size(self, dim=None):
-        return self._data.shape if dim is None else self._data.shape[dim]
+        """The shape as a Size (a tuple), or the length of one dim: ``x.size(1)``."""
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
         return self._data.size
@@ -750,3 +772,4 @@ Tensor.view_as = lambda self, other: _shape.reshape(self, other.shape)
 Tensor.reshape_as = Tensor.view_as
 Tensor.mm = _linalg.matmul
 Tensor.dot = _linalg.dot
+Tensor.topk = _reduce.topk

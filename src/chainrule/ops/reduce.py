@@ -346,6 +346,39 @@ def _extremum_with_indices(x, dim, keepdim, largest):
     return ValuesIndices(values, indices)
 
 
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """As torch.topk: the k largest (or smallest) entries along ``dim`` and their indices.
+
+    Returns (values, indices) with values = gather(x, dim, indices), so the gradient flows to
+    the chosen entries only. Ties keep the lower index first; NaN counts as the largest value,
+    as in PyTorch. The result is always sorted (``sorted=False`` is allowed and gives the same).
+
+    Example:
+        >>> chainrule.tensor([1.0, 5.0, 3.0]).topk(2)    # values [5., 3.], indices [1, 2]
+    """
+    from .shape import gather, reshape
+
+    array = np.asarray(as_array(x))
+    if array.ndim == 0:                               # a 0-d tensor is its own single entry
+        values, indices = topk(reshape(x, (1,)), k, 0, largest, sorted)
+        return ValuesIndices(reshape(values, ()), reshape(indices, ()))
+    axis = normalize_axes(dim, array.ndim, "topk")[0]
+    size = array.shape[axis]
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {size} "
+                           f"(shape {array.shape}); choose 0 <= k <= {size}")
+    indices = _plain(lambda a: _topk_indices(a, k, axis, largest), x)
+    return ValuesIndices(gather(x, axis, indices), indices)
+
+
+def _topk_indices(array, k, axis, largest):
+    keys = array.astype(np.int64) if array.dtype == np.bool_ else array
+    if largest:
+        # A stable ascending sort of -x keeps ties in index order; NaN (largest in PyTorch) goes first.
+        keys = np.where(np.isnan(keys), -np.inf, -keys) if keys.dtype.kind == "f" else -keys.astype(np.int64)
+    return np.take(np.argsort(keys, axis=axis, kind="stable"), np.arange(k), axis=axis)
+
+
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """As torch.max: the largest value, or (values, indices) along `dim`, or maximum(x, other).
 

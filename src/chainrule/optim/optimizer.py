@@ -219,10 +219,8 @@ def _check_param(p, where: str) -> None:
     if not isinstance(p, Tensor):
         raise TypeError(f"{where} is a {type(p).__name__}, not a Tensor. Pass model.parameters() or a list "
                         "of tensors created with requires_grad=True.")
-    if not p.requires_grad:
-        raise ValueError(f"{where} (shape {tuple(p.shape)}) does not require grad, so it would never get a "
-                         "gradient. Create it with requires_grad=True (or call p.requires_grad_()), or leave "
-                         "it out of the optimizer.")
+    # NOTE: a parameter with requires_grad=False is accepted, as in PyTorch: a frozen layer passed in
+    # with model.parameters() is skipped while its .grad is None, and trains once unfrozen.
     if not p.is_leaf:
         raise ValueError(f"{where} (shape {tuple(p.shape)}) is not a leaf tensor: it was computed by "
                          f"{getattr(p.grad_fn, 'op_name', type(p.grad_fn).__name__)}, so it has no .grad of its own. "
