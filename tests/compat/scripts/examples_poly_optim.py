@@ -1,0 +1,36 @@
+"""Learning PyTorch with Examples, optim: the same model trained by RMSprop."""
+import math
+
+import numpy as np
+
+import chainrule as torch
+
+x = torch.linspace(-math.pi, math.pi, 2000)
+y = torch.sin(x)
+p = torch.tensor([1, 2, 3])
+xx = x.unsqueeze(-1).pow(p)
+
+model = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Flatten(0, 1))
+with torch.no_grad():
+    model[0].weight[:] = torch.from_numpy(np.array([[0.2, 0.1, -0.1]], dtype=np.float32))
+    model[0].bias.zero_()
+loss_fn = torch.nn.MSELoss(reduction='sum')
+
+learning_rate = 1e-3
+optimizer = torch.optim.RMSprop(model.parameters(), lr=learning_rate)
+losses = []
+for t in range(500):
+    y_pred = model(xx)
+    loss = loss_fn(y_pred, y)
+    losses.append(loss.item())
+    if t % 100 == 99:
+        print(t, loss.item())
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+linear_layer = model[0]
+print(f'Result: y = {linear_layer.bias.item()} + {linear_layer.weight[:, 0].item()} x + '
+      f'{linear_layer.weight[:, 1].item()} x^2 + {linear_layer.weight[:, 2].item()} x^3')
+assert losses[-1] < losses[0] / 10
+print("RESULT final_loss", losses[-1])
