@@ -35,8 +35,11 @@ training_data = SyntheticImages(64)
 test_data = SyntheticImages(32, seed=1)
 labels_map = {0: "top-left", 1: "top-right", 2: "bottom-left", 3: "bottom-right"}
 
-img, label = training_data[0]
-assert img.shape == (1, 28, 28) and labels_map[label]
+for i in range(1, 4):
+    sample_idx = torch.randint(len(training_data), size=(1,)).item()
+    img, label = training_data[sample_idx]
+    assert img.shape == (1, 28, 28) and labels_map[label]
+    assert img.squeeze().shape == (28, 28)
 
 train_dataloader = DataLoader(training_data, batch_size=16, shuffle=True)
 test_dataloader = DataLoader(test_data, batch_size=16, shuffle=False)

@@ -10,10 +10,12 @@ device = torch.device("cpu")
 x = torch.linspace(-math.pi, math.pi, 2000, device=device, dtype=dtype)
 y = torch.sin(x)
 
-a = torch.full((), 0.1, device=device, dtype=dtype)
-b = torch.full((), -0.2, device=device, dtype=dtype)
-c = torch.full((), 0.3, device=device, dtype=dtype)
-d = torch.full((), -0.1, device=device, dtype=dtype)
+a = torch.randn((), device=device, dtype=dtype)
+b = torch.randn((), device=device, dtype=dtype)
+c = torch.randn((), device=device, dtype=dtype)
+d = torch.randn((), device=device, dtype=dtype)
+for weight, start in zip((a, b, c, d), (0.1, -0.2, 0.3, -0.1)):   # the same start in every library
+    weight.fill_(start)
 
 learning_rate = 1e-6
 losses = []

@@ -90,7 +90,7 @@ def synthetic_dataset(n_train=400, n_test=100, seed=0):
 
     def draw(n):
         y = rng.integers(0, 4, size=n)
-        x = np.stack([np.roll(templates[c], rng.integers(-2, 3)) for c in y]) + rng.normal(0, 0.3, (n, 40))
+        x = np.stack([np.roll(templates[c], rng.integers(-2, 3)) for c in y]) + rng.normal(0, 1.2, (n, 40))
         return x.astype(np.float32), y
 
     x, y = draw(n_train)
@@ -111,7 +111,7 @@ assert len(results['checkpoints']) == 3 and [m.step for m in results['checkpoint
 assert results['checkpoints'][0] is not model
 first_w = results['checkpoints'][0].linear1.weight
 assert not torch.equal(first_w, model.linear1.weight)     # deepcopy froze the early weights
-assert results['test_losses'][-1] < results['test_losses'][0] and results['test_acc'][-1] > 80
+assert results['test_losses'][-1] < results['test_losses'][0] and results['test_acc'][-1] > 60
 print("RESULT first_test_loss", results['test_losses'][0])
 print("RESULT last_test_loss", results['test_losses'][-1])
 print("RESULT test_acc", results['test_acc'][-1])
