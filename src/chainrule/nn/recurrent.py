@@ -119,7 +119,7 @@ class RNNCell(_CellBase):
         return h if batched else reshape(h, (self.hidden_size,))
 
     def extra_repr(self):
-        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}")
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}")
 
 
 class GRUCell(_CellBase):
