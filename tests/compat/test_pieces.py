@@ -195,3 +195,16 @@ def test_load_accepts_torch_keywords(tmp_path):
         assert cr.load(path, **kwargs)["w"].tolist() == [1.0, 1.0]
     with pytest.raises(RuntimeError, match="map_location.*runs on the CPU"):
         cr.load(path, map_location="cuda:0")
+
+
+# ----- DataLoader's num_workers / pin_memory -----
+
+def test_dataloader_takes_num_workers_and_pin_memory_as_torch():
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    ours = cr.data.DataLoader(cr.data.TensorDataset(cr.tensor(x)), batch_size=4, num_workers=2, pin_memory=True)
+    theirs = tud.DataLoader(tud.TensorDataset(torch.tensor(x)), batch_size=4, num_workers=2, pin_memory=False)
+    assert [b[0].tolist() for b in ours] == [b[0].tolist() for b in theirs]
+    with pytest.raises(ValueError):
+        tud.DataLoader(range(4), num_workers=-1)
+    with pytest.raises(ValueError, match="num_workers must be a non-negative integer"):
+        cr.data.DataLoader(range(4), num_workers=-1)

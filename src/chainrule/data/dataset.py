@@ -76,6 +76,9 @@ class DataLoader:
             then carries the sequence). Without seed or generator, chainrule's global
             generator is used (set by ``chainrule.manual_seed``).
         collate_fn: turns a list of samples into a batch (default: stack into Tensors).
+        num_workers, pin_memory: PyTorch's keywords, accepted so PyTorch scripts run unchanged.
+            Batches are always loaded in the calling process (no worker processes) and live in
+            ordinary memory; the batches and their order are the same for any num_workers.
 
     A TensorDataset with the default collate is batched by slicing its arrays, with no
     per-sample Python loop.
@@ -87,11 +90,16 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, *,
-                 seed: int | None = None, generator: np.random.Generator | None = None, collate_fn=None):
+                 seed: int | None = None, generator: np.random.Generator | None = None, collate_fn=None,
+                 num_workers: int = 0, pin_memory: bool = False):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         if seed is not None and generator is not None:
             raise ValueError("DataLoader: give seed or generator, not both")
+        if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r} "
+                             "(num_workers=0 loads in this process, as every value does here)")
+        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle

@@ -18,8 +18,8 @@ for i, y in enumerate(ys):
     xs[i, int(y) % 3, 8 * int(y):8 * int(y) + 8, :] += 1.0     # each class lights up its own band
 trainset = TensorDataset(torch.tensor(xs[:128]), torch.tensor(ys[:128]))
 testset = TensorDataset(torch.tensor(xs[128:]), torch.tensor(ys[128:]))
-trainloader = DataLoader(trainset, batch_size=8, shuffle=True)
-testloader = DataLoader(testset, batch_size=8, shuffle=False)
+trainloader = DataLoader(trainset, batch_size=8, shuffle=True, num_workers=2)
+testloader = DataLoader(testset, batch_size=8, shuffle=False, num_workers=2)
 
 device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')
 print(device)
