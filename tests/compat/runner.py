@@ -38,9 +38,10 @@ def _global_state_kept(library):
 
         saved = (torch.random.get_rng_state(), torch.get_default_dtype(), torch.get_default_device())
     else:
+        import chainrule
         from chainrule import _dtypes
 
-        saved = dict(_dtypes._state)
+        saved = (dict(_dtypes._state), chainrule.get_default_device())
     try:
         yield
     finally:
@@ -52,7 +53,8 @@ def _global_state_kept(library):
             torch.set_default_device(saved[2])
         else:
             _dtypes._state.clear()
-            _dtypes._state.update(saved)
+            _dtypes._state.update(saved[0])
+            chainrule.set_default_device(saved[1])
 
 
 def _one_blas_thread():
