@@ -143,9 +143,10 @@ def _argnums_tuple(argnums, nargs, name):
         raise ValueError(f"{name}: argnums=() differentiates with respect to nothing; give at least one position")
     for n in nums:
         if not -nargs <= n < nargs:
-            raise TypeError(f"{name}: differentiating with respect to argnums={argnums!r} needs at least "
-                            f"{n + 1 if n >= 0 else -n} positional arguments, but the function was called "
-                            f"with {nargs}.")
+            # JAX's classes: grad and value_and_grad say TypeError for a position past the end, else ValueError
+            error = TypeError if name in ("grad", "value_and_grad") and n >= 0 else ValueError
+            raise error(f"{name}: differentiating with respect to argnums={argnums!r} needs at least "
+                        f"{n + 1 if n >= 0 else -n} positional arguments, but the function was called with {nargs}.")
     nums = tuple(n % nargs for n in nums)
     if len(set(nums)) != len(nums):
         raise ValueError(f"{name}: argnums={argnums!r} names an argument twice; list each position once")
@@ -344,14 +345,17 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         >>> chainrule.value_and_grad(f, argnums=(0, 1))(1.0, 2.0)
         (array(17.), (array(17.), array(15.)))
     """
+    return _value_and_grad(fun, argnums, has_aux, "value_and_grad")
 
+
+def _value_and_grad(fun, argnums, has_aux, name):
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
-        single, nums = _argnums_tuple(argnums, len(args), "value_and_grad")
+        single, nums = _argnums_tuple(argnums, len(args), name)
         with _Scope() as scope:
-            inputs = _Inputs(args, nums, single, scope.nested, "grad")
-            out, aux = _split_aux(fun(*inputs.args, **kwargs), has_aux, "grad")
-            out_t = _scalar_output(out, "grad")
+            inputs = _Inputs(args, nums, single, scope.nested, name)
+            out, aux = _split_aux(fun(*inputs.args, **kwargs), has_aux, name)
+            out_t = _scalar_output(out, name)
             grads = _gradients([out_t], [None], inputs.flat, scope.nested, retain=False)
         value = inputs.plain(out_t)
         g = inputs.rebuild(grads)
@@ -371,7 +375,7 @@ def grad(fun, argnums=0, has_aux=False):
         array(-14.)
         >>> chainrule.grad(chainrule.grad(chainrule.tanh))(0.5)   # second derivative
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = _value_and_grad(fun, argnums, has_aux, "grad")
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
