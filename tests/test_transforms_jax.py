@@ -36,6 +36,7 @@ class Case(types.SimpleNamespace):
 CASES = [
     Case(name="polynomial", make=lambda m: lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10,
          args=(1.0,), argnums=[0], scalar=True),
+    Case(name="3_pow_a", make=lambda m: lambda a: 3.0 ** a, args=(2.0,), argnums=[0], scalar=True),
     Case(name="a_pow_x", make=lambda m: lambda a, x: a ** x, args=(3.0, 1.7), argnums=[1, (0, 1)], scalar=True),
     Case(name="coursework_xy", make=lambda m: lambda x, y: x ** 3 + 3 * x ** 2 * y + y ** 3 + 2 * x,
          args=(1.0, 2.0), argnums=[0, (0, 1), (1, 0), -1], scalar=True),
