@@ -122,9 +122,7 @@ def tree_flatten(tree):
 
 
 def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
+    return engine._Tensor  # set by tensor.py when chainrule is imported
 
 
 # ----- what goes in: arguments and the leaves to differentiate -----
@@ -291,6 +289,8 @@ def _outputs(out, name, floating):
 
 
 def _scalar_output(out, name):
+    if isinstance(out, _tensor_cls()) and out._data.shape == () and out._data.dtype.kind in "fc":
+        return out  # the common case, checked without walking a pytree
     if out is None or isinstance(out, (tuple, list, dict)):
         raise TypeError(f"{name}: the function must return a scalar, got a {type(out).__name__}. Return one "
                         "value, or use jacobian/vjp for several outputs (has_aux=True returns extras).")
@@ -317,6 +317,10 @@ def _block(columns, shape, dtype, axis, nested):
     Tensor = _tensor_cls()
     if not columns:
         return Tensor._make(np.zeros(shape, dtype=dtype))
+    if len(columns) == 1:  # one element (a scalar output or input): no stack, so no extra node when nested
+        c = columns[0]
+        c = c if isinstance(c, Tensor) else Tensor._make(np.asarray(c))
+        return c if c._data.shape == shape else c.reshape(shape)
     if nested:
         from ..ops.shape import stack
 
@@ -325,8 +329,8 @@ def _block(columns, shape, dtype, axis, nested):
     return Tensor._make(np.stack([getattr(c, "_data", c) for c in columns], axis).reshape(shape))
 
 
-def _basis(k, shape, dtype):
-    e = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=dtype)
+def _basis(k, size, shape, dtype):
+    e = np.zeros(size, dtype=dtype)
     e[k] = 1
     return e.reshape(shape)
 
@@ -525,7 +529,7 @@ def jacobian(fun, argnums=0, has_aux=False):
                 if o.requires_grad and inputs.flat:
                     Tensor = _tensor_cls()
                     for k in range(o._data.size):
-                        e = _basis(k, o._data.shape, o.dtype)
+                        e = _basis(k, o._data.size, o._data.shape, o.dtype)
                         per_element.append(engine.grad(o, inputs.flat, grad_outputs=Tensor._make(e) if nested else e,
                                                        create_graph=nested, retain_graph=True, allow_unused=True))
                 blocks = []
@@ -570,7 +574,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
             for w in inputs.flat:
                 columns = [[] for _ in live]
                 for k in range(w._data.size):
-                    e = _basis(k, w._data.shape, w.dtype)
+                    e = _basis(k, w._data.size, w._data.shape, w.dtype)
                     for col, t in zip(columns, forward_tangents(live, [w], [e], create_graph=nested)):
                         col.append(t)
                 for row, col, o in zip(blocks, columns, live):
