@@ -267,3 +267,26 @@ def test_refuses_where_jax_refuses(what, call, error, words):
 def test_duplicate_argnums_refused():
     with pytest.raises(ValueError, match="twice"):
         cr.grad(lambda x, y: x * y, argnums=(0, 0))(3.0, 2.0)
+
+
+def test_a_transform_in_another_thread_is_not_nested():
+    """The nesting depth is per thread: a transform running in one thread leaves another's results plain."""
+    import threading
+
+    inside, done = threading.Event(), threading.Event()
+
+    def slow(x):
+        inside.set()
+        assert done.wait(10)
+        return x * 2.0
+
+    worker = threading.Thread(target=lambda: cr.grad(slow)(1.0))
+    worker.start()
+    try:
+        assert inside.wait(10)
+        g = cr.grad(lambda x: (x ** 2).sum())(X3)
+    finally:
+        done.set()
+        worker.join()
+    assert type(g) is np.ndarray
+    np.testing.assert_array_equal(g, 2 * X3)
