@@ -13,6 +13,7 @@ from . import _dtypes
 from . import _device
 from .autograd import engine, grad_mode
 from .autograd import jit as _jit
+from .autograd.functional import _local as _transform_state
 
 
 _new = object.__new__
@@ -92,6 +93,15 @@ class Size(tuple):
     def __getitem__(self, index):
         item = tuple.__getitem__(self, index)
         return Size(item) if isinstance(index, slice) else item
+
+
+def _untraceable(t, what):
+    """Inside grad/jacobian/..., a conversion to NumPy or float would drop the derivative: refuse it (as JAX)."""
+    raise TypeError(
+        f"{what} on a tensor that requires grad, inside a transform (shape {tuple(t.shape)}, dtype {t.dtype}), "
+        "would lose its derivative (the result would silently be zeros). Stay with chainrule ops: cr.stack "
+        "instead of np.array([...]), cr.exp instead of math.exp; or .detach() a value you mean as a constant."
+    )
 
 
 class Tensor:
@@ -285,9 +295,13 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         if _jit_state["recorder"] is not None:
             _jit.check_concrete(self, "np.asarray()")
+        if self.requires_grad and getattr(_transform_state, "level", 0):
+            _untraceable(self, "np.asarray()")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
+        if self.requires_grad and getattr(_transform_state, "level", 0):
+            _untraceable(self, "float()")
         return float(self.item())
 
     def __int__(self):

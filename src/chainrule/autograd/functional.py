@@ -1,207 +1,369 @@
 """JAX-style function transforms: grad, value_and_grad, vjp, jvp, jacobian (jacrev), jacfwd,
 hessian and hvp, built only on the engine.
 
-They take functions of Tensors or NumPy arrays (and of tuples, lists and dicts of
-them) and return results of the same kind: arrays in, arrays out; Tensors in,
-Tensors out. Transforms nest (grad(grad(f)), hessian = jacfwd(grad(f))): inside
-another transform, every derivative is recorded so the outer one can
+They follow JAX's structure rules. Inputs and outputs may be pytrees: tuples, lists,
+dicts (and namedtuples) nesting Tensors, NumPy arrays or Python numbers. A Jacobian
+has the output's structure outside and the differentiated arguments' structure
+inside (one pytree, or a tuple of them when `argnums` is a tuple); the block for
+output leaf `o` and input leaf `x` has shape o.shape + x.shape. An output that
+does not depend on an input gives zeros, as in JAX; an output leaf that is not a
+Tensor, an array or a number is refused, never silently taken as a constant.
+
+Kinds: arrays in, arrays out; Tensors in, Tensors out (detached). Transforms nest
+(grad(grad(f)), hessian = jacobian(jacobian(f))): inside another transform,
+every result is a Tensor recorded in the graph, so the outer one can
 differentiate it.
 """
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
 from . import engine, grad_mode
 
-_depth = {"level": 0}
+# How many transforms are running in this thread (a transform inside another records its
+# derivatives so that the outer one can differentiate them).
+_local = threading.local()
+
+
+def transform_depth():
+    """The number of transforms running in this thread (0 outside any)."""
+    return getattr(_local, "level", 0)
 
 
 # ----- pytrees: tuples, lists and dicts of leaves -----
 
-def _is_leaf(x):
-    return not isinstance(x, (tuple, list, dict))
+class TreeDef:
+    """The shape of a nest of tuples, lists, dicts and namedtuples; calling it rebuilds the nest.
+
+    A leaf is anything else (None included). Dicts are walked in sorted key order, as JAX
+    does, so two dicts with the same keys flatten alike; they are rebuilt in their own order.
+    Two TreeDefs are equal when their containers, keys and nesting are (as JAX's PyTreeDef).
+    """
+
+    __slots__ = ("kind", "keys", "order", "children", "num_leaves")
+
+    def __init__(self, kind, keys, order, children):
+        self.kind, self.keys, self.order, self.children = kind, keys, order, children
+        self.num_leaves = 1 if kind is None or kind is type(None) else sum(c.num_leaves for c in children)
+
+    def __call__(self, leaves):
+        leaves = list(leaves)
+        if len(leaves) != self.num_leaves:
+            raise ValueError(f"tree: expected {self.num_leaves} leaves to rebuild {self}, got {len(leaves)}")
+        return self._build(iter(leaves))
+
+    def _build(self, it):
+        if self.kind is None or self.kind is type(None):
+            return next(it)
+        parts = [c._build(it) for c in self.children]
+        if self.kind is dict:
+            by_key = dict(zip(self.keys, parts))
+            return {k: by_key[k] for k in self.order}
+        if hasattr(self.kind, "_fields"):
+            return self.kind(*parts)
+        return self.kind(parts)
+
+    def __eq__(self, other):
+        if not isinstance(other, TreeDef) or self.kind is not other.kind or len(self.children) != len(other.children):
+            return False
+        if self.kind is dict and set(self.keys) != set(other.keys):
+            return False
+        return all(a == b for a, b in zip(self.children, other.children))
+
+    def __hash__(self):
+        return hash((self.kind, len(self.children)))
+
+    def __repr__(self):
+        if self.kind is None:
+            return "*"
+        if self.kind is type(None):
+            return "None"
+        inner = [repr(c) for c in self.children]
+        if self.kind is dict:
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(self.keys, inner)) + "}"
+        if self.kind is list:
+            return "[" + ", ".join(inner) + "]"
+        if self.kind is tuple:
+            return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
+        return f"{self.kind.__name__}(" + ", ".join(inner) + ")"
+
+
+def _sorted_keys(d):
+    try:
+        return sorted(d)
+    except TypeError:  # keys of mixed types: keep the dict's own order
+        return list(d)
+
+
+def _flatten_into(tree, leaves):
+    if isinstance(tree, dict):
+        keys = _sorted_keys(tree)
+        return TreeDef(dict, keys, list(tree), [_flatten_into(tree[k], leaves) for k in keys])
+    if isinstance(tree, (tuple, list)):
+        return TreeDef(type(tree), None, None, [_flatten_into(v, leaves) for v in tree])
+    leaves.append(tree)
+    return TreeDef(type(None) if tree is None else None, None, None, [])
 
 
 def tree_flatten(tree):
-    """Leaves of a (tuple, list, dict) nest, and a function that rebuilds the nest from new leaves."""
-    if _is_leaf(tree):
-        return [tree], lambda leaves: leaves[0]
-    if isinstance(tree, dict):
-        keys = list(tree)
-        parts = [tree_flatten(tree[k]) for k in keys]
-    else:
-        keys = None
-        parts = [tree_flatten(v) for v in tree]
-    counts = [len(p[0]) for p in parts]
-    leaves = [leaf for p in parts for leaf in p[0]]
+    """The leaves of a (tuple, list, dict) nest, and its TreeDef, which rebuilds the nest from new leaves.
 
-    def rebuild(new_leaves):
-        out, start = [], 0
-        for (_, build), n in zip(parts, counts):
-            out.append(build(new_leaves[start:start + n]))
-            start += n
-        if keys is not None:
-            return dict(zip(keys, out))
-        return type(tree)(out) if not hasattr(tree, "_fields") else type(tree)(*out)
-
-    return leaves, rebuild
+    Example:
+        >>> leaves, treedef = tree_flatten({"w": 1.0, "b": (2.0, 3.0)})
+        >>> leaves, treedef                    # ([2.0, 3.0, 1.0], {'b': (*, *), 'w': *})
+        >>> treedef([x * 10 for x in leaves])  # {'w': 10.0, 'b': (20.0, 30.0)}
+    """
+    leaves = []
+    treedef = _flatten_into(tree, leaves)
+    return leaves, treedef
 
 
 def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
+    return engine._Tensor  # set by tensor.py when chainrule is imported
 
 
-def _as_input(leaf):
-    """A Tensor to differentiate with respect to: the outer transform's own tensor when nested."""
+# ----- what goes in: arguments and the leaves to differentiate -----
+
+def _argnums_tuple(argnums, nargs, name):
+    """(single, nums): whether argnums was one int, and the positions as non-negative ints."""
+    single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
+    if single:
+        nums = (int(argnums),)
+    elif isinstance(argnums, (tuple, list)) and all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in argnums):
+        nums = tuple(int(n) for n in argnums)
+    else:
+        raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
+    if not nums:
+        raise ValueError(f"{name}: argnums=() differentiates with respect to nothing; give at least one position")
+    for n in nums:
+        if not -nargs <= n < nargs:
+            # JAX's classes: grad and value_and_grad say TypeError for a position past the end, else ValueError
+            error = TypeError if name in ("grad", "value_and_grad") and n >= 0 else ValueError
+            raise error(f"{name}: differentiating with respect to argnums={argnums!r} needs at least "
+                        f"{n + 1 if n >= 0 else -n} positional arguments, but the function was called with {nargs}.")
+    nums = tuple(n % nargs for n in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{name}: argnums={argnums!r} names an argument twice; list each position once")
+    return single, nums
+
+
+def _as_input(leaf, nested, name):
+    """The Tensor the function sees in place of a differentiated leaf.
+
+    At top level, a fresh leaf holding the same data (the caller's tensors and `.grad` are
+    left alone). Inside another transform, a Tensor of the outer graph enters through a
+    clone: the inner derivative is taken with respect to this use only, so an inner
+    grad(lambda y: x * y)(x) is x, not 2x (JAX's answer; no perturbation confusion).
+    """
     Tensor = _tensor_cls()
     if isinstance(leaf, Tensor):
-        if leaf.requires_grad and grad_mode.is_grad_enabled():
-            return leaf
+        if nested and leaf.requires_grad:
+            from ..ops.elementwise import clone
+
+            return clone(leaf)
         data = leaf._data
     else:
         data = np.asarray(leaf)
-        if data.dtype.kind not in "fc":
-            raise TypeError(
-                f"grad: differentiating with respect to an argument of dtype {data.dtype}; only floating "
-                "point inputs have gradients. Pass floats (e.g. 1.0 instead of 1), or leave that argument "
-                "out of argnums."
-            )
+    if data.dtype.kind not in "fc":
+        raise TypeError(
+            f"{name}: differentiating with respect to an argument of dtype {data.dtype}; only floating "
+            "point inputs have gradients. Pass floats (e.g. 1.0 instead of 1), or leave that argument "
+            "out of argnums."
+        )
     t = Tensor._make(data)
     t.requires_grad = True
     return t
 
 
-def _as_tensor(value):
-    Tensor = _tensor_cls()
-    return value if isinstance(value, Tensor) else Tensor._make(np.asarray(value))
+class _Inputs:
+    """The differentiated arguments: the leaves given, the Tensors the function sees in their
+    place, and the structures to rebuild per-leaf results into."""
 
+    def __init__(self, args, nums, single, nested, name):
+        Tensor = _tensor_cls()
+        self.args = list(args)
+        self.single, self.nested = single, nested
+        self.defs, self.given, self.wrapped = [], [], []
+        for n in nums:
+            leaves, treedef = tree_flatten(args[n])
+            wrapped = [None if leaf is None else _as_input(leaf, nested, name) for leaf in leaves]
+            self.args[n] = treedef(wrapped)
+            self.defs.append(treedef)
+            self.given.extend(leaves)
+            self.wrapped.extend(wrapped)
+        self.flat = [w for w in self.wrapped if w is not None]   # what the engine differentiates
+        self.tensors_in = any(isinstance(leaf, Tensor) for leaf in self.given)
 
-def _like(value, template, nested):
-    """Return `value` (a Tensor) in the kind of `template`: Tensor, or array when arrays came in."""
-    Tensor = _tensor_cls()
-    if value is None:
-        return None
-    if nested or isinstance(template, Tensor):
-        return value
-    return value._data
+    def rebuild(self, flat_values, as_tuple=None):
+        """One value per entry of `flat` -> the arguments' structure (one pytree, or a tuple of them).
 
+        Values come back in the kind of their input leaf: an array for an array or a number,
+        a (detached) Tensor for a Tensor; Tensors in the graph when nested.
+        """
+        it = iter(flat_values)
+        per_leaf = [None if w is None else self._kind(next(it), leaf) for w, leaf in zip(self.wrapped, self.given)]
+        out, start = [], 0
+        for treedef in self.defs:
+            out.append(treedef(per_leaf[start:start + treedef.num_leaves]))
+            start += treedef.num_leaves
+        single = self.single if as_tuple is None else not as_tuple
+        return out[0] if single else tuple(out)
 
-def _argnums_tuple(argnums, nargs, name):
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
-    for n in nums:
-        if not -nargs <= n < nargs:
-            raise ValueError(f"{name}: argnums {argnums} out of range for a function called with {nargs} arguments")
-    return single, nums
+    def _kind(self, value, leaf):
+        if self.nested:
+            return value
+        return value.detach() if isinstance(leaf, _tensor_cls()) else value._data
+
+    def plain(self, tree):
+        """A result that is not a derivative (a value, aux) in the kind the inputs came in."""
+        if self.nested:
+            return tree
+        Tensor = _tensor_cls()
+        leaves, treedef = tree_flatten(tree)
+        return treedef([(leaf.detach() if self.tensors_in else leaf._data) if isinstance(leaf, Tensor) else leaf
+                        for leaf in leaves])
 
 
 class _Scope:
     """Marks that a transform is running, so nested transforms record their derivatives."""
 
     def __enter__(self):
-        self.nested = _depth["level"] > 0
-        _depth["level"] += 1
+        level = transform_depth()
+        self.nested = level > 0
+        _local.level = level + 1
         self._mode = grad_mode.enable_grad()
         self._mode.__enter__()
         return self
 
     def __exit__(self, *exc):
         self._mode.__exit__(*exc)
-        _depth["level"] -= 1
+        _local.level -= 1
         return False
 
 
-def _prepare(args, nums):
-    """Replace the differentiated arguments by Tensors that require grad."""
-    args = list(args)
-    inputs = {}
-    for n in nums:
-        leaves, rebuild = tree_flatten(args[n])
-        wrapped = [_as_input(leaf) for leaf in leaves]
-        inputs[n] = (leaves, wrapped, rebuild)
-        args[n] = rebuild(wrapped)
-    return args, inputs
+# ----- what comes out -----
+
+def _split_aux(result, has_aux, name):
+    if not has_aux:
+        return result, None
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(f"{name}: with has_aux=True the function must return a pair (output, aux), "
+                        f"got {type(result).__name__}"
+                        + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+                        + ". Return (output, aux), or drop has_aux.")
+    return result[0], result[1]
+
+
+def _outputs(out, name, floating):
+    """The function's output as (leaves converted to Tensors, its TreeDef); None leaves stay None.
+
+    A leaf that is neither a Tensor, an array nor a number is refused: turning it into
+    zeros would hide a derivative that was never traced.
+    """
+    Tensor = _tensor_cls()
+    leaves, treedef = tree_flatten(out)
+    outs = []
+    for leaf in leaves:
+        if leaf is None:
+            outs.append(None)
+            continue
+        t = leaf if isinstance(leaf, Tensor) else None
+        if t is None:
+            arr = np.asarray(leaf) if isinstance(leaf, (np.ndarray, np.generic, int, float, complex, bool)) else None
+            if arr is None or arr.dtype.kind not in "biufc":
+                raise TypeError(
+                    f"{name}: the function returned a {type(leaf).__name__} as an output; outputs must be "
+                    "Tensors, NumPy arrays or numbers, possibly in tuples, lists and dicts. Build arrays of "
+                    "results with chainrule ops (cr.stack, cr.cat), not with NumPy, so they stay in the graph."
+                )
+            t = Tensor._make(arr)
+        if floating and t._data.dtype.kind not in "fc":
+            raise TypeError(f"{name}: needs floating-point outputs, but an output has dtype {t.dtype}. For an "
+                            "integer-valued function use vjp, or cast the output to float.")
+        outs.append(t)
+    return outs, treedef
 
 
 def _scalar_output(out, name):
+    if isinstance(out, _tensor_cls()) and out._data.shape == () and out._data.dtype.kind in "fc":
+        return out  # the common case, checked without walking a pytree
+    if out is None or isinstance(out, (tuple, list, dict)):
+        raise TypeError(f"{name}: the function must return a scalar, got a {type(out).__name__}. Return one "
+                        "value, or use jacobian/vjp for several outputs (has_aux=True returns extras).")
+    (t,), _ = _outputs(out, name, floating=True)
+    if t._data.shape != ():
+        raise TypeError(f"{name}: the function must return a scalar (shape ()), got shape {tuple(t.shape)}. "
+                        "Reduce it (.sum() or .mean()), or use jacobian/vjp for other outputs.")
+    return t
+
+
+def _gradients(outs, grad_outputs, flat_in, nested, retain):
+    """sum_o grad_output_o^T (d o / d flat_in): one gradient per input, zeros where none flows."""
+    live = [(o, g) for o, g in zip(outs, grad_outputs) if o is not None and o.requires_grad]
+    grads = [None] * len(flat_in)
+    if live and flat_in:
+        grads = list(engine.grad([o for o, _ in live], flat_in, grad_outputs=[g for _, g in live],
+                                 create_graph=nested, retain_graph=retain or nested, allow_unused=True))
     Tensor = _tensor_cls()
-    out_t = _as_tensor(out)
-    if out_t._data.size != 1:
-        raise TypeError(
-            f"{name}: the function must return a scalar (a tensor with one element), got shape "
-            f"{tuple(out_t.shape)}. Reduce it (.sum() or .mean()), or use jacobian/vjp for vector outputs."
-        )
-    if out_t._data.dtype.kind not in "fc":
-        raise TypeError(f"{name}: the function's output must be floating point, got dtype {out_t.dtype}")
-    return out_t if isinstance(out, Tensor) else out_t
+    return [g if g is not None else Tensor._make(np.zeros_like(w._data)) for g, w in zip(grads, flat_in)]
 
 
-def _grads(out, inputs, nums, nested, grad_output=None):
-    flat = [t for n in nums for t in inputs[n][1]]
-    if not out.requires_grad:
-        grads = [None] * len(flat)
-    else:
-        grads = list(engine.grad(out, flat, grad_outputs=grad_output, create_graph=nested,
-                                 retain_graph=True, allow_unused=True))
-    return _per_argument(inputs, nums, grads, nested)
-
-
-def _per_argument(inputs, nums, flat_values, nested):
-    """Split values for the flattened inputs back into one pytree per differentiated argument.
-
-    A None (no dependence) becomes zeros of the input's shape, as JAX returns.
-    """
+def _block(columns, shape, dtype, axis, nested):
+    """Stack per-element derivatives (arrays, or Tensors when nested) into one Jacobian block."""
     Tensor = _tensor_cls()
-    results, start = [], 0
-    for n in nums:
-        leaves, wrapped, rebuild = inputs[n]
-        chunk = flat_values[start:start + len(wrapped)]
-        start += len(wrapped)
-        filled = [v if v is not None else Tensor._make(np.zeros_like(w._data)) for v, w in zip(chunk, wrapped)]
-        results.append(rebuild([_like(v, leaf, nested) for v, leaf in zip(filled, leaves)]))
-    return results
+    if not columns:
+        return Tensor._make(np.zeros(shape, dtype=dtype))
+    if len(columns) == 1:  # one element (a scalar output or input): no stack, so no extra node when nested
+        c = columns[0]
+        c = c if isinstance(c, Tensor) else Tensor._make(np.asarray(c))
+        return c if c._data.shape == shape else c.reshape(shape)
+    if nested:
+        from ..ops.shape import stack
 
+        cols = [c if isinstance(c, Tensor) else Tensor._make(np.asarray(c)) for c in columns]
+        return stack(cols, axis).reshape(shape)
+    return Tensor._make(np.stack([getattr(c, "_data", c) for c in columns], axis).reshape(shape))
+
+
+def _basis(k, size, shape, dtype):
+    e = np.zeros(size, dtype=dtype)
+    e[k] = 1
+    return e.reshape(shape)
+
+
+# ----- the transforms -----
 
 def value_and_grad(fun, argnums=0, has_aux=False):
     """Return a function computing (fun(*args), d fun / d args[argnums]) in one pass.
 
-    `fun` must return a scalar (or (scalar, aux) when has_aux=True). The gradient has the
-    structure and kind of the differentiated argument (array in, array out).
+    `fun` must return a scalar, shape () (or (scalar, aux) when has_aux=True; then the
+    result is ((value, aux), grads)). The gradient has the structure of the differentiated
+    argument, or a tuple of them when `argnums` is a tuple; arrays in, arrays out.
 
     Example:
         >>> f = lambda x, y: x ** 3 + 3 * x ** 2 * y + y ** 3 + 2 * x
         >>> chainrule.value_and_grad(f, argnums=(0, 1))(1.0, 2.0)
         (array(17.), (array(17.), array(15.)))
     """
+    return _value_and_grad(fun, argnums, has_aux, "value_and_grad")
 
+
+def _value_and_grad(fun, argnums, has_aux, name):
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
-        single, nums = _argnums_tuple(argnums, len(args), "value_and_grad")
-        nums = tuple(n % len(args) for n in nums)
+        single, nums = _argnums_tuple(argnums, len(args), name)
         with _Scope() as scope:
-            call_args, inputs = _prepare(args, nums)
-            result = fun(*call_args, **kwargs)
-            if has_aux:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise TypeError("value_and_grad: with has_aux=True the function must return (value, aux)")
-                out, aux = result
-            else:
-                out, aux = result, None
-            out_t = _scalar_output(out, "grad")
-            grads = _grads(out_t, inputs, nums, scope.nested)
-        Tensor = _tensor_cls()
-        if scope.nested:
-            value = out_t
-        elif any(isinstance(leaf, Tensor) for n in nums for leaf in inputs[n][0]):
-            value = out_t.detach()
-        else:
-            value = out_t._data
-        grad_value = grads[0] if single else tuple(grads)
-        return ((value, aux), grad_value) if has_aux else (value, grad_value)
+            inputs = _Inputs(args, nums, single, scope.nested, name)
+            out, aux = _split_aux(fun(*inputs.args, **kwargs), has_aux, name)
+            out_t = _scalar_output(out, name)
+            grads = _gradients([out_t], [None], inputs.flat, scope.nested, retain=False)
+        value = inputs.plain(out_t)
+        g = inputs.rebuild(grads)
+        return ((value, inputs.plain(aux)), g) if has_aux else (value, g)
 
     return wrapper
 
@@ -209,13 +371,15 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 def grad(fun, argnums=0, has_aux=False):
     """Return a function computing the gradient of scalar `fun` with respect to args[argnums].
 
+    With has_aux=True, `fun` returns (scalar, aux) and the function returns (gradient, aux).
+
     Example:
         >>> df = chainrule.grad(lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10)
         >>> df(1.0)     # 10 - 16 - 8 = -14
         array(-14.)
         >>> chainrule.grad(chainrule.grad(chainrule.tanh))(0.5)   # second derivative
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = _value_and_grad(fun, argnums, has_aux, "grad")
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
@@ -229,115 +393,157 @@ def grad(fun, argnums=0, has_aux=False):
 
 
 def vjp(fun, *primals, has_aux=False):
-    """JAX's vjp: returns (fun(*primals), vjp_fn) where vjp_fn(cotangent) = cotangent^T J per primal.
+    """JAX's vjp: (fun(*primals), vjp_fn[, aux]); vjp_fn(cotangent) = cotangent^T J, one entry per primal.
+
+    The cotangent has the structure and shapes of fun's output; vjp_fn returns a tuple with
+    one gradient per primal, each with that primal's structure. vjp_fn may be called again.
 
     Example:
         >>> y, pullback = chainrule.vjp(chainrule.sin, np.array([0.0, 1.0]))
         >>> pullback(np.ones(2))         # (cos(x),)
     """
+    nums = tuple(range(len(primals)))
     with _Scope() as scope:
-        nums = tuple(range(len(primals)))
-        call_args, inputs = _prepare(primals, nums)
-        result = fun(*call_args)
-        out, aux = result if has_aux else (result, None)
-    out_t = _as_tensor(out)
+        inputs = _Inputs(primals, nums, False, scope.nested, "vjp")
+        out, aux = _split_aux(fun(*inputs.args), has_aux, "vjp")
+        outs, out_def = _outputs(out, "vjp", floating=False)
     nested = scope.nested
+    Tensor = _tensor_cls()
 
     def vjp_fn(cotangent):
+        cts, ct_def = tree_flatten(cotangent)
+        if ct_def != out_def:
+            raise ValueError(f"vjp: the cotangent's structure {ct_def} differs from the output's {out_def}; "
+                             "give one cotangent per output leaf, in the same tuples, lists and dicts.")
+        grad_outputs = []
+        for o, c in zip(outs, cts):
+            if o is None:
+                grad_outputs.append(None)
+                continue
+            c_shape = tuple(c.shape) if isinstance(c, Tensor) else np.shape(c)
+            if c_shape != o._data.shape:
+                raise ValueError(f"vjp: cotangent shape {c_shape} differs from the output's shape "
+                                 f"{tuple(o.shape)}; they must match.")
+            if nested and isinstance(c, Tensor):
+                grad_outputs.append(c)
+            else:
+                grad_outputs.append(np.asarray(getattr(c, "_data", c), dtype=o.dtype))
         with _Scope():
-            c = _as_tensor(cotangent) if nested else np.asarray(getattr(cotangent, "_data", cotangent),
-                                                                    dtype=out_t.dtype)
-            if np.shape(getattr(c, "_data", c)) != out_t.shape:
-                raise ValueError(f"vjp: cotangent shape {np.shape(getattr(c, '_data', c))} != output shape "
-                                 f"{tuple(out_t.shape)}")
-            return tuple(_grads(out_t, inputs, nums, nested, grad_output=c))
+            grads = _gradients(outs, grad_outputs, inputs.flat, nested, retain=True)
+        return inputs.rebuild(grads, as_tuple=True)
 
-    primal_out = out if nested else (out_t.detach() if isinstance(out, _tensor_cls()) else out_t._data)
-    return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
+    primal_out = inputs.plain(out_def(outs))
+    return (primal_out, vjp_fn, inputs.plain(aux)) if has_aux else (primal_out, vjp_fn)
 
 
-def jvp(fun, primals, tangents):
-    """JAX's jvp: (fun(*primals), J tangents), the directional derivative of `fun`, by forward mode.
+def _tangent_leaves(primals, tangents, name):
+    """Check that tangents match primals (JAX's rules) and return the tangent leaves of non-None primals."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(f"{name}: primals and tangents must be tuples or lists (one entry per argument), got "
+                        f"{type(primals).__name__} and {type(tangents).__name__}. Write {name}(f, (x,), (v,)).")
+    p_leaves, p_def = tree_flatten(tuple(primals))
+    t_leaves, t_def = tree_flatten(tuple(tangents))
+    if p_def != t_def:
+        raise TypeError(f"{name}: primals and tangents must have the same structure; primals are {p_def}, "
+                        f"tangents are {t_def}.")
+    Tensor = _tensor_cls()
+    out = []
+    for p, t in zip(p_leaves, t_leaves):
+        if p is None:
+            continue
+        p_shape = tuple(p.shape) if isinstance(p, Tensor) else np.shape(p)
+        t_shape = tuple(t.shape) if isinstance(t, Tensor) else np.shape(t)
+        if p_shape != t_shape:
+            raise ValueError(f"{name}: tangent shape {t_shape} differs from its primal's shape {p_shape}; "
+                             "give each tangent its primal's shape.")
+        out.append(t)
+    return out
 
-    `fun` runs once, recording its graph; then the tangents are pushed from the inputs
-    to the output through each primitive's jvp rule (see autograd/forward.py). No
-    reverse pass is involved.
+
+def _as_tangent(t, like, nested):
+    Tensor = _tensor_cls()
+    if nested and isinstance(t, Tensor):
+        return t
+    arr = np.asarray(getattr(t, "_data", t), dtype=like.dtype)
+    return Tensor._make(arr) if nested else arr
+
+
+def jvp(fun, primals, tangents, has_aux=False):
+    """JAX's jvp: (fun(*primals), J tangents[, aux]), the directional derivative of `fun`, by forward mode.
+
+    `primals` and `tangents` are tuples (or lists) with one entry per argument, of the same
+    structure and shapes. `fun` runs once, recording its graph; then the tangents are pushed
+    from the inputs to the outputs through each primitive's jvp rule (autograd/forward.py).
+    The output tangent has the output's structure.
 
     Example:
         >>> chainrule.jvp(chainrule.sin, (np.array(0.5),), (np.array(1.0),))   # (sin .5, cos .5)
     """
     from .forward import forward_tangents
 
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal")
-    Tensor = _tensor_cls()
+    tangent_leaves = _tangent_leaves(primals, tangents, "jvp")
     with _Scope() as scope:
-        nums = tuple(range(len(primals)))
-        call_args, inputs = _prepare(primals, nums)
-        out = fun(*call_args)
-        out_t = _as_tensor(out)
-        flat_in = [t for n in nums for t in inputs[n][1]]
-        flat_tan = [_as_tensor(t) for n in nums for t in tree_flatten(tangents[n])[0]]
-        for w, v in zip(flat_in, flat_tan):
-            if w.shape != v.shape:
-                raise ValueError(f"jvp: tangent shape {tuple(v.shape)} != primal shape {tuple(w.shape)}")
-        (tangent_out,) = forward_tangents([out_t], flat_in, flat_tan, create_graph=scope.nested)
-        tangent_out = _as_tensor(tangent_out)
-    if scope.nested:
-        return out, tangent_out
-    as_arrays = not any(isinstance(leaf, Tensor) for p in primals for leaf in tree_flatten(p)[0])
-    return ((out_t._data, tangent_out._data) if as_arrays else (out_t.detach(), tangent_out.detach()))
+        inputs = _Inputs(primals, tuple(range(len(primals))), False, scope.nested, "jvp")
+        flat_tan = [_as_tangent(t, w, scope.nested) for t, w in zip(tangent_leaves, inputs.flat)]
+        out, aux = _split_aux(fun(*inputs.args), has_aux, "jvp")
+        outs, out_def = _outputs(out, "jvp", floating=False)
+        live = [o for o in outs if o is not None]
+        t_live = iter(forward_tangents(live, inputs.flat, flat_tan, create_graph=scope.nested) if live else [])
+        Tensor = _tensor_cls()
+        t_outs = [None if o is None else next(t_live) for o in outs]
+        t_outs = [t if t is None or isinstance(t, Tensor) else Tensor._make(t) for t in t_outs]
+    result = (inputs.plain(out_def(outs)), inputs.plain(out_def(t_outs)))
+    return result + (inputs.plain(aux),) if has_aux else result
 
 
 def jacobian(fun, argnums=0, has_aux=False):
     """Reverse-mode Jacobian (JAX's jacrev): one VJP per output element.
 
-    For output shape O and input shape I the result has shape O + I.
+    The result has fun's output structure outside and the differentiated arguments'
+    structure inside (a tuple of them when `argnums` is a tuple). The block for output
+    leaf o and input leaf x has shape o.shape + x.shape and x's dtype.
+    With has_aux=True, `fun` returns (output, aux) and the result is (jacobian, aux).
 
     Example:
         >>> J = chainrule.jacobian(lambda z: chainrule.softmax(z, dim=0))(np.array([1., 2., 3.]))
         >>> # J[i, j] = p_i (delta_ij - p_j)
+        >>> chainrule.jacobian(lambda x, y: {"s": x * y, "d": x - y}, argnums=(0, 1))(1.0, 2.0)
+        >>> # {'s': (array(2.), array(1.)), 'd': (array(1.), array(-1.))}
     """
 
     @functools.wraps(fun)
-    def wrapper(*args):
+    def wrapper(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "jacobian")
-        nums = tuple(n % len(args) for n in nums)
-        Tensor = _tensor_cls()
         with _Scope() as scope:
-            call_args, inputs = _prepare(args, nums)
-            result = fun(*call_args)
-            out, aux = result if has_aux else (result, None)
-            out_t = _as_tensor(out)
-            flat_in = [t for n in nums for t in inputs[n][1]]
+            nested = scope.nested
+            inputs = _Inputs(args, nums, single, nested, "jacobian")
+            out, aux = _split_aux(fun(*inputs.args, **kwargs), has_aux, "jacobian")
+            outs, out_def = _outputs(out, "jacobian", floating=True)
             rows = []
-            size = out_t._data.size
-            for k in range(size):
-                e = np.zeros(size, dtype=out_t.dtype)
-                e[k] = 1
-                e = e.reshape(out_t.shape)
-                if out_t.requires_grad:
-                    gs = engine.grad(out_t, flat_in, grad_outputs=Tensor._make(e) if scope.nested else e,
-                                     create_graph=scope.nested, retain_graph=True, allow_unused=True)
-                else:
-                    gs = [None] * len(flat_in)
-                rows.append([g if g is not None else Tensor._make(np.zeros_like(w._data)) for g, w in zip(gs, flat_in)])
-            jacs = []
-            for j, w in enumerate(flat_in):
-                column = [row[j] for row in rows]
-                if scope.nested:
-                    from ..ops.shape import stack
-
-                    J = stack(column, 0).reshape(out_t.shape + w.shape) if column else Tensor._make(
-                        np.zeros(out_t.shape + w.shape, dtype=w.dtype))
-                else:
-                    J = Tensor._make(np.stack([c._data for c in column]).reshape(out_t.shape + w.shape)
-                                     if column else np.zeros(out_t.shape + w.shape, dtype=w.dtype))
-                jacs.append(J)
-        results = _per_argument(inputs, nums, jacs, scope.nested)
-        value = results[0] if single else tuple(results)
-        return (value, aux) if has_aux else value
+            for o in outs:
+                if o is None:
+                    rows.append(None)
+                    continue
+                # per_element[k][j] = d o.flat[k] / d input j, one VJP with a basis vector each
+                per_element = []
+                if o.requires_grad and inputs.flat:
+                    Tensor = _tensor_cls()
+                    for k in range(o._data.size):
+                        e = _basis(k, o._data.size, o._data.shape, o.dtype)
+                        per_element.append(engine.grad(o, inputs.flat, grad_outputs=Tensor._make(e) if nested else e,
+                                                       create_graph=nested, retain_graph=True, allow_unused=True))
+                blocks = []
+                for j, w in enumerate(inputs.flat):
+                    shape = o._data.shape + w._data.shape
+                    column = [g[j] for g in per_element]
+                    if all(c is None for c in column):
+                        blocks.append(_tensor_cls()._make(np.zeros(shape, dtype=w.dtype)))
+                        continue
+                    column = [c if c is not None else np.zeros_like(w._data) for c in column]
+                    blocks.append(_block(column, shape, w.dtype, 0, nested))
+                rows.append(inputs.rebuild(blocks))
+        result = out_def(rows)
+        return (result, inputs.plain(aux)) if has_aux else result
 
     return wrapper
 
@@ -345,75 +551,74 @@ def jacobian(fun, argnums=0, has_aux=False):
 jacrev = jacobian
 
 
-def jacfwd(fun, argnums=0):
-    """Forward-mode Jacobian: `fun` runs once, then one tangent sweep per input element; shape O + I.
+def jacfwd(fun, argnums=0, has_aux=False):
+    """Forward-mode Jacobian (JAX's jacfwd): `fun` runs once, then one tangent sweep per input element.
 
-    Cheaper than jacobian when the function has fewer inputs than outputs.
+    Same structure as jacobian: output structure outside, arguments' structure inside,
+    blocks of shape o.shape + x.shape (in the output's dtype, as JAX). Cheaper than
+    jacobian when the function has fewer inputs than outputs.
     """
     from .forward import forward_tangents
 
     @functools.wraps(fun)
-    def wrapper(*args):
+    def wrapper(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "jacfwd")
-        nums = tuple(n % len(args) for n in nums)
-        Tensor = _tensor_cls()
         with _Scope() as scope:
-            call_args, inputs = _prepare(args, nums)
-            out_t = _as_tensor(fun(*call_args))
-            jacs = []
-            for w in (t for n in nums for t in inputs[n][1]):
-                columns = []
+            nested = scope.nested
+            inputs = _Inputs(args, nums, single, nested, "jacfwd")
+            out, aux = _split_aux(fun(*inputs.args, **kwargs), has_aux, "jacfwd")
+            outs, out_def = _outputs(out, "jacfwd", floating=False)
+            live = [o for o in outs if o is not None]
+            # blocks[i][j]: d live[i] / d input j, from one column per element of input j
+            blocks = [[] for _ in live]
+            for w in inputs.flat:
+                columns = [[] for _ in live]
                 for k in range(w._data.size):
-                    e = np.zeros(w._data.size, dtype=w.dtype)
-                    e[k] = 1
-                    (column,) = forward_tangents([out_t], [w], [e.reshape(w.shape)], create_graph=scope.nested)
-                    columns.append(column)
-                if scope.nested:
-                    from ..ops.shape import stack
-
-                    J = stack([_as_tensor(c) for c in columns], -1).reshape(out_t.shape + w.shape)
-                else:
-                    J = Tensor._make(np.stack(columns, -1).reshape(out_t.shape + w.shape) if columns
-                                     else np.zeros(out_t.shape + w.shape, dtype=w.dtype))
-                jacs.append(J)
-        results = _per_argument(inputs, nums, jacs, scope.nested)
-        return results[0] if single else tuple(results)
+                    e = _basis(k, w._data.size, w._data.shape, w.dtype)
+                    for col, t in zip(columns, forward_tangents(live, [w], [e], create_graph=nested)):
+                        col.append(t)
+                for row, col, o in zip(blocks, columns, live):
+                    row.append(_block(col, o._data.shape + w._data.shape, o.dtype, -1, nested))
+            rows = iter(blocks)
+            result = out_def([None if o is None else inputs.rebuild(next(rows)) for o in outs])
+        return (result, inputs.plain(aux)) if has_aux else result
 
     return wrapper
 
 
-def hessian(fun, argnums=0):
-    """Matrix of second derivatives of scalar `fun`: jacobian(grad(fun)); shape I + I.
+def hessian(fun, argnums=0, has_aux=False):
+    """Second derivatives: the Jacobian of the Jacobian, with JAX's structure.
+
+    For a scalar `fun` of one array x, shape x.shape + x.shape; with argnums=(0, 1), the
+    blocks ((H00, H01), (H10, H11)); for a non-scalar output, its structure and shape
+    come first (as jax.hessian).
 
     Example:
         >>> A = np.array([[2., 1.], [0., 3.]])
         >>> chainrule.hessian(lambda x: x @ (A @ x))(np.ones(2))   # A + A^T
+        >>> chainrule.hessian(lambda x, y: x**3 + 3*x**2*y + y**3 + 2*x, argnums=(0, 1))(1.0, 2.0)
+        >>> # ((array(18.), array(6.)), (array(6.), array(12.)))
     """
-    return jacobian(grad(fun, argnums), argnums)
+    return jacobian(jacobian(fun, argnums, has_aux), argnums, has_aux)
 
 
 def hvp(fun, primals, tangents):
-    """Hessian-vector product of scalar `fun` by double backward: (fun(x), H v).
+    """Hessian-vector product of scalar `fun` by double backward: (fun(*primals), H v).
 
-    Costs about two backward passes and never forms H.
+    H is the Hessian with respect to all primals, v the tangents (same structure and shapes).
+    With one primal, H v has its structure (JAX's jvp(grad(f), primals, tangents)[1]);
+    with several, a tuple of them. Costs about two backward passes and never forms H.
     """
-    primals, tangents = tuple(primals), tuple(tangents)
-    Tensor = _tensor_cls()
+    tangent_leaves = _tangent_leaves(primals, tangents, "hvp")
     with _Scope() as scope:
-        nums = tuple(range(len(primals)))
-        call_args, inputs = _prepare(primals, nums)
-        out = _scalar_output(fun(*call_args), "hvp")
-        flat_in = [t for n in nums for t in inputs[n][1]]
-        flat_tan = [_as_tensor(t) for n in nums for t in tree_flatten(tangents[n])[0]]
-        gs = engine.grad(out, flat_in, create_graph=True, allow_unused=True)
-        pairs = [(g, v) for g, v in zip(gs, flat_tan) if g is not None and g.requires_grad]
-        if pairs:
-            hv = engine.grad([g for g, _ in pairs], flat_in, grad_outputs=[v for _, v in pairs],
-                             create_graph=scope.nested, allow_unused=True)
+        nested = scope.nested
+        inputs = _Inputs(primals, tuple(range(len(primals))), len(primals) == 1, nested, "hvp")
+        flat_tan = [_as_tangent(t, w, True) for t, w in zip(tangent_leaves, inputs.flat)]
+        out = _scalar_output(fun(*inputs.args), "hvp")
+        if out.requires_grad and inputs.flat:
+            gs = engine.grad(out, inputs.flat, create_graph=True, allow_unused=True)
         else:
-            hv = [None] * len(flat_in)
-        results = _per_argument(inputs, nums, list(hv), scope.nested)
-    value = out if scope.nested else (out.detach() if isinstance(out, Tensor) else out._data)
-    if not scope.nested and not any(isinstance(p, Tensor) for p in tree_flatten(list(primals))[0]):
-        value = out._data
-    return value, (results[0] if len(results) == 1 else tuple(results))
+            gs = [None] * len(inputs.flat)
+        live = [(g, v) for g, v in zip(gs, flat_tan) if g is not None and g.requires_grad]
+        hv = _gradients([g for g, _ in live], [v for _, v in live], inputs.flat, nested, retain=False)
+    return inputs.plain(out), inputs.rebuild(hv)
