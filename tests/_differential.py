@@ -35,7 +35,7 @@ def _leaves(out):
 
 def _np(t):
     if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
+        return t.detach().numpy(force=True)  # force: torch may hand back a ZeroTensor gradient
     if isinstance(t, cr.Tensor):
         return t.detach().numpy()
     return np.asarray(t)
