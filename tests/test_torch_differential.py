@@ -3,7 +3,8 @@
 Each case compares forward values, output structure/shapes/dtypes, the gradients of a random weighted sum of
 the outputs (and the second-order gradient where cheap) and refusals (both raise or neither); see
 tests/_differential.py. Optimizers, schedulers and clip_grad_norm_ are compared step by step; the Module API
-by its lists of names. The suite runs twice the listed max_examples; set HUNT_EXAMPLES=<factor> (docs/compat/hunt.md records a long run).
+by its lists of names. The suite runs twice the listed max_examples; set HUNT_EXAMPLES=<factor> to change
+that (docs/compat/hunt.md records a long run).
 
 Deliberate differences are not drawn (each is listed in docs/compat/hunt.md): mse_loss/l1_loss refuse a
 target that only broadcasts; logsumexp accepts dim=None and prod a tuple of dims (torch refuses both); a
@@ -297,7 +298,8 @@ def test_losses_match_torch(case):
     _count("losses")
 
     def program(lib, F, x, t):
-        args = {k: (lib.tensor(np.asarray(v)) if isinstance(v, (np.ndarray, np.floating)) else v) for k, v in kw.items()}
+        args = {k: (lib.tensor(np.asarray(v)) if isinstance(v, (np.ndarray, np.floating)) else v)
+                for k, v in kw.items()}
         if kind == "nll_loss":
             x = F.log_softmax(x, dim=1 if x.ndim > 1 else 0)
         if module:
@@ -682,7 +684,8 @@ MODULE_API = {
     "tied weight": lambda lib: (len(list(_tied(lib).parameters())), _names(_tied(lib).named_parameters()),
                                 list(_tied(lib).state_dict())),
     "loss modules' weight buffers": lambda lib: [list(m.state_dict()) for m in (
-        lib.nn.CrossEntropyLoss(weight=lib.ones(3)), lib.nn.NLLLoss(weight=lib.ones(3)), lib.nn.BCELoss(weight=lib.ones(3)),
+        lib.nn.CrossEntropyLoss(weight=lib.ones(3)), lib.nn.NLLLoss(weight=lib.ones(3)),
+        lib.nn.BCELoss(weight=lib.ones(3)),
         lib.nn.BCEWithLogitsLoss(weight=lib.ones(3), pos_weight=lib.ones(3)), lib.nn.CrossEntropyLoss())],
     "apply order": lambda lib: (lambda seen: (_net(lib).apply(lambda m: seen.append(type(m).__name__)), seen)[1])([]),
     "train/eval/requires_grad_": _flags,
