@@ -309,6 +309,41 @@ def test_losses_match_torch(case):
     compare(program, inputs, seed=seed, second=not module)
 
 
+# ----- activations (argument forms; the kinks themselves are tested elsewhere) -----
+
+ACTIVATIONS = [("elu", "ELU", dict(alpha=0.5)), ("elu", "ELU", dict(alpha=2.0)),
+               ("leaky_relu", "LeakyReLU", dict(negative_slope=0.2)),
+               ("leaky_relu", "LeakyReLU", dict(negative_slope=-0.5)),
+               ("hardtanh", "Hardtanh", dict(min_val=-0.5, max_val=2.0)),
+               ("softplus", "Softplus", dict(beta=2.0, threshold=1.0)), ("softplus", "Softplus", dict(beta=0.5)),
+               ("gelu", "GELU", dict(approximate="tanh")), ("gelu", "GELU", {}), ("selu", "SELU", {}),
+               ("silu", "SiLU", {}), ("mish", "Mish", {}), ("sigmoid", "Sigmoid", {}), ("tanh", "Tanh", {}),
+               ("relu", "ReLU", {})]
+
+
+@fuzz(30)
+@given(st.sampled_from(ACTIVATIONS), shapes, seeds, st.booleans())
+def test_activations_match_torch(act, shape, seed, module):
+    fn, cls, kw = act
+    _count("activations")
+    program = (lambda lib, F, x: getattr(lib.nn, cls)(**kw)(x)) if module else (
+        lambda lib, F, x: getattr(F, fn)(x, **kw))
+    compare(program, [(_data(seed, shape) * 3, True)], seed=seed, second=not module)
+
+
+@fuzz(20)
+@given(st.sampled_from([(4,), (3, 4), (2, 3, 4)]), st.booleans(), st.sampled_from([0, 1, -1]),
+       st.sampled_from([1, 2, 3, 0.5]), seeds)
+def test_linear_and_normalize_match_torch(shape, bias, dim, p, seed):
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(shape), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    _count("linear/normalize")
+    compare(lambda lib, F, x, w, b: F.linear(x, w, b if bias else None), [(x, True), (w, True), (b, True)],
+            seed=seed, second=True)
+    compare(lambda lib, F, x: F.normalize(x, p=p, dim=dim if len(shape) > 1 else 0), [(x, True)], seed=seed,
+            second=True)
+
+
 # ----- convolution and pooling -----
 
 @st.composite
