@@ -375,6 +375,22 @@ def test_conv_matches_torch(case, seed):
                       (rng.standard_normal(ws[0]), True)], seed=seed, second=seed % 4 == 0)
 
 
+@fuzz(40)
+@given(st.sampled_from([1, 2]), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2), st.sampled_from([1, 2]),
+       st.integers(1, 2), seeds)
+def test_conv_transpose_matches_torch(d, stride, padding, output_padding, groups, dilation, seed):
+    output_padding = output_padding % max(stride, dilation)  # torch: output_padding < max(stride, dilation)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 2 * groups) + (4,) * d)
+    w = rng.standard_normal((2 * groups, 2) + (3,) * d)
+    b = rng.standard_normal(2 * groups)
+    _count("conv_transpose")
+    compare(lambda lib, F, x, w, b: getattr(F, f"conv_transpose{d}d")(x, w, b, stride=stride, padding=padding,
+                                                                      output_padding=output_padding, groups=groups,
+                                                                      dilation=dilation),
+            [(x, True), (w, True), (b, True)], seed=seed, second=seed % 3 == 0)
+
+
 @st.composite
 def pool_case(draw):
     d = draw(st.sampled_from([1, 2]))
@@ -783,6 +799,9 @@ REGRESSIONS = {
         lambda lib, F, x: (F.max_pool2d(x, 2, 2, ceil_mode=True), F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
                            F.avg_pool1d(x[0], 2, 3, 1, ceil_mode=True, count_include_pad=False)),
         [(_x((1, 2, 5, 7)), True)]),
+    "conv_transpose output_padding >= stride (dilation 2): backward": (
+        lambda lib, F, x, w: F.conv_transpose1d(x, w, stride=1, output_padding=1, dilation=2),
+        [(_x((1, 2, 5)), True), (_x((2, 3, 3), 1), True)]),
     "embedding max_norm": (lambda lib, F, i, W: (F.embedding(i, W, max_norm=1.0), W.detach() * 1),
                            [(np.array([[0, 2], [2, 5]]), False), (_x((6, 3)) * 2, True)]),
 }

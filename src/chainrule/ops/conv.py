@@ -254,7 +254,7 @@ class ConvInputGrad(Function):
     def forward(ctx, g, w, x_shape=None, stride=(1,), padding=((0, 0),), dilation=(1,), groups=1):
         if ctx.needs_input_grad:
             ctx.params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-            ctx.kernel = w.shape[2:]
+            ctx.kernel, ctx.out_sizes = w.shape[2:], g.shape[2:]
             ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, w if ctx.needs_input_grad[0] else None)
         n, c = x_shape[:2]
         if g.size == 0:
@@ -287,11 +287,12 @@ class ConvInputGrad(Function):
     @staticmethod
     def backward(ctx, h):
         g, w = ctx.saved_tensors
+        h, params = _fit_windows(h, ctx.out_sizes, ctx.kernel, ctx.params)
         gg = gw = None
         if ctx.needs_input_grad[0]:
-            gg = Conv.apply(h, w, **ctx.params)
+            gg = Conv.apply(h, w, **params)
         if ctx.needs_input_grad[1]:
-            gw = ConvWeightGrad.apply(h, g, kernel=ctx.kernel, **ctx.params)
+            gw = ConvWeightGrad.apply(h, g, kernel=ctx.kernel, **params)
         return gg, gw
 
     @staticmethod
@@ -300,6 +301,26 @@ class ConvInputGrad(Function):
         terms = [ConvInputGrad.apply(tg, w, x_shape=ctx.shape, **ctx.params) if tg is not None else None,
                  ConvInputGrad.apply(g, tw, x_shape=ctx.shape, **ctx.params) if tw is not None else None]
         return _sum_present(terms, ctx)
+
+def _fit_windows(h, out_sizes, kernel, params):
+    """h (N, C, *S) and padding such that a Conv with `params` has exactly `out_sizes` windows.
+
+    A transposed convolution's output_padding adds positions at the end that no window reads: the
+    adjoint Conv would slide extra windows over them. Keep the padded length (n - 1) stride + span that
+    the n windows read: crop h, or shorten its right padding.
+    """
+    shape = np.shape(as_array(h))[2:]
+    stride, dilation, padding = params["stride"], params["dilation"], params["padding"]
+    if _out_sizes(shape, kernel, stride, padding, dilation) == tuple(out_sizes):
+        return h, params
+    crop, pads = [], []
+    for size, n, k, st, dl, (lo, hi) in zip(shape, out_sizes, kernel, stride, dilation, padding):
+        need = (n - 1) * st + dl * (k - 1) + 1
+        keep = min(size, max(0, need - lo))
+        crop.append(slice(0, keep))
+        pads.append((lo, max(0, need - lo - keep)))
+    return h[(slice(None), slice(None)) + tuple(crop)], dict(params, padding=tuple(pads))
+
 
 class ConvWeightGrad(Function):
     """w_hat[o, c, k] = sum_{n, l} g[n, o, l] x_pad[n, c, l*stride + k*dilation]: Conv's weight gradient.
