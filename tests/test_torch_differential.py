@@ -186,7 +186,8 @@ def shape_program(draw):
         return shape, lambda lib, F, x: x.repeat(*reps)
     if kind == "flip":
         dims = draw(st.lists(d, min_size=1, max_size=nd, unique_by=lambda v: v % nd))
-        return shape, lambda lib, F, x: lib.flip(x, dims)
+        method = draw(st.booleans())
+        return shape, lambda lib, F, x: x.flip(*dims) if method else lib.flip(x, dims)
     if kind in ("cat", "stack"):
         dim = draw(d) if kind == "cat" else draw(st.integers(-nd - 1, nd))
         return shape, lambda lib, F, x: getattr(lib, kind)([x, x * 2, -x], dim=dim)
@@ -777,6 +778,7 @@ REGRESSIONS = {
                                                          lib.norm(x, dim=())), [(_x((2, 3)), True)]),
     "max(dim) of a 0-d tensor": (lambda lib, F, x: (lib.max(x, 0), lib.min(x, -1, keepdim=True)), [(_x(()), True)]),
     "norm p=0 counts nonzeros": (lambda lib, F, x: lib.norm(x * (x > 0), p=0, dim=1), [(_x((3, 4)), True)]),
+    "x.flip(0, 1): dims as separate arguments": (lambda lib, F, x: x.flip(0, 1), [(_x((2, 3)), True)]),
     "movedim with sequences": (lambda lib, F, x: lib.movedim(x, (0, 2), (-1, 0)), [(_x((2, 3, 4)), True)]),
     "flatten start after end refused": (lambda lib, F, x: lib.flatten(x, 2, 1), [(_x((2, 3, 4)), True)]),
     "outer of 2-D refused": (lambda lib, F, x: lib.outer(x, x), [(_x((2, 3)), True)]),

@@ -460,9 +460,9 @@ def pad(x, pad, mode="constant", value=0.0):
     return Pad.apply(x, widths=tuple(widths), value=value)
 
 
-def flip(x, dims):
-    """Reverse the order of elements along `dims`."""
-    dims = normalize_axes(dims, np.ndim(as_array(x)), "flip")
+def flip(x, *dims):
+    """Reverse the order of elements along `dims`: flip(x, (0, 1)), or x.flip(0, 1) as torch's method."""
+    dims = normalize_axes(_shape_arg(dims, "flip"), np.ndim(as_array(x)), "flip")
     return Flip.apply(x, axes=dims)
 
 
