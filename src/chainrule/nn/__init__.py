@@ -5,7 +5,8 @@ Example:
     >>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))
 """
 from . import functional, init, utils
-from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .activation import (ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax,
+                         Softplus, Tanh)
 from .container import ModuleDict, ModuleList, Residual, ResidualBlock, Sequential
 from .conv import Conv1d, Conv2d
 from .dropout import Dropout
@@ -22,6 +23,6 @@ __all__ = [
     "Linear", "Identity", "Flatten", "Unflatten", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
     "AvgPool2d", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "GRUCell", "GRU", "RNNCell", "RNN",
     "LSTMCell", "LSTM", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "ELU", "SiLU",
-    "Softplus", "Sequential", "ModuleList", "ModuleDict", "Residual", "ResidualBlock", "CrossEntropyLoss",
+    "Softplus", "SELU", "Hardtanh", "Mish", "Sequential", "ModuleList", "ModuleDict", "Residual", "ResidualBlock", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "L1Loss",
 ]

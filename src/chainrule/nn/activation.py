@@ -44,6 +44,42 @@ class ELU(Module):
         return f"alpha={self.alpha}"
 
 
+class SELU(Module):
+    """scale * elu(x, alpha) with the self-normalizing constants (alpha 1.6733, scale 1.0507)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return _ew.selu(x)
+
+
+class Hardtanh(Module):
+    """x clamped to [min_val, max_val]."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(f"Hardtanh: max_val {max_val} must be greater than min_val {min_val}")
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return _ew.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Mish(Module):
+    """x tanh(softplus(x))."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+    def forward(self, x):
+        return _ew.mish(x)
+
+
 class Sigmoid(Module):
     def forward(self, x):
         return _ew.sigmoid(x)

@@ -20,7 +20,9 @@ class Embedding(Module):
         (2, 2, 3)
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None, generator=None, _weight=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None,
+                 generator=None):
         super().__init__()
         _check_device(device, type(self).__name__)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
@@ -30,6 +32,11 @@ class Embedding(Module):
                                  f"({self.num_embeddings})")
             padding_idx %= self.num_embeddings
         self.padding_idx = padding_idx
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: scale_grad_by_freq=True and sparse=True are not supported; "
+                                      "chainrule's gradients are dense and unscaled")
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         if _weight is not None:
             self.weight = Parameter(_weight)
@@ -44,15 +51,18 @@ class Embedding(Module):
                 self.weight._data[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
         rows, dim = embeddings.shape
-        module = cls(rows, dim, padding_idx=padding_idx, _weight=embeddings)
+        module = cls(rows, dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                     scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings)
         module.weight.requires_grad = not freeze
         return module
 
     def forward(self, index):
-        return embedding(index, self.weight, self.padding_idx)
+        return embedding(index, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self):
         text = f"{self.num_embeddings}, {self.embedding_dim}"
-        return text + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+        text += f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return text + (f", max_norm={self.max_norm}" if self.max_norm is not None else "")

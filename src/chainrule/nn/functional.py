@@ -185,11 +185,29 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     return input / clamp(norm, min=eps)
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None):
+def _renorm_rows(weight, rows, max_norm, norm_type):
+    """In place, no gradient: weight[r] *= max_norm / (||weight[r]|| + 1e-7) where the norm exceeds max_norm."""
+    table = as_array(weight)
+    picked = table[rows]
+    norms = np.linalg.norm(picked, ord=norm_type, axis=1) if norm_type != 2 else np.sqrt((picked * picked).sum(1))
+    over = norms > max_norm
+    if over.any():
+        table[rows[over]] = picked[over] * (max_norm / (norms[over] + 1e-7))[:, None].astype(table.dtype)
+        if is_tensor(weight):
+            weight._version += 1
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
     """Rows of `weight` (num_embeddings, dim) picked by integer indices: out[..., :] = weight[input[...]].
 
-    Rows at padding_idx get no gradient (as in PyTorch).
+    Rows at padding_idx get no gradient (as in PyTorch). With max_norm, each row looked up whose
+    norm_type-norm exceeds max_norm is first rescaled in place (without gradient) by
+    max_norm / (norm + 1e-7), as torch does.
     """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True and sparse=True are not supported; "
+                                  "chainrule's gradients are dense and unscaled")
     index = np.asarray(as_array(input))
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: indices must be integers (int64), got dtype {index.dtype}; use .long()")
@@ -199,6 +217,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None):
             f"embedding: index out of range: got indices from {index.min()} to {index.max()} for a table of "
             f"{num} rows; build the Embedding with num_embeddings > {index.max()}."
         )
+    if max_norm is not None:
+        _renorm_rows(weight, np.unique(index % num), max_norm, norm_type)
     out = getitem(weight, (index,))
     if padding_idx is not None and is_tensor(out) and out.requires_grad:
         pad_row = padding_idx % num

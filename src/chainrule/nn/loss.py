@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..ops import nn as _nn
 from .functional import _legacy_reduction
+from ..tensor import Tensor
 from .module import Module
 
 
@@ -23,6 +24,13 @@ class _Loss(Module):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
 
+    def _weights(self, **tensors):
+        """Class weights and pos_weight are buffers, as in PyTorch: in state_dict() and moved by .double()/.to()."""
+        from ..creation import as_tensor
+
+        for name, value in tensors.items():
+            self.register_buffer(name, value if value is None or isinstance(value, Tensor) else as_tensor(value))
+
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
@@ -33,7 +41,8 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                  label_smoothing=0.0):
         super().__init__(size_average, reduce, reduction)
-        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+        self._weights(weight=weight)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
         return _nn.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -45,7 +54,8 @@ class NLLLoss(_Loss):
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
-        self.weight, self.ignore_index = weight, ignore_index
+        self._weights(weight=weight)
+        self.ignore_index = ignore_index
 
     def forward(self, input, target):
         return _nn.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -71,7 +81,7 @@ class BCELoss(_Loss):
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
-        self.weight = weight
+        self._weights(weight=weight)
 
     def forward(self, input, target):
         return _nn.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
@@ -82,7 +92,7 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
         super().__init__(size_average, reduce, reduction)
-        self.weight, self.pos_weight = weight, pos_weight
+        self._weights(weight=weight, pos_weight=pos_weight)
 
     def forward(self, input, target):
         return _nn.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,

@@ -19,10 +19,23 @@ def _params(parameters):
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients together so their joint norm is at most max_norm; returns the norm before clipping.
 
-    The norm is taken over all gradients as if concatenated into one vector (torch semantics):
-    grads are multiplied by min(1, max_norm / (total_norm + 1e-6)).
+    The norm is taken over all gradients as if concatenated into one vector (torch semantics; for
+    norm_type 0 and -inf, as torch, the norm of the per-gradient norms): grads are multiplied by
+    min(1, max_norm / (total_norm + 1e-6)), which is nan for a nan norm.
     """
     return _clip_grad_norm(_params(parameters), max_norm, norm_type, error_if_nonfinite)
+
+
+def _vector_norm(a, p):
+    """torch.linalg.vector_norm of a float64 array: p = inf (max |a|), -inf (min |a|), 0 (count of nonzeros)."""
+    a = np.abs(a)
+    if p == math.inf:
+        return float(a.max()) if a.size else 0.0
+    if p == -math.inf:
+        return float(a.min()) if a.size else math.inf
+    if p == 0:
+        return float(np.count_nonzero(a))
+    return float(np.sum(a ** p)) ** (1.0 / p)
 
 
 @replayed_call  # a jit replay repeats the clipping, and returns that call's norm
@@ -32,18 +45,16 @@ def _clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite):
         return Tensor._make(np.array(0.0, dtype=np.float32))
     norm_type = float(norm_type)
     dtype = grads[0]._data.dtype
-    if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g._data))) if g._data.size else 0.0 for g in grads)
-    else:
-        total = float(sum(float(np.sum(np.abs(g._data.astype(np.float64)) ** norm_type)) for g in grads)) \
-            ** (1.0 / norm_type)
+    # PyTorch's total: the norm of the per-gradient norms (for finite p > 0, the norm of all entries at once).
+    per_grad = np.array([_vector_norm(g._data.astype(np.float64), norm_type) for g in grads])
+    total = _vector_norm(per_grad, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite ({total}), so "
             "it cannot be clipped. Set error_if_nonfinite=False to skip this check."
         )
     coef = max_norm / (total + 1e-6)
-    if coef < 1:
+    if not coef >= 1:  # also when the norm is nan: every gradient becomes nan, as in PyTorch
         for g in grads:
             np.multiply(g._data, coef, out=g._data, casting="unsafe")
     return Tensor._make(np.array(total, dtype=dtype))

@@ -51,6 +51,8 @@ def pick_axis(dim, axis, keepdim, keepdims, op):
         keepdim = keepdims
     if isinstance(dim, list):
         dim = tuple(dim)
+    if dim == () and op not in ("all", "any"):
+        dim = None  # PyTorch: an empty dim list reduces over every dim (all/any keep the tensor as it is)
     return dim, bool(keepdim)
 
 

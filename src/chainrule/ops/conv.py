@@ -254,7 +254,7 @@ class ConvInputGrad(Function):
     def forward(ctx, g, w, x_shape=None, stride=(1,), padding=((0, 0),), dilation=(1,), groups=1):
         if ctx.needs_input_grad:
             ctx.params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-            ctx.kernel = w.shape[2:]
+            ctx.kernel, ctx.out_sizes = w.shape[2:], g.shape[2:]
             ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, w if ctx.needs_input_grad[0] else None)
         n, c = x_shape[:2]
         if g.size == 0:
@@ -287,11 +287,12 @@ class ConvInputGrad(Function):
     @staticmethod
     def backward(ctx, h):
         g, w = ctx.saved_tensors
+        h, params = _fit_windows(h, ctx.out_sizes, ctx.kernel, ctx.params)
         gg = gw = None
         if ctx.needs_input_grad[0]:
-            gg = Conv.apply(h, w, **ctx.params)
+            gg = Conv.apply(h, w, **params)
         if ctx.needs_input_grad[1]:
-            gw = ConvWeightGrad.apply(h, g, kernel=ctx.kernel, **ctx.params)
+            gw = ConvWeightGrad.apply(h, g, kernel=ctx.kernel, **params)
         return gg, gw
 
     @staticmethod
@@ -300,6 +301,26 @@ class ConvInputGrad(Function):
         terms = [ConvInputGrad.apply(tg, w, x_shape=ctx.shape, **ctx.params) if tg is not None else None,
                  ConvInputGrad.apply(g, tw, x_shape=ctx.shape, **ctx.params) if tw is not None else None]
         return _sum_present(terms, ctx)
+
+def _fit_windows(h, out_sizes, kernel, params):
+    """h (N, C, *S) and padding such that a Conv with `params` has exactly `out_sizes` windows.
+
+    A transposed convolution's output_padding adds positions at the end that no window reads: the
+    adjoint Conv would slide extra windows over them. Keep the padded length (n - 1) stride + span that
+    the n windows read: crop h, or shorten its right padding.
+    """
+    shape = np.shape(as_array(h))[2:]
+    stride, dilation, padding = params["stride"], params["dilation"], params["padding"]
+    if _out_sizes(shape, kernel, stride, padding, dilation) == tuple(out_sizes):
+        return h, params
+    crop, pads = [], []
+    for size, n, k, st, dl, (lo, hi) in zip(shape, out_sizes, kernel, stride, dilation, padding):
+        need = (n - 1) * st + dl * (k - 1) + 1
+        keep = min(size, max(0, need - lo))
+        crop.append(slice(0, keep))
+        pads.append((lo, max(0, need - lo - keep)))
+    return h[(slice(None), slice(None)) + tuple(crop)], dict(params, padding=tuple(pads))
+
 
 class ConvWeightGrad(Function):
     """w_hat[o, c, k] = sum_{n, l} g[n, o, l] x_pad[n, c, l*stride + k*dilation]: Conv's weight gradient.
@@ -487,6 +508,22 @@ def _pool_params(kernel_size, stride, padding, dilation, d, op):
     return kernel, stride, tuple((p, p) for p in pads), dilation
 
 
+def _ceil_pads(in_sizes, kernel, stride, pads, dilation):
+    """ceil_mode=True: extra right padding so that a last, partial window counts (PyTorch's rule).
+
+    Output size ceil((L + 2p - d(k - 1) - 1) / s) + 1, less one when the last window would start
+    in the right padding (at or past L + p): no window lies entirely in the padding.
+    """
+    out = []
+    for size, k, st, (lo, hi), dl in zip(in_sizes, kernel, stride, pads, dilation):
+        span = dl * (k - 1) + 1
+        n = -(-(size + lo + hi - span) // st) + 1
+        if (n - 1) * st >= size + lo:
+            n -= 1
+        out.append((lo, hi + max(0, (n - 1) * st + span - (size + lo + hi))))
+    return tuple(out)
+
+
 def _pool_winners(x, kernel, stride, pads, dilation):
     """The index tuple of each window's maximum in x (N, C, *L): ties go to the first, as PyTorch."""
     d = len(kernel)
@@ -527,11 +564,11 @@ class MaxPool(Getitem):
 
 
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, d, op):
-    if ceil_mode:
-        raise NotImplementedError(f"{op}: ceil_mode=True is not supported; pad the input instead")
     x, unbatched = _batched(x, d, op)
     kernel, stride, pads, dilation = _pool_params(kernel_size, stride, padding, dilation, d, op)
     shape = np.shape(as_array(x))
+    if ceil_mode:  # the extra right padding is -inf, as the rest: it never wins
+        pads = _ceil_pads(shape[2:], kernel, stride, pads, dilation)
     sizes = _out_sizes(shape[2:], kernel, stride, pads, dilation)
     if any(s < 1 for s in sizes):
         raise RuntimeError(f"{op}: input of shape {shape} is smaller than the kernel {kernel}")
@@ -554,11 +591,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, d, op):
-    if ceil_mode:
-        raise NotImplementedError(f"{op}: ceil_mode=True is not supported; pad the input instead")
     x, unbatched = _batched(x, d, op)
     kernel, stride, pads, dilation = _pool_params(kernel_size, stride, padding, 1, d, op)
     shape = np.shape(as_array(x))
+    sym_pads = pads
+    if ceil_mode:
+        pads = _ceil_pads(shape[2:], kernel, stride, pads, dilation)
     dtype = np.asarray(as_array(x)).dtype
     n, c = shape[:2]
     sizes = _out_sizes(shape[2:], kernel, stride, pads, dilation)
@@ -571,9 +609,16 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
     total = reshape(total, (n, c) + tuple(sizes))
     if divisor_override:
         return _unbatch(total * (1.0 / divisor_override), unbatched)
-    if count_include_pad or not any(p for p, _ in pads):
+    if pads == sym_pads and (count_include_pad or not any(p for p, _ in pads)):
         return _unbatch(total * (1.0 / _prod(kernel)), unbatched)
-    counts = Conv.forward(_NullCtx(), np.ones((1, 1) + shape[2:], dtype=dtype), ones, **params)
+    if count_include_pad:
+        # The divisor counts the input and its symmetric padding, not the right padding ceil_mode adds.
+        padded = tuple(n + 2 * lo for n, (lo, _) in zip(shape[2:], sym_pads))
+        extra = tuple((0, hi - shi) for (_, hi), (_, shi) in zip(pads, sym_pads))
+        counts = Conv.forward(_NullCtx(), np.ones((1, 1) + padded, dtype=dtype), ones,
+                              **dict(params, padding=extra))
+    else:
+        counts = Conv.forward(_NullCtx(), np.ones((1, 1) + shape[2:], dtype=dtype), ones, **params)
     return _unbatch(total / counts, unbatched)
 
 

@@ -85,6 +85,9 @@ def dot(x, y):
 
 def outer(x, y):
     """Outer product x y^T of two 1-D tensors."""
+    if np.ndim(as_array(x)) != 1 or np.ndim(as_array(y)) != 1:
+        raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {np.shape(as_array(x))} and "
+                           f"{np.shape(as_array(y))}; flatten them first")
     return x.reshape((-1, 1)) * y.reshape((1, -1))
 
 

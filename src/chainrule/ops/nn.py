@@ -202,6 +202,9 @@ def _softmax_ce(ctx, x, shifted, e, total, target, keep, scale):
     if ctx.needs_input_grad:
         e /= total
         # keep as a column (N, 1): the backward multiplies rows by it
+        # Every row ignored: the 'mean' loss is 0/0 = nan, but its gradient is 0 (PyTorch), not nan.
+        if keep is not None and not keep.any():
+            scale = np.zeros_like(scale)
         ctx.target, ctx.rows, ctx.keep, ctx.scale = target, rows, None if keep is None else keep[:, None], scale
         ctx.save_for_backward(x, e)
     return loss
@@ -211,7 +214,7 @@ class BinaryCrossEntropy(Function):
     """l = -(t ln p + (1 - t) ln(1 - p)), each log clamped at -100 (PyTorch's BCELoss).
 
     dl/dp = (p - t) / (p (1 - p)), with the denominator kept >= 1e-12;
-    dl/dt = ln(1 - p) - ln p (clamped logs).
+    dl/dt = ln(1 - p) - ln p (logs not clamped: infinite at p = 0 or 1, as in PyTorch).
     """
 
     @staticmethod
@@ -230,8 +233,8 @@ class BinaryCrossEntropy(Function):
         if need_p:
             gp = g * (p - t) / clamp(p * (1 - p), min=1e-12)
         if need_t:
-            with np.errstate(divide="ignore"):
-                gt = g * (clamp(log(1 - p), min=-100) - clamp(log(p), min=-100))
+            with np.errstate(divide="ignore"):  # unclamped, as PyTorch: +-inf at p = 0 or 1
+                gt = g * (log(1 - p) - log(p))
         return gp, gt
 
     @staticmethod
@@ -285,7 +288,11 @@ def _reduce(loss, reduction, op, weight_sum=None):
         return _sum(loss)
     if reduction == "mean":
         if weight_sum is not None:
-            return _sum(loss) / weight_sum
+            # A zero weight sum (every target ignored) gives nan, as PyTorch, but a zero gradient, not nan:
+            # the loss is sum * (1/ws, or 0) + (0, or nan), with both factors constants.
+            scale = _plain(lambda s: np.where(s != 0, 1 / np.where(s != 0, s, 1), 0).astype(s.dtype), weight_sum)
+            offset = _plain(lambda s: np.where(s != 0, 0, np.nan).astype(s.dtype), weight_sum)
+            return _sum(loss) * scale + offset
         n = np.size(as_array(loss))
         return _sum(loss) * (1.0 / n) if n else _sum(loss) * np.nan
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -353,6 +360,13 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _reduce(loss, reduction, "nll_loss", weight_sum=_sum(w) if reduction == "mean" else None)
 
 
+def _class_weight_along(weight, shape, class_dim):
+    """The per-class weight reshaped to broadcast along the class dim of an input of `shape`."""
+    wshape = [1] * len(shape)
+    wshape[class_dim] = shape[class_dim]
+    return weight.reshape(tuple(wshape)) if is_tensor(weight) else np.asarray(weight).reshape(wshape)
+
+
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy from logits, as torch.nn.functional.cross_entropy.
 
@@ -384,9 +398,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             target = target * (1 - label_smoothing) + label_smoothing / classes
         contrib = logp * target
         if weight is not None:
-            wshape = [1] * len(shape)
-            wshape[class_dim] = classes
-            contrib = contrib * np.asarray(as_array(weight)).reshape(wshape)
+            contrib = contrib * _class_weight_along(weight, shape, class_dim)
         loss = -_sum(contrib, dim=class_dim)
         if reduction == "mean":
             n = np.size(as_array(loss))
@@ -394,12 +406,18 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         return _reduce(loss, reduction, "cross_entropy")
     loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing:
+        # The smoothing term of sample n is -sum_c weight[c] logp[n, c] / C (0 where ignored); 'mean' divides
+        # it by the same denominator as the nll term: the sum of weight[target[n]] over the kept samples.
         classes = shape[class_dim]
         dtype = np.asarray(as_array(input)).dtype
+        class_weight = None if weight is None else np.asarray(as_array(weight), dtype=dtype)
+        kept_w = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=class_weight,
+                                          dtype=dtype), target)
         keep = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=None, dtype=dtype), target)
-        smooth = -_sum(logp, dim=class_dim) * keep / classes
+        weighted = logp if weight is None else logp * _class_weight_along(weight, shape, class_dim)
+        smooth = -_sum(weighted, dim=class_dim) * keep / classes
         if reduction == "mean":
-            smooth = _sum(smooth) / clamp(_sum(keep), min=1.0)
+            smooth = _reduce(smooth, "mean", "cross_entropy", weight_sum=_sum(kept_w))
         else:
             smooth = _reduce(smooth, reduction, "cross_entropy")
         loss = loss * (1 - label_smoothing) + smooth * label_smoothing

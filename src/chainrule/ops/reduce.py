@@ -337,6 +337,11 @@ ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 def _extremum_with_indices(x, dim, keepdim, largest):
     from .shape import gather
 
+    if np.ndim(as_array(x)) == 0:  # a 0-d tensor along dim 0 or -1: itself, index 0 (PyTorch)
+        normalize_axes(dim, 0, "max" if largest else "min")
+        zero = _plain(lambda a: np.zeros((), np.int64), x)
+        return ValuesIndices(x * 1 if is_tensor(x) else x, zero)
+
     find = argmax if largest else argmin
     indices = find(x, dim=dim, keepdim=True)
     values = gather(x, dim, indices)
@@ -431,7 +436,8 @@ def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
 
 
 def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """Vector p-norm over `dim` (all entries by default): p = 2 ('fro'), 1, inf, -inf or any p > 0.
+    """Vector p-norm over `dim` (all entries by default): p = 2 ('fro'), 1, inf, -inf, 0 (count of nonzeros)
+    or any p > 0.
 
     The subgradient at the zero vector is 0, as in PyTorch.
     """
@@ -446,8 +452,10 @@ def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
         return amin(_abs(x), dim=dim, keepdim=keepdim)
     if p == 1:
         return sum(_abs(x), dim=dim, keepdim=keepdim)
-    if not isinstance(p, (int, float)) or p <= 0:
-        raise ValueError(f"norm: p must be 'fro', inf, -inf or a number > 0, got {p!r}")
+    if p == 0:  # the count of nonzero entries; its gradient is 0 (sign'(|x|) = 0), as in PyTorch
+        return sum(sign(_abs(x)), dim=dim, keepdim=keepdim)
+    if not isinstance(p, (int, float)) or p < 0:
+        raise ValueError(f"norm: p must be 'fro', inf, -inf or a number >= 0, got {p!r}")
     return NormP.apply(x, p=float(p), axis=dim, keepdims=keepdim)
 
 

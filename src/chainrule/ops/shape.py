@@ -274,7 +274,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     shape = np.shape(as_array(x))
     if not shape:
         return reshape(x, (1,))
-    start, end = start_dim % len(shape), end_dim % len(shape)
+    start, end = (normalize_axes(d, len(shape), "flatten")[0] for d in (start_dim, end_dim))
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of shape "
+                           f"{shape}; swap them")
     return reshape(x, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
 
 
@@ -307,9 +310,20 @@ swapaxes = transpose
 
 
 def movedim(x, source, destination):
+    """Move dim(s) `source` to position(s) `destination` (ints or equal-length sequences), keeping the
+    others in order: movedim(x of shape (2, 3, 4), (0, 1), (2, 0)) has shape (3, 4, 2)."""
     ndim = np.ndim(as_array(x))
-    order = [d for d in range(ndim) if d != source % ndim]
-    order.insert(destination % ndim, source % ndim)
+    source = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    destination = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: source {source} and destination {destination} must have the same length")
+    src = [normalize_axes(d, ndim, "movedim")[0] for d in source] if ndim else [0] * len(source)
+    dst = [normalize_axes(d, ndim, "movedim")[0] for d in destination] if ndim else [0] * len(source)
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {source} or destination {destination}")
+    order = [d for d in range(ndim) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
     return permute(x, tuple(order))
 
 
@@ -446,9 +460,9 @@ def pad(x, pad, mode="constant", value=0.0):
     return Pad.apply(x, widths=tuple(widths), value=value)
 
 
-def flip(x, dims):
-    """Reverse the order of elements along `dims`."""
-    dims = normalize_axes(dims, np.ndim(as_array(x)), "flip")
+def flip(x, *dims):
+    """Reverse the order of elements along `dims`: flip(x, (0, 1)), or x.flip(0, 1) as torch's method."""
+    dims = normalize_axes(_shape_arg(dims, "flip"), np.ndim(as_array(x)), "flip")
     return Flip.apply(x, axes=dims)
 
 
