@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _dtypes
 from ._device import check as _check_device
-from .tensor import Tensor, _to_array
+from .tensor import Tensor, _legacy_array, _to_array
 
 
 def _size(size):
@@ -181,7 +181,7 @@ class _LegacyTensorType(type):
     sizes, as Tensor(...)); isinstance(x, FloatTensor) checks x's dtype, as in PyTorch."""
 
     def __call__(cls, *data, requires_grad=False):
-        return Tensor(*data, dtype=cls.dtype, requires_grad=requires_grad)
+        return _made(_legacy_array(data, cls.dtype), None, requires_grad)
 
     def __instancecheck__(cls, obj):
         return isinstance(obj, Tensor) and obj._data.dtype == cls.dtype

@@ -182,7 +182,10 @@ class Tensor:
         Tensor() is empty, Tensor(t) shares t's storage. dtype= (a chainrule extension) picks
         another dtype; FloatTensor, LongTensor and the others call this with theirs.
         """
-        self._data = _legacy_array(data, dtype)
+        if dtype is not None and len(data) == 1 and not isinstance(data[0], Tensor):
+            self._data = _to_array(data[0], dtype)  # chainrule's Tensor(value, dtype=...): as tensor()
+        else:
+            self._data = _legacy_array(data, dtype)
         self._grad = None
         self.grad_fn = None
         self._name = None
@@ -739,8 +742,14 @@ class Tensor:
     def __floordiv__(self, other):
         return _ew.floor_divide(self, other)
 
+    def __rfloordiv__(self, other):
+        return _ew.floor_divide(other, self)
+
     def __mod__(self, other):
         return _ew.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ew.remainder(other, self)
 
     def __eq__(self, other):
         return _ew.eq(self, other)

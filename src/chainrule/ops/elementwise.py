@@ -715,14 +715,21 @@ def _promote(op, operands, floating=False):
         return None, operands  # an operand that is no number (a symbolic value): leave it to the op
     if floating and dtype.kind in "biu":
         dtype = _dtypes.get_default_dtype()
-    return dtype, tuple(_to_dtype(a, dtype) for a in operands)
+    return dtype, tuple(_to_dtype(a, dtype, op) for a in operands)
 
 
-def _to_dtype(a, dtype):
+# Ops whose Python-number operands must fit the integer result dtype (torch checks them there;
+# arithmetic and comparisons wrap them around instead).
+_CHECKED_SCALARS = ("where", "clamp")
+
+
+def _to_dtype(a, dtype, op=None):
     if a is None:
         return None
     if isinstance(a, _NUMBER_TYPES):
         if dtype.kind in "iu" and not isinstance(a, bool):
+            if op in _CHECKED_SCALARS:
+                _check_fits(op, a, dtype)
             bits = dtype.itemsize * 8
             a %= 1 << bits  # two's complement wrap-around, as PyTorch's integer ops
             if dtype.kind == "i" and a >= 1 << (bits - 1):
@@ -738,16 +745,29 @@ def _to_dtype(a, dtype):
     return array if array.dtype == dtype else array.astype(dtype)
 
 
-def _refuse_bool(op, operands, fix):
-    for a in operands:
-        if isinstance(a, bool) or np.asarray(as_array(a)).dtype == np.bool_:
+def _check_fits(op, value, dtype):
+    """Refuse a Python int the integer dtype cannot hold (unsigned ones take negatives down to -max,
+    wrapping them, as torch's overflow check does)."""
+    info = np.iinfo(dtype)
+    if not (info.min if dtype.kind == "i" else -info.max) <= value <= info.max:
+        raise RuntimeError(f"{op}: value {value} cannot be converted to type {dtype} without overflow "
+                           f"(as in PyTorch); use a tensor of a wider dtype, e.g. x.long().")
+
+
+def _refuse_bool(op, operands, fix, both=False):
+    """Refuse a bool operand (both=True: only when every operand is bool), naming op, dtypes and fix."""
+    bools = [isinstance(a, bool) or np.asarray(as_array(a)).dtype == np.bool_ for a in operands]
+    if all(bools) if both else any(bools):
+        for a in operands:
             dtypes = ", ".join(str(_dtypes.result_type(b)) for b in operands)
-            raise RuntimeError(f"{op}: not supported with a bool operand (operands: {dtypes}). {fix}")
+            raise RuntimeError(f"{op}: not supported with {'bool operands' if both else 'a bool operand'} "
+                               f"(operands: {dtypes}), as in PyTorch. {fix}")
 
 
 def _refuse_integer_zero(op, x, y):
     """Integer division by zero raises in PyTorch (NumPy would return 0 with a warning)."""
-    if np.asarray(as_array(x)).dtype.kind in "biu" and np.any(np.asarray(as_array(y)) == 0):
+    kind = (x if is_tensor(x) else y)._data.dtype.kind  # the promoted dtype
+    if kind in "biu" and np.any(np.asarray(as_array(y)) == 0):
         raise RuntimeError(
             f"{op}: integer division by zero (ZeroDivisionError in PyTorch). Convert to floating point "
             "first (x.float()) for inf/nan results, or mask out the zero divisors."
@@ -944,7 +964,7 @@ def sub(x, y, alpha=1):
     if alpha != 1:
         y = mul(y, alpha)
     px, py = _promote2("sub", x, y)
-    if px is not x or py is not y:  # mixed dtypes: a bool among them is refused (two bools NumPy refuses)
+    if px is not x or py is not y or type(x) is bool or type(y) is bool:  # a bool is refused, as in torch
         _refuse_bool("sub", (x, y), "To invert a mask use ~mask or logical_not(); for the difference of "
                      "two masks use logical_xor() (^).")
     return Sub.apply(px, py)
@@ -969,22 +989,62 @@ def div(x, y):
 
 def pow(x, y):
     """x ** y; either may be a tensor (d/dy a^y = a^y ln a)."""
-    x, y = _promote2("pow", x, y)
-    if is_tensor(x) and x._data.dtype == np.bool_ and (is_tensor(y) and y._data.dtype == np.bool_):
-        raise RuntimeError("pow: not implemented for two bool tensors (as in PyTorch); convert one, e.g. x.int().")
-    return Pow.apply(x, y)
+    px, py = _promote2("pow", x, y)
+    kind = as_array(px).dtype.kind if is_tensor(px) else as_array(py).dtype.kind if is_tensor(py) else "f"
+    if kind in "biu":
+        return _integer_pow(px, py, kind, y)
+    return Pow.apply(px, py)
+
+
+def _integer_pow(x, y, kind, exponent):
+    """x ** y for bool and integer tensors (no gradient), as PyTorch computes it.
+
+    A negative Python int exponent is refused; a negative exponent inside a tensor gives the
+    truncated result (0, or +-1 for bases +-1). For bools x ** y is x or not y, with a Python
+    bool exponent only (a bool tensor exponent is refused).
+    """
+    if kind == "b":
+        if is_tensor(y):
+            raise RuntimeError("pow: not implemented for a bool tensor exponent (as in PyTorch); convert it "
+                               "first, e.g. x ** y.int().")
+        return _plain(lambda a, b: np.logical_or(a, np.logical_not(b)), x, y)
+    if isinstance(exponent, int) and not isinstance(exponent, bool):
+        if exponent < 0:
+            raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {exponent}, "
+                               "as in PyTorch); convert the base to floating point first (x.float() ** y).")
+        _check_fits("pow", exponent, as_array(x).dtype)
+    return _plain(_truncated_int_power, x, y)
+
+
+def _truncated_int_power(a, b):
+    negative = np.asarray(b) < 0
+    if not negative.any():
+        return np.power(a, b)
+    out = np.power(a, np.where(negative, 0, b))
+    odd = np.asarray(b) % 2 != 0
+    reciprocal = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0)).astype(out.dtype)
+    return np.where(negative, reciprocal, out)
 
 
 def maximum(x, y):
     """Elementwise max; ties split the gradient evenly; NaN propagates."""
     x, y = _promote2("maximum", x, y)
-    return Maximum.apply(x, y)
+    return Maximum.apply(*_ordered("maximum", x, y))
 
 
 def minimum(x, y):
     """Elementwise min; ties split the gradient evenly; NaN propagates."""
     x, y = _promote2("minimum", x, y)
-    return Minimum.apply(x, y)
+    return Minimum.apply(*_ordered("minimum", x, y))
+
+
+def _ordered(op, x, y):
+    """Refuse complex operands where an order is needed (NumPy would compare them lexicographically)."""
+    if getattr(getattr(x, "_data", x), "dtype", _FLOAT32).kind == "c" or isinstance(x, complex) \
+            or getattr(getattr(y, "_data", y), "dtype", _FLOAT32).kind == "c" or isinstance(y, complex):
+        raise RuntimeError(f"{op}: complex numbers have no order, so {op} does not support them (as in "
+                           "PyTorch); compare their .abs() or .real instead.")
+    return x, y
 
 
 def where(condition, x, y):
@@ -993,6 +1053,10 @@ def where(condition, x, y):
     x and y are promoted together as in torch.where (a float64 0-d tensor does not widen a
     float32 tensor; a Python float makes an int tensor float32).
     """
+    if is_tensor(condition) and not (is_tensor(x) or is_tensor(y)):
+        # Two numbers: the result is still a Tensor, in their result dtype (where(c, 1.0, 2) is float32).
+        dtype = _dtypes.result_type(x, y)
+        return Where.apply(condition, _to_dtype(x, dtype, "where"), _to_dtype(y, dtype, "where")).to(dtype)
     x, y = _promote2("where", x, y)
     return Where.apply(as_array(condition), x, y)
 
@@ -1011,19 +1075,19 @@ def ne(x, y):
 
 
 def lt(x, y):
-    return _plain(np.less, *_promote2("lt", x, y))
+    return _plain(np.less, *_ordered("lt", *_promote2("lt", x, y)))
 
 
 def le(x, y):
-    return _plain(np.less_equal, *_promote2("le", x, y))
+    return _plain(np.less_equal, *_ordered("le", *_promote2("le", x, y)))
 
 
 def gt(x, y):
-    return _plain(np.greater, *_promote2("gt", x, y))
+    return _plain(np.greater, *_ordered("gt", *_promote2("gt", x, y)))
 
 
 def ge(x, y):
-    return _plain(np.greater_equal, *_promote2("ge", x, y))
+    return _plain(np.greater_equal, *_ordered("ge", *_promote2("ge", x, y)))
 
 
 def logical_not(x):
@@ -1066,7 +1130,7 @@ def floor_divide(x, y):
     """x // y rounded toward -inf, in the operands' result dtype; integer division by zero raises."""
     x, y = _promote2("floor_divide", x, y)
     if is_tensor(x) or is_tensor(y):
-        _refuse_bool("floor_divide", (x, y), "Convert the bool tensor first, e.g. x.int().")
+        _refuse_bool("floor_divide", (x, y), "Convert the bool tensors first, e.g. x.int().", both=True)
         _refuse_integer_zero("floor_divide", x, y)
     with np.errstate(**_IEEE):
         return _plain(np.floor_divide, x, y)
@@ -1076,7 +1140,7 @@ def remainder(x, y):
     """x mod y with the sign of y (Python's %), in the operands' result dtype."""
     x, y = _promote2("remainder", x, y)
     if is_tensor(x) or is_tensor(y):
-        _refuse_bool("remainder", (x, y), "Convert the bool tensor first, e.g. x.int().")
+        _refuse_bool("remainder", (x, y), "Convert the bool tensors first, e.g. x.int().", both=True)
         _refuse_integer_zero("remainder", x, y)
     with np.errstate(**_IEEE):
         return _plain(np.remainder, x, y)
