@@ -844,6 +844,8 @@ _function._Tensor = Tensor  # the engine's hot paths test isinstance against thi
 engine._Tensor = Tensor
 
 from .ops import elementwise as _ew  # noqa: E402  (ops need Tensor defined first)
+
+_ew._Tensor = Tensor  # the binary ops' same-dtype fast path tests type(x) is Tensor
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402

@@ -303,9 +303,8 @@ def accumulate_half_in_float32(fn):
     return reduction
 
 
-@accumulate_half_in_float32
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
-    """Sum over `dim` (all by default).
+    """Sum over `dim` (all by default); float16 accumulates in float32, as in PyTorch.
 
     Example:
         >>> chainrule.tensor([[1., 2.], [3., 4.]]).sum(dim=0)
@@ -316,8 +315,13 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         from .elementwise import cast
 
         x = cast(x, dtype)
-    if np.asarray(as_array(x)).dtype == np.bool_:
+    in_dtype = np.asarray(as_array(x)).dtype
+    if in_dtype == np.bool_:
         x = _plain(lambda a: a.astype(np.int64), x)
+    elif in_dtype is _HALF:  # (written out, not the decorator: sum is on hot paths)
+        from .elementwise import cast
+
+        return cast(Sum.apply(cast(x, np.float32), axis=dim, keepdims=keepdim), _HALF)
     return Sum.apply(x, axis=dim, keepdims=keepdim)
 
 
