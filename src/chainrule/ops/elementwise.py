@@ -370,7 +370,10 @@ class Cast(Function):
     @staticmethod
     def forward(ctx, x, dtype=None):
         ctx.in_dtype = x.dtype
-        return x.astype(dtype, copy=False) if x.dtype != dtype else x.copy()
+        if x.dtype == dtype:
+            return x.copy()
+        with np.errstate(over="ignore"):  # out of range becomes inf (float32 to float16), as in PyTorch
+            return x.astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
