@@ -180,7 +180,8 @@ class _LegacyTensorType(type):
     """The type of FloatTensor and its siblings: calling one builds a Tensor of its dtype (from data or
     sizes, as Tensor(...)); isinstance(x, FloatTensor) checks x's dtype, as in PyTorch."""
 
-    def __call__(cls, *data, requires_grad=False):
+    def __call__(cls, *data, device=None, requires_grad=False):
+        _check_device(device, cls.__name__)
         return _made(_legacy_array(data, cls.dtype), None, requires_grad)
 
     def __instancecheck__(cls, obj):

@@ -174,7 +174,7 @@ class Tensor:
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
-    def __init__(self, *data, dtype=None, requires_grad=False, name=None):
+    def __init__(self, *data, dtype=None, device=None, requires_grad=False, name=None):
         """PyTorch's legacy constructor: Tensor(data) or Tensor(*sizes), in the default float dtype.
 
         Tensor([1, 2]) is float32 like torch.Tensor (use chainrule.tensor to keep ints),
@@ -182,6 +182,10 @@ class Tensor:
         Tensor() is empty, Tensor(t) shares t's storage. dtype= (a chainrule extension) picks
         another dtype; FloatTensor, LongTensor and the others call this with theirs.
         """
+        if device is not None:
+            from ._device import check
+
+            check(device, "Tensor")
         if dtype is not None and len(data) == 1 and not isinstance(data[0], Tensor):
             self._data = _to_array(data[0], dtype)  # chainrule's Tensor(value, dtype=...): as tensor()
         else:
