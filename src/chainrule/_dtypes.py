@@ -48,3 +48,120 @@ def default_generator() -> np.random.Generator:
 
 def is_floating_point_dtype(dtype) -> builtins.bool:
     return np.dtype(dtype).kind in "fc"
+
+
+# ----- type promotion (PyTorch's rules) -----
+#
+# Operands rank in three tiers: tensors with at least one dimension, 0-d tensors, and Python
+# scalars ("wrapped numbers"). Each tier promotes within itself; a lower tier only decides
+# the result when its dtype is of a higher category (bool < integer < floating < complex),
+# so `float32 tensor * float64 0-d tensor` stays float32 but `int tensor * 2.5` is floating.
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_TO_COMPLEX = {np.dtype(np.float16): complex64, float32: complex64, float64: complex128}
+
+
+def _category(dtype) -> builtins.int:
+    return _CATEGORY[dtype.kind]
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both can be converted to without leaving the higher category (torch.promote_types).
+
+    Unlike NumPy, an integer meeting a floating dtype gives that floating dtype
+    (int64 with float16 is float16), and int with complex64 stays complex64.
+
+    Example:
+        >>> chainrule.promote_types(chainrule.uint8, chainrule.int8)
+        dtype('int16')
+    """
+    type1, type2 = np.dtype(type1), np.dtype(type2)
+    if type1 == type2:
+        return type1
+    c1, c2 = _category(type1), _category(type2)
+    if c1 == c2 or (c1 >= 2 and c2 >= 2):
+        return np.promote_types(type1, type2)
+    return type1 if c1 > c2 else type2
+
+
+def _scalar_dtype(value):
+    """The dtype a Python scalar takes part in promotion with (PyTorch's wrapped numbers)."""
+    if isinstance(value, builtins.bool):
+        return bool
+    if isinstance(value, builtins.int):
+        return int64
+    if isinstance(value, builtins.float):
+        return _state["default"]
+    return _TO_COMPLEX[_state["default"]]
+
+
+def _combine(higher, lower):
+    """The result of a higher-priority tier's dtype meeting a lower tier's (None: tier empty)."""
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    ch, cl = _category(higher), _category(lower)
+    if ch == 3:
+        return higher
+    if cl == 3:
+        # A floating tensor keeps its precision: float64 with a complex64 scalar is complex128.
+        return _TO_COMPLEX.get(higher, lower) if ch == 2 else lower
+    if ch == 2:
+        return higher
+    if ch == 0 or cl == 2:
+        return promote_types(higher, lower)
+    return higher
+
+
+def _tiers(operands):
+    dims = zero = wrapped = None
+    for x in operands:
+        if x is None:
+            continue
+        if isinstance(x, (builtins.bool, builtins.int, builtins.float, builtins.complex)):
+            dtype = _scalar_dtype(x)
+            wrapped = dtype if wrapped is None else promote_types(wrapped, dtype)
+            continue
+        array = getattr(x, "_data", x)
+        dtype = getattr(array, "dtype", None)
+        if dtype is None:
+            raise TypeError(f"result_type: expected Tensors or numbers, got {type(x).__name__}")
+        if np.ndim(array):
+            dims = dtype if dims is None else promote_types(dims, dtype)
+        else:
+            zero = dtype if zero is None else promote_types(zero, dtype)
+    return dims, zero, wrapped
+
+
+def result_type(*operands):
+    """The dtype PyTorch gives an op on these operands (torch.result_type, for any number of them).
+
+    Tensors with dimensions outrank 0-d tensors, which outrank Python numbers, but only
+    within a category (bool < integer < floating < complex): a float64 0-d tensor does not
+    make a float32 tensor float64, while a Python float makes an int tensor floating
+    (in the default dtype). NumPy scalars count as 0-d tensors, except np.float64 and
+    np.complex128, which are Python floats and complexes.
+
+    Example:
+        >>> chainrule.result_type(chainrule.tensor([1, 2]), 2.5)
+        dtype('float32')
+    """
+    dims, zero, wrapped = _tiers(operands)
+    out = _combine(dims, _combine(zero, wrapped))
+    if out is None:
+        raise TypeError("result_type: expected at least one Tensor or number")
+    return out
+
+
+def can_cast(from_, to) -> builtins.bool:
+    """Whether PyTorch's in-place ops and out= may write a `from_` result into a `to` tensor.
+
+    Refused: complex to non-complex, floating to integer or bool, and anything but bool to
+    bool (torch.can_cast). Narrowing within a category (float64 to float16) is allowed.
+
+    Example:
+        >>> chainrule.can_cast(chainrule.float32, chainrule.int32)
+        False
+    """
+    return _category(np.dtype(from_)) <= _category(np.dtype(to))

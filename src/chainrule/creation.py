@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _dtypes
 from ._device import check as _check_device
-from .tensor import Tensor
+from .tensor import Tensor, _legacy_array, _to_array
 
 
 def _size(size):
@@ -37,7 +37,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Ten
         >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True, name="x")
     """
     _check_device(device, "tensor")
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+    return _made(_to_array(data, dtype), None, requires_grad, name)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -47,7 +47,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
         return Tensor._make(data)
-    return Tensor(data, dtype=dtype)
+    return Tensor._make(_to_array(data, dtype))
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -172,3 +172,35 @@ def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+
+# ----- legacy typed constructors: FloatTensor([1, 2]), LongTensor(2, 3), ... -----
+
+class _LegacyTensorType(type):
+    """The type of FloatTensor and its siblings: calling one builds a Tensor of its dtype (from data or
+    sizes, as Tensor(...)); isinstance(x, FloatTensor) checks x's dtype, as in PyTorch."""
+
+    def __call__(cls, *data, device=None, requires_grad=False):
+        _check_device(device, cls.__name__)
+        return _made(_legacy_array(data, cls.dtype), None, requires_grad)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj._data.dtype == cls.dtype
+
+    def __repr__(cls):
+        return f"<class 'chainrule.{cls.__name__}'>"
+
+
+def _legacy(name, dtype):
+    return _LegacyTensorType(name, (), {"dtype": dtype, "__doc__": f"Tensor(...) with dtype {dtype} (legacy)."})
+
+
+FloatTensor = _legacy("FloatTensor", _dtypes.float32)
+DoubleTensor = _legacy("DoubleTensor", _dtypes.float64)
+HalfTensor = _legacy("HalfTensor", _dtypes.float16)
+LongTensor = _legacy("LongTensor", _dtypes.int64)
+IntTensor = _legacy("IntTensor", _dtypes.int32)
+ShortTensor = _legacy("ShortTensor", _dtypes.int16)
+CharTensor = _legacy("CharTensor", _dtypes.int8)
+ByteTensor = _legacy("ByteTensor", _dtypes.uint8)
+BoolTensor = _legacy("BoolTensor", _dtypes.bool)

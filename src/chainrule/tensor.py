@@ -45,12 +45,89 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
         data = _nested_numpy(data)
     array = np.array(data)
+    if array.dtype == object or array.dtype == np.uint64 or (
+            array.dtype.kind == "f" and array.size and np.abs(array).max() >= 2.0 ** 63):
+        array = _big_ints(data, array, dtype)
     if array.dtype == object:
         raise TypeError(
             f"tensor: could not build a numeric tensor from {type(data).__name__} data (ragged nesting or "
             "non-numeric items). Pass numbers, nested lists of equal length, or a NumPy array."
         )
-    return array.astype(_dtype_of_python_data(array, dtype), copy=False)
+    target = _dtype_of_python_data(array, dtype)
+    if target.kind in "iu" and array.dtype != target and array.size:
+        _check_range(array, target)
+    with np.errstate(over="ignore"):  # 1e300 as float32 is inf, as in PyTorch
+        return array.astype(target, copy=False)
+
+
+def _big_ints(data, array, dtype):
+    """Python ints outside int64, as PyTorch reads them: an error where the tensor would be an integer
+    one (tensor(2**63), tensor([1, 2**64]), dtype=int32), floating where floats or the dtype say so."""
+    items = list(_flatten(data)) if isinstance(data, (list, tuple)) else [data]
+    big = [v for v in items if isinstance(v, int) and not -2 ** 63 <= v < 2 ** 63]
+    if not big:
+        return array
+    integral = all(isinstance(v, (int, np.integer, np.bool_)) for v in items)
+    target = np.dtype(dtype) if dtype is not None else (_dtypes.int64 if integral else None)
+    if target is not None and target.kind in "iu":
+        raise ValueError(
+            f"tensor: the Python int {big[0]} does not fit in int64 (PyTorch refuses it too: Overflow when "
+            "unpacking long long). Integers must lie in [-2**63, 2**63 - 1]; pass dtype=chainrule.float64 "
+            "for large values, or reduce them first."
+        )
+    return np.array(data, dtype=np.float64 if target is None or target.kind != "c" else np.complex128)
+
+
+def _check_range(array, dtype):
+    """PyTorch refuses Python data that an explicit integer dtype cannot hold (tensor(300, dtype=uint8)).
+
+    Its bounds: [min, max] for signed dtypes; for unsigned ones negative ints down to -max
+    wrap around (tensor(-1, dtype=uint8) is 255) but negative floats do not.
+    """
+    info = np.iinfo(dtype)
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array).all()
+        low = info.min
+    else:
+        finite = True
+        low = info.min if dtype.kind == "i" else -int(info.max)
+    if array.dtype.kind in "fiu" and (not finite or array.min() < low or array.max() > info.max):
+        bad = array[~np.isfinite(array) | (array < low) | (array > info.max)].flat[0]
+        raise RuntimeError(
+            f"tensor: value {bad.item()!r} cannot be converted to type {dtype} without overflow (PyTorch refuses it "
+            f"too: {dtype} holds {info.min} to {info.max}). Pick a wider dtype (e.g. chainrule.int64), or "
+            "wrap the values explicitly with tensor(data).to(dtype)."
+        )
+
+
+def _legacy_array(args, dtype) -> np.ndarray:
+    """The array behind Tensor(*args): data (converted to `dtype`, the default float unless given) or sizes."""
+    target = _dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
+    if not args:
+        return np.empty(0, dtype=target)
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError(f"Tensor: trying to create a tensor with negative dimension, sizes {list(args)}")
+        return np.zeros(tuple(int(a) for a in args), dtype=target)
+    if len(args) > 1:
+        raise TypeError(
+            f"Tensor: sizes must be ints, got {tuple(type(a).__name__ for a in args)}. Pass data as one "
+            "argument (Tensor([1.5, 2.0])) or sizes as ints (Tensor(2, 3))."
+        )
+    data = args[0]
+    if isinstance(data, Tensor):
+        if dtype is not None and data._data.dtype != target:
+            raise TypeError(
+                f"Tensor: the tensor passed has dtype {data._data.dtype}, not {target}; convert it with "
+                f".to(chainrule.{target}) (PyTorch's typed constructors refuse it too)."
+            )
+        return data._data  # shares storage, as torch.Tensor(t)
+    if isinstance(data, (int, float, complex, bool, np.generic)):
+        raise TypeError(
+            f"Tensor: data must be a sequence (got {type(data).__name__}); use chainrule.tensor({data!r}) "
+            "for a 0-d tensor, or Tensor([value])."
+        )
+    return _to_array(data, target)
 
 
 def _flatten(items):
@@ -128,8 +205,22 @@ class Tensor:
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
-    def __init__(self, data, dtype=None, requires_grad=False, name=None):
-        self._data = _to_array(data, dtype)
+    def __init__(self, *data, dtype=None, device=None, requires_grad=False, name=None):
+        """PyTorch's legacy constructor: Tensor(data) or Tensor(*sizes), in the default float dtype.
+
+        Tensor([1, 2]) is float32 like torch.Tensor (use chainrule.tensor to keep ints),
+        Tensor(2, 3) is a zero-filled 2x3 float tensor (torch leaves it uninitialized),
+        Tensor() is empty, Tensor(t) shares t's storage. dtype= (a chainrule extension) picks
+        another dtype; FloatTensor, LongTensor and the others call this with theirs.
+        """
+        if device is not None:
+            from ._device import check
+
+            check(device, "Tensor")
+        if dtype is not None and len(data) == 1 and not isinstance(data[0], Tensor):
+            self._data = _to_array(data[0], dtype)  # chainrule's Tensor(value, dtype=...): as tensor()
+        else:
+            self._data = _legacy_array(data, dtype)
         self._grad = None
         self.grad_fn = None
         self._name = None
@@ -448,23 +539,47 @@ class Tensor:
         return self._rebase(src.to(self.dtype).expand(*self.shape) if src.shape != self.shape else src.to(self.dtype),
                             "copy_")
 
+    def _same_dtype(self, result: "Tensor", op: str, form: str) -> "Tensor":
+        """An in-place op's result cast back to this tensor's dtype, where PyTorch allows it.
+
+        The op computes in the promoted dtype (float32 += int64 works in float32); writing a
+        result of a higher category back (int += 0.5, bool += 1) is refused, as in PyTorch.
+        """
+        dtype = self._data.dtype
+        if result._data.dtype == dtype:
+            return result
+        if not _dtypes.can_cast(result._data.dtype, dtype):
+            raise RuntimeError(
+                f"{op}: the result has dtype {result._data.dtype}, which can't be cast to this tensor's dtype "
+                f"{dtype} in place (PyTorch's rule: no floating to integer, complex to real, or other to bool). "
+                f"Use the out-of-place form ({form}), which gives a {result._data.dtype} result, or convert "
+                f"first (x = x.to({result._data.dtype}))."
+            )
+        return result.to(dtype)
+
     def add_(self, other, alpha=1) -> "Tensor":
-        return self._rebase(self + (other * alpha if alpha != 1 else other), "add_")
+        return self._rebase(self._same_dtype(_ew.add(self, other, alpha), "add_", "x = x + y"), "add_")
 
     def sub_(self, other, alpha=1) -> "Tensor":
-        return self._rebase(self - (other * alpha if alpha != 1 else other), "sub_")
+        return self._rebase(self._same_dtype(_ew.sub(self, other, alpha), "sub_", "x = x - y"), "sub_")
 
     def mul_(self, other) -> "Tensor":
-        return self._rebase(self * other, "mul_")
+        return self._rebase(self._same_dtype(self * other, "mul_", "x = x * y"), "mul_")
 
     def div_(self, other) -> "Tensor":
-        return self._rebase(self / other, "div_")
+        return self._rebase(self._same_dtype(self / other, "div_", "x = x / y"), "div_")
 
     def pow_(self, exponent) -> "Tensor":
-        return self._rebase(self ** exponent, "pow_")
+        return self._rebase(self._same_dtype(self ** exponent, "pow_", "x = x ** y"), "pow_")
+
+    def floor_divide_(self, other) -> "Tensor":
+        return self._rebase(self._same_dtype(self // other, "floor_divide_", "x = x // y"), "floor_divide_")
+
+    def remainder_(self, other) -> "Tensor":
+        return self._rebase(self._same_dtype(self % other, "remainder_", "x = x % y"), "remainder_")
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._rebase(self.clamp(min, max), "clamp_")
+        return self._rebase(self._same_dtype(self.clamp(min, max), "clamp_", "x = x.clamp(...)"), "clamp_")
 
     def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
         rng = generator or _dtypes.default_generator()
@@ -478,6 +593,9 @@ class Tensor:
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+    __ipow__ = pow_
+    __ifloordiv__ = floor_divide_
+    __imod__ = remainder_
 
     def __setitem__(self, index, value):
         self._check_inplace("__setitem__")
@@ -664,8 +782,14 @@ class Tensor:
     def __floordiv__(self, other):
         return _ew.floor_divide(self, other)
 
+    def __rfloordiv__(self, other):
+        return _ew.floor_divide(other, self)
+
     def __mod__(self, other):
         return _ew.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ew.remainder(other, self)
 
     def __eq__(self, other):
         return _ew.eq(self, other)
@@ -728,6 +852,7 @@ def _format_tensor(t: Tensor) -> str:
     if data.dtype.kind == "f" and data.size:
         finite = data[np.isfinite(data)]
         integral = finite.size == 0 or np.all(finite == np.round(finite))
+        finite = finite.astype(np.float64)  # float16 cannot hold the 1e8 it is compared with
         big = finite.size and (np.abs(finite).max() >= 1e8 or 0 < np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
         if big:
             formatter = {"float_kind": lambda v: np.format_float_scientific(v, precision=4)}
@@ -759,6 +884,8 @@ _function._Tensor = Tensor  # the engine's hot paths test isinstance against thi
 engine._Tensor = Tensor
 
 from .ops import elementwise as _ew  # noqa: E402  (ops need Tensor defined first)
+
+_ew._Tensor = Tensor  # the binary ops' same-dtype fast path tests type(x) is Tensor
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402

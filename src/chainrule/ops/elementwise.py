@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from .. import _dtypes
 from ..autograd import jit as _jit
 from ..autograd.function import Function
 from ._util import as_array, broadcast_error, is_tensor, unbroadcast
@@ -369,7 +370,10 @@ class Cast(Function):
     @staticmethod
     def forward(ctx, x, dtype=None):
         ctx.in_dtype = x.dtype
-        return x.astype(dtype, copy=False) if x.dtype != dtype else x.copy()
+        if x.dtype == dtype:
+            return x.copy()
+        with np.errstate(over="ignore"):  # out of range becomes inf (float32 to float16), as in PyTorch
+            return x.astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -667,6 +671,121 @@ class Where(Function):
         return _full(ctx, where(ctx.cond, zero if tx is None else tx, zero if ty is None else ty))
 
 
+
+# ----- type promotion: the one place binary and n-ary ops convert their operands -----
+
+_NUMBER_TYPES = (bool, int, float, complex)
+_Tensor = None  # set by tensor.py once Tensor exists: the ops' same-dtype fast test compares types with it
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _promote2(op, x, y):
+    """x and y converted to the dtype PyTorch computes `op(x, y)` in (see chainrule.result_type).
+
+    The hot paths return the operands untouched: two tensors of one dtype, and a float32 or
+    float64 tensor with a Python int or float (NumPy keeps the tensor's dtype there too).
+    """
+    # x * 0.5 and 1 - x first, tested by type alone (cheaper than getattr)
+    ty = type(y)
+    if ty is float or ty is int:
+        if type(x) is _Tensor and (x._data.dtype is _FLOAT32 or x._data.dtype is _FLOAT64):
+            return x, y
+    elif ty is _Tensor:
+        tx = type(x)
+        if (tx is float or tx is int) and (y._data.dtype is _FLOAT32 or y._data.dtype is _FLOAT64):
+            return x, y
+    dx = getattr(x, "_data", None)
+    dy = getattr(y, "_data", None)
+    if dx is not None:
+        dtype = dx.dtype
+        if dy is not None:
+            if dy.dtype is dtype:
+                return x, y
+        elif (dtype is _FLOAT32 or dtype is _FLOAT64) and (type(y) is float or type(y) is int):
+            return x, y
+    elif dy is not None:
+        dtype = dy.dtype
+        if (dtype is _FLOAT32 or dtype is _FLOAT64) and (type(x) is float or type(x) is int):
+            return x, y
+    else:
+        return x, y  # arrays and numbers only (backward rules): NumPy's result, as before
+    return _promote(op, (x, y))[1]
+
+
+def _promote(op, operands, floating=False):
+    """(dtype, operands converted to it): PyTorch's result dtype for `op` over `operands`.
+
+    Tensors are cast (a recorded, differentiable cast between floating dtypes); Python ints
+    going into an integer dtype wrap around as in PyTorch (int8 tensor + 300 adds 44);
+    None stays None. floating=True (true division) turns a bool or integer result into
+    the default floating dtype. With no Tensor among the operands nothing changes.
+    """
+    if not any(is_tensor(a) for a in operands):
+        return None, operands
+    try:
+        dtype = _dtypes.result_type(*operands)
+    except TypeError:
+        return None, operands  # an operand that is no number (a symbolic value): leave it to the op
+    if floating and dtype.kind in "biu":
+        dtype = _dtypes.get_default_dtype()
+    return dtype, tuple(_to_dtype(a, dtype, op) for a in operands)
+
+
+# Ops whose Python-number operands must fit the integer result dtype (torch checks them there;
+# arithmetic and comparisons wrap them around instead).
+_CHECKED_SCALARS = ("where", "clamp")
+
+
+def _to_dtype(a, dtype, op=None):
+    if a is None:
+        return None
+    if isinstance(a, _NUMBER_TYPES):
+        if dtype.kind in "iu" and not isinstance(a, bool):
+            if op in _CHECKED_SCALARS:
+                _check_fits(op, a, dtype)
+            bits = dtype.itemsize * 8
+            a %= 1 << bits  # two's complement wrap-around, as PyTorch's integer ops
+            if dtype.kind == "i" and a >= 1 << (bits - 1):
+                a -= 1 << bits
+            return a
+        if dtype.kind == "f" and dtype is not _FLOAT64:
+            with np.errstate(over="ignore"):  # 1e6 in float16 is inf, as in PyTorch
+                return np.asarray(a, dtype=dtype)
+        return a
+    if is_tensor(a):
+        return a if a._data.dtype == dtype else cast(a, dtype)
+    array = np.asarray(a)
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
+def _check_fits(op, value, dtype):
+    """Refuse a Python int the integer dtype cannot hold (unsigned ones take negatives down to -max,
+    wrapping them, as torch's overflow check does)."""
+    info = np.iinfo(dtype)
+    if not (info.min if dtype.kind == "i" else -info.max) <= value <= info.max:
+        raise RuntimeError(f"{op}: value {value} cannot be converted to type {dtype} without overflow "
+                           f"(as in PyTorch); use a tensor of a wider dtype, e.g. x.long().")
+
+
+def _refuse_bool(op, operands, fix, both=False):
+    """Refuse a bool operand (both=True: only when every operand is bool), naming op, dtypes and fix."""
+    bools = [isinstance(a, bool) or np.asarray(as_array(a)).dtype == np.bool_ for a in operands]
+    if all(bools) if both else any(bools):
+        for a in operands:
+            dtypes = ", ".join(str(_dtypes.result_type(b)) for b in operands)
+            raise RuntimeError(f"{op}: not supported with {'bool operands' if both else 'a bool operand'} "
+                               f"(operands: {dtypes}), as in PyTorch. {fix}")
+
+
+def _refuse_integer_zero(op, x, y):
+    """Integer division by zero raises in PyTorch (NumPy would return 0 with a warning)."""
+    kind = (x if is_tensor(x) else y)._data.dtype.kind  # the promoted dtype
+    if kind in "biu" and np.any(np.asarray(as_array(y)) == 0):
+        raise RuntimeError(
+            f"{op}: integer division by zero (ZeroDivisionError in PyTorch). Convert to floating point "
+            "first (x.float()) for inf/nan results, or mask out the zero divisors."
+        )
+
 # ----- public functions -----
 
 def neg(x):
@@ -810,8 +929,20 @@ def hardtanh(x, min_val=-1.0, max_val=1.0):
 
 
 def clamp(x, min=None, max=None):
-    """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside."""
+    """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
+
+    x and the bounds are promoted together, as in torch.clamp: an int tensor clamped at 2.5
+    is float32, a float32 tensor clamped by a float64 0-d tensor stays float32.
+    """
+    data = getattr(x, "_data", None)
+    if not (data is not None and (data.dtype is _FLOAT32 or data.dtype is _FLOAT64)
+            and type(min) in _SCALAR_BOUNDS and type(max) in _SCALAR_BOUNDS):
+        _, (x, min, max) = _promote("clamp", (x, min, max))
+        min, max = as_array(min), as_array(max)
     return Clamp.apply(x, lo=min, hi=max)
+
+
+_SCALAR_BOUNDS = (type(None), int, float)
 
 
 clip = clamp
@@ -832,69 +963,169 @@ def clone(x):
     return Clone.apply(x)
 
 
+# Binary ops compute in the operands' PyTorch result dtype (_promote2): an int tensor times 2.5
+# is float32, a float32 tensor times a float64 0-d tensor stays float32.
+
 def add(x, y, alpha=1):
     """x + alpha * y, broadcasting."""
-    return Add.apply(x, y if alpha == 1 else Mul.apply(y, alpha))
+    if alpha != 1:
+        y = mul(y, alpha)
+    # NOTE: the same-dtype test is written out in each op, not called: a call costs ~0.1 us, 7% of x + y.
+    if not (type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype):
+        x, y = _promote2("add", x, y)
+    return Add.apply(x, y)
 
 
 def sub(x, y, alpha=1):
-    """x - alpha * y, broadcasting."""
-    return Sub.apply(x, y if alpha == 1 else Mul.apply(y, alpha))
+    """x - alpha * y, broadcasting. Refused for bool operands, as in PyTorch."""
+    if alpha != 1:
+        y = mul(y, alpha)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype:
+        return Sub.apply(x, y)  # one dtype: nothing to promote (NumPy refuses two bools itself)
+    px, py = _promote2("sub", x, y)
+    if px is not x or py is not y or type(x) is bool or type(y) is bool:  # a bool is refused, as in torch
+        _refuse_bool("sub", (x, y), "To invert a mask use ~mask or logical_not(); for the difference of "
+                     "two masks use logical_xor() (^).")
+    return Sub.apply(px, py)
 
 
 def mul(x, y):
+    """x * y, broadcasting, in the operands' PyTorch result dtype."""
+    if not (type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype):
+        x, y = _promote2("mul", x, y)
     return Mul.apply(x, y)
 
 
 def div(x, y):
-    """True division x / y."""
-    return Div.apply(x, y)
+    """True division x / y; integer and bool operands give the default floating dtype (as torch)."""
+    if type(x) is type(y) is _Tensor and (x._data.dtype is y._data.dtype is _FLOAT32
+                                          or x._data.dtype is y._data.dtype is _FLOAT64):
+        return Div.apply(x, y)
+    px, py = _promote2("div", x, y)
+    data = getattr(px, "_data", None)
+    if data is None:
+        data = getattr(py, "_data", None)
+    if data is not None and data.dtype.kind in "biu":
+        px, py = _promote("div", (x, y), floating=True)[1]
+    return Div.apply(px, py)
 
 
 def pow(x, y):
     """x ** y; either may be a tensor (d/dy a^y = a^y ln a)."""
-    return Pow.apply(x, y)
+    px, py = _promote2("pow", x, y)
+    kind = as_array(px).dtype.kind if is_tensor(px) else as_array(py).dtype.kind if is_tensor(py) else "f"
+    if kind in "biu":
+        return _integer_pow(px, py, kind, y)
+    return Pow.apply(px, py)
+
+
+def _integer_pow(x, y, kind, exponent):
+    """x ** y for bool and integer tensors (no gradient), as PyTorch computes it.
+
+    A negative Python int exponent is refused; a negative exponent inside a tensor gives the
+    truncated result (0, or +-1 for bases +-1). For bools x ** y is x or not y, with a Python
+    bool exponent only (a bool tensor exponent is refused).
+    """
+    if kind == "b":
+        if is_tensor(y):
+            raise RuntimeError("pow: not implemented for a bool tensor exponent (as in PyTorch); convert it "
+                               "first, e.g. x ** y.int().")
+        return _plain(lambda a, b: np.logical_or(a, np.logical_not(b)), x, y)
+    if isinstance(exponent, int) and not isinstance(exponent, bool):
+        if exponent < 0:
+            raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {exponent}, "
+                               "as in PyTorch); convert the base to floating point first (x.float() ** y).")
+        _check_fits("pow", exponent, as_array(x).dtype)
+    return _plain(_truncated_int_power, x, y)
+
+
+def _truncated_int_power(a, b):
+    negative = np.asarray(b) < 0
+    if not negative.any():
+        return np.power(a, b)
+    out = np.power(a, np.where(negative, 0, b))
+    odd = np.asarray(b) % 2 != 0
+    reciprocal = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0)).astype(out.dtype)
+    return np.where(negative, reciprocal, out)
 
 
 def maximum(x, y):
     """Elementwise max; ties split the gradient evenly; NaN propagates."""
-    return Maximum.apply(x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
+        return Maximum.apply(x, y)
+    return Maximum.apply(*_ordered("maximum", *_promote2("maximum", x, y)))
 
 
 def minimum(x, y):
     """Elementwise min; ties split the gradient evenly; NaN propagates."""
-    return Minimum.apply(x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
+        return Minimum.apply(x, y)
+    return Minimum.apply(*_ordered("minimum", *_promote2("minimum", x, y)))
+
+
+def _ordered(op, x, y):
+    """Refuse complex operands where an order is needed (NumPy would compare them lexicographically)."""
+    if getattr(getattr(x, "_data", x), "dtype", _FLOAT32).kind == "c" or isinstance(x, complex) \
+            or getattr(getattr(y, "_data", y), "dtype", _FLOAT32).kind == "c" or isinstance(y, complex):
+        raise RuntimeError(f"{op}: complex numbers have no order, so {op} does not support them (as in "
+                           "PyTorch); compare their .abs() or .real instead.")
+    return x, y
 
 
 def where(condition, x, y):
-    """x where condition holds, else y (broadcasting). No gradient leaks to the branch not taken."""
+    """x where condition holds, else y (broadcasting). No gradient leaks to the branch not taken.
+
+    x and y are promoted together as in torch.where (a float64 0-d tensor does not widen a
+    float32 tensor; a Python float makes an int tensor float32).
+    """
+    if is_tensor(condition) and not (is_tensor(x) or is_tensor(y)):
+        # Two numbers: the result is still a Tensor, in their result dtype (where(c, 1.0, 2) is float32).
+        dtype = _dtypes.result_type(x, y)
+        return Where.apply(condition, _to_dtype(x, dtype, "where"), _to_dtype(y, dtype, "where")).to(dtype)
+    if not (type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype):
+        x, y = _promote2("where", x, y)
     return Where.apply(as_array(condition), x, y)
 
 
 # ----- no gradient: comparisons, rounding, tests -----
 
+# Comparisons promote their operands first (PyTorch's rule), so int8 tensor == 300 compares with
+# 300 wrapped to int8 (44), as torch does; the result is bool.
+
 def eq(x, y):
-    return _plain(np.equal, x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype:
+        return _plain(np.equal, x, y)
+    return _plain(np.equal, *_promote2("eq", x, y))
 
 
 def ne(x, y):
-    return _plain(np.not_equal, x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype:
+        return _plain(np.not_equal, x, y)
+    return _plain(np.not_equal, *_promote2("ne", x, y))
 
 
 def lt(x, y):
-    return _plain(np.less, x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
+        return _plain(np.less, x, y)
+    return _plain(np.less, *_ordered("lt", *_promote2("lt", x, y)))
 
 
 def le(x, y):
-    return _plain(np.less_equal, x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
+        return _plain(np.less_equal, x, y)
+    return _plain(np.less_equal, *_ordered("le", *_promote2("le", x, y)))
 
 
 def gt(x, y):
-    return _plain(np.greater, x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
+        return _plain(np.greater, x, y)
+    return _plain(np.greater, *_ordered("gt", *_promote2("gt", x, y)))
 
 
 def ge(x, y):
-    return _plain(np.greater_equal, x, y)
+    if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
+        return _plain(np.greater_equal, x, y)
+    return _plain(np.greater_equal, *_ordered("ge", *_promote2("ge", x, y)))
 
 
 def logical_not(x):
@@ -934,11 +1165,23 @@ def trunc(x):
 
 
 def floor_divide(x, y):
-    return _plain(np.floor_divide, x, y)
+    """x // y rounded toward -inf, in the operands' result dtype; integer division by zero raises."""
+    x, y = _promote2("floor_divide", x, y)
+    if is_tensor(x) or is_tensor(y):
+        _refuse_bool("floor_divide", (x, y), "Convert the bool tensors first, e.g. x.int().", both=True)
+        _refuse_integer_zero("floor_divide", x, y)
+    with np.errstate(**_IEEE):
+        return _plain(np.floor_divide, x, y)
 
 
 def remainder(x, y):
-    return _plain(np.remainder, x, y)
+    """x mod y with the sign of y (Python's %), in the operands' result dtype."""
+    x, y = _promote2("remainder", x, y)
+    if is_tensor(x) or is_tensor(y):
+        _refuse_bool("remainder", (x, y), "Convert the bool tensors first, e.g. x.int().", both=True)
+        _refuse_integer_zero("remainder", x, y)
+    with np.errstate(**_IEEE):
+        return _plain(np.remainder, x, y)
 
 
 def isnan(x):

@@ -72,7 +72,17 @@ def matmul(x, y):
     Example:
         >>> W = chainrule.randn(3, 4, requires_grad=True); x = chainrule.randn(4)
         >>> (W @ x).sum().backward()      # W.grad = outer(ones(3), x)
+
+    Both operands must have one dtype: PyTorch refuses to promote in matmul.
     """
+    dx = getattr(x, "_data", None)
+    dy = getattr(y, "_data", None)
+    if dx is not None and dy is not None and dx.dtype != dy.dtype:
+        raise RuntimeError(
+            f"matmul: expected both operands to have the same dtype, but got {dx.dtype} (shape {dx.shape}) "
+            f"and {dy.dtype} (shape {dy.shape}); PyTorch does not promote in matmul. Convert one first, "
+            f"e.g. x @ y.to(x.dtype)."
+        )
     return Matmul.apply(x, y)
 
 

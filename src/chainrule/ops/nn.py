@@ -12,6 +12,7 @@ from .. import _dtypes
 from ..autograd.function import Function
 from ._util import as_array, is_tensor
 from .elementwise import _plain, clamp, exp, log, softplus
+from .reduce import accumulate_half_in_float32
 from .reduce import sum as _sum
 from .shape import getitem
 
@@ -251,6 +252,7 @@ class BinaryCrossEntropy(Function):
 
 # ----- public functions -----
 
+@accumulate_half_in_float32
 def softmax(x, dim=None, *, axis=None):
     """exp(x_i) / sum_j exp(x_j) along `dim`, finite for any finite input (even +-1000).
 
@@ -261,6 +263,7 @@ def softmax(x, dim=None, *, axis=None):
     return Softmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "softmax"))
 
 
+@accumulate_half_in_float32
 def log_softmax(x, dim=None, *, axis=None):
     """x - logsumexp(x) along `dim`: the stable log of softmax (never log(softmax(x)))."""
     dim = axis if axis is not None else dim

@@ -282,8 +282,29 @@ class Norm2(Function):
 
 # ----- public functions -----
 
+_HALF = np.dtype(np.float16)
+
+
+def accumulate_half_in_float32(fn):
+    """Run a reduction on a float16 input in float32 and return float16, as PyTorch accumulates.
+
+    NumPy would add float16 numbers in float16: the sum of 60000 and 60000 overflows to inf
+    before a mean divides it, and long sums lose digits. The casts are recorded ops, so
+    gradients flow back in float16. (bfloat16: NumPy has no such dtype.)
+    """
+    @functools.wraps(fn)
+    def reduction(x, *args, **kwargs):
+        data = getattr(x, "_data", x)
+        if getattr(data, "dtype", None) == _HALF and kwargs.get("dtype") is None:
+            from .elementwise import cast
+
+            return cast(fn(cast(x, np.float32), *args, **kwargs), _HALF)
+        return fn(x, *args, **kwargs)
+    return reduction
+
+
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
-    """Sum over `dim` (all by default).
+    """Sum over `dim` (all by default); float16 accumulates in float32, as in PyTorch.
 
     Example:
         >>> chainrule.tensor([[1., 2.], [3., 4.]]).sum(dim=0)
@@ -294,11 +315,17 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         from .elementwise import cast
 
         x = cast(x, dtype)
-    if np.asarray(as_array(x)).dtype == np.bool_:
+    in_dtype = np.asarray(as_array(x)).dtype
+    if in_dtype == np.bool_:
         x = _plain(lambda a: a.astype(np.int64), x)
+    elif in_dtype is _HALF:  # (written out, not the decorator: sum is on hot paths)
+        from .elementwise import cast
+
+        return cast(Sum.apply(cast(x, np.float32), axis=dim, keepdims=keepdim), _HALF)
     return Sum.apply(x, axis=dim, keepdims=keepdim)
 
 
+@accumulate_half_in_float32
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     """Arithmetic mean over `dim` (all by default): sum / count."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "mean")
@@ -313,6 +340,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     return sum(x, dim=axes, keepdim=keepdim, dtype=dtype) * (1.0 / count if count else np.nan)
 
 
+@accumulate_half_in_float32
 def prod(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Product over `dim` (all by default); the gradient is exact even with zeros."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "prod")
@@ -412,12 +440,14 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extremum_with_indices(x, dim, keepdim, largest=False)
 
 
+@accumulate_half_in_float32
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """ln sum exp(x) over `dim`, computed stably (finite at inputs of +-1000)."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "logsumexp")
     return LogSumExp.apply(x, axis=dim, keepdims=keepdim)
 
 
+@accumulate_half_in_float32
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance over `dim`: sum (x - mean)^2 / (N - correction); correction=1 by default (PyTorch)."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "var")
@@ -430,11 +460,13 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
     return sum(centered * centered, dim=axes, keepdim=keepdim) * (1.0 / denom if denom > 0 else np.inf)
 
 
+@accumulate_half_in_float32
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Standard deviation: sqrt(var(x)); its gradient for a constant slice is 0, as in PyTorch."""
     return SafeSqrt.apply(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
 
 
+@accumulate_half_in_float32
 def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Vector p-norm over `dim` (all entries by default): p = 2 ('fro'), 1, inf, -inf, 0 (count of nonzeros)
     or any p > 0.

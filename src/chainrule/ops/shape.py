@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import builtins
 
+import functools
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -391,6 +393,14 @@ def cat(tensors, dim=0, *, axis=None):
                 f"cat: tensor {i} has shape {s}, but tensor 0 has shape {shapes[0]}; all sizes must match "
                 f"except in the dimension being joined (dim={dim})."
             )
+    # PyTorch promotes mixed dtypes (int64 with float32 gives float32); one dtype is the common case.
+    dtypes = {np.asarray(as_array(t)).dtype for t in tensors}
+    if len(dtypes) > 1:
+        from .. import _dtypes
+        from .elementwise import _to_dtype
+
+        dtype = functools.reduce(_dtypes.promote_types, dtypes)
+        tensors = [_to_dtype(t, dtype) for t in tensors]
     return Cat.apply(*tensors, axis=d)
 
 

@@ -30,7 +30,7 @@ def derivative_values(f, xs):
     """f(xs) and f'(xs) on a grid, the derivative by chainrule's backward (float64)."""
     from ..tensor import Tensor
 
-    x = Tensor(np.asarray(xs, dtype=np.float64), requires_grad=True)
+    x = Tensor(np.asarray(xs, dtype=np.float64), dtype=np.float64, requires_grad=True)
     y = f(x)
     y.sum().backward()  # d(sum_i f(x_i))/dx_i = f'(x_i) for an elementwise f
     return np.array(y._data), np.array(x.grad._data)
