@@ -449,7 +449,10 @@ class Tensor:
         tensors it must have self's dtype); value's leading size-1 dimensions are dropped and the
         rest broadcast to the selection. Gradients reach value (g[index]) and self (zero at index)."""
         self._check_inplace("__setitem__")
-        basic, advanced, value = _shape.setitem_parts(self, index, value)
+        parts = _shape.setitem_parts(self, index, value)
+        if parts is None:
+            return
+        basic, advanced, value = parts
         value_t = value if isinstance(value, Tensor) else None
         if (value_t is not None and value_t.requires_grad or self.requires_grad) and grad_mode.is_grad_enabled() \
                 or _jit_state["recorder"] is not None:

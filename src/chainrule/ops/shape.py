@@ -192,6 +192,11 @@ def _is_int_array(a):
     return type(a) is np.ndarray and a.dtype.kind in "iu" and a.dtype != np.uint8
 
 
+def _empty_selection(view, index):
+    """Whether view[index] selects nothing from an empty view (PyTorch then checks no bounds)."""
+    return view.size == 0 and _empty_out_of_range_ok(view.shape, index)
+
+
 def _empty_out_of_range_ok(shape, advanced):
     dim = 0
     for a in advanced:
@@ -249,7 +254,7 @@ class ScatterAdd(Function):
         view = out[_concrete(basic) + (Ellipsis,)]  # a view even when every dimension is indexed
         if index is None:
             view[...] = g
-        else:
+        elif not _empty_selection(view, index):
             np.add.at(view, _prepared(index, expand_masks=True), g)
         return out
 
@@ -284,6 +289,8 @@ class IndexPut(Function):
                     view += v
                 else:
                     view[...] = v
+            elif _empty_selection(view, index):
+                pass
             elif accumulate:
                 np.add.at(view, _prepared(index, expand_masks=True), v)
             else:
@@ -397,6 +404,11 @@ def _parse(item, op):
     return ("mask" if a.dtype == np.bool_ else "array"), a
 
 
+def _plain_basic(item):
+    t = type(item)
+    return t is int or item is None or t is slice and (item.step is None or type(item.step) is int and item.step > 0)
+
+
 def normalize_index(index, shape, op="getitem"):
     """A user's index as PyTorch reads it, in the (basic, advanced) form the indexing primitives take.
 
@@ -413,6 +425,8 @@ def normalize_index(index, shape, op="getitem"):
     """
     if type(index) is int or type(index) is slice and index.step is None:
         return (index,), None  # the common x[i], x[a:b]
+    if type(index) is tuple and builtins.all(_plain_basic(i) for i in index):
+        return index, None  # ints, None and slices with positive steps: NumPy reads them as PyTorch does
     items = [_parse(item, op) for item in _as_items(index)]
     ndim = len(shape)
     specified = 0
@@ -472,10 +486,12 @@ def _check_scalar_fits(value, dtype, op):
     bad = False
     if isinstance(value, (complex, np.complexfloating)) and kind != "c":
         bad, real = value.imag != 0, value.real
-    if bad or kind in "bc" or isinstance(real, (bool, np.bool_)) or not np.isfinite(real):
-        pass
+    if bad or kind in "bc" or isinstance(real, (bool, np.bool_)) or dtype == np.float16:
+        pass  # PyTorch lets a float16 overflow to inf
     elif kind == "f":
-        bad = builtins.abs(float(real)) > float(np.finfo(dtype).max)
+        bad = np.isfinite(real) and builtins.abs(float(real)) > float(np.finfo(dtype).max)
+    elif not np.isfinite(real):
+        bad = True
     else:
         info = np.iinfo(dtype)
         bad = not info.min <= int(real) <= info.max
@@ -518,8 +534,13 @@ def _setitem_value(x_dtype, target_shape, value, advanced, op):
 
 
 def setitem_parts(x, index, value, op="__setitem__"):
-    """(basic, advanced, value) for x[index] = value: which elements, and the value prepared as PyTorch does."""
+    """(basic, advanced, value) for x[index] = value: which elements, and the value prepared as PyTorch does.
+
+    None for x[False] = value, which PyTorch skips whatever the value's shape.
+    """
     data = x._data
+    if index is False and (is_tensor(value) or isinstance(value, (bool, int, float, complex, np.number))):
+        return None
     basic, advanced = normalize_index(index, data.shape, op)
     target = _index_shape(data.shape, basic, advanced, op)
     return basic, advanced, _setitem_value(data.dtype, target, value, advanced, op)
@@ -531,7 +552,7 @@ def write_index(array, basic, advanced, value):
         view = array[_concrete(basic) + (Ellipsis,)]
         if advanced is None:
             view[...] = as_array(value)
-        else:
+        elif not _empty_selection(view, advanced):
             view[_prepared(advanced)] = as_array(value)
     except IndexError as err:
         raise _index_error(err, "__setitem__", array.shape, basic, advanced) from None
@@ -800,7 +821,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     if builtins.any(m != n for i, (m, n) in enumerate(zip(full, sfull)) if i != d):
         raise RuntimeError(f"{op}: source tensor shape must match self tensor shape, excluding the specified "
                            f"dimension. Got self.shape = {list(shape)} source.shape = {list(sshape)}")
-    _check_bounds(a, full[d], d, op, IndexError)
+    _check_bounds(a, full[d], d, op, IndexError if len(shape) <= 1 else RuntimeError)
     if alpha != 1:
         source = source * alpha
     out = IndexPut.apply(_as_1d(input), _as_1d(source), basic=(), index=(_ALL,) * d + (a if a.ndim else a.reshape(1),),
