@@ -292,3 +292,21 @@ def test_index_select_and_index_add_are_each_others_transpose():
     cr.index_select(x, 1, cr.tensor([0, 0, 3])).sum().backward()
     torch.index_select(t, 1, torch.tensor([0, 0, 3])).sum().backward()
     np.testing.assert_array_equal(x.grad._data, t.grad.numpy())
+
+
+def test_jit_replays_follow_traced_indices():
+    """Index tensors computed inside a jitted function stay live in the replay (not frozen)."""
+    def f(x, y):
+        i = y.argmax(dim=1)
+        z = x[i, :, [0, 1, 1]]
+        w = x * 1
+        w[0, :, i[:2]] = z[0, :2].sum()
+        return (w * 2).sum() + z.sum() + cr.index_select(x, 2, i).sum() + x.scatter_add(1, i.reshape(3, 1, 1).expand(
+            3, 1, 5), x[:, :1]).sum()
+
+    jitted = cr.jit(f)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = cr.tensor(rng.standard_normal((3, 4, 5)))
+        y = cr.tensor(rng.standard_normal((3, 3)))
+        assert float(jitted(x, y)) == float(f(x, y))
