@@ -174,9 +174,9 @@ def _prepared(advanced, expand_masks=False):
 def _select(x, index, advanced, op="getitem"):
     """x[index][advanced] on arrays, with errors that name the op, the shape and the index."""
     try:
-        view = x[_concrete(index)]
         if advanced is None:
-            return view
+            return x[index]  # a 0-d index array acts as its int here (a copy, not a view: fine for reading)
+        view = x[_concrete(index)]
         try:
             return view[_prepared(advanced)]
         except IndexError:
@@ -427,6 +427,8 @@ def normalize_index(index, shape, op="getitem"):
         return (index,), None  # the common x[i], x[a:b]
     if type(index) is tuple and builtins.all(_plain_basic(i) for i in index):
         return index, None  # ints, None and slices with positive steps: NumPy reads them as PyTorch does
+    if is_tensor(index) and index._data.ndim and index._data.dtype in (np.int64, np.bool_):
+        return (), (index._data,)  # x[idx], x[mask]
     items = [_parse(item, op) for item in _as_items(index)]
     ndim = len(shape)
     specified = 0
