@@ -99,7 +99,7 @@ def items(draw, shape, allow_arrays=True):
             if draw(st.integers(0, 12)) == 0:
                 mshape = tuple(s + 1 for s in mshape)
             mask = np.array(draw(st.lists(st.booleans(), min_size=int(np.prod(mshape)),
-                                          max_size=int(np.prod(mshape))))).reshape(mshape)
+                                          max_size=int(np.prod(mshape)))), dtype=bool).reshape(mshape)
             out.append(("mask", mask))
             dim += len(mshape)
     as_tuple = len(out) != 1 or draw(st.booleans())
@@ -132,7 +132,7 @@ def build(desc, lib):
         elif kind == "mask0":
             built.append(lib.tensor(bool(v)))
         elif kind == "mask":
-            built.append(lib.tensor(v.tolist(), dtype=lib.bool))
+            built.append(lib.tensor(v))  # from the array, so an empty mask keeps its shape
     if not as_tuple and len(built) == 1:
         return built[0]
     return tuple(built)
@@ -279,7 +279,7 @@ def index_put_cases(draw):
             k = draw(st.integers(1, min(2, len(shape) - dim)))
             mshape = shape[dim:dim + k]
             parts.append(("mask", np.array(draw(st.lists(st.booleans(), min_size=int(np.prod(mshape)),
-                                                          max_size=int(np.prod(mshape))))).reshape(mshape)))
+                                                          max_size=int(np.prod(mshape)))), dtype=bool).reshape(mshape)))
             dim += k
         else:
             length = draw(st.integers(0, 4))

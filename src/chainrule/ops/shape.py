@@ -180,7 +180,7 @@ def _select(x, index, advanced, op="getitem"):
         try:
             return view[_prepared(advanced)]
         except IndexError:
-            if view.size == 0 and _empty_out_of_range_ok(view.shape, advanced):
+            if _empty_selection(view, advanced):
                 # PyTorch checks the bounds only of indices it reads: none when the result is empty.
                 return view[tuple(np.zeros_like(a) if _is_int_array(a) else a for a in _prepared(advanced))]
             raise
@@ -198,14 +198,19 @@ def _empty_selection(view, index):
 
 
 def _empty_out_of_range_ok(shape, advanced):
+    """False where PyTorch still refuses: a non-empty index into a size-0 dimension, or a mask of the wrong shape."""
     dim = 0
     for a in advanced:
         if _is_int_array(a):
-            if shape[dim] == 0 and a.size:
+            if dim >= len(shape) or shape[dim] == 0 and a.size:
                 return False
             dim += 1
+        elif type(a) is np.ndarray:  # a mask
+            if tuple(shape[dim:dim + a.ndim]) != a.shape:
+                return False
+            dim += a.ndim
         else:
-            dim += a.ndim if type(a) is np.ndarray else 1
+            dim += 1
     return True
 
 
