@@ -256,21 +256,104 @@ def _np_chunk_weighted(x, chunks, dim=0):
     return np.concatenate([p * (i + 1) for i, p in enumerate(np.array_split(x, chunks, axis=dim))], axis=dim)
 
 
-def _index_put_fn(x, v):
-    return cr.ops.shape.index_put(x, (slice(None), np.array([0, 2])), v)
+_PUT_ROWS, _PUT_COLS = np.array([0, 2, 0]), np.array([1, 3, 2])   # distinct (row, col) pairs
+_ADD_ROWS, _ADD_COLS = np.array([0, 2, 0]), np.array([1, 3, 1])   # (0, 1) twice: accumulate adds
 
 
-def _np_index_put(x, v):
+def _index_put_fn(x, v, accumulate=False):
+    rows, cols = (_ADD_ROWS, _ADD_COLS) if accumulate else (_PUT_ROWS, _PUT_COLS)
+    return cr.index_put(x, (cr.tensor(rows), cr.tensor(cols)), v, accumulate=accumulate)
+
+
+def _np_index_put(x, v, accumulate=False):
     out = x.copy()
-    out[:, [0, 2]] = v
+    if accumulate:
+        np.add.at(out, (_ADD_ROWS, _ADD_COLS), v)
+    else:
+        out[_PUT_ROWS, _PUT_COLS] = v
     return out
 
 
-def _torch_index_put(x, v):
+def _torch_index_put(x, v, accumulate=False):
     import torch
 
-    out = x.clone()
-    out[:, torch.tensor([0, 2])] = v
+    rows, cols = (_ADD_ROWS, _ADD_COLS) if accumulate else (_PUT_ROWS, _PUT_COLS)
+    return torch.index_put(x, (torch.tensor(rows), torch.tensor(cols)), v, accumulate=accumulate)
+
+
+_MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, False]])
+
+
+def _setitem_fn(index):
+    """y = 2 x; y[index] = v: gradients to the base and to the value."""
+    def ours(x, v):
+        y = x * 2
+        y[index() if callable(index) else index] = v
+        return y
+
+    return ours
+
+
+def _torch_setitem(index):
+    def theirs(x, v):
+        y = x * 2
+        y[index(torch=True) if callable(index) else index] = v
+        return y
+
+    return theirs
+
+
+def _np_setitem(np_index):
+    def ref(x, v):
+        y = x * 2
+        y[np_index] = v
+        return y
+
+    return ref
+
+
+def _np_setitem_int_then_array(x, v):
+    y = x * 2
+    y[0][:, [1, 3]] = v  # the int first, as PyTorch reads x[0, :, [1, 3]]
+    return y
+
+
+def _mask_index(torch=False):
+    if torch:
+        import torch as _torch
+
+        return _torch.tensor(_MASK)
+    return cr.tensor(_MASK)
+
+
+_SCATTER_INDEX = np.array([[2, 0], [1, 3], [0, 1]])   # distinct targets in each row
+_SCATTER_ADD_INDEX = np.array([[2, 2], [1, 3], [0, 0]])
+
+
+def _np_scatter(x, src, index, add):
+    out = x.copy()
+    where = (np.arange(index.shape[0])[:, None], index)
+    part = src[:, :index.shape[1]]
+    if add:
+        np.add.at(out, where, part)
+    else:
+        out[where] = part
+    return out
+
+
+def _index_select_fn(x, dim):
+    return cr.index_select(x, dim, cr.tensor([2, 0, 2]))
+
+
+def _torch_index_select(x, dim):
+    import torch
+
+    return torch.index_select(x, dim, torch.tensor([2, 0, 2]))
+
+
+def _np_index_add(x, src, alpha=1):
+    out = x.copy()
+    np.add.at(out, (slice(None), np.array([3, 0, 3])), alpha * src)
     return out
 
 
@@ -511,8 +594,52 @@ OP_TABLE = [
     OpSpec("gather", lambda x, i, **k: cr.gather(x, k.get("dim", 1), i), _np_gather,
            lambda x, i, dim=1: _t("gather")(x, dim, i), cases=[(((3, 4),), {})], make_args=_gather_args,
            grad_args=(0,)),
-    OpSpec("index_put", _index_put_fn, _np_index_put, _torch_index_put, cases=[(((3, 4), (3, 2)), {}),
-                                                                              (((3, 4), (2,)), {})]),
+    OpSpec("index_put", _index_put_fn, _np_index_put, _torch_index_put,
+           cases=[(((3, 4), (3,)), {}), (((3, 4), ()), {}), (((3, 4), (3,)), dict(accumulate=True)),
+                  (((3, 4), (1,)), dict(accumulate=True))]),
+    OpSpec("getitem_int_then_array", lambda x: x[0, :, [1, 2, 1, 1]], lambda x: x[0][:, [1, 2, 1, 1]],
+           lambda x: x[0, :, [1, 2, 1, 1]], cases=[(((2, 3, 4),), {})],
+           notes="PyTorch applies the int first: shape (3, 4), where NumPy gives (4, 3)"),
+    OpSpec("getitem_separated_arrays", lambda x: x[[1, 0], :, [3, 3]], lambda x: x[[1, 0], :, [3, 3]],
+           lambda x: x[[1, 0], :, [3, 3]], cases=[(((2, 3, 4),), {})]),
+    OpSpec("getitem_bool_none_arrays", lambda x: x[:, True, [0, 2], None, 1:],
+           lambda x: x[:, None][:, [0], [0, 2]][:, :, None, 1:], lambda x: x[:, True, [0, 2], None, 1:],
+           cases=[(((2, 3, 4),), {})]),
+    OpSpec("getitem_mask_and_int", lambda x: x[cr.tensor(_MASK[:2, :3]), 1], lambda x: x[:, :, 1][_MASK[:2, :3]],
+           lambda x: x[_t("tensor")(_MASK[:2, :3]), 1], cases=[(((2, 3, 4),), {})]),
+    OpSpec("setitem_array", _setitem_fn((slice(None), [0, 2])), _np_setitem((slice(None), [0, 2])),
+           _torch_setitem((slice(None), [0, 2])), cases=[(((3, 4), (3, 2)), {}), (((3, 4), (2,)), {}),
+                                                       (((3, 4), (1, 3, 1)), {})]),
+    OpSpec("setitem_int_then_array", _setitem_fn((0, slice(None), [1, 3])), _np_setitem_int_then_array,
+           _torch_setitem((0, slice(None), [1, 3])), cases=[(((2, 3, 4), (3, 2)), {}), (((2, 3, 4), ()), {})],
+           notes="PyTorch's order: the int first, so the value is (3, 2)"),
+    OpSpec("setitem_basic", _setitem_fn((slice(1, None), 2)), _np_setitem((slice(1, None), 2)),
+           _torch_setitem((slice(1, None), 2)), cases=[(((3, 4), (2,)), {}), (((3, 4), (1, 1)), {})]),
+    OpSpec("setitem_mask", _setitem_fn(_mask_index), _np_setitem(_MASK), _torch_setitem(_mask_index),
+           cases=[(((3, 4), (6,)), {}), (((3, 4), ()), {})]),
+    OpSpec("index_select", lambda x, **k: _index_select_fn(x, **k),
+           lambda x, dim: np.take(x, [2, 0, 2], axis=dim), _torch_index_select,
+           cases=[(((3, 4),), dict(dim=0)), (((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1))],
+           notes="repeated indices add up in backward"),
+    OpSpec("masked_fill", lambda x, v: cr.masked_fill(x, cr.tensor(_MASK), v),
+           lambda x, v: np.where(_MASK, v, x), lambda x, v: _t("masked_fill")(x, _t("tensor")(_MASK), v),
+           cases=[(((3, 4), ()), {}), (((2, 3, 4), ()), {})], notes="the 0-d value gets the sum of g over the mask"),
+    OpSpec("masked_fill_number", lambda x: cr.masked_fill(x, cr.tensor(_MASK[0]), -1.5),
+           lambda x: np.where(_MASK[0], -1.5, x), lambda x: _t("masked_fill")(x, _t("tensor")(_MASK[0]), -1.5),
+           cases=[(((3, 4),), {})]),
+    OpSpec("scatter", lambda x, s: cr.scatter(x, 1, cr.tensor(_SCATTER_INDEX), s),
+           lambda x, s: _np_scatter(x, s, _SCATTER_INDEX, add=False),
+           lambda x, s: _t("scatter")(x, 1, _t("tensor")(_SCATTER_INDEX), s), cases=[(((3, 4), (3, 2)), {})]),
+    OpSpec("scatter_value", lambda x: cr.scatter(x, 1, cr.tensor(_SCATTER_INDEX), 0.5),
+           lambda x: _np_scatter(x, np.full((3, 2), 0.5), _SCATTER_INDEX, add=False),
+           lambda x: _t("scatter")(x, 1, _t("tensor")(_SCATTER_INDEX), 0.5), cases=[(((3, 4),), {})]),
+    OpSpec("scatter_add", lambda x, s: cr.scatter_add(x, 1, cr.tensor(_SCATTER_ADD_INDEX), s),
+           lambda x, s: _np_scatter(x, s, _SCATTER_ADD_INDEX, add=True),
+           lambda x, s: _t("scatter_add")(x, 1, _t("tensor")(_SCATTER_ADD_INDEX), s), cases=[(((3, 4), (3, 2)), {})],
+           notes="two src entries of a row land on one place: they add up"),
+    OpSpec("index_add", lambda x, s, **k: cr.index_add(x, 1, cr.tensor([3, 0, 3]), s, **k), _np_index_add,
+           lambda x, s, **k: _t("index_add")(x, 1, _t("tensor")([3, 0, 3]), s, **k),
+           cases=[(((3, 4), (3, 3)), {}), (((3, 4), (3, 3)), dict(alpha=2.5))]),
     # ----- linear algebra -----
     OpSpec("matmul", cr.matmul, np.matmul, _t("matmul"), cases=[(s, {}) for s in MATMUL_SHAPES]),
     OpSpec("dot", cr.dot, np.dot, _t("dot"), cases=[(((5,), (5,)), {})]),

@@ -598,18 +598,22 @@ class Tensor:
     __imod__ = remainder_
 
     def __setitem__(self, index, value):
+        """self[index] = value with PyTorch's rules: the elements self[index] selects (see
+        ops.shape.normalize_index); a number is cast to self's dtype, a Tensor too (with index
+        tensors it must have self's dtype); value's leading size-1 dimensions are dropped and the
+        rest broadcast to the selection. Gradients reach value (g[index]) and self (zero at index)."""
         self._check_inplace("__setitem__")
-        from .ops import shape as _shape
-
-        index = _shape.normalize_index(index)
+        parts = _shape.setitem_parts(self, index, value)
+        if parts is None:
+            return
+        basic, advanced, value = parts
         value_t = value if isinstance(value, Tensor) else None
-        if value_t is not None and value_t.requires_grad or self.requires_grad and grad_mode.is_grad_enabled():
-            self._rebase(_shape.index_put(self, index, value), "__setitem__")
+        if (value_t is not None and value_t.requires_grad or self.requires_grad) and grad_mode.is_grad_enabled() \
+                or _jit_state["recorder"] is not None:
+            self._rebase(_shape.IndexPut.apply(self, value, basic=basic, index=advanced), "__setitem__")
         else:
-            self._data[index] = value._data if isinstance(value, Tensor) else value
+            _shape.write_index(self._data, basic, advanced, value)
             self._version += 1
-            if _jit_state["recorder"] is not None:
-                _jit.record_inplace(self, value, "__setitem__", index)
 
     # ----- dtype conversion -----
 
@@ -899,7 +903,8 @@ for _module, _names in (
           "isnan isinf isfinite logical_not"),
     (_reduce, "sum mean prod max min amax amin logsumexp var std norm argmax argmin all any"),
     (_shape, "reshape view flatten transpose permute squeeze unsqueeze expand expand_as broadcast_to "
-             "split chunk flip repeat gather swapaxes movedim unbind"),
+             "split chunk flip repeat gather swapaxes movedim unbind index_put index_put_ index_select masked_fill "
+             "masked_fill_ scatter scatter_ scatter_add scatter_add_ index_add index_add_"),
     (_linalg, "matmul"),
     (_nn, "softmax log_softmax"),
 ):
