@@ -312,10 +312,45 @@ class Softplus(Function):
         beta, threshold = ctx.beta, ctx.threshold
         bx = x * beta if beta != 1 else x
         slope = sigmoid(bx)
-        linear = bx > threshold
-        if is_tensor(linear) or linear.any():  # a recorded backward keeps both branches
-            slope = where(linear, 1.0, slope)
+        at_or_above = bx >= threshold
+        if is_tensor(at_or_above) or at_or_above.any():  # a recorded backward keeps both branches
+            # NOTE: at beta x == threshold the slope is sigmoid(threshold) but, as in PyTorch's
+            # double backward (which tests beta x < threshold), its own derivative is 0: a constant.
+            above = _plain(lambda b: np.where(b > threshold, 1.0, sc.expit(threshold)).astype(b.dtype), bx)
+            slope = where(at_or_above, above, slope)
         return g * slope
+
+
+class Elu(Function):
+    """y = scale x where x > 0, else scale alpha (e^x - 1).
+
+    dy/dx = scale where x > 0, else scale alpha e^x; d2y/dx2 = scale alpha e^x where x < 0, else 0.
+
+    NOTE: PyTorch's choices at the kink x = 0: the first derivative takes the exponential
+    branch (scale alpha, from its x <= 0 test), the second derivative the linear one (0, from
+    its x < 0 test). The slope at x >= 0 is therefore a constant, not a function of x.
+    The exponential only ever sees x < 0, so no inf can leak a NaN through the branch not taken.
+
+    Example:
+        >>> elu(tensor([-1.0, 0.0, 2.0]))   # [e^-1 - 1, 0, 2]; gradient [e^-1, 1, 1]
+    """
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0, scale=1.0):
+        ctx.save_for_backward(x)
+        ctx.alpha, ctx.scale = alpha, scale
+        y = np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * alpha)
+        return y * scale if scale != 1.0 else y
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        alpha, scale = ctx.alpha, ctx.scale
+        negative = x < 0
+        kink_or_above = _plain(lambda a: np.where(a > 0, scale, alpha * scale).astype(a.dtype), x)
+        return g * where(negative, exp(where(negative, x, 0.0)) * (alpha * scale), kink_or_above)
 
 
 class Erf(Function):
@@ -361,6 +396,23 @@ def _inside(x, lo, hi):
     if hi is not None:
         inside &= x <= hi
     return inside
+
+
+class Hardtanh(Clamp):
+    """y = min(max(x, min_val), max_val).   dy/dx = 1 where min_val < x < max_val, else 0.
+
+    NOTE: the same values as clamp, but the gradient at the bounds themselves is 0 (PyTorch's
+    hardtanh_backward tests x <= min_val or x >= max_val), where clamp's is 1.
+    """
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * _plain(functools.partial(_strictly_inside, lo=ctx.lo, hi=ctx.hi), x)
+
+
+def _strictly_inside(x, lo, hi):
+    return (x > lo) & (x < hi)
 
 
 class Cast(Function):
@@ -512,7 +564,7 @@ class Div(Function):
 
 
 class Pow(Function):
-    """z = x ** y.   dz/dx = y x^(y-1),  dz/dy = x^y ln x (taken as 0 where x = 0).
+    """z = x ** y.   dz/dx = y x^(y-1),  dz/dy = x^y ln x (taken as 0 where x = 0 and y >= 0).
 
     NOTE: with a constant exponent 0 the derivative is 0 everywhere (also at x = 0),
     as in PyTorch and tinygrad.
@@ -538,14 +590,14 @@ class Pow(Function):
         if need_x:
             gx = unbroadcast(g * _pow_dx(x, y), sx)
         if need_y:
-            gy = unbroadcast(g * _pow_dy(x, out), sy)
+            gy = unbroadcast(g * _pow_dy(x, y, out), sy)
         return gx, gy
 
     @staticmethod
     def jvp(ctx, tx, ty):
         x, y, out = ctx.saved_tensors
         dx = None if tx is None else tx * _pow_dx(x, y)
-        dy = None if ty is None else ty * _pow_dy(x, out)
+        dy = None if ty is None else ty * _pow_dy(x, y, out)
         return _full(ctx, _sum_terms(dx, dy))
 
 
@@ -563,10 +615,17 @@ def _pow_dx(x, y):
     return y * x ** (y - 1)
 
 
-def _pow_dy(x, out):
-    """d(x^y)/dy = x^y ln x, taken as 0 where x = 0 (PyTorch's choice)."""
-    zero = x == 0
+def _pow_dy(x, y, out):
+    """d(x^y)/dy = x^y ln x, taken as 0 where x = 0 and y >= 0 (PyTorch's choice).
+
+    NOTE: at x = 0 with y < 0 it stays inf * ln 0 = -inf, as in PyTorch.
+    """
+    zero = _plain(_zero_base, x, y)
     return out * (log(where(zero, 1.0, x)) if is_tensor(zero) or np.any(zero) else log(x))
+
+
+def _zero_base(x, y):
+    return (x == 0) & (y >= 0)
 
 
 class Maximum(Function):
@@ -772,17 +831,13 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def elu(x, alpha=1.0):
-    """x where x > 0, else alpha (e^x - 1).
-
-    NOTE: the exponential branch sees min(x, 0), so a large x cannot make an
-    inf that would turn into a NaN gradient through the branch not taken.
-    """
-    return where(x > 0, x, expm1(minimum(x, 0.0)) * alpha)
+    """x where x > 0, else alpha (e^x - 1); elu'(0) = alpha, as in PyTorch."""
+    return Elu.apply(x, alpha=float(alpha))
 
 
 def selu(x):
-    """scale * elu(x, alpha) with the self-normalizing constants."""
-    return elu(x, 1.6732632423543772) * 1.0507009873554805
+    """scale * elu(x, alpha) with the self-normalizing constants; selu'(0) = scale alpha."""
+    return Elu.apply(x, alpha=1.6732632423543772, scale=1.0507009873554805)
 
 
 def gelu(x, approximate="none"):
@@ -806,12 +861,27 @@ def mish(x):
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
-    return Clamp.apply(x, lo=min_val, hi=max_val)
+    """x limited to [min_val, max_val]; the gradient is 1 strictly inside, 0 at the bounds and outside."""
+    return Hardtanh.apply(x, lo=min_val, hi=max_val)
 
 
 def clamp(x, min=None, max=None):
-    """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside."""
-    return Clamp.apply(x, lo=min, hi=max)
+    """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
+
+    Bounds may be numbers or tensors (broadcasting). A tensor bound gets the gradient where it
+    is the result: min where x < min, max where max(x, min) > max, as in PyTorch.
+
+    Example:
+        >>> clamp(tensor([-2.0, 0.5, 3.0]), -1.0, 1.0)   # [-1.0, 0.5, 1.0]
+    """
+    if not (is_tensor(min) or is_tensor(max) or isinstance(min, np.ndarray) or isinstance(max, np.ndarray)):
+        return Clamp.apply(x, lo=min, hi=max)
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    # NOTE: two selections, not maximum/minimum: a tie x == min gives the whole gradient to x
+    # (maximum would split it), and with min > max the result is max, as in PyTorch.
+    out = x if min is None else where(lt(x, min), min, x)
+    return out if max is None else where(gt(out, max), max, out)
 
 
 clip = clamp
