@@ -161,6 +161,10 @@ TABLE = [
     # ----- losses with a kink -----
     K("l1_loss", lambda L, F, x, y: F.l1_loss(x, y), _pts([0.0, 1.0, -1.0], [0.0, 1.0, 2.0])),
     K("mse_loss", lambda L, F, x, y: F.mse_loss(x, y), _pts([0.0, 1.0, -1.0], [0.0, 1.0, 2.0])),
+    K("l1_loss(none)", lambda L, F, x, y: F.l1_loss(x, y, reduction="none"), _pts([0.0, 1.0, -1.0], [0.0, 1.0, 2.0])),
+    K("binary_cross_entropy at 0 and 1", lambda L, F, p, y: F.binary_cross_entropy(p, y, reduction="none"),
+      _pts([0.0, 1.0, 0.0, 1.0, 0.5], [0.0, 1.0, 1.0, 0.0, 1.0]), grad_args=(0,), second=False),
+    K("Tensor.abs, relu", lambda L, F, x: x.abs() + x.relu(), [(A,)]),
 ]
 
 
@@ -267,3 +271,71 @@ def test_forward_mode_at_kinks_matches_torch(k, point):
         _same(ours, reverse.numpy(), f"{k.name}: jvp at {point} (torch's reverse mode)")
     else:
         _same(ours, forward.numpy(), f"{k.name}: jvp at {point}")
+
+
+# ----- a fuzzer over tie-heavy inputs -----
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Values that sit on the kinks of the ops below (0, +-1, the clamp bounds) and make ties likely.
+KINK_VALUES = [-2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 1.0, 2.0]
+
+FUZZ_UNARY = {
+    "relu": lambda L, F, x, d: L.relu(x),
+    "abs": lambda L, F, x, d: L.abs(x),
+    "hardtanh": lambda L, F, x, d: F.hardtanh(x),
+    "clamp(-0.5, 1)": lambda L, F, x, d: L.clamp(x, -0.5, 1.0),
+    "elu(0.5)": lambda L, F, x, d: F.elu(x, 0.5),
+    "selu": lambda L, F, x, d: F.selu(x),
+    "leaky_relu(0.2)": lambda L, F, x, d: F.leaky_relu(x, 0.2),
+    "softplus(threshold=1)": lambda L, F, x, d: F.softplus(x, beta=2.0, threshold=1.0),
+    "x**2 + x**1.0": lambda L, F, x, d: x ** 2 + x ** 1.0,
+    "max()": lambda L, F, x, d: L.max(x),
+    "amin()": lambda L, F, x, d: L.amin(x),
+    "amax(dim)": lambda L, F, x, d: L.amax(x, dim=d),
+    "max(dim)": lambda L, F, x, d: L.max(x, dim=d)[0],
+    "min(dim, keepdim)": lambda L, F, x, d: L.min(x, dim=d, keepdim=True)[0],
+    "norm(dim)": lambda L, F, x, d: L.norm(x, dim=d),
+    "norm(p=1, dim)": lambda L, F, x, d: L.norm(x, p=1, dim=d),
+    "norm(p=3, dim)": lambda L, F, x, d: L.norm(x, p=3, dim=d),
+    "norm(p=inf, dim)": lambda L, F, x, d: L.norm(x, p=math.inf, dim=d),
+    "prod(dim)": lambda L, F, x, d: L.prod(x, dim=d),
+    "std(dim)": lambda L, F, x, d: L.std(x, dim=d),
+    "normalize(dim)": lambda L, F, x, d: F.normalize(x, dim=d),
+}
+FUZZ_BINARY = {
+    "maximum": lambda L, F, x, y: L.maximum(x, y),
+    "minimum": lambda L, F, x, y: L.minimum(x, y),
+    "clamp(x, min=y)": lambda L, F, x, y: L.clamp(x, min=y),
+    "clamp(x, y, y + 1)": lambda L, F, x, y: L.clamp(x, y, y + 1),
+    "clamp(x, y + 1, y)": lambda L, F, x, y: L.clamp(x, y + 1, y),
+    "where(x > y)": lambda L, F, x, y: L.where(x > y, x * y, y),
+    "pow(|x|, y)": lambda L, F, x, y: L.pow(L.abs(x), y),
+}
+FUZZ_RUNS = {"cases": 0}
+
+
+@st.composite
+def _fuzz_case(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)))
+    size = int(np.prod(shape))
+    x = np.array(draw(st.lists(st.sampled_from(KINK_VALUES), min_size=size, max_size=size))).reshape(shape)
+    if draw(st.booleans()):
+        name = draw(st.sampled_from(sorted(FUZZ_UNARY)))
+        d = draw(st.integers(-len(shape), len(shape) - 1))
+        return K(name, lambda L, F, x, fn=FUZZ_UNARY[name], d=d: fn(L, F, x, d), [(x,)]), (x,)
+    name = draw(st.sampled_from(sorted(FUZZ_BINARY)))
+    y_shape = shape[draw(st.integers(0, len(shape))):]  # a trailing part: broadcasting
+    y = np.array(draw(st.lists(st.sampled_from(KINK_VALUES), min_size=int(np.prod(y_shape)),
+                               max_size=int(np.prod(y_shape))))).reshape(y_shape)
+    return K(name, FUZZ_BINARY[name], [(x, y)]), (x, y)
+
+
+@settings(deadline=None, max_examples=300)
+@given(_fuzz_case())
+def test_fuzz_tie_heavy_inputs_match_torch(case):
+    k, point = case
+    FUZZ_RUNS["cases"] += 1
+    with np.errstate(all="ignore"):
+        test_derivatives_at_kinks_match_torch(k, point)
