@@ -306,3 +306,47 @@ def test_many_threads_free_running_backward(fast_switching):
         (torch.tanh(xt) * xt).sum().backward()
         for g in results[k]:
             np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-12)
+
+
+def _default_device_per_thread(lib):
+    """set_default_device in A is not seen in B (PyTorch's device context is per thread)."""
+    seen = {}
+    a_set, b_done = threading.Event(), threading.Event()
+
+    def thread_a():
+        lib.set_default_device("cpu:0")
+        seen["a"] = str(lib.get_default_device())
+        a_set.set()
+        _wait(b_done)
+        lib.set_default_device(None)
+        seen["a_reset"] = str(lib.get_default_device())
+
+    def thread_b():
+        _wait(a_set)
+        seen["b"] = str(lib.get_default_device())
+        seen["b_tensor"] = str(lib.zeros(1).device)
+        b_done.set()
+
+    _run_threads(thread_a, thread_b)
+    return seen
+
+
+def _default_dtype_is_process_wide(lib):
+    seen = {}
+
+    def child():
+        seen["child"] = str(lib.get_default_dtype()).replace("chainrule.", "").replace("torch.", "")
+
+    before = lib.get_default_dtype()
+    lib.set_default_dtype(lib.float64)
+    try:
+        _run_threads(child)
+    finally:
+        lib.set_default_dtype(before)
+    return seen
+
+
+@pytest.mark.parametrize("scenario", [_default_device_per_thread, _default_dtype_is_process_wide],
+                         ids=lambda s: s.__name__.strip("_"))
+def test_defaults_per_thread_as_torch(scenario):
+    assert scenario(cr) == scenario(torch)

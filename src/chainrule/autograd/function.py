@@ -418,7 +418,7 @@ def _apply_user_function(cls, args, params):
     from ..tensor import Tensor
 
     inputs = [a for a in args if isinstance(a, Tensor)]
-    record = grad_mode._state["enabled"] and any(a.requires_grad for a in inputs)
+    record = grad_mode._state.enabled and any(a.requires_grad for a in inputs)
     ctx = cls.__new__(cls)
     nxt = tuple((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad
                 else None for a in args)
