@@ -80,11 +80,19 @@ TABLE = [
     K("Tensor.clamp", lambda L, F, x: x.clamp(-1.0, 2.0), [(around(-1.0, 2.0),)]),
     K("clamp(tensor bounds)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
       _pts(around(-1.0, 2.0), np.full(6, -1.0), np.full(6, 2.0))),
-    # PyTorch's forward mode gives a one-sided clamp's tie x == bound to the bound, its reverse mode to x.
+    # PyTorch's forward mode gives a one-sided clamp's tie x == bound to the bound, its reverse mode to x;
+    # with lo == hi, or a NaN, its forward mode passes a tangent where its reverse mode passes no gradient.
     K("clamp(min=tensor)", lambda L, F, x, lo: L.clamp(x, min=lo), _pts(A, np.zeros(3)), jvp="reverse"),
     K("clamp(max=tensor)", lambda L, F, x, hi: L.clamp(x, max=hi), _pts(A, np.zeros(3)), jvp="reverse"),
     K("clamp(min > max)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
       _pts([-3.0, 0.0, 1.0, 2.0, 3.0], np.full(5, 1.0), np.full(5, 0.0))),
+    K("clamp(tensor lo == hi)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+      _pts([-1.0, 0.0, 1.0], np.zeros(3), np.zeros(3)), jvp="reverse"),
+    K("clamp(NaN anywhere)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+      _pts([np.nan, 0.0, 0.0, 0.5, -1.0], [0.0, np.nan, 0.0, np.nan, -2.0], [1.0, 1.0, np.nan, 1.0, np.nan]),
+      jvp="reverse"),
+    K("clamp(broadcast bounds)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+      _pts([[-1.0, 0.0, 1.0], [2.0, 0.5, -0.5]], [[-0.5], [0.5]], [0.5, 1.0, 0.0])),
     K("clamp(tensor bounds, const)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
       _pts(around(-1.0, 2.0), np.full(6, -1.0), np.full(6, 2.0)), grad_args=(0,)),
     *[K(f"elu(alpha={a})", lambda L, F, x, a=a: F.elu(x, a), [(A,)]) for a in ALPHAS],
@@ -310,6 +318,7 @@ FUZZ_BINARY = {
     "clamp(x, min=y)": lambda L, F, x, y: L.clamp(x, min=y),
     "clamp(x, y, y + 1)": lambda L, F, x, y: L.clamp(x, y, y + 1),
     "clamp(x, y + 1, y)": lambda L, F, x, y: L.clamp(x, y + 1, y),
+    "clamp(x, y, y)": lambda L, F, x, y: L.clamp(x, y, y * 1.0),
     "where(x > y)": lambda L, F, x, y: L.where(x > y, x * y, y),
     "pow(|x|, y)": lambda L, F, x, y: L.pow(L.abs(x), y),
 }

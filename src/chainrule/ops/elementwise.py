@@ -415,6 +415,71 @@ def _strictly_inside(x, lo, hi):
     return (x > lo) & (x < hi)
 
 
+class ClampTensor(Function):
+    """y = min(max(x, lo), hi) with tensor bounds (either may be None), broadcasting.
+
+    dy/dx = 1 where lo <= x <= hi;  dy/dlo = 1 where x < lo and lo < hi;  dy/dhi = 1 where
+    x > hi or hi < lo (with lo > hi the result is hi).
+
+    NOTE: PyTorch's masks. A tie x == lo or x == hi gives x the gradient; with lo == hi and x
+    outside, no input gets one; a NaN anywhere gives NaN and no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.shapes = tuple(np.shape(a) for a in (x, lo, hi))
+        ctx.save_for_backward(x, lo, hi)
+        try:
+            out = x if lo is None else np.maximum(x, lo)
+            return out if hi is None else np.minimum(out, hi)
+        except ValueError as e:
+            raise broadcast_error("clamp", *[a for a in (x, lo, hi) if a is not None]) or e from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.saved_tensors
+        masks = _clamp_masks(x, lo, hi)
+        return tuple(unbroadcast(g * m, shape) if need else None
+                     for m, shape, need in zip(masks, ctx.shapes, ctx.needs_input_grad))
+
+    @staticmethod
+    def jvp(ctx, tx, tlo, thi):
+        x, lo, hi = ctx.saved_tensors
+        terms = None
+        for t, m in zip((tx, tlo, thi), _clamp_masks(x, lo, hi)):
+            if t is not None:
+                terms = _sum_terms(terms, t * m)
+        return _full(ctx, terms)
+
+
+def _clamp_masks(x, lo, hi):
+    """Where each of x, lo, hi takes clamp's gradient (PyTorch's clamp_backward_min_max)."""
+    def to_x(x, lo, hi):
+        inside = np.ones(np.broadcast_shapes(*[np.shape(a) for a in (x, lo, hi) if a is not None]), dtype=bool)
+        if lo is not None:
+            inside = inside & (x >= lo)
+        return inside & (x <= hi) if hi is not None else inside
+
+    def to_lo(x, lo, hi):
+        return (x < lo) & (lo < hi) if hi is not None else x < lo
+
+    def to_hi(x, lo, hi):
+        return (x > hi) | (hi < lo) if lo is not None else x > hi
+
+    present = [a for a in (x, lo, hi) if a is not None]
+
+    def mask(rule):
+        # _plain takes arrays or Tensors only: the missing bound is bound here as None.
+        return _plain(lambda *arrays: rule(*_refill(arrays, (x, lo, hi))), *present)
+
+    return (mask(to_x), None if lo is None else mask(to_lo), None if hi is None else mask(to_hi))
+
+
+def _refill(arrays, template):
+    it = iter(arrays)
+    return [None if t is None else next(it) for t in template]
+
+
 class Cast(Function):
     """y = x converted to another dtype.   dy/dx = 1 (the gradient is cast back)."""
 
@@ -869,7 +934,7 @@ def clamp(x, min=None, max=None):
     """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
 
     Bounds may be numbers or tensors (broadcasting). A tensor bound gets the gradient where it
-    is the result: min where x < min, max where max(x, min) > max, as in PyTorch.
+    is the result (min where x < min < max, max where x > max or max < min), as in PyTorch.
 
     Example:
         >>> clamp(tensor([-2.0, 0.5, 3.0]), -1.0, 1.0)   # [-1.0, 0.5, 1.0]
@@ -878,10 +943,7 @@ def clamp(x, min=None, max=None):
         return Clamp.apply(x, lo=min, hi=max)
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    # NOTE: two selections, not maximum/minimum: a tie x == min gives the whole gradient to x
-    # (maximum would split it), and with min > max the result is max, as in PyTorch.
-    out = x if min is None else where(lt(x, min), min, x)
-    return out if max is None else where(gt(out, max), max, out)
+    return ClampTensor.apply(x, min, max)
 
 
 clip = clamp
