@@ -66,6 +66,8 @@ TABLE = [
     K("F.relu", lambda L, F, x: F.relu(x), [(A,)]),
     K("abs", lambda L, F, x: L.abs(x), [(A,)]),
     K("sign", lambda L, F, x: L.sign(x) * x, [(A,)]),
+    # PyTorch's forward mode multiplies sign's zero tangent by x: inf * 0 = NaN; its reverse mode does not.
+    K("sign at nan, inf", lambda L, F, x: L.sign(x) * x, _pts([np.nan, np.inf, -np.inf]), jvp="reverse"),
     K("floor", lambda L, F, x: L.floor(x) + x, [(around(0.0, 1.0, -1.5),)]),
     K("ceil", lambda L, F, x: L.ceil(x) + x, [(around(0.0, 1.0, -1.5),)]),
     K("round", lambda L, F, x: L.round(x) + x, [(around(0.5, 1.5, -0.5, 0.0),)]),
@@ -119,6 +121,12 @@ TABLE = [
     K("pow(x, y) at 0", lambda L, F, x, y: L.pow(x, y), _pts([0.0, 0.0, 0.0, 0.0], [2.0, 1.0, 0.0, 3.0])),
     K("where", lambda L, F, x, y: L.where(x > 0, x, y * 2), _pts(A, around(1.0))),
     K("where(x > 0, x, 0)", lambda L, F, x: L.where(x > 0, x, L.zeros_like(x)), [(A,)]),
+    # ----- the same ops at NaN and +-inf (no kink, but a branch each) -----
+    *[K(f"{name} at nan, inf", fn, _pts([np.nan, np.inf, -np.inf]), second=False) for name, fn in [
+        ("relu", lambda L, F, x: L.relu(x)), ("abs", lambda L, F, x: L.abs(x)),
+        ("elu", lambda L, F, x: F.elu(x, 0.5)), ("selu", lambda L, F, x: F.selu(x)),
+        ("leaky_relu", lambda L, F, x: F.leaky_relu(x, 0.2)), ("hardtanh", lambda L, F, x: F.hardtanh(x)),
+        ("clamp", lambda L, F, x: L.clamp(x, -1.0, 1.0)), ("softplus", lambda L, F, x: F.softplus(x))]],
     # ----- ties between two tensors -----
     K("maximum", lambda L, F, x, y: L.maximum(x, y), _pts([0.0, 1.0, -2.0, 1.0], [0.0, 1.0, -2.0, 2.0])),
     K("minimum", lambda L, F, x, y: L.minimum(x, y), _pts([0.0, 1.0, -2.0, 1.0], [0.0, 1.0, -2.0, 2.0])),

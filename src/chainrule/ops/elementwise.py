@@ -285,7 +285,9 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (y > 0)
+        # NOTE: y != 0 rather than y > 0 (the same where y = max(x, 0) >= 0): a NaN input takes
+        # the gradient, as in PyTorch's threshold_backward (which zeroes only where y <= 0).
+        return g * (y != 0)
 
 
 class Softplus(Function):
@@ -349,7 +351,8 @@ class Elu(Function):
         (x,) = ctx.saved_tensors
         alpha, scale = ctx.alpha, ctx.scale
         negative = x < 0
-        kink_or_above = _plain(lambda a: np.where(a > 0, scale, alpha * scale).astype(a.dtype), x)
+        # (a NaN x takes the linear slope, as PyTorch's x <= 0 test sends it there)
+        kink_or_above = _plain(lambda a: np.where(a == 0, alpha * scale, scale).astype(a.dtype), x)
         return g * where(negative, exp(where(negative, x, 0.0)) * (alpha * scale), kink_or_above)
 
 
@@ -412,7 +415,7 @@ class Hardtanh(Clamp):
 
 
 def _strictly_inside(x, lo, hi):
-    return (x > lo) & (x < hi)
+    return ~((x <= lo) | (x >= hi))  # not "lo < x < hi": a NaN x takes the gradient, as in PyTorch
 
 
 class ClampTensor(Function):
@@ -1046,7 +1049,13 @@ def logical_xor(x, y):
 
 
 def sign(x):
-    return _plain(np.sign, x)
+    """-1, 0 or 1 by the sign of x; 0 at NaN, as torch.sign (NumPy's sign gives NaN)."""
+    return _plain(_sign, x)
+
+
+def _sign(a):
+    s = np.sign(a)
+    return np.where(s == s, s, 0) if np.result_type(s).kind == "f" else s
 
 
 def floor(x):
