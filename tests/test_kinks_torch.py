@@ -149,6 +149,15 @@ TABLE = [
     *[K(f"min(dim={d})", lambda L, F, x, d=d: L.min(x, dim=d).values, _pts(TIES)) for d in (0, 1)],
     K("max(dim, keepdim)", lambda L, F, x: L.max(x, dim=2, keepdim=True)[0], _pts(TIES3)),
     K("Tensor.max(dim)", lambda L, F, x: x.max(dim=1)[0], _pts(TIES3)),
+    K("amax with NaN", lambda L, F, x: L.amax(x, dim=1), _pts([[np.nan, 1.0, np.nan], [2.0, np.nan, 2.0]])),
+    K("amax() with NaN", lambda L, F, x: L.amax(x), _pts([[np.nan, 1.0, np.nan], [2.0, 3.0, 2.0]])),
+    # PyTorch's forward mode of max() gives NaN where its reverse mode splits among the NaN entries.
+    K("max() with NaN", lambda L, F, x: L.max(x), _pts([[np.nan, 1.0, np.nan], [2.0, 3.0, 2.0]]), jvp="reverse"),
+    K("min() with NaN", lambda L, F, x: L.min(x), _pts([[np.nan, 1.0, np.nan], [2.0, 3.0, 2.0]]), jvp="reverse"),
+    K("amin with NaN", lambda L, F, x: L.amin(x, dim=0), _pts([[np.nan, 1.0, np.nan], [2.0, np.nan, 2.0]])),
+    K("max(dim) with NaN", lambda L, F, x: L.max(x, dim=1)[0], _pts([[1.0, np.nan, np.nan], [2.0, 2.0, 1.0]])),
+    K("logsumexp with -inf", lambda L, F, x: L.logsumexp(x, dim=1),
+      _pts([[-np.inf, -np.inf, 0.0], [1.0, 1.0, -np.inf]])),
     # ----- norms at 0 and at ties -----
     K("norm()", lambda L, F, x: L.norm(x), _pts(ZEROS)),
     K("norm(p=2, dim=1)", lambda L, F, x: L.norm(x, p=2, dim=1), _pts(PART_ZERO)),
