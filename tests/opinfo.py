@@ -487,6 +487,17 @@ OP_TABLE = [
            cases=[(((3, 4),), dict(min=-0.5, max=0.7)), (((5,),), dict(min=0.1)), (((2, 3),), dict(max=0.3))],
            make_args=lambda rng, shapes: [rng.choice([-1.5, -0.9, -0.2, 0.25, 0.5, 1.3], size=shapes[0])
                                           + rng.uniform(-0.01, 0.01, size=shapes[0])]),
+    OpSpec("hardtanh", lambda x, **k: cr.nn.functional.hardtanh(x, **k),
+           lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val), _t("nn.functional.hardtanh"),
+           cases=[(((3, 4),), {}), (((5,),), dict(min_val=-0.5, max_val=0.7))],
+           make_args=lambda rng, shapes: [rng.choice([-1.5, -0.9, -0.2, 0.25, 0.5, 1.3], size=shapes[0])
+                                          + rng.uniform(-0.01, 0.01, size=shapes[0])]),
+    OpSpec("clamp_tensor_bounds", lambda x, lo, hi: cr.clamp(x, lo, hi), lambda x, lo, hi: np.minimum(
+        np.maximum(x, lo), hi), _t("clamp"), cases=[(((3, 4), (3, 4), (4,)), {}), (((5,), (), (5,)), {})],
+           make_args=lambda rng, shapes: [rng.choice([-1.5, -0.2, 0.25, 1.3], size=shapes[0])
+                                          + rng.uniform(-0.01, 0.01, size=shapes[0]),
+                                          rng.uniform(-1.0, -0.5, size=shapes[1]),
+                                          rng.uniform(0.5, 1.0, size=shapes[2])]),
     OpSpec("clone", cr.ops.elementwise.clone, np.copy, _t("clone")),
     OpSpec("cast_f64", lambda x: cr.ops.elementwise.cast(x, cr.float32).double(),
            lambda x: x.astype(np.float32).astype(np.float64), lambda x: x.float().double(),

@@ -61,7 +61,7 @@ def test_tensor_device_and_queries():
     assert cr.get_default_device() == cr.device("cpu")
     from chainrule import _device
 
-    assert _device._previous == []
+    assert _device._local.previous == ()
 
 
 def test_accelerator_answers_match_torch_cpu_build():

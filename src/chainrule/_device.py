@@ -13,6 +13,8 @@ Example:
 """
 from __future__ import annotations
 
+import threading
+
 # PyTorch's device types; only "cpu" exists here, the others parse (so device("cuda:1") prints)
 # but cannot hold a tensor.
 _KNOWN_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
@@ -71,20 +73,25 @@ class device:
 
     def __enter__(self):
         """`with chainrule.device("cpu"):` makes it the default device inside the block, as in PyTorch."""
-        global _default
         new = check(self, "device")
-        _previous.append(_default)
-        _default = new
+        _local.previous = _local.previous + (_local.default,)
+        _local.default = new
         return self
 
     def __exit__(self, *exc):
-        global _default
-        _default = _previous.pop()
+        _local.default, _local.previous = _local.previous[-1], _local.previous[:-1]
 
 
 CPU = device("cpu")
-_default = CPU
-_previous = []  # defaults to restore when `with device(...)` blocks end
+# NOTE: the default device belongs to the thread that sets it, as in PyTorch (its device context is
+# a threading.local); the default dtype stays process-wide, as PyTorch's. `previous`: the defaults
+# to restore when `with device(...)` blocks end.
+class _DeviceState(threading.local):
+    def __init__(self):
+        self.default, self.previous = CPU, ()
+
+
+_local = _DeviceState()
 
 
 def _no_gpu(where, requested):
@@ -100,7 +107,7 @@ def _no_gpu(where, requested):
 def check(dev, where="device"):
     """The device object for `dev` (a string, a device or None for the default); refuses anything but the CPU."""
     if dev is None:
-        return _default
+        return _local.default
     if dev is CPU or dev == "cpu":
         return CPU
     if isinstance(dev, int):
@@ -114,10 +121,9 @@ def check(dev, where="device"):
 
 def set_default_device(dev):
     """Set the device constructors use when none is given (only 'cpu' exists; None resets it)."""
-    global _default
-    _default = check(dev, "set_default_device")
+    _local.default = CPU if dev is None else check(dev, "set_default_device")
 
 
 def get_default_device() -> device:
     """The device constructors use when none is given: device(type='cpu')."""
-    return _default
+    return _local.default

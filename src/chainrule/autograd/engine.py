@@ -227,10 +227,10 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
     Tensor = _Tensor
     graph = bool(create_graph)
     plain = not graph
-    prev_graph = _backward_state["graph"]
-    prev_mode = _grad_state["enabled"]
-    _backward_state["graph"] = graph
-    _grad_state["enabled"] = graph
+    prev_graph = _backward_state.graph
+    prev_mode = _grad_state.enabled
+    _backward_state.graph = graph
+    _grad_state.enabled = graph
     check = anomaly._state["enabled"]
     # Backward rules follow IEEE arithmetic (d sqrt(x)/dx at 0 is inf) without NumPy
     # warnings, as PyTorch does; detect_anomaly() is the tool that stops at them.
@@ -336,8 +336,8 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
             _accumulate(leaf, g, graph, owned_key=("leaf", key) in owned)
     finally:
         errstate.__exit__(None, None, None)
-        _backward_state["graph"] = prev_graph
-        _grad_state["enabled"] = prev_mode
+        _backward_state.graph = prev_graph
+        _grad_state.enabled = prev_mode
 
 
 def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh):

@@ -34,8 +34,9 @@ _NEEDS_1 = (True,)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 # Set by the engine while it runs backward rules: False means "plain arrays",
-# True means "Tensors, recording the graph" (create_graph=True).
-_backward_state = {"graph": False}
+# True means "Tensors, recording the graph" (create_graph=True). Per thread, like grad mode:
+# two threads may run backward passes of different kinds at once.
+_backward_state = grad_mode._ThreadState(graph=False)
 
 
 # Set by tensor.py once Tensor exists (this module is imported first).
@@ -146,7 +147,7 @@ class Function:
                 datas.append(a)
         if not any_tensor:
             return cls.forward(_NULL_CTX, *datas, **params)
-        if not (record and _grad_state["enabled"]):
+        if not (record and _grad_state.enabled):
             return Tensor._make(cls.forward(_NULL_CTX, *datas, **params))
 
         ctx = _new(cls)
@@ -226,7 +227,7 @@ class Function:
             )
         if self.versions or self.out_data is not None:
             self._check_versions()
-        if _backward_state["graph"]:
+        if _backward_state.graph:
             return tuple([self._output_tensor() if s is _OUT else s for s in saved])
         if saved is _OUT_ONLY:  # tanh, sigmoid, exp, relu...: the output alone
             return (self.out_data,)
@@ -314,7 +315,7 @@ def _apply_unary(cls, a, params):
     if not isinstance(a, Tensor):
         return cls.forward(_NULL_CTX, a, **params)
     x = a._data
-    if not (a.requires_grad and _grad_state["enabled"]):
+    if not (a.requires_grad and _grad_state.enabled):
         return Tensor._make(cls.forward(_NULL_CTX, x, **params))
     ctx = _new(cls)
     ctx.next = (a if a.grad_fn is None else a.grad_fn,)
@@ -360,7 +361,7 @@ def _apply_binary(cls, a, b, params):
         return cls.forward(_NULL_CTX, x, y, **params)
     ra = ta and a.requires_grad
     rb = tb and b.requires_grad
-    if not ((ra or rb) and _grad_state["enabled"]):
+    if not ((ra or rb) and _grad_state.enabled):
         return Tensor._make(cls.forward(_NULL_CTX, x, y, **params))
     ctx = _new(cls)
     ctx.next = ((a if a.grad_fn is None else a.grad_fn) if ra else None,
@@ -417,7 +418,7 @@ def _apply_user_function(cls, args, params):
     from ..tensor import Tensor
 
     inputs = [a for a in args if isinstance(a, Tensor)]
-    record = grad_mode._state["enabled"] and any(a.requires_grad for a in inputs)
+    record = grad_mode._state.enabled and any(a.requires_grad for a in inputs)
     ctx = cls.__new__(cls)
     nxt = tuple((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad
                 else None for a in args)
@@ -461,17 +462,17 @@ def _apply_user_function(cls, args, params):
 def _user_vjp(self, g):
     from ..tensor import Tensor
 
-    graph = _backward_state["graph"]
+    graph = _backward_state.graph
     g_t = g if isinstance(g, Tensor) else Tensor._make(g)
     if graph:
         grads = type(self).backward(self, g_t)
     else:
         with grad_mode.no_grad():
-            _backward_state["graph"] = True  # a user rule always sees Tensors
+            _backward_state.graph = True  # a user rule always sees Tensors
             try:
                 grads = type(self).backward(self, g_t)
             finally:
-                _backward_state["graph"] = False
+                _backward_state.graph = False
     if not isinstance(grads, tuple):
         grads = (grads,)
     if len(grads) != len(self.next):
@@ -530,7 +531,7 @@ class _CustomVJP:
             @staticmethod
             def backward(ctx, g):
                 residuals = ctx.residuals
-                if _backward_state["graph"]:
+                if _backward_state.graph:
                     # Residuals were computed without a graph; recompute them with one so
                     # that the backward rule can itself be differentiated.
                     with grad_mode.enable_grad():

@@ -178,11 +178,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
-    """input / max(||input||_p along dim, eps)."""
-    from ..ops.elementwise import abs as _abs, clamp
+    """input / max(||input||_p along dim, eps).
 
-    norm = (_abs(input) ** p).sum(axis=dim, keepdims=True) ** (1.0 / p)
-    return input / clamp(norm, min=eps)
+    NOTE: the norm is the norm op, whose subgradient at a zero slice is 0 (as PyTorch's
+    vector_norm), so a zero row gets the gradient 1/eps, as in PyTorch, not (sum |x|^p)^(1/p)'s NaN.
+    """
+    from ..ops.elementwise import clamp
+    from ..ops.reduce import norm
+
+    return input / clamp(norm(input, p=p, dim=dim, keepdim=True), min=eps)
 
 
 def _renorm_rows(weight, rows, max_norm, norm_type):

@@ -286,7 +286,9 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * (y > 0)
+        # NOTE: y != 0 rather than y > 0 (the same where y = max(x, 0) >= 0): a NaN input takes
+        # the gradient, as in PyTorch's threshold_backward (which zeroes only where y <= 0).
+        return g * (y != 0)
 
 
 class Softplus(Function):
@@ -313,10 +315,46 @@ class Softplus(Function):
         beta, threshold = ctx.beta, ctx.threshold
         bx = x * beta if beta != 1 else x
         slope = sigmoid(bx)
-        linear = bx > threshold
-        if is_tensor(linear) or linear.any():  # a recorded backward keeps both branches
-            slope = where(linear, 1.0, slope)
+        at_or_above = bx >= threshold
+        if is_tensor(at_or_above) or at_or_above.any():  # a recorded backward keeps both branches
+            # NOTE: at beta x == threshold the slope is sigmoid(threshold) but, as in PyTorch's
+            # double backward (which tests beta x < threshold), its own derivative is 0: a constant.
+            above = _plain(lambda b: np.where(b > threshold, 1.0, sc.expit(threshold)).astype(b.dtype), bx)
+            slope = where(at_or_above, above, slope)
         return g * slope
+
+
+class Elu(Function):
+    """y = scale x where x > 0, else scale alpha (e^x - 1).
+
+    dy/dx = scale where x > 0, else scale alpha e^x; d2y/dx2 = scale alpha e^x where x < 0, else 0.
+
+    NOTE: PyTorch's choices at the kink x = 0: the first derivative takes the exponential
+    branch (scale alpha, from its x <= 0 test), the second derivative the linear one (0, from
+    its x < 0 test). The slope at x >= 0 is therefore a constant, not a function of x.
+    The exponential only ever sees x < 0, so no inf can leak a NaN through the branch not taken.
+
+    Example:
+        >>> elu(tensor([-1.0, 0.0, 2.0]))   # [e^-1 - 1, 0, 2]; gradient [e^-1, 1, 1]
+    """
+
+    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0, scale=1.0):
+        ctx.save_for_backward(x)
+        ctx.alpha, ctx.scale = alpha, scale
+        y = np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * alpha)
+        return y * scale if scale != 1.0 else y
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        alpha, scale = ctx.alpha, ctx.scale
+        negative = x < 0
+        # (a NaN x takes the linear slope, as PyTorch's x <= 0 test sends it there)
+        kink_or_above = _plain(lambda a: np.where(a == 0, alpha * scale, scale).astype(a.dtype), x)
+        return g * where(negative, exp(where(negative, x, 0.0)) * (alpha * scale), kink_or_above)
 
 
 class Erf(Function):
@@ -362,6 +400,88 @@ def _inside(x, lo, hi):
     if hi is not None:
         inside &= x <= hi
     return inside
+
+
+class Hardtanh(Clamp):
+    """y = min(max(x, min_val), max_val).   dy/dx = 1 where min_val < x < max_val, else 0.
+
+    NOTE: the same values as clamp, but the gradient at the bounds themselves is 0 (PyTorch's
+    hardtanh_backward tests x <= min_val or x >= max_val), where clamp's is 1.
+    """
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * _plain(functools.partial(_strictly_inside, lo=ctx.lo, hi=ctx.hi), x)
+
+
+def _strictly_inside(x, lo, hi):
+    return ~((x <= lo) | (x >= hi))  # not "lo < x < hi": a NaN x takes the gradient, as in PyTorch
+
+
+class ClampTensor(Function):
+    """y = min(max(x, lo), hi) with tensor bounds (either may be None), broadcasting.
+
+    dy/dx = 1 where lo <= x <= hi;  dy/dlo = 1 where x < lo and lo < hi;  dy/dhi = 1 where
+    x > hi or hi < lo (with lo > hi the result is hi).
+
+    NOTE: PyTorch's masks. A tie x == lo or x == hi gives x the gradient; with lo == hi and x
+    outside, no input gets one; a NaN anywhere gives NaN and no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.shapes = tuple(np.shape(a) for a in (x, lo, hi))
+        ctx.save_for_backward(x, lo, hi)
+        try:
+            out = x if lo is None else np.maximum(x, lo)
+            return out if hi is None else np.minimum(out, hi)
+        except ValueError as e:
+            raise broadcast_error("clamp", *[a for a in (x, lo, hi) if a is not None]) or e from None
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.saved_tensors
+        masks = _clamp_masks(x, lo, hi)
+        return tuple(unbroadcast(g * m, shape) if need else None
+                     for m, shape, need in zip(masks, ctx.shapes, ctx.needs_input_grad))
+
+    @staticmethod
+    def jvp(ctx, tx, tlo, thi):
+        x, lo, hi = ctx.saved_tensors
+        terms = None
+        for t, m in zip((tx, tlo, thi), _clamp_masks(x, lo, hi)):
+            if t is not None:
+                terms = _sum_terms(terms, t * m)
+        return _full(ctx, terms)
+
+
+def _clamp_masks(x, lo, hi):
+    """Where each of x, lo, hi takes clamp's gradient (PyTorch's clamp_backward_min_max)."""
+    def to_x(x, lo, hi):
+        inside = np.ones(np.broadcast_shapes(*[np.shape(a) for a in (x, lo, hi) if a is not None]), dtype=bool)
+        if lo is not None:
+            inside = inside & (x >= lo)
+        return inside & (x <= hi) if hi is not None else inside
+
+    def to_lo(x, lo, hi):
+        return (x < lo) & (lo < hi) if hi is not None else x < lo
+
+    def to_hi(x, lo, hi):
+        return (x > hi) | (hi < lo) if lo is not None else x > hi
+
+    present = [a for a in (x, lo, hi) if a is not None]
+
+    def mask(rule):
+        # _plain takes arrays or Tensors only: the missing bound is bound here as None.
+        return _plain(lambda *arrays: rule(*_refill(arrays, (x, lo, hi))), *present)
+
+    return (mask(to_x), None if lo is None else mask(to_lo), None if hi is None else mask(to_hi))
+
+
+def _refill(arrays, template):
+    it = iter(arrays)
+    return [None if t is None else next(it) for t in template]
 
 
 class Cast(Function):
@@ -516,7 +636,7 @@ class Div(Function):
 
 
 class Pow(Function):
-    """z = x ** y.   dz/dx = y x^(y-1),  dz/dy = x^y ln x (taken as 0 where x = 0).
+    """z = x ** y.   dz/dx = y x^(y-1),  dz/dy = x^y ln x (taken as 0 where x = 0 and y >= 0).
 
     NOTE: with a constant exponent 0 the derivative is 0 everywhere (also at x = 0),
     as in PyTorch and tinygrad.
@@ -542,14 +662,14 @@ class Pow(Function):
         if need_x:
             gx = unbroadcast(g * _pow_dx(x, y), sx)
         if need_y:
-            gy = unbroadcast(g * _pow_dy(x, out), sy)
+            gy = unbroadcast(g * _pow_dy(x, y, out), sy)
         return gx, gy
 
     @staticmethod
     def jvp(ctx, tx, ty):
         x, y, out = ctx.saved_tensors
         dx = None if tx is None else tx * _pow_dx(x, y)
-        dy = None if ty is None else ty * _pow_dy(x, out)
+        dy = None if ty is None else ty * _pow_dy(x, y, out)
         return _full(ctx, _sum_terms(dx, dy))
 
 
@@ -567,10 +687,17 @@ def _pow_dx(x, y):
     return y * x ** (y - 1)
 
 
-def _pow_dy(x, out):
-    """d(x^y)/dy = x^y ln x, taken as 0 where x = 0 (PyTorch's choice)."""
-    zero = x == 0
+def _pow_dy(x, y, out):
+    """d(x^y)/dy = x^y ln x, taken as 0 where x = 0 and y >= 0 (PyTorch's choice).
+
+    NOTE: at x = 0 with y < 0 it stays inf * ln 0 = -inf, as in PyTorch.
+    """
+    zero = _plain(_zero_base, x, y)
     return out * (log(where(zero, 1.0, x)) if is_tensor(zero) or np.any(zero) else log(x))
+
+
+def _zero_base(x, y):
+    return (x == 0) & (y >= 0)
 
 
 class Maximum(Function):
@@ -891,17 +1018,13 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def elu(x, alpha=1.0):
-    """x where x > 0, else alpha (e^x - 1).
-
-    NOTE: the exponential branch sees min(x, 0), so a large x cannot make an
-    inf that would turn into a NaN gradient through the branch not taken.
-    """
-    return where(x > 0, x, expm1(minimum(x, 0.0)) * alpha)
+    """x where x > 0, else alpha (e^x - 1); elu'(0) = alpha, as in PyTorch."""
+    return Elu.apply(x, alpha=float(alpha))
 
 
 def selu(x):
-    """scale * elu(x, alpha) with the self-normalizing constants."""
-    return elu(x, 1.6732632423543772) * 1.0507009873554805
+    """scale * elu(x, alpha) with the self-normalizing constants; selu'(0) = scale alpha."""
+    return Elu.apply(x, alpha=1.6732632423543772, scale=1.0507009873554805)
 
 
 def gelu(x, approximate="none"):
@@ -925,21 +1048,32 @@ def mish(x):
 
 
 def hardtanh(x, min_val=-1.0, max_val=1.0):
-    return Clamp.apply(x, lo=min_val, hi=max_val)
+    """x limited to [min_val, max_val]; the gradient is 1 strictly inside, 0 at the bounds and outside."""
+    return Hardtanh.apply(x, lo=min_val, hi=max_val)
 
 
 def clamp(x, min=None, max=None):
     """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
 
     x and the bounds are promoted together, as in torch.clamp: an int tensor clamped at 2.5
-    is float32, a float32 tensor clamped by a float64 0-d tensor stays float32.
+    is float32, a float32 tensor clamped by a float64 0-d tensor stays float32. Bounds may be
+    numbers or tensors (broadcasting). A tensor bound gets the gradient where it is the result
+    (min where x < min < max, max where x > max or max < min), as in PyTorch.
+
+    Example:
+        >>> clamp(tensor([-2.0, 0.5, 3.0]), -1.0, 1.0)   # [-1.0, 0.5, 1.0]
     """
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given, as in torch.clamp")
     data = getattr(x, "_data", None)
-    if not (data is not None and (data.dtype is _FLOAT32 or data.dtype is _FLOAT64)
+    if (data is not None and (data.dtype is _FLOAT32 or data.dtype is _FLOAT64)
             and type(min) in _SCALAR_BOUNDS and type(max) in _SCALAR_BOUNDS):
-        _, (x, min, max) = _promote("clamp", (x, min, max))
-        min, max = as_array(min), as_array(max)
-    return Clamp.apply(x, lo=min, hi=max)
+        return Clamp.apply(x, lo=min, hi=max)
+    tensor_bounds = is_tensor(min) or is_tensor(max) or isinstance(min, np.ndarray) or isinstance(max, np.ndarray)
+    _, (x, min, max) = _promote("clamp", (x, min, max))
+    if tensor_bounds:
+        return ClampTensor.apply(x, min, max)
+    return Clamp.apply(x, lo=as_array(min), hi=as_array(max))
 
 
 _SCALAR_BOUNDS = (type(None), int, float)
@@ -1145,7 +1279,13 @@ def logical_xor(x, y):
 
 
 def sign(x):
-    return _plain(np.sign, x)
+    """-1, 0 or 1 by the sign of x; 0 at NaN, as torch.sign (NumPy's sign gives NaN)."""
+    return _plain(_sign, x)
+
+
+def _sign(a):
+    s = np.sign(a)
+    return np.where(s == s, s, 0) if np.result_type(s).kind == "f" else s
 
 
 def floor(x):

@@ -211,6 +211,11 @@ def _softmax_ce(ctx, x, shifted, e, total, target, keep, scale):
     return loss
 
 
+# NOTE: PyTorch's floor on p (1 - p) is 1e-12 rounded to float32 (9.99999996e-13), also in
+# float64; at p = 0 or 1 the gradient is divided by it, so the float64 value would differ by 4e-9.
+_BCE_EPS = float(np.float32(1e-12))
+
+
 class BinaryCrossEntropy(Function):
     """l = -(t ln p + (1 - t) ln(1 - p)), each log clamped at -100 (PyTorch's BCELoss).
 
@@ -232,7 +237,7 @@ class BinaryCrossEntropy(Function):
         need_p, need_t = ctx.needs_input_grad
         gp = gt = None
         if need_p:
-            gp = g * (p - t) / clamp(p * (1 - p), min=1e-12)
+            gp = g * (p - t) / clamp(p * (1 - p), min=_BCE_EPS)
         if need_t:
             with np.errstate(divide="ignore"):  # unclamped, as PyTorch: +-inf at p = 0 or 1
                 gt = g * (log(1 - p) - log(p))

@@ -118,11 +118,17 @@ def _prod_of_others(x, axes, in_shape):
 
 
 class Extremum(Function):
-    """y = max (or min) of x over axes.   dy/dx_i = 1/k for the k entries equal to y, else 0."""
+    """y = max (or min) of x over axes.   dy/dx_i = 1/k for the k entries equal to y, else 0.
+
+    NOTE: where the extremum is NaN, PyTorch's amax/amin give the whole slice a NaN gradient
+    (no entry equals NaN: 0/0), while its max()/min() over all entries split the gradient among
+    the NaN entries; `nan_takes=True` is the latter.
+    """
 
     @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False, largest=True):
+    def forward(ctx, x, axis=None, keepdims=False, largest=True, nan_takes=False):
         axes = _setup(ctx, x, axis, keepdims, "amax" if largest else "amin")
+        ctx.nan_takes = nan_takes
         if np.size(x) == 0:
             raise RuntimeError(
                 f"{'amax' if largest else 'amin'}: cannot reduce an empty tensor of shape {np.shape(x)} "
@@ -137,17 +143,20 @@ class Extremum(Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         out_b = out if ctx.keepdims else out.reshape(_kept_shape(ctx.in_shape, ctx.axes))
-        return _expand_back(ctx, g) * _plain(functools.partial(_share_of_extremum, axes=ctx.axes), x, out_b)
+        share = functools.partial(_share_of_extremum, axes=ctx.axes, nan_takes=ctx.nan_takes)
+        return _expand_back(ctx, g) * _plain(share, x, out_b)
 
     @staticmethod
     def jvp(ctx, t):
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
         return sum(t * Extremum.backward(ctx, ones), dim=ctx.axes, keepdim=ctx.keepdims)
 
-def _share_of_extremum(x, out, axes):
-    """Each entry's share of max/min's gradient: ties split evenly; a NaN extremum takes it."""
-    hit = (x == out) | (np.isnan(x) & np.isnan(out))
-    return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
+def _share_of_extremum(x, out, axes, nan_takes):
+    """Each entry's share of max/min's gradient: ties split evenly; at a NaN extremum the NaN
+    entries share it (nan_takes) or the slice gets NaN."""
+    hit = (x == out) | (np.isnan(x) & np.isnan(out)) if nan_takes else x == out
+    with np.errstate(invalid="ignore"):
+        return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
 
 
 class LogSumExp(Function):
@@ -424,7 +433,7 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return maximum(x, dim)
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "max")
     if dim is None:
-        return amax(x)
+        return Extremum.apply(x, largest=True, nan_takes=True)
     return _extremum_with_indices(x, dim, keepdim, largest=True)
 
 
@@ -436,7 +445,7 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return minimum(x, dim)
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "min")
     if dim is None:
-        return amin(x)
+        return Extremum.apply(x, largest=False, nan_takes=True)
     return _extremum_with_indices(x, dim, keepdim, largest=False)
 
 
