@@ -692,6 +692,11 @@ def _pow_dy(x, y, out):
 
     NOTE: at x = 0 with y < 0 it stays inf * ln 0 = -inf, as in PyTorch.
     """
+    if not is_tensor(x):
+        if not np.any(np.equal(x, 0)):
+            return out * log(x)
+        # a constant base as an array of out's dtype: where() would promote two Python floats to float32
+        x = np.asarray(x, dtype=out.dtype)
     zero = _plain(_zero_base, x, y)
     return out * (log(where(zero, 1.0, x)) if is_tensor(zero) or np.any(zero) else log(x))
 
