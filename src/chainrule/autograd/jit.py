@@ -33,6 +33,7 @@ repeats all of them. Parameters and other tensors the function reads from outsid
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 import linecache
 import re
@@ -900,11 +901,10 @@ def _describe_change(old, new):
     return "the signature"
 
 
-def _made_inside(gen):
-    """True when only the trace holds `gen` (fn made it): eager code would make a new one each call.
-
-    The references counted: the trace's namespace, the recorder's list, and this call's own."""
-    return sys.getrefcount(gen) <= 4
+def _made_inside(gen, rec):
+    """True when nothing but the trace holds `gen` (fn made it): eager code would make a new one each call."""
+    ours = {id(rec.ns), id(rec.generators)} | {id(entry) for entry in rec.generators}
+    return all(id(r) in ours for r in gc.get_referrers(gen))
 
 
 class Jitted:
@@ -1053,9 +1053,9 @@ class Jitted:
             Function.apply = _apply_classmethod
             engine._run = _engine_run
         for gen, line in rec.generators:
-            if _made_inside(gen):
+            if _made_inside(gen, rec):
                 raise TraceError(
-                    f"jit: {rec.fn_name} draws from a numpy Generator made inside the function ({line}): "
+                    f"jit: {rec.fn_name} draws from a numpy Generator made inside the function, at {line}: "
                     "eager code makes a new one at every call, but a replay would keep drawing from this "
                     "call's. Make the generator outside the function and pass it in (or read it from "
                     "a closure), or use chainrule.manual_seed and the global generator.")

@@ -643,7 +643,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, cond, x, y):
-        cond = np.asarray(cond, dtype=bool)
+        if not getattr(cond, "_symbolic", False):  # symbolic.trace's values become sympy.Piecewise
+            cond = np.asarray(cond, dtype=bool)
         ctx.cond = cond
         ctx.shapes = (np.shape(x), np.shape(y))
         try:
