@@ -32,6 +32,7 @@ repeats all of them. Parameters and other tensors the function reads from outsid
 """
 from __future__ import annotations
 
+import dis
 import functools
 import gc
 import itertools
@@ -805,11 +806,12 @@ def _same(old, new):
     return old is new or (_plain(old) and type(new) is type(old) and new == old)
 
 
-def _code_names(code):
-    names = set(code.co_names)
+def _global_loads(code):
+    """The global names `code` reads (not attribute names, which share co_names: opt.step is no global step)."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
     for const in code.co_consts:
         if isinstance(const, types.CodeType):  # lambdas, comprehensions, inner functions
-            names |= _code_names(const)
+            names |= _global_loads(const)
     return names
 
 
@@ -824,7 +826,7 @@ def _free_variables(fn):
     if code is None:
         return {}, (), ()
     g = func.__globals__
-    names = tuple((n, g[n]) for n in sorted(_code_names(code)) if n in g and _watched(g[n]))
+    names = tuple((n, g[n]) for n in sorted(_global_loads(code)) if n in g and _watched(g[n]))
     cells = []
     for cell in func.__closure__ or ():
         try:
@@ -834,6 +836,22 @@ def _free_variables(fn):
         if _watched(value):
             cells.append((cell, value))
     return g, names, tuple(cells)
+
+
+def _make_guard(g, names, cells):
+    """A function that is True while every global and cell still holds the object the trace read
+    (one compiled expression: the check runs at every call, so it is kept to identity tests)."""
+    if not names and not cells:
+        return None
+    ns = {"G": g, "M": _MISSING}
+    terms = []
+    for i, (name, value) in enumerate(names):
+        ns[f"V{i}"] = value
+        terms.append(f"G.get({name!r}, M) is V{i}")
+    for i, (cell, value) in enumerate(cells):
+        ns[f"C{i}"], ns[f"W{i}"] = cell, value
+        terms.append(f"C{i}.cell_contents is W{i}")
+    return eval("lambda: " + " and ".join(terms), ns)
 
 
 def _modules_reached(roots):
@@ -862,7 +880,8 @@ def _module_state(m):
     d = m.__dict__
     settings = tuple((k, v) for k, v in d.items() if _plain(v))
     held = tuple((k, v) for store in ("_parameters", "_buffers", "_modules") for k, v in d.get(store, {}).items())
-    return settings, held
+    generators = tuple((k, v) for k, v in d.items() if isinstance(v, _Generator))  # Dropout(generator=...)
+    return settings, held + generators
 
 
 def _same_state(old, new):
@@ -917,7 +936,7 @@ class Jitted:
         self._replays = {}
         self._assumed = {}        # replay -> (((module, state), ...), ((tensor, shape, dtype), ...))
         self._epoch = _state["epoch"]
-        self._globals, self._names, self._cells = {}, (), ()
+        self._globals, self._names, self._cells, self._guard = {}, (), (), None
         self._last_key = None
         self._warned = False
         self.trace_count = 0
@@ -932,9 +951,13 @@ class Jitted:
         g = self._globals
         if any(not _same(v, g.get(n, _MISSING)) for n, v in self._names) or any(
                 not _same(v, getattr(c, "cell_contents", _MISSING)) for c, v in self._cells):
-            stale = set(self._assumed)
-            self._names, self._cells = (), ()
+            stale = set(self._assumed)  # every replay read them
+            self._names, self._cells, self._guard = (), (), None
         else:
+            if self._guard is not None:  # equal numbers in new objects: watch those from now on
+                self._names = tuple((n, g[n]) for n, _ in self._names)
+                self._cells = tuple((c, c.cell_contents) for c, _ in self._cells)
+                self._guard = _make_guard(g, self._names, self._cells)
             stale = {r for r, a in self._assumed.items() if not _still_holds(a)}
         if stale:
             self._replays = {k: r for k, r in self._replays.items() if r not in stale}
@@ -945,19 +968,8 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         if _active() is not None:  # called while tracing an outer function: trace inline
             return self.fn(*args, **kwargs)
-        if self._epoch != _state["epoch"]:
+        if self._epoch != _state["epoch"] or (self._guard is not None and not self._guard()):
             self._check_assumptions()
-        elif self._names or self._cells:
-            g = self._globals
-            for n, v in self._names:
-                if g.get(n, _MISSING) is not v and not _same(v, g.get(n, _MISSING)):
-                    self._check_assumptions()
-                    break
-            else:
-                for c, v in self._cells:
-                    if c.cell_contents is not v and not _same(v, c.cell_contents):
-                        self._check_assumptions()
-                        break
         Tensor = _tensor_cls()
         if not kwargs:
             # The common call, f(tensor, tensor, ...), keyed without walking a pytree.
@@ -1094,6 +1106,7 @@ class Jitted:
         rec.var.clear()
         # What the replay takes as given, checked again when something may have changed it.
         self._globals, self._names, self._cells = _free_variables(self.fn)
+        self._guard = _make_guard(self._globals, self._names, self._cells)
         roots = [v for _, v in self._names] + [v for _, v in self._cells] + list(others)
         roots.append(getattr(self.fn, "__self__", self.fn))
         modules = tuple((m, _module_state(m)) for m in _modules_reached(roots))
