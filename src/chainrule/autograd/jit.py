@@ -22,13 +22,31 @@ topological sort. `jitted.code` shows the source.
 
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
 computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`, `.numpy()`,
-`float(t)`) while tracing raises TraceError, and so do hooks, setting .grad by hand, and
-in-place ops on tensors the function neither computed nor trains, which a replay could not
-repeat (in-place ops on computed values and parameters are recorded). Dropout draws its mask
-and max pooling finds its winners inside their primitives, batch norm updates its running
-statistics through a recorded op and gradient clipping is a repeated call, so a replay
-repeats all of them. Parameters and other tensors the function reads from outside
-(closures, modules) are read afresh at every call, so training updates them.
+`float(t)`, also through `.data`) while tracing raises TraceError naming the line, and so do
+hooks, setting .grad by hand, and in-place ops on tensors the function neither computed nor
+trains, which a replay could not repeat (in-place ops on computed values and parameters are
+recorded). `.data` and `.detach()` of a traced value are traced values; assigning `p.data = v`
+inside the function is recorded when `v` is one.
+
+Random ops (rand, randn, randint, randperm, rand_like, randn_like, normal_, uniform_, the
+nn.init fills) draw through `draw`, and dropout inside its primitive, so a replay draws anew,
+from the generator eager
+code would use (the global one, looked up at each call so manual_seed is seen, or the
+Generator passed in), in eager's order: after manual_seed(s), jitted calls give eager's
+numbers call after call. A Generator made inside the function is refused (eager code would
+make a new one at each call). Max pooling finds its winners inside its primitive, batch norm
+updates its running statistics through a recorded op and gradient clipping is a repeated call,
+so a replay repeats all of them.
+
+Parameters and other tensors the function reads from outside (closures, modules) are read
+afresh at every call, so training updates them and `p.data = new` of the same shape is seen.
+A replay also assumes what it cannot read afresh, and traces again when that changes: the
+objects fn's globals and closure cells hold (checked at each call, by identity), and, when a
+module attribute was set or a tensor's .data changed shape or dtype anywhere (a counter,
+_state["epoch"], says so), the parameters, buffers, submodules and settings (training,
+Dropout's p, ...) of the modules fn reaches and the shapes and dtypes of the tensors it
+captured. Each jitted function traces at most config.recompile_limit times (64), then runs
+new signatures eagerly with one warning, as torch.compile past its recompile_limit.
 """
 from __future__ import annotations
 
