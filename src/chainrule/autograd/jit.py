@@ -210,8 +210,12 @@ def note_alias(source, alias):
     """`alias` shares `source`'s array (.data, .detach()): a replay reads it through `source`,
     so a parameter given a new array (p.data = ...) after tracing is seen."""
     rec = _active()
-    if rec is not None and (source.grad_fn is None or rec.knows(source)):
+    if rec is None or rec.knows(source) or source.grad_fn is not None:
+        return  # a traced value's alias shares its (bound) array; an outside graph's is refused where used
+    try:
         rec.bind(alias, rec.ref(source, ".data"))
+    except TraceError:
+        pass  # a view of a traced array made outside chainrule's ops: refused if the alias is used
 
 
 def record_set_data(tensor, array):
@@ -863,13 +867,14 @@ def _make_guard(g, names, cells):
         return None
     ns = {"G": g, "M": _MISSING}
     terms = []
-    for i, (name, value) in enumerate(names):
-        ns[f"V{i}"] = value
-        terms.append(f"G.get({name!r}, M) is V{i}")
+    for i, (name, value) in enumerate(names):  # the source holds generated names only, as the replay's
+        ns[f"N{i}"], ns[f"V{i}"] = name, value
+        terms.append(f"G.get(N{i}, M) is V{i}")
     for i, (cell, value) in enumerate(cells):
         ns[f"C{i}"], ns[f"W{i}"] = cell, value
         terms.append(f"C{i}.cell_contents is W{i}")
-    return eval("lambda: " + " and ".join(terms), ns)
+    exec(compile(f"def guard():\n    return {' and '.join(terms)}\n", "<jit guard>", "exec"), ns)
+    return ns["guard"]
 
 
 def _modules_reached(roots):

@@ -643,8 +643,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, cond, x, y):
-        if not getattr(cond, "_symbolic", False):  # symbolic.trace's values become sympy.Piecewise
-            cond = np.asarray(cond, dtype=bool)
+        if (type(cond) is not np.ndarray or cond.dtype != np.bool_) and not getattr(cond, "_symbolic", False):
+            cond = np.asarray(cond, dtype=bool)  # (symbolic.trace's conditions stay: np.where makes a Piecewise)
         ctx.cond = cond
         ctx.shapes = (np.shape(x), np.shape(y))
         try:
