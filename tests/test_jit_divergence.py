@@ -388,6 +388,27 @@ def test_a_rebound_global_or_closure_tensor_is_seen():
     assert jitted.trace_count == STEPS
 
 
+step = 0  # a global that shares its name with opt.step() below: attribute names are not globals
+
+
+def test_a_global_named_like_an_attribute_is_not_watched():
+    global step
+    model = _mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def train(x):
+        opt.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    jitted = cr.jit(train)
+    for step in range(4):
+        jitted(_x(step))
+    assert jitted.trace_count == 1
+
+
 def test_data_assigned_inside_the_function_is_replayed():
     def build():
         p = nn.Parameter(cr.ones(3, dtype=cr.float64))
