@@ -842,7 +842,10 @@ def _watched(value):
 
 
 def _free_variables(fn):
-    """fn's globals and the globals and closure cells its code reads: ({...}, ((name, value), ...), ((cell, value), ...))."""
+    """fn's globals dict, the globals its code reads and its closure cells:
+    ({...}, ((name, value), ...), ((cell, value), ...))."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
     func = getattr(fn, "__func__", fn)
     code = getattr(func, "__code__", None)
     if code is None:
@@ -1034,8 +1037,8 @@ class Jitted:
             key = tuple(key)
             replay = self._replays.get(key)
         except TypeError:
-            raise TypeError(f"jit: {self.__name__} got an argument that is neither a Tensor nor hashable; "
-                            "jit treats non-Tensor arguments as constants of the trace.") from None
+            raise TypeError(f"jit: {getattr(self, '__name__', 'fn')} got an argument that is neither a Tensor "
+                            "nor hashable; jit treats non-Tensor arguments as constants of the trace.") from None
         if replay is not None:
             return _as_arrays(replay(tensors)) if arrays_out else replay(tensors)
         limit = config.recompile_limit if self.recompile_limit is None else self.recompile_limit
@@ -1060,20 +1063,21 @@ class Jitted:
         self._warned = True
         code = getattr(getattr(self.fn, "__func__", self.fn), "__code__", None)
         where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        name = getattr(self, "__name__", type(self.fn).__name__)
         warnings.warn(
-            f"jit: {self.__name__} hit its recompile limit ({limit} traces)\n"
-            f"   function: '{self.__name__}'{where}\n"
+            f"jit: {name} hit its recompile limit ({limit} traces)\n"
+            f"   function: '{name}'{where}\n"
             f"   last reason: {_describe_change(self._last_key, key)}\n"
             "Calls that would trace again now run eagerly (signatures already traced still replay). "
             "A Python number argument is a constant of the trace: pass a Tensor to share one trace, "
-            f"or raise the limit: chainrule.jit({self.__name__}, recompile_limit=N) or "
+            f"or raise the limit: chainrule.jit({name}, recompile_limit=N) or "
             "chainrule.autograd.jit.config.recompile_limit = N.", stacklevel=3)
 
     def _trace(self, tensors, args, kwargs, others=()):
         for i, t in enumerate(tensors):
             if t.grad_fn is not None:
-                raise TraceError(f"jit: argument tensor {i} of {self.__name__} has a grad_fn (it comes from "
-                                 "a graph outside the function); the replay cannot backpropagate into that "
+                raise TraceError(f"jit: argument tensor {i} of {getattr(self, '__name__', 'fn')} has a grad_fn (it "
+                                 "comes from a graph outside the function); the replay cannot backpropagate into that "
                                  "graph. Pass t.detach() (and requires_grad_() it if you need its gradient).")
         rec = _Recorder(getattr(self, "__name__", "fn"), tensors)
         _state["recorder"] = rec
@@ -1131,7 +1135,12 @@ class Jitted:
         self._globals, self._names, self._cells = _free_variables(self.fn)
         self._guard = _make_guard(self._globals, self._names, self._cells)
         roots = [v for _, v in self._names] + [v for _, v in self._cells] + list(others)
-        roots.append(getattr(self.fn, "__self__", self.fn))
+        fn = self.fn
+        while isinstance(fn, functools.partial):  # jit(partial(step, model)): its arguments too
+            roots.extend(fn.args)
+            roots.extend(fn.keywords.values())
+            fn = fn.func
+        roots.append(getattr(fn, "__self__", fn))
         modules = tuple((m, _module_state(m)) for m in _modules_reached(roots))
         captured = tuple((t, t._data.shape, t._data.dtype) for _, t in rec.captured)
         return out, replay, (modules, captured)
