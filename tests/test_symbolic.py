@@ -181,3 +181,106 @@ def test_commands_report_bad_input(capsys):
     assert rc == 2 and "--wrt" in capsys.readouterr().err
     rc = sym.grad_command(types.SimpleNamespace(expr="x*y", wrt=None, at="x=1"))
     assert rc == 2 and "no value for y" in capsys.readouterr().err
+
+
+# ----- trace() never silently takes a branch: what JAX refuses while tracing, trace() refuses -----
+
+def _while_below_three(x, ops):
+    steps = 0
+    while x < 3 and steps < 50:  # bounded, so a tracer that answers True cannot hang the test
+        x = x + 1
+        steps += 1
+    return x
+
+
+# Each function is written once for chainrule (ops=cr) and for jax.numpy (ops=jnp).
+NEEDS_A_VALUE = {
+    "if on a comparison": lambda x, ops: x * 2 if x > 0 else -x,
+    "while": _while_below_three,
+    "bool()": lambda x, ops: x * bool(x),
+    "float()": lambda x, ops: float(x) * x,
+    "int()": lambda x, ops: int(x) * x,
+    "if on ==": lambda x, ops: x if x == 0 else x * 3,
+    "if on !=": lambda x, ops: x * 3 if x != 1 else x,
+    "builtin max": lambda x, ops: max(x, 0.0),
+    "and": lambda x, ops: x * 2 if (x > 0 and x < 1) else x,
+    "range()": lambda x, ops: sum(x for _ in range(x)),
+    "if on an op's result": lambda x, ops: ops.exp(x) if ops.exp(x) > 2 else x,
+}
+TRACEABLE = {
+    "a comparison returned": lambda x, ops: x > 0,
+    "where": lambda x, ops: ops.where(x > 0, x * 2, x * x),
+    "nested where": lambda x, ops: ops.where(x > 1, ops.exp(x), ops.where(x < -1, -x, x ** 3)),
+    "maximum": lambda x, ops: ops.maximum(x, 0.5 * x),
+    "abs": lambda x, ops: abs(x) * x,
+    "constant branch": lambda x, ops: x * 2 if 2 > 1 else x,
+}
+
+
+def _jax_refuses(f):
+    import jax
+    import jax.numpy as jnp
+
+    try:
+        jax.make_jaxpr(lambda x: f(x, jnp))(0.5)
+    except TypeError:  # ConcretizationTypeError, TracerBoolConversionError, TracerIntegerConversionError
+        return True
+    return False
+
+
+@pytest.mark.parametrize("name", list(NEEDS_A_VALUE) + list(TRACEABLE))
+def test_trace_refuses_exactly_what_jax_refuses(name):
+    f = NEEDS_A_VALUE.get(name) or TRACEABLE[name]
+    jax_refuses = _jax_refuses(f)
+    assert jax_refuses == (name in NEEDS_A_VALUE)
+    if jax_refuses:
+        with pytest.raises(sym.ConcretizationError, match="symbolic value"):
+            sym.trace(lambda x: f(x, cr), "x")
+    else:
+        sym.trace(lambda x: f(x, cr), "x")
+
+
+@pytest.mark.parametrize("name", ["where", "nested where", "maximum", "abs"])
+def test_where_traces_to_a_piecewise_that_matches_jax_values_and_gradients(name):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    f = TRACEABLE[name]
+    expr = sym.trace(lambda x: f(x, cr), "x")
+    value = sp.lambdify(x, expr, "numpy")
+    slope = sp.lambdify(x, sym.diff(lambda x: f(x, cr), "x"), "numpy")
+    jf = jax.jit(lambda t: f(t, jnp))
+    points = [-2.5, -1.5, -0.75, -0.2, 0.3, 0.9, 1.6, 2.4]  # none on a switch point
+    for p in points:
+        assert float(value(p)) == pytest.approx(float(jf(p)), rel=1e-12, abs=1e-12)
+        assert float(slope(p)) == pytest.approx(float(jax.grad(lambda t: f(t, jnp))(p)), rel=1e-12, abs=1e-12)
+    if name == "where":
+        assert expr == sp.Piecewise((2 * x, x > 0), (x ** 2, True))
+
+
+def _branchy(x):
+    y = cr.exp(x)
+    if y > 2:
+        return y
+    return x
+
+
+def test_the_refusal_names_the_line_and_suggests_where():
+    import inspect
+
+    with pytest.raises(sym.ConcretizationError) as info:
+        sym.trace(_branchy, "x")
+    message = str(info.value)
+    lines, first = inspect.getsourcelines(_branchy)
+    line = first + next(i for i, text in enumerate(lines) if "if y > 2" in text)
+    assert f"test_symbolic.py:{line}" in message and "if y > 2" in message
+    assert "chainrule.where" in message and "Piecewise" in message
+    assert isinstance(info.value, TypeError)  # as JAX's ConcretizationTypeError
+
+
+def test_constants_still_give_their_values():
+    assert float(sym.Sym(sp.Rational(3, 2))) == 1.5
+    assert int(sym.Sym(sp.Integer(3))) == 3
+    assert bool(sym.Sym(sp.Integer(2)) > 1) is True
+    assert [i for i in range(sym.Sym(sp.Integer(3)))] == [0, 1, 2]

@@ -6,10 +6,13 @@ is accepted; a GPU device raises a clear error, since chainrule computes with Nu
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from . import _dtypes
+from . import _dtypes, _random
 from ._device import check as _check_device
+from .autograd import jit as _jit
 from .tensor import Tensor, _legacy_array, _to_array
 
 
@@ -107,17 +110,20 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    """Uniform samples on [0, 1) from the global generator (see manual_seed)."""
+    """Uniform samples on [0, 1) from `generator` or the global generator (see manual_seed).
+
+    Inside chainrule.jit, each replay draws anew, the numbers eager code would draw.
+    """
     _check_device(device, "rand")
-    rng = generator or _dtypes.default_generator()
-    return _made(rng.random(_size(size)).astype(_default(dtype)), None, requires_grad)
+    sample = functools.partial(_random.random, _size(size), _default(dtype))
+    return _made(_jit.draw(sample, generator), None, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    """Standard normal samples from the global generator (see manual_seed)."""
+    """Standard normal samples from `generator` or the global generator (see manual_seed)."""
     _check_device(device, "randn")
-    rng = generator or _dtypes.default_generator()
-    return _made(rng.standard_normal(_size(size)).astype(_default(dtype)), None, requires_grad)
+    sample = functools.partial(_random.standard_normal, _size(size), _default(dtype))
+    return _made(_jit.draw(sample, generator), None, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
@@ -125,14 +131,14 @@ def randint(low, high=None, size=(), dtype=None, device=None, generator=None) ->
     _check_device(device, "randint")
     if high is None:
         low, high = 0, low
-    rng = generator or _dtypes.default_generator()
-    return _made(rng.integers(low, high, size=tuple(size)).astype(dtype or _dtypes.int64), None, False)
+    sample = functools.partial(_random.integers, low, high, tuple(size), np.dtype(dtype or _dtypes.int64))
+    return _made(_jit.draw(sample, generator), None, False)
 
 
 def randperm(n, device=None, generator=None) -> Tensor:
+    """A random permutation of 0..n-1 (int64)."""
     _check_device(device, "randperm")
-    rng = generator or _dtypes.default_generator()
-    return _made(rng.permutation(n).astype(np.int64), None, False)
+    return _made(_jit.draw(functools.partial(_random.permutation, n, np.dtype(np.int64)), generator), None, False)
 
 
 def _like(x, dtype):
@@ -160,14 +166,17 @@ def empty_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def rand_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """rand with x's shape and dtype."""
     _check_device(device, "rand_like")
-    return _made(_dtypes.default_generator().random(x.shape).astype(_like(x, dtype)), None, requires_grad)
+    sample = functools.partial(_random.random, tuple(x.shape), _like(x, dtype))
+    return _made(_jit.draw(sample), None, requires_grad)
 
 
 def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """randn with x's shape and dtype."""
     _check_device(device, "randn_like")
-    return _made(_dtypes.default_generator().standard_normal(x.shape).astype(_like(x, dtype)), None,
-                 requires_grad)
+    sample = functools.partial(_random.standard_normal, tuple(x.shape), _like(x, dtype))
+    return _made(_jit.draw(sample), None, requires_grad)
 
 
 def is_tensor(obj) -> bool:

@@ -41,6 +41,33 @@ def _sp():
     return sympy
 
 
+class ConcretizationError(TypeError):
+    """trace() met Python that needs a symbolic value's truth or number: `if`/`while` on it,
+    bool(), int(), float(), range(). With symbols there is no single answer, and taking one
+    branch would silently give a formula that holds only on part of the domain (as JAX's
+    ConcretizationTypeError and torch.fx's TraceError refuse the same). Write branches with
+    chainrule.where(cond, a, b), which traces to sympy.Piecewise.
+    """
+
+
+def _site():
+    """'file:line (`source`)' of the line that asked for the value, and of the user's call when
+    that line is inside chainrule (an op that branches on its input)."""
+    import linecache
+
+    from .autograd import function
+
+    frame = sys._getframe(3)  # the caller of __bool__/__float__/... (past _refuse and _site)
+    here = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    if source:
+        here += f" (`{source}`)"
+    user = function.user_site(3)
+    if user is not None and (user[0], user[1]) != (frame.f_code.co_filename, frame.f_lineno):
+        here += f", inside chainrule code called from {user[0]}:{user[1]}"
+    return here
+
+
 class Sym:
     """A SymPy expression (or a vector of them) that chainrule's ops and NumPy ufuncs accept.
 
@@ -49,6 +76,7 @@ class Sym:
 
     __slots__ = ("items", "vector")
     __array_priority__ = 1000
+    _symbolic = True  # chainrule.where keeps a symbolic condition (np.where below makes a Piecewise)
 
     def __init__(self, expr):
         if isinstance(expr, (list, tuple)):
@@ -122,6 +150,52 @@ class Sym:
     def __lt__(self, o): return Sym._map(lambda a, b: _sp().StrictLessThan(a, b), self, o)
     def __ge__(self, o): return Sym._map(lambda a, b: _sp().GreaterThan(a, b), self, o)
     def __le__(self, o): return Sym._map(lambda a, b: _sp().LessThan(a, b), self, o)
+    # == and != build Eq/Ne too (as the other comparisons, and as torch.fx proxies do), so that
+    # `if x == 0:` reaches __bool__ and is refused instead of comparing identities.
+    def __eq__(self, o): return Sym._map(lambda a, b: _sp().Eq(a, b), self, o)
+    def __ne__(self, o): return Sym._map(lambda a, b: _sp().Ne(a, b), self, o)
+    __hash__ = object.__hash__
+
+    # ----- Python asking for a value: answered for constants, refused for symbols -----
+
+    def _constant(self):
+        """The SymPy value when this is one expression without symbols, else None."""
+        if self.vector or self.items[0].free_symbols:
+            return None
+        return self.items[0]
+
+    def _refuse(self, what, advice):
+        shown = self.expr if len(str(self.expr)) <= 80 else str(self.expr)[:77] + "..."
+        raise ConcretizationError(
+            f"symbolic.trace: {what} of the symbolic value {shown} at {_site()}: it has no single "
+            f"value while its symbols are free, and tracing on would silently keep one case. {advice}")
+
+    _BRANCH = ("Write the branch as chainrule.where(cond, a, b), which traces to sympy.Piecewise "
+               "(or use relu, abs, maximum, clamp).")
+
+    def __bool__(self):
+        value = self._constant()
+        if value is None:
+            self._refuse("`if`/`while`/bool()", Sym._BRANCH)
+        return bool(value)
+
+    def __float__(self):
+        value = self._constant()
+        if value is None:
+            self._refuse("float()", "Keep computing on it with chainrule ops; only constants become numbers.")
+        return float(value)
+
+    def __int__(self):
+        value = self._constant()
+        if value is None:
+            self._refuse("int()", "Keep computing on it with chainrule ops; only constants become numbers.")
+        return int(value)
+
+    def __index__(self):
+        value = self._constant()
+        if value is None or not value.is_integer:
+            self._refuse("an index or range() bound", "Sizes and indices must be numbers, not symbols.")
+        return int(value)
 
     # Tensor-style methods, so x.exp() works as it does on a Tensor
     def exp(self): return Sym._map(_sp().exp, self)
@@ -133,6 +207,7 @@ class Sym:
     def sigmoid(self): return Sym._map(lambda a: 1 / (1 + _sp().exp(-a)), self)
     def relu(self): return Sym._map(lambda a: _sp().Max(a, 0), self)
     def abs(self): return Sym._map(_sp().Abs, self)
+    __abs__ = abs
 
     def sum(self, *args, **kwargs):
         return Sym(_sp().Add(*self.items))

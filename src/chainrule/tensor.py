@@ -5,12 +5,14 @@ holds storage, construction, in-place updates and the glue to the engine.
 """
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
 
 from . import _dtypes
 from . import _device
+from ._random import normal as _normal, uniform as _uniform
 from .autograd import engine, grad_mode
 from .autograd import jit as _jit
 from .autograd.functional import _local as _transform_state
@@ -270,7 +272,10 @@ class Tensor:
         as in PyTorch); prefer `detach()` or `no_grad()`. The NumPy array is `.numpy()`.
         Assigning `x.data = other` replaces the values (shape and dtype may change).
         """
-        return Tensor._make(self._data)
+        t = Tensor._make(self._data)
+        if _jit_state["recorder"] is not None:
+            _jit.note_alias(self, t)
+        return t
 
     @data.setter
     def data(self, value):
@@ -280,6 +285,11 @@ class Tensor:
                 f"Tensor.data: assign a Tensor (or a NumPy array), not {type(value).__name__}; "
                 "e.g. p.data = chainrule.zeros(3)."
             )
+        if _jit_state["recorder"] is not None:
+            _jit.record_set_data(self, array)
+        old = self._data
+        if array.shape != old.shape or array.dtype != old.dtype:
+            _jit_state["epoch"] += 1  # a jitted function that read this tensor traces again
         self._data = array
 
     @property
@@ -393,9 +403,13 @@ class Tensor:
     def __float__(self):
         if self.requires_grad and getattr(_transform_state, "level", 0):
             _untraceable(self, "float()")
+        if _jit_state["recorder"] is not None:
+            _jit.check_concrete(self, "float()")
         return float(self.item())
 
     def __int__(self):
+        if _jit_state["recorder"] is not None:
+            _jit.check_concrete(self, "int()")
         return int(self.item())
 
     def __index__(self):
@@ -452,6 +466,8 @@ class Tensor:
         """A tensor sharing this one's data, cut off from the graph."""
         t = Tensor._make(self._data)
         t.name = self.name
+        if _jit_state["recorder"] is not None:
+            _jit.note_alias(self, t)
         return t
 
     def detach_(self) -> "Tensor":
@@ -582,12 +598,12 @@ class Tensor:
         return self._rebase(self._same_dtype(self.clamp(min, max), "clamp_", "x = x.clamp(...)"), "clamp_")
 
     def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
-        rng = generator or _dtypes.default_generator()
-        return self._write(rng.uniform(a, b, self.shape), "uniform_")
+        """Fill with U(a, b) from `generator` or the global generator (a jit replay draws anew)."""
+        return self._write(_jit.draw(functools.partial(_uniform, a, b, self.shape), generator), "uniform_")
 
     def normal_(self, mean=0.0, std=1.0, generator=None) -> "Tensor":
-        rng = generator or _dtypes.default_generator()
-        return self._write(rng.normal(mean, std, self.shape), "normal_")
+        """Fill with N(mean, std^2) from `generator` or the global generator (a jit replay draws anew)."""
+        return self._write(_jit.draw(functools.partial(_normal, mean, std, self.shape), generator), "normal_")
 
     __iadd__ = add_
     __isub__ = sub_

@@ -22,28 +22,69 @@ topological sort. `jitted.code` shows the source.
 
 What is frozen, as with torch.jit.trace and jax.jit: Python control flow and any value
 computed outside chainrule's ops. Reading a traced value (`.item()`, `bool(t)`, `.numpy()`,
-`float(t)`) while tracing raises TraceError, and so do hooks, setting .grad by hand, and
-in-place ops on tensors the function neither computed nor trains, which a replay could not
-repeat (in-place ops on computed values and parameters are recorded). Dropout draws its mask
-and max pooling finds its winners inside their primitives, batch norm updates its running
-statistics through a recorded op and gradient clipping is a repeated call, so a replay
-repeats all of them. Parameters and other tensors the function reads from outside
-(closures, modules) are read afresh at every call, so training updates them.
+`float(t)`, also through `.data`) while tracing raises TraceError naming the line, and so do
+hooks, setting .grad by hand, and in-place ops on tensors the function neither computed nor
+trains, which a replay could not repeat (in-place ops on computed values and parameters are
+recorded). `.data` and `.detach()` of a traced value are traced values; assigning `p.data = v`
+inside the function is recorded when `v` is one.
+
+Random ops (rand, randn, randint, randperm, rand_like, randn_like, normal_, uniform_, the
+nn.init fills) draw through `draw`, and dropout inside its primitive, so a replay draws anew,
+from the generator eager
+code would use (the global one, looked up at each call so manual_seed is seen, or the
+Generator passed in), in eager's order: after manual_seed(s), jitted calls give eager's
+numbers call after call. A Generator made inside the function is refused (eager code would
+make a new one at each call). Max pooling finds its winners inside its primitive, batch norm
+updates its running statistics through a recorded op and gradient clipping is a repeated call,
+so a replay repeats all of them.
+
+Parameters and other tensors the function reads from outside (closures, modules) are read
+afresh at every call, so training updates them and `p.data = new` of the same shape is seen.
+A replay also assumes what it cannot read afresh, and traces again when that changes: the
+objects fn's globals and closure cells hold (checked at each call, by identity), and, when a
+module attribute was set or a tensor's .data changed shape or dtype anywhere (a counter,
+_state["epoch"], says so), the parameters, buffers, submodules and settings (training,
+Dropout's p, ...) of the modules fn reaches and the shapes and dtypes of the tensors it
+captured. Each jitted function traces at most config.recompile_limit times (64), then runs
+new signatures eagerly with one warning, as torch.compile past its recompile_limit.
 """
 from __future__ import annotations
 
+import dis
 import functools
+import gc
 import itertools
+import linecache
 import re
+import sys
 import threading
+import types
+import warnings
 
 import numpy as np
 
+from .. import _dtypes
 from . import anomaly, engine, function, grad_mode
 from .function import _NULL_CTX, Function, _backward_state
 from .functional import tree_flatten
 
-_state = {"recorder": None}
+# epoch: bumped when a module's attributes change (a parameter, submodule or buffer assigned,
+# train()/eval(), a dtype cast) or a tensor's .data is given another shape or dtype. A replay
+# made under another epoch re-checks what it assumed about them before it runs.
+_state = {"recorder": None, "epoch": 0}
+_Generator = np.random.Generator
+
+
+class config:
+    """Settings shared by every jitted function (as torch._dynamo.config).
+
+    recompile_limit: the most traces one jitted function makes (signatures, and retraces after
+    a parameter or module changed). Past it, calls that would trace run eagerly instead, with
+    one warning, as torch.compile does past torch._dynamo.config.recompile_limit.
+    `jit(fn, recompile_limit=n)` sets it for one function.
+    """
+
+    recompile_limit = 64
 _ndarray = np.ndarray
 _apply_classmethod = Function.__dict__["apply"]
 _engine_run = engine._run
@@ -51,6 +92,15 @@ _engine_run = engine._run
 
 class TraceError(RuntimeError):
     """fn does something a trace cannot replay (see chainrule.jit)."""
+
+
+def _user_line():
+    """'file:line: source' of the innermost caller outside chainrule, for errors that name the line."""
+    site = function.user_site(2)
+    if site is None:
+        return "an unknown line"
+    source = linecache.getline(site[0], site[1]).strip()
+    return f"{site[0]}:{site[1]}" + (f" (`{source}`)" if source else "")
 
 
 def _tensor_cls():
@@ -126,9 +176,53 @@ def check_concrete(tensor, what):
     if rec is not None and rec.knows(tensor):
         raise TraceError(
             f"jit: {rec.fn_name} reads the value of a traced tensor of shape {tuple(tensor.shape)} with "
-            f"{what} while being traced; the replay would reuse this call's value. Keep value-dependent "
-            "Python (if/float/item/numpy) outside the jitted function, or return the tensor and read it "
-            "after the call.")
+            f"{what} at {_user_line()} while being traced; the replay would reuse this call's value. Keep "
+            "value-dependent Python (if/float/item/numpy) outside the jitted function, compute with "
+            "chainrule ops instead (chainrule.where for a branch), or return the tensor and read it after "
+            "the call.")
+
+
+def _draw(sample, generator):
+    # What a replay runs for a random op: the generator is looked up at each call, so
+    # manual_seed between calls is seen, as it is by eager code.
+    return sample(generator if generator is not None else _dtypes._state["rng"])
+
+
+def draw(sample, generator=None):
+    """`sample(rng)` with rng = `generator` or the global generator (the one manual_seed resets).
+
+    Random ops draw through this: while jit traces, the draw becomes a line of the replay,
+    which draws anew from the same generator at every call, in the order eager code would.
+    `sample` must be replayable (a functools.partial of a module-level function, say) and
+    return an ndarray.
+
+    Example:
+        >>> array = draw(functools.partial(_standard_normal, (2, 3), np.float32), generator)
+    """
+    if _state["recorder"] is not None:
+        rec = _active()
+        if rec is not None:
+            return rec.record_draw(sample, generator)
+    return sample(generator if generator is not None else _dtypes._state["rng"])
+
+
+def note_alias(source, alias):
+    """`alias` shares `source`'s array (.data, .detach()): a replay reads it through `source`,
+    so a parameter given a new array (p.data = ...) after tracing is seen."""
+    rec = _active()
+    if rec is None or rec.knows(source) or source.grad_fn is not None:
+        return  # a traced value's alias shares its (bound) array; an outside graph's is refused where used
+    try:
+        rec.bind(alias, rec.ref(source, ".data"))
+    except TraceError:
+        pass  # a view of a traced array made outside chainrule's ops: refused if the alias is used
+
+
+def record_set_data(tensor, array):
+    """`tensor.data = value` while tracing: the replay makes the same assignment."""
+    rec = _active()
+    if rec is not None:
+        rec.record_set_data(tensor, array)
 
 
 def record_inplace(tensor, source, op, index=None):
@@ -146,7 +240,7 @@ class _Recorder:
         self.thread = threading.get_ident()
         self.paused = False
         self.lines = []
-        self.ns = {"_NULL": _NULL_CTX, "_acc": engine._accumulate, "_np": np,
+        self.ns = {"_NULL": _NULL_CTX, "_acc": engine._accumulate, "_np": np, "_draw": _draw,
                    "_quiet": functools.partial(np.errstate, divide="ignore", over="ignore", invalid="ignore")}
         self.var = {}        # id(Tensor or array) -> expression that yields its array in the replay
         self.keep = []       # objects whose ids are keys of var: kept alive so ids stay unique
@@ -156,6 +250,7 @@ class _Recorder:
         self.captured = []   # (name, Tensor) read from outside: parameters, closures
         self.grads_set = {}  # id(leaf) -> (leaf, the .grad a replay leaves it with so far)
         self.constants = set()  # ids of arrays that are constants of the trace
+        self.generators = []    # (numpy Generator, where first used): those the trace draws from, not the global one
         self.counter = itertools.count()
         for i, t in enumerate(inputs):
             name = f"v{next(self.counter)}"
@@ -229,6 +324,13 @@ class _Recorder:
             return "(" + "".join(p + ", " for p in parts) + ")"
         if value is None or type(value) in (bool, int) or (type(value) is float and np.isfinite(value)):
             return repr(value)  # numbers keep the replay's source readable; anything else is a named constant
+        if isinstance(value, _Generator):
+            expr = self.var.get(id(value))
+            if expr is None:
+                expr = self.const(value, "rng")
+                self.var[id(value)] = expr
+                self.generators.append((value, _user_line()))
+            return expr
         return self.const(value)
 
     def method(self, cls, which):
@@ -320,6 +422,29 @@ class _Recorder:
         self.bind(result._data, out)
         return result
 
+    def record_draw(self, sample, generator):
+        gen = "None" if generator is None else self.ref(generator, "random")
+        array = sample(generator if generator is not None else _dtypes._state["rng"])
+        label = re.sub(r"\W", "_", getattr(getattr(sample, "func", sample), "__name__", "sample")).strip("_")
+        out = self.fresh()
+        self.lines.append(f"{out} = _draw({self.const(sample, label + '_')}, {gen})")
+        self.bind(array, out)
+        return array
+
+    def record_set_data(self, tensor, array):
+        if id(array) not in self.var:
+            raise TraceError(
+                f"jit: {self.fn_name} assigns .data at {_user_line()} from a tensor jit did not see it compute "
+                "(made by a constructor such as zeros or tensor, or read from outside): a replay would "
+                "assign this call's array every time. Compute the new value with chainrule ops from traced "
+                "values, write in place (p.data.copy_(v), p.data.zero_()), or assign outside the function.")
+        value = self.var[id(array)]
+        self.ref(tensor, ".data")  # a tensor read from outside is captured, so the replay can assign it
+        ref = self.leaf_ref.get(id(tensor))
+        if ref is not None:  # an argument or a captured tensor: the replay assigns it too
+            self.lines.append(f"{ref}._data = {value}")
+        self.bind(tensor, value)
+
     def record_call(self, method, obj, args, kwargs):
         Tensor = _tensor_cls()
         for a in itertools.chain(args, kwargs.values()):
@@ -349,17 +474,14 @@ class _Recorder:
         return result
 
     def record_inplace(self, tensor, source, op, index):
-        if op in ("uniform_", "normal_"):
-            raise TraceError(f"jit: {op} inside {self.fn_name} draws random numbers outside chainrule's "
-                             "ops; a replay would write the same ones. Draw them outside the function, or "
-                             "use an op that draws inside (dropout).")
         computed = (id(tensor) in self.var or id(tensor._data) in self.var) and not any(
             t is tensor for _, t in self.captured)
         if not computed and not tensor.requires_grad:
             raise TraceError(
                 f"jit: {op} on a tensor of shape {tuple(tensor.shape)} that {self.fn_name} did not compute "
                 "(made inside it, or read from outside): a replay would keep changing one shared array. "
-                "Use the out-of-place form (y = y + x).")
+                "Use the out-of-place form (y = y + x; for random fills, chainrule.rand/randn(shape) "
+                "scaled and shifted).")
         target = self.ref(tensor, op)
         value = self.ref(source._data if isinstance(source, _tensor_cls()) else source, op)
         if index is None:
@@ -653,7 +775,7 @@ def _skeleton(tree):
 
 # ----- the transform -----
 
-def jit(fn=None):
+def jit(fn=None, *, recompile_limit=None):
     """Trace `fn` on its first call per signature, then replay the trace as straight-line NumPy.
 
     `fn` takes Tensors or NumPy arrays (and hashable constants: ints, floats, strings, None),
@@ -661,9 +783,15 @@ def jit(fn=None):
     as the other transforms. It may run a forward pass, call
     `loss.backward()` or `autograd.grad` (also with create_graph=True), and call
     `optimizer.zero_grad()`, `optimizer.step()` and `scheduler.step()`: a replay repeats all
-    of it, and reads parameters afresh each time. A new signature (shapes, dtypes,
-    requires_grad, constant values, grad mode) traces again. The Tensors a replay returns
-    carry no graph: differentiate inside `fn` (as a training step does).
+    of it, and reads parameters afresh each time. Random ops (rand, randn, dropout, normal_,
+    nn.init) draw anew at each replay from the generator eager code would use. A new
+    signature (shapes, dtypes, requires_grad, constant values, grad mode) traces again, and
+    so does a call after something the trace read has changed: a module's parameters,
+    submodules, buffers or settings (train()/eval(), Dropout's p), a tensor's .data given
+    another shape or dtype, or a global or closure variable of `fn` bound to another object.
+    After `recompile_limit` traces (default config.recompile_limit, 64) calls that would
+    trace run eagerly, with one warning. The Tensors a replay returns carry no graph:
+    differentiate inside `fn` (as a training step does).
 
     Example:
         >>> @chainrule.jit
@@ -681,17 +809,162 @@ def jit(fn=None):
     (as in torch.jit.trace); see chainrule.autograd.jit for what raises TraceError.
     """
     if fn is None:
-        return jit
-    return Jitted(fn)
+        return functools.partial(jit, recompile_limit=recompile_limit)
+    return Jitted(fn, recompile_limit)
+
+
+# ----- what a replay assumes about the world outside its arguments -----
+
+_MISSING = object()
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _plain(value):
+    return type(value) in _PLAIN or type(value) is tuple and all(type(v) in _PLAIN for v in value)
+
+
+def _same(old, new):
+    """A global or closure variable still holds what the trace read: the same object, or an equal number."""
+    return old is new or (_plain(old) and type(new) is type(old) and new == old)
+
+
+def _global_loads(code):
+    """The global names `code` reads (not attribute names, which share co_names: opt.step is no global step)."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):  # lambdas, comprehensions, inner functions
+            names |= _global_loads(const)
+    return names
+
+
+def _watched(value):
+    return not isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType))
+
+
+def _free_variables(fn):
+    """fn's globals dict, the globals its code reads and its closure cells:
+    ({...}, ((name, value), ...), ((cell, value), ...))."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    func = getattr(fn, "__func__", fn)
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return {}, (), ()
+    g = func.__globals__
+    names = tuple((n, g[n]) for n in sorted(_global_loads(code)) if n in g and _watched(g[n]))
+    cells = []
+    for cell in func.__closure__ or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not yet assigned
+            continue
+        if _watched(value):
+            cells.append((cell, value))
+    return g, names, tuple(cells)
+
+
+def _make_guard(g, names, cells):
+    """A function that is True while every global and cell still holds the object the trace read
+    (one compiled expression: the check runs at every call, so it is kept to identity tests)."""
+    if not names and not cells:
+        return None
+    ns = {"G": g, "M": _MISSING}
+    terms = []
+    for i, (name, value) in enumerate(names):  # the source holds generated names only, as the replay's
+        ns[f"N{i}"], ns[f"V{i}"] = name, value
+        terms.append(f"G.get(N{i}, M) is V{i}")
+    for i, (cell, value) in enumerate(cells):
+        ns[f"C{i}"], ns[f"W{i}"] = cell, value
+        terms.append(f"C{i}.cell_contents is W{i}")
+    exec(compile(f"def guard():\n    return {' and '.join(terms)}\n", "<jit guard>", "exec"), ns)
+    return ns["guard"]
+
+
+def _modules_reached(roots):
+    """The nn.Modules among `roots`, inside their containers or attributes (one level), with descendants."""
+    from ..nn.module import Module
+
+    found = {}
+    for root in roots:
+        near = [root]
+        if isinstance(root, (list, tuple)):
+            near.extend(root)
+        elif isinstance(root, dict):
+            near.extend(root.values())
+        elif not isinstance(root, Module) and hasattr(root, "__dict__") and _watched(root) \
+                and not callable(root):
+            near.extend(vars(root).values())
+        for obj in near:
+            if isinstance(obj, Module):
+                for m in obj.modules():
+                    found[id(m)] = m
+    return list(found.values())
+
+
+def _module_state(m):
+    """What a trace reads of a module besides tensor values: its settings and which tensors it holds."""
+    d = m.__dict__
+    settings = tuple((k, v) for k, v in d.items() if _plain(v))
+    held = tuple((k, v) for store in ("_parameters", "_buffers", "_modules") for k, v in d.get(store, {}).items())
+    generators = tuple((k, v) for k, v in d.items() if isinstance(v, _Generator))  # Dropout(generator=...)
+    return settings, held + generators
+
+
+def _same_state(old, new):
+    return old[0] == new[0] and len(old[1]) == len(new[1]) and all(
+        a[0] == b[0] and a[1] is b[1] for a, b in zip(old[1], new[1]))
+
+
+def _still_holds(assumed):
+    modules, captured = assumed
+    for m, state in modules:
+        if not _same_state(state, _module_state(m)):
+            return False
+    for t, shape, dtype in captured:
+        if t._data.shape != shape or t._data.dtype != dtype:
+            return False
+    return True
+
+
+def _describe_change(old, new):
+    """Which part of a call's signature differs from the previous trace's (for the recompile warning)."""
+    if old is None:
+        return "first trace"
+    if old == new:
+        return "a module, parameter or global variable the trace read changed"
+    if old[0] != new[0]:
+        return f"grad mode {'on' if new[0] else 'off'} (was {'on' if old[0] else 'off'})"
+    if len(old) != len(new) or old[1] != new[1]:
+        return "the arguments' structure (their number or their containers)"
+    for i, (a, b) in enumerate(zip(old[2:], new[2:])):
+        if a != b:
+            def show(k):
+                if len(k) >= 3 and isinstance(k[0], tuple):
+                    return f"Tensor of shape {k[0]}, dtype {k[1]}, requires_grad={k[2]}"
+                return f"{k[0].__name__} {k[1]!r}" if len(k) == 2 and isinstance(k[0], type) else repr(k)
+            return f"argument {i}: {show(b)} (was {show(a)})"
+    return "the signature"
+
+
+def _made_inside(gen, rec):
+    """True when nothing but the trace holds `gen` (fn made it): eager code would make a new one each call."""
+    ours = {id(rec.ns), id(rec.generators)} | {id(entry) for entry in rec.generators}
+    return all(id(r) in ours for r in gc.get_referrers(gen))
 
 
 class Jitted:
     """The function returned by jit(fn): a cache of replays, one per signature."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, recompile_limit=None):
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.recompile_limit = recompile_limit
         self._replays = {}
+        self._assumed = {}        # replay -> (((module, state), ...), ((tensor, shape, dtype), ...))
+        self._epoch = _state["epoch"]
+        self._globals, self._names, self._cells, self._guard = {}, (), (), None
+        self._last_key = None
+        self._warned = False
         self.trace_count = 0
         self.code = None
 
@@ -699,9 +972,30 @@ class Jitted:
         # Decorating a method: bind like a function would.
         return self if obj is None else functools.partial(self.__call__, obj)
 
+    def _check_assumptions(self):
+        """Drop the replays whose assumptions about modules, .data or fn's variables no longer hold."""
+        g = self._globals
+        if any(not _same(v, g.get(n, _MISSING)) for n, v in self._names) or any(
+                not _same(v, getattr(c, "cell_contents", _MISSING)) for c, v in self._cells):
+            stale = set(self._assumed)  # every replay read them
+            self._names, self._cells, self._guard = (), (), None
+        else:
+            if self._guard is not None:  # equal numbers in new objects: watch those from now on
+                self._names = tuple((n, g[n]) for n, _ in self._names)
+                self._cells = tuple((c, c.cell_contents) for c, _ in self._cells)
+                self._guard = _make_guard(g, self._names, self._cells)
+            stale = {r for r, a in self._assumed.items() if not _still_holds(a)}
+        if stale:
+            self._replays = {k: r for k, r in self._replays.items() if r not in stale}
+            for r in stale:
+                del self._assumed[r]
+        self._epoch = _state["epoch"]
+
     def __call__(self, *args, **kwargs):
         if _active() is not None:  # called while tracing an outer function: trace inline
             return self.fn(*args, **kwargs)
+        if self._epoch != _state["epoch"] or (self._guard is not None and not self._guard()):
+            self._check_assumptions()
         Tensor = _tensor_cls()
         if not kwargs:
             # The common call, f(tensor, tensor, ...), keyed without walking a pytree.
@@ -718,6 +1012,7 @@ class Jitted:
         leaves, rebuild_args = tree_flatten([list(args), kwargs])
         tensors, key = [], [grad_mode._state["enabled"], _structure([list(args), kwargs])]
         position = {}
+        others = []
         any_array = any_tensor = False
         for j, leaf in enumerate(leaves):
             if isinstance(leaf, np.ndarray):  # an input like a Tensor, as in the other transforms
@@ -732,6 +1027,7 @@ class Jitted:
                 tensors.append(leaf)
             else:
                 key.append((type(leaf), leaf))
+                others.append(leaf)
         arrays_out = any_array and not any_tensor  # arrays in, arrays out
         if any_array:
             args, kwargs = rebuild_args(leaves)
@@ -741,12 +1037,19 @@ class Jitted:
             key = tuple(key)
             replay = self._replays.get(key)
         except TypeError:
-            raise TypeError(f"jit: {self.__name__} got an argument that is neither a Tensor nor hashable; "
-                            "jit treats non-Tensor arguments as constants of the trace.") from None
+            raise TypeError(f"jit: {getattr(self, '__name__', 'fn')} got an argument that is neither a Tensor "
+                            "nor hashable; jit treats non-Tensor arguments as constants of the trace.") from None
         if replay is not None:
             return _as_arrays(replay(tensors)) if arrays_out else replay(tensors)
-        result, replay = self._trace(tensors, args, kwargs)
+        limit = config.recompile_limit if self.recompile_limit is None else self.recompile_limit
+        if self.trace_count >= limit:
+            self._warn_limit(limit, key)
+            result = self.fn(*args, **kwargs)
+            return _as_arrays(result) if arrays_out else result
+        result, replay, assumed = self._trace(tensors, args, kwargs, others)
         self._replays[key] = replay
+        self._assumed[replay] = assumed
+        self._last_key = key
         if arrays_out:
             return _as_arrays(result)
         if not kwargs and len(tensors) == len(args) == len(position) \
@@ -754,11 +1057,27 @@ class Jitted:
             self._replays[(key[0],) + tuple(k[:3] for k in key[2:])] = replay
         return result
 
-    def _trace(self, tensors, args, kwargs):
+    def _warn_limit(self, limit, key):
+        if self._warned:
+            return
+        self._warned = True
+        code = getattr(getattr(self.fn, "__func__", self.fn), "__code__", None)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        name = getattr(self, "__name__", type(self.fn).__name__)
+        warnings.warn(
+            f"jit: {name} hit its recompile limit ({limit} traces)\n"
+            f"   function: '{name}'{where}\n"
+            f"   last reason: {_describe_change(self._last_key, key)}\n"
+            "Calls that would trace again now run eagerly (signatures already traced still replay). "
+            "A Python number argument is a constant of the trace: pass a Tensor to share one trace, "
+            f"or raise the limit: chainrule.jit({name}, recompile_limit=N) or "
+            "chainrule.autograd.jit.config.recompile_limit = N.", stacklevel=3)
+
+    def _trace(self, tensors, args, kwargs, others=()):
         for i, t in enumerate(tensors):
             if t.grad_fn is not None:
-                raise TraceError(f"jit: argument tensor {i} of {self.__name__} has a grad_fn (it comes from "
-                                 "a graph outside the function); the replay cannot backpropagate into that "
+                raise TraceError(f"jit: argument tensor {i} of {getattr(self, '__name__', 'fn')} has a grad_fn (it "
+                                 "comes from a graph outside the function); the replay cannot backpropagate into that "
                                  "graph. Pass t.detach() (and requires_grad_() it if you need its gradient).")
         rec = _Recorder(getattr(self, "__name__", "fn"), tensors)
         _state["recorder"] = rec
@@ -772,6 +1091,13 @@ class Jitted:
             _state["recorder"] = None
             Function.apply = _apply_classmethod
             engine._run = _engine_run
+        for gen, line in rec.generators:
+            if _made_inside(gen, rec):
+                raise TraceError(
+                    f"jit: {rec.fn_name} draws from a numpy Generator made inside the function, at {line}: "
+                    "eager code makes a new one at every call, but a replay would keep drawing from this "
+                    "call's. Make the generator outside the function and pass it in (or read it from "
+                    "a closure), or use chainrule.manual_seed and the global generator.")
         Tensor = _tensor_cls()
         out_leaves, _ = tree_flatten(out)
         _, rebuild = tree_flatten(_skeleton(out))  # not `out`'s own: that would keep the trace's graph alive
@@ -805,4 +1131,16 @@ class Jitted:
         # The trace-time objects were needed only to resolve identities; the replay keeps its own.
         rec.keep.clear()
         rec.var.clear()
-        return out, replay
+        # What the replay takes as given, checked again when something may have changed it.
+        self._globals, self._names, self._cells = _free_variables(self.fn)
+        self._guard = _make_guard(self._globals, self._names, self._cells)
+        roots = [v for _, v in self._names] + [v for _, v in self._cells] + list(others)
+        fn = self.fn
+        while isinstance(fn, functools.partial):  # jit(partial(step, model)): its arguments too
+            roots.extend(fn.args)
+            roots.extend(fn.keywords.values())
+            fn = fn.func
+        roots.append(getattr(fn, "__self__", fn))
+        modules = tuple((m, _module_state(m)) for m in _modules_reached(roots))
+        captured = tuple((t, t._data.shape, t._data.dtype) for _, t in rec.captured)
+        return out, replay, (modules, captured)

@@ -5,16 +5,19 @@ from chainrule.default_generator(), which chainrule.manual_seed resets.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _random
+from ..autograd import jit as _jit
 from ..autograd.grad_mode import no_grad
 
 
-def _rng(generator):
-    return generator if generator is not None else _dtypes.default_generator()
+def _draw(sampler, *params, generator=None):
+    # Through jit.draw, so that inside chainrule.jit each replay draws anew.
+    return _jit.draw(functools.partial(sampler, *params), generator)
 
 
 def _fill(tensor, values):
@@ -72,12 +75,12 @@ def _calculate_correct_fan(tensor, mode):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
-    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+    return _fill(tensor, _draw(_random.uniform, a, b, tuple(tensor.shape), generator=generator))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+    return _fill(tensor, _draw(_random.normal, mean, std, tuple(tensor.shape), generator=generator))
 
 
 def constant_(tensor, val):
@@ -134,15 +137,18 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return normal_(tensor, 0.0, std, generator)
 
 
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """N(mean, std^2) redrawn until inside [a, b]."""
-    rng = _rng(generator)
-    values = rng.normal(mean, std, tensor.shape)
+def _trunc_normal(mean, std, a, b, shape, rng):
+    values = rng.normal(mean, std, shape)
     bad = (values < a) | (values > b)
     while bad.any():
         values[bad] = rng.normal(mean, std, int(bad.sum()))
         bad = (values < a) | (values > b)
-    return _fill(tensor, values)
+    return values
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """N(mean, std^2) redrawn until inside [a, b]."""
+    return _fill(tensor, _draw(_trunc_normal, mean, std, a, b, tuple(tensor.shape), generator=generator))
 
 
 def orthogonal_(tensor, gain=1.0, generator=None):
@@ -150,12 +156,16 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     shape = tuple(tensor.shape)
     if len(shape) < 2:
         raise ValueError("orthogonal_: only tensors with 2 or more dimensions are supported")
+    return _fill(tensor, _draw(_orthogonal, shape, gain, generator=generator))
+
+
+def _orthogonal(shape, gain, rng):
     rows, cols = shape[0], int(np.prod(shape[1:]))
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = rng.normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
     q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return _fill(tensor, gain * q.reshape(shape))
+    return gain * q.reshape(shape)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _device, _dtypes
 from ..autograd.grad_mode import no_grad
-from ..autograd.jit import replayed_call
+from ..autograd.jit import _state as _jit_state, replayed_call
 from ..tensor import Tensor, _to_array
 
 
@@ -88,6 +88,7 @@ class Module:
             )
 
     def __setattr__(self, name, value):
+        _jit_state["epoch"] += 1  # a jitted function that reads this module checks it again
         if isinstance(value, Parameter):
             self._check_init("parameters")
             self._forget(name, keep=self._parameters)
@@ -131,6 +132,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
+        _jit_state["epoch"] += 1
         for store in ("_parameters", "_buffers", "_modules"):
             if name in self.__dict__.get(store, {}):
                 del self.__dict__[store][name]
@@ -152,6 +154,7 @@ class Module:
             )
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
+        _jit_state["epoch"] += 1
 
     def register_buffer(self, name, tensor, persistent=True):
         """Add a Tensor that is state but not a parameter (e.g. BatchNorm's running mean).
@@ -164,6 +167,7 @@ class Module:
             raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
+        _jit_state["epoch"] += 1
         if persistent:
             self._non_persistent.discard(name)
         else:
@@ -177,6 +181,7 @@ class Module:
         _check_name(name, self, "module")
         self._forget(name, keep=self._modules)
         self._modules[name] = module
+        _jit_state["epoch"] += 1
 
     register_module = add_module
 
@@ -273,6 +278,7 @@ class Module:
             raise ValueError(f"train: mode must be a bool, got {mode!r}")
         for module in self.modules():
             object.__setattr__(module, "training", mode)
+        _jit_state["epoch"] += 1
         return self
 
     def eval(self):
@@ -299,6 +305,7 @@ class Module:
 
     def _cast(self, dtype):
         dtype = np.dtype(dtype)
+        _jit_state["epoch"] += 1
         for module in self.modules():
             for store in (module._parameters, module._buffers):
                 for value in store.values():

@@ -779,7 +779,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, cond, x, y):
-        cond = np.asarray(cond, dtype=bool)
+        if (type(cond) is not np.ndarray or cond.dtype != np.bool_) and not getattr(cond, "_symbolic", False):
+            cond = np.asarray(cond, dtype=bool)  # (symbolic.trace's conditions stay: np.where makes a Piecewise)
         ctx.cond = cond
         ctx.shapes = (np.shape(x), np.shape(y))
         try:
