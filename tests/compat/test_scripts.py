@@ -18,24 +18,8 @@ from .runner import SCRIPTS_DIR, results, run_script, script_paths
 
 torch = pytest.importorskip("torch")
 
-# TEMPORARY: pieces other helpers of issue 11 are adding. The coordinator removes these marks after
-# merging their work; strict=True turns each into a failure as soon as the script passes.
-NEEDS = {
-    "basics_transforms": "Tensor.scatter_ (indexing)",
-    "examples_poly_nn": "dtype promotion: float32 ** int64 tensor stays float32 (dtypes)",
-    "mnist1d_train": "Tensor(data), LongTensor (dtypes)",
-    "nlp_bow_classifier": "LongTensor (dtypes)",
-    "nlp_char_rnn_classic": "LongTensor (dtypes)",
-}
-
 NAMES = [p.stem for p in script_paths()]
 COMPARED = [n for n in NAMES if re.search(r'^\s*print\(f?"RESULT ', (SCRIPTS_DIR / f"{n}.py").read_text(), re.M)]
-
-
-def _param(name):
-    if name in NEEDS:
-        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f"needs {NEEDS[name]}"))
-    return name
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,7 +36,6 @@ def test_the_scripts_cover_the_tutorials():
     assert len(NAMES) >= 25
     for prefix in ("basics_", "blitz_", "examples_", "nlp_", "mnist1d_"):
         assert any(n.startswith(prefix) for n in NAMES), prefix
-    assert set(NEEDS) <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -60,12 +43,12 @@ def test_script_is_pytorch_code(name):
     _torch_output(name)
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_script_runs_unchanged_with_chainrule(name):
     _chainrule_output(name)
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in COMPARED])
+@pytest.mark.parametrize("name", COMPARED)
 def test_script_numbers_match_torch(name):
     expected = results(_torch_output(name))
     got = results(_chainrule_output(name))
