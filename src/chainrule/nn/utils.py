@@ -55,8 +55,9 @@ def _clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite):
         )
     coef = max_norm / (total + 1e-6)
     if not coef >= 1:  # also when the norm is nan: every gradient becomes nan, as in PyTorch
-        for g in grads:
-            np.multiply(g._data, coef, out=g._data, casting="unsafe")
+        with np.errstate(invalid="ignore"):  # inf * 0 -> nan is the intended result here
+            for g in grads:
+                np.multiply(g._data, coef, out=g._data, casting="unsafe")
     return Tensor._make(np.array(total, dtype=dtype))
 
 

@@ -304,7 +304,8 @@ class Softplus(Function):
         ctx.save_for_backward(x)
         ctx.beta, ctx.threshold = beta, threshold
         bx = x * beta if beta != 1 else x
-        y = np.logaddexp(0, bx)
+        with np.errstate(invalid="ignore"):  # NaN in, NaN out, without NumPy's warning (as torch)
+            y = np.logaddexp(0, bx)
         if beta != 1:
             y = y / beta
         return np.where(bx > threshold, x, y)
