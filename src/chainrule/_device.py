@@ -119,6 +119,31 @@ def check(dev, where="device"):
     return d
 
 
+def parse_to(args, kwargs, where, allowed=("non_blocking",)):
+    """(device, dtype, kwargs) from the argument forms of PyTorch's `.to(...)`.
+
+    Forms: `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` (its dtype), and keywords
+    `device=`, `dtype=`. A positional bool (non_blocking, copy) means nothing on the CPU. The device
+    is checked (a GPU raises); the other keywords in `allowed` are returned for the caller.
+    """
+    dtype = kwargs.pop("dtype", None)
+    dev = kwargs.pop("device", None)
+    extra = {k: kwargs.pop(k) for k in allowed if k in kwargs}
+    if kwargs:
+        raise TypeError(f"{where}() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if hasattr(arg, "_data") and hasattr(arg, "grad_fn"):  # a Tensor: take its dtype
+            dtype = arg._data.dtype
+        elif isinstance(arg, device) or isinstance(arg, int) and not isinstance(arg, bool) or (
+                isinstance(arg, str) and arg.partition(":")[0] in _KNOWN_TYPES):
+            dev = arg
+        elif not isinstance(arg, bool):
+            dtype = arg
+    if dev is not None:
+        check(dev, where)
+    return dev, dtype, extra
+
+
 def set_default_device(dev):
     """Set the device constructors use when none is given (only 'cpu' exists; None resets it)."""
     _local.default = CPU if dev is None else check(dev, "set_default_device")

@@ -644,25 +644,8 @@ class Tensor:
             >>> chainrule.ones(2).to("cpu", chainrule.float64).dtype
             dtype('float64')
         """
-        dtype = kwargs.pop("dtype", None)
-        dev = kwargs.pop("device", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg._data.dtype
-            elif isinstance(arg, _device.device) or isinstance(arg, int) and not isinstance(arg, bool) or (
-                    isinstance(arg, str) and arg.partition(":")[0] in _device._KNOWN_TYPES):
-                dev = arg
-            elif isinstance(arg, bool):
-                pass  # non_blocking or copy given positionally: nothing to do on the CPU
-            else:
-                dtype = arg
-        if dev is not None:
-            _device.check(dev, "Tensor.to")
+        _, dtype, extra = _device.parse_to(args, kwargs, "Tensor.to", ("non_blocking", "memory_format", "copy"))
+        copy = extra.get("copy", False)
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return _ew.cast(self, dtype)
         return _ew.clone(self) if copy else self

@@ -325,21 +325,7 @@ class Module:
         Example:
             >>> model = nn.Linear(2, 3).to("cpu")
         """
-        dtype = kwargs.pop("dtype", None)
-        dev = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"Module.to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg._data.dtype
-            elif isinstance(arg, (_device.device, int)) and not isinstance(arg, bool) or (
-                    isinstance(arg, str) and arg.partition(":")[0] in _device._KNOWN_TYPES):
-                dev = arg
-            elif not isinstance(arg, bool):
-                dtype = arg
-        if dev is not None:
-            _device.check(dev, f"{type(self).__name__}.to")
+        _, dtype, _ = _device.parse_to(args, kwargs, f"{type(self).__name__}.to")
         if dtype is not None and np.dtype(dtype).kind not in "fc":
             raise TypeError(f"{type(self).__name__}.to only accepts floating point or complex dtypes, "
                             f"but got desired dtype={np.dtype(dtype)}")
@@ -361,9 +347,6 @@ class Module:
 
     def half(self):
         return self._cast(np.float16)
-
-    def cpu(self):
-        return self
 
     # ----- state -----
 
