@@ -256,6 +256,18 @@ def _np_chunk_weighted(x, chunks, dim=0):
     return np.concatenate([p * (i + 1) for i, p in enumerate(np.array_split(x, chunks, axis=dim))], axis=dim)
 
 
+def _inplace_on_view(x, v):
+    y = x * 2.0
+    y[1:, ::2].mul_(v)
+    return y
+
+
+def _np_inplace_on_view(x, v):
+    y = x * 2.0
+    y[1:, ::2] *= v
+    return y
+
+
 _PUT_ROWS, _PUT_COLS = np.array([0, 2, 0]), np.array([1, 3, 2])   # distinct (row, col) pairs
 _ADD_ROWS, _ADD_COLS = np.array([0, 2, 0]), np.array([1, 3, 1])   # (0, 1) twice: accumulate adds
 
@@ -651,6 +663,12 @@ OP_TABLE = [
     OpSpec("index_add", lambda x, s, **k: cr.index_add(x, 1, cr.tensor([3, 0, 3]), s, **k), _np_index_add,
            lambda x, s, **k: _t("index_add")(x, 1, _t("tensor")([3, 0, 3]), s, **k),
            cases=[(((3, 4), (3, 3)), {}), (((3, 4), (3, 3)), dict(alpha=2.5))]),
+    OpSpec("diagonal", lambda x, **k: cr.diagonal(x, **k),
+           lambda x, offset=0, dim1=0, dim2=1: np.diagonal(x, offset, dim1, dim2), _t("diagonal"),
+           cases=[(((3, 4),), {}), (((2, 3, 4),), dict(offset=1, dim1=1, dim2=2)), (((4, 3),), dict(offset=-1))]),
+    OpSpec("inplace_on_view", _inplace_on_view, _np_inplace_on_view, _inplace_on_view,
+           cases=[(((3, 4), (2, 2)), {}), (((3, 4), (2,)), {})], domains=((-2.0, 2.0), (0.5, 1.5)),
+           notes="y = 2x; y[1:, ::2] *= v; the base's history becomes CopySlices"),
     # ----- linear algebra -----
     OpSpec("matmul", cr.matmul, np.matmul, _t("matmul"), cases=[(s, {}) for s in MATMUL_SHAPES]),
     OpSpec("dot", cr.dot, np.dot, _t("dot"), cases=[(((5,), (5,)), {})]),

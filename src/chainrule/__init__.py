@@ -28,9 +28,9 @@ from .ops.elementwise import (abs, add, allclose, ceil, clamp, clip, cos, div, e
                               softplus, sqrt, square, sub, tan, tanh, trunc, where)
 from .ops.reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std,
                          sum, topk, var)
-from .ops.shape import (broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, index_add,
-                        index_put, index_select, masked_fill, movedim, pad, permute, repeat, reshape, scatter,
-                        scatter_add, split, squeeze, stack, swapaxes, transpose, unbind, unsqueeze)
+from .ops.shape import (broadcast_to, cat, chunk, concatenate, diagonal, expand, flatten, flip, gather, index_add,
+                        index_put, index_select, masked_fill, movedim, narrow, pad, permute, repeat, reshape, scatter,
+                        scatter_add, select, split, squeeze, stack, swapaxes, transpose, unbind, unsqueeze)
 from .ops.linalg import dot, matmul, outer
 from .ops.nn import log_softmax, one_hot, softmax
 from ._torch_api import mm, torch_function as _torch_function

@@ -16,6 +16,8 @@ from ._random import normal as _normal, uniform as _uniform
 from .autograd import engine, grad_mode
 from .autograd import jit as _jit
 from .autograd.functional import _local as _transform_state
+from .autograd import views as _views
+from .autograd.function import format_site, user_site
 
 
 _new = object.__new__
@@ -201,7 +203,7 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "_grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
+    __slots__ = ("_data", "_grad", "requires_grad", "grad_fn", "_name", "_vc", "_view", "_hooks",
                  "_retains_grad", "__weakref__")
 
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
@@ -228,7 +230,8 @@ class Tensor:
         self._name = None
         if name is not None:
             self.name = name
-        self._version = 0
+        self._vc = None
+        self._view = None
         self._hooks = None
         self._retains_grad = False
         self.requires_grad = False
@@ -244,7 +247,8 @@ class Tensor:
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
         t._name = None
-        t._version = 0
+        t._vc = None  # the version counter, shared with views and detach()ed aliases (None: version 0)
+        t._view = None
         t._hooks = None
         t._retains_grad = False
         return t
@@ -268,8 +272,9 @@ class Tensor:
     def data(self) -> "Tensor":
         """This tensor's values as a new Tensor outside the graph, sharing storage (PyTorch's `.data`).
 
-        Writes through it change this tensor without autograd knowing (no version bump,
-        as in PyTorch); prefer `detach()` or `no_grad()`. The NumPy array is `.numpy()`.
+        Writes through it change this tensor without autograd knowing (it has its own version
+        counter, as in PyTorch, so a value saved for backward is not checked); prefer `detach()`
+        or `no_grad()`. The NumPy array is `.numpy()`.
         Assigning `x.data = other` replaces the values (shape and dtype may change).
         """
         t = Tensor._make(self._data)
@@ -343,6 +348,30 @@ class Tensor:
     def is_leaf(self) -> bool:
         """True for tensors not produced by a recorded op (PyTorch's definition)."""
         return self.grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's storage has had (shared with its views and detach())."""
+        vc = self._vc
+        return 0 if vc is None else vc.version
+
+    @_version.setter
+    def _version(self, value):  # optimizers bump parameters' versions with `p._version += 1`
+        vc = self._vc
+        if vc is None:
+            self._vc = _views.VersionCounter(value)
+        else:
+            vc.version = value
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (the root, for a view of a view), or None (torch's _base)."""
+        info = self._view
+        return None if info is None else info.base
+
+    def _is_view(self) -> bool:
+        """True when this tensor is a view sharing storage with `_base`."""
+        return self._view is not None
 
     def dim(self) -> int:
         return self._data.ndim
@@ -432,7 +461,8 @@ class Tensor:
     def __iter__(self):
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
+        # As torch: the rows are unbind's views (made one at a time here).
+        return (_shape._multi_output_view(_shape.getitem(self, i), "unbind") for i in range(self._data.shape[0]))
 
     def __repr__(self):
         return _format_tensor(self)
@@ -463,14 +493,23 @@ class Tensor:
         engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's data, cut off from the graph."""
+        """A tensor sharing this one's storage and version counter, cut off from the graph.
+
+        An in-place change through it is seen by backward (as in PyTorch): a value saved for
+        backward that it changes is refused there.
+        """
         t = Tensor._make(self._data)
+        t._vc = _views.counter(self)
         t.name = self.name
         if _jit_state["recorder"] is not None:
             _jit.note_alias(self, t)
         return t
 
     def detach_(self) -> "Tensor":
+        if self._view is not None:
+            raise RuntimeError(
+                f"detach_: can't detach views in-place (a view of shape {tuple(self.shape)} made by "
+                f"{self._view.op}). Use detach() instead.")
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -507,53 +546,175 @@ class Tensor:
             self.grad_fn.hooked = True
         return handle
 
-    def zero_(self) -> "Tensor":
-        return self._write(np.zeros_like(self._data))
-
     # ----- in-place updates -----
+    #
+    # PyTorch's semantics: the op runs out of place on the current value, the result is written
+    # into this tensor's storage (its base and views see it), the shared version counter goes up,
+    # and the history is rewritten when a gradient is recorded. A tensor that is not a view takes
+    # the op's node as its grad_fn. For a view, the base's grad_fn becomes CopySlices (the old
+    # base outside the view, the op's result inside), and the view and the base's other live
+    # views read themselves from the new base.
 
     def _check_inplace(self, op):
         if self.requires_grad and self.grad_fn is None and grad_mode.is_grad_enabled():
             raise RuntimeError(
-                f"{op}: a leaf tensor that requires grad is being used in an in-place operation. "
-                "Wrap the update in `with chainrule.no_grad():` (as optimizers do), or use an "
-                "out-of-place op."
+                f"{op}: a leaf tensor that requires grad (shape {tuple(self.shape)}) is being used in an "
+                f"in-place operation at {format_site(user_site(1))}. Wrap the update in "
+                "`with chainrule.no_grad():` (as optimizers do), or use an out-of-place op."
             )
 
-    def _write(self, values, op="in-place update"):
-        """Overwrite the values (no graph); bumps the version counter."""
-        self._check_inplace(op)
-        np.copyto(self._data, values, casting="unsafe")
-        self._version += 1
-        if _jit_state["recorder"] is not None:
-            _jit.record_inplace(self, values, op)
-        return self
-
-    def _rebase(self, result: "Tensor", op: str) -> "Tensor":
-        """Make self hold `result` in place: new values, and result's history if it has one."""
-        self._check_inplace(op)
-        if result._data.shape != self._data.shape:
+    def _check_inplace_graph(self, op):
+        """PyTorch's refusals for an in-place op that records a gradient."""
+        info = self._view
+        if info is None:
+            self._check_inplace(op)
+            return
+        where = f"a view of shape {tuple(self.shape)} made by {info.op} at {format_site(user_site(1))}"
+        if info.multi:
             raise RuntimeError(
-                f"{op}: the result has shape {tuple(result.shape)} but an in-place op must keep the "
+                f"{op}: {where} is being modified in place, but it is an output of {info.op}, which "
+                "returns several views of one tensor: such views may not be modified in place while "
+                "a gradient is recorded (as in PyTorch). Use the out-of-place form (y = y * 2), or "
+                ".clone() the piece first."
+            )
+        if info.no_grad:
+            raise RuntimeError(
+                f"{op}: {where} was created in no_grad mode and is being modified in place with grad "
+                "mode enabled; this is ambiguous, so it is refused (as in PyTorch). Do both the view "
+                "and the in-place op inside no_grad() (not tracked), or both outside (tracked)."
+            )
+        base = info.base
+        if self.requires_grad and base.grad_fn is None and base.requires_grad:
+            raise RuntimeError(
+                f"{op}: {where} is a view of a leaf tensor that requires grad (shape "
+                f"{tuple(base.shape)}), and is being used in an in-place operation. Wrap the update in "
+                "`with chainrule.no_grad():`, or work on a copy (leaf.clone())."
+            )
+
+    def _check_overlap(self, other, op):
+        """Refuse writes where elements share memory, as PyTorch does."""
+        data = self._data
+        if _views.has_internal_overlap(data):
+            raise RuntimeError(
+                f"{op}: unsupported operation at {format_site(user_site(1))}: more than one element of "
+                f"the written-to tensor (shape {tuple(self.shape)}, strides "
+                f"{tuple(s // data.itemsize for s in data.strides)}, an expanded view) refers to a single "
+                "memory location. Please .clone() the tensor before the in-place operation."
+            )
+        if isinstance(other, Tensor) and _views.partial_overlap(data, other._data):
+            raise RuntimeError(
+                f"{op}: unsupported operation at {format_site(user_site(1))}: some elements of the input "
+                f"tensor (shape {tuple(other.shape)}) and the written-to tensor (shape {tuple(self.shape)}) "
+                "refer to a single memory location. Please .clone() the input first."
+            )
+
+    def _records(self, other) -> bool:
+        """Whether an in-place op on self with operand `other` records a gradient (torch's rule).
+
+        A view made under no_grad of a tensor that requires grad counts as requiring grad, as
+        in PyTorch (so the in-place op is refused rather than silently untracked).
+        """
+        if not grad_mode.is_grad_enabled():
+            return False
+        if self.requires_grad or isinstance(other, Tensor) and other.requires_grad:
+            return True
+        info = self._view
+        return info is not None and info.no_grad and info.base.requires_grad
+
+    def _write_values(self, result, op):
+        """Copy result's values into this tensor's storage and bump the version counter."""
+        array = result._data if isinstance(result, Tensor) else np.asarray(result)
+        if array.shape != self._data.shape:
+            raise RuntimeError(
+                f"{op}: the result has shape {tuple(array.shape)} but an in-place op must keep the "
                 f"tensor's shape {tuple(self.shape)}; use the out-of-place form."
             )
-        np.copyto(self._data, result._data, casting="unsafe")
-        self._version += 1
+        np.copyto(self._data, array, casting="unsafe")
+        _views.counter(self).version += 1
         if _jit_state["recorder"] is not None:
             _jit.record_inplace(self, result, op)
-        if result.grad_fn is not None:
-            self.grad_fn = result.grad_fn
-            self.requires_grad = True
-            result.grad_fn.out_ref = weakref.ref(self)
         return self
 
+    def _rebase(self, result, op):
+        """Make self hold `result`, computed out of place from self, in place (as _inplace does)."""
+        if not self._records(result):
+            return self._write_values(result, op)
+        self._check_inplace_graph(op)
+        return self._commit(result, op)
+
+    def _inplace(self, op, compute, other=None, needs_self=False, overlap=True, saves_result=False):
+        """self <- compute(self), with PyTorch's in-place semantics (see above).
+
+        compute: maps a Tensor holding the current value to the new value (out of place).
+        other: the op's tensor operand, if any (checked for overlap; its requires_grad counts).
+        needs_self: the op's backward needs the value before the change (PyTorch's
+            original_self), so a copy is taken first.
+        saves_result: PyTorch's backward of this in-place op reads its result (exp_, tanh_...),
+            so a later in-place change of this tensor is refused at backward, as there.
+        """
+        if overlap:
+            self._check_overlap(other, op)
+        if not self._records(other):
+            with grad_mode.no_grad():
+                return self._write_values(compute(self), op)
+        self._check_inplace_graph(op)
+        return self._commit(compute(_ew.clone(self) if needs_self else self), op, saves_result)
+
+    def _commit(self, result, op, saves_result=False):
+        """Write `result` into self and rewrite the history (self's, or its base's through CopySlices)."""
+        if result._data.shape != self._data.shape:
+            return self._write_values(result, op)  # refused there, before any history changes
+        if result._data.dtype != self._data.dtype:
+            result = result.to(self._data.dtype)
+        node = result.grad_fn
+        info = self._view
+        base = self if info is None else info.base
+        if info is not None:
+            new_base = _shape.copy_slices(base, result, _views.positions(info))
+        self._write_values(result, op)
+        if saves_result and node is not None and node.out_data is not None:
+            # The op saved its output, which now lives in this tensor's storage, as in PyTorch:
+            # backward reads it from there (a new array object on the same memory) and refuses
+            # it if a tracked in-place change came after (the version noted here).
+            node.out_data = self._data.view()
+            node.versions = (node.versions or []) + [(self, self._version)]
+        if info is None:
+            if node is None:
+                return self
+            self.grad_fn = node
+            node.out_ref = weakref.ref(self)
+        else:
+            node = new_base.grad_fn
+            base.grad_fn = node
+            node.out_ref = weakref.ref(base)
+        base.requires_grad = True
+        if base._hooks or base._retains_grad:
+            node.hooked = True
+        for v in _views.live_views(base):
+            _views.regenerate(v, base)
+        return self
+
+    def _write(self, values, op="in-place update"):
+        """Overwrite the values outside the graph (random fills, init); bumps the version counter."""
+        self._check_inplace(op)
+        return self._write_values(Tensor._make(np.broadcast_to(np.asarray(values, dtype=self._data.dtype),
+                                                               self._data.shape)), op)
+
+    def zero_(self) -> "Tensor":
+        """Fill with zeros in place (no gradient flows to the old values)."""
+        return self._inplace("zero_", lambda s: _overwrite(s, 0), overlap=False)
+
     def fill_(self, value) -> "Tensor":
-        return self._write(np.full_like(self._data, value), "fill_")
+        """Fill with `value` (a number or 0-d tensor) in place."""
+        # No overlap check, as torch: on an expanded view every element gets the same value (a
+        # recorded one is refused by CopySlices at backward, as there).
+        return self._inplace("fill_", lambda s: _overwrite(s, value), value, overlap=False)
 
     def copy_(self, src) -> "Tensor":
+        """Copy src's values in (broadcast, cast to this dtype); the gradient flows to src."""
         src = src if isinstance(src, Tensor) else Tensor(src)
-        return self._rebase(src.to(self.dtype).expand(*self.shape) if src.shape != self.shape else src.to(self.dtype),
-                            "copy_")
+        # Copying a tensor onto itself writes nothing, so torch checks no overlap (an expanded x too).
+        return self._inplace("copy_", lambda s: _overwrite(s, src), src, overlap=src is not self)
 
     def _same_dtype(self, result: "Tensor", op: str, form: str) -> "Tensor":
         """An in-place op's result cast back to this tensor's dtype, where PyTorch allows it.
@@ -574,28 +735,57 @@ class Tensor:
         return result.to(dtype)
 
     def add_(self, other, alpha=1) -> "Tensor":
-        return self._rebase(self._same_dtype(_ew.add(self, other, alpha), "add_", "x = x + y"), "add_")
+        return self._inplace("add_", lambda s: self._same_dtype(_ew.add(s, other, alpha), "add_", "x = x + y"), other)
 
     def sub_(self, other, alpha=1) -> "Tensor":
-        return self._rebase(self._same_dtype(_ew.sub(self, other, alpha), "sub_", "x = x - y"), "sub_")
+        return self._inplace("sub_", lambda s: self._same_dtype(_ew.sub(s, other, alpha), "sub_", "x = x - y"), other)
 
     def mul_(self, other) -> "Tensor":
-        return self._rebase(self._same_dtype(self * other, "mul_", "x = x * y"), "mul_")
+        return self._inplace("mul_", lambda s: self._same_dtype(s * other, "mul_", "x = x * y"), other, needs_self=_requires_grad(other))
 
     def div_(self, other) -> "Tensor":
-        return self._rebase(self._same_dtype(self / other, "div_", "x = x / y"), "div_")
+        return self._inplace("div_", lambda s: self._same_dtype(s / other, "div_", "x = x / y"), other, needs_self=_requires_grad(other))
 
     def pow_(self, exponent) -> "Tensor":
-        return self._rebase(self._same_dtype(self ** exponent, "pow_", "x = x ** y"), "pow_")
-
-    def floor_divide_(self, other) -> "Tensor":
-        return self._rebase(self._same_dtype(self // other, "floor_divide_", "x = x // y"), "floor_divide_")
-
-    def remainder_(self, other) -> "Tensor":
-        return self._rebase(self._same_dtype(self % other, "remainder_", "x = x % y"), "remainder_")
+        return self._inplace("pow_", lambda s: self._same_dtype(s ** exponent, "pow_", "x = x ** y"), exponent, needs_self=True,
+                             saves_result=_requires_grad(exponent))
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._rebase(self._same_dtype(self.clamp(min, max), "clamp_", "x = x.clamp(...)"), "clamp_")
+        return self._inplace("clamp_", lambda s: self._same_dtype(_ew.clamp(s, min, max), "clamp_", "x = x.clamp(...)"), needs_self=True)
+
+    clip_ = clamp_
+
+    def floor_divide_(self, other) -> "Tensor":
+        return self._inplace("floor_divide_", lambda s: self._same_dtype(s // other, "floor_divide_", "x = x // y"),
+                             other)
+
+    def remainder_(self, other) -> "Tensor":
+        return self._inplace("remainder_", lambda s: self._same_dtype(s % other, "remainder_", "x = x % y"), other,
+                             needs_self=_requires_grad(other))
+
+    def neg_(self) -> "Tensor":
+        return self._inplace("neg_", _ew.neg)
+
+    def exp_(self) -> "Tensor":
+        return self._inplace("exp_", _ew.exp, saves_result=True)
+
+    def log_(self) -> "Tensor":
+        return self._inplace("log_", _ew.log, needs_self=True)
+
+    def sqrt_(self) -> "Tensor":
+        return self._inplace("sqrt_", _ew.sqrt, saves_result=True)
+
+    def abs_(self) -> "Tensor":
+        return self._inplace("abs_", _ew.abs, needs_self=True)
+
+    def tanh_(self) -> "Tensor":
+        return self._inplace("tanh_", _ew.tanh, saves_result=True)
+
+    def sigmoid_(self) -> "Tensor":
+        return self._inplace("sigmoid_", _ew.sigmoid, saves_result=True)
+
+    def relu_(self) -> "Tensor":
+        return self._inplace("relu_", _ew.relu, saves_result=True)
 
     def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
         """Fill with U(a, b) from `generator` or the global generator (a jit replay draws anew)."""
@@ -617,19 +807,26 @@ class Tensor:
         """self[index] = value with PyTorch's rules: the elements self[index] selects (see
         ops.shape.normalize_index); a number is cast to self's dtype, a Tensor too (with index
         tensors it must have self's dtype); value's leading size-1 dimensions are dropped and the
-        rest broadcast to the selection. Gradients reach value (g[index]) and self (zero at index)."""
-        self._check_inplace("__setitem__")
+        rest broadcast to the selection. Gradients reach value (g[index]) and self (zero at index).
+        With basic indices it is an in-place op on the view self[index] (PyTorch's semantics)."""
         parts = _shape.setitem_parts(self, index, value)
         if parts is None:
             return
         basic, advanced, value = parts
         value_t = value if isinstance(value, Tensor) else None
-        if (value_t is not None and value_t.requires_grad or self.requires_grad) and grad_mode.is_grad_enabled() \
-                or _jit_state["recorder"] is not None:
-            self._rebase(_shape.IndexPut.apply(self, value, basic=basic, index=advanced), "__setitem__")
-        else:
-            _shape.write_index(self._data, basic, advanced, value)
-            self._version += 1
+        if self._records(value_t) or _jit_state["recorder"] is not None:
+            if advanced is None:
+                region = _shape.getitem_basic(self, basic)
+                region._inplace("__setitem__", lambda s: _overwrite(s, value), value_t)
+            else:
+                self._inplace("__setitem__", lambda s: _shape.IndexPut.apply(s, value, basic=basic, index=advanced),
+                              value_t)
+            return
+        region = self._data[_shape._concrete(basic)] if advanced is None else self._data
+        if type(region) is np.ndarray:
+            _check_region_overlap(self, region, value_t)
+        _shape.write_index(self._data, basic, advanced, value)
+        _views.counter(self).version += 1
 
     # ----- dtype conversion -----
 
@@ -838,6 +1035,21 @@ class Tensor:
         return _shape.transpose(self, -2, -1)
 
 
+def _requires_grad(x) -> bool:
+    return isinstance(x, Tensor) and x.requires_grad
+
+
+def _overwrite(s, value):
+    """value broadcast to s's shape, as a result of s with zero gradient to it (copy_, fill_)."""
+    return _ew.where(np.zeros(s._data.shape, dtype=bool), s, value)
+
+
+def _check_region_overlap(t, region, value):
+    """The overlap checks of an in-place write into `region` (an array view of t's storage)."""
+    probe = Tensor._make(region)
+    probe._check_overlap(value, "__setitem__")
+
+
 class _HookHandle:
     _next_id = 0
 
@@ -903,7 +1115,7 @@ for _module, _names in (
     (_reduce, "sum mean prod max min amax amin logsumexp var std norm argmax argmin all any"),
     (_shape, "reshape view flatten transpose permute squeeze unsqueeze expand expand_as broadcast_to "
              "split chunk flip repeat gather swapaxes movedim unbind index_put index_put_ index_select masked_fill "
-             "masked_fill_ scatter scatter_ scatter_add scatter_add_ index_add index_add_"),
+             "masked_fill_ scatter scatter_ scatter_add scatter_add_ index_add index_add_ diagonal narrow select"),
     (_linalg, "matmul"),
     (_nn, "softmax log_softmax"),
 ):
@@ -913,8 +1125,8 @@ Tensor.clone = _ew.clone
 # Reading .grad is the slot's own C getter (no Python frame); writing checks the value.
 Tensor.grad = property(Tensor._grad.__get__, Tensor._set_grad, None,
                        "The accumulated gradient (a Tensor of this tensor's shape and dtype) after backward, or None.")
-Tensor.view_as = lambda self, other: _shape.reshape(self, other.shape)
-Tensor.reshape_as = Tensor.view_as
+Tensor.view_as = lambda self, other: _shape.view(self, other.shape)
+Tensor.reshape_as = lambda self, other: _shape.reshape(self, other.shape)
 Tensor.mm = _linalg.matmul
 Tensor.dot = _linalg.dot
 Tensor.topk = _reduce.topk

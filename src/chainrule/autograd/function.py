@@ -175,6 +175,8 @@ class Function:
         ctx.site = user_site()
         result = Tensor._make(out, ctx)
         data = result._data
+        if data is not out and ctx.out_data is out:
+            ctx.out_data = data  # a 0-d result came back as a NumPy scalar: keep the output's array
         ctx.shape = data.shape
         ctx.dtype = data.dtype
         ctx.out_ref = _weakref(result)
@@ -331,12 +333,15 @@ def _apply_unary(cls, a, params):
             ctx.out_data = out
         elif len(saved) == 1 and saved[0] is x and x is not None:
             ctx.saved = (a,)
-            ctx.versions = [(a, a._version)]
+            vc = a._vc  # a._version, inlined: the version counter shared with views (None: 0)
+            ctx.versions = [(a, 0 if vc is None else vc.version)]
         else:
             ctx._resolve_saved((a,), (x,), out)
     ctx.site = user_site(3)
     result = Tensor._make(out, ctx)
     data = result._data
+    if data is not out and ctx.out_data is out:
+        ctx.out_data = data  # a 0-d result came back as a NumPy scalar: keep the array the output holds
     ctx.shape = data.shape
     ctx.dtype = data.dtype
     ctx.out_ref = _weakref(result)
@@ -383,10 +388,12 @@ def _apply_binary(cls, a, b, params):
                 ctx.out_data = out
             elif ta and value is x:
                 resolved.append(a)
-                versions.append((a, a._version))
+                vc = a._vc  # a._version, inlined
+                versions.append((a, 0 if vc is None else vc.version))
             elif tb and value is y:
                 resolved.append(b)
-                versions.append((b, b._version))
+                vc = b._vc
+                versions.append((b, 0 if vc is None else vc.version))
             else:
                 resolved.append(value)
         ctx.saved = tuple(resolved)
@@ -394,6 +401,8 @@ def _apply_binary(cls, a, b, params):
     ctx.site = user_site(3)
     result = Tensor._make(out, ctx)
     data = result._data
+    if data is not out and ctx.out_data is out:
+        ctx.out_data = data  # a 0-d result came back as a NumPy scalar: keep the array the output holds
     ctx.shape = data.shape
     ctx.dtype = data.dtype
     ctx.out_ref = _weakref(result)

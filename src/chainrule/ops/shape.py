@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.views import make_view
 from ._util import as_array, is_tensor, normalize_axes, unbroadcast
 
 
@@ -66,12 +67,16 @@ class BroadcastTo(Function):
     def forward(ctx, x, shape=None):
         ctx.in_shape = np.shape(x)
         try:
-            return np.broadcast_to(x, shape)
+            out = np.broadcast_to(x, shape)
         except ValueError:
             raise RuntimeError(
                 f"expand/broadcast_to: a tensor of shape {np.shape(x)} cannot be broadcast to {tuple(shape)}; "
                 "each dimension must match or be 1, and new dimensions go in front."
             ) from None
+        if type(x) is np.ndarray and x.flags.writeable:
+            # A view, writable like PyTorch's expand (in-place ops refuse overlapping elements first).
+            out.flags.writeable = True
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -134,7 +139,7 @@ class Flip(Function):
     @staticmethod
     def forward(ctx, x, axes=None):
         ctx.axes = axes
-        return np.flip(x, axes)
+        return np.flip(x, axes).copy()  # a copy, as torch.flip (np.flip's view would alias x)
 
     @staticmethod
     def backward(ctx, g):
@@ -222,6 +227,103 @@ def _index_error(err, op, shape, index, advanced):
     return IndexError(f"{op}: {msg} (tensor of shape {tuple(shape)}, index {shown!r})")
 
 
+class Diagonal(Function):
+    """y = the diagonal of x over dims (dim1, dim2), shifted by offset, as a last dim (a view).
+
+    dy/dx: g written on that diagonal of zeros (DiagonalScatter).
+    """
+
+    @staticmethod
+    def forward(ctx, x, offset=0, dim1=0, dim2=1):
+        ctx.in_shape = np.shape(x)
+        ctx.diag = dict(offset=offset, dim1=dim1, dim2=dim2)
+        out = np.diagonal(x, offset, dim1, dim2)
+        if type(x) is np.ndarray and x.flags.writeable:
+            out.flags.writeable = True  # NumPy's diagonal view is read-only; PyTorch's is writable
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return DiagonalScatter.apply(g, shape=ctx.in_shape, **ctx.diag)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return Diagonal.apply(t, **ctx.diag)
+
+
+class DiagonalScatter(Function):
+    """y = zeros(shape) with g on the diagonal (offset, dim1, dim2): the transpose of Diagonal.
+
+    dy/dg: the diagonal of y's gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, g, shape=None, offset=0, dim1=0, dim2=1):
+        ctx.diag = dict(offset=offset, dim1=dim1, dim2=dim2)
+        out = np.zeros(shape, dtype=np.result_type(g))
+        diag = np.diagonal(out, offset, dim1, dim2)
+        diag.flags.writeable = True
+        diag[...] = g
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Diagonal.apply(gg, **ctx.diag)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return DiagonalScatter.apply(t, shape=ctx.shape, **ctx.diag)
+
+
+class CopySlices(Function):
+    """y = base with the elements of one of its views replaced by `value` (PyTorch's CopySlices).
+
+    `pos` holds, for each element of the view, its flat position in base. It is the node an
+    in-place op on a view gives the base: dy/dbase = g outside the view, 0 inside;
+    dy/dvalue = g at the view's positions (the in-place op's own backward takes it from there).
+    """
+
+    @staticmethod
+    def forward(ctx, base, value, pos=None):
+        ctx.pos = pos
+        ctx.base_shape = np.shape(base)
+        out = np.array(base, copy=True)
+        out.reshape(-1)[pos.reshape(-1)] = np.broadcast_to(value, pos.shape).reshape(-1)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import where
+
+        need_base, need_value = ctx.needs_input_grad
+        pos = ctx.pos
+        if np.unique(pos).size < pos.size:
+            from ..autograd.function import format_site
+
+            raise RuntimeError(
+                f"CopySlices (created at {format_site(getattr(ctx, 'site', None))}): unsupported operation: more than one "
+                f"element of the written-to view (shape {pos.shape}, an expanded view) refers to a single "
+                "memory location, so its gradient is ambiguous. Please .clone() the tensor before the "
+                "in-place operation."
+            )
+        gb = gv = None
+        if need_base:
+            keep = np.ones(ctx.base_shape, dtype=bool)
+            keep.reshape(-1)[pos.reshape(-1)] = False
+            gb = where(keep, g, 0.0)
+        if need_value:
+            gv = getitem(reshape(g, (-1,)), (pos,))
+        return gb, gv
+
+    @staticmethod
+    def jvp(ctx, tb, tv):
+        tb = np.zeros(ctx.base_shape, dtype=ctx.dtype) if tb is None else tb
+        tv = np.zeros(ctx.pos.shape, dtype=ctx.dtype) if tv is None else tv
+        return CopySlices.apply(tb, tv, pos=ctx.pos)
+
+
+
+
 class Getitem(Function):
     """y = x[index] with PyTorch's rules: basic indexing (ints, slices, None) first, then index arrays.
 
@@ -239,6 +341,14 @@ class Getitem(Function):
         ctx.basic = basic
         ctx.index = index
         ctx.in_shape = np.shape(x)
+        if index is None:
+            # Basic indexing only: a view of x, as in PyTorch (0-d index arrays act as their ints, and
+            # an all-integer index gives a 0-d view rather than a NumPy scalar, which is a copy).
+            basic = _concrete(basic)
+            out = _select(x, basic, None)
+            if type(out) is not np.ndarray:
+                out = x[basic + (Ellipsis,)]
+            return out
         return _select(x, basic, index)
 
     @staticmethod
@@ -483,9 +593,22 @@ def _index_shape(shape, index, advanced, op):
 
 def getitem(x, index):
     """x[index] with PyTorch's indexing rules (see normalize_index), differentiable; the backward
-    adds up repeated indices."""
+    adds up repeated indices.
+
+    Basic indexing (integers, slices, None, Ellipsis) gives a view sharing x's storage, as in
+    PyTorch; integer or boolean index tensors give a copy.
+    """
     basic, advanced = normalize_index(index, np.shape(as_array(x)))
+    if advanced is None:
+        return getitem_basic(x, basic)
     return Getitem.apply(x, basic=basic, index=advanced)
+
+
+def getitem_basic(x, basic):
+    """x[basic] for a normalized basic index (ints, slices, None): a view of x."""
+    basic = _concrete(basic)
+    return make_view(Getitem.apply(x, basic=basic, index=None), x, Getitem, {"basic": basic, "index": None},
+                     op="getitem")
 
 
 def _check_scalar_fits(value, dtype, op):
@@ -846,20 +969,45 @@ def index_add_(input, dim, index, source, *, alpha=1):
 def reshape(x, *shape):
     """Same elements, new shape; one dimension may be -1.
 
+    A view of x when its strides allow one (as torch.reshape), else a copy.
+
     Example:
         >>> chainrule.arange(6).reshape(2, 3)
     """
     shape = _shape_arg(shape, "reshape")
-    if np.shape(as_array(x)) == shape:
-        return x
-    return Reshape.apply(x, shape=shape)
+    if not is_tensor(x):
+        return x if np.shape(x) == shape else Reshape.apply(x, shape=shape)
+    out = Reshape.apply(x, shape=shape)
+    if out._data.size == 0 or np.may_share_memory(out._data, x._data):
+        make_view(out, x, Reshape, {"shape": out._data.shape}, op="reshape")
+    return out
 
 
-view = reshape
+def view(x, *shape):
+    """Same elements, new shape, always sharing x's storage (torch.Tensor.view).
+
+    Refused when x's strides do not allow it (after a transpose, say): use reshape.
+    """
+    shape = _shape_arg(shape, "view")
+    data = as_array(x)
+    try:
+        np.reshape(data, shape, copy=False)
+    except ValueError:
+        try:
+            np.reshape(data, shape)
+        except ValueError:
+            pass  # an impossible shape: reshape below says why
+        else:
+            raise RuntimeError(
+                f"view: shape {shape} is not compatible with the input's size and strides (shape "
+                f"{np.shape(data)}, strides {tuple(s // data.itemsize for s in data.strides)}): at least one "
+                "dimension spans across two contiguous subspaces. Use .reshape(...) instead."
+            ) from None
+    return reshape(x, shape)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
-    """Merge dims start_dim..end_dim into one."""
+    """Merge dims start_dim..end_dim into one (a view when strides allow, as torch.flatten)."""
     shape = np.shape(as_array(x))
     if not shape:
         return reshape(x, (1,))
@@ -867,6 +1015,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     if start > end:
         raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of shape "
                            f"{shape}; swap them")
+    if start == end:
+        return x  # nothing flattened: x itself, as torch.flatten
     return reshape(x, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
 
 
@@ -877,9 +1027,9 @@ def permute(x, *dims):
     if sorted(d % max(ndim, 1) for d in dims) != list(range(ndim)):
         raise RuntimeError(f"permute: dims {dims} are not a permutation of the {ndim} dimensions")
     dims = tuple(d % ndim for d in dims)
-    if dims == tuple(range(ndim)):
+    if dims == tuple(range(ndim)) and not is_tensor(x):
         return x
-    return Permute.apply(x, axes=dims)
+    return make_view(Permute.apply(x, axes=dims), x, Permute, {"axes": dims}, op="permute")
 
 
 def transpose(x, dim0=-2, dim1=-1):
@@ -941,9 +1091,9 @@ def broadcast_to(x, *shape):
         # Backward rules on plain arrays (first-order): a read-only view, no node.
         return x if x.shape == shape[0] else np.broadcast_to(x, shape[0])
     shape = _shape_arg(shape, "broadcast_to")
-    if np.shape(as_array(x)) == shape:
+    if not is_tensor(x) and np.shape(x) == shape:
         return x
-    return BroadcastTo.apply(x, shape=shape)
+    return make_view(BroadcastTo.apply(x, shape=shape), x, BroadcastTo, {"shape": shape}, op="expand")
 
 
 def expand(x, *sizes):
@@ -1011,7 +1161,7 @@ def split(x, split_size_or_sections, dim=0):
     size = np.shape(as_array(x))[dim]
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
-        sizes = [builtins.min(step, size - s) for s in range(0, size, step)]
+        sizes = [builtins.min(step, size - s) for s in range(0, size, step)] or [0]  # torch: one empty piece
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != size:
@@ -1021,9 +1171,18 @@ def split(x, split_size_or_sections, dim=0):
     for n in sizes:
         index = [slice(None)] * ndim
         index[dim] = slice(start, start + n)
-        pieces.append(getitem(x, tuple(index)))
+        pieces.append(_multi_output_view(getitem(x, tuple(index)), "split"))
         start += n
     return tuple(pieces)
+
+
+def _multi_output_view(piece, op):
+    """Mark a piece of split/chunk/unbind: PyTorch refuses a recorded in-place op on these views."""
+    info = getattr(piece, "_view", None)
+    if info is not None:
+        info.multi = True
+        info.op = op
+    return piece
 
 
 def chunk(x, chunks, dim=0):
@@ -1036,8 +1195,42 @@ def chunk(x, chunks, dim=0):
 
 
 def unbind(x, dim=0):
-    """The slices along `dim`, each without that dimension."""
-    return tuple(squeeze(p, dim) for p in split(x, 1, dim))
+    """The slices along `dim`, each without that dimension (views of x, as torch.unbind)."""
+    ndim = np.ndim(as_array(x))
+    dim = normalize_axes(dim, ndim, "unbind")[0]
+    lead = (slice(None),) * dim
+    return tuple(_multi_output_view(getitem(x, lead + (i,)), "unbind") for i in range(np.shape(as_array(x))[dim]))
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal over dims dim1 and dim2 as a new last dim: a view (torch.diagonal)."""
+    ndim = np.ndim(as_array(x))
+    d1, d2 = normalize_axes(dim1, ndim, "diagonal")[0], normalize_axes(dim2, ndim, "diagonal")[0]
+    if d1 == d2:
+        raise RuntimeError(f"diagonal: dim1 and dim2 cannot be the same dimension ({dim1}, {dim2})")
+    params = {"offset": int(offset), "dim1": d1, "dim2": d2}
+    return make_view(Diagonal.apply(x, **params), x, Diagonal, params, op="diagonal")
+
+
+def copy_slices(base, value, pos):
+    """base with the view elements at flat positions `pos` replaced by value (differentiable in both)."""
+    return CopySlices.apply(base, value, pos=pos)
+
+
+def select(x, dim, index):
+    """x indexed by `index` along `dim`, that dimension removed: a view (torch.select)."""
+    dim = normalize_axes(dim, np.ndim(as_array(x)), "select")[0]
+    return getitem(x, (slice(None),) * dim + (int(index),))
+
+
+def narrow(x, dim, start, length):
+    """The `length` entries from `start` along `dim`: a view (torch.narrow)."""
+    dim = normalize_axes(dim, np.ndim(as_array(x)), "narrow")[0]
+    size = np.shape(as_array(x))[dim]
+    start = int(start) + size if start < 0 else int(start)
+    if not 0 <= start <= start + length <= size:
+        raise IndexError(f"narrow: start {start} and length {length} are out of range for dim {dim} of size {size}")
+    return getitem(x, (slice(None),) * dim + (slice(start, start + int(length)),))
 
 
 def pad(x, pad, mode="constant", value=0.0):
@@ -1071,7 +1264,12 @@ def repeat(x, *sizes):
     x = reshape(x, shape)
     interleaved = tuple(v for pair in zip((1,) * len(shape), shape) for v in pair)
     tiled = broadcast_to(reshape(x, interleaved), tuple(v for pair in zip(sizes, shape) for v in pair))
-    return reshape(tiled, tuple(s * n for s, n in zip(sizes, shape)))
+    out = reshape(tiled, tuple(s * n for s, n in zip(sizes, shape)))
+    if getattr(out, "_view", None) is not None:  # all sizes 1: still a copy, as torch.repeat
+        from .elementwise import clone
+
+        out = clone(out)
+    return out
 
 
 def gather(input, dim, index):
