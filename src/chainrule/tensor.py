@@ -697,8 +697,11 @@ class Tensor:
     def _write(self, values, op="in-place update"):
         """Overwrite the values outside the graph (random fills, init); bumps the version counter."""
         self._check_inplace(op)
-        return self._write_values(Tensor._make(np.broadcast_to(np.asarray(values, dtype=self._data.dtype),
-                                                               self._data.shape)), op)
+        np.copyto(self._data, values, casting="unsafe")
+        _views.counter(self).version += 1
+        if _jit_state["recorder"] is not None:
+            _jit.record_inplace(self, values, op)
+        return self
 
     def zero_(self) -> "Tensor":
         """Fill with zeros in place (no gradient flows to the old values)."""

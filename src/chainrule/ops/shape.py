@@ -606,9 +606,10 @@ def getitem(x, index):
 
 def getitem_basic(x, basic):
     """x[basic] for a normalized basic index (ints, slices, None): a view of x."""
-    basic = _concrete(basic)
-    return make_view(Getitem.apply(x, basic=basic, index=None), x, Getitem, {"basic": basic, "index": None},
-                     op="getitem")
+    # Getitem gets the index as given (a jit trace follows 0-d index tensors); the view's chain
+    # keeps the ints they stood for.
+    out = Getitem.apply(x, basic=basic, index=None)
+    return make_view(out, x, Getitem, {"basic": _concrete(basic), "index": None}, op="getitem")
 
 
 def _check_scalar_fits(value, dtype, op):
