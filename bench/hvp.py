@@ -60,7 +60,7 @@ def chainrule_hvp_fn(W, x, v, jit=False):
         hvp = chainrule.jit(hvp)
 
     def run():
-        return hvp(xc).data
+        return hvp(xc).numpy()
     return run
 
 

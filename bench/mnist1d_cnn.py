@@ -142,7 +142,7 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
                             compile=chainrule.jit if jit else None)
     with chainrule.no_grad():
         out = model(chainrule.from_numpy(np.ascontiguousarray(x_test[:, None, :])))
-        acc = (out.data.argmax(1) == y_test).mean()
+        acc = (out.detach().numpy().argmax(1) == y_test).mean()
     return elapsed, float(acc)
 
 

@@ -115,7 +115,7 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
     elapsed = training_loop(model, opt, cdata, chainrule.nn.functional.cross_entropy,
                             compile=chainrule.jit if jit else None)
     with chainrule.no_grad():
-        acc = (model(chainrule.from_numpy(x_test)).data.argmax(1) == y_test).mean()
+        acc = (model(chainrule.from_numpy(x_test)).detach().numpy().argmax(1) == y_test).mean()
     return elapsed, float(acc)
 
 

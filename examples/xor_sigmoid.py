@@ -31,7 +31,7 @@ def train(seed, steps, lr=1.0, print_every=None):
         loss.backward()
         opt.step()
         if print_every and step % print_every == 0:
-            accu = float(((logits.data > 0) == (target.data > 0.5)).mean())
+            accu = float(((logits.data > 0) == (target.data > 0.5)).float().mean())
             print(f"iter {step}, J={loss.item():.6f}, accu={accu:.2f}")
     with cr.no_grad():
         p = cr.sigmoid(model(x)).numpy().ravel()

@@ -36,3 +36,10 @@ def test_readme_python_blocks_run_and_give_the_shown_answers():
     assert str(ns["symbolic"].diff(lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10)) == "2*(5*x**12 - 8*x**10 - 4)/x**3"
     check = ns["symbolic"].identity(cr.tanh, lambda x: 2 * cr.sigmoid(2 * x) - 1)
     assert check.symbolic and check.numeric
+
+
+def test_readme_links_to_files_that_exist():
+    links = re.findall(r"\]\(((?:docs|bench|examples)/[^)#]+)\)", README.read_text())
+    assert any(link.startswith("docs/compat/") for link in links)
+    missing = [link for link in links if not (README.parent / link).exists()]
+    assert not missing, f"README links to missing files: {missing}"

@@ -153,7 +153,7 @@ def test_repr_is_pytorch_like():
         "  )\n"
         ")"
     )
-    assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2)"
+    assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2, inplace=False)"   # torch.nn.Dropout's repr
     assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..ops import elementwise as _ew
 from ..ops import nn as _nn
+from . import functional as F
 from .module import Module
 
 
@@ -11,9 +12,13 @@ class ReLU(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return _ew.relu(x)
+        return F.relu(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -22,12 +27,13 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x):
-        return _ew.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
@@ -36,12 +42,13 @@ class ELU(Module):
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, x):
-        return _ew.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class SELU(Module):
@@ -49,9 +56,13 @@ class SELU(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return _ew.selu(x)
+        return F.selu(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Hardtanh(Module):
@@ -62,12 +73,13 @@ class Hardtanh(Module):
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: max_val {max_val} must be greater than min_val {min_val}")
         self.min_val, self.max_val = min_val, max_val
+        self.inplace = inplace
 
     def forward(self, x):
-        return _ew.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
 
 
 class Mish(Module):
@@ -75,9 +87,13 @@ class Mish(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return _ew.mish(x)
+        return F.mish(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):

@@ -17,10 +17,11 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = float(p)
+        self.inplace = inplace
         self.generator = generator
 
     def forward(self, x):
-        return dropout(x, self.p, self.training, generator=self.generator)
+        return dropout(x, self.p, self.training, self.inplace, generator=self.generator)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

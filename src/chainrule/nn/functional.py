@@ -14,8 +14,8 @@ from .. import _dtypes
 from ..ops._util import as_array, is_tensor
 from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, linear,
                         max_pool1d, max_pool2d)
-from ..ops.elementwise import (_plain, elu, gelu, hardtanh, leaky_relu, mish, relu, rsqrt, selu, sigmoid, silu,
-                               softplus, tanh, where)
+from ..ops import elementwise as _ew
+from ..ops.elementwise import _plain, gelu, rsqrt, sigmoid, silu, softplus, tanh, where
 from ..ops import nn as _nn
 from ..ops.nn import Dropout, log_softmax, one_hot, softmax
 from ..ops.reduce import mean as _mean
@@ -28,6 +28,46 @@ __all__ = [
     "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "dropout", "batch_norm", "layer_norm", "embedding", "pad", "normalize",
 ]
+
+
+# ----- activations with PyTorch's inplace= flag -----
+
+def _activation(op, compute, input, inplace, saves_result=False):
+    """compute(input); with inplace=True the result is written into `input` with PyTorch's in-place
+    semantics (version counter, views' history, refusal on a leaf that requires grad) and returned."""
+    if not inplace:
+        return compute(input)
+    return input._inplace(op, compute, needs_self=not saves_result, saves_result=saves_result)
+
+
+def relu(input, inplace=False):
+    """max(x, 0); relu'(0) = 0. inplace=True writes into `input` (torch.nn.functional.relu)."""
+    return _activation("relu_", _ew.relu, input, inplace, saves_result=True)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope * x; inplace=True writes into `input`."""
+    return _activation("leaky_relu_", lambda t: _ew.leaky_relu(t, negative_slope), input, inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha (e^x - 1); inplace=True writes into `input`."""
+    return _activation("elu_", lambda t: _ew.elu(t, alpha), input, inplace)
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalizing constants; inplace=True writes into `input`."""
+    return _activation("selu_", _ew.selu, input, inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x limited to [min_val, max_val]; inplace=True writes into `input`."""
+    return _activation("hardtanh_", lambda t: _ew.hardtanh(t, min_val, max_val), input, inplace)
+
+
+def mish(input, inplace=False):
+    """x tanh(softplus(x)); inplace=True writes into `input`."""
+    return _activation("mish_", _ew.mish, input, inplace)
 
 
 # ----- losses: ops.nn's, with PyTorch's full signatures (legacy size_average / reduce included) -----
@@ -102,8 +142,10 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
         return input
     if p == 1:
         data = np.asarray(as_array(input))
-        return input * np.zeros(data.shape, dtype=data.dtype if data.dtype.kind == "f" else _dtypes.get_default_dtype())
-    return Dropout.apply(input, p=float(p), generator=generator)
+        zeros = np.zeros(data.shape, dtype=data.dtype if data.dtype.kind == "f" else _dtypes.get_default_dtype())
+        return _activation("dropout_", lambda t: t * zeros, input, inplace, saves_result=True)
+    return _activation("dropout_", lambda t: Dropout.apply(t, p=float(p), generator=generator), input, inplace,
+                       saves_result=True)
 
 
 def _update_running_stats(rm, rv, mu, var, momentum, unbias):  # momentum: a number or a 0-d array
