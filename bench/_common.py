@@ -226,8 +226,8 @@ def chainrule_mlp(params, lr):
 
     model = _relu_mlp(chainrule.nn, params)
     for layer, (w, b) in zip(model[::2], params):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
+        layer.weight.data.copy_(chainrule.from_numpy(w))
+        layer.bias.data.copy_(chainrule.from_numpy(b))
     return model, chainrule.optim.SGD(model.parameters(), lr=lr)
 
 

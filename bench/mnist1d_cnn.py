@@ -133,8 +133,8 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
                           nn.Conv1d(CH, CH, 3, stride=2, padding=1), nn.ReLU(),
                           nn.Flatten(), nn.Linear(CH * 5, 10))
     for layer, (w, b) in zip([model[0], model[2], model[4], model[7]], list(params[0]) + [params[1]]):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
+        layer.weight.data.copy_(chainrule.from_numpy(w))
+        layer.bias.data.copy_(chainrule.from_numpy(b))
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
     cdata = [(chainrule.from_numpy(np.ascontiguousarray(xb[:, None, :])), chainrule.from_numpy(yb))
              for xb, yb in data]
