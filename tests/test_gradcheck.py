@@ -99,3 +99,36 @@ def test_accepts_numpy_inputs_and_constant_arguments():
 def test_needs_an_input_that_requires_grad():
     with pytest.raises(ValueError, match="requires grad"):
         cr.gradcheck(lambda x: x * 2, (cr.tensor([1.0], dtype=cr.float64),))
+
+
+def _noncontiguous_inputs(lib):
+    rng = np.random.default_rng(3)
+    base = lib.tensor(rng.uniform(0.5, 2.0, (4, 6)), dtype=lib.float64)
+    return {"transposed": base.T, "strided": base[:, ::2], "row": base[1:3, 1:5]}
+
+
+@pytest.mark.parametrize("kind", ["transposed", "strided", "row"])
+def test_non_contiguous_inputs_are_checked_as_torch_checks_them(kind):
+    import torch
+
+    def f(lib):
+        return lambda t: (t.exp() * t).sum(-1)
+
+    x = _noncontiguous_inputs(cr)[kind].detach().requires_grad_()
+    tx = _noncontiguous_inputs(torch)[kind].detach().requires_grad_()
+    assert torch.autograd.gradcheck(f(torch), (tx,)) and cr.gradcheck(f(cr), (x,))
+    assert cr.gradgradcheck(f(cr), (x,)) and torch.autograd.gradgradcheck(f(torch), (tx,))
+    # and a planted error is still caught on such an input
+    with pytest.raises(GradcheckError):
+        cr.gradcheck(lambda t: ExpOffByOnePercent.apply(t), (x,))
+
+
+def test_expanded_inputs_are_refused_as_torch_refuses_them():
+    import torch
+
+    tx = torch.rand(3, dtype=torch.float64).expand(2, 3).requires_grad_()
+    with pytest.raises(RuntimeError, match="stride 0"):
+        torch.autograd.gradcheck(lambda t: t * 2, (tx,))
+    x = cr.rand(3, dtype=cr.float64).expand(2, 3).requires_grad_()
+    with pytest.raises(RuntimeError, match="stride 0"):
+        cr.gradcheck(lambda t: t * 2, (x,))

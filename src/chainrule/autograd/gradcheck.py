@@ -51,15 +51,16 @@ def _numerical_columns(func, inputs, wrt, eps):
     with no_grad():
         for i in wrt:
             x = inputs[i]._data
-            flat = x.reshape(-1)
             cols = []
-            for k in range(flat.size):
-                orig = flat[k]
-                flat[k] = orig + eps
+            # Perturb through the input's own (possibly strided) array, entry by entry in C order: a
+            # reshape(-1) of a non-contiguous input is a copy, and perturbing it would change nothing.
+            for k in np.ndindex(x.shape):
+                orig = x[k]
+                x[k] = orig + eps
                 plus = np.concatenate([o._data.reshape(-1) for o in _outputs(func, inputs)] or [np.zeros(0)])
-                flat[k] = orig - eps
+                x[k] = orig - eps
                 minus = np.concatenate([o._data.reshape(-1) for o in _outputs(func, inputs)] or [np.zeros(0)])
-                flat[k] = orig
+                x[k] = orig
                 cols.append((plus - minus) / (2 * eps))
             columns.append(np.stack(cols, axis=1) if cols else np.zeros((0, 0)))
     return columns
@@ -113,6 +114,13 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
     if not wrt:
         raise ValueError("gradcheck: no input requires grad; create the inputs with requires_grad=True")
     for i in wrt:
+        data = inputs[i]._data
+        if data.size > 1 and any(st == 0 and n > 1 for st, n in zip(data.strides, data.shape)):
+            raise RuntimeError(
+                f"gradcheck: input {i} (shape {tuple(data.shape)}) has a dimension with stride 0 (an expanded "
+                "view), so one perturbation would move several entries at once. Pass a copy, e.g. x.clone(), "
+                "as PyTorch's gradcheck also requires."
+            )
         if inputs[i].dtype != np.float64:
             warnings.warn(
                 f"gradcheck: input {i} has dtype {inputs[i].dtype}; the check is meant for float64 and will "
