@@ -1313,22 +1313,22 @@ def trunc(x):
 
 def floor_divide(x, y):
     """x // y rounded toward -inf, in the operands' result dtype; integer division by zero raises."""
-    x, y = _promote2("floor_divide", x, y)
-    if is_tensor(x) or is_tensor(y):
-        _refuse_bool("floor_divide", (x, y), "Convert the bool tensors first, e.g. x.int().", both=True)
-        _refuse_integer_zero("floor_divide", x, y)
-    with np.errstate(**_IEEE):
-        return _plain(np.floor_divide, x, y)
+    return _division_without_gradient("floor_divide", np.floor_divide, x, y)
 
 
 def remainder(x, y):
     """x mod y with the sign of y (Python's %), in the operands' result dtype."""
-    x, y = _promote2("remainder", x, y)
+    return _division_without_gradient("remainder", np.remainder, x, y)
+
+
+def _division_without_gradient(op, ufunc, x, y):
+    """// and %: torch's promotion and refusals (two bools, integer division by zero), no graph."""
+    x, y = _promote2(op, x, y)
     if is_tensor(x) or is_tensor(y):
-        _refuse_bool("remainder", (x, y), "Convert the bool tensors first, e.g. x.int().", both=True)
-        _refuse_integer_zero("remainder", x, y)
+        _refuse_bool(op, (x, y), "Convert the bool tensors first, e.g. x.int().", both=True)
+        _refuse_integer_zero(op, x, y)
     with np.errstate(**_IEEE):
-        return _plain(np.remainder, x, y)
+        return _plain(ufunc, x, y)
 
 
 def isnan(x):
