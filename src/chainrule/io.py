@@ -41,6 +41,10 @@ def write_safetensors(arrays: dict, path, metadata: dict | None = None) -> None:
             raise ValueError("save: safetensors metadata must map strings to strings")
         header["__metadata__"] = dict(metadata)
     for name, array in arrays.items():
+        if name == "__metadata__":
+            raise ValueError("save: a tensor can't be named '__metadata__' in a safetensors file: the format "
+                             "reserves that header entry for metadata (the file could not be loaded back). "
+                             "Rename the tensor, or use chainrule.save, which renames it in the file")
         array = np.asarray(array)
         dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
         if dtype not in _NAMES:
@@ -189,8 +193,10 @@ def _encode(obj, arrays: dict, where: str):
     if isinstance(obj, (Tensor, np.ndarray)):
         # Entries are named by their path ("model.linear.weight"), so other safetensors readers see
         # meaningful names; a suffix keeps them unique when two paths spell the same.
+        # "__metadata__" is the safetensors header's own entry, so a tensor saved at that path gets
+        # a suffix too (torch.save stores it like any other key).
         key, n = where or "tensor", 1
-        while key in arrays:
+        while key in arrays or key == "__metadata__":
             key, n = f"{where}#{n}", n + 1
         arrays[key] = obj._data if isinstance(obj, Tensor) else obj
         return {"__tensor__" if isinstance(obj, Tensor) else "__ndarray__": key}

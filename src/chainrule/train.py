@@ -174,6 +174,33 @@ def evaluate(model, data, *, loss_fn=cross_entropy, batch_size: int = 1000, metr
     return EvalResult(total_loss / count, total_correct / count)
 
 
+def _check_hyperparameters(ckpt, optimizer, path) -> None:
+    """Refuse a checkpoint whose optimizer hyper-parameters are not finite or out of range.
+
+    Runs before anything is loaded: optimizer.load_state_dict takes the saved groups' lr, betas,
+    ... as they are (as PyTorch does), so a corrupt or hand-edited checkpoint would otherwise
+    train on with lr=-0.1 or lr=nan.
+    """
+    saved = ckpt.get("optimizer") if isinstance(ckpt, dict) else None
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list):
+        return  # optimizer.load_state_dict names a malformed state dict
+    for i, group in enumerate(groups):
+        if not isinstance(group, dict):
+            continue
+        for key, value in group.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise ValueError(f"{path}: the optimizer's param_groups[{i}] has {key}={value!r}; a checkpoint's "
+                                 "hyper-parameters must be finite. The file is corrupt or was edited; resume from "
+                                 "another checkpoint or start a new run")
+        try:
+            optimizer._check_group({**optimizer.defaults, **group})
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: the optimizer's param_groups[{i}] is refused: {e}. The file is corrupt or "
+                             "was edited; resume from another checkpoint or start a new run") from None
+
+
 def _restore_all_or_nothing(ckpt, model, optimizer, scheduler):
     """Load model, optimizer and scheduler state; if any part is refused, put back what was there."""
     before = (model.state_dict(), optimizer.state_dict(), scheduler.state_dict() if scheduler is not None else None)
@@ -263,6 +290,7 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
             raise ValueError(f"fit: the checkpoint {checkpoint_path} was written with seed={ckpt['seed']}, "
                              f"batch_size={ckpt['batch_size']}; resume with the same values (got seed={seed}, "
                              f"batch_size={batch_size}) so the data order matches")
+        _check_hyperparameters(ckpt, optimizer, checkpoint_path)
         _restore_all_or_nothing(ckpt, model, optimizer, scheduler)
         _dtypes.default_generator().bit_generator.state = ckpt["rng"]
         step, best, bad_evals = ckpt["step"], ckpt["best"], ckpt["bad_evals"]
@@ -361,6 +389,8 @@ def load_checkpoint(directory, model, optimizer=None, scheduler=None) -> dict:
         raise FileNotFoundError(f"{path}: no checkpoint; expected a directory written by fit(checkpoint_dir=...) "
                                 "or `chainrule train --out DIR`")
     ckpt = load(path)
+    if optimizer is not None:
+        _check_hyperparameters(ckpt, optimizer, path)
     model.load_state_dict(ckpt["model"])
     if optimizer is not None:
         optimizer.load_state_dict(ckpt["optimizer"])

@@ -89,7 +89,27 @@ def mnist(directory, flatten: bool = False) -> DataSplits:
     xs = [scale(found["x_train"]), scale(found["x_test"])]
     if flatten:
         xs = [x.reshape(len(x), -1) for x in xs]
-    return DataSplits(xs[0], found["y_train"].astype(np.int64), xs[1], found["y_test"].astype(np.int64))
+    return DataSplits(xs[0], _class_labels(found["y_train"], directory, "train labels"), xs[1],
+                      _class_labels(found["y_test"], directory, "test labels"))
+
+
+def _class_labels(y: np.ndarray, path, name: str) -> np.ndarray:
+    """Labels as int64 class indices, refusing values a cast would change.
+
+    ``astype(int64)`` truncates 0.7 to 0 and turns NaN into an arbitrary integer, silently
+    relabelling samples; float labels are accepted only when every value is a whole number.
+    """
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    if y.dtype.kind != "f":
+        raise ValueError(f"{path}: {name} have dtype {y.dtype}; expected integer class indices")
+    whole = np.isfinite(y) & (y == np.round(y))
+    if not whole.all():
+        i = int(np.argmin(whole))
+        raise ValueError(f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which is not a whole number; "
+                         "expected integer class indices (a cast would truncate it). Map float values to classes "
+                         "first, e.g. np.unique(y, return_inverse=True)[1]")
+    return y.astype(np.int64)
 
 
 def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
@@ -97,37 +117,50 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
 
     Args:
         label: the label column, by index (default: the last) or by name (needs a header).
-        header: whether the first row holds column names; None guesses (a first row with
-            any non-numeric cell is a header).
+        header: whether the first row holds column names; None guesses: the first row is a
+            header when one of its feature cells is not a number, or when its label cell is not
+            a number while every other row's label is (so a headerless file with labels such as
+            "setosa" keeps its first row).
         delimiter: the field separator.
 
     Labels that are all integers become int64; other labels (e.g. "setosa") become class
-    indices in sorted order. Features become float32.
+    indices in sorted order. Features become float32. A UTF-8 byte-order mark at the start of
+    the file (as Excel writes) is skipped.
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise _missing(path, "a CSV file of numeric features with a label column")
-    with open(path, newline="") as f:
+    # utf-8-sig drops a leading BOM; read as plain utf-8 it sticks to the first cell, which then
+    # is not a number and the first data row was taken for a header.
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [row for row in csv.reader(f, delimiter=delimiter) if row and any(cell.strip() for cell in row)]
     if not rows:
         raise ValueError(f"{path}: the file is empty; expected rows of numeric features and a label")
-    if header is None:
-        header = not all(_is_number(cell) for cell in rows[0])
-    names = [c.strip() for c in rows[0]] if header else None
-    body = rows[1:] if header else rows
-    if not body:
-        raise ValueError(f"{path}: no data rows after the header")
     width = len(rows[0])
     if width < 2:
         raise ValueError(f"{path}: rows have {width} column; expected at least one feature and a label")
     if isinstance(label, str):
-        if names is None or label not in names:
-            raise ValueError(f"{path}: no column named {label!r}; the columns are {names or '(no header row)'}")
+        if header is False:
+            raise ValueError(f"{path}: label={label!r} names a column but header=False; pass the column's index")
+        header = True
+        names = [c.strip() for c in rows[0]]
+        if label not in names:
+            raise ValueError(f"{path}: no column named {label!r}; the columns are {names}")
         column = names.index(label)
     else:
         column = label % width if -width <= label < width else None
         if column is None:
             raise ValueError(f"{path}: label column {label} is out of range for {width} columns")
+    if header is None:
+        # Judge the features and the label separately: labels may be names in every row, so a
+        # non-numeric label cell alone says nothing about the first row.
+        first = rows[0]
+        header = (not all(_is_number(c) for i, c in enumerate(first) if i != column)
+                  or (not _is_number(first[column]) and len(rows) > 1
+                      and all(_is_number(r[column]) for r in rows[1:] if len(r) == width)))
+    body = rows[1:] if header else rows
+    if not body:
+        raise ValueError(f"{path}: no data rows after the header")
     features, labels = [], []
     for line, row in enumerate(body, start=2 if header else 1):
         if len(row) != width:
@@ -203,8 +236,8 @@ def load(path, test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
             if len(x) != len(y) or y.ndim != 1:
                 raise ValueError(f"{path}: x_{part} has shape {x.shape} but y_{part} has shape {y.shape}; expected "
                                  "N samples and N labels")
-        return DataSplits(data.x_train.astype(np.float32), data.y_train.astype(np.int64),
-                          data.x_test.astype(np.float32), data.y_test.astype(np.int64))
+        return DataSplits(data.x_train.astype(np.float32), _class_labels(data.y_train, path, "y_train"),
+                          data.x_test.astype(np.float32), _class_labels(data.y_test, path, "y_test"))
     if not path.exists():
         raise _missing(path, "a built-in name (xor, digits, mnist1d), a .csv or .npz file, or an MNIST directory")
     raise ValueError(f"{path}: unknown data format {suffix or '(no extension)'}; expected .csv, .npz or a directory "
