@@ -126,18 +126,60 @@ def build_model(model: str, num_features: int, num_classes: int, hidden=None, ac
 
 # ----- train -----
 
+# The train flags whose parser default is None so that a resumed run can tell a value given on the
+# command line from one left out; their defaults are applied here. config key -> (flag, default).
+_TRAIN_FLAGS = {"data": ("--data", "mnist1d"), "model": ("--model", "mlp"), "activation": ("--activation", "relu"),
+                "optimizer": ("--optimizer", "adam"), "weight_decay": ("--weight-decay", 0.0),
+                "momentum": ("--momentum", 0.0), "seed": ("--seed", 0), "lr": ("--lr", None),
+                "batch_size": ("--batch-size", None), "hidden": ("--hidden", None),
+                "channels": ("--channels", None), "residual": ("--no-residual", None)}
+
+
+def _given(args) -> dict:
+    """The run settings given on the command line, as config entries."""
+    given = {key: getattr(args, key, None) for key in _TRAIN_FLAGS if key != "residual"}
+    given = {key: value for key, value in given.items() if value is not None}
+    if getattr(args, "no_residual", False):
+        given["residual"] = False
+    return given
+
+
 def _resolve(args) -> dict:
     """The run's full configuration: the model's defaults, overridden by what was given."""
-    config = dict(MODEL_DEFAULTS[args.model])
-    for key in ("lr", "batch_size", "steps", "hidden", "channels"):
-        if getattr(args, key, None) is not None:
-            config[key] = getattr(args, key)
+    given = _given(args)
+    model = given.get("model", _TRAIN_FLAGS["model"][1])
+    config = dict(MODEL_DEFAULTS[model])
+    config.update({key: default for key, (_, default) in _TRAIN_FLAGS.items() if default is not None}, residual=True)
+    config.update(given)
+    if getattr(args, "steps", None) is not None:
+        config["steps"] = args.steps
+    if getattr(args, "epochs", None) is not None:
+        config.pop("steps", None)
+        config["epochs"] = args.epochs
+    return config
+
+
+def _resumed_config(args, saved: dict, path) -> dict:
+    """The configuration of a resumed run: the saved one, where the command line may only change its length.
+
+    A flag that disagrees with the run is an error rather than silently ignored (the optimizer's
+    checkpoint carries its lr, as torch's load_state_dict does) or silently applied (the model would
+    not match its checkpoint, the data order would change).
+    """
+    conflicts = [f"{_TRAIN_FLAGS[key][0]} {value} (the run has {key}={saved.get(key)!r})"
+                 for key, value in _given(args).items() if saved.get(key) != value]
+    if conflicts:
+        raise ValueError(f"train --resume: {'; '.join(conflicts)} in {path}. A resumed run keeps the settings it "
+                         "was started with; drop these flags to resume, or start a new run with another --out "
+                         "(to change the learning rate mid-run, load the checkpoint in Python and set "
+                         "optimizer.param_groups[i]['lr'])")
+    config = dict(saved)
+    if args.steps is not None:
+        config.pop("epochs", None)
+        config["steps"] = args.steps
     if args.epochs is not None:
         config.pop("steps", None)
         config["epochs"] = args.epochs
-    config.update(data=args.data, model=args.model, activation=args.activation, optimizer=args.optimizer,
-                  weight_decay=args.weight_decay, momentum=args.momentum, seed=args.seed,
-                  residual=not args.no_residual)
     return config
 
 
@@ -181,19 +223,30 @@ def train_command(args) -> int:
     from .train import evaluate, fit
 
     limit_blas_threads(args.threads)
+    from .train import CHECKPOINT
+
     config = _resolve(args)
     out = pathlib.Path(args.out or f"runs/{pathlib.Path(str(config['data'])).stem}-{config['model']}")
+    config_path = out / "config.json"
+    resuming = args.resume and (out / CHECKPOINT).exists() and config_path.exists()
+    if resuming:
+        config = _resumed_config(args, json.loads(config_path.read_text()), out)
     out.mkdir(parents=True, exist_ok=True)
     data = _load_data(config["data"])
     model, opt = _make_run(config, data)
     print(f"chainrule train: {config['model']} on {config['data']} ({len(data.x_train)} train / "
           f"{len(data.x_test)} test, {data.num_classes} classes), {model.num_parameters()} parameters -> {out}")
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    if not resuming:
+        config_path.write_text(json.dumps(config, indent=2) + "\n")
     start = time.perf_counter()
     history = fit(model, data.train, optimizer=opt, steps=config.get("steps"), epochs=config.get("epochs"),
                   batch_size=config["batch_size"], seed=config["seed"], eval_data=data.test,
                   log_every=args.log_every, eval_every=args.eval_every, progress=not args.no_progress,
                   checkpoint_dir=out, checkpoint_every=args.checkpoint_every, resume=args.resume, jit=args.jit)
+    if resuming:
+        # Only after fit accepted the checkpoint: a refused resume leaves config.json as it was, so the
+        # run can still be evaluated. Only the length (--steps/--epochs) can differ from before.
+        config_path.write_text(json.dumps(config, indent=2) + "\n")
     seconds = time.perf_counter() - start
     test = evaluate(model, data.test)
     train = evaluate(model, data.train)
@@ -254,23 +307,23 @@ def make_parser() -> argparse.ArgumentParser:
                        description="Train a model. Defaults reproduce the MNIST-1D table (Greydanus 2020): Adam, "
                                    "lr 1e-2, batch 100, 6000 steps; paper test accuracy logreg 32%%, mlp 68%%, "
                                    "cnn 94%%, gru 91%%.")
-    t.add_argument("--data", default="mnist1d", help="mnist1d, digits, xor, or a PATH (.csv, .npz, or a directory "
+    t.add_argument("--data", help="mnist1d, digits, xor, or a PATH (.csv, .npz, or a directory "
                                                      "of MNIST IDX files) (default: mnist1d)")
-    t.add_argument("--model", default="mlp", choices=list(MODEL_DEFAULTS), help="model (default: mlp)")
+    t.add_argument("--model", choices=list(MODEL_DEFAULTS), help="model (default: mlp)")
     t.add_argument("--hidden", help="hidden sizes, e.g. 100,100 (mlp) or 6 (gru)")
     t.add_argument("--channels", type=int, help="cnn channels (default 25)")
-    t.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="mlp activation (default: relu)")
+    t.add_argument("--activation", choices=ACTIVATIONS, help="mlp activation (default: relu)")
     t.add_argument("--no-residual", action="store_true",
                    help="plain mlp (the reference mlp adds a skip connection around its second layer)")
-    t.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS), help="(default: adam)")
+    t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default: adam)")
     t.add_argument("--lr", type=float, help="learning rate (default: 1e-2)")
-    t.add_argument("--weight-decay", type=float, default=0.0, help="(default: 0)")
-    t.add_argument("--momentum", type=float, default=0.0, help="for sgd and rmsprop (default: 0)")
+    t.add_argument("--weight-decay", type=float, help="(default: 0)")
+    t.add_argument("--momentum", type=float, help="for sgd and rmsprop (default: 0)")
     t.add_argument("--batch-size", type=int, help="(default: 100)")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="optimizer steps (default: 6000)")
     length.add_argument("--epochs", type=int, help="passes over the training set (instead of --steps)")
-    t.add_argument("--seed", type=int, default=0, help="seeds the initialization and the data order (default: 0)")
+    t.add_argument("--seed", type=int, help="seeds the initialization and the data order (default: 0)")
     t.add_argument("--out", help="output directory (default: runs/DATA-MODEL)")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     t.add_argument("--log-every", type=int, default=1000, help="print `iter, J, accu` every N steps (default 1000)")

@@ -3,6 +3,7 @@
 Where PyTorch has the behaviour (torch.save of any dict key) the test asks torch; otherwise the test
 checks that the data survive intact or that the refusal is clean and names the problem.
 """
+import json
 import math
 import re
 import struct
@@ -139,3 +140,52 @@ def test_a_checkpoint_with_nonsensical_hyperparameters_is_refused_before_anythin
         load_checkpoint(tmp_path, model, opt)
     assert all(a.tobytes() == p._data.tobytes() for a, p in zip(before, model.parameters()))
     assert opt.state_dict() == opt_before
+
+
+# ----- runs (the command line) -----
+
+from chainrule import cli  # noqa: E402
+
+TRAIN = ["train", "--data", "xor", "--model", "logreg", "--batch-size", "8", "--no-progress", "--no-plot",
+         "--log-every", "2"]
+
+
+def _cli_run(tmp_path, *extra):
+    out = tmp_path / "run"
+    assert cli.main(TRAIN + ["--steps", "2", "--out", str(out), *extra]) == 0
+    return out
+
+
+@pytest.mark.parametrize("flag,value", [("--lr", "0.5"), ("--seed", "1"), ("--optimizer", "sgd"),
+                                        ("--momentum", "0.9")])
+def test_a_resume_with_a_conflicting_flag_is_refused_and_changes_nothing(tmp_path, capsys, flag, value):
+    out = _cli_run(tmp_path)
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert cli.main(TRAIN + ["--steps", "4", "--out", str(out), "--resume", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} {value}" in err and "the run has" in err and "drop these flags" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+    assert cli.main(["evaluate", str(out)]) == 0
+
+
+def test_a_resume_without_the_flags_keeps_the_runs_settings_and_records_the_new_length(tmp_path):
+    out = _cli_run(tmp_path, "--lr", "0.05", "--optimizer", "sgd", "--momentum", "0.5", "--seed", "2")
+    assert cli.main(TRAIN + ["--steps", "4", "--out", str(out), "--resume"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["lr"], config["optimizer"], config["momentum"], config["seed"], config["steps"]) == \
+        (0.05, "sgd", 0.5, 2, 4)
+    assert cr.load(out / "checkpoint.safetensors")["optimizer"]["param_groups"][0]["lr"] == 0.05
+    # repeating the run's own values is not a conflict
+    assert cli.main(TRAIN + ["--steps", "6", "--out", str(out), "--resume", "--lr", "0.05"]) == 0
+
+
+def test_a_resume_refused_by_the_checkpoint_leaves_config_json_intact(tmp_path, capsys):
+    out = _cli_run(tmp_path)
+    config = (out / "config.json").read_bytes()
+    ckpt = cr.load(out / "checkpoint.safetensors")
+    ckpt["optimizer"]["param_groups"][0]["lr"] = -1.0
+    cr.save(ckpt, out / "checkpoint.safetensors")
+    assert cli.main(TRAIN + ["--steps", "4", "--out", str(out), "--resume"]) == 2
+    assert "param_groups[0]" in capsys.readouterr().err
+    assert (out / "config.json").read_bytes() == config
