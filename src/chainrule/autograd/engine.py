@@ -382,8 +382,24 @@ def _run_hooks(hooks, g, graph):
         g_t = g if isinstance(g, Tensor) else Tensor._make(g)
         result = hook(g_t)
         if result is not None:
-            g = result if graph else (result._data if isinstance(result, Tensor) else np.asarray(result))
+            _check_hook_result(hook, result, g_t)
+            g = result if graph else result._data
     return g
+
+
+def _check_hook_result(hook, result, g):
+    """A hook's replacement gradient must be a Tensor of the gradient's shape and dtype (PyTorch's refusals):
+    anything else would silently become .grad or reach the next node's backward."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(result, _Tensor):
+        raise TypeError(f"expected Tensor, but hook returned '{type(result).__name__}': hook '{name}' must return "
+                        "a Tensor of the gradient's shape and dtype, or None to keep the gradient")
+    if result.shape != g.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {tuple(g.shape)} got "
+                           f"{tuple(result.shape)}); a hook must return a gradient of the same shape")
+    if result._data.dtype != g._data.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {g._data.dtype} got "
+                           f"{result._data.dtype}); convert it back, e.g. return new_grad.to(grad.dtype)")
 
 
 def _node_hooks(node, g, graph):

@@ -258,10 +258,14 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: indices must be integers (int64), got dtype {index.dtype}; use .long()")
     num = np.shape(as_array(weight))[0]
-    if index.size and (index.min() < -num or index.max() >= num):
+    # Negative indices are refused as in PyTorch (they would silently pick rows from the end).
+    if index.size and (index.min() < 0 or index.max() >= num):
+        low, high = index.min(), index.max()
+        fix = (f"build the Embedding with num_embeddings > {high}" if low >= 0
+               else "indices count from 0; a negative index usually means a label mapping went wrong")
         raise IndexError(
-            f"embedding: index out of range: got indices from {index.min()} to {index.max()} for a table of "
-            f"{num} rows; build the Embedding with num_embeddings > {index.max()}."
+            f"embedding: index out of range in self: indices must lie in [0, {num}) for a table of {num} rows, "
+            f"got values from {low} to {high}; {fix}."
         )
     if max_norm is not None:
         _renorm_rows(weight, np.unique(index % num), max_norm, norm_type)

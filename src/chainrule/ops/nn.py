@@ -344,6 +344,16 @@ def _target_weights(t, ignore_index, weight, dtype):
     return (w * keep).astype(dtype)
 
 
+def _check_class_weight(op, weight, classes):
+    """A class-weight vector must hold exactly one weight per class (as PyTorch checks)."""
+    if weight is not None and np.shape(as_array(weight)) != (classes,):
+        raise RuntimeError(
+            f"{op}: weight tensor should be defined either for all {classes} classes or no classes but got "
+            f"weight tensor of shape: {list(np.shape(as_array(weight)))}; pass a weight of shape ({classes},), "
+            "one per class."
+        )
+
+
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood: -input[n, target[n]] (input holds log-probabilities), as torch.
 
@@ -353,6 +363,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     shape = np.shape(as_array(input))
     _check_class_target("nll_loss", shape, target)
     classes = shape[1] if len(shape) > 1 else shape[0]
+    _check_class_weight("nll_loss", weight, classes)
     dtype = np.asarray(as_array(input)).dtype
     safe_t = _plain(functools.partial(_safe_targets, classes=classes, ignore_index=ignore_index, op="nll_loss"),
                     target)
@@ -387,6 +398,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if len(shape) == 0:
         raise RuntimeError("cross_entropy: input must have at least one dimension (the classes)")
     class_dim = 1 if len(shape) > 1 else 0
+    _check_class_weight("cross_entropy", weight, shape[class_dim])
+    # PyTorch refuses only values above 1 (negative values and NaN pass its check), and so do we.
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     t = np.asarray(as_array(target))
     if (len(shape) == 2 and t.dtype.kind in "iu" and weight is None and not label_smoothing
             and reduction in ("mean", "sum") and t.shape == shape[:1] and t.size):
@@ -456,9 +471,26 @@ def _check_same_shape(op, input, target):
         )
 
 
+def _check_weight_shape(op, name, weight, shape):
+    """`weight` must broadcast to the input's `shape` without enlarging it (the loss keeps the input's shape)."""
+    if weight is None:
+        return
+    wshape = np.shape(as_array(weight))
+    try:
+        fits = np.broadcast_shapes(wshape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(
+            f"{op}: {name} of shape {wshape} must broadcast to the input's shape {tuple(shape)} "
+            f"(each of its dimensions, aligned from the right, equal to the input's or 1); reshape {name}."
+        )
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t ln p + (1 - t) ln(1 - p)) on probabilities p, logs clamped at -100 (as PyTorch)."""
     _check_same_shape("binary_cross_entropy", input, target)
+    _check_weight_shape("binary_cross_entropy", "weight", weight, np.shape(as_array(input)))
     p = np.asarray(as_array(input))
     if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
         raise RuntimeError(
@@ -477,6 +509,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     Without pos_weight this is softplus(z) - t z; its gradient is sigmoid(z) - t.
     """
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    for name, value in (("weight", weight), ("pos_weight", pos_weight)):
+        _check_weight_shape("binary_cross_entropy_with_logits", name, value, np.shape(as_array(input)))
     inf = float("inf")
     if pos_weight is None:
         loss = softplus(input, threshold=inf) - input * target
