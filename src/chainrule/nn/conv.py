@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ops import conv as _conv
 from . import init
-from .linear import _empty
+from .linear import _check_sizes, _empty
 from .._device import check as _check_device
 from .module import Module
 
@@ -20,6 +20,10 @@ class _ConvNd(Module):
         _check_device(device, type(self).__name__)
         d = self._d
         name = type(self).__name__
+        if int(groups) <= 0:
+            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
+        _check_sizes(name, in_channels=in_channels, out_channels=out_channels,
+                     kernel_size=_conv._ntuple(kernel_size, d, "kernel_size", name))
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
                              f"be divisible by groups ({groups})")

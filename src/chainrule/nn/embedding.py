@@ -7,6 +7,7 @@ from .. import _dtypes
 from ..autograd.grad_mode import no_grad
 from . import init
 from .functional import embedding
+from .linear import _check_sizes
 from .._device import check as _check_device
 from .module import Module, Parameter
 
@@ -25,6 +26,7 @@ class Embedding(Module):
                  generator=None):
         super().__init__()
         _check_device(device, type(self).__name__)
+        _check_sizes(type(self).__name__, num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:

@@ -11,6 +11,17 @@ from .._device import check as _check_device
 from .module import Module, Parameter
 
 
+def _check_sizes(layer, **sizes):
+    """Layer sizes may be 0 (an empty layer, as PyTorch allows) but never negative."""
+    for name, value in sizes.items():
+        for v in (value if isinstance(value, tuple) else (value,)):
+            if int(v) < 0:
+                raise RuntimeError(
+                    f"{layer}: {name} must be non-negative, got {value} (Trying to create tensor with negative "
+                    f"dimension {int(v)}); pass a size of 0 or more."
+                )
+
+
 def _empty(shape, dtype):
     return Parameter(np.zeros(shape, dtype=np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()))
 
@@ -40,6 +51,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, generator=None):
         super().__init__()
         _check_device(device, type(self).__name__)
+        _check_sizes(type(self).__name__, in_features=in_features, out_features=out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = _empty((self.out_features, self.in_features), dtype)

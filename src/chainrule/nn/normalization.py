@@ -8,6 +8,7 @@ from ..ops.elementwise import _plain
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
 from .._device import check as _check_device
+from .linear import _check_sizes
 from .module import Module, Parameter
 
 
@@ -21,6 +22,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
         super().__init__()
         _check_device(device, type(self).__name__)
+        _check_sizes(type(self).__name__, num_features=num_features)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = _dtype(dtype)

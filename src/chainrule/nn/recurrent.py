@@ -18,6 +18,7 @@ from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
 from .._device import check as _check_device
+from .linear import _check_sizes
 from .module import Module, Parameter
 
 
@@ -67,6 +68,7 @@ class _CellBase(Module):
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, generator=None):
         super().__init__()
         _check_device(device, type(self).__name__)
+        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         g = self._gates * self.hidden_size
@@ -168,8 +170,10 @@ class _RNNBase(Module):
         super().__init__()
         _check_device(device, type(self).__name__)
         name = type(self).__name__
-        if num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
+        # PyTorch refuses empty recurrent layers (unlike an empty Linear); its messages, with the value.
+        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if value <= 0:
+                raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the probability of "
                              f"an element being zeroed, got {dropout!r}")

@@ -74,6 +74,11 @@ class BroadcastError(RuntimeError, ValueError):
     """Shapes that cannot broadcast (a ValueError too, as NumPy raises, so NumPy habits still work)."""
 
 
+class ArgumentError(RuntimeError, ValueError):
+    """An argument outside its range (a zero stride, a negative size): PyTorch raises RuntimeError for most,
+    ValueError for some; this is both, so code written for either catches it."""
+
+
 def broadcast_error(op, *arrays):
     """The error for `op` on arrays whose shapes do not broadcast, naming the clash and the fix.
 

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import Function
-from ._util import as_array
+from ._util import ArgumentError, as_array
 from .elementwise import _plain
 from .shape import Getitem, reshape, transpose
 
@@ -390,7 +390,7 @@ def _padding_pairs(padding, kernel, dilation, stride, d, op):
         raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
     pads = _ntuple(padding, d, "padding", op)
     if any(p < 0 for p in pads):
-        raise ValueError(f"{op}: padding must be non-negative, got {pads}")
+        raise ArgumentError(f"{op}: negative padding is not supported: padding must be >= 0, got {pads}")
     return tuple((p, p) for p in pads)
 
 
@@ -425,8 +425,8 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
     kernel = ws[2:]
     stride = _ntuple(stride, d, "stride", op)
     dilation = _ntuple(dilation, d, "dilation", op)
-    if any(s < 1 for s in stride) or any(dl < 1 for dl in dilation):
-        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be positive")
+    _check_positive(op, stride=stride, dilation=dilation)
+    _check_positive(op, stride=stride, dilation=dilation)
     pads = _padding_pairs(padding, kernel, dilation, stride, d, op)
     sizes = _out_sizes(xs[2:], kernel, stride, pads, dilation)
     if any(s < 1 for s in sizes):
@@ -471,6 +471,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     kernel = ws[2:]
     stride = _ntuple(stride, d, "stride", op)
     dilation = _ntuple(dilation, d, "dilation", op)
+    _check_positive(op, stride=stride, dilation=dilation)
     pads = tuple((p, p) for p in _ntuple(padding, d, "padding", op))
     out_pad = _ntuple(output_padding, d, "output_padding", op)
     sizes = tuple((n - 1) * st - 2 * p + dl * (k - 1) + op_ + 1
@@ -497,14 +498,26 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 # ----- pooling: MaxPool, and average pooling built on Conv -----
 
+def _check_positive(op, **values):
+    """Kernel sizes, strides and dilations must be >= 1 (a 0 would divide by zero, a negative run backwards)."""
+    for name, value in values.items():
+        if any(v < 1 for v in value):
+            raise ArgumentError(f"{op}: {name} must be greater than zero, got {value}")
+
+
 def _pool_params(kernel_size, stride, padding, dilation, d, op):
     kernel = _ntuple(kernel_size, d, "kernel_size", op)
     stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
         _ntuple(stride, d, "stride", op)
     pads = _ntuple(padding, d, "padding", op)
     dilation = _ntuple(dilation, d, "dilation", op)
-    if any(p > k // 2 for p, k in zip(pads, kernel)):
-        raise ValueError(f"{op}: padding {pads} must be at most half the kernel size {kernel}")
+    _check_positive(op, kernel_size=kernel, stride=stride, dilation=dilation)
+    if any(p < 0 for p in pads):
+        raise ArgumentError(f"{op}: pad must be non-negative, got padding {pads}")
+    # PyTorch's bound: the padding is at most half the dilated kernel, so no window lies in the padding only.
+    if any(p > (dl * (k - 1) + 1) // 2 for p, k, dl in zip(pads, kernel, dilation)):
+        raise ArgumentError(f"{op}: padding {pads} must be at most half the kernel size {kernel} (dilated by "
+                            f"{dilation}: pad should be at most half of effective kernel size)")
     return kernel, stride, tuple((p, p) for p in pads), dilation
 
 

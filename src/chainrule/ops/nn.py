@@ -276,17 +276,35 @@ def log_softmax(x, dim=None, *, axis=None):
 
 
 def one_hot(tensor, num_classes=-1):
-    """Integer labels (any shape) to one-hot vectors of int64 in a new last dimension."""
+    """Integer labels (any shape) to one-hot vectors of int64 in a new last dimension.
+
+    num_classes=-1 takes max(labels) + 1. The result is built by writing ones into zeros, so its
+    memory is labels.size * num_classes (never a num_classes x num_classes identity).
+    Example: one_hot(tensor([0, 2]), 3) -> [[1, 0, 0], [0, 0, 1]].
+    """
     labels = np.asarray(as_array(tensor))
     if labels.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: labels must be an integer tensor, got dtype {labels.dtype}; use .long()")
-    if num_classes < 0:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    num_classes = int(num_classes)
+    if not labels.size and num_classes <= 0:
+        raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor; pass num_classes > 0.")
+    if num_classes == -1:
+        num_classes = int(labels.max()) + 1
+    if labels.size and labels.min() < 0:
+        raise RuntimeError(f"one_hot: Class values must be non-negative, got {labels.min()}; labels count from 0.")
+    if labels.size and labels.max() >= num_classes:
+        high = labels.max()
         raise RuntimeError(
-            f"one_hot: labels must lie in [0, {num_classes}), got values from {labels.min()} to {labels.max()}"
+            f"one_hot: Class values must be smaller than num_classes: labels must lie in [0, {num_classes}), "
+            f"got a largest label of {high}; pass num_classes > {high} (or -1 to infer it)."
         )
-    return _plain(lambda a: np.eye(num_classes, dtype=np.int64)[a], tensor)
+    return _plain(functools.partial(_one_hot_rows, num_classes=num_classes), tensor)
+
+
+def _one_hot_rows(a, num_classes):
+    out = np.zeros(a.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, a[..., None].astype(np.intp), 1, axis=-1)
+    return out
 
 
 def _reduce(loss, reduction, op, weight_sum=None):

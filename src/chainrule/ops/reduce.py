@@ -434,6 +434,7 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "max")
     if dim is None:
         return Extremum.apply(x, largest=True, nan_takes=True)
+    _check_nonempty("max", x, dim)
     return _extremum_with_indices(x, dim, keepdim, largest=True)
 
 
@@ -446,6 +447,7 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "min")
     if dim is None:
         return Extremum.apply(x, largest=False, nan_takes=True)
+    _check_nonempty("min", x, dim)
     return _extremum_with_indices(x, dim, keepdim, largest=False)
 
 
@@ -500,15 +502,29 @@ def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
     return NormP.apply(x, p=float(p), axis=dim, keepdims=keepdim)
 
 
+def _check_nonempty(op, x, dim):
+    """argmax/argmin and max/min with indices have no answer over an empty slice: PyTorch's IndexError."""
+    shape = np.shape(as_array(x))
+    if dim is None:
+        if 0 in shape:
+            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0: the input of "
+                             f"shape {shape} is empty; pass dim= for a dim of non-zero size, or check the size first.")
+    elif shape and shape[normalize_axes(dim, len(shape), op)[0]] == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {dim} to have non-zero size: the input has shape {shape}; "
+                         "reduce over another dim, or check the size first.")
+
+
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the largest value (over the flattened tensor when dim is None). No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmax")
+    _check_nonempty("argmax", x, dim)
     return _plain(lambda a: np.argmax(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
 
 
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the smallest value. No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmin")
+    _check_nonempty("argmin", x, dim)
     return _plain(lambda a: np.argmin(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
 
 

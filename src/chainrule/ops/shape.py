@@ -1162,9 +1162,16 @@ def split(x, split_size_or_sections, dim=0):
     size = np.shape(as_array(x))[dim]
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
+        if step < 0 or step == 0 and size:
+            raise RuntimeError(
+                f"split: split_size must be positive (0 only for a dimension of size 0), got split_size={step} "
+                f"for a dimension of size {size}; to cut into n pieces use chunk(n)."
+            )
         sizes = [builtins.min(step, size - s) for s in range(0, size, step)] or [0]  # torch: one empty piece
     else:
         sizes = list(split_size_or_sections)
+        if any(n < 0 for n in sizes):
+            raise RuntimeError(f"split: split_sizes must be non-negative, got split_sizes={sizes}")
         if builtins.sum(sizes) != size:
             raise RuntimeError(f"split: sizes {sizes} must add up to the dimension's size {size}")
     pieces, start = [], 0
@@ -1188,6 +1195,8 @@ def _multi_output_view(piece, op):
 
 def chunk(x, chunks, dim=0):
     """Split into `chunks` pieces of (nearly) equal size, as torch.chunk."""
+    if int(chunks) <= 0:
+        raise RuntimeError(f"chunk: chunks must be greater than 0, got {chunks}; it is the number of pieces.")
     size = np.shape(as_array(x))[dim]
     if size == 0:
         return split(x, [0] * chunks, dim)  # as torch: `chunks` empty pieces
