@@ -514,10 +514,9 @@ def _pool_params(kernel_size, stride, padding, dilation, d, op):
     _check_positive(op, kernel_size=kernel, stride=stride, dilation=dilation)
     if any(p < 0 for p in pads):
         raise ArgumentError(f"{op}: pad must be non-negative, got padding {pads}")
-    # PyTorch's bound: the padding is at most half the dilated kernel, so no window lies in the padding only.
-    if any(p > (dl * (k - 1) + 1) // 2 for p, k, dl in zip(pads, kernel, dilation)):
-        raise ArgumentError(f"{op}: padding {pads} must be at most half the kernel size {kernel} (dilated by "
-                            f"{dilation}: pad should be at most half of effective kernel size)")
+    # PyTorch's bound (on the kernel size, whatever the dilation).
+    if any(p > k // 2 for p, k in zip(pads, kernel)):
+        raise ArgumentError(f"{op}: padding {pads} must be at most half the kernel size {kernel}")
     return kernel, stride, tuple((p, p) for p in pads), dilation
 
 

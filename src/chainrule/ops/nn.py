@@ -417,9 +417,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise RuntimeError("cross_entropy: input must have at least one dimension (the classes)")
     class_dim = 1 if len(shape) > 1 else 0
     _check_class_weight("cross_entropy", weight, shape[class_dim])
-    # PyTorch refuses only values above 1 (negative values and NaN pass its check), and so do we.
+    # PyTorch refuses only values above 1; a negative or NaN value passes its check and smooths nothing.
     if label_smoothing > 1.0:
         raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    label_smoothing = label_smoothing if label_smoothing > 0 else 0.0
     t = np.asarray(as_array(target))
     if (len(shape) == 2 and t.dtype.kind in "iu" and weight is None and not label_smoothing
             and reduction in ("mean", "sum") and t.shape == shape[:1] and t.size):

@@ -1167,7 +1167,7 @@ def split(x, split_size_or_sections, dim=0):
                 f"split: split_size must be positive (0 only for a dimension of size 0), got split_size={step} "
                 f"for a dimension of size {size}; to cut into n pieces use chunk(n)."
             )
-        sizes = [builtins.min(step, size - s) for s in range(0, size, step)] or [0]  # torch: one empty piece
+        sizes = [builtins.min(step, size - s) for s in range(0, size, step or 1)] or [0]  # torch: one empty piece
     else:
         sizes = list(split_size_or_sections)
         if any(n < 0 for n in sizes):

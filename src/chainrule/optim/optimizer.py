@@ -173,6 +173,17 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and 'param_groups' "
                              "(the output of optimizer.state_dict())")
         saved_groups = state_dict["param_groups"]
+        # Every check runs before anything is assigned: a refused state dict leaves the optimizer as it was.
+        if not isinstance(saved_groups, (list, tuple)) or not isinstance(state_dict["state"], dict):
+            raise ValueError(f"{name}.load_state_dict: 'param_groups' must be a list and 'state' a dict, got "
+                             f"{type(saved_groups).__name__} and {type(state_dict['state']).__name__}")
+        for i, saved in enumerate(saved_groups):
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} must be a dict with a 'params' list "
+                                 f"(of parameter indices), got {saved!r:.80}")
+            if not all(isinstance(k, (int, np.integer)) for k in saved["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {i}'s 'params' must hold integer indices, got "
+                                 f"{saved['params']!r:.80}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the saved state has {len(saved_groups)} parameter "
                              f"groups but this optimizer has {len(self.param_groups)}")
@@ -186,7 +197,10 @@ class Optimizer:
                 by_index[int(index)] = p
         state = {}
         for index, values in state_dict["state"].items():
-            p = by_index.get(int(index))
+            p = by_index.get(int(index)) if isinstance(index, (int, np.integer)) or str(index).isdigit() else None
+            if not isinstance(values, dict):
+                raise ValueError(f"{name}.load_state_dict: the state of parameter {index!r} must be a dict "
+                                 f"(e.g. {{'momentum_buffer': ...}}), got {type(values).__name__}")
             if p is None:
                 raise ValueError(f"{name}.load_state_dict: state for parameter index {index}, which no group "
                                  "holds")
