@@ -22,11 +22,11 @@ class _ConvNd(Module):
         name = type(self).__name__
         if int(groups) <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
-        _check_sizes(name, in_channels=in_channels, out_channels=out_channels,
-                     kernel_size=_conv._ntuple(kernel_size, d, "kernel_size", name))
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
                              f"be divisible by groups ({groups})")
+        _check_sizes(name, in_channels=in_channels, out_channels=out_channels,
+                     kernel_size=_conv._ntuple(kernel_size, d, "kernel_size", name))
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported; only 'zeros' is")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)

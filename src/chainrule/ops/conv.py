@@ -415,6 +415,9 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
     if len(ws) != d + 2:
         raise RuntimeError(f"{op}: weight must be {d + 2}-D (out_channels, in_channels/groups, *kernel), got {ws}")
     groups = int(groups)
+    if groups < 1:
+        raise ArgumentError(f"{op}: groups must be greater than zero (non-positive groups is not supported), "
+                            f"got {groups}")
     if xs[1] != ws[1] * groups:
         raise RuntimeError(
             f"{op}: input has {xs[1]} channels (shape {xs}), but the weight of shape {ws} with groups={groups} "
@@ -471,11 +474,19 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     kernel = ws[2:]
     stride = _ntuple(stride, d, "stride", op)
     dilation = _ntuple(dilation, d, "dilation", op)
-    _check_positive(op, stride=stride, dilation=dilation)
+    _check_positive(op, stride=stride, groups=(int(groups),))
+    # A dilation does not matter for a 1-wide kernel: PyTorch's transposed convolution allows 0 there.
+    if any(dl < (1 if k > 1 else 0) for dl, k in zip(dilation, kernel)):
+        raise ArgumentError(f"{op}: dilation must be greater than zero, got {dilation}")
     pads = tuple((p, p) for p in _ntuple(padding, d, "padding", op))
+    if any(p < 0 for p, _ in pads):
+        raise ArgumentError(f"{op}: negative padding is not supported: padding must be >= 0, got {padding}")
     out_pad = _ntuple(output_padding, d, "output_padding", op)
     sizes = tuple((n - 1) * st - 2 * p + dl * (k - 1) + op_ + 1
                   for n, st, (p, _), dl, k, op_ in zip(xs[2:], stride, pads, dilation, kernel, out_pad))
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"{op}: Output size is too small: input size per channel {xs[2:]} gives an output of "
+                           f"{sizes} with padding {tuple(p for p, _ in pads)}; use less padding.")
     x_shape = (xs[0], ws[1] * int(groups)) + sizes
     out = ConvInputGrad.apply(x, weight, x_shape=x_shape, stride=stride, padding=pads, dilation=dilation,
                               groups=int(groups))
