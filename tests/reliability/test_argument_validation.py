@@ -65,6 +65,7 @@ def _run(family, test):
 
 
 small = st.integers(-2, 4)
+valid_mostly = st.integers(1, 2) | st.integers(-2, 4)  # most draws valid, so results get compared too
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((2, 2, 6, 6)).astype(np.float32)
 LOGITS = RNG.standard_normal((4, 3)).astype(np.float32)
@@ -126,7 +127,8 @@ def test_fuzz_embedding_and_one_hot():
 def test_fuzz_conv_and_pool_arguments():
     @settings(deadline=None, max_examples=120)
     @given(op=st.sampled_from(["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool1d"]),
-           k=small, stride=st.none() | small, padding=small, dilation=small, groups=st.sampled_from([1, 1, 2, 0, -1]))
+           k=valid_mostly, stride=st.none() | valid_mostly, padding=st.integers(0, 1) | small, dilation=valid_mostly,
+           groups=st.sampled_from([1, 1, 2, 0, -1]))
     def case(op, k, stride, padding, dilation, groups):
         # A transposed convolution with an output of size 0: torch returns it in some runs and refuses it in
         # others (its backends differ), so there is no behaviour to match.
@@ -275,7 +277,8 @@ def test_empty_linear_and_conv_are_allowed_as_torch():
     with pytest.warns(UserWarning, match="zero-element"):
         layer = cr.nn.Linear(0, 3)
     out = layer(cr.randn(2, 0))
-    t_layer = torch.nn.Linear(0, 3)
+    with pytest.warns(UserWarning, match="zero-element"):
+        t_layer = torch.nn.Linear(0, 3)
     with torch.no_grad():
         t_layer.bias.copy_(torch.tensor(np.asarray(layer.bias._data)))
     np.testing.assert_allclose(out._data, t_layer(torch.randn(2, 0)).detach().numpy())
