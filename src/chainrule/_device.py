@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 
+from .ops._util import is_tensor
+
 # PyTorch's device types; only "cpu" exists here, the others parse (so device("cuda:1") prints)
 # but cannot hold a tensor.
 _KNOWN_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
@@ -132,7 +134,7 @@ def parse_to(args, kwargs, where, allowed=("non_blocking",)):
     if kwargs:
         raise TypeError(f"{where}() got unexpected keyword arguments {sorted(kwargs)}")
     for arg in args:
-        if hasattr(arg, "_data") and hasattr(arg, "grad_fn"):  # a Tensor: take its dtype
+        if is_tensor(arg):  # take its dtype
             dtype = arg._data.dtype
         elif isinstance(arg, device) or isinstance(arg, int) and not isinstance(arg, bool) or (
                 isinstance(arg, str) and arg.partition(":")[0] in _KNOWN_TYPES):
