@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _dtypes, _random
 from ._device import check as _check_device
-from .autograd import jit as _jit
+from .autograd import effects as _effects
 from .tensor import Tensor, _legacy_array, _to_array
 
 
@@ -116,14 +116,14 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) ->
     """
     _check_device(device, "rand")
     sample = functools.partial(_random.random, _size(size), _default(dtype))
-    return _made(_jit.draw(sample, generator), None, requires_grad)
+    return _made(_effects.draw(sample, generator), None, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Standard normal samples from `generator` or the global generator (see manual_seed)."""
     _check_device(device, "randn")
     sample = functools.partial(_random.standard_normal, _size(size), _default(dtype))
-    return _made(_jit.draw(sample, generator), None, requires_grad)
+    return _made(_effects.draw(sample, generator), None, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
@@ -132,13 +132,13 @@ def randint(low, high=None, size=(), dtype=None, device=None, generator=None) ->
     if high is None:
         low, high = 0, low
     sample = functools.partial(_random.integers, low, high, tuple(size), np.dtype(dtype or _dtypes.int64))
-    return _made(_jit.draw(sample, generator), None, False)
+    return _made(_effects.draw(sample, generator), None, False)
 
 
 def randperm(n, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     _check_device(device, "randperm")
-    return _made(_jit.draw(functools.partial(_random.permutation, n, np.dtype(np.int64)), generator), None, False)
+    return _made(_effects.draw(functools.partial(_random.permutation, n, np.dtype(np.int64)), generator), None, False)
 
 
 def _like(x, dtype):
@@ -169,14 +169,14 @@ def rand_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
     """rand with x's shape and dtype."""
     _check_device(device, "rand_like")
     sample = functools.partial(_random.random, tuple(x.shape), _like(x, dtype))
-    return _made(_jit.draw(sample), None, requires_grad)
+    return _made(_effects.draw(sample), None, requires_grad)
 
 
 def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
     """randn with x's shape and dtype."""
     _check_device(device, "randn_like")
     sample = functools.partial(_random.standard_normal, tuple(x.shape), _like(x, dtype))
-    return _made(_jit.draw(sample), None, requires_grad)
+    return _made(_effects.draw(sample), None, requires_grad)
 
 
 def is_tensor(obj) -> bool:

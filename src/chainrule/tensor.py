@@ -14,7 +14,7 @@ from . import _dtypes
 from . import _device
 from ._random import normal as _normal, uniform as _uniform
 from .autograd import engine, grad_mode
-from .autograd import jit as _jit
+from .autograd import effects as _effects
 from .autograd.functional import _local as _transform_state
 from .autograd import views as _views
 from .autograd.function import format_site, user_site
@@ -22,7 +22,7 @@ from .autograd.function import format_site, user_site
 
 _new = object.__new__
 _ndarray = np.ndarray
-_jit_state = _jit._state
+_trace_state = _effects.state
 
 
 def _dtype_of_python_data(array: np.ndarray, requested):
@@ -278,8 +278,8 @@ class Tensor:
         Assigning `x.data = other` replaces the values (shape and dtype may change).
         """
         t = Tensor._make(self._data)
-        if _jit_state["recorder"] is not None:
-            _jit.note_alias(self, t)
+        if _trace_state["recorder"] is not None:
+            _effects.note_alias(self, t)
         return t
 
     @data.setter
@@ -290,11 +290,11 @@ class Tensor:
                 f"Tensor.data: assign a Tensor (or a NumPy array), not {type(value).__name__}; "
                 "e.g. p.data = chainrule.zeros(3)."
             )
-        if _jit_state["recorder"] is not None:
-            _jit.record_set_data(self, array)
+        if _trace_state["recorder"] is not None:
+            _effects.record_set_data(self, array)
         old = self._data
         if array.shape != old.shape or array.dtype != old.dtype:
-            _jit_state["epoch"] += 1  # a jitted function that read this tensor traces again
+            _trace_state["epoch"] += 1  # a jitted function that read this tensor traces again
         self._data = array
 
     @property
@@ -398,8 +398,8 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if _jit_state["recorder"] is not None:
-            _jit.check_concrete(self, "item()")
+        if _trace_state["recorder"] is not None:
+            _effects.check_concrete(self, "item()")
         if self._data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to Python scalars, got shape "
@@ -409,8 +409,8 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied), as torch.Tensor.numpy()."""
-        if _jit_state["recorder"] is not None:
-            _jit.check_concrete(self, "numpy()")
+        if _trace_state["recorder"] is not None:
+            _effects.check_concrete(self, "numpy()")
         if self.requires_grad:
             raise RuntimeError(
                 "numpy: can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()."
@@ -418,13 +418,13 @@ class Tensor:
         return self._data
 
     def tolist(self):
-        if _jit_state["recorder"] is not None:
-            _jit.check_concrete(self, "tolist()")
+        if _trace_state["recorder"] is not None:
+            _effects.check_concrete(self, "tolist()")
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        if _jit_state["recorder"] is not None:
-            _jit.check_concrete(self, "np.asarray()")
+        if _trace_state["recorder"] is not None:
+            _effects.check_concrete(self, "np.asarray()")
         if self.requires_grad and getattr(_transform_state, "level", 0):
             _untraceable(self, "np.asarray()")
         return self._data if dtype is None else self._data.astype(dtype)
@@ -432,13 +432,13 @@ class Tensor:
     def __float__(self):
         if self.requires_grad and getattr(_transform_state, "level", 0):
             _untraceable(self, "float()")
-        if _jit_state["recorder"] is not None:
-            _jit.check_concrete(self, "float()")
+        if _trace_state["recorder"] is not None:
+            _effects.check_concrete(self, "float()")
         return float(self.item())
 
     def __int__(self):
-        if _jit_state["recorder"] is not None:
-            _jit.check_concrete(self, "int()")
+        if _trace_state["recorder"] is not None:
+            _effects.check_concrete(self, "int()")
         return int(self.item())
 
     def __index__(self):
@@ -447,8 +447,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if _jit_state["recorder"] is not None:
-            _jit.check_concrete(self, "bool() (an if or while on a tensor)")
+        if _trace_state["recorder"] is not None:
+            _effects.check_concrete(self, "bool() (an if or while on a tensor)")
         if self._data.size != 1:
             raise RuntimeError(
                 f"Boolean value of a tensor with {self._data.size} elements is ambiguous; use .any() or .all()."
@@ -501,8 +501,8 @@ class Tensor:
         t = Tensor._make(self._data)
         t._vc = _views.counter(self)
         t.name = self.name
-        if _jit_state["recorder"] is not None:
-            _jit.note_alias(self, t)
+        if _trace_state["recorder"] is not None:
+            _effects.note_alias(self, t)
         return t
 
     def detach_(self) -> "Tensor":
@@ -631,8 +631,8 @@ class Tensor:
             )
         np.copyto(self._data, array, casting="unsafe")
         _views.counter(self).version += 1
-        if _jit_state["recorder"] is not None:
-            _jit.record_inplace(self, result, op)
+        if _trace_state["recorder"] is not None:
+            _effects.record_inplace(self, result, op)
         return self
 
     def _rebase(self, result, op):
@@ -699,8 +699,8 @@ class Tensor:
         self._check_inplace(op)
         np.copyto(self._data, values, casting="unsafe")
         _views.counter(self).version += 1
-        if _jit_state["recorder"] is not None:
-            _jit.record_inplace(self, values, op)
+        if _trace_state["recorder"] is not None:
+            _effects.record_inplace(self, values, op)
         return self
 
     def zero_(self) -> "Tensor":
@@ -792,11 +792,11 @@ class Tensor:
 
     def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
         """Fill with U(a, b) from `generator` or the global generator (a jit replay draws anew)."""
-        return self._write(_jit.draw(functools.partial(_uniform, a, b, self.shape), generator), "uniform_")
+        return self._write(_effects.draw(functools.partial(_uniform, a, b, self.shape), generator), "uniform_")
 
     def normal_(self, mean=0.0, std=1.0, generator=None) -> "Tensor":
         """Fill with N(mean, std^2) from `generator` or the global generator (a jit replay draws anew)."""
-        return self._write(_jit.draw(functools.partial(_normal, mean, std, self.shape), generator), "normal_")
+        return self._write(_effects.draw(functools.partial(_normal, mean, std, self.shape), generator), "normal_")
 
     __iadd__ = add_
     __isub__ = sub_
@@ -817,7 +817,7 @@ class Tensor:
             return
         basic, advanced, value = parts
         value_t = value if isinstance(value, Tensor) else None
-        if self._records(value_t) or _jit_state["recorder"] is not None:
+        if self._records(value_t) or _trace_state["recorder"] is not None:
             if advanced is None:
                 region = _shape.getitem_basic(self, basic)
                 region._inplace("__setitem__", lambda s: _overwrite(s, value), value_t)
@@ -924,8 +924,8 @@ class Tensor:
     def t_(self) -> "Tensor":
         """t() in place: this tensor becomes its transpose (and, in a graph, takes the transpose's history)."""
         self._check_inplace("t_")
-        if _jit_state["recorder"] is not None and _jit._active() is not None:
-            raise _jit.TraceError("jit: t_() changes a tensor's shape in place, which a replay cannot repeat; "
+        if _trace_state["recorder"] is not None and _effects.active() is not None:
+            raise _effects.TraceError("jit: t_() changes a tensor's shape in place, which a replay cannot repeat; "
                                   "use the out-of-place form, y = y.t().")
         result = self.t()
         self._data = result._data

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ..autograd.jit import _state as _jit_state
+from ..autograd import effects as _effects
 from .module import Module
 
 
@@ -79,7 +79,7 @@ class Sequential(_ModuleSequence):
         self._modules.clear()
         for i, module in enumerate(items):
             self._modules[str(i)] = module
-        _jit_state["epoch"] += 1  # a jitted function calling this container traces again
+        _effects.module_changed()  # a jitted function calling this container traces again
 
 
 class ModuleList(_ModuleSequence):
@@ -121,7 +121,7 @@ class ModuleDict(Module):
 
     def __delitem__(self, key):
         del self._modules[key]
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
 
     def __len__(self):
         return len(self._modules)
@@ -142,7 +142,7 @@ class ModuleDict(Module):
         return self._modules.items()
 
     def pop(self, key):
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
         return self._modules.pop(key)
 
     def update(self, modules):

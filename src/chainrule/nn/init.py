@@ -12,13 +12,13 @@ import warnings
 import numpy as np
 
 from .. import _random
-from ..autograd import jit as _jit
+from ..autograd import effects as _effects
 from ..autograd.grad_mode import no_grad
 
 
 def _draw(sampler, *params, generator=None):
     # Through jit.draw, so that inside chainrule.jit each replay draws anew.
-    return _jit.draw(functools.partial(sampler, *params), generator)
+    return _effects.draw(functools.partial(sampler, *params), generator)
 
 
 def _fill(tensor, values):

@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import _device, _dtypes
 from ..autograd.grad_mode import no_grad
-from ..autograd.jit import _state as _jit_state, replayed_call
+from ..autograd import effects as _effects
+from ..autograd.effects import replayed_call
 from ..tensor import Tensor, _to_array
 
 
@@ -88,7 +89,7 @@ class Module:
             )
 
     def __setattr__(self, name, value):
-        _jit_state["epoch"] += 1  # a jitted function that reads this module checks it again
+        _effects.module_changed()  # a jitted function that reads this module checks it again
         if isinstance(value, Parameter):
             self._check_init("parameters")
             self._forget(name, keep=self._parameters)
@@ -132,7 +133,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
         for store in ("_parameters", "_buffers", "_modules"):
             if name in self.__dict__.get(store, {}):
                 del self.__dict__[store][name]
@@ -154,7 +155,7 @@ class Module:
             )
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
 
     def register_buffer(self, name, tensor, persistent=True):
         """Add a Tensor that is state but not a parameter (e.g. BatchNorm's running mean).
@@ -167,7 +168,7 @@ class Module:
             raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
         if persistent:
             self._non_persistent.discard(name)
         else:
@@ -181,7 +182,7 @@ class Module:
         _check_name(name, self, "module")
         self._forget(name, keep=self._modules)
         self._modules[name] = module
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
 
     register_module = add_module
 
@@ -278,7 +279,7 @@ class Module:
             raise ValueError(f"train: mode must be a bool, got {mode!r}")
         for module in self.modules():
             object.__setattr__(module, "training", mode)
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
         return self
 
     def eval(self):
@@ -305,7 +306,7 @@ class Module:
 
     def _cast(self, dtype):
         dtype = np.dtype(dtype)
-        _jit_state["epoch"] += 1
+        _effects.module_changed()
         for module in self.modules():
             for store in (module._parameters, module._buffers):
                 for value in store.values():

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..autograd.jit import replayed_call
+from ..autograd.effects import replayed_call
 from ..tensor import Tensor
 
 

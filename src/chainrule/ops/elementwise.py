@@ -12,14 +12,14 @@ import sys
 import numpy as np
 
 from .. import _dtypes
-from ..autograd import jit as _jit
+from ..autograd import effects as _effects
 from ..autograd.function import Function
 from ._util import as_array, broadcast_error, is_tensor, unbroadcast
 
 # Python floats, not NumPy float64 scalars: NumPy 2 would let those upcast float32 arrays.
 # IEEE results (log 0 = -inf, 1/0 = inf, exp 1000 = inf) are what NumPy and PyTorch return;
 # the ops that can produce them silence NumPy's warnings locally, nothing else does.
-_jit_state = _jit._state
+_trace_state = _effects.state
 _IEEE = dict(divide="ignore", over="ignore", invalid="ignore")
 
 
@@ -50,8 +50,8 @@ def _plain(fn, *args):
     """Apply a NumPy function with no gradient; a Tensor in gives a Tensor out."""
     from ..tensor import Tensor
 
-    if _jit_state["recorder"] is not None and any(is_tensor(a) for a in args) and _jit.tracing():
-        return _jit.record_plain(fn, args)
+    if _trace_state["recorder"] is not None and any(is_tensor(a) for a in args) and _effects.tracing():
+        return _effects.record_plain(fn, args)
     arrays = [as_array(a) for a in args]
     try:
         out = fn(*arrays)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
-from ..autograd import jit as _jit
+from ..autograd import effects as _effects
 from .elementwise import _plain, exp, sign, where
 from .shape import broadcast_to, permute
 
@@ -72,7 +72,7 @@ class Prod(Function):
         if not is_tensor(g):
             return _expand_back(ctx, g) * _prod_of_others_array(x, axes)
         n = int(np.prod([in_shape[a] for a in axes]))
-        if n <= 256 or _jit.tracing() or (as_array(x) == 0).any():
+        if n <= 256 or _effects.tracing() or (as_array(x) == 0).any():
             # Recording for higher order: prod/x would divide by zero, and make d2/dx2
             # divide by x^2 (overflow for tiny x); the exact product of the others does not.
             return _expand_back(ctx, g) * _prod_of_others(x, axes, in_shape)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.jit import replayed_call
+from ..autograd.effects import replayed_call
 from .optimizer import Optimizer
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import grad_mode
-from ..autograd.jit import replayed_call
+from ..autograd.effects import replayed_call
 from ..tensor import Tensor
 
 _required = object()
