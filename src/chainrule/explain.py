@@ -115,15 +115,58 @@ def _observe(node, g, grad_inputs):
                                 _local_partials(node, g), value)
 
 
-# A backward pass through a graph that holds a named tensor is recorded without asking, so that
-# `L.backward(); chainrule.explain(L)` works; graphs without names (training) are never recorded.
-_engine._named_graphs["observer"] = _observe
+class _Recorder(_engine.Observer):
+    """The engine observer that keeps, per node, what explain() and draw_graph() show."""
+
+    def node(self, node, grad_output, grad_inputs):
+        _observe(node, grad_output, grad_inputs)
+
+
+_recorder = _Recorder()
+
+# Set once some tensor is given a name (Tensor.name's setter): until then no pass is examined.
+names = {"in_use": False}
+
+
+def names_in_use():
+    names["in_use"] = True
+
+
+def _has_named_tensor(roots):
+    from .tensor import Tensor
+
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    if any(r._name is not None for r in roots):
+        return True
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        out = node.out_ref() if node.out_ref is not None else None
+        if out is not None and out._name is not None:
+            return True
+        for edge in node.next:
+            if isinstance(edge, Tensor):
+                if edge._name is not None:
+                    return True
+            elif edge is not None and edge not in seen:
+                seen.add(edge)
+                stack.append(edge)
+    return False
+
+
+@_engine.add_pass_hook
+def _named_graph_hook(roots):
+    """A backward pass through a graph that holds a named tensor is recorded without asking, so that
+    `L.backward(); chainrule.explain(L)` works; graphs without names (training) are never examined."""
+    if names["in_use"] and _depth["n"] == 0 and _has_named_tensor(roots):
+        return _recorder
+    return None
 
 
 def start_recording():
     """Record every later backward pass (per-node gradients, local partials, values) until stop_recording()."""
     if _depth["n"] == 0:
-        _engine.add_observer(_observe)
+        _engine.add_observer(_recorder)
     _depth["n"] += 1
 
 
@@ -131,7 +174,7 @@ def stop_recording():
     if _depth["n"] > 0:
         _depth["n"] -= 1
         if _depth["n"] == 0:
-            _engine.remove_observer(_observe)
+            _engine.remove_observer(_recorder)
 
 
 @contextlib.contextmanager

@@ -265,8 +265,10 @@ class Tensor:
         self._name = value
         if value is not None:
             # From now on a backward pass through a graph with named tensors is recorded for
-            # explain() (the engine checks this flag, so unnamed training pays nothing).
-            engine.names_in_use()
+            # explain() (which checks this flag, so unnamed training pays nothing).
+            from .explain import names_in_use
+
+            names_in_use()
 
     @property
     def data(self) -> "Tensor":

@@ -1,14 +1,22 @@
 """The backward pass: walk the graph in reverse topological order and apply each node's VJP.
 
-The order is computed iteratively (a dependency count per node, then Kahn's
-algorithm), so graphs of any depth work without recursion. Each node's incoming
-gradient is summed over all of its consumers before its rule runs; leaves get
-theirs accumulated into `.grad` (PyTorch semantics) or captured for
-`autograd.grad`.
+This is chainrule's one graph walker: `Tensor.backward`, `autograd.grad`, the transforms
+built on them, the jit's recording of a backward pass and explain() all run through `_run`.
+The order is computed iteratively (a dependency count per node, then Kahn's algorithm), so
+graphs of any depth work without recursion. Each node's incoming gradient is summed over all
+of its consumers before its rule runs; leaves get theirs accumulated into `.grad` (PyTorch
+semantics) or captured for `autograd.grad`.
+
+Tools that want to see a pass attach an `Observer` (its callbacks: a pass begins, a node's
+rule ran, two gradients were summed, a gradient was cast to its input's dtype, a leaf's
+gradient is final, the pass ended). `add_observer` attaches one to every later pass;
+`add_pass_hook` registers a function asked at the start of each pass for an observer of that
+pass only (explain records graphs with named tensors this way, the jit the passes of the
+thread it traces). With no observer the walk pays one truth test per node.
 """
 from __future__ import annotations
 
-from sys import getrefcount as _refcount
+import sys
 
 import numpy as np
 
@@ -20,47 +28,76 @@ _grad_state = grad_mode._state
 _ndarray = np.ndarray
 
 
-# Callables observer(node, grad_output, grad_inputs), called for every node a backward pass
-# runs (explain() uses this to record the chain rule). Empty in normal use: no cost.
+class Observer:
+    """Callbacks of one backward pass; override those you need (the others do nothing).
+
+    Called by the walker in this order: `begin` once, then `node` for each node whose
+    rule ran (with `add` and `cast` for the gradients it produced, as they are summed
+    and converted), then `leaf` once per leaf that receives a gradient, then `end`
+    (also when the pass fails).
+
+    Example:
+        >>> class Count(Observer):
+        ...     def __init__(self): self.n = 0
+        ...     def node(self, node, grad_output, grad_inputs): self.n += 1
+        >>> counter = engine.add_observer(Count())
+        >>> (x * x).sum().backward(); engine.remove_observer(counter); counter.n   # 2: Sum, Mul
+    """
+
+    def begin(self, roots, root_grads, retain_graph, create_graph, capture):
+        """A pass starts from `roots` with `root_grads`; `capture` is autograd.grad's (inputs, results)."""
+
+    def node(self, node, grad_output, grad_inputs):
+        """`node`'s rule mapped dL/d(out) = grad_output to one gradient per input (None: none)."""
+
+    def add(self, a, b, total):
+        """Two gradients of one value were summed: total = a + b (total may be `a`, added in place)."""
+
+    def cast(self, node, g, conformed):
+        """A gradient `g` that `node` returned was converted to its input's dtype (or to an array)."""
+
+    def leaf(self, tensor, g):
+        """`tensor`'s summed gradient `g` is final: accumulated into .grad or captured (after hooks)."""
+
+    def end(self):
+        """The pass is over (also after an error)."""
+
+
+class _NodeCallback(Observer):
+    """A plain function f(node, grad_output, grad_inputs) as an observer (add_observer's older form)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def node(self, node, grad_output, grad_inputs):
+        self.fn(node, grad_output, grad_inputs)
+
+
+# Observers attached to every backward pass, in order; empty in normal use.
 _observers = []
 
-
-# explain() registers here the observer that records a pass through a graph with named tensors;
-# the engine looks for names only once some tensor has been named (names_in_use).
-_named_graphs = {"observer": None, "names_in_use": False}
-
-
-def names_in_use():
-    _named_graphs["names_in_use"] = True
-
-
-def _has_named_tensor(starts):
-    Tensor = _Tensor
-    stack, seen = list(starts), set(starts)
-    while stack:
-        node = stack.pop()
-        out = node.out_ref() if node.out_ref is not None else None
-        if out is not None and out._name is not None:
-            return True
-        for edge in node.next:
-            if isinstance(edge, Tensor):
-                if edge._name is not None:
-                    return True
-            elif edge is not None and edge not in seen:
-                seen.add(edge)
-                stack.append(edge)
-    return False
+# Functions hook(roots) -> Observer or None, asked at the start of each pass.
+_pass_hooks = []
 
 
 def add_observer(observer):
-    """Call `observer(node, grad_output, grad_inputs)` for each node of every later backward pass."""
-    _observers.append(observer)
+    """Attach `observer` (an Observer, or a function f(node, grad_output, grad_inputs) called for
+    each node) to every later backward pass; returns it, for remove_observer."""
+    _observers.append(observer if isinstance(observer, Observer) else _NodeCallback(observer))
     return observer
 
 
 def remove_observer(observer):
-    if observer in _observers:
-        _observers.remove(observer)
+    for i, o in enumerate(_observers):
+        if o is observer or (type(o) is _NodeCallback and o.fn is observer):
+            del _observers[i]
+            return
+
+
+def add_pass_hook(hook):
+    """Call `hook(roots)` at the start of each backward pass; an Observer it returns watches that pass."""
+    _pass_hooks.append(hook)
+    return hook
 
 
 def _as_grad_array(tensor, gradient, where):
@@ -223,20 +260,50 @@ def _add(acc, g, graph, owned, key):
     return acc + g
 
 
+def _pass_observers(roots):
+    observers = _observers
+    for hook in _pass_hooks:
+        extra = hook(roots)
+        if extra is not None and extra not in observers:
+            observers = observers + [extra]
+    return list(observers)
+
+
+def _notify_add(observers, a, b, total):
+    for observer in observers:
+        observer.add(a, b, total)
+
+
+# A gradient that nothing else references (a fresh result of a rule: not a view, not saved,
+# not handed to another input) becomes a leaf's .grad without a copy; sys.getrefcount tells.
+# Measured with bench/mnist1d_mlp.py (zero_grad(set_to_none) then backward, so each step's first
+# accumulation takes this path): see _FRESH_SAVES_US. The count is CPython's and was checked on
+# 3.11 only (3.14 borrows stack references, which would make a shared array look fresh), so other
+# versions copy.
+_FRESH_BY_REFCOUNT = sys.version_info[:2] == (3, 11)
+_refcount = sys.getrefcount
+
+
 def _run(roots, root_grads, retain_graph, create_graph, capture, only):
     Tensor = _Tensor
     graph = bool(create_graph)
     plain = not graph
+    fresh_ok = plain and _FRESH_BY_REFCOUNT
     prev_graph = _backward_state.graph
     prev_mode = _grad_state.enabled
     _backward_state.graph = graph
     _grad_state.enabled = graph
     check = anomaly._state["enabled"]
+    observers = _pass_observers(roots) if _observers or _pass_hooks else ()
+    begun = []
     # Backward rules follow IEEE arithmetic (d sqrt(x)/dx at 0 is inf) without NumPy
     # warnings, as PyTorch does; detect_anomaly() is the tool that stops at them.
     errstate = np.errstate(divide="ignore", over="ignore", invalid="ignore")
     errstate.__enter__()
     try:
+        for observer in observers:
+            begun.append(observer)
+            observer.begin(roots, root_grads, retain_graph, create_graph, capture)
         grads = {}
         owned = set()
         leaf_grads = {}  # leaf id -> [tensor, summed grad]: hooks and accumulation run once per leaf
@@ -251,17 +318,15 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
 
         for t, g in zip(roots, root_grads):
             if t.grad_fn is None:
-                _to_leaf(leaf_grads, t, g, graph, owned, False)
+                _to_leaf(leaf_grads, t, g, graph, owned, False, observers)
             else:
-                grads[t.grad_fn] = _add(grads.get(t.grad_fn), g, graph, owned, t.grad_fn)
+                acc = grads.get(t.grad_fn)
+                grads[t.grad_fn] = g if acc is None else _add(acc, g, graph, owned, t.grad_fn)
+                if acc is not None and observers:
+                    _notify_add(observers, acc, g, grads[t.grad_fn])
 
         deps, starts = _collect(roots)
         ready = [n for n in starts if n not in deps]
-        observers = _observers
-        recorder = _named_graphs["observer"]
-        if _named_graphs["names_in_use"] and recorder is not None and recorder not in observers \
-                and _has_named_tensor(starts):
-            observers = observers + [recorder]
 
         while ready:
             node = ready.pop()
@@ -285,8 +350,8 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 if check:
                     anomaly.check_backward(node, input_grads)
                 if observers:
-                    for observer in list(observers):
-                        observer(node, g, input_grads)
+                    for observer in observers:
+                        observer.node(node, g, input_grads)
             if not retain_graph:
                 node.saved = None
                 node.out_data = None
@@ -302,20 +367,23 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                     if gi is not None:
                         if not (plain and type(gi) is _ndarray and gi.shape == edge._data.shape
                                 and gi.dtype == edge._data.dtype):
-                            gi = _conform(node, edge, gi, graph)
-                        # A gradient that nothing else references (a fresh result of the rule,
-                        # not a view, not saved, not handed to another input) can become .grad
-                        # without a copy. References here: input_grads, gi, getrefcount's argument.
-                        # (Computed before the call: a pending argument would count as one more.)
-                        fresh = plain and gi.base is None and _refcount(gi) <= 3
-                        _to_leaf(leaf_grads, edge, gi, graph, owned, fresh)
+                            gi = _conform(node, edge, gi, graph, observers)
+                        # References to a fresh gradient here: input_grads, gi, getrefcount's
+                        # argument. (Computed before the call: a pending argument would count as one more.)
+                        fresh = fresh_ok and gi.base is None and _refcount(gi) <= 3
+                        _to_leaf(leaf_grads, edge, gi, graph, owned, fresh, observers)
                     continue
                 if gi is not None:
                     # Fast path: an array of the input's shape and dtype needs no conversion.
                     if not (plain and type(gi) is _ndarray and gi.shape == edge.shape and gi.dtype == edge.dtype):
-                        gi = _conform(node, edge, gi, graph)
+                        gi = _conform(node, edge, gi, graph, observers)
                     acc = grads.get(edge)
-                    grads[edge] = gi if acc is None else _add(acc, gi, graph, owned, edge)
+                    if acc is None:
+                        grads[edge] = gi
+                    else:
+                        grads[edge] = _add(acc, gi, graph, owned, edge)
+                        if observers:
+                            _notify_add(observers, acc, gi, grads[edge])
                 remaining = deps[edge] - 1
                 if remaining:
                     deps[edge] = remaining
@@ -330,17 +398,23 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
             if capture is not None:
                 for i in capture_leaves.get(key, ()):
                     capture[1][i] = g
+                for observer in observers:
+                    observer.leaf(leaf, g)
                 continue
             if only_ids is not None and key not in only_ids:
                 continue
             _accumulate(leaf, g, graph, owned_key=("leaf", key) in owned)
+            for observer in observers:
+                observer.leaf(leaf, g)
     finally:
         errstate.__exit__(None, None, None)
         _backward_state.graph = prev_graph
         _grad_state.enabled = prev_mode
+        for observer in begun:
+            observer.end()
 
 
-def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh):
+def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh, observers=()):
     key = id(leaf)
     entry = leaf_grads.get(key)
     if entry is None:
@@ -348,11 +422,22 @@ def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh):
         if fresh:
             owned.add(("leaf", key))
     else:
-        entry[1] = _add(entry[1], g, graph, owned, ("leaf", key))
+        acc = entry[1]
+        entry[1] = _add(acc, g, graph, owned, ("leaf", key))
+        if observers:
+            _notify_add(observers, acc, g, entry[1])
 
 
-def _conform(node, edge, gi, graph):
+def _conform(node, edge, gi, graph, observers=()):
     """Check a returned gradient's shape against its input, and match its dtype."""
+    conformed = _conform_value(node, edge, gi, graph)
+    if observers and conformed is not gi:
+        for observer in observers:
+            observer.cast(node, gi, conformed)
+    return conformed
+
+
+def _conform_value(node, edge, gi, graph):
     Tensor = _Tensor
     shape = edge._data.shape if isinstance(edge, Tensor) else edge.shape
     dtype = edge._data.dtype if isinstance(edge, Tensor) else edge.dtype
