@@ -20,7 +20,7 @@ from . import autograd
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp)
 from .autograd.gradcheck import gradcheck, gradgradcheck
-from .autograd.jit import TraceError, jit
+from .autograd.jit import TraceError, jit, make_jaxpr
 from .ops.elementwise import (abs, add, allclose, ceil, clamp, clip, cos, div, elu, eq, equal, erf, exp,
                               expm1, floor, gelu, ge, gt, isfinite, isinf, isnan, le, leaky_relu, log,
                               log1p, log2, log10, logical_and, logical_not, logical_or, lt, maximum, minimum,

@@ -11,20 +11,96 @@ checks are one dict lookup), so eager code pays nothing.
 """
 from __future__ import annotations
 
-from . import jit as _jit
+import functools
 
-TraceError = _jit.TraceError
-state = _jit._state
+from .. import _dtypes
+from .jit import trace as _trace
 
-replayed_call = _jit.replayed_call  # decorator: a method with side effects that a replay calls again
-tracing = _jit.tracing  # True while this thread records: library code then avoids branching on values
-active = _jit._active  # the recorder when this thread is tracing, else None
-record_plain = _jit.record_plain  # a NumPy function of traced values, without a gradient
-check_concrete = _jit.check_concrete  # a traced value read by Python (item(), float(), bool(), numpy())
-draw = _jit.draw  # a random draw that a replay repeats from the same generator
-note_alias = _jit.note_alias  # .data / .detach() of a tensor the trace reads from outside
-record_set_data = _jit.record_set_data  # `tensor.data = array`
-record_inplace = _jit.record_inplace  # an in-place write into a tensor
+TraceError = _trace.TraceError
+state = _state = _trace._state
+_active = _trace._active
+_user_line = _trace._user_line
+active = _active  # the recorder when this thread is tracing, else None
+
+
+def replayed_call(method):
+    """Mark a method with side effects (optimizer.step, zero_grad) so a trace repeats the call."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        rec = _active() if _state["recorder"] is not None else None
+        if rec is None:
+            return method(self, *args, **kwargs)
+        return rec.record_call(method, self, args, kwargs)
+
+    return wrapper
+
+
+def tracing():
+    """True while jit records on this thread: library code then avoids branching on values."""
+    return _active() is not None
+
+
+def record_plain(fn, args):
+    """_plain(fn, *args) while tracing: a NumPy function of traced values becomes an equation."""
+    return _active().record_plain(fn, args)
+
+
+def check_concrete(tensor, what):
+    """Called by Tensor's value readers: a traced value read by Python would be frozen."""
+    rec = _active()
+    if rec is not None and rec.knows(tensor):
+        raise TraceError(
+            f"jit: {rec.fn_name} reads the value of a traced tensor of shape {tuple(tensor.shape)} with "
+            f"{what} at {_user_line()} while being traced; the replay would reuse this call's value. Keep "
+            "value-dependent Python (if/float/item/numpy) outside the jitted function, compute with "
+            "chainrule ops instead (chainrule.where for a branch), or return the tensor and read it after "
+            "the call.")
+
+
+def draw(sample, generator=None):
+    """`sample(rng)` with rng = `generator` or the global generator (the one manual_seed resets).
+
+    Random ops draw through this: while jit traces, the draw becomes an equation of the replay,
+    which draws anew from the same generator at every call, in the order eager code would.
+    `sample` must be replayable (a functools.partial of a module-level function, say) and
+    return an ndarray.
+
+    Example:
+        >>> array = draw(functools.partial(_standard_normal, (2, 3), np.float32), generator)
+    """
+    if _state["recorder"] is not None:
+        rec = _active()
+        if rec is not None:
+            return rec.record_draw(sample, generator)
+    return sample(generator if generator is not None else _dtypes._state["rng"])
+
+
+def note_alias(source, alias):
+    """`alias` shares `source`'s array (.data, .detach()): a replay reads it through `source`,
+    so a parameter given a new array (p.data = ...) after tracing is seen."""
+    rec = _active()
+    if rec is None or rec.knows(source) or source.grad_fn is not None:
+        return  # a traced value's alias shares its (bound) array; an outside graph's is refused where used
+    try:
+        rec.bind(alias, rec.ref(source, ".data"))
+    except TraceError:
+        pass  # a view of a traced array made outside chainrule's ops: refused if the alias is used
+
+
+def record_set_data(tensor, array):
+    """`tensor.data = value` while tracing: the replay makes the same assignment."""
+    rec = _active()
+    if rec is not None:
+        rec.record_set_data(tensor, array)
+
+
+def record_inplace(tensor, source, op, index=None):
+    """An in-place tensor op while tracing: the replay writes into the same array."""
+    rec = _active()
+    if rec is not None:
+        rec.record_inplace(tensor, source, op, index)
+
 
 
 def module_changed():

@@ -335,7 +335,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 g = _node_hooks(node, g, graph)
             if capture_nodes and g is not None and node in capture_nodes:
                 for i in capture_nodes[node]:
-                    capture[1][i] = g
+                    capture[1][i] = _as_captured(g, plain, observers)
             nxt = node.next
             if g is None:
                 input_grads = (None,) * len(nxt)
@@ -397,7 +397,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 g = _run_hooks(leaf._hooks, g, graph)
             if capture is not None:
                 for i in capture_leaves.get(key, ()):
-                    capture[1][i] = g
+                    capture[1][i] = g = _as_captured(g, plain, observers)
                 for observer in observers:
                     observer.leaf(leaf, g)
                 continue
@@ -412,6 +412,16 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
         _grad_state.enabled = prev_mode
         for observer in begun:
             observer.end()
+
+
+def _as_captured(g, plain, observers):
+    """A gradient autograd.grad returns: an array (a sum of 0-d gradients is a NumPy scalar)."""
+    if plain and type(g) is not _ndarray:
+        arr = np.asarray(g)
+        for observer in observers:
+            observer.cast(None, g, arr)
+        return arr
+    return g
 
 
 def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh, observers=()):

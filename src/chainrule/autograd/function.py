@@ -42,6 +42,12 @@ _backward_state = grad_mode._ThreadState(graph=False)
 # Set by tensor.py once Tensor exists (this module is imported first).
 _Tensor = None
 
+# The jit's tracer, tracer(cls, args, params), while some thread traces (None otherwise): it records
+# the call when the calling thread is the one tracing, else returns _UNTRACED. Every apply path
+# (unary, binary, n-ary, user Functions) starts in Function.apply, so one test there covers them.
+_tracer = None
+_UNTRACED = object()
+
 # code object -> True when it belongs to chainrule: the provenance walk skips those frames,
 # and the cache makes that a dict lookup per frame instead of a string test.
 _in_package = {}
@@ -125,6 +131,10 @@ class Function:
         Called with no Tensor among `args`, a primitive returns a plain array
         (so backward rules run on arrays); otherwise it returns a Tensor.
         """
+        if _tracer is not None:  # some thread is tracing (jit): it records this call if it is this one
+            traced = _tracer(cls, args, params)
+            if traced is not _UNTRACED:
+                return traced
         if not cls._array_protocol:
             return _apply_user_function(cls, args, params)
         Tensor = _Tensor
