@@ -10,6 +10,8 @@ program prints for a reader in JAX's layout (`Program.jaxpr`, what `make_jaxpr` 
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 
@@ -177,24 +179,31 @@ class Program:
         primitive's name with `_vjp` and the output of the forward it belongs to
         (`d:f32[] e:f32[] = mul_vjp[of=c] g`), other steps by what they do.
         """
-        names = _Names()
+        names = _Names(self.ns)
+        for i, v in enumerate(self.invars):  # the input tensors a0, a1, ... print as their variables
+            names.alias[f"a{i}"] = v
         defs = {}  # a context's name -> the Var its forward produced (mul_vjp[of=c])
         consts, body = [], []
         invars = " ".join(f"{names.of(v)}:{_type(v)}" for v in self.invars)
         for eqn in self.eqns:
             if eqn.kind == "capture":  # a tensor read from outside: a constant input, as JAX's constvars
+                names.alias[eqn.args[0].text] = eqn.outs[0]
                 if eqn.outs[0].name not in names.known:
                     consts.append(f"{names.of(eqn.outs[0])}:{_type(eqn.outs[0])}")
                 continue
             if eqn.kind in ("input", "release"):
                 continue
+            if eqn.kind == "astype" and type(eqn.args[0]) is Var and eqn.args[0].dtype == eqn.outs[0].dtype:
+                names.alias[eqn.outs[0].name] = eqn.args[0]  # a NumPy scalar made an array: no step to show
+                continue
             if eqn.kind == "forward" and eqn.ctx is not None:
                 defs[eqn.ctx.name] = eqn.outs[0]
             body.append(_show(eqn, names, defs))
-        outs = " ".join(names.atom(a) for a, _ in self.outs)
+        outs = ", ".join(names.atom(a) for a, _ in self.outs) + ("," if len(self.outs) == 1 else "")
         head = f"{{ lambda {' '.join(consts)}{' ' if consts else ''}; {invars}. let"
-        if not body:
-            return f"{head}  in ({outs}) }}"
+        one_line = f"{head} {'; '.join(body)} in ({outs}) }}"
+        if len(one_line) <= 80 and not any("\n" in line for line in body):  # JAX's width
+            return one_line
         return head + "".join(f"\n    {line}" for line in body) + f"\n  in ({outs}) }}"
 
     def __str__(self):
@@ -216,10 +225,14 @@ def _type(v):
 class _Names:
     """a, b, ..., z, ba, bb, ...: JAX's variable names, given in order of first appearance."""
 
-    def __init__(self):
+    def __init__(self, ns):
         self.known = {}
+        self.ns = ns
+        self.alias = {}  # a0, K3 (the Tensors) -> the Var of their array
 
     def of(self, var):
+        if var.name in self.alias:
+            return self.of(self.alias[var.name])
         name = self.known.get(var.name)
         if name is None:
             n, name = len(self.known), ""
@@ -238,7 +251,14 @@ class _Names:
             return f"{self.atom(atom.base)}{atom.path}"
         if type(atom) is Tup:
             return "(" + ",".join(self.atom(a) for a in atom.items) + ")"
-        return str(atom)
+        text = str(atom)
+        if text in self.alias:
+            return self.of(self.alias[text])
+        value = self.ns.get(text)
+        if isinstance(value, (np.ndarray, np.generic)):  # a constant: its value when it is one number
+            v = Var(text, np.shape(value), value.dtype)
+            return f"{np.asarray(value).item()!r}:{_type(v)}" if np.size(value) == 1 else f"{text}:{_type(v)}"
+        return text
 
 
 def _prim_name(eqn):
@@ -266,9 +286,11 @@ def _show(eqn, names, defs):
     elif kind == "read_grad":
         op = "grad_of"
     elif kind == "effect" and eqn.op == "_acc":
-        op, args = "accumulate_grad", args[:2]
-    else:
-        op = eqn.op.strip("_")
+        op, args, params = "accumulate_grad", args[:2], []
+    elif kind == "draw":  # _draw(sample, generator): the sample's name tells the distribution
+        op, args = "random_" + re.sub(r"_*\d+$", "", args[0]).strip("_"), args[1:] if args[1:] != ["None"] else []
+    else:  # a repeated call, a NumPy function, an in-place write: the name it was given, less its number
+        op = re.sub(r"_*\d+$", "", eqn.op).strip("_")
     head = f"{op}[{','.join(params)}]" if params else op
     text = f"{head} {' '.join(args)}".rstrip()
     return f"{outs} = {text}" if outs else text
