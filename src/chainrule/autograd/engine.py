@@ -247,6 +247,29 @@ def _collect(roots):
     return deps, starts
 
 
+def order(roots):
+    """The nodes reachable from `roots` in the order a backward pass visits them: each node after
+    every node that consumes its output (reverse topological order; forward mode runs it reversed).
+
+    `_run` walks the same order (Kahn's algorithm over `_collect`'s counts) with the rules inlined,
+    as the hot loop; this is that walk on its own, for passes that need only the order.
+    """
+    Tensor = _Tensor
+    deps, _ = _collect(roots)
+    starts = list(dict.fromkeys(r.grad_fn for r in roots if r.grad_fn is not None))
+    visited, ready = [], [n for n in starts if n not in deps]
+    while ready:
+        node = ready.pop()
+        visited.append(node)
+        for edge in node.next:
+            if edge is None or isinstance(edge, Tensor):
+                continue
+            deps[edge] -= 1
+            if not deps[edge]:
+                ready.append(edge)
+    return visited
+
+
 def _add(acc, g, graph, owned, key):
     """acc + g without ever writing into a buffer some other node may share."""
     if acc is None:

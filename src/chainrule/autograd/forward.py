@@ -11,7 +11,8 @@ backward). Two kinds of primitive need no rule of their own:
   that node: J t = d/du <J^T u, t>, one local double backward.
 
 Rules use ops that work on arrays and on Tensors, like backward rules, so with
-`create_graph=True` the tangents are themselves differentiable.
+`create_graph=True` the tangents are themselves differentiable. The order is the engine's
+walk (`engine.order`), reversed: there is one graph walker.
 """
 from __future__ import annotations
 
@@ -22,24 +23,12 @@ from .function import _backward_state
 
 
 def _forward_order(outputs):
-    """The nodes that produced `outputs`, each after every node it consumes."""
-    from ..tensor import Tensor
-    from .engine import _collect
+    """The nodes that produced `outputs`, each after every node it consumes: the engine's walk, reversed."""
+    from .engine import order
 
-    deps, _ = _collect(outputs)
-    roots = list(dict.fromkeys(o.grad_fn for o in outputs if o.grad_fn is not None))
-    order, ready = [], [n for n in roots if deps.get(n, 0) == 0]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for edge in node.next:
-            if edge is None or isinstance(edge, Tensor):
-                continue
-            deps[edge] -= 1
-            if deps[edge] == 0:
-                ready.append(edge)
-    order.reverse()
-    return order
+    visited = order(outputs)
+    visited.reverse()
+    return visited
 
 
 def _node_jvp(node, tangents, graph):
