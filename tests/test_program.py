@@ -308,3 +308,25 @@ def test_an_observer_that_raises_ends_the_pass_cleanly():
     assert Boom.ended and cr.is_grad_enabled()
     (x * x).backward()
     assert x.grad.item() == 4.0
+
+
+def test_constant_folding_computes_a_sum_of_constant_seeds_once():
+    def fn(x):
+        y = (x * 2).sum()
+        cr.autograd.backward([y, y], [cr.tensor(1.0), cr.tensor(2.0)])  # two seeds of one root: 1 + 2
+        return y
+
+    jitted = cr.jit(fn)
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    jitted(x)
+    assert " + " not in jitted.code and "sum_vjp[of=c] 3.0:f32[]" in str(jitted.program)
+    x.grad = None
+    jitted(x)
+    replayed = x.grad._data.copy()
+    x.grad = None
+    fn(x)
+    np.testing.assert_array_equal(replayed, x.grad._data)
+    jitted(x)  # the leaf's gradient is accumulated in place: the folded constant must stay 3
+    np.testing.assert_array_equal(x.grad._data, 2 * replayed)
+    jitted(x)
+    np.testing.assert_array_equal(x.grad._data, 3 * replayed)

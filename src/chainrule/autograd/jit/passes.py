@@ -7,13 +7,74 @@ Each works on the equations as data:
   again after an optimizer step that nothing follows), by one backward liveness sweep.
 - `drop_unused_contexts`: a forward whose node no backward rule reads gets the null ctx, which
   saves nothing, so a replay holds no activations it will not use.
+- `fold_constants`: a sum or a cast of constants (a constant cotangent of another dtype, two
+  constant seeds of one root) is computed once, at trace time, and becomes a constant. Only
+  values that rules read are folded: a leaf's gradient or a returned value must be a new array
+  at every replay, never a buffer replays share.
 
 Forward and backward rules, draws, repeated calls and writes are never removed: a forward may
 draw (dropout) or update state (batch norm's running statistics).
 """
 from __future__ import annotations
 
-from .program import uses
+import numpy as np
+
+from .program import Lit, Part, Tup, Var, uses
+
+# The bookkeeping forms a fold may compute, with the same NumPy calls the replay would make.
+_FOLD = {
+    "add": lambda a, b: a + b,
+    "add0d": lambda a, b: np.asarray(a + b),
+    "asarray": np.asarray,
+    "astype": lambda a, dtype: np.asarray(a, dtype=dtype),
+}
+_RULES = {"forward", "backward"} | set(_FOLD)  # readers that take a shared constant safely
+
+
+def _constant(atom, ns, folded):
+    if type(atom) is Var:
+        return folded.get(atom.name, _NOT)
+    if type(atom) is Lit:
+        value = ns.get(atom.text, _NOT)
+        return value if isinstance(value, (np.ndarray, np.generic, np.dtype)) else _NOT
+    return _NOT
+
+
+_NOT = object()
+
+
+def _substitute(atom, names):
+    if type(atom) is Var and atom.name in names:
+        return names[atom.name]
+    if type(atom) is Tup:
+        return Tup([_substitute(a, names) for a in atom.items])
+    if type(atom) is Part:
+        return Part(_substitute(atom.base, names), atom.path, atom.shape, atom.dtype)
+    return atom
+
+
+def fold_constants(program):
+    readers = {}  # var name -> the kinds of the equations that read it ("return" for an output)
+    for eqn in program.eqns:
+        for v in eqn.reads():
+            readers.setdefault(v.name, set()).add(eqn.kind)
+    for atom, _ in program.outs:
+        for v in uses(atom):
+            readers.setdefault(v.name, set()).add("return")
+    folded, names, kept = {}, {}, []
+    for eqn in program.eqns:
+        if names:
+            eqn.args = tuple(_substitute(a, names) for a in eqn.args)
+        if eqn.kind in _FOLD and len(eqn.outs) == 1 and readers.get(eqn.outs[0].name, set()) <= _RULES:
+            values = [_constant(a, program.ns, folded) for a in eqn.args]
+            if all(v is not _NOT for v in values):
+                out = eqn.outs[0]
+                folded[out.name] = program.ns[f"f{out.name}"] = _FOLD[eqn.kind](*values)
+                names[out.name] = Lit(f"f{out.name}")
+                continue
+        kept.append(eqn)
+    program.eqns = kept
+    return program
 
 
 def eliminate_dead_code(program):
@@ -44,5 +105,6 @@ def drop_unused_contexts(program):
 
 
 def optimize(program):
-    """The passes, in order (dead code first: a removed read may leave a context unused)."""
-    return drop_unused_contexts(eliminate_dead_code(program))
+    """The passes, in order (folding first: a folded value's inputs may become dead; dead code before
+    contexts: a removed read may leave a context unused)."""
+    return drop_unused_contexts(eliminate_dead_code(fold_constants(program)))
