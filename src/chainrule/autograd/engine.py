@@ -7,12 +7,11 @@ graphs of any depth work without recursion. Each node's incoming gradient is sum
 of its consumers before its rule runs; leaves get theirs accumulated into `.grad` (PyTorch
 semantics) or captured for `autograd.grad`.
 
-Tools that want to see a pass attach an `Observer` (its callbacks: a pass begins, a node's
-rule ran, two gradients were summed, a gradient was cast to its input's dtype, a leaf's
-gradient is final, the pass ended). `add_observer` attaches one to every later pass;
-`add_pass_hook` registers a function asked at the start of each pass for an observer of that
-pass only (explain records graphs with named tensors this way, the jit the passes of the
-thread it traces). With no observer the walk pays one truth test per node.
+Tools that want to see a pass attach an `Observer` (observers.py; its callbacks: a pass
+begins, a node's rule ran, two gradients were summed, a gradient was cast to its input's dtype,
+a leaf's gradient is final, the pass ended) with `add_observer`, or for one pass through a
+hook `add_pass_hook` registers. The engine knows none of them by name (explain, viz and the
+jit attach this way). With no observer the walk pays one truth test per node.
 """
 from __future__ import annotations
 
@@ -22,82 +21,12 @@ import numpy as np
 
 from . import anomaly, grad_mode
 from .function import _backward_state, format_site
+from .observers import Observer, _notify_add, _observers, _pass_hooks, _pass_observers  # noqa: F401
+from .observers import add_observer, add_pass_hook, remove_observer  # noqa: F401  (engine's API)
 
 _Tensor = None  # set by tensor.py
 _grad_state = grad_mode._state
 _ndarray = np.ndarray
-
-
-class Observer:
-    """Callbacks of one backward pass; override those you need (the others do nothing).
-
-    Called by the walker in this order: `begin` once, then `node` for each node whose
-    rule ran (with `add` and `cast` for the gradients it produced, as they are summed
-    and converted), then `leaf` once per leaf that receives a gradient, then `end`
-    (also when the pass fails).
-
-    Example:
-        >>> class Count(Observer):
-        ...     def __init__(self): self.n = 0
-        ...     def node(self, node, grad_output, grad_inputs): self.n += 1
-        >>> counter = engine.add_observer(Count())
-        >>> (x * x).sum().backward(); engine.remove_observer(counter); counter.n   # 2: Sum, Mul
-    """
-
-    def begin(self, roots, root_grads, retain_graph, create_graph, capture):
-        """A pass starts from `roots` with `root_grads`; `capture` is autograd.grad's (inputs, results)."""
-
-    def node(self, node, grad_output, grad_inputs):
-        """`node`'s rule mapped dL/d(out) = grad_output to one gradient per input (None: none)."""
-
-    def add(self, a, b, total):
-        """Two gradients of one value were summed: total = a + b (total may be `a`, added in place)."""
-
-    def cast(self, node, g, conformed):
-        """A gradient `g` that `node` returned was converted to its input's dtype (or to an array)."""
-
-    def leaf(self, tensor, g):
-        """`tensor`'s summed gradient `g` is final: accumulated into .grad or captured (after hooks)."""
-
-    def end(self):
-        """The pass is over (also after an error)."""
-
-
-class _NodeCallback(Observer):
-    """A plain function f(node, grad_output, grad_inputs) as an observer (add_observer's older form)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def node(self, node, grad_output, grad_inputs):
-        self.fn(node, grad_output, grad_inputs)
-
-
-# Observers attached to every backward pass, in order; empty in normal use.
-_observers = []
-
-# Functions hook(roots) -> Observer or None, asked at the start of each pass.
-_pass_hooks = []
-
-
-def add_observer(observer):
-    """Attach `observer` (an Observer, or a function f(node, grad_output, grad_inputs) called for
-    each node) to every later backward pass; returns it, for remove_observer."""
-    _observers.append(observer if isinstance(observer, Observer) else _NodeCallback(observer))
-    return observer
-
-
-def remove_observer(observer):
-    for i, o in enumerate(_observers):
-        if o is observer or (type(o) is _NodeCallback and o.fn is observer):
-            del _observers[i]
-            return
-
-
-def add_pass_hook(hook):
-    """Call `hook(roots)` at the start of each backward pass; an Observer it returns watches that pass."""
-    _pass_hooks.append(hook)
-    return hook
 
 
 def _as_grad_array(tensor, gradient, where):
@@ -281,20 +210,6 @@ def _add(acc, g, graph, owned, key):
         return acc
     owned.add(key)
     return acc + g
-
-
-def _pass_observers(roots):
-    observers = _observers
-    for hook in _pass_hooks:
-        extra = hook(roots)
-        if extra is not None and extra not in observers:
-            observers = observers + [extra]
-    return list(observers)
-
-
-def _notify_add(observers, a, b, total):
-    for observer in observers:
-        observer.add(a, b, total)
 
 
 # A gradient that nothing else references (a fresh result of a rule: not a view, not saved,
