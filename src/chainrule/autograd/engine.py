@@ -1,7 +1,8 @@
 """The backward pass: walk the graph in reverse topological order and apply each node's VJP.
 
 This is chainrule's one graph walker: `Tensor.backward`, `autograd.grad`, the transforms
-built on them, the jit's recording of a backward pass and explain() all run through `_run`.
+built on them, the jit's recording of a backward pass and explain() all run through `_run`;
+forward mode walks the same order (`order`), reversed.
 The order is computed iteratively (a dependency count per node, then Kahn's algorithm), so
 graphs of any depth work without recursion. Each node's incoming gradient is summed over all
 of its consumers before its rule runs; leaves get theirs accumulated into `.grad` (PyTorch
@@ -14,8 +15,6 @@ hook `add_pass_hook` registers. The engine knows none of them by name (explain, 
 jit attach this way). With no observer the walk pays one truth test per node.
 """
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 
@@ -212,21 +211,10 @@ def _add(acc, g, graph, owned, key):
     return acc + g
 
 
-# A gradient that nothing else references (a fresh result of a rule: not a view, not saved,
-# not handed to another input) becomes a leaf's .grad without a copy; sys.getrefcount tells.
-# Measured with bench/mnist1d_mlp.py (zero_grad(set_to_none) then backward, so each step's first
-# accumulation takes this path): see _FRESH_SAVES_US. The count is CPython's and was checked on
-# 3.11 only (3.14 borrows stack references, which would make a shared array look fresh), so other
-# versions copy.
-_FRESH_BY_REFCOUNT = sys.version_info[:2] == (3, 11)
-_refcount = sys.getrefcount
-
-
 def _run(roots, root_grads, retain_graph, create_graph, capture, only):
     Tensor = _Tensor
     graph = bool(create_graph)
     plain = not graph
-    fresh_ok = plain and _FRESH_BY_REFCOUNT
     prev_graph = _backward_state.graph
     prev_mode = _grad_state.enabled
     _backward_state.graph = graph
@@ -256,7 +244,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
 
         for t, g in zip(roots, root_grads):
             if t.grad_fn is None:
-                _to_leaf(leaf_grads, t, g, graph, owned, False, observers)
+                _to_leaf(leaf_grads, t, g, graph, owned, observers)
             else:
                 acc = grads.get(t.grad_fn)
                 grads[t.grad_fn] = g if acc is None else _add(acc, g, graph, owned, t.grad_fn)
@@ -294,8 +282,6 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 node.saved = None
                 node.out_data = None
                 node.versions = None
-            # By index, not zip: zip's cached result tuple would hold an extra reference to gi,
-            # which the ownership test below counts.
             for i in range(min(len(nxt), len(input_grads))):
                 edge = nxt[i]
                 if edge is None:
@@ -306,10 +292,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                         if not (plain and type(gi) is _ndarray and gi.shape == edge._data.shape
                                 and gi.dtype == edge._data.dtype):
                             gi = _conform(node, edge, gi, graph, observers)
-                        # References to a fresh gradient here: input_grads, gi, getrefcount's
-                        # argument. (Computed before the call: a pending argument would count as one more.)
-                        fresh = fresh_ok and gi.base is None and _refcount(gi) <= 3
-                        _to_leaf(leaf_grads, edge, gi, graph, owned, fresh, observers)
+                        _to_leaf(leaf_grads, edge, gi, graph, owned, observers)
                     continue
                 if gi is not None:
                     # Fast path: an array of the input's shape and dtype needs no conversion.
@@ -362,13 +345,16 @@ def _as_captured(g, plain, observers):
     return g
 
 
-def _to_leaf(leaf_grads, leaf, g, graph, owned, fresh, observers=()):
+def _to_leaf(leaf_grads, leaf, g, graph, owned, observers=()):
+    # A leaf's first gradient may be shared (Add hands one array to both inputs, a rule may return
+    # a saved array): _accumulate copies it unless a sum made here owns it. (A shortcut that skipped
+    # the copy when sys.getrefcount showed no other reference saved no measurable time on
+    # bench/mnist1d_mlp.py, a copy of ~61 KB of parameters' gradients per step, and depended on
+    # CPython's reference counts: removed.)
     key = id(leaf)
     entry = leaf_grads.get(key)
     if entry is None:
         leaf_grads[key] = [leaf, g]
-        if fresh:
-            owned.add(("leaf", key))
     else:
         acc = entry[1]
         entry[1] = _add(acc, g, graph, owned, ("leaf", key))
