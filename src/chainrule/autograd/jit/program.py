@@ -66,7 +66,6 @@ class Tup:
 
 
 NONE = Lit("None")
-NULL_CTX = Lit("_NULL")
 
 
 def uses(atom):
@@ -84,13 +83,10 @@ def uses(atom):
 # namespace for the kinds that call one; {o} the outputs, {a0}, {a1} the inputs.
 _FORMS = {
     "add": "{o} = {a0} + {a1}",
-    "add0d": "{o} = _np.asarray({a0} + {a1})",   # 0-d operands give a NumPy scalar; keep an array
-    "asarray": "{o} = _np.asarray({a0})",
     "astype": "{o} = _np.asarray({a0}, dtype={a1})",
     "copy": "{o} = {a0}.copy()",
     "input": "{o} = {a0}._data",
     "capture": "{o} = {a0}._data",    # a tensor read from outside (a parameter), read afresh
-    "read": "{o} = {a0}._data",
     "read_grad": "{o} = {a0}.grad._data",
     "set_data": "{a0}._data = {a1}",
     "release": "{a0}.saved = None",
@@ -104,7 +100,7 @@ class Eqn:
     kind: "forward" / "backward" (a primitive's rule: op is its function's name, ctx the node's
     context), "plain" (a NumPy function of traced values), "draw" (a random draw), "call" (a method
     with side effects the replay repeats: an optimizer step), "effect" (an in-place write, a leaf's
-    gradient accumulation), or one of the bookkeeping forms above (add, read, ...).
+    gradient accumulation), or one of the bookkeeping forms above (input, capture, add, astype, ...).
     outs: the Vars it defines (None for a gradient a rule does not give); `single`: the function
     returns one value rather than a tuple. `quiet`: runs with NumPy's warnings off (backward).
     """
@@ -134,9 +130,8 @@ class Eqn:
         if self.kind in _FORMS:
             fields = {f"a{i}": a for i, a in enumerate(self.args)}
             return _FORMS[self.kind].format(o=", ".join(outs), op=self.op, **fields)
-        call_args = [str(self.ctx)] if self.ctx is not None or self.kind == "forward" else []
-        if self.kind == "forward" and self.ctx is None:
-            call_args = ["_NULL"]
+        ctx = "_NULL" if self.kind == "forward" and self.ctx is None else self.ctx  # the null ctx saves nothing
+        call_args = [] if ctx is None else [str(ctx)]
         call = f"{self.op}({', '.join(call_args + [str(a) for a in self.args] + [f'{k}={v}' for k, v in self.params])})"
         if not outs:
             return call
@@ -144,7 +139,7 @@ class Eqn:
         return f"{lhs} = {call}"
 
 
-_PURE = {"add", "add0d", "asarray", "astype", "copy", "read", "read_grad", "capture"}
+_PURE = {"add", "astype", "copy", "read_grad", "capture"}
 
 
 class Program:
@@ -279,9 +274,9 @@ def _show(eqn, names, defs):
         op = _prim_name(eqn) + "_vjp"
         if of is not None:
             params.insert(0, f"of={names.of(of)}")
-    elif kind in ("add", "add0d"):
+    elif kind == "add":
         op = "add_any"  # JAX's name for summing two cotangents of one value
-    elif kind in ("asarray", "astype"):
+    elif kind == "astype":
         op, args = "convert_element_type", args[:1]
     elif kind == "read_grad":
         op = "grad_of"
