@@ -330,3 +330,22 @@ def test_constant_folding_computes_a_sum_of_constant_seeds_once():
     np.testing.assert_array_equal(x.grad._data, 2 * replayed)
     jitted(x)
     np.testing.assert_array_equal(x.grad._data, 3 * replayed)
+
+
+def test_buffer_reuse_sums_into_a_sum_nobody_else_reads_bit_for_bit():
+    def step(x):
+        y = x.tanh()
+        loss = (y * y + y * 2 + y.exp() + y.sin()).sum()  # y has five uses: four sums of its gradient
+        loss.backward()
+        return loss
+
+    jitted = cr.jit(step)
+    x = cr.tensor(np.linspace(-1.0, 1.0, 7), requires_grad=True)
+    jitted(x)
+    assert jitted.code.count("out=") >= 2
+    for values in (np.linspace(-2.0, 3.0, 7), np.random.default_rng(3).standard_normal(7)):
+        a = cr.tensor(values, requires_grad=True)
+        b = cr.tensor(values, requires_grad=True)
+        jitted(a)
+        step(b)
+        np.testing.assert_array_equal(a.grad._data, b.grad._data)

@@ -7,6 +7,9 @@ Each works on the equations as data:
   again after an optimizer step that nothing follows), by one backward liveness sweep.
 - `drop_unused_contexts`: a forward whose node no backward rule reads gets the null ctx, which
   saves nothing, so a replay holds no activations it will not use.
+- `reuse_buffers`: a sum of two gradients whose first operand is an earlier sum that nothing
+  else reads is computed into that operand's buffer (`np.add(a, b, out=a)`: the same ufunc on
+  the same dtypes, so bit for bit the eager sum) instead of a new array.
 - `fold_constants`: a sum or a cast of constants (a constant cotangent of another dtype, two
   constant seeds of one root) is computed once, at trace time, and becomes a constant. Only
   values that rules read are folded: a leaf's gradient or a returned value must be a new array
@@ -102,7 +105,27 @@ def drop_unused_contexts(program):
     return program
 
 
+def reuse_buffers(program):
+    readers = {}
+    for eqn in program.eqns:
+        for v in eqn.reads():
+            readers[v.name] = readers.get(v.name, 0) + 1
+    for atom, _ in program.outs:
+        for v in uses(atom):
+            readers[v.name] = readers.get(v.name, 0) + 2
+    sums = {}  # name -> Var of a sum this program made (a new array of its own at every replay)
+    for eqn in program.eqns:
+        if eqn.kind not in ("add", "add_into"):
+            continue
+        a, out = eqn.args[0], eqn.outs[0]
+        if type(a) is Var and a.name in sums and readers.get(a.name) == 1 and out.shape \
+                and a.shape == out.shape and a.dtype == out.dtype:
+            eqn.kind = "add_into"
+        sums[out.name] = out
+    return program
+
+
 def optimize(program):
     """The passes, in order (folding first: a folded value's inputs may become dead; dead code before
-    contexts: a removed read may leave a context unused)."""
-    return drop_unused_contexts(eliminate_dead_code(fold_constants(program)))
+    contexts: a removed read may leave a context unused; buffer reuse last, on the final readers)."""
+    return reuse_buffers(drop_unused_contexts(eliminate_dead_code(fold_constants(program))))

@@ -83,6 +83,7 @@ def uses(atom):
 # namespace for the kinds that call one; {o} the outputs, {a0}, {a1} the inputs.
 _FORMS = {
     "add": "{o} = {a0} + {a1}",
+    "add_into": "{o} = _np.add({a0}, {a1}, out={a0})",  # a sum no one else reads: its buffer is reused
     "astype": "{o} = _np.asarray({a0}, dtype={a1})",
     "copy": "{o} = {a0}.copy()",
     "input": "{o} = {a0}._data",
@@ -139,7 +140,7 @@ class Eqn:
         return f"{lhs} = {call}"
 
 
-_PURE = {"add", "astype", "copy", "read_grad", "capture"}
+_PURE = {"add", "add_into", "astype", "copy", "read_grad", "capture"}
 
 
 class Program:
@@ -274,7 +275,7 @@ def _show(eqn, names, defs):
         op = _prim_name(eqn) + "_vjp"
         if of is not None:
             params.insert(0, f"of={names.of(of)}")
-    elif kind == "add":
+    elif kind in ("add", "add_into"):
         op = "add_any"  # JAX's name for summing two cotangents of one value
     elif kind == "astype":
         op, args = "convert_element_type", args[:1]
