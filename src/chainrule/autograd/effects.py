@@ -6,8 +6,13 @@ change. Library code reports those here and asks here whether a trace is recordi
 imports the jit's internals. With no trace running every function is a cheap no-op (the
 checks are one dict lookup), so eager code pays nothing.
 
-    state["recorder"]   the running trace's recorder, or None (read it for the fast check)
+    state["recorder"]   a running trace's recorder (some thread's), or None: the fast check,
+                        before active() says whether this thread is the one tracing
     state["epoch"]      bumped by module_changed(): a replay re-checks what it assumed
+
+Each event becomes an equation of the trace's program (autograd/jit/program.py): a draw,
+an in-place write, a `.data` assignment, a repeated call (optimizer.step, zero_grad,
+scheduler.step, clip_grad_norm_, marked with @replayed_call).
 """
 from __future__ import annotations
 
