@@ -59,10 +59,11 @@ class BackwardRecording(engine.Observer):
     def name(self, g):
         return self.rec.ref(g, "backward")
 
-    def bind_grad(self, g, prefix="g"):
-        """A new gradient value of this pass: a Var for it (a rule's output, a sum, a cast)."""
+    def bind_grad(self, g, prefix="g", fresh=False):
+        """A new gradient value of this pass: a Var for it (a rule's output, a sum, a cast).
+        `fresh`: a sum, whose replay makes a new array even where eager code added in place."""
         rec = self.rec
-        if id(g) in rec.var and not isinstance(g, np.generic):
+        if id(g) in rec.var and not fresh and not isinstance(g, np.generic):
             self.shared.add(id(g))
         v = rec.new_var(prefix, g)
         rec.bind(g, v)
@@ -98,7 +99,7 @@ class BackwardRecording(engine.Observer):
         if not self.recording:
             return
         a_atom, b_atom = self.name(a), self.name(b)
-        out = self.bind_grad(total)
+        out = self.bind_grad(total, fresh=True)
         self.rec.emit(Eqn("add", None, (out,), (a_atom, b_atom)))
 
     def cast(self, node, g, conformed):
