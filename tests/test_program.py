@@ -349,3 +349,27 @@ def test_buffer_reuse_sums_into_a_sum_nobody_else_reads_bit_for_bit():
         jitted(a)
         step(b)
         np.testing.assert_array_equal(a.grad._data, b.grad._data)
+
+
+def test_docs_program_md_shows_what_make_jaxpr_prints():
+    import pathlib
+
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "program.md").read_text()
+    blocks = re.findall(r"```\n(\{ lambda.*?\})\n```", doc, re.S)
+    forward = str(cr.make_jaxpr(_u_graph)(3.0, 4.0))
+    backward = str(cr.make_jaxpr(cr.grad(_u_graph, argnums=(0, 1)))(3.0, 4.0))
+    assert blocks[0] == forward
+    shown = [line for line in blocks[1].splitlines() if line.strip() != "..."]
+    assert all(line in backward.splitlines() for line in shown) and shown[-1] == backward.splitlines()[-1]
+    cr.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    assert blocks[2] == str(cr.make_jaxpr(step)(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)))
