@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..io import _atomic_write
+from .._files import atomic_write
 from .dataset import TensorDataset
 
 
@@ -123,7 +123,7 @@ def mnist1d(regenerate: bool = False) -> DataSplits:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **data._asdict())
-    _atomic_write(path, [buffer.getvalue()])
+    atomic_write(path, [buffer.getvalue()])
     return data
 
 
