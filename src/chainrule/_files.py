@@ -13,7 +13,7 @@ import secrets
 import stat
 import time
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
@@ -39,9 +39,11 @@ def open_regular(path, what: str):
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ValueError(f"{path}: is a directory, not a file; expected {what}")
         kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
         raise ValueError(f"{path}: is {kind}, not a regular file; expected {what}. chainrule reads only regular "
-                         "files (a pipe or device could block or never end); copy the data into a file first")
+                         "files (reading a pipe or a device could block or never end); copy the data into a file")
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
