@@ -43,8 +43,9 @@ def _missing(path, what):
 
 
 def _too_large(path, what: str, size: int, limit_name: str):
+    """``what`` ends in its verb: "the CSV file has", "the archive's arrays need"."""
     limit = globals()[limit_name]
-    return ValueError(f"{path}: {what} takes {format_bytes(size)}, over the {format_bytes(limit)} limit for a data "
+    return ValueError(f"{path}: {what} {format_bytes(size)}, over the {format_bytes(limit)} limit for a data "
                       f"file (refused before reading it). If the file is right and the machine has the memory, "
                       f"raise the limit: chainrule.data.readers.{limit_name} = {_suggest(size)}")
 
@@ -90,7 +91,7 @@ def _read_idx_stream(stream, path, size: int | None) -> np.ndarray:
     shape = tuple(int(s) for s in np.frombuffer(dims, dtype=">u4"))
     expected = math.prod(shape) * dtype.itemsize
     if expected > MAX_BYTES:
-        raise _too_large(path, f"the IDX header's shape {shape} of {dtype.name}", expected, "MAX_BYTES")
+        raise _too_large(path, f"the IDX header's shape {shape} of {dtype.name} needs", expected, "MAX_BYTES")
     if size is not None and size - 4 - 4 * ndim != expected:  # a plain file is checked before reading
         raise ValueError(f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
                          f"holds {size - 4 - 4 * ndim} bytes of data (truncated or corrupt)")
@@ -187,7 +188,7 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
     path = pathlib.Path(path)
     with open_regular(path, "a CSV file of numeric features with a label column") as f:
         if file_size(f) > MAX_CSV_BYTES:
-            raise _too_large(path, "the CSV file", file_size(f), "MAX_CSV_BYTES")
+            raise _too_large(path, "the CSV file has", file_size(f), "MAX_CSV_BYTES")
         # utf-8-sig drops a leading BOM; read as plain utf-8 it sticks to the first cell, which then
         # is not a number and the first data row was taken for a header.
         text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
@@ -274,11 +275,14 @@ def read_npz(path) -> dict:
                 members = [(info, _npy_header(archive, info, path)) for info in archive.infolist()]
                 total = sum(math.prod(shape) * dtype.itemsize for _, (shape, _, dtype) in members)
                 if total > MAX_BYTES:
-                    raise _too_large(path, "the archive's arrays", total, "MAX_BYTES")
+                    raise _too_large(path, "the archive's arrays need", total, "MAX_BYTES")
                 arrays = {}
                 for info, _ in members:
                     with archive.open(info) as member:
-                        array = np.lib.format.read_array(member, allow_pickle=False)
+                        try:
+                            array = np.lib.format.read_array(member, allow_pickle=False)
+                        except ValueError as e:
+                            raise ValueError(f"{path}, member {info.filename!r}: {e} (truncated or corrupt)") from None
                     arrays[info.filename[:-4] if info.filename.endswith(".npy") else info.filename] = array
                 return arrays
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, NotImplementedError) as e:
@@ -299,15 +303,16 @@ def _npy_header(archive, info, path):
             if version not in _NPY_HEADER_READERS:  # 3.0 only adds UTF-8 field names of structured dtypes
                 raise ValueError(f".npy format version {version[0]}.{version[1]}; expected 1.0 or 2.0")
             shape, fortran, dtype = _NPY_HEADER_READERS[version](member)
+            held = info.file_size - member.tell()
     except (ValueError, SyntaxError, TypeError, OverflowError) as e:
         raise ValueError(f"{where}: not a .npy array ({e}); expected an .npz archive written by numpy.savez") from None
     if dtype.hasobject:
         raise ValueError(f"{path}: refused: member {info.filename!r} is an object array (its values would need "
                          "pickle, which chainrule never loads). Expected plain numeric arrays")
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > info.file_size:
+    if nbytes > held:
         raise ValueError(f"{where}: the header declares shape {shape} of {dtype} ({format_bytes(nbytes)}) but the "
-                         f"member holds {format_bytes(info.file_size)} (truncated or corrupt)")
+                         f"member holds {format_bytes(max(held, 0))} after it (truncated or corrupt)")
     return shape, fortran, dtype
 
 
