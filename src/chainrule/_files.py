@@ -55,13 +55,13 @@ def file_size(f) -> int:
 
 
 def format_bytes(n: int) -> str:
-    """``4000000000000`` -> ``'4,000,000,000,000 bytes (3.6 TiB)'``."""
-    size, unit = float(n), "bytes"
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if size < 1024 or unit == "EiB":
-            break
-        size /= 1024
-    return f"{n:,} bytes" if unit == "bytes" else f"{n:,} bytes ({size:.1f} {unit})"
+    """``4000000000000`` -> ``'4,000,000,000,000 bytes (3.6 TiB)'``; exact up to 2**80, then a power of two."""
+    if n >= 2 ** 80:  # sizes from corrupt headers: the digits would say nothing (and a float overflows)
+        return f"about 2**{n.bit_length() - 1} bytes"
+    if n < 1024:
+        return f"{n:,} bytes"
+    k = min((n.bit_length() - 1) // 10, 6)
+    return f"{n:,} bytes ({n / 1024 ** k:.1f} {'KMGTPE'[k - 1]}iB)"
 
 
 STALE_TEMPORARY_SECONDS = 60

@@ -122,6 +122,10 @@ def test_a_plain_idx_is_checked_against_its_size_before_reading(tmp_path):
     path.write_bytes(b"\x00\x00\x0d\x02" + struct.pack(">II", 2 ** 31, 2 ** 31) + b"\0" * 16)
     with pytest.raises(ValueError, match=r"big.idx: the IDX header's shape \(2147483648, 2147483648\) of float32"):
         readers.read_idx(path)
+    # 255 dimensions of 2**32 - 1: a size no float holds (found by the file fuzzer as an OverflowError)
+    path.write_bytes(b"\x00\x00\x0e\xff" + b"\xff" * 4 * 255 + b"\0" * 16)
+    with pytest.raises(ValueError, match=r"needs about 2\*\*8\d\d\d bytes.*the file is corrupt"):
+        readers.read_idx(path)
 
 
 def _npz_claiming(tmp_path, shape):

@@ -45,14 +45,12 @@ def _missing(path, what):
 def _too_large(path, what: str, size: int, limit_name: str):
     """``what`` ends in its verb: "the CSV file has", "the archive's arrays need"."""
     limit = globals()[limit_name]
-    return ValueError(f"{path}: {what} {format_bytes(size)}, over the {format_bytes(limit)} limit for a data "
-                      f"file (refused before reading it). If the file is right and the machine has the memory, "
-                      f"raise the limit: chainrule.data.readers.{limit_name} = {_suggest(size)}")
-
-
-def _suggest(size: int) -> str:
-    gib = max(1, math.ceil(size / 2 ** 30))
-    return f"{gib} * 2**30" if gib < 2 ** 20 else str(size)
+    message = (f"{path}: {what} {format_bytes(size)}, over the {format_bytes(limit)} limit for a data file "
+               "(refused before reading it). ")
+    if size > 2 ** 40:
+        return ValueError(message + "No data set on this machine is that large: the file is corrupt")
+    return ValueError(message + "If the file is right and the machine has the memory, raise the limit: "
+                      f"chainrule.data.readers.{limit_name} = {-(-size // 2 ** 30)} * 2**30")
 
 
 def read_idx(path) -> np.ndarray:
