@@ -126,6 +126,10 @@ def test_a_plain_idx_is_checked_against_its_size_before_reading(tmp_path):
     path.write_bytes(b"\x00\x00\x0e\xff" + b"\xff" * 4 * 255 + b"\0" * 16)
     with pytest.raises(ValueError, match=r"needs about 2\*\*8\d\d\d bytes.*the file is corrupt"):
         readers.read_idx(path)
+    # a zero among sizes whose product overflows int64: 0 bytes, but no array (found by the file fuzzer)
+    path.write_bytes(b"\x00\x00\x08\x05" + struct.pack(">IIIII", 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 3, 0))
+    with pytest.raises(ValueError, match=r"big.idx: the IDX header's shape .* makes no NumPy array"):
+        readers.read_idx(path)
 
 
 def _npz_claiming(tmp_path, shape):

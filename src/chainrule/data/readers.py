@@ -98,7 +98,12 @@ def _read_idx_stream(stream, path, size: int | None) -> np.ndarray:
         held = f"{len(body)} bytes" if len(body) < expected else "more than that"
         raise ValueError(f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
                          f"holds {held} of data (truncated or corrupt)")
-    return np.frombuffer(body, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    try:
+        array = np.frombuffer(body, dtype=dtype).reshape(shape)
+    except ValueError as e:  # more than 64 dimensions, or sizes whose product overflows NumPy's index type
+        raise ValueError(f"{path}: the IDX header's shape {shape} makes no NumPy array ({e}); the file is "
+                         "corrupt") from None
+    return array.astype(dtype.newbyteorder("="))
 
 
 _MNIST_NAMES = {"x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
