@@ -88,10 +88,10 @@ def _gzip(blob_parts):
 
 
 def test_a_gzip_bomb_idx_is_refused_before_decompressing(tmp_path):
-    # 2 MB on disk, a header claiming (50000, 100000) bytes = 5 GB, and 200 MB of zeros actually there.
+    # A few kB on disk, a header claiming (50000, 100000) bytes = 5 GB, and 20 MB of zeros actually there.
     path = tmp_path / "bomb-idx3-ubyte.gz"
     header = b"\x00\x00\x08\x02" + struct.pack(">II", 50_000, 100_000)
-    path.write_bytes(_gzip([header] + [bytes(10 ** 7)] * 20))
+    path.write_bytes(_gzip([header] + [bytes(10 ** 6)] * 20))
     assert path.stat().st_size < 2 * 2 ** 20
     with deadline(10), pytest.raises(ValueError) as info:
         readers.read_idx(path)
@@ -102,7 +102,7 @@ def test_a_gzip_bomb_idx_is_refused_before_decompressing(tmp_path):
 
 def test_a_gzip_idx_holding_more_than_its_header_is_refused(tmp_path):
     path = tmp_path / "liar.gz"
-    path.write_bytes(_gzip([b"\x00\x00\x08\x01" + struct.pack(">I", 10)] + [bytes(10 ** 7)] * 5))
+    path.write_bytes(_gzip([b"\x00\x00\x08\x01" + struct.pack(">I", 10)] + [bytes(10 ** 6)] * 5))
     with deadline(10), pytest.raises(ValueError, match=r"liar.gz: IDX header says shape \(10,\).*more than that"):
         readers.read_idx(path)
 
@@ -220,9 +220,9 @@ def test_huge_labels_in_npz_and_idx_are_refused(tmp_path, monkeypatch):
 
 
 def test_layers_larger_than_memory_are_refused_with_their_size_like_torch():
-    torch = pytest.importorskip("torch")
-    with pytest.raises(RuntimeError, match="4000000000000 bytes"):
-        torch.nn.Linear(10 ** 6, 10 ** 6)  # torch refuses it too (its allocator), with a RuntimeError
+    # torch's allocator refuses these with a RuntimeError naming the bytes ("you tried to allocate
+    # 4000000000000 bytes"); it is not called here: where memory is overcommitted it could succeed and
+    # initialization would then meet the out-of-memory killer.
     for make in [lambda: nn.Linear(10 ** 6, 10 ** 6), lambda: nn.Conv2d(10 ** 4, 10 ** 4, 100),
                  lambda: nn.Embedding(10 ** 9, 1000), lambda: nn.LSTM(10 ** 6, 10 ** 6)]:
         with pytest.raises(RuntimeError, match=r"(Linear|Conv2d|Embedding|LSTM): a parameter of shape .* would take "
