@@ -77,7 +77,7 @@ def test_only_regular_files_are_read(tmp_path, reader, kind, says):
 
 
 def test_a_missing_file_is_named(tmp_path):
-    for name, fn in READERS.items():
+    for fn in READERS.values():
         with pytest.raises(FileNotFoundError, match="nothing.csv: no such file"):
             fn(tmp_path / "nothing.csv")
 

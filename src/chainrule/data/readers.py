@@ -286,7 +286,7 @@ def read_npz(path) -> dict:
                             array = np.lib.format.read_array(member, allow_pickle=False)
                         except ValueError as e:
                             raise ValueError(f"{path}, member {info.filename!r}: {e} (truncated or corrupt)") from None
-                    arrays[info.filename[:-4] if info.filename.endswith(".npy") else info.filename] = array
+                    arrays[info.filename.removesuffix(".npy")] = array
                 return arrays
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, NotImplementedError) as e:
             raise ValueError(f"{path}: not a readable .npz archive ({type(e).__name__}: {e})") from None
