@@ -3,6 +3,9 @@
 Tensors (and NumPy arrays) become safetensors entries; everything else (numbers,
 strings, lists, nested dicts with int or str keys, None) is kept as JSON in the
 header's ``__metadata__``. Loading parses JSON and copies raw bytes: it cannot run code.
+The safetensors package reads and writes the format; chainrule adds the checks around it
+(regular files only, header against file size, duplicate keys, a dtype allowlist) and the
+atomic write that never leaves a half-written checkpoint.
 """
 from __future__ import annotations
 
