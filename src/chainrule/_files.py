@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 import stat
 import time
 
@@ -68,7 +69,7 @@ STALE_TEMPORARY_SECONDS = 60
 
 
 def _remove_stale_temporaries(directory, name):
-    """Delete temp files that saves of `name` killed mid-write left behind.
+    """Delete what saves of `name` killed mid-write left behind (``name.XXXXXXXX.tmp``, a file or a directory).
 
     Only those older than a minute: a younger one may belong to a save still running.
     """
@@ -76,66 +77,87 @@ def _remove_stale_temporaries(directory, name):
     for entry in os.scandir(directory):
         if entry.name.startswith(name + ".") and entry.name.endswith(".tmp"):
             try:
-                if now - entry.stat().st_mtime > STALE_TEMPORARY_SECONDS:
-                    os.unlink(entry.path)
+                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMPORARY_SECONDS:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
             except OSError:
                 pass
 
 
 def _create_temporary(path):
-    """A new file beside ``path``, with ``path``'s permissions if it exists (else the umask's default)."""
+    """A private directory ``name.XXXXXXXX.tmp`` beside ``path`` and a new file in it; returns (fd, file).
+
+    The file gets ``path``'s permission bits if it exists, else open()'s default (0o666 minus the
+    umask; mkstemp's 0o600 would make every checkpoint private to its owner). A directory, not just a
+    file: the safetensors package writes through a temp file of its own (``.tmpXXXXXX``), which a kill
+    would leave behind where no later save could tell whose it was.
+    """
     directory, name = os.path.split(os.path.abspath(path))
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
         mode = None
     while True:
-        tmp = os.path.join(directory, f"{name}.{secrets.token_hex(4)}.tmp")
+        private = os.path.join(directory, f"{name}.{secrets.token_hex(4)}.tmp")
         try:
-            # 0o666 minus the umask, as open() would give a new file (mkstemp's 0o600 would make
-            # every checkpoint private to its owner).
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            os.mkdir(private, 0o700)
+            break
         except FileExistsError:
             continue
-        if mode is not None and hasattr(os, "fchmod"):
-            try:
-                os.fchmod(fd, mode)
-            except OSError:
-                pass
-        return fd, tmp
+    tmp = os.path.join(private, name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    if mode is not None and hasattr(os, "fchmod"):
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            pass
+    return fd, tmp
 
 
-def atomic_write(path, chunks, what: str = "save") -> None:
+def atomic_write(path, chunks=(), *, fill=None, what: str = "save") -> None:
     """Write ``chunks`` (bytes-like) to a temp file beside ``path``, fsync, then rename it over ``path``.
 
-    A crash, a kill or a full disk mid-write leaves the previous file intact, never a half-written
-    one. The new file keeps the previous file's permission bits. A full disk (ENOSPC, EDQUOT) is an
-    OSError with a one-line message saying so.
+    ``fill(temp_path)``, when given, writes the temp file itself instead (the safetensors package
+    writes straight from the arrays, without a copy of them in memory). A crash, a kill or a full
+    disk mid-write leaves the previous file intact, never a half-written one. The new file keeps
+    the previous file's permission bits. A full disk (ENOSPC, EDQUOT) is an OSError with a one-line
+    message saying so.
+
+    Example:
+        >>> atomic_write("cache.npz", [buffer.getvalue()])
     """
     path = os.fspath(path)
     fd, tmp = _create_temporary(path)
-    total = 0
     try:
         try:
+            if fill is not None:
+                # The package replaces the temp file with a new one (mode 0o600): reopen it to give it
+                # the mode chosen above and to fsync what was written.
+                mode = stat.S_IMODE(os.fstat(fd).st_mode)
+                os.close(fd)
+                fd = -1
+                fill(tmp)
+                fd = os.open(tmp, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, mode)
             for chunk in chunks:
                 view = memoryview(chunk).cast("B")
                 while view:  # os.write may write less than asked
-                    written = os.write(fd, view)
-                    view, total = view[written:], total + written
+                    view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         os.replace(tmp, path)
     except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            raise OSError(e.errno, f"{what}: no space left on the device for {path} (the disk or quota is full "
-                                   f"after {format_bytes(total)}); the previous file is unchanged. Free some space "
-                                   "or write elsewhere") from None
+            raise OSError(e.errno, f"{what}: no space left on the device for {path} (the disk or quota is full); "
+                                   "the previous file is unchanged. Free some space or write elsewhere") from None
         raise
+    shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)  # empty now; a failure here loses nothing
     directory = os.path.dirname(os.path.abspath(path))
     _remove_stale_temporaries(directory, os.path.basename(path))
     try:  # persist the rename itself; not every platform lets a directory be opened

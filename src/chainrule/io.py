@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 
 import numpy as np
@@ -61,8 +62,16 @@ def write_safetensors(arrays: dict, path, metadata: dict | None = None) -> None:
         tensors[name] = np.asarray(array, dtype=dtype, order="C")  # ascontiguousarray makes 0-d 1-d
     import safetensors.numpy  # imported on first use: `import chainrule` stays fast
 
-    blob = safetensors.numpy.save(tensors, metadata=dict(metadata) if metadata else None)
-    _files.atomic_write(path, [blob])
+    def fill(temporary):
+        try:  # save_file writes from the arrays' memory; save() would first build the whole file in bytes
+            safetensors.numpy.save_file(tensors, temporary, metadata=dict(metadata) if metadata else None)
+        except safetensors.SafetensorError as e:
+            code = re.search(r"os error (\d+)", str(e))  # an I/O error (a full disk) comes back as text
+            if code:
+                raise OSError(int(code.group(1)), str(e)) from None
+            raise ValueError(f"save: the safetensors writer refused the tensors: {e}") from None
+
+    _files.atomic_write(path, fill=fill)
 
 
 def read_safetensors(path) -> tuple[dict, dict]:

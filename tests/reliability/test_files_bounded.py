@@ -255,10 +255,38 @@ def test_a_checkpoint_write_keeps_the_previous_files_permissions(tmp_path):
     assert cr.load(path)["w"].tolist() == [0, 0, 0]
 
 
+def _assert_one_line_and_intact(info, path, before):
+    message = str(info.value)
+    assert info.value.errno == errno.ENOSPC and "\n" not in message
+    assert "no space left" in message and str(path) in message and "previous file is unchanged" in message
+    assert path.read_bytes() == before and os.listdir(path.parent) == [path.name]
+
+
 def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import safetensors
+    import safetensors.numpy
+
     path = tmp_path / "c.safetensors"
     cr.save({"w": cr.ones(4)}, path)
     before = path.read_bytes()
+    real_save_file = safetensors.numpy.save_file
+
+    def disk_fills_up(tensors, filename, metadata=None):  # what the package raises on a full disk
+        real_save_file({"w": np.zeros(200)}, filename)  # some bytes got written first
+        raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", disk_fills_up)
+    with pytest.raises(OSError) as info:
+        cr.save({"w": cr.zeros(10_000)}, path)
+    monkeypatch.undo()
+    _assert_one_line_and_intact(info, path, before)
+
+
+def test_a_full_disk_while_writing_the_data_cache_is_one_line(tmp_path, monkeypatch):
+    from chainrule._files import atomic_write
+
+    path = tmp_path / "cache.npz"
+    atomic_write(path, [b"old"])
     real_write, written = os.write, []
 
     def disk_fills_up(fd, data):  # accepts 1000 bytes, then ENOSPC, as a full disk does
@@ -270,12 +298,24 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path, mo
 
     monkeypatch.setattr(os, "write", disk_fills_up)
     with pytest.raises(OSError) as info:
-        cr.save({"w": cr.zeros(10_000)}, path)
+        atomic_write(path, [bytes(600), bytes(600)])
     monkeypatch.undo()
-    message = str(info.value)
-    assert info.value.errno == errno.ENOSPC and "\n" not in message
-    assert "no space left" in message and str(path) in message and "previous file is unchanged" in message
-    assert path.read_bytes() == before and os.listdir(tmp_path) == ["c.safetensors"]
+    _assert_one_line_and_intact(info, path, b"old")
+
+
+def test_a_save_removes_private_temp_directories_left_by_killed_saves(tmp_path):
+    import time
+
+    path = tmp_path / "c.safetensors"
+    stale, fresh = tmp_path / "c.safetensors.0123abcd.tmp", tmp_path / "c.safetensors.4567cdef.tmp"
+    for d in (stale, fresh):
+        d.mkdir()
+        (d / ".tmpAbC123").write_bytes(b"half of what the safetensors package was writing")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    cr.save({"w": cr.ones(2)}, path)
+    assert not stale.exists() and fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.safetensors", fresh.name]
 
 
 def test_the_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
