@@ -363,7 +363,7 @@ def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:  # OSError: a full disk, a file we may not read or write
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -3,19 +3,20 @@
 Tensors (and NumPy arrays) become safetensors entries; everything else (numbers,
 strings, lists, nested dicts with int or str keys, None) is kept as JSON in the
 header's ``__metadata__``. Loading parses JSON and copies raw bytes: it cannot run code.
+The safetensors package reads and writes the format; chainrule adds the checks around it
+(regular files only, header against file size, duplicate keys, a dtype allowlist) and the
+atomic write that never leaves a half-written checkpoint.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
+import re
 import struct
-import tempfile
-import time
 
 import numpy as np
 
-from . import _device
+from . import _device, _files
 from .tensor import Tensor
 
 # safetensors dtype names <-> NumPy (little-endian) dtypes.
@@ -29,17 +30,25 @@ _TREE_KEY = "chainrule.tree"  # the JSON skeleton of the saved object
 
 
 # ----- the safetensors format -----
+#
+# The safetensors package parses and writes the format (its parser is maintained and fuzzed by its
+# authors: offsets, overlaps, holes, sizes against shapes). Around it chainrule keeps what is policy:
+# only regular files, the header's size checked against the file before reading, duplicate keys
+# and unknown entry fields refused, a dtype allowlist that NumPy can hold, and the atomic write.
+
 
 def write_safetensors(arrays: dict, path, metadata: dict | None = None) -> None:
     """Write ``{name: ndarray}`` to ``path`` in the safetensors format, atomically.
 
-    ``metadata`` is a dict of str -> str stored in the header's ``__metadata__``.
+    ``metadata`` is a dict of str -> str stored in the header's ``__metadata__``. The new file
+    keeps the permissions of the file it replaces; a full disk leaves that file intact.
+
+    Example:
+        >>> write_safetensors({"w": np.ones((2, 3), np.float32)}, "w.safetensors", {"note": "ones"})
     """
-    header, offset, chunks = {}, 0, []
-    if metadata:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise ValueError("save: safetensors metadata must map strings to strings")
-        header["__metadata__"] = dict(metadata)
+    if metadata and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise ValueError("save: safetensors metadata must map strings to strings")
+    tensors = {}
     for name, array in arrays.items():
         if name == "__metadata__":
             raise ValueError("save: a tensor can't be named '__metadata__' in a safetensors file: the format "
@@ -50,140 +59,89 @@ def write_safetensors(arrays: dict, path, metadata: dict | None = None) -> None:
         if dtype not in _NAMES:
             raise ValueError(f"save: tensor '{name}' has dtype {array.dtype}, which safetensors can't store; "
                              f"supported: {', '.join(str(d) for d in _NAMES)}")
-        raw = np.ascontiguousarray(array, dtype=dtype).tobytes()
-        header[name] = {"dtype": _NAMES[dtype], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    encoded += b" " * (-len(encoded) % 8)  # pad so the data starts 8-byte aligned, as safetensors does
-    _atomic_write(path, [struct.pack("<Q", len(encoded)), encoded, *chunks])
+        tensors[name] = np.asarray(array, dtype=dtype, order="C")  # ascontiguousarray makes 0-d 1-d
+    import safetensors.numpy  # imported on first use: `import chainrule` stays fast
+
+    def fill(temporary):
+        try:  # save_file writes from the arrays' memory; save() would first build the whole file in bytes
+            safetensors.numpy.save_file(tensors, temporary, metadata=dict(metadata) if metadata else None)
+        except safetensors.SafetensorError as e:
+            code = re.search(r"os error (\d+)", str(e))  # an I/O error (a full disk) comes back as text
+            if code:
+                raise OSError(int(code.group(1)), str(e)) from None
+            raise ValueError(f"save: the safetensors writer refused the tensors: {e}") from None
+
+    _files.atomic_write(path, fill=fill)
 
 
 def read_safetensors(path) -> tuple[dict, dict]:
     """Read a safetensors file; returns ``({name: ndarray}, metadata)``.
 
-    Refuses, with a ValueError naming the file, anything that isn't a well-formed file:
-    a header length past the end, a non-JSON or duplicate-key header, unknown dtypes,
-    sizes that don't match the shape, offsets out of range, overlapping or leaving holes,
-    and non-string metadata.
+    Refuses, with a ValueError naming the file, anything that isn't a regular, well-formed
+    file: a pipe, device or directory; a header length past the end or above 100 MB; a
+    non-JSON or duplicate-key header; unknown dtypes or entry fields; and whatever the
+    safetensors parser refuses (sizes that don't match the shape, offsets out of range,
+    overlapping or leaving holes, non-string metadata).
     """
+    import safetensors  # imported on first use: `import chainrule` stays fast
+
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        blob = f.read()
 
     def refuse(why):
         raise ValueError(f"load: {path} is not a valid safetensors file: {why}")
 
-    if len(blob) < 8:
-        refuse(f"it has {len(blob)} bytes, fewer than the 8-byte header length")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > _MAX_HEADER:
-        refuse(f"the header length {n} is above the {_MAX_HEADER}-byte cap")
-    if 8 + n > len(blob):
-        refuse(f"the header claims {n} bytes but the file has only {len(blob) - 8} after the length "
-               "(truncated?)")
+    with _files.open_regular(path, "a safetensors file (chainrule.save writes them)") as f:
+        size = _files.file_size(f)
+        if size < 8:
+            refuse(f"it has {size} bytes, fewer than the 8-byte header length")
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > _MAX_HEADER:
+            refuse(f"the header length {n} is above the {_MAX_HEADER}-byte cap")
+        if 8 + n > size:
+            refuse(f"the header claims {n} bytes but the file has only {size - 8} after the length (truncated?)")
+        header = _parse_header(f.read(n), size - 8 - n, refuse)
+        # Map the file that was checked (its descriptor), not whatever the path names by now.
+        source = f"/proc/self/fd/{f.fileno()}" if os.path.isdir("/proc/self/fd") else path
+        try:
+            with safetensors.safe_open(source, framework="numpy") as st:
+                metadata = st.metadata() or {}
+                arrays = {name: st.get_tensor(name) for name in header}
+        except safetensors.SafetensorError as e:
+            refuse(str(e).replace("Error while deserializing header: ", ""))
+        except (OSError, TypeError, ValueError) as e:
+            refuse(f"the safetensors reader failed: {e}")
+    return arrays, metadata
 
+
+def _parse_header(raw: bytes, available: int, refuse) -> dict:
+    """The header's tensor entries, checked for what the safetensors parser lets through, and
+    against the ``available`` bytes after the header (a truncated file, named as such)."""
     def no_duplicates(pairs):
         keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
+        if len(set(keys)) != len(keys):  # JSON parsers keep the last; two readers could disagree
             refuse(f"duplicate keys in the header: {sorted({k for k in keys if keys.count(k) > 1})}")
         return dict(pairs)
 
     try:
-        header = json.loads(blob[8:8 + n].decode("utf-8"), object_pairs_hook=no_duplicates)
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         refuse(f"the header is not UTF-8 JSON ({e})")
     except RecursionError:
         refuse("the header's JSON is nested too deeply")
     if not isinstance(header, dict):
         refuse("the header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in metadata.items()):
-        refuse("__metadata__ must map strings to strings")
-    data = memoryview(blob)[8 + n:]
-    arrays, spans = {}, []
+    header.pop("__metadata__", None)  # checked (strings to strings) by the safetensors parser
     for name, info in header.items():
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             refuse(f"entry '{name}' must have exactly dtype, shape and data_offsets")
-        dtype = _DTYPES.get(info["dtype"]) if isinstance(info["dtype"], str) else None
-        if dtype is None:
-            refuse(f"entry '{name}' has unknown dtype {info['dtype']!r}; known: {', '.join(_DTYPES)}")
-        shape, offsets = info["shape"], info["data_offsets"]
-        if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)):
-            refuse(f"entry '{name}' has an invalid shape {shape!r}")
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
-            refuse(f"entry '{name}' has invalid data_offsets {offsets!r}")
-        start, end = offsets
-        if not 0 <= start <= end <= len(data):
-            refuse(f"entry '{name}' has data_offsets {offsets} outside the {len(data)}-byte data section")
-        expected = math.prod(shape) * dtype.itemsize
-        if end - start != expected:
-            refuse(f"entry '{name}' holds {end - start} bytes but shape {shape} of {info['dtype']} needs "
-                   f"{expected}")
-        spans.append((start, end, name))
-        arrays[name] = np.frombuffer(data[start:end], dtype=dtype).reshape(shape).copy()
-    position = 0
-    for start, end, name in sorted(spans):
-        if start < position:
-            refuse(f"entry '{name}' overlaps the previous entry (data_offsets start {start} < {position})")
-        if start > position:
-            refuse(f"a gap of {start - position} unclaimed bytes before entry '{name}'")
-        position = end
-    if position != len(data):
-        refuse(f"{len(data) - position} bytes after the last entry that no entry claims")
-    return arrays, metadata
-
-
-STALE_TEMPORARY_SECONDS = 60
-
-
-def _remove_stale_temporaries(directory, name):
-    """Delete temp files that saves of `name` killed mid-write left behind.
-
-    Only those older than a minute: a younger one may belong to a save still running.
-    """
-    now = time.time()
-    for entry in os.scandir(directory):
-        if entry.name.startswith(name + ".") and entry.name.endswith(".tmp"):
-            try:
-                if now - entry.stat().st_mtime > STALE_TEMPORARY_SECONDS:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-
-
-def _atomic_write(path, chunks) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over ``path``.
-
-    A crash mid-write leaves the old file intact, never a half-written one.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _remove_stale_temporaries(directory, os.path.basename(path))
-    try:  # persist the rename itself; not every platform lets a directory be opened
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+        if not isinstance(info["dtype"], str) or info["dtype"] not in _DTYPES:
+            refuse(f"entry '{name}' has dtype {info['dtype']!r}, which chainrule does not load; known: "
+                   f"{', '.join(_DTYPES)}")
+        offsets = info["data_offsets"]
+        if isinstance(offsets, list) and len(offsets) == 2 and type(offsets[1]) is int and offsets[1] > available:
+            refuse(f"entry '{name}' has data_offsets {offsets} outside the {available}-byte data section "
+                   "(truncated?)")
+    return header
 
 
 # ----- save / load of nested objects -----

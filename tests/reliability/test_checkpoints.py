@@ -9,6 +9,7 @@
 """
 import ast
 import json
+import math
 import os
 import pathlib
 import pickle
@@ -127,7 +128,8 @@ def _hostile_files(tmp_path, good_bytes):
     n = struct.unpack("<Q", good_bytes[:8])[0]
     header = json.loads(good_bytes[8:8 + n])
     data = good_bytes[8 + n:]
-    first = next(k for k in header if k != "__metadata__")
+    # An entry of several elements: a shape edit on a scalar ([] -> [1]) would make a valid file.
+    first = next(k for k in header if k != "__metadata__" and math.prod(header[k]["shape"]) > 1)
 
     def add(name, blob):
         p = tmp_path / f"{name}.safetensors"

@@ -2,17 +2,36 @@
 
 Every reader names the file and what it expected when the file is missing or malformed.
 NPZ files are read with ``allow_pickle=False``: object arrays are refused, never unpickled.
+
+Readers open only regular files (a pipe, a device or a directory is refused before a byte is
+read) and check what a header declares against the file's size and against the limits below
+before they allocate; a gzip or zip member is never decompressed past its declared size. The
+limits are module attributes: raise one when a real data set needs it, e.g.
+``chainrule.data.readers.MAX_BYTES = 8 * 2**30``.
 """
 from __future__ import annotations
 
 import csv
 import gzip
+import io
+import math
 import pathlib
 import zipfile
+import zlib
 
 import numpy as np
 
+from .._files import file_size, format_bytes, open_regular
 from .builtin import DataSplits, split
+
+MAX_BYTES = 2 ** 30
+"""The largest array data a reader builds from one file: an IDX file's (decompressed) values, an
+NPZ archive's arrays together. 1 GiB; MNIST's training images take 47 MB."""
+MAX_CSV_BYTES = 2 ** 28
+"""The largest CSV file read (256 MiB): Python parses it cell by cell, at about 20 times its size in memory."""
+MAX_CLASSES = 100_000
+"""The largest class index + 1 a label array may hold. A model's output layer and ``one_hot`` allocate
+one column per class, so a stray label such as 10**9 would ask for gigabytes."""
 
 # IDX type codes (the third magic byte) -> big-endian NumPy dtypes.
 _IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
@@ -21,6 +40,17 @@ _IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2
 
 def _missing(path, what):
     return FileNotFoundError(f"{path}: no such file; expected {what}")
+
+
+def _too_large(path, what: str, size: int, limit_name: str):
+    """``what`` ends in its verb: "the CSV file has", "the archive's arrays need"."""
+    limit = globals()[limit_name]
+    message = (f"{path}: {what} {format_bytes(size)}, over the {format_bytes(limit)} limit for a data file "
+               "(refused before reading it). ")
+    if size > 2 ** 40:
+        return ValueError(message + "No data set on this machine is that large: the file is corrupt")
+    return ValueError(message + "If the file is right and the machine has the memory, raise the limit: "
+                      f"chainrule.data.readers.{limit_name} = {-(-size // 2 ** 30)} * 2**30")
 
 
 def read_idx(path) -> np.ndarray:
@@ -33,27 +63,47 @@ def read_idx(path) -> np.ndarray:
         >>> images = read_idx("train-images-idx3-ubyte.gz")   # (60000, 28, 28) uint8
     """
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise _missing(path, "an IDX file such as train-images-idx3-ubyte(.gz)")
-    blob = path.read_bytes()
-    if blob[:2] == b"\x1f\x8b":
+    with open_regular(path, "an IDX file such as train-images-idx3-ubyte(.gz)") as f:
+        if f.read(2) != b"\x1f\x8b":
+            f.seek(0)
+            return _read_idx_stream(f, path, file_size(f))
+        f.seek(0)
         try:
-            blob = gzip.decompress(blob)
-        except (OSError, EOFError) as e:
+            # GzipFile.read(n) decompresses at most n bytes: a small file cannot expand past the header's size.
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _read_idx_stream(stream, path, None)
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
             raise ValueError(f"{path}: a gzip file that could not be decompressed ({e})") from None
-    if len(blob) < 4 or blob[0] != 0 or blob[1] != 0 or blob[2] not in _IDX_DTYPES:
+
+
+def _read_idx_stream(stream, path, size: int | None) -> np.ndarray:
+    """The array of an IDX stream; ``size`` is the file's size (None for a compressed stream)."""
+    head = stream.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
         raise ValueError(f"{path}: not an IDX file; expected the magic bytes 00 00 <type> <ndim> with type one of "
-                         f"{', '.join(hex(k) for k in _IDX_DTYPES)}, got {blob[:4].hex(' ') or 'an empty file'}")
-    dtype, ndim = _IDX_DTYPES[blob[2]], blob[3]
-    if len(blob) < 4 + 4 * ndim:
+                         f"{', '.join(hex(k) for k in _IDX_DTYPES)}, got {head.hex(' ') or 'an empty file'}")
+    dtype, ndim = _IDX_DTYPES[head[2]], head[3]
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(f"{path}: truncated IDX header; expected {ndim} dimension sizes")
-    shape = tuple(int(s) for s in np.frombuffer(blob, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape)) * dtype.itemsize
-    body = len(blob) - 4 - 4 * ndim
-    if body != expected:
+    shape = tuple(int(s) for s in np.frombuffer(dims, dtype=">u4"))
+    expected = math.prod(shape) * dtype.itemsize
+    if expected > MAX_BYTES:
+        raise _too_large(path, f"the IDX header's shape {shape} of {dtype.name} needs", expected, "MAX_BYTES")
+    if size is not None and size - 4 - 4 * ndim != expected:  # a plain file is checked before reading
         raise ValueError(f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
-                         f"holds {body} bytes of data (truncated or corrupt)")
-    return np.frombuffer(blob, dtype=dtype, offset=4 + 4 * ndim).reshape(shape).astype(dtype.newbyteorder("="))
+                         f"holds {size - 4 - 4 * ndim} bytes of data (truncated or corrupt)")
+    body = stream.read(expected + 1)
+    if len(body) != expected:
+        held = f"{len(body)} bytes" if len(body) < expected else "more than that"
+        raise ValueError(f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
+                         f"holds {held} of data (truncated or corrupt)")
+    try:
+        array = np.frombuffer(body, dtype=dtype).reshape(shape)
+    except ValueError as e:  # more than 64 dimensions, or sizes whose product overflows NumPy's index type
+        raise ValueError(f"{path}: the IDX header's shape {shape} makes no NumPy array ({e}); the file is "
+                         "corrupt") from None
+    return array.astype(dtype.newbyteorder("="))
 
 
 _MNIST_NAMES = {"x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
@@ -99,17 +149,28 @@ def _class_labels(y: np.ndarray, path, name: str) -> np.ndarray:
     ``astype(int64)`` truncates 0.7 to 0 and turns NaN into an arbitrary integer, silently
     relabelling samples; float labels are accepted only when every value is a whole number.
     """
-    if y.dtype.kind in "iub":
-        return y.astype(np.int64)
-    if y.dtype.kind != "f":
+    if y.dtype.kind not in "iubf":
         raise ValueError(f"{path}: {name} have dtype {y.dtype}; expected integer class indices")
-    whole = np.isfinite(y) & (y == np.round(y))
-    if not whole.all():
-        i = int(np.argmin(whole))
-        raise ValueError(f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which is not a whole number; "
-                         "expected integer class indices (a cast would truncate it). Map float values to classes "
-                         "first, e.g. np.unique(y, return_inverse=True)[1]")
+    if y.dtype.kind == "f":
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            i = int(np.argmin(whole))
+            raise ValueError(f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which is not a whole "
+                             "number; expected integer class indices (a cast would truncate it). Map float values "
+                             "to classes first, e.g. np.unique(y, return_inverse=True)[1]")
+    _check_class_range(y, path, name)
     return y.astype(np.int64)
+
+
+def _check_class_range(y: np.ndarray, path, name: str) -> None:
+    """Refuse a label past MAX_CLASSES before anything sizes a layer or a one-hot matrix by it."""
+    if y.size and y.max() >= MAX_CLASSES:
+        i = int(np.argmax(y.reshape(-1)))
+        raise ValueError(f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which would make "
+                         f"{y.reshape(-1)[i].item() + 1:.0f} classes (an output layer and one_hot allocate one column "
+                         f"per class); the limit is {MAX_CLASSES:,}. Labels must be class indices 0..C-1: map "
+                         "sparse label values first (np.unique(y, return_inverse=True)[1]), or raise the limit: "
+                         "chainrule.data.readers.MAX_CLASSES = ...")
 
 
 def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
@@ -128,12 +189,20 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
     the file (as Excel writes) is skipped.
     """
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise _missing(path, "a CSV file of numeric features with a label column")
-    # utf-8-sig drops a leading BOM; read as plain utf-8 it sticks to the first cell, which then
-    # is not a number and the first data row was taken for a header.
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [row for row in csv.reader(f, delimiter=delimiter) if row and any(cell.strip() for cell in row)]
+    with open_regular(path, "a CSV file of numeric features with a label column") as f:
+        if file_size(f) > MAX_CSV_BYTES:
+            raise _too_large(path, "the CSV file has", file_size(f), "MAX_CSV_BYTES")
+        # utf-8-sig drops a leading BOM; read as plain utf-8 it sticks to the first cell, which then
+        # is not a number and the first data row was taken for a header.
+        text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
+        try:
+            rows = [row for row in csv.reader(text, delimiter=delimiter) if row and any(cell.strip() for cell in row)]
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not UTF-8 text (byte {e.object[e.start:e.start + 1]!r} at offset {e.start} "
+                             "of a read block); expected a CSV file. Is it a binary file, or another encoding? "
+                             "Save it as UTF-8") from None
+        except csv.Error as e:
+            raise ValueError(f"{path}: not a readable CSV file ({e})") from None
     if not rows:
         raise ValueError(f"{path}: the file is empty; expected rows of numeric features and a label")
     width = len(rows[0])
@@ -173,9 +242,13 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
                              "numeric features (the label column may hold names)") from None
         labels.append(row[column].strip())
     x = np.array(features, dtype=np.float32)
-    if all(_is_number(v) and float(v) == int(float(v)) for v in labels):
-        y = np.array([int(float(v)) for v in labels], dtype=np.int64)
+    numbers = [float(v) if _is_number(v) else None for v in labels]
+    if all(v is not None and math.isfinite(v) and v == round(v) for v in numbers):
+        y = np.array(numbers, dtype=np.float64)
+        _check_class_range(y, path, "the labels")
+        y = y.astype(np.int64)
     else:
+        # Names (and fractional or infinite numbers) are classes in sorted order.
         _, y = np.unique(np.array(labels), return_inverse=True)
         y = y.astype(np.int64)
     return x, y
@@ -190,20 +263,60 @@ def _is_number(text: str) -> bool:
 
 
 def read_npz(path) -> dict:
-    """Read every array of an .npz file, with ``allow_pickle=False`` (object arrays are refused)."""
+    """Read every array of an .npz file, with ``allow_pickle=False`` (object arrays are refused).
+
+    Each member's .npy header is checked against the member's declared size and ``MAX_BYTES``
+    before its array is allocated, so a small archive cannot claim gigabytes.
+
+    Example:
+        >>> arrays = read_npz("data.npz")      # {"x": ..., "y": ...}
+    """
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise _missing(path, "an .npz archive written by numpy.savez")
+    with open_regular(path, "an .npz archive written by numpy.savez") as f:
+        try:
+            with zipfile.ZipFile(f) as archive:
+                members = [(info, _npy_header(archive, info, path)) for info in archive.infolist()]
+                total = sum(math.prod(shape) * dtype.itemsize for _, (shape, _, dtype) in members)
+                if total > MAX_BYTES:
+                    raise _too_large(path, "the archive's arrays need", total, "MAX_BYTES")
+                arrays = {}
+                for info, _ in members:
+                    with archive.open(info) as member:
+                        try:
+                            array = np.lib.format.read_array(member, allow_pickle=False)
+                        except ValueError as e:
+                            raise ValueError(f"{path}, member {info.filename!r}: {e} (truncated or corrupt)") from None
+                    arrays[info.filename.removesuffix(".npy")] = array
+                return arrays
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, NotImplementedError) as e:
+            raise ValueError(f"{path}: not a readable .npz archive ({type(e).__name__}: {e})") from None
+        except RuntimeError as e:  # zipfile: an encrypted member
+            raise ValueError(f"{path}: not a readable .npz archive ({e})") from None
+
+
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _npy_header(archive, info, path):
+    """(shape, fortran_order, dtype) of one member, refused if it could not hold what it declares."""
+    where = f"{path}, member {info.filename!r}"
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            return {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npz archive ({e})") from None
-    except ValueError as e:
-        raise ValueError(f"{path}: refused: {e}. Expected plain numeric arrays (object arrays would need "
-                         "pickle, which chainrule never loads)") from None
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in _NPY_HEADER_READERS:  # 3.0 only adds UTF-8 field names of structured dtypes
+                raise ValueError(f".npy format version {version[0]}.{version[1]}; expected 1.0 or 2.0")
+            shape, fortran, dtype = _NPY_HEADER_READERS[version](member)
+            held = info.file_size - member.tell()
+    except (ValueError, SyntaxError, TypeError, OverflowError) as e:
+        raise ValueError(f"{where}: not a .npy array ({e}); expected an .npz archive written by numpy.savez") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path}: refused: member {info.filename!r} is an object array (its values would need "
+                         "pickle, which chainrule never loads). Expected plain numeric arrays")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > held:
+        raise ValueError(f"{where}: the header declares shape {shape} of {dtype} ({format_bytes(nbytes)}) but the "
+                         f"member holds {format_bytes(max(held, 0))} after it (truncated or corrupt)")
+    return shape, fortran, dtype
 
 
 def load(path, test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
@@ -225,17 +338,23 @@ def load(path, test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
     if suffix == ".npz":
         arrays = read_npz(path)
         if {"x_train", "y_train", "x_test", "y_test"} <= set(arrays):
-            data = DataSplits(*(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")))
+            pairs = [("x_train", "y_train"), ("x_test", "y_test")]
         elif {"x", "y"} <= set(arrays):
-            data = split(arrays["x"], arrays["y"], test_fraction=test_fraction, seed=seed)
+            pairs = [("x", "y")]
         else:
             raise ValueError(f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y); found "
                              f"{sorted(arrays) or 'none'}")
-        for part in ("train", "test"):
-            x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
-            if len(x) != len(y) or y.ndim != 1:
-                raise ValueError(f"{path}: x_{part} has shape {x.shape} but y_{part} has shape {y.shape}; expected "
+        for xname, yname in pairs:  # checked before split() indexes y by x's length
+            x, y = arrays[xname], arrays[yname]
+            if x.ndim < 1 or y.ndim != 1 or len(x) != len(y):
+                raise ValueError(f"{path}: {xname} has shape {x.shape} but {yname} has shape {y.shape}; expected "
                                  "N samples and N labels")
+            if x.dtype.kind not in "biuf":
+                raise ValueError(f"{path}: {xname} has dtype {x.dtype}; expected numeric features")
+        if len(pairs) == 1:
+            data = split(arrays["x"], arrays["y"], test_fraction=test_fraction, seed=seed)
+        else:
+            data = DataSplits(*(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")))
         return DataSplits(data.x_train.astype(np.float32), _class_labels(data.y_train, path, "y_train"),
                           data.x_test.astype(np.float32), _class_labels(data.y_test, path, "y_test"))
     if not path.exists():

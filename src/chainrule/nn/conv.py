@@ -34,9 +34,10 @@ class _ConvNd(Module):
         self.stride = _conv._ntuple(stride, d, "stride", name)
         self.padding = padding if isinstance(padding, str) else _conv._ntuple(padding, d, "padding", name)
         self.dilation = _conv._ntuple(dilation, d, "dilation", name)
-        self.weight = _empty((self.out_channels, self.in_channels // self.groups) + self.kernel_size, dtype)
+        self.weight = _empty((self.out_channels, self.in_channels // self.groups) + self.kernel_size, dtype,
+                             type(self).__name__)
         if bias:
-            self.bias = _empty((self.out_channels,), dtype)
+            self.bias = _empty((self.out_channels,), dtype, type(self).__name__)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(generator)

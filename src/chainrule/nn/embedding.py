@@ -7,7 +7,7 @@ from .. import _dtypes
 from ..autograd.grad_mode import no_grad
 from . import init
 from .functional import embedding
-from .linear import _check_sizes
+from .linear import _check_sizes, _empty
 from .._device import check as _check_device
 from .module import Module, Parameter
 
@@ -43,7 +43,7 @@ class Embedding(Module):
         if _weight is not None:
             self.weight = Parameter(_weight)
         else:
-            self.weight = Parameter(np.zeros((self.num_embeddings, self.embedding_dim), dtype=dt))
+            self.weight = _empty((self.num_embeddings, self.embedding_dim), dt, "Embedding")
             self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):

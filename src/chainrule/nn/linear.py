@@ -1,9 +1,13 @@
 """Linear (fully connected), Identity, Flatten and Bilinear-free basics."""
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 
 from .. import _dtypes
+from .._files import format_bytes
 from ..ops import conv as _conv
 from ..ops import shape as _shape
 from . import init
@@ -22,8 +26,32 @@ def _check_sizes(layer, **sizes):
                 )
 
 
-def _empty(shape, dtype):
-    return Parameter(np.zeros(shape, dtype=np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()))
+MAX_PARAMETER_BYTES = None
+"""The largest parameter a layer allocates; None means this machine's physical memory. Above it
+a layer refuses with the size in bytes instead of a MemoryError or the system's out-of-memory killer
+(NumPy's zeros succeed lazily far beyond it, and initialization then writes every page).
+Set ``chainrule.nn.linear.MAX_PARAMETER_BYTES`` (bytes) to allow more, e.g. with swap."""
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not on every platform
+        return None
+
+
+def _empty(shape, dtype, layer="Linear"):
+    dtype = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+    nbytes = math.prod(shape) * dtype.itemsize
+    limit = MAX_PARAMETER_BYTES if MAX_PARAMETER_BYTES is not None else _physical_memory()
+    if limit is not None and nbytes > limit:
+        raise RuntimeError(
+            f"{layer}: a parameter of shape {tuple(shape)} and dtype {dtype} would take {format_bytes(nbytes)}, more "
+            f"than {'the limit' if MAX_PARAMETER_BYTES is not None else 'this machine'}'s {format_bytes(limit)} of "
+            "memory; check the layer sizes (a feature or class count read from data?), or set "
+            "chainrule.nn.linear.MAX_PARAMETER_BYTES to allow it."
+        )
+    return Parameter(np.zeros(shape, dtype=dtype))
 
 
 class Identity(Module):
@@ -54,9 +82,9 @@ class Linear(Module):
         _check_sizes(type(self).__name__, in_features=in_features, out_features=out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = _empty((self.out_features, self.in_features), dtype)
+        self.weight = _empty((self.out_features, self.in_features), dtype, type(self).__name__)
         if bias:
-            self.bias = _empty((self.out_features,), dtype)
+            self.bias = _empty((self.out_features,), dtype, type(self).__name__)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(generator)

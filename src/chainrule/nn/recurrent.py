@@ -18,7 +18,7 @@ from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
 from .._device import check as _check_device
-from .linear import _check_sizes
+from .linear import _check_sizes, _empty
 from .module import Module, Parameter
 
 
@@ -72,8 +72,8 @@ class _CellBase(Module):
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         g = self._gates * self.hidden_size
-        self.weight_ih = Parameter(np.zeros((g, self.input_size), dtype=dt))
-        self.weight_hh = Parameter(np.zeros((g, self.hidden_size), dtype=dt))
+        self.weight_ih = _empty((g, self.input_size), dt, type(self).__name__)
+        self.weight_hh = _empty((g, self.hidden_size), dt, type(self).__name__)
         if bias:
             self.bias_ih = Parameter(np.zeros(g, dtype=dt))
             self.bias_hh = Parameter(np.zeros(g, dtype=dt))
@@ -192,8 +192,8 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else self.hidden_size * self.num_directions
             for suffix in ("", "_reverse")[:self.num_directions]:
-                setattr(self, f"weight_ih_l{layer}{suffix}", Parameter(np.zeros((g, width), dtype=dt)))
-                setattr(self, f"weight_hh_l{layer}{suffix}", Parameter(np.zeros((g, self.hidden_size), dtype=dt)))
+                setattr(self, f"weight_ih_l{layer}{suffix}", _empty((g, width), dt, type(self).__name__))
+                setattr(self, f"weight_hh_l{layer}{suffix}", _empty((g, self.hidden_size), dt, type(self).__name__))
                 if bias:
                     setattr(self, f"bias_ih_l{layer}{suffix}", Parameter(np.zeros(g, dtype=dt)))
                     setattr(self, f"bias_hh_l{layer}{suffix}", Parameter(np.zeros(g, dtype=dt)))
