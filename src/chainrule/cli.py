@@ -357,8 +357,8 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--at", help="the point, e.g. x=1,y=2")
     g.set_defaults(handler=_grad)
 
-    from .viz import explore as _explore
-    _explore.add_command(sub)
+    from .viz.explore import add_command as add_explore_command
+    add_explore_command(sub)
     return parser
 
 

@@ -43,13 +43,13 @@ _COLLAPSE = 400     # graphs with more nodes start with their module clusters co
 
 
 def _array_view(a, brief=False, limit=_FULL):
-    """A value or gradient for the page: its text, and beyond a few numbers statistics, a heat map and the
+    """A value or gradient for the page: its text, and for a tensor statistics, a heat map and the
     values themselves (the first `limit`, to 5 significant digits). `brief` keeps the text and statistics only."""
     if a is None:
         return None
     a = np.asarray(a)
     view = {"text": _num(a), "size": int(a.size)}
-    if a.size <= 4 or a.dtype.kind != "f":
+    if a.size <= 1 or a.dtype.kind != "f":
         return view
     a = a.astype(np.float64)
     finite = a[np.isfinite(a)]
