@@ -49,7 +49,7 @@ JS = r"""
   "use strict";
   var D = JSON.parse(document.getElementById("data").textContent);
   var N = D.nodes.length, M = D.steps.length, T = N + 1 + M;
-  var DX = 190, DY = 74, W = 150, H = 54, PAD = 30;
+  var DX = 172, DY = 70, W = 144, H = 54, PAD = 30;
   var svg = document.getElementById("graph"), NS = "http://www.w3.org/2000/svg";
   var statusEl = document.getElementById("status"), details = document.getElementById("details");
   var step = 0, timer = null, selected = null, collapsed = {}, view = null;
@@ -137,7 +137,8 @@ JS = r"""
     if (i === N - 1) return D.nodes[i].grad;
     var ks = stepsOf[i], last = null;
     for (var j = 0; j < ks.length && ks[j] < done; j++) last = ks[j];
-    return last === null ? null : D.steps[last].running;
+    if (last === null) return null;
+    return last === ks[ks.length - 1] ? D.nodes[i].grad : D.steps[last].running;  // complete: all the values
   }
   function apply() {
     var done = Math.max(0, step - N - 1), cur = step > N + 1 ? step - N - 2 : -1;

@@ -158,9 +158,12 @@ def _html(s):
     for m in _VAR.finditer(s):
         out.append(html.escape(s[last:m.start()]))
         kind, label = m.groups()
-        mark = {"": "", "d": "&#775;", "b": "&#772;"}[kind[1:]]
-        out.append(f"<i>v</i>{mark}<sub>{html.escape(label)}</sub>" if kind[0] == "v"
-                   else f"<i>{html.escape(label)}</i>{mark}")
+        letter, rest = ("v", f"<sub>{html.escape(label)}</sub>") if kind[0] == "v" else (
+            html.escape(label[:1]), html.escape(label[1:]))
+        # A bar as an overline and a dot as a combining mark, both over the letter alone.
+        accent = {"": f"<i>{letter}</i>", "d": f"<i>{letter}&#775;</i>",
+                  "b": f'<i style="text-decoration:overline">{letter}</i>'}[kind[1:]]
+        out.append(accent + rest)
         last = m.end()
     out.append(html.escape(s[last:]))
     return "".join(out)
