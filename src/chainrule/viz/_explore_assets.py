@@ -49,7 +49,7 @@ JS = r"""
   "use strict";
   var D = JSON.parse(document.getElementById("data").textContent);
   var N = D.nodes.length, M = D.steps.length, T = N + 1 + M;
-  var DX = 172, DY = 70, W = 144, H = 54, PAD = 30;
+  var DX = 214, DY = 70, W = 144, H = 54, PAD = 30;
   var svg = document.getElementById("graph"), NS = "http://www.w3.org/2000/svg";
   var statusEl = document.getElementById("status"), details = document.getElementById("details");
   var step = 0, timer = null, selected = null, collapsed = {}, view = null;
@@ -110,7 +110,8 @@ JS = r"""
       var x1 = p.x + p.w, y1 = p.y + p.h / 2, x2 = q.x, y2 = q.y + q.h / 2, mx = (x1 + x2) / 2;
       var g = el("g", {"class": "edge", id: "e-" + s.edge}, ge);
       el("path", {d: "M" + x1 + "," + y1 + "C" + mx + "," + y1 + " " + mx + "," + y2 + " " + x2 + "," + y2}, g);
-      var t = el("text", {x: mx, y: (y1 + y2) / 2 - 4, "text-anchor": "middle"}, g);
+      // The label sits near the consumer: edges leaving one node then keep their labels apart.
+      var t = el("text", {x: x2 - 6, y: y2 - 5, "text-anchor": "end"}, g);
       return {g: g, t: t};
     });
     nodeEls = D.nodes.map(function (n) {
@@ -249,13 +250,14 @@ JS = r"""
 
   // ----- view: fit, zoom, pan -----
   function setView() { svg.setAttribute("viewBox", view.x + " " + view.y + " " + view.w + " " + view.h); }
-  function fit(readable) {  // the whole graph; with `readable`, no smaller than 40% of full size
-    var w = 0, h = 0, r = svg.getBoundingClientRect();
+  function fit(readable) {  // the whole graph; with `readable`, no smaller than 1/1.6 of full size (then
+    var w = 0, h = 0, r = svg.getBoundingClientRect();  // the view follows the step being shown)
     D.nodes.forEach(function (n) { w = Math.max(w, px(n) + W); h = Math.max(h, py(n) + H); });
     w += PAD; h += PAD;
     var s = Math.max(w / (r.width || 800), h / (r.height || 600));
-    if (readable === true && s > 2.5) { w = 2.5 * (r.width || 800); h = 2.5 * (r.height || 600); }
-    view = {x: 0, y: 0, w: w, h: h}; setView();
+    var vw = w, vh = h;
+    if (readable === true && s > 1.6) { vw = 1.6 * (r.width || 800); vh = 1.6 * (r.height || 600); }
+    view = {x: 0, y: Math.min(0, (h - Math.max(vh, s * (r.height || 600))) / 2), w: vw, h: vh}; setView();
   }
   function follow(i) {  // keep the node being computed in sight
     if (i === null || i < 0 || !view) return;
