@@ -44,7 +44,7 @@ def test_u_problem_gradients_are_sums_of_edge_contributions():
 
 
 def test_edge_contributions_match_explain():
-    (u1, u2, u3, *_), L = u_problem()
+    (_u1, _u2, _u3, *_), L = u_problem()
     d = viz.explore(L).data
     ex = cr.explain(L)
     step = next(s for s in d["steps"] if d["nodes"][s["src"]]["name"] == "u1" and d["nodes"][s["dst"]]["name"] == "u3")
@@ -58,13 +58,14 @@ def test_page_is_self_contained(tmp_path):
     _, L = u_problem()
     e = L.explore()
     path = e.save(tmp_path / "u.html")
-    page = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
     assert page == e.html and page.startswith("<!DOCTYPE html>")
     # No external resource: no src/href, no fetch, no imports; the one URL is the SVG namespace.
     assert re.findall(r"https?://[^\s\"')]+", page) == ["http://www.w3.org/2000/svg"] * 2
     for bad in ("<link", " src=", "href=", "fetch(", "XMLHttpRequest", "import(", "WebSocket", "@import"):
         assert bad not in page
-    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S)
+    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.DOTALL)
                       .group(1).replace("<\\/", "</"))
     assert data["root"] == "L" and len(data["nodes"]) == 11 and len(data["steps"]) == 16
     assert "<iframe srcdoc=" in e._repr_html_() and "&lt;!DOCTYPE html&gt;" in e._repr_html_()
@@ -73,7 +74,7 @@ def test_page_is_self_contained(tmp_path):
 
 
 def test_node_details_formula_site_and_compact_tensors():
-    (u1, u2, u3, *_), L = u_problem()
+    (_u1, _u2, _u3, *_), L = u_problem()
     d = viz.explore(L).data
     u3n = _node(d, "u3")
     assert u3n["expr"] == "u1 × u2" and u3n["partials"] == ["u2", "u1"]
@@ -143,7 +144,7 @@ def test_cli_explore(tmp_path, capsys):
     assert cli.main(["explore", "log(x1) + x1*x2 - sin(x2)", "--at", "x1=2,x2=5", "--out", str(out)]) == 0
     assert "f(x1=2, x2=5) = 11.65207" in capsys.readouterr().out
     page = out.read_text()
-    data = json.loads(re.search(r'type="application/json">(.*?)</script>', page, re.S).group(1))
+    data = json.loads(re.search(r'type="application/json">(.*?)</script>', page, re.DOTALL).group(1))
     assert _node(data, "x1")["grad"]["text"] == "5.5" and _node(data, "x2")["grad"]["text"] == "1.716"
     assert cli.main(["explore", "__import__('os')", "--at", "x=1", "--out", str(out)]) == 2
     assert cli.main(["explore", "3 + 4", "--at", "x=1", "--out", str(out)]) == 2

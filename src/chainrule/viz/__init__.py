@@ -41,5 +41,16 @@ def __getattr__(name):
     raise AttributeError(f"module 'chainrule.viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "to_dot", "text_graph", "print_graph", "save_graph", "trace", "explore", "trace_table",
-           "plot_function", "plot_history", "plot_gradient_flow"]
+__all__ = [
+    "draw_graph",
+    "explore",
+    "plot_function",
+    "plot_gradient_flow",
+    "plot_history",
+    "print_graph",
+    "save_graph",
+    "text_graph",
+    "to_dot",
+    "trace",
+    "trace_table",
+]

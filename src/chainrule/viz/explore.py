@@ -240,8 +240,8 @@ def explore_command(args, out=None):
     import sys
 
     from .. import symbolic
-    from ..creation import tensor
     from .._dtypes import float64
+    from ..creation import tensor
 
     out = out or sys.stdout
     try:

@@ -212,8 +212,8 @@ def trace_table(f, *point, direction=None, names=None):
         >>> round(t.value, 3), [round(g, 3) for g in t.grads], round(t.tangent_out, 3)
         (11.652, [5.5, 1.716], 5.5)
     """
-    from ..creation import tensor
     from .._dtypes import float64
+    from ..creation import tensor
     from ..tensor import Tensor
 
     if not callable(f):
