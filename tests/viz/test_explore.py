@@ -7,6 +7,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import cli, nn, viz
+from chainrule.viz._pass import record
 
 
 def u_problem():
@@ -34,7 +35,7 @@ def test_u_problem_gradients_are_sums_of_edge_contributions():
     assert all(pos[a] < pos[n["id"]] for n in d["nodes"] for a in n["inputs"] if a is not None)
     assert [s["dst"] for s in d["steps"]] == sorted((s["dst"] for s in d["steps"]), reverse=True)
     # Every node's gradient is the sum over its uses of upstream x local = contribution.
-    p = __import__("chainrule.viz._pass", fromlist=["record"]).record(L)
+    p = record(L)
     for entry in p.entries[:-1]:
         terms = [s.contribution for s in p.backward if s.src == entry.index]
         assert np.sum(terms) == pytest.approx(float(entry.grad))
@@ -149,3 +150,40 @@ def test_cli_explore(tmp_path, capsys):
     assert cli.main(["explore", "__import__('os')", "--at", "x=1", "--out", str(out)]) == 2
     assert cli.main(["explore", "3 + 4", "--at", "x=1", "--out", str(out)]) == 2
     assert "does not depend" in capsys.readouterr().err
+
+
+def test_every_op_of_the_op_table_explores_with_the_engines_gradients():
+    """Each op's first case: the page builds (JSON, formulas, values) and its leaf gradients are autograd.grad's."""
+    from opinfo import OP_TABLE   # tests/ is on the path: pytest puts the package root there
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for spec in OP_TABLE:
+        args, kwargs = spec.sample(0, rng)
+        diff = spec.differentiable(args)
+        ts = [cr.tensor(a, dtype=cr.float64, requires_grad=i in diff) if np.asarray(a).dtype.kind == "f"
+              else cr.tensor(a) for i, a in enumerate(args)]
+        out = spec.fn(*ts, **kwargs)
+        if not isinstance(out, cr.Tensor) or out.grad_fn is None:
+            continue
+        w = cr.tensor(rng.uniform(0.5, 1.5, size=out.shape), dtype=out.dtype)
+        loss = (out * w).sum()
+        page = viz.explore(loss, trace=True)
+        leaves = [t for t in ts if t.requires_grad]
+        want = cr.autograd.grad(loss, leaves, allow_unused=True)
+        by_id = {id(e.node): e for e in record(loss).entries}
+        for t, g in zip(leaves, want):
+            if g is not None:
+                np.testing.assert_allclose(by_id[id(t)].grad, g._data, rtol=1e-10, atol=1e-12, err_msg=spec.name)
+        assert json.loads(re.search(r'type="application/json">(.*?)</script>', page.html, re.DOTALL).group(1)
+                          .replace("<\\/", "</"))["nodes"]
+        checked += 1
+    assert checked >= 100, checked
+
+
+def test_non_scalar_output_starts_from_ones():
+    x = cr.tensor([1.0, -2.0, 3.0], requires_grad=True, name="x")
+    y = x * x
+    d = viz.explore(y).data
+    assert _node(d, "x")["grad"]["values"] == [2.0, -4.0, 6.0]      # d(sum y)/dx = 2x, as backward(ones)
+    assert _node(d, "L")["expr"] == "x × x" and _node(d, "L")["grad"]["values"] == [1.0, 1.0, 1.0]
