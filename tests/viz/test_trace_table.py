@@ -131,3 +131,18 @@ def test_random_programs_agree_with_torch_and_jax(ops, x, y, dx, dy):
     assert t.tangent_out == pytest.approx(ga.item() * dx + gb.item() * dy, rel=1e-7, abs=1e-9)
     # The last adjoint row of each input is its gradient; every row reads v̄ = ... = value.
     assert all(r[0].startswith("⟦vb|") or r[0].startswith("⟦xb|") for r in t.adjoint)
+
+
+def test_matrix_ops_show_their_vector_jacobian_products():
+    torch = pytest.importorskip("torch")
+    W, x = np.array([[1.0, -0.5], [0.3, 2.0]]), np.array([1.0, 2.0])
+    t = viz.trace_table(lambda W, x: cr.tanh(W @ x).sum(), W, x, direction=(np.zeros((2, 2)), [1.0, 0.0]))
+    rows = {r[0]: r for r in t.adjoint}
+    assert rows["⟦vb|-1⟧"][2] == "⟦vb|1⟧ @ ⟦v|0⟧ᵀ" and rows["⟦vb|0⟧"][2] == "⟦v|-1⟧ᵀ @ ⟦vb|1⟧"
+    assert "(∂⟦v|1⟧/∂⟦v|0⟧)·⟦vd|0⟧" in t.tangent[2][1]
+    tw, tx = torch.tensor(W, requires_grad=True), torch.tensor(x, requires_grad=True)
+    torch.tanh(tw @ tx).sum().backward()
+    np.testing.assert_allclose(t.grads[0], tw.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.grads[1], tx.grad.numpy(), rtol=1e-12)
+    assert t.tangent_out == pytest.approx(float(tx.grad[0]))
+    assert "\\tanh^2" in t.to_latex()

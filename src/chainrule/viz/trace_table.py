@@ -134,7 +134,7 @@ def _text(s):
     return _VAR.sub(sub, s)
 
 
-_TEX_SYMBOLS = [("×", r"\times "), ("−", "-"), ("·", r"\cdot "), ("√", r"\sqrt "), ("σ", r"\sigma "),
+_TEX_SYMBOLS = [("tanh²", r"\tanh^2"), ("tan²", r"\tan^2"), ("@", r"\,"), ("×", r"\times "), ("−", "-"), ("·", r"\cdot "), ("√", r"\sqrt "), ("σ", r"\sigma "),
                 ("²", "^2"), ("ᵀ", r"^\top "), ("Σ", r"\sum "), ("∂", r"\partial "), ("≥", r"\geq "),
                 ("≤", r"\leq "), ("⊙", r"\odot "), ("ln ", r"\ln "), ("sin ", r"\sin "), ("cos ", r"\cos "),
                 ("tanh ", r"\tanh "), ("tan ", r"\tan "), ("exp ", r"\exp ")]
@@ -177,16 +177,12 @@ def _tangents(p, leaves, direction):
         def __init__(self, node):
             self.grad_fn, self.shape, self.dtype = node, node.shape, node.dtype
 
-    ops = [e for e in p.entries if e.node is not None and e.kind in ("op", "output")]
+    ops = [e for e in p.entries if e.op is not None]
     found = forward_tangents([_Out(e.node) for e in ops], leaves, direction)
-    tangents = {e.index: np.asarray(d) for e, d in zip(leaves_entries(p, leaves), direction)}
+    by_node = {id(e.node): e.index for e in p.entries}
+    tangents = {by_node[id(x)]: np.asarray(d) for x, d in zip(leaves, direction)}
     tangents.update({e.index: t for e, t in zip(ops, found)})
     return tangents
-
-
-def leaves_entries(p, leaves):
-    by_id = {id(e.node): e for e in p.entries}
-    return [by_id[id(x)] for x in leaves]
 
 
 def trace_table(f, *point, direction=None, names=None):
@@ -196,8 +192,8 @@ def trace_table(f, *point, direction=None, names=None):
         f: a function of Tensors returning one Tensor (a scalar for the adjoint trace to
             start from ȳ = 1; otherwise ȳ is a tensor of ones).
         *point: one number or array per argument of f.
-        direction: one number or array per argument: the tangent ẋ of the forward trace.
-            None leaves the tangent trace out.
+        direction: the tangent ẋ of the forward trace: one number or array per argument
+            (a single number serves every argument). None leaves the tangent trace out.
         names: the arguments' names (default: f's parameter names, else x1, x2, ...).
 
     Returns:
@@ -229,11 +225,12 @@ def trace_table(f, *point, direction=None, names=None):
     if len(names) != len(xs):
         raise ValueError(f"trace_table: {len(names)} names for {len(xs)} arguments")
     if direction is not None:
-        direction = [np.broadcast_to(np.asarray(d, dtype=np.float64), x.shape).copy()
-                     for d, x in zip(np.broadcast_to(np.asarray(direction, dtype=object), (len(xs),))
-                                     if np.ndim(direction) == 0 else direction, xs)]
+        if np.isscalar(direction) or (len(xs) == 1 and not isinstance(direction, (list, tuple))):
+            direction = [direction] * len(xs)
         if len(direction) != len(xs):
-            raise ValueError(f"trace_table: direction has {len(direction)} entries for {len(xs)} arguments")
+            raise ValueError(f"trace_table: direction has {len(direction)} entries for {len(xs)} arguments; "
+                             "give one number or array per argument")
+        direction = [np.broadcast_to(np.asarray(d, dtype=np.float64), x.shape).copy() for d, x in zip(direction, xs)]
     y = f(*xs)
     if not isinstance(y, Tensor) or y.grad_fn is None:
         raise ValueError("trace_table: f must return a Tensor computed from its arguments (got "
@@ -242,36 +239,36 @@ def trace_table(f, *point, direction=None, names=None):
     return _table(p, xs, names, direction)
 
 
+def _factor(partial):
+    """A local partial as a factor of a product: parenthesized unless it is one symbol or number."""
+    return f"({partial})" if re.search(r"[ +−/]", partial) else partial
+
+
 def _table(p, xs, names, direction):
-    n_leaves = sum(e.kind in ("input", "parameter") for e in p.entries)
-    label = {e.index: str(e.index - n_leaves + 1) for e in p.entries}
+    """The three traces of a recorded pass; `xs` are the inputs (v_{1-n} .. v_0) named `names`."""
+    n_leaves = sum(e.op is None for e in p.entries)
     given = {id(x): nm for x, nm in zip(xs, names)}
+    entries, out = p.entries, p.output
 
     def var(i, kind="v"):
-        return f"⟦{kind}|{label[i]}⟧"
+        return f"⟦{kind}|{i - n_leaves + 1}⟧"
 
-    def operand(e, j, kind="v"):
-        a = e.inputs[j]
-        return var(a, kind) if a is not None else constant_name(e.consts[j])
+    def input_name(e):
+        return given.get(id(e.node)) or e.name or f"x{e.index + 1}"
 
-    def operand_value(e, j):
-        a = e.inputs[j]
-        return p.entries[a].value if a is not None else e.consts[j]
+    def operands(e):
+        return [var(a) if a is not None else constant_name(c) for a, c in zip(e.inputs, e.consts)]
 
-    entries = p.entries
     primal = []
     for e in entries:
         if e.op is None:
-            nm = given.get(id(e.node)) or e.name or f"x{e.index + 1}"
-            primal.append((var(e.index), f"⟦x|{nm}⟧", _num(e.value)))
+            primal.append((var(e.index), f"⟦x|{input_name(e)}⟧", _num(e.value)))
             continue
-        args = [operand(e, j) for j in range(len(e.inputs))]
-        row = [var(e.index), op_expression(e.op, args, var(e.index))]
-        values = [operand_value(e, j) for j in range(len(e.inputs))]
-        if all(_scalar(v) for v in values):
+        row = [var(e.index), op_expression(e.op, operands(e), var(e.index))]
+        values = [entries[a].value if a is not None else c for a, c in zip(e.inputs, e.consts)]
+        if all(_scalar(v) for v in values):   # the numbers substituted, as the paper writes ln 2
             row.append(op_expression(e.op, [_operand_num(v) for v in values], _num(e.value)))
-        primal.append(tuple(row + [_num(e.value)]))
-    out = p.output
+        primal.append((*row, _num(e.value)))
     primal.append(("⟦x|y⟧", var(out), _num(entries[out].value)))
 
     tangent = []
@@ -279,46 +276,40 @@ def _table(p, xs, names, direction):
         tangents = _tangents(p, xs, direction)
         for e in entries:
             if e.op is None:
-                nm = given.get(id(e.node)) or e.name or f"x{e.index + 1}"
-                tangent.append((var(e.index, "vd"), f"⟦xd|{nm}⟧", _num(tangents.get(e.index))))
+                tangent.append((var(e.index, "vd"), f"⟦xd|{input_name(e)}⟧", _num(tangents.get(e.index))))
                 continue
-            args = [operand(e, j) for j in range(len(e.inputs))]
-            terms = []
+            terms = []   # v̇_i = Σ_j ∂v_i/∂v_j · v̇_j
             for j, a in enumerate(e.inputs):
                 if a is None:
                     continue
-                partial = local_formula(e.op, j, args, var(e.index))
-                dot = var(a, "vd")
-                if partial is None or "G" in partial:
-                    terms.append(f"J{j}·{dot}")
-                elif partial in ("1", "−1"):
-                    terms.append(("−" if partial == "−1" else "") + dot)
-                else:
-                    terms.append(f"({partial})·{dot}" if re.search(r"[ +−/]", partial) else f"{partial}·{dot}")
-            expr = " + ".join(terms).replace("+ −", "− ") or "0"
-            tangent.append((var(e.index, "vd"), expr, _num(tangents.get(e.index))))
+                partial = local_formula(e.op, j, operands(e), var(e.index))
+                if partial is None or "G" in partial:   # not elementwise: the Jacobian, by name
+                    partial = f"∂{var(e.index)}/∂{var(a)}"
+                terms.append({"1": "", "−1": "−"}.get(partial, _factor(partial) + "·") + var(a, "vd"))
+            tangent.append((var(e.index, "vd"), " + ".join(terms).replace("+ −", "− "),
+                            _num(tangents.get(e.index))))
         tangent.append(("⟦xd|y⟧", var(out, "vd"), _num(tangents.get(out))))
 
     adjoint = [(var(out, "vb"), "⟦xb|y⟧", _num(entries[out].grad))]
     started = set()
-    for s in p.backward:
+    for s in p.backward:   # v̄_j = v̄_j + v̄_i · ∂v_i/∂v_j, edge by edge (the first term assigns)
         dst = entries[s.dst]
-        args = [operand(dst, j) for j in range(len(dst.inputs))]
-        partial = local_formula(dst.op, s.slot, args, var(s.dst))
-        head = "" if s.src not in started else var(s.src, "vb") + " + "
+        partial = local_formula(dst.op, s.slot, operands(dst), var(s.dst))
+        head = var(s.src, "vb") + " + " if s.src in started else ""
         started.add(s.src)
-        symbolic = f"{head}{var(s.dst, 'vb')}·∂{var(s.dst)}/∂{var(s.src)}"
-        row = [var(s.src, "vb"), symbolic]
-        if partial is not None and "G" not in partial:
-            row.append(f"{head}{var(s.dst, 'vb')}·" + (f"({partial})" if re.search(r"[ +−/]", partial) else partial))
-        adjoint.append(tuple(row + [_num(s.running)]))
+        row = [var(s.src, "vb"), f"{head}{var(s.dst, 'vb')}·∂{var(s.dst)}/∂{var(s.src)}"]
+        if partial is not None and "G" in partial:   # a vector-Jacobian product: G is the upstream v̄_i
+            row.append(head + partial.replace("G", var(s.dst, "vb")))
+        elif partial is not None:
+            row.append(f"{head}{var(s.dst, 'vb')}·{_factor(partial)}")
+        adjoint.append((*row, _num(s.running)))
+    index = {id(e.node): e.index for e in entries}
     for x, nm in zip(xs, names):
-        i = leaves_entries(p, [x])[0].index
-        adjoint.append((f"⟦xb|{nm}⟧", var(i, "vb"), _num(entries[i].grad)))
+        adjoint.append((f"⟦xb|{nm}⟧", var(index[id(x)], "vb"), _num(entries[index[id(x)]].grad)))
 
-    value = entries[out].value
-    grads = [entries[leaves_entries(p, [x])[0].index].grad for x in xs]
-    as_py = (lambda a: float(a) if _scalar(a) else a)
-    t_out = None if direction is None else as_py(tangents.get(out))
-    return TraceTable(primal, tangent, adjoint, as_py(value),
-                      [None if g is None else as_py(g) for g in grads], t_out)
+    def as_py(a):
+        return float(a) if _scalar(a) else a
+
+    return TraceTable(primal, tangent, adjoint, as_py(entries[out].value),
+                      [as_py(entries[index[id(x)]].grad) for x in xs],
+                      None if direction is None else as_py(tangents.get(out)))
