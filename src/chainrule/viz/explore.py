@@ -128,7 +128,11 @@ def _page_data(p, title):
         partial = nodes[s.dst]["partials"][s.slot]
         elementwise = s.local is not None
         sym = (f"∂{root}/∂{dst} · ∂{dst}/∂{src}" if elementwise else f"(∂{dst}/∂{src})ᵀ ∂{root}/∂{dst}")
-        num = (f"{_num(s.upstream)} · {_num(s.local)}" if elementwise else f"vjp of {p.entries[s.dst].op}")
+        if elementwise:
+            num = f"{_num(s.upstream)} · {_num(s.local)}"
+        else:   # the vector-Jacobian product's formula, G being the upstream gradient
+            g = f"∂{root}/∂{dst}"
+            num = partial.replace("Gᵀ", f"({g})ᵀ").replace("G", g) if partial else f"the VJP of {p.entries[s.dst].op}"
         steps.append({"edge": k, "src": s.src, "dst": s.dst, "slot": s.slot, "symbolic": sym,
                       "partial": partial, "numbers": num, "contribution": _num(s.contribution),
                       "running": _array_view(s.running, brief=True), "upstream": _num(s.upstream)})
