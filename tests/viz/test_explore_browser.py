@@ -200,3 +200,20 @@ def test_a_few_thousand_nodes_stay_responsive(tmp_path, open_page):
     per_step = (time.perf_counter() - start) / 31
     assert per_step < 0.3, f"{per_step * 1000:.0f} ms a step"
     assert page.text_content(".node.current .name").startswith("x")      # the last backward edge feeds a leaf
+
+
+def test_notebook_display_and_a_narrow_window(tmp_path, open_page):
+    _, L = u_problem()
+    e = L.explore()
+    path = tmp_path / "cell.html"     # what Jupyter and VS Code put in an output cell: the iframe
+    path.write_text("<!DOCTYPE html><meta charset='utf-8'><title>cell</title>" + e._repr_html_(), encoding="utf-8")
+    page = open_page(path)
+    frame = page.frames[1]
+    frame.wait_for_function("window.chainruleExplorer !== undefined")
+    frame.click("#end")
+    assert frame.text_content('.node[data-name="u1"] .grad') == "grad 21016"
+    narrow = open_page(e.save(tmp_path / "u.html"), width=420, height=800)
+    narrow.keyboard.press("End")
+    box = narrow.locator("#details").bounding_box()
+    assert box["width"] > 380 and box["y"] > 300          # the details panel moves below the graph
+    _not_blank(narrow, tmp_path / "narrow.png")
