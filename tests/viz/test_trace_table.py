@@ -56,6 +56,8 @@ def test_baydin_tangent_trace_agrees_with_jax():
         _, want = jax.jvp(lambda a, b: jnp.log(a) + a * b - jnp.sin(b), (2.0, 5.0),
                           tuple(float(d) for d in direction))
         assert t.tangent_out == pytest.approx(float(want), rel=1e-6)
+        _, ours = cr.jvp(baydin, (np.array(2.0), np.array(5.0)), tuple(np.array(float(d)) for d in direction))
+        assert t.tangent_out == pytest.approx(float(ours), rel=1e-12)
         assert float(t.tangent[-1][-1]) == pytest.approx(float(want), abs=5e-4)
     t = viz.trace_table(baydin, 2, 5, direction=(1, 0))
     assert {r[0]: _value(r) for r in t.tangent}["⟦vd|1⟧"] == 0.5      # v̇1 = v̇-1 / v-1
