@@ -95,13 +95,15 @@ def test_u_problem_steps_backward_to_the_coursework_gradients(tmp_path, open_pag
     page.click("#prev")
     status = page.text_content("#status")
     assert "edge u1 → u3" in status and "∂L/∂u3 · ∂u3/∂u1 = 3692 · 4 = 14768" in status
-    assert "(∂u3/∂u1 = u2)" in status and "∂L/∂u1 so far = 21016" in status
+    assert "(∂u3/∂u1 = u2)" in status and "∂L/∂u1 so far = -284 + 6532 + 14768 = 21016" in status
     current = page.locator(".edge.current")
     assert current.count() == 1 and current.text_content() == "14768"
     assert _grad(page, "u1") == "grad 21016" and _grad(page, "u2") == "grad 6248"   # u2's last term still to come
     page.click('.node[data-name="u3"]')
     details = page.text_content("#details")
     assert "u3 = u1 × u2" in details and "∂u3/∂u1u2" in details and "u3 = u1 * u2" in details
+    page.click('.node[data-name="u2"]')                       # u2 so far: two of its three uses
+    assert "sum of uses-284 + 6532" in page.text_content("#details")
     _not_blank(page, tmp_path / "u.png")
 
 

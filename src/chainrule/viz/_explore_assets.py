@@ -141,6 +141,11 @@ JS = r"""
     if (last === null) return null;
     return last === ks[ks.length - 1] ? D.nodes[i].grad : D.steps[last].running;  // complete: all the values
   }
+  function uses(i, done) {  // node i's gradient as its sum over uses so far: "c1 + c2 + c3"
+    var terms = [];
+    stepsOf[i].forEach(function (k) { if (k < done) terms.push(D.steps[k].contribution); });
+    return terms.join(" + ").replace(/\+ -/g, "− ");
+  }
   function apply() {
     var done = Math.max(0, step - N - 1), cur = step > N + 1 ? step - N - 2 : -1;
     nodeEls.forEach(function (e, i) {
@@ -174,7 +179,8 @@ JS = r"""
     var s = D.steps[cur], src = D.nodes[s.src].name, dst = D.nodes[s.dst].name;
     return "backward " + (cur + 1) + "/" + M + ":  edge " + src + " → " + dst + "\n" + s.symbolic + " = " +
            s.numbers + " = " + s.contribution + (s.partial ? "     (∂" + dst + "/∂" + src + " = " + s.partial + ")" : "") +
-           "\n∂" + D.root + "/∂" + src + " so far = " + (s.running ? s.running.text : "?");
+           "\n∂" + D.root + "/∂" + src + " so far = " + (stepsOf[s.src].length > 1 ? uses(s.src, cur + 1) + " = " : "") +
+           (s.running ? s.running.text : "?");
   }
   function go(s) { step = Math.max(0, Math.min(T, s)); apply(); }
   function play() {
@@ -232,6 +238,8 @@ JS = r"""
             "</dd>" + (n.op ? "<dt>op</dt><dd>" + esc(n.op) + "</dd><dt>computes</dt><dd>" + esc(n.name + " = " + n.expr) +
             "</dd>" : "") + "<dt>shape</dt><dd>" + shape(n) + " " + n.dtype + "</dd>" +
             arrayHtml(known ? n.value : null, "value") + arrayHtml(g, "grad");
+    var done = Math.max(0, step - N - 1);
+    if (stepsOf[i].length > 1 && g) h += "<dt>sum of uses</dt><dd>" + esc(uses(i, done)) + "</dd>";
     n.inputs.forEach(function (a, j) {
       if (a === null) return;
       h += "<dt>∂" + esc(n.name) + "/∂" + esc(D.nodes[a].name) + "</dt><dd>" + esc(n.partials[j] || "(vector-Jacobian product)") + "</dd>";
