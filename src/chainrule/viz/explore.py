@@ -132,7 +132,12 @@ def _page_data(p, title):
             num = f"{_num(s.upstream)} · {_num(s.local)}"
         else:   # the vector-Jacobian product's formula, G being the upstream gradient
             g = f"∂{root}/∂{dst}"
-            num = partial.replace("Gᵀ", f"({g})ᵀ").replace("G", g) if partial else f"the VJP of {p.entries[s.dst].op}"
+            if partial is None:
+                num = f"the VJP of {p.entries[s.dst].op}"
+            elif "G" in partial:
+                num = partial.replace("Gᵀ", f"({g})ᵀ").replace("G", g)
+            else:   # an elementwise op whose input was broadcast: the terms summed back to its shape
+                num = f"Σ over the broadcast axes of {g} · {partial}"
         steps.append({"edge": k, "src": s.src, "dst": s.dst, "slot": s.slot, "symbolic": sym,
                       "partial": partial, "numbers": num, "contribution": _num(s.contribution),
                       "running": _array_view(s.running, brief=True), "upstream": _num(s.upstream)})
