@@ -154,7 +154,8 @@ def test_cli_explore(tmp_path, capsys):
 
 def test_every_op_of_the_op_table_explores_with_the_engines_gradients():
     """Each op's first case: the page builds (JSON, formulas, values) and its leaf gradients are autograd.grad's."""
-    from opinfo import OP_TABLE   # tests/ is on the path: pytest puts the package root there
+    # tests/ is on the path: pytest puts the package root there.
+    from opinfo import OP_TABLE
 
     rng = np.random.default_rng(0)
     checked = 0
