@@ -15,12 +15,18 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # Graphviz's `dot` renders the graph drawings; the tests that render need it.
+# Chromium runs the explorer's browser tests (Playwright drives Debian's build: no browser download).
 system-deps:
 	@command -v dot >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
 	      || echo "warning: could not install graphviz; rendering tests will fail"; \
 	  else echo "warning: graphviz's dot is missing (apt-get install graphviz)"; fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser tests will fail"; \
+	  else echo "warning: chromium is missing (apt-get install chromium); the browser tests skip"; fi; }
 
 # The MNIST-1D MLP of Greydanus' table (paper: 68% test accuracy); about 10 s on 2 cores.
 demo: $(STAMP)

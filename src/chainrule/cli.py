@@ -300,7 +300,7 @@ def _grad(args) -> int:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chainrule", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,derive,grad}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,derive,grad,explore}")
     sub.required = True
 
     t = sub.add_parser("train", help="train a model and write metrics, history, curves and a checkpoint",
@@ -356,6 +356,9 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("expr", metavar="EXPR", help='e.g. "x**3 + 3*x**2*y + y**3 + 2*x"')
     g.add_argument("--at", help="the point, e.g. x=1,y=2")
     g.set_defaults(handler=_grad)
+
+    from .viz.explore import add_command as add_explore_command
+    add_explore_command(sub)
     return parser
 
 

@@ -516,6 +516,11 @@ class Tensor:
         self.requires_grad = False
         return self
 
+    def explore(self, model=None, title=None, trace=None):
+        """An interactive HTML explorer of the forward and backward pass: chainrule.viz.explore(self, ...)."""
+        from .viz.explore import explore
+        return explore(self, model=model, title=title, trace=trace)
+
     def retain_grad(self) -> None:
         """Keep `.grad` on this intermediate tensor after backward (leaves always do)."""
         if self.grad_fn is None:

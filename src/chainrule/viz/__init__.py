@@ -4,11 +4,15 @@
     to_dot(t)            DOT text, no graphviz needed
     text_graph(t)        the graph as text for terminals (print_graph prints it)
     trace()              context manager: record backward passes so intermediates show gradients
+    explore(t)           an interactive HTML explorer of the forward and backward pass (t.explore())
+    trace_table(f, *x)   evaluation traces: primal, tangent and adjoint rows (text, Markdown, LaTeX, HTML)
     plot_function, plot_history, plot_gradient_flow   matplotlib figures (chainrule.viz.plots)
 
 Nothing heavy is imported here: graphviz and matplotlib load when first used.
 """
+from .explore import explore
 from .graph import draw_graph, print_graph, save_graph, text_graph, to_dot
+from .trace_table import trace_table
 
 
 def trace():
@@ -37,5 +41,16 @@ def __getattr__(name):
     raise AttributeError(f"module 'chainrule.viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "to_dot", "text_graph", "print_graph", "save_graph", "trace",
-           "plot_function", "plot_history", "plot_gradient_flow"]
+__all__ = [
+    "draw_graph",
+    "explore",
+    "plot_function",
+    "plot_gradient_flow",
+    "plot_history",
+    "print_graph",
+    "save_graph",
+    "text_graph",
+    "to_dot",
+    "trace",
+    "trace_table",
+]
