@@ -29,6 +29,23 @@ ANNOTATED = [
     "chainrule.nn.pooling",
     "chainrule.nn.recurrent",
     "chainrule.nn.utils",
+    "chainrule.optim.adagrad",
+    "chainrule.optim.adam",
+    "chainrule.optim.lr_scheduler",
+    "chainrule.optim.optimizer",
+    "chainrule.optim.rmsprop",
+    "chainrule.optim.sgd",
+    "chainrule.data.builtin",
+    "chainrule.data.dataset",
+    "chainrule.data.subset",
+    "chainrule.creation",
+    "chainrule.generator",
+    "chainrule.diagnostics",
+    "chainrule.autograd.functional",
+    "chainrule.autograd.gradcheck",
+    "chainrule.viz.graph",
+    "chainrule.viz.plots",
+    "chainrule.utils.data",
 ]
 
 # Methods a class may leave unannotated: the dunders Python calls (`__len__`, `__getitem__`, ...)

@@ -1,9 +1,8 @@
 """Containers: Sequential, ModuleList, ModuleDict, and the residual wrappers."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from ..autograd import effects as _effects
 from .module import Module

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._device import check as _check_device
 from ..ops import conv as _conv
 from . import init
 from .linear import _check_sizes, _empty
-from .._device import check as _check_device
 from .module import Module
 
 if TYPE_CHECKING:

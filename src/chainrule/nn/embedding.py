@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _dtypes
+from .._device import check as _check_device
 from ..autograd.grad_mode import no_grad
 from . import init
 from .functional import embedding
 from .linear import _check_sizes
-from .._device import check as _check_device
 from .module import Module, Parameter
 
 if TYPE_CHECKING:

@@ -6,19 +6,27 @@ are composites of primitives (so they differentiate to any order).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _dtypes
-from ..ops._util import as_array, is_tensor
-from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, linear,
-                        max_pool1d, max_pool2d)
 from ..ops import elementwise as _ew
-from ..ops.elementwise import _plain, gelu, rsqrt, sigmoid, silu, softplus, tanh, where
 from ..ops import nn as _nn
+from ..ops._util import as_array, is_tensor
+from ..ops.conv import (
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    linear,
+    max_pool1d,
+    max_pool2d,
+)
+from ..ops.elementwise import _plain, gelu, rsqrt, sigmoid, silu, softplus, tanh, where
 from ..ops.nn import Dropout, log_softmax, one_hot, softmax
 from ..ops.reduce import mean as _mean
 from ..ops.shape import getitem, pad

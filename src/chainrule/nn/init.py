@@ -5,11 +5,10 @@ from chainrule.default_generator(), which chainrule.manual_seed resets.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import functools
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 

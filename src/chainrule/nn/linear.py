@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _dtypes
+from .._device import check as _check_device
 from ..ops import conv as _conv
 from ..ops import shape as _shape
 from . import init
-from .._device import check as _check_device
 from .module import Module, Parameter
 
 if TYPE_CHECKING:

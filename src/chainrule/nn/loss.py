@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..ops import nn as _nn
-from .functional import _legacy_reduction
 from ..tensor import Tensor
+from .functional import _legacy_reduction
 from .module import Module
 
 

@@ -6,16 +6,15 @@ walk the tree.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collections import OrderedDict, namedtuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _device, _dtypes
-from ..autograd.grad_mode import no_grad
 from ..autograd import effects as _effects
 from ..autograd.effects import replayed_call
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, _to_array
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _dtypes
+from .._device import check as _check_device
 from ..ops.elementwise import _plain
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
-from .._device import check as _check_device
 from .linear import _check_sizes
 from .module import Module, Parameter
 

@@ -7,19 +7,18 @@ the hidden-to-hidden product runs step by step.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _dtypes
+from .._device import check as _check_device
 from ..ops import conv as _conv
 from ..ops.elementwise import relu, sigmoid, tanh
 from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
-from .._device import check as _check_device
 from .linear import _check_sizes
 from .module import Module, Parameter
 

@@ -1,14 +1,13 @@
 """Gradient utilities: clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
 from ..autograd.effects import replayed_call
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
