@@ -6,6 +6,7 @@ ANNOTATED once its public API is annotated. Names re-exported from another modul
 where they are defined, and a public class is checked with the methods it inherits from private
 bases in the same module.
 """
+
 import importlib
 import inspect
 from pathlib import Path
