@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test lint bench system-deps clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -33,8 +33,13 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 	$(VENV)/bin/chainrule train --data mnist1d --model mlp --out runs/demo-mnist1d-mlp
 
-test: $(STAMP) system-deps
+test: lint $(STAMP) system-deps
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+# Lint and formatting as configured in pyproject.toml ([tool.ruff]); `ruff format .` applies the format.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

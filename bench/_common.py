@@ -3,14 +3,21 @@
 Import this module before NumPy or torch: it pins every BLAS/OpenMP pool to
 THREADS threads so chainrule, PyTorch and hand-written NumPy compete on equal terms.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ[_var] = str(THREADS)
 
 import gc  # noqa: E402
@@ -142,9 +149,9 @@ def fastest_numpy_mlp_step(params, batch, lr, separate=False):
     offset = 0
     for w, b in params:
         for value, views, grads in ((w, Ws, gWs), (b, bs, gbs)):
-            views.append(flat[offset:offset + value.size].reshape(value.shape))
+            views.append(flat[offset : offset + value.size].reshape(value.shape))
             views[-1][...] = value
-            grads.append(gflat[offset:offset + value.size].reshape(value.shape))
+            grads.append(gflat[offset : offset + value.size].reshape(value.shape))
             offset += value.size
     hidden, classes = Ws[0].shape[0], Ws[2].shape[0]
     h1, h2, g1, g2 = (np.empty((batch, hidden), f32) for _ in range(4))
@@ -158,8 +165,14 @@ def fastest_numpy_mlp_step(params, batch, lr, separate=False):
     lr32 = f32(lr)
     (W0, W1, W2), (b0, b1, b2), (gW0, gW1, gW2), (gb0, gb1, gb2) = Ws, bs, gWs, gbs
     W0T, W1T, W2T = W0.T, W1.T, W2.T
-    add, matmul, maximum, multiply, greater, reduce = (np.add, np.matmul, np.maximum, np.multiply, np.greater,
-                                                       np.add.reduce)
+    add, matmul, maximum, multiply, greater, reduce = (
+        np.add,
+        np.matmul,
+        np.maximum,
+        np.multiply,
+        np.greater,
+        np.add.reduce,
+    )
 
     def step(x, y):
         matmul(x, W0T, out=h1)
@@ -233,12 +246,14 @@ def chainrule_mlp(params, lr):
 
 def train_step(model, opt, cross_entropy):
     """step(x, y): one forward, backward and optimizer step; the same code for torch and chainrule."""
+
     def step(xb, yb):
         loss = cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss
+
     return step
 
 
@@ -255,8 +270,9 @@ def training_loop(model, opt, batches, cross_entropy, compile=None):
     return time.perf_counter() - t0
 
 
-def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, steps, rounds, numpy_warmup,
-                     targets, floors=None):
+def compare_training(
+    name, numpy_train, torch_train, chainrule_train, args, *, steps, rounds, numpy_warmup, targets, floors=None
+):
     """Time the same training run four ways and report s/1000 steps, ratios and test accuracy.
 
     numpy_train(*args) returns the test accuracy (timed here); torch_train(*args) and
@@ -289,7 +305,8 @@ def compare_training(name, numpy_train, torch_train, chainrule_train, args, *, s
             runs[label].append(fn(*args))
     best = {k: min(v, key=lambda run: run[0]) for k, v in runs.items()}
     (t_np, np_acc), (t_torch, acc_torch), (t_eager, acc_eager), (t_cr, acc_cr) = (
-        best[k] for k in ("numpy", "torch", "eager", "jit"))
+        best[k] for k in ("numpy", "torch", "eager", "jit")
+    )
     t_np *= per
     t_torch *= per
     t_eager *= per

@@ -3,17 +3,27 @@
 Reports ms per step, GFLOP/s (GEMM flops only) and the fraction of the NumPy float32
 GEMM peak measured here (n = 2048).
 """
-from __future__ import annotations
 
-import _common  # noqa: F401
-from _common import (QUICK, best_of, chainrule_mlp, fastest_numpy_mlp_step, kaiming_uniform, numpy_mlp_step,
-                     report, save, torch_mlp, train_step)
+from __future__ import annotations
 
 import functools
 import gc
 import time
 
+import _common  # noqa: F401
 import numpy as np
+from _common import (
+    QUICK,
+    best_of,
+    chainrule_mlp,
+    fastest_numpy_mlp_step,
+    kaiming_uniform,
+    numpy_mlp_step,
+    report,
+    save,
+    torch_mlp,
+    train_step,
+)
 
 SIZES = (784, 1024, 1024, 10)
 BATCH = 256
@@ -45,7 +55,7 @@ def gemm_peak_fn(n=PEAK_N):
 
 def gemm_peak(n=PEAK_N):
     """GFLOP/s of the best of 5 n x n float32 GEMMs."""
-    return 2 * n ** 3 / best_of(gemm_peak_fn(n), repeats=5 if not QUICK else 2, warmup=1) / 1e9
+    return 2 * n**3 / best_of(gemm_peak_fn(n), repeats=5 if not QUICK else 2, warmup=1) / 1e9
 
 
 def make_data():
@@ -63,6 +73,7 @@ def numpy_step_fn(x, y, params):
 
     def step():
         numpy_mlp_step(Ws, bs, x, y, lr)
+
     return step
 
 
@@ -75,16 +86,18 @@ def torch_step_fn(x, y, params):
 
     torch = get_torch()
     model, opt = torch_mlp(params, LR)
-    return functools.partial(train_step(model, opt, torch.nn.functional.cross_entropy), torch.from_numpy(x),
-                             torch.from_numpy(y))
+    return functools.partial(
+        train_step(model, opt, torch.nn.functional.cross_entropy), torch.from_numpy(x), torch.from_numpy(y)
+    )
 
 
 def chainrule_step_fn(x, y, params):
     import chainrule
 
     model, opt = chainrule_mlp(params, LR)
-    return functools.partial(train_step(model, opt, chainrule.nn.functional.cross_entropy),
-                             chainrule.from_numpy(x), chainrule.from_numpy(y))
+    return functools.partial(
+        train_step(model, opt, chainrule.nn.functional.cross_entropy), chainrule.from_numpy(x), chainrule.from_numpy(y)
+    )
 
 
 def run():
@@ -92,8 +105,12 @@ def run():
     flops = step_flops()
     # All built first (same memory in use), then timed in blocks: interleaving single steps
     # would make OpenBLAS's and torch's thread pools spin against each other.
-    fns = {"numpy": numpy_step_fn(x, y, params), "fastest numpy": fastest_numpy_step_fn(x, y, params),
-           "torch": torch_step_fn(x, y, params), "chainrule": chainrule_step_fn(x, y, params)}
+    fns = {
+        "numpy": numpy_step_fn(x, y, params),
+        "fastest numpy": fastest_numpy_step_fn(x, y, params),
+        "torch": torch_step_fn(x, y, params),
+        "chainrule": chainrule_step_fn(x, y, params),
+    }
     peak_fn = gemm_peak_fn()
     # Blocks of STEPS_PER_BLOCK back-to-back steps, as in training, all in turn in each of
     # REPEATS rounds (a busy stretch of this shared machine then slows all alike); the GC
@@ -103,12 +120,12 @@ def run():
     # the next, and a step is compared with the peak of its own round.
     times = {k: [] for k in fns}
     peaks = []
-    for k, fn in fns.items():
+    for fn in fns.values():
         for _ in range(3):
             fn()
     for _ in range(REPEATS):
         time.sleep(PAUSE)
-        peaks.append(2 * PEAK_N ** 3 / best_of(peak_fn, repeats=1, warmup=0) / 1e9)
+        peaks.append(2 * PEAK_N**3 / best_of(peak_fn, repeats=1, warmup=0) / 1e9)
         for k, fn in fns.items():
             time.sleep(PAUSE)  # let the previous block's worker threads go idle
             gc.collect()
@@ -141,8 +158,9 @@ def run():
         ("chainrule/torch", t_cr / t_torch, "x (target <= 0.9)"),
         ("chainrule/numpy", t_cr / t_np, "x"),
     ]
-    result = report(f"big-mlp (784-1024-1024-10, batch {BATCH}, median of {REPEATS} blocks of {STEPS_PER_BLOCK} steps)",
-                    rows)
+    result = report(
+        f"big-mlp (784-1024-1024-10, batch {BATCH}, median of {REPEATS} blocks of {STEPS_PER_BLOCK} steps)", rows
+    )
     save("big-mlp", result)
     return result
 

@@ -7,15 +7,16 @@ that ratio is ~10 as well), peak traced memory (tracemalloc, in a separate run s
 and the memory still held after backward (saved values freed) and after the output
 is dropped (the whole graph freed). Backward is iterative: no recursion limit is touched.
 """
-from __future__ import annotations
 
-import _common  # noqa: F401
-from _common import QUICK, report, save
+from __future__ import annotations
 
 import gc
 import sys
 import time
 import tracemalloc
+
+import _common  # noqa: F401
+from _common import QUICK, report, save
 
 N_BIG = 20_000 if QUICK else 100_000
 N_SMALL = N_BIG // 10
@@ -89,7 +90,7 @@ def run():
     small_nogc = min(timed_without_gc(N_SMALL) for _ in range(3))
     big_nogc = min(timed_without_gc(N_BIG) for _ in range(2))
     peak, after_fwd, after_bwd, after_drop, ok = memory(N_BIG)
-    mb = 1 / 2 ** 20
+    mb = 1 / 2**20
     rows = [
         (f"{N_SMALL} ops forward+backward", fs + bs, "s"),
         (f"{N_BIG} ops forward", fb, "s"),

@@ -4,12 +4,12 @@ chainrule and PyTorch: g = grad(f, x, create_graph=True); Hv = grad(<g, v>, x).
 NumPy: the closed form, with u = W^T (1 - t^2), t = tanh(W x), s = sum(t):
 Hv = 2 u <u, v> + 2 s W^T (-2 t (1 - t^2) * (W v)).
 """
+
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, best_of, report, save
-
 import numpy as np
+from _common import QUICK, best_of, report, save
 
 N = 256
 NUMBER = 20 if QUICK else 200
@@ -41,6 +41,7 @@ def torch_hvp_fn(W, x, v):
         (g,) = torch.autograd.grad(f, xt, create_graph=True)
         (hv,) = torch.autograd.grad((g * vt).sum(), xt)
         return hv.numpy()
+
     return run
 
 
@@ -61,6 +62,7 @@ def chainrule_hvp_fn(W, x, v, jit=False):
 
     def run():
         return hvp(xc).numpy()
+
     return run
 
 

@@ -5,16 +5,14 @@ Conv1d(1, 25, 5, stride 2, padding 1) -> ReLU -> Conv1d(25, 25, 3, stride 2, pad
 Lengths: 40 -> 19 -> 10 -> 5, so 25 * 5 = 125 features (as in mnist1d's ConvBase, whose
 convolutions all use stride 2 and padding 1).
 """
+
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, compare_training, kaiming_uniform, numpy_cross_entropy_grad, save, training_loop
-
-
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
+from _common import QUICK, compare_training, kaiming_uniform, numpy_cross_entropy_grad, save, training_loop
 from mnist1d_mlp import batches, load_data
+from numpy.lib.stride_tricks import sliding_window_view
 
 BATCH = 100
 STEPS = 200 if QUICK else 2000
@@ -32,17 +30,18 @@ def init_params(seed=2):
 
 # ----- hand-written NumPy (im2col + one GEMM per conv; col2im by kernel offsets) -----
 
+
 def _conv_fwd(x, w, b):
     n, c, length = x.shape
     k = w.shape[2]
     xp = np.zeros((n, c, length + 2), dtype=x.dtype)
     xp[:, :, 1:-1] = x
-    win = sliding_window_view(xp, k, axis=2)[:, :, ::2]            # (N, C, L', K)
+    win = sliding_window_view(xp, k, axis=2)[:, :, ::2]  # (N, C, L', K)
     lout = win.shape[2]
     cols = np.ascontiguousarray(win.transpose(0, 2, 1, 3)).reshape(n * lout, c * k)
-    out = cols @ w.reshape(w.shape[0], -1).T                        # (N*L', O)
+    out = cols @ w.reshape(w.shape[0], -1).T  # (N*L', O)
     out += b
-    return out.reshape(n, lout, -1), cols                           # channels-last
+    return out.reshape(n, lout, -1), cols  # channels-last
 
 
 def _conv_bwd_input(g, w, in_len):
@@ -51,7 +50,7 @@ def _conv_bwd_input(g, w, in_len):
     dcols = (g.reshape(n * lout, o) @ w.reshape(o, -1)).reshape(n, lout, c, k)
     xp = np.zeros((n, c, in_len + 2), dtype=g.dtype)
     for j in range(k):
-        xp[:, :, j:j + 2 * (lout - 1) + 1:2] += dcols[:, :, :, j].transpose(0, 2, 1)
+        xp[:, :, j : j + 2 * (lout - 1) + 1 : 2] += dcols[:, :, :, j].transpose(0, 2, 1)
     return xp[:, :, 1:-1]
 
 
@@ -66,7 +65,7 @@ def numpy_train(params, data, x_test, y_test):
         for w, b in convs:
             lens.append(h.shape[2])
             z, cols = _conv_fwd(h, w, b)
-            a = np.maximum(z, 0)                                      # (N, L', O)
+            a = np.maximum(z, 0)  # (N, L', O)
             acts.append(a)
             colss.append(cols)
             h = a.transpose(0, 2, 1)
@@ -78,7 +77,7 @@ def numpy_train(params, data, x_test, y_test):
         e = numpy_cross_entropy_grad(z, yb)
         gW = e.T @ flat
         gbl = e.sum(axis=0)
-        g = (e @ W).reshape(len(xb), CH, -1).transpose(0, 2, 1)     # (N, L, C) channels-last
+        g = (e @ W).reshape(len(xb), CH, -1).transpose(0, 2, 1)  # (N, L, C) channels-last
         grads = []
         for i in reversed(range(3)):
             w, _ = convs[i]
@@ -101,15 +100,22 @@ def numpy_train(params, data, x_test, y_test):
 
 # ----- PyTorch -----
 
+
 def torch_train(params, data, x_test, y_test):
     from _common import torch as get_torch
 
     torch = get_torch()
     nn = torch.nn
-    model = nn.Sequential(nn.Conv1d(1, CH, 5, stride=2, padding=1), nn.ReLU(),
-                          nn.Conv1d(CH, CH, 3, stride=2, padding=1), nn.ReLU(),
-                          nn.Conv1d(CH, CH, 3, stride=2, padding=1), nn.ReLU(),
-                          nn.Flatten(), nn.Linear(CH * 5, 10))
+    model = nn.Sequential(
+        nn.Conv1d(1, CH, 5, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(CH, CH, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(CH, CH, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(CH * 5, 10),
+    )
     with torch.no_grad():
         for layer, (w, b) in zip([model[0], model[2], model[4], model[7]], list(params[0]) + [params[1]]):
             layer.weight.copy_(torch.from_numpy(w))
@@ -124,22 +130,27 @@ def torch_train(params, data, x_test, y_test):
 
 # ----- chainrule -----
 
+
 def chainrule_train(params, data, x_test, y_test, jit=False):
     import chainrule
     from chainrule import nn
 
-    model = nn.Sequential(nn.Conv1d(1, CH, 5, stride=2, padding=1), nn.ReLU(),
-                          nn.Conv1d(CH, CH, 3, stride=2, padding=1), nn.ReLU(),
-                          nn.Conv1d(CH, CH, 3, stride=2, padding=1), nn.ReLU(),
-                          nn.Flatten(), nn.Linear(CH * 5, 10))
+    model = nn.Sequential(
+        nn.Conv1d(1, CH, 5, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(CH, CH, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(CH, CH, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(CH * 5, 10),
+    )
     for layer, (w, b) in zip([model[0], model[2], model[4], model[7]], list(params[0]) + [params[1]]):
         layer.weight.data.copy_(chainrule.from_numpy(w))
         layer.bias.data.copy_(chainrule.from_numpy(b))
     opt = chainrule.optim.SGD(model.parameters(), lr=LR)
-    cdata = [(chainrule.from_numpy(np.ascontiguousarray(xb[:, None, :])), chainrule.from_numpy(yb))
-             for xb, yb in data]
-    elapsed = training_loop(model, opt, cdata, nn.functional.cross_entropy,
-                            compile=chainrule.jit if jit else None)
+    cdata = [(chainrule.from_numpy(np.ascontiguousarray(xb[:, None, :])), chainrule.from_numpy(yb)) for xb, yb in data]
+    elapsed = training_loop(model, opt, cdata, nn.functional.cross_entropy, compile=chainrule.jit if jit else None)
     with chainrule.no_grad():
         out = model(chainrule.from_numpy(np.ascontiguousarray(x_test[:, None, :])))
         acc = (out.detach().numpy().argmax(1) == y_test).mean()
@@ -149,10 +160,17 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
 def run():
     x_train, y_train, x_test, y_test = load_data()
     data = batches(x_train, y_train, STEPS, BATCH)
-    result = compare_training(f"mnist1d-cnn ({STEPS} steps, batch {BATCH})", numpy_train, torch_train,
-                              chainrule_train, (init_params(), data, x_test, y_test), steps=STEPS,
-                              rounds=REPEATS, numpy_warmup=0,
-                              targets=("x (target <= 1.0)", "x"))
+    result = compare_training(
+        f"mnist1d-cnn ({STEPS} steps, batch {BATCH})",
+        numpy_train,
+        torch_train,
+        chainrule_train,
+        (init_params(), data, x_test, y_test),
+        steps=STEPS,
+        rounds=REPEATS,
+        numpy_warmup=0,
+        targets=("x (target <= 1.0)", "x"),
+    )
     save("mnist1d-cnn", result)
     return result
 

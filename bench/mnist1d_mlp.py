@@ -3,16 +3,25 @@
 Same initial weights, same batches, same thread count for chainrule, PyTorch and a
 hand-written NumPy version (no graph, hand-derived backward).
 """
-from __future__ import annotations
 
-import _common  # noqa: F401  (pins threads before NumPy loads)
-from _common import (QUICK, chainrule_mlp, compare_training, fastest_numpy_mlp_step, kaiming_uniform, numpy_mlp_step,
-                     save, torch_mlp, training_loop)
+from __future__ import annotations
 
 import functools
 import time
 
+import _common  # noqa: F401  (pins threads before NumPy loads)
 import numpy as np
+from _common import (
+    QUICK,
+    chainrule_mlp,
+    compare_training,
+    fastest_numpy_mlp_step,
+    kaiming_uniform,
+    numpy_mlp_step,
+    save,
+    torch_mlp,
+    training_loop,
+)
 
 SIZES = (40, 100, 100, 10)
 BATCH = 100
@@ -36,7 +45,7 @@ def batches(x, y, steps, batch, seed=0):
     while len(out) < steps:
         perm = rng.permutation(len(x))
         for i in range(0, len(x) - batch + 1, batch):
-            idx = perm[i:i + batch]
+            idx = perm[i : i + batch]
             out.append((np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx])))
             if len(out) == steps:
                 break
@@ -49,6 +58,7 @@ def init_params(seed=1):
 
 
 # ----- hand-written NumPy -----
+
 
 def numpy_accuracy(Ws, bs, x_test, y_test):
     h = np.maximum(x_test @ Ws[0].T + bs[0], 0)
@@ -93,6 +103,7 @@ def gemm_floor(params, data, x_test=None, y_test=None):
 
 # ----- PyTorch -----
 
+
 def torch_train(params, data, x_test, y_test):
     from _common import torch as get_torch
 
@@ -107,13 +118,15 @@ def torch_train(params, data, x_test, y_test):
 
 # ----- chainrule -----
 
+
 def chainrule_train(params, data, x_test, y_test, jit=False):
     import chainrule
 
     model, opt = chainrule_mlp(params, LR)
     cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
-    elapsed = training_loop(model, opt, cdata, chainrule.nn.functional.cross_entropy,
-                            compile=chainrule.jit if jit else None)
+    elapsed = training_loop(
+        model, opt, cdata, chainrule.nn.functional.cross_entropy, compile=chainrule.jit if jit else None
+    )
     with chainrule.no_grad():
         acc = (model(chainrule.from_numpy(x_test)).detach().numpy().argmax(1) == y_test).mean()
     return elapsed, float(acc)
@@ -122,14 +135,22 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
 def run():
     x_train, y_train, x_test, y_test = load_data()
     data = batches(x_train, y_train, STEPS, BATCH)
-    result = compare_training(f"mnist1d-mlp ({STEPS} steps, batch {BATCH})", numpy_train, torch_train,
-                              chainrule_train, (init_params(), data, x_test, y_test), steps=STEPS,
-                              rounds=REPEATS + 1, numpy_warmup=1,
-                              targets=("x (target <= 0.5)", "x (target <= 1.3)"),
-                              floors={"numpy GEMMs alone": gemm_floor,
-                                      "fastest hand-written numpy": fastest_numpy_train,
-                                      "fastest numpy, separate parameters, checked": functools.partial(
-                                          fastest_numpy_train, separate=True)})
+    result = compare_training(
+        f"mnist1d-mlp ({STEPS} steps, batch {BATCH})",
+        numpy_train,
+        torch_train,
+        chainrule_train,
+        (init_params(), data, x_test, y_test),
+        steps=STEPS,
+        rounds=REPEATS + 1,
+        numpy_warmup=1,
+        targets=("x (target <= 0.5)", "x (target <= 1.3)"),
+        floors={
+            "numpy GEMMs alone": gemm_floor,
+            "fastest hand-written numpy": fastest_numpy_train,
+            "fastest numpy, separate parameters, checked": functools.partial(fastest_numpy_train, separate=True),
+        },
+    )
     save("mnist1d-mlp", result)
     return result
 

@@ -6,6 +6,7 @@
 Each workload writes its figures to bench/results.json; the table below checks them
 against the targets of issue 6.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,11 @@ FLOORS = [
 
 def machine():
     try:
-        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
-            ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+            if line.startswith("Model name")
+        )
     except (StopIteration, OSError):
         model = platform.processor()
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
@@ -76,8 +80,7 @@ def main(argv):
         # 2-thread BLAS on a machine whose cores are busy can slow down 10-100x (threads
         # spin waiting for each other): a workload that overruns is reported, not waited for.
         try:
-            subprocess.run([sys.executable, str(HERE / SCRIPTS[name])], check=True, cwd=str(HERE),
-                           timeout=TIMEOUT_S)
+            subprocess.run([sys.executable, str(HERE / SCRIPTS[name])], check=True, cwd=str(HERE), timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             print(f"== {name}: over {TIMEOUT_S} s (machine busy?), skipped")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
@@ -91,8 +94,9 @@ def main(argv):
         if workload not in results:
             continue
         value = results[workload][figure]
-        ok = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
-              "==": lambda a, b: a == b}[op](value, target)
+        ok = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "==": lambda a, b: a == b}[
+            op
+        ](value, target)
         ok_all &= ok
         shown = f"{value:.3g}" if isinstance(value, float) else str(value)
         print(f"{workload:<20} {figure:<34} {shown:>10} {op + ' ' + str(target):>10}  {'pass' if ok else 'FAIL'}")

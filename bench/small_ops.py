@@ -4,13 +4,13 @@ Microseconds per op, forward plus backward (the total divided by 200). Compares
 chainrule with PyTorch; the NumPy column is the same arithmetic with a hand-written
 backward, i.e. the floor set by NumPy's own per-call cost.
 """
+
 from __future__ import annotations
 
 import _common  # noqa: F401
-from _common import QUICK, best_of, report, save
-
 import numpy as np
 import scipy.special as sc
+from _common import QUICK, best_of, report, save
 
 N_OPS = 200
 SIZE = 16
@@ -57,6 +57,7 @@ def numpy_fn():
                 s = saved.pop()
                 g = g * (s * (1 - s))
         return g, gb
+
     return run
 
 
@@ -89,6 +90,7 @@ def _chain_fn(leaf, tanh, sigmoid, compile=None):
         chain(x, b)
         x.grad = None
         b.grad = None
+
     return run
 
 
@@ -102,8 +104,12 @@ def torch_fn():
 def chainrule_fn(jit=False):
     import chainrule
 
-    return _chain_fn(lambda a: chainrule.tensor(a, requires_grad=True), chainrule.tanh, chainrule.sigmoid,
-                     compile=chainrule.jit if jit else None)
+    return _chain_fn(
+        lambda a: chainrule.tensor(a, requires_grad=True),
+        chainrule.tanh,
+        chainrule.sigmoid,
+        compile=chainrule.jit if jit else None,
+    )
 
 
 def run():

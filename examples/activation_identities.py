@@ -1,4 +1,5 @@
 """sigma' = sigma (1 - sigma), tanh' = 1 - tanh^2, tanh(x) = 2 sigma(2x) - 1: proved with SymPy, checked numerically."""
+
 import chainrule as cr
 import chainrule.symbolic as sym
 
@@ -18,8 +19,10 @@ def main():
     err2 = float((dt - (1 - t * t)).abs().max())
     print(f"sigma'(x) = {sig_prime}  equals sigma(1 - sigma): {claim1}; max |autodiff - formula| = {err1:.2e}")
     print(f"tanh'(x)  = {tanh_prime}  equals 1 - tanh^2: {claim2}; max |autodiff - formula| = {err2:.2e}")
-    print(f"tanh(x) = 2 sigma(2x) - 1: symbolic {claim3.symbolic}, numeric {claim3.numeric} "
-          f"(max error {claim3.max_abs_error:.1e})")
+    print(
+        f"tanh(x) = 2 sigma(2x) - 1: symbolic {claim3.symbolic}, numeric {claim3.numeric} "
+        f"(max error {claim3.max_abs_error:.1e})"
+    )
     return {"sigmoid": claim1, "tanh": claim2, "tanh_sigmoid": bool(claim3), "err": max(err1, err2)}
 
 

@@ -5,6 +5,7 @@ By hand: e = u5 - u1 - u2 - u3 - u4 = 168 - 3 - 4 - 12 - 7 = 142, dL/de = 2e = 2
 dL/du5 = 284; dL/du4 = dL/du5 * 2u3 - 284 = 6532; dL/du3 = dL/du5 * 2u4 - 284 = 3692;
 dL/du2 = dL/du3 * u1 + dL/du4 * 1 - 284 = 17324; dL/du1 = dL/du3 * u2 + dL/du4 * 1 - 284 = 21016.
 """
+
 import os
 import shutil
 
@@ -14,16 +15,20 @@ import chainrule as cr
 def build():
     u1 = cr.tensor(3.0, requires_grad=True, dtype=cr.float64, name="u1")
     u2 = cr.tensor(4.0, requires_grad=True, dtype=cr.float64, name="u2")
-    u3 = u1 * u2; u3.name = "u3"
-    u4 = u1 + u2; u4.name = "u4"
-    u5 = 2 * u3 * u4; u5.name = "u5"
-    L = (u5 - u1 - u2 - u3 - u4) ** 2; L.name = "L"
+    u3 = u1 * u2
+    u3.name = "u3"
+    u4 = u1 + u2
+    u4.name = "u4"
+    u5 = 2 * u3 * u4
+    u5.name = "u5"
+    L = (u5 - u1 - u2 - u3 - u4) ** 2
+    L.name = "L"
     return L, (u1, u2, u3, u4, u5)
 
 
 def main(out_dir="."):
     L, us = build()
-    explanation = cr.explain(L)          # runs the backward pass, recorded
+    explanation = cr.explain(L)  # runs the backward pass, recorded
     print(explanation)
     print()
     cr.viz.print_graph(L)

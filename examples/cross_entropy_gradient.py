@@ -1,4 +1,5 @@
 """The gradient of cross-entropy through softmax is p - y: checked against the engine."""
+
 import numpy as np
 
 import chainrule as cr

@@ -1,10 +1,11 @@
 """f(x) = x^10 - 2x^8 + 4/x^2 + 10:  f'(x) = 10x^9 - 16x^7 - 8/x^3, symbolically and by autodiff."""
+
 import chainrule as cr
 import chainrule.symbolic as sym
 
 
 def f(x):
-    return x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10
+    return x**10 - 2 * x**8 + 4 / x**2 + 10
 
 
 def main(points=(1.0, 2.0, -0.5)):

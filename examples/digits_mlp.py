@@ -6,6 +6,7 @@ Each is trained with minibatch SGD (momentum 0.9) on cross-entropy from the logi
 printing `iter, J, accu` lines (the training batch's loss and accuracy) and the test
 accuracy at the end.
 """
+
 import chainrule as cr
 from chainrule import data, nn, optim
 from chainrule.nn import functional as F
@@ -26,8 +27,16 @@ def main(steps=2000, lr=0.05, batch_size=64, print_every=500, seed=0):
         cr.manual_seed(seed)
         model = mlp(width)
         opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        fit(model, digits.train, loss_fn=F.cross_entropy, optimizer=opt, steps=steps, batch_size=batch_size,
-            seed=seed, log_every=print_every)
+        fit(
+            model,
+            digits.train,
+            loss_fn=F.cross_entropy,
+            optimizer=opt,
+            steps=steps,
+            batch_size=batch_size,
+            seed=seed,
+            log_every=print_every,
+        )
         test = evaluate(model, digits.test)
         print(f"test: J={test.loss:.6f}, accu={test.accuracy:.2f}\n")
         results[width] = test.accuracy

@@ -1,10 +1,11 @@
 """Gradient of f(x, y) = x^3 + 3x^2 y + y^3 + 2x at (1, 2): (3x^2 + 6xy + 2, 3x^2 + 3y^2) = (17, 15)."""
+
 import chainrule as cr
 import chainrule.symbolic as sym
 
 
 def f(x, y):
-    return x ** 3 + 3 * x ** 2 * y + y ** 3 + 2 * x
+    return x**3 + 3 * x**2 * y + y**3 + 2 * x
 
 
 def main():

@@ -4,14 +4,15 @@ Two examples (columns of X), two classes. z = W x + b, p = softmax(z), J = mean 
 dz = (p - y) / m, dW = dz X^T, db = sum of dz over examples. The engine's gradients are checked
 against these formulas at every step.
 """
+
 import numpy as np
 
 import chainrule as cr
 
 
 def main(steps=3, lr=1.0):
-    X = np.array([[1.0, 0.0], [0.0, 1.0]])          # columns are examples
-    Y = np.array([[1.0, 0.0], [0.0, 1.0]])          # one-hot columns
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])  # columns are examples
+    Y = np.array([[1.0, 0.0], [0.0, 1.0]])  # one-hot columns
     W = cr.tensor([[0.5, -0.5], [0.2, 0.3]], dtype=cr.float64, requires_grad=True, name="W")
     b = cr.tensor([[0.0], [0.0]], dtype=cr.float64, requires_grad=True, name="b")
     m = X.shape[1]
@@ -32,12 +33,25 @@ def main(steps=3, lr=1.0):
         print("  p  =", np.round(P, 4).tolist())
         print("  dz =", np.round(dz, 4).tolist())
         print("  dW =", np.round(W.grad.numpy(), 4).tolist(), " db =", np.round(b.grad.numpy(), 4).ravel().tolist())
-        history.append({"J": J.item(), "z": z.detach().numpy(), "p": P, "dz": dz,
-                        "dW": W.grad.numpy().copy(), "db": b.grad.numpy().copy()})
+        history.append(
+            {
+                "J": J.item(),
+                "z": z.detach().numpy(),
+                "p": P,
+                "dz": dz,
+                "dW": W.grad.numpy().copy(),
+                "db": b.grad.numpy().copy(),
+            }
+        )
         with cr.no_grad():
             W -= lr * W.grad
             b -= lr * b.grad
-        print("  W <-", np.round(W.detach().numpy(), 4).tolist(), " b <-", np.round(b.detach().numpy(), 4).ravel().tolist())
+        print(
+            "  W <-",
+            np.round(W.detach().numpy(), 4).tolist(),
+            " b <-",
+            np.round(b.detach().numpy(), 4).ravel().tolist(),
+        )
     return history
 
 

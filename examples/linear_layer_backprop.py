@@ -1,4 +1,5 @@
 """Backprop through z = W x + b: dW = delta x^T, dx = W^T delta, db = delta, checked against the engine."""
+
 import numpy as np
 
 import chainrule as cr
@@ -10,7 +11,7 @@ def main(seed=0):
     x = cr.tensor(rng.normal(size=(4, 1)), requires_grad=True, dtype=cr.float64, name="x")
     b = cr.tensor(rng.normal(size=(3, 1)), requires_grad=True, dtype=cr.float64, name="b")
     z = W @ x + b
-    delta = rng.normal(size=(3, 1))            # dL/dz from the layers above
+    delta = rng.normal(size=(3, 1))  # dL/dz from the layers above
     z.backward(cr.tensor(delta, dtype=cr.float64))
     checks = {
         "dW = delta x^T": np.allclose(W.grad.numpy(), delta @ x.detach().numpy().T),

@@ -8,6 +8,7 @@ Each model trains with `chainrule train`'s defaults (Adam, lr 1e-2, batch 100, 6
 the mnist1d repository's reference architectures); runs go to runs/mnist1d-table/MODEL and
 the measured test accuracies print beside the paper's.
 """
+
 import argparse
 import json
 import pathlib
@@ -17,8 +18,9 @@ import time
 from chainrule import cli
 
 
-def main(steps=None, models=("logreg", "mlp", "cnn", "gru"), out="runs/mnist1d-table", seed=0, progress=True,
-         jit=False):
+def main(
+    steps=None, models=("logreg", "mlp", "cnn", "gru"), out="runs/mnist1d-table", seed=0, progress=True, jit=False
+):
     rows = []
     for model in models:
         run = pathlib.Path(out) / model

@@ -1,4 +1,5 @@
 """softmax([1, 2, 3, -1, -4, 0]), its argmax, its Jacobian p_i (delta_ij - p_j), and why softmax subtracts max(x)."""
+
 import numpy as np
 
 import chainrule as cr

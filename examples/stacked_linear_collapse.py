@@ -1,4 +1,5 @@
 """Two linear layers without a nonlinearity are one: W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2)."""
+
 import numpy as np
 
 import chainrule as cr

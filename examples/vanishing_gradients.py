@@ -5,6 +5,7 @@ sigma'(z) <= 1/4, so each sigmoid layer multiplies the backpropagated gradient b
 the last's. ReLU passes a gradient of exactly 1 through active units, so with He
 initialization the norms stay comparable. Prints the per-layer norms and saves a plot.
 """
+
 import os
 
 import numpy as np
@@ -40,7 +41,7 @@ def main(out_dir=".", depth=10, width=32, steps=5):
     for label, act in (("sigmoid", nn.Sigmoid), ("relu", nn.ReLU)):
         model = make(act, depth, width)
         opt_records = []
-        for _ in range(steps):   # a few SGD steps, recording the flow at each
+        for _ in range(steps):  # a few SGD steps, recording the flow at each
             norms, report = layer_norms(model, X, y)
             opt_records.append(norms)
             with cr.no_grad():
@@ -53,9 +54,9 @@ def main(out_dir=".", depth=10, width=32, steps=5):
         for name, v in opt_records[0].items():
             print(f"   {name:>10}  {v:.3e}")
         print(f"   first hidden layer / last hidden layer = {first / last:.3e}\n")
-    from chainrule.viz.plots import plot_gradient_flow
-
     import matplotlib.pyplot as plt
+
+    from chainrule.viz.plots import plot_gradient_flow
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, label in zip(axes, ("sigmoid", "relu")):

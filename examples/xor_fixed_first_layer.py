@@ -3,6 +3,7 @@
 h1 = sigma(x1 + x2) and h2 = sigma(x1 + x2 - 1) both grow with x1 + x2, but at different
 rates, so a difference v1 h1 + v2 h2 + c can be high at x1 + x2 = 1 and low at 0 and 2.
 """
+
 import itertools
 
 import numpy as np
@@ -19,7 +20,10 @@ def hidden(X):
     return cr.sigmoid(cr.tensor(X) @ W1.T + b1)
 
 
-def main(grid=np.arange(-30, 31, 2.0)):
+GRID = np.arange(-30, 31, 2.0)  # the output weights and bias tried, each in -30..30
+
+
+def main(grid=GRID):
     H = hidden(X).numpy()
     best = None
     for v1, v2, c in itertools.product(grid, grid, grid):

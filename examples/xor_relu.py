@@ -7,6 +7,7 @@ h2 = relu(x1 + x2 - 1), y = h1 - 2 h2 (gives 0, 1, 1, 0). Gradient descent on th
 squared error finds one too, unless a hidden unit starts dead (relu' = 0 on all four
 points, so it never gets a gradient); the script then restarts from the next seed.
 """
+
 import numpy as np
 
 import chainrule as cr
@@ -54,7 +55,11 @@ def main(steps=1000, max_restarts=20):
         model, out, hidden, loss = train(seed, steps)
         dead = [j for j in range(hidden.shape[1]) if not hidden[:, j].any()]
         solved = bool(np.all((out > 0.5) == y.astype(bool))) and loss < 0.01
-        note = "solved" if solved else (f"hidden unit(s) {dead} dead, restarting" if dead else "a local minimum, restarting")
+        note = (
+            "solved"
+            if solved
+            else (f"hidden unit(s) {dead} dead, restarting" if dead else "a local minimum, restarting")
+        )
         print(f"seed {seed}: J={loss:.6f}, outputs {fmt(out)} -> {note}")
         if solved:
             break

@@ -7,6 +7,7 @@ binary cross-entropy. Two hidden units can solve XOR but gradient descent from a
 random start sometimes stalls in a flat region; the script searches over seeds (restarts)
 and keeps the first run that classifies all four points.
 """
+
 import numpy as np
 
 import chainrule as cr
@@ -42,8 +43,7 @@ def main(steps=2000, max_restarts=10):
     for seed in range(max_restarts):
         model, p, loss = train(seed, steps)
         solved = bool(np.all((p > 0.5) == data.xor().y_train.astype(bool)))
-        print(f"seed {seed}: final J={loss:.6f}, outputs {fmt(p)} -> "
-              f"{'solved' if solved else 'stuck, restarting'}")
+        print(f"seed {seed}: final J={loss:.6f}, outputs {fmt(p)} -> {'solved' if solved else 'stuck, restarting'}")
         if solved:
             break
     print("\nlearned weights:")

@@ -13,6 +13,7 @@ unstable, though: in float32 the matrix multiply's rounding (about 1e-7) differs
 units, and gradient descent amplifies it until the units drift apart after a few hundred
 steps. The last line shows that, too.
 """
+
 import numpy as np
 
 import chainrule as cr
@@ -47,26 +48,44 @@ def distinct_hidden_units(model, atol=1e-6):
 def main(steps=1000, seed=0):
     digits = data.digits()
     results = {}
-    runs = [("zeros", nn.Sigmoid, np.float64), ("zeros", nn.ReLU, np.float64), ("kaiming", nn.ReLU, np.float64),
-            ("xavier", nn.Sigmoid, np.float64), ("zeros", nn.Sigmoid, np.float32)]
+    runs = [
+        ("zeros", nn.Sigmoid, np.float64),
+        ("zeros", nn.ReLU, np.float64),
+        ("kaiming", nn.ReLU, np.float64),
+        ("xavier", nn.Sigmoid, np.float64),
+        ("zeros", nn.Sigmoid, np.float32),
+    ]
     for init, activation, dtype in runs:
         cr.manual_seed(seed)
         model = make(init, activation).to(dtype)
         train = data.TensorDataset(digits.x_train.astype(dtype), digits.y_train)
         test_set = data.TensorDataset(digits.x_test.astype(dtype), digits.y_test)
-        fit(model, train, loss_fn=F.cross_entropy, optimizer=optim.SGD(model.parameters(), lr=0.1,
-                                                                              momentum=0.9),
-            steps=steps, batch_size=64, seed=seed, print_fn=None)
+        fit(
+            model,
+            train,
+            loss_fn=F.cross_entropy,
+            optimizer=optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+            steps=steps,
+            batch_size=64,
+            seed=seed,
+            print_fn=None,
+        )
         test = evaluate(model, test_set)
         spread = float(model[0].weight.data.std(axis=0).max())
         units = distinct_hidden_units(model)
         label = f"{init} init, {activation.__name__}, {np.dtype(dtype).name}"
-        results[(init, activation.__name__, np.dtype(dtype).name)] = dict(accuracy=test.accuracy, distinct_units=units, spread=spread)
-        print(f"{label:>31}: test accu={test.accuracy:.2f}, distinct hidden units {units:2d} of 32, "
-              f"max spread across units {spread:.2e}")
-    print("\nzero init: the 32 hidden units stay one unit repeated (spread ~1e-16), and accuracy stays low;"
-          "\nKaiming/Xavier: 32 different units, and the network learns. In float32, rounding noise"
-          "\ngrows until the zero-initialized units drift apart (the symmetric state is unstable).")
+        results[(init, activation.__name__, np.dtype(dtype).name)] = dict(
+            accuracy=test.accuracy, distinct_units=units, spread=spread
+        )
+        print(
+            f"{label:>31}: test accu={test.accuracy:.2f}, distinct hidden units {units:2d} of 32, "
+            f"max spread across units {spread:.2e}"
+        )
+    print(
+        "\nzero init: the 32 hidden units stay one unit repeated (spread ~1e-16), and accuracy stays low;"
+        "\nKaiming/Xavier: 32 different units, and the network learns. In float32, rounding noise"
+        "\ngrows until the zero-initialized units drift apart (the symmetric state is unstable)."
+    )
     return results
 
 

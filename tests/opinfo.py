@@ -1,4 +1,4 @@
-"""The op table: every differentiable public op described once (TESTING.md section 5.1).
+"""The op table: every differentiable public op described once (CONTRIBUTING.md, "The op table").
 
 Each OpSpec names our function, a NumPy/SciPy reference, the same op in PyTorch
 (where PyTorch has it), the inputs' domains and the sample cases. The generic

@@ -1,5 +1,6 @@
-"""Transforms (TESTING.md 5.6): grad, value_and_grad, vjp, jvp, jacobian/jacfwd, hessian, hvp
-against closed forms and finite differences; argnums, has_aux, pytrees, nesting, kinds in and out."""
+"""Transforms (CONTRIBUTING.md, "Transforms, layers, optimizers"): grad, value_and_grad, vjp, jvp,
+jacobian/jacfwd, hessian, hvp against closed forms and finite differences; argnums, has_aux, pytrees, nesting,
+kinds in and out."""
 import numpy as np
 import pytest
 

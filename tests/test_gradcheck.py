@@ -1,4 +1,5 @@
-"""The gradient checker is an oracle, so it is tested too (TESTING.md 5.7): it must catch planted bugs."""
+"""The gradient checker is an oracle, so it is tested too (CONTRIBUTING.md, "The gradient checker"): it must
+catch planted bugs."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Numerical robustness (TESTING.md 5.5): stable functions at extreme inputs, exact edge values,
+"""Numerical robustness (CONTRIBUTING.md, "Numerics"): stable functions at extreme inputs, exact edge values,
 NaN/inf propagation, and no NumPy warnings from library code."""
 import warnings
 

@@ -1,4 +1,4 @@
-"""Table-driven op tests (TESTING.md 5.2): forward vs NumPy, gradcheck and gradgradcheck in float64,
+"""Table-driven op tests (CONTRIBUTING.md, "Checks per op"): forward vs NumPy, gradcheck and gradgradcheck in float64,
 forward/backward/double backward vs PyTorch, float32 behaviour, linearity and determinism of backward.
 """
 import zlib

@@ -7,6 +7,7 @@ is accepted; a GPU device raises a clear error, since chainrule computes with Nu
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,14 @@ from . import _dtypes, _random
 from ._device import check as _check_device
 from .autograd import effects as _effects
 from .tensor import Tensor, _legacy_array, _to_array
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike, DTypeLike
+
+    from ._device import device as Device
+    from .generator import Generator
 
 
 def _size(size):
@@ -30,7 +39,13 @@ def _made(array, dtype, requires_grad, name=None):
     return t
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+def tensor(
+    data: ArrayLike,
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Tensor:
     """A new tensor holding a copy of `data` (numbers, nested lists, NumPy arrays, tensors).
 
     Python floats become the default dtype (float32), ints int64, bools bool; NumPy
@@ -43,7 +58,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Ten
     return _made(_to_array(data, dtype), None, requires_grad, name)
 
 
-def as_tensor(data, dtype=None, device=None) -> Tensor:
+def as_tensor(data: ArrayLike, dtype: DTypeLike | None = None, device: str | Device | None = None) -> Tensor:
     """Like tensor(), but reuses `data` when it already is a Tensor or array of that dtype."""
     _check_device(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
@@ -64,22 +79,46 @@ def _default(dtype):
     return _dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+def zeros(
+    *size: int | Sequence[int],
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Tensor:
     _check_device(device, "zeros")
     return _made(np.zeros(_size(size), dtype=_default(dtype)), None, requires_grad, name)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+def ones(
+    *size: int | Sequence[int],
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Tensor:
     _check_device(device, "ones")
     return _made(np.ones(_size(size), dtype=_default(dtype)), None, requires_grad, name)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty(
+    *size: int | Sequence[int],
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     _check_device(device, "empty")
     return _made(np.empty(_size(size), dtype=_default(dtype)), None, requires_grad)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+def full(
+    size: int | Sequence[int],
+    fill_value: float | bool,
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Tensor:
     _check_device(device, "full")
     if dtype is None:
         kind = np.asarray(fill_value).dtype.kind
@@ -88,7 +127,14 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, name=No
                  None, requires_grad, name)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Values from start (inclusive) to end (exclusive); int64 for integer arguments, like torch."""
     _check_device(device, "arange")
     if end is None:
@@ -99,17 +145,36 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _made(np.arange(start, end, step, dtype=np.dtype(dtype)), None, requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     _check_device(device, "linspace")
     return _made(np.linspace(start, end, int(steps), dtype=_default(dtype)), None, requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def eye(
+    n: int,
+    m: int | None = None,
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     _check_device(device, "eye")
     return _made(np.eye(n, m, dtype=_default(dtype)), None, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+def rand(
+    *size: int | Sequence[int],
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+    generator: Generator | None = None,
+) -> Tensor:
     """Uniform samples on [0, 1) from `generator` or the global generator (see manual_seed).
 
     Inside chainrule.jit, each replay draws anew, the numbers eager code would draw.
@@ -119,14 +184,27 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) ->
     return _made(_effects.draw(sample, generator), None, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+def randn(
+    *size: int | Sequence[int],
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+    generator: Generator | None = None,
+) -> Tensor:
     """Standard normal samples from `generator` or the global generator (see manual_seed)."""
     _check_device(device, "randn")
     sample = functools.partial(_random.standard_normal, _size(size), _default(dtype))
     return _made(_effects.draw(sample, generator), None, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
+def randint(
+    low: int,
+    high: int | None = None,
+    size: int | Sequence[int] = (),
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    generator: Generator | None = None,
+) -> Tensor:
     """Integers in [low, high) (int64), as torch.randint."""
     _check_device(device, "randint")
     if high is None:
@@ -135,7 +213,7 @@ def randint(low, high=None, size=(), dtype=None, device=None, generator=None) ->
     return _made(_effects.draw(sample, generator), None, False)
 
 
-def randperm(n, device=None, generator=None) -> Tensor:
+def randperm(n: int, device: str | Device | None = None, generator: Generator | None = None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     _check_device(device, "randperm")
     return _made(_effects.draw(functools.partial(_random.permutation, n, np.dtype(np.int64)), generator), None, False)
@@ -145,41 +223,57 @@ def _like(x, dtype):
     return x.dtype if dtype is None else np.dtype(dtype)
 
 
-def zeros_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def zeros_like(
+    x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
+) -> Tensor:
     _check_device(device, "zeros_like")
     return _made(np.zeros(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def ones_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones_like(
+    x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
+) -> Tensor:
     _check_device(device, "ones_like")
     return _made(np.ones(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def full_like(x, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+def full_like(
+    x: Tensor,
+    fill_value: float | bool,
+    dtype: DTypeLike | None = None,
+    device: str | Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     _check_device(device, "full_like")
     return _made(np.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def empty_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty_like(
+    x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
+) -> Tensor:
     _check_device(device, "empty_like")
     return _made(np.empty(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
-def rand_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand_like(
+    x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
+) -> Tensor:
     """rand with x's shape and dtype."""
     _check_device(device, "rand_like")
     sample = functools.partial(_random.random, tuple(x.shape), _like(x, dtype))
     return _made(_effects.draw(sample), None, requires_grad)
 
 
-def randn_like(x, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn_like(
+    x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
+) -> Tensor:
     """randn with x's shape and dtype."""
     _check_device(device, "randn_like")
     sample = functools.partial(_random.standard_normal, tuple(x.shape), _like(x, dtype))
     return _made(_effects.draw(sample), None, requires_grad)
 
 
-def is_tensor(obj) -> bool:
+def is_tensor(obj: object) -> bool:
     return isinstance(obj, Tensor)
 
 
@@ -189,7 +283,7 @@ class _LegacyTensorType(type):
     """The type of FloatTensor and its siblings: calling one builds a Tensor of its dtype (from data or
     sizes, as Tensor(...)); isinstance(x, FloatTensor) checks x's dtype, as in PyTorch."""
 
-    def __call__(cls, *data, device=None, requires_grad=False):
+    def __call__(cls, *data: ArrayLike, device: str | Device | None = None, requires_grad: bool = False) -> Tensor:
         _check_device(device, cls.__name__)
         return _made(_legacy_array(data, cls.dtype), None, requires_grad)
 

@@ -19,8 +19,15 @@ import contextlib
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from .nn.module import Module
+    from .tensor import Tensor
 
 
 @dataclass
@@ -31,7 +38,7 @@ class ParamStat:
     param_norm: float
 
     @property
-    def ratio(self):
+    def ratio(self) -> float:
         """||grad|| / ||param|| (inf when the parameter is all zeros and the grad is not)."""
         if self.param_norm == 0:
             return 0.0 if self.grad_norm == 0 else math.inf
@@ -48,12 +55,12 @@ class GradientFlowReport:
     exploding: list = field(default_factory=list)
     missing: list = field(default_factory=list)   # parameters with no gradient at all
 
-    def norms(self):
+    def norms(self) -> dict[str, float]:
         """{name: ||grad||}."""
         return {p.name: p.grad_norm for p in self.params}
 
     @property
-    def first_to_last(self):
+    def first_to_last(self) -> float | None:
         """||grad|| of the first parameter over that of the last (how much the gradient shrank)."""
         if len(self.params) < 2 or self.params[-1].grad_norm == 0:
             return None
@@ -98,7 +105,7 @@ def _named_tensors(model):
                     f"got {type(model).__name__}")
 
 
-def dead_fraction(activation, axis=0):
+def dead_fraction(activation: Tensor | np.ndarray, axis: int = 0) -> float:
     """Fraction of units that are <= 0 for every example (the batch is `axis`)."""
     a = np.asarray(getattr(activation, "_data", activation))
     if a.ndim == 0:
@@ -107,7 +114,13 @@ def dead_fraction(activation, axis=0):
     return float(np.mean(dead))
 
 
-def gradient_flow(model, activations=None, vanishing=1e-7, exploding=1e3, warn=True):
+def gradient_flow(
+    model: Module | Mapping[str, Tensor] | Sequence[Tensor],
+    activations: Mapping[str, Tensor] | None = None,
+    vanishing: float = 1e-7,
+    exploding: float = 1e3,
+    warn: bool = True,
+) -> GradientFlowReport:
     """Report gradient norms per parameter, dead ReLU fractions, and warn on vanishing/exploding.
 
     Args:
@@ -147,7 +160,9 @@ def gradient_flow(model, activations=None, vanishing=1e-7, exploding=1e3, warn=T
 
 
 @contextlib.contextmanager
-def record_activations(model, kinds=("ReLU",)):
+def record_activations(
+    model: Module | Mapping[str, Tensor] | Sequence[Tensor], kinds: tuple[str, ...] = ("ReLU",)
+) -> Iterator[dict[str, Tensor]]:
     """Collect the outputs of the model's ReLU modules during forward passes inside the block.
 
     Yields a dict {module name: last output}; pass it as gradient_flow(..., activations=...).
@@ -158,7 +173,8 @@ def record_activations(model, kinds=("ReLU",)):
         if type(module).__name__ in kinds:
             original = module.forward
 
-            def wrapped(*args, _orig=original, _name=name or type(module).__name__, **kwargs):
+            # The defaults bind this iteration's module and name (a closure would see the last ones).
+            def wrapped(*args, _orig=original, _name=name or type(module).__name__, **kwargs):  # noqa: B008
                 out = _orig(*args, **kwargs)
                 seen[_name] = out
                 return out

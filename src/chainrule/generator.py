@@ -1,9 +1,14 @@
 """Generator: PyTorch's ``torch.Generator``, a random stream of its own for ``generator=`` arguments."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import _device
+
+if TYPE_CHECKING:
+    from ._device import device as Device
 
 
 class Generator(np.random.Generator):
@@ -19,16 +24,16 @@ class Generator(np.random.Generator):
         ...                                                generator=chainrule.Generator().manual_seed(42))
     """
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device: str | Device = "cpu") -> None:
         self._device = _device.check(device, "Generator")
         self._initial_seed = int(np.random.SeedSequence().entropy % 2 ** 63)
         super().__init__(np.random.PCG64(self._initial_seed))
 
     @property
-    def device(self):
+    def device(self) -> Device:
         return self._device
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         """Restart the stream from ``seed``; returns the generator itself."""
         self._initial_seed = int(seed)
         self.bit_generator.state = np.random.PCG64(self._initial_seed).state

@@ -1,5 +1,5 @@
 """detect_anomaly(): a NaN or inf made by a forward or a backward stops at the op that made it, naming the
-op and the user's file:line; `where` and the double-where idiom (TESTING.md section 2)."""
+op and the user's file:line; `where` and the double-where idiom (CONTRIBUTING.md, "Numerics")."""
 import re
 import warnings
 

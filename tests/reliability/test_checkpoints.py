@@ -1,4 +1,4 @@
-"""Safe, lossless checkpoints (issue 5, TESTING.md sections 3 and 5.8).
+"""Safe, lossless checkpoints (issue 5; CONTRIBUTING.md, "Checkpoints and files").
 
 - Loading never executes code: the library source holds no pickle, eval, exec, compile or
   allow_pickle=True (checked on the syntax tree, so docstrings and comments don't count).

@@ -1,4 +1,4 @@
-"""Numerical edge cases across the whole op table (issue 5, TESTING.md sections 2 and 5.5).
+"""Numerical edge cases across the whole op table (issue 5; CONTRIBUTING.md, "Numerics").
 
 Every OpSpec in tests/opinfo.py runs on inputs holding +-1000, 0, -0.0, denormals, +-inf and NaN, in
 float32 and float64 (one special element, and every element special), and on empty and 0-d tensors:
@@ -38,7 +38,7 @@ DOCUMENTED_ERRORS = {"binary_cross_entropy": (RuntimeError, "probabilities in [0
 # Documented forward deviations from the NumPy reference's NaN/inf pattern.
 FORWARD_DEVIATIONS = {
     # PyTorch's BCELoss clamps the logs at -100, so p = 0 or 1 gives a finite loss where
-    # the textbook formula's 0 * log(0) is NaN (TESTING.md section 2).
+    # the textbook formula's 0 * log(0) is NaN (CONTRIBUTING.md, "Numerics").
     "binary_cross_entropy": lambda value: True,
     # An infinite logit: softplus(z) - t z is inf - inf = NaN at z = +inf (the reference's form gives inf,
     # and NaN at -inf instead); garbage in, no finite answer either way.

@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import functools
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import engine, grad_mode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
 
 # How many transforms are running in this thread (a transform inside another records its
 # derivatives so that the outer one can differentiate them).
 _local = threading.local()
 
 
-def transform_depth():
+def transform_depth() -> int:
     """The number of transforms running in this thread (0 outside any)."""
     return getattr(_local, "level", 0)
 
@@ -45,11 +50,13 @@ class TreeDef:
 
     __slots__ = ("kind", "keys", "order", "children", "num_leaves")
 
-    def __init__(self, kind, keys, order, children):
+    def __init__(
+        self, kind: type | None, keys: tuple | None, order: tuple | None, children: tuple[TreeDef, ...]
+    ) -> None:
         self.kind, self.keys, self.order, self.children = kind, keys, order, children
         self.num_leaves = 1 if kind is None or kind is type(None) else sum(c.num_leaves for c in children)
 
-    def __call__(self, leaves):
+    def __call__(self, leaves: Iterable[Any]) -> Any:
         leaves = list(leaves)
         if len(leaves) != self.num_leaves:
             raise ValueError(f"tree: expected {self.num_leaves} leaves to rebuild {self}, got {len(leaves)}")
@@ -108,7 +115,7 @@ def _flatten_into(tree, leaves):
     return TreeDef(type(None) if tree is None else None, None, None, [])
 
 
-def tree_flatten(tree):
+def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of a (tuple, list, dict) nest, and its TreeDef, which rebuilds the nest from new leaves.
 
     Example:
@@ -337,7 +344,9 @@ def _basis(k, size, shape, dtype):
 
 # ----- the transforms -----
 
-def value_and_grad(fun, argnums=0, has_aux=False):
+def value_and_grad(
+    fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
     """Return a function computing (fun(*args), d fun / d args[argnums]) in one pass.
 
     `fun` must return a scalar, shape () (or (scalar, aux) when has_aux=True; then the
@@ -368,7 +377,7 @@ def _value_and_grad(fun, argnums, has_aux, name):
     return wrapper
 
 
-def grad(fun, argnums=0, has_aux=False):
+def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
     """Return a function computing the gradient of scalar `fun` with respect to args[argnums].
 
     With has_aux=True, `fun` returns (scalar, aux) and the function returns (gradient, aux).
@@ -392,7 +401,7 @@ def grad(fun, argnums=0, has_aux=False):
     return wrapper
 
 
-def vjp(fun, *primals, has_aux=False):
+def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """JAX's vjp: (fun(*primals), vjp_fn[, aux]); vjp_fn(cotangent) = cotangent^T J, one entry per primal.
 
     The cotangent has the structure and shapes of fun's output; vjp_fn returns a tuple with
@@ -468,7 +477,7 @@ def _as_tangent(t, like, nested):
     return Tensor._make(arr) if nested else arr
 
 
-def jvp(fun, primals, tangents, has_aux=False):
+def jvp(fun: Callable[..., Any], primals: Any, tangents: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """JAX's jvp: (fun(*primals), J tangents[, aux]), the directional derivative of `fun`, by forward mode.
 
     `primals` and `tangents` are tuples (or lists) with one entry per argument, of the same
@@ -496,7 +505,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     return result + (inputs.plain(aux),) if has_aux else result
 
 
-def jacobian(fun, argnums=0, has_aux=False):
+def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
     """Reverse-mode Jacobian (JAX's jacrev): one VJP per output element.
 
     The result has fun's output structure outside and the differentiated arguments'
@@ -551,7 +560,7 @@ def jacobian(fun, argnums=0, has_aux=False):
 jacrev = jacobian
 
 
-def jacfwd(fun, argnums=0, has_aux=False):
+def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
     """Forward-mode Jacobian (JAX's jacfwd): `fun` runs once, then one tangent sweep per input element.
 
     Same structure as jacobian: output structure outside, arguments' structure inside,
@@ -586,7 +595,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     return wrapper
 
 
-def hessian(fun, argnums=0, has_aux=False):
+def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
     """Second derivatives: the Jacobian of the Jacobian, with JAX's structure.
 
     For a scalar `fun` of one array x, shape x.shape + x.shape; with argnums=(0, 1), the
@@ -602,7 +611,7 @@ def hessian(fun, argnums=0, has_aux=False):
     return jacobian(jacobian(fun, argnums, has_aux), argnums, has_aux)
 
 
-def hvp(fun, primals, tangents):
+def hvp(fun: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
     """Hessian-vector product of scalar `fun` by double backward: (fun(*primals), H v).
 
     H is the Hessian with respect to all primals, v the tangents (same structure and shapes).

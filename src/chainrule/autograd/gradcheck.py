@@ -7,11 +7,19 @@ entry with the Jacobian that backward computes, with PyTorch's default tolerance
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import engine
 from .grad_mode import enable_grad, no_grad
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from numpy.typing import ArrayLike
+
+    from ..tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
@@ -88,8 +96,16 @@ def _analytical_rows(func, inputs, wrt):
     return mats, outs
 
 
-def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, fast_mode=False,
-              nondet_tol=0.0):
+def gradcheck(
+    func: Callable[..., Tensor | tuple[Tensor, ...]],
+    inputs: Tensor | ArrayLike | Sequence[Tensor | ArrayLike],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    fast_mode: bool = False,
+    nondet_tol: float = 0.0,
+) -> bool:
     """Check the gradients of `func` at `inputs` against central finite differences.
 
     Args:
@@ -180,8 +196,17 @@ def _fail(raise_exception, message):
     return False
 
 
-def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-                  fast_mode=False, seed=0):
+def gradgradcheck(
+    func: Callable[..., Tensor | tuple[Tensor, ...]],
+    inputs: Tensor | ArrayLike | Sequence[Tensor | ArrayLike],
+    grad_outputs: Tensor | Sequence[Tensor] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    fast_mode: bool = False,
+    seed: int = 0,
+) -> bool:
     """Check second derivatives: gradcheck of (inputs, v) -> v^T J(inputs), built with create_graph=True.
 
     When `grad_outputs` is None, random ones are drawn (seeded), as PyTorch does.

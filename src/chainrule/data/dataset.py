@@ -1,10 +1,16 @@
 """Dataset, TensorDataset and DataLoader: PyTorch's names, batching on NumPy arrays."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import _dtypes
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class Dataset:
@@ -28,7 +34,7 @@ class TensorDataset(Dataset):
         >>> x0, y0 = ds[0]
     """
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: Tensor) -> None:
         if not tensors:
             raise ValueError("TensorDataset: give at least one array, e.g. TensorDataset(x, y)")
         self.arrays = tuple(t._data if isinstance(t, Tensor) else np.asarray(t) for t in tensors)
@@ -39,7 +45,7 @@ class TensorDataset(Dataset):
                              f"got shapes {shapes}")
 
     @property
-    def tensors(self):
+    def tensors(self) -> tuple[Tensor, ...]:
         return tuple(Tensor._make(a) for a in self.arrays)
 
     def __getitem__(self, index):
@@ -49,7 +55,7 @@ class TensorDataset(Dataset):
         return self.arrays[0].shape[0]
 
 
-def default_collate(samples):
+def default_collate(samples: list[Any]) -> Any:
     """Stack a list of samples into a batch: tuples stay tuples, numbers and arrays become Tensors."""
     first = samples[0]
     if isinstance(first, (tuple, list)):
@@ -89,9 +95,19 @@ class DataLoader:
         ...     loss = F.cross_entropy(model(xb), yb)
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, *,
-                 seed: int | None = None, generator: np.random.Generator | None = None, collate_fn=None,
-                 num_workers: int = 0, pin_memory: bool = False):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        *,
+        seed: int | None = None,
+        generator: np.random.Generator | None = None,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         if seed is not None and generator is not None:

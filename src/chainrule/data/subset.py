@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .. import _dtypes
 from .dataset import Dataset
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..generator import Generator
 
 
 class Subset(Dataset):
@@ -14,7 +20,7 @@ class Subset(Dataset):
         >>> first_ten = Subset(dataset, range(10))
     """
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset, self.indices = dataset, indices
 
     def __getitem__(self, index):
@@ -26,7 +32,7 @@ class Subset(Dataset):
         return len(self.indices)
 
 
-def random_split(dataset, lengths, generator=None):
+def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None) -> list[Subset]:
     """Split `dataset` into non-overlapping random Subsets of the given lengths.
 
     `lengths` are sizes that add up to len(dataset), or fractions that add up to 1: each part

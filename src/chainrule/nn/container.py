@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from ..autograd import effects as _effects
 from .module import Module
+
+if TYPE_CHECKING:
+    from collections.abc import ItemsView, Iterable, KeysView, Mapping, ValuesView
+    from typing import Any
+
+    from numpy.typing import DTypeLike
+
+    from ..tensor import Tensor
 
 
 class _ModuleSequence(Module):
@@ -16,17 +25,17 @@ class _ModuleSequence(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
-    def append(self, module):
+    def append(self, module: Module) -> _ModuleSequence:
         """Add a module at the end; returns self."""
         self.add_module(str(len(self._modules)), module)
         return self
 
-    def extend(self, modules):
+    def extend(self, modules: Iterable[Module]) -> _ModuleSequence:
         for module in modules:
             self.append(module)
         return self
 
-    def insert(self, index, module):
+    def insert(self, index: int, module: Module) -> _ModuleSequence:
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules.clear()
@@ -43,7 +52,7 @@ class Sequential(_ModuleSequence):
         >>> model[0], len(model)
     """
 
-    def __init__(self, *modules):
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, module in modules[0].items():
@@ -52,7 +61,7 @@ class Sequential(_ModuleSequence):
             for i, module in enumerate(modules):
                 self.add_module(str(i), module)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         for module in self._modules.values():
             x = module(x)
         return x
@@ -85,7 +94,7 @@ class Sequential(_ModuleSequence):
 class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain list's would be missed)."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -98,17 +107,17 @@ class ModuleList(_ModuleSequence):
     def __setitem__(self, index, module):
         self.add_module(list(self._modules)[index], module)
 
-    def insert(self, index, module):
+    def insert(self, index: int, module: Module) -> None:
         super().insert(index, module)  # as torch: ModuleList.insert returns None
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward: iterate over it and call each module")
 
 
 class ModuleDict(Module):
     """A dict of named modules whose parameters are registered."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -132,36 +141,36 @@ class ModuleDict(Module):
     def __contains__(self, key):
         return key in self._modules
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._modules.keys()
 
-    def values(self):
+    def values(self) -> ValuesView[Module]:
         return self._modules.values()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Module]:
         return self._modules.items()
 
-    def pop(self, key):
+    def pop(self, key: str) -> Module:
         _effects.module_changed()
         return self._modules.pop(key)
 
-    def update(self, modules):
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         items = modules.items() if hasattr(modules, "items") else modules
         for key, module in items:
             self.add_module(key, module)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleDict has no forward: index it and call the module")
 
 
 class Residual(Module):
     """x + module(x): a skip connection around any shape-preserving module."""
 
-    def __init__(self, module):
+    def __init__(self, module: Module) -> None:
         super().__init__()
         self.module = module
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         out = self.module(x)
         if tuple(out.shape) != tuple(x.shape):
             raise RuntimeError(
@@ -181,7 +190,14 @@ class ResidualBlock(Module):
         activation: the module between the two linear layers (default ReLU()).
     """
 
-    def __init__(self, features, hidden=None, norm=True, activation=None, dtype=None):
+    def __init__(
+        self,
+        features: int,
+        hidden: int | None = None,
+        norm: bool = True,
+        activation: Module | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         from .activation import ReLU
         from .linear import Identity, Linear
@@ -194,5 +210,5 @@ class ResidualBlock(Module):
         self.act = activation if activation is not None else ReLU()
         self.fc2 = Linear(hidden, features, dtype=dtype)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x + self.fc2(self.act(self.fc1(self.norm(x))))

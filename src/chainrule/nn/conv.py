@@ -1,21 +1,43 @@
 """Convolution layers: Conv1d and Conv2d (stride, padding, dilation, groups), on chainrule.ops.conv."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from .._device import check as _check_device
 from ..ops import conv as _conv
 from . import init
 from .linear import _check_sizes, _empty
-from .._device import check as _check_device
 from .module import Module
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from .._device import device as Device
+    from ..generator import Generator
+    from ..tensor import Tensor
 
 
 class _ConvNd(Module):
     _d = 0
     _fn = None
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None, generator=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         super().__init__()
         _check_device(device, type(self).__name__)
         d = self._d
@@ -42,11 +64,11 @@ class _ConvNd(Module):
             self.register_parameter("bias", None)
         self.reset_parameters(generator)
 
-    def reset_parameters(self, generator=None):
+    def reset_parameters(self, generator: Generator | None = None) -> None:
         """PyTorch's default: W ~ kaiming_uniform(a=sqrt(5)), b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
         init._default_layer_init(self.weight, self.bias, generator)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         shape = tuple(np.shape(getattr(x, "_data", x)))
         d = self._d
         if len(shape) not in (d + 1, d + 2):
@@ -63,7 +85,7 @@ class _ConvNd(Module):
             )
         return type(self)._fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * self._d:
             text += f", padding={self.padding}"

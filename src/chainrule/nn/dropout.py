@@ -1,8 +1,14 @@
 """Dropout: inverted dropout (scale kept units by 1/(1-p)) in training, the identity in eval."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .functional import dropout
 from .module import Module
+
+if TYPE_CHECKING:
+    from ..generator import Generator
+    from ..tensor import Tensor
 
 
 class Dropout(Module):
@@ -12,7 +18,7 @@ class Dropout(Module):
     with p=0 it returns its input unchanged.
     """
 
-    def __init__(self, p=0.5, inplace=False, generator=None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, generator: Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
@@ -20,8 +26,8 @@ class Dropout(Module):
         self.inplace = inplace
         self.generator = generator
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training, self.inplace, generator=self.generator)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -7,19 +7,33 @@ are composites of primitives (so they differentiate to any order).
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _dtypes
-from ..ops._util import as_array, is_tensor
-from ..ops.conv import (avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d, conv_transpose2d, linear,
-                        max_pool1d, max_pool2d)
 from ..ops import elementwise as _ew
-from ..ops.elementwise import _plain, gelu, rsqrt, sigmoid, silu, softplus, tanh, where
 from ..ops import nn as _nn
+from ..ops._util import as_array, is_tensor
+from ..ops.conv import (
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    linear,
+    max_pool1d,
+    max_pool2d,
+)
+from ..ops.elementwise import _plain, gelu, rsqrt, sigmoid, silu, softplus, tanh, where
 from ..ops.nn import Dropout, log_softmax, one_hot, softmax
 from ..ops.reduce import mean as _mean
 from ..ops.shape import getitem, pad
+
+if TYPE_CHECKING:
+    from ..generator import Generator
+    from ..tensor import Tensor
 
 __all__ = [
     "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh", "hardtanh",
@@ -40,32 +54,32 @@ def _activation(op, compute, input, inplace, saves_result=False):
     return input._inplace(op, compute, needs_self=not saves_result, saves_result=saves_result)
 
 
-def relu(input, inplace=False):
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); relu'(0) = 0. inplace=True writes into `input` (torch.nn.functional.relu)."""
     return _activation("relu_", _ew.relu, input, inplace, saves_result=True)
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else negative_slope * x; inplace=True writes into `input`."""
     return _activation("leaky_relu_", lambda t: _ew.leaky_relu(t, negative_slope), input, inplace)
 
 
-def elu(input, alpha=1.0, inplace=False):
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha (e^x - 1); inplace=True writes into `input`."""
     return _activation("elu_", lambda t: _ew.elu(t, alpha), input, inplace)
 
 
-def selu(input, inplace=False):
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalizing constants; inplace=True writes into `input`."""
     return _activation("selu_", _ew.selu, input, inplace)
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x limited to [min_val, max_val]; inplace=True writes into `input`."""
     return _activation("hardtanh_", lambda t: _ew.hardtanh(t, min_val, max_val), input, inplace)
 
 
-def mish(input, inplace=False):
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x tanh(softplus(x)); inplace=True writes into `input`."""
     return _activation("mish_", _ew.mish, input, inplace)
 
@@ -84,8 +98,16 @@ def _legacy_reduction(size_average, reduce, stacklevel=3):
     return reduction
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross-entropy from logits (N, C, ...) and class indices or probabilities (see chainrule.ops.nn)."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
@@ -93,36 +115,62 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                              label_smoothing=label_smoothing)
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of log-probabilities at class indices."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     return _nn.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def mse_loss(
+    input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
+) -> Tensor:
     """Mean squared error (input - target)^2, reduced."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     return _nn.mse_loss(input, target, reduction=reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(
+    input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
+) -> Tensor:
     """Mean absolute error |input - target|, reduced."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     return _nn.l1_loss(input, target, reduction=reduction)
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Binary cross-entropy on probabilities (logs clamped at -100, as PyTorch)."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     return _nn.binary_cross_entropy(input, target, weight=weight, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """Binary cross-entropy on logits (stable for any logit size)."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
@@ -130,7 +178,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                                 pos_weight=pos_weight)
 
 
-def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+def dropout(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, generator: Generator | None = None
+) -> Tensor:
     """Inverted dropout: zero each entry with probability p, scale the rest by 1/(1-p).
 
     The identity when training is False or p == 0. Draws from chainrule.default_generator()
@@ -156,7 +206,16 @@ def _update_running_stats(rm, rv, mu, var, momentum, unbias):  # momentum: a num
     return rm
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalize per channel (dim 1) over the batch and spatial dims, then scale and shift.
 
     training=True uses the batch's statistics (biased variance) and, when running_mean/var are
@@ -199,7 +258,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | tuple[int, ...],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalize over the last len(normalized_shape) dims (biased variance), then weight * x + bias."""
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
@@ -219,7 +284,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12):
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """input / max(||input||_p along dim, eps).
 
     NOTE: the norm is the norm op, whose subgradient at a zero slice is 0 (as PyTorch's
@@ -243,8 +308,15 @@ def _renorm_rows(weight, rows, max_norm, norm_type):
             weight._version += 1
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-              sparse=False):
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) picked by integer indices: out[..., :] = weight[input[...]].
 
     Rows at padding_idx get no gradient (as in PyTorch). With max_norm, each row looked up whose

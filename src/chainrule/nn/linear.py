@@ -3,16 +3,26 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _dtypes
 from .._files import format_bytes
+from .._device import check as _check_device
 from ..ops import conv as _conv
 from ..ops import shape as _shape
 from . import init
-from .._device import check as _check_device
 from .module import Module, Parameter
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from numpy.typing import DTypeLike
+
+    from .._device import device as Device
+    from ..generator import Generator
+    from ..tensor import Tensor
 
 
 def _check_sizes(layer, **sizes):
@@ -57,10 +67,10 @@ def _empty(shape, dtype, layer="Linear"):
 class Identity(Module):
     """Returns its input unchanged (a placeholder layer)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x
 
 
@@ -76,7 +86,15 @@ class Linear(Module):
         (2, 3)
     """
 
-    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, generator=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         super().__init__()
         _check_device(device, type(self).__name__)
         _check_sizes(type(self).__name__, in_features=in_features, out_features=out_features)
@@ -89,10 +107,10 @@ class Linear(Module):
             self.register_parameter("bias", None)
         self.reset_parameters(generator)
 
-    def reset_parameters(self, generator=None):
+    def reset_parameters(self, generator: Generator | None = None) -> None:
         init._default_layer_init(self.weight, self.bias, generator)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         shape = np.shape(getattr(x, "_data", x))
         if not shape or shape[-1] != self.in_features:
             got = shape[-1] if shape else "no"
@@ -105,35 +123,35 @@ class Linear(Module):
             return _conv.Linear.apply(x, self.weight)
         return _conv.Linear.apply(x, self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
 class Flatten(Module):
     """Merge dims start_dim..end_dim (by default all but the batch dim) into one."""
 
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return _shape.flatten(x, self.start_dim, self.end_dim)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Unflatten(Module):
     """Split dimension `dim` into `unflattened_size`."""
 
-    def __init__(self, dim, unflattened_size):
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...]) -> None:
         super().__init__()
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         shape = list(np.shape(getattr(x, "_data", x)))
         d = self.dim % len(shape)
         return _shape.reshape(x, tuple(shape[:d]) + self.unflattened_size + tuple(shape[d + 1:]))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -7,14 +7,23 @@ walk the tree.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _device, _dtypes
-from ..autograd.grad_mode import no_grad
 from ..autograd import effects as _effects
 from ..autograd.effects import replayed_call
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, _to_array
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
+
+    from numpy.typing import ArrayLike
+
+    from .._device import device as Device
 
 
 class Parameter(Tensor):
@@ -28,7 +37,7 @@ class Parameter(Tensor):
         True
     """
 
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data: Tensor | ArrayLike | None = None, requires_grad: bool = True) -> None:
         if data is None:
             data = np.zeros(0, dtype=_dtypes.get_default_dtype())
         if isinstance(data, Tensor):
@@ -72,7 +81,7 @@ class Module:
         ...         return self.fc2(self.fc1(x).relu())
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -144,7 +153,7 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a Parameter (or None) under `name`."""
         self._check_init("parameters")
         _check_name(name, self, "parameter")
@@ -157,7 +166,7 @@ class Module:
         self._parameters[name] = param
         _effects.module_changed()
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Add a Tensor that is state but not a parameter (e.g. BatchNorm's running mean).
 
         Buffers are in state_dict() (unless persistent=False) and follow .double()/.float().
@@ -174,7 +183,7 @@ class Module:
         else:
             self._non_persistent.add(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module under `name`."""
         self._check_init("modules")
         if module is not None and not isinstance(module, Module):
@@ -188,7 +197,9 @@ class Module:
 
     # ----- walking the tree -----
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """(name, module) for this module and every descendant, depth first, each once."""
         if memo is None:
             memo = set()
@@ -202,18 +213,18 @@ class Module:
                 continue
             yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
@@ -228,29 +239,33 @@ class Module:
                     seen.add(id(value))
                 yield mod_prefix + ("." if mod_prefix else "") + name, value
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) pairs, each shared parameter once."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Parameter:
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if name not in module._parameters:
             raise AttributeError(f"{type(module).__name__} has no parameter '{name}'")
         return module._parameters[name]
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
         module = self
         if not target:
             return module
@@ -260,7 +275,7 @@ class Module:
             module = module._modules[item]
         return module
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[[Module], object]) -> Module:
         """Call fn(module) on every child (recursively), then on self; returns self.
 
         Example:
@@ -273,7 +288,7 @@ class Module:
 
     # ----- modes -----
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and every descendant (Dropout, BatchNorm care)."""
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode must be a bool, got {mode!r}")
@@ -282,17 +297,17 @@ class Module:
         _effects.module_changed()
         return self
 
-    def eval(self):
+    def eval(self) -> Module:
         """Evaluation mode: train(False)."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     @replayed_call
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's .grad (to None by default, as PyTorch 2)."""
         for p in self.parameters():
             if p.grad is None:
@@ -316,7 +331,7 @@ class Module:
                             value._grad = Tensor._make(value.grad._data.astype(dtype))
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self, *args: Any, **kwargs: Any) -> Module:
         """Cast floating parameters and buffers in place and return self, as torch.nn.Module.to.
 
         Forms: `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` (its dtype),
@@ -332,26 +347,28 @@ class Module:
                             f"but got desired dtype={np.dtype(dtype)}")
         return self if dtype is None else self._cast(dtype)
 
-    def cpu(self):
+    def cpu(self) -> Module:
         """Returns self: every tensor already lives on the CPU."""
         return self
 
-    def cuda(self, device=None):
+    def cuda(self, device: str | Device | None = None) -> Module:
         """Raises: chainrule has no GPU (it runs on the CPU with NumPy)."""
         raise _device._no_gpu(f"{type(self).__name__}.cuda", _device.device("cuda"))
 
-    def double(self):
+    def double(self) -> Module:
         return self._cast(np.float64)
 
-    def float(self):
+    def float(self) -> Module:
         return self._cast(np.float32)
 
-    def half(self):
+    def half(self) -> Module:
         return self._cast(np.float16)
 
     # ----- state -----
 
-    def state_dict(self, destination=None, prefix="", keep_vars=False):
+    def state_dict(
+        self, destination: dict[str, Tensor] | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> dict[str, Tensor]:
         """Ordered dict of dotted name -> Tensor for every parameter and persistent buffer.
 
         The tensors share memory with the module (detached unless keep_vars=True).
@@ -369,7 +386,7 @@ class Module:
                     destination[dot + name] = b if keep_vars else b.detach()
         return destination
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> _IncompatibleKeys:
         """Copy values from `state_dict` into this module's parameters and buffers.
 
         Everything is checked first and nothing is loaded on error: the error lists every
@@ -422,10 +439,10 @@ class Module:
 
     # ----- calling -----
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward(...)")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     # ----- description -----
@@ -448,7 +465,7 @@ class Module:
             return f"{self._get_name()}({lines[0]})"
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
-    def num_parameters(self, trainable_only=False) -> int:
+    def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of parameter entries (only those requiring grad if trainable_only)."""
         return int(sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only))
 

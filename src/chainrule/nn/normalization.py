@@ -1,15 +1,22 @@
 """Normalization layers: BatchNorm1d/2d (running statistics as buffers) and LayerNorm."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import _dtypes
+from .._device import check as _check_device
 from ..ops.elementwise import _plain
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
-from .._device import check as _check_device
 from .linear import _check_sizes
 from .module import Module, Parameter
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from .._device import device as Device
 
 
 def _dtype(dtype):
@@ -19,7 +26,16 @@ def _dtype(dtype):
 class _BatchNorm(Module):
     _expected_dims = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         _check_device(device, type(self).__name__)
         _check_sizes(type(self).__name__, num_features=num_features)
@@ -41,7 +57,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def reset_running_stats(self):
+    def reset_running_stats(self) -> None:
         if self.track_running_stats:
             self.running_mean._data[...] = 0
             self.running_var._data[...] = 1
@@ -58,7 +74,7 @@ class _BatchNorm(Module):
                 f"{self.num_features}. Build the layer with num_features={shape[1]}, or check the previous layer."
             )
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
         momentum = self.momentum
         if self.training and self.track_running_stats:
@@ -71,7 +87,7 @@ class _BatchNorm(Module):
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                           training=use_batch_stats, momentum=momentum, eps=self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
 
@@ -97,7 +113,15 @@ class BatchNorm2d(_BatchNorm):
 class LayerNorm(Module):
     """Normalize over the last len(normalized_shape) dims, then scale and shift (elementwise_affine)."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         _check_device(device, type(self).__name__)
         if isinstance(normalized_shape, (int, np.integer)):
@@ -115,7 +139,7 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         shape = tuple(np.shape(getattr(x, "_data", x)))
         k = len(self.normalized_shape)
         if shape[len(shape) - k:] != self.normalized_shape or len(shape) < k:
@@ -125,5 +149,5 @@ class LayerNorm(Module):
             )
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -8,18 +8,25 @@ the hidden-to-hidden product runs step by step.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _dtypes
+from .._device import check as _check_device
 from ..ops import conv as _conv
 from ..ops.elementwise import relu, sigmoid, tanh
 from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
-from .._device import check as _check_device
 from .linear import _check_sizes, _empty
 from .module import Module, Parameter
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from .._device import device as Device
+    from ..generator import Generator
 
 
 def _split(x, n):
@@ -65,7 +72,15 @@ def _lstm_step(gi, h, c, w_hh, b_hh):
 class _CellBase(Module):
     _gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, generator=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         super().__init__()
         _check_device(device, type(self).__name__)
         _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
@@ -82,7 +97,7 @@ class _CellBase(Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters(generator)
 
-    def reset_parameters(self, generator=None):
+    def reset_parameters(self, generator: Generator | None = None) -> None:
         """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size else 0
         for p in self.parameters():
@@ -102,25 +117,33 @@ class _CellBase(Module):
             hx = reshape(hx, (1, self.hidden_size))
         return x, hx, batched
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
 
 class RNNCell(_CellBase):
     """One Elman RNN step: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu), as torch.nn.RNNCell."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None,
-                 generator=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         act = _activation(nonlinearity)
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype, generator=generator)
         self.nonlinearity, self._act = nonlinearity, act
 
-    def forward(self, x, hx=None):
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._check(x, hx)
         h = _rnn_step(_conv.linear(x, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh, self._act)
         return h if batched else reshape(h, (self.hidden_size,))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}")
 
 
@@ -129,7 +152,7 @@ class GRUCell(_CellBase):
 
     _gates = 3
 
-    def forward(self, x, hx=None):
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._check(x, hx)
         h = _gru_step(_conv.linear(x, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
         return h if batched else reshape(h, (self.hidden_size,))
@@ -140,7 +163,7 @@ class LSTMCell(_CellBase):
 
     _gates = 4
 
-    def forward(self, x, hx=None):
+    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         if hx is None:
             x, h, batched = self._check(x, None)
             c = Tensor._make(np.zeros_like(h._data))
@@ -165,8 +188,19 @@ class _RNNBase(Module):
     _gates = 1
     _n_states = 1  # h, or (h, c) for the LSTM
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None, generator=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         super().__init__()
         _check_device(device, type(self).__name__)
         name = type(self).__name__
@@ -199,7 +233,7 @@ class _RNNBase(Module):
                     setattr(self, f"bias_hh_l{layer}{suffix}", Parameter(np.zeros(g, dtype=dt)))
         self.reset_parameters(generator)
 
-    def reset_parameters(self, generator=None):
+    def reset_parameters(self, generator: Generator | None = None) -> None:
         """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size else 0
         for p in self.parameters():
@@ -282,7 +316,7 @@ class _RNNBase(Module):
             out = transpose(out, 0, 1)
         return out, finals
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
@@ -308,8 +342,20 @@ class RNN(_RNNBase):
         >>> out, h = rnn(chainrule.randn(5, 2, 4))   # out (5, 2, 8), h (2, 2, 8)
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None, generator=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         act = _activation(nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype, generator=generator)
@@ -318,7 +364,7 @@ class RNN(_RNNBase):
     def _step(self, gi, state, w_hh, b_hh):
         return (_rnn_step(gi, state[0], w_hh, b_hh, self._act),)
 
-    def forward(self, x, hx=None):
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         out, (h_n,) = self._run(x, hx)
         return out, h_n
 
@@ -342,7 +388,7 @@ class GRU(_RNNBase):
     def _step(gi, state, w_hh, b_hh):
         return (_gru_step(gi, state[0], w_hh, b_hh),)
 
-    def forward(self, x, hx=None):
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         out, (h_n,) = self._run(x, hx)
         return out, h_n
 
@@ -358,8 +404,20 @@ class LSTM(_RNNBase):
     _gates = 4
     _n_states = 2
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, device=None, dtype=None, generator=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        generator: Generator | None = None,
+    ) -> None:
         if proj_size:
             raise NotImplementedError(f"LSTM: proj_size={proj_size} (projected hidden states) is not supported; "
                                       "use proj_size=0, or a Linear layer on the output")
@@ -370,6 +428,8 @@ class LSTM(_RNNBase):
     def _step(gi, state, w_hh, b_hh):
         return _lstm_step(gi, state[0], state[1], w_hh, b_hh)
 
-    def forward(self, x, hx=None):
+    def forward(
+        self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         out, (h_n, c_n) = self._run(x, hx)
         return out, (h_n, c_n)

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
 from ..autograd.effects import replayed_call
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 def _params(parameters):
@@ -16,7 +20,9 @@ def _params(parameters):
     return list(parameters)
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
     """Scale all gradients together so their joint norm is at most max_norm; returns the norm before clipping.
 
     The norm is taken over all gradients as if concatenated into one vector (torch semantics; for
@@ -61,7 +67,7 @@ def _clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite):
     return Tensor._make(np.array(total, dtype=dtype))
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient entry to [-clip_value, clip_value] in place."""
     _clip_grad_value(_params(parameters), float(clip_value))
 
@@ -73,14 +79,14 @@ def _clip_grad_value(params, clip_value):
             np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
 
 
-def parameters_to_vector(parameters):
+def parameters_to_vector(parameters: Tensor | Iterable[Tensor]) -> Tensor:
     """All parameters flattened and joined into one 1-D tensor (differentiable)."""
     from ..ops.shape import cat, reshape
 
     return cat([reshape(p, (-1,)) for p in _params(parameters)])
 
 
-def vector_to_parameters(vec, parameters):
+def vector_to_parameters(vec: Tensor, parameters: Tensor | Iterable[Tensor]) -> None:
     """Copy slices of the 1-D `vec` into the parameters, in order (in place, no graph)."""
     data = vec._data if isinstance(vec, Tensor) else np.asarray(vec)
     start = 0

@@ -7,9 +7,13 @@ after the optimizer, call ``optimizer.step()`` then ``scheduler.step()`` once pe
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from ..autograd.effects import replayed_call
 from .optimizer import Optimizer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class LRScheduler:
@@ -20,7 +24,7 @@ class LRScheduler:
         base_lrs: each group's learning rate when the scheduler was built.
     """
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected a chainrule.optim.Optimizer, got "
                             f"{type(optimizer).__name__}")
@@ -74,7 +78,12 @@ class LambdaLR(LRScheduler):
         >>> sched = LambdaLR(opt, lr_lambda=lambda epoch: 0.95 ** epoch)
     """
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
         if callable(lr_lambda):
             self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
         else:
@@ -84,7 +93,7 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
@@ -95,12 +104,12 @@ class StepLR(LRScheduler):
         >>> sched = StepLR(opt, step_size=30, gamma=0.1)
     """
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         lrs = [group["lr"] for group in self.optimizer.param_groups]
         if self._initial or self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return lrs
@@ -114,11 +123,11 @@ class ExponentialLR(LRScheduler):
         >>> sched = ExponentialLR(opt, gamma=0.95)
     """
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         lrs = [group["lr"] for group in self.optimizer.param_groups]
         if self._initial or self.last_epoch == 0:
             return lrs
@@ -137,12 +146,12 @@ class CosineAnnealingLR(LRScheduler):
         >>> sched = CosineAnnealingLR(opt, T_max=100, eta_min=1e-5)
     """
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> list[float]:
         groups = self.optimizer.param_groups
         t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._initial or t == 0:
@@ -169,8 +178,18 @@ class ReduceLROnPlateau:
         >>> sched.step(val_loss)
     """
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-                 cooldown=0, min_lr=0.0, eps=1e-8):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | list[float] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: expected a chainrule.optim.Optimizer, got "
                             f"{type(optimizer).__name__}")
@@ -203,7 +222,7 @@ class ReduceLROnPlateau:
         return a > best * (self.threshold + 1.0) if self.threshold_mode == "rel" else a > best + self.threshold
 
     @replayed_call
-    def step(self, metrics) -> None:
+    def step(self, metrics: float) -> None:
         current = float(metrics)
         self.last_epoch += 1
         if self._is_better(current, self.best):

@@ -5,11 +5,17 @@ on the NumPy arrays in place (``p._data``), record no graph and never write into
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.effects import replayed_call
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
 _required = object()
 
@@ -36,7 +42,7 @@ class Optimizer:
         >>> loss.backward(); opt.step(); opt.zero_grad()
     """
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict) -> None:
         self.defaults = dict(defaults)
         self.state: dict = {}
         self.param_groups: list[dict] = []
@@ -115,7 +121,7 @@ class Optimizer:
                 p._grad = None if set_to_none else Tensor._make(np.zeros_like(p._data))
 
     @replayed_call
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given.
 
         ``closure`` re-evaluates the model and returns the loss (it runs with grad enabled).

@@ -25,8 +25,17 @@ need neither the graphviz package nor the `dot` binary.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from graphviz import Digraph
+
+    from ..tensor import Tensor
+
 
 _STYLE = {
     "leaf": {"shape": "box", "style": "filled", "fillcolor": "#bfdbfe"},
@@ -75,7 +84,7 @@ def _build(root):
 
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor or a chainrule.Value, got {type(root).__name__}")
-    from ..explain import record_of, value_of, _graph
+    from ..explain import _graph, record_of, value_of
 
     if root.grad_fn is None:
         kind = "parameter" if _is_parameter(root) else ("leaf" if root.requires_grad else "constant")
@@ -176,7 +185,14 @@ def _graph_attrs(title, rankdir):
     return attrs
 
 
-def draw_graph(tensor, show_values=True, show_grads=True, rankdir="LR", title=None, save=None):
+def draw_graph(
+    tensor: Tensor,
+    show_values: bool = True,
+    show_grads: bool = True,
+    rankdir: str = "LR",
+    title: str | None = None,
+    save: str | os.PathLike[str] | None = None,
+) -> Digraph:
     """A graphviz.Digraph of everything that produced `tensor` (or a chainrule.Value).
 
     Args:
@@ -209,7 +225,7 @@ def draw_graph(tensor, show_values=True, show_grads=True, rankdir="LR", title=No
     return dot
 
 
-def save_graph(graph, path):
+def save_graph(graph: Digraph | Tensor, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
     """Render a Digraph (or a tensor, drawn first) to `path`; the format comes from the extension."""
     if not hasattr(graph, "pipe"):
         graph = draw_graph(graph)
@@ -237,7 +253,9 @@ def _quote(s):
     return '"' + str(s).replace('"', '\\"') + '"'
 
 
-def to_dot(tensor, show_values=True, show_grads=True, rankdir="LR", title=None) -> str:
+def to_dot(
+    tensor: Tensor, show_values: bool = True, show_grads: bool = True, rankdir: str = "LR", title: str | None = None
+) -> str:
     """The DOT text of `draw_graph(tensor)`, written without graphviz (package or binary)."""
     vertices, edges = _build(tensor)
     lines = ["digraph {"]
@@ -252,7 +270,7 @@ def to_dot(tensor, show_values=True, show_grads=True, rankdir="LR", title=None) 
     return "\n".join(lines) + "\n"
 
 
-def text_graph(tensor, show_values=True, show_grads=True) -> str:
+def text_graph(tensor: Tensor, show_values: bool = True, show_grads: bool = True) -> str:
     """The graph as text, one line per tensor in forward order (no graphviz needed).
 
     Unnamed intermediates get short ids (t1, t2, ...) so every op line reads like a
@@ -288,6 +306,6 @@ def text_graph(tensor, show_values=True, show_grads=True) -> str:
     return "\n".join(r[0].ljust(width) + ("   " + "   ".join(r[1:]) if len(r) > 1 else "") for r in rows)
 
 
-def print_graph(tensor, **kwargs):
+def print_graph(tensor: Tensor, **kwargs: Any) -> None:
     """Print text_graph(tensor)."""
     print(text_graph(tensor, **kwargs))

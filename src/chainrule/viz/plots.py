@@ -7,7 +7,20 @@ matplotlib knows, from the extension).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable, Mapping, Sequence
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..diagnostics import GradientFlowReport
+    from ..tensor import Tensor
 
 
 def _plt():
@@ -26,7 +39,7 @@ def _finish(fig, save):
     return fig
 
 
-def derivative_values(f, xs):
+def derivative_values(f: Callable[[Tensor], Tensor], xs: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """f(xs) and f'(xs) on a grid, the derivative by chainrule's backward (float64)."""
     from ..tensor import Tensor
 
@@ -36,7 +49,15 @@ def derivative_values(f, xs):
     return np.array(y._data), np.array(x.grad._data)
 
 
-def plot_function(f, derivative=True, x_range=(-5, 5), ax=None, num=401, label=None, save=None):
+def plot_function(
+    f: Callable[[Tensor], Tensor],
+    derivative: bool = True,
+    x_range: tuple[float, float] = (-5, 5),
+    ax: Axes | None = None,
+    num: int = 401,
+    label: str | None = None,
+    save: str | os.PathLike[str] | None = None,
+) -> Figure:
     """Plot f (solid) and, by default, f' (dashed) computed by chainrule's autodiff.
 
     Args:
@@ -84,7 +105,11 @@ def _history_dict(history):
                     f"got {type(history).__name__}")
 
 
-def plot_history(history, save=None, title=None):
+def plot_history(
+    history: Mapping[str, Sequence[float]] | object,
+    save: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Training curves: every series whose name contains 'loss' (or is 'J') on the left, 'acc' on the right.
 
     `history` is a dict {'loss': [...], 'val_loss': [...], 'accuracy': [...]} or an object with such
@@ -128,7 +153,12 @@ def _flow_series(records):
     return series
 
 
-def plot_gradient_flow(records, save=None, title="gradient norm per layer", ax=None):
+def plot_gradient_flow(
+    records: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float] | GradientFlowReport],
+    save: str | os.PathLike[str] | None = None,
+    title: str = "gradient norm per layer",
+    ax: Axes | None = None,
+) -> Figure:
     """Per-layer gradient norms over training, log scale (a vanishing gradient sits orders of magnitude low).
 
     `records`: {layer: [norms]}, or a list (one per step) of {layer: norm} or of
