@@ -64,12 +64,14 @@ def _special(tmp_path, kind):
     return path
 
 
-@pytest.mark.parametrize("reader", list(READERS))
-@pytest.mark.parametrize("kind, says", [("fifo", "named pipe"), ("dev_zero", "character device"),
-                                        ("directory", "directory")])
+_SPECIAL_KINDS = [("fifo", "named pipe"), ("dev_zero", "character device"), ("directory", "directory")]
+
+
+# data.load takes a directory on purpose (MNIST's IDX files inside it), so that pair is not a case.
+@pytest.mark.parametrize("reader, kind, says", [
+    (reader, kind, says) for reader in READERS for kind, says in _SPECIAL_KINDS
+    if not (reader.startswith("data.load") and kind == "directory")])
 def test_only_regular_files_are_read(tmp_path, reader, kind, says):
-    if reader.startswith("data.load") and kind == "directory":
-        pytest.skip("data.load reads a directory as MNIST's IDX files")
     path = _special(tmp_path, kind)
     with deadline(10), pytest.raises(ValueError) as info:
         READERS[reader](path)
