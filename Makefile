@@ -1,18 +1,33 @@
 # The README's commands. Each creates .venv when missing and installs what it needs.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+SUM    := $(shell cksum pyproject.toml | cut -d' ' -f1)
+# One stamp per set of extras: the demo gets the library with its runtime extras only (no torch, jax or
+# test tools); the tests and the benchmarks add theirs on top. A changed pyproject.toml reinstalls.
+DEMO_STAMP  := $(VENV)/.installed-demo-$(SUM)
+TEST_STAMP  := $(VENV)/.installed-test-$(SUM)
+BENCH_STAMP := $(VENV)/.installed-bench-$(SUM)
 
 .PHONY: demo test lint bench system-deps clean
 
 $(PY):
 	python3 -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+$(DEMO_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all]"
+	rm -f $(VENV)/.installed-demo-*
+	touch $@
+
+$(TEST_STAMP): $(DEMO_STAMP)
 	$(PY) -m pip install -q -e ".[test]"
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	rm -f $(VENV)/.installed-test-*
+	touch $@
+
+$(BENCH_STAMP): $(DEMO_STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
+	rm -f $(VENV)/.installed-bench-*
+	touch $@
 
 # Graphviz's `dot` renders the graph drawings; the tests that render need it.
 # Chromium runs the explorer's browser tests (Playwright drives Debian's build: no browser download).
@@ -29,19 +44,19 @@ system-deps:
 	  else echo "warning: chromium is missing (apt-get install chromium); the browser tests skip"; fi; }
 
 # The MNIST-1D MLP of Greydanus' table (paper: 68% test accuracy); about 10 s on 2 cores.
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 	$(VENV)/bin/chainrule train --data mnist1d --model mlp --out runs/demo-mnist1d-mlp
 
-test: lint $(STAMP) system-deps
+test: lint $(TEST_STAMP) system-deps
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 # Lint and formatting as configured in pyproject.toml ([tool.ruff]); `ruff format .` applies the format.
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) bench/run_all.py
 
 clean:
