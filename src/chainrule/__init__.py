@@ -21,29 +21,33 @@ from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp)
 from .autograd.gradcheck import gradcheck, gradgradcheck
 from .autograd.jit import TraceError, jit, make_jaxpr
-from .ops.elementwise import (abs, add, allclose, ceil, clamp, clip, cos, div, elu, eq, equal, erf, exp,
-                              expm1, floor, gelu, ge, gt, isfinite, isinf, isnan, le, leaky_relu, log,
-                              log1p, log2, log10, logical_and, logical_not, logical_or, lt, maximum, minimum,
-                              mul, ne, neg, pow, reciprocal, relu, round, rsqrt, sigmoid, sign, silu, sin,
-                              softplus, sqrt, square, sub, tan, tanh, trunc, where)
-from .ops.reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std,
-                         sum, topk, var)
-from .ops.shape import (broadcast_to, cat, chunk, concatenate, diagonal, expand, flatten, flip, gather, index_add,
-                        index_put, index_select, masked_fill, movedim, narrow, pad, permute, repeat, reshape, scatter,
-                        scatter_add, select, split, squeeze, stack, swapaxes, transpose, unbind, unsqueeze)
-from .ops.linalg import dot, matmul, outer
-from .ops.nn import log_softmax, one_hot, softmax
+from . import ops as _ops  # noqa: F401  (registers every primitive and public op)
+from .autograd import primitive as _registry
 from ._torch_api import mm, torch_function as _torch_function
 
-# The module-level functions take PyTorch's keyword names (input=, other=) and out= where torch has them.
-for _name in ("abs add ceil clamp clip cos div eq erf exp expm1 floor ge gt le log log1p log2 log10 logical_and "
-              "logical_not logical_or lt maximum minimum mul ne neg pow reciprocal round rsqrt sigmoid sign sin "
-              "sqrt square sub tan tanh trunc where sum mean prod amax amin logsumexp std var norm argmax argmin "
-              "all any cat concatenate stack matmul dot outer mm").split():
-    globals()[_name] = _torch_function(globals()[_name], _name)
-for _name in "isnan isinf isfinite".split():
-    globals()[_name] = _torch_function(globals()[_name], _name, out=False)  # torch has no out= on these
-del _name
+mm = _torch_function(mm, "mm")
+
+
+def _install(export, added):
+    """The public ops come from the registry (autograd/primitive.py): each export with "chainrule" among
+    its namespaces is a name here, taking torch's keyword names where `torch_kwargs` says so."""
+    if "chainrule" not in export.namespaces:
+        return
+    name = export.name
+    if not added:
+        if name in __all__:
+            __all__.remove(name)
+            globals().pop(name, None)
+        return
+    fn = export.fn
+    if export.torch_kwargs is not None:
+        fn = _torch_function(fn, name, out=export.torch_kwargs == "out")
+    globals()[name] = fn
+    if name not in __all__:
+        __all__.append(name)
+
+
+__all__ = []
 from .io import load, save
 from . import optim
 
@@ -64,3 +68,9 @@ def __getattr__(name):
 __version__ = "0.1.0"
 from .explain import explain  # also attaches Tensor.explain and chainrule.viz (cheap: no graphviz/sympy)
 from .value import Value
+
+# Every public name: the ones written above, then the registered ops (kept current by _install).
+__all__ += sorted(k for k, v in globals().items() if not k.startswith("_") and k not in __all__
+                  and not isinstance(v, type(_registry)) and k not in ("annotations",)) + list(_LAZY) + [
+    "accelerator", "autograd", "backends", "cuda", "optim"]
+_registry.on_export(_install)

@@ -75,13 +75,14 @@ def _array(x):
     return np.array(data, copy=True)
 
 
-# Ops whose VJP with a vector of ones is the elementwise local partial (same-shape inputs).
-_ELEMENTWISE_MODULE = "chainrule.ops.elementwise"
+# Ops whose VJP with a vector of ones is the elementwise local partial (same-shape inputs): the
+# primitives registered as elementwise (autograd/primitive.py).
+from .autograd.primitive import Primitive as _Primitive  # noqa: E402
 
 
 def _local_partials(node, g):
     """d(out)/d(input_i) for elementwise ops, by running the node's own VJP with ones."""
-    if type(node).__module__ != _ELEMENTWISE_MODULE or node.saved is None:
+    if not (isinstance(node, _Primitive) and node.elementwise) or node.saved is None:
         return (None,) * len(node.next)
     shape = np.shape(getattr(g, "_data", g))
     prev_graph, prev_mode = _backward_state["graph"], _grad_mode._state["enabled"]

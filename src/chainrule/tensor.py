@@ -1109,34 +1109,35 @@ _function._Tensor = Tensor  # the engine's hot paths test isinstance against thi
 engine._Tensor = Tensor
 
 from .ops import elementwise as _ew  # noqa: E402  (ops need Tensor defined first)
+from .ops import binary as _binary, compare as _compare, promotion as _promotion  # noqa: E402
 
-_ew._Tensor = Tensor  # the binary ops' same-dtype fast path tests type(x) is Tensor
+# the binary ops' same-dtype fast paths test type(x) is Tensor
+_binary._Tensor = _compare._Tensor = _promotion._Tensor = Tensor
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import nn as _nn  # noqa: E402
 from . import creation as _creation  # noqa: E402
+from .autograd import primitive as _registry  # noqa: E402
 
-# Methods are the op functions themselves: x.exp() is ops.elementwise.exp(x).
-for _module, _names in (
-    (_ew, "exp log log1p expm1 log2 log10 sqrt rsqrt abs sin cos tan tanh sigmoid relu erf sign floor ceil "
-          "round trunc clamp clip square reciprocal neg maximum minimum where add sub mul div pow "
-          "isnan isinf isfinite logical_not"),
-    (_reduce, "sum mean prod max min amax amin logsumexp var std norm argmax argmin all any"),
-    (_shape, "reshape view flatten transpose permute squeeze unsqueeze expand expand_as broadcast_to "
-             "split chunk flip repeat gather swapaxes movedim unbind index_put index_put_ index_select masked_fill "
-             "masked_fill_ scatter scatter_ scatter_add scatter_add_ index_add index_add_ diagonal narrow select"),
-    (_linalg, "matmul"),
-    (_nn, "softmax log_softmax"),
-):
-    for _name in _names.split():
-        setattr(Tensor, _name, getattr(_module, _name))
-Tensor.clone = _ew.clone
+_OWN_METHODS = frozenset(vars(Tensor))
+
+
+def _install_method(export, added):
+    """Methods are the registered op functions themselves: x.exp() is exp(x) (see autograd/primitive.py)."""
+    for name in export.methods:
+        if name in _OWN_METHODS:
+            raise TypeError(f"{export.name}: Tensor.{name} is defined by Tensor itself; a registered op "
+                            "cannot replace it. Choose another method name (method=...).")
+        if added:
+            setattr(Tensor, name, export.fn)
+        elif Tensor.__dict__.get(name) is export.fn:
+            delattr(Tensor, name)
+
+
+_registry.on_export(_install_method)
 # Reading .grad is the slot's own C getter (no Python frame); writing checks the value.
 Tensor.grad = property(Tensor._grad.__get__, Tensor._set_grad, None,
                        "The accumulated gradient (a Tensor of this tensor's shape and dtype) after backward, or None.")
 Tensor.view_as = lambda self, other: _shape.view(self, other.shape)
 Tensor.reshape_as = lambda self, other: _shape.reshape(self, other.shape)
-Tensor.mm = _linalg.matmul
-Tensor.dot = _linalg.dot
-Tensor.topk = _reduce.topk

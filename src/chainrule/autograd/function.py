@@ -82,10 +82,23 @@ _OUT = _SavedOutput()
 _OUT_ONLY = (_OUT,)
 
 
-class _NullContext:
-    """The ctx handed to forward when nothing is recorded: saving is a no-op."""
+class _NoneNeeded(tuple):
+    """needs_input_grad of the null context: False at every position, and false as a whole."""
 
-    needs_input_grad = ()
+    __slots__ = ()
+
+    def __bool__(self):
+        return False
+
+
+class _NullContext:
+    """The ctx handed to forward when nothing is recorded: saving is a no-op.
+
+    Forward rules read `ctx.needs_input_grad[i]` (what to save) or test `ctx.needs_input_grad`
+    as a whole (is anything recorded?) the same way for a recorded node and for this context.
+    """
+
+    needs_input_grad = _NoneNeeded((False,) * 8)  # wider than any primitive's inputs
 
     def save_for_backward(self, *values):
         pass
@@ -112,15 +125,9 @@ class Function:
     # its grad or has a name, so the engine looks the tensor up only then.
     hooked = False
 
-    # Primitives that follow the array protocol (forward on arrays). User
-    # Functions (forward on Tensors) set this to False via Function's subclass hook.
-    _array_protocol = True
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "_array_protocol" not in cls.__dict__:
-            # A subclass defined outside chainrule.ops is a user Function.
-            cls._array_protocol = cls.__module__.startswith("chainrule.ops")
+    # True for primitives (autograd/primitive.py), which follow the array protocol (forward on
+    # arrays); a user Function (forward on Tensors, PyTorch's protocol) is one that is no Primitive.
+    _array_protocol = False
 
     # ----- recording -----
 

@@ -1,8 +1,9 @@
 """chainrule.nn.functional (import as F): the stateless form of every layer.
 
-Activations and losses are re-exported from chainrule.ops; linear, convolution and pooling
-come from the primitives in chainrule.ops.conv; batch_norm, layer_norm, dropout and embedding
-are composites of primitives (so they differentiate to any order).
+The ops registered for "nn.functional" (sigmoid, softmax, linear, conv2d, max_pool2d, pad, ...;
+see autograd/primitive.py) appear here from the registry; this module writes the activations with
+PyTorch's inplace= flag, the losses with its legacy flags, and batch_norm, layer_norm, dropout and
+embedding as composites of primitives (so they differentiate to any order).
 """
 from __future__ import annotations
 
@@ -12,35 +13,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _dtypes
+from ..autograd import primitive as _registry
 from ..ops import elementwise as _ew
 from ..ops import nn as _nn
 from ..ops._util import as_array, is_tensor
-from ..ops.conv import (
-    avg_pool1d,
-    avg_pool2d,
-    conv1d,
-    conv2d,
-    conv_transpose1d,
-    conv_transpose2d,
-    linear,
-    max_pool1d,
-    max_pool2d,
-)
-from ..ops.elementwise import _plain, gelu, rsqrt, sigmoid, silu, softplus, tanh, where
-from ..ops.nn import Dropout, log_softmax, one_hot, softmax
+from ..ops.elementwise import _plain, rsqrt, where
+from ..ops.nn import Dropout
 from ..ops.reduce import mean as _mean
-from ..ops.shape import getitem, pad
+from ..ops.shape import getitem
 
 if TYPE_CHECKING:
     from ..generator import Generator
     from ..tensor import Tensor
 
-__all__ = [
-    "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus", "sigmoid", "tanh", "hardtanh",
-    "softmax", "log_softmax", "one_hot", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "linear", "conv1d", "conv2d",
-    "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
-    "dropout", "batch_norm", "layer_norm", "embedding", "pad", "normalize",
+__all__ = [  # the functions written here; the registered ones are added by _install below
+    "relu", "leaky_relu", "elu", "selu", "hardtanh", "mish", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "dropout", "batch_norm", "layer_norm",
+    "embedding", "normalize",
 ]
 
 
@@ -348,3 +337,24 @@ def embedding(
         if not keep.all():
             out = where(keep, out, out.detach())
     return out
+
+
+_OWN = frozenset(__all__)
+
+
+def _install(export, added):
+    """Registered ops with "nn.functional" among their namespaces are names here (never replacing one
+    written in this module)."""
+    name = export.name
+    if "nn.functional" not in export.namespaces or name in _OWN:
+        return
+    if added:
+        globals()[name] = export.fn
+        if name not in __all__:
+            __all__.append(name)
+    elif name in __all__:
+        __all__.remove(name)
+        globals().pop(name, None)
+
+
+_registry.on_export(_install)

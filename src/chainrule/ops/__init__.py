@@ -1,19 +1,29 @@
-"""The primitives, grouped by family. `primitives()` lists every Function with a backward rule;
-`NONDIFFERENTIABLE` lists the ops that return values with no gradient (comparisons, argmax, ...).
+"""The primitives, grouped by family, and the public functions built on them.
+
+    unary.py, binary.py, compare.py  elementwise ops (elementwise.py gathers them; promotion.py
+                                     converts operands to PyTorch's result dtype)
+    reduce.py                        sum, mean, max, norm, ...
+    shape.py                         views, indexing, joining
+    linalg.py                        matmul, linear
+    nn.py                            softmax, losses, dropout
+    conv.py                          convolution and pooling
+
+Every primitive is registered when its class is defined (autograd/primitive.py): `primitives()`
+lists them from the registry; `NONDIFFERENTIABLE` lists the public ops whose results carry no
+gradient (comparisons, argmax, ...).
 """
 from . import conv, elementwise, linalg, nn, reduce, shape
-from ..autograd.function import Function
-
-_MODULES = (elementwise, reduce, shape, linalg, nn, conv)
-
-NONDIFFERENTIABLE = frozenset(name for m in _MODULES for name in m.NONDIFFERENTIABLE)
+from ..autograd import primitive as _registry
 
 
 def primitives():
-    """Every Function subclass defined in chainrule.ops (the primitives that carry a backward rule)."""
-    found = []
-    for m in _MODULES:
-        for value in vars(m).values():
-            if isinstance(value, type) and issubclass(value, Function) and value.__module__ == m.__name__:
-                found.append(value)
-    return found
+    """Every registered primitive (each one carries a backward rule and needs an op-table entry)."""
+    return list(_registry.PRIMITIVES.values())
+
+
+def nondifferentiable():
+    """The public ops registered as not differentiable."""
+    return frozenset(e.name for e in _registry.EXPORTS.values() if not e.differentiable)
+
+
+NONDIFFERENTIABLE = nondifferentiable()

@@ -1,5 +1,5 @@
-"""Layer primitives: the fused affine map (linear), N-d convolution (1-D and 2-D) with its two
-transposes, and pooling built on them.
+"""Convolution primitives: N-d convolution (1-D and 2-D) with its two transposes, and pooling built
+on them (the fused affine map, linear, is in linalg.py).
 
 Convolution is im2col: a strided view of the (padded) input lists every receptive field, one copy
 lays those out as a matrix, and a single GEMM does the rest. Its backward is two more primitives,
@@ -15,7 +15,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..autograd.function import Function
+from ..autograd.function import _NULL_CTX
+from ..autograd.primitive import Primitive, export
 from ._util import ArgumentError, as_array
 from .elementwise import _plain
 from .shape import Getitem, reshape, transpose
@@ -30,65 +31,6 @@ def _sum_present(terms, ctx):
         if term is not None:
             total = term if total is None else total + term
     return total if tuple(total.shape) == ctx.shape else broadcast_to(total, ctx.shape)
-
-
-# ----- dense -----
-
-class Linear(Function):
-    """y = x W^T + b for x of shape (..., in), W (out, in), b (out,) or None.
-
-    dy/dx: g W;  dy/dW: g^T x (leading axes summed);  dy/db: g summed over leading axes.
-    One node instead of three (transpose, matmul, add): it is the hot op of every MLP.
-    """
-
-    @staticmethod
-    def forward(ctx, x, w, b=None):
-        need_x, need_w = (ctx.needs_input_grad or (False, False, False))[:2]
-        ctx.save_for_backward(x if need_w else None, w if need_x else None)
-        out = np.matmul(x, w.T)
-        if b is not None:
-            out += b
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        gx = gw = gb = None
-        if needs[0]:
-            gx = g @ w
-        if needs[1] or (len(needs) > 2 and needs[2]):
-            g2, x2 = g, x
-            if len(g.shape) != 2:
-                rows = math.prod(g.shape[:-1])  # not -1: ambiguous when a dimension is 0
-                g2 = g.reshape((rows, g.shape[-1]))
-                x2 = x.reshape((rows, x.shape[-1])) if needs[1] else None
-            if needs[1]:
-                gw = transpose(g2, 0, 1) @ x2
-            if len(needs) > 2 and needs[2]:
-                gb = g2.sum(axis=0)
-        return gx, gw, gb
-
-    @staticmethod
-    def jvp(ctx, tx, tw, tb=None):
-        x, w = ctx.saved_tensors
-        terms = [Linear.apply(tx, w) if tx is not None else None, Linear.apply(x, tw) if tw is not None else None, tb]
-        return _sum_present(terms, ctx)
-
-def linear(x, weight, bias=None):
-    """x W^T + b, as torch.nn.functional.linear (x: (..., in), W: (out, in), b: (out,))."""
-    xs, ws = np.shape(as_array(x)), np.shape(as_array(weight))
-    if len(ws) != 2:
-        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
-    if not xs or xs[-1] != ws[1]:
-        raise RuntimeError(
-            f"linear: input of shape {xs} has {xs[-1] if xs else 'no'} features in its last dimension, "
-            f"but the weight of shape {ws} expects {ws[1]}"
-        )
-    if bias is None:
-        return Linear.apply(x, weight)
-    return Linear.apply(x, weight, bias)
-
 
 # ----- convolution: shared helpers -----
 
@@ -199,7 +141,7 @@ def _conv_forward(x, w, stride, padding, dilation, groups):
     return np.ascontiguousarray(out), cols
 
 
-class Conv(Function):
+class Conv(Primitive):
     """y[n, o, l] = sum_{c, k} x_pad[n, c, l*stride + k*dilation] w[o, c, k] (+ b[o]), 1-D or 2-D, grouped.
 
     dy/dx: the transposed convolution of g with w (ConvInputGrad);
@@ -244,7 +186,7 @@ class Conv(Function):
                  tb.reshape((-1,) + (1,) * (len(ctx.shape) - 2)) if tb is not None else None]
         return _sum_present(terms, ctx)
 
-class ConvInputGrad(Function):
+class ConvInputGrad(Primitive):
     """x_hat = the transposed convolution of g with w (col2im), the adjoint of x -> Conv(x, w).
 
     <ConvInputGrad(g, w), h> = <g, Conv(h, w)>, so d/dg is Conv(h, w) and d/dw is ConvWeightGrad(h, g).
@@ -322,7 +264,7 @@ def _fit_windows(h, out_sizes, kernel, params):
     return h[(slice(None), slice(None)) + tuple(crop)], dict(params, padding=tuple(pads))
 
 
-class ConvWeightGrad(Function):
+class ConvWeightGrad(Primitive):
     """w_hat[o, c, k] = sum_{n, l} g[n, o, l] x_pad[n, c, l*stride + k*dilation]: Conv's weight gradient.
 
     <ConvWeightGrad(x, g), v> = <g, Conv(x, v)>, so d/dx is ConvInputGrad(g, v) and d/dg is Conv(x, v).
@@ -443,6 +385,7 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
     return _unbatch(out, unbatched)
 
 
+@export(namespaces=("nn.functional",))
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation, as torch.nn.functional.conv1d.
 
@@ -452,6 +395,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+@export(namespaces=("nn.functional",))
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, as torch.nn.functional.conv2d: (N, C_in, H, W) -> (N, C_out, H_out, W_out).
 
@@ -495,12 +439,14 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     return _unbatch(out, unbatched)
 
 
+@export(namespaces=("nn.functional",))
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The transposed 1-D convolution (the gradient of conv1d with respect to its input)."""
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
                            "conv_transpose1d")
 
 
+@export(namespaces=("nn.functional",))
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The transposed 2-D convolution (the gradient of conv2d with respect to its input)."""
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
@@ -603,11 +549,13 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
     return out
 
 
+@export(namespaces=("nn.functional",))
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Maximum over each window of `kernel_size` (stride defaults to kernel_size), as torch."""
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
 
 
+@export(namespaces=("nn.functional",))
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Maximum over each kernel_size window of (N, C, H, W) (stride defaults to kernel_size), as torch."""
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
@@ -638,25 +586,22 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
         # The divisor counts the input and its symmetric padding, not the right padding ceil_mode adds.
         padded = tuple(n + 2 * lo for n, (lo, _) in zip(shape[2:], sym_pads))
         extra = tuple((0, hi - shi) for (_, hi), (_, shi) in zip(pads, sym_pads))
-        counts = Conv.forward(_NullCtx(), np.ones((1, 1) + padded, dtype=dtype), ones,
+        counts = Conv.forward(_NULL_CTX, np.ones((1, 1) + padded, dtype=dtype), ones,
                               **dict(params, padding=extra))
     else:
-        counts = Conv.forward(_NullCtx(), np.ones((1, 1) + shape[2:], dtype=dtype), ones, **params)
+        counts = Conv.forward(_NULL_CTX, np.ones((1, 1) + shape[2:], dtype=dtype), ones, **params)
     return _unbatch(total / counts, unbatched)
 
 
-class _NullCtx:
-    needs_input_grad = ()
-
-    def save_for_backward(self, *values):
-        pass
 
 
+@export(namespaces=("nn.functional",))
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """Mean over each window of `kernel_size` (stride defaults to kernel_size), as torch."""
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
 
 
+@export(namespaces=("nn.functional",))
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean over each kernel_size window of (N, C, H, W) (stride defaults to kernel_size), as torch."""
@@ -664,4 +609,4 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                      "avg_pool2d")
 
 
-NONDIFFERENTIABLE = ()
+from .linalg import Linear, linear  # noqa: E402,F401  (moved to linalg.py; kept importable from here)

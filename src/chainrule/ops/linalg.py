@@ -1,14 +1,17 @@
-"""Linear algebra: matmul (1-D, 2-D and batched, with broadcasting), and helpers built on it."""
+"""Linear algebra: matmul (1-D, 2-D and batched, with broadcasting), the fused affine map `linear`
+(x W^T + b), and dot and outer built on matmul."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.primitive import Primitive, export, full_tangent
 from ._util import as_array, unbroadcast
 from .shape import transpose
 
 
-class Matmul(Function):
+class Matmul(Primitive):
     """Z = X @ Y.   dZ/dX: G @ Y^T,  dZ/dY: X^T @ G (batch axes summed back, 1-D operands restored)."""
 
     @staticmethod
@@ -26,8 +29,8 @@ class Matmul(Function):
                 f"second ({sy[-2 if len(sy) > 1 else 0]}). Transpose one operand (.T) or check the layer sizes."
             )
         ctx.shapes = (sx, sy)
-        need_x, need_y = ctx.needs_input_grad or (False, False)
-        ctx.save_for_backward(x if need_y else None, y if need_x else None)
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs[1] else None, y if needs[0] else None)
         try:
             return np.matmul(x, y)
         except ValueError:
@@ -66,6 +69,7 @@ class Matmul(Function):
         terms = [term for term in terms if term is not None]
         return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
+@export("Matmul", method=("matmul", "mm"), torch_kwargs="out")
 def matmul(x, y):
     """Matrix product with NumPy/PyTorch semantics: 1-D, 2-D and batched (broadcasting) operands.
 
@@ -86,6 +90,7 @@ def matmul(x, y):
     return Matmul.apply(x, y)
 
 
+@export("Matmul", method=True, torch_kwargs="out")
 def dot(x, y):
     """Inner product of two 1-D tensors."""
     if np.ndim(as_array(x)) != 1 or np.ndim(as_array(y)) != 1:
@@ -93,6 +98,7 @@ def dot(x, y):
     return Matmul.apply(x, y)
 
 
+@export("Matmul", torch_kwargs="out")
 def outer(x, y):
     """Outer product x y^T of two 1-D tensors."""
     if np.ndim(as_array(x)) != 1 or np.ndim(as_array(y)) != 1:
@@ -101,4 +107,63 @@ def outer(x, y):
     return x.reshape((-1, 1)) * y.reshape((1, -1))
 
 
-NONDIFFERENTIABLE = ()
+# ----- dense: the fused affine map of every MLP -----
+
+class Linear(Primitive):
+    """y = x W^T + b for x of shape (..., in), W (out, in), b (out,) or None.
+
+    dy/dx: g W;  dy/dW: g^T x (leading axes summed);  dy/db: g summed over leading axes.
+    One node instead of three (transpose, matmul, add): it is the hot op of every MLP.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        needs = ctx.needs_input_grad
+        ctx.save_for_backward(x if needs[1] else None, w if needs[0] else None)
+        out = np.matmul(x, w.T)
+        if b is not None:
+            out += b
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = g @ w
+        if needs[1] or (len(needs) > 2 and needs[2]):
+            g2, x2 = g, x
+            if len(g.shape) != 2:
+                rows = math.prod(g.shape[:-1])  # not -1: ambiguous when a dimension is 0
+                g2 = g.reshape((rows, g.shape[-1]))
+                x2 = x.reshape((rows, x.shape[-1])) if needs[1] else None
+            if needs[1]:
+                gw = transpose(g2, 0, 1) @ x2
+            if len(needs) > 2 and needs[2]:
+                gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb=None):
+        x, w = ctx.saved_tensors
+        total = None
+        for term in (Linear.apply(tx, w) if tx is not None else None, Linear.apply(x, tw) if tw is not None else None, tb):
+            if term is not None:
+                total = term if total is None else total + term
+        return full_tangent(ctx, total)
+
+@export(namespaces=("nn.functional",))
+def linear(x, weight, bias=None):
+    """x W^T + b, as torch.nn.functional.linear (x: (..., in), W: (out, in), b: (out,))."""
+    xs, ws = np.shape(as_array(x)), np.shape(as_array(weight))
+    if len(ws) != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
+    if not xs or xs[-1] != ws[1]:
+        raise RuntimeError(
+            f"linear: input of shape {xs} has {xs[-1] if xs else 'no'} features in its last dimension, "
+            f"but the weight of shape {ws} expects {ws[1]}"
+        )
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)

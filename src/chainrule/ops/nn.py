@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import _dtypes
-from ..autograd.function import Function
+from ..autograd.primitive import Primitive, export
 from ._util import as_array, is_tensor
 from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import accumulate_half_in_float32
@@ -26,7 +26,7 @@ def _axis(dim, ndim, op):
     return dim
 
 
-class Dropout(Function):
+class Dropout(Primitive):
     """y = x m / (1 - p) with m_i ~ Bernoulli(1 - p), a new mask at every call.   dy/dx = m / (1 - p).
 
     The mask is drawn inside the primitive (from `generator`, or chainrule's default generator
@@ -49,7 +49,7 @@ class Dropout(Function):
         return g * ctx.mask
 
 
-class Softmax(Function):
+class Softmax(Primitive):
     """s = exp(x - max x) / sum exp(x - max x).   ds/dx: J = diag(s) - s s^T, so the VJP is s (g - <g, s>).
 
     NOTE: subtracting the max keeps exp from overflowing; the result is unchanged.
@@ -77,7 +77,7 @@ class Softmax(Function):
         return gs - s * gs.sum(axis=ctx.axis, keepdims=True)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Primitive):
     """y = x - logsumexp(x).   dy/dx: the VJP is g - softmax(x) sum(g)."""
 
     @staticmethod
@@ -104,7 +104,7 @@ class LogSoftmax(Function):
         (y,) = ctx.saved_tensors
         return t - (exp(y) * t).sum(axis=ctx.axis, keepdims=True)
 
-class SoftmaxCrossEntropy(Function):
+class SoftmaxCrossEntropy(Primitive):
     """l = s * sum_n k_n * -log softmax(x_n)[t_n] for logits x (N, C) and class indices t (N,).
 
     k_n = 0 where t_n == ignore_index, else 1; s = 1 / sum_n k_n for mean=True, else 1.
@@ -216,7 +216,7 @@ def _softmax_ce(ctx, x, shifted, e, total, target, keep, scale):
 _BCE_EPS = float(np.float32(1e-12))
 
 
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropy(Primitive):
     """l = -(t ln p + (1 - t) ln(1 - p)), each log clamped at -100 (PyTorch's BCELoss).
 
     dl/dp = (p - t) / (p (1 - p)), with the denominator kept >= 1e-12;
@@ -257,6 +257,7 @@ class BinaryCrossEntropy(Function):
 
 # ----- public functions -----
 
+@export("Softmax", method=True, namespaces=("chainrule", "nn.functional"))
 @accumulate_half_in_float32
 def softmax(x, dim=None, *, axis=None):
     """exp(x_i) / sum_j exp(x_j) along `dim`, finite for any finite input (even +-1000).
@@ -268,6 +269,7 @@ def softmax(x, dim=None, *, axis=None):
     return Softmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "softmax"))
 
 
+@export("LogSoftmax", method=True, namespaces=("chainrule", "nn.functional"))
 @accumulate_half_in_float32
 def log_softmax(x, dim=None, *, axis=None):
     """x - logsumexp(x) along `dim`: the stable log of softmax (never log(softmax(x)))."""
@@ -275,6 +277,7 @@ def log_softmax(x, dim=None, *, axis=None):
     return LogSoftmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "log_softmax"))
 
 
+@export(differentiable=False, namespaces=("chainrule", "nn.functional"))
 def one_hot(tensor, num_classes=-1):
     """Integer labels (any shape) to one-hot vectors of int64 in a new last dimension.
 
@@ -372,6 +375,7 @@ def _check_class_weight(op, weight, classes):
         )
 
 
+@export(namespaces=())  # nn.functional wraps it with torch's legacy flags
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood: -input[n, target[n]] (input holds log-probabilities), as torch.
 
@@ -404,6 +408,7 @@ def _class_weight_along(weight, shape, class_dim):
     return weight.reshape(tuple(wshape)) if is_tensor(weight) else np.asarray(weight).reshape(wshape)
 
 
+@export(namespaces=())  # nn.functional wraps it with torch's legacy flags
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy from logits, as torch.nn.functional.cross_entropy.
 
@@ -466,6 +471,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return loss
 
 
+@export(namespaces=())  # nn.functional wraps it with torch's legacy flags
 def mse_loss(input, target, reduction="mean"):
     """Mean squared error: mean((input - target)^2)."""
     _check_same_shape("mse_loss", input, target)
@@ -473,6 +479,7 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
+@export(namespaces=())  # nn.functional wraps it with torch's legacy flags
 def l1_loss(input, target, reduction="mean"):
     """Mean absolute error: mean(|input - target|)."""
     from .elementwise import abs as _abs
@@ -506,6 +513,7 @@ def _check_weight_shape(op, name, weight, shape):
         )
 
 
+@export(namespaces=())  # nn.functional wraps it with torch's legacy flags
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t ln p + (1 - t) ln(1 - p)) on probabilities p, logs clamped at -100 (as PyTorch)."""
     _check_same_shape("binary_cross_entropy", input, target)
@@ -522,6 +530,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
+@export(namespaces=())  # nn.functional wraps it with torch's legacy flags
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """BCE on logits z: (1 - t) z + (1 + (w_pos - 1) t) softplus(-z), finite at any z.
 
@@ -539,6 +548,3 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
-
-
-NONDIFFERENTIABLE = ("one_hot",)

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.primitive import Primitive, export
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
 from ..autograd import effects as _effects
 from .elementwise import _plain, exp, sign, where
@@ -40,7 +40,7 @@ def _setup(ctx, x, axis, keepdims, op):
     return ctx.axes
 
 
-class Sum(Function):
+class Sum(Primitive):
     """y = sum of x over axes.   dy/dx_i = 1: the gradient is broadcast back."""
 
     @staticmethod
@@ -56,7 +56,7 @@ class Sum(Function):
     def jvp(ctx, t):
         return sum(t, dim=ctx.axes, keepdim=ctx.keepdims)
 
-class Prod(Function):
+class Prod(Primitive):
     """y = product of x over axes.   dy/dx_i = product of the other entries (exact with zeros)."""
 
     @staticmethod
@@ -117,7 +117,7 @@ def _prod_of_others(x, axes, in_shape):
     return permute(others, tuple(np.argsort(order)))
 
 
-class Extremum(Function):
+class Extremum(Primitive):
     """y = max (or min) of x over axes.   dy/dx_i = 1/k for the k entries equal to y, else 0.
 
     NOTE: where the extremum is NaN, PyTorch's amax/amin give the whole slice a NaN gradient
@@ -159,7 +159,7 @@ def _share_of_extremum(x, out, axes, nan_takes):
         return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
 
 
-class LogSumExp(Function):
+class LogSumExp(Primitive):
     """y = ln sum exp(x) over axes.   dy/dx_i = exp(x_i - y) = softmax(x)_i.
 
     NOTE: the max is subtracted first so exp cannot overflow; an all -inf slice gives
@@ -202,7 +202,7 @@ class LogSumExp(Function):
         weights = LogSumExp.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones))
         return sum(t * weights, dim=ctx.axes, keepdim=ctx.keepdims)
 
-class SafeSqrt(Function):
+class SafeSqrt(Primitive):
     """y = sqrt(s) for s >= 0.   dy/ds = 1 / (2y), taken as 0 where s = 0.
 
     NOTE: the subgradient 0 at s = 0 is PyTorch's choice for the std of a constant slice;
@@ -226,7 +226,7 @@ class SafeSqrt(Function):
         return g / (y * 2)
 
 
-class NormP(Function):
+class NormP(Primitive):
     """y = (sum |x|^p)^(1/p) over axes, p > 0.   dy/dx = sign(x) |x|^(p-1) y^(1-p).
 
     NOTE: |x|^(p-1) is taken as 0 at x = 0 and the whole gradient as 0 where y = 0, as in
@@ -264,7 +264,7 @@ class NormP(Function):
                    dim=ctx.axes, keepdim=ctx.keepdims)
 
 
-class Norm2(Function):
+class Norm2(Primitive):
     """y = sqrt(sum x^2) over axes.   dy/dx = x / y, with subgradient 0 where y = 0 (as PyTorch)."""
 
     @staticmethod
@@ -312,6 +312,7 @@ def accumulate_half_in_float32(fn):
     return reduction
 
 
+@export("Sum", method=True, torch_kwargs="out")
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     """Sum over `dim` (all by default); float16 accumulates in float32, as in PyTorch.
 
@@ -334,6 +335,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     return Sum.apply(x, axis=dim, keepdims=keepdim)
 
 
+@export("Sum", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     """Arithmetic mean over `dim` (all by default): sum / count."""
@@ -349,6 +351,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
     return sum(x, dim=axes, keepdim=keepdim, dtype=dtype) * (1.0 / count if count else np.nan)
 
 
+@export("Prod", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def prod(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Product over `dim` (all by default); the gradient is exact even with zeros."""
@@ -356,12 +359,14 @@ def prod(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return Prod.apply(x, axis=dim, keepdims=keepdim)
 
 
+@export("Extremum", method=True, torch_kwargs="out")
 def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Largest value over `dim`; ties share the gradient evenly."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "amax")
     return Extremum.apply(x, axis=dim, keepdims=keepdim, largest=True)
 
 
+@export("Extremum", method=True, torch_kwargs="out")
 def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Smallest value over `dim`; ties share the gradient evenly."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "amin")
@@ -388,6 +393,7 @@ def _extremum_with_indices(x, dim, keepdim, largest):
     return ValuesIndices(values, indices)
 
 
+@export("Getitem", method=True)
 def topk(x, k, dim=-1, largest=True, sorted=True):
     """As torch.topk: the k largest (or smallest) entries along ``dim`` and their indices.
 
@@ -421,6 +427,7 @@ def _topk_indices(array, k, axis, largest):
     return np.take(np.argsort(keys, axis=axis, kind="stable"), np.arange(k), axis=axis)
 
 
+@export("Extremum", method=True)
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """As torch.max: the largest value, or (values, indices) along `dim`, or maximum(x, other).
 
@@ -438,6 +445,7 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extremum_with_indices(x, dim, keepdim, largest=True)
 
 
+@export("Extremum", method=True)
 def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """As torch.min: the smallest value, or (values, indices) along `dim`, or minimum(x, other)."""
     if is_tensor(dim) or isinstance(dim, np.ndarray):
@@ -451,6 +459,7 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extremum_with_indices(x, dim, keepdim, largest=False)
 
 
+@export("LogSumExp", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """ln sum exp(x) over `dim`, computed stably (finite at inputs of +-1000)."""
@@ -458,6 +467,7 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return LogSumExp.apply(x, axis=dim, keepdims=keepdim)
 
 
+@export("Sum", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Variance over `dim`: sum (x - mean)^2 / (N - correction); correction=1 by default (PyTorch)."""
@@ -471,12 +481,14 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
     return sum(centered * centered, dim=axes, keepdim=keepdim) * (1.0 / denom if denom > 0 else np.inf)
 
 
+@export("Sum", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     """Standard deviation: sqrt(var(x)); its gradient for a constant slice is 0, as in PyTorch."""
     return SafeSqrt.apply(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
 
 
+@export("Norm2", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Vector p-norm over `dim` (all entries by default): p = 2 ('fro'), 1, inf, -inf, 0 (count of nonzeros)
@@ -514,6 +526,7 @@ def _check_nonempty(op, x, dim):
                          "reduce over another dim, or check the size first.")
 
 
+@export(differentiable=False, method=True, torch_kwargs="out")
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the largest value (over the flattened tensor when dim is None). No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmax")
@@ -521,6 +534,7 @@ def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _plain(lambda a: np.argmax(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
 
 
+@export(differentiable=False, method=True, torch_kwargs="out")
 def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Index of the smallest value. No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmin")
@@ -528,14 +542,13 @@ def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _plain(lambda a: np.argmin(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
 
 
+@export(differentiable=False, method=True, torch_kwargs="out")
 def all(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "all")
     return _plain(lambda a: np.all(a, axis=dim, keepdims=keepdim), x)
 
 
+@export(differentiable=False, method=True, torch_kwargs="out")
 def any(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "any")
     return _plain(lambda a: np.any(a, axis=dim, keepdims=keepdim), x)
-
-
-NONDIFFERENTIABLE = ("argmax", "argmin", "all", "any")

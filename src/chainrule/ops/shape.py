@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.primitive import Primitive, export
 from ..autograd.views import make_view
 from ._util import as_array, is_tensor, normalize_axes, unbroadcast
 
@@ -21,7 +21,7 @@ def _shape_arg(shape, op):
     return tuple(int(s) for s in shape)
 
 
-class Reshape(Function):
+class Reshape(Primitive):
     """y = x with a new shape (same elements in row-major order).   dy/dx: reshape back."""
 
     @staticmethod
@@ -44,7 +44,7 @@ class Reshape(Function):
     def jvp(ctx, t):
         return t.reshape(ctx.shape)
 
-class Permute(Function):
+class Permute(Primitive):
     """y = x with its axes reordered.   dy/dx: the inverse permutation."""
 
     @staticmethod
@@ -60,7 +60,7 @@ class Permute(Function):
     def jvp(ctx, t):
         return permute(t, ctx.axes)
 
-class BroadcastTo(Function):
+class BroadcastTo(Primitive):
     """y = x broadcast to a larger shape.   dy/dx: sum over the broadcast axes (unbroadcast)."""
 
     @staticmethod
@@ -86,7 +86,7 @@ class BroadcastTo(Function):
     def jvp(ctx, t):
         return broadcast_to(t, ctx.shape)
 
-class Cat(Function):
+class Cat(Primitive):
     """y = the inputs joined along `axis`.   dy/dx_k: the slice of g that came from x_k."""
 
     @staticmethod
@@ -116,7 +116,7 @@ class Cat(Function):
             parts.append(t)
         return Cat.apply(*parts, axis=ctx.axis)
 
-class Pad(Function):
+class Pad(Primitive):
     """y = x with a constant border.   dy/dx: the interior slice of g."""
 
     @staticmethod
@@ -133,7 +133,7 @@ class Pad(Function):
     def jvp(ctx, t):
         return Pad.apply(t, widths=ctx.widths, value=0.0)
 
-class Flip(Function):
+class Flip(Primitive):
     """y = x reversed along axes.   dy/dx: g reversed along the same axes."""
 
     @staticmethod
@@ -227,7 +227,7 @@ def _index_error(err, op, shape, index, advanced):
     return IndexError(f"{op}: {msg} (tensor of shape {tuple(shape)}, index {shown!r})")
 
 
-class Diagonal(Function):
+class Diagonal(Primitive):
     """y = the diagonal of x over dims (dim1, dim2), shifted by offset, as a last dim (a view).
 
     dy/dx: g written on that diagonal of zeros (DiagonalScatter).
@@ -251,7 +251,7 @@ class Diagonal(Function):
         return Diagonal.apply(t, **ctx.diag)
 
 
-class DiagonalScatter(Function):
+class DiagonalScatter(Primitive):
     """y = zeros(shape) with g on the diagonal (offset, dim1, dim2): the transpose of Diagonal.
 
     dy/dg: the diagonal of y's gradient.
@@ -275,7 +275,7 @@ class DiagonalScatter(Function):
         return DiagonalScatter.apply(t, shape=ctx.shape, **ctx.diag)
 
 
-class CopySlices(Function):
+class CopySlices(Primitive):
     """y = base with the elements of one of its views replaced by `value` (PyTorch's CopySlices).
 
     `pos` holds, for each element of the view, its flat position in base. It is the node an
@@ -324,7 +324,7 @@ class CopySlices(Function):
 
 
 
-class Getitem(Function):
+class Getitem(Primitive):
     """y = x[index] with PyTorch's rules: basic indexing (ints, slices, None) first, then index arrays.
 
     dy/dx: g scattered back into zeros of x's shape, adding where an index repeats.
@@ -360,7 +360,7 @@ class Getitem(Function):
         return Getitem.apply(t, basic=ctx.basic, index=ctx.index)
 
 
-class ScatterAdd(Function):
+class ScatterAdd(Primitive):
     """y = zeros(shape) with y[index] += g (the transpose of getitem).   dy/dg: y's gradient at index."""
 
     @staticmethod
@@ -384,7 +384,7 @@ class ScatterAdd(Function):
         return ScatterAdd.apply(t, basic=ctx.basic, index=ctx.index, shape=ctx.shape)
 
 
-class IndexPut(Function):
+class IndexPut(Primitive):
     """y = x with y[index] = v (or y[index] += v with accumulate, repeated indices adding up).
 
     dy/dx: g with zeros at index (g itself with accumulate);  dy/dv: g[index], summed over
@@ -706,6 +706,7 @@ def _index_tensors(indices, op):
     return tuple(out)
 
 
+@export(method=True)
 def index_put(input, indices, values, accumulate=False):
     """A copy of input with input[indices] = values (torch.index_put); with accumulate=True the
     values are added, and repeated indices add up. `indices` is a tuple of integer or boolean
@@ -729,6 +730,7 @@ def index_put(input, indices, values, accumulate=False):
     return IndexPut.apply(input, values, basic=(), index=advanced, accumulate=bool(accumulate))
 
 
+@export(method=True, namespaces=())
 def index_put_(input, indices, values, accumulate=False):
     """In place: input[indices] = values (or += with accumulate=True); see index_put."""
     return input._rebase(index_put(input, indices, values, accumulate), "index_put_")
@@ -754,6 +756,7 @@ def _check_bounds(a, size, dim, op, error=RuntimeError):
                            + (" (negative indices are not accepted here, as in PyTorch)" if bad < 0 else ""))
 
 
+@export(method=True)
 def index_select(input, dim, index):
     """The entries of input at positions `index` (a 1-D integer tensor) along `dim` (torch.index_select).
 
@@ -792,6 +795,7 @@ def _fill_value(input, value, op):
     return _check_scalar_fits(value, dtype, op)
 
 
+@export(method=True)
 def masked_fill(input, mask, value):
     """input with `value` where mask is True (torch.masked_fill); mask is a bool tensor that
     broadcasts with input, value a number or a 0-d tensor (it gets the sum of g over the mask).
@@ -810,6 +814,7 @@ def masked_fill(input, mask, value):
     return where(m, _fill_value(input, value, "masked_fill"), input)
 
 
+@export(method=True, namespaces=())
 def masked_fill_(input, mask, value):
     """In place: input[mask] = value, the mask broadcasting to input's shape; see masked_fill."""
     return input._rebase(masked_fill(input, mask, value), "masked_fill_")
@@ -891,6 +896,7 @@ def _wrap_like(x, array):
     return array
 
 
+@export(method=True)
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     """A copy of input with values written at `index` along `dim` (torch.scatter): for dim=1,
     out[i][index[i][j]] = src[i][j] (or = value). With repeated targets the last write wins.
@@ -905,11 +911,13 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     return _scatter(input, dim, index, src, value, reduce, False, "scatter")
 
 
+@export(method=True, namespaces=())
 def scatter_(input, dim, index, src=None, value=None, *, reduce=None):
     """In place: see scatter."""
     return input._rebase(scatter(input, dim, index, src, value, reduce=reduce), "scatter_")
 
 
+@export(method=True)
 def scatter_add(input, dim, index, src):
     """A copy of input with src added at `index` along `dim` (torch.scatter_add): for dim=1,
     out[i][index[i][j]] += src[i][j], repeated targets adding up.
@@ -921,11 +929,13 @@ def scatter_add(input, dim, index, src):
     return _scatter(input, dim, index, src, None, None, True, "scatter_add")
 
 
+@export(method=True, namespaces=())
 def scatter_add_(input, dim, index, src):
     """In place: see scatter_add."""
     return input._rebase(scatter_add(input, dim, index, src), "scatter_add_")
 
 
+@export(method=True)
 def index_add(input, dim, index, source, *, alpha=1):
     """A copy of input with alpha * source added at positions `index` along `dim` (torch.index_add);
     repeated indices add up.   dout/dinput: g;  dout/dsource: alpha * g at those positions.
@@ -962,11 +972,13 @@ def index_add(input, dim, index, source, *, alpha=1):
     return reshape(out, ()) if not shape else out
 
 
+@export(method=True, namespaces=())
 def index_add_(input, dim, index, source, *, alpha=1):
     """In place: see index_add."""
     return input._rebase(index_add(input, dim, index, source, alpha=alpha), "index_add_")
 
 
+@export(method=True)
 def reshape(x, *shape):
     """Same elements, new shape; one dimension may be -1.
 
@@ -984,6 +996,7 @@ def reshape(x, *shape):
     return out
 
 
+@export(method=True, namespaces=())
 def view(x, *shape):
     """Same elements, new shape, always sharing x's storage (torch.Tensor.view).
 
@@ -1007,6 +1020,7 @@ def view(x, *shape):
     return reshape(x, shape)
 
 
+@export(method=True)
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dims start_dim..end_dim into one (a view when strides allow, as torch.flatten)."""
     shape = np.shape(as_array(x))
@@ -1021,6 +1035,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     return reshape(x, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
 
 
+@export(method=True)
 def permute(x, *dims):
     """Reorder the dimensions (torch.permute)."""
     dims = _shape_arg(dims, "permute")
@@ -1033,6 +1048,7 @@ def permute(x, *dims):
     return make_view(Permute.apply(x, axes=dims), x, Permute, {"axes": dims}, op="permute")
 
 
+@export(method=True)
 def transpose(x, dim0=-2, dim1=-1):
     """Swap two dimensions (torch.transpose)."""
     if type(x) is np.ndarray and x.ndim >= 2:
@@ -1049,6 +1065,7 @@ def transpose(x, dim0=-2, dim1=-1):
 swapaxes = transpose
 
 
+@export(method=True)
 def movedim(x, source, destination):
     """Move dim(s) `source` to position(s) `destination` (ints or equal-length sequences), keeping the
     others in order: movedim(x of shape (2, 3, 4), (0, 1), (2, 0)) has shape (3, 4, 2)."""
@@ -1067,6 +1084,7 @@ def movedim(x, source, destination):
     return permute(x, tuple(order))
 
 
+@export(method=True)
 def squeeze(x, dim=None):
     """Remove dimensions of size 1 (all of them, or only `dim`)."""
     shape = np.shape(as_array(x))
@@ -1076,6 +1094,7 @@ def squeeze(x, dim=None):
     return reshape(x, tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1)))
 
 
+@export(method=True)
 def unsqueeze(x, dim):
     """Insert a dimension of size 1 at `dim`."""
     shape = list(np.shape(as_array(x)))
@@ -1086,6 +1105,7 @@ def unsqueeze(x, dim):
     return reshape(x, tuple(shape))
 
 
+@export(method=True)
 def broadcast_to(x, *shape):
     """View x broadcast to `shape` (NumPy's broadcast_to, PyTorch's expand)."""
     if type(x) is np.ndarray and len(shape) == 1 and type(shape[0]) is tuple:
@@ -1097,6 +1117,7 @@ def broadcast_to(x, *shape):
     return make_view(BroadcastTo.apply(x, shape=shape), x, BroadcastTo, {"shape": shape}, op="expand")
 
 
+@export(method=True)
 def expand(x, *sizes):
     """Broadcast to `sizes`; -1 keeps a dimension as it is (torch.expand)."""
     sizes = _shape_arg(sizes, "expand")
@@ -1106,10 +1127,12 @@ def expand(x, *sizes):
     return broadcast_to(x, full)
 
 
+@export(method=True, namespaces=())
 def expand_as(x, other):
     return broadcast_to(x, np.shape(as_array(other)))
 
 
+@export("Cat", torch_kwargs="out")
 def cat(tensors, dim=0, *, axis=None):
     """Join tensors along an existing dimension.
 
@@ -1145,6 +1168,7 @@ def cat(tensors, dim=0, *, axis=None):
 concatenate = cat
 
 
+@export("Cat", torch_kwargs="out")
 def stack(tensors, dim=0, *, axis=None):
     """Join tensors along a new dimension."""
     dim = dim if axis is None else axis
@@ -1157,6 +1181,7 @@ def stack(tensors, dim=0, *, axis=None):
     return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
 
 
+@export(method=True)
 def split(x, split_size_or_sections, dim=0):
     """Split into pieces of a given size (int) or of the given sizes (list), as torch.split."""
     size = np.shape(as_array(x))[dim]
@@ -1193,6 +1218,7 @@ def _multi_output_view(piece, op):
     return piece
 
 
+@export(method=True)
 def chunk(x, chunks, dim=0):
     """Split into `chunks` pieces of (nearly) equal size, as torch.chunk."""
     if int(chunks) <= 0:
@@ -1204,6 +1230,7 @@ def chunk(x, chunks, dim=0):
     return split(x, step, dim)
 
 
+@export(method=True)
 def unbind(x, dim=0):
     """The slices along `dim`, each without that dimension (views of x, as torch.unbind)."""
     ndim = np.ndim(as_array(x))
@@ -1212,6 +1239,7 @@ def unbind(x, dim=0):
     return tuple(_multi_output_view(getitem(x, lead + (i,)), "unbind") for i in range(np.shape(as_array(x))[dim]))
 
 
+@export(method=True)
 def diagonal(x, offset=0, dim1=0, dim2=1):
     """The diagonal over dims dim1 and dim2 as a new last dim: a view (torch.diagonal)."""
     ndim = np.ndim(as_array(x))
@@ -1227,12 +1255,14 @@ def copy_slices(base, value, pos):
     return CopySlices.apply(base, value, pos=pos)
 
 
+@export(method=True)
 def select(x, dim, index):
     """x indexed by `index` along `dim`, that dimension removed: a view (torch.select)."""
     dim = normalize_axes(dim, np.ndim(as_array(x)), "select")[0]
     return getitem(x, (slice(None),) * dim + (int(index),))
 
 
+@export(method=True)
 def narrow(x, dim, start, length):
     """The `length` entries from `start` along `dim`: a view (torch.narrow)."""
     dim = normalize_axes(dim, np.ndim(as_array(x)), "narrow")[0]
@@ -1243,6 +1273,7 @@ def narrow(x, dim, start, length):
     return getitem(x, (slice(None),) * dim + (slice(start, start + int(length)),))
 
 
+@export("Pad", namespaces=("chainrule", "nn.functional"))
 def pad(x, pad, mode="constant", value=0.0):
     """Constant padding, torch.nn.functional.pad style: (left, right) for the last dim, then the one before..."""
     if mode != "constant":
@@ -1260,12 +1291,14 @@ def pad(x, pad, mode="constant", value=0.0):
     return Pad.apply(x, widths=tuple(widths), value=value)
 
 
+@export(method=True)
 def flip(x, *dims):
     """Reverse the order of elements along `dims`: flip(x, (0, 1)), or x.flip(0, 1) as torch's method."""
     dims = normalize_axes(_shape_arg(dims, "flip"), np.ndim(as_array(x)), "flip")
     return Flip.apply(x, axes=dims)
 
 
+@export(method=True)
 def repeat(x, *sizes):
     """Tile x: repeat it sizes[i] times along each dimension (torch.repeat)."""
     sizes = _shape_arg(sizes, "repeat")
@@ -1282,6 +1315,7 @@ def repeat(x, *sizes):
     return out
 
 
+@export(method=True)
 def gather(input, dim, index):
     """out[i][j] = input[index[i][j]][j] for dim=0 (torch.gather), built on getitem.
 
@@ -1295,6 +1329,5 @@ def gather(input, dim, index):
 
 def take_along_dim(x, indices, dim):
     return gather(x, dim, indices)
-
-
-NONDIFFERENTIABLE = ()
+export(name="swapaxes", method=True)(transpose)
+export("Cat", name="concatenate", torch_kwargs="out")(cat)

@@ -129,10 +129,13 @@ _RECOMPUTABLE = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": n
                  "Cos": np.cos, "Sqrt": np.sqrt, "Abs": np.abs, "Clone": np.copy, "Matmul": np.matmul}
 
 
+from ..autograd.primitive import PRIMITIVES  # noqa: E402
+
+
 def _recompute(node, inputs):
     fn = _RECOMPUTABLE.get(node.op_name)
-    if fn is None or type(node).__module__ not in ("chainrule.ops.elementwise",
-                                                                   "chainrule.ops.linalg") or any(i is None for i in inputs):
+    if fn is None or PRIMITIVES.get(node.op_name) is None or not isinstance(node, PRIMITIVES[node.op_name]) \
+            or any(i is None for i in inputs):  # (a user Function may be called Add too)
         return None
     with np.errstate(all="ignore"):
         return fn(*inputs)
