@@ -781,6 +781,39 @@ _max2d.make_args = _distinct
 SPECS = {spec.name: spec for spec in OP_TABLE}
 
 
+def uncovered_primitives(table):
+    """Names of the registered primitives that no (spec, case) of `table` reaches, forward, backward
+    or double backward. The required set is the registry's (chainrule.ops.primitives())."""
+    import zlib
+
+    from chainrule import ops
+
+    reached = set()
+
+    def record(node, g, grads):
+        reached.add(type(node).__name__)
+
+    cr.autograd.engine.add_observer(record)
+    try:
+        for spec in table:
+            for i in range(len(spec.cases)):
+                args, kwargs = spec.sample(i, np.random.default_rng(zlib.crc32(f"{spec.name}-{i}".encode())))
+                wrt = spec.differentiable(args)
+                tensors = [cr.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) if j in wrt
+                           else np.asarray(a) for j, a in enumerate(args)]
+                out = spec.fn(*tensors, **kwargs)
+                if out.requires_grad:
+                    inputs = [tensors[j] for j in wrt]
+                    v = cr.ones_like(out, requires_grad=True)
+                    grads = cr.autograd.grad(out, inputs, grad_outputs=v, create_graph=True)
+                    live = [g.sum() for g in grads if g.requires_grad]
+                    if live:
+                        cr.autograd.grad(sum(live), inputs + [v], allow_unused=True)
+    finally:
+        cr.autograd.engine.remove_observer(record)
+    return {cls.__name__ for cls in ops.primitives()} - reached
+
+
 def all_cases():
     """(spec, case index) for every sample in the table, with readable ids."""
     for spec in OP_TABLE:

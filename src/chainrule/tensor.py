@@ -1,7 +1,12 @@
 """Tensor: a NumPy array plus what autograd needs (grad, requires_grad, grad_fn).
 
-Operators and methods forward to the primitives in `chainrule.ops`; this file
-holds storage, construction, in-place updates and the glue to the engine.
+Operators and methods forward to the primitives in `chainrule.ops` (the op methods, x.exp() and
+the like, are installed from the registry: autograd/primitive.py); this file holds storage,
+construction, in-place updates and the glue to the engine.
+
+NOTE: over 1000 lines: Tensor is one class, written in one place in the order a reader looks
+for it (construction, properties, autograd, in-place updates, conversions, operators); the math
+of its ops is not here but in chainrule.ops. Mixins in other modules would only scatter the class.
 """
 from __future__ import annotations
 
@@ -1126,10 +1131,10 @@ _OWN_METHODS = frozenset(vars(Tensor))
 def _install_method(export, added):
     """Methods are the registered op functions themselves: x.exp() is exp(x) (see autograd/primitive.py)."""
     for name in export.methods:
-        if name in _OWN_METHODS:
+        if added and name in _OWN_METHODS:
             raise TypeError(f"{export.name}: Tensor.{name} is defined by Tensor itself; a registered op "
                             "cannot replace it. Choose another method name (method=...).")
-        if added:
+        elif added:
             setattr(Tensor, name, export.fn)
         elif Tensor.__dict__.get(name) is export.fn:
             delattr(Tensor, name)

@@ -1,6 +1,7 @@
 """Graph nodes: `Function`, the base of every primitive op and of user-defined ops.
 
-A primitive is a subclass with two static methods side by side:
+A primitive (a subclass of `Primitive`, autograd/primitive.py, which registers it) has two
+static methods side by side:
 
     forward(ctx, *arrays, **params) -> array       runs on NumPy arrays
     backward(ctx, g) -> grad or tuple of grads     the vector-Jacobian product
@@ -15,6 +16,9 @@ the graph of the derivative, which gives higher order for free.
 User-defined ops subclass `Function` the PyTorch way (`forward(ctx, *tensors)`
 returning a Tensor, `backward(ctx, *grads)` returning Tensors); see
 `Function.apply` and `custom_vjp`.
+
+NOTE: a little over 500 lines: the apply paths (any arity, one input, two inputs, user Functions)
+are written out in full rather than sharing helpers, for speed (see the NOTE after _apply_unary).
 """
 from __future__ import annotations
 
@@ -546,8 +550,6 @@ class _CustomVJP:
         outer = self
 
         class _CustomVJPFunction(Function):
-            _array_protocol = False
-
             @staticmethod
             def forward(ctx, *inputs):
                 out, residuals = outer.fwd(*inputs)

@@ -76,8 +76,19 @@ def _add(entry: Export):
         for sink in _sinks:
             sink(old, False)
     EXPORTS[entry.name] = entry
-    for sink in _sinks:
-        sink(entry, True)
+    done = []
+    try:
+        for sink in _sinks:
+            sink(entry, True)
+            done.append(sink)
+    except Exception:
+        # A namespace refused it (a method name Tensor defines itself): leave no half-installed export.
+        del EXPORTS[entry.name]
+        for sink in done:
+            sink(entry, False)
+        if old is not None:
+            _add(old)
+        raise
 
 
 def _as_names(method, name):

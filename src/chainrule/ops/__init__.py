@@ -3,8 +3,10 @@
     unary.py, binary.py, compare.py  elementwise ops (elementwise.py gathers them; promotion.py
                                      converts operands to PyTorch's result dtype)
     reduce.py                        sum, mean, max, norm, ...
-    shape.py                         views, indexing, joining
-    linalg.py                        matmul, linear
+    views.py, joining.py,            reshape, permute, flip, ...; cat, stack, pad, split, ...;
+    indexing.py, scatter.py          x[index] and assignment; index_select, scatter, gather, ...
+                                     (shape.py gathers them)
+    linalg.py                        matmul, linear (x W^T + b), dot, outer
     nn.py                            softmax, losses, dropout
     conv.py                          convolution and pooling
 
@@ -12,7 +14,7 @@ Every primitive is registered when its class is defined (autograd/primitive.py):
 lists them from the registry; `NONDIFFERENTIABLE` lists the public ops whose results carry no
 gradient (comparisons, argmax, ...).
 """
-from . import conv, elementwise, linalg, nn, reduce, shape
+from . import conv, elementwise, linalg, nn, reduce, shape  # noqa: F401  (each registers its ops)
 from ..autograd import primitive as _registry
 
 

@@ -177,6 +177,9 @@ def _share_of_smaller(x, y):
 class Where(Primitive):
     """z = x where cond else y.   dz/dx = cond, dz/dy = not cond (cond gets no gradient)."""
 
+    elementwise = "nary"
+    differentiable = (1, 2)
+
     @staticmethod
     def forward(ctx, cond, x, y):
         if (type(cond) is not np.ndarray or cond.dtype != np.bool_) and not getattr(cond, "_symbolic", False):

@@ -5,6 +5,9 @@ Convolution is im2col: a strided view of the (padded) input lists every receptiv
 lays those out as a matrix, and a single GEMM does the rest. Its backward is two more primitives,
 ConvInputGrad (col2im, the transposed convolution) and ConvWeightGrad, which are each other's
 and Conv's transposes, so gradients of any order stay GEMM-based.
+
+NOTE: over 500 lines: the three convolution primitives are each other's transposes and share the
+window and padding helpers; pooling reuses them. Split, one part would only be read with the other.
 """
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Neural-network primitives and losses: softmax and log-softmax (stable primitives), and the
 losses built from them (cross_entropy, nll_loss, mse_loss, binary cross-entropy).
+
+NOTE: a little over 500 lines: cross-entropy's fused primitive (class indices, probabilities,
+weights, ignore_index, label smoothing) is most of it, and its options belong together.
 """
 from __future__ import annotations
 

@@ -8,6 +8,12 @@ forward-mode rule (the Jacobian is diagonal, so jvp = vjp). Setting `function = 
 Every backward rule uses operations that work on arrays and on Tensors, so the same rule
 serves first-order backward (arrays, nothing recorded) and create_graph=True (Tensors,
 recorded for higher order). `_plain` applies a NumPy function with no gradient.
+
+A class with `function = "exp"` also defines `exp` in this module (the registry puts the
+generated function here), so the backward rules below call exp, cos, sigmoid, ... by name.
+
+NOTE: a little over 500 lines: eighteen primitives of one family, each a short class with its
+docstring (the math), and the composites that use them.
 """
 from __future__ import annotations
 
