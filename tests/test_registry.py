@@ -72,6 +72,13 @@ def test_a_new_elementwise_primitive_appears_everywhere_from_the_registry(cube):
     assert cr.gradcheck(cr.cube, (x,)) and cr.gradgradcheck(cr.cube, (x,))
 
 
+def test_star_import_gives_every_public_name():
+    namespace = {}
+    exec("from chainrule import *", namespace)
+    assert {"tensor", "Tensor", "exp", "add", "matmul", "softmax", "cat", "jit", "grad", "optim"} <= set(namespace)
+    assert set(cr.__all__) <= set(namespace)
+
+
 def test_unregistering_restores_every_namespace(cube):
     registry.unregister("Cube", "cube")
     assert "Cube" not in registry.PRIMITIVES

@@ -69,8 +69,9 @@ __version__ = "0.1.0"
 from .explain import explain  # also attaches Tensor.explain and chainrule.viz (cheap: no graphviz/sympy)
 from .value import Value
 
-# Every public name: the ones written above, then the registered ops (kept current by _install).
+# Every public name: the ones written above and the loaded submodules, then the registered ops (kept
+# current by _install). The lazy submodules stay out: `from chainrule import *` should not load them.
 __all__ += sorted(k for k, v in globals().items() if not k.startswith("_") and k not in __all__
-                  and not isinstance(v, type(_registry)) and k not in ("annotations",)) + list(_LAZY) + [
-    "accelerator", "autograd", "backends", "cuda", "optim"]
+                  and not isinstance(v, type(_registry)) and k != "annotations") + [
+    "accelerator", "autograd", "backends", "cuda", "optim", "viz"]
 _registry.on_export(_install)
