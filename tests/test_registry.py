@@ -86,6 +86,23 @@ def test_unregistering_restores_every_namespace(cube):
     assert not hasattr(cr.Tensor, "cube")
 
 
+def test_the_generated_function_is_a_name_of_its_module_until_unregistered():
+    import sys
+    import types
+
+    module = sys.modules["scratch_ops"] = types.ModuleType("scratch_ops")
+    try:
+        type("Twice", (UnaryElementwise,), {"__module__": "scratch_ops", "function": "twice",
+                                            "forward": staticmethod(lambda ctx, x: x * 2),
+                                            "backward": staticmethod(lambda ctx, g: g * 2)})
+        assert module.twice(np.array(3.0)) == 6.0 and cr.twice is module.twice
+        registry.unregister("Twice", "twice")
+        assert not hasattr(module, "twice") and not hasattr(cr, "twice")
+    finally:
+        registry.unregister("Twice", "twice")
+        del sys.modules["scratch_ops"]
+
+
 def test_a_binary_primitive_is_its_math_and_the_base_broadcasts(request):
     class Hypot(BinaryElementwise):
         """z = sqrt(x^2 + y^2).   dz/dx = x / z,  dz/dy = y / z."""

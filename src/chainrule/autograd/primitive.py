@@ -135,6 +135,10 @@ def unregister(*names):
         if entry is not None:
             for sink in _sinks:
                 sink(entry, False)
+            module = sys.modules.get(entry.fn.__module__)
+            if module is not None and getattr(module, entry.name, None) is entry.fn and entry.primitives \
+                    and getattr(entry.primitives[0], "function", None) == entry.name:
+                delattr(module, entry.name)  # the generated function _generate_function put there
 
 
 def namespace(space: str) -> dict:
