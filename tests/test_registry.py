@@ -11,7 +11,6 @@ import chainrule.nn.functional as F
 from chainrule import ops
 from chainrule.autograd import primitive as registry
 from chainrule.autograd.primitive import BinaryElementwise, Primitive, UnaryElementwise
-
 from opinfo import OP_TABLE, binary, unary, uncovered_primitives
 
 torch = pytest.importorskip("torch")

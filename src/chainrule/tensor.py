@@ -1113,17 +1113,18 @@ from .autograd import function as _function  # noqa: E402
 _function._Tensor = Tensor  # the engine's hot paths test isinstance against this, no import per call
 engine._Tensor = Tensor
 
-from .ops import elementwise as _ew  # noqa: E402  (ops need Tensor defined first)
-from .ops import binary as _binary, compare as _compare, promotion as _promotion  # noqa: E402
+# (ops need Tensor defined first; importing chainrule.ops registers every primitive and public op)
+from . import creation as _creation  # noqa: E402
+from .autograd import primitive as _registry  # noqa: E402
+from .ops import binary as _binary  # noqa: E402
+from .ops import compare as _compare  # noqa: E402
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import linalg as _linalg  # noqa: E402
+from .ops import promotion as _promotion  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
 
 # the binary ops' same-dtype fast paths test type(x) is Tensor
 _binary._Tensor = _compare._Tensor = _promotion._Tensor = Tensor
-from .ops import linalg as _linalg  # noqa: E402
-from .ops import reduce as _reduce  # noqa: E402
-from .ops import shape as _shape  # noqa: E402
-from .ops import nn as _nn  # noqa: E402
-from . import creation as _creation  # noqa: E402
-from .autograd import primitive as _registry  # noqa: E402
 
 _OWN_METHODS = frozenset(vars(Tensor))
 

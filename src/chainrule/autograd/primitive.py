@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class Export:
     methods: tuple = ()
     namespaces: tuple = ("chainrule",)
     differentiable: bool = True
-    torch_kwargs: Optional[str] = None
+    torch_kwargs: str | None = None
 
 
 def _add(entry: Export):

@@ -14,8 +14,8 @@ Every primitive is registered when its class is defined (autograd/primitive.py):
 lists them from the registry; `NONDIFFERENTIABLE` lists the public ops whose results carry no
 gradient (comparisons, argmax, ...).
 """
-from . import conv, elementwise, linalg, nn, reduce, shape  # noqa: F401  (each registers its ops)
 from ..autograd import primitive as _registry
+from . import conv, elementwise, linalg, nn, reduce, shape  # noqa: F401  (each registers its ops)
 
 
 def primitives():

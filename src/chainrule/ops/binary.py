@@ -13,8 +13,7 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.primitive import BinaryElementwise, Primitive, export, full_tangent
 from ._util import as_array, broadcast_error, is_tensor, unbroadcast
-from .promotion import (_FLOAT32, _FLOAT64, _check_fits, _ordered, _promote, _promote2, _refuse_bool,
-                        _to_dtype)
+from .promotion import _FLOAT32, _FLOAT64, _check_fits, _ordered, _promote, _promote2, _refuse_bool, _to_dtype
 from .unary import _IEEE, Clamp, _plain, log
 
 _Tensor = None  # set by tensor.py once Tensor exists: the same-dtype fast tests compare types with it

@@ -22,7 +22,7 @@ from ..autograd.function import _NULL_CTX
 from ..autograd.primitive import Primitive, export
 from ._util import ArgumentError, as_array
 from .elementwise import _plain
-from .shape import Getitem, reshape, transpose
+from .shape import Getitem, reshape
 
 
 def _sum_present(terms, ctx):

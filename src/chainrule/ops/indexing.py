@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import builtins
 import operator
+
 import numpy as np
 
 from ..autograd.primitive import Primitive
 from ..autograd.views import make_view
 from ._util import as_array, is_tensor, unbroadcast
-
 
 # ----- indexing -----
 #
@@ -143,7 +143,8 @@ class CopySlices(Primitive):
             from ..autograd.function import format_site
 
             raise RuntimeError(
-                f"CopySlices (created at {format_site(getattr(ctx, 'site', None))}): unsupported operation: more than one "
+                f"CopySlices (created at {format_site(getattr(ctx, 'site', None))}): unsupported operation: "
+                "more than one "
                 f"element of the written-to view (shape {pos.shape}, an expanded view) refers to a single "
                 "memory location, so its gradient is ambiguous. Please .clone() the tensor before the "
                 "in-place operation."
@@ -536,4 +537,4 @@ def copy_slices(base, value, pos):
     return CopySlices.apply(base, value, pos=pos)
 
 
-from .views import Diagonal, reshape, view  # noqa: E402  (the shape modules use each other)
+from .views import Diagonal, reshape  # noqa: E402  (the shape modules use each other)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+
 import numpy as np
 
 from ..autograd.primitive import Primitive, export

@@ -148,7 +148,8 @@ class Linear(Primitive):
     def jvp(ctx, tx, tw, tb=None):
         x, w = ctx.saved_tensors
         total = None
-        for term in (Linear.apply(tx, w) if tx is not None else None, Linear.apply(x, tw) if tw is not None else None, tb):
+        terms = (Linear.apply(tx, w) if tx is not None else None, Linear.apply(x, tw) if tw is not None else None, tb)
+        for term in terms:
             if term is not None:
                 total = term if total is None else total + term
         return full_tangent(ctx, total)

@@ -104,7 +104,7 @@ def _refuse_bool(op, operands, fix, both=False):
     """Refuse a bool operand (both=True: only when every operand is bool), naming op, dtypes and fix."""
     bools = [isinstance(a, bool) or np.asarray(as_array(a)).dtype == np.bool_ for a in operands]
     if all(bools) if both else any(bools):
-        for a in operands:
+        if operands:
             dtypes = ", ".join(str(_dtypes.result_type(b)) for b in operands)
             raise RuntimeError(f"{op}: not supported with {'bool operands' if both else 'a bool operand'} "
                                f"(operands: {dtypes}), as in PyTorch. {fix}")

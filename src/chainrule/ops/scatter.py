@@ -3,6 +3,7 @@ scatter, scatter_add, gather (and their in-place forms), built on the indexing p
 from __future__ import annotations
 
 import builtins
+
 import numpy as np
 
 from ..autograd.primitive import export
@@ -312,5 +313,5 @@ def take_along_dim(x, indices, dim):
     return gather(x, dim, indices)
 
 
-from .indexing import Getitem, IndexPut, _ALL, _INDEX_DTYPES, _check_scalar_fits, _index_shape, _setitem_value  # noqa: E402  (the shape modules use each other)
+from .indexing import _ALL, _INDEX_DTYPES, Getitem, IndexPut, _check_scalar_fits, _index_shape, _setitem_value  # noqa: E402  (the shape modules use each other)
 from .views import reshape  # noqa: E402  (the shape modules use each other)

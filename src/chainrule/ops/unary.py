@@ -10,7 +10,7 @@ serves first-order backward (arrays, nothing recorded) and create_graph=True (Te
 recorded for higher order). `_plain` applies a NumPy function with no gradient.
 
 A class with `function = "exp"` also defines `exp` in this module (the registry puts the
-generated function here), so the backward rules below call exp, cos, sigmoid, ... by name.
+generated function here, for `from .unary import exp`); the rules below call the classes' apply.
 
 NOTE: a little over 500 lines: eighteen primitives of one family, each a short class with its
 docstring (the math), and the composites that use them.
@@ -210,7 +210,7 @@ class Sin(UnaryElementwise):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * cos(x)
+        return g * Cos.apply(x)
 
 
 class Cos(UnaryElementwise):
@@ -227,7 +227,7 @@ class Cos(UnaryElementwise):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return -(g * sin(x))
+        return -(g * Sin.apply(x))
 
 
 class Tan(UnaryElementwise):
@@ -337,7 +337,7 @@ class Softplus(UnaryElementwise):
         (x,) = ctx.saved_tensors
         beta, threshold = ctx.beta, ctx.threshold
         bx = x * beta if beta != 1 else x
-        slope = sigmoid(bx)
+        slope = Sigmoid.apply(bx)
         at_or_above = bx >= threshold
         if is_tensor(at_or_above) or at_or_above.any():  # a recorded backward keeps both branches
             # NOTE: at beta x == threshold the slope is sigmoid(threshold) but, as in PyTorch's
@@ -376,7 +376,7 @@ class Elu(UnaryElementwise):
         # (a NaN x takes the linear slope, as PyTorch's x <= 0 test sends it there)
         kink_or_above = _plain(lambda a: np.where(a == 0, alpha * scale, scale).astype(a.dtype), x)
         where = _binary.where
-        return g * where(negative, exp(where(negative, x, 0.0)) * (alpha * scale), kink_or_above)
+        return g * where(negative, Exp.apply(where(negative, x, 0.0)) * (alpha * scale), kink_or_above)
 
 
 class Erf(UnaryElementwise):
@@ -393,7 +393,7 @@ class Erf(UnaryElementwise):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * (exp(-(x * x)) * _SQRT_2_OVER_PI)
+        return g * (Exp.apply(-(x * x)) * _SQRT_2_OVER_PI)
 
 
 class Clamp(UnaryElementwise):
@@ -542,22 +542,22 @@ def gelu(x, approximate="none"):
     """x Phi(x) (exact, with erf) or its tanh approximation (approximate='tanh'), as PyTorch."""
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI_HALF
-        return x * 0.5 * (tanh(inner) + 1.0)
+        return x * 0.5 * (Tanh.apply(inner) + 1.0)
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return x * 0.5 * (erf(x * _INV_SQRT2) + 1.0)
+    return x * 0.5 * (Erf.apply(x * _INV_SQRT2) + 1.0)
 
 
 @export(Sigmoid, namespaces=_CR_F)
 def silu(x):
     """x sigmoid(x) (also called swish)."""
-    return x * sigmoid(x)
+    return x * Sigmoid.apply(x)
 
 
 @export(Tanh, Softplus, namespaces=())
 def mish(x):
     """x tanh(softplus(x))."""
-    return x * tanh(softplus(x))
+    return x * Tanh.apply(softplus(x))
 
 
 @export(Hardtanh, namespaces=())
@@ -577,4 +577,6 @@ def cast(x, dtype):
     return Cast.apply(x, dtype=dtype)
 
 
-from . import binary as _binary, compare as _compare  # noqa: E402  (they build on this module)
+# (at the end: binary.py and compare.py build on this module)
+from . import binary as _binary  # noqa: E402
+from . import compare as _compare  # noqa: E402
