@@ -248,6 +248,7 @@ def _number(kind, low, what, high=math.inf, strict=False):
 
 _positive_int = _number(int, 0, "an integer", strict=True)
 _count = _number(int, 0, "an integer")
+_threads = _number(int, 0, "a number of threads", high=1024)
 _rate = _number(float, 0, "a finite number")
 _width = _number(int, 0, "a width", high=MAX_WIDTH, strict=True)
 _seconds = _number(float, 0, "a number of seconds", high=3600, strict=True)
@@ -275,6 +276,8 @@ class _ArgumentParser(argparse.ArgumentParser):
             close = difflib.get_close_matches(match.group(1), choices, n=1, cutoff=0.5)
             if close:
                 message += f"; did you mean {close[0]!r}?"
+        if message.endswith("required: EXPR"):
+            message += " (an expression that starts with '-' goes after `--`: chainrule derive -- \"-x**2\")"
         self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
 
     def unknown(self, extras):
@@ -337,7 +340,7 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--jit", action="store_true", help="trace the training step once and replay it (chainrule.jit)")
     t.add_argument("--no-plot", action="store_true", help="don't write curves.png")
-    t.add_argument("--threads", type=_count, default=1, help="BLAS threads (default 1: fastest for these small "
+    t.add_argument("--threads", type=_threads, default=1, help="BLAS threads (default 1: fastest for these small "
                                                              "models; 0 leaves the BLAS default)")
     t.set_defaults(handler=train_command)
 
@@ -346,7 +349,7 @@ def make_parser() -> argparse.ArgumentParser:
                                    "train and test loss and accuracy.")
     e.add_argument("dir", help="the run's --out directory")
     e.add_argument("--data", help="evaluate on other data with the same shapes (default: the run's)")
-    e.add_argument("--threads", type=_count, default=1, help="BLAS threads (default 1; 0 leaves the BLAS default)")
+    e.add_argument("--threads", type=_threads, default=1, help="BLAS threads (default 1; 0 leaves the BLAS default)")
     e.set_defaults(handler=evaluate_command)
 
     budget = "seconds of symbolic work before a 'too large' error (default 10)"

@@ -138,63 +138,73 @@ def _value_at(expr, point, deadline, what):
         return ieee(expr, point)
 
 
-def derive_command(args, out=None):
+def _refusing(command):
+    """Run a command, printing a refused input as one `error:` line with exit code 2."""
+
+    def run(args, out=None):
+        try:
+            return command(args, out or sys.stdout)
+        except ExpressionError as e:
+            print(f"error: {e}", file=sys.stderr)
+        except (OverflowError, RecursionError) as e:
+            # SymPy's numerics on a huge constant, or its recursion on a deep result
+            print(f"error: the expression is too large for SymPy ({type(e).__name__}: {e}); try a smaller one",
+                  file=sys.stderr)
+        return 2
+
+    run.__name__, run.__doc__ = command.__name__, command.__doc__
+    return run
+
+
+@_refusing
+def derive_command(args, out):
     """`chainrule derive EXPR [--wrt x] [--at x=1]`: print f, df/dx simplified, and its value.
 
     Returns the process exit code (0, or 2 for an expression or option that is refused).
     """
     import sympy as sp
 
-    out = out or sys.stdout
-    try:
-        ast, expr, names, deadline = _read(args)
-        wrt = _check_wrt(getattr(args, "wrt", None), names)
-        point = _point(args, names)
-        with deadline.step("differentiating"):
-            raw = sp.diff(expr, _symbol(wrt))
-        print(f"f({', '.join(names) or wrt}) = {_text(expr, deadline)}", file=out)
-        d = _simplified(raw, deadline, out)
-        print(f"df/d{wrt} = {_text(d, deadline)}", file=out)
-        expanded = _expanded(d, deadline)
-        if expanded is not None:
-            print(f"        = {expanded}", file=out)
-        if point:
-            _value_at(expr, point, deadline, "f")  # a point outside f's domain is named, not differentiated
-            value = _value_at(d, point, deadline, f"df/d{wrt}")
-            shown = ", ".join(f"{k}={fmt(v)}" for k, v in point.items())
-            print(f"at {shown}: df/d{wrt} = {fmt(value)}", file=out)
-            if wrt in point:
-                auto, = _autodiff(ast, point, [wrt])
-                print(f"autodiff check (chainrule backward): {fmt(auto)}", file=out)
-        return 0
-    except ExpressionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ast, expr, names, deadline = _read(args)
+    wrt = _check_wrt(getattr(args, "wrt", None), names)
+    point = _point(args, names)
+    with deadline.step("differentiating"):
+        raw = sp.diff(expr, _symbol(wrt))
+    print(f"f({', '.join(names) or wrt}) = {_text(expr, deadline)}", file=out)
+    d = _simplified(raw, deadline, out)
+    print(f"df/d{wrt} = {_text(d, deadline)}", file=out)
+    expanded = _expanded(d, deadline)
+    if expanded is not None:
+        print(f"        = {expanded}", file=out)
+    if point:
+        _value_at(expr, point, deadline, "f")  # a point outside f's domain is named, not differentiated
+        value = _value_at(d, point, deadline, f"df/d{wrt}")
+        shown = ", ".join(f"{k}={fmt(v)}" for k, v in point.items())
+        print(f"at {shown}: df/d{wrt} = {fmt(value)}", file=out)
+        if wrt in point:
+            auto, = _autodiff(ast, point, [wrt])
+            print(f"autodiff check (chainrule backward): {fmt(auto)}", file=out)
+    return 0
 
 
-def grad_command(args, out=None):
+@_refusing
+def grad_command(args, out):
     """`chainrule grad EXPR [--at x=1,y=2]`: print the gradient symbolically and its value at the point."""
     import sympy as sp
 
-    out = out or sys.stdout
-    try:
-        ast, expr, names, deadline = _read(args)
-        point = _point(args, names)
-        print(f"f({', '.join(names)}) = {_text(expr, deadline)}", file=out)
-        partials = []
-        for n in names:
-            with deadline.step(f"differentiating by {n}"):
-                raw = sp.diff(expr, _symbol(n))
-            partials.append(_simplified(raw, deadline, out))
-            print(f"df/d{n} = {_text(partials[-1], deadline)}", file=out)
-        if point:
-            _value_at(expr, point, deadline, "f")
-            values = [_value_at(p, point, deadline, f"df/d{n}") for n, p in zip(names, partials)]
-            shown = ", ".join(f"{k}={fmt(v)}" for k, v in point.items())
-            print(f"grad f({shown}) = ({', '.join(fmt(v) for v in values)})", file=out)
-            auto = _autodiff(ast, point, names)
-            print(f"autodiff check (chainrule backward): ({', '.join(fmt(v) for v in auto)})", file=out)
-        return 0
-    except ExpressionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ast, expr, names, deadline = _read(args)
+    point = _point(args, names)
+    print(f"f({', '.join(names)}) = {_text(expr, deadline)}", file=out)
+    partials = []
+    for n in names:
+        with deadline.step(f"differentiating by {n}"):
+            raw = sp.diff(expr, _symbol(n))
+        partials.append(_simplified(raw, deadline, out))
+        print(f"df/d{n} = {_text(partials[-1], deadline)}", file=out)
+    if point:
+        _value_at(expr, point, deadline, "f")
+        values = [_value_at(p, point, deadline, f"df/d{n}") for n, p in zip(names, partials)]
+        shown = ", ".join(f"{k}={fmt(v)}" for k, v in point.items())
+        print(f"grad f({shown}) = ({', '.join(fmt(v) for v in values)})", file=out)
+        auto = _autodiff(ast, point, names)
+        print(f"autodiff check (chainrule backward): ({', '.join(fmt(v) for v in auto)})", file=out)
+    return 0

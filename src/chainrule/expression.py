@@ -237,13 +237,18 @@ def _digits(r):
 
 
 def _check_power(a, b):
-    """SymPy computes number ** number exactly at once (9**9**9 would never finish): bound it first."""
-    if not (a.is_Rational and b.is_Number) or a == 0:
+    """SymPy computes number ** number exactly at once (9**9**9 would never finish), and evaluates
+    constant powers numerically (pi**44444 overflows inside mpmath): bound both before building."""
+    if a.free_symbols or b.free_symbols or a == 0:
         return
-    if abs(b) > MAX_EXPONENT or abs(a) > MAX_LITERAL:
-        raise ExpressionTooLarge(f"the power {a}**{b} is too large to compute exactly (exponent limit "
+    try:
+        size, exponent = abs(complex(a.evalf(15))), abs(complex(b.evalf(15)))
+    except (OverflowError, TypeError, ValueError):
+        size = exponent = math.inf
+    if not exponent <= MAX_EXPONENT or not size <= MAX_LITERAL:
+        raise ExpressionTooLarge(f"the power {_shown(a)}**{_shown(b)} is too large to compute (exponent limit "
                                  f"{MAX_EXPONENT}, base limit {MAX_LITERAL:.0e}); use a smaller exponent")
-    if b.is_Rational and _digits(a) * abs(b.p) / b.q > MAX_DIGITS:
+    if a.is_Rational and b.is_Rational and max(math.log10(abs(a.p)), math.log10(a.q)) * abs(b.p) / b.q > MAX_DIGITS:
         raise ExpressionTooLarge(f"the power {a}**{b} would have more than {MAX_DIGITS} digits; use a smaller "
                                  "base or exponent")
 
@@ -251,6 +256,15 @@ def _check_power(a, b):
 def to_sympy(node):
     """A SymPy expression from a syntax tree (iterative post-order: even a long flat sum builds
     without recursion). Exact numbers stay below MAX_DIGITS digits."""
+    try:
+        return _to_sympy(node)
+    except (OverflowError, RecursionError) as e:
+        # SymPy evaluates constant parts numerically while building (exp of a huge constant, ...)
+        raise ExpressionTooLarge(f"a constant in the expression is too large for SymPy ({type(e).__name__}: "
+                                 f"{e}); use smaller numbers") from None
+
+
+def _to_sympy(node):
     sp = _sp()
     stack = [(node, False)]
     out = []
@@ -285,7 +299,12 @@ def to_sympy(node):
                     # products of allowed powers: each is bounded, their product is checked here
                     raise ExpressionTooLarge(f"a number in the expression has more than {MAX_DIGITS} digits")
                 out.append(value)
-    return out[0]
+    result = out[0]
+    bad = [c for c in (sp.zoo, sp.nan, sp.I) if result.has(c)]
+    if bad:
+        raise ExpressionError(f"the expression has no real value: SymPy reduces part of it to {bad[0]} (a division "
+                              "by zero such as 0**-1, or the root or log of a negative number)")
+    return result
 
 
 def _sympy_call(name, a):
@@ -491,11 +510,16 @@ def parse_point(text, variables=None):
                                   f"(its variables: {known})")
         if not value:
             raise ExpressionError(f"--at {name}= has no value; write e.g. {name}=1")
-        expr = parse(value)
-        if expr.free_symbols:
-            raise ExpressionError(f"--at {name}={value}: the value must be a number or a constant expression "
-                                  "(1/2, -pi, exp(1)); NaN, inf and names are not values")
-        number = ieee(expr, {})
+        try:
+            expr = parse(value)
+            if expr.free_symbols:
+                raise ExpressionError("the value must be a number or a constant expression (1/2, -pi, exp(1)); "
+                                      "NaN, inf and names are not values")
+            number = ieee(expr, {})
+        except ExpressionTooLarge:
+            raise
+        except ExpressionError as e:
+            raise ExpressionError(f"--at {name}={value}: {e}") from None
         if not math.isfinite(number):
             raise ExpressionError(f"--at {name}={value} is {fmt(number)} in float64; give a finite value")
         point[name] = number
