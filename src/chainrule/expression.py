@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import fractions
 import math
+import operator
 import re
 import signal
 import threading
@@ -293,8 +294,7 @@ def _to_sympy(node):
                     _check_power(a, b)
                 if kind == "div" and b == 0:
                     raise ExpressionError("division by zero in the expression")
-                value = {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
-                         "div": lambda: a / b, "pow": lambda: a ** b}[kind]()
+                value = _BINARY[kind](a, b)
                 if value.is_Rational and _digits(value) > MAX_DIGITS:
                     # products of allowed powers: each is bounded, their product is checked here
                     raise ExpressionTooLarge(f"a number in the expression has more than {MAX_DIGITS} digits")
@@ -305,6 +305,10 @@ def _to_sympy(node):
         raise ExpressionError(f"the expression has no real value: SymPy reduces part of it to {bad[0]} (a division "
                               "by zero such as 0**-1, or the root or log of a negative number)")
     return result
+
+
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+           "pow": operator.pow}
 
 
 def _sympy_call(name, a):
@@ -339,8 +343,6 @@ def evaluate(text_or_ast, env):
     calls = {"exp": ew.exp, "log": ew.log, "ln": ew.log, "sqrt": ew.sqrt, "sin": ew.sin, "cos": ew.cos,
              "tan": ew.tan, "tanh": ew.tanh, "sigmoid": ew.sigmoid, "relu": ew.relu, "abs": ew.abs,
              "softplus": lambda v: ew.softplus(v, threshold=np.inf)}
-    binary = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-              "div": lambda a, b: a / b, "pow": lambda a, b: a ** b}
     stack, out = [(node, False)], []
     with np.errstate(all="ignore"):
         while stack:
@@ -365,7 +367,7 @@ def evaluate(text_or_ast, env):
             else:
                 b, a = out.pop(), out.pop()
                 try:
-                    out.append(binary[kind](a, b))
+                    out.append(_BINARY[kind](a, b))
                 except (OverflowError, ZeroDivisionError) as err:  # plain Python numbers in env
                     raise ExpressionError(f"cannot evaluate {fmt(a)} {_OP_SYMBOLS[kind]} {fmt(b)}: {err}") from None
     return out[0]

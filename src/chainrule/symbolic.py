@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .expression import (CONSTANTS, FUNCTIONS, ExpressionError, evaluate, parse,  # noqa: F401 (re-exported)
-                         parse_ast, parse_point, tokenize)
+# the parser lives in chainrule.expression; these names stay importable from here
+from .expression import (CONSTANTS, FUNCTIONS, ExpressionError, evaluate, parse,  # noqa: F401
+                         parse_ast, parse_point, tokenize)  # noqa: F401
 
 # ----- symbolic stand-ins for tensors -----
 

@@ -64,7 +64,7 @@ def expression(rng, depth):
     if depth <= 0 or rng.random() < 0.25:
         return atom(rng)
     r = rng.random()
-    sub = lambda: expression(rng, depth - 1)  # noqa: E731
+    sub = lambda: expression(rng, depth - 1)
     if r < 0.35:
         return f"{sub()} {rng.choice(['+', '-', '*', '/'])} {sub()}"
     if r < 0.5:
@@ -171,6 +171,12 @@ def generate(n, seed):
 
 # ----- running them -----
 
+def _pump(stream, lines):
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
 def run_cases(argvs, tmp_path):
     """Run argv lists in one worker; a case past CASE_SECONDS kills the worker and the rest run in a new one."""
     results, start = [], 0
@@ -184,8 +190,7 @@ def run_cases(argvs, tmp_path):
         proc.stdin.write(json.dumps(argvs[start:]))
         proc.stdin.close()
         lines = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)],
-                         daemon=True).start()
+        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
         current, timeout = None, 120  # the first line waits for chainrule and SymPy to import
         while True:
             try:
@@ -239,18 +244,21 @@ def problems(argv, kind, record):
 def test_cli_fuzz(tmp_path, capsys):
     cases = generate(CASES, SEED)
     results = run_cases([argv for argv, _ in cases], tmp_path)
-    failures, outcomes = [], {}
+    failures, outcomes, classes = [], {}, {}
     for record in results:
         argv, kind = cases[record["i"]]
         wrong = problems(argv, kind, record)
         if wrong:
             failures.append(f"{argv!r}: {'; '.join(wrong)}\n    {record['err'].strip()[:300]}")
+            for w in wrong:
+                name = w.split(":")[0] if not w.startswith("crash: no answer") else "hang"
+                classes[name] = classes.get(name, 0) + 1
         key = f"{kind}:{'ok' if record['rc'] == 0 else 'refused' if record['rc'] == 2 else 'failed'}"
         outcomes[key] = outcomes.get(key, 0) + 1
     slowest = max(r["seconds"] for r in results)
     with capsys.disabled():
         print(f"\ncli fuzz figures: {len(results)} cases (seed {SEED}), {json.dumps(outcomes, sort_keys=True)}, "
-              f"slowest {slowest:.2f} s, failures {len(failures)}")
+              f"slowest {slowest:.2f} s, failures {len(failures)} {json.dumps(classes, sort_keys=True)}")
     assert len(results) == len(cases)
     assert not failures, "\n".join(failures[:20])
 
