@@ -247,6 +247,7 @@ def _number(kind, low, what, high=math.inf, strict=False):
 
 
 _positive_int = _number(int, 0, "an integer", strict=True)
+_steps = _number(int, 0, "an integer", high=10 ** 9, strict=True)  # 10**9 steps is years of training
 _count = _number(int, 0, "an integer")
 _threads = _number(int, 0, "a number of threads", high=1024)
 _rate = _number(float, 0, "a finite number")
@@ -326,8 +327,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--momentum", type=_rate, help="for sgd and rmsprop (default: 0)")
     t.add_argument("--batch-size", type=_positive_int, help="(default: 100)")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int, help="optimizer steps (default: 6000)")
-    length.add_argument("--epochs", type=_positive_int, help="passes over the training set (instead of --steps)")
+    length.add_argument("--steps", type=_steps, help="optimizer steps (default: 6000)")
+    length.add_argument("--epochs", type=_steps, help="passes over the training set (instead of --steps)")
     t.add_argument("--seed", type=_count, help="seeds the initialization and the data order (default: 0)")
     t.add_argument("--out", help="output directory (default: runs/DATA-MODEL)")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")

@@ -5,7 +5,7 @@
 Started by test_cli_fuzz.py in a subprocess under an address-space limit (MEMORY_BYTES, set here with
 resource.setrlimit before chainrule is imported); the parent watches the time of each case and kills
 this process when one runs past its limit. For each case it prints {"start": i} before it runs, then
-{"i", "rc", "seconds", "out", "err", "crash"}: crash holds the traceback of any exception that escaped
+{"i", "rc", "seconds", "out", "err", "crash", "peak_mib"}: crash holds the traceback of any exception that escaped
 `main` (SystemExit from argparse is the exit code, not a crash).
 """
 import contextlib
@@ -39,7 +39,9 @@ def main():
                 crash = traceback.format_exc()
         seconds = time.perf_counter() - start
         print(json.dumps({"i": i, "rc": rc, "seconds": seconds, "out": out.getvalue()[-2000:],
-                          "err": err.getvalue()[-2000:], "crash": crash}), file=real, flush=True)
+                          "err": err.getvalue()[-2000:], "crash": crash,
+                          "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
+              file=real, flush=True)
 
 
 if __name__ == "__main__":

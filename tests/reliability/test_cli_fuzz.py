@@ -9,7 +9,7 @@ limit (resource.setrlimit) and a per-case time limit (the parent kills the worke
 crash (an exception escaping main), a raw traceback in the output, an exit code other than 0 or 2, a
 refusal without an "error:" line, a misspelled option without a suggestion, or a case over its time.
 
-    CLI_FUZZ_CASES=2000 pytest -s tests/reliability/test_cli_fuzz.py      # a longer run (default 300)
+    CLI_FUZZ_CASES=2000 pytest -s tests/reliability/test_cli_fuzz.py      # a longer run (default 500)
     CLI_FUZZ_SEED=7 ...                                                      # another seed (default 0)
     CLI_FUZZ_OLD=1 CLI_FUZZ_SRC=/path/to/old/src ...                          # the same cases on other code
 """
@@ -27,7 +27,7 @@ import pytest
 pytest.importorskip("sympy")
 
 HERE = pathlib.Path(__file__).resolve().parent
-CASES = int(os.environ.get("CLI_FUZZ_CASES", "300"))
+CASES = int(os.environ.get("CLI_FUZZ_CASES", "500"))
 SEED = int(os.environ.get("CLI_FUZZ_SEED", "0"))
 TIME_LIMIT = 1.0       # --time-limit given to derive/grad: the symbolic work budget per case
 CASE_SECONDS = 8.0     # wall time the parent allows a case (budget + parsing, printing, autodiff, a loaded machine)
@@ -156,7 +156,7 @@ def option_argv(rng):
             typo = "--" + flag[2:] + "x"  # never a valid option nor an abbreviation argparse accepts
         return argv + [typo, options[flag]], "typo"
     bad = rng.choice(BAD_NUMBERS + ["mpl", "relu6", "adamm", "0,8", "8,,8", "-8", "100000"])
-    if flag in ("--steps", "--epochs") and bad.isdigit() and 0 < int(bad) < 10 ** 6:
+    if flag in ("--steps", "--epochs") and bad.isdigit() and 0 < int(bad) <= 10 ** 9:
         bad = "0"  # a valid length would be a long training run, not a refusal
     return argv + [flag, bad], "value"
 
@@ -256,9 +256,11 @@ def test_cli_fuzz(tmp_path, capsys):
         key = f"{kind}:{'ok' if record['rc'] == 0 else 'refused' if record['rc'] == 2 else 'failed'}"
         outcomes[key] = outcomes.get(key, 0) + 1
     slowest = max(r["seconds"] for r in results)
+    peak = max(r.get("peak_mib", 0) for r in results)
     with capsys.disabled():
         print(f"\ncli fuzz figures: {len(results)} cases (seed {SEED}), {json.dumps(outcomes, sort_keys=True)}, "
-              f"slowest {slowest:.2f} s, failures {len(failures)} {json.dumps(classes, sort_keys=True)}")
+              f"slowest {slowest:.2f} s, worker peak RSS {peak:.0f} MiB, failures {len(failures)} "
+              f"{json.dumps(classes, sort_keys=True)}")
     assert len(results) == len(cases)
     assert not failures, "\n".join(failures[:20])
 
