@@ -60,9 +60,10 @@ def _simplified(raw, deadline, out):
     try:
         with deadline.step("simplifying the derivative", share=0.5):
             return sp.simplify(raw)
-    except ExpressionTooLarge:
-        print(f"(not simplified: SymPy's simplify took longer than its share of --time-limit "
-              f"{deadline.seconds:g} s)", file=out)
+    except (ExpressionTooLarge, OverflowError, RecursionError) as e:
+        why = (f"took longer than its share of --time-limit {deadline.seconds:g} s"
+               if isinstance(e, ExpressionTooLarge) else f"failed with {type(e).__name__}")
+        print(f"(not simplified: SymPy's simplify {why})", file=out)
         return raw
 
 
