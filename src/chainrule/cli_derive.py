@@ -34,7 +34,7 @@ class _Deadline:
         return max(0.01, (self.end - time.monotonic()) * share)
 
     def step(self, what, share=1.0):
-        return time_budget(self.left(share), f"{what} (part of the --time-limit {self.seconds:g} s)")
+        return time_budget(self.left(share), what, budget=f"the --time-limit of {self.seconds:g} s")
 
 
 def _text(expr, deadline):

@@ -240,7 +240,13 @@ def _digits(r):
 def _check_power(a, b):
     """SymPy computes number ** number exactly at once (9**9**9 would never finish), and evaluates
     constant powers numerically (pi**44444 overflows inside mpmath): bound both before building."""
-    if a.free_symbols or b.free_symbols or a == 0:
+    if b.free_symbols or a == 0:
+        return
+    if a.free_symbols:
+        # (c*x)**n distributes: c**n is computed exactly, so its digits are bounded as well
+        coeff = a.as_coeff_Mul()[0] if a.is_Mul else 1
+        if coeff not in (1, -1) and coeff.is_Rational and b.is_Rational:
+            _check_digits(coeff, b)
         return
     try:
         size, exponent = abs(complex(a.evalf(15))), abs(complex(b.evalf(15)))
@@ -249,9 +255,14 @@ def _check_power(a, b):
     if not exponent <= MAX_EXPONENT or not size <= MAX_LITERAL:
         raise ExpressionTooLarge(f"the power {_shown(a)}**{_shown(b)} is too large to compute (exponent limit "
                                  f"{MAX_EXPONENT}, base limit {MAX_LITERAL:.0e}); use a smaller exponent")
-    if a.is_Rational and b.is_Rational and max(math.log10(abs(a.p)), math.log10(a.q)) * abs(b.p) / b.q > MAX_DIGITS:
-        raise ExpressionTooLarge(f"the power {a}**{b} would have more than {MAX_DIGITS} digits; use a smaller "
-                                 "base or exponent")
+    if a.is_Rational and b.is_Rational:
+        _check_digits(a, b)
+
+
+def _check_digits(a, b):
+    if max(math.log10(abs(a.p)), math.log10(a.q)) * abs(b.p) / b.q > MAX_DIGITS:
+        raise ExpressionTooLarge(f"the power ({_shown(a)})**{_shown(b)} would have more than {MAX_DIGITS} digits; "
+                                 "use a smaller base or exponent")
 
 
 def to_sympy(node):
@@ -536,8 +547,9 @@ class _OutOfTime(BaseException):
 
 
 @contextlib.contextmanager
-def time_budget(seconds, what="symbolic work"):
-    """Stop the SymPy work inside after `seconds` with ExpressionTooLarge naming `what` and the limit.
+def time_budget(seconds, what="symbolic work", budget=None):
+    """Stop the SymPy work inside after `seconds` with ExpressionTooLarge naming `what` and the limit
+    (`budget` names it in the message: default "the N s budget").
 
     SIGALRM based: it acts in the main thread on POSIX (the command line); elsewhere the size budgets
     alone apply. The alarm repeats every 250 ms until the block ends, so a handler swallowed by a
@@ -561,8 +573,9 @@ def time_budget(seconds, what="symbolic work"):
         yield
     except _OutOfTime:
         armed[0] = False
-        raise ExpressionTooLarge(f"{what} took more than the {seconds:g} s budget; try a smaller expression or "
-                                 "raise the budget with --time-limit SECONDS") from None
+        budget = budget or f"the {seconds:.3g} s budget"
+        raise ExpressionTooLarge(f"{what} went over {budget}; try a smaller expression or raise the budget "
+                                 "with --time-limit SECONDS") from None
     finally:
         armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
