@@ -229,3 +229,12 @@ def test_simplification_over_budget_prints_the_plain_derivative(capsys):
     out = capsys.readouterr().out
     assert time.perf_counter() - start < 5
     assert "df/dx = " in out
+
+
+def test_evaluate_on_data_of_other_shapes_names_the_data(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", "xor", "--model", "logreg", "--steps", "2", "--no-plot", "--no-progress",
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert "--data digits must have the features and classes of xor" in _refused(
+        ["evaluate", str(out), "--data", "digits"], capsys)

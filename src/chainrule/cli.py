@@ -210,8 +210,10 @@ def evaluate_command(args) -> int:
         step = ckpt["step"]
     except (KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
         # a file that loads but is not this run's checkpoint (another model's, or edited by hand)
-        raise ValueError(f"{run}: the checkpoint does not fit the run's {config['model']} model "
-                         f"({type(e).__name__}: {e}); was it written by `chainrule train --out {run}`?") from None
+        fix = (f"--data {args.data} must have the features and classes of {config['data']}, the run's data"
+               if args.data else f"was it written by `chainrule train --out {run}`?")
+        raise ValueError(f"{run}: the checkpoint does not fit the {config['model']} model built for "
+                         f"{args.data or config['data']} ({type(e).__name__}: {e}); {fix}") from None
     for name, split in (("train", data.train), ("test", data.test)):
         result = evaluate(model, split)
         print(f"{name}: J={result.loss:.6f}, accu={result.accuracy:.4f}")

@@ -116,7 +116,7 @@ def _autodiff(ast, point, wrt_names):
 
 
 def _read(args):
-    """The parsed expression, its SymPy form, its variables, the deadline and the point (validated)."""
+    """The parsed expression, its SymPy form, its variable names and the command's deadline."""
     deadline = _Deadline(getattr(args, "time_limit", None) or TIME_LIMIT)
     ast = parse_ast(args.expr)
     with deadline.step("building the expression"):
