@@ -423,7 +423,8 @@ def ieee(expr, point):
 
     Overflow gives +-inf; a domain error (log or sqrt of a negative number, log of 0, division by
     zero, a negative number to a fractional power) raises ExpressionError naming the function and the
-    point: "log is undefined at x = 0 (its argument x is 0; log needs a positive argument)".
+    point: "log is undefined at x = 0 (its argument x is 0; log needs a positive argument)". A NaN
+    from an overflow inside the formula (inf/inf) is recomputed with SymPy's arbitrary precision.
     """
     sp = _sp()
     where = ", ".join(f"{k} = {fmt(v)}" for k, v in point.items()) or "this point"
@@ -489,9 +490,16 @@ def ieee(expr, point):
         return _to_float(result)
 
     try:
-        return value(expr)
+        result = value(expr)
     except RecursionError:
         raise ExpressionTooLarge("the expression is nested too deeply to evaluate at a point") from None
+    if math.isnan(result):
+        # float64 met inf/inf or 0*inf inside a formula that has a value (exp(x)/(exp(x) + 1) at x = 1e30):
+        # SymPy's arbitrary precision has no such intermediate overflow.
+        precise = expr.evalf(30, subs={s: sp.Float(point[s.name], 30) for s in expr.free_symbols})
+        if precise.is_number and precise.is_real and precise not in (sp.zoo, sp.nan):
+            return _to_float(precise)
+    return result
 
 
 _NUMPY = {"exp": np.exp, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sinh": np.sinh,

@@ -7,17 +7,20 @@ and --at values; it also misspells the options of train/evaluate/derive/grad and
 numbers. Every case runs through `chainrule.cli.main` in a worker subprocess under an address-space
 limit (resource.setrlimit) and a per-case time limit (the parent kills the worker). A case fails on a
 crash (an exception escaping main), a raw traceback in the output, an exit code other than 0 or 2, a
-refusal without an "error:" line, a misspelled option without a suggestion, or a case over its time.
+refusal without an "error:" line, a misspelled option without a suggestion, a case over its time, or a
+value at --at where the symbolic derivative and chainrule's backward are both finite and disagree.
 
     CLI_FUZZ_CASES=2000 pytest -s tests/reliability/test_cli_fuzz.py      # a longer run (default 500)
     CLI_FUZZ_SEED=7 ...                                                      # another seed (default 0)
     CLI_FUZZ_OLD=1 CLI_FUZZ_SRC=/path/to/old/src ...                          # the same cases on other code
 """
 import json
+import math
 import os
 import pathlib
 import queue
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -39,8 +42,10 @@ VARIABLES = ("x", "y", "z")
 
 # ----- the grammar -----
 
-def literal(rng):
+def literal(rng, tame=False):
     kind = rng.random()
+    if tame:  # small numbers: values and derivatives stay finite, so they are compared with autodiff
+        return rng.choice(["1", "2", "3", "0.5", "1.5", "10"])
     if kind < 0.45:
         return str(rng.choice([0, 1, 2, 3, 5, 10, 100, 1000]))
     if kind < 0.6:
@@ -51,22 +56,24 @@ def literal(rng):
     return str(rng.randint(1, 9)) * rng.choice([5, 5, 12, 20, 31, 32, 45, 50, 51])  # long digit strings
 
 
-def atom(rng):
+def atom(rng, tame=False):
     r = rng.random()
     if r < 0.65:
         return rng.choice(VARIABLES)
     if r < 0.95:
-        return literal(rng)
+        return literal(rng, tame)
     return "pi"
 
 
-def expression(rng, depth):
+def expression(rng, depth, tame=False):
     if depth <= 0 or rng.random() < 0.25:
-        return atom(rng)
+        return atom(rng, tame)
     r = rng.random()
-    sub = lambda: expression(rng, depth - 1)
+    sub = lambda: expression(rng, depth - 1, tame)
     if r < 0.35:
         return f"{sub()} {rng.choice(['+', '-', '*', '/'])} {sub()}"
+    if tame and r >= 0.5:
+        return f"{rng.choice(FUNCTIONS)}({sub()})" if r < 0.8 else f"({sub()})**{rng.choice(['2', '3', '0.5'])}"
     if r < 0.5:
         return f"{sub()}{rng.choice(['**', '^'])}{rng.choice([atom(rng), sub(), literal(rng)])}"
     if r < 0.7:
@@ -103,14 +110,17 @@ def point(rng, names):
 
 
 def derive_argv(rng):
-    text = expression(rng, rng.randint(0, 6))
+    tame = rng.random() < 0.3
+    text = expression(rng, rng.randint(0, 4 if tame else 6), tame)
     present = [v for v in VARIABLES if v in text]
     command = "derive" if rng.random() < 0.7 else "grad"
     argv = [command, text]
     if command == "derive" and (len(present) > 1 or rng.random() < 0.3):
         argv += ["--wrt", rng.choice(present + ["", "q", "x,x", " x", "pi", "exp", "1x", "x y"])
                  if present else rng.choice(["x", "", "q"])]
-    if rng.random() < 0.75 and (present or rng.random() < 0.2):
+    if tame and present:
+        argv += ["--at", ",".join(f"{n}={rng.choice(['-2', '-0.5', '0.5', '1', '2.5', 'pi/4'])}" for n in present)]
+    elif rng.random() < 0.75 and (present or rng.random() < 0.2):
         argv += ["--at", point(rng, present)]
     # CLI_FUZZ_OLD=1 leaves out --time-limit, to run the cases against a version without it
     return argv + ([] if os.environ.get("CLI_FUZZ_OLD") else ["--time-limit", str(TIME_LIMIT)])
@@ -217,6 +227,28 @@ def run_cases(argvs, tmp_path):
     return results
 
 
+def _numbers(text):
+    return [float(v) for v in text.strip("()").split(", ")]
+
+
+def disagreement(argv, out):
+    """Differential: the symbolic derivative's float64 value and chainrule's backward at the same point agree
+    where both are finite (relu is left out: SymPy's Heaviside(0) is 1/2, torch's relu'(0) is 0)."""
+    symbolic = re.search(r"^(?:at .*: df/d\w+ = |grad f\(.*\) = )(.+)$", out, re.MULTILINE)
+    autodiff = re.search(r"^autodiff check \(chainrule backward\): (.+)$", out, re.MULTILINE)
+    if "relu" in argv[1] or not (symbolic and autodiff):
+        return None
+    for v, w in zip(_numbers(symbolic.group(1)), _numbers(autodiff.group(1))):
+        if math.isfinite(v) and math.isfinite(w):
+            COMPARED[0] += 1
+            if not math.isclose(v, w, rel_tol=1e-6, abs_tol=1e-9):
+                return f"symbolic {symbolic.group(1)} vs autodiff {autodiff.group(1)}"
+    return None
+
+
+COMPARED = [0]  # finite derivative values compared with autodiff in this run
+
+
 def problems(argv, kind, record):
     """What is wrong with one case's outcome (empty when the case passed)."""
     found = []
@@ -236,6 +268,10 @@ def problems(argv, kind, record):
     if kind == "typo" and record["rc"] == 2 and "unknown option" in record["err"] and "did you mean" not in \
             record["err"] and "unrecognized" in record["err"]:
         found.append("no suggestion")
+    if kind == "expression" and record["rc"] == 0:
+        differs = disagreement(argv, record["out"])
+        if differs:
+            found.append("derivatives disagree: " + differs)
     if kind == "typo" and "unrecognized arguments" in record["err"]:
         found.append("argparse's unrecognized arguments, no suggestion")
     return found
@@ -259,7 +295,8 @@ def test_cli_fuzz(tmp_path, capsys):
     peak = max(r.get("peak_mib", 0) for r in results)
     with capsys.disabled():
         print(f"\ncli fuzz figures: {len(results)} cases (seed {SEED}), {json.dumps(outcomes, sort_keys=True)}, "
-              f"slowest {slowest:.2f} s, worker peak RSS {peak:.0f} MiB, failures {len(failures)} "
+              f"{COMPARED[0]} derivative values compared with autodiff, slowest {slowest:.2f} s, "
+              f"worker peak RSS {peak:.0f} MiB, failures {len(failures)} "
               f"{json.dumps(classes, sort_keys=True)}")
     assert len(results) == len(cases)
     assert not failures, "\n".join(failures[:20])
@@ -272,3 +309,12 @@ def test_generator_reaches_the_hard_classes():
         assert any(marker in t for t in texts), marker
     points = [argv[argv.index("--at") + 1] for argv, _ in generate(400, 0) if "--at" in argv]
     assert any(len(p.split(",")) != len({part.split("=")[0] for part in p.split(",")}) for p in points)
+
+
+def test_the_differential_check_can_fail():
+    out = "f(x) = x**2\ndf/dx = 2*x\nat x=1: df/dx = 2\nautodiff check (chainrule backward): 3\n"
+    assert "vs autodiff 3" in disagreement(["derive", "x**2"], out)
+    assert disagreement(["derive", "x**2"], out.replace("): 3", "): 2.0000000001")) is None
+    grad = "grad f(x=1, y=2) = (17, 15)\nautodiff check (chainrule backward): (17, nan)\n"
+    assert disagreement(["grad", "x*y"], grad) is None  # NaN is not compared
+    assert disagreement(["grad", "x*y"], grad.replace("nan", "14")) is not None
