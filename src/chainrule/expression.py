@@ -1,5 +1,9 @@
 """Expressions typed on the command line: a safe parser with budgets, and IEEE evaluation at a point.
 
+(One module of about 590 lines on purpose: every budget below is checked where a value is built, in
+the tokenizer, the parser, the SymPy builder and the two evaluators, and they share its limits and
+its error type; split, each part would import the others.)
+
 `parse("x**10 - 2*x**8 + 4/x**2 + 10")` never evaluates Python: no eval, no exec, no sympify of the
 string (sympify calls eval). A tokenizer and a recursive-descent parser accept names, numbers,
 + - * / ** ^, parentheses, unary minus and the functions exp log ln sqrt sin cos tan tanh sigmoid relu
@@ -412,10 +416,6 @@ def _to_float(number):
         return math.inf if number is sp.oo else -math.inf
     value = complex(number.evalf())
     return value.real if value.imag == 0 else math.nan
-
-
-class _Undefined(Exception):
-    """Internal: a domain error at the point, turned into ExpressionError by ieee()."""
 
 
 def ieee(expr, point):
