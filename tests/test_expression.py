@@ -98,6 +98,8 @@ def test_ieee_evaluates_only_the_chosen_piecewise_case():
     expr = sp.Piecewise((sp.log(x), x > 0), (0, True))
     assert ex.ieee(expr, {"x": -1.0}) == 0.0
     assert ex.ieee(sp.diff(sp.Max(x, 0), x), {"x": 2.0}) == 1.0  # Heaviside, through SymPy's numerics
+    both = sp.Piecewise((1, sp.And(x > 0, x < 2)), (2, sp.Or(x > 5, sp.Not(x > -1))), (3, True))
+    assert [ex.ieee(both, {"x": v}) for v in (1.0, 6.0, -2.0, 3.0)] == [1.0, 2.0, 2.0, 3.0]
 
 
 def _torch_eval(node, env):

@@ -483,8 +483,13 @@ def ieee(expr, point):
             numpy_fn = _NUMPY.get(node.func.__name__)
             if numpy_fn is not None and len(args) == 1:
                 return float(numpy_fn(args[0]))
+        if isinstance(node, sp.logic.boolalg.BooleanFunction):  # And, Or, Not in a Piecewise condition
+            return bool(node.func(*(sp.true if a else sp.false for a in args)))
         # Anything else SymPy produced (Heaviside, sech, ...): SymPy's own numerics on float arguments.
-        result = node.func(*(sp.Float(a) if isinstance(a, float) else a for a in args)).evalf()
+        result = node.func(*(sp.Float(a) if isinstance(a, float) else a for a in args))
+        if result is sp.true or result is sp.false:
+            return bool(result)
+        result = result.evalf()
         if not result.is_number or result.is_real is False or result in (sp.zoo, sp.nan):
             undefined(node.func.__name__, f"its value there is {_shown(result)}, not a real number")
         return _to_float(result)
