@@ -307,7 +307,7 @@ class _TopParser(_ArgumentParser):
 def make_parser() -> argparse.ArgumentParser:
     parser = _TopParser(prog="chainrule", description=__doc__.split("\n\n")[0],
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,derive,grad}",
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,derive,grad,explore}",
                                 parser_class=_ArgumentParser)
     sub.required = True
 
@@ -370,7 +370,10 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--at", help="the point, e.g. x=1,y=2")
     g.add_argument("--time-limit", type=_seconds, help=budget)
     g.set_defaults(handler=_grad)
-    parser.subcommands = {"train": t, "evaluate": e, "derive": d, "grad": g}
+
+    from .viz.explore import add_command as add_explore_command
+    add_explore_command(sub)
+    parser.subcommands = dict(sub.choices)  # name -> subparser, for suggesting a misspelled option
     return parser
 
 
