@@ -1,8 +1,8 @@
 """The `chainrule` command: train writes its outputs, resume continues, evaluate reads them back, --help works."""
 import json
 import subprocess
-import time
 import sys
+import time
 
 import numpy as np
 import pytest

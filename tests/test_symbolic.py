@@ -1,8 +1,6 @@
 """The SymPy bridge: tracing chainrule functions, calculus, identities, the safe parser (fuzzed), CLI handlers."""
-import builtins
 import types
 
-import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import given, settings

@@ -25,7 +25,6 @@ import time
 from .models.mnist1d import ACTIVATIONS as _ACTIVATIONS
 from .models.mnist1d import MODEL_DEFAULTS, PAPER, build_model, parse_hidden
 
-
 ACTIVATIONS = tuple(_ACTIVATIONS)
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 MAX_WIDTH = 4096  # --hidden and --channels: a 4096-wide MLP layer already holds 16.8 million weights
@@ -132,6 +131,7 @@ def _load_data(name):
 
 def _make_run(config, data):
     import chainrule as cr
+
     from . import optim
 
     cr.manual_seed(config["seed"])

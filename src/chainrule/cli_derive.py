@@ -17,8 +17,20 @@ import warnings
 
 import numpy as np
 
-from .expression import (CONSTANTS, FUNCTIONS, NAME, ExpressionError, ExpressionTooLarge, evaluate, fmt,
-                         ieee, parse_ast, parse_point, time_budget, to_sympy)
+from .expression import (
+    CONSTANTS,
+    FUNCTIONS,
+    NAME,
+    ExpressionError,
+    ExpressionTooLarge,
+    evaluate,
+    fmt,
+    ieee,
+    parse_ast,
+    parse_point,
+    time_budget,
+    to_sympy,
+)
 
 TIME_LIMIT = 10.0  # seconds of symbolic work per command
 MAX_PRINTED = 20_000  # characters of one printed formula

@@ -29,8 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 
 # the parser lives in chainrule.expression; these names stay importable from here
-from .expression import (CONSTANTS, FUNCTIONS, ExpressionError, evaluate, parse,  # noqa: F401
-                         parse_ast, parse_point, tokenize)  # noqa: F401
+from .expression import (  # noqa: F401
+    CONSTANTS,
+    FUNCTIONS,
+    ExpressionError,
+    evaluate,
+    parse,
+    parse_ast,  # noqa: F401
+    parse_point,
+    tokenize,
+)
 
 # ----- symbolic stand-ins for tensors -----
 
