@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -113,3 +114,127 @@ def test_derive_and_grad_are_wired_to_symbolic(capsys):
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "chainrule.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "train" in result.stdout
+
+
+# ----- refusals: one line naming the value and the fix, never a traceback -----
+
+def _refused(argv, capsys):
+    """Run argv, expect exit code 2 and return the error text (argparse exits; handlers return)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit:
+        code = exit.code
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    assert "Traceback" not in captured.err and captured.err.count("error:") == 1
+    return captured.err
+
+
+@pytest.mark.parametrize("argv,suggestion", [
+    (["train", "--lrr", "0.1"], "unknown option --lrr; did you mean --lr?"),
+    (["train", "--batchsize=10"], "unknown option --batchsize; did you mean --batch-size?"),
+    (["derive", "x", "--wrtt", "x"], "did you mean --wrt?"),
+    (["evaluate", "run", "--treads", "2"], "did you mean --threads?"),
+    (["train", "--model", "mpl"], "did you mean 'mlp'?"),
+    (["trian"], "did you mean 'train'?"),
+])
+def test_misspelled_option_gets_the_closest_one(argv, suggestion, capsys):
+    err = _refused(argv, capsys)
+    assert suggestion in err and "unrecognized arguments" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_train_help_renders_percent_signs(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "logreg 32%," in out and "%%" not in out
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--hidden", "0", "positive integers"), ("--hidden", "abc", "positive integers"),
+    ("--hidden", "100000", "<= 4096"), ("--channels", "0", "> 0"), ("--lr", "nan", "finite number >= 0"),
+    ("--lr", "-1", ">= 0"), ("--momentum", "inf", "finite"), ("--batch-size", "0", "> 0"),
+    ("--steps", "-5", "> 0"), ("--threads", "99999999999999999999", "<= 1024"), ("--seed", "1.5", "not an integer"),
+    ("--log-every", "0", "> 0"),
+])
+def test_bad_option_values_are_one_line_errors(flag, value, message, capsys):
+    err = _refused(["train", flag, value], capsys)
+    assert f"argument {flag}" in err and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_out_naming_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "taken").write_text("keep me")
+    err = _refused(["train", "--data", "xor", "--out", str(tmp_path / "taken")], capsys)
+    assert "is a file" in err
+    assert (tmp_path / "taken").read_text() == "keep me"
+    err = _refused(["train", "--data", "xor", "--out", str(tmp_path / "taken" / "run")], capsys)
+    assert "taken" in err
+
+
+def test_evaluate_refuses_a_run_it_cannot_read(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", "xor", "--model", "logreg", "--steps", "2", "--no-plot", "--no-progress",
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    config = json.loads((out / "config.json").read_text())
+    for broken, message in [("{not json", "not valid JSON"), ("[1, 2]", "lacks"), ('{"model": "mlp"}', "lacks"),
+                            (json.dumps(dict(config, model="mlp", hidden="8")), "does not fit"),
+                            (json.dumps(dict(config, optimizer="lion")), "not one chainrule knows")]:
+        (out / "config.json").write_text(broken)
+        assert message in _refused(["evaluate", str(out)], capsys)
+
+
+# ----- derive and grad: budgets, IEEE values, validated --wrt and --at -----
+
+@pytest.mark.parametrize("argv,expected", [
+    (["derive", "exp(x)", "--at", "x=710"], "at x=710: df/dx = inf"),
+    (["derive", "x**(10**30)", "--at", "x=3"], "df/dx = inf"),
+    (["grad", "exp(x) * y", "--at", "x=1000,y=0.5"], "grad f(x=1000, y=0.5) = (inf, inf)"),
+])
+def test_values_at_a_point_are_ieee(argv, expected, capsys):
+    pytest.importorskip("sympy")
+    assert cli.main(argv) == 0
+    assert expected in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["derive", "log(x)", "--at", "x=0"], "log is undefined at x = 0"),
+    (["derive", "sqrt(x)", "--at", "x=-1"], "sqrt is undefined at x = -1"),
+    (["derive", "1e99999999"], "too large"),
+    (["derive", "9**9**9**9"], "too large"),
+    (["derive", "99999**999"], "more than 1000 digits"),
+    (["derive", "x**3", "--wrt", ""], "not a variable name"),
+    (["derive", "x**3", "--wrt", "q"], "has no variable q; its variables are x"),
+    (["derive", "x**3", "--wrt", "x,x"], "not a variable name"),
+    (["derive", "x**3", "--at", "x=nan"], "NaN, inf and names are not values"),
+    (["derive", "x**3", "--at", "x=1,x=2"], "gives x twice"),
+    (["derive", "x**3", "--at", "=1"], "not a variable name"),
+    (["derive", "x**3", "--at", "x="], "has no value"),
+    (["grad", "x*y", "--at", "x=1,z=2"], "z, which is not a variable"),
+    (["derive", "x**3", "--at", "x=10^400"], "give a finite value"),
+    (["derive", "-x**2"], "goes after `--`"),
+])
+def test_derive_refusals(argv, message, capsys):
+    pytest.importorskip("sympy")
+    start = time.perf_counter()
+    assert message in _refused(argv, capsys)
+    assert time.perf_counter() - start < 5
+
+
+def test_simplification_over_budget_prints_the_plain_derivative(capsys):
+    pytest.importorskip("sympy")
+    start = time.perf_counter()
+    assert cli.main(["derive", "(x + 1)**1000 * sin(x)**40", "--time-limit", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert time.perf_counter() - start < 5
+    assert "df/dx = " in out
+
+
+def test_evaluate_on_data_of_other_shapes_names_the_data(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", "xor", "--model", "logreg", "--steps", "2", "--no-plot", "--no-progress",
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert "--data digits must have the features and classes of xor" in _refused(
+        ["evaluate", str(out), "--data", "digits"], capsys)

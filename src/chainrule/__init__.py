@@ -52,7 +52,7 @@ from .io import load, save
 from . import optim
 
 
-_LAZY = ("nn", "data", "symbolic", "utils", "train", "diagnostics")
+_LAZY = ("nn", "data", "symbolic", "utils", "train", "diagnostics", "models", "expression")
 
 
 def __getattr__(name):

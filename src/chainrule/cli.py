@@ -1,127 +1,35 @@
 """The `chainrule` command: train and evaluate the MNIST-1D reference models, derive, grad.
 
+This module only reads arguments and dispatches: the models are `chainrule.models`, training is
+`chainrule.train`, and derive/grad are `chainrule.cli_derive` (on `chainrule.expression`).
+
     chainrule train --data mnist1d --model mlp --out runs/mlp
     chainrule evaluate runs/mlp
     chainrule derive "x**10 - 2*x**8 + 4/x**2 + 10" --wrt x
     chainrule grad "x**3 + 3*x**2*y + y**3 + 2*x" --at x=1,y=2
 
-The models mirror the reference models of the mnist1d repository (notebooks/models.py),
-and the defaults its training script (Adam, lr 1e-2, batch 100, 6000 steps).
+Every refusal is one line naming the value and the fix (a misspelled option gets the closest valid
+one suggested); no input prints a Python traceback.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import math
 import pathlib
+import re
 import sys
 import time
 
+from .models.mnist1d import ACTIVATIONS as _ACTIVATIONS
+from .models.mnist1d import MODEL_DEFAULTS, PAPER, build_model, parse_hidden
 
-PAPER = {"logreg": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}  # Greydanus, "Scaling down deep learning"
-# Per-model defaults; every model in the paper's table trained with Adam, lr 1e-2, batch 100, 6000 steps.
-MODEL_DEFAULTS = {
-    "logreg": dict(lr=1e-2, batch_size=100, steps=6000),
-    "mlp": dict(lr=1e-2, batch_size=100, steps=6000, hidden="100,100"),
-    "cnn": dict(lr=1e-2, batch_size=100, steps=6000, channels=25),
-    "gru": dict(lr=1e-2, batch_size=100, steps=6000, hidden="6"),
-}
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu")
+ACTIVATIONS = tuple(_ACTIVATIONS)
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
-
-
-# ----- the reference models -----
-
-def _models():
-    """Build the model classes on first use, so `import chainrule.cli` stays light."""
-    from . import nn
-    from .ops.shape import cat, flip, reshape
-
-    def activation(name):
-        return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
-                "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "silu": nn.SiLU}[name]()
-
-    class MLP(nn.Module):
-        """Linear layers with an activation between them.
-
-        With ``residual`` (the mnist1d reference MLPBase), a hidden layer whose input and
-        output widths match adds its input: h = h + act(W h + b).
-        """
-
-        def __init__(self, sizes, act="relu", residual=True):
-            super().__init__()
-            self.layers = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
-            self.act = activation(act)
-            self.residual = residual
-
-        def forward(self, x):
-            h = reshape(x, (x.shape[0], -1))
-            for i, layer in enumerate(self.layers):
-                if i == len(self.layers) - 1:
-                    return layer(h)
-                z = self.act(layer(h))
-                h = h + z if self.residual and i > 0 and z.shape == h.shape else z
-
-        def extra_repr(self):
-            return f"residual={self.residual}"
-
-    class ConvNet(nn.Module):
-        """The mnist1d reference ConvBase: three Conv1d (kernel 5, 3, 3; stride 2; padding 1)
-        with ReLU, then a linear classifier on the flattened features."""
-
-        def __init__(self, length, num_classes, channels=25):
-            super().__init__()
-            self.conv1 = nn.Conv1d(1, channels, 5, stride=2, padding=1)
-            self.conv2 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
-            self.conv3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
-            out = length
-            for k in (5, 3, 3):
-                out = (out + 2 - k) // 2 + 1
-            if out < 1:
-                raise ValueError(f"cnn: inputs of length {length} are too short for three stride-2 convolutions")
-            self.linear = nn.Linear(channels * out, num_classes)
-
-        def forward(self, x):
-            h = reshape(x, (x.shape[0], 1, -1))
-            h = self.conv1(h).relu()
-            h = self.conv2(h).relu()
-            h = self.conv3(h).relu()
-            return self.linear(reshape(h, (h.shape[0], -1)))
-
-    class BiGRU(nn.Module):
-        """The mnist1d reference GRUBase: a bidirectional GRU over the signal (one feature per
-        time step), then a linear classifier on all time steps' states, flattened."""
-
-        def __init__(self, length, num_classes, hidden=6):
-            super().__init__()
-            self.forward_gru = nn.GRU(1, hidden, batch_first=True)
-            self.backward_gru = nn.GRU(1, hidden, batch_first=True)
-            self.linear = nn.Linear(2 * hidden * length, num_classes)
-
-        def forward(self, x):
-            seq = reshape(x, (x.shape[0], -1, 1))
-            ahead, _ = self.forward_gru(seq)
-            behind, _ = self.backward_gru(flip(seq, (1,)))
-            # torch's bidirectional layout: [forward_t, backward_t] at each time step t
-            h = cat([ahead, flip(behind, (1,))], dim=2)
-            return self.linear(reshape(h, (h.shape[0], -1)))
-
-    return MLP, ConvNet, BiGRU
-
-
-def build_model(model: str, num_features: int, num_classes: int, hidden=None, activation="relu", residual=True,
-                channels=25):
-    """A model of the CLI's zoo: 'logreg', 'mlp', 'cnn' or 'gru' (see MODEL_DEFAULTS)."""
-    MLP, ConvNet, BiGRU = _models()
-    sizes = [int(h) for h in str(hidden).split(",") if h.strip()] if hidden else []
-    if model == "logreg":
-        return MLP([num_features, num_classes], activation, residual=False)
-    if model == "mlp":
-        return MLP([num_features, *(sizes or [100, 100]), num_classes], activation, residual=residual)
-    if model == "cnn":
-        return ConvNet(num_features, num_classes, channels=channels)
-    if model == "gru":
-        return BiGRU(num_features, num_classes, hidden=sizes[0] if sizes else 6)
-    raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_DEFAULTS)}")
+MAX_WIDTH = 4096  # --hidden and --channels: a 4096-wide MLP layer already holds 16.8 million weights
+CONFIG_KEYS = ("data", "model", "activation", "optimizer", "lr", "weight_decay", "momentum", "seed", "residual",
+               "batch_size")
 
 
 # ----- train -----
@@ -199,6 +107,23 @@ def limit_blas_threads(threads: int | None) -> None:
     threadpool_limits(limits=threads, user_api="blas")
 
 
+def _read_config(path: pathlib.Path) -> dict:
+    """A run's config.json, checked: a JSON object with the keys `chainrule train` writes."""
+    try:
+        config = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); was it written by `chainrule train`?") from None
+    missing = [key for key in CONFIG_KEYS if not isinstance(config, dict) or key not in config]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}; expected the config.json that `chainrule train` "
+                         "writes")
+    if config["model"] not in MODEL_DEFAULTS or config["activation"] not in ACTIVATIONS \
+            or config["optimizer"] not in OPTIMIZERS:
+        raise ValueError(f"{path}: model {config['model']!r}, activation {config['activation']!r} or optimizer "
+                         f"{config['optimizer']!r} is not one chainrule knows")
+    return config
+
+
 def _load_data(name):
     from . import data
     return data.get(name)
@@ -206,6 +131,7 @@ def _load_data(name):
 
 def _make_run(config, data):
     import chainrule as cr
+
     from . import optim
 
     cr.manual_seed(config["seed"])
@@ -220,17 +146,17 @@ def _make_run(config, data):
 
 
 def train_command(args) -> int:
-    from .train import evaluate, fit
+    from .train import CHECKPOINT, evaluate, fit
 
     limit_blas_threads(args.threads)
-    from .train import CHECKPOINT
-
     config = _resolve(args)
     out = pathlib.Path(args.out or f"runs/{pathlib.Path(str(config['data'])).stem}-{config['model']}")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a directory for the run's outputs")
     config_path = out / "config.json"
     resuming = args.resume and (out / CHECKPOINT).exists() and config_path.exists()
     if resuming:
-        config = _resumed_config(args, json.loads(config_path.read_text()), out)
+        config = _resumed_config(args, _read_config(config_path), out)
     out.mkdir(parents=True, exist_ok=True)
     data = _load_data(config["data"])
     model, opt = _make_run(config, data)
@@ -276,64 +202,149 @@ def evaluate_command(args) -> int:
         print(f"error: {config_path} not found; expected a directory written by `chainrule train --out DIR`",
               file=sys.stderr)
         return 2
-    config = json.loads(config_path.read_text())
+    config = _read_config(config_path)
     data = _load_data(args.data or config["data"])
     model, _ = _make_run(config, data)
-    ckpt = load_checkpoint(run, model)
+    try:
+        ckpt = load_checkpoint(run, model)
+        step = ckpt["step"]
+    except (KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
+        # a file that loads but is not this run's checkpoint (another model's, or edited by hand)
+        fix = (f"--data {args.data} must have the features and classes of {config['data']}, the run's data"
+               if args.data else f"was it written by `chainrule train --out {run}`?")
+        raise ValueError(f"{run}: the checkpoint does not fit the {config['model']} model built for "
+                         f"{args.data or config['data']} ({type(e).__name__}: {e}); {fix}") from None
     for name, split in (("train", data.train), ("test", data.test)):
         result = evaluate(model, split)
         print(f"{name}: J={result.loss:.6f}, accu={result.accuracy:.4f}")
-    print(f"({config['model']} on {args.data or config['data']}, checkpoint at step {ckpt['step']})")
+    print(f"({config['model']} on {args.data or config['data']}, checkpoint at step {step})")
     return 0
 
 
 def _derive(args) -> int:
-    from . import symbolic
-    return symbolic.derive_command(args) or 0
+    from . import cli_derive
+    return cli_derive.derive_command(args)
 
 
 def _grad(args) -> int:
-    from . import symbolic
-    return symbolic.grad_command(args) or 0
+    from . import cli_derive
+    return cli_derive.grad_command(args)
+
+
+# ----- argument types: each refusal names the value and the expected range -----
+
+def _number(kind, low, what, high=math.inf, strict=False):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") \
+                from None
+        if not (math.isfinite(value) and (value > low if strict else value >= low) and value <= high):
+            bound = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
+            raise argparse.ArgumentTypeError(f"{text} is out of range: expected {what} {bound}")
+        return value
+    convert.__name__ = what  # argparse names the type in some messages
+    return convert
+
+
+_positive_int = _number(int, 0, "an integer", strict=True)
+_steps = _number(int, 0, "an integer", high=10 ** 9, strict=True)  # 10**9 steps is years of training
+_count = _number(int, 0, "an integer")
+_threads = _number(int, 0, "a number of threads", high=1024)
+_rate = _number(float, 0, "a finite number")
+_width = _number(int, 0, "a width", high=MAX_WIDTH, strict=True)
+_seconds = _number(float, 0, "a number of seconds", high=3600, strict=True)
+
+
+def _hidden(text):
+    try:
+        sizes = parse_hidden(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError("give at least one width, e.g. --hidden 100,100")
+    if max(sizes) > MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"{max(sizes)} is out of range: widths must be <= {MAX_WIDTH}")
+    return text
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors and a suggestion for a misspelled option or choice."""
+
+    def error(self, message):
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            choices = re.findall(r"'([^']*)'", match.group(2))
+            close = difflib.get_close_matches(match.group(1), choices, n=1, cutoff=0.5)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        if message.endswith("required: EXPR"):
+            message += " (an expression that starts with '-' goes after `--`: chainrule derive -- \"-x**2\")"
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+    def unknown(self, extras):
+        """Report the first unrecognized argument, suggesting the closest option."""
+        first = extras[0]
+        if not first.startswith("-") or first == "-":
+            self.error(f"unexpected argument {first!r}")
+        name = first.split("=", 1)[0]
+        options = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+        self.error(f"unknown option {name}" + (f"; did you mean {close[0]}?" if close else ""))
+
+
+class _TopParser(_ArgumentParser):
+    subcommands: dict
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.subcommands.get(getattr(parsed, "command", None), self).unknown(extras)
+        return parsed
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chainrule", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,derive,grad,explore}")
+    parser = _TopParser(prog="chainrule", description=__doc__.split("\n\n")[0],
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,derive,grad,explore}",
+                                parser_class=_ArgumentParser)
     sub.required = True
 
     t = sub.add_parser("train", help="train a model and write metrics, history, curves and a checkpoint",
                        description="Train a model. Defaults reproduce the MNIST-1D table (Greydanus 2020): Adam, "
-                                   "lr 1e-2, batch 100, 6000 steps; paper test accuracy logreg 32%%, mlp 68%%, "
-                                   "cnn 94%%, gru 91%%.")
+                                   "lr 1e-2, batch 100, 6000 steps; paper test accuracy logreg 32%, mlp 68%, "
+                                   "cnn 94%, gru 91%.")
     t.add_argument("--data", help="mnist1d, digits, xor, or a PATH (.csv, .npz, or a directory "
-                                                     "of MNIST IDX files) (default: mnist1d)")
+                                  "of MNIST IDX files) (default: mnist1d)")
     t.add_argument("--model", choices=list(MODEL_DEFAULTS), help="model (default: mlp)")
-    t.add_argument("--hidden", help="hidden sizes, e.g. 100,100 (mlp) or 6 (gru)")
-    t.add_argument("--channels", type=int, help="cnn channels (default 25)")
+    t.add_argument("--hidden", type=_hidden, help="hidden sizes, e.g. 100,100 (mlp) or 6 (gru)")
+    t.add_argument("--channels", type=_width, help="cnn channels (default 25)")
     t.add_argument("--activation", choices=ACTIVATIONS, help="mlp activation (default: relu)")
     t.add_argument("--no-residual", action="store_true",
                    help="plain mlp (the reference mlp adds a skip connection around its second layer)")
     t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default: adam)")
-    t.add_argument("--lr", type=float, help="learning rate (default: 1e-2)")
-    t.add_argument("--weight-decay", type=float, help="(default: 0)")
-    t.add_argument("--momentum", type=float, help="for sgd and rmsprop (default: 0)")
-    t.add_argument("--batch-size", type=int, help="(default: 100)")
+    t.add_argument("--lr", type=_rate, help="learning rate (default: 1e-2)")
+    t.add_argument("--weight-decay", type=_rate, help="(default: 0)")
+    t.add_argument("--momentum", type=_rate, help="for sgd and rmsprop (default: 0)")
+    t.add_argument("--batch-size", type=_positive_int, help="(default: 100)")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="optimizer steps (default: 6000)")
-    length.add_argument("--epochs", type=int, help="passes over the training set (instead of --steps)")
-    t.add_argument("--seed", type=int, help="seeds the initialization and the data order (default: 0)")
+    length.add_argument("--steps", type=_steps, help="optimizer steps (default: 6000)")
+    length.add_argument("--epochs", type=_steps, help="passes over the training set (instead of --steps)")
+    t.add_argument("--seed", type=_count, help="seeds the initialization and the data order (default: 0)")
     t.add_argument("--out", help="output directory (default: runs/DATA-MODEL)")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    t.add_argument("--log-every", type=int, default=1000, help="print `iter, J, accu` every N steps (default 1000)")
-    t.add_argument("--eval-every", type=int, help="evaluate on the test set every N steps (default: --log-every)")
-    t.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps (default: at the end)")
+    t.add_argument("--log-every", type=_positive_int, default=1000,
+                   help="print `iter, J, accu` every N steps (default 1000)")
+    t.add_argument("--eval-every", type=_positive_int,
+                   help="evaluate on the test set every N steps (default: --log-every)")
+    t.add_argument("--checkpoint-every", type=_positive_int,
+                   help="also checkpoint every N steps (default: at the end)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--jit", action="store_true", help="trace the training step once and replay it (chainrule.jit)")
     t.add_argument("--no-plot", action="store_true", help="don't write curves.png")
-    t.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: fastest for these small "
-                                                          "models; 0 leaves the BLAS default)")
+    t.add_argument("--threads", type=_threads, default=1, help="BLAS threads (default 1: fastest for these small "
+                                                             "models; 0 leaves the BLAS default)")
     t.set_defaults(handler=train_command)
 
     e = sub.add_parser("evaluate", help="evaluate a trained run's checkpoint on its train and test data",
@@ -341,24 +352,28 @@ def make_parser() -> argparse.ArgumentParser:
                                    "train and test loss and accuracy.")
     e.add_argument("dir", help="the run's --out directory")
     e.add_argument("--data", help="evaluate on other data with the same shapes (default: the run's)")
-    e.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1; 0 leaves the BLAS default)")
+    e.add_argument("--threads", type=_threads, default=1, help="BLAS threads (default 1; 0 leaves the BLAS default)")
     e.set_defaults(handler=evaluate_command)
 
+    budget = "seconds of symbolic work before a 'too large' error (default 10)"
     d = sub.add_parser("derive", help="symbolic derivative of an expression",
                        description="Differentiate EXPR symbolically (SymPy) and check it with autodiff.")
     d.add_argument("expr", metavar="EXPR", help='e.g. "x**10 - 2*x**8 + 4/x**2 + 10"')
     d.add_argument("--wrt", help="the variable to differentiate by (default: the only one)")
     d.add_argument("--at", help="a point, e.g. x=1, to evaluate the derivative at")
+    d.add_argument("--time-limit", type=_seconds, help=budget)
     d.set_defaults(handler=_derive)
 
     g = sub.add_parser("grad", help="gradient of an expression, symbolically and at a point",
                        description="All partial derivatives of EXPR, and their values at --at.")
     g.add_argument("expr", metavar="EXPR", help='e.g. "x**3 + 3*x**2*y + y**3 + 2*x"')
     g.add_argument("--at", help="the point, e.g. x=1,y=2")
+    g.add_argument("--time-limit", type=_seconds, help=budget)
     g.set_defaults(handler=_grad)
 
     from .viz.explore import add_command as add_explore_command
     add_explore_command(sub)
+    parser.subcommands = dict(sub.choices)  # name -> subparser, for suggesting a misspelled option
     return parser
 
 
@@ -366,9 +381,16 @@ def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (OSError, ValueError) as e:  # OSError: a full disk, a file we may not read or write
+    except (ValueError, OSError) as e:
+        # OSError: a path that cannot be created or read (--out inside a file, no permission, disk full)
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: out of memory; try a smaller model, batch or data set", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
