@@ -5,16 +5,17 @@ lib=torch (F is the matching nn.functional) and checks: both raise or neither; t
 dtypes and values; the gradients of a random weighted sum of the float outputs; and, when asked, the
 second-order gradient (the gradient of a random weighted sum of those gradients).
 """
+
 from __future__ import annotations
 
 import collections
 
 import numpy as np
 import torch
+import torch.nn.functional as tF
 
 import chainrule as cr
 import chainrule.nn.functional as crF
-import torch.nn.functional as tF
 
 RTOL, ATOL = 1e-7, 1e-9
 OUTCOMES = collections.Counter()  # 'ok' / 'refused' (both libraries raised), for the fuzzer's report

@@ -1,4 +1,5 @@
 """Shared fixtures: seeded RNG, hypothesis profiles, and a guard that every test restores global state."""
+
 import os
 
 import numpy as np
@@ -10,8 +11,9 @@ from chainrule import _dtypes
 from chainrule.autograd import anomaly, grad_mode
 
 # The default profile is derandomized so a CI run is reproducible; `nightly` explores new examples.
-settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("dev", max_examples=10, deadline=None)
 settings.register_profile("nightly", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

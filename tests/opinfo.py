@@ -4,11 +4,12 @@ Each OpSpec names our function, a NumPy/SciPy reference, the same op in PyTorch
 (where PyTorch has it), the inputs' domains and the sample cases. The generic
 tests in test_ops.py run over every (spec, case) pair.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any, Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 import scipy.special as sc
@@ -18,11 +19,23 @@ import chainrule.ops.conv as cconv
 import chainrule.ops.nn as cnn
 
 UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), (1, 4)]
-BINARY_SHAPES = [((), ()), ((5,), (5,)), ((3, 4), (3, 4)), ((3, 1), (1, 4)), ((4,), (3, 4)), ((2, 3, 4), ()),
-                 ((1, 4), (3, 1))]
-REDUCE_CASES = [((3, 4), dict(dim=None, keepdim=False)), ((3, 4), dict(dim=0, keepdim=False)),
-                ((3, 4), dict(dim=-1, keepdim=True)), ((2, 3, 4), dict(dim=(0, 2), keepdim=False)),
-                ((5,), dict(dim=0, keepdim=True)), ((2, 3, 4), dict(dim=1, keepdim=False))]
+BINARY_SHAPES = [
+    ((), ()),
+    ((5,), (5,)),
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((4,), (3, 4)),
+    ((2, 3, 4), ()),
+    ((1, 4), (3, 1)),
+]
+REDUCE_CASES = [
+    ((3, 4), dict(dim=None, keepdim=False)),
+    ((3, 4), dict(dim=0, keepdim=False)),
+    ((3, 4), dict(dim=-1, keepdim=True)),
+    ((2, 3, 4), dict(dim=(0, 2), keepdim=False)),
+    ((5,), dict(dim=0, keepdim=True)),
+    ((2, 3, 4), dict(dim=1, keepdim=False)),
+]
 
 
 @dataclasses.dataclass
@@ -40,13 +53,13 @@ class OpSpec:
 
     name: str
     fn: Callable
-    ref: Optional[Callable]
-    torch_fn: Optional[Callable] = None
+    ref: Callable | None
+    torch_fn: Callable | None = None
     cases: list = dataclasses.field(default_factory=lambda: [(s, {}) for s in [(sh,) for sh in UNARY_SHAPES]])
     domains: tuple = ((-2.0, 2.0),)
-    grad_args: Optional[tuple] = None
+    grad_args: tuple | None = None
     supports_gradgrad: bool = True
-    make_args: Optional[Callable] = None
+    make_args: Callable | None = None
     fwd_tol: tuple = (1e-7, 1e-10)
     f32_tol: tuple = (1e-4, 1e-5)
     keeps_dtype: bool = True
@@ -95,6 +108,7 @@ def _torch_dropout_same_mask(x):
 
 def _t(name):
     """torch.<name> looked up when called (torch is imported by the test that uses it)."""
+
     def call(*args, **kwargs):
         import torch
 
@@ -108,6 +122,7 @@ def _t(name):
 
 def _tdims(fn_name):
     """A torch reduction that takes dim=None as 'all dims'."""
+
     def call(x, dim=None, keepdim=False, **kw):
         import torch
 
@@ -268,8 +283,8 @@ def _np_inplace_on_view(x, v):
     return y
 
 
-_PUT_ROWS, _PUT_COLS = np.array([0, 2, 0]), np.array([1, 3, 2])   # distinct (row, col) pairs
-_ADD_ROWS, _ADD_COLS = np.array([0, 2, 0]), np.array([1, 3, 1])   # (0, 1) twice: accumulate adds
+_PUT_ROWS, _PUT_COLS = np.array([0, 2, 0]), np.array([1, 3, 2])  # distinct (row, col) pairs
+_ADD_ROWS, _ADD_COLS = np.array([0, 2, 0]), np.array([1, 3, 1])  # (0, 1) twice: accumulate adds
 
 
 def _index_put_fn(x, v, accumulate=False):
@@ -298,6 +313,7 @@ _MASK = np.array([[True, False, True, True], [False, False, True, False], [True,
 
 def _setitem_fn(index):
     """y = 2 x; y[index] = v: gradients to the base and to the value."""
+
     def ours(x, v):
         y = x * 2
         y[index() if callable(index) else index] = v
@@ -338,14 +354,14 @@ def _mask_index(torch=False):
     return cr.tensor(_MASK)
 
 
-_SCATTER_INDEX = np.array([[2, 0], [1, 3], [0, 1]])   # distinct targets in each row
+_SCATTER_INDEX = np.array([[2, 0], [1, 3], [0, 1]])  # distinct targets in each row
 _SCATTER_ADD_INDEX = np.array([[2, 2], [1, 3], [0, 0]])
 
 
 def _np_scatter(x, src, index, add):
     out = x.copy()
     where = (np.arange(index.shape[0])[:, None], index)
-    part = src[:, :index.shape[1]]
+    part = src[:, : index.shape[1]]
     if add:
         np.add.at(out, where, part)
     else:
@@ -378,7 +394,7 @@ def _np_pad(x, pad, value=0.0):
 
 def _np_gelu(x, approximate="none"):
     if approximate == "tanh":
-        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
     return 0.5 * x * (1 + sc.erf(x / np.sqrt(2)))
 
 
@@ -386,12 +402,12 @@ def _np_norm(x, p="fro", dim=None, keepdim=False):
     axis = dim
     a = np.abs(x)
     if p in ("fro", 2):
-        return np.sqrt((a ** 2).sum(axis=axis, keepdims=keepdim))
+        return np.sqrt((a**2).sum(axis=axis, keepdims=keepdim))
     if p == np.inf:
         return a.max(axis=axis, keepdims=keepdim)
     if p == 1:
         return a.sum(axis=axis, keepdims=keepdim)
-    return (a ** p).sum(axis=axis, keepdims=keepdim) ** (1 / p)
+    return (a**p).sum(axis=axis, keepdims=keepdim) ** (1 / p)
 
 
 def _torch_norm(x, p="fro", dim=None, keepdim=False):
@@ -453,8 +469,16 @@ def _away_from_zero(rng, shapes):
     return [rng.uniform(0.2, 2.0, size=s) * rng.choice([-1.0, 1.0], size=s) for s in shapes]
 
 
-MATMUL_SHAPES = [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), ((3, 4), (4, 2)), ((2, 3, 4), (4, 2)),
-                 ((2, 1, 3, 4), (3, 4, 2)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,))]
+MATMUL_SHAPES = [
+    ((4,), (4,)),
+    ((3, 4), (4,)),
+    ((4,), (4, 2)),
+    ((3, 4), (4, 2)),
+    ((2, 3, 4), (4, 2)),
+    ((2, 1, 3, 4), (3, 4, 2)),
+    ((4,), (2, 4, 3)),
+    ((2, 3, 4), (4,)),
+]
 
 OP_TABLE = [
     # ----- unary elementwise -----
@@ -468,8 +492,14 @@ OP_TABLE = [
     unary("sqrt", cr.sqrt, np.sqrt, _t("sqrt"), domain=(0.1, 5.0)),
     unary("rsqrt", cr.rsqrt, lambda x: 1 / np.sqrt(x), _t("rsqrt"), domain=(0.1, 5.0)),
     unary("square", cr.square, np.square, _t("square")),
-    OpSpec("reciprocal", cr.reciprocal, np.reciprocal, _t("reciprocal"),
-           cases=[((s,), {}) for s in UNARY_SHAPES], make_args=_nonzero_uniform(0.5, 2.0)),
+    OpSpec(
+        "reciprocal",
+        cr.reciprocal,
+        np.reciprocal,
+        _t("reciprocal"),
+        cases=[((s,), {}) for s in UNARY_SHAPES],
+        make_args=_nonzero_uniform(0.5, 2.0),
+    ),
     OpSpec("abs", cr.abs, np.abs, _t("abs"), cases=[((s,), {}) for s in UNARY_SHAPES], make_args=_away_from_zero),
     unary("sin", cr.sin, np.sin, _t("sin")),
     unary("cos", cr.cos, np.cos, _t("cos")),
@@ -477,301 +507,783 @@ OP_TABLE = [
     unary("tanh", cr.tanh, np.tanh, _t("tanh")),
     unary("sigmoid", cr.sigmoid, sc.expit, _t("sigmoid")),
     unary("erf", cr.erf, sc.erf, _t("erf")),
-    OpSpec("relu", cr.relu, lambda x: np.maximum(x, 0), _t("relu"), cases=[((s,), {}) for s in UNARY_SHAPES],
-           make_args=_away_from_zero),
-    OpSpec("leaky_relu", lambda x, **k: cr.leaky_relu(x, **k), lambda x, negative_slope=0.01: np.where(
-        x > 0, x, negative_slope * x), _t("nn.functional.leaky_relu"),
-        cases=[(((3, 4),), {}), (((5,),), dict(negative_slope=0.2))], make_args=_away_from_zero),
-    OpSpec("elu", lambda x, **k: cr.elu(x, **k), lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x)),
-           _t("nn.functional.elu"), cases=[(((3, 4),), {}), (((5,),), dict(alpha=0.5))], make_args=_away_from_zero),
-    OpSpec("selu", cr.ops.elementwise.selu, lambda x: 1.0507009873554805 * np.where(
-        x > 0, x, 1.6732632423543772 * np.expm1(x)), _t("nn.functional.selu"), cases=[(((3, 4),), {})],
-        make_args=_away_from_zero),
-    OpSpec("gelu", lambda x, **k: cr.gelu(x, **k), _np_gelu, _t("nn.functional.gelu"),
-           cases=[(((3, 4),), {}), (((5,),), dict(approximate="tanh")), (((),), {})]),
-    OpSpec("softplus", lambda x, **k: cr.softplus(x, **k), lambda x, beta=1.0, threshold=20.0: np.where(
-        beta * x > threshold, x, np.logaddexp(0, beta * x) / beta), _t("nn.functional.softplus"),
+    OpSpec(
+        "relu",
+        cr.relu,
+        lambda x: np.maximum(x, 0),
+        _t("relu"),
+        cases=[((s,), {}) for s in UNARY_SHAPES],
+        make_args=_away_from_zero,
+    ),
+    OpSpec(
+        "leaky_relu",
+        lambda x, **k: cr.leaky_relu(x, **k),
+        lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
+        _t("nn.functional.leaky_relu"),
+        cases=[(((3, 4),), {}), (((5,),), dict(negative_slope=0.2))],
+        make_args=_away_from_zero,
+    ),
+    OpSpec(
+        "elu",
+        lambda x, **k: cr.elu(x, **k),
+        lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x)),
+        _t("nn.functional.elu"),
+        cases=[(((3, 4),), {}), (((5,),), dict(alpha=0.5))],
+        make_args=_away_from_zero,
+    ),
+    OpSpec(
+        "selu",
+        cr.ops.elementwise.selu,
+        lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
+        _t("nn.functional.selu"),
+        cases=[(((3, 4),), {})],
+        make_args=_away_from_zero,
+    ),
+    OpSpec(
+        "gelu",
+        lambda x, **k: cr.gelu(x, **k),
+        _np_gelu,
+        _t("nn.functional.gelu"),
+        cases=[(((3, 4),), {}), (((5,),), dict(approximate="tanh")), (((),), {})],
+    ),
+    OpSpec(
+        "softplus",
+        lambda x, **k: cr.softplus(x, **k),
+        lambda x, beta=1.0, threshold=20.0: np.where(beta * x > threshold, x, np.logaddexp(0, beta * x) / beta),
+        _t("nn.functional.softplus"),
         cases=[(((3, 4),), {}), (((5,),), dict(beta=2.0)), (((2, 3),), dict(beta=1.0, threshold=1.0))],
-        domains=((-3.0, 3.0),)),
+        domains=((-3.0, 3.0),),
+    ),
     unary("silu", cr.silu, lambda x: x * sc.expit(x), _t("nn.functional.silu")),
     unary("mish", cr.ops.elementwise.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), _t("nn.functional.mish")),
-    OpSpec("clamp", lambda x, **k: cr.clamp(x, **k), lambda x, min=None, max=None: np.clip(x, min, max), _t("clamp"),
-           cases=[(((3, 4),), dict(min=-0.5, max=0.7)), (((5,),), dict(min=0.1)), (((2, 3),), dict(max=0.3))],
-           make_args=lambda rng, shapes: [rng.choice([-1.5, -0.9, -0.2, 0.25, 0.5, 1.3], size=shapes[0])
-                                          + rng.uniform(-0.01, 0.01, size=shapes[0])]),
-    OpSpec("hardtanh", lambda x, **k: cr.nn.functional.hardtanh(x, **k),
-           lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val), _t("nn.functional.hardtanh"),
-           cases=[(((3, 4),), {}), (((5,),), dict(min_val=-0.5, max_val=0.7))],
-           make_args=lambda rng, shapes: [rng.choice([-1.5, -0.9, -0.2, 0.25, 0.5, 1.3], size=shapes[0])
-                                          + rng.uniform(-0.01, 0.01, size=shapes[0])]),
-    OpSpec("clamp_tensor_bounds", lambda x, lo, hi: cr.clamp(x, lo, hi), lambda x, lo, hi: np.minimum(
-        np.maximum(x, lo), hi), _t("clamp"), cases=[(((3, 4), (3, 4), (4,)), {}), (((5,), (), (5,)), {})],
-           make_args=lambda rng, shapes: [rng.choice([-1.5, -0.2, 0.25, 1.3], size=shapes[0])
-                                          + rng.uniform(-0.01, 0.01, size=shapes[0]),
-                                          rng.uniform(-1.0, -0.5, size=shapes[1]),
-                                          rng.uniform(0.5, 1.0, size=shapes[2])]),
+    OpSpec(
+        "clamp",
+        lambda x, **k: cr.clamp(x, **k),
+        lambda x, min=None, max=None: np.clip(x, min, max),
+        _t("clamp"),
+        cases=[(((3, 4),), dict(min=-0.5, max=0.7)), (((5,),), dict(min=0.1)), (((2, 3),), dict(max=0.3))],
+        make_args=lambda rng, shapes: [
+            rng.choice([-1.5, -0.9, -0.2, 0.25, 0.5, 1.3], size=shapes[0]) + rng.uniform(-0.01, 0.01, size=shapes[0])
+        ],
+    ),
+    OpSpec(
+        "hardtanh",
+        lambda x, **k: cr.nn.functional.hardtanh(x, **k),
+        lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
+        _t("nn.functional.hardtanh"),
+        cases=[(((3, 4),), {}), (((5,),), dict(min_val=-0.5, max_val=0.7))],
+        make_args=lambda rng, shapes: [
+            rng.choice([-1.5, -0.9, -0.2, 0.25, 0.5, 1.3], size=shapes[0]) + rng.uniform(-0.01, 0.01, size=shapes[0])
+        ],
+    ),
+    OpSpec(
+        "clamp_tensor_bounds",
+        lambda x, lo, hi: cr.clamp(x, lo, hi),
+        lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+        _t("clamp"),
+        cases=[(((3, 4), (3, 4), (4,)), {}), (((5,), (), (5,)), {})],
+        make_args=lambda rng, shapes: [
+            rng.choice([-1.5, -0.2, 0.25, 1.3], size=shapes[0]) + rng.uniform(-0.01, 0.01, size=shapes[0]),
+            rng.uniform(-1.0, -0.5, size=shapes[1]),
+            rng.uniform(0.5, 1.0, size=shapes[2]),
+        ],
+    ),
     OpSpec("clone", cr.ops.elementwise.clone, np.copy, _t("clone")),
-    OpSpec("cast_f64", lambda x: cr.ops.elementwise.cast(x, cr.float32).double(),
-           lambda x: x.astype(np.float32).astype(np.float64), lambda x: x.float().double(),
-           fwd_tol=(1e-6, 1e-7), keeps_dtype=False, gradcheck_kwargs=dict(eps=1e-2), notes="float32 round trip: a coarse FD step"),
+    OpSpec(
+        "cast_f64",
+        lambda x: cr.ops.elementwise.cast(x, cr.float32).double(),
+        lambda x: x.astype(np.float32).astype(np.float64),
+        lambda x: x.float().double(),
+        fwd_tol=(1e-6, 1e-7),
+        keeps_dtype=False,
+        gradcheck_kwargs=dict(eps=1e-2),
+        notes="float32 round trip: a coarse FD step",
+    ),
     # ----- binary elementwise (broadcasting) -----
     binary("add", cr.add, np.add, _t("add")),
     binary("sub", cr.sub, np.subtract, _t("sub")),
     binary("mul", cr.mul, np.multiply, _t("mul")),
-    OpSpec("div", cr.div, np.divide, _t("div"), cases=[(s, {}) for s in BINARY_SHAPES],
-           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]),
-                                          _nonzero_uniform(0.5, 2.0)(rng, [shapes[1]])[0]]),
+    OpSpec(
+        "div",
+        cr.div,
+        np.divide,
+        _t("div"),
+        cases=[(s, {}) for s in BINARY_SHAPES],
+        make_args=lambda rng, shapes: [
+            rng.uniform(-2, 2, size=shapes[0]),
+            _nonzero_uniform(0.5, 2.0)(rng, [shapes[1]])[0],
+        ],
+    ),
     binary("pow", cr.pow, np.power, _t("pow"), domains=((0.5, 2.0), (-2.0, 2.0))),
-    OpSpec("pow_scalar", lambda x, **k: x ** k["p"], lambda x, p: x ** p, lambda x, p: x ** p,
-           cases=[(((3, 4),), dict(p=3)), (((5,),), dict(p=0.5)), (((2, 3),), dict(p=-2)), (((),), dict(p=10))],
-           domains=((0.5, 2.0),)),
-    OpSpec("rpow", lambda x, **k: k["a"] ** x, lambda x, a: a ** x, lambda x, a: a ** x,
-           cases=[(((3, 4),), dict(a=2.0)), (((),), dict(a=0.5))], notes="d/dx a^x = a^x ln a"),
-    OpSpec("maximum", cr.maximum, np.maximum, _t("maximum"), cases=[(s, {}) for s in BINARY_SHAPES],
-           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]), rng.uniform(-2, 2, size=shapes[1])]),
-    OpSpec("minimum", cr.minimum, np.minimum, _t("minimum"), cases=[(s, {}) for s in BINARY_SHAPES],
-           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]), rng.uniform(-2, 2, size=shapes[1])]),
-    OpSpec("where", lambda c, x, y: cr.where(c, x, y), np.where, lambda c, x, y: _t("where")(c, x, y),
-           cases=[(((3, 4), (3, 4), (3, 4)), {}), (((3, 4), (4,), (3, 1)), {}), (((5,), (), (5,)), {})],
-           make_args=lambda rng, shapes: [rng.uniform(size=shapes[0]) > 0.5] + [
-               rng.uniform(-2, 2, size=s) for s in shapes[1:]], grad_args=(1, 2)),
+    OpSpec(
+        "pow_scalar",
+        lambda x, **k: x ** k["p"],
+        lambda x, p: x**p,
+        lambda x, p: x**p,
+        cases=[(((3, 4),), dict(p=3)), (((5,),), dict(p=0.5)), (((2, 3),), dict(p=-2)), (((),), dict(p=10))],
+        domains=((0.5, 2.0),),
+    ),
+    OpSpec(
+        "rpow",
+        lambda x, **k: k["a"] ** x,
+        lambda x, a: a**x,
+        lambda x, a: a**x,
+        cases=[(((3, 4),), dict(a=2.0)), (((),), dict(a=0.5))],
+        notes="d/dx a^x = a^x ln a",
+    ),
+    OpSpec(
+        "maximum",
+        cr.maximum,
+        np.maximum,
+        _t("maximum"),
+        cases=[(s, {}) for s in BINARY_SHAPES],
+        make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]), rng.uniform(-2, 2, size=shapes[1])],
+    ),
+    OpSpec(
+        "minimum",
+        cr.minimum,
+        np.minimum,
+        _t("minimum"),
+        cases=[(s, {}) for s in BINARY_SHAPES],
+        make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]), rng.uniform(-2, 2, size=shapes[1])],
+    ),
+    OpSpec(
+        "where",
+        lambda c, x, y: cr.where(c, x, y),
+        np.where,
+        lambda c, x, y: _t("where")(c, x, y),
+        cases=[(((3, 4), (3, 4), (3, 4)), {}), (((3, 4), (4,), (3, 1)), {}), (((5,), (), (5,)), {})],
+        make_args=lambda rng, shapes: (
+            [rng.uniform(size=shapes[0]) > 0.5] + [rng.uniform(-2, 2, size=s) for s in shapes[1:]]
+        ),
+        grad_args=(1, 2),
+    ),
     # ----- reductions -----
     reduction("sum", cr.sum, _np_reduce(np.sum), _tdims("sum")),
     reduction("mean", cr.mean, _np_reduce(np.mean), _tdims("mean")),
     reduction("prod", cr.prod, _np_reduce(np.prod), _torch_prod, domain=(0.5, 1.5)),
-    OpSpec("prod_with_zero", lambda x, **k: cr.prod(x, **k), _np_reduce(np.prod), _torch_prod,
-           cases=[(((3, 4),), dict(dim=1)), (((6,),), dict(dim=0))],
-           make_args=lambda rng, shapes: [np.where(np.arange(int(np.prod(shapes[0]))).reshape(shapes[0]) % 4 == 1,
-                                                   0.0, rng.uniform(0.5, 1.5, size=shapes[0]))],
-           supports_gradgrad=True, notes="one zero per slice: exact partials"),
-    OpSpec("amax", cr.amax, _np_extremum(np.max), _tdims("amax"), cases=[((s,), dict(k)) for s, k in REDUCE_CASES],
-           make_args=_distinct),
-    OpSpec("amin", cr.amin, _np_extremum(np.min), _tdims("amin"), cases=[((s,), dict(k)) for s, k in REDUCE_CASES],
-           make_args=_distinct),
-    OpSpec("max_dim", _max_dim, lambda x, dim, keepdim=False: np.max(x, axis=dim, keepdims=keepdim),
-           _torch_max_dim, cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=0, keepdim=True))],
-           make_args=_distinct),
-    OpSpec("min_dim", _min_dim, lambda x, dim, keepdim=False: np.min(x, axis=dim, keepdims=keepdim),
-           _torch_min_dim, cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1))], make_args=_distinct),
-    reduction("logsumexp", cr.logsumexp, lambda x, dim=None, keepdim=False: sc.logsumexp(x, axis=dim, keepdims=keepdim),
-              _tdims("logsumexp")),
+    OpSpec(
+        "prod_with_zero",
+        lambda x, **k: cr.prod(x, **k),
+        _np_reduce(np.prod),
+        _torch_prod,
+        cases=[(((3, 4),), dict(dim=1)), (((6,),), dict(dim=0))],
+        make_args=lambda rng, shapes: [
+            np.where(
+                np.arange(int(np.prod(shapes[0]))).reshape(shapes[0]) % 4 == 1,
+                0.0,
+                rng.uniform(0.5, 1.5, size=shapes[0]),
+            )
+        ],
+        supports_gradgrad=True,
+        notes="one zero per slice: exact partials",
+    ),
+    OpSpec(
+        "amax",
+        cr.amax,
+        _np_extremum(np.max),
+        _tdims("amax"),
+        cases=[((s,), dict(k)) for s, k in REDUCE_CASES],
+        make_args=_distinct,
+    ),
+    OpSpec(
+        "amin",
+        cr.amin,
+        _np_extremum(np.min),
+        _tdims("amin"),
+        cases=[((s,), dict(k)) for s, k in REDUCE_CASES],
+        make_args=_distinct,
+    ),
+    OpSpec(
+        "max_dim",
+        _max_dim,
+        lambda x, dim, keepdim=False: np.max(x, axis=dim, keepdims=keepdim),
+        _torch_max_dim,
+        cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=0, keepdim=True))],
+        make_args=_distinct,
+    ),
+    OpSpec(
+        "min_dim",
+        _min_dim,
+        lambda x, dim, keepdim=False: np.min(x, axis=dim, keepdims=keepdim),
+        _torch_min_dim,
+        cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1))],
+        make_args=_distinct,
+    ),
+    reduction(
+        "logsumexp",
+        cr.logsumexp,
+        lambda x, dim=None, keepdim=False: sc.logsumexp(x, axis=dim, keepdims=keepdim),
+        _tdims("logsumexp"),
+    ),
     reduction("var", cr.var, _np_var, _tdims("var")),
     reduction("std", cr.std, _np_std, _tdims("std")),
-    OpSpec("var_biased", lambda x, **k: cr.var(x, **k), lambda x, dim, correction: np.var(x, axis=dim, ddof=correction),
-           lambda x, dim, correction: _t("var")(x, dim=dim, correction=correction),
-           cases=[(((3, 4),), dict(dim=1, correction=0))]),
-    OpSpec("norm", lambda x, **k: cr.norm(x, **k), _np_norm, _torch_norm,
-           cases=[(((3, 4),), {}), (((3, 4),), dict(dim=1)), (((5,),), dict(p=1)), (((2, 3),), dict(p=3, dim=0)),
-                  (((3, 4),), dict(p=np.inf, dim=-1, keepdim=True))], make_args=_distinct),
+    OpSpec(
+        "var_biased",
+        lambda x, **k: cr.var(x, **k),
+        lambda x, dim, correction: np.var(x, axis=dim, ddof=correction),
+        lambda x, dim, correction: _t("var")(x, dim=dim, correction=correction),
+        cases=[(((3, 4),), dict(dim=1, correction=0))],
+    ),
+    OpSpec(
+        "norm",
+        lambda x, **k: cr.norm(x, **k),
+        _np_norm,
+        _torch_norm,
+        cases=[
+            (((3, 4),), {}),
+            (((3, 4),), dict(dim=1)),
+            (((5,),), dict(p=1)),
+            (((2, 3),), dict(p=3, dim=0)),
+            (((3, 4),), dict(p=np.inf, dim=-1, keepdim=True)),
+        ],
+        make_args=_distinct,
+    ),
     # ----- shape and indexing -----
-    OpSpec("reshape", lambda x, **k: x.reshape(k["shape"]), lambda x, shape: x.reshape(shape),
-           lambda x, shape: x.reshape(shape), cases=[(((3, 4),), dict(shape=(2, 6))), (((2, 3, 4),), dict(shape=(-1,))),
-                                                     (((),), dict(shape=(1, 1)))]),
-    OpSpec("flatten", lambda x, **k: cr.flatten(x, **k), lambda x, start_dim=0: x.reshape(x.shape[:start_dim] + (-1,)),
-           _t("flatten"), cases=[(((2, 3, 4),), {}), (((2, 3, 4),), dict(start_dim=1))]),
-    OpSpec("transpose", lambda x, **k: cr.transpose(x, k["dim0"], k["dim1"]),
-           lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), _t("transpose"),
-           cases=[(((3, 4),), dict(dim0=0, dim1=1)), (((2, 3, 4),), dict(dim0=0, dim1=2))]),
-    OpSpec("T", lambda x: x.T, lambda x: x.T, lambda x: x.permute(*reversed(range(x.ndim))), cases=[(((3, 4),), {}), (((5,),), {})]),
-    OpSpec("permute", lambda x, **k: cr.permute(x, k["dims"]), lambda x, dims: np.transpose(x, dims),
-           lambda x, dims: x.permute(dims), cases=[(((2, 3, 4),), dict(dims=(2, 0, 1)))]),
-    OpSpec("squeeze", lambda x, **k: cr.squeeze(x, **k), lambda x, dim=None: np.squeeze(x, dim), _t("squeeze"),
-           cases=[(((1, 4),), {}), (((3, 1, 2),), dict(dim=1))]),
-    OpSpec("unsqueeze", lambda x, **k: cr.unsqueeze(x, **k), lambda x, dim: np.expand_dims(x, dim), _t("unsqueeze"),
-           cases=[(((3, 4),), dict(dim=1)), (((),), dict(dim=0)), (((5,),), dict(dim=-1))]),
-    OpSpec("expand", lambda x, **k: x.expand(*k["sizes"]), lambda x, sizes: np.broadcast_to(
-        x, tuple(s if s != -1 else x.shape[i - (len(sizes) - x.ndim)] for i, s in enumerate(sizes))),
-        lambda x, sizes: x.expand(*sizes), cases=[(((3, 1),), dict(sizes=(3, 4))), (((4,),), dict(sizes=(2, -1))),
-                                                  (((),), dict(sizes=(2, 3)))]),
-    OpSpec("broadcast_to", lambda x, **k: cr.broadcast_to(x, k["shape"]), lambda x, shape: np.broadcast_to(x, shape),
-           lambda x, shape: _t("broadcast_to")(x, shape), cases=[(((1, 4),), dict(shape=(3, 4))), (((3, 1),), dict(shape=(2, 3, 5)))]),
-    OpSpec("cat", lambda *xs, **k: cr.cat(xs, **k), lambda *xs, dim=0: np.concatenate(xs, axis=dim),
-           lambda *xs, dim=0: _t("cat")(xs, dim=dim),
-           cases=[(((2, 3), (4, 3)), {}), (((2, 3), (2, 1), (2, 2)), dict(dim=1)), (((5,), (1,)), {})]),
-    OpSpec("stack", lambda *xs, **k: cr.stack(xs, **k), lambda *xs, dim=0: np.stack(xs, axis=dim),
-           lambda *xs, dim=0: _t("stack")(xs, dim=dim), cases=[(((2, 3), (2, 3)), {}), (((4,), (4,), (4,)), dict(dim=1))]),
-    OpSpec("split", lambda x, **k: _split_weighted(x, **k), _np_split_weighted, _torch_split_weighted,
-           cases=[(((5, 3),), dict(sizes=[2, 3])), (((2, 6),), dict(sizes=2, dim=1))]),
-    OpSpec("chunk", lambda x, **k: _chunk_weighted(x, **k), _np_chunk_weighted, _torch_chunk_weighted,
-           cases=[(((6, 2),), dict(chunks=3)), (((2, 4),), dict(chunks=2, dim=1))]),
-    OpSpec("unbind", lambda x: cr.stack(cr.unbind(x, 0)[::-1]), lambda x: x[::-1],
-           lambda x: _t("stack")(_t("unbind")(x, 0)[::-1]), cases=[(((3, 4),), {})]),
-    OpSpec("pad", lambda x, **k: cr.pad(x, **k), _np_pad, _t("nn.functional.pad"),
-           cases=[(((3, 4),), dict(pad=(1, 2))), (((2, 3, 4),), dict(pad=(1, 0, 0, 2), value=1.5))]),
-    OpSpec("flip", lambda x, **k: cr.flip(x, k["dims"]), lambda x, dims: np.flip(x, dims), _t("flip"),
-           cases=[(((3, 4),), dict(dims=(0,))), (((2, 3, 4),), dict(dims=(0, 2)))]),
-    OpSpec("repeat", lambda x, **k: x.repeat(*k["sizes"]), lambda x, sizes: np.tile(x, sizes),
-           lambda x, sizes: x.repeat(*sizes), cases=[(((2, 3),), dict(sizes=(2, 1))), (((3,),), dict(sizes=(2, 2)))]),
+    OpSpec(
+        "reshape",
+        lambda x, **k: x.reshape(k["shape"]),
+        lambda x, shape: x.reshape(shape),
+        lambda x, shape: x.reshape(shape),
+        cases=[(((3, 4),), dict(shape=(2, 6))), (((2, 3, 4),), dict(shape=(-1,))), (((),), dict(shape=(1, 1)))],
+    ),
+    OpSpec(
+        "flatten",
+        lambda x, **k: cr.flatten(x, **k),
+        lambda x, start_dim=0: x.reshape(x.shape[:start_dim] + (-1,)),
+        _t("flatten"),
+        cases=[(((2, 3, 4),), {}), (((2, 3, 4),), dict(start_dim=1))],
+    ),
+    OpSpec(
+        "transpose",
+        lambda x, **k: cr.transpose(x, k["dim0"], k["dim1"]),
+        lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1),
+        _t("transpose"),
+        cases=[(((3, 4),), dict(dim0=0, dim1=1)), (((2, 3, 4),), dict(dim0=0, dim1=2))],
+    ),
+    OpSpec(
+        "T",
+        lambda x: x.T,
+        lambda x: x.T,
+        lambda x: x.permute(*reversed(range(x.ndim))),
+        cases=[(((3, 4),), {}), (((5,),), {})],
+    ),
+    OpSpec(
+        "permute",
+        lambda x, **k: cr.permute(x, k["dims"]),
+        lambda x, dims: np.transpose(x, dims),
+        lambda x, dims: x.permute(dims),
+        cases=[(((2, 3, 4),), dict(dims=(2, 0, 1)))],
+    ),
+    OpSpec(
+        "squeeze",
+        lambda x, **k: cr.squeeze(x, **k),
+        lambda x, dim=None: np.squeeze(x, dim),
+        _t("squeeze"),
+        cases=[(((1, 4),), {}), (((3, 1, 2),), dict(dim=1))],
+    ),
+    OpSpec(
+        "unsqueeze",
+        lambda x, **k: cr.unsqueeze(x, **k),
+        lambda x, dim: np.expand_dims(x, dim),
+        _t("unsqueeze"),
+        cases=[(((3, 4),), dict(dim=1)), (((),), dict(dim=0)), (((5,),), dict(dim=-1))],
+    ),
+    OpSpec(
+        "expand",
+        lambda x, **k: x.expand(*k["sizes"]),
+        lambda x, sizes: np.broadcast_to(
+            x, tuple(s if s != -1 else x.shape[i - (len(sizes) - x.ndim)] for i, s in enumerate(sizes))
+        ),
+        lambda x, sizes: x.expand(*sizes),
+        cases=[(((3, 1),), dict(sizes=(3, 4))), (((4,),), dict(sizes=(2, -1))), (((),), dict(sizes=(2, 3)))],
+    ),
+    OpSpec(
+        "broadcast_to",
+        lambda x, **k: cr.broadcast_to(x, k["shape"]),
+        lambda x, shape: np.broadcast_to(x, shape),
+        lambda x, shape: _t("broadcast_to")(x, shape),
+        cases=[(((1, 4),), dict(shape=(3, 4))), (((3, 1),), dict(shape=(2, 3, 5)))],
+    ),
+    OpSpec(
+        "cat",
+        lambda *xs, **k: cr.cat(xs, **k),
+        lambda *xs, dim=0: np.concatenate(xs, axis=dim),
+        lambda *xs, dim=0: _t("cat")(xs, dim=dim),
+        cases=[(((2, 3), (4, 3)), {}), (((2, 3), (2, 1), (2, 2)), dict(dim=1)), (((5,), (1,)), {})],
+    ),
+    OpSpec(
+        "stack",
+        lambda *xs, **k: cr.stack(xs, **k),
+        lambda *xs, dim=0: np.stack(xs, axis=dim),
+        lambda *xs, dim=0: _t("stack")(xs, dim=dim),
+        cases=[(((2, 3), (2, 3)), {}), (((4,), (4,), (4,)), dict(dim=1))],
+    ),
+    OpSpec(
+        "split",
+        lambda x, **k: _split_weighted(x, **k),
+        _np_split_weighted,
+        _torch_split_weighted,
+        cases=[(((5, 3),), dict(sizes=[2, 3])), (((2, 6),), dict(sizes=2, dim=1))],
+    ),
+    OpSpec(
+        "chunk",
+        lambda x, **k: _chunk_weighted(x, **k),
+        _np_chunk_weighted,
+        _torch_chunk_weighted,
+        cases=[(((6, 2),), dict(chunks=3)), (((2, 4),), dict(chunks=2, dim=1))],
+    ),
+    OpSpec(
+        "unbind",
+        lambda x: cr.stack(cr.unbind(x, 0)[::-1]),
+        lambda x: x[::-1],
+        lambda x: _t("stack")(_t("unbind")(x, 0)[::-1]),
+        cases=[(((3, 4),), {})],
+    ),
+    OpSpec(
+        "pad",
+        lambda x, **k: cr.pad(x, **k),
+        _np_pad,
+        _t("nn.functional.pad"),
+        cases=[(((3, 4),), dict(pad=(1, 2))), (((2, 3, 4),), dict(pad=(1, 0, 0, 2), value=1.5))],
+    ),
+    OpSpec(
+        "flip",
+        lambda x, **k: cr.flip(x, k["dims"]),
+        lambda x, dims: np.flip(x, dims),
+        _t("flip"),
+        cases=[(((3, 4),), dict(dims=(0,))), (((2, 3, 4),), dict(dims=(0, 2)))],
+    ),
+    OpSpec(
+        "repeat",
+        lambda x, **k: x.repeat(*k["sizes"]),
+        lambda x, sizes: np.tile(x, sizes),
+        lambda x, sizes: x.repeat(*sizes),
+        cases=[(((2, 3),), dict(sizes=(2, 1))), (((3,),), dict(sizes=(2, 2)))],
+    ),
     OpSpec("getitem_basic", lambda x: x[1:, ::2], lambda x: x[1:, ::2], lambda x: x[1:, ::2], cases=[(((3, 4),), {})]),
     OpSpec("getitem_int", lambda x: x[1, 2], lambda x: x[1, 2], lambda x: x[1, 2], cases=[(((3, 4),), {})]),
-    OpSpec("getitem_none_ellipsis", lambda x: x[None, ..., 1], lambda x: x[None, ..., 1], lambda x: x[None, ..., 1],
-           cases=[(((2, 3, 4),), {})]),
-    OpSpec("getitem_array_repeats", lambda x: x[[0, 2, 0, 0]], lambda x: x[[0, 2, 0, 0]],
-           lambda x: x[[0, 2, 0, 0]], cases=[(((3, 4),), {})], notes="repeated indices add up"),
-    OpSpec("getitem_mixed", lambda x: x[np.array([1, 1, 0]), :, np.array([3, 0, 3])],
-           lambda x: x[np.array([1, 1, 0]), :, np.array([3, 0, 3])],
-           lambda x: x[[1, 1, 0], :, [3, 0, 3]], cases=[(((2, 3, 4),), {})]),
-    OpSpec("getitem_mask", lambda x: x[np.array([[True, False, True, True]] * 3)],
-           lambda x: x[np.array([[True, False, True, True]] * 3)],
-           lambda x: x[_t("tensor")([[True, False, True, True]] * 3)], cases=[(((3, 4),), {})]),
-    OpSpec("gather", lambda x, i, **k: cr.gather(x, k.get("dim", 1), i), _np_gather,
-           lambda x, i, dim=1: _t("gather")(x, dim, i), cases=[(((3, 4),), {})], make_args=_gather_args,
-           grad_args=(0,)),
-    OpSpec("index_put", _index_put_fn, _np_index_put, _torch_index_put,
-           cases=[(((3, 4), (3,)), {}), (((3, 4), ()), {}), (((3, 4), (3,)), dict(accumulate=True)),
-                  (((3, 4), (1,)), dict(accumulate=True))]),
-    OpSpec("getitem_int_then_array", lambda x: x[0, :, [1, 2, 1, 1]], lambda x: x[0][:, [1, 2, 1, 1]],
-           lambda x: x[0, :, [1, 2, 1, 1]], cases=[(((2, 3, 4),), {})],
-           notes="PyTorch applies the int first: shape (3, 4), where NumPy gives (4, 3)"),
-    OpSpec("getitem_separated_arrays", lambda x: x[[1, 0], :, [3, 3]], lambda x: x[[1, 0], :, [3, 3]],
-           lambda x: x[[1, 0], :, [3, 3]], cases=[(((2, 3, 4),), {})]),
-    OpSpec("getitem_bool_none_arrays", lambda x: x[:, True, [0, 2], None, 1:],
-           lambda x: x[:, None][:, [0], [0, 2]][:, :, None, 1:], lambda x: x[:, True, [0, 2], None, 1:],
-           cases=[(((2, 3, 4),), {})]),
-    OpSpec("getitem_mask_and_int", lambda x: x[cr.tensor(_MASK[:2, :3]), 1], lambda x: x[:, :, 1][_MASK[:2, :3]],
-           lambda x: x[_t("tensor")(_MASK[:2, :3]), 1], cases=[(((2, 3, 4),), {})]),
-    OpSpec("setitem_array", _setitem_fn((slice(None), [0, 2])), _np_setitem((slice(None), [0, 2])),
-           _torch_setitem((slice(None), [0, 2])), cases=[(((3, 4), (3, 2)), {}), (((3, 4), (2,)), {}),
-                                                       (((3, 4), (1, 3, 1)), {})]),
-    OpSpec("setitem_int_then_array", _setitem_fn((0, slice(None), [1, 3])), _np_setitem_int_then_array,
-           _torch_setitem((0, slice(None), [1, 3])), cases=[(((2, 3, 4), (3, 2)), {}), (((2, 3, 4), ()), {})],
-           notes="PyTorch's order: the int first, so the value is (3, 2)"),
-    OpSpec("setitem_basic", _setitem_fn((slice(1, None), 2)), _np_setitem((slice(1, None), 2)),
-           _torch_setitem((slice(1, None), 2)), cases=[(((3, 4), (2,)), {}), (((3, 4), (1, 1)), {})]),
-    OpSpec("setitem_mask", _setitem_fn(_mask_index), _np_setitem(_MASK), _torch_setitem(_mask_index),
-           cases=[(((3, 4), (6,)), {}), (((3, 4), ()), {})]),
-    OpSpec("index_select", lambda x, **k: _index_select_fn(x, **k),
-           lambda x, dim: np.take(x, [2, 0, 2], axis=dim), _torch_index_select,
-           cases=[(((3, 4),), dict(dim=0)), (((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1))],
-           notes="repeated indices add up in backward"),
-    OpSpec("masked_fill", lambda x, v: cr.masked_fill(x, cr.tensor(_MASK), v),
-           lambda x, v: np.where(_MASK, v, x), lambda x, v: _t("masked_fill")(x, _t("tensor")(_MASK), v),
-           cases=[(((3, 4), ()), {}), (((2, 3, 4), ()), {})], notes="the 0-d value gets the sum of g over the mask"),
-    OpSpec("masked_fill_number", lambda x: cr.masked_fill(x, cr.tensor(_MASK[0]), -1.5),
-           lambda x: np.where(_MASK[0], -1.5, x), lambda x: _t("masked_fill")(x, _t("tensor")(_MASK[0]), -1.5),
-           cases=[(((3, 4),), {})]),
-    OpSpec("scatter", lambda x, s: cr.scatter(x, 1, cr.tensor(_SCATTER_INDEX), s),
-           lambda x, s: _np_scatter(x, s, _SCATTER_INDEX, add=False),
-           lambda x, s: _t("scatter")(x, 1, _t("tensor")(_SCATTER_INDEX), s), cases=[(((3, 4), (3, 2)), {})]),
-    OpSpec("scatter_value", lambda x: cr.scatter(x, 1, cr.tensor(_SCATTER_INDEX), 0.5),
-           lambda x: _np_scatter(x, np.full((3, 2), 0.5), _SCATTER_INDEX, add=False),
-           lambda x: _t("scatter")(x, 1, _t("tensor")(_SCATTER_INDEX), 0.5), cases=[(((3, 4),), {})]),
-    OpSpec("scatter_add", lambda x, s: cr.scatter_add(x, 1, cr.tensor(_SCATTER_ADD_INDEX), s),
-           lambda x, s: _np_scatter(x, s, _SCATTER_ADD_INDEX, add=True),
-           lambda x, s: _t("scatter_add")(x, 1, _t("tensor")(_SCATTER_ADD_INDEX), s), cases=[(((3, 4), (3, 2)), {})],
-           notes="two src entries of a row land on one place: they add up"),
-    OpSpec("index_add", lambda x, s, **k: cr.index_add(x, 1, cr.tensor([3, 0, 3]), s, **k), _np_index_add,
-           lambda x, s, **k: _t("index_add")(x, 1, _t("tensor")([3, 0, 3]), s, **k),
-           cases=[(((3, 4), (3, 3)), {}), (((3, 4), (3, 3)), dict(alpha=2.5))]),
-    OpSpec("diagonal", lambda x, **k: cr.diagonal(x, **k),
-           lambda x, offset=0, dim1=0, dim2=1: np.diagonal(x, offset, dim1, dim2), _t("diagonal"),
-           cases=[(((3, 4),), {}), (((2, 3, 4),), dict(offset=1, dim1=1, dim2=2)), (((4, 3),), dict(offset=-1))]),
-    OpSpec("inplace_on_view", _inplace_on_view, _np_inplace_on_view, _inplace_on_view,
-           cases=[(((3, 4), (2, 2)), {}), (((3, 4), (2,)), {})], domains=((-2.0, 2.0), (0.5, 1.5)),
-           notes="y = 2x; y[1:, ::2] *= v; the base's history becomes CopySlices"),
+    OpSpec(
+        "getitem_none_ellipsis",
+        lambda x: x[None, ..., 1],
+        lambda x: x[None, ..., 1],
+        lambda x: x[None, ..., 1],
+        cases=[(((2, 3, 4),), {})],
+    ),
+    OpSpec(
+        "getitem_array_repeats",
+        lambda x: x[[0, 2, 0, 0]],
+        lambda x: x[[0, 2, 0, 0]],
+        lambda x: x[[0, 2, 0, 0]],
+        cases=[(((3, 4),), {})],
+        notes="repeated indices add up",
+    ),
+    OpSpec(
+        "getitem_mixed",
+        lambda x: x[np.array([1, 1, 0]), :, np.array([3, 0, 3])],
+        lambda x: x[np.array([1, 1, 0]), :, np.array([3, 0, 3])],
+        lambda x: x[[1, 1, 0], :, [3, 0, 3]],
+        cases=[(((2, 3, 4),), {})],
+    ),
+    OpSpec(
+        "getitem_mask",
+        lambda x: x[np.array([[True, False, True, True]] * 3)],
+        lambda x: x[np.array([[True, False, True, True]] * 3)],
+        lambda x: x[_t("tensor")([[True, False, True, True]] * 3)],
+        cases=[(((3, 4),), {})],
+    ),
+    OpSpec(
+        "gather",
+        lambda x, i, **k: cr.gather(x, k.get("dim", 1), i),
+        _np_gather,
+        lambda x, i, dim=1: _t("gather")(x, dim, i),
+        cases=[(((3, 4),), {})],
+        make_args=_gather_args,
+        grad_args=(0,),
+    ),
+    OpSpec(
+        "index_put",
+        _index_put_fn,
+        _np_index_put,
+        _torch_index_put,
+        cases=[
+            (((3, 4), (3,)), {}),
+            (((3, 4), ()), {}),
+            (((3, 4), (3,)), dict(accumulate=True)),
+            (((3, 4), (1,)), dict(accumulate=True)),
+        ],
+    ),
+    OpSpec(
+        "getitem_int_then_array",
+        lambda x: x[0, :, [1, 2, 1, 1]],
+        lambda x: x[0][:, [1, 2, 1, 1]],
+        lambda x: x[0, :, [1, 2, 1, 1]],
+        cases=[(((2, 3, 4),), {})],
+        notes="PyTorch applies the int first: shape (3, 4), where NumPy gives (4, 3)",
+    ),
+    OpSpec(
+        "getitem_separated_arrays",
+        lambda x: x[[1, 0], :, [3, 3]],
+        lambda x: x[[1, 0], :, [3, 3]],
+        lambda x: x[[1, 0], :, [3, 3]],
+        cases=[(((2, 3, 4),), {})],
+    ),
+    OpSpec(
+        "getitem_bool_none_arrays",
+        lambda x: x[:, True, [0, 2], None, 1:],
+        lambda x: x[:, None][:, [0], [0, 2]][:, :, None, 1:],
+        lambda x: x[:, True, [0, 2], None, 1:],
+        cases=[(((2, 3, 4),), {})],
+    ),
+    OpSpec(
+        "getitem_mask_and_int",
+        lambda x: x[cr.tensor(_MASK[:2, :3]), 1],
+        lambda x: x[:, :, 1][_MASK[:2, :3]],
+        lambda x: x[_t("tensor")(_MASK[:2, :3]), 1],
+        cases=[(((2, 3, 4),), {})],
+    ),
+    OpSpec(
+        "setitem_array",
+        _setitem_fn((slice(None), [0, 2])),
+        _np_setitem((slice(None), [0, 2])),
+        _torch_setitem((slice(None), [0, 2])),
+        cases=[(((3, 4), (3, 2)), {}), (((3, 4), (2,)), {}), (((3, 4), (1, 3, 1)), {})],
+    ),
+    OpSpec(
+        "setitem_int_then_array",
+        _setitem_fn((0, slice(None), [1, 3])),
+        _np_setitem_int_then_array,
+        _torch_setitem((0, slice(None), [1, 3])),
+        cases=[(((2, 3, 4), (3, 2)), {}), (((2, 3, 4), ()), {})],
+        notes="PyTorch's order: the int first, so the value is (3, 2)",
+    ),
+    OpSpec(
+        "setitem_basic",
+        _setitem_fn((slice(1, None), 2)),
+        _np_setitem((slice(1, None), 2)),
+        _torch_setitem((slice(1, None), 2)),
+        cases=[(((3, 4), (2,)), {}), (((3, 4), (1, 1)), {})],
+    ),
+    OpSpec(
+        "setitem_mask",
+        _setitem_fn(_mask_index),
+        _np_setitem(_MASK),
+        _torch_setitem(_mask_index),
+        cases=[(((3, 4), (6,)), {}), (((3, 4), ()), {})],
+    ),
+    OpSpec(
+        "index_select",
+        lambda x, **k: _index_select_fn(x, **k),
+        lambda x, dim: np.take(x, [2, 0, 2], axis=dim),
+        _torch_index_select,
+        cases=[(((3, 4),), dict(dim=0)), (((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1))],
+        notes="repeated indices add up in backward",
+    ),
+    OpSpec(
+        "masked_fill",
+        lambda x, v: cr.masked_fill(x, cr.tensor(_MASK), v),
+        lambda x, v: np.where(_MASK, v, x),
+        lambda x, v: _t("masked_fill")(x, _t("tensor")(_MASK), v),
+        cases=[(((3, 4), ()), {}), (((2, 3, 4), ()), {})],
+        notes="the 0-d value gets the sum of g over the mask",
+    ),
+    OpSpec(
+        "masked_fill_number",
+        lambda x: cr.masked_fill(x, cr.tensor(_MASK[0]), -1.5),
+        lambda x: np.where(_MASK[0], -1.5, x),
+        lambda x: _t("masked_fill")(x, _t("tensor")(_MASK[0]), -1.5),
+        cases=[(((3, 4),), {})],
+    ),
+    OpSpec(
+        "scatter",
+        lambda x, s: cr.scatter(x, 1, cr.tensor(_SCATTER_INDEX), s),
+        lambda x, s: _np_scatter(x, s, _SCATTER_INDEX, add=False),
+        lambda x, s: _t("scatter")(x, 1, _t("tensor")(_SCATTER_INDEX), s),
+        cases=[(((3, 4), (3, 2)), {})],
+    ),
+    OpSpec(
+        "scatter_value",
+        lambda x: cr.scatter(x, 1, cr.tensor(_SCATTER_INDEX), 0.5),
+        lambda x: _np_scatter(x, np.full((3, 2), 0.5), _SCATTER_INDEX, add=False),
+        lambda x: _t("scatter")(x, 1, _t("tensor")(_SCATTER_INDEX), 0.5),
+        cases=[(((3, 4),), {})],
+    ),
+    OpSpec(
+        "scatter_add",
+        lambda x, s: cr.scatter_add(x, 1, cr.tensor(_SCATTER_ADD_INDEX), s),
+        lambda x, s: _np_scatter(x, s, _SCATTER_ADD_INDEX, add=True),
+        lambda x, s: _t("scatter_add")(x, 1, _t("tensor")(_SCATTER_ADD_INDEX), s),
+        cases=[(((3, 4), (3, 2)), {})],
+        notes="two src entries of a row land on one place: they add up",
+    ),
+    OpSpec(
+        "index_add",
+        lambda x, s, **k: cr.index_add(x, 1, cr.tensor([3, 0, 3]), s, **k),
+        _np_index_add,
+        lambda x, s, **k: _t("index_add")(x, 1, _t("tensor")([3, 0, 3]), s, **k),
+        cases=[(((3, 4), (3, 3)), {}), (((3, 4), (3, 3)), dict(alpha=2.5))],
+    ),
+    OpSpec(
+        "diagonal",
+        lambda x, **k: cr.diagonal(x, **k),
+        lambda x, offset=0, dim1=0, dim2=1: np.diagonal(x, offset, dim1, dim2),
+        _t("diagonal"),
+        cases=[(((3, 4),), {}), (((2, 3, 4),), dict(offset=1, dim1=1, dim2=2)), (((4, 3),), dict(offset=-1))],
+    ),
+    OpSpec(
+        "inplace_on_view",
+        _inplace_on_view,
+        _np_inplace_on_view,
+        _inplace_on_view,
+        cases=[(((3, 4), (2, 2)), {}), (((3, 4), (2,)), {})],
+        domains=((-2.0, 2.0), (0.5, 1.5)),
+        notes="y = 2x; y[1:, ::2] *= v; the base's history becomes CopySlices",
+    ),
     # ----- linear algebra -----
     OpSpec("matmul", cr.matmul, np.matmul, _t("matmul"), cases=[(s, {}) for s in MATMUL_SHAPES]),
     OpSpec("dot", cr.dot, np.dot, _t("dot"), cases=[(((5,), (5,)), {})]),
     OpSpec("outer", cr.outer, np.outer, _t("outer"), cases=[(((3,), (4,)), {})]),
     # ----- nn -----
-    OpSpec("softmax", lambda x, **k: cr.softmax(x, **k), _np_softmax, _t("softmax"),
-           cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=0)), (((6,),), dict(dim=0))]),
-    OpSpec("log_softmax", lambda x, **k: cr.log_softmax(x, **k), _np_log_softmax, _t("log_softmax"),
-           cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1)), (((6,),), dict(dim=0))]),
-    OpSpec("cross_entropy", lambda x, t, **k: cnn.cross_entropy(x, t, **k), _np_cross_entropy,
-           _t("nn.functional.cross_entropy"),
-           cases=[(((4, 3),), {}), (((4, 3),), dict(reduction="sum")), (((4, 3),), dict(reduction="none")),
-                  (((2, 3, 2),), {}), (((5,),), {})], make_args=_class_targets(), grad_args=(0,)),
-    OpSpec("cross_entropy_weighted", lambda x, t, **k: cnn.cross_entropy(x, t, weight=np.array([0.2, 1.0, 3.0]), **k),
-           _np_cross_entropy_weighted, lambda x, t, **k: _t("nn.functional.cross_entropy")(x, t, weight=_t("tensor")(
-               [0.2, 1.0, 3.0], dtype=x.dtype), **k),
-           cases=[(((5, 3),), {}), (((5, 3),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,)),
-    OpSpec("cross_entropy_ignore_smooth", lambda x, t, **k: cnn.cross_entropy(x, np.where(
-        np.arange(len(t)) == 1, -100, t), **k), _np_cross_entropy_ignore_smooth, lambda x, t, **k: _t("nn.functional.cross_entropy")(
-        x, _t("where")(_t("arange")(len(t)) == 1, -100, t), **k),
-        cases=[(((5, 3),), {}), (((5, 3),), dict(label_smoothing=0.1))], make_args=_class_targets(), grad_args=(0,)),
-    OpSpec("cross_entropy_probs", lambda x, p, **k: cnn.cross_entropy(x, p, **k),
-           lambda x, p: -(p * _np_log_softmax(x, 1)).sum(1).mean(), _t("nn.functional.cross_entropy"),
-           cases=[(((4, 3),), {})], make_args=_prob_targets, grad_args=(0, 1)),
+    OpSpec(
+        "softmax",
+        lambda x, **k: cr.softmax(x, **k),
+        _np_softmax,
+        _t("softmax"),
+        cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=0)), (((6,),), dict(dim=0))],
+    ),
+    OpSpec(
+        "log_softmax",
+        lambda x, **k: cr.log_softmax(x, **k),
+        _np_log_softmax,
+        _t("log_softmax"),
+        cases=[(((3, 4),), dict(dim=1)), (((2, 3, 4),), dict(dim=-1)), (((6,),), dict(dim=0))],
+    ),
+    OpSpec(
+        "cross_entropy",
+        lambda x, t, **k: cnn.cross_entropy(x, t, **k),
+        _np_cross_entropy,
+        _t("nn.functional.cross_entropy"),
+        cases=[
+            (((4, 3),), {}),
+            (((4, 3),), dict(reduction="sum")),
+            (((4, 3),), dict(reduction="none")),
+            (((2, 3, 2),), {}),
+            (((5,),), {}),
+        ],
+        make_args=_class_targets(),
+        grad_args=(0,),
+    ),
+    OpSpec(
+        "cross_entropy_weighted",
+        lambda x, t, **k: cnn.cross_entropy(x, t, weight=np.array([0.2, 1.0, 3.0]), **k),
+        _np_cross_entropy_weighted,
+        lambda x, t, **k: _t("nn.functional.cross_entropy")(
+            x, t, weight=_t("tensor")([0.2, 1.0, 3.0], dtype=x.dtype), **k
+        ),
+        cases=[(((5, 3),), {}), (((5, 3),), dict(reduction="sum"))],
+        make_args=_class_targets(),
+        grad_args=(0,),
+    ),
+    OpSpec(
+        "cross_entropy_ignore_smooth",
+        lambda x, t, **k: cnn.cross_entropy(x, np.where(np.arange(len(t)) == 1, -100, t), **k),
+        _np_cross_entropy_ignore_smooth,
+        lambda x, t, **k: _t("nn.functional.cross_entropy")(x, _t("where")(_t("arange")(len(t)) == 1, -100, t), **k),
+        cases=[(((5, 3),), {}), (((5, 3),), dict(label_smoothing=0.1))],
+        make_args=_class_targets(),
+        grad_args=(0,),
+    ),
+    OpSpec(
+        "cross_entropy_probs",
+        lambda x, p, **k: cnn.cross_entropy(x, p, **k),
+        lambda x, p: -(p * _np_log_softmax(x, 1)).sum(1).mean(),
+        _t("nn.functional.cross_entropy"),
+        cases=[(((4, 3),), {})],
+        make_args=_prob_targets,
+        grad_args=(0, 1),
+    ),
     # A generator seeded at each call: the same mask every time, so finite differences apply.
-    OpSpec("dropout", lambda x: cnn.Dropout.apply(x, p=0.3, generator=np.random.default_rng(0)),
-           lambda x: x * (np.random.default_rng(0).random(x.shape) >= 0.3) / 0.7, _torch_dropout_same_mask,
-           notes="PyTorch's generator differs: torch differentiates x * mask / (1 - p) with our mask"),
-    OpSpec("softmax_cross_entropy", lambda x, t, **k: cnn.SoftmaxCrossEntropy.apply(
-        x, target=cr.as_tensor(t)._data, mean=k.get("reduction", "mean") == "mean"),
-        _np_cross_entropy, _t("nn.functional.cross_entropy"),
-        cases=[(((4, 3),), {}), (((6, 5),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,),
-        notes="the fused primitive behind cross_entropy's (N, C) class-index case"),
-    OpSpec("nll_loss", lambda x, t, **k: cnn.nll_loss(x, t, **k), lambda x, t, reduction="mean": {
-        "mean": np.mean, "sum": np.sum}[reduction](-x[np.arange(len(t)), t]), _t("nn.functional.nll_loss"),
-        cases=[(((4, 3),), {}), (((4, 3),), dict(reduction="sum"))], make_args=_class_targets(), grad_args=(0,)),
-    OpSpec("mse_loss", lambda x, y, **k: cnn.mse_loss(x, y, **k), lambda x, y, reduction="mean": {
-        "mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction]((x - y) ** 2), _t("nn.functional.mse_loss"),
-        cases=[(((3, 4), (3, 4)), {}), (((5,), (5,)), dict(reduction="sum")), (((2, 3), (2, 3)), dict(reduction="none"))]),
-    OpSpec("l1_loss", lambda x, y, **k: cnn.l1_loss(x, y, **k), lambda x, y: np.abs(x - y).mean(),
-           _t("nn.functional.l1_loss"), cases=[(((3, 4), (3, 4)), {})],
-           make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]),
-                                          rng.uniform(-2, 2, size=shapes[0]) + 5.0]),
-    OpSpec("binary_cross_entropy", lambda p, t, **k: cnn.binary_cross_entropy(p, t, **k), _np_bce,
-           _t("nn.functional.binary_cross_entropy"), cases=[(((3, 4),), {}), (((5,),), dict(reduction="sum"))],
-           make_args=_bce_args),
-    OpSpec("bce_with_logits", lambda z, t, **k: cnn.binary_cross_entropy_with_logits(z, t, **k), _np_bce_logits,
-           _t("nn.functional.binary_cross_entropy_with_logits"),
-           cases=[(((3, 4),), {}), (((5,),), dict(reduction="none"))], make_args=_bce_logits_args),
-    OpSpec("bce_with_logits_pos_weight", lambda z, t: cnn.binary_cross_entropy_with_logits(z, t, pos_weight=3.0),
-           lambda z, t: _np_bce_logits(z, t, pos_weight=3.0),
-           lambda z, t: _t("nn.functional.binary_cross_entropy_with_logits")(z, t, pos_weight=_t("tensor")(
-               3.0, dtype=z.dtype)), cases=[(((3, 4),), {})], make_args=_bce_logits_args),
+    OpSpec(
+        "dropout",
+        lambda x: cnn.Dropout.apply(x, p=0.3, generator=np.random.default_rng(0)),
+        lambda x: x * (np.random.default_rng(0).random(x.shape) >= 0.3) / 0.7,
+        _torch_dropout_same_mask,
+        notes="PyTorch's generator differs: torch differentiates x * mask / (1 - p) with our mask",
+    ),
+    OpSpec(
+        "softmax_cross_entropy",
+        lambda x, t, **k: cnn.SoftmaxCrossEntropy.apply(
+            x, target=cr.as_tensor(t)._data, mean=k.get("reduction", "mean") == "mean"
+        ),
+        _np_cross_entropy,
+        _t("nn.functional.cross_entropy"),
+        cases=[(((4, 3),), {}), (((6, 5),), dict(reduction="sum"))],
+        make_args=_class_targets(),
+        grad_args=(0,),
+        notes="the fused primitive behind cross_entropy's (N, C) class-index case",
+    ),
+    OpSpec(
+        "nll_loss",
+        lambda x, t, **k: cnn.nll_loss(x, t, **k),
+        lambda x, t, reduction="mean": {"mean": np.mean, "sum": np.sum}[reduction](-x[np.arange(len(t)), t]),
+        _t("nn.functional.nll_loss"),
+        cases=[(((4, 3),), {}), (((4, 3),), dict(reduction="sum"))],
+        make_args=_class_targets(),
+        grad_args=(0,),
+    ),
+    OpSpec(
+        "mse_loss",
+        lambda x, y, **k: cnn.mse_loss(x, y, **k),
+        lambda x, y, reduction="mean": {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction]((x - y) ** 2),
+        _t("nn.functional.mse_loss"),
+        cases=[
+            (((3, 4), (3, 4)), {}),
+            (((5,), (5,)), dict(reduction="sum")),
+            (((2, 3), (2, 3)), dict(reduction="none")),
+        ],
+    ),
+    OpSpec(
+        "l1_loss",
+        lambda x, y, **k: cnn.l1_loss(x, y, **k),
+        lambda x, y: np.abs(x - y).mean(),
+        _t("nn.functional.l1_loss"),
+        cases=[(((3, 4), (3, 4)), {})],
+        make_args=lambda rng, shapes: [rng.uniform(-2, 2, size=shapes[0]), rng.uniform(-2, 2, size=shapes[0]) + 5.0],
+    ),
+    OpSpec(
+        "binary_cross_entropy",
+        lambda p, t, **k: cnn.binary_cross_entropy(p, t, **k),
+        _np_bce,
+        _t("nn.functional.binary_cross_entropy"),
+        cases=[(((3, 4),), {}), (((5,),), dict(reduction="sum"))],
+        make_args=_bce_args,
+    ),
+    OpSpec(
+        "bce_with_logits",
+        lambda z, t, **k: cnn.binary_cross_entropy_with_logits(z, t, **k),
+        _np_bce_logits,
+        _t("nn.functional.binary_cross_entropy_with_logits"),
+        cases=[(((3, 4),), {}), (((5,),), dict(reduction="none"))],
+        make_args=_bce_logits_args,
+    ),
+    OpSpec(
+        "bce_with_logits_pos_weight",
+        lambda z, t: cnn.binary_cross_entropy_with_logits(z, t, pos_weight=3.0),
+        lambda z, t: _np_bce_logits(z, t, pos_weight=3.0),
+        lambda z, t: _t("nn.functional.binary_cross_entropy_with_logits")(
+            z, t, pos_weight=_t("tensor")(3.0, dtype=z.dtype)
+        ),
+        cases=[(((3, 4),), {})],
+        make_args=_bce_logits_args,
+    ),
 ]
 
+
 def _conv_spec(name, ours, theirs, shapes_kwargs):
-    return OpSpec(name, lambda *a, **k: ours(*a, **k), None, _t(theirs), cases=shapes_kwargs, domains=((-1.0, 1.0),),
-                  fwd_tol=(1e-12, 1e-12))
+    return OpSpec(
+        name,
+        lambda *a, **k: ours(*a, **k),
+        None,
+        _t(theirs),
+        cases=shapes_kwargs,
+        domains=((-1.0, 1.0),),
+        fwd_tol=(1e-12, 1e-12),
+    )
 
 
 def _np_max_pool1d(x, kernel_size, stride=None):
     stride = stride or kernel_size
     n = (x.shape[-1] - kernel_size) // stride + 1
-    return np.stack([x[..., i * stride:i * stride + kernel_size].max(-1) for i in range(n)], -1)
+    return np.stack([x[..., i * stride : i * stride + kernel_size].max(-1) for i in range(n)], -1)
 
 
 def _np_avg_pool1d(x, kernel_size, stride=None):
     stride = stride or kernel_size
     n = (x.shape[-1] - kernel_size) // stride + 1
-    return np.stack([x[..., i * stride:i * stride + kernel_size].mean(-1) for i in range(n)], -1)
+    return np.stack([x[..., i * stride : i * stride + kernel_size].mean(-1) for i in range(n)], -1)
 
 
 def _np_conv1d(x, w, b=None, stride=1, padding=0, dilation=1):
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
     k = w.shape[-1]
     n = (xp.shape[-1] - dilation * (k - 1) - 1) // stride + 1
-    out = np.stack([np.einsum("nck,ock->no", xp[..., i * stride:i * stride + dilation * (k - 1) + 1:dilation], w)
-                    for i in range(n)], -1)
+    out = np.stack(
+        [
+            np.einsum("nck,ock->no", xp[..., i * stride : i * stride + dilation * (k - 1) + 1 : dilation], w)
+            for i in range(n)
+        ],
+        -1,
+    )
     return out if b is None else out + b[:, None]
 
 
 OP_TABLE += [
-    OpSpec("linear", cconv.linear, lambda x, w, b=None: x @ w.T + (0 if b is None else b), _t("nn.functional.linear"),
-           cases=[(((2, 4), (3, 4), (3,)), {}), (((4,), (3, 4)), {}), (((2, 3, 4), (2, 4), (2,)), {})]),
-    OpSpec("conv1d", cconv.conv1d, _np_conv1d, _t("nn.functional.conv1d"),
-           cases=[(((2, 3, 7), (4, 3, 3), (4,)), {}), (((1, 2, 8), (3, 2, 3)), dict(stride=2, padding=1)),
-                  (((2, 2, 9), (2, 2, 2)), dict(dilation=2))], domains=((-1.0, 1.0),), fwd_tol=(1e-12, 1e-12)),
+    OpSpec(
+        "linear",
+        cconv.linear,
+        lambda x, w, b=None: x @ w.T + (0 if b is None else b),
+        _t("nn.functional.linear"),
+        cases=[(((2, 4), (3, 4), (3,)), {}), (((4,), (3, 4)), {}), (((2, 3, 4), (2, 4), (2,)), {})],
+    ),
+    OpSpec(
+        "conv1d",
+        cconv.conv1d,
+        _np_conv1d,
+        _t("nn.functional.conv1d"),
+        cases=[
+            (((2, 3, 7), (4, 3, 3), (4,)), {}),
+            (((1, 2, 8), (3, 2, 3)), dict(stride=2, padding=1)),
+            (((2, 2, 9), (2, 2, 2)), dict(dilation=2)),
+        ],
+        domains=((-1.0, 1.0),),
+        fwd_tol=(1e-12, 1e-12),
+    ),
     _conv_spec("conv1d_groups", cconv.conv1d, "nn.functional.conv1d", [(((1, 4, 6), (4, 2, 3)), dict(groups=2))]),
-    _conv_spec("conv2d", cconv.conv2d, "nn.functional.conv2d",
-               [(((2, 3, 5, 5), (2, 3, 3, 3), (2,)), {}), (((1, 2, 5, 4), (2, 2, 3, 2)), dict(stride=2, padding=1))]),
-    _conv_spec("conv_transpose1d", cconv.conv_transpose1d, "nn.functional.conv_transpose1d",
-               [(((2, 3, 5), (3, 2, 3), (2,)), dict(stride=2, padding=1))]),
-    _conv_spec("conv_transpose2d", cconv.conv_transpose2d, "nn.functional.conv_transpose2d",
-               [(((1, 2, 3, 3), (2, 3, 2, 2)), dict(stride=2))]),
-    OpSpec("max_pool1d", cconv.max_pool1d, _np_max_pool1d, _t("nn.functional.max_pool1d"),
-           cases=[(((2, 3, 8),), dict(kernel_size=2)), (((1, 2, 9),), dict(kernel_size=3, stride=2))],
-           make_args=_distinct),
-    _conv_spec("max_pool2d", cconv.max_pool2d, "nn.functional.max_pool2d",
-               [(((1, 2, 4, 4),), dict(kernel_size=2)), (((2, 1, 5, 5),), dict(kernel_size=3, stride=2, padding=1))]),
-    OpSpec("avg_pool1d", cconv.avg_pool1d, _np_avg_pool1d, _t("nn.functional.avg_pool1d"),
-           cases=[(((2, 3, 8),), dict(kernel_size=2)), (((1, 2, 9),), dict(kernel_size=3, stride=2))]),
-    _conv_spec("avg_pool2d", cconv.avg_pool2d, "nn.functional.avg_pool2d",
-               [(((1, 2, 4, 4),), dict(kernel_size=2)), (((2, 1, 5, 5),), dict(kernel_size=3, stride=2, padding=1))]),
+    _conv_spec(
+        "conv2d",
+        cconv.conv2d,
+        "nn.functional.conv2d",
+        [(((2, 3, 5, 5), (2, 3, 3, 3), (2,)), {}), (((1, 2, 5, 4), (2, 2, 3, 2)), dict(stride=2, padding=1))],
+    ),
+    _conv_spec(
+        "conv_transpose1d",
+        cconv.conv_transpose1d,
+        "nn.functional.conv_transpose1d",
+        [(((2, 3, 5), (3, 2, 3), (2,)), dict(stride=2, padding=1))],
+    ),
+    _conv_spec(
+        "conv_transpose2d",
+        cconv.conv_transpose2d,
+        "nn.functional.conv_transpose2d",
+        [(((1, 2, 3, 3), (2, 3, 2, 2)), dict(stride=2))],
+    ),
+    OpSpec(
+        "max_pool1d",
+        cconv.max_pool1d,
+        _np_max_pool1d,
+        _t("nn.functional.max_pool1d"),
+        cases=[(((2, 3, 8),), dict(kernel_size=2)), (((1, 2, 9),), dict(kernel_size=3, stride=2))],
+        make_args=_distinct,
+    ),
+    _conv_spec(
+        "max_pool2d",
+        cconv.max_pool2d,
+        "nn.functional.max_pool2d",
+        [(((1, 2, 4, 4),), dict(kernel_size=2)), (((2, 1, 5, 5),), dict(kernel_size=3, stride=2, padding=1))],
+    ),
+    OpSpec(
+        "avg_pool1d",
+        cconv.avg_pool1d,
+        _np_avg_pool1d,
+        _t("nn.functional.avg_pool1d"),
+        cases=[(((2, 3, 8),), dict(kernel_size=2)), (((1, 2, 9),), dict(kernel_size=3, stride=2))],
+    ),
+    _conv_spec(
+        "avg_pool2d",
+        cconv.avg_pool2d,
+        "nn.functional.avg_pool2d",
+        [(((1, 2, 4, 4),), dict(kernel_size=2)), (((2, 1, 5, 5),), dict(kernel_size=3, stride=2, padding=1))],
+    ),
 ]
 OP_TABLE[-2].make_args = _distinct
 OP_TABLE[-2].make_args = None
@@ -799,8 +1311,10 @@ def uncovered_primitives(table):
             for i in range(len(spec.cases)):
                 args, kwargs = spec.sample(i, np.random.default_rng(zlib.crc32(f"{spec.name}-{i}".encode())))
                 wrt = spec.differentiable(args)
-                tensors = [cr.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) if j in wrt
-                           else np.asarray(a) for j, a in enumerate(args)]
+                tensors = [
+                    cr.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) if j in wrt else np.asarray(a)
+                    for j, a in enumerate(args)
+                ]
                 out = spec.fn(*tensors, **kwargs)
                 if out.requires_grad:
                     inputs = [tensors[j] for j in wrt]

@@ -4,6 +4,7 @@ Devices and the accelerator queries, .to() in all its forms, Variable, t()/t_(),
 .grad assignment, out= and torch's keyword names on the module-level functions (a fuzzer),
 legacy loss arguments, chainrule.utils.data and random_split, lazy submodules.
 """
+
 import subprocess
 import sys
 import warnings
@@ -28,8 +29,8 @@ def test_device_objects_match_torch():
     for d, t in zip(ours, theirs):
         assert (str(d), repr(d), d.type, d.index) == (str(t), repr(t), t.type, t.index)
         assert cr.device(d) == d and hash(cr.device(str(d))) == hash(d)
-    for (d1, t1) in zip(ours, theirs):
-        for (d2, t2) in zip(ours, theirs):
+    for d1, t1 in zip(ours, theirs):
+        for d2, t2 in zip(ours, theirs):
             assert (d1 == d2) == (t1 == t2), (d1, d2)
     assert (cr.device("cpu") == "cpu") == (torch.device("cpu") == "cpu")
 
@@ -92,8 +93,12 @@ CONSTRUCTORS = [
     ("rand", lambda m, d: m.rand(2, 3, device=d).shape),
     ("randn", lambda m, d: m.randn(4, device=d).shape),
     ("randint", lambda m, d: m.randint(0, 5, (3,), device=d).zero_()),
-    ("randperm", lambda m, d: m.randperm(6, device=d).sort()[0] if m is torch else m.tensor(
-        np.sort(m.randperm(6, device=d).numpy()))),
+    (
+        "randperm",
+        lambda m, d: (
+            m.randperm(6, device=d).sort()[0] if m is torch else m.tensor(np.sort(m.randperm(6, device=d).numpy()))
+        ),
+    ),
     ("zeros_like", lambda m, d: m.zeros_like(m.ones(2, 2), device=d)),
     ("ones_like", lambda m, d: m.ones_like(m.ones(2, dtype=m.float64), device=d)),
     ("full_like", lambda m, d: m.full_like(m.ones(2, dtype=m.int64), 3, device=d)),
@@ -118,15 +123,18 @@ def test_constructors_take_device(name, make):
 
 
 def test_layers_take_device_and_dtype_kwargs():
-    for make in (lambda m: m.nn.Linear(2, 3, device="cpu", dtype=m.float64),
-                 lambda m: m.nn.Conv1d(2, 3, 3, device="cpu", dtype=m.float64),
-                 lambda m: m.nn.Embedding(4, 3, device="cpu", dtype=m.float64),
-                 lambda m: m.nn.LayerNorm(3, device="cpu", dtype=m.float64),
-                 lambda m: m.nn.BatchNorm1d(3, device="cpu", dtype=m.float64),
-                 lambda m: m.nn.GRU(3, 4, device="cpu", dtype=m.float64)):
+    for make in (
+        lambda m: m.nn.Linear(2, 3, device="cpu", dtype=m.float64),
+        lambda m: m.nn.Conv1d(2, 3, 3, device="cpu", dtype=m.float64),
+        lambda m: m.nn.Embedding(4, 3, device="cpu", dtype=m.float64),
+        lambda m: m.nn.LayerNorm(3, device="cpu", dtype=m.float64),
+        lambda m: m.nn.BatchNorm1d(3, device="cpu", dtype=m.float64),
+        lambda m: m.nn.GRU(3, 4, device="cpu", dtype=m.float64),
+    ):
         ours, theirs = make(cr), make(torch)
-        assert [(k, v.dtype.name) for k, v in ours.state_dict().items()] == \
-            [(k, str(v.dtype).replace("torch.", "")) for k, v in theirs.state_dict().items()]
+        assert [(k, v.dtype.name) for k, v in ours.state_dict().items()] == [
+            (k, str(v.dtype).replace("torch.", "")) for k, v in theirs.state_dict().items()
+        ]
     with pytest.raises(RuntimeError, match="Linear: device 'cuda'"):
         nn.Linear(2, 3, device="cuda")
 
@@ -164,17 +172,26 @@ def test_to_keeps_the_graph_and_gpu_requests_raise():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     x.to("cpu", cr.float64).sum().backward()
     assert x.grad.dtype == np.float32
-    for call in (lambda: x.to("cuda"), lambda: x.to("mps", cr.float64), lambda: x.to(device="cuda:0"),
-                 lambda: x.cuda(), lambda: x.to(0)):
+    for call in (
+        lambda: x.to("cuda"),
+        lambda: x.to("mps", cr.float64),
+        lambda: x.to(device="cuda:0"),
+        lambda: x.cuda(),
+        lambda: x.to(0),
+    ):
         with pytest.raises(RuntimeError, match="CPU with NumPy"):
             call()
 
 
 def test_module_to_matches_torch():
     model, tmodel = nn.Linear(2, 3), torch.nn.Linear(2, 3)
-    for call in (lambda m, mod: mod.to("cpu"), lambda m, mod: mod.to(m.device("cpu"), m.float64),
-                 lambda m, mod: mod.to(dtype=m.float32), lambda m, mod: mod.to(m.zeros(1, dtype=m.float64)),
-                 lambda m, mod: mod.cpu()):
+    for call in (
+        lambda m, mod: mod.to("cpu"),
+        lambda m, mod: mod.to(m.device("cpu"), m.float64),
+        lambda m, mod: mod.to(dtype=m.float32),
+        lambda m, mod: mod.to(m.zeros(1, dtype=m.float64)),
+        lambda m, mod: mod.cpu(),
+    ):
         ours, theirs = call(cr, model), call(torch, tmodel)
         assert ours is model and theirs is tmodel
         assert model.weight.dtype.name == str(tmodel.weight.dtype).replace("torch.", "")
@@ -187,6 +204,7 @@ def test_module_to_matches_torch():
 
 
 # ----- Variable, t(), new_* -----
+
 
 def test_variable_is_a_tensor_like_torch():
     from torch.autograd import Variable as TVariable
@@ -263,8 +281,9 @@ NEW_CALLS = [
     lambda m, x: x.new_tensor([1, 2]),
     lambda m, x: x.new_tensor([1.5, 2.5]),
     lambda m, x: x.new_empty((2, 3)).zero_(),
-    lambda m, x: x.new_ones(2, device="cpu", requires_grad=x.dtype.is_floating_point if m is torch
-                            else x.dtype.kind == "f"),
+    lambda m, x: x.new_ones(
+        2, device="cpu", requires_grad=x.dtype.is_floating_point if m is torch else x.dtype.kind == "f"
+    ),
 ]
 
 
@@ -319,17 +338,52 @@ def test_integer_tensor_grad_assignment_as_torch():
 
 # name, arity, extra kwargs, whether the inputs may be negative
 OUT_FUNCTIONS = [
-    ("add", 2, dict(alpha=2)), ("sub", 2, {}), ("mul", 2, {}), ("div", 2, {}), ("maximum", 2, {}),
-    ("minimum", 2, {}), ("pow", 2, {}), ("eq", 2, {}), ("lt", 2, {}), ("logical_and", 2, {}),
-    ("exp", 1, {}), ("log", 1, {}), ("sqrt", 1, {}), ("tanh", 1, {}), ("sigmoid", 1, {}), ("neg", 1, {}),
-    ("abs", 1, {}), ("floor", 1, {}), ("clamp", 1, dict(min=0.2, max=0.7)), ("logical_not", 1, {}),
-    ("sum", 1, dict(dim=1)), ("mean", 1, dict(dim=0, keepdim=True)), ("prod", 1, dict(dim=1)),
-    ("amax", 1, dict(dim=1)), ("logsumexp", 1, dict(dim=1)), ("std", 1, dict(dim=1)), ("argmax", 1, dict(dim=1)),
-    ("matmul", "mat", {}), ("mm", "mat", {}), ("cat", "seq", dict(dim=0)), ("stack", "seq", dict(dim=1)),
-    ("where", "where", {}), ("ceil", 1, {}), ("round", 1, {}), ("square", 1, {}), ("log1p", 1, {}),
-    ("ge", 2, {}), ("logical_or", 2, {}), ("var", 1, dict(dim=0)), ("amin", 1, dict(dim=0)),
-    ("argmin", 1, dict(dim=0)), ("all", 1, dict(dim=1)), ("any", 1, dict(dim=0)), ("outer", "vec", {}),
-    ("dot", "vec", {}), ("concatenate", "seq", dict(dim=1)),
+    ("add", 2, dict(alpha=2)),
+    ("sub", 2, {}),
+    ("mul", 2, {}),
+    ("div", 2, {}),
+    ("maximum", 2, {}),
+    ("minimum", 2, {}),
+    ("pow", 2, {}),
+    ("eq", 2, {}),
+    ("lt", 2, {}),
+    ("logical_and", 2, {}),
+    ("exp", 1, {}),
+    ("log", 1, {}),
+    ("sqrt", 1, {}),
+    ("tanh", 1, {}),
+    ("sigmoid", 1, {}),
+    ("neg", 1, {}),
+    ("abs", 1, {}),
+    ("floor", 1, {}),
+    ("clamp", 1, dict(min=0.2, max=0.7)),
+    ("logical_not", 1, {}),
+    ("sum", 1, dict(dim=1)),
+    ("mean", 1, dict(dim=0, keepdim=True)),
+    ("prod", 1, dict(dim=1)),
+    ("amax", 1, dict(dim=1)),
+    ("logsumexp", 1, dict(dim=1)),
+    ("std", 1, dict(dim=1)),
+    ("argmax", 1, dict(dim=1)),
+    ("matmul", "mat", {}),
+    ("mm", "mat", {}),
+    ("cat", "seq", dict(dim=0)),
+    ("stack", "seq", dict(dim=1)),
+    ("where", "where", {}),
+    ("ceil", 1, {}),
+    ("round", 1, {}),
+    ("square", 1, {}),
+    ("log1p", 1, {}),
+    ("ge", 2, {}),
+    ("logical_or", 2, {}),
+    ("var", 1, dict(dim=0)),
+    ("amin", 1, dict(dim=0)),
+    ("argmin", 1, dict(dim=0)),
+    ("all", 1, dict(dim=1)),
+    ("any", 1, dict(dim=0)),
+    ("outer", "vec", {}),
+    ("dot", "vec", {}),
+    ("concatenate", "seq", dict(dim=1)),
 ]
 OUT_DTYPES = ["float32", "float64", "float16", "int64", "bool"]
 _fuzz_cases = {"run": 0, "mismatches": 0}
@@ -359,8 +413,12 @@ def _call(module, name, args, kwargs, out):
 
 
 @settings(deadline=None, max_examples=400)
-@given(st.sampled_from(OUT_FUNCTIONS), st.sampled_from(OUT_DTYPES), st.sampled_from(["same", "empty", "wrong"]),
-       st.integers(0, 2 ** 31 - 1))
+@given(
+    st.sampled_from(OUT_FUNCTIONS),
+    st.sampled_from(OUT_DTYPES),
+    st.sampled_from(["same", "empty", "wrong"]),
+    st.integers(0, 2**31 - 1),
+)
 def test_out_matches_torch(function, out_dtype, out_shape, seed):
     name, arity, kwargs = function
     rng = np.random.default_rng(seed)
@@ -390,8 +448,11 @@ def test_out_fuzzer_figures():
 def test_out_refused_when_grad_is_needed_as_torch():
     for module in (torch, cr):
         a, out = module.ones(2, requires_grad=True), module.zeros(2)
-        with pytest.raises(RuntimeError, match=r"add\(\): functions with out=\.\.\. arguments don't support "
-                                                "automatic differentiation"):
+        with pytest.raises(
+            RuntimeError,
+            match=r"add\(\): functions with out=\.\.\. arguments don't support "
+            "automatic differentiation",
+        ):
             module.add(a, a, out=out)
         with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
             module.exp(module.ones(2), out=module.zeros(2, requires_grad=True))
@@ -410,17 +471,26 @@ def test_out_bumps_the_version_counter_as_torch():
 
 
 KEYWORD_CALLS = [
-    ("add", lambda m, a, b: dict(input=a, other=b, alpha=3)), ("sub", lambda m, a, b: dict(input=a, other=b)),
-    ("mul", lambda m, a, b: dict(input=a, other=b)), ("div", lambda m, a, b: dict(input=a, other=b)),
-    ("pow", lambda m, a, b: dict(input=a, exponent=b)), ("maximum", lambda m, a, b: dict(input=a, other=b)),
-    ("matmul", lambda m, a, b: dict(input=a, other=b.T)), ("mm", lambda m, a, b: dict(input=a, mat2=b.T)),
-    ("exp", lambda m, a, b: dict(input=a)), ("clamp", lambda m, a, b: dict(input=a, min=0.3, max=0.6)),
-    ("sum", lambda m, a, b: dict(input=a, dim=1, keepdim=True)), ("mean", lambda m, a, b: dict(input=a, dim=0)),
+    ("add", lambda m, a, b: dict(input=a, other=b, alpha=3)),
+    ("sub", lambda m, a, b: dict(input=a, other=b)),
+    ("mul", lambda m, a, b: dict(input=a, other=b)),
+    ("div", lambda m, a, b: dict(input=a, other=b)),
+    ("pow", lambda m, a, b: dict(input=a, exponent=b)),
+    ("maximum", lambda m, a, b: dict(input=a, other=b)),
+    ("matmul", lambda m, a, b: dict(input=a, other=b.T)),
+    ("mm", lambda m, a, b: dict(input=a, mat2=b.T)),
+    ("exp", lambda m, a, b: dict(input=a)),
+    ("clamp", lambda m, a, b: dict(input=a, min=0.3, max=0.6)),
+    ("sum", lambda m, a, b: dict(input=a, dim=1, keepdim=True)),
+    ("mean", lambda m, a, b: dict(input=a, dim=0)),
     ("where", lambda m, a, b: dict(condition=a > 0.5, input=a, other=b)),
-    ("cat", lambda m, a, b: dict(tensors=[a, b], dim=1)), ("stack", lambda m, a, b: dict(tensors=[a, b], dim=0)),
-    ("eq", lambda m, a, b: dict(input=a, other=b)), ("amax", lambda m, a, b: dict(input=a, dim=1)),
+    ("cat", lambda m, a, b: dict(tensors=[a, b], dim=1)),
+    ("stack", lambda m, a, b: dict(tensors=[a, b], dim=0)),
+    ("eq", lambda m, a, b: dict(input=a, other=b)),
+    ("amax", lambda m, a, b: dict(input=a, dim=1)),
     ("isnan", lambda m, a, b: dict(input=a)),
-    ("dot", lambda m, a, b: dict(input=a[0], tensor=b[0])), ("outer", lambda m, a, b: dict(input=a[0], vec2=b[0])),
+    ("dot", lambda m, a, b: dict(input=a[0], tensor=b[0])),
+    ("outer", lambda m, a, b: dict(input=a[0], vec2=b[0])),
 ]
 
 
@@ -443,8 +513,14 @@ LOSSES = [
     ("BCELoss", "binary_cross_entropy", lambda m, a, b: (m.tensor(b), m.tensor(a))),
     ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", lambda m, a, b: (m.tensor(a), m.tensor(b))),
 ]
-LEGACY = [dict(size_average=False), dict(reduce=False), dict(size_average=True, reduce=True),
-          dict(size_average=False, reduce=True), dict(size_average=True, reduce=False), dict(reduce=True)]
+LEGACY = [
+    dict(size_average=False),
+    dict(reduce=False),
+    dict(size_average=True, reduce=True),
+    dict(size_average=False, reduce=True),
+    dict(size_average=True, reduce=False),
+    dict(reduce=True),
+]
 
 
 @pytest.mark.parametrize("legacy", LEGACY, ids=str)
@@ -485,10 +561,10 @@ def test_loss_positional_order_is_torchs(ignore_index):
 
 # ----- chainrule.utils.data, Subset, random_split -----
 
-def test_utils_data_is_data():
-    from chainrule.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split  # noqa: F401
 
+def test_utils_data_is_data():
     import chainrule.utils.data as d
+    from chainrule.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split  # noqa: F401
 
     assert d is cr.data and cr.utils.data is cr.data and DataLoader is cr.data.DataLoader
 
@@ -542,19 +618,22 @@ def test_subset_matches_torch_and_loads():
     s, ts = Subset(range(10), [1, 3, 8]), TSubset(range(10), [1, 3, 8])
     assert [s[i] for i in range(len(s))] == [ts[i] for i in range(len(ts))] and len(s) == len(ts)
     data = TensorDataset(cr.arange(10.0), cr.arange(10))
-    (xb, yb), = list(DataLoader(Subset(data, [4, 2]), batch_size=2))
+    ((xb, yb),) = list(DataLoader(Subset(data, [4, 2]), batch_size=2))
     np.testing.assert_array_equal(xb.numpy(), [4.0, 2.0])
     np.testing.assert_array_equal(yb.numpy(), [4, 2])
 
 
 # ----- lazy submodules -----
 
+
 def test_submodules_load_lazily():
-    code = ("import sys, chainrule as cr\n"
-            "heavy = [m for m in ('sympy', 'matplotlib', 'scipy', 'torch', 'graphviz', 'sklearn') if m in sys.modules]\n"
-            "assert not heavy, heavy\n"
-            "assert 'chainrule.data' not in sys.modules and 'chainrule.symbolic' not in sys.modules\n"
-            "assert cr.data.TensorDataset and cr.symbolic and cr.viz and cr.nn.Linear and cr.optim.SGD\n"
-            "assert cr.utils.data is cr.data\n"
-            "from chainrule.utils.data import DataLoader\n")
+    code = (
+        "import sys, chainrule as cr\n"
+        "heavy = [m for m in ('sympy', 'matplotlib', 'scipy', 'torch', 'graphviz', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert 'chainrule.data' not in sys.modules and 'chainrule.symbolic' not in sys.modules\n"
+        "assert cr.data.TensorDataset and cr.symbolic and cr.viz and cr.nn.Linear and cr.optim.SGD\n"
+        "assert cr.utils.data is cr.data\n"
+        "from chainrule.utils.data import DataLoader\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,5 @@
 """Gradient-flow diagnostics: norms, dead ReLUs, vanishing/exploding warnings."""
+
 import warnings
 
 import numpy as np
@@ -55,14 +56,14 @@ def test_with_a_module_and_recorded_activations():
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
     with cr.no_grad():
-        model[0].bias.fill_(-100.0)            # every hidden unit dead
+        model[0].bias.fill_(-100.0)  # every hidden unit dead
     with record_activations(model) as acts:
         loss = model(cr.randn(16, 4)).sum()
     loss.backward()
     r = gradient_flow(model, activations=acts, warn=False)
     assert r.dead_relu == {"1": 1.0}
-    assert r.norms()["0.weight"] == 0.0           # dead units pass no gradient
-    assert "forward" not in vars(model[1])        # the patch is removed
+    assert r.norms()["0.weight"] == 0.0  # dead units pass no gradient
+    assert "forward" not in vars(model[1])  # the patch is removed
 
 
 def test_vanishing_example_numbers():
@@ -77,6 +78,7 @@ def test_vanishing_example_numbers():
 
     np.random.seed(0)
     import matplotlib
+
     matplotlib.use("Agg")
     import tempfile
 
@@ -85,4 +87,5 @@ def test_vanishing_example_numbers():
         assert res["sigmoid"]["first_over_last"] < 1e-5
         assert res["relu"]["first_over_last"] > 100 * res["sigmoid"]["first_over_last"]
         import os
+
         assert os.path.getsize(res["path"]) > 1000

@@ -4,6 +4,7 @@ out-of-range ints at construction, the legacy constructors and float16 reduction
 Each case is an expression written once with `L` for the library and run with L = torch and
 L = chainrule: same dtype, same values, or both refuse.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -15,8 +16,19 @@ import chainrule as cr
 
 torch = pytest.importorskip("torch")
 
-DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64",
-          "complex64", "complex128"]
+DTYPES = [
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 
 
 def _run(lib, expr):
@@ -117,7 +129,10 @@ def test_promote_types_and_can_cast_like_torch():
     for a, b in itertools.product(DTYPES, repeat=2):
         want = str(torch.promote_types(getattr(torch, a), getattr(torch, b))).replace("torch.", "")
         assert str(cr.promote_types(getattr(cr, a), getattr(cr, b))) == want, (a, b)
-        assert cr.can_cast(getattr(cr, a), getattr(cr, b)) == torch.can_cast(getattr(torch, a), getattr(torch, b)), (a, b)
+        assert cr.can_cast(getattr(cr, a), getattr(cr, b)) == torch.can_cast(getattr(torch, a), getattr(torch, b)), (
+            a,
+            b,
+        )
 
 
 def _operands():
@@ -157,7 +172,7 @@ def test_default_dtype_decides_python_floats():
 def test_gradients_keep_each_leafs_dtype_through_promotion():
     grads = []
     for lib in (torch, cr):
-        x = lib.tensor([1., 2.], requires_grad=True)
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
         s = lib.tensor(3.0, dtype=lib.float64, requires_grad=True)
         y = x * s
         y.sum().backward()
@@ -202,31 +217,48 @@ def test_inplace_operators_refuse_unsafe_casts_naming_op_dtypes_and_fix():
         assert "float32" in message and "int64" in message and "out-of-place" in message, message
         with pytest.raises(RuntimeError):  # torch refuses the same statement
             exec(stmt.replace("cr.", "torch."), {"x": torch.tensor([1, 2]), "torch": torch})
-    x = cr.tensor([1., 2.])
+    x = cr.tensor([1.0, 2.0])
     x += cr.tensor([1, 2])
-    assert x.dtype == cr.float32 and x.tolist() == [2., 4.]
+    assert x.dtype == cr.float32 and x.tolist() == [2.0, 4.0]
 
 
 def test_inplace_cast_back_keeps_the_graph():
     for lib in (torch, cr):
-        a = lib.tensor([1., 2.], requires_grad=True)
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
         y = a * 1
-        y += lib.tensor([1., 1.], dtype=lib.float64)
+        y += lib.tensor([1.0, 1.0], dtype=lib.float64)
         y.sum().backward()
-        assert str(y.dtype).endswith("float32") and a.grad.tolist() == [1., 1.]
+        assert str(y.dtype).endswith("float32") and a.grad.tolist() == [1.0, 1.0]
 
 
 # ----- construction -----
 
 CONSTRUCTION = [
-    "L.tensor(2**63)", "L.tensor([1, 2**64])", "L.tensor([1, 2**63])", "L.tensor(2**63 - 1)", "L.tensor(-2**63)",
-    "L.tensor([2**64, 1.5])", "L.tensor(2**64, dtype=L.float32)", "L.tensor(2**64, dtype=L.bool)",
-    "L.tensor(300, dtype=L.uint8)", "L.tensor(-1, dtype=L.uint8)", "L.tensor([-255], dtype=L.uint8)",
-    "L.tensor([-300], dtype=L.uint8)", "L.tensor([128], dtype=L.int8)", "L.tensor(-128, dtype=L.int8)",
-    "L.tensor(2**40, dtype=L.int32)", "L.tensor(1e10, dtype=L.int32)", "L.tensor(float('nan'), dtype=L.int32)",
-    "L.tensor(2.5, dtype=L.int32)", "L.tensor(-2.5, dtype=L.uint8)", "L.tensor(1e40, dtype=L.float32)",
-    "L.tensor(1e5, dtype=L.float16)", "L.tensor(np.array([300]), dtype=L.uint8)", "L.tensor([1.5, True])",
-    "L.tensor([1, True])", "L.tensor([1, 1j])",
+    "L.tensor(2**63)",
+    "L.tensor([1, 2**64])",
+    "L.tensor([1, 2**63])",
+    "L.tensor(2**63 - 1)",
+    "L.tensor(-2**63)",
+    "L.tensor([2**64, 1.5])",
+    "L.tensor(2**64, dtype=L.float32)",
+    "L.tensor(2**64, dtype=L.bool)",
+    "L.tensor(300, dtype=L.uint8)",
+    "L.tensor(-1, dtype=L.uint8)",
+    "L.tensor([-255], dtype=L.uint8)",
+    "L.tensor([-300], dtype=L.uint8)",
+    "L.tensor([128], dtype=L.int8)",
+    "L.tensor(-128, dtype=L.int8)",
+    "L.tensor(2**40, dtype=L.int32)",
+    "L.tensor(1e10, dtype=L.int32)",
+    "L.tensor(float('nan'), dtype=L.int32)",
+    "L.tensor(2.5, dtype=L.int32)",
+    "L.tensor(-2.5, dtype=L.uint8)",
+    "L.tensor(1e40, dtype=L.float32)",
+    "L.tensor(1e5, dtype=L.float16)",
+    "L.tensor(np.array([300]), dtype=L.uint8)",
+    "L.tensor([1.5, True])",
+    "L.tensor([1, True])",
+    "L.tensor([1, 1j])",
 ]
 
 
@@ -236,13 +268,33 @@ def test_construction_like_torch(expr):
 
 
 LEGACY = [
-    "L.Tensor([1, 2])", "L.Tensor([True])", "L.Tensor(np.array([1, 2]))", "L.Tensor(np.array([1., 2.]))",
-    "L.Tensor(L.tensor([1, 2]))", "L.Tensor()", "L.Tensor((2, 3))", "L.Tensor(0)", "L.Tensor(-1)", "L.Tensor(2.5)",
-    "L.Tensor(2, 3).shape == (2, 3)", "L.Tensor(2, 3).dtype == L.float32", "L.Tensor(3).shape == (3,)",
-    "L.LongTensor([1.5, 2])", "L.LongTensor(2, 3).shape == (2, 3)", "L.LongTensor(L.tensor([1.5]))",
-    "L.FloatTensor([1, 2])", "L.DoubleTensor([1])", "L.HalfTensor([1])", "L.IntTensor([1])",
-    "L.ShortTensor(2, 2).dtype == L.int16", "L.CharTensor([1, -1])", "L.ByteTensor([1, 300])", "L.ByteTensor([1, 2])",
-    "L.BoolTensor([1, 0])", "isinstance(L.tensor([1.]), L.FloatTensor)", "isinstance(L.tensor([1]), L.FloatTensor)",
+    "L.Tensor([1, 2])",
+    "L.Tensor([True])",
+    "L.Tensor(np.array([1, 2]))",
+    "L.Tensor(np.array([1., 2.]))",
+    "L.Tensor(L.tensor([1, 2]))",
+    "L.Tensor()",
+    "L.Tensor((2, 3))",
+    "L.Tensor(0)",
+    "L.Tensor(-1)",
+    "L.Tensor(2.5)",
+    "L.Tensor(2, 3).shape == (2, 3)",
+    "L.Tensor(2, 3).dtype == L.float32",
+    "L.Tensor(3).shape == (3,)",
+    "L.LongTensor([1.5, 2])",
+    "L.LongTensor(2, 3).shape == (2, 3)",
+    "L.LongTensor(L.tensor([1.5]))",
+    "L.FloatTensor([1, 2])",
+    "L.DoubleTensor([1])",
+    "L.HalfTensor([1])",
+    "L.IntTensor([1])",
+    "L.ShortTensor(2, 2).dtype == L.int16",
+    "L.CharTensor([1, -1])",
+    "L.ByteTensor([1, 300])",
+    "L.ByteTensor([1, 2])",
+    "L.BoolTensor([1, 0])",
+    "isinstance(L.tensor([1.]), L.FloatTensor)",
+    "isinstance(L.tensor([1]), L.FloatTensor)",
     "isinstance(L.tensor([1]), L.LongTensor)",
 ]
 
@@ -253,10 +305,10 @@ def test_legacy_constructors_like_torch(expr):
 
 
 def test_legacy_tensor_shares_a_tensors_storage():
-    t = cr.tensor([1., 2.])
+    t = cr.tensor([1.0, 2.0])
     alias = cr.Tensor(t)
-    alias[0] = 5.
-    assert t.tolist() == [5., 2.]
+    alias[0] = 5.0
+    assert t.tolist() == [5.0, 2.0]
 
 
 # ----- float16 reductions accumulate in float32 -----
@@ -265,8 +317,19 @@ HALF = [
     "L.tensor(np.linspace(-3, 3, 4001), dtype=L.float16).{}",
     "L.tensor([60000., 60000.], dtype=L.float16).{}",
 ]
-REDUCTIONS = ["sum()", "mean()", "var()", "std()", "norm()", "logsumexp(0)", "softmax(0)", "log_softmax(0)",
-              "prod()", "sum(0)", "mean(0, keepdim=True)"]
+REDUCTIONS = [
+    "sum()",
+    "mean()",
+    "var()",
+    "std()",
+    "norm()",
+    "logsumexp(0)",
+    "softmax(0)",
+    "log_softmax(0)",
+    "prod()",
+    "sum(0)",
+    "mean(0, keepdim=True)",
+]
 
 
 @pytest.mark.parametrize("expr", [h.format(r) for h in HALF for r in REDUCTIONS])
@@ -278,5 +341,5 @@ def test_float16_reductions_like_torch(expr):
 
 def test_float16_mean_does_not_overflow_in_its_sum():
     # Summed in float16 first (the old behaviour), 60000 + 60000 is inf before the division.
-    got = cr.tensor([60000., 60000.], dtype=cr.float16).mean()
-    assert got.dtype == cr.float16 and float(got) == float(torch.tensor([60000., 60000.], dtype=torch.float16).mean())
+    got = cr.tensor([60000.0, 60000.0], dtype=cr.float16).mean()
+    assert got.dtype == cr.float16 and float(got) == float(torch.tensor([60000.0, 60000.0], dtype=torch.float16).mean())

@@ -5,6 +5,7 @@ dtype's precision) and torch's refusals.
 
 The figures (cases run, mismatches) are recorded in docs/compat/dtypes.md; run with -s to print them.
 """
+
 from __future__ import annotations
 
 import operator
@@ -18,8 +19,19 @@ import chainrule as cr
 
 torch = pytest.importorskip("torch")
 
-DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64",
-          "complex64", "complex128"]
+DTYPES = [
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 KINDS = ["dim", "zero", "python"]
 # Values chosen to reach the corners: wrap-around of Python ints into int8/uint8 (300, -200),
 # zero divisors, negative bases, float16's range.
@@ -36,13 +48,24 @@ VALUES = {
     "complex64": [1 + 2j, -0.5j, 0j, 2 + 0j],
     "complex128": [1 + 2j, -0.5j, 0j, 3 - 1j],
 }
-PYTHON_VALUES = {"bool": [True, False], "int": [-3, -1, 0, 1, 2, 300, -200], "float": [-1.5, 0.0, 0.5, 2.5, 1e4],
-                 "complex": [1 + 2j, -1j]}
+PYTHON_VALUES = {
+    "bool": [True, False],
+    "int": [-3, -1, 0, 1, 2, 300, -200],
+    "float": [-1.5, 0.0, 0.5, 2.5, 1e4],
+    "complex": [1 + 2j, -1j],
+}
 
 BINARY = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
-    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow,
-    "eq": operator.eq, "lt": operator.lt, "ge": operator.ge,
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "eq": operator.eq,
+    "lt": operator.lt,
+    "ge": operator.ge,
     "maximum": lambda lib, a, b: lib.maximum(a, b),
 }
 INPLACE = {"iadd": operator.iadd, "isub": operator.isub, "imul": operator.imul, "itruediv": operator.itruediv}
@@ -168,5 +191,7 @@ def test_dtype_promotion_matches_torch(c):
 
 def test_zz_report_fuzz_figures():
     """Prints the fuzzer's figures for docs/compat/dtypes.md (runs after the fuzzer in this file)."""
-    print(f"\ndtype fuzzer: {RECORD['cases']} cases against torch, {RECORD['refused_by_both']} refused by "
-          "both, 0 mismatches (any mismatch fails the test above)")
+    print(
+        f"\ndtype fuzzer: {RECORD['cases']} cases against torch, {RECORD['refused_by_both']} refused by "
+        "both, 0 mismatches (any mismatch fails the test above)"
+    )

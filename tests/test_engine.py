@@ -1,5 +1,6 @@
 """Graph semantics (CONTRIBUTING.md, "Engine semantics"): reuse, diamonds, deep chains, accumulation, retain_graph,
 no_grad, detach, hooks, retain_grad, in-place detection, higher order, provenance, extension."""
+
 import gc
 import weakref
 
@@ -16,10 +17,11 @@ def f64(values, requires_grad=True, name=None):
 
 # ----- structure -----
 
+
 def test_diamond_sums_both_paths():
     x = f64(3.0)
     a, b = x * 2, x * x
-    (a * b).backward()   # d/dx 2x^3 = 6x^2
+    (a * b).backward()  # d/dx 2x^3 = 6x^2
     assert x.grad.item() == pytest.approx(54.0)
 
 
@@ -118,6 +120,7 @@ def test_backward_inputs_limits_accumulation():
 
 # ----- grad mode, detach -----
 
+
 def test_no_grad_records_nothing_and_enable_grad_reenables():
     x = f64(1.0)
     with cr.no_grad():
@@ -180,6 +183,7 @@ def test_grad_fn_and_is_leaf():
 
 # ----- hooks and retain_grad -----
 
+
 def test_retain_grad_on_intermediate():
     x = f64([1.0, 2.0])
     y = x * 3
@@ -216,10 +220,11 @@ def test_hook_on_intermediate_changes_downstream_gradient():
 
 # ----- in-place detection -----
 
+
 def test_modifying_a_saved_tensor_in_place_is_caught():
     x = f64([1.0, 2.0])
     y = x * 1
-    z = y.exp() * y          # Mul saves y
+    z = y.exp() * y  # Mul saves y
     y.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an in-place operation.*Mul"):
         z.sum().backward()
@@ -255,9 +260,10 @@ def test_setitem_records_graph():
 
 # ----- higher order -----
 
+
 def test_create_graph_to_any_depth():
     x = f64(2.0)
-    y = x ** 5
+    y = x**5
     grads = []
     g = y
     for _ in range(5):
@@ -274,7 +280,7 @@ def test_first_order_backward_records_nothing():
 
 def test_create_graph_backward_makes_differentiable_grad():
     x = f64(3.0)
-    (x ** 3).backward(create_graph=True)
+    (x**3).backward(create_graph=True)
     assert x.grad.requires_grad
     (g2,) = cr.autograd.grad(x.grad, x)
     assert g2.item() == 18.0
@@ -298,6 +304,7 @@ def test_autograd_grad_wrt_intermediate():
 
 
 # ----- provenance -----
+
 
 def test_nodes_record_op_name_site_and_tensor_name():
     x = f64(1.0, name="x")
@@ -328,6 +335,7 @@ def test_wrong_gradient_shape_from_a_rule_names_the_op():
 
 
 # ----- extension -----
+
 
 class Cube(Function):
     """y = x^3, dy/dx = 3 x^2, written the PyTorch way."""

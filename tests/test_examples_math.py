@@ -1,4 +1,5 @@
 """Every worked example runs and gets the answer a good solution gets."""
+
 import importlib.util
 import pathlib
 
@@ -20,7 +21,7 @@ def run(name, capsys, **kwargs):
 def test_derivative_a_pow_x(capsys):
     r, out = run("derivative_a_pow_x", capsys)
     a, x = sp.Symbol("a", real=True), sp.Symbol("x", real=True)
-    assert sp.simplify(r["symbolic"] - a ** x * sp.log(a)) == 0
+    assert sp.simplify(r["symbolic"] - a**x * sp.log(a)) == 0
     for auto, exact in r["values"].values():
         assert auto == pytest.approx(exact, rel=1e-12)
     assert "a**x*log(a)" in out
@@ -29,7 +30,7 @@ def test_derivative_a_pow_x(capsys):
 def test_derivative_polynomial(capsys):
     r, out = run("derivative_polynomial", capsys)
     x = sp.Symbol("x", real=True)
-    assert sp.expand(r["derivative"] - (10 * x ** 9 - 16 * x ** 7 - 8 / x ** 3)) == 0
+    assert sp.expand(r["derivative"] - (10 * x**9 - 16 * x**7 - 8 / x**3)) == 0
     assert r["values"][1.0] == (pytest.approx(-14.0), pytest.approx(-14.0))
     assert r["values"][2.0][0] == pytest.approx(10 * 512 - 16 * 128 - 1)
 
@@ -73,13 +74,13 @@ def test_xor_fixed_first_layer(capsys):
     r, _ = run("xor_fixed_first_layer", capsys)
     assert list(r["predictions"]) == [0, 1, 1, 0]
     v1, v2 = r["weights"]
-    assert v1 > 0 > v2          # the difference of the two hidden units peaks at x1 + x2 = 1
+    assert v1 > 0 > v2  # the difference of the two hidden units peaks at x1 + x2 = 1
 
 
 def test_xor_features(capsys):
     r, _ = run("xor_features", capsys)
     np.testing.assert_allclose(r["outputs"], [0, 1, 1, 0], atol=1e-6)
-    assert r["weights"][2] == pytest.approx(-2.0, abs=1e-4)   # the x1 x2 feature carries XOR
+    assert r["weights"][2] == pytest.approx(-2.0, abs=1e-4)  # the x1 x2 feature carries XOR
 
 
 def test_relu_network_gradients(capsys):
@@ -100,7 +101,7 @@ def test_residual_gradients(capsys, tmp_path):
 
 def test_computational_graph_u1_u5(capsys, tmp_path):
     r, out = run("computational_graph_u1_u5", capsys, out_dir=str(tmp_path))
-    assert r["L"] == 142 ** 2
+    assert r["L"] == 142**2
     assert r["grads"] == {"u5": 284.0, "u4": 6532.0, "u3": 3692.0, "u2": 17324.0, "u1": 21016.0}
     assert "dL/du2 = dL/du4·∂u4/∂u2 + dL/du3·∂u3/∂u2 + ∂L/∂u2" in out
     assert pathlib.Path(r["path"]).exists()
@@ -117,7 +118,7 @@ def test_two_paths_chain_rule(capsys):
 def test_gradient_descent_2x2_softmax(capsys):
     history, out = run("gradient_descent_2x2_softmax", capsys)
     Js = [h["J"] for h in history]
-    assert Js == sorted(Js, reverse=True)                     # the loss falls every step
+    assert Js == sorted(Js, reverse=True)  # the loss falls every step
     z0 = np.array([[0.5, -0.5], [0.2, 0.3]])
     p0 = np.exp(z0) / np.exp(z0).sum(0)
     assert Js[0] == pytest.approx(-np.log(np.diag(p0)).mean())

@@ -1,4 +1,5 @@
 """The coursework examples run end to end (with short runs) and show what they claim."""
+
 import importlib.util
 import pathlib
 
@@ -38,6 +39,7 @@ def test_xor_relu_learns_xor_and_hand_solution_is_exact():
 
 def test_digits_softmax_regression_prints_iter_lines(capsys):
     import re
+
     result = load("digits_softmax_regression").main(steps=300, print_every=100)
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("iter")]
     assert len(lines) == 3 and all(re.fullmatch(r"iter \d+, J=\d\.\d{6}, accu=\d\.\d\d", l) for l in lines)

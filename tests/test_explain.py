@@ -1,4 +1,5 @@
 """chainrule.explain: the chain rule of a backward pass, term by term, checked by hand and against the engine."""
+
 import numpy as np
 import pytest
 
@@ -9,10 +10,14 @@ from chainrule.explain import explain, recording
 def u_problem():
     u1 = cr.tensor(3.0, requires_grad=True, dtype=cr.float64, name="u1")
     u2 = cr.tensor(4.0, requires_grad=True, dtype=cr.float64, name="u2")
-    u3 = u1 * u2; u3.name = "u3"
-    u4 = u1 + u2; u4.name = "u4"
-    u5 = 2 * u3 * u4; u5.name = "u5"
-    L = (u5 - u1 - u2 - u3 - u4) ** 2; L.name = "L"
+    u3 = u1 * u2
+    u3.name = "u3"
+    u4 = u1 + u2
+    u4.name = "u4"
+    u5 = 2 * u3 * u4
+    u5.name = "u5"
+    L = (u5 - u1 - u2 - u3 - u4) ** 2
+    L.name = "L"
     return L, (u1, u2, u3, u4, u5)
 
 
@@ -20,15 +25,15 @@ def test_u1_u5_totals_and_terms():
     L, (u1, u2, *_r) = u_problem()
     e = explain(L)
     assert e.grads() == {"u5": 284.0, "u4": 6532.0, "u3": 3692.0, "u2": 17324.0, "u1": 21016.0}
-    assert [s.name for s in e.steps] == ["u5", "u4", "u3", "u2", "u1"]   # nearest to L first
+    assert [s.name for s in e.steps] == ["u5", "u4", "u3", "u2", "u1"]  # nearest to L first
     uses = {u.consumer: u for u in e["u1"].uses}
     assert set(uses) == {"u3", "u4", "L"}
-    assert float(uses["u3"].local) == 4.0 and float(uses["u3"].upstream) == 3692.0   # du3/du1 = u2
+    assert float(uses["u3"].local) == 4.0 and float(uses["u3"].upstream) == 3692.0  # du3/du1 = u2
     assert float(uses["u4"].local) == 1.0 and float(uses["u4"].upstream) == 6532.0
-    assert float(uses["L"].local) == -284.0                                          # direct: -2e
+    assert float(uses["L"].local) == -284.0  # direct: -2e
     assert uses["L"].op == "Sub→Sub→Sub→Sub→Pow"
     u4_uses = {u.consumer: float(u.local) for u in e["u4"].uses}
-    assert u4_uses == {"u5": 24.0, "L": -284.0}                                      # du5/du4 = 2 u3
+    assert u4_uses == {"u5": 24.0, "L": -284.0}  # du5/du4 = 2 u3
     for s in e.steps:
         assert float(sum(u.contribution for u in s.uses)) == pytest.approx(float(s.total))
 
@@ -76,13 +81,15 @@ def test_names_argument_and_tensor_method():
     e = L.explain(names={"x": x, "y": y})
     assert e.root == "L"
     assert e["y"].total == 3.0 and e["x"].total == 12.0
-    assert float(e["x"].uses[0].local) == 4.0          # dy/dx = 2x
+    assert float(e["x"].uses[0].local) == 4.0  # dy/dx = 2x
 
 
 def test_shared_subexpression_counts_every_use():
     x = cr.tensor(0.5, requires_grad=True, dtype=cr.float64, name="x")
-    s = cr.sigmoid(x); s.name = "s"
-    L = s * s + cr.tanh(x); L.name = "L"
+    s = cr.sigmoid(x)
+    s.name = "s"
+    L = s * s + cr.tanh(x)
+    L.name = "L"
     e = explain(L)
     sv = 1 / (1 + np.exp(-0.5))
     assert e["s"].total == pytest.approx(2 * sv)
@@ -95,15 +102,18 @@ def test_tensors_elementwise_and_matmul_paths():
     rng = np.random.default_rng(0)
     W = cr.tensor(rng.normal(size=(2, 3)), requires_grad=True, dtype=cr.float64, name="W")
     x = cr.tensor(rng.normal(size=(3,)), dtype=cr.float64, name="x")
-    z = W @ x; z.name = "z"
-    a = cr.tanh(z); a.name = "a"
-    L = a.sum(); L.name = "L"
+    z = W @ x
+    z.name = "z"
+    a = cr.tanh(z)
+    a.name = "a"
+    L = a.sum()
+    L.name = "L"
     e = explain(L)
     L.backward()
     np.testing.assert_allclose(e["W"].total, W.grad.numpy())
     np.testing.assert_allclose(e["z"].total, 1 - np.tanh(z.detach().numpy()) ** 2)
     (wuse,) = e["W"].uses
-    assert wuse.local is None and wuse.consumer == "z"            # matmul: a VJP, not a partial
+    assert wuse.local is None and wuse.consumer == "z"  # matmul: a VJP, not a partial
     np.testing.assert_allclose(wuse.contribution, W.grad.numpy())
     (zuse,) = e["z"].uses
     np.testing.assert_allclose(zuse.local, 1 - np.tanh(z.detach().numpy()) ** 2)

@@ -1,6 +1,7 @@
 """Transforms (CONTRIBUTING.md, "Transforms, layers, optimizers"): grad, value_and_grad, vjp, jvp,
 jacobian/jacfwd, hessian, hvp against closed forms and finite differences; argnums, has_aux, pytrees, nesting,
 kinds in and out."""
+
 import numpy as np
 import pytest
 
@@ -8,15 +9,15 @@ import chainrule as cr
 
 
 def test_grad_of_polynomial_and_a_pow_x():
-    f = lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10
+    f = lambda x: x**10 - 2 * x**8 + 4 / x**2 + 10
     assert cr.grad(f)(1.0) == pytest.approx(-14.0)
     a = 3.0
     x = 1.7
-    assert cr.grad(lambda x: a ** x)(x) == pytest.approx(a ** x * np.log(a))
+    assert cr.grad(lambda x: a**x)(x) == pytest.approx(a**x * np.log(a))
 
 
 def test_gradient_at_a_point_with_argnums():
-    f = lambda x, y: x ** 3 + 3 * x ** 2 * y + y ** 3 + 2 * x
+    f = lambda x, y: x**3 + 3 * x**2 * y + y**3 + 2 * x
     gx, gy = cr.grad(f, argnums=(0, 1))(1.0, 2.0)
     assert (float(gx), float(gy)) == (17.0, 15.0)
     assert float(cr.grad(f, argnums=1)(1.0, 2.0)) == 15.0
@@ -45,7 +46,7 @@ def test_pytrees_of_parameters():
 
 
 def test_has_aux():
-    f = lambda x: ((x ** 2).sum(), {"norm": x.norm()})
+    f = lambda x: ((x**2).sum(), {"norm": x.norm()})
     g, aux = cr.grad(f, has_aux=True)(np.array([3.0, 4.0]))
     np.testing.assert_allclose(g, [6.0, 8.0])
     assert isinstance(aux["norm"], np.ndarray) and float(aux["norm"]) == 5.0  # arrays in, arrays out (JAX)
@@ -65,7 +66,7 @@ def test_nested_grad_and_perturbation_confusion():
     # d/dx [x * d/dy (x y)] = d/dx x^2 = 2x
     f = lambda x: x * cr.grad(lambda y: x * y)(1.0)
     assert float(cr.grad(f)(3.0)) == 6.0
-    third = cr.grad(cr.grad(cr.grad(lambda x: x ** 4)))
+    third = cr.grad(cr.grad(cr.grad(lambda x: x**4)))
     assert float(third(2.0)) == 48.0
 
 
@@ -148,7 +149,7 @@ def test_jvp_of_sin():
 
 
 def test_hvp_matches_hessian_times_vector():
-    f = lambda x: (x ** 3).sum() + (x[0] * x[1]) ** 2
+    f = lambda x: (x**3).sum() + (x[0] * x[1]) ** 2
     x, v = np.array([1.0, 2.0]), np.array([0.5, -1.0])
     value, hv = cr.hvp(f, (x,), (v,))
     np.testing.assert_allclose(hv, cr.hessian(f)(x) @ v, rtol=1e-12)
@@ -158,21 +159,20 @@ def test_hvp_matches_hessian_times_vector():
 def test_grad_of_sum_of_functions_is_sum_of_grads():
     x = np.array([0.3, -1.2, 2.0])
     f = lambda x: (x.sin() * x).sum()
-    g = lambda x: (x ** 2).exp().sum()
+    g = lambda x: (x**2).exp().sum()
     np.testing.assert_allclose(cr.grad(lambda x: f(x) + g(x))(x), cr.grad(f)(x) + cr.grad(g)(x), rtol=1e-12)
     np.testing.assert_allclose(cr.grad(lambda x: 3.5 * f(x))(x), 3.5 * cr.grad(f)(x), rtol=1e-12)
 
 
 def test_forward_mode_nests_with_itself_and_with_reverse_mode():
-    f = lambda x: (x ** 3).sum() + x[0] * x[1].sin()
+    f = lambda x: (x**3).sum() + x[0] * x[1].sin()
     x = np.array([1.0, 2.0])
     H = cr.hessian(f)(x)
-    np.testing.assert_allclose(cr.jacfwd(cr.jacfwd(f))(x), H, rtol=1e-12)      # forward over forward
-    np.testing.assert_allclose(cr.jacfwd(cr.grad(f))(x), H, rtol=1e-12)        # forward over reverse
+    np.testing.assert_allclose(cr.jacfwd(cr.jacfwd(f))(x), H, rtol=1e-12)  # forward over forward
+    np.testing.assert_allclose(cr.jacfwd(cr.grad(f))(x), H, rtol=1e-12)  # forward over reverse
     v = np.array([0.5, -1.0])
     reverse_over_forward = cr.grad(lambda x: cr.jvp(f, (x,), (v,))[1])(x)
     np.testing.assert_allclose(reverse_over_forward, H @ v, rtol=1e-12)
-
 
 
 def test_jvp_uses_no_reverse_pass():

@@ -1,5 +1,6 @@
 """The gradient checker is an oracle, so it is tested too (CONTRIBUTING.md, "The gradient checker"): it must
 catch planted bugs."""
+
 import numpy as np
 import pytest
 

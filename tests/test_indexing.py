@@ -1,6 +1,7 @@
 """Indexing and the index ops against PyTorch, case by case: the rules the fuzzer
 (test_indexing_fuzz.py) draws at random, here named one at a time, with their errors,
 dtypes and in-place forms."""
+
 import warnings
 
 import numpy as np
@@ -27,8 +28,10 @@ def _both(fn_ours, fn_theirs):
 def _same(ours, theirs):
     if isinstance(theirs, Exception):
         assert isinstance(ours, Exception), f"torch raised {theirs!r}, chainrule returned {ours!r}"
-        assert isinstance(ours, type(theirs)) or type(theirs) is RuntimeError and isinstance(ours, RuntimeError), \
-            (ours, theirs)
+        assert isinstance(ours, type(theirs)) or type(theirs) is RuntimeError and isinstance(ours, RuntimeError), (
+            ours,
+            theirs,
+        )
         return
     assert not isinstance(ours, Exception), f"chainrule raised {ours!r}, torch returned {theirs!r}"
     assert ours.shape == tuple(theirs.shape)
@@ -151,7 +154,7 @@ def test_setitem_casts_numbers_as_torch(dtype):
         x[0] = v
         return x
 
-    for v in (1.7, -1.7, 3, True, 70000, 2 ** 40, 1e39, float("inf"), float("nan")):
+    for v in (1.7, -1.7, 3, True, 70000, 2**40, 1e39, float("inf"), float("nan")):
         _same(*_both(lambda: run(cr, v), lambda: run(torch, v)))
 
 
@@ -181,14 +184,16 @@ def test_setitem_on_a_leaf_that_requires_grad_is_refused():
 
 # ----- the index ops -----
 
+
 def _L(L, a, **kw):
     return L.tensor(np.asarray(a).tolist(), **kw)
 
 
 OPS = {
     "index_put": lambda L, x: L.index_put(x, (_L(L, [0, 2]), _L(L, [1, 1])), _L(L, [5.0, 6.0])),
-    "index_put accumulate repeats": lambda L, x: L.index_put(x, (_L(L, [0, 0]), _L(L, [1, 1])), _L(L, [5.0, 6.0]),
-                                                             accumulate=True),
+    "index_put accumulate repeats": lambda L, x: L.index_put(
+        x, (_L(L, [0, 0]), _L(L, [1, 1])), _L(L, [5.0, 6.0]), accumulate=True
+    ),
     "index_put mask": lambda L, x: x.index_put((_L(L, [True, False, True]),), _L(L, 1.0)),
     "index_put 0-d index": lambda L, x: x.index_put((_L(L, 1), _L(L, [0, 2])), _L(L, [1.0, 2.0])),
     "index_put int index refused": lambda L, x: x.index_put((0,), _L(L, 1.0)),
@@ -207,8 +212,9 @@ OPS = {
     "masked_fill": lambda L, x: L.masked_fill(x, _L(L, [True, False, False, True]), 2.5),
     "masked_fill mask broadcasts the result": lambda L, x: x[:, :1].masked_fill(_L(L, [[True, False]]), 1.0),
     "masked_fill 0-d tensor value": lambda L, x: x.masked_fill(_L(L, [True, False, False, True]), _L(L, 2.0)),
-    "masked_fill float64 value cast": lambda L, x: x.masked_fill(_L(L, [True, False, False, True]),
-                                                                 _L(L, 2.5, dtype=L.float64)),
+    "masked_fill float64 value cast": lambda L, x: x.masked_fill(
+        _L(L, [True, False, False, True]), _L(L, 2.5, dtype=L.float64)
+    ),
     "masked_fill 1-d value refused": lambda L, x: x.masked_fill(_L(L, [True, False, False, True]), _L(L, [2.0])),
     "masked_fill int mask refused": lambda L, x: x.masked_fill(_L(L, [1, 0, 0, 1]), 2.0),
     "masked_fill overflow refused": lambda L, x: x.masked_fill(_L(L, [True, False, False, True]), 1e40),
@@ -296,13 +302,18 @@ def test_index_select_and_index_add_are_each_others_transpose():
 
 def test_jit_replays_follow_traced_indices():
     """Index tensors computed inside a jitted function stay live in the replay (not frozen)."""
+
     def f(x, y):
         i = y.argmax(dim=1)
         z = x[i, :, [0, 1, 1]]
         w = x * 1
         w[0, :, i[:2]] = z[0, :2].sum()
-        return (w * 2).sum() + z.sum() + cr.index_select(x, 2, i).sum() + x.scatter_add(1, i.reshape(3, 1, 1).expand(
-            3, 1, 5), x[:, :1]).sum()
+        return (
+            (w * 2).sum()
+            + z.sum()
+            + cr.index_select(x, 2, i).sum()
+            + x.scatter_add(1, i.reshape(3, 1, 1).expand(3, 1, 5), x[:, :1]).sum()
+        )
 
     jitted = cr.jit(f)
     rng = np.random.default_rng(0)

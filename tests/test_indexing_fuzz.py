@@ -6,6 +6,7 @@ otherwise the same shape, the same values and the same gradients of a random wei
 The same for setitem (gradients to the base and to the value) and for index_put_ with accumulate.
 Run with -s to see how many cases ran; INDEXING_FUZZ_SCALE=10 runs ten times as many.
 """
+
 import os
 import warnings
 
@@ -34,11 +35,15 @@ def teardown_module(module):
 
 
 def _settings(n):
-    return settings(deadline=None, max_examples=n * SCALE,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    return settings(
+        deadline=None,
+        max_examples=n * SCALE,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    )
 
 
 # ----- index expressions, described once and built in each library -----
+
 
 @st.composite
 def shapes(draw):
@@ -49,8 +54,14 @@ def shapes(draw):
 
 def _ints(draw, size, n):
     # mostly in range, now and then one out of range on either side
-    return [draw(st.integers(-size - 1, size)) if draw(st.integers(0, 15)) == 0 else
-            draw(st.integers(-size, size - 1)) if size else 0 for _ in range(n)]
+    return [
+        draw(st.integers(-size - 1, size))
+        if draw(st.integers(0, 15)) == 0
+        else draw(st.integers(-size, size - 1))
+        if size
+        else 0
+        for _ in range(n)
+    ]
 
 
 @st.composite
@@ -77,8 +88,11 @@ def items(draw, shape, allow_arrays=True):
             dim += 1
         elif kind == "slice":
             bound = st.one_of(st.none(), st.integers(-5, 5))
-            step = draw(st.sampled_from([None, None, 1, 2, 3, -1, 0])) if draw(st.integers(0, 5)) == 0 else \
-                draw(st.sampled_from([None, 1, 2]))
+            step = (
+                draw(st.sampled_from([None, None, 1, 2, 3, -1, 0]))
+                if draw(st.integers(0, 5)) == 0
+                else draw(st.sampled_from([None, 1, 2]))
+            )
             out.append(("slice", (draw(bound), draw(bound), step)))
             dim += 1
         elif kind in ("none", "bool", "mask0"):
@@ -95,11 +109,12 @@ def items(draw, shape, allow_arrays=True):
             dim += 1
         else:  # a mask over the next k dimensions (now and then of a wrong shape)
             k = draw(st.integers(1, 2))
-            mshape = tuple(shape[dim:dim + k]) or (size,)
+            mshape = tuple(shape[dim : dim + k]) or (size,)
             if draw(st.integers(0, 12)) == 0:
                 mshape = tuple(s + 1 for s in mshape)
-            mask = np.array(draw(st.lists(st.booleans(), min_size=int(np.prod(mshape)),
-                                          max_size=int(np.prod(mshape)))), dtype=bool).reshape(mshape)
+            mask = np.array(
+                draw(st.lists(st.booleans(), min_size=int(np.prod(mshape)), max_size=int(np.prod(mshape)))), dtype=bool
+            ).reshape(mshape)
             out.append(("mask", mask))
             dim += len(mshape)
     as_tuple = len(out) != 1 or draw(st.booleans())
@@ -157,8 +172,10 @@ def _same_grad(ours, theirs):
 def _check_refusals(test, ours, theirs, what):
     (out, err), (t_out, t_err) = ours, theirs
     if (err is None) != (t_err is None):
-        raise AssertionError(f"{what}: chainrule {'raised ' + repr(err) if err else 'did not raise'}, "
-                             f"torch {'raised ' + repr(t_err) if t_err else 'did not raise'}")
+        raise AssertionError(
+            f"{what}: chainrule {'raised ' + repr(err) if err else 'did not raise'}, "
+            f"torch {'raised ' + repr(t_err) if t_err else 'did not raise'}"
+        )
     if err is not None:
         _count(test, "both refuse")
         return False
@@ -166,6 +183,7 @@ def _check_refusals(test, ours, theirs, what):
 
 
 # ----- getitem -----
+
 
 @st.composite
 def getitem_cases(draw):
@@ -197,6 +215,7 @@ def test_getitem_matches_torch(case):
 
 # ----- setitem -----
 
+
 @st.composite
 def setitem_cases(draw):
     shape = draw(shapes())
@@ -208,7 +227,7 @@ def setitem_cases(draw):
 def _value_shape(target, kind, rng, lead):
     """A shape that broadcasts to target (PyTorch's setitem rule), or (kind='wrong') one that may not."""
     keep = rng.integers(0, len(target) + 1)
-    shape = [1 if rng.random() < 0.3 else s for s in target[len(target) - keep:]]
+    shape = [1 if rng.random() < 0.3 else s for s in target[len(target) - keep :]]
     shape = [1] * (lead % 2) + shape
     if kind == "wrong":
         shape = list(shape) + [rng.integers(2, 4)]
@@ -267,6 +286,7 @@ def _has_repeats(desc, shape):
 
 # ----- index_put_ with accumulate -----
 
+
 @st.composite
 def index_put_cases(draw):
     shape = draw(shapes().filter(lambda s: len(s) >= 1))
@@ -277,9 +297,16 @@ def index_put_cases(draw):
             break
         if draw(st.integers(0, 3)) == 0:
             k = draw(st.integers(1, min(2, len(shape) - dim)))
-            mshape = shape[dim:dim + k]
-            parts.append(("mask", np.array(draw(st.lists(st.booleans(), min_size=int(np.prod(mshape)),
-                                                          max_size=int(np.prod(mshape)))), dtype=bool).reshape(mshape)))
+            mshape = shape[dim : dim + k]
+            parts.append(
+                (
+                    "mask",
+                    np.array(
+                        draw(st.lists(st.booleans(), min_size=int(np.prod(mshape)), max_size=int(np.prod(mshape)))),
+                        dtype=bool,
+                    ).reshape(mshape),
+                )
+            )
             dim += k
         else:
             length = draw(st.integers(0, 4))

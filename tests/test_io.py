@@ -1,4 +1,5 @@
 """chainrule.save / load: bit-exact round trips, safetensors interop, atomic writes, hostile files refused."""
+
 import json
 import os
 import struct
@@ -34,10 +35,11 @@ def test_round_trip_is_bit_exact(tmp_path, rng, dtype, shape):
 
 def test_nested_state_round_trip(tmp_path, rng):
     state = {
-        "model": {"0.weight": cr.tensor(rng.normal(size=(3, 2)).astype(np.float32)),
-                  "0.bias": cr.zeros(3)},
-        "optimizer": {"state": {0: {"step": 7, "exp_avg": cr.tensor(rng.normal(size=3))}},
-                      "param_groups": [{"lr": 0.01, "betas": [0.9, 0.999], "amsgrad": False, "params": [0, 1]}]},
+        "model": {"0.weight": cr.tensor(rng.normal(size=(3, 2)).astype(np.float32)), "0.bias": cr.zeros(3)},
+        "optimizer": {
+            "state": {0: {"step": 7, "exp_avg": cr.tensor(rng.normal(size=3))}},
+            "param_groups": [{"lr": 0.01, "betas": [0.9, 0.999], "amsgrad": False, "params": [0, 1]}],
+        },
         "scheduler": {"best": float("inf"), "mode": "min", "min_lrs": [0.0]},
         "rng": np.random.default_rng(5).bit_generator.state,
         "raw": np.arange(4),
@@ -120,8 +122,9 @@ HOSTILE = {
     "size != prod(shape) * itemsize": _raw({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8),
     "offsets out of range": _raw({"a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}, b"\0" * 8),
     "negative offsets": _raw({"a": {"dtype": "U8", "shape": [0], "data_offsets": [-1, -1]}}, b""),
-    "overlapping offsets": _raw({"a": GOOD_ENTRY, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
-                                b"\0" * 12),
+    "overlapping offsets": _raw(
+        {"a": GOOD_ENTRY, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, b"\0" * 12
+    ),
     "a hole": _raw({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8),
     "trailing bytes": _raw({"a": GOOD_ENTRY}, b"\0" * 9),
     "non-string metadata": _raw({"__metadata__": {"k": 1}, "a": GOOD_ENTRY}, b"\0" * 8),
@@ -141,7 +144,9 @@ def test_hostile_files_are_refused(tmp_path, case):
 
 
 def test_duplicate_keys_are_refused(tmp_path):
-    header = b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'
+    header = (
+        b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'
+    )
     path = tmp_path / "dup.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0")
     with pytest.raises(ValueError, match="duplicate keys"):
@@ -173,6 +178,7 @@ def test_a_pickle_is_refused_without_running_it(tmp_path):
 
 def test_no_pickle_in_the_library():
     import pathlib
+
     root = pathlib.Path(cr.__file__).parent
     for file in root.rglob("*.py"):
         text = file.read_text()

@@ -4,6 +4,7 @@ Each check traces on one set of inputs and compares the replay on a second set a
 run on that second set, so a value frozen into the trace (a constant that should have been
 recomputed) shows up as a mismatch.
 """
+
 import re
 import zlib
 
@@ -47,6 +48,7 @@ def _op(spec, consts, kwargs, n):
     def call(*xs):
         it = iter(xs)
         return spec.fn(*[consts[j] if j in consts else next(it) for j in range(n)], **kwargs)
+
     return call
 
 
@@ -54,8 +56,12 @@ def _close(a, b):
     if a is None or b is None:
         assert a is None and b is None
         return
-    np.testing.assert_allclose(np.asarray(a._data if isinstance(a, cr.Tensor) else a),
-                               np.asarray(b._data if isinstance(b, cr.Tensor) else b), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(a._data if isinstance(a, cr.Tensor) else a),
+        np.asarray(b._data if isinstance(b, cr.Tensor) else b),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def _refuses(spec, i, vary_constants):
@@ -81,6 +87,7 @@ def _check_replay(make_fn, spec, i, vary_constants=False):
         def op(*xs):  # xs: differentiable leaves, then the variable constants
             by_index = dict(zip(wrt + variable, xs))
             return inner(*[by_index[j] for j in order])
+
         extra_a = [cr.from_numpy(np.asarray(consts[j])) for j in variable]
         extra_b = [cr.from_numpy(np.asarray(args_b[j])) for j in variable]
     else:
@@ -124,7 +131,9 @@ def test_backward_replays(spec, i):
         def fn(*xs):
             out = op(*xs)
             return cr.autograd.grad(out, xs, grad_outputs=_cotangent(out), allow_unused=True)
+
         return fn
+
     _check_replay(make, spec, i)
 
 
@@ -140,7 +149,9 @@ def test_replays_with_new_targets_and_indices(spec, i):
             gs = cr.autograd.grad(out, leaves, grad_outputs=_cotangent(out), create_graph=True, allow_unused=True)
             live = [(g * 1.5).sum() for g in gs if g is not None and g.requires_grad]
             return (out,) + tuple(gs) + (cr.autograd.grad(sum(live), leaves, allow_unused=True) if live else ())
+
         return fn
+
     _check_replay(make, spec, i, vary_constants=True)
 
 
@@ -153,17 +164,23 @@ def test_double_backward_replays(spec, i):
         def fn(*xs):
             out = op(*xs)
             gs = cr.autograd.grad(out, xs, grad_outputs=_cotangent(out), create_graph=True, allow_unused=True)
-            live = [(g * cr.tensor(np.full(g.shape, 0.5 + k))).sum() for k, g in enumerate(gs)
-                    if g is not None and g.requires_grad]
+            live = [
+                (g * cr.tensor(np.full(g.shape, 0.5 + k))).sum()
+                for k, g in enumerate(gs)
+                if g is not None and g.requires_grad
+            ]
             if not live:
                 return gs
             # The first derivatives too: under create_graph they are computed by recorded ops.
             return tuple(gs) + cr.autograd.grad(sum(live), xs, allow_unused=True)
+
         return fn
+
     _check_replay(make, spec, i)
 
 
 # ----- training steps -----
+
 
 def _mlp(seed=0):
     cr.manual_seed(seed)
@@ -172,8 +189,10 @@ def _mlp(seed=0):
 
 def _batches(n=6, seed=0):
     rng = np.random.default_rng(seed)
-    return [(cr.from_numpy(rng.standard_normal((8, 6)).astype(np.float32)),
-             cr.from_numpy(rng.integers(0, 3, 8))) for _ in range(n)]
+    return [
+        (cr.from_numpy(rng.standard_normal((8, 6)).astype(np.float32)), cr.from_numpy(rng.integers(0, 3, 8)))
+        for _ in range(n)
+    ]
 
 
 def _eager_and_jitted(make, body, steps=6):
@@ -186,7 +205,7 @@ def _eager_and_jitted(make, body, steps=6):
     runs = []
     for jit in (False, True):
         objs = make()
-        step = (lambda x, y, objs=objs: body(*objs, x, y))
+        step = lambda x, y, objs=objs: body(*objs, x, y)
         step = cr.jit(step) if jit else step
         runs.append(([step(x, y)._data for x, y in _batches(steps)], objs[0], step))
     (eager_out, eager_model, _), (jit_out, jit_model, jitted) = runs
@@ -202,11 +221,15 @@ def _eager_and_jitted(make, body, steps=6):
     return jitted
 
 
-@pytest.mark.parametrize("make_opt", [
-    lambda p: cr.optim.SGD(p, lr=0.1),
-    lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
-    lambda p: cr.optim.Adam(p, lr=1e-2),
-], ids=["sgd", "sgd-nesterov", "adam"])
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda p: cr.optim.SGD(p, lr=0.1),
+        lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda p: cr.optim.Adam(p, lr=1e-2),
+    ],
+    ids=["sgd", "sgd-nesterov", "adam"],
+)
 def test_train_step_matches_eager(make_opt):
     def make():
         model = _mlp()
@@ -231,6 +254,7 @@ def test_gradients_accumulate_like_eager_without_zero_grad():
     def make(model):
         def step(x, y):
             F.cross_entropy(model(x), y).backward()
+
         return step
 
     eager, jitted = make(models[0]), cr.jit(make(models[1]))
@@ -316,16 +340,20 @@ def test_aliased_arguments_trace_separately():
 
 # ----- what a trace cannot replay raises TraceError, with the reason -----
 
-@pytest.mark.parametrize("body,message", [
-    (lambda x: x * 2 if (x.sum() > 0) else x, "bool"),
-    (lambda x: x * x.sum().item(), r"item\(\)"),
-    (lambda x: x * float(x.sum()), r"float\(\)"),
-    (lambda x: cr.from_numpy(x.detach().numpy() * 2), r"numpy\(\)"),
-    (lambda x: cr.zeros(3).add_(x), "did not compute"),
-    (lambda x: cr.zeros(3).uniform_() * x, "did not compute"),
-    (lambda x: x[x > 0.5], "boolean mask"),
-    (lambda x: (x * 2).sum().backward(create_graph=True), "create_graph"),
-])
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (lambda x: x * 2 if (x.sum() > 0) else x, "bool"),
+        (lambda x: x * x.sum().item(), r"item\(\)"),
+        (lambda x: x * float(x.sum()), r"float\(\)"),
+        (lambda x: cr.from_numpy(x.detach().numpy() * 2), r"numpy\(\)"),
+        (lambda x: cr.zeros(3).add_(x), "did not compute"),
+        (lambda x: cr.zeros(3).uniform_() * x, "did not compute"),
+        (lambda x: x[x > 0.5], "boolean mask"),
+        (lambda x: (x * 2).sum().backward(create_graph=True), "create_graph"),
+    ],
+)
 def test_untraceable_code_raises(body, message):
     with pytest.raises(cr.TraceError, match=message):
         cr.jit(body)(cr.ones(3, requires_grad=True))
@@ -560,21 +588,27 @@ class _Zoo(nn.Module):
         self.head = nn.Linear(3 * 2 * 2 + 5 + 5 + 3, 3)
 
     def forward(self, tokens, image):
-        e = self.embed(tokens)                       # (N, 6, 4)
-        seq = e.permute(1, 0, 2)                     # (6, N, 4)
-        h_lstm = self.lstm(seq)[0][-1]               # (N, 5)
+        e = self.embed(tokens)  # (N, 6, 4)
+        seq = e.permute(1, 0, 2)  # (6, N, 4)
+        h_lstm = self.lstm(seq)[0][-1]  # (N, 5)
         h_gru = self.res(self.norm(self.gru(seq)[0][-1]))
-        c = self.bn(self.conv(image)).relu()         # (N, 3, 4, 4)
-        pooled = self.pool(c).flatten(1)             # (N, 12)
-        averaged = self.avg(c).mean(dim=(2, 3))      # (N, 3)
+        c = self.bn(self.conv(image)).relu()  # (N, 3, 4, 4)
+        pooled = self.pool(c).flatten(1)  # (N, 12)
+        averaged = self.avg(c).mean(dim=(2, 3))  # (N, 3)
         features = cr.cat([pooled, self.drop(h_lstm), h_gru, averaged], dim=1)
         return self.head(features)
 
 
 def test_a_model_with_most_layers_trains_the_same_jitted():
     rng = np.random.default_rng(0)
-    data = [(cr.from_numpy(rng.integers(0, 12, (8, 6))), cr.from_numpy(rng.standard_normal((8, 1, 4, 4))
-             .astype(np.float32)), cr.from_numpy(rng.integers(0, 3, 8))) for _ in range(5)]
+    data = [
+        (
+            cr.from_numpy(rng.integers(0, 12, (8, 6))),
+            cr.from_numpy(rng.standard_normal((8, 1, 4, 4)).astype(np.float32)),
+            cr.from_numpy(rng.integers(0, 3, 8)),
+        )
+        for _ in range(5)
+    ]
     runs = []
     for jit in (False, True):
         cr.manual_seed(0)

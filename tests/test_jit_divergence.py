@@ -7,7 +7,7 @@ a read of a traced value must raise TraceError naming the line. Where torch has 
 (torch.compile sees a reassigned parameter, a train/eval switch, a changed module setting; it
 stops recompiling at a limit and warns once), the jitted sequence is also compared with torch's.
 """
-import functools
+
 import logging
 import re
 import warnings
@@ -48,6 +48,7 @@ def _step_by_step(build, make_args, steps=STEPS, seed=3):
     build() makes the state afresh and returns (fn, between): between(i), when not None, changes
     the world before call i (i >= 1), as it does in both runs; make_args(i) gives call i's
     arguments. Returns the jitted function (for its trace_count) and the eager results."""
+
     def run(jit):
         fn, between = build()
         f = cr.jit(fn) if jit else fn
@@ -71,6 +72,7 @@ def _step_by_step(build, make_args, steps=STEPS, seed=3):
 
 # ----- random ops draw anew at each replay, from eager's stream -----
 
+
 def _fill(fill):
     def build():
         p = nn.Parameter(cr.zeros(3, 4, dtype=cr.float64))
@@ -79,7 +81,9 @@ def _fill(fill):
             with cr.no_grad():
                 fill(p)
             return x * p
+
         return fn, None
+
     return build
 
 
@@ -147,8 +151,9 @@ def test_a_generator_from_outside_is_drawn_from_as_eager_code_does():
 def test_random_draws_in_a_training_step_match_eager_step_by_step():
     def make():
         cr.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 8, dtype=cr.float64), nn.ReLU(), nn.Dropout(0.4),
-                              nn.Linear(8, 3, dtype=cr.float64))
+        model = nn.Sequential(
+            nn.Linear(6, 8, dtype=cr.float64), nn.ReLU(), nn.Dropout(0.4), nn.Linear(8, 3, dtype=cr.float64)
+        )
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
         def step(x, y):
@@ -158,6 +163,7 @@ def test_random_draws_in_a_training_step_match_eager_step_by_step():
             loss.backward()
             opt.step()
             return loss
+
         return step
 
     rng = np.random.default_rng(1)
@@ -186,9 +192,10 @@ def test_a_random_fill_of_a_constant_made_inside_is_refused():
 
 # ----- reading a traced value: traced when it stays a tensor, refused when Python reads it -----
 
+
 def test_a_value_read_through_data_and_used_is_traced():
     def fn(x):
-        y = x.data * 2            # .data shares x's array: a traced value
+        y = x.data * 2  # .data shares x's array: a traced value
         return (y + x.detach()).sum()
 
     _step_by_step(_plain(fn), lambda i: (cr.full((3,), float(i + 1)),))
@@ -223,9 +230,17 @@ def _reads_asarray(x):
     return cr.tensor(np.asarray((x + 1).data))
 
 
-@pytest.mark.parametrize("fn,what", [(_reads_numpy, "numpy()"), (_reads_float, "float()"), (_reads_item, "item()"),
-                                     (_reads_tolist, "tolist()"), (_reads_numpy_directly, "numpy()"),
-                                     (_reads_asarray, "np.asarray()")])
+@pytest.mark.parametrize(
+    "fn,what",
+    [
+        (_reads_numpy, "numpy()"),
+        (_reads_float, "float()"),
+        (_reads_item, "item()"),
+        (_reads_tolist, "tolist()"),
+        (_reads_numpy_directly, "numpy()"),
+        (_reads_asarray, "np.asarray()"),
+    ],
+)
 def test_python_reading_a_traced_value_raises_naming_the_line(fn, what):
     with pytest.raises(cr.TraceError) as info:
         cr.jit(fn)(cr.ones(3))
@@ -236,6 +251,7 @@ def test_python_reading_a_traced_value_raises_naming_the_line(fn, what):
 
 
 # ----- a parameter or module changed after tracing is seen -----
+
 
 def _mlp(seed=0):
     cr.manual_seed(seed)
@@ -256,6 +272,7 @@ def test_a_parameter_reassigned_after_tracing_is_seen():
 
         def reassign(i):
             model[2].weight = nn.Parameter(cr.tensor(np.random.default_rng(10 + i).standard_normal((2, 4))))
+
         return (lambda x: model(x)), reassign
 
     jitted, _ = _step_by_step(build, _args)
@@ -269,6 +286,7 @@ def test_data_assigned_after_tracing_is_seen():
         def set_data(i):
             model[0].weight.data = cr.tensor(np.random.default_rng(20 + i).standard_normal((4, 3)))
             model[2].bias.data = model[2].bias.data + 1.0
+
         return (lambda x: model(x)), set_data
 
     jitted, _ = _step_by_step(build, _args)
@@ -279,11 +297,12 @@ def test_data_assigned_after_tracing_is_seen_through_data_and_detach_read_inside
     def build():
         w = nn.Parameter(cr.ones(4, 3, dtype=cr.float64))
 
-        def fn(x):   # reads w's array through a detached alias, which a replay must not freeze
+        def fn(x):  # reads w's array through a detached alias, which a replay must not freeze
             return x @ w.data.T + w.detach().sum()
 
         def set_data(i):
             w.data = cr.full((4, 3), float(i + 1), dtype=cr.float64)
+
         return fn, set_data
 
     jitted, _ = _step_by_step(build, _args)
@@ -299,6 +318,7 @@ def test_data_given_a_new_shape_or_dtype_retraces():
         def set_data(i):
             model[2].weight.data = cr.tensor(np.random.default_rng(i).standard_normal((outs[i], 4)))
             model[2].bias.data = cr.zeros(outs[i], dtype=cr.float32 if i == 3 else cr.float64)
+
         return (lambda x: model(x)), set_data
 
     jitted, _ = _step_by_step(build, _args)
@@ -311,6 +331,7 @@ def test_module_dtype_cast_after_tracing_retraces():
 
         def cast(i):
             model.float() if i % 2 else model.double()
+
         return (lambda x: model(x.to(model[0].weight.dtype))), cast
 
     _step_by_step(build, _args)
@@ -331,9 +352,9 @@ def test_a_training_step_with_reassigned_and_reset_parameters_matches_eager_step
         step = cr.jit(step) if jitted else step
         losses = []
         for i in range(8):
-            if i == 3:   # reset a weight in place of its array (the optimizer keeps the parameter)
+            if i == 3:  # reset a weight in place of its array (the optimizer keeps the parameter)
                 model[0].weight.data = cr.tensor(np.random.default_rng(3).standard_normal((4, 3)))
-            if i == 5:   # a new parameter the optimizer does not know: it stays fixed, in both runs
+            if i == 5:  # a new parameter the optimizer does not know: it stays fixed, in both runs
                 model[2].weight = nn.Parameter(cr.tensor(np.random.default_rng(5).standard_normal((2, 4))))
             losses.append(step(_x(i), _x(100 + i, (5, 2))).item())
         return losses, getattr(step, "trace_count", None)
@@ -347,8 +368,9 @@ def test_a_training_step_with_reassigned_and_reset_parameters_matches_eager_step
 def test_train_eval_and_module_settings_changed_after_tracing_are_seen():
     def build():
         cr.manual_seed(0)
-        model = nn.Sequential(nn.Linear(3, 4, dtype=cr.float64), nn.BatchNorm1d(4, dtype=cr.float64),
-                              nn.LeakyReLU(0.1), nn.Dropout(0.5))
+        model = nn.Sequential(
+            nn.Linear(3, 4, dtype=cr.float64), nn.BatchNorm1d(4, dtype=cr.float64), nn.LeakyReLU(0.1), nn.Dropout(0.5)
+        )
 
         def change(i):
             if i == 1:
@@ -357,6 +379,7 @@ def test_train_eval_and_module_settings_changed_after_tracing_are_seen():
                 model[2].negative_slope = 0.5
             elif i == 3:
                 model.train()
+
         return (lambda x: model(x)), change
 
     jitted, _ = _step_by_step(build, _args)
@@ -371,6 +394,7 @@ def test_a_rebound_global_or_closure_tensor_is_seen():
         def rebind(i):
             global _W
             _W = cr.full((3,), float(i + 2))
+
         return (lambda x: x * _W), rebind
 
     jitted, _ = _step_by_step(build_global, lambda i: (cr.ones(3),))
@@ -382,6 +406,7 @@ def test_a_rebound_global_or_closure_tensor_is_seen():
         def rebind(i):
             nonlocal scale
             scale = cr.full((3,), float(i + 2))
+
         return (lambda x: x * scale), rebind
 
     jitted, _ = _step_by_step(build_closure, lambda i: (cr.ones(3),))
@@ -414,12 +439,13 @@ def test_data_assigned_inside_the_function_is_replayed():
         p = nn.Parameter(cr.ones(3, dtype=cr.float64))
 
         def fn(x):
-            p.data = p.data * 0.5 + x   # a traced value: the replay assigns it too
+            p.data = p.data * 0.5 + x  # a traced value: the replay assigns it too
             return (x * p).sum()
 
         def reset(i):
             if i == 2:
                 p.data = cr.ones(3, dtype=cr.float64)
+
         return fn, reset
 
     jitted, _ = _step_by_step(build, lambda i: (cr.full((3,), float(i), dtype=cr.float64),))
@@ -438,6 +464,7 @@ def test_data_assigned_from_a_constant_made_inside_is_refused():
 
 
 # ----- the same sequences under torch.compile -----
+
 
 def _torch_twin(model):
     """A torch copy of a chainrule Linear/BatchNorm1d/LeakyReLU Sequential, with the same values."""
@@ -459,8 +486,12 @@ def test_changes_after_tracing_match_torch_compile():
     """One sequence of calls and changes, run by chainrule.jit and by torch.compile: the outputs agree."""
     torch._dynamo.reset()
     cr.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4, dtype=cr.float64), nn.BatchNorm1d(4, dtype=cr.float64),
-                          nn.LeakyReLU(0.1), nn.Linear(4, 2, dtype=cr.float64))
+    model = nn.Sequential(
+        nn.Linear(3, 4, dtype=cr.float64),
+        nn.BatchNorm1d(4, dtype=cr.float64),
+        nn.LeakyReLU(0.1),
+        nn.Linear(4, 2, dtype=cr.float64),
+    )
     twin = _torch_twin(model)
     ours = cr.jit(lambda x: model(x))
     theirs = torch.compile(lambda x: twin(x), backend="eager")
@@ -470,15 +501,23 @@ def test_changes_after_tracing_match_torch_compile():
     wide = rng.standard_normal((3, 4))
     changes = [
         lambda m: None,
-        lambda m: setattr(m[3], "weight", (nn.Parameter if m is model else torch.nn.Parameter)(
-            cr.tensor(new_w) if m is model else torch.tensor(new_w))),
+        lambda m: setattr(
+            m[3],
+            "weight",
+            (nn.Parameter if m is model else torch.nn.Parameter)(
+                cr.tensor(new_w) if m is model else torch.tensor(new_w)
+            ),
+        ),
         lambda m: setattr(m[0].bias, "data", cr.tensor(new_b) if m is model else torch.tensor(new_b)),
         lambda m: m.eval(),
         lambda m: setattr(m[2], "negative_slope", 0.4),
         lambda m: m.train(),
-        lambda m: (setattr(m[3].weight, "data", cr.tensor(wide) if m is model else torch.tensor(wide)),
-                   setattr(m[3].bias, "data", cr.zeros(3, dtype=cr.float64) if m is model
-                           else torch.zeros(3, dtype=torch.float64))),
+        lambda m: (
+            setattr(m[3].weight, "data", cr.tensor(wide) if m is model else torch.tensor(wide)),
+            setattr(
+                m[3].bias, "data", cr.zeros(3, dtype=cr.float64) if m is model else torch.zeros(3, dtype=torch.float64)
+            ),
+        ),
     ]
     for i, change in enumerate(changes):
         change(model)
@@ -492,6 +531,7 @@ def test_changes_after_tracing_match_torch_compile():
 
 
 # ----- the trace cache is bounded -----
+
 
 def test_recompile_limit_falls_back_to_eager_with_one_warning():
     calls = []
@@ -577,15 +617,19 @@ FUZZ_CASES = []
 
 
 @settings(deadline=None, max_examples=100)
-@given(ops=st.lists(st.integers(0, len(FUZZ_OPS) - 1), min_size=1, max_size=5),
-       changes=st.lists(st.sampled_from(FUZZ_CHANGES), min_size=1, max_size=5), seed=st.integers(0, 2 ** 16))
+@given(
+    ops=st.lists(st.integers(0, len(FUZZ_OPS) - 1), min_size=1, max_size=5),
+    changes=st.lists(st.sampled_from(FUZZ_CHANGES), min_size=1, max_size=5),
+    seed=st.integers(0, 2**16),
+)
 def test_fuzz_jitted_sequences_match_eager_step_by_step(ops, changes, seed):
     FUZZ_CASES.append(1)
 
     def build():
         cr.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(3, 4, dtype=cr.float64), nn.LeakyReLU(0.1), nn.Dropout(0.2),
-                              nn.Linear(4, 3, dtype=cr.float64))
+        model = nn.Sequential(
+            nn.Linear(3, 4, dtype=cr.float64), nn.LeakyReLU(0.1), nn.Dropout(0.2), nn.Linear(4, 3, dtype=cr.float64)
+        )
 
         def fn(x):
             y = model(x)
@@ -612,6 +656,7 @@ def test_fuzz_jitted_sequences_match_eager_step_by_step(ops, changes, seed):
                 n = int(rng.integers(2, 6))
                 model[3].weight.data = cr.tensor(rng.standard_normal((n, 4)))
                 model[3].bias.data = cr.tensor(rng.standard_normal(n))
+
         return fn, between
 
     _step_by_step(build, _args, steps=len(changes) + 1, seed=seed)

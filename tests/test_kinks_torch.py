@@ -7,6 +7,7 @@ differentiable input), the second derivative where PyTorch has one (the VJP of t
 and the forward-mode derivative (cr.jvp against torch.func.jvp). PyTorch is the oracle:
 nothing here hard-codes an expected number.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,23 +81,43 @@ TABLE = [
     K("clamp(1, 1)", lambda L, F, x: L.clamp(x, 1.0, 1.0), [(around(1.0),)]),
     K("clip(-1, 2)", lambda L, F, x: L.clip(x, -1.0, 2.0), [(around(-1.0, 2.0),)]),
     K("Tensor.clamp", lambda L, F, x: x.clamp(-1.0, 2.0), [(around(-1.0, 2.0),)]),
-    K("clamp(tensor bounds)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
-      _pts(around(-1.0, 2.0), np.full(6, -1.0), np.full(6, 2.0))),
+    K(
+        "clamp(tensor bounds)",
+        lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+        _pts(around(-1.0, 2.0), np.full(6, -1.0), np.full(6, 2.0)),
+    ),
     # PyTorch's forward mode gives a one-sided clamp's tie x == bound to the bound, its reverse mode to x;
     # with lo == hi, or a NaN, its forward mode passes a tangent where its reverse mode passes no gradient.
     K("clamp(min=tensor)", lambda L, F, x, lo: L.clamp(x, min=lo), _pts(A, np.zeros(3)), jvp="reverse"),
     K("clamp(max=tensor)", lambda L, F, x, hi: L.clamp(x, max=hi), _pts(A, np.zeros(3)), jvp="reverse"),
-    K("clamp(min > max)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
-      _pts([-3.0, 0.0, 1.0, 2.0, 3.0], np.full(5, 1.0), np.full(5, 0.0))),
-    K("clamp(tensor lo == hi)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
-      _pts([-1.0, 0.0, 1.0], np.zeros(3), np.zeros(3)), jvp="reverse"),
-    K("clamp(NaN anywhere)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
-      _pts([np.nan, 0.0, 0.0, 0.5, -1.0], [0.0, np.nan, 0.0, np.nan, -2.0], [1.0, 1.0, np.nan, 1.0, np.nan]),
-      jvp="reverse"),
-    K("clamp(broadcast bounds)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
-      _pts([[-1.0, 0.0, 1.0], [2.0, 0.5, -0.5]], [[-0.5], [0.5]], [0.5, 1.0, 0.0])),
-    K("clamp(tensor bounds, const)", lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
-      _pts(around(-1.0, 2.0), np.full(6, -1.0), np.full(6, 2.0)), grad_args=(0,)),
+    K(
+        "clamp(min > max)",
+        lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+        _pts([-3.0, 0.0, 1.0, 2.0, 3.0], np.full(5, 1.0), np.full(5, 0.0)),
+    ),
+    K(
+        "clamp(tensor lo == hi)",
+        lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+        _pts([-1.0, 0.0, 1.0], np.zeros(3), np.zeros(3)),
+        jvp="reverse",
+    ),
+    K(
+        "clamp(NaN anywhere)",
+        lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+        _pts([np.nan, 0.0, 0.0, 0.5, -1.0], [0.0, np.nan, 0.0, np.nan, -2.0], [1.0, 1.0, np.nan, 1.0, np.nan]),
+        jvp="reverse",
+    ),
+    K(
+        "clamp(broadcast bounds)",
+        lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+        _pts([[-1.0, 0.0, 1.0], [2.0, 0.5, -0.5]], [[-0.5], [0.5]], [0.5, 1.0, 0.0]),
+    ),
+    K(
+        "clamp(tensor bounds, const)",
+        lambda L, F, x, lo, hi: L.clamp(x, lo, hi),
+        _pts(around(-1.0, 2.0), np.full(6, -1.0), np.full(6, 2.0)),
+        grad_args=(0,),
+    ),
     *[K(f"elu(alpha={a})", lambda L, F, x, a=a: F.elu(x, a), [(A,)]) for a in ALPHAS],
     K("elu", lambda L, F, x: L.elu(x) if L is cr else TF.elu(x), [(A,)]),
     K("selu", lambda L, F, x: F.selu(x), [(A,)]),
@@ -105,28 +126,35 @@ TABLE = [
     K("gelu", lambda L, F, x: F.gelu(x), [(A,)]),
     K("gelu(tanh)", lambda L, F, x: F.gelu(x, approximate="tanh"), [(A,)]),
     K("softplus", lambda L, F, x: F.softplus(x), [(around(0.0, 20.0),)]),
-    K("softplus(beta=2, threshold=3)", lambda L, F, x: F.softplus(x, beta=2.0, threshold=3.0),
-      [(around(0.0, 1.5),)]),
+    K("softplus(beta=2, threshold=3)", lambda L, F, x: F.softplus(x, beta=2.0, threshold=3.0), [(around(0.0, 1.5),)]),
     K("silu", lambda L, F, x: F.silu(x), [(A,)]),
     K("mish", lambda L, F, x: F.mish(x), [(A,)]),
     K("sqrt", lambda L, F, x: L.sqrt(x), _pts([0.0, EPS, 1.0])),
-    K("pow(x, 2)", lambda L, F, x: x ** 2, [(A,)]),
-    K("pow(x, 0.5)", lambda L, F, x: x ** 0.5, _pts([0.0, EPS])),
-    K("pow(x, 1)", lambda L, F, x: x ** 1, [(A,)]),
-    K("pow(x, 1.0)", lambda L, F, x: x ** 1.0, [(A,)]),
-    K("pow(x, 3)", lambda L, F, x: x ** 3, [(A,)]),
-    K("pow(x, 0)", lambda L, F, x: x ** 0, [(A,)]),
-    K("pow(x, 1.5)", lambda L, F, x: x ** 1.5, _pts([0.0, EPS])),
+    K("pow(x, 2)", lambda L, F, x: x**2, [(A,)]),
+    K("pow(x, 0.5)", lambda L, F, x: x**0.5, _pts([0.0, EPS])),
+    K("pow(x, 1)", lambda L, F, x: x**1, [(A,)]),
+    K("pow(x, 1.0)", lambda L, F, x: x**1.0, [(A,)]),
+    K("pow(x, 3)", lambda L, F, x: x**3, [(A,)]),
+    K("pow(x, 0)", lambda L, F, x: x**0, [(A,)]),
+    K("pow(x, 1.5)", lambda L, F, x: x**1.5, _pts([0.0, EPS])),
     K("pow(0, y)", lambda L, F, x, y: L.pow(x, y), _pts([0.0, 0.0, 0.0, 0.0, EPS], [2.0, 0.5, 0.0, -1.0, 2.0])),
     K("pow(x, y) at 0", lambda L, F, x, y: L.pow(x, y), _pts([0.0, 0.0, 0.0, 0.0], [2.0, 1.0, 0.0, 3.0])),
     K("where", lambda L, F, x, y: L.where(x > 0, x, y * 2), _pts(A, around(1.0))),
     K("where(x > 0, x, 0)", lambda L, F, x: L.where(x > 0, x, L.zeros_like(x)), [(A,)]),
     # ----- the same ops at NaN and +-inf (no kink, but a branch each) -----
-    *[K(f"{name} at nan, inf", fn, _pts([np.nan, np.inf, -np.inf]), second=False) for name, fn in [
-        ("relu", lambda L, F, x: L.relu(x)), ("abs", lambda L, F, x: L.abs(x)),
-        ("elu", lambda L, F, x: F.elu(x, 0.5)), ("selu", lambda L, F, x: F.selu(x)),
-        ("leaky_relu", lambda L, F, x: F.leaky_relu(x, 0.2)), ("hardtanh", lambda L, F, x: F.hardtanh(x)),
-        ("clamp", lambda L, F, x: L.clamp(x, -1.0, 1.0)), ("softplus", lambda L, F, x: F.softplus(x))]],
+    *[
+        K(f"{name} at nan, inf", fn, _pts([np.nan, np.inf, -np.inf]), second=False)
+        for name, fn in [
+            ("relu", lambda L, F, x: L.relu(x)),
+            ("abs", lambda L, F, x: L.abs(x)),
+            ("elu", lambda L, F, x: F.elu(x, 0.5)),
+            ("selu", lambda L, F, x: F.selu(x)),
+            ("leaky_relu", lambda L, F, x: F.leaky_relu(x, 0.2)),
+            ("hardtanh", lambda L, F, x: F.hardtanh(x)),
+            ("clamp", lambda L, F, x: L.clamp(x, -1.0, 1.0)),
+            ("softplus", lambda L, F, x: F.softplus(x)),
+        ]
+    ],
     # ----- ties between two tensors -----
     K("maximum", lambda L, F, x, y: L.maximum(x, y), _pts([0.0, 1.0, -2.0, 1.0], [0.0, 1.0, -2.0, 2.0])),
     K("minimum", lambda L, F, x, y: L.minimum(x, y), _pts([0.0, 1.0, -2.0, 1.0], [0.0, 1.0, -2.0, 2.0])),
@@ -156,16 +184,21 @@ TABLE = [
     K("min() with NaN", lambda L, F, x: L.min(x), _pts([[np.nan, 1.0, np.nan], [2.0, 3.0, 2.0]]), jvp="reverse"),
     K("amin with NaN", lambda L, F, x: L.amin(x, dim=0), _pts([[np.nan, 1.0, np.nan], [2.0, np.nan, 2.0]])),
     K("max(dim) with NaN", lambda L, F, x: L.max(x, dim=1)[0], _pts([[1.0, np.nan, np.nan], [2.0, 2.0, 1.0]])),
-    K("logsumexp with -inf", lambda L, F, x: L.logsumexp(x, dim=1),
-      _pts([[-np.inf, -np.inf, 0.0], [1.0, 1.0, -np.inf]])),
+    K(
+        "logsumexp with -inf",
+        lambda L, F, x: L.logsumexp(x, dim=1),
+        _pts([[-np.inf, -np.inf, 0.0], [1.0, 1.0, -np.inf]]),
+    ),
     # ----- norms at 0 and at ties -----
     K("norm()", lambda L, F, x: L.norm(x), _pts(ZEROS)),
     K("norm(p=2, dim=1)", lambda L, F, x: L.norm(x, p=2, dim=1), _pts(PART_ZERO)),
     K("norm(fro)", lambda L, F, x: L.norm(x, p="fro"), _pts(ZEROS)),
     K("norm(p=1)", lambda L, F, x: L.norm(x, p=1), _pts(PART_ZERO)),
     K("norm(p=1, dim=1)", lambda L, F, x: L.norm(x, p=1, dim=1), _pts(PART_ZERO)),
-    *[K(f"norm(p={p}, dim=1)", lambda L, F, x, p=p: L.norm(x, p=p, dim=1), _pts(PART_ZERO), second=p >= 2)
-      for p in (3, 0.5, 1.5, 4.0)],
+    *[
+        K(f"norm(p={p}, dim=1)", lambda L, F, x, p=p: L.norm(x, p=p, dim=1), _pts(PART_ZERO), second=p >= 2)
+        for p in (3, 0.5, 1.5, 4.0)
+    ],
     K("norm(p=3) at 0", lambda L, F, x: L.norm(x, p=3), _pts(ZEROS)),
     K("norm(p=inf)", lambda L, F, x: L.norm(x, p=math.inf), _pts(ABS_TIES)),
     K("norm(p=inf, dim=1)", lambda L, F, x: L.norm(x, p=math.inf, dim=1), _pts(ABS_TIES)),
@@ -176,8 +209,7 @@ TABLE = [
     K("prod with zeros", lambda L, F, x: L.prod(x, dim=1), _pts([[0.0, 2.0, 3.0], [0.0, 0.0, 2.0]])),
     K("prod() one zero", lambda L, F, x: L.prod(x), _pts([[1.5, 2.0, 0.0], [-1.0, 0.5, 2.0]])),
     K("max_pool1d ties", lambda L, F, x: F.max_pool1d(x, 2), _pts([[[1.0, 1.0, 0.0, 2.0, 3.0, 3.0]]])),
-    K("max_pool1d overlapping ties", lambda L, F, x: F.max_pool1d(x, 3, stride=1),
-      _pts([[[1.0, 2.0, 2.0, 0.0, 2.0]]])),
+    K("max_pool1d overlapping ties", lambda L, F, x: F.max_pool1d(x, 3, stride=1), _pts([[[1.0, 2.0, 2.0, 0.0, 2.0]]])),
     K("max_pool2d ties", lambda L, F, x: F.max_pool2d(x, 2), _pts(np.ones((1, 1, 4, 4)))),
     K("nn.ELU", lambda L, F, x: L.nn.ELU(alpha=0.7)(x), [(A,)]),
     K("nn.ReLU", lambda L, F, x: L.nn.ReLU()(x), [(A,)]),
@@ -187,17 +219,25 @@ TABLE = [
     K("l1_loss", lambda L, F, x, y: F.l1_loss(x, y), _pts([0.0, 1.0, -1.0], [0.0, 1.0, 2.0])),
     K("mse_loss", lambda L, F, x, y: F.mse_loss(x, y), _pts([0.0, 1.0, -1.0], [0.0, 1.0, 2.0])),
     K("l1_loss(none)", lambda L, F, x, y: F.l1_loss(x, y, reduction="none"), _pts([0.0, 1.0, -1.0], [0.0, 1.0, 2.0])),
-    K("binary_cross_entropy at 0 and 1", lambda L, F, p, y: F.binary_cross_entropy(p, y, reduction="none"),
-      _pts([0.0, 1.0, 0.0, 1.0, 0.5], [0.0, 1.0, 1.0, 0.0, 1.0]), grad_args=(0,), second=False),
+    K(
+        "binary_cross_entropy at 0 and 1",
+        lambda L, F, p, y: F.binary_cross_entropy(p, y, reduction="none"),
+        _pts([0.0, 1.0, 0.0, 1.0, 0.5], [0.0, 1.0, 1.0, 0.0, 1.0]),
+        grad_args=(0,),
+        second=False,
+    ),
     K("Tensor.abs, relu", lambda L, F, x: x.abs() + x.relu(), [(A,)]),
 ]
 
 
 # ----- evaluation -----
 
+
 def _tensors(lib, point, grad_args):
-    return [lib.tensor(p, dtype=lib.float64, requires_grad=(grad_args is None or i in grad_args))
-            for i, p in enumerate(point)]
+    return [
+        lib.tensor(p, dtype=lib.float64, requires_grad=(grad_args is None or i in grad_args))
+        for i, p in enumerate(point)
+    ]
 
 
 def _np(t):
@@ -231,8 +271,7 @@ def _same(ours, theirs, what):
         theirs = 0.0
     if ours is None:
         ours = np.zeros_like(theirs)
-    np.testing.assert_allclose(ours, np.broadcast_to(theirs, np.shape(ours)), rtol=1e-12, atol=1e-14,
-                               err_msg=what)
+    np.testing.assert_allclose(ours, np.broadcast_to(theirs, np.shape(ours)), rtol=1e-12, atol=1e-14, err_msg=what)
 
 
 def _cases():
@@ -282,6 +321,7 @@ def test_forward_mode_at_kinks_matches_torch(k, point):
             it = iter(live)
             args = [lib.tensor(p) if i in consts else next(it) for i, p in enumerate(point)]
             return k.fn(lib, F, *args)
+
         return f
 
     live = [p for i, p in enumerate(point) if i not in consts]
@@ -291,8 +331,9 @@ def test_forward_mode_at_kinks_matches_torch(k, point):
     _, reverse = torch.autograd.functional.jvp(split(torch, TF), t_live, t_tangents)
     ours = _np(ours) if isinstance(ours, cr.Tensor) else np.asarray(ours)
     if k.jvp == "reverse":
-        assert not np.allclose(forward.numpy(), reverse.numpy(), equal_nan=True), \
+        assert not np.allclose(forward.numpy(), reverse.numpy(), equal_nan=True), (
             f"{k.name}: torch's two modes agree now; drop jvp='reverse' from the table"
+        )
         _same(ours, reverse.numpy(), f"{k.name}: jvp at {point} (torch's reverse mode)")
     else:
         _same(ours, forward.numpy(), f"{k.name}: jvp at {point}")
@@ -315,7 +356,7 @@ FUZZ_UNARY = {
     "selu": lambda L, F, x, d: F.selu(x),
     "leaky_relu(0.2)": lambda L, F, x, d: F.leaky_relu(x, 0.2),
     "softplus(threshold=1)": lambda L, F, x, d: F.softplus(x, beta=2.0, threshold=1.0),
-    "x**2 + x**1.0": lambda L, F, x, d: x ** 2 + x ** 1.0,
+    "x**2 + x**1.0": lambda L, F, x, d: x**2 + x**1.0,
     "max()": lambda L, F, x, d: L.max(x),
     "amin()": lambda L, F, x, d: L.amin(x),
     "amax(dim)": lambda L, F, x, d: L.amax(x, dim=d),
@@ -352,9 +393,10 @@ def _fuzz_case(draw):
         d = draw(st.integers(-len(shape), len(shape) - 1))
         return K(name, lambda L, F, x, fn=FUZZ_UNARY[name], d=d: fn(L, F, x, d), [(x,)]), (x,)
     name = draw(st.sampled_from(sorted(FUZZ_BINARY)))
-    y_shape = shape[draw(st.integers(0, len(shape))):]  # a trailing part: broadcasting
-    y = np.array(draw(st.lists(st.sampled_from(KINK_VALUES), min_size=int(np.prod(y_shape)),
-                               max_size=int(np.prod(y_shape))))).reshape(y_shape)
+    y_shape = shape[draw(st.integers(0, len(shape))) :]  # a trailing part: broadcasting
+    y = np.array(
+        draw(st.lists(st.sampled_from(KINK_VALUES), min_size=int(np.prod(y_shape)), max_size=int(np.prod(y_shape))))
+    ).reshape(y_shape)
     return K(name, FUZZ_BINARY[name], [(x, y)]), (x, y)
 
 

@@ -1,4 +1,5 @@
 """chainrule.models: the MNIST-1D reference models, importable without the CLI, checked against torch."""
+
 import subprocess
 import sys
 
@@ -12,9 +13,11 @@ torch = pytest.importorskip("torch")
 
 
 def test_models_import_without_the_cli():
-    code = ("import sys\nfrom chainrule.models import build_model\n"
-            "assert build_model('cnn', 40, 10).num_parameters() == 5210\n"
-            "assert 'chainrule.cli' not in sys.modules and 'sympy' not in sys.modules\n")
+    code = (
+        "import sys\nfrom chainrule.models import build_model\n"
+        "assert build_model('cnn', 40, 10).num_parameters() == 5210\n"
+        "assert 'chainrule.cli' not in sys.modules and 'sympy' not in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -35,8 +38,9 @@ class _TorchMLP(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.layers = torch.nn.ModuleList([torch.nn.Linear(40, 100), torch.nn.Linear(100, 100),
-                                           torch.nn.Linear(100, 10)])
+        self.layers = torch.nn.ModuleList(
+            [torch.nn.Linear(40, 100), torch.nn.Linear(100, 100), torch.nn.Linear(100, 10)]
+        )
 
     def forward(self, x):
         h = torch.relu(self.layers[0](x))
@@ -72,8 +76,9 @@ def test_forward_and_gradients_match_torch(name, torch_model):
     out.sum().backward()
     expected.sum().backward()
     for key, param in ours.named_parameters():
-        np.testing.assert_allclose(param.grad.numpy(), dict(theirs.named_parameters())[key].grad.numpy(),
-                                   rtol=1e-9, atol=1e-12, err_msg=key)
+        np.testing.assert_allclose(
+            param.grad.numpy(), dict(theirs.named_parameters())[key].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=key
+        )
 
 
 def test_bigru_matches_torch_bidirectional_gru():
@@ -94,16 +99,19 @@ def test_bigru_matches_torch_bidirectional_gru():
     np.testing.assert_allclose(ours(cr.tensor(x)).detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: build_model("mlp", 40, 10, hidden="0"), "positive integers"),
-    (lambda: build_model("mlp", 40, 10, hidden="8,,8"), "positive integers"),
-    (lambda: build_model("mlp", 40, 10, hidden=[8, -1]), "positive integer"),
-    (lambda: build_model("mlp", 40, 10, activation="relu6"), "unknown activation 'relu6'"),
-    (lambda: build_model("gru", 40, 10, hidden="6,6"), "one width"),
-    (lambda: build_model("mpl", 40, 10), "choose one of logreg, mlp, cnn, gru"),
-    (lambda: ConvNet(40, 10, channels=0), "channels must be a positive integer"),
-    (lambda: ConvNet(2, 10), "too short"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: build_model("mlp", 40, 10, hidden="0"), "positive integers"),
+        (lambda: build_model("mlp", 40, 10, hidden="8,,8"), "positive integers"),
+        (lambda: build_model("mlp", 40, 10, hidden=[8, -1]), "positive integer"),
+        (lambda: build_model("mlp", 40, 10, activation="relu6"), "unknown activation 'relu6'"),
+        (lambda: build_model("gru", 40, 10, hidden="6,6"), "one width"),
+        (lambda: build_model("mpl", 40, 10), "choose one of logreg, mlp, cnn, gru"),
+        (lambda: ConvNet(40, 10, channels=0), "channels must be a positive integer"),
+        (lambda: ConvNet(2, 10), "too short"),
+    ],
+)
 def test_bad_sizes_are_refused_before_allocating(call, message):
     with pytest.raises(ValueError, match=message):
         call()

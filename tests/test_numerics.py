@@ -1,5 +1,6 @@
 """Numerical robustness (CONTRIBUTING.md, "Numerics"): stable functions at extreme inputs, exact edge values,
 NaN/inf propagation, and no NumPy warnings from library code."""
+
 import warnings
 
 import numpy as np
@@ -23,10 +24,17 @@ def test_softmax_family_finite_at_large_logits(dtype, scales):
     base = np.array([[1.0, -2.0, 0.5, 3.0], [-1.0, -1.0, 2.0, 0.0]], dtype=dtype)
     for s in scales:
         z = base * dtype(s)
-        for fn in (lambda t: cr.softmax(t, dim=1), lambda t: cr.log_softmax(t, dim=1),
-                   lambda t: cr.logsumexp(t, dim=1)):
-            y, g = _grad(lambda t: fn(t) * cr.tensor(np.arange(1.0, y_size(fn, z) + 1, dtype=dtype).reshape(
-                fn(cr.tensor(z)).shape)), z)
+        for fn in (
+            lambda t: cr.softmax(t, dim=1),
+            lambda t: cr.log_softmax(t, dim=1),
+            lambda t: cr.logsumexp(t, dim=1),
+        ):
+            y, g = _grad(
+                lambda t: (
+                    fn(t) * cr.tensor(np.arange(1.0, y_size(fn, z) + 1, dtype=dtype).reshape(fn(cr.tensor(z)).shape))
+                ),
+                z,
+            )
             assert np.isfinite(y._data).all() and np.isfinite(g._data).all()
             assert y.dtype == dtype and g.dtype == dtype
         p = cr.softmax(cr.tensor(z), dim=1)._data
@@ -83,10 +91,15 @@ def test_binary_cross_entropy_clamps_logs_at_minus_100():
 @pytest.mark.parametrize("scale", [1000.0, -1000.0])
 def test_stable_functions_at_plus_minus_1000(scale):
     z = np.array([[scale, 0.0, -scale]])
-    for fn in (lambda t: cr.softmax(t, dim=1), lambda t: cr.log_softmax(t, dim=1),
-               lambda t: cr.logsumexp(t, dim=1), cr.sigmoid, lambda t: cr.softplus(t),
-               lambda t: F.cross_entropy(t, np.array([1])),
-               lambda t: F.binary_cross_entropy_with_logits(t, cr.tensor(np.array([[1.0, 0.0, 1.0]])))):
+    for fn in (
+        lambda t: cr.softmax(t, dim=1),
+        lambda t: cr.log_softmax(t, dim=1),
+        lambda t: cr.logsumexp(t, dim=1),
+        cr.sigmoid,
+        lambda t: cr.softplus(t),
+        lambda t: F.cross_entropy(t, np.array([1])),
+        lambda t: F.binary_cross_entropy_with_logits(t, cr.tensor(np.array([[1.0, 0.0, 1.0]]))),
+    ):
         for dtype in (np.float32, np.float64):
             y, g = _grad(lambda t: fn(t) * 1.0, z.astype(dtype))
             assert np.isfinite(y._data).all() and np.isfinite(g._data).all()
@@ -107,7 +120,7 @@ def test_documented_values_at_kinks():
     assert (a.grad.item(), b.grad.item()) == (0.5, 0.5)
     _, g = _grad(lambda t: cr.norm(t), np.zeros(3))
     np.testing.assert_array_equal(g._data, 0.0)
-    _, g = _grad(lambda t: t ** 0, np.array([0.0, 2.0]))
+    _, g = _grad(lambda t: t**0, np.array([0.0, 2.0]))
     np.testing.assert_array_equal(g._data, [0.0, 0.0])
 
 
@@ -117,12 +130,22 @@ def test_overflow_gives_inf_silently():
     assert (cr.tensor(1.0) / cr.tensor(0.0)).item() == np.inf
 
 
-@pytest.mark.parametrize("name,fn", [
-    ("exp", cr.exp), ("tanh", cr.tanh), ("sigmoid", cr.sigmoid), ("sin", cr.sin), ("relu", cr.relu),
-    ("sum", lambda t: cr.sum(t, dim=0)), ("mean", lambda t: cr.mean(t, dim=0)),
-    ("amax", lambda t: cr.amax(t, dim=0)), ("logsumexp", lambda t: cr.logsumexp(t, dim=0)),
-    ("softmax", lambda t: cr.softmax(t, dim=0)), ("matmul", lambda t: t @ cr.tensor(np.ones((3, 2)))),
-])
+@pytest.mark.parametrize(
+    "name,fn",
+    [
+        ("exp", cr.exp),
+        ("tanh", cr.tanh),
+        ("sigmoid", cr.sigmoid),
+        ("sin", cr.sin),
+        ("relu", cr.relu),
+        ("sum", lambda t: cr.sum(t, dim=0)),
+        ("mean", lambda t: cr.mean(t, dim=0)),
+        ("amax", lambda t: cr.amax(t, dim=0)),
+        ("logsumexp", lambda t: cr.logsumexp(t, dim=0)),
+        ("softmax", lambda t: cr.softmax(t, dim=0)),
+        ("matmul", lambda t: t @ cr.tensor(np.ones((3, 2)))),
+    ],
+)
 def test_nan_propagates_where_numpy_puts_it(name, fn):
     x = np.array([[1.0, np.nan, 0.5], [0.2, 0.3, 0.4]])
     y = fn(cr.tensor(x, requires_grad=True))

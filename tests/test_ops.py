@@ -1,6 +1,7 @@
 """Table-driven op tests (CONTRIBUTING.md, "Checks per op"): forward vs NumPy, gradcheck and gradgradcheck in float64,
 forward/backward/double backward vs PyTorch, float32 behaviour, linearity and determinism of backward.
 """
+
 import zlib
 
 import numpy as np
@@ -8,7 +9,6 @@ import pytest
 
 import chainrule as cr
 from chainrule import ops
-
 from opinfo import OP_TABLE, SPECS, all_cases, case_ids, uncovered_primitives
 
 torch = pytest.importorskip("torch")
@@ -142,7 +142,9 @@ def test_float32_stays_float32_and_agrees(spec, i):
     g32 = cr.autograd.grad(out32, [t32[j] for j in wrt], grad_outputs=v.astype(np.float32))
     for a, b in zip(g32, g64):
         assert a.dtype == np.float32, f"{spec.name}: a float32 input got a {a.dtype} gradient"
-        np.testing.assert_allclose(a._data, b._data, rtol=spec.f32_tol[0], atol=spec.f32_tol[1] * max(1, np.abs(v).max()))
+        np.testing.assert_allclose(
+            a._data, b._data, rtol=spec.f32_tol[0], atol=spec.f32_tol[1] * max(1, np.abs(v).max())
+        )
 
 
 @pytest.mark.parametrize("spec,i", CASES, ids=IDS)
@@ -165,8 +167,22 @@ def test_spec_names_unique():
     assert len(SPECS) == len(OP_TABLE)
 
 
-EMPTY_UNARY = ["neg", "exp", "log", "sqrt", "abs", "sin", "tanh", "sigmoid", "relu", "gelu", "softplus", "silu",
-               "clamp", "clone"]
+EMPTY_UNARY = [
+    "neg",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sin",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "gelu",
+    "softplus",
+    "silu",
+    "clamp",
+    "clone",
+]
 
 
 @pytest.mark.parametrize("name", EMPTY_UNARY)
@@ -221,8 +237,9 @@ def test_forward_mode_matches_reverse_mode(spec, i):
     for k in range(out._data.size):
         e = np.zeros(out._data.size)
         e[k] = 1
-        rows = cr.autograd.grad(out, [tensors[j] for j in wrt], grad_outputs=e.reshape(out.shape),
-                                retain_graph=True, allow_unused=True)
+        rows = cr.autograd.grad(
+            out, [tensors[j] for j in wrt], grad_outputs=e.reshape(out.shape), retain_graph=True, allow_unused=True
+        )
         expected.reshape(-1)[k] = sum((r._data * t).sum() for r, t in zip(rows, tangents) if r is not None)
     assert t_out.shape == out.shape
     rtol = 1e-10 if spec.keeps_dtype else 1e-6  # a float32 round trip inside: float32 tangents
@@ -231,6 +248,9 @@ def test_forward_mode_matches_reverse_mode(spec, i):
 
 def test_every_primitive_has_a_forward_mode_rule():
     """jvp rules sit beside forward and backward; only user Functions use the transposed-VJP fallback."""
-    missing = [cls.__name__ for cls in ops.primitives()
-               if getattr(cls, "jvp", None) is None and not getattr(cls, "jvp_is_vjp", False)]
+    missing = [
+        cls.__name__
+        for cls in ops.primitives()
+        if getattr(cls, "jvp", None) is None and not getattr(cls, "jvp_is_vjp", False)
+    ]
     assert not missing, f"primitives without a jvp rule: {missing}"

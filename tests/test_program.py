@@ -4,6 +4,7 @@ make_jaxpr is compared with jax.make_jaxpr where both have the same primitives (
 primitive names, shapes and dtypes); the coursework's u1..u5 graph checks the backward program's
 values by hand. The walker's Observer interface is checked event by event on small graphs.
 """
+
 import re
 import threading
 
@@ -48,6 +49,7 @@ def _jax_primitives(fn, *args):
 
 # ----- make_jaxpr -----
 
+
 def test_u1_to_u5_forward_program_matches_jax():
     program = cr.make_jaxpr(_u_graph)(_f32(3.0), _f32(4.0))
     text = str(program)
@@ -74,18 +76,25 @@ def test_u1_to_u5_backward_program_gives_the_coursework_gradients():
     assert (float(j1), float(j2)) == (21016.0, 17324.0)
 
 
-@pytest.mark.parametrize("name,fn,shapes", [
-    ("exp", lambda x: cr.exp(x), [(3,)]),
-    ("tanh_sum", lambda x: cr.tanh(x).sum(), [(2, 3)]),
-    ("sin_mul", lambda x: cr.sin(x) * x, [(4,)]),
-    ("affine", lambda x, w, b: cr.tanh(x @ w + b), [(2, 3), (3, 4), (4,)]),
-])
+@pytest.mark.parametrize(
+    "name,fn,shapes",
+    [
+        ("exp", lambda x: cr.exp(x), [(3,)]),
+        ("tanh_sum", lambda x: cr.tanh(x).sum(), [(2, 3)]),
+        ("sin_mul", lambda x: cr.sin(x) * x, [(4,)]),
+        ("affine", lambda x, w, b: cr.tanh(x @ w + b), [(2, 3), (3, 4), (4,)]),
+    ],
+)
 def test_forward_programs_have_jaxs_structure(name, fn, shapes):
     rng = np.random.default_rng(0)
     args = [_f32(rng.standard_normal(s)) for s in shapes]
     text = str(cr.make_jaxpr(fn)(*args))
-    jax_fn = {"exp": jnp.exp, "tanh_sum": lambda x: jnp.tanh(x).sum(), "sin_mul": lambda x: jnp.sin(x) * x,
-              "affine": lambda x, w, b: jnp.tanh(x @ w + b)}[name]
+    jax_fn = {
+        "exp": jnp.exp,
+        "tanh_sum": lambda x: jnp.tanh(x).sum(),
+        "sin_mul": lambda x: jnp.sin(x) * x,
+        "affine": lambda x, w, b: jnp.tanh(x @ w + b),
+    }[name]
     assert _primitives(text) == _jax_primitives(jax_fn, *args)
     jax_text = str(jax.make_jaxpr(jax_fn)(*args))
     assert text.split(". let")[0] == jax_text.split(". let")[0]  # the inputs, their shapes and dtypes
@@ -109,12 +118,15 @@ def test_make_jaxpr_shows_a_training_steps_effects():
     head = text.split(". let", 1)[0]
     assert head.startswith("{ lambda ") and "f32[2,3]" in head and "f32[2]" in head  # parameters: constvars
     lines = text.splitlines()
-    order = [next(i for i, line in enumerate(lines) if key in line)
-             for key in ("zero_grad", "linear ", "linear_vjp", "accumulate_grad", "SGD_step")]
+    order = [
+        next(i for i, line in enumerate(lines) if key in line)
+        for key in ("zero_grad", "linear ", "linear_vjp", "accumulate_grad", "SGD_step")
+    ]
     assert order == sorted(order)
 
 
 # ----- the program as data -----
+
 
 def test_the_replay_source_is_generated_from_the_equations():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -187,6 +199,7 @@ def test_two_threads_trace_at_once():
             z = (y + 1).exp() if k == 2 else (y - 1).sin()
             barrier.wait()
             return z
+
         return fn
 
     def run(k):
@@ -206,6 +219,7 @@ def test_two_threads_trace_at_once():
 
 
 # ----- the engine's one walker and its observers -----
+
 
 class _Log(engine.Observer):
     def __init__(self):
@@ -237,9 +251,16 @@ def test_observer_sees_a_pass_event_by_event():
         (x * x + x).sum().backward()  # d/dx = 2x + 1: Add gives x ones, then Mul two gradients x
     finally:
         engine.remove_observer(log)
-    assert log.events == [("begin", 1, False, False), ("node", "Sum", 1), ("node", "Add", 2),
-                          ("node", "Mul", 2), ("add", 4.0, 6.0), ("add", 4.0, 10.0), ("leaf", "x", 10.0),
-                          ("end",)]
+    assert log.events == [
+        ("begin", 1, False, False),
+        ("node", "Sum", 1),
+        ("node", "Add", 2),
+        ("node", "Mul", 2),
+        ("add", 4.0, 6.0),
+        ("add", 4.0, 10.0),
+        ("leaf", "x", 10.0),
+        ("end",),
+    ]
     np.testing.assert_array_equal(x.grad._data, [3.0, 7.0])
     assert log not in engine._observers
 

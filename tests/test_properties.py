@@ -1,5 +1,6 @@
 """Property tests (hypothesis): broadcasting, indexing and reduction gradients on generated shapes,
 checked against PyTorch and against algebraic laws."""
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -75,8 +76,9 @@ def test_indexing_gradients_match_torch(case):
     x, index = case
     t = cr.tensor(x, requires_grad=True)
     p = torch.tensor(x, requires_grad=True)
-    torch_index = tuple(torch.tensor(i) if isinstance(i, np.ndarray) else i for i in (
-        index if isinstance(index, tuple) else (index,)))
+    torch_index = tuple(
+        torch.tensor(i) if isinstance(i, np.ndarray) else i for i in (index if isinstance(index, tuple) else (index,))
+    )
     if any(isinstance(i, slice) and i.step is not None and i.step < 0 for i in torch_index):
         # torch refuses negative steps, and so do we
         with pytest.raises(ValueError, match="step must be greater than zero"):
@@ -119,8 +121,7 @@ def test_reduction_gradients_match_torch(name, case):
     np.testing.assert_allclose(t.grad._data, p.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-@given(x=hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=4), elements=floats),
-       k=st.integers(1, 4))
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=4), elements=floats), k=st.integers(1, 4))
 def test_a_tensor_used_k_times_gets_k_times_the_gradient(x, k):
     t = cr.tensor(x, requires_grad=True)
     sum(t.sin() for _ in range(k)).sum().backward()

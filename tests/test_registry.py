@@ -3,6 +3,7 @@
 Each test that defines a primitive removes it again (registry.unregister), so the global registry,
 chainrule's namespace, Tensor and nn.functional are as they were.
 """
+
 import numpy as np
 import pytest
 
@@ -48,7 +49,7 @@ def test_a_new_elementwise_primitive_appears_everywhere_from_the_registry(cube):
     assert hasattr(cr.Tensor, "cube")
     x = cr.tensor([-1.5, 0.5, 2.0], dtype=cr.float64, requires_grad=True)
     y = cr.cube(x)
-    np.testing.assert_allclose(y._data, x._data ** 3)
+    np.testing.assert_allclose(y._data, x._data**3)
     np.testing.assert_allclose(x.cube()._data, y._data)
     # Its properties, as the rest of the library reads them.
     assert cube.elementwise == "unary" and cube.jvp_is_vjp and cube._array_protocol
@@ -56,18 +57,18 @@ def test_a_new_elementwise_primitive_appears_everywhere_from_the_registry(cube):
     # The coverage test requires it, and one op-table entry satisfies the requirement.
     assert "Cube" in {c.__name__ for c in ops.primitives()}
     assert "Cube" in uncovered_primitives([])
-    spec = unary("cube", cr.cube, lambda a: a ** 3, lambda t: t ** 3)
+    spec = unary("cube", cr.cube, lambda a: a**3, lambda t: t**3)
     assert "Cube" not in uncovered_primitives([spec])
     # Derivatives of both orders, and forward mode through jvp = vjp, match PyTorch.
     xt = torch.tensor(x._data, requires_grad=True)
     (g,) = cr.autograd.grad(y.sum(), [x], create_graph=True)
-    (gt,) = torch.autograd.grad((xt ** 3).sum(), [xt], create_graph=True)
+    (gt,) = torch.autograd.grad((xt**3).sum(), [xt], create_graph=True)
     np.testing.assert_allclose(g._data, gt.detach().numpy())
     (gg,) = cr.autograd.grad(g.sum(), [x])
     (ggt,) = torch.autograd.grad(gt.sum(), [xt])
     np.testing.assert_allclose(gg._data, ggt.numpy())
     _, tangent = cr.jvp(cr.cube, (x.detach(),), (cr.ones_like(x),))
-    np.testing.assert_allclose(tangent._data, 3 * x._data ** 2)
+    np.testing.assert_allclose(tangent._data, 3 * x._data**2)
     assert cr.gradcheck(cr.cube, (x,)) and cr.gradgradcheck(cr.cube, (x,))
 
 
@@ -91,9 +92,16 @@ def test_the_generated_function_is_a_name_of_its_module_until_unregistered():
 
     module = sys.modules["scratch_ops"] = types.ModuleType("scratch_ops")
     try:
-        type("Twice", (UnaryElementwise,), {"__module__": "scratch_ops", "function": "twice",
-                                            "forward": staticmethod(lambda ctx, x: x * 2),
-                                            "backward": staticmethod(lambda ctx, g: g * 2)})
+        type(
+            "Twice",
+            (UnaryElementwise,),
+            {
+                "__module__": "scratch_ops",
+                "function": "twice",
+                "forward": staticmethod(lambda ctx, x: x * 2),
+                "backward": staticmethod(lambda ctx, g: g * 2),
+            },
+        )
         assert module.twice(np.array(3.0)) == 6.0 and cr.twice is module.twice
         registry.unregister("Twice", "twice")
         assert not hasattr(module, "twice") and not hasattr(cr, "twice")
@@ -134,8 +142,9 @@ def test_a_binary_primitive_is_its_math_and_the_base_broadcasts(request):
     np.testing.assert_allclose(y.grad._data, yt.grad.numpy())
     _, tangent = cr.jvp(cr.hypot_, (x.detach(), y.detach()), (cr.ones_like(x), cr.zeros_like(y)))
     np.testing.assert_allclose(tangent._data, np.broadcast_to(a / np.hypot(a, b), (3, 4)))
-    assert uncovered_primitives([binary("hypot_", cr.hypot_, np.hypot, domains=((0.5, 2), (0.5, 2)))]) \
-        .isdisjoint({"Hypot"})
+    assert uncovered_primitives([binary("hypot_", cr.hypot_, np.hypot, domains=((0.5, 2), (0.5, 2)))]).isdisjoint(
+        {"Hypot"}
+    )
     with pytest.raises(ValueError, match=r"hypot_: shapes \(2,\) and \(3,\) cannot broadcast"):
         cr.hypot_(cr.ones(2), cr.ones(3))
 
@@ -163,10 +172,35 @@ def test_the_registry_holds_the_library():
     elementwise = {c.__name__ for c in registry.elementwise_primitives()}
     assert {"Add", "Exp", "Where", "Clamp", "ClampTensor", "Cast"} <= elementwise
     assert not {"Matmul", "Sum", "Linear", "Softmax"} & elementwise
-    assert ops.nondifferentiable() == {"eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
-                                       "logical_or", "logical_xor", "sign", "floor", "ceil", "round", "trunc",
-                                       "floor_divide", "remainder", "isnan", "isinf", "isfinite", "allclose",
-                                       "equal", "argmax", "argmin", "all", "any", "one_hot"}
+    assert ops.nondifferentiable() == {
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "logical_not",
+        "logical_and",
+        "logical_or",
+        "logical_xor",
+        "sign",
+        "floor",
+        "ceil",
+        "round",
+        "trunc",
+        "floor_divide",
+        "remainder",
+        "isnan",
+        "isinf",
+        "isfinite",
+        "allclose",
+        "equal",
+        "argmax",
+        "argmin",
+        "all",
+        "any",
+        "one_hot",
+    }
     # every registered public name of "chainrule" is there, with its methods bound on Tensor
     for entry in registry.EXPORTS.values():
         if "chainrule" in entry.namespaces:
@@ -178,8 +212,15 @@ def test_the_registry_holds_the_library():
 
 def test_clashing_names_are_refused_with_the_fix():
     with pytest.raises(TypeError, match="Add.*registered already.*choose another class name"):
-        type("Add", (UnaryElementwise,), {"__module__": "elsewhere", "forward": staticmethod(lambda ctx, x: x),
-                                          "backward": staticmethod(lambda ctx, g: g)})
+        type(
+            "Add",
+            (UnaryElementwise,),
+            {
+                "__module__": "elsewhere",
+                "forward": staticmethod(lambda ctx, x: x),
+                "backward": staticmethod(lambda ctx, g: g),
+            },
+        )
     assert registry.PRIMITIVES["Add"] is ops.binary.Add
     with pytest.raises(TypeError, match=r"Tensor.backward is defined by Tensor itself.*method="):
         registry.export(name="shadow", method="backward")(lambda x: x)
@@ -196,5 +237,5 @@ def test_explain_classifies_elementwise_by_the_registry(cube):
     y = cr.cube(x)
     loss = cr.matmul(y, cr.tensor([1.0, 1.0], dtype=cr.float64))
     local = explain_module._local_partials(y.grad_fn, np.ones(2))
-    np.testing.assert_allclose(local[0], 3 * x._data ** 2)  # elementwise: d(y_i)/d(x_i)
+    np.testing.assert_allclose(local[0], 3 * x._data**2)  # elementwise: d(y_i)/d(x_i)
     assert explain_module._local_partials(loss.grad_fn, np.ones(())) == (None, None)  # matmul is not

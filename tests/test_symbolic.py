@@ -1,4 +1,5 @@
 """The SymPy bridge: tracing chainrule functions, calculus, identities, the safe parser (fuzzed), CLI handlers."""
+
 import types
 
 import pytest
@@ -17,15 +18,15 @@ x, y = sp.symbols("x y", real=True)
 def test_trace_and_diff_of_chainrule_functions():
     assert sym.trace(lambda x: cr.exp(x) * cr.log(x)) == sp.exp(x) * sp.log(x)
     assert sym.trace(cr.relu, "x") == sp.Max(x, 0)
-    assert sym.trace(cr.softplus, "x") == sp.log(sp.exp(x) + 1)     # the numeric guard is dropped
-    d = sym.diff(lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10, "x")
-    assert sp.expand(d - (10 * x ** 9 - 16 * x ** 7 - 8 / x ** 3)) == 0
+    assert sym.trace(cr.softplus, "x") == sp.log(sp.exp(x) + 1)  # the numeric guard is dropped
+    d = sym.diff(lambda x: x**10 - 2 * x**8 + 4 / x**2 + 10, "x")
+    assert sp.expand(d - (10 * x**9 - 16 * x**7 - 8 / x**3)) == 0
     a = sp.Symbol("a", real=True)
-    assert sp.simplify(sym.diff("a^x", "x") - a ** x * sp.log(a)) == 0
+    assert sp.simplify(sym.diff("a^x", "x") - a**x * sp.log(a)) == 0
 
 
 def test_gradient_and_hessian():
-    f = lambda x, y: x ** 3 + 3 * x ** 2 * y + y ** 3 + 2 * x
+    f = lambda x, y: x**3 + 3 * x**2 * y + y**3 + 2 * x
     g = sym.gradient(f)
     assert [gi.subs({x: 1, y: 2}) for gi in g] == [17, 15]
     H = sym.hessian(f)
@@ -52,9 +53,9 @@ def test_softmax_jacobian_is_p_i_delta_ij_minus_p_j():
 
 
 def test_parser_grammar():
-    assert parse("x^3 + 3*x^2*y + y^3 + 2*x") == x ** 3 + 3 * x ** 2 * y + y ** 3 + 2 * x
-    assert parse("-x**2") == -(x ** 2)
-    assert parse("2^3^2") == 512                       # right-associative
+    assert parse("x^3 + 3*x^2*y + y^3 + 2*x") == x**3 + 3 * x**2 * y + y**3 + 2 * x
+    assert parse("-x**2") == -(x**2)
+    assert parse("2^3^2") == 512  # right-associative
     assert parse("2**-1") == sp.Rational(1, 2)
     assert parse("0.25 * x") == x / 4
     assert parse("1e-3") == sp.Rational(1, 1000)
@@ -63,10 +64,21 @@ def test_parser_grammar():
     assert parse("relu(x) + abs(y) + sqrt(x) + pi") == sp.Max(x, 0) + sp.Abs(y) + sp.sqrt(x) + sp.pi
 
 
-@pytest.mark.parametrize("text,token,pos", [
-    ("x @ y", "@", 2), ("__import__('os')", "'", 11), ("x + ", "", 4), ("foo(x)", "foo", 0),
-    ("exp", "exp", 0), ("(x", "", 2), ("x y", "y", 2), ("x.real", ".", 1), ("_x", "_x", 0), ("", "", 0),
-])
+@pytest.mark.parametrize(
+    "text,token,pos",
+    [
+        ("x @ y", "@", 2),
+        ("__import__('os')", "'", 11),
+        ("x + ", "", 4),
+        ("foo(x)", "foo", 0),
+        ("exp", "exp", 0),
+        ("(x", "", 2),
+        ("x y", "y", 2),
+        ("x.real", ".", 1),
+        ("_x", "_x", 0),
+        ("", "", 0),
+    ],
+)
 def test_parser_errors_name_the_token_and_position(text, token, pos):
     with pytest.raises(ExpressionError) as info:
         parse(text)
@@ -102,8 +114,10 @@ def _no_eval():
     # SymPy imports some modules on first use (sympy.tensor.tensor inside Add.flatten), and an
     # import runs its module's code through exec: parse every construct once before exec is
     # patched, so only the parser's own behaviour is under test.
-    parse("-x + y * 2 - x / y + x ** 2 + x ^ 3 + exp(x) + log(x) + ln(x) + sqrt(x) + sin(x) + cos(x) + tan(x)"
-          " + tanh(x) + sigmoid(x) + relu(x) + abs(x) + softplus(x) + pi + 1e3 + 2.5")
+    parse(
+        "-x + y * 2 - x / y + x ** 2 + x ^ 3 + exp(x) + log(x) + ln(x) + sqrt(x) + sin(x) + cos(x) + tan(x)"
+        " + tanh(x) + sigmoid(x) + relu(x) + abs(x) + softplus(x) + pi + 1e3 + 2.5"
+    )
     original_sympify = sympy.sympify
 
     def sympify_objects_only(value, *args, **kwargs):
@@ -121,8 +135,36 @@ def _no_eval():
 
 
 ALPHABET = "xy12.e+-*/^() _abcdfgilnopqrstuvw'\"@;[]{}=!<>,\\\n"
-TOKENS = ["x", "y", "1", "2.5", "1e3", "+", "-", "*", "/", "**", "^", "(", ")", "exp", "log", "sqrt",
-          "tanh", "sigmoid", "relu", "softplus", "pi", "__import__", "lambda", ".", ",", "'os'", "@", " "]
+TOKENS = [
+    "x",
+    "y",
+    "1",
+    "2.5",
+    "1e3",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "^",
+    "(",
+    ")",
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "softplus",
+    "pi",
+    "__import__",
+    "lambda",
+    ".",
+    ",",
+    "'os'",
+    "@",
+    " ",
+]
 
 
 def _parse_or_documented_error(text):
@@ -132,7 +174,7 @@ def _parse_or_documented_error(text):
     except ExpressionError as e:
         assert str(e)
     except (ZeroDivisionError, OverflowError):
-        pass   # arithmetic on valid numbers (1/0 is refused earlier; float overflow is not code)
+        pass  # arithmetic on valid numbers (1/0 is refused earlier; float overflow is not code)
 
 
 @settings(max_examples=150, deadline=None)
@@ -184,6 +226,7 @@ def test_commands_report_bad_input(capsys):
 
 # ----- trace() never silently takes a branch: what JAX refuses while tracing, trace() refuses -----
 
+
 def _while_below_three(x, ops):
     steps = 0
     while x < 3 and steps < 50:  # bounded, so a tracer that answers True cannot hang the test
@@ -209,7 +252,7 @@ NEEDS_A_VALUE = {
 TRACEABLE = {
     "a comparison returned": lambda x, ops: x > 0,
     "where": lambda x, ops: ops.where(x > 0, x * 2, x * x),
-    "nested where": lambda x, ops: ops.where(x > 1, ops.exp(x), ops.where(x < -1, -x, x ** 3)),
+    "nested where": lambda x, ops: ops.where(x > 1, ops.exp(x), ops.where(x < -1, -x, x**3)),
     "maximum": lambda x, ops: ops.maximum(x, 0.5 * x),
     "abs": lambda x, ops: abs(x) * x,
     "constant branch": lambda x, ops: x * 2 if 2 > 1 else x,
@@ -255,7 +298,7 @@ def test_where_traces_to_a_piecewise_that_matches_jax_values_and_gradients(name)
         assert float(value(p)) == pytest.approx(float(jf(p)), rel=1e-12, abs=1e-12)
         assert float(slope(p)) == pytest.approx(float(jax.grad(lambda t: f(t, jnp))(p)), rel=1e-12, abs=1e-12)
     if name == "where":
-        assert expr == sp.Piecewise((2 * x, x > 0), (x ** 2, True))
+        assert expr == sp.Piecewise((2 * x, x > 0), (x**2, True))
 
 
 def _branchy(x):

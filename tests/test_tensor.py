@@ -1,5 +1,6 @@
 """Tensor: construction and dtype rules, metadata, conversion, repr, operators, indexing, in-place
 updates, and the dim/axis spellings."""
+
 import numpy as np
 import pytest
 
@@ -81,8 +82,22 @@ def test_repr_looks_like_pytorch():
 
 def test_operators_with_numbers_and_arrays_on_either_side():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
-    for y in (2 + x, x + 2, 2 * x, x * 2, 2 - x, x - 2, 2 / x, x / 2, 2 ** x, x ** 2, -x, abs(-x),
-              np.array([1.0, 1.0]) * x, np.array([1.0, 1.0]) + x):
+    for y in (
+        2 + x,
+        x + 2,
+        2 * x,
+        x * 2,
+        2 - x,
+        x - 2,
+        2 / x,
+        x / 2,
+        2**x,
+        x**2,
+        -x,
+        abs(-x),
+        np.array([1.0, 1.0]) * x,
+        np.array([1.0, 1.0]) + x,
+    ):
         assert isinstance(y, cr.Tensor) and y.requires_grad
     assert (x @ cr.tensor([1.0, 1.0])).item() == 3.0
     assert isinstance(np.array([1.0, 2.0]) @ x, cr.Tensor)
@@ -94,7 +109,7 @@ def test_operators_with_numbers_and_arrays_on_either_side():
 
 def test_float32_stays_float32_with_python_scalars():
     x = cr.tensor([1.0, 2.0])
-    for y in (x * 2.5, x + 1, x / 3, x ** 2, 1 - x, x.exp() * 0.1, x.mean(), x.std(), x.norm()):
+    for y in (x * 2.5, x + 1, x / 3, x**2, 1 - x, x.exp() * 0.1, x.mean(), x.std(), x.norm()):
         assert y.dtype == cr.float32
 
 

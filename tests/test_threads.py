@@ -3,6 +3,7 @@
 Each scenario runs with real threads, forces one interleaving with events and barriers,
 and returns what it observed; the same scenario run with PyTorch is the expected answer.
 """
+
 import sys
 import threading
 
@@ -35,6 +36,7 @@ def _run_threads(*targets):
                 fn()
             except BaseException as e:  # noqa: BLE001 - handed back to the test
                 errors.append(e)
+
         return run
 
     threads = [threading.Thread(target=wrap(t)) for t in targets]
@@ -56,6 +58,7 @@ def _scalar(t):
 
 
 # ----- grad mode -----
+
 
 def _no_grad_in_a_records_in_b(lib):
     """A sits inside no_grad while B builds a graph and backprops; then A computes."""
@@ -176,8 +179,13 @@ def _anomaly_mode_across_threads(lib):
     return seen
 
 
-SCENARIOS = [_no_grad_in_a_records_in_b, _set_grad_enabled_call_in_a, _enable_grad_in_a_inside_b_no_grad,
-             _new_thread_starts_with_grad_on, _anomaly_mode_across_threads]
+SCENARIOS = [
+    _no_grad_in_a_records_in_b,
+    _set_grad_enabled_call_in_a,
+    _enable_grad_in_a_inside_b_no_grad,
+    _new_thread_starts_with_grad_on,
+    _anomaly_mode_across_threads,
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__.strip("_"))
@@ -192,6 +200,7 @@ def test_grad_mode_is_per_thread_in_both_libraries():
 
 
 # ----- backward passes in two threads -----
+
 
 def _backward_while_other_thread_is_inside_backward(lib, create_graph):
     """A pauses inside its backward (in a tensor hook); B builds a graph and backprops meanwhile.
@@ -269,8 +278,7 @@ def test_two_threads_training_match_sequential_runs(fast_switching):
     sequential = [_train(cr, seed, steps) for seed in (1, 2)]
     concurrent = {}
     barrier = threading.Barrier(2)
-    _run_threads(*[lambda seed=seed: concurrent.__setitem__(seed, _train(cr, seed, steps, barrier))
-                   for seed in (1, 2)])
+    _run_threads(*[lambda seed=seed: concurrent.__setitem__(seed, _train(cr, seed, steps, barrier)) for seed in (1, 2)])
     for seed, (losses, params) in zip((1, 2), sequential):
         assert concurrent[seed][0] == losses
         for ours, expected in zip(concurrent[seed][1], params):
@@ -298,6 +306,7 @@ def test_many_threads_free_running_backward(fast_switching):
                     continue
                 y.backward()
                 results.setdefault(k, []).append(x.grad.numpy().copy())
+
         return run
 
     _run_threads(*[work(k) for k in range(8)])
@@ -346,7 +355,8 @@ def _default_dtype_is_process_wide(lib):
     return seen
 
 
-@pytest.mark.parametrize("scenario", [_default_device_per_thread, _default_dtype_is_process_wide],
-                         ids=lambda s: s.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "scenario", [_default_device_per_thread, _default_dtype_is_process_wide], ids=lambda s: s.__name__.strip("_")
+)
 def test_defaults_per_thread_as_torch(scenario):
     assert scenario(cr) == scenario(torch)

@@ -11,6 +11,7 @@ target that only broadcasts; logsumexp accepts dim=None and prod a tuple of dims
 class weight may require grad; pad supports only mode='constant' with non-negative widths; var/std with
 correction >= the count give nan gradients where torch gives +-inf.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,10 +20,10 @@ import os
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
-
 from _differential import OUTCOMES, Mismatch, compare
 
 SCALE = float(os.environ.get("HUNT_EXAMPLES", "2"))
@@ -30,8 +31,13 @@ CASES = {}
 
 
 def fuzz(n):
-    return settings(deadline=None, max_examples=max(1, int(n * SCALE)), derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
+    return settings(
+        deadline=None,
+        max_examples=max(1, int(n * SCALE)),
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 def _count(name):
@@ -41,10 +47,12 @@ def _count(name):
 @pytest.fixture(scope="module", autouse=True)
 def _report_cases():
     yield
-    print(f"\ntorch differential fuzzer: {sum(CASES.values())} fuzzed cases ("
-          + ", ".join(f"{k} {v}" for k, v in sorted(CASES.items()))
-          + f"); {OUTCOMES['ok'] + OUTCOMES['refused']} comparisons with torch, {OUTCOMES['refused']} of them "
-          "refused by both")
+    print(
+        f"\ntorch differential fuzzer: {sum(CASES.values())} fuzzed cases ("
+        + ", ".join(f"{k} {v}" for k, v in sorted(CASES.items()))
+        + f"); {OUTCOMES['ok'] + OUTCOMES['refused']} comparisons with torch, {OUTCOMES['refused']} of them "
+        "refused by both"
+    )
 
 
 shapes = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
@@ -56,6 +64,7 @@ def _data(seed, shape):
 
 
 # ----- reductions -----
+
 
 def _dim_forms(draw, ndim):
     forms = [None, ()]
@@ -74,13 +83,37 @@ SMOOTH = {"sum", "mean", "prod", "logsumexp", "var", "std"}
 @st.composite
 def reduction_case(draw):
     shape = draw(shapes)
-    op = draw(st.sampled_from(["sum", "mean", "prod", "amax", "amin", "logsumexp", "var", "std", "norm",
-                               "max", "min", "argmax", "argmin", "all", "any"]))
+    op = draw(
+        st.sampled_from(
+            [
+                "sum",
+                "mean",
+                "prod",
+                "amax",
+                "amin",
+                "logsumexp",
+                "var",
+                "std",
+                "norm",
+                "max",
+                "min",
+                "argmax",
+                "argmin",
+                "all",
+                "any",
+            ]
+        )
+    )
     dim = _dim_forms(draw, len(shape))
     keepdim = draw(st.booleans())
     extra = {}
-    n_reduced = (int(np.prod(shape)) if dim in (None, ()) else
-                 int(np.prod([shape[d] for d in ((dim,) if isinstance(dim, int) else dim)])) if shape else 1)
+    n_reduced = (
+        int(np.prod(shape))
+        if dim in (None, ())
+        else int(np.prod([shape[d] for d in ((dim,) if isinstance(dim, int) else dim)]))
+        if shape
+        else 1
+    )
     if op in ("var", "std"):
         form = draw(st.sampled_from(["default", "unbiased", "correction"]))
         if form == "unbiased":
@@ -109,8 +142,11 @@ def _reduce(lib, x, op, dim, keepdim, extra, method):
     if op == "norm":
         return x.norm(extra["p"], dim, keepdim) if method else lib.norm(x, p=extra["p"], dim=dim, keepdim=keepdim)
     kw = dict(extra)
-    return getattr(arg, op)(dim, keepdim=keepdim, **kw) if method else getattr(lib, op)(arg, dim=dim,
-                                                                                      keepdim=keepdim, **kw)
+    return (
+        getattr(arg, op)(dim, keepdim=keepdim, **kw)
+        if method
+        else getattr(lib, op)(arg, dim=dim, keepdim=keepdim, **kw)
+    )
 
 
 @fuzz(220)
@@ -120,8 +156,7 @@ def test_reductions_match_torch(case, seed, method):
     x = _data(seed, shape)
     _count("reductions")
     second = op in SMOOTH or (op == "norm" and extra["p"] in (2, 3, "fro"))
-    compare(lambda lib, F, x: _reduce(lib, x, op, dim, keepdim, extra, method), [(x, True)], seed=seed,
-            second=second)
+    compare(lambda lib, F, x: _reduce(lib, x, op, dim, keepdim, extra, method), [(x, True)], seed=seed, second=second)
 
 
 @fuzz(40)
@@ -143,14 +178,35 @@ def test_softmax_log_softmax_match_torch(shape, seed, data):
 
 # ----- shape ops -----
 
+
 @st.composite
 def shape_program(draw):
     shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple))
     nd = len(shape)
     d = st.integers(-nd, nd - 1)
-    kind = draw(st.sampled_from(["reshape", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "movedim",
-                                 "repeat", "flip", "cat", "stack", "split", "chunk", "unbind", "pad", "gather",
-                                 "expand"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "reshape",
+                "flatten",
+                "squeeze",
+                "unsqueeze",
+                "transpose",
+                "permute",
+                "movedim",
+                "repeat",
+                "flip",
+                "cat",
+                "stack",
+                "split",
+                "chunk",
+                "unbind",
+                "pad",
+                "gather",
+                "expand",
+            ]
+        )
+    )
     if kind == "reshape":
         n = int(np.prod(shape))
         divs = [k for k in range(1, n + 1) if n % k == 0]
@@ -194,8 +250,11 @@ def shape_program(draw):
     if kind == "split":
         dim = draw(d)
         n = shape[dim]
-        size = draw(st.one_of(st.integers(1, n + 1), st.lists(st.integers(0, n), min_size=1, max_size=3)
-                              .filter(lambda v: sum(v) == n)))
+        size = draw(
+            st.one_of(
+                st.integers(1, n + 1), st.lists(st.integers(0, n), min_size=1, max_size=3).filter(lambda v: sum(v) == n)
+            )
+        )
         return shape, lambda lib, F, x: lib.split(x, size, dim)
     if kind == "chunk":
         dim, c = draw(d), draw(st.integers(1, 5))
@@ -225,10 +284,23 @@ def test_shape_ops_match_torch(case, seed):
     compare(program, [(_data(seed, shape), True)], seed=seed)
 
 
-MATMUL_SHAPES = [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((5, 2, 3), (3,)), ((3,), (5, 3, 4)),
-                 ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)),
-                 ((5, 1, 2, 3), (4, 3, 2)), ((1, 2, 3), (5, 3, 4)), ((2, 1, 2, 3), (1, 3, 3, 2)), ((3,), (2, 3, 4)),
-                 ((2,), (3,)), ((2, 3), (4, 3))]
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3,)),
+    ((5, 2, 3), (3,)),
+    ((3,), (5, 3, 4)),
+    ((2, 3), (3, 4)),
+    ((5, 2, 3), (3, 4)),
+    ((2, 3), (5, 3, 4)),
+    ((5, 2, 3), (5, 3, 4)),
+    ((5, 1, 2, 3), (4, 3, 2)),
+    ((1, 2, 3), (5, 3, 4)),
+    ((2, 1, 2, 3), (1, 3, 3, 2)),
+    ((3,), (2, 3, 4)),
+    ((2,), (3,)),
+    ((2, 3), (4, 3)),
+]
 
 
 @fuzz(40)
@@ -237,18 +309,34 @@ def test_matmul_shapes_match_torch(shapes_, seed, op):
     a, b = shapes_
     A, B = _data(seed, a), _data(seed + 1, b)
     _count("matmul")
-    programs = {"matmul": lambda lib, F, A, B: lib.matmul(A, B), "@": lambda lib, F, A, B: A @ B,
-                "mm": lambda lib, F, A, B: lib.mm(A, B), "dot": lambda lib, F, A, B: lib.dot(A, B),
-                "outer": lambda lib, F, A, B: lib.outer(A, B)}
+    programs = {
+        "matmul": lambda lib, F, A, B: lib.matmul(A, B),
+        "@": lambda lib, F, A, B: A @ B,
+        "mm": lambda lib, F, A, B: lib.mm(A, B),
+        "dot": lambda lib, F, A, B: lib.dot(A, B),
+        "outer": lambda lib, F, A, B: lib.outer(A, B),
+    }
     compare(programs[op], [(A, True), (B, True)], seed=seed, second=True)
 
 
 # ----- losses -----
 
+
 @st.composite
 def loss_case(draw):
-    kind = draw(st.sampled_from(["cross_entropy", "cross_entropy_probs", "nll_loss", "mse_loss", "l1_loss",
-                                 "binary_cross_entropy", "binary_cross_entropy_with_logits"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "cross_entropy",
+                "cross_entropy_probs",
+                "nll_loss",
+                "mse_loss",
+                "l1_loss",
+                "binary_cross_entropy",
+                "binary_cross_entropy_with_logits",
+            ]
+        )
+    )
     reduction = draw(st.sampled_from(["mean", "sum", "none"]))
     module = draw(st.booleans())
     seed = draw(seeds)
@@ -287,9 +375,15 @@ def loss_case(draw):
     return kind, module, dict(weight=weight, reduction=reduction, pos_weight=pos), [(x * 3, True), (target, True)], seed
 
 
-MODULES = {"cross_entropy": "CrossEntropyLoss", "cross_entropy_probs": "CrossEntropyLoss", "nll_loss": "NLLLoss",
-           "mse_loss": "MSELoss", "l1_loss": "L1Loss", "binary_cross_entropy": "BCELoss",
-           "binary_cross_entropy_with_logits": "BCEWithLogitsLoss"}
+MODULES = {
+    "cross_entropy": "CrossEntropyLoss",
+    "cross_entropy_probs": "CrossEntropyLoss",
+    "nll_loss": "NLLLoss",
+    "mse_loss": "MSELoss",
+    "l1_loss": "L1Loss",
+    "binary_cross_entropy": "BCELoss",
+    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
+}
 
 
 @fuzz(250)
@@ -299,8 +393,9 @@ def test_losses_match_torch(case):
     _count("losses")
 
     def program(lib, F, x, t):
-        args = {k: (lib.tensor(np.asarray(v)) if isinstance(v, (np.ndarray, np.floating)) else v)
-                for k, v in kw.items()}
+        args = {
+            k: (lib.tensor(np.asarray(v)) if isinstance(v, (np.ndarray, np.floating)) else v) for k, v in kw.items()
+        }
         if kind == "nll_loss":
             x = F.log_softmax(x, dim=1 if x.ndim > 1 else 0)
         if module:
@@ -312,14 +407,23 @@ def test_losses_match_torch(case):
 
 # ----- activations (argument forms; the kinks themselves are tested elsewhere) -----
 
-ACTIVATIONS = [("elu", "ELU", dict(alpha=0.5)), ("elu", "ELU", dict(alpha=2.0)),
-               ("leaky_relu", "LeakyReLU", dict(negative_slope=0.2)),
-               ("leaky_relu", "LeakyReLU", dict(negative_slope=-0.5)),
-               ("hardtanh", "Hardtanh", dict(min_val=-0.5, max_val=2.0)),
-               ("softplus", "Softplus", dict(beta=2.0, threshold=1.0)), ("softplus", "Softplus", dict(beta=0.5)),
-               ("gelu", "GELU", dict(approximate="tanh")), ("gelu", "GELU", {}), ("selu", "SELU", {}),
-               ("silu", "SiLU", {}), ("mish", "Mish", {}), ("sigmoid", "Sigmoid", {}), ("tanh", "Tanh", {}),
-               ("relu", "ReLU", {})]
+ACTIVATIONS = [
+    ("elu", "ELU", dict(alpha=0.5)),
+    ("elu", "ELU", dict(alpha=2.0)),
+    ("leaky_relu", "LeakyReLU", dict(negative_slope=0.2)),
+    ("leaky_relu", "LeakyReLU", dict(negative_slope=-0.5)),
+    ("hardtanh", "Hardtanh", dict(min_val=-0.5, max_val=2.0)),
+    ("softplus", "Softplus", dict(beta=2.0, threshold=1.0)),
+    ("softplus", "Softplus", dict(beta=0.5)),
+    ("gelu", "GELU", dict(approximate="tanh")),
+    ("gelu", "GELU", {}),
+    ("selu", "SELU", {}),
+    ("silu", "SiLU", {}),
+    ("mish", "Mish", {}),
+    ("sigmoid", "Sigmoid", {}),
+    ("tanh", "Tanh", {}),
+    ("relu", "ReLU", {}),
+]
 
 
 @fuzz(30)
@@ -327,25 +431,37 @@ ACTIVATIONS = [("elu", "ELU", dict(alpha=0.5)), ("elu", "ELU", dict(alpha=2.0)),
 def test_activations_match_torch(act, shape, seed, module):
     fn, cls, kw = act
     _count("activations")
-    program = (lambda lib, F, x: getattr(lib.nn, cls)(**kw)(x)) if module else (
-        lambda lib, F, x: getattr(F, fn)(x, **kw))
+    program = (
+        (lambda lib, F, x: getattr(lib.nn, cls)(**kw)(x)) if module else (lambda lib, F, x: getattr(F, fn)(x, **kw))
+    )
     compare(program, [(_data(seed, shape) * 3, True)], seed=seed, second=not module)
 
 
 @fuzz(20)
-@given(st.sampled_from([(4,), (3, 4), (2, 3, 4)]), st.booleans(), st.sampled_from([0, 1, -1]),
-       st.sampled_from([1, 2, 3, 0.5]), seeds)
+@given(
+    st.sampled_from([(4,), (3, 4), (2, 3, 4)]),
+    st.booleans(),
+    st.sampled_from([0, 1, -1]),
+    st.sampled_from([1, 2, 3, 0.5]),
+    seeds,
+)
 def test_linear_and_normalize_match_torch(shape, bias, dim, p, seed):
     rng = np.random.default_rng(seed)
     x, w, b = rng.standard_normal(shape), rng.standard_normal((5, 4)), rng.standard_normal(5)
     _count("linear/normalize")
-    compare(lambda lib, F, x, w, b: F.linear(x, w, b if bias else None), [(x, True), (w, True), (b, True)],
-            seed=seed, second=True)
-    compare(lambda lib, F, x: F.normalize(x, p=p, dim=dim if len(shape) > 1 else 0), [(x, True)], seed=seed,
-            second=True)
+    compare(
+        lambda lib, F, x, w, b: F.linear(x, w, b if bias else None),
+        [(x, True), (w, True), (b, True)],
+        seed=seed,
+        second=True,
+    )
+    compare(
+        lambda lib, F, x: F.normalize(x, p=p, dim=dim if len(shape) > 1 else 0), [(x, True)], seed=seed, second=True
+    )
 
 
 # ----- convolution and pooling -----
+
 
 @st.composite
 def conv_case(draw):
@@ -361,8 +477,13 @@ def conv_case(draw):
     size = tuple(draw(st.integers(4, 7)) for _ in range(d))
     n = draw(st.integers(1, 2))
     bias = draw(st.booleans())
-    return d, (n, cin) + size, (cout, cin // groups) + k, dict(stride=stride, padding=padding, dilation=dilation,
-                                                                groups=groups), bias
+    return (
+        d,
+        (n, cin) + size,
+        (cout, cin // groups) + k,
+        dict(stride=stride, padding=padding, dilation=dilation, groups=groups),
+        bias,
+    )
 
 
 @fuzz(60)
@@ -372,13 +493,24 @@ def test_conv_matches_torch(case, seed):
     rng = np.random.default_rng(seed)
     _count("conv")
     program = lambda lib, F, x, w, b: getattr(F, f"conv{d}d")(x, w, b if bias else None, **kw)  # noqa: E731
-    compare(program, [(rng.standard_normal(xs), True), (rng.standard_normal(ws), True),
-                      (rng.standard_normal(ws[0]), True)], seed=seed, second=seed % 4 == 0)
+    compare(
+        program,
+        [(rng.standard_normal(xs), True), (rng.standard_normal(ws), True), (rng.standard_normal(ws[0]), True)],
+        seed=seed,
+        second=seed % 4 == 0,
+    )
 
 
 @fuzz(40)
-@given(st.sampled_from([1, 2]), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2), st.sampled_from([1, 2]),
-       st.integers(1, 2), seeds)
+@given(
+    st.sampled_from([1, 2]),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.sampled_from([1, 2]),
+    st.integers(1, 2),
+    seeds,
+)
 def test_conv_transpose_matches_torch(d, stride, padding, output_padding, groups, dilation, seed):
     output_padding = output_padding % max(stride, dilation)  # torch: output_padding < max(stride, dilation)
     rng = np.random.default_rng(seed)
@@ -386,10 +518,14 @@ def test_conv_transpose_matches_torch(d, stride, padding, output_padding, groups
     w = rng.standard_normal((2 * groups, 2) + (3,) * d)
     b = rng.standard_normal(2 * groups)
     _count("conv_transpose")
-    compare(lambda lib, F, x, w, b: getattr(F, f"conv_transpose{d}d")(x, w, b, stride=stride, padding=padding,
-                                                                      output_padding=output_padding, groups=groups,
-                                                                      dilation=dilation),
-            [(x, True), (w, True), (b, True)], seed=seed, second=seed % 3 == 0)
+    compare(
+        lambda lib, F, x, w, b: getattr(F, f"conv_transpose{d}d")(
+            x, w, b, stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation
+        ),
+        [(x, True), (w, True), (b, True)],
+        seed=seed,
+        second=seed % 3 == 0,
+    )
 
 
 @st.composite
@@ -426,9 +562,15 @@ def test_pooling_matches_torch(case, seed):
 
 # ----- normalization, embedding, dropout -----
 
+
 @fuzz(40)
-@given(st.sampled_from([(4, 3), (4, 3, 5), (2, 3, 2, 3)]), st.booleans(), st.booleans(),
-       st.sampled_from([0.1, 0.5, None]), seeds)
+@given(
+    st.sampled_from([(4, 3), (4, 3, 5), (2, 3, 2, 3)]),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([0.1, 0.5, None]),
+    seeds,
+)
 def test_batch_norm_modules_match_torch(shape, affine, track, momentum, seed):
     x = _data(seed, shape)
     cls = "BatchNorm2d" if len(shape) == 4 else "BatchNorm1d"
@@ -455,19 +597,35 @@ def test_functional_norms_match_torch(shape, training, k, seed):
     rng = np.random.default_rng(seed)
     x, rm, rv = rng.standard_normal(shape), rng.standard_normal(3), rng.random(3) + 0.5
     w, b = rng.standard_normal(3), rng.standard_normal(3)
-    ns = shape[-min(k, len(shape) - 1):]
+    ns = shape[-min(k, len(shape) - 1) :]
     lw, lb = rng.standard_normal(ns), rng.standard_normal(ns)
     _count("batch_norm/layer_norm")
-    compare(lambda lib, F, x, rm, rv, w, b: (F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3,
-                                                          eps=1e-3), rm.clone(), rv.clone()),
-            [(x, True), (rm, False), (rv, False), (w, True), (b, True)], seed=seed, second=True)
-    compare(lambda lib, F, x, w, b: F.layer_norm(x, ns, w, b, eps=1e-3), [(x, True), (lw, True), (lb, True)],
-            seed=seed, second=True)
+    compare(
+        lambda lib, F, x, rm, rv, w, b: (
+            F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3, eps=1e-3),
+            rm.clone(),
+            rv.clone(),
+        ),
+        [(x, True), (rm, False), (rv, False), (w, True), (b, True)],
+        seed=seed,
+        second=True,
+    )
+    compare(
+        lambda lib, F, x, w, b: F.layer_norm(x, ns, w, b, eps=1e-3),
+        [(x, True), (lw, True), (lb, True)],
+        seed=seed,
+        second=True,
+    )
 
 
 @fuzz(40)
-@given(st.sampled_from([None, 0, 2, -1]), st.sampled_from([None, 0.5, 1.0, 3.0]), st.sampled_from([1.0, 2.0, 3.0]),
-       st.booleans(), seeds)
+@given(
+    st.sampled_from([None, 0, 2, -1]),
+    st.sampled_from([None, 0.5, 1.0, 3.0]),
+    st.sampled_from([1.0, 2.0, 3.0]),
+    st.booleans(),
+    seeds,
+)
 def test_embedding_matches_torch(padding_idx, max_norm, norm_type, module, seed):
     rng = np.random.default_rng(seed)
     W, idx = rng.standard_normal((6, 3)), rng.integers(0, 6, size=(2, 3))
@@ -475,8 +633,9 @@ def test_embedding_matches_torch(padding_idx, max_norm, norm_type, module, seed)
 
     def program(lib, F, i, W):
         if module:
-            m = lib.nn.Embedding.from_pretrained(W.detach().clone(), freeze=False, padding_idx=padding_idx,
-                                                 max_norm=max_norm, norm_type=norm_type)
+            m = lib.nn.Embedding.from_pretrained(
+                W.detach().clone(), freeze=False, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type
+            )
             return m(i), m(i[:1]), m.weight.detach().clone()
         return F.embedding(i, W, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type), W.detach() * 1
 
@@ -510,8 +669,7 @@ def _trajectory(lib, make_opt, steps, make_sched=None, metrics=None):
         opt.step()
         if sched is not None:
             sched.step(metrics[s]) if metrics is not None else sched.step()
-        out.append((p1.detach().numpy().copy(), p2.detach().numpy().copy(),
-                    [g["lr"] for g in opt.param_groups]))
+        out.append((p1.detach().numpy().copy(), p2.detach().numpy().copy(), [g["lr"] for g in opt.param_groups]))
     return out
 
 
@@ -535,8 +693,9 @@ def optimizer_case(draw):
         kw.update(lr=draw(f([0.01, 0.1])), momentum=draw(f([0.0, 0.5, 0.9])), dampening=draw(f([0.0, 0.3])))
         kw["nesterov"] = kw["momentum"] > 0 and kw["dampening"] == 0 and draw(b)
     elif name in ("Adam", "AdamW"):
-        kw.update(lr=0.05, amsgrad=draw(b), betas=draw(f([(0.9, 0.999), (0.5, 0.6), (0.0, 0.9)])),
-                  eps=draw(f([1e-8, 1e-3])))
+        kw.update(
+            lr=0.05, amsgrad=draw(b), betas=draw(f([(0.9, 0.999), (0.5, 0.6), (0.0, 0.9)])), eps=draw(f([1e-8, 1e-3]))
+        )
     elif name == "RMSprop":
         kw.update(lr=0.01, alpha=draw(f([0.99, 0.5])), centered=draw(b), momentum=draw(f([0.0, 0.7])))
     else:
@@ -553,8 +712,9 @@ def test_optimizer_trajectories_match_torch(case):
 
     def make(lib, ps):
         if groups:  # the second group overrides lr and weight_decay
-            return getattr(lib.optim, name)([{"params": [ps[0]]},
-                                             {"params": [ps[1]], "lr": kw["lr"] / 3, "weight_decay": 0.05}], **kw)
+            return getattr(lib.optim, name)(
+                [{"params": [ps[0]]}, {"params": [ps[1]], "lr": kw["lr"] / 3, "weight_decay": 0.05}], **kw
+            )
         return getattr(lib.optim, name)(ps, **kw)
 
     _same_trajectory(make)
@@ -571,15 +731,26 @@ def scheduler_case(draw):
     if name == "CosineAnnealingLR":
         return name, dict(T_max=draw(f([1, 5, 10])), eta_min=draw(f([0.0, 0.01]))), None
     if name == "LambdaLR":
-        return name, dict(lr_lambda=draw(f([lambda e: 0.95 ** e, lambda e: 1 / (e + 1),
-                                            lambda e: 1.0 if e < 5 else 0.1]))), None
-    kw = dict(mode=draw(f(["min", "max"])), factor=draw(f([0.5, 0.1])), patience=draw(f([0, 2, 5])),
-              threshold=draw(f([1e-4, 0.1])), threshold_mode=draw(f(["rel", "abs"])), cooldown=draw(f([0, 3])),
-              min_lr=draw(f([0.0, 0.005])), eps=draw(f([1e-8, 1e-3])))
+        return (
+            name,
+            dict(lr_lambda=draw(f([lambda e: 0.95**e, lambda e: 1 / (e + 1), lambda e: 1.0 if e < 5 else 0.1]))),
+            None,
+        )
+    kw = dict(
+        mode=draw(f(["min", "max"])),
+        factor=draw(f([0.5, 0.1])),
+        patience=draw(f([0, 2, 5])),
+        threshold=draw(f([1e-4, 0.1])),
+        threshold_mode=draw(f(["rel", "abs"])),
+        cooldown=draw(f([0, 3])),
+        min_lr=draw(f([0.0, 0.005])),
+        eps=draw(f([1e-8, 1e-3])),
+    )
     kind = draw(f(["random", "step", "slow"]))
     rng = np.random.default_rng(draw(seeds))
-    metrics = {"random": list(rng.random(40)), "step": [1.0] * 20 + [0.5] * 20,
-               "slow": list(np.linspace(1, 0.99, 40))}[kind]
+    metrics = {"random": list(rng.random(40)), "step": [1.0] * 20 + [0.5] * 20, "slow": list(np.linspace(1, 0.99, 40))}[
+        kind
+    ]
     return name, kw, metrics
 
 
@@ -588,21 +759,31 @@ def scheduler_case(draw):
 def test_lr_schedulers_match_torch(case):
     name, kw, metrics = case
     _count("schedulers")
-    _same_trajectory(lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.9), steps=40,
-                     make_sched=lambda lib, opt: getattr(lib.optim.lr_scheduler, name)(opt, **kw), metrics=metrics)
+    _same_trajectory(
+        lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.9),
+        steps=40,
+        make_sched=lambda lib, opt: getattr(lib.optim.lr_scheduler, name)(opt, **kw),
+        metrics=metrics,
+    )
 
 
 def test_lambda_lr_with_one_function_per_group_matches_torch():
-    _same_trajectory(lambda lib, ps: lib.optim.SGD([{"params": [ps[0]]}, {"params": [ps[1]], "lr": 0.01}], lr=0.1),
-                     steps=20, make_sched=lambda lib, opt: lib.optim.lr_scheduler.LambdaLR(
-                         opt, [lambda e: 0.9 ** e, lambda e: e + 1]))
+    _same_trajectory(
+        lambda lib, ps: lib.optim.SGD([{"params": [ps[0]]}, {"params": [ps[1]], "lr": 0.01}], lr=0.1),
+        steps=20,
+        make_sched=lambda lib, opt: lib.optim.lr_scheduler.LambdaLR(opt, [lambda e: 0.9**e, lambda e: e + 1]),
+    )
 
 
 # ----- clip_grad_norm_, init, Module API -----
 
+
 def _clip(lib, norm_type, max_norm, bad, error):
-    ps = [lib.tensor(np.arange(3.0) + 1, requires_grad=True), lib.tensor(-np.ones((2, 2)), requires_grad=True),
-          lib.tensor([1.0], requires_grad=True)]
+    ps = [
+        lib.tensor(np.arange(3.0) + 1, requires_grad=True),
+        lib.tensor(-np.ones((2, 2)), requires_grad=True),
+        lib.tensor([1.0], requires_grad=True),
+    ]
     ps[0].grad = lib.tensor(np.array([0.5, -2.0, 3.0]))
     ps[1].grad = lib.tensor(np.array([[1.0, -1.0], [0.0, 4.0]]))
     if bad is not None:
@@ -620,13 +801,18 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, bad, error):
     assert outcome == "ok" or (error and bad is not None)  # both refused: a non-finite norm with the check on
 
 
-INITS = [("kaiming_uniform_", dict(a=0.2, mode="fan_out", nonlinearity="leaky_relu")),
-         ("kaiming_uniform_", dict(mode="fan_in", nonlinearity="relu")),
-         ("kaiming_normal_", dict(mode="fan_out", nonlinearity="tanh")),
-         ("kaiming_normal_", dict(a=0.0, mode="fan_in", nonlinearity="selu")),
-         ("xavier_uniform_", dict(gain=5 / 3)), ("xavier_normal_", dict(gain=0.5)), ("orthogonal_", dict(gain=2.0)),
-         ("trunc_normal_", dict(mean=0.5, std=2.0, a=-1.0, b=3.0)), ("uniform_", dict(a=-2.0, b=5.0)),
-         ("normal_", dict(mean=3.0, std=0.5))]
+INITS = [
+    ("kaiming_uniform_", dict(a=0.2, mode="fan_out", nonlinearity="leaky_relu")),
+    ("kaiming_uniform_", dict(mode="fan_in", nonlinearity="relu")),
+    ("kaiming_normal_", dict(mode="fan_out", nonlinearity="tanh")),
+    ("kaiming_normal_", dict(a=0.0, mode="fan_in", nonlinearity="selu")),
+    ("xavier_uniform_", dict(gain=5 / 3)),
+    ("xavier_normal_", dict(gain=0.5)),
+    ("orthogonal_", dict(gain=2.0)),
+    ("trunc_normal_", dict(mean=0.5, std=2.0, a=-1.0, b=3.0)),
+    ("uniform_", dict(a=-2.0, b=5.0)),
+    ("normal_", dict(mean=3.0, std=0.5)),
+]
 
 
 @pytest.mark.parametrize("shape", [(300, 200), (64, 32, 3, 3)])
@@ -645,12 +831,14 @@ def test_init_statistics_match_torch(name, kw, shape):
         assert abs(lo - tlo) < 0.02 * abs(tlo) + 1e-3 and abs(hi - thi) < 0.02 * abs(thi) + 1e-3
 
 
-@pytest.mark.parametrize("nonlinearity", ["linear", "conv1d", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu",
-                                          "selu"])
+@pytest.mark.parametrize(
+    "nonlinearity", ["linear", "conv1d", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]
+)
 def test_calculate_gain_matches_torch(nonlinearity):
     for param in (None, 0.3):
         assert cr.nn.init.calculate_gain(nonlinearity, param) == pytest.approx(
-            torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-12)
+            torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-12
+        )
 
 
 def _net(lib):
@@ -728,25 +916,45 @@ MODULE_API = {
     "named_buffers": lambda lib: _names(_net(lib).named_buffers()),
     "state_dict keys": lambda lib: list(_net(lib).state_dict()),
     "state_dict(prefix) keys": lambda lib: list(_net(lib).state_dict(prefix="x.")),
-    "state_dict(keep_vars) requires_grad": lambda lib: [v.requires_grad for v in
-                                                        _net(lib).state_dict(keep_vars=True).values()],
-    "parameters of a module used twice": lambda lib: (lambda a: (
-        len(list(lib.nn.Sequential(a, lib.nn.ReLU(), a).parameters())),
-        list(lib.nn.Sequential(a, lib.nn.ReLU(), a).state_dict())))(lib.nn.Linear(2, 2)),
-    "tied weight": lambda lib: (len(list(_tied(lib).parameters())), _names(_tied(lib).named_parameters()),
-                                list(_tied(lib).state_dict())),
-    "loss modules' weight buffers": lambda lib: [list(m.state_dict()) for m in (
-        lib.nn.CrossEntropyLoss(weight=lib.ones(3)), lib.nn.NLLLoss(weight=lib.ones(3)),
-        lib.nn.BCELoss(weight=lib.ones(3)),
-        lib.nn.BCEWithLogitsLoss(weight=lib.ones(3), pos_weight=lib.ones(3)), lib.nn.CrossEntropyLoss())],
+    "state_dict(keep_vars) requires_grad": lambda lib: [
+        v.requires_grad for v in _net(lib).state_dict(keep_vars=True).values()
+    ],
+    "parameters of a module used twice": lambda lib: (
+        lambda a: (
+            len(list(lib.nn.Sequential(a, lib.nn.ReLU(), a).parameters())),
+            list(lib.nn.Sequential(a, lib.nn.ReLU(), a).state_dict()),
+        )
+    )(lib.nn.Linear(2, 2)),
+    "tied weight": lambda lib: (
+        len(list(_tied(lib).parameters())),
+        _names(_tied(lib).named_parameters()),
+        list(_tied(lib).state_dict()),
+    ),
+    "loss modules' weight buffers": lambda lib: [
+        list(m.state_dict())
+        for m in (
+            lib.nn.CrossEntropyLoss(weight=lib.ones(3)),
+            lib.nn.NLLLoss(weight=lib.ones(3)),
+            lib.nn.BCELoss(weight=lib.ones(3)),
+            lib.nn.BCEWithLogitsLoss(weight=lib.ones(3), pos_weight=lib.ones(3)),
+            lib.nn.CrossEntropyLoss(),
+        )
+    ],
     "apply order": lambda lib: (lambda seen: (_net(lib).apply(lambda m: seen.append(type(m).__name__)), seen)[1])([]),
     "train/eval/requires_grad_": _flags,
     "zero_grad()": lambda lib: _grads_after(lib, lambda m: m.zero_grad()),
     "zero_grad(set_to_none=False)": lambda lib: _grads_after(lib, lambda m: m.zero_grad(set_to_none=False)),
     "optimizer.zero_grad()": lambda lib: _grads_after(lib, lambda m: lib.optim.SGD(m.parameters()).zero_grad()),
-    "load_state_dict(strict=False)": lambda lib: (lambda sd: tuple(map(list, _net(lib).load_state_dict(
-        {**{k: v for k, v in sd.items() if k != "alpha"}, "extra": lib.zeros(1)}, strict=False))))(
-            _net(lib).state_dict()),
+    "load_state_dict(strict=False)": lambda lib: (
+        lambda sd: tuple(
+            map(
+                list,
+                _net(lib).load_state_dict(
+                    {**{k: v for k, v in sd.items() if k != "alpha"}, "extra": lib.zeros(1)}, strict=False
+                ),
+            )
+        )
+    )(_net(lib).state_dict()),
 }
 
 
@@ -769,13 +977,16 @@ def test_load_state_dict_refusals_match_torch(edit):
 
 # ----- regressions: each failed against torch before the fix named in docs/compat/hunt.md -----
 
+
 def _x(shape, seed=0):
     return _data(seed, shape)
 
 
 REGRESSIONS = {
-    "sum(dim=()) reduces every dim": (lambda lib, F, x: (x.sum(dim=()), lib.mean(x, ()), lib.amax(x, dim=()),
-                                                         lib.norm(x, dim=())), [(_x((2, 3)), True)]),
+    "sum(dim=()) reduces every dim": (
+        lambda lib, F, x: (x.sum(dim=()), lib.mean(x, ()), lib.amax(x, dim=()), lib.norm(x, dim=())),
+        [(_x((2, 3)), True)],
+    ),
     "max(dim) of a 0-d tensor": (lambda lib, F, x: (lib.max(x, 0), lib.min(x, -1, keepdim=True)), [(_x(()), True)]),
     "norm p=0 counts nonzeros": (lambda lib, F, x: lib.norm(x * (x > 0), p=0, dim=1), [(_x((3, 4)), True)]),
     "x.flip(0, 1): dims as separate arguments": (lambda lib, F, x: x.flip(0, 1), [(_x((2, 3)), True)]),
@@ -783,29 +994,46 @@ REGRESSIONS = {
     "flatten start after end refused": (lambda lib, F, x: lib.flatten(x, 2, 1), [(_x((2, 3, 4)), True)]),
     "outer of 2-D refused": (lambda lib, F, x: lib.outer(x, x), [(_x((2, 3)), True)]),
     "cross_entropy label_smoothing with weight": (
-        lambda lib, F, x, t, w: [F.cross_entropy(x, t, weight=w, label_smoothing=0.3, reduction=r, ignore_index=1)
-                                 for r in ("mean", "sum", "none")],
-        [(_x((5, 4)), True), (np.array([0, 1, 2, 3, 2]), False), (np.array([0.2, 1.0, 2.0, 0.5]), False)]),
+        lambda lib, F, x, t, w: [
+            F.cross_entropy(x, t, weight=w, label_smoothing=0.3, reduction=r, ignore_index=1)
+            for r in ("mean", "sum", "none")
+        ],
+        [(_x((5, 4)), True), (np.array([0, 1, 2, 3, 2]), False), (np.array([0.2, 1.0, 2.0, 0.5]), False)],
+    ),
     "cross_entropy probability targets: weight gradient": (
-        lambda lib, F, x, t, w: F.cross_entropy(x, t, weight=w), [(_x((3, 4)), True), (np.full((3, 4), 0.25), True),
-                                                                   (np.array([0.2, 1.0, 2.0, 0.5]), True)]),
+        lambda lib, F, x, t, w: F.cross_entropy(x, t, weight=w),
+        [(_x((3, 4)), True), (np.full((3, 4), 0.25), True), (np.array([0.2, 1.0, 2.0, 0.5]), True)],
+    ),
     "every target ignored: nan loss, zero gradient": (
-        lambda lib, F, x, t: [F.cross_entropy(x, t, ignore_index=2), F.nll_loss(x, t, ignore_index=2),
-                              F.cross_entropy(x, t, ignore_index=2, label_smoothing=0.2,
-                                              weight=lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64))],
-        [(_x((3, 4)), True), (np.array([2, 2, 2]), False)]),
+        lambda lib, F, x, t: [
+            F.cross_entropy(x, t, ignore_index=2),
+            F.nll_loss(x, t, ignore_index=2),
+            F.cross_entropy(
+                x, t, ignore_index=2, label_smoothing=0.2, weight=lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64)
+            ),
+        ],
+        [(_x((3, 4)), True), (np.array([2, 2, 2]), False)],
+    ),
     "binary_cross_entropy target gradient at p in {0, 1}": (
         lambda lib, F, p, t: F.binary_cross_entropy(p, t, reduction="none"),
-        [(np.array([0.0, 1.0, 0.5, 1e-20]), False), (np.array([0.0, 1.0, 1.0, 1.0]), True)]),
+        [(np.array([0.0, 1.0, 0.5, 1e-20]), False), (np.array([0.0, 1.0, 1.0, 1.0]), True)],
+    ),
     "max_pool/avg_pool ceil_mode": (
-        lambda lib, F, x: (F.max_pool2d(x, 2, 2, ceil_mode=True), F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
-                           F.avg_pool1d(x[0], 2, 3, 1, ceil_mode=True, count_include_pad=False)),
-        [(_x((1, 2, 5, 7)), True)]),
+        lambda lib, F, x: (
+            F.max_pool2d(x, 2, 2, ceil_mode=True),
+            F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+            F.avg_pool1d(x[0], 2, 3, 1, ceil_mode=True, count_include_pad=False),
+        ),
+        [(_x((1, 2, 5, 7)), True)],
+    ),
     "conv_transpose output_padding >= stride (dilation 2): backward": (
         lambda lib, F, x, w: F.conv_transpose1d(x, w, stride=1, output_padding=1, dilation=2),
-        [(_x((1, 2, 5)), True), (_x((2, 3, 3), 1), True)]),
-    "embedding max_norm": (lambda lib, F, i, W: (F.embedding(i, W, max_norm=1.0), W.detach() * 1),
-                           [(np.array([[0, 2], [2, 5]]), False), (_x((6, 3)) * 2, True)]),
+        [(_x((1, 2, 5)), True), (_x((2, 3, 3), 1), True)],
+    ),
+    "embedding max_norm": (
+        lambda lib, F, i, W: (F.embedding(i, W, max_norm=1.0), W.detach() * 1),
+        [(np.array([[0, 2], [2, 5]]), False), (_x((6, 3)) * 2, True)],
+    ),
 }
 
 

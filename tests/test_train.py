@@ -1,4 +1,5 @@
 """fit / evaluate: the iter lines, history, early stopping, and checkpoints that resume bit-for-bit."""
+
 import math
 
 import numpy as np
@@ -26,11 +27,20 @@ def make(seed=0, dropout=0.0):
 def test_fit_learns_and_prints_iter_lines():
     model, opt = make()
     lines = []
-    history = fit(model, blobs(), optimizer=opt, steps=60, batch_size=20, log_every=20, print_fn=lines.append,
-                  eval_data=blobs(60, seed=1))
+    history = fit(
+        model,
+        blobs(),
+        optimizer=opt,
+        steps=60,
+        batch_size=20,
+        log_every=20,
+        print_fn=lines.append,
+        eval_data=blobs(60, seed=1),
+    )
     iters = [l for l in lines if l.startswith("iter")]
     assert [l.split(",")[0] for l in iters] == ["iter 20", "iter 40", "iter 60"]
     import re
+
     assert all(re.fullmatch(r"iter \d+, J=\d+\.\d{6}, accu=\d\.\d\d", l) for l in iters), iters
     assert sum(l.startswith("eval") for l in lines) == 3
     assert len(history) == 60 and history.loss[-10:].mean() < history.loss[:10].mean()
@@ -71,8 +81,16 @@ def test_resume_continues_the_same_trajectory_bit_for_bit(tmp_path, dropout):
 
 def test_checkpoint_every_and_load_checkpoint(tmp_path):
     model, opt = make()
-    fit(model, blobs(), optimizer=opt, steps=10, batch_size=30, print_fn=None, checkpoint_dir=tmp_path,
-        checkpoint_every=4)
+    fit(
+        model,
+        blobs(),
+        optimizer=opt,
+        steps=10,
+        batch_size=30,
+        print_fn=None,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=4,
+    )
     other, other_opt = make(seed=5)
     ckpt = load_checkpoint(tmp_path, other, other_opt)
     assert ckpt["step"] == 10
@@ -87,16 +105,27 @@ def test_early_stopping():
     model, opt = make()
     opt.param_groups[0]["lr"] = 0.5  # far too large: the eval loss stops improving quickly
     lines = []
-    history = fit(model, blobs(), optimizer=opt, steps=500, batch_size=10, eval_data=blobs(30, 2), eval_every=2,
-                  early_stopping=3, print_fn=lines.append, log_every=1000)
+    history = fit(
+        model,
+        blobs(),
+        optimizer=opt,
+        steps=500,
+        batch_size=10,
+        eval_data=blobs(30, 2),
+        eval_every=2,
+        early_stopping=3,
+        print_fn=lines.append,
+        log_every=1000,
+    )
     assert history.stopped_early and len(history) < 500
     assert any("early stopping" in l for l in lines)
 
 
 def test_history_csv_round_trip(tmp_path):
     model, opt = make()
-    history = fit(model, blobs(), optimizer=opt, steps=6, batch_size=40, eval_data=blobs(30, 2), eval_every=3,
-                  print_fn=None)
+    history = fit(
+        model, blobs(), optimizer=opt, steps=6, batch_size=40, eval_data=blobs(30, 2), eval_every=3, print_fn=None
+    )
     history.to_csv(tmp_path / "h.csv")
     back = History.from_csv(tmp_path / "h.csv")
     np.testing.assert_array_equal(back.loss, history.loss)
@@ -137,8 +166,19 @@ def test_fit_with_jit_gives_the_eager_run():
         model, opt = make()
         sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
         # 120 samples in batches of 25: the last batch of each epoch has another shape (a second trace)
-        histories.append(fit(model, blobs(), optimizer=opt, scheduler=sched, epochs=3, batch_size=25,
-                             print_fn=None, eval_data=blobs(60, seed=1), jit=jit))
+        histories.append(
+            fit(
+                model,
+                blobs(),
+                optimizer=opt,
+                scheduler=sched,
+                epochs=3,
+                batch_size=25,
+                print_fn=None,
+                eval_data=blobs(60, seed=1),
+                jit=jit,
+            )
+        )
         models.append(model)
     for column in ("loss", "accuracy", "lr", "eval_loss"):
         np.testing.assert_array_equal(histories[0].column(column), histories[1].column(column))

@@ -11,12 +11,12 @@ the backward of a random weighted sum (or the refusal of that backward).
 
 The number of cases and mismatches is printed (the figures in docs/compat/views.md).
 """
+
 from __future__ import annotations
 
 import os
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -196,8 +196,25 @@ def _make_operand(lib, z, op, seed):
     return lib.tensor(values)
 
 
-INPLACE = ["add_", "sub_", "mul_", "div_", "pow_", "clamp_", "copy_", "fill_", "zero_", "setitem", "iadd",
-           "imul", "tanh_", "sigmoid_", "relu_", "neg_", "exp_"]
+INPLACE = [
+    "add_",
+    "sub_",
+    "mul_",
+    "div_",
+    "pow_",
+    "clamp_",
+    "copy_",
+    "fill_",
+    "zero_",
+    "setitem",
+    "iadd",
+    "imul",
+    "tanh_",
+    "sigmoid_",
+    "relu_",
+    "neg_",
+    "exp_",
+]
 
 
 def _run(lib, fn, *args):
@@ -241,8 +258,9 @@ def test_views_and_inplace_match_torch(data):
                     outcome.append(_run(lib, lambda lib, t: fn(t), t))
             _same_refusal(outcome, f"view {name} on {shape}")
             if outcome[0][1] is None:
-                new = Entry((outcome[0][0], outcome[1][0]), ng=new_ng,
-                            multi=entry.multi or name in ("unbind", "split", "chunk"))
+                new = Entry(
+                    (outcome[0][0], outcome[1][0]), ng=new_ng, multi=entry.multi or name in ("unbind", "split", "chunk")
+                )
                 new.frozen = new.frozen or entry.frozen
                 live.append(new)
             continue
@@ -314,11 +332,15 @@ def test_views_and_inplace_match_torch(data):
     # Values of every live tensor.
     for k, entry in enumerate(live):
         t_vals, c_vals = _values(entry.pair[0]), _values(entry.pair[1])
-        _check(np.allclose(t_vals, c_vals, rtol=1e-9, atol=1e-12, equal_nan=True) and t_vals.shape == c_vals.shape,
-               f"values of live tensor {k}: torch {t_vals} chainrule {c_vals}")
+        _check(
+            np.allclose(t_vals, c_vals, rtol=1e-9, atol=1e-12, equal_nan=True) and t_vals.shape == c_vals.shape,
+            f"values of live tensor {k}: torch {t_vals} chainrule {c_vals}",
+        )
         if not entry.frozen:
-            _check(entry.pair[0].requires_grad == entry.pair[1].requires_grad,
-                   f"requires_grad of live tensor {k}: torch {entry.pair[0].requires_grad}")
+            _check(
+                entry.pair[0].requires_grad == entry.pair[1].requires_grad,
+                f"requires_grad of live tensor {k}: torch {entry.pair[0].requires_grad}",
+            )
     # Gradients of a weighted sum of the live tensors that require grad.
     terms = [[], []]
     for k, entry in enumerate(live):
@@ -331,11 +353,13 @@ def test_views_and_inplace_match_torch(data):
         return
     outcome = []
     for lib, ts, aa, zz in zip(libs, terms, a, z):
+
         def backward(lib, ts=ts):
             total = ts[0]
             for t in ts[1:]:
                 total = total + t
             total.backward()
+
         outcome.append(_run(lib, backward))
     _same_refusal(outcome, "backward")
     if outcome[0][1] is None:
@@ -343,8 +367,10 @@ def test_views_and_inplace_match_torch(data):
             tg, cg = t_leaf.grad, c_leaf.grad
             _check((tg is None) == (cg is None), f"grad of {name}: torch {tg} chainrule {cg}")
             if tg is not None and cg is not None:
-                _check(np.allclose(tg.numpy(), cg.numpy(), rtol=1e-9, atol=1e-12, equal_nan=True),
-                       f"grad of {name}: torch {tg.numpy()} chainrule {cg.numpy()}")
+                _check(
+                    np.allclose(tg.numpy(), cg.numpy(), rtol=1e-9, atol=1e-12, equal_nan=True),
+                    f"grad of {name}: torch {tg.numpy()} chainrule {cg.numpy()}",
+                )
 
 
 def _regenerate_torch_views(live):
@@ -380,9 +406,11 @@ def _same_refusal(outcome, what):
     (_, t_err), (_, c_err) = outcome
     if t_err is not None:
         STATS["refused_steps"] += 1
-    _check((t_err is None) == (c_err is None),
-           f"{what}: torch {'raised ' + repr(t_err)[:300] if t_err else 'ran'}, "
-           f"chainrule {'raised ' + repr(c_err)[:300] if c_err else 'ran'}")
+    _check(
+        (t_err is None) == (c_err is None),
+        f"{what}: torch {'raised ' + repr(t_err)[:300] if t_err else 'ran'}, "
+        f"chainrule {'raised ' + repr(c_err)[:300] if c_err else 'ran'}",
+    )
 
 
 def test_report_fuzz_figures():

@@ -3,6 +3,7 @@
 Each program runs unchanged in both libraries (`m` is torch or chainrule); the test
 compares what it returns (values, gradients, flags) and whether it raised.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,6 +59,7 @@ def grads(m, *leaves):
 
 # ----- the issue's example and CopySlices -----
 
+
 def test_inplace_on_a_slice_rewrites_the_base_history():
     def program(m):
         a = _t(m, [1.0, 1.0, 1.0], requires_grad=True)
@@ -69,12 +71,24 @@ def test_inplace_on_a_slice_rewrites_the_base_history():
     same_as_torch(program)
 
 
-@pytest.mark.parametrize("view", [
-    lambda y: y[1:, ::2], lambda y: y[1], lambda y: y.T[2], lambda y: y.view(12)[3:7], lambda y: y.diagonal(),
-    lambda y: y.narrow(1, 1, 2), lambda y: y.select(1, 3), lambda y: y[None, ..., 2], lambda y: y.unsqueeze(0)[0],
-    lambda y: y.reshape(2, 6)[1], lambda y: y.permute(1, 0)[1:3], lambda y: y[0].expand(1, 4)[0],
-    lambda y: y.mT.transpose(0, 1)[2],
-])
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda y: y[1:, ::2],
+        lambda y: y[1],
+        lambda y: y.T[2],
+        lambda y: y.view(12)[3:7],
+        lambda y: y.diagonal(),
+        lambda y: y.narrow(1, 1, 2),
+        lambda y: y.select(1, 3),
+        lambda y: y[None, ..., 2],
+        lambda y: y.unsqueeze(0)[0],
+        lambda y: y.reshape(2, 6)[1],
+        lambda y: y.permute(1, 0)[1:3],
+        lambda y: y[0].expand(1, 4)[0],
+        lambda y: y.mT.transpose(0, 1)[2],
+    ],
+)
 @pytest.mark.parametrize("op", ["mul_z", "add_", "copy_", "setitem", "clamp_", "pow_", "zero_", "div_z", "sigmoid_"])
 def test_inplace_through_each_view_op(view, op):
     def program(m):
@@ -117,8 +131,8 @@ def test_other_views_see_the_new_history():
         a = _t(m, np.arange(6.0).reshape(2, 3), requires_grad=True)
         y = a * 1.0
         row0, col1, flat = y[0], y[:, 1], y.view(6)
-        y[0, 1:].mul_(10)     # through one view...
-        flat[5:].add_(100)    # ...and another: the earlier views are regenerated
+        y[0, 1:].mul_(10)  # through one view...
+        flat[5:].add_(100)  # ...and another: the earlier views are regenerated
         (row0.sum() + 2 * col1.sum() + 3 * flat.sum()).backward()
         return row0, col1, flat, a.grad, type(row0.grad_fn) is not type(None)
 
@@ -153,7 +167,7 @@ def test_higher_order_through_copyslices():
     def program(m):
         a = _t(m, [0.5, -1.0, 2.0], requires_grad=True)
         y = a * a
-        y[1:].mul_(a[1:])          # y = [a0^2, a1^3, a2^3]
+        y[1:].mul_(a[1:])  # y = [a0^2, a1^3, a2^3]
         (g,) = m.autograd.grad(y.sum(), a, create_graph=True)
         (h,) = m.autograd.grad(g.sum(), a)
         return g, h
@@ -162,6 +176,7 @@ def test_higher_order_through_copyslices():
 
 
 # ----- what is shared: storage, version counter, _base -----
+
 
 def test_views_share_storage_and_version_detach_too_data_not():
     def program(m):
@@ -172,8 +187,21 @@ def test_views_share_storage_and_version_detach_too_data_not():
             vv.mul_(10)
         d[0] = -1.0
         dd[5] = 7.0
-        return (y, v, vv, d, dd, [t._version for t in (y, v, vv, d, dd)], v._base is y, vv._base is y,
-                d._base is None, dd._base is None, v._is_view(), d._is_view(), dd._is_view())
+        return (
+            y,
+            v,
+            vv,
+            d,
+            dd,
+            [t._version for t in (y, v, vv, d, dd)],
+            v._base is y,
+            vv._base is y,
+            d._base is None,
+            dd._base is None,
+            v._is_view(),
+            d._is_view(),
+            dd._is_view(),
+        )
 
     same_as_torch(program)
 
@@ -181,11 +209,39 @@ def test_views_share_storage_and_version_detach_too_data_not():
 def test_view_ness_of_each_op():
     def program(m):
         x = _t(m, np.ones((3, 4)))
-        return [t._is_view() for t in (
-            x[0], x[0, 1], x[...], x[None], x[1:], x.view(12), x.reshape(12), x.T.reshape(12), x.T, x.mT,
-            x.transpose(0, 1), x.permute(1, 0), x.expand(2, 3, 4), x.diagonal(), x.narrow(0, 1, 1), x.select(1, 2),
-            x.unsqueeze(0), x[None].squeeze(0), x.flatten(), x.split(2)[0], x.chunk(2, 1)[1], x.unbind()[0],
-            x.repeat(1, 1), x.flip(0), x[[0, 1]], x.clone(), x.movedim(0, 1), x.reshape(3, 4))]
+        return [
+            t._is_view()
+            for t in (
+                x[0],
+                x[0, 1],
+                x[...],
+                x[None],
+                x[1:],
+                x.view(12),
+                x.reshape(12),
+                x.T.reshape(12),
+                x.T,
+                x.mT,
+                x.transpose(0, 1),
+                x.permute(1, 0),
+                x.expand(2, 3, 4),
+                x.diagonal(),
+                x.narrow(0, 1, 1),
+                x.select(1, 2),
+                x.unsqueeze(0),
+                x[None].squeeze(0),
+                x.flatten(),
+                x.split(2)[0],
+                x.chunk(2, 1)[1],
+                x.unbind()[0],
+                x.repeat(1, 1),
+                x.flip(0),
+                x[[0, 1]],
+                x.clone(),
+                x.movedim(0, 1),
+                x.reshape(3, 4),
+            )
+        ]
 
     same_as_torch(program)
 
@@ -196,9 +252,24 @@ def test_view_refuses_incompatible_strides():
 
 # ----- refusals -----
 
-@pytest.mark.parametrize("case", ["leaf", "view_of_leaf", "setitem_leaf", "leaf_no_grad_ok", "unbind", "split",
-                                  "chunk", "view_of_unbind", "iter_rows", "no_grad_view", "no_grad_view_plain_base",
-                                  "unbind_plain_nograd_op"])
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "leaf",
+        "view_of_leaf",
+        "setitem_leaf",
+        "leaf_no_grad_ok",
+        "unbind",
+        "split",
+        "chunk",
+        "view_of_unbind",
+        "iter_rows",
+        "no_grad_view",
+        "no_grad_view_plain_base",
+        "unbind_plain_nograd_op",
+    ],
+)
 def test_refusals_match_torch(case):
     def program(m):
         a = _t(m, np.arange(4.0), requires_grad=True)
@@ -248,9 +319,21 @@ def test_refusals_match_torch(case):
         assert "shape" in message, message
 
 
-@pytest.mark.parametrize("case", ["exp_then_view", "exp_then_detach", "exp_then_data", "mul_self", "div_self",
-                                  "sigmoid_then_mul_", "saved_view_then_base", "pow_then_pow_", "tanh_then_data",
-                                  "zero_d_exp_then_add_"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "exp_then_view",
+        "exp_then_detach",
+        "exp_then_data",
+        "mul_self",
+        "div_self",
+        "sigmoid_then_mul_",
+        "saved_view_then_base",
+        "pow_then_pow_",
+        "tanh_then_data",
+        "zero_d_exp_then_add_",
+    ],
+)
 def test_saved_tensors_changed_through_aliases(case):
     def program(m):
         a = _t(m, [0.5, 1.0, 1.5], requires_grad=True)
@@ -260,7 +343,7 @@ def test_saved_tensors_changed_through_aliases(case):
         elif case == "exp_then_detach":
             y = a.exp()
             y.detach()[1] = 0.0
-        elif case == "exp_then_data":   # .data has its own counter: not caught, as in torch
+        elif case == "exp_then_data":  # .data has its own counter: not caught, as in torch
             y = a.exp()
             y.data.mul_(2)
         elif case == "mul_self":
@@ -283,7 +366,7 @@ def test_saved_tensors_changed_through_aliases(case):
             y.data.mul_(3)
         elif case == "saved_view_then_base":
             b = a * 1.0
-            y = b[1:] * b[1:]      # saves the view b[1:]
+            y = b[1:] * b[1:]  # saves the view b[1:]
             b.add_(1)
         else:
             y = a * 2
@@ -297,10 +380,30 @@ def test_saved_tensors_changed_through_aliases(case):
         assert "in-place" in str(c_err) and "version" in str(c_err)
 
 
-@pytest.mark.parametrize("case", ["add_", "copy_", "clamp_", "fill_", "zero_", "row_mul_", "col_mul_", "setitem_row",
-                                  "setitem_col", "setitem_all", "fill_grad", "zero_grad", "partial_add_",
-                                  "partial_copy_", "self_add_", "strided_add_", "transpose_add_", "empty_add_",
-                                  "copy_onto_itself"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "add_",
+        "copy_",
+        "clamp_",
+        "fill_",
+        "zero_",
+        "row_mul_",
+        "col_mul_",
+        "setitem_row",
+        "setitem_col",
+        "setitem_all",
+        "fill_grad",
+        "zero_grad",
+        "partial_add_",
+        "partial_copy_",
+        "self_add_",
+        "strided_add_",
+        "transpose_add_",
+        "empty_add_",
+        "copy_onto_itself",
+    ],
+)
 def test_memory_overlap_refusals(case):
     def program(m):
         x = _t(m, [1.0, 2.0, 3.0])

@@ -3,22 +3,72 @@
 Automatic differentiation on NumPy arrays with a PyTorch-shaped `Tensor` and
 JAX-shaped transforms. This module holds public names only.
 """
-from ._dtypes import (bool, complex64, complex128, default_generator, double, float, float16, float32,
-                      float64, get_default_dtype, half, int, int8, int16, int32, int64, long, manual_seed,
-                      set_default_dtype, short, uint8)
+
+from ._dtypes import (
+    bool,
+    complex64,
+    complex128,
+    default_generator,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    manual_seed,
+    set_default_dtype,
+    short,
+    uint8,
+)
 from .tensor import Size, Tensor
 from .generator import Generator
 from ._device import device, get_default_device, set_default_device
 from . import accelerator, backends, cuda
-from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor,
-                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
-                       tensor, zeros, zeros_like)
-from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
-                       LongTensor, ShortTensor)
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    is_tensor,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .creation import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from ._dtypes import can_cast, promote_types, result_type
 from . import autograd
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .autograd.functional import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp)
+from .autograd.functional import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp
 from .autograd.gradcheck import gradcheck, gradgradcheck
 from .autograd.jit import TraceError, jit, make_jaxpr
 from . import ops as _ops  # noqa: F401  (registers every primitive and public op)
@@ -71,7 +121,9 @@ from .value import Value
 
 # Every public name: the ones written above and the loaded submodules, then the registered ops (kept
 # current by _install). The lazy submodules stay out: `from chainrule import *` should not load them.
-__all__ += sorted(k for k, v in globals().items() if not k.startswith("_") and k not in __all__
-                  and not isinstance(v, type(_registry)) and k != "annotations") + [
-    "accelerator", "autograd", "backends", "cuda", "optim", "viz"]
+__all__ += sorted(
+    k
+    for k, v in globals().items()
+    if not k.startswith("_") and k not in __all__ and not isinstance(v, type(_registry)) and k != "annotations"
+) + ["accelerator", "autograd", "backends", "cuda", "optim", "viz"]
 _registry.on_export(_install)

@@ -11,6 +11,7 @@ Example:
     >>> x.device == dev
     True
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,28 @@ from .ops._util import is_tensor
 
 # PyTorch's device types; only "cpu" exists here, the others parse (so device("cuda:1") prints)
 # but cannot hold a tensor.
-_KNOWN_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga",
-                "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+_KNOWN_TYPES = (
+    "cpu",
+    "cuda",
+    "ipu",
+    "xpu",
+    "mkldnn",
+    "opengl",
+    "opencl",
+    "ideep",
+    "hip",
+    "ve",
+    "fpga",
+    "maia",
+    "xla",
+    "lazy",
+    "vulkan",
+    "mps",
+    "meta",
+    "hpu",
+    "mtia",
+    "privateuseone",
+)
 
 
 class device:
@@ -59,8 +80,9 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __repr__(self):
-        return (f"device(type={self.type!r})" if self.index is None
-                else f"device(type={self.type!r}, index={self.index})")
+        return (
+            f"device(type={self.type!r})" if self.index is None else f"device(type={self.type!r}, index={self.index})"
+        )
 
     def __eq__(self, other):
         if not isinstance(other, device):
@@ -85,6 +107,8 @@ class device:
 
 
 CPU = device("cpu")
+
+
 # NOTE: the default device belongs to the thread that sets it, as in PyTorch (its device context is
 # a threading.local); the default dtype stays process-wide, as PyTorch's. `previous`: the defaults
 # to restore when `with device(...)` blocks end.
@@ -97,8 +121,12 @@ _local = _DeviceState()
 
 
 def _no_gpu(where, requested):
-    what = {"cuda": "an NVIDIA GPU with CUDA", "mps": "Apple's Metal (MPS)", "hip": "an AMD GPU with ROCm",
-            "xpu": "an Intel GPU (XPU)"}.get(requested.type, f"the {requested.type!r} backend")
+    what = {
+        "cuda": "an NVIDIA GPU with CUDA",
+        "mps": "Apple's Metal (MPS)",
+        "hip": "an AMD GPU with ROCm",
+        "xpu": "an Intel GPU (XPU)",
+    }.get(requested.type, f"the {requested.type!r} backend")
     return RuntimeError(
         f"{where}: device {str(requested)!r} needs {what}, which chainrule does not have: chainrule runs on "
         "the CPU with NumPy. Use device='cpu' (or pick it with "
@@ -136,8 +164,12 @@ def parse_to(args, kwargs, where, allowed=("non_blocking",)):
     for arg in args:
         if is_tensor(arg):  # take its dtype
             dtype = arg._data.dtype
-        elif isinstance(arg, device) or isinstance(arg, int) and not isinstance(arg, bool) or (
-                isinstance(arg, str) and arg.partition(":")[0] in _KNOWN_TYPES):
+        elif (
+            isinstance(arg, device)
+            or isinstance(arg, int)
+            and not isinstance(arg, bool)
+            or (isinstance(arg, str) and arg.partition(":")[0] in _KNOWN_TYPES)
+        ):
             dev = arg
         elif not isinstance(arg, bool):
             dtype = arg

@@ -1,4 +1,5 @@
 """Dtypes (NumPy's, under PyTorch's names), the default dtype, and the global RNG."""
+
 import builtins
 
 import numpy as np

@@ -5,6 +5,7 @@ never ends) or a directory; ``open_regular`` refuses those before reading a byte
 compare what a header declares with the file's size and with a limit before they allocate, and
 ``atomic_write`` replaces a file only once the new contents are safely on disk.
 """
+
 from __future__ import annotations
 
 import errno
@@ -14,8 +15,12 @@ import shutil
 import stat
 import time
 
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def open_regular(path, what: str):
@@ -43,8 +48,10 @@ def open_regular(path, what: str):
         if stat.S_ISDIR(mode):
             raise ValueError(f"{path}: is a directory, not a file; expected {what}")
         kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-        raise ValueError(f"{path}: is {kind}, not a regular file; expected {what}. chainrule reads only regular "
-                         "files (reading a pipe or a device could block or never end); copy the data into a file")
+        raise ValueError(
+            f"{path}: is {kind}, not a regular file; expected {what}. chainrule reads only regular "
+            "files (reading a pipe or a device could block or never end); copy the data into a file"
+        )
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
@@ -57,12 +64,12 @@ def file_size(f) -> int:
 
 def format_bytes(n: int) -> str:
     """``4000000000000`` -> ``'4,000,000,000,000 bytes (3.6 TiB)'``; exact up to 2**80, then a power of two."""
-    if n >= 2 ** 80:  # sizes from corrupt headers: the digits would say nothing (and a float overflows)
+    if n >= 2**80:  # sizes from corrupt headers: the digits would say nothing (and a float overflows)
         return f"about 2**{n.bit_length() - 1} bytes"
     if n < 1024:
         return f"{n:,} bytes"
     k = min((n.bit_length() - 1) // 10, 6)
-    return f"{n:,} bytes ({n / 1024 ** k:.1f} {'KMGTPE'[k - 1]}iB)"
+    return f"{n:,} bytes ({n / 1024**k:.1f} {'KMGTPE'[k - 1]}iB)"
 
 
 STALE_TEMPORARY_SECONDS = 60
@@ -145,7 +152,7 @@ def atomic_write(path, chunks=(), *, fill=None, what: str = "save") -> None:
             for chunk in chunks:
                 view = memoryview(chunk).cast("B")
                 while view:  # os.write may write less than asked
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             if fd >= 0:
@@ -154,8 +161,11 @@ def atomic_write(path, chunks=(), *, fill=None, what: str = "save") -> None:
     except BaseException as e:
         shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            raise OSError(e.errno, f"{what}: no space left on the device for {path} (the disk or quota is full); "
-                                   "the previous file is unchanged. Free some space or write elsewhere") from None
+            raise OSError(
+                e.errno,
+                f"{what}: no space left on the device for {path} (the disk or quota is full); "
+                "the previous file is unchanged. Free some space or write elsewhere",
+            ) from None
         raise
     shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)  # empty now; a failure here loses nothing
     directory = os.path.dirname(os.path.abspath(path))

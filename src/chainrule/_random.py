@@ -5,6 +5,7 @@ call them through `jit.draw(functools.partial(sampler, *params), generator)`, wh
 generator (the one given, else the global one that manual_seed resets) and, while jit traces,
 records the call so that every replay draws anew, from the same stream eager code would.
 """
+
 from __future__ import annotations
 
 

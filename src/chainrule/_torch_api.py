@@ -4,6 +4,7 @@ The ops keep their short signatures (x, y) and stay unwrapped for the operators 
 methods (the hot paths); `chainrule.add`, `chainrule.sum`, ... are these wrappers, so a call
 without keywords costs one extra Python call.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,8 +22,9 @@ _SECOND = {"pow": "exponent", "dot": "tensor", "outer": "vec2"}
 # Type categories: torch lets out= take a result of its own category or a lower one (bool < int < float < complex).
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 # ... except these, whose out must have the result's dtype exactly (torch's kernels check it),
-_EXACT = set("abs ceil clamp clip floor neg round sign trunc amax amin norm argmax argmin all any matmul dot mm "
-             "where".split())
+_EXACT = set(
+    "abs ceil clamp clip floor neg round sign trunc amax amin norm argmax argmin all any matmul dot mm where".split()
+)
 # and these, which compute in the out tensor's dtype (the input is cast to it first).
 _IN_OUT_DTYPE = {"sum", "prod"}
 
@@ -43,20 +45,26 @@ def _write_out(name, result, out):
         raise TypeError(f"{name}(): argument 'out' must be a Tensor, not {type(out).__name__}")
     array = result._data if isinstance(result, Tensor) else np.asarray(result)
     if name in _EXACT and array.dtype != out._data.dtype:
-        raise RuntimeError(f"{name}(): expected the out tensor to have dtype {array.dtype}, but got {out.dtype}; "
-                           f"pass an out tensor of dtype {array.dtype} (or leave out= off).")
+        raise RuntimeError(
+            f"{name}(): expected the out tensor to have dtype {array.dtype}, but got {out.dtype}; "
+            f"pass an out tensor of dtype {array.dtype} (or leave out= off)."
+        )
     if name not in _IN_OUT_DTYPE and _CATEGORY[array.dtype.kind] > _CATEGORY[out._data.dtype.kind]:
         # cat and stack report this as a TypeError in torch, the others as a RuntimeError
         error = TypeError if name in ("cat", "concatenate", "stack") else RuntimeError
-        raise error(f"{name}(): result type {array.dtype} can't be cast to the desired output type "
-                    f"{out.dtype}; pass an out tensor of dtype {array.dtype} (or leave out= off).")
+        raise error(
+            f"{name}(): result type {array.dtype} can't be cast to the desired output type "
+            f"{out.dtype}; pass an out tensor of dtype {array.dtype} (or leave out= off)."
+        )
     if out._data.shape != array.shape:
         if out._data.size:
             warnings.warn(
                 f"{name}(): an output with one or more elements was resized since it had shape "
                 f"{list(out.shape)}, which does not match the required output shape {list(array.shape)}. "
                 "PyTorch deprecates this; pass an out tensor of the right shape or with zero elements.",
-                UserWarning, stacklevel=3)
+                UserWarning,
+                stacklevel=3,
+            )
         out._data = np.empty(array.shape, dtype=out._data.dtype)
     out._write(array, f"{name}(out=...)")
     return out
@@ -79,6 +87,7 @@ def torch_function(fn, name=None, out=True):
         renames[_SECOND.get(name, "other")] = "y"
 
     if not out:
+
         @functools.wraps(fn)
         def renamed(*args, **kwargs):
             if kwargs:
@@ -97,8 +106,9 @@ def torch_function(fn, name=None, out=True):
                     kwargs[ours] = kwargs.pop(torch_name)
         if out is None:
             return fn(*args, **kwargs)
-        if grad_mode.is_grad_enabled() and (_requires_grad(args) or _requires_grad(kwargs.values())
-                                            or isinstance(out, Tensor) and out.requires_grad):
+        if grad_mode.is_grad_enabled() and (
+            _requires_grad(args) or _requires_grad(kwargs.values()) or isinstance(out, Tensor) and out.requires_grad
+        ):
             raise RuntimeError(
                 f"{name}(): functions with out=... arguments don't support automatic differentiation, but one "
                 "of the arguments requires grad. Call it without out=, or inside `with chainrule.no_grad():`."
@@ -116,6 +126,8 @@ def mm(input, mat2):
 
     for arg, what in ((input, "input"), (mat2, "mat2")):
         if np.ndim(arg._data if isinstance(arg, Tensor) else arg) != 2:
-            raise RuntimeError(f"mm: {what} must be a matrix (2-D), got shape {tuple(np.shape(arg))}; "
-                               "use matmul for batches or vectors.")
+            raise RuntimeError(
+                f"mm: {what} must be a matrix (2-D), got shape {tuple(np.shape(arg))}; "
+                "use matmul for batches or vectors."
+            )
     return matmul(input, mat2)

@@ -3,6 +3,7 @@
 Example:
     >>> dev = chainrule.accelerator.current_accelerator() or chainrule.device("cpu")
 """
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 `backends.mps.is_available()` and `backends.cuda.is_built()` are False; `backends.cudnn`'s
 flags (`deterministic`, `benchmark`) can be set, as scripts do, and change nothing.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace

@@ -11,6 +11,7 @@ This module only reads arguments and dispatches: the models are `chainrule.model
 Every refusal is one line naming the value and the fix (a misspelled option gets the closest valid
 one suggested); no input prints a Python traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,19 +29,38 @@ from .models.mnist1d import MODEL_DEFAULTS, PAPER, build_model, parse_hidden
 ACTIVATIONS = tuple(_ACTIVATIONS)
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 MAX_WIDTH = 4096  # --hidden and --channels: a 4096-wide MLP layer already holds 16.8 million weights
-CONFIG_KEYS = ("data", "model", "activation", "optimizer", "lr", "weight_decay", "momentum", "seed", "residual",
-               "batch_size")
+CONFIG_KEYS = (
+    "data",
+    "model",
+    "activation",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "momentum",
+    "seed",
+    "residual",
+    "batch_size",
+)
 
 
 # ----- train -----
 
 # The train flags whose parser default is None so that a resumed run can tell a value given on the
 # command line from one left out; their defaults are applied here. config key -> (flag, default).
-_TRAIN_FLAGS = {"data": ("--data", "mnist1d"), "model": ("--model", "mlp"), "activation": ("--activation", "relu"),
-                "optimizer": ("--optimizer", "adam"), "weight_decay": ("--weight-decay", 0.0),
-                "momentum": ("--momentum", 0.0), "seed": ("--seed", 0), "lr": ("--lr", None),
-                "batch_size": ("--batch-size", None), "hidden": ("--hidden", None),
-                "channels": ("--channels", None), "residual": ("--no-residual", None)}
+_TRAIN_FLAGS = {
+    "data": ("--data", "mnist1d"),
+    "model": ("--model", "mlp"),
+    "activation": ("--activation", "relu"),
+    "optimizer": ("--optimizer", "adam"),
+    "weight_decay": ("--weight-decay", 0.0),
+    "momentum": ("--momentum", 0.0),
+    "seed": ("--seed", 0),
+    "lr": ("--lr", None),
+    "batch_size": ("--batch-size", None),
+    "hidden": ("--hidden", None),
+    "channels": ("--channels", None),
+    "residual": ("--no-residual", None),
+}
 
 
 def _given(args) -> dict:
@@ -74,13 +94,18 @@ def _resumed_config(args, saved: dict, path) -> dict:
     checkpoint carries its lr, as torch's load_state_dict does) or silently applied (the model would
     not match its checkpoint, the data order would change).
     """
-    conflicts = [f"{_TRAIN_FLAGS[key][0]} {value} (the run has {key}={saved.get(key)!r})"
-                 for key, value in _given(args).items() if saved.get(key) != value]
+    conflicts = [
+        f"{_TRAIN_FLAGS[key][0]} {value} (the run has {key}={saved.get(key)!r})"
+        for key, value in _given(args).items()
+        if saved.get(key) != value
+    ]
     if conflicts:
-        raise ValueError(f"train --resume: {'; '.join(conflicts)} in {path}. A resumed run keeps the settings it "
-                         "was started with; drop these flags to resume, or start a new run with another --out "
-                         "(to change the learning rate mid-run, load the checkpoint in Python and set "
-                         "optimizer.param_groups[i]['lr'])")
+        raise ValueError(
+            f"train --resume: {'; '.join(conflicts)} in {path}. A resumed run keeps the settings it "
+            "was started with; drop these flags to resume, or start a new run with another --out "
+            "(to change the learning rate mid-run, load the checkpoint in Python and set "
+            "optimizer.param_groups[i]['lr'])"
+        )
     config = dict(saved)
     if args.steps is not None:
         config.pop("epochs", None)
@@ -115,17 +140,22 @@ def _read_config(path: pathlib.Path) -> dict:
         raise ValueError(f"{path} is not valid JSON ({e}); was it written by `chainrule train`?") from None
     missing = [key for key in CONFIG_KEYS if not isinstance(config, dict) or key not in config]
     if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}; expected the config.json that `chainrule train` "
-                         "writes")
-    if config["model"] not in MODEL_DEFAULTS or config["activation"] not in ACTIVATIONS \
-            or config["optimizer"] not in OPTIMIZERS:
-        raise ValueError(f"{path}: model {config['model']!r}, activation {config['activation']!r} or optimizer "
-                         f"{config['optimizer']!r} is not one chainrule knows")
+        raise ValueError(f"{path} lacks {', '.join(missing)}; expected the config.json that `chainrule train` writes")
+    if (
+        config["model"] not in MODEL_DEFAULTS
+        or config["activation"] not in ACTIVATIONS
+        or config["optimizer"] not in OPTIMIZERS
+    ):
+        raise ValueError(
+            f"{path}: model {config['model']!r}, activation {config['activation']!r} or optimizer "
+            f"{config['optimizer']!r} is not one chainrule knows"
+        )
     return config
 
 
 def _load_data(name):
     from . import data
+
     return data.get(name)
 
 
@@ -135,9 +165,15 @@ def _make_run(config, data):
     from . import optim
 
     cr.manual_seed(config["seed"])
-    model = build_model(config["model"], data.num_features, data.num_classes, hidden=config.get("hidden"),
-                        activation=config["activation"], residual=config["residual"],
-                        channels=config.get("channels", 25))
+    model = build_model(
+        config["model"],
+        data.num_features,
+        data.num_classes,
+        hidden=config.get("hidden"),
+        activation=config["activation"],
+        residual=config["residual"],
+        channels=config.get("channels", 25),
+    )
     kwargs = dict(lr=config["lr"], weight_decay=config["weight_decay"])
     if config["optimizer"] in ("sgd", "rmsprop"):
         kwargs["momentum"] = config["momentum"]
@@ -160,15 +196,30 @@ def train_command(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     data = _load_data(config["data"])
     model, opt = _make_run(config, data)
-    print(f"chainrule train: {config['model']} on {config['data']} ({len(data.x_train)} train / "
-          f"{len(data.x_test)} test, {data.num_classes} classes), {model.num_parameters()} parameters -> {out}")
+    print(
+        f"chainrule train: {config['model']} on {config['data']} ({len(data.x_train)} train / "
+        f"{len(data.x_test)} test, {data.num_classes} classes), {model.num_parameters()} parameters -> {out}"
+    )
     if not resuming:
         config_path.write_text(json.dumps(config, indent=2) + "\n")
     start = time.perf_counter()
-    history = fit(model, data.train, optimizer=opt, steps=config.get("steps"), epochs=config.get("epochs"),
-                  batch_size=config["batch_size"], seed=config["seed"], eval_data=data.test,
-                  log_every=args.log_every, eval_every=args.eval_every, progress=not args.no_progress,
-                  checkpoint_dir=out, checkpoint_every=args.checkpoint_every, resume=args.resume, jit=args.jit)
+    history = fit(
+        model,
+        data.train,
+        optimizer=opt,
+        steps=config.get("steps"),
+        epochs=config.get("epochs"),
+        batch_size=config["batch_size"],
+        seed=config["seed"],
+        eval_data=data.test,
+        log_every=args.log_every,
+        eval_every=args.eval_every,
+        progress=not args.no_progress,
+        checkpoint_dir=out,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        jit=args.jit,
+    )
     if resuming:
         # Only after fit accepted the checkpoint: a refused resume leaves config.json as it was, so the
         # run can still be evaluated. Only the length (--steps/--epochs) can differ from before.
@@ -176,19 +227,28 @@ def train_command(args) -> int:
     seconds = time.perf_counter() - start
     test = evaluate(model, data.test)
     train = evaluate(model, data.train)
-    metrics = {"data": str(config["data"]), "model": config["model"], "test_accuracy": test.accuracy,
-               "test_loss": test.loss, "train_accuracy": train.accuracy, "train_loss": train.loss,
-               "steps": len(history), "seconds": round(seconds, 3),
-               "seconds_total": round(history.rows[-1]["seconds"], 3) if len(history) else 0.0,
-               "parameters": model.num_parameters()}
+    metrics = {
+        "data": str(config["data"]),
+        "model": config["model"],
+        "test_accuracy": test.accuracy,
+        "test_loss": test.loss,
+        "train_accuracy": train.accuracy,
+        "train_loss": train.loss,
+        "steps": len(history),
+        "seconds": round(seconds, 3),
+        "seconds_total": round(history.rows[-1]["seconds"], 3) if len(history) else 0.0,
+        "parameters": model.num_parameters(),
+    }
     if config["model"] in PAPER and config["data"] == "mnist1d":
         metrics["paper_test_accuracy"] = PAPER[config["model"]]
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     history.to_csv(out / "history.csv")
     if not args.no_plot:
         history.plot(out / "curves.png", title=f"{config['model']} on {config['data']}")
-    print(f"test accuracy {test.accuracy:.4f} (loss {test.loss:.4f}), train accuracy {train.accuracy:.4f}, "
-          f"{len(history)} steps in {seconds:.1f}s")
+    print(
+        f"test accuracy {test.accuracy:.4f} (loss {test.loss:.4f}), train accuracy {train.accuracy:.4f}, "
+        f"{len(history)} steps in {seconds:.1f}s"
+    )
     return 0
 
 
@@ -199,8 +259,10 @@ def evaluate_command(args) -> int:
     run = pathlib.Path(args.dir)
     config_path = run / "config.json"
     if not config_path.is_file():
-        print(f"error: {config_path} not found; expected a directory written by `chainrule train --out DIR`",
-              file=sys.stderr)
+        print(
+            f"error: {config_path} not found; expected a directory written by `chainrule train --out DIR`",
+            file=sys.stderr,
+        )
         return 2
     config = _read_config(config_path)
     data = _load_data(args.data or config["data"])
@@ -210,10 +272,15 @@ def evaluate_command(args) -> int:
         step = ckpt["step"]
     except (KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
         # a file that loads but is not this run's checkpoint (another model's, or edited by hand)
-        fix = (f"--data {args.data} must have the features and classes of {config['data']}, the run's data"
-               if args.data else f"was it written by `chainrule train --out {run}`?")
-        raise ValueError(f"{run}: the checkpoint does not fit the {config['model']} model built for "
-                         f"{args.data or config['data']} ({type(e).__name__}: {e}); {fix}") from None
+        fix = (
+            f"--data {args.data} must have the features and classes of {config['data']}, the run's data"
+            if args.data
+            else f"was it written by `chainrule train --out {run}`?"
+        )
+        raise ValueError(
+            f"{run}: the checkpoint does not fit the {config['model']} model built for "
+            f"{args.data or config['data']} ({type(e).__name__}: {e}); {fix}"
+        ) from None
     for name, split in (("train", data.train), ("test", data.test)):
         result = evaluate(model, split)
         print(f"{name}: J={result.loss:.6f}, accu={result.accuracy:.4f}")
@@ -223,33 +290,36 @@ def evaluate_command(args) -> int:
 
 def _derive(args) -> int:
     from . import cli_derive
+
     return cli_derive.derive_command(args)
 
 
 def _grad(args) -> int:
     from . import cli_derive
+
     return cli_derive.grad_command(args)
 
 
 # ----- argument types: each refusal names the value and the expected range -----
+
 
 def _number(kind, low, what, high=math.inf, strict=False):
     def convert(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") \
-                from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
         if not (math.isfinite(value) and (value > low if strict else value >= low) and value <= high):
             bound = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
             raise argparse.ArgumentTypeError(f"{text} is out of range: expected {what} {bound}")
         return value
+
     convert.__name__ = what  # argparse names the type in some messages
     return convert
 
 
 _positive_int = _number(int, 0, "an integer", strict=True)
-_steps = _number(int, 0, "an integer", high=10 ** 9, strict=True)  # 10**9 steps is years of training
+_steps = _number(int, 0, "an integer", high=10**9, strict=True)  # 10**9 steps is years of training
 _count = _number(int, 0, "an integer")
 _threads = _number(int, 0, "a number of threads", high=1024)
 _rate = _number(float, 0, "a finite number")
@@ -305,24 +375,34 @@ class _TopParser(_ArgumentParser):
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = _TopParser(prog="chainrule", description=__doc__.split("\n\n")[0],
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,derive,grad,explore}",
-                                parser_class=_ArgumentParser)
+    parser = _TopParser(
+        prog="chainrule", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(
+        dest="command", metavar="{train,evaluate,derive,grad,explore}", parser_class=_ArgumentParser
+    )
     sub.required = True
 
-    t = sub.add_parser("train", help="train a model and write metrics, history, curves and a checkpoint",
-                       description="Train a model. Defaults reproduce the MNIST-1D table (Greydanus 2020): Adam, "
-                                   "lr 1e-2, batch 100, 6000 steps; paper test accuracy logreg 32%, mlp 68%, "
-                                   "cnn 94%, gru 91%.")
-    t.add_argument("--data", help="mnist1d, digits, xor, or a PATH (.csv, .npz, or a directory "
-                                  "of MNIST IDX files) (default: mnist1d)")
+    t = sub.add_parser(
+        "train",
+        help="train a model and write metrics, history, curves and a checkpoint",
+        description="Train a model. Defaults reproduce the MNIST-1D table (Greydanus 2020): Adam, "
+        "lr 1e-2, batch 100, 6000 steps; paper test accuracy logreg 32%, mlp 68%, "
+        "cnn 94%, gru 91%.",
+    )
+    t.add_argument(
+        "--data",
+        help="mnist1d, digits, xor, or a PATH (.csv, .npz, or a directory of MNIST IDX files) (default: mnist1d)",
+    )
     t.add_argument("--model", choices=list(MODEL_DEFAULTS), help="model (default: mlp)")
     t.add_argument("--hidden", type=_hidden, help="hidden sizes, e.g. 100,100 (mlp) or 6 (gru)")
     t.add_argument("--channels", type=_width, help="cnn channels (default 25)")
     t.add_argument("--activation", choices=ACTIVATIONS, help="mlp activation (default: relu)")
-    t.add_argument("--no-residual", action="store_true",
-                   help="plain mlp (the reference mlp adds a skip connection around its second layer)")
+    t.add_argument(
+        "--no-residual",
+        action="store_true",
+        help="plain mlp (the reference mlp adds a skip connection around its second layer)",
+    )
     t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="(default: adam)")
     t.add_argument("--lr", type=_rate, help="learning rate (default: 1e-2)")
     t.add_argument("--weight-decay", type=_rate, help="(default: 0)")
@@ -334,44 +414,59 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_count, help="seeds the initialization and the data order (default: 0)")
     t.add_argument("--out", help="output directory (default: runs/DATA-MODEL)")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    t.add_argument("--log-every", type=_positive_int, default=1000,
-                   help="print `iter, J, accu` every N steps (default 1000)")
-    t.add_argument("--eval-every", type=_positive_int,
-                   help="evaluate on the test set every N steps (default: --log-every)")
-    t.add_argument("--checkpoint-every", type=_positive_int,
-                   help="also checkpoint every N steps (default: at the end)")
+    t.add_argument(
+        "--log-every", type=_positive_int, default=1000, help="print `iter, J, accu` every N steps (default 1000)"
+    )
+    t.add_argument(
+        "--eval-every", type=_positive_int, help="evaluate on the test set every N steps (default: --log-every)"
+    )
+    t.add_argument("--checkpoint-every", type=_positive_int, help="also checkpoint every N steps (default: at the end)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--jit", action="store_true", help="trace the training step once and replay it (chainrule.jit)")
     t.add_argument("--no-plot", action="store_true", help="don't write curves.png")
-    t.add_argument("--threads", type=_threads, default=1, help="BLAS threads (default 1: fastest for these small "
-                                                             "models; 0 leaves the BLAS default)")
+    t.add_argument(
+        "--threads",
+        type=_threads,
+        default=1,
+        help="BLAS threads (default 1: fastest for these small models; 0 leaves the BLAS default)",
+    )
     t.set_defaults(handler=train_command)
 
-    e = sub.add_parser("evaluate", help="evaluate a trained run's checkpoint on its train and test data",
-                       description="Rebuild the model of a `chainrule train` run, load its checkpoint, and print "
-                                   "train and test loss and accuracy.")
+    e = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained run's checkpoint on its train and test data",
+        description="Rebuild the model of a `chainrule train` run, load its checkpoint, and print "
+        "train and test loss and accuracy.",
+    )
     e.add_argument("dir", help="the run's --out directory")
     e.add_argument("--data", help="evaluate on other data with the same shapes (default: the run's)")
     e.add_argument("--threads", type=_threads, default=1, help="BLAS threads (default 1; 0 leaves the BLAS default)")
     e.set_defaults(handler=evaluate_command)
 
     budget = "seconds of symbolic work before a 'too large' error (default 10)"
-    d = sub.add_parser("derive", help="symbolic derivative of an expression",
-                       description="Differentiate EXPR symbolically (SymPy) and check it with autodiff.")
+    d = sub.add_parser(
+        "derive",
+        help="symbolic derivative of an expression",
+        description="Differentiate EXPR symbolically (SymPy) and check it with autodiff.",
+    )
     d.add_argument("expr", metavar="EXPR", help='e.g. "x**10 - 2*x**8 + 4/x**2 + 10"')
     d.add_argument("--wrt", help="the variable to differentiate by (default: the only one)")
     d.add_argument("--at", help="a point, e.g. x=1, to evaluate the derivative at")
     d.add_argument("--time-limit", type=_seconds, help=budget)
     d.set_defaults(handler=_derive)
 
-    g = sub.add_parser("grad", help="gradient of an expression, symbolically and at a point",
-                       description="All partial derivatives of EXPR, and their values at --at.")
+    g = sub.add_parser(
+        "grad",
+        help="gradient of an expression, symbolically and at a point",
+        description="All partial derivatives of EXPR, and their values at --at.",
+    )
     g.add_argument("expr", metavar="EXPR", help='e.g. "x**3 + 3*x**2*y + y**3 + 2*x"')
     g.add_argument("--at", help="the point, e.g. x=1,y=2")
     g.add_argument("--time-limit", type=_seconds, help=budget)
     g.set_defaults(handler=_grad)
 
     from .viz.explore import add_command as add_explore_command
+
     add_explore_command(sub)
     parser.subcommands = dict(sub.choices)  # name -> subparser, for suggesting a misspelled option
     return parser

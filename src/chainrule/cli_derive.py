@@ -9,6 +9,7 @@ Each prints f, its derivative(s) simplified by SymPy, and with --at the value at
 (--time-limit, default TIME_LIMIT seconds): a simplification over its share of the budget prints the
 unsimplified derivative instead, anything else over it is refused with a "too large" error.
 """
+
 from __future__ import annotations
 
 import sys
@@ -57,11 +58,14 @@ def _text(expr, deadline):
     except ValueError as e:
         if "digits" not in str(e):
             raise
-        raise ExpressionTooLarge("the result holds a number with more than 4300 digits, which is too large to "
-                                 "print; use smaller numbers or exponents") from None
+        raise ExpressionTooLarge(
+            "the result holds a number with more than 4300 digits, which is too large to "
+            "print; use smaller numbers or exponents"
+        ) from None
     if len(text) > MAX_PRINTED:
-        raise ExpressionTooLarge(f"the result is {len(text):,} characters long (the limit is {MAX_PRINTED:,}); "
-                                 "try a smaller expression")
+        raise ExpressionTooLarge(
+            f"the result is {len(text):,} characters long (the limit is {MAX_PRINTED:,}); try a smaller expression"
+        )
     return text
 
 
@@ -73,8 +77,11 @@ def _simplified(raw, deadline, out):
         with deadline.step("simplifying the derivative", share=0.5):
             return sp.simplify(raw)
     except (ExpressionTooLarge, OverflowError, RecursionError) as e:
-        why = (f"took longer than its share of --time-limit {deadline.seconds:g} s"
-               if isinstance(e, ExpressionTooLarge) else f"failed with {type(e).__name__}")
+        why = (
+            f"took longer than its share of --time-limit {deadline.seconds:g} s"
+            if isinstance(e, ExpressionTooLarge)
+            else f"failed with {type(e).__name__}"
+        )
         print(f"(not simplified: SymPy's simplify {why})", file=out)
         return raw
 
@@ -108,8 +115,9 @@ def _check_wrt(wrt, names):
     if not NAME.fullmatch(wrt) or wrt in FUNCTIONS or wrt in CONSTANTS:
         raise ExpressionError(f"--wrt {wrt!r} is not a variable name; give one name such as --wrt x")
     if names and wrt not in names:
-        raise ExpressionError(f"--wrt {wrt}: the expression has no variable {wrt}; its variables are "
-                              f"{', '.join(names)}")
+        raise ExpressionError(
+            f"--wrt {wrt}: the expression has no variable {wrt}; its variables are {', '.join(names)}"
+        )
     return wrt
 
 
@@ -161,8 +169,10 @@ def _refusing(command):
             print(f"error: {e}", file=sys.stderr)
         except (OverflowError, RecursionError) as e:
             # SymPy's numerics on a huge constant, or its recursion on a deep result
-            print(f"error: the expression is too large for SymPy ({type(e).__name__}: {e}); try a smaller one",
-                  file=sys.stderr)
+            print(
+                f"error: the expression is too large for SymPy ({type(e).__name__}: {e}); try a smaller one",
+                file=sys.stderr,
+            )
         return 2
 
     run.__name__, run.__doc__ = command.__name__, command.__doc__
@@ -194,7 +204,7 @@ def derive_command(args, out):
         shown = ", ".join(f"{k}={fmt(v)}" for k, v in point.items())
         print(f"at {shown}: df/d{wrt} = {fmt(value)}", file=out)
         if wrt in point:
-            auto, = _autodiff(ast, point, [wrt])
+            (auto,) = _autodiff(ast, point, [wrt])
             print(f"autodiff check (chainrule backward): {fmt(auto)}", file=out)
     return 0
 

@@ -4,6 +4,7 @@ rand, randn, randint, the *_like forms and from_numpy.
 Every constructor takes PyTorch's `device=`: "cpu" (or chainrule.device("cpu"), the default)
 is accepted; a GPU device raises a clear error, since chainrule computes with NumPy on the CPU.
 """
+
 from __future__ import annotations
 
 import functools
@@ -123,8 +124,12 @@ def full(
     if dtype is None:
         kind = np.asarray(fill_value).dtype.kind
         dtype = _dtypes.int64 if kind in "iu" else _dtypes.bool if kind == "b" else _dtypes.get_default_dtype()
-    return _made(np.full(tuple(size) if not isinstance(size, int) else (size,), fill_value, dtype=dtype),
-                 None, requires_grad, name)
+    return _made(
+        np.full(tuple(size) if not isinstance(size, int) else (size,), fill_value, dtype=dtype),
+        None,
+        requires_grad,
+        name,
+    )
 
 
 def arange(
@@ -278,6 +283,7 @@ def is_tensor(obj: object) -> bool:
 
 
 # ----- legacy typed constructors: FloatTensor([1, 2]), LongTensor(2, 3), ... -----
+
 
 class _LegacyTensorType(type):
     """The type of FloatTensor and its siblings: calling one builds a Tensor of its dtype (from data or

@@ -4,9 +4,11 @@
 `"cuda" if chainrule.cuda.is_available() else "cpu"` run unchanged. Seeding and cache calls are
 accepted and do nothing (as torch does without CUDA); anything that needs a GPU raises.
 """
+
 from __future__ import annotations
 
-from ._device import _no_gpu, device as _device
+from ._device import _no_gpu
+from ._device import device as _device
 
 
 def is_available() -> bool:

@@ -13,6 +13,7 @@ Dead ReLU units output 0 for every example of a batch, so they pass no gradient 
 never recover: pass the post-ReLU activations (`activations={"relu1": a1, ...}`), or let
 `record_activations(model)` collect them from the model's ReLU modules during a forward pass.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,7 +54,7 @@ class GradientFlowReport:
     dead_relu: dict = field(default_factory=dict)
     vanishing: list = field(default_factory=list)
     exploding: list = field(default_factory=list)
-    missing: list = field(default_factory=list)   # parameters with no gradient at all
+    missing: list = field(default_factory=list)  # parameters with no gradient at all
 
     def norms(self) -> dict[str, float]:
         """{name: ||grad||}."""
@@ -70,9 +71,12 @@ class GradientFlowReport:
         w = max([len(p.name) for p in self.params] + [9])
         lines = [f"{'parameter':<{w}}  {'shape':<12} {'|grad|':>11} {'|param|':>11} {'ratio':>11}"]
         for p in self.params:
-            flag = "  <- vanishing" if p.name in self.vanishing else ("  <- exploding" if p.name in self.exploding else "")
-            lines.append(f"{p.name:<{w}}  {str(p.shape):<12} {p.grad_norm:>11.3e} {p.param_norm:>11.3e} "
-                         f"{p.ratio:>11.3e}{flag}")
+            flag = (
+                "  <- vanishing" if p.name in self.vanishing else ("  <- exploding" if p.name in self.exploding else "")
+            )
+            lines.append(
+                f"{p.name:<{w}}  {str(p.shape):<12} {p.grad_norm:>11.3e} {p.param_norm:>11.3e} {p.ratio:>11.3e}{flag}"
+            )
         for name in self.missing:
             lines.append(f"{name:<{w}}  no gradient (not used in the loss, or backward not run)")
         if self.first_to_last is not None:
@@ -101,8 +105,10 @@ def _named_tensors(model):
             else:
                 raise TypeError(f"gradient_flow: item {i} is a {type(item).__name__}; pass Tensors or (name, Tensor)")
         return out
-    raise TypeError(f"gradient_flow: expected a model with named_parameters(), a dict or a list of tensors, "
-                    f"got {type(model).__name__}")
+    raise TypeError(
+        f"gradient_flow: expected a model with named_parameters(), a dict or a list of tensors, "
+        f"got {type(model).__name__}"
+    )
 
 
 def dead_fraction(activation: Tensor | np.ndarray, axis: int = 0) -> float:
@@ -139,8 +145,9 @@ def gradient_flow(
             report.missing.append(name)
             continue
         g = np.asarray(p.grad._data, dtype=np.float64)
-        stat = ParamStat(name, tuple(p.shape), float(np.linalg.norm(g)),
-                         float(np.linalg.norm(np.asarray(p._data, dtype=np.float64))))
+        stat = ParamStat(
+            name, tuple(p.shape), float(np.linalg.norm(g)), float(np.linalg.norm(np.asarray(p._data, dtype=np.float64)))
+        )
         report.params.append(stat)
         if not np.isfinite(stat.grad_norm) or stat.grad_norm > exploding:
             report.exploding.append(name)
@@ -149,13 +156,19 @@ def gradient_flow(
     for name, a in (activations or {}).items():
         report.dead_relu[name] = dead_fraction(a)
     if warn and report.vanishing:
-        warnings.warn(f"vanishing gradients: ||grad||/||param|| < {vanishing:g} for {', '.join(report.vanishing)}. "
-                      "Saturating activations (sigmoid, tanh) in deep stacks shrink gradients layer by layer; try "
-                      "ReLU, residual connections, normalization, or a better initialization.", stacklevel=2)
+        warnings.warn(
+            f"vanishing gradients: ||grad||/||param|| < {vanishing:g} for {', '.join(report.vanishing)}. "
+            "Saturating activations (sigmoid, tanh) in deep stacks shrink gradients layer by layer; try "
+            "ReLU, residual connections, normalization, or a better initialization.",
+            stacklevel=2,
+        )
     if warn and report.exploding:
-        warnings.warn(f"exploding gradients: ||grad|| > {exploding:g} (or not finite) for "
-                      f"{', '.join(report.exploding)}. Lower the learning rate, clip gradients, or check the "
-                      "initialization scale.", stacklevel=2)
+        warnings.warn(
+            f"exploding gradients: ||grad|| > {exploding:g} (or not finite) for "
+            f"{', '.join(report.exploding)}. Lower the learning rate, clip gradients, or check the "
+            "initialization scale.",
+            stacklevel=2,
+        )
     return report
 
 
@@ -179,7 +192,7 @@ def record_activations(
                 seen[_name] = out
                 return out
 
-            module.forward = wrapped   # an instance attribute shadows the class's forward
+            module.forward = wrapped  # an instance attribute shadows the class's forward
             patched.append(module)
     try:
         yield seen

@@ -38,6 +38,7 @@ Example (the u1..u5 problem):
     >>> L = (u5 - u1 - u2 - u3 - u4) ** 2; L.name = "L"
     >>> print(cr.explain(L))         # dL/du1 = dL/du3 * du3/du1 + dL/du4 * du4/du1 + dL/du1(direct) ...
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,8 +54,8 @@ from .autograd.function import _backward_state
 
 # ----- the recorder -----
 
-_records: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # node -> NodeRecord
-_values: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()    # node -> forward value seen in backward
+_records: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # node -> NodeRecord
+_values: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # node -> forward value seen in backward
 _depth = {"n": 0}
 
 
@@ -62,10 +63,10 @@ _depth = {"n": 0}
 class NodeRecord:
     """What one node saw in a recorded backward pass (arrays, copies)."""
 
-    grad_output: np.ndarray                 # dL/d(out)
-    grad_inputs: tuple                      # the VJP: one contribution per input (None where none)
-    local: tuple                            # elementwise local partials d(out)/d(input_i), or None
-    value: np.ndarray | None                # the forward value of the output, when it was available
+    grad_output: np.ndarray  # dL/d(out)
+    grad_inputs: tuple  # the VJP: one contribution per input (None where none)
+    local: tuple  # elementwise local partials d(out)/d(input_i), or None
+    value: np.ndarray | None  # the forward value of the output, when it was available
 
 
 def _array(x):
@@ -112,8 +113,7 @@ def _observe(node, g, grad_inputs):
     for s in node.saved or ():
         if isinstance(s, Tensor) and s.grad_fn is not None and s.grad_fn not in _values:
             _values[s.grad_fn] = s._data.copy()
-    _records[node] = NodeRecord(_array(g), tuple(_array(gi) for gi in grad_inputs),
-                                _local_partials(node, g), value)
+    _records[node] = NodeRecord(_array(g), tuple(_array(gi) for gi in grad_inputs), _local_partials(node, g), value)
 
 
 class _Recorder(_engine.Observer):
@@ -211,6 +211,7 @@ def value_of(node):
 
 # ----- walking the graph -----
 
+
 def _graph(root):
     """Nodes and leaves reachable from `root`, in reverse topological order (root first).
 
@@ -251,6 +252,7 @@ def _graph(root):
 
 
 # ----- the explanation -----
+
 
 @dataclass
 class Use:
@@ -324,7 +326,9 @@ class Explanation:
         terms = []
         for u in step.uses:
             if u.consumer == self.root:
-                terms.append(f"{partial}{self.root}/{partial}{step.name}" + (f" [via {u.op}]" if u.local is None else ""))
+                terms.append(
+                    f"{partial}{self.root}/{partial}{step.name}" + (f" [via {u.op}]" if u.local is None else "")
+                )
             elif u.local is None:
                 terms.append(f"({partial}{u.consumer}/{partial}{step.name})ᵀ {d}{self.root}/{d}{u.consumer}")
             else:
@@ -333,9 +337,12 @@ class Explanation:
 
     def __str__(self):
         L = self.root
-        lines = [f"Chain rule for the backward pass of {L}: d{L}/du = Σ over uses of u of d{L}/dv · ∂v/∂u",
-                 f"(∂v/∂u is the local partial along the path from u to v; ∂{L}/∂u a direct use in {L})", "",
-                 f"d{L}/d{L} = 1"]
+        lines = [
+            f"Chain rule for the backward pass of {L}: d{L}/du = Σ over uses of u of d{L}/dv · ∂v/∂u",
+            f"(∂v/∂u is the local partial along the path from u to v; ∂{L}/∂u a direct use in {L})",
+            "",
+            f"d{L}/d{L} = 1",
+        ]
         for s in self.steps:
             head = f"d{L}/d{s.name}"
             pad = " " * len(head)
@@ -371,8 +378,10 @@ class Explanation:
                     syms.append(rf"\frac{{\partial {L}}}{{\partial {u_name}}}\Big|_{{\text{{direct}}}}")
                     nums.append(rf"({_tex_num(u.contribution)})")
                 elif u.local is None:
-                    syms.append(rf"\left(\frac{{\partial {v}}}{{\partial {u_name}}}\right)^{{\top}}"
-                                rf"\frac{{\partial {L}}}{{\partial {v}}}")
+                    syms.append(
+                        rf"\left(\frac{{\partial {v}}}{{\partial {u_name}}}\right)^{{\top}}"
+                        rf"\frac{{\partial {L}}}{{\partial {v}}}"
+                    )
                     nums.append(_tex_num(u.contribution))
                 else:
                     syms.append(rf"\frac{{\partial {L}}}{{\partial {v}}}\frac{{\partial {v}}}{{\partial {u_name}}}")
@@ -385,8 +394,11 @@ class Explanation:
 
     def to_latex(self):
         """An `align*` environment, one line per named tensor."""
-        return "\\begin{align*}\n" + " \\\\\n".join(l.replace(" = ", " &= ", 1) for l in self._latex_lines()) \
+        return (
+            "\\begin{align*}\n"
+            + " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in self._latex_lines())
             + "\n\\end{align*}"
+        )
 
     def to_markdown(self):
         """Markdown with one display-math line per named tensor (renders in Jupyter and on GitHub)."""
@@ -408,8 +420,11 @@ def _tex_name(name):
 
 
 def _tex_num(a):
-    return _fmt(a).replace("<", r"\langle ").replace(">", r"\rangle ").replace("x", r"\times ") \
-        if a is not None and np.size(a) > 6 else _fmt(a)
+    return (
+        _fmt(a).replace("<", r"\langle ").replace(">", r"\rangle ").replace("x", r"\times ")
+        if a is not None and np.size(a) > 6
+        else _fmt(a)
+    )
 
 
 def explain(loss, names=None):
@@ -445,7 +460,8 @@ def explain(loss, names=None):
     if loss.grad_fn is None:
         raise RuntimeError(
             "explain: this tensor has no grad_fn (it is a leaf or was computed without grad), so there is no "
-            "backward pass to explain. Build it from tensors created with requires_grad=True.")
+            "backward pass to explain. Build it from tensors created with requires_grad=True."
+        )
     alias = {id(t): n for n, t in (names or {}).items()}
 
     def name_of(e):
@@ -462,7 +478,8 @@ def explain(loss, names=None):
                 "explain: the last backward pass through this graph was not recorded, and it freed the values "
                 "the local partials need. Either call chainrule.explain(loss) instead of loss.backward() (it runs "
                 "the backward pass itself), or run backward inside `with chainrule.explain.recording():`, or "
-                "pass retain_graph=True to backward().")
+                "pass retain_graph=True to backward()."
+            )
         leaves = [e for e in order if isinstance(e, Tensor)]
         with recording():
             if leaves:
@@ -488,7 +505,10 @@ def explain(loss, names=None):
                 op = node.op_name if path is None else f"{node.op_name}→{path}"
                 if v in acc:
                     old, old_op = acc[v]
-                    acc[v] = (None if term is None or old is None else old + term, old_op if old_op == op else f"{old_op}, {op}")
+                    acc[v] = (
+                        None if term is None or old is None else old + term,
+                        old_op if old_op == op else f"{old_op}, {op}",
+                    )
                 else:
                     acc[v] = (term, op)
         reach[id(e)] = acc

@@ -25,6 +25,7 @@ number or a Python exception.
     >>> parse("x^3 + 3*x^2*y")                 # x**3 + 3*x**2*y
     >>> ieee(parse("exp(x)"), {"x": 710.0})    # inf
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,7 +44,7 @@ MAX_LENGTH = 2000
 MAX_TOKENS = 1500
 MAX_DEPTH = 100
 MAX_EXPONENT = 1000
-MAX_LITERAL = 10 ** 30
+MAX_LITERAL = 10**30
 MAX_DIGITS = 1000  # of an exact number built from the expression (Python refuses to print 4300)
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
@@ -70,8 +71,10 @@ class ExpressionTooLarge(ExpressionError):
 
 # ----- tokens and syntax tree -----
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-                    r"|(?P<op>\*\*|[-+*/^(),]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|[-+*/^(),]))"
+)
 
 
 def tokenize(text):
@@ -88,13 +91,23 @@ def tokenize(text):
         if m is None or m.end() == pos:
             start = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
             bad = text[start]
-            raise ExpressionError(f"unexpected character {bad!r} at position {start}: allowed are names, numbers, "
-                                  "+ - * / ** ^ ( ) and the functions " + ", ".join(FUNCTIONS), text, start, bad)
+            raise ExpressionError(
+                f"unexpected character {bad!r} at position {start}: allowed are names, numbers, "
+                "+ - * / ** ^ ( ) and the functions " + ", ".join(FUNCTIONS),
+                text,
+                start,
+                bad,
+            )
         kind = m.lastgroup
         tokens.append((kind, m.group(kind), m.start(kind)))
         if len(tokens) > MAX_TOKENS:
-            raise ExpressionTooLarge(f"expression has more than {MAX_TOKENS} tokens (numbers, names, operators); "
-                                     "split the work into smaller expressions", text, m.start(kind), m.group(kind))
+            raise ExpressionTooLarge(
+                f"expression has more than {MAX_TOKENS} tokens (numbers, names, operators); "
+                "split the work into smaller expressions",
+                text,
+                m.start(kind),
+                m.group(kind),
+            )
         pos = m.end()
     return tokens
 
@@ -107,8 +120,11 @@ def _literal(text):
     scale = len(whole) + (int(exponent) if exponent else 0)
     value = fractions.Fraction(text) if -400 <= scale <= 31 else None
     if value is None or abs(value) > MAX_LITERAL:
-        raise ValueError(f"is too large (literals are limited to {MAX_LITERAL:.0e} in size and 1e-400 in "
-                         "precision)" if scale > 0 else "is too small to hold exactly (the limit is 1e-400): write 0")
+        raise ValueError(
+            f"is too large (literals are limited to {MAX_LITERAL:.0e} in size and 1e-400 in precision)"
+            if scale > 0
+            else "is too small to hold exactly (the limit is 1e-400): write 0"
+        )
     return value
 
 
@@ -149,8 +165,9 @@ class _Parser:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             tok = self.peek()
-            raise ExpressionTooLarge(f"expression nested more than {MAX_DEPTH} levels deep at position {tok[2]}",
-                                     self.text, tok[2], tok[1])
+            raise ExpressionTooLarge(
+                f"expression nested more than {MAX_DEPTH} levels deep at position {tok[2]}", self.text, tok[2], tok[1]
+            )
 
     def expr(self):
         self.enter()
@@ -182,11 +199,16 @@ class _Parser:
         if self.peek()[1] in ("**", "^"):
             tok = self.take()
             self.enter()
-            exponent = self.unary()   # right-associative: 2^3^2 = 2^(3^2); 2^-x allowed
+            exponent = self.unary()  # right-associative: 2^3^2 = 2^(3^2); 2^-x allowed
             self.depth -= 1
             if base[0] == "num" and exponent[0] == "num" and abs(exponent[1]) > MAX_EXPONENT:
-                raise ExpressionTooLarge(f"exponent {exponent[1]} at position {tok[2]} is too large (limit "
-                                         f"{MAX_EXPONENT} for a number raised to a number)", self.text, tok[2], tok[1])
+                raise ExpressionTooLarge(
+                    f"exponent {exponent[1]} at position {tok[2]} is too large (limit "
+                    f"{MAX_EXPONENT} for a number raised to a number)",
+                    self.text,
+                    tok[2],
+                    tok[1],
+                )
             return ("pow", base, exponent)
         return base
 
@@ -206,8 +228,12 @@ class _Parser:
         if kind == "name":
             if self.peek()[1] == "(":
                 if text not in FUNCTIONS:
-                    raise ExpressionError(f"unknown function {text!r} at position {pos}; known: "
-                                          + ", ".join(FUNCTIONS), self.text, pos, text)
+                    raise ExpressionError(
+                        f"unknown function {text!r} at position {pos}; known: " + ", ".join(FUNCTIONS),
+                        self.text,
+                        pos,
+                        text,
+                    )
                 self.take()
                 self.enter()
                 arg = self.expr()
@@ -215,8 +241,9 @@ class _Parser:
                 self.expect(")")
                 return ("call", text, arg)
             if text in FUNCTIONS:
-                raise ExpressionError(f"function {text!r} at position {pos} needs an argument in parentheses",
-                                      self.text, pos, text)
+                raise ExpressionError(
+                    f"function {text!r} at position {pos} needs an argument in parentheses", self.text, pos, text
+                )
             if text.startswith("_"):
                 raise ExpressionError(f"name {text!r} at position {pos} may not start with '_'", self.text, pos, text)
             return ("const", text) if text in CONSTANTS else ("name", text)
@@ -235,6 +262,7 @@ def parse_ast(text):
 
 
 # ----- to SymPy, with the exact numbers bounded -----
+
 
 def _digits(r):
     """Decimal digits of a SymPy Rational's larger part (from bit lengths: no conversion)."""
@@ -257,16 +285,20 @@ def _check_power(a, b):
     except (OverflowError, TypeError, ValueError):
         size = exponent = math.inf
     if not exponent <= MAX_EXPONENT or not size <= MAX_LITERAL:
-        raise ExpressionTooLarge(f"the power {_shown(a)}**{_shown(b)} is too large to compute (exponent limit "
-                                 f"{MAX_EXPONENT}, base limit {MAX_LITERAL:.0e}); use a smaller exponent")
+        raise ExpressionTooLarge(
+            f"the power {_shown(a)}**{_shown(b)} is too large to compute (exponent limit "
+            f"{MAX_EXPONENT}, base limit {MAX_LITERAL:.0e}); use a smaller exponent"
+        )
     if a.is_Rational and b.is_Rational:
         _check_digits(a, b)
 
 
 def _check_digits(a, b):
     if max(math.log10(abs(a.p)), math.log10(a.q)) * abs(b.p) / b.q > MAX_DIGITS:
-        raise ExpressionTooLarge(f"the power ({_shown(a)})**{_shown(b)} would have more than {MAX_DIGITS} digits; "
-                                 "use a smaller base or exponent")
+        raise ExpressionTooLarge(
+            f"the power ({_shown(a)})**{_shown(b)} would have more than {MAX_DIGITS} digits; "
+            "use a smaller base or exponent"
+        )
 
 
 def to_sympy(node):
@@ -276,8 +308,9 @@ def to_sympy(node):
         return _to_sympy(node)
     except (OverflowError, RecursionError) as e:
         # SymPy evaluates constant parts numerically while building (exp of a huge constant, ...)
-        raise ExpressionTooLarge(f"a constant in the expression is too large for SymPy ({type(e).__name__}: "
-                                 f"{e}); use smaller numbers") from None
+        raise ExpressionTooLarge(
+            f"a constant in the expression is too large for SymPy ({type(e).__name__}: {e}); use smaller numbers"
+        ) from None
 
 
 def _to_sympy(node):
@@ -317,21 +350,32 @@ def _to_sympy(node):
     result = out[0]
     bad = [c for c in (sp.zoo, sp.nan, sp.I) if result.has(c)]
     if bad:
-        raise ExpressionError(f"the expression has no real value: SymPy reduces part of it to {bad[0]} (a division "
-                              "by zero such as 0**-1, or the root or log of a negative number)")
+        raise ExpressionError(
+            f"the expression has no real value: SymPy reduces part of it to {bad[0]} (a division "
+            "by zero such as 0**-1, or the root or log of a negative number)"
+        )
     return result
 
 
-_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
-           "pow": operator.pow}
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv, "pow": operator.pow}
 
 
 def _sympy_call(name, a):
     sp = _sp()
-    return {"exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
-            "tan": sp.tan, "tanh": sp.tanh, "sigmoid": lambda v: 1 / (1 + sp.exp(-v)),
-            "relu": lambda v: sp.Max(v, 0), "abs": sp.Abs,
-            "softplus": lambda v: sp.log(1 + sp.exp(v))}[name](a)
+    return {
+        "exp": sp.exp,
+        "log": sp.log,
+        "ln": sp.log,
+        "sqrt": sp.sqrt,
+        "sin": sp.sin,
+        "cos": sp.cos,
+        "tan": sp.tan,
+        "tanh": sp.tanh,
+        "sigmoid": lambda v: 1 / (1 + sp.exp(-v)),
+        "relu": lambda v: sp.Max(v, 0),
+        "abs": sp.Abs,
+        "softplus": lambda v: sp.log(1 + sp.exp(v)),
+    }[name](a)
 
 
 def parse(text):
@@ -346,6 +390,7 @@ def parse(text):
 
 # ----- evaluation -----
 
+
 def evaluate(text_or_ast, env):
     """Evaluate a parsed expression with chainrule ops; `env` maps names to Tensors or numbers.
 
@@ -355,9 +400,20 @@ def evaluate(text_or_ast, env):
     from .ops import elementwise as ew
 
     node = parse_ast(text_or_ast) if isinstance(text_or_ast, str) else text_or_ast
-    calls = {"exp": ew.exp, "log": ew.log, "ln": ew.log, "sqrt": ew.sqrt, "sin": ew.sin, "cos": ew.cos,
-             "tan": ew.tan, "tanh": ew.tanh, "sigmoid": ew.sigmoid, "relu": ew.relu, "abs": ew.abs,
-             "softplus": lambda v: ew.softplus(v, threshold=np.inf)}
+    calls = {
+        "exp": ew.exp,
+        "log": ew.log,
+        "ln": ew.log,
+        "sqrt": ew.sqrt,
+        "sin": ew.sin,
+        "cos": ew.cos,
+        "tan": ew.tan,
+        "tanh": ew.tanh,
+        "sigmoid": ew.sigmoid,
+        "relu": ew.relu,
+        "abs": ew.abs,
+        "softplus": lambda v: ew.softplus(v, threshold=np.inf),
+    }
     stack, out = [(node, False)], []
     with np.errstate(all="ignore"):
         while stack:
@@ -401,7 +457,7 @@ def fmt(v):
 
 def _shown(expr, limit=60):
     s = str(expr)
-    return s if len(s) <= limit else s[:limit - 3] + "..."
+    return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 def _to_float(number):
@@ -470,13 +526,15 @@ def ieee(expr, point):
                     undefined(_shown(node), f"division by zero: {_shown(node.base)} is 0")
                 if base < 0 and math.isfinite(exponent) and exponent != int(exponent):
                     name = "sqrt" if node.exp == sp.S.Half else _shown(node)
-                    undefined(name, f"{_shown(node.base)} is {fmt(base)}, a negative number to the power "
-                                    f"{fmt(exponent)}")
+                    undefined(
+                        name, f"{_shown(node.base)} is {fmt(base)}, a negative number to the power {fmt(exponent)}"
+                    )
                 return float(np.power(np.float64(base), exponent))
             if isinstance(node, sp.log) and len(args) == 1:
                 if args[0] <= 0:
-                    undefined("log", f"its argument {_shown(node.args[0])} is {fmt(args[0])}; log needs a "
-                                     "positive argument")
+                    undefined(
+                        "log", f"its argument {_shown(node.args[0])} is {fmt(args[0])}; log needs a positive argument"
+                    )
                 return float(np.log(args[0]))
             if node.func in (sp.Max, sp.Min):
                 return float(np.max(args) if node.func is sp.Max else np.min(args))
@@ -507,8 +565,17 @@ def ieee(expr, point):
     return result
 
 
-_NUMPY = {"exp": np.exp, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sinh": np.sinh,
-          "cosh": np.cosh, "Abs": np.abs, "sign": np.sign}
+_NUMPY = {
+    "exp": np.exp,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "Abs": np.abs,
+    "sign": np.sign,
+}
 
 
 def parse_point(text, variables=None):
@@ -532,15 +599,18 @@ def parse_point(text, variables=None):
             raise ExpressionError(f"--at gives {name} twice ({text!r}); give each variable once")
         if variables is not None and name not in variables:
             known = ", ".join(variables) or "none"
-            raise ExpressionError(f"--at gives a value for {name}, which is not a variable of the expression "
-                                  f"(its variables: {known})")
+            raise ExpressionError(
+                f"--at gives a value for {name}, which is not a variable of the expression (its variables: {known})"
+            )
         if not value:
             raise ExpressionError(f"--at {name}= has no value; write e.g. {name}=1")
         try:
             expr = parse(value)
             if expr.free_symbols:
-                raise ExpressionError("the value must be a number or a constant expression (1/2, -pi, exp(1)); "
-                                      "NaN, inf and names are not values")
+                raise ExpressionError(
+                    "the value must be a number or a constant expression (1/2, -pi, exp(1)); "
+                    "NaN, inf and names are not values"
+                )
             number = ieee(expr, {})
         except ExpressionTooLarge:
             raise
@@ -553,6 +623,7 @@ def parse_point(text, variables=None):
 
 
 # ----- the symbolic work budget -----
+
 
 class _OutOfTime(BaseException):
     # A BaseException, so that SymPy's own `except Exception` blocks do not swallow it.
@@ -568,8 +639,9 @@ def time_budget(seconds, what="symbolic work", budget=None):
     alone apply. The alarm repeats every 250 ms until the block ends, so a handler swallowed by a
     bare `except:` inside SymPy fires again.
     """
-    usable = (seconds is not None and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
+    usable = (
+        seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
     if not usable:
         yield
         return
@@ -587,8 +659,9 @@ def time_budget(seconds, what="symbolic work", budget=None):
     except _OutOfTime:
         armed[0] = False
         budget = budget or f"the {seconds:.3g} s budget"
-        raise ExpressionTooLarge(f"{what} went over {budget}; try a smaller expression or raise the budget "
-                                 "with --time-limit SECONDS") from None
+        raise ExpressionTooLarge(
+            f"{what} went over {budget}; try a smaller expression or raise the budget with --time-limit SECONDS"
+        ) from None
     finally:
         armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -1,4 +1,5 @@
 """Generator: PyTorch's ``torch.Generator``, a random stream of its own for ``generator=`` arguments."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ class Generator(np.random.Generator):
 
     def __init__(self, device: str | Device = "cpu") -> None:
         self._device = _device.check(device, "Generator")
-        self._initial_seed = int(np.random.SeedSequence().entropy % 2 ** 63)
+        self._initial_seed = int(np.random.SeedSequence().entropy % 2**63)
         super().__init__(np.random.PCG64(self._initial_seed))
 
     @property
@@ -41,7 +42,7 @@ class Generator(np.random.Generator):
 
     def seed(self) -> int:
         """Reseed from fresh OS entropy; returns the new seed."""
-        self.manual_seed(int(np.random.SeedSequence().entropy % 2 ** 63))
+        self.manual_seed(int(np.random.SeedSequence().entropy % 2**63))
         return self._initial_seed
 
     def initial_seed(self) -> int:

@@ -7,6 +7,7 @@ The safetensors package reads and writes the format; chainrule adds the checks a
 (regular files only, header against file size, duplicate keys, a dtype allowlist) and the
 atomic write that never leaves a half-written checkpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,21 @@ from . import _device, _files
 from .tensor import Tensor
 
 # safetensors dtype names <-> NumPy (little-endian) dtypes.
-_DTYPES = {"BOOL": np.dtype("bool"), "U8": np.dtype("<u1"), "I8": np.dtype("<i1"), "U16": np.dtype("<u2"),
-           "I16": np.dtype("<i2"), "U32": np.dtype("<u4"), "I32": np.dtype("<i4"), "U64": np.dtype("<u8"),
-           "I64": np.dtype("<i8"), "F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"),
-           "C64": np.dtype("<c8")}
+_DTYPES = {
+    "BOOL": np.dtype("bool"),
+    "U8": np.dtype("<u1"),
+    "I8": np.dtype("<i1"),
+    "U16": np.dtype("<u2"),
+    "I16": np.dtype("<i2"),
+    "U32": np.dtype("<u4"),
+    "I32": np.dtype("<i4"),
+    "U64": np.dtype("<u8"),
+    "I64": np.dtype("<i8"),
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+    "C64": np.dtype("<c8"),
+}
 _NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024  # a larger header is corrupt or hostile, not a checkpoint
 _TREE_KEY = "chainrule.tree"  # the JSON skeleton of the saved object
@@ -51,14 +63,18 @@ def write_safetensors(arrays: dict, path, metadata: dict | None = None) -> None:
     tensors = {}
     for name, array in arrays.items():
         if name == "__metadata__":
-            raise ValueError("save: a tensor can't be named '__metadata__' in a safetensors file: the format "
-                             "reserves that header entry for metadata (the file could not be loaded back). "
-                             "Rename the tensor, or use chainrule.save, which renames it in the file")
+            raise ValueError(
+                "save: a tensor can't be named '__metadata__' in a safetensors file: the format "
+                "reserves that header entry for metadata (the file could not be loaded back). "
+                "Rename the tensor, or use chainrule.save, which renames it in the file"
+            )
         array = np.asarray(array)
         dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
         if dtype not in _NAMES:
-            raise ValueError(f"save: tensor '{name}' has dtype {array.dtype}, which safetensors can't store; "
-                             f"supported: {', '.join(str(d) for d in _NAMES)}")
+            raise ValueError(
+                f"save: tensor '{name}' has dtype {array.dtype}, which safetensors can't store; "
+                f"supported: {', '.join(str(d) for d in _NAMES)}"
+            )
         tensors[name] = np.asarray(array, dtype=dtype, order="C")  # ascontiguousarray makes 0-d 1-d
     import safetensors.numpy  # imported on first use: `import chainrule` stays fast
 
@@ -116,6 +132,7 @@ def read_safetensors(path) -> tuple[dict, dict]:
 def _parse_header(raw: bytes, available: int, refuse) -> dict:
     """The header's tensor entries, checked for what the safetensors parser lets through, and
     against the ``available`` bytes after the header (a truncated file, named as such)."""
+
     def no_duplicates(pairs):
         keys = [k for k, _ in pairs]
         if len(set(keys)) != len(keys):  # JSON parsers keep the last; two readers could disagree
@@ -135,16 +152,18 @@ def _parse_header(raw: bytes, available: int, refuse) -> dict:
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             refuse(f"entry '{name}' must have exactly dtype, shape and data_offsets")
         if not isinstance(info["dtype"], str) or info["dtype"] not in _DTYPES:
-            refuse(f"entry '{name}' has dtype {info['dtype']!r}, which chainrule does not load; known: "
-                   f"{', '.join(_DTYPES)}")
+            refuse(
+                f"entry '{name}' has dtype {info['dtype']!r}, which chainrule does not load; known: "
+                f"{', '.join(_DTYPES)}"
+            )
         offsets = info["data_offsets"]
         if isinstance(offsets, list) and len(offsets) == 2 and type(offsets[1]) is int and offsets[1] > available:
-            refuse(f"entry '{name}' has data_offsets {offsets} outside the {available}-byte data section "
-                   "(truncated?)")
+            refuse(f"entry '{name}' has data_offsets {offsets} outside the {available}-byte data section (truncated?)")
     return header
 
 
 # ----- save / load of nested objects -----
+
 
 def _encode(obj, arrays: dict, where: str):
     """Turn ``obj`` into JSON, moving tensors and arrays into ``arrays``."""
@@ -168,13 +187,17 @@ def _encode(obj, arrays: dict, where: str):
         items = []
         for key, value in obj.items():
             if isinstance(key, (bool, np.generic)) or not isinstance(key, (str, int)):
-                raise TypeError(f"save: dict key {key!r} at {where or 'the top level'} is a "
-                                f"{type(key).__name__}; only str and int keys can be saved")
+                raise TypeError(
+                    f"save: dict key {key!r} at {where or 'the top level'} is a "
+                    f"{type(key).__name__}; only str and int keys can be saved"
+                )
             items.append([key, _encode(value, arrays, _join(where, key))])
         return {"__dict__": items}
-    raise TypeError(f"save: can't save a {type(obj).__name__} at {where or 'the top level'}. chainrule.save "
-                    "stores Tensors, NumPy arrays, numbers, strings, None, and lists/dicts of them (no pickle). Save "
-                    "model.state_dict() rather than the model.")
+    raise TypeError(
+        f"save: can't save a {type(obj).__name__} at {where or 'the top level'}. chainrule.save "
+        "stores Tensors, NumPy arrays, numbers, strings, None, and lists/dicts of them (no pickle). Save "
+        "model.state_dict() rather than the model."
+    )
 
 
 def _join(where: str, key) -> str:

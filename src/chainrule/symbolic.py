@@ -20,6 +20,7 @@ expression string too: it is read by `chainrule.expression` (a safe parser with 
 budgets, never eval), whose `parse`, `parse_ast`, `evaluate`, `parse_point` and
 `ExpressionError` are re-exported here.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -142,26 +143,62 @@ class Sym:
             return Sym(fn(*(at(a, 0) for a in args)))
         return Sym([fn(*(at(a, i) for a in args)) for i in range(n)])
 
-    def __add__(self, o): return Sym._map(lambda a, b: a + b, self, o)
-    def __radd__(self, o): return Sym._map(lambda a, b: a + b, o, self)
-    def __sub__(self, o): return Sym._map(lambda a, b: a - b, self, o)
-    def __rsub__(self, o): return Sym._map(lambda a, b: a - b, o, self)
-    def __mul__(self, o): return Sym._map(lambda a, b: a * b, self, o)
-    def __rmul__(self, o): return Sym._map(lambda a, b: a * b, o, self)
-    def __truediv__(self, o): return Sym._map(lambda a, b: a / b, self, o)
-    def __rtruediv__(self, o): return Sym._map(lambda a, b: a / b, o, self)
-    def __pow__(self, o): return Sym._map(lambda a, b: a ** b, self, o)
-    def __rpow__(self, o): return Sym._map(lambda a, b: a ** b, o, self)
-    def __neg__(self): return Sym._map(lambda a: -a, self)
-    def __pos__(self): return self
-    def __gt__(self, o): return Sym._map(lambda a, b: _sp().StrictGreaterThan(a, b), self, o)
-    def __lt__(self, o): return Sym._map(lambda a, b: _sp().StrictLessThan(a, b), self, o)
-    def __ge__(self, o): return Sym._map(lambda a, b: _sp().GreaterThan(a, b), self, o)
-    def __le__(self, o): return Sym._map(lambda a, b: _sp().LessThan(a, b), self, o)
+    def __add__(self, o):
+        return Sym._map(lambda a, b: a + b, self, o)
+
+    def __radd__(self, o):
+        return Sym._map(lambda a, b: a + b, o, self)
+
+    def __sub__(self, o):
+        return Sym._map(lambda a, b: a - b, self, o)
+
+    def __rsub__(self, o):
+        return Sym._map(lambda a, b: a - b, o, self)
+
+    def __mul__(self, o):
+        return Sym._map(lambda a, b: a * b, self, o)
+
+    def __rmul__(self, o):
+        return Sym._map(lambda a, b: a * b, o, self)
+
+    def __truediv__(self, o):
+        return Sym._map(lambda a, b: a / b, self, o)
+
+    def __rtruediv__(self, o):
+        return Sym._map(lambda a, b: a / b, o, self)
+
+    def __pow__(self, o):
+        return Sym._map(lambda a, b: a**b, self, o)
+
+    def __rpow__(self, o):
+        return Sym._map(lambda a, b: a**b, o, self)
+
+    def __neg__(self):
+        return Sym._map(lambda a: -a, self)
+
+    def __pos__(self):
+        return self
+
+    def __gt__(self, o):
+        return Sym._map(lambda a, b: _sp().StrictGreaterThan(a, b), self, o)
+
+    def __lt__(self, o):
+        return Sym._map(lambda a, b: _sp().StrictLessThan(a, b), self, o)
+
+    def __ge__(self, o):
+        return Sym._map(lambda a, b: _sp().GreaterThan(a, b), self, o)
+
+    def __le__(self, o):
+        return Sym._map(lambda a, b: _sp().LessThan(a, b), self, o)
+
     # == and != build Eq/Ne too (as the other comparisons, and as torch.fx proxies do), so that
     # `if x == 0:` reaches __bool__ and is refused instead of comparing identities.
-    def __eq__(self, o): return Sym._map(lambda a, b: _sp().Eq(a, b), self, o)
-    def __ne__(self, o): return Sym._map(lambda a, b: _sp().Ne(a, b), self, o)
+    def __eq__(self, o):
+        return Sym._map(lambda a, b: _sp().Eq(a, b), self, o)
+
+    def __ne__(self, o):
+        return Sym._map(lambda a, b: _sp().Ne(a, b), self, o)
+
     __hash__ = object.__hash__
 
     # ----- Python asking for a value: answered for constants, refused for symbols -----
@@ -176,10 +213,13 @@ class Sym:
         shown = self.expr if len(str(self.expr)) <= 80 else str(self.expr)[:77] + "..."
         raise ConcretizationError(
             f"symbolic.trace: {what} of the symbolic value {shown} at {_site()}: it has no single "
-            f"value while its symbols are free, and tracing on would silently keep one case. {advice}")
+            f"value while its symbols are free, and tracing on would silently keep one case. {advice}"
+        )
 
-    _BRANCH = ("Write the branch as chainrule.where(cond, a, b), which traces to sympy.Piecewise "
-               "(or use relu, abs, maximum, clamp).")
+    _BRANCH = (
+        "Write the branch as chainrule.where(cond, a, b), which traces to sympy.Piecewise "
+        "(or use relu, abs, maximum, clamp)."
+    )
 
     def __bool__(self):
         value = self._constant()
@@ -206,15 +246,33 @@ class Sym:
         return int(value)
 
     # Tensor-style methods, so x.exp() works as it does on a Tensor
-    def exp(self): return Sym._map(_sp().exp, self)
-    def log(self): return Sym._map(_sp().log, self)
-    def sqrt(self): return Sym._map(_sp().sqrt, self)
-    def tanh(self): return Sym._map(_sp().tanh, self)
-    def sin(self): return Sym._map(_sp().sin, self)
-    def cos(self): return Sym._map(_sp().cos, self)
-    def sigmoid(self): return Sym._map(lambda a: 1 / (1 + _sp().exp(-a)), self)
-    def relu(self): return Sym._map(lambda a: _sp().Max(a, 0), self)
-    def abs(self): return Sym._map(_sp().Abs, self)
+    def exp(self):
+        return Sym._map(_sp().exp, self)
+
+    def log(self):
+        return Sym._map(_sp().log, self)
+
+    def sqrt(self):
+        return Sym._map(_sp().sqrt, self)
+
+    def tanh(self):
+        return Sym._map(_sp().tanh, self)
+
+    def sin(self):
+        return Sym._map(_sp().sin, self)
+
+    def cos(self):
+        return Sym._map(_sp().cos, self)
+
+    def sigmoid(self):
+        return Sym._map(lambda a: 1 / (1 + _sp().exp(-a)), self)
+
+    def relu(self):
+        return Sym._map(lambda a: _sp().Max(a, 0), self)
+
+    def abs(self):
+        return Sym._map(_sp().Abs, self)
+
     __abs__ = abs
 
     def sum(self, *args, **kwargs):
@@ -227,8 +285,10 @@ class Sym:
             return NotImplemented
         fn = _UFUNCS.get(ufunc.__name__)
         if fn is None:
-            raise TypeError(f"symbolic: the NumPy function {ufunc.__name__} has no symbolic form here; "
-                            f"supported: {', '.join(sorted(_UFUNCS))}")
+            raise TypeError(
+                f"symbolic: the NumPy function {ufunc.__name__} has no symbolic form here; "
+                f"supported: {', '.join(sorted(_UFUNCS))}"
+            )
         return Sym._map(fn, *inputs)
 
     def __array_function__(self, func, types, args, kwargs):
@@ -239,8 +299,13 @@ class Sym:
             return self.shape
         if name in ("max", "amax", "min", "amin", "sum"):
             x = args[0]
-            op = {"max": _sp().Max, "amax": _sp().Max, "min": _sp().Min, "amin": _sp().Min,
-                  "sum": lambda *a: _sp().Add(*a)}[name]
+            op = {
+                "max": _sp().Max,
+                "amax": _sp().Max,
+                "min": _sp().Min,
+                "amin": _sp().Min,
+                "sum": lambda *a: _sp().Add(*a),
+            }[name]
             return Sym(op(*x.items))
         if name == "where":
             cond, a, b = args
@@ -271,7 +336,7 @@ def _number(a):
         return sp.Integer(int(a))
     if isinstance(a, (float, np.floating)):
         f = float(a)
-        if f == int(f) and abs(f) < 2 ** 53:
+        if f == int(f) and abs(f) < 2**53:
             return sp.Integer(int(f))
         return sp.nsimplify(f, rational=False) if abs(f) < 1e6 else sp.Float(f)
     return sp.sympify(a) if isinstance(a, (complex,)) else a
@@ -280,14 +345,33 @@ def _number(a):
 def _ufuncs():
     sp = _sp()
     return {
-        "add": lambda a, b: a + b, "subtract": lambda a, b: a - b, "multiply": lambda a, b: a * b,
-        "true_divide": lambda a, b: a / b, "divide": lambda a, b: a / b, "power": lambda a, b: a ** b,
-        "negative": lambda a: -a, "positive": lambda a: a, "exp": sp.exp, "log": sp.log,
-        "expm1": lambda a: sp.exp(a) - 1, "log1p": lambda a: sp.log(1 + a), "sqrt": sp.sqrt,
-        "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh, "absolute": sp.Abs,
-        "expit": lambda a: 1 / (1 + sp.exp(-a)), "erf": sp.erf, "maximum": sp.Max, "minimum": sp.Min,
-        "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)), "square": lambda a: a ** 2,
-        "reciprocal": lambda a: 1 / a, "greater": lambda a, b: a > b, "less": lambda a, b: a < b,
+        "add": lambda a, b: a + b,
+        "subtract": lambda a, b: a - b,
+        "multiply": lambda a, b: a * b,
+        "true_divide": lambda a, b: a / b,
+        "divide": lambda a, b: a / b,
+        "power": lambda a, b: a**b,
+        "negative": lambda a: -a,
+        "positive": lambda a: a,
+        "exp": sp.exp,
+        "log": sp.log,
+        "expm1": lambda a: sp.exp(a) - 1,
+        "log1p": lambda a: sp.log(1 + a),
+        "sqrt": sp.sqrt,
+        "sin": sp.sin,
+        "cos": sp.cos,
+        "tan": sp.tan,
+        "tanh": sp.tanh,
+        "absolute": sp.Abs,
+        "expit": lambda a: 1 / (1 + sp.exp(-a)),
+        "erf": sp.erf,
+        "maximum": sp.Max,
+        "minimum": sp.Min,
+        "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
+        "square": lambda a: a**2,
+        "reciprocal": lambda a: 1 / a,
+        "greater": lambda a, b: a > b,
+        "less": lambda a, b: a < b,
     }
 
 
@@ -308,6 +392,7 @@ _UFUNCS = _LazyUfuncs()
 
 # ----- tracing and calculus -----
 
+
 def _symbols(spec):
     """'x' -> Symbol; ['z1', 'z2'] or 'z1 z2' (with vector=True) -> tuple of Symbols."""
     sp = _sp()
@@ -321,8 +406,11 @@ def _arg_names(f, names):
         return list(names)
     if isinstance(f, str):
         return None
-    params = [p.name for p in inspect.signature(f).parameters.values()
-              if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    params = [
+        p.name
+        for p in inspect.signature(f).parameters.values()
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     if not params:
         raise TypeError("symbolic: could not read the function's argument names; pass them: trace(f, 'x', 'y')")
     return params
@@ -346,8 +434,7 @@ def trace(f, *names):
     sp = _sp()
     if isinstance(f, str):
         return parse(f)
-    args = [Sym(list(_symbols(n))) if isinstance(n, (list, tuple)) else Sym(_symbols(n))
-            for n in _arg_names(f, names)]
+    args = [Sym(list(_symbols(n))) if isinstance(n, (list, tuple)) else Sym(_symbols(n)) for n in _arg_names(f, names)]
     out = f(*args)
     if isinstance(out, Sym):
         return sp.Matrix(out.items) if out.vector else out.items[0]
@@ -391,12 +478,12 @@ def diff(f, wrt=None, names=(), order=1):
     variables = _variables(f, names, expr)
     if wrt is None:
         if len(variables) != 1:
-            raise ValueError(f"diff: the function has variables {[v.name for v in variables]}; say which one "
-                             "with wrt=")
+            raise ValueError(f"diff: the function has variables {[v.name for v in variables]}; say which one with wrt=")
         var = variables[0]
     else:
         var = next((v for v in variables if v.name == wrt), None) or next(
-            (s for s in expr.free_symbols if s.name == wrt), sp.Symbol(wrt, real=True))
+            (s for s in expr.free_symbols if s.name == wrt), sp.Symbol(wrt, real=True)
+        )
     return _simplify(sp.diff(expr, var, order))
 
 
@@ -461,9 +548,22 @@ def identity(f, g, names=(), points=50, seed=0, low=-3.0, high=3.0, atol=1e-9):
     rng = np.random.default_rng(seed)
     worst = 0.0
     for _ in range(points):
-        args = [_T(rng.uniform(low, high, size=len(n)) if isinstance(n, (list, tuple))
-                          else rng.uniform(low, high), dtype=np.float64) for n in arg_names]
+        args = [
+            _T(
+                rng.uniform(low, high, size=len(n)) if isinstance(n, (list, tuple)) else rng.uniform(low, high),
+                dtype=np.float64,
+            )
+            for n in arg_names
+        ]
         a, b = f(*args), g(*args)
-        worst = max(worst, float(np.max(np.abs(np.asarray(getattr(a, "data", a), dtype=float)
-                                                - np.asarray(getattr(b, "data", b), dtype=float)))))
+        worst = max(
+            worst,
+            float(
+                np.max(
+                    np.abs(
+                        np.asarray(getattr(a, "data", a), dtype=float) - np.asarray(getattr(b, "data", b), dtype=float)
+                    )
+                )
+            ),
+        )
     return IdentityCheck(bool(symbolic), worst <= atol, worst, points)

@@ -8,6 +8,7 @@ NOTE: over 1000 lines: Tensor is one class, written in one place in the order a 
 for it (construction, properties, autograd, in-place updates, conversions, operators); the math
 of its ops is not here but in chainrule.ops. Mixins in other modules would only scatter the class.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,15 +16,14 @@ import weakref
 
 import numpy as np
 
-from . import _dtypes
-from . import _device
-from ._random import normal as _normal, uniform as _uniform
-from .autograd import engine, grad_mode
+from . import _device, _dtypes
+from ._random import normal as _normal
+from ._random import uniform as _uniform
 from .autograd import effects as _effects
-from .autograd.functional import _local as _transform_state
+from .autograd import engine, grad_mode
 from .autograd import views as _views
 from .autograd.function import format_site, user_site
-
+from .autograd.functional import _local as _transform_state
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -54,8 +54,11 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
         data = _nested_numpy(data)
     array = np.array(data)
-    if array.dtype == object or array.dtype == np.uint64 or (
-            array.dtype.kind == "f" and array.size and np.abs(array).max() >= 2.0 ** 63):
+    if (
+        array.dtype == object
+        or array.dtype == np.uint64
+        or (array.dtype.kind == "f" and array.size and np.abs(array).max() >= 2.0**63)
+    ):
         array = _big_ints(data, array, dtype)
     if array.dtype == object:
         raise TypeError(
@@ -73,7 +76,7 @@ def _big_ints(data, array, dtype):
     """Python ints outside int64, as PyTorch reads them: an error where the tensor would be an integer
     one (tensor(2**63), tensor([1, 2**64]), dtype=int32), floating where floats or the dtype say so."""
     items = list(_flatten(data)) if isinstance(data, (list, tuple)) else [data]
-    big = [v for v in items if isinstance(v, int) and not -2 ** 63 <= v < 2 ** 63]
+    big = [v for v in items if isinstance(v, int) and not -(2**63) <= v < 2**63]
     if not big:
         return array
     integral = all(isinstance(v, (int, np.integer, np.bool_)) for v in items)
@@ -148,8 +151,9 @@ def _flatten(items):
 
 
 def _nested_numpy(items):
-    return [_nested_numpy(i) if isinstance(i, (list, tuple)) else (i._data if isinstance(i, Tensor) else i)
-            for i in items]
+    return [
+        _nested_numpy(i) if isinstance(i, (list, tuple)) else (i._data if isinstance(i, Tensor) else i) for i in items
+    ]
 
 
 def _check_grad_dtype(dtype, where):
@@ -158,7 +162,6 @@ def _check_grad_dtype(dtype, where):
             f"{where}: only floating point tensors can require gradients, but this tensor has dtype "
             f"{np.dtype(dtype)}. Convert it first, e.g. x.float() or tensor(data, dtype=chainrule.float32)."
         )
-
 
 
 class Size(tuple):
@@ -208,8 +211,18 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "_grad", "requires_grad", "grad_fn", "_name", "_vc", "_view", "_hooks",
-                 "_retains_grad", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_grad",
+        "requires_grad",
+        "grad_fn",
+        "_name",
+        "_vc",
+        "_view",
+        "_hooks",
+        "_retains_grad",
+        "__weakref__",
+    )
 
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
@@ -276,7 +289,7 @@ class Tensor:
             names_in_use()
 
     @property
-    def data(self) -> "Tensor":
+    def data(self) -> Tensor:
         """This tensor's values as a new Tensor outside the graph, sharing storage (PyTorch's `.data`).
 
         Writes through it change this tensor without autograd knowing (it has its own version
@@ -419,9 +432,7 @@ class Tensor:
         if _trace_state["recorder"] is not None:
             _effects.check_concrete(self, "numpy()")
         if self.requires_grad:
-            raise RuntimeError(
-                "numpy: can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()."
-            )
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy().")
         return self._data
 
     def tolist(self):
@@ -476,7 +487,7 @@ class Tensor:
 
     # ----- autograd -----
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad in place (leaves only) and return self."""
         if requires_grad:
             _check_grad_dtype(self._data.dtype, "requires_grad_")
@@ -499,7 +510,7 @@ class Tensor:
         """
         engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's storage and version counter, cut off from the graph.
 
         An in-place change through it is seen by backward (as in PyTorch): a value saved for
@@ -512,11 +523,12 @@ class Tensor:
             _effects.note_alias(self, t)
         return t
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         if self._view is not None:
             raise RuntimeError(
                 f"detach_: can't detach views in-place (a view of shape {tuple(self.shape)} made by "
-                f"{self._view.op}). Use detach() instead.")
+                f"{self._view.op}). Use detach() instead."
+            )
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -524,6 +536,7 @@ class Tensor:
     def explore(self, model=None, title=None, trace=None):
         """An interactive HTML explorer of the forward and backward pass: chainrule.viz.explore(self, ...)."""
         from .viz.explore import explore
+
         return explore(self, model=model, title=title, trace=trace)
 
     def retain_grad(self) -> None:
@@ -715,23 +728,23 @@ class Tensor:
             _effects.record_inplace(self, values, op)
         return self
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         """Fill with zeros in place (no gradient flows to the old values)."""
         return self._inplace("zero_", lambda s: _overwrite(s, 0), overlap=False)
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         """Fill with `value` (a number or 0-d tensor) in place."""
         # No overlap check, as torch: on an expanded view every element gets the same value (a
         # recorded one is refused by CopySlices at backward, as there).
         return self._inplace("fill_", lambda s: _overwrite(s, value), value, overlap=False)
 
-    def copy_(self, src) -> "Tensor":
+    def copy_(self, src) -> Tensor:
         """Copy src's values in (broadcast, cast to this dtype); the gradient flows to src."""
         src = src if isinstance(src, Tensor) else Tensor(src)
         # Copying a tensor onto itself writes nothing, so torch checks no overlap (an expanded x too).
         return self._inplace("copy_", lambda s: _overwrite(s, src), src, overlap=src is not self)
 
-    def _same_dtype(self, result: "Tensor", op: str, form: str) -> "Tensor":
+    def _same_dtype(self, result: Tensor, op: str, form: str) -> Tensor:
         """An in-place op's result cast back to this tensor's dtype, where PyTorch allows it.
 
         The op computes in the promoted dtype (float32 += int64 works in float32); writing a
@@ -749,64 +762,80 @@ class Tensor:
             )
         return result.to(dtype)
 
-    def add_(self, other, alpha=1) -> "Tensor":
+    def add_(self, other, alpha=1) -> Tensor:
         return self._inplace("add_", lambda s: self._same_dtype(_ew.add(s, other, alpha), "add_", "x = x + y"), other)
 
-    def sub_(self, other, alpha=1) -> "Tensor":
+    def sub_(self, other, alpha=1) -> Tensor:
         return self._inplace("sub_", lambda s: self._same_dtype(_ew.sub(s, other, alpha), "sub_", "x = x - y"), other)
 
-    def mul_(self, other) -> "Tensor":
-        return self._inplace("mul_", lambda s: self._same_dtype(s * other, "mul_", "x = x * y"), other, needs_self=_requires_grad(other))
+    def mul_(self, other) -> Tensor:
+        return self._inplace(
+            "mul_", lambda s: self._same_dtype(s * other, "mul_", "x = x * y"), other, needs_self=_requires_grad(other)
+        )
 
-    def div_(self, other) -> "Tensor":
-        return self._inplace("div_", lambda s: self._same_dtype(s / other, "div_", "x = x / y"), other, needs_self=_requires_grad(other))
+    def div_(self, other) -> Tensor:
+        return self._inplace(
+            "div_", lambda s: self._same_dtype(s / other, "div_", "x = x / y"), other, needs_self=_requires_grad(other)
+        )
 
-    def pow_(self, exponent) -> "Tensor":
-        return self._inplace("pow_", lambda s: self._same_dtype(s ** exponent, "pow_", "x = x ** y"), exponent, needs_self=True,
-                             saves_result=_requires_grad(exponent))
+    def pow_(self, exponent) -> Tensor:
+        return self._inplace(
+            "pow_",
+            lambda s: self._same_dtype(s**exponent, "pow_", "x = x ** y"),
+            exponent,
+            needs_self=True,
+            saves_result=_requires_grad(exponent),
+        )
 
-    def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._inplace("clamp_", lambda s: self._same_dtype(_ew.clamp(s, min, max), "clamp_", "x = x.clamp(...)"), needs_self=True)
+    def clamp_(self, min=None, max=None) -> Tensor:
+        return self._inplace(
+            "clamp_", lambda s: self._same_dtype(_ew.clamp(s, min, max), "clamp_", "x = x.clamp(...)"), needs_self=True
+        )
 
     clip_ = clamp_
 
-    def floor_divide_(self, other) -> "Tensor":
-        return self._inplace("floor_divide_", lambda s: self._same_dtype(s // other, "floor_divide_", "x = x // y"),
-                             other)
+    def floor_divide_(self, other) -> Tensor:
+        return self._inplace(
+            "floor_divide_", lambda s: self._same_dtype(s // other, "floor_divide_", "x = x // y"), other
+        )
 
-    def remainder_(self, other) -> "Tensor":
-        return self._inplace("remainder_", lambda s: self._same_dtype(s % other, "remainder_", "x = x % y"), other,
-                             needs_self=_requires_grad(other))
+    def remainder_(self, other) -> Tensor:
+        return self._inplace(
+            "remainder_",
+            lambda s: self._same_dtype(s % other, "remainder_", "x = x % y"),
+            other,
+            needs_self=_requires_grad(other),
+        )
 
-    def neg_(self) -> "Tensor":
+    def neg_(self) -> Tensor:
         return self._inplace("neg_", _ew.neg)
 
-    def exp_(self) -> "Tensor":
+    def exp_(self) -> Tensor:
         return self._inplace("exp_", _ew.exp, saves_result=True)
 
-    def log_(self) -> "Tensor":
+    def log_(self) -> Tensor:
         return self._inplace("log_", _ew.log, needs_self=True)
 
-    def sqrt_(self) -> "Tensor":
+    def sqrt_(self) -> Tensor:
         return self._inplace("sqrt_", _ew.sqrt, saves_result=True)
 
-    def abs_(self) -> "Tensor":
+    def abs_(self) -> Tensor:
         return self._inplace("abs_", _ew.abs, needs_self=True)
 
-    def tanh_(self) -> "Tensor":
+    def tanh_(self) -> Tensor:
         return self._inplace("tanh_", _ew.tanh, saves_result=True)
 
-    def sigmoid_(self) -> "Tensor":
+    def sigmoid_(self) -> Tensor:
         return self._inplace("sigmoid_", _ew.sigmoid, saves_result=True)
 
-    def relu_(self) -> "Tensor":
+    def relu_(self) -> Tensor:
         return self._inplace("relu_", _ew.relu, saves_result=True)
 
-    def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
+    def uniform_(self, a=0.0, b=1.0, generator=None) -> Tensor:
         """Fill with U(a, b) from `generator` or the global generator (a jit replay draws anew)."""
         return self._write(_effects.draw(functools.partial(_uniform, a, b, self.shape), generator), "uniform_")
 
-    def normal_(self, mean=0.0, std=1.0, generator=None) -> "Tensor":
+    def normal_(self, mean=0.0, std=1.0, generator=None) -> Tensor:
         """Fill with N(mean, std^2) from `generator` or the global generator (a jit replay draws anew)."""
         return self._write(_effects.draw(functools.partial(_normal, mean, std, self.shape), generator), "normal_")
 
@@ -834,8 +863,9 @@ class Tensor:
                 region = _shape.getitem_basic(self, basic)
                 region._inplace("__setitem__", lambda s: _overwrite(s, value), value_t)
             else:
-                self._inplace("__setitem__", lambda s: _shape.IndexPut.apply(s, value, basic=basic, index=advanced),
-                              value_t)
+                self._inplace(
+                    "__setitem__", lambda s: _shape.IndexPut.apply(s, value, basic=basic, index=advanced), value_t
+                )
             return
         region = self._data[_shape._concrete(basic)] if advanced is None else self._data
         if type(region) is np.ndarray:
@@ -864,9 +894,14 @@ class Tensor:
 
     def cuda(self, device=None, non_blocking=False):
         """Raises: chainrule has no GPU (it runs on the CPU with NumPy)."""
-        raise _device._no_gpu("Tensor.cuda", _device.device("cuda") if device is None
-                              else _device.device("cuda", device) if isinstance(device, int)
-                              else _device.device(device))
+        raise _device._no_gpu(
+            "Tensor.cuda",
+            _device.device("cuda")
+            if device is None
+            else _device.device("cuda", device)
+            if isinstance(device, int)
+            else _device.device(device),
+        )
 
     def float(self):
         return self.to(_dtypes.float32)
@@ -894,32 +929,41 @@ class Tensor:
 
     # ----- new tensors like this one (dtype and device inherited) -----
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
         """A copy of `data` with this tensor's dtype unless `dtype` is given (torch.Tensor.new_tensor)."""
-        return _creation.tensor(data, dtype=self._data.dtype if dtype is None else dtype, device=device,
-                                requires_grad=requires_grad)
+        return _creation.tensor(
+            data, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
+        )
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         """zeros(size) with this tensor's dtype unless `dtype` is given."""
-        return _creation.zeros(*size, dtype=self._data.dtype if dtype is None else dtype, device=device,
-                               requires_grad=requires_grad)
+        return _creation.zeros(
+            *size, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
+        )
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         """ones(size) with this tensor's dtype unless `dtype` is given."""
-        return _creation.ones(*size, dtype=self._data.dtype if dtype is None else dtype, device=device,
-                              requires_grad=requires_grad)
+        return _creation.ones(
+            *size, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
+        )
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         """empty(size) with this tensor's dtype unless `dtype` is given."""
-        return _creation.empty(*size, dtype=self._data.dtype if dtype is None else dtype, device=device,
-                               requires_grad=requires_grad)
+        return _creation.empty(
+            *size, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
+        )
 
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
         """full(size, fill_value) with this tensor's dtype unless `dtype` is given."""
-        return _creation.full(size, fill_value, dtype=self._data.dtype if dtype is None else dtype, device=device,
-                              requires_grad=requires_grad)
+        return _creation.full(
+            size,
+            fill_value,
+            dtype=self._data.dtype if dtype is None else dtype,
+            device=device,
+            requires_grad=requires_grad,
+        )
 
-    def t(self) -> "Tensor":
+    def t(self) -> Tensor:
         """The transpose of a matrix; 0-D and 1-D tensors come back as they are (torch.Tensor.t).
 
         Example:
@@ -933,12 +977,14 @@ class Tensor:
             )
         return _shape.transpose(self, 0, 1) if self._data.ndim == 2 else _shape.reshape(self, self.shape)
 
-    def t_(self) -> "Tensor":
+    def t_(self) -> Tensor:
         """t() in place: this tensor becomes its transpose (and, in a graph, takes the transpose's history)."""
         self._check_inplace("t_")
         if _trace_state["recorder"] is not None and _effects.active() is not None:
-            raise _effects.TraceError("jit: t_() changes a tensor's shape in place, which a replay cannot repeat; "
-                                  "use the out-of-place form, y = y.t().")
+            raise _effects.TraceError(
+                "jit: t_() changes a tensor's shape in place, which a replay cannot repeat; "
+                "use the out-of-place form, y = y.t()."
+            )
         result = self.t()
         self._data = result._data
         self._version += 1
@@ -1133,8 +1179,10 @@ def _install_method(export, added):
     """Methods are the registered op functions themselves: x.exp() is exp(x) (see autograd/primitive.py)."""
     for name in export.methods:
         if added and name in _OWN_METHODS:
-            raise TypeError(f"{export.name}: Tensor.{name} is defined by Tensor itself; a registered op "
-                            "cannot replace it. Choose another method name (method=...).")
+            raise TypeError(
+                f"{export.name}: Tensor.{name} is defined by Tensor itself; a registered op "
+                "cannot replace it. Choose another method name (method=...)."
+            )
         elif added:
             setattr(Tensor, name, export.fn)
         elif Tensor.__dict__.get(name) is export.fn:
@@ -1143,7 +1191,11 @@ def _install_method(export, added):
 
 _registry.on_export(_install_method)
 # Reading .grad is the slot's own C getter (no Python frame); writing checks the value.
-Tensor.grad = property(Tensor._grad.__get__, Tensor._set_grad, None,
-                       "The accumulated gradient (a Tensor of this tensor's shape and dtype) after backward, or None.")
+Tensor.grad = property(
+    Tensor._grad.__get__,
+    Tensor._set_grad,
+    None,
+    "The accumulated gradient (a Tensor of this tensor's shape and dtype) after backward, or None.",
+)
 Tensor.view_as = lambda self, other: _shape.view(self, other.shape)
 Tensor.reshape_as = lambda self, other: _shape.reshape(self, other.shape)

@@ -4,6 +4,7 @@ Checkpoints (chainrule.save, atomic) hold the model, optimizer, scheduler, the g
 state, the step and the history; the data order is a function of (seed, epoch), so a
 resumed run continues the exact loss trajectory of an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import csv
@@ -85,14 +86,22 @@ class History:
             writer = csv.writer(f)
             writer.writerow(COLUMNS)
             for row in self.rows:
-                writer.writerow(["" if isinstance(row[c], float) and math.isnan(row[c]) else
-                                 (repr(row[c]) if isinstance(row[c], float) else row[c]) for c in COLUMNS])
+                writer.writerow(
+                    [
+                        ""
+                        if isinstance(row[c], float) and math.isnan(row[c])
+                        else (repr(row[c]) if isinstance(row[c], float) else row[c])
+                        for c in COLUMNS
+                    ]
+                )
 
     @classmethod
-    def from_csv(cls, path) -> "History":
+    def from_csv(cls, path) -> History:
         with open(path, newline="") as f:
-            rows = [{c: (int(r[c]) if c in ("step", "epoch") else float(r[c]) if r[c] else math.nan) for c in COLUMNS}
-                    for r in csv.DictReader(f)]
+            rows = [
+                {c: (int(r[c]) if c in ("step", "epoch") else float(r[c]) if r[c] else math.nan) for c in COLUMNS}
+                for r in csv.DictReader(f)
+            ]
         return cls(rows)
 
     def _pack(self) -> dict:
@@ -100,7 +109,7 @@ class History:
         return {"columns": list(COLUMNS), "table": table}
 
     @classmethod
-    def _unpack(cls, packed) -> "History":
+    def _unpack(cls, packed) -> History:
         columns, table = packed["columns"], np.asarray(packed["table"])
         rows = [{c: (int(v) if c in ("step", "epoch") else float(v)) for c, v in zip(columns, r)} for r in table]
         return cls(rows)
@@ -108,6 +117,7 @@ class History:
     def plot(self, path, title: str | None = None) -> None:
         """Save a PNG of the loss and accuracy curves (matplotlib, Agg backend)."""
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
@@ -191,14 +201,18 @@ def _check_hyperparameters(ckpt, optimizer, path) -> None:
         for key, value in group.items():
             values = value if isinstance(value, (list, tuple)) else [value]
             if any(isinstance(v, float) and not math.isfinite(v) for v in values):
-                raise ValueError(f"{path}: the optimizer's param_groups[{i}] has {key}={value!r}; a checkpoint's "
-                                 "hyper-parameters must be finite. The file is corrupt or was edited; resume from "
-                                 "another checkpoint or start a new run")
+                raise ValueError(
+                    f"{path}: the optimizer's param_groups[{i}] has {key}={value!r}; a checkpoint's "
+                    "hyper-parameters must be finite. The file is corrupt or was edited; resume from "
+                    "another checkpoint or start a new run"
+                )
         try:
             optimizer._check_group({**optimizer.defaults, **group})
         except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}: the optimizer's param_groups[{i}] is refused: {e}. The file is corrupt or "
-                             "was edited; resume from another checkpoint or start a new run") from None
+            raise ValueError(
+                f"{path}: the optimizer's param_groups[{i}] is refused: {e}. The file is corrupt or "
+                "was edited; resume from another checkpoint or start a new run"
+            ) from None
 
 
 def _restore_all_or_nothing(ckpt, model, optimizer, scheduler):
@@ -218,12 +232,32 @@ def _restore_all_or_nothing(ckpt, model, optimizer, scheduler):
         raise
 
 
-def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, scheduler_interval: str = "epoch",
-        epochs: int | None = None, steps: int | None = None, batch_size: int = 32, shuffle: bool = True,
-        seed: int = 0, drop_last: bool = False, eval_data=None, eval_every: int | None = None,
-        metrics=None, log_every: int | None = None, print_fn=print, progress: bool = False,
-        early_stopping: int | None = None, checkpoint_dir=None, checkpoint_every: int | None = None,
-        resume: bool = False, jit: bool = False) -> History:
+def fit(
+    model,
+    train_data,
+    *,
+    loss_fn=cross_entropy,
+    optimizer,
+    scheduler=None,
+    scheduler_interval: str = "epoch",
+    epochs: int | None = None,
+    steps: int | None = None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: int = 0,
+    drop_last: bool = False,
+    eval_data=None,
+    eval_every: int | None = None,
+    metrics=None,
+    log_every: int | None = None,
+    print_fn=print,
+    progress: bool = False,
+    early_stopping: int | None = None,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    jit: bool = False,
+) -> History:
     """Train ``model`` with ``optimizer`` on ``train_data``; returns a History.
 
     Each step: forward a batch, J = loss_fn(model(x), y), backward, optimizer.step().
@@ -287,9 +321,11 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
     if resume and checkpoint_path is not None and checkpoint_path.exists():
         ckpt = load(checkpoint_path)
         if ckpt["seed"] != seed or ckpt["batch_size"] != batch_size:
-            raise ValueError(f"fit: the checkpoint {checkpoint_path} was written with seed={ckpt['seed']}, "
-                             f"batch_size={ckpt['batch_size']}; resume with the same values (got seed={seed}, "
-                             f"batch_size={batch_size}) so the data order matches")
+            raise ValueError(
+                f"fit: the checkpoint {checkpoint_path} was written with seed={ckpt['seed']}, "
+                f"batch_size={ckpt['batch_size']}; resume with the same values (got seed={seed}, "
+                f"batch_size={batch_size}) so the data order matches"
+            )
         _check_hyperparameters(ckpt, optimizer, checkpoint_path)
         _restore_all_or_nothing(ckpt, model, optimizer, scheduler)
         _dtypes.default_generator().bit_generator.state = ckpt["rng"]
@@ -298,11 +334,21 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
 
     def checkpoint():
         checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-              "scheduler": scheduler.state_dict() if scheduler is not None else None,
-              "rng": _dtypes.default_generator().bit_generator.state, "step": step, "seed": seed,
-              "batch_size": batch_size, "best": best, "bad_evals": bad_evals, "history": history._pack()},
-             checkpoint_path)
+        save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "rng": _dtypes.default_generator().bit_generator.state,
+                "step": step,
+                "seed": seed,
+                "batch_size": batch_size,
+                "best": best,
+                "bad_evals": bad_evals,
+                "history": history._pack(),
+            },
+            checkpoint_path,
+        )
 
     def train_step(xb, yb):
         out = model(xb)
@@ -321,6 +367,7 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
     say = print_fn
     if progress:
         from tqdm.auto import tqdm
+
         bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True, leave=True)
         if print_fn is print:
             say = bar.write
@@ -341,8 +388,11 @@ def fit(model, train_data, *, loss_fn=cross_entropy, optimizer, scheduler=None, 
                 row.update(step=step, epoch=epoch, loss=float(loss.item()), lr=float(optimizer.param_groups[0]["lr"]))
                 for name, fn in metrics.items():
                     row[name] = fn(out, yb)
-                if scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau) and (
-                        scheduler_interval == "step" or step % steps_per_epoch == 0):
+                if (
+                    scheduler is not None
+                    and not isinstance(scheduler, ReduceLROnPlateau)
+                    and (scheduler_interval == "step" or step % steps_per_epoch == 0)
+                ):
                     scheduler.step()
                 if say is not None and (step % log_every == 0 or step == total):
                     say(f"iter {step}, J={row['loss']:.6f}, accu={row['accuracy']:.2f}")
@@ -386,8 +436,10 @@ def load_checkpoint(directory, model, optimizer=None, scheduler=None) -> dict:
     """
     path = pathlib.Path(directory) / CHECKPOINT
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no checkpoint; expected a directory written by fit(checkpoint_dir=...) "
-                                "or `chainrule train --out DIR`")
+        raise FileNotFoundError(
+            f"{path}: no checkpoint; expected a directory written by fit(checkpoint_dir=...) "
+            "or `chainrule train --out DIR`"
+        )
     ckpt = load(path)
     if optimizer is not None:
         _check_hyperparameters(ckpt, optimizer, path)

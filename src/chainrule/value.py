@@ -14,6 +14,7 @@ chain of 100,000 ops works (no recursion limit).
 Tensor with the same value, and `to_tensor_graph(v)` replays the whole Value graph
 with chainrule Tensor ops (to check it against the engine, or keep going with tensors).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,7 @@ class Value:
         self._prev = set(_children)
         self._op = _op
         self.label = label
-        self._args = tuple(_children)   # ordered inputs (and exponent), for replaying as tensors
+        self._args = tuple(_children)  # ordered inputs (and exponent), for replaying as tensors
 
     # ----- ops (micrograd's set, plus exp/log/sigmoid) -----
 
@@ -42,6 +43,7 @@ class Value:
         def _backward():
             self.grad += out.grad
             other.grad += out.grad
+
         out._backward = _backward
         return out
 
@@ -52,19 +54,23 @@ class Value:
         def _backward():
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
+
         out._backward = _backward
         return out
 
     def __pow__(self, other):
         if isinstance(other, Value):
-            raise TypeError("Value ** Value is not supported (as in micrograd): use an int or float exponent, "
-                            "or (exponent * base.log()).exp() for a variable exponent")
+            raise TypeError(
+                "Value ** Value is not supported (as in micrograd): use an int or float exponent, "
+                "or (exponent * base.log()).exp() for a variable exponent"
+            )
         assert isinstance(other, (int, float)), "only supporting int/float powers for now"
-        out = Value(self.data ** other, (self,), f"**{other}")
+        out = Value(self.data**other, (self,), f"**{other}")
         out._args = (self, other)
 
         def _backward():
             self.grad += (other * self.data ** (other - 1)) * out.grad
+
         out._backward = _backward
         return out
 
@@ -79,6 +85,7 @@ class Value:
 
         def _backward():
             self.grad += (out.data > 0) * out.grad
+
         out._backward = _backward
         return out
 
@@ -87,7 +94,8 @@ class Value:
         out = Value(t, (self,), "tanh")
 
         def _backward():
-            self.grad += (1 - t ** 2) * out.grad
+            self.grad += (1 - t**2) * out.grad
+
         out._backward = _backward
         return out
 
@@ -96,6 +104,7 @@ class Value:
 
         def _backward():
             self.grad += out.data * out.grad
+
         out._backward = _backward
         return out
 
@@ -104,6 +113,7 @@ class Value:
 
         def _backward():
             self.grad += out.grad / self.data
+
         out._backward = _backward
         return out
 
@@ -114,6 +124,7 @@ class Value:
 
         def _backward():
             self.grad += s * (1 - s) * out.grad
+
         out._backward = _backward
         return out
 
@@ -162,14 +173,17 @@ class Value:
         return self * other
 
     def __truediv__(self, other):
-        return self * other ** -1
+        return self * other**-1
 
     def __rtruediv__(self, other):
-        return other * self ** -1
+        return other * self**-1
 
     def __repr__(self):
-        return f"Value(data={self.data}, grad={self.grad})" if not self.label else \
-            f"Value(data={self.data}, grad={self.grad}, label={self.label!r})"
+        return (
+            f"Value(data={self.data}, grad={self.grad})"
+            if not self.label
+            else f"Value(data={self.data}, grad={self.grad}, label={self.label!r})"
+        )
 
     # ----- moving to tensors -----
 
@@ -178,8 +192,7 @@ class Value:
         from . import _dtypes
         from .tensor import Tensor
 
-        return Tensor(self.data, dtype=dtype or _dtypes.float64, requires_grad=requires_grad,
-                      name=self.label or None)
+        return Tensor(self.data, dtype=dtype or _dtypes.float64, requires_grad=requires_grad, name=self.label or None)
 
 
 def to_tensor_graph(root, dtype=None):

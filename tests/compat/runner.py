@@ -4,6 +4,7 @@ A script under scripts/ is written as a PyTorch user would write it, with `chain
 lines. For the torch run the word `chainrule` is replaced by `torch` in the source, nothing else. A
 script reports the numbers worth comparing as lines `RESULT <name> <value>`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -96,7 +97,7 @@ def main(argv=None):
     import time
     import traceback
 
-    names = set((argv if argv is not None else sys.argv[1:]))
+    names = set(argv if argv is not None else sys.argv[1:])
     passed = 0
     paths = [p for p in script_paths() if not names or p.stem in names]
     for path in paths:

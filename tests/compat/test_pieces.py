@@ -3,6 +3,7 @@
 random_split/Subset and Generator (utils.data), Tensor.topk, Size, the RNN layers' defaults and repr,
 an optimizer over frozen parameters, and load's map_location/weights_only keywords.
 """
+
 import warnings
 
 import numpy as np
@@ -17,20 +18,32 @@ from chainrule.data import Subset, random_split
 torch = pytest.importorskip("torch")
 import torch.utils.data as tud  # noqa: E402
 
-
 # ----- random_split, Subset, Generator -----
 
-@pytest.mark.parametrize("n, lengths", [
-    (10, [3, 7]), (10, [0.5, 0.5]), (10, [0.3, 0.3, 0.4]), (11, [0.3, 0.3, 0.4]), (7, [0.1, 0.1, 0.8]),
-    (5, [0.25, 0.25, 0.25, 0.25]), (3, [0.5, 0.5]), (80, [0.75, 0.25]), (1, [1]), (5, [1]), (4, [0, 4]),
-])
+
+@pytest.mark.parametrize(
+    "n, lengths",
+    [
+        (10, [3, 7]),
+        (10, [0.5, 0.5]),
+        (10, [0.3, 0.3, 0.4]),
+        (11, [0.3, 0.3, 0.4]),
+        (7, [0.1, 0.1, 0.8]),
+        (5, [0.25, 0.25, 0.25, 0.25]),
+        (3, [0.5, 0.5]),
+        (80, [0.75, 0.25]),
+        (1, [1]),
+        (5, [1]),
+        (4, [0, 4]),
+    ],
+)
 def test_random_split_sizes_match_torch(n, lengths):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")              # both warn about empty splits
+        warnings.simplefilter("ignore")  # both warn about empty splits
         ours = random_split(list(range(n)), lengths, generator=cr.Generator().manual_seed(0))
         theirs = tud.random_split(list(range(n)), lengths, generator=torch.Generator().manual_seed(0))
     assert [len(s) for s in ours] == [len(s) for s in theirs]
-    assert sorted(x for s in ours for x in s) == list(range(n))    # a partition of the samples
+    assert sorted(x for s in ours for x in s) == list(range(n))  # a partition of the samples
 
 
 @pytest.mark.parametrize("n, lengths", [(10, [3, 3]), (10, [0.5, 0.6]), (10, [4, 7]), (10, [1.5, -0.5])])
@@ -62,17 +75,19 @@ def test_subset_indexes_like_torch():
     ours, theirs = Subset(base, [4, 0, 2]), tud.Subset(base, [4, 0, 2])
     assert len(ours) == len(theirs)
     assert [ours[i] for i in range(3)] == [theirs[i] for i in range(3)]
-    assert ours[[0, 2]].tolist() == theirs[[0, 2]].tolist() == [14, 12]   # one lookup with a list
+    assert ours[[0, 2]].tolist() == theirs[[0, 2]].tolist() == [14, 12]  # one lookup with a list
 
 
 def test_generator_is_seedable_like_torch():
     g = cr.Generator()
-    assert g.manual_seed(7) is g and g.initial_seed() == 7          # torch's manual_seed returns self too
+    assert g.manual_seed(7) is g and g.initial_seed() == 7  # torch's manual_seed returns self too
     assert torch.Generator().manual_seed(7).initial_seed() == 7
     first = g.permutation(10)
     assert (cr.Generator().manual_seed(7).permutation(10) == first).all()
-    assert cr.randn(3, generator=cr.Generator().manual_seed(1)).tolist() == \
+    assert (
         cr.randn(3, generator=cr.Generator().manual_seed(1)).tolist()
+        == cr.randn(3, generator=cr.Generator().manual_seed(1)).tolist()
+    )
     assert cr.Generator(device="cpu").device == cr.device("cpu")
     assert str(cr.Generator().device) == str(torch.Generator().device) == "cpu"
     with pytest.raises(RuntimeError, match="Generator: device 'cuda' needs"):
@@ -80,14 +95,17 @@ def test_generator_is_seedable_like_torch():
 
 
 def test_dataloader_takes_a_generator():
-    loader = cr.data.DataLoader(cr.data.TensorDataset(cr.arange(8)), batch_size=4, shuffle=True,
-                                generator=cr.Generator().manual_seed(3))
-    again = cr.data.DataLoader(cr.data.TensorDataset(cr.arange(8)), batch_size=4, shuffle=True,
-                               generator=cr.Generator().manual_seed(3))
+    loader = cr.data.DataLoader(
+        cr.data.TensorDataset(cr.arange(8)), batch_size=4, shuffle=True, generator=cr.Generator().manual_seed(3)
+    )
+    again = cr.data.DataLoader(
+        cr.data.TensorDataset(cr.arange(8)), batch_size=4, shuffle=True, generator=cr.Generator().manual_seed(3)
+    )
     assert [b[0].tolist() for b in loader] == [b[0].tolist() for b in again]
 
 
 # ----- topk -----
+
 
 @settings(deadline=None, max_examples=60)
 @given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3), data=st.data())
@@ -116,7 +134,7 @@ def test_topk_method_keywords_nan_and_ints_match_torch():
     data = np.array([[1.0, np.nan, 3.0, -2.0], [0.5, 4.0, -1.0, 2.0]], dtype=np.float32)
     v, i = cr.tensor(data).topk(2, 1, True)
     tv, ti = torch.tensor(data).topk(2, 1, True)
-    np.testing.assert_array_equal(v.numpy(), tv.numpy())              # NaN counts as the largest
+    np.testing.assert_array_equal(v.numpy(), tv.numpy())  # NaN counts as the largest
     np.testing.assert_array_equal(i.numpy(), ti.numpy())
     named = cr.tensor([3, 1, 2]).topk(k=2, largest=False)
     tnamed = torch.tensor([3, 1, 2]).topk(k=2, largest=False)
@@ -133,6 +151,7 @@ def test_topk_method_keywords_nan_and_ints_match_torch():
 
 # ----- Size -----
 
+
 def test_size_behaves_as_torch_size():
     x, t = cr.zeros(2, 3, 4), torch.zeros(2, 3, 4)
     assert x.size() == t.size() == (2, 3, 4)
@@ -147,6 +166,7 @@ def test_size_behaves_as_torch_size():
 
 
 # ----- nn.RNN / nn.RNNCell (their values are tested in tests/nn/test_recurrent_torch.py) -----
+
 
 def test_rnn_defaults_repr_and_errors_follow_torch():
     torch.manual_seed(0)
@@ -166,19 +186,21 @@ def test_rnn_defaults_repr_and_errors_follow_torch():
 
 # ----- optimizers over frozen parameters -----
 
-@pytest.mark.parametrize("make", [lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.9),
-                                  lambda lib, ps: lib.optim.Adam(ps, lr=0.1)])
+
+@pytest.mark.parametrize(
+    "make", [lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.9), lambda lib, ps: lib.optim.Adam(ps, lr=0.1)]
+)
 def test_optimizer_accepts_frozen_parameters_as_torch(make):
     """The blitz's fine-tuning recipe: freeze a layer, then hand all parameters to the optimizer."""
     results = []
     for lib in (cr, torch):
         frozen = lib.tensor([1.0, 2.0])
         trained = lib.tensor([3.0, -1.0], requires_grad=True)
-        opt = make(lib, [frozen, trained])                       # neither library refuses this
+        opt = make(lib, [frozen, trained])  # neither library refuses this
         (trained * trained * frozen).sum().backward()
         opt.step()
         assert frozen.grad is None and frozen.tolist() == [1.0, 2.0]
-        frozen.requires_grad_()                                   # unfrozen later: it trains
+        frozen.requires_grad_()  # unfrozen later: it trains
         opt.zero_grad()
         (trained * frozen).sum().backward()
         opt.step()
@@ -187,6 +209,7 @@ def test_optimizer_accepts_frozen_parameters_as_torch(make):
 
 
 # ----- load's PyTorch keywords -----
+
 
 def test_load_accepts_torch_keywords(tmp_path):
     path = tmp_path / "w.safetensors"
@@ -198,6 +221,7 @@ def test_load_accepts_torch_keywords(tmp_path):
 
 
 # ----- DataLoader's num_workers / pin_memory -----
+
 
 def test_dataloader_takes_num_workers_and_pin_memory_as_torch():
     x = np.arange(20, dtype=np.float32).reshape(10, 2)

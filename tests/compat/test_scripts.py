@@ -8,6 +8,7 @@ Each script under scripts/ is PyTorch code with `chainrule` in its import lines.
 
 `python -m tests.compat.runner` (with PYTHONPATH=src) prints which scripts run unchanged, and the count.
 """
+
 import functools
 import re
 
@@ -22,12 +23,12 @@ NAMES = [p.stem for p in script_paths()]
 COMPARED = [n for n in NAMES if re.search(r'^\s*print\(f?"RESULT ', (SCRIPTS_DIR / f"{n}.py").read_text(), re.M)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch_output(name):
     return run_script(SCRIPTS_DIR / f"{name}.py", "torch")
 
 
-@functools.lru_cache(maxsize=None)   # a script that raises is not cached: it raises again where used
+@functools.cache  # a script that raises is not cached: it raises again where used
 def _chainrule_output(name):
     return run_script(SCRIPTS_DIR / f"{name}.py", "chainrule")
 

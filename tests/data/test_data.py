@@ -1,4 +1,5 @@
 """chainrule.data: loaders, built-in data sets, and readers that name the file when they refuse it."""
+
 import gzip
 import struct
 
@@ -40,8 +41,10 @@ def test_shuffle_with_seed_is_a_function_of_seed_and_epoch():
 
 def test_shuffle_with_generator_and_global_seed():
     ds = data.TensorDataset(np.arange(50))
-    orders = [next(iter(data.DataLoader(ds, batch_size=50, shuffle=True,
-                                         generator=np.random.default_rng(3))))[0].numpy() for _ in range(2)]
+    orders = [
+        next(iter(data.DataLoader(ds, batch_size=50, shuffle=True, generator=np.random.default_rng(3))))[0].numpy()
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(*orders)
     cr.manual_seed(0)
     one = next(iter(data.DataLoader(ds, batch_size=50, shuffle=True)))[0].numpy()
@@ -59,7 +62,7 @@ def test_custom_dataset_uses_collate():
         def __getitem__(self, i):
             return float(i), {"sq": i * i}
 
-    (xb, d), = list(data.DataLoader(Squares(), batch_size=5))
+    ((xb, d),) = list(data.DataLoader(Squares(), batch_size=5))
     assert xb.dtype == np.float32 and xb.numpy().tolist() == [0, 1, 2, 3, 4]
     assert d["sq"].numpy().tolist() == [0, 1, 4, 9, 16]
 
@@ -85,6 +88,7 @@ def test_xor_and_digits():
 def test_mnist1d_is_generated_locally_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     import requests  # the generator's module imports requests; make any use of the network fail loudly
+
     monkeypatch.setattr(requests, "get", lambda *a, **k: pytest.fail("mnist1d() must never download"))
     state = np.random.get_state()[1].copy()
     d = data.mnist1d()

@@ -1,4 +1,5 @@
 """Shared helpers for the nn tests: copying weights into torch and comparing forward/backward."""
+
 import numpy as np
 import torch
 

@@ -1,5 +1,6 @@
 """ops.conv primitives: convolution (1-D, 2-D, stride, padding, dilation, groups), its transposes,
 pooling and the fused linear: gradcheck, gradgradcheck, and PyTorch for values and gradients."""
+
 import numpy as np
 import pytest
 import torch
@@ -33,11 +34,11 @@ CONV_CASES = [
     (1, 2, 3, (9,), 4, 3, 1, 0, 1, 1),
     (1, 2, 3, (9,), 4, 3, 2, 1, 1, 1),
     (1, 2, 4, (11,), 6, 3, 2, 2, 2, 2),
-    (1, 3, 1, (40,), 25, 5, 2, 2, 1, 1),        # the MNIST-1D stem
+    (1, 3, 1, (40,), 25, 5, 2, 2, 1, 1),  # the MNIST-1D stem
     (2, 2, 3, (5, 5), 4, 3, 1, 0, 1, 1),
     (2, 2, 3, (5, 5), 4, 3, 2, 1, 1, 1),
     (2, 2, 3, (6, 5), 4, (2, 3), (2, 1), (1, 0), 1, 1),
-    (2, 1, 4, (7, 7), 4, 3, 1, 2, 2, 4),        # depthwise, dilated
+    (2, 1, 4, (7, 7), 4, 3, 1, 2, 2, 4),  # depthwise, dilated
 ]
 
 
@@ -51,8 +52,11 @@ def test_conv_matches_torch_float64(case):
     b = rng.standard_normal(o)
     ours_fn, torch_fn = (F.conv1d, TF.conv1d) if d == 1 else (F.conv2d, TF.conv2d)
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    ref, ref_grads = torch_grads(lambda *a: torch_fn(*a, **kw), [x, w, b],
-                                 g := rng.standard_normal(torch_fn(torch.tensor(x), torch.tensor(w), **kw).shape))
+    ref, ref_grads = torch_grads(
+        lambda *a: torch_fn(*a, **kw),
+        [x, w, b],
+        g := rng.standard_normal(torch_fn(torch.tensor(x), torch.tensor(w), **kw).shape),
+    )
     out, grads = ours_grads(lambda *a: ours_fn(*a, **kw), [x, w, b], g)
     np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
     for mine, theirs in zip(grads, ref_grads):
@@ -82,8 +86,7 @@ def test_conv2d_gradcheck(stride, padding):
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2)])
 def test_conv1d_gradcheck(stride, padding, dilation):
     x, w, b = leaf((2, 3, 7), 0), leaf((4, 3, 3), 1), leaf((4,), 2)
-    assert cr.gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=stride, padding=padding, dilation=dilation),
-                        (x, w, b))
+    assert cr.gradcheck(lambda x, w, b: F.conv1d(x, w, b, stride=stride, padding=padding, dilation=dilation), (x, w, b))
 
 
 @pytest.mark.parametrize("d, stride, padding, groups", [(1, 2, 1, 1), (2, 1, 1, 1), (2, 2, 0, 2), (1, 1, 0, 2)])
@@ -147,8 +150,12 @@ POOL_CASES = [
 
 def _pool_fns(kind, d):
     ours = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d, ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d}
-    theirs = {("max", 1): TF.max_pool1d, ("max", 2): TF.max_pool2d, ("avg", 1): TF.avg_pool1d,
-              ("avg", 2): TF.avg_pool2d}
+    theirs = {
+        ("max", 1): TF.max_pool1d,
+        ("max", 2): TF.max_pool2d,
+        ("avg", 1): TF.avg_pool1d,
+        ("avg", 2): TF.avg_pool2d,
+    }
     return ours[kind, d], theirs[kind, d]
 
 
@@ -184,7 +191,7 @@ def test_max_pool_ties_and_indices():
     x = cr.tensor([[[1.0, 1.0, 0.0, 2.0]]], requires_grad=True)
     out, idx = F.max_pool1d(x, 2, return_indices=True)
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad._data, [[[1.0, 0.0, 0.0, 1.0]]])   # first maximum wins, as torch
+    np.testing.assert_array_equal(x.grad._data, [[[1.0, 0.0, 0.0, 1.0]]])  # first maximum wins, as torch
     np.testing.assert_array_equal(idx._data, [[[0, 3]]])
     _, tidx = TF.max_pool1d(torch.tensor(x._data), 2, return_indices=True)
     np.testing.assert_array_equal(idx._data, tidx.numpy())

@@ -1,4 +1,5 @@
 """chainrule.nn.functional: the exported names, and the functional forms against torch.nn.functional."""
+
 import subprocess
 import sys
 
@@ -10,9 +11,11 @@ import torch.nn.functional as TF
 import chainrule as cr
 from chainrule.nn import functional as F
 
-NAMES = ("relu leaky_relu elu gelu silu softplus sigmoid tanh softmax log_softmax one_hot cross_entropy nll_loss "
-         "mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits linear conv1d conv2d max_pool1d "
-         "max_pool2d avg_pool1d avg_pool2d dropout batch_norm layer_norm embedding pad").split()
+NAMES = (
+    "relu leaky_relu elu gelu silu softplus sigmoid tanh softmax log_softmax one_hot cross_entropy nll_loss "
+    "mse_loss l1_loss binary_cross_entropy binary_cross_entropy_with_logits linear conv1d conv2d max_pool1d "
+    "max_pool2d avg_pool1d avg_pool2d dropout batch_norm layer_norm embedding pad"
+).split()
 
 
 def test_every_name_is_exported_and_callable():
@@ -23,9 +26,11 @@ def test_every_name_is_exported_and_callable():
 
 
 def test_nn_is_a_lazy_subpackage():
-    code = ("import sys, chainrule as cr; assert 'chainrule.nn' not in sys.modules; "
-            "L = cr.nn.Linear; import chainrule.nn as nn; from chainrule.nn import functional as F; "
-            "assert nn.Linear is L and F.conv2d is not None; print('ok')")
+    code = (
+        "import sys, chainrule as cr; assert 'chainrule.nn' not in sys.modules; "
+        "L = cr.nn.Linear; import chainrule.nn as nn; from chainrule.nn import functional as F; "
+        "assert nn.Linear is L and F.conv2d is not None; print('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
 
@@ -36,8 +41,9 @@ def test_functional_batch_norm_and_layer_norm_match_torch():
     w, b = rng.standard_normal(3), rng.standard_normal(3)
     rm, rv = np.zeros(3), np.ones(3)
     trm, trv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
-    out = F.batch_norm(cr.tensor(x), cr.tensor(rm), cr.tensor(rv), cr.tensor(w), cr.tensor(b), training=True,
-                       momentum=0.2)
+    out = F.batch_norm(
+        cr.tensor(x), cr.tensor(rm), cr.tensor(rv), cr.tensor(w), cr.tensor(b), training=True, momentum=0.2
+    )
     ref = TF.batch_norm(torch.tensor(x), trm, trv, torch.tensor(w), torch.tensor(b), training=True, momentum=0.2)
     np.testing.assert_allclose(out._data, ref.numpy(), atol=1e-12)
     ln = F.layer_norm(cr.tensor(x), (5,), eps=1e-3)

@@ -1,4 +1,5 @@
 """nn.init: bounds and statistics against PyTorch's formulas; generator= and the global seed."""
+
 import math
 
 import numpy as np
@@ -14,31 +15,46 @@ def test_calculate_gain_matches_torch():
     for name in ("linear", "conv2d", "sigmoid", "tanh", "relu", "selu"):
         assert init.calculate_gain(name) == pytest.approx(torch.nn.init.calculate_gain(name))
     for slope in (None, 0.2, math.sqrt(5)):
-        assert init.calculate_gain("leaky_relu", slope) == pytest.approx(torch.nn.init.calculate_gain("leaky_relu", slope))
+        assert init.calculate_gain("leaky_relu", slope) == pytest.approx(
+            torch.nn.init.calculate_gain("leaky_relu", slope)
+        )
     with pytest.raises(ValueError, match="unsupported nonlinearity"):
         init.calculate_gain("swishy")
 
 
 def test_fans_match_torch():
     for shape in ((5, 3), (25, 1, 5), (8, 4, 3, 3)):
-        assert init._calculate_fan_in_and_fan_out(cr.zeros(*shape)) == \
-            torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(shape))
+        assert init._calculate_fan_in_and_fan_out(cr.zeros(*shape)) == torch.nn.init._calculate_fan_in_and_fan_out(
+            torch.zeros(shape)
+        )
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         init._calculate_fan_in_and_fan_out(cr.zeros(3))
 
 
-@pytest.mark.parametrize("fn, kwargs, kind, scale", [
-    (init.kaiming_uniform_, {}, "uniform", lambda fi, fo: math.sqrt(6 / fi)),
-    (init.kaiming_uniform_, {"a": math.sqrt(5)}, "uniform", lambda fi, fo: 1 / math.sqrt(fi)),
-    (init.kaiming_uniform_, {"mode": "fan_out", "nonlinearity": "relu"}, "uniform",
-     lambda fi, fo: math.sqrt(6 / fo)),
-    (init.kaiming_normal_, {"nonlinearity": "relu"}, "normal", lambda fi, fo: math.sqrt(2 / fi)),
-    (init.kaiming_normal_, {"mode": "fan_out", "nonlinearity": "tanh"}, "normal", lambda fi, fo: 5 / 3 / math.sqrt(fo)),
-    (init.xavier_uniform_, {"gain": 2.0}, "uniform", lambda fi, fo: 2 * math.sqrt(6 / (fi + fo))),
-    (init.xavier_normal_, {}, "normal", lambda fi, fo: math.sqrt(2 / (fi + fo))),
-])
+@pytest.mark.parametrize(
+    "fn, kwargs, kind, scale",
+    [
+        (init.kaiming_uniform_, {}, "uniform", lambda fi, fo: math.sqrt(6 / fi)),
+        (init.kaiming_uniform_, {"a": math.sqrt(5)}, "uniform", lambda fi, fo: 1 / math.sqrt(fi)),
+        (
+            init.kaiming_uniform_,
+            {"mode": "fan_out", "nonlinearity": "relu"},
+            "uniform",
+            lambda fi, fo: math.sqrt(6 / fo),
+        ),
+        (init.kaiming_normal_, {"nonlinearity": "relu"}, "normal", lambda fi, fo: math.sqrt(2 / fi)),
+        (
+            init.kaiming_normal_,
+            {"mode": "fan_out", "nonlinearity": "tanh"},
+            "normal",
+            lambda fi, fo: 5 / 3 / math.sqrt(fo),
+        ),
+        (init.xavier_uniform_, {"gain": 2.0}, "uniform", lambda fi, fo: 2 * math.sqrt(6 / (fi + fo))),
+        (init.xavier_normal_, {}, "normal", lambda fi, fo: math.sqrt(2 / (fi + fo))),
+    ],
+)
 def test_initializer_statistics(fn, kwargs, kind, scale):
-    w = cr.zeros(200, 50, 3, dtype=cr.float64)           # fan_in 150, fan_out 600, 30k entries
+    w = cr.zeros(200, 50, 3, dtype=cr.float64)  # fan_in 150, fan_out 600, 30k entries
     fi, fo = 150, 600
     s = scale(fi, fo)
     out = fn(w, generator=np.random.default_rng(0), **kwargs)
@@ -47,7 +63,7 @@ def test_initializer_statistics(fn, kwargs, kind, scale):
     n = data.size
     if kind == "uniform":
         assert np.abs(data).max() <= s
-        assert np.abs(data).max() > 0.999 * s                       # the bound is reached, not a smaller one
+        assert np.abs(data).max() > 0.999 * s  # the bound is reached, not a smaller one
         std = s / math.sqrt(3)
     else:
         std = s
@@ -57,9 +73,11 @@ def test_initializer_statistics(fn, kwargs, kind, scale):
 
 def test_torch_bounds_agree_for_default_layer_init():
     # Linear / Conv default: every weight within 1/sqrt(fan_in), as torch's layer (same formula).
-    for ours, theirs in ((nn.Linear(30, 20), torch.nn.Linear(30, 20)),
-                         (nn.Conv1d(4, 6, 5), torch.nn.Conv1d(4, 6, 5)),
-                         (nn.Conv2d(3, 8, 3), torch.nn.Conv2d(3, 8, 3))):
+    for ours, theirs in (
+        (nn.Linear(30, 20), torch.nn.Linear(30, 20)),
+        (nn.Conv1d(4, 6, 5), torch.nn.Conv1d(4, 6, 5)),
+        (nn.Conv2d(3, 8, 3), torch.nn.Conv2d(3, 8, 3)),
+    ):
         fan_in = ours.weight._data[0].size
         bound = 1 / math.sqrt(fan_in)
         assert np.abs(ours.weight._data).max() <= bound
@@ -84,7 +102,7 @@ def test_generator_and_global_seed_reproducible():
 
 
 def test_simple_fills_keep_dtype_and_work_on_parameters():
-    p = nn.Parameter(cr.zeros(2, 3))                 # requires grad: the fill must happen under no_grad
+    p = nn.Parameter(cr.zeros(2, 3))  # requires grad: the fill must happen under no_grad
     init.constant_(p, 0.5)
     assert p.dtype == np.float32 and np.all(p._data == 0.5) and p.requires_grad and p.grad_fn is None
     init.ones_(p)

@@ -1,4 +1,5 @@
 """Activations with PyTorch's inplace=True: functional and module forms, against torch."""
+
 import numpy as np
 import pytest
 import torch
@@ -61,10 +62,15 @@ def test_inplace_on_a_leaf_that_requires_grad_is_refused_as_in_torch(name, call)
 
 
 MODULES = [
-    ("ReLU", dict(inplace=True)), ("LeakyReLU", dict(negative_slope=0.2, inplace=True)),
-    ("ELU", dict(alpha=0.7, inplace=True)), ("SELU", dict(inplace=True)),
-    ("Hardtanh", dict(min_val=-0.5, max_val=0.8, inplace=True)), ("Mish", dict(inplace=True)),
-    ("Dropout", dict(p=0.2)), ("Dropout", dict(p=1.0, inplace=True)), ("ReLU", {}),
+    ("ReLU", dict(inplace=True)),
+    ("LeakyReLU", dict(negative_slope=0.2, inplace=True)),
+    ("ELU", dict(alpha=0.7, inplace=True)),
+    ("SELU", dict(inplace=True)),
+    ("Hardtanh", dict(min_val=-0.5, max_val=0.8, inplace=True)),
+    ("Mish", dict(inplace=True)),
+    ("Dropout", dict(p=0.2)),
+    ("Dropout", dict(p=1.0, inplace=True)),
+    ("ReLU", {}),
 ]
 
 

@@ -1,5 +1,6 @@
 """Every layer: gradcheck in float64, and the same layer in PyTorch (same weights) gives the same
 outputs, input gradients and parameter gradients (float64 at 1e-10, float32 at 1e-5)."""
+
 import numpy as np
 import pytest
 import torch
@@ -30,14 +31,21 @@ def _sum_outputs(out):
 
 # ----- Linear -----
 
+
 def test_linear_gradcheck_and_torch():
     layer = nn.Linear(4, 3, dtype=F64)
     check_layer(layer, double((2, 4)))
-    assert cr.gradgradcheck(lambda x, w, b: layer(x), (cr.tensor(double((2, 4)), requires_grad=True),
-                                                         layer.weight, layer.bias))
+    assert cr.gradgradcheck(
+        lambda x, w, b: layer(x), (cr.tensor(double((2, 4)), requires_grad=True), layer.weight, layer.bias)
+    )
     compare_with_torch(layer, torch.nn.Linear(4, 3, dtype=torch.float64), double((2, 4)), 1e-10, 1e-10)
-    compare_with_torch(nn.Linear(4, 3, bias=False, dtype=F64), torch.nn.Linear(4, 3, bias=False, dtype=torch.float64),
-                       double((2, 5, 4)), 1e-10, 1e-10)
+    compare_with_torch(
+        nn.Linear(4, 3, bias=False, dtype=F64),
+        torch.nn.Linear(4, 3, bias=False, dtype=torch.float64),
+        double((2, 5, 4)),
+        1e-10,
+        1e-10,
+    )
 
 
 def test_linear_float32():
@@ -50,10 +58,12 @@ def test_linear_error_names_layer_shapes_and_fix():
         nn.Linear(4, 3)(cr.zeros(2, 5))
     assert str(info.value).startswith(
         "Linear(in_features=4, out_features=3, bias=True): input has 5 features in its last dimension "
-        "(shape (2, 5)); expected 4")
+        "(shape (2, 5)); expected 4"
+    )
 
 
 # ----- Conv -----
+
 
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("padding", [0, 1])
@@ -61,8 +71,9 @@ def test_conv2d_layer(stride, padding):
     layer = nn.Conv2d(3, 2, 3, stride=stride, padding=padding, dtype=F64)
     x = double((2, 3, 5, 5))
     check_layer(layer, x)
-    compare_with_torch(layer, torch.nn.Conv2d(3, 2, 3, stride=stride, padding=padding, dtype=torch.float64), x,
-                       1e-10, 1e-10)
+    compare_with_torch(
+        layer, torch.nn.Conv2d(3, 2, 3, stride=stride, padding=padding, dtype=torch.float64), x, 1e-10, 1e-10
+    )
 
 
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 1, 2)])
@@ -70,24 +81,49 @@ def test_conv1d_layer(stride, padding, dilation):
     layer = nn.Conv1d(3, 4, 3, stride=stride, padding=padding, dilation=dilation, dtype=F64)
     x = double((2, 3, 8))
     check_layer(layer, x)
-    compare_with_torch(layer, torch.nn.Conv1d(3, 4, 3, stride=stride, padding=padding, dilation=dilation,
-                                              dtype=torch.float64), x, 1e-10, 1e-10)
+    compare_with_torch(
+        layer,
+        torch.nn.Conv1d(3, 4, 3, stride=stride, padding=padding, dilation=dilation, dtype=torch.float64),
+        x,
+        1e-10,
+        1e-10,
+    )
 
 
 def test_conv_layers_float32():
-    compare_with_torch(nn.Conv1d(1, 25, 5), torch.nn.Conv1d(1, 25, 5), double((8, 1, 40)).astype(np.float32),
-                       1e-5, 1e-5)
-    compare_with_torch(nn.Conv2d(3, 4, 3, stride=2, padding=1, groups=1),
-                       torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), double((2, 3, 7, 7)).astype(np.float32),
-                       1e-5, 1e-5)
+    compare_with_torch(
+        nn.Conv1d(1, 25, 5), torch.nn.Conv1d(1, 25, 5), double((8, 1, 40)).astype(np.float32), 1e-5, 1e-5
+    )
+    compare_with_torch(
+        nn.Conv2d(3, 4, 3, stride=2, padding=1, groups=1),
+        torch.nn.Conv2d(3, 4, 3, stride=2, padding=1),
+        double((2, 3, 7, 7)).astype(np.float32),
+        1e-5,
+        1e-5,
+    )
 
 
 def test_mnist1d_cnn_matches_torch():
-    ours = nn.Sequential(nn.Conv1d(1, 25, 5, stride=2, padding=2), nn.ReLU(), nn.Conv1d(25, 25, 3, 2, 1), nn.ReLU(),
-                         nn.Conv1d(25, 25, 3, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(125, 10))
-    theirs = torch.nn.Sequential(torch.nn.Conv1d(1, 25, 5, stride=2, padding=2), torch.nn.ReLU(),
-                                 torch.nn.Conv1d(25, 25, 3, 2, 1), torch.nn.ReLU(), torch.nn.Conv1d(25, 25, 3, 2, 1),
-                                 torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(125, 10))
+    ours = nn.Sequential(
+        nn.Conv1d(1, 25, 5, stride=2, padding=2),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, 2, 1),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, 2, 1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(125, 10),
+    )
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv1d(1, 25, 5, stride=2, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.Conv1d(25, 25, 3, 2, 1),
+        torch.nn.ReLU(),
+        torch.nn.Conv1d(25, 25, 3, 2, 1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(125, 10),
+    )
     compare_with_torch(ours, theirs, double((16, 1, 40)).astype(np.float32), 1e-5, 1e-5)
 
 
@@ -101,12 +137,16 @@ def test_conv_layer_error():
 
 # ----- pooling -----
 
-@pytest.mark.parametrize("ours, theirs, shape", [
-    (nn.MaxPool1d(2), torch.nn.MaxPool1d(2), (2, 3, 6)),
-    (nn.MaxPool2d(2, stride=1), torch.nn.MaxPool2d(2, stride=1), (2, 3, 5, 5)),
-    (nn.AvgPool1d(3, stride=2, padding=1), torch.nn.AvgPool1d(3, stride=2, padding=1), (2, 3, 7)),
-    (nn.AvgPool2d(2), torch.nn.AvgPool2d(2), (2, 3, 4, 4)),
-])
+
+@pytest.mark.parametrize(
+    "ours, theirs, shape",
+    [
+        (nn.MaxPool1d(2), torch.nn.MaxPool1d(2), (2, 3, 6)),
+        (nn.MaxPool2d(2, stride=1), torch.nn.MaxPool2d(2, stride=1), (2, 3, 5, 5)),
+        (nn.AvgPool1d(3, stride=2, padding=1), torch.nn.AvgPool1d(3, stride=2, padding=1), (2, 3, 7)),
+        (nn.AvgPool2d(2), torch.nn.AvgPool2d(2), (2, 3, 4, 4)),
+    ],
+)
 def test_pool_layers(ours, theirs, shape):
     x = double(shape)
     check_layer(ours, x)
@@ -122,11 +162,15 @@ def test_pool_stride_defaults_to_kernel():
 
 # ----- normalization -----
 
-@pytest.mark.parametrize("ours_cls, theirs_cls, shape", [
-    (nn.BatchNorm1d, torch.nn.BatchNorm1d, (5, 3)),
-    (nn.BatchNorm1d, torch.nn.BatchNorm1d, (4, 3, 2)),
-    (nn.BatchNorm2d, torch.nn.BatchNorm2d, (2, 3, 3, 3)),
-])
+
+@pytest.mark.parametrize(
+    "ours_cls, theirs_cls, shape",
+    [
+        (nn.BatchNorm1d, torch.nn.BatchNorm1d, (5, 3)),
+        (nn.BatchNorm1d, torch.nn.BatchNorm1d, (4, 3, 2)),
+        (nn.BatchNorm2d, torch.nn.BatchNorm2d, (2, 3, 3, 3)),
+    ],
+)
 def test_batchnorm_train_and_eval_match_torch(ours_cls, theirs_cls, shape):
     ours = ours_cls(3, momentum=0.3, dtype=F64)
     theirs = theirs_cls(3, momentum=0.3, dtype=torch.float64)
@@ -185,6 +229,7 @@ def test_layernorm():
 
 # ----- embedding -----
 
+
 def test_embedding():
     layer = nn.Embedding(6, 3, dtype=F64)
     idx = np.array([[1, 2, 1], [5, 0, 1]])
@@ -200,6 +245,7 @@ def test_embedding():
 
 
 # ----- recurrent -----
+
 
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2])
@@ -231,7 +277,7 @@ def test_rnn_initial_state_and_float32():
     np.testing.assert_allclose(h._data, th.detach().numpy(), rtol=1e-5, atol=1e-6)
     lstm, tlstm = nn.LSTM(3, 4), torch.nn.LSTM(3, 4)
     to_torch_weights(lstm, tlstm)
-    out, (h, c) = lstm(cr.tensor(x[:, 0]))   # unbatched (seq, features)
+    out, (h, c) = lstm(cr.tensor(x[:, 0]))  # unbatched (seq, features)
     tout, (th, tc) = tlstm(torch.tensor(x[:, 0]))
     assert h.shape == (1, 4)
     np.testing.assert_allclose(c._data, tc.detach().numpy(), rtol=1e-5, atol=1e-6)
@@ -256,6 +302,7 @@ def test_rnn_input_error():
 
 
 # ----- dropout -----
+
 
 def test_dropout_identity_cases():
     x = cr.randn(100)
@@ -284,29 +331,47 @@ def test_dropout_train_statistics_and_gradient():
 
 # ----- activations and losses -----
 
-@pytest.mark.parametrize("ours, theirs", [
-    (nn.ReLU(), torch.nn.ReLU()), (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)), (nn.Sigmoid(), torch.nn.Sigmoid()),
-    (nn.Tanh(), torch.nn.Tanh()), (nn.GELU(), torch.nn.GELU()), (nn.GELU("tanh"), torch.nn.GELU("tanh")),
-    (nn.ELU(0.5), torch.nn.ELU(0.5)), (nn.SiLU(), torch.nn.SiLU()), (nn.Softplus(2.0), torch.nn.Softplus(2.0)),
-    (nn.Softmax(dim=1), torch.nn.Softmax(dim=1)), (nn.LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1)),
-    (nn.Identity(), torch.nn.Identity()), (nn.Flatten(), torch.nn.Flatten()),
-])
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (nn.ReLU(), torch.nn.ReLU()),
+        (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)),
+        (nn.Sigmoid(), torch.nn.Sigmoid()),
+        (nn.Tanh(), torch.nn.Tanh()),
+        (nn.GELU(), torch.nn.GELU()),
+        (nn.GELU("tanh"), torch.nn.GELU("tanh")),
+        (nn.ELU(0.5), torch.nn.ELU(0.5)),
+        (nn.SiLU(), torch.nn.SiLU()),
+        (nn.Softplus(2.0), torch.nn.Softplus(2.0)),
+        (nn.Softmax(dim=1), torch.nn.Softmax(dim=1)),
+        (nn.LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1)),
+        (nn.Identity(), torch.nn.Identity()),
+        (nn.Flatten(), torch.nn.Flatten()),
+    ],
+)
 def test_activation_modules(ours, theirs):
     x = double((3, 4)) * 2
     check_layer(ours, x)
     compare_with_torch(ours, theirs, x, 1e-10, 1e-12)
 
 
-@pytest.mark.parametrize("ours, theirs, target", [
-    (nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss(), np.array([0, 3, 1])),
-    (nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1),
-     torch.nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1), np.array([2, 2, 1])),
-    (nn.NLLLoss(), torch.nn.NLLLoss(), np.array([1, 0, 3])),
-    (nn.MSELoss(), torch.nn.MSELoss(), double((3, 4), 7)),
-    (nn.L1Loss(reduction="none"), torch.nn.L1Loss(reduction="none"), double((3, 4), 7)),
-    (nn.BCEWithLogitsLoss(), torch.nn.BCEWithLogitsLoss(), np.random.default_rng(1).random((3, 4))),
-    (nn.BCELoss(), torch.nn.BCELoss(), np.random.default_rng(1).random((3, 4))),
-])
+@pytest.mark.parametrize(
+    "ours, theirs, target",
+    [
+        (nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss(), np.array([0, 3, 1])),
+        (
+            nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1),
+            torch.nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1),
+            np.array([2, 2, 1]),
+        ),
+        (nn.NLLLoss(), torch.nn.NLLLoss(), np.array([1, 0, 3])),
+        (nn.MSELoss(), torch.nn.MSELoss(), double((3, 4), 7)),
+        (nn.L1Loss(reduction="none"), torch.nn.L1Loss(reduction="none"), double((3, 4), 7)),
+        (nn.BCEWithLogitsLoss(), torch.nn.BCEWithLogitsLoss(), np.random.default_rng(1).random((3, 4))),
+        (nn.BCELoss(), torch.nn.BCELoss(), np.random.default_rng(1).random((3, 4))),
+    ],
+)
 def test_loss_modules(ours, theirs, target):
     x = double((3, 4))
     if isinstance(ours, nn.BCELoss):

@@ -1,4 +1,5 @@
 """Module and Parameter: registration, traversal, modes, state_dict round trip, loading errors, repr."""
+
 from collections import OrderedDict
 
 import numpy as np
@@ -35,8 +36,12 @@ def test_registration_and_traversal():
     net = Net()
     names = [n for n, _ in net.named_parameters()]
     assert names == ["scale", "fc1.weight", "fc1.bias", "bn.weight", "bn.bias", "fc2.weight", "fc2.bias"]
-    assert [n for n, _ in net.named_buffers()] == ["step", "bn.running_mean", "bn.running_var",
-                                                    "bn.num_batches_tracked"]
+    assert [n for n, _ in net.named_buffers()] == [
+        "step",
+        "bn.running_mean",
+        "bn.running_var",
+        "bn.num_batches_tracked",
+    ]
     assert [n for n, _ in net.named_children()] == ["fc1", "bn", "drop", "fc2"]
     assert [n for n, _ in net.named_modules()] == ["", "fc1", "bn", "drop", "fc2"]
     assert len(list(net.modules())) == 5 and len(list(net.children())) == 4
@@ -100,8 +105,19 @@ def test_state_dict_round_trip():
     a(cr.randn(8, 4))  # moves BatchNorm's running statistics
     sd = a.state_dict()
     assert isinstance(sd, OrderedDict)
-    assert list(sd) == ["scale", "step", "fc1.weight", "fc1.bias", "bn.weight", "bn.bias", "bn.running_mean",
-                        "bn.running_var", "bn.num_batches_tracked", "fc2.weight", "fc2.bias"]
+    assert list(sd) == [
+        "scale",
+        "step",
+        "fc1.weight",
+        "fc1.bias",
+        "bn.weight",
+        "bn.bias",
+        "bn.running_mean",
+        "bn.running_var",
+        "bn.num_batches_tracked",
+        "fc2.weight",
+        "fc2.bias",
+    ]
     assert not any(v.requires_grad for v in sd.values())
     assert int(sd["bn.num_batches_tracked"].item()) == 1
     result = b.load_state_dict(sd)
@@ -153,7 +169,7 @@ def test_repr_is_pytorch_like():
         "  )\n"
         ")"
     )
-    assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2, inplace=False)"   # torch.nn.Dropout's repr
+    assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2, inplace=False)"  # torch.nn.Dropout's repr
     assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"
 
 
@@ -194,8 +210,14 @@ def test_residual_wrappers():
         nn.Residual(nn.Linear(4, 3))(x)
     block = nn.ResidualBlock(4, hidden=8)
     assert block(x).shape == (2, 4)
-    assert [n for n, _ in block.named_parameters()] == ["norm.weight", "norm.bias", "fc1.weight", "fc1.bias",
-                                                       "fc2.weight", "fc2.bias"]
+    assert [n for n, _ in block.named_parameters()] == [
+        "norm.weight",
+        "norm.bias",
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+    ]
 
 
 def test_clip_grad_norm_matches_torch():

@@ -4,6 +4,7 @@ Each case builds the torch layer, loads its state_dict into ours (so parameter n
 must be torch's), runs both on the same input and initial state, and compares the outputs, the
 final states and the gradients of the input, the initial state and every parameter.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -33,8 +34,9 @@ def _pair(cls, options, seed=0):
     theirs = getattr(torch.nn, cls)(IN, HIDDEN, dtype=torch.float64, **options)
     ours = getattr(nn, cls)(IN, HIDDEN, dtype=cr.float64, **options)
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert [tuple(v.shape) for v in ours.state_dict().values()] == \
-        [tuple(v.shape) for v in theirs.state_dict().values()]
+    assert [tuple(v.shape) for v in ours.state_dict().values()] == [
+        tuple(v.shape) for v in theirs.state_dict().values()
+    ]
     ours.load_state_dict({k: cr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
     return ours, theirs
 
@@ -137,5 +139,8 @@ def test_rnn_cell_matches_torch():
         ours.load_state_dict({k: cr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
         x, h = np.random.default_rng(4).standard_normal((2, BATCH, IN)), np.zeros((BATCH, HIDDEN))
         h[:] = 0.3
-        np.testing.assert_allclose(ours(cr.tensor(x[0]), cr.tensor(h)).detach().numpy(),
-                                   theirs(torch.tensor(x[0]), torch.tensor(h)).detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            ours(cr.tensor(x[0]), cr.tensor(h)).detach().numpy(),
+            theirs(torch.tensor(x[0]), torch.tensor(h)).detach().numpy(),
+            rtol=1e-12,
+        )

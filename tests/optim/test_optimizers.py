@@ -1,4 +1,5 @@
 """Optimizers against torch.optim: same problem, same float64 start, trajectories equal to 1e-10."""
+
 import numpy as np
 import pytest
 
@@ -92,11 +93,14 @@ def test_trajectory_matches_torch(cls, kwargs):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("cls,kwargs,group", [
-    ("SGD", dict(lr=0.01, momentum=0.9), dict(lr=0.001, momentum=0.5)),
-    ("Adam", dict(lr=0.05), dict(lr=0.01, betas=(0.5, 0.9), weight_decay=0.2)),
-    ("RMSprop", dict(lr=0.01), dict(centered=True)),
-])
+@pytest.mark.parametrize(
+    "cls,kwargs,group",
+    [
+        ("SGD", dict(lr=0.01, momentum=0.9), dict(lr=0.001, momentum=0.5)),
+        ("Adam", dict(lr=0.05), dict(lr=0.01, betas=(0.5, 0.9), weight_decay=0.2)),
+        ("RMSprop", dict(lr=0.01), dict(centered=True)),
+    ],
+)
 def test_param_groups_match_torch(cls, kwargs, group):
     ours, _ = run_chainrule(cls, kwargs, groups=group)
     theirs, _ = run_torch(cls, kwargs, groups=group)
@@ -113,10 +117,12 @@ SCHEDULERS = [
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS, ids=[s[0].__name__ for s in SCHEDULERS])
 def test_schedulers_match_torch(scheduler):
-    ours, our_lrs = run_chainrule("SGD", dict(lr=0.01, momentum=0.9), steps=12, groups=dict(lr=0.02),
-                                  scheduler=scheduler)
-    theirs, their_lrs = run_torch("SGD", dict(lr=0.01, momentum=0.9), steps=12, groups=dict(lr=0.02),
-                                  scheduler=scheduler)
+    ours, our_lrs = run_chainrule(
+        "SGD", dict(lr=0.01, momentum=0.9), steps=12, groups=dict(lr=0.02), scheduler=scheduler
+    )
+    theirs, their_lrs = run_torch(
+        "SGD", dict(lr=0.01, momentum=0.9), steps=12, groups=dict(lr=0.02), scheduler=scheduler
+    )
     assert len(set(map(tuple, our_lrs))) > 1, "the schedule never changed the lr"
     np.testing.assert_allclose(our_lrs, their_lrs, rtol=0, atol=1e-15)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
@@ -185,6 +191,7 @@ def test_scheduler_state_dict_round_trip():
         w = cr.tensor(W0, requires_grad=True)
         opt = optim.SGD([w], lr=0.1)
         return opt, optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+
     opt, sched = make()
     for _ in range(4):
         opt.step(), sched.step()

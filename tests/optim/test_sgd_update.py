@@ -1,5 +1,6 @@
 """SGD's in-place update (one BLAS axpy pass where it can): same values as torch.optim.SGD, dtype and
 layout kept, the gradient never written, and the NumPy fallback for everything BLAS cannot take."""
+
 import numpy as np
 import pytest
 
@@ -36,9 +37,15 @@ def _torch_trajectory(kwargs):
     return np.array(data)
 
 
-@pytest.mark.parametrize("kwargs", [dict(lr=0.1), dict(lr=0.1, momentum=0.9, dampening=0.2),
-                                    dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-                                    dict(lr=0.1, maximize=True)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(lr=0.1),
+        dict(lr=0.1, momentum=0.9, dampening=0.2),
+        dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        dict(lr=0.1, maximize=True),
+    ],
+)
 def test_float32_matches_torch_and_stays_float32(kwargs):
     w, ours = _trajectory(lambda: cr.tensor(W0, requires_grad=True), kwargs)
     theirs = _torch_trajectory(kwargs)
@@ -54,6 +61,7 @@ def test_non_contiguous_parameter_updates_like_contiguous(layout):
         w = cr.tensor(W0, requires_grad=True)
         w._data = np.repeat(W0, 2, axis=1)[:, ::2]  # a strided view as the parameter's storage
         return w
+
     w, ours = _trajectory(make, dict(lr=0.1, momentum=0.5))
     _, reference = _trajectory(lambda: cr.tensor(W0, requires_grad=True), dict(lr=0.1, momentum=0.5))
     assert not (w._data.flags.c_contiguous)
@@ -76,13 +84,13 @@ def test_axpy_matches_numpy_on_every_path(monkeypatch):
     big = (256, _blas.BLAS_MIN_SIZE // 256 + 1)  # large enough for the BLAS path
     cases = [
         (rng.normal(size=big).astype(np.float32), rng.normal(size=big).astype(np.float32)),
-        (rng.normal(size=big), rng.normal(size=big)),                              # float64
+        (rng.normal(size=big), rng.normal(size=big)),  # float64
         (rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=(7, 5)).astype(np.float32)),  # small
-        (rng.normal(size=big).astype(np.float32), rng.normal(size=big)),           # mixed dtypes
+        (rng.normal(size=big).astype(np.float32), rng.normal(size=big)),  # mixed dtypes
         (rng.normal(size=big).astype(np.float16), rng.normal(size=big).astype(np.float16)),
-        (np.asfortranarray(rng.normal(size=big)), rng.normal(size=big)),           # layouts differ
-        (rng.normal(size=()), rng.normal(size=())),                                # 0-d
-        (np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)),              # empty
+        (np.asfortranarray(rng.normal(size=big)), rng.normal(size=big)),  # layouts differ
+        (rng.normal(size=()), rng.normal(size=())),  # 0-d
+        (np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)),  # empty
         (rng.normal(size=big).astype(np.complex64), rng.normal(size=big).astype(np.complex64)),
     ]
     for found in (None, {}):  # NumPy's BLAS, then the plain NumPy fallback

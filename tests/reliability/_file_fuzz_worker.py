@@ -13,6 +13,7 @@ parent can name the case that hung or killed this process. Outcomes:
   (MemoryError: an allocation past the limit), hang (over CASE_SECONDS), silent (loaded wrong
   data) are failures.
 """
+
 import json
 import os
 import resource

@@ -1,4 +1,5 @@
 """The training run shared by test_checkpoints.py and its child process (same model, data, optimizer)."""
+
 import numpy as np
 
 import chainrule as cr

@@ -8,6 +8,7 @@ this process when one runs past its limit. For each case it prints {"start": i} 
 {"i", "rc", "seconds", "out", "err", "crash", "peak_mib"}: crash holds the traceback of any exception that escaped
 `main` (SystemExit from argparse is the exit code, not a crash).
 """
+
 import contextlib
 import io
 import json
@@ -38,10 +39,21 @@ def main():
             except BaseException:  # noqa: BLE001 - anything escaping main is what the fuzzer looks for
                 crash = traceback.format_exc()
         seconds = time.perf_counter() - start
-        print(json.dumps({"i": i, "rc": rc, "seconds": seconds, "out": out.getvalue()[-2000:],
-                          "err": err.getvalue()[-2000:], "crash": crash,
-                          "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
-              file=real, flush=True)
+        print(
+            json.dumps(
+                {
+                    "i": i,
+                    "rc": rc,
+                    "seconds": seconds,
+                    "out": out.getvalue()[-2000:],
+                    "err": err.getvalue()[-2000:],
+                    "crash": crash,
+                    "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                }
+            ),
+            file=real,
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """detect_anomaly(): a NaN or inf made by a forward or a backward stops at the op that made it, naming the
 op and the user's file:line; `where` and the double-where idiom (CONTRIBUTING.md, "Numerics")."""
+
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -51,7 +51,7 @@ def test_backward_inf_names_op_and_user_line():
 def test_backward_nan_from_inf_times_zero():
     x = cr.tensor([0.0], dtype=cr.float64, requires_grad=True)
     with detect_anomaly():
-        y = (cr.log(x + 1) * 0).sum()   # finite forward
+        y = (cr.log(x + 1) * 0).sum()  # finite forward
         z = y + (x * 0 / (x + 1)).sum()  # finite forward, finite backward
         z.backward()
     assert np.isfinite(x.grad._data).all()
@@ -107,6 +107,7 @@ def test_anomaly_in_user_function_backward():
 
 # ----- where: no NaN from the branch not taken -----
 
+
 def test_where_sends_exact_zeros_to_the_branch_not_taken():
     """where's own VJP: the branch not taken gets exactly 0 even where its value is NaN or inf."""
     x = cr.tensor([-1.0, 2.0, 0.0], dtype=cr.float64, requires_grad=True)
@@ -152,4 +153,4 @@ def test_double_where_second_order_is_finite():
     y = cr.where(m, cr.sqrt(cr.where(m, x, cr.ones_like(x))), cr.zeros_like(x)).sum()
     (g,) = cr.autograd.grad(y, x, create_graph=True)
     (h,) = cr.autograd.grad(g.sum(), x)
-    np.testing.assert_allclose(h._data, [0.0, 0.0, -0.25 * 4.0 ** -1.5], rtol=1e-15)
+    np.testing.assert_allclose(h._data, [0.0, 0.0, -0.25 * 4.0**-1.5], rtol=1e-15)

@@ -5,6 +5,7 @@ exception class) or neither, with equal results when neither raises. Focused tes
 
     pytest -s tests/reliability/test_argument_validation.py    # prints the cases run per family
 """
+
 import collections
 import copy
 import warnings
@@ -74,10 +75,15 @@ TARGET = np.array([0, 1, 2, 0])
 
 # ----- fuzzers: random argument values in both libraries -----
 
+
 def test_fuzz_losses():
     @settings(deadline=None, max_examples=60)
-    @given(wlen=st.just(3) | st.integers(0, 5), ls=st.floats(-2, 3) | st.sampled_from([0.0, 1.0, float("nan")]),
-           probs=st.booleans(), fn=st.sampled_from(["cross_entropy", "nll_loss"]))
+    @given(
+        wlen=st.just(3) | st.integers(0, 5),
+        ls=st.floats(-2, 3) | st.sampled_from([0.0, 1.0, float("nan")]),
+        probs=st.booleans(),
+        fn=st.sampled_from(["cross_entropy", "nll_loss"]),
+    )
     def case(wlen, ls, probs, fn):
         w = np.linspace(0.5, 2, wlen).astype(np.float32)
         tgt = np.exp(LOGITS) / np.exp(LOGITS).sum(1, keepdims=True) if probs else TARGET
@@ -87,7 +93,9 @@ def test_fuzz_losses():
             if fn == "cross_entropy":
                 args["label_smoothing"] = ls
             return getattr(f, fn)(lib.tensor(LOGITS), lib.tensor(tgt), **args)
+
         _agree("class weights / label_smoothing", program)
+
     _run("class weights / label_smoothing", case)
 
 
@@ -106,7 +114,9 @@ def test_fuzz_bce_weight_shapes():
                 return f.binary_cross_entropy(lib.tensor(x), lib.tensor(t), weight=lib.tensor(w))
             extra = dict(weight=lib.tensor(w)) if which == "logits_w" else dict(pos_weight=lib.tensor(pw))
             return f.binary_cross_entropy_with_logits(lib.tensor(x), lib.tensor(t), **extra)
+
         _agree("bce weight shapes", program)
+
     _run("bce weight shapes", case)
 
 
@@ -120,15 +130,21 @@ def test_fuzz_embedding_and_one_hot():
             _agree("embedding indices", lambda lib, f: f.embedding(lib.tensor(idx), lib.tensor(table)))
         else:
             _agree("one_hot", lambda lib, f: f.one_hot(lib.tensor(idx), classes))
+
     _run("embedding indices", case)
     print(f"one_hot: {CASES['one_hot']} cases, {REFUSED['one_hot']} refused by both")
 
 
 def test_fuzz_conv_and_pool_arguments():
     @settings(deadline=None, max_examples=120)
-    @given(op=st.sampled_from(["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool1d"]),
-           k=valid_mostly, stride=st.none() | valid_mostly, padding=st.integers(0, 1) | small, dilation=valid_mostly,
-           groups=st.sampled_from([1, 1, 2, 0, -1]))
+    @given(
+        op=st.sampled_from(["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_pool1d"]),
+        k=valid_mostly,
+        stride=st.none() | valid_mostly,
+        padding=st.integers(0, 1) | small,
+        dilation=valid_mostly,
+        groups=st.sampled_from([1, 1, 2, 0, -1]),
+    )
     def case(op, k, stride, padding, dilation, groups):
         # A transposed convolution with an output of size 0: torch returns it in some runs and refuses it in
         # others (its backends differ), so there is no behaviour to match.
@@ -140,21 +156,29 @@ def test_fuzz_conv_and_pool_arguments():
                 x = X if d == 2 else X[:, :, 0]
                 per_group = 2 // groups if groups in (1, 2) else 2
                 w = np.ones(((2, per_group) if "transpose" in op else (2, per_group)) + (max(k, 1),) * d, np.float32)
-                return getattr(f, op)(lib.tensor(x), lib.tensor(w), stride=stride or 1, padding=padding,
-                                      dilation=dilation, groups=groups)
+                return getattr(f, op)(
+                    lib.tensor(x), lib.tensor(w), stride=stride or 1, padding=padding, dilation=dilation, groups=groups
+                )
             x = X if op.endswith("2d") else X[:, :, 0]
             args = dict(stride=stride, padding=padding)
             if op.startswith("max"):
                 args["dilation"] = dilation
             return getattr(f, op)(lib.tensor(x), k, **args)
+
         _agree("conv/pool arguments", program)
+
     _run("conv/pool arguments", case)
 
 
 def test_fuzz_chunk_split_and_empty_reductions():
     @settings(deadline=None, max_examples=120)
-    @given(size=st.integers(0, 5), n=st.integers(-2, 5), op=st.sampled_from(["chunk", "split", "argmax",
-           "argmin", "max", "min"]), dim=st.sampled_from([None, 0, 1, -1]), other=st.integers(0, 2))
+    @given(
+        size=st.integers(0, 5),
+        n=st.integers(-2, 5),
+        op=st.sampled_from(["chunk", "split", "argmax", "argmin", "max", "min"]),
+        dim=st.sampled_from([None, 0, 1, -1]),
+        other=st.integers(0, 2),
+    )
     def case(size, n, op, dim, other):
         x = RNG.standard_normal((size, other)).astype(np.float32)
 
@@ -163,14 +187,21 @@ def test_fuzz_chunk_split_and_empty_reductions():
             if op in ("chunk", "split"):
                 return getattr(t, op)(n, dim=dim or 0)
             return getattr(t, op)() if dim is None else getattr(t, op)(dim=dim)
+
         _agree("chunk/split/argmax/max", program)
+
     _run("chunk/split/argmax/max", case)
 
 
 def test_fuzz_layer_sizes():
     @settings(deadline=None, max_examples=80)
-    @given(layer=st.sampled_from(["Linear", "Conv1d", "Embedding", "BatchNorm1d", "RNN", "LSTMCell", "GRU"]),
-           a=st.integers(-2, 3), b=st.integers(-2, 3), k=st.integers(-1, 2), groups=st.integers(-1, 2))
+    @given(
+        layer=st.sampled_from(["Linear", "Conv1d", "Embedding", "BatchNorm1d", "RNN", "LSTMCell", "GRU"]),
+        a=st.integers(-2, 3),
+        b=st.integers(-2, 3),
+        k=st.integers(-1, 2),
+        groups=st.integers(-1, 2),
+    )
     def case(layer, a, b, k, groups):
         def program(lib, f):
             nn = lib.nn
@@ -182,13 +213,19 @@ def test_fuzz_layer_sizes():
                 return nn.Embedding(a, b).weight.shape
             if layer == "BatchNorm1d":
                 return nn.BatchNorm1d(a).weight.shape
-            return getattr(nn, layer)(a, b).weight_ih_l0.shape if layer != "LSTMCell" else \
-                nn.LSTMCell(a, b).weight_ih.shape
+            return (
+                getattr(nn, layer)(a, b).weight_ih_l0.shape
+                if layer != "LSTMCell"
+                else nn.LSTMCell(a, b).weight_ih.shape
+            )
+
         _agree("layer sizes", lambda lib, f: tuple(program(lib, f)))
+
     _run("layer sizes", case)
 
 
 # ----- focused tests: the silent wrong answers, and the messages -----
+
 
 def _message(exc, fn):
     with pytest.raises(exc) as info:
@@ -253,9 +290,11 @@ def test_hook_returning_a_good_gradient_still_replaces_it():
 def test_messages_name_op_argument_and_value():
     x = cr.tensor(X)
     assert "max_pool2d: kernel_size must be greater than zero, got (0, 0)" in _message(
-        RuntimeError, lambda: F.max_pool2d(x, 0))
+        RuntimeError, lambda: F.max_pool2d(x, 0)
+    )
     assert "conv2d: stride must be greater than zero" in _message(
-        ValueError, lambda: F.conv2d(x, cr.ones(3, 2, 2, 2), stride=0))
+        ValueError, lambda: F.conv2d(x, cr.ones(3, 2, 2, 2), stride=0)
+    )
     assert "chunk: chunks must be greater than 0, got 0" in _message(RuntimeError, lambda: cr.ones(4).chunk(0))
     assert "argmax(): Expected reduction dim" in _message(IndexError, lambda: cr.ones(0).argmax())
     assert "Class values must be non-negative" in _message(RuntimeError, lambda: F.one_hot(cr.tensor([-1]), 3))
@@ -284,8 +323,20 @@ def test_empty_linear_and_conv_are_allowed_as_torch():
     np.testing.assert_allclose(out._data, t_layer(torch.randn(2, 0)).detach().numpy())
 
 
-@pytest.mark.parametrize("damage", ["extra group", "no groups", "no params", "params count", "state shape",
-                                    "state not dict", "entry not dict", "group not dict", "index text"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "extra group",
+        "no groups",
+        "no params",
+        "params count",
+        "state shape",
+        "state not dict",
+        "entry not dict",
+        "group not dict",
+        "index text",
+    ],
+)
 def test_malformed_optimizer_state_dict_is_refused_and_changes_nothing(damage):
     layer = cr.nn.Linear(2, 2)
     opt = cr.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9)
@@ -295,12 +346,17 @@ def test_malformed_optimizer_state_dict_is_refused_and_changes_nothing(damage):
     bad = copy.deepcopy(good)
     bad["param_groups"][0]["lr"] = 7.0
     groups, state = bad["param_groups"], bad["state"]
-    {"extra group": lambda: groups.append(dict(groups[0])), "no groups": groups.clear,
-     "no params": lambda: groups[0].pop("params"), "params count": lambda: groups[0]["params"].pop(),
-     "state shape": lambda: state[0].__setitem__("momentum_buffer", cr.zeros(5)),
-     "state not dict": lambda: bad.__setitem__("state", [1]), "entry not dict": lambda: state.__setitem__(0, 5),
-     "group not dict": lambda: groups.__setitem__(0, 5),
-     "index text": lambda: groups[0].__setitem__("params", ["a", "b"])}[damage]()
+    {
+        "extra group": lambda: groups.append(dict(groups[0])),
+        "no groups": groups.clear,
+        "no params": lambda: groups[0].pop("params"),
+        "params count": lambda: groups[0]["params"].pop(),
+        "state shape": lambda: state[0].__setitem__("momentum_buffer", cr.zeros(5)),
+        "state not dict": lambda: bad.__setitem__("state", [1]),
+        "entry not dict": lambda: state.__setitem__(0, 5),
+        "group not dict": lambda: groups.__setitem__(0, 5),
+        "index text": lambda: groups[0].__setitem__("params", ["a", "b"]),
+    }[damage]()
     before = {id(p): {k: np.array(getattr(v, "_data", v)) for k, v in s.items()} for p, s in opt.state.items()}
     with pytest.raises(ValueError, match="SGD.load_state_dict"):
         opt.load_state_dict(bad)

@@ -7,6 +7,7 @@
 - A save killed (SIGKILL) at any moment leaves the previous checkpoint loadable: many kills.
 - A training run killed and resumed reproduces the uninterrupted one bit for bit.
 """
+
 import ast
 import json
 import math
@@ -26,8 +27,8 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
+from chainrule.io import write_safetensors
 from chainrule.train import fit
-from chainrule.io import read_safetensors, write_safetensors
 
 HERE = pathlib.Path(__file__).parent
 SRC = pathlib.Path(cr.__file__).parent
@@ -49,7 +50,9 @@ def _violations(path):
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            names = [a.name for a in node.names] + (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            )
             for name in names:
                 if name.split(".")[0] in FORBIDDEN_MODULES:
                     found.append(f"{path}:{node.lineno}: imports {name}")
@@ -57,18 +60,32 @@ def _violations(path):
             fn = node.func
             if isinstance(fn, ast.Name) and fn.id in FORBIDDEN_CALLS:
                 # Provably safe: __import__ of a literal module name (no data reaches it).
-                literal = fn.id == "__import__" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
-                    and isinstance(node.args[0].value, str) and node.args[0].value.split(".")[0] not in FORBIDDEN_MODULES
+                literal = (
+                    fn.id == "__import__"
+                    and len(node.args) == 1
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and node.args[0].value.split(".")[0] not in FORBIDDEN_MODULES
+                )
                 if not literal and (path.name, fn.id) not in ALLOWED:
                     found.append(f"{path}:{node.lineno}: calls {fn.id}()")
-            if isinstance(fn, ast.Attribute) and fn.attr in {"load", "loads"} and isinstance(fn.value, ast.Name) \
-                    and fn.value.id in FORBIDDEN_MODULES | {"torch"}:
+            if (
+                isinstance(fn, ast.Attribute)
+                and fn.attr in {"load", "loads"}
+                and isinstance(fn.value, ast.Name)
+                and fn.value.id in FORBIDDEN_MODULES | {"torch"}
+            ):
                 found.append(f"{path}:{node.lineno}: calls {fn.value.id}.{fn.attr}()")
             for kw in node.keywords:
                 if kw.arg == "allow_pickle" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
                     found.append(f"{path}:{node.lineno}: allow_pickle is not the constant False")
-            if isinstance(fn, ast.Attribute) and fn.attr == "load" and isinstance(fn.value, ast.Name) \
-                    and fn.value.id in {"np", "numpy"} and not any(k.arg == "allow_pickle" for k in node.keywords):
+            if (
+                isinstance(fn, ast.Attribute)
+                and fn.attr == "load"
+                and isinstance(fn.value, ast.Name)
+                and fn.value.id in {"np", "numpy"}
+                and not any(k.arg == "allow_pickle" for k in node.keywords)
+            ):
                 found.append(f"{path}:{node.lineno}: np.load without an explicit allow_pickle=False")
         elif isinstance(node, ast.Attribute) and node.attr in {"__reduce__", "__reduce_ex__", "__setstate__"}:
             found.append(f"{path}:{getattr(node, 'lineno', '?')}: touches {node.attr}")
@@ -85,17 +102,22 @@ def test_library_source_cannot_unpickle_or_eval():
 
 def test_the_scanner_catches_what_it_looks_for(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import pickle\nimport numpy as np\nx = eval('1')\nexec('y=1')\nnp.load('a', allow_pickle=True)\n"
-                   "np.load('b')\nfrom marshal import loads\ncompile('1', 'f', 'eval')\n__import__(name)\n__import__('pickle')\n")
+    bad.write_text(
+        "import pickle\nimport numpy as np\nx = eval('1')\nexec('y=1')\nnp.load('a', allow_pickle=True)\n"
+        "np.load('b')\nfrom marshal import loads\ncompile('1', 'f', 'eval')\n__import__(name)\n__import__('pickle')\n"
+    )
     found = _violations(bad)
     assert len(found) == 9, found
     good = tmp_path / "good.py"
-    good.write_text('"""never eval( or pickle"""\n# exec( in a comment\nimport numpy as np\n'
-                    "np.load('a', allow_pickle=False)\nmodel.eval()\n__import__('sys')\n")
+    good.write_text(
+        '"""never eval( or pickle"""\n# exec( in a comment\nimport numpy as np\n'
+        "np.load('a', allow_pickle=False)\nmodel.eval()\n__import__('sys')\n"
+    )
     assert _violations(good) == []
 
 
 # ----- hostile and broken files -----
+
 
 def _model():
     cr.manual_seed(0)
@@ -126,8 +148,8 @@ def _hostile_files(tmp_path, good_bytes):
     """(name, path) for every kind of broken or hostile file."""
     out = []
     n = struct.unpack("<Q", good_bytes[:8])[0]
-    header = json.loads(good_bytes[8:8 + n])
-    data = good_bytes[8 + n:]
+    header = json.loads(good_bytes[8 : 8 + n])
+    data = good_bytes[8 + n :]
     # An entry of several elements: a shape edit on a scalar ([] -> [1]) would make a valid file.
     first = next(k for k in header if k != "__metadata__" and math.prod(header[k]["shape"]) > 1)
 
@@ -147,13 +169,13 @@ def _hostile_files(tmp_path, good_bytes):
 
     for cut in sorted({0, 1, 7, 8, 9, 8 + n // 2, 8 + n - 1, 8 + n, 8 + n + 1, len(good_bytes) - 1}):
         add(f"truncated_{cut}", good_bytes[:cut])
-    add("header_length_huge", struct.pack("<Q", 2 ** 63) + good_bytes[8:])
+    add("header_length_huge", struct.pack("<Q", 2**63) + good_bytes[8:])
     add("header_length_past_end", struct.pack("<Q", len(good_bytes)) + good_bytes[8:])
     with_header("header_not_json", None, raw=b"{not json" + b" " * 7)
     with_header("header_not_utf8", None, raw=b"\xff\xfe\xfd" + b" " * 5)
     with_header("header_is_a_list", None, raw=b"[1, 2, 3]")
     with_header("header_deeply_nested", None, raw=b"[" * 100_000 + b"]" * 100_000)
-    text = good_bytes[8:8 + n].decode()
+    text = good_bytes[8 : 8 + n].decode()
     dup = text.replace("{", '{"' + first + '": ' + json.dumps(header[first]) + ",", 1)
     with_header("duplicate_keys", None, raw=dup.encode())
     edit("unknown_dtype", "dtype", "F128")
@@ -162,9 +184,9 @@ def _hostile_files(tmp_path, good_bytes):
     edit("negative_shape", "shape", [-1, 4])
     edit("float_shape", "shape", [1.5])
     edit("bool_shape", "shape", [True, True])
-    edit("absurd_shape", "shape", [2 ** 62, 2 ** 62])
+    edit("absurd_shape", "shape", [2**62, 2**62])
     edit("shape_size_mismatch", "shape", [1])
-    edit("offsets_out_of_range", "data_offsets", [0, 10 ** 12])
+    edit("offsets_out_of_range", "data_offsets", [0, 10**12])
     edit("offsets_negative", "data_offsets", [-8, 0])
     edit("offsets_reversed", "data_offsets", [8, 0])
     edit("offsets_wrong_length", "data_offsets", [0])
@@ -269,10 +291,16 @@ def test_wrong_dtypes_in_a_valid_file_do_not_load_into_a_model(tmp_path):
 
 
 def test_round_trip_is_bit_exact(tmp_path):
-    state = {"f32": np.array([1.5, -0.0, np.inf, np.nan, 1e-45], dtype=np.float32),
-             "f64": np.array([5e-324, -np.inf, 1e308]), "i64": np.array([-2 ** 63, 2 ** 63 - 1]),
-             "bool": np.array([True, False]), "zero_d": np.array(3.25), "empty": np.zeros((0, 3)),
-             "t": cr.tensor([[1.0, 2.0]]), "meta": {"lr": 0.1, "name": "x", "none": None, 1: [1, 2.5, "s"]}}
+    state = {
+        "f32": np.array([1.5, -0.0, np.inf, np.nan, 1e-45], dtype=np.float32),
+        "f64": np.array([5e-324, -np.inf, 1e308]),
+        "i64": np.array([-(2**63), 2**63 - 1]),
+        "bool": np.array([True, False]),
+        "zero_d": np.array(3.25),
+        "empty": np.zeros((0, 3)),
+        "t": cr.tensor([[1.0, 2.0]]),
+        "meta": {"lr": 0.1, "name": "x", "none": None, 1: [1, 2.5, "s"]},
+    }
     path = tmp_path / "c.safetensors"
     cr.save(state, path)
     back = cr.load(path)
@@ -285,10 +313,16 @@ def test_round_trip_is_bit_exact(tmp_path):
 
 # ----- SIGKILL during save -----
 
+
 def _child(*args):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen([sys.executable, str(HERE / "_ckpt_child.py"), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "_ckpt_child.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
 
 
 def _check_save_loop_file(path):
@@ -325,6 +359,7 @@ def test_sigkill_during_save_never_loses_the_previous_checkpoint(tmp_path):
 
 
 # ----- resume reproduces the uninterrupted run -----
+
 
 def _params(model):
     return [p._data.copy() for p in model.parameters()]

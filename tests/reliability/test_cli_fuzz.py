@@ -14,6 +14,7 @@ value at --at where the symbolic derivative and chainrule's backward are both fi
     CLI_FUZZ_SEED=7 ...                                                      # another seed (default 0)
     CLI_FUZZ_OLD=1 CLI_FUZZ_SRC=/path/to/old/src ...                          # the same cases on other code
 """
+
 import json
 import math
 import os
@@ -32,15 +33,16 @@ pytest.importorskip("sympy")
 HERE = pathlib.Path(__file__).resolve().parent
 CASES = int(os.environ.get("CLI_FUZZ_CASES", "500"))
 SEED = int(os.environ.get("CLI_FUZZ_SEED", "0"))
-TIME_LIMIT = 1.0       # --time-limit given to derive/grad: the symbolic work budget per case
-CASE_SECONDS = 8.0     # wall time the parent allows a case (budget + parsing, printing, autodiff, a loaded machine)
-MEMORY = 3 * 2 ** 30   # address space of the worker (chainrule, NumPy and SymPy use about 0.6 GiB)
+TIME_LIMIT = 1.0  # --time-limit given to derive/grad: the symbolic work budget per case
+CASE_SECONDS = 8.0  # wall time the parent allows a case (budget + parsing, printing, autodiff, a loaded machine)
+MEMORY = 3 * 2**30  # address space of the worker (chainrule, NumPy and SymPy use about 0.6 GiB)
 
 FUNCTIONS = ("exp", "log", "ln", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "softplus")
 VARIABLES = ("x", "y", "z")
 
 
 # ----- the grammar -----
+
 
 def literal(rng, tame=False):
     kind = rng.random()
@@ -51,7 +53,7 @@ def literal(rng, tame=False):
     if kind < 0.6:
         return rng.choice(["0.5", "2.5", ".25", "1.", "0.001"])
     if kind < 0.7:  # scientific literals, of every size the text allows
-        exponent = rng.choice([rng.randint(-40, 40)] * 4 + [rng.randint(-999, 999), rng.randint(-10 ** 8, 10 ** 8)])
+        exponent = rng.choice([rng.randint(-40, 40)] * 4 + [rng.randint(-999, 999), rng.randint(-(10**8), 10**8)])
         return f"{rng.randint(1, 9)}e{exponent}"
     return str(rng.randint(1, 9)) * rng.choice([5, 5, 12, 20, 31, 32, 45, 50, 51])  # long digit strings
 
@@ -83,19 +85,49 @@ def expression(rng, depth, tame=False):
     if r < 0.82:  # a tower of powers: 9**9**9**9
         return "**".join(rng.choice([literal(rng), atom(rng)]) for _ in range(rng.randint(2, 5)))
     if r < 0.88:  # a polynomial power: (x + 1)**1000
-        return f"({sub()} + {atom(rng)})**{rng.choice([2, 10, 50, 200, 1000, 5000, 10 ** 6])}"
+        return f"({sub()} + {atom(rng)})**{rng.choice([2, 10, 50, 200, 1000, 5000, 10**6])}"
     if r < 0.93:  # a long sum or product
         return rng.choice([" + ", " * "]).join(sub() for _ in range(rng.randint(3, 40)))
     if r < 0.97:  # deep nesting, around the depth limit
         n = rng.choice([10, 60, 99, 101, 300])
-        return rng.choice(FUNCTIONS) + "(" * n + sub() + ")" * n if rng.random() < 0.5 else \
-            "(" * n + sub() + ")" * n
+        return rng.choice(FUNCTIONS) + "(" * n + sub() + ")" * n if rng.random() < 0.5 else "(" * n + sub() + ")" * n
     return f"({sub()})"
 
 
-POINT_VALUES = ["0", "1", "-1", "2", "0.5", "-0.5", "710", "-710", "1000", "1e30", "1e-30", "pi", "pi/2",
-                "-pi", "exp(1)", "1/3", "1e400", "10^400", "1/0", "0^-1", "nan", "inf", "-inf", "", "abc",
-                "1e99999999", "9**9**9", "x", "(", "1..2", "sqrt(-1)", "log(0)"]
+POINT_VALUES = [
+    "0",
+    "1",
+    "-1",
+    "2",
+    "0.5",
+    "-0.5",
+    "710",
+    "-710",
+    "1000",
+    "1e30",
+    "1e-30",
+    "pi",
+    "pi/2",
+    "-pi",
+    "exp(1)",
+    "1/3",
+    "1e400",
+    "10^400",
+    "1/0",
+    "0^-1",
+    "nan",
+    "inf",
+    "-inf",
+    "",
+    "abc",
+    "1e99999999",
+    "9**9**9",
+    "x",
+    "(",
+    "1..2",
+    "sqrt(-1)",
+    "log(0)",
+]
 
 
 def point(rng, names):
@@ -116,8 +148,12 @@ def derive_argv(rng):
     command = "derive" if rng.random() < 0.7 else "grad"
     argv = [command, text]
     if command == "derive" and (len(present) > 1 or rng.random() < 0.3):
-        argv += ["--wrt", rng.choice(present + ["", "q", "x,x", " x", "pi", "exp", "1x", "x y"])
-                 if present else rng.choice(["x", "", "q"])]
+        argv += [
+            "--wrt",
+            rng.choice(present + ["", "q", "x,x", " x", "pi", "exp", "1x", "x y"])
+            if present
+            else rng.choice(["x", "", "q"]),
+        ]
     if tame and present:
         argv += ["--at", ",".join(f"{n}={rng.choice(['-2', '-0.5', '0.5', '1', '2.5', 'pi/4'])}" for n in present)]
     elif rng.random() < 0.75 and (present or rng.random() < 0.2):
@@ -128,10 +164,24 @@ def derive_argv(rng):
 
 BAD_NUMBERS = ["0", "-1", "nan", "inf", "-inf", "1e400", "abc", "", "1.5", "99999999999999999999", "0x10", "1e-9"]
 COMMAND_OPTIONS = {
-    "train": {"--lr": "0.01", "--batch-size": "10", "--steps": "5", "--epochs": "1", "--hidden": "8,8",
-              "--channels": "4", "--momentum": "0.9", "--weight-decay": "0", "--seed": "1", "--log-every": "1",
-              "--eval-every": "1", "--checkpoint-every": "1", "--threads": "1", "--model": "mlp",
-              "--activation": "tanh", "--optimizer": "sgd"},
+    "train": {
+        "--lr": "0.01",
+        "--batch-size": "10",
+        "--steps": "5",
+        "--epochs": "1",
+        "--hidden": "8,8",
+        "--channels": "4",
+        "--momentum": "0.9",
+        "--weight-decay": "0",
+        "--seed": "1",
+        "--log-every": "1",
+        "--eval-every": "1",
+        "--checkpoint-every": "1",
+        "--threads": "1",
+        "--model": "mlp",
+        "--activation": "tanh",
+        "--optimizer": "sgd",
+    },
     "derive": {"--wrt": "x", "--at": "x=1", "--time-limit": "1"},
     "grad": {"--at": "x=1", "--time-limit": "1"},
     "evaluate": {"--data": "xor", "--threads": "1"},
@@ -144,8 +194,12 @@ def option_argv(rng):
     options = COMMAND_OPTIONS[command]
     flag = rng.choice(sorted(options))
     # a value that turns out valid trains one step on a tiny data set, in the worker's directory
-    argv = [command] + {"derive": ["x**2"], "grad": ["x**2"], "evaluate": ["nowhere"],
-                        "train": ["--data", "xor", "--no-plot", "--no-progress", "--out", "run"]}[command]
+    argv = [command] + {
+        "derive": ["x**2"],
+        "grad": ["x**2"],
+        "evaluate": ["nowhere"],
+        "train": ["--data", "xor", "--no-plot", "--no-progress", "--out", "run"],
+    }[command]
     if command == "train" and flag not in ("--steps", "--epochs"):
         argv += ["--steps", "1"]
     if rng.random() < 0.5:
@@ -156,17 +210,17 @@ def option_argv(rng):
         if edit == "insert":
             name = name[:i] + c + name[i:]
         elif edit == "delete" and len(name) > 2:
-            name = name[:i] + name[i + 1:]
+            name = name[:i] + name[i + 1 :]
         elif edit == "swap" and i < len(name) - 1:
-            name = name[:i] + name[i + 1] + name[i] + name[i + 2:]
+            name = name[:i] + name[i + 1] + name[i] + name[i + 2 :]
         else:
-            name = name[:i] + c + name[i + 1:]
+            name = name[:i] + c + name[i + 1 :]
         typo = "--" + name
         if any(o.startswith(typo) for o in options) or typo == "--help" or typo.startswith("--h"):
             typo = "--" + flag[2:] + "x"  # never a valid option nor an abbreviation argparse accepts
         return argv + [typo, options[flag]], "typo"
     bad = rng.choice(BAD_NUMBERS + ["mpl", "relu6", "adamm", "0,8", "8,,8", "-8", "100000"])
-    if flag in ("--steps", "--epochs") and bad.isdigit() and 0 < int(bad) <= 10 ** 9:
+    if flag in ("--steps", "--epochs") and bad.isdigit() and 0 < int(bad) <= 10**9:
         bad = "0"  # a valid length would be a long training run, not a refusal
     return argv + [flag, bad], "value"
 
@@ -181,6 +235,7 @@ def generate(n, seed):
 
 # ----- running them -----
 
+
 def _pump(stream, lines):
     for line in stream:
         lines.put(line)
@@ -190,13 +245,25 @@ def _pump(stream, lines):
 def run_cases(argvs, tmp_path):
     """Run argv lists in one worker; a case past CASE_SECONDS kills the worker and the rest run in a new one."""
     results, start = [], 0
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([os.environ.get("CLI_FUZZ_SRC", str(HERE.parents[1] / "src")),
-                                           os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(
+            [os.environ.get("CLI_FUZZ_SRC", str(HERE.parents[1] / "src")), os.environ.get("PYTHONPATH", "")]
+        ),
+    )
     while start < len(argvs):
-        proc = subprocess.Popen([sys.executable, str(HERE / "cli_fuzz_worker.py"), str(MEMORY)], cwd=tmp_path,
-                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "cli_fuzz_worker.py"), str(MEMORY)],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         proc.stdin.write(json.dumps(argvs[start:]))
         proc.stdin.close()
         lines = queue.Queue()
@@ -207,14 +274,30 @@ def run_cases(argvs, tmp_path):
                 line = lines.get(timeout=timeout)
             except queue.Empty:
                 proc.kill()
-                results.append({"i": current, "rc": None, "seconds": CASE_SECONDS, "out": "", "err": "",
-                                "crash": f"no answer within {CASE_SECONDS} s (hang)"})
+                results.append(
+                    {
+                        "i": current,
+                        "rc": None,
+                        "seconds": CASE_SECONDS,
+                        "out": "",
+                        "err": "",
+                        "crash": f"no answer within {CASE_SECONDS} s (hang)",
+                    }
+                )
                 break
             if line is None:
                 proc.wait()
                 if current is not None and (not results or results[-1]["i"] != current):
-                    results.append({"i": current, "rc": None, "seconds": 0, "out": "", "err": "",
-                                    "crash": f"worker died: exit {proc.returncode}: {proc.stderr.read()[-2000:]}"})
+                    results.append(
+                        {
+                            "i": current,
+                            "rc": None,
+                            "seconds": 0,
+                            "out": "",
+                            "err": "",
+                            "crash": f"worker died: exit {proc.returncode}: {proc.stderr.read()[-2000:]}",
+                        }
+                    )
                 break
             record = json.loads(line)
             if "start" in record:
@@ -265,8 +348,13 @@ def problems(argv, kind, record):
         found.append("a refusal longer than three lines")
     if record["seconds"] > CASE_SECONDS:
         found.append(f"took {record['seconds']:.1f} s")
-    if kind == "typo" and record["rc"] == 2 and "unknown option" in record["err"] and "did you mean" not in \
-            record["err"] and "unrecognized" in record["err"]:
+    if (
+        kind == "typo"
+        and record["rc"] == 2
+        and "unknown option" in record["err"]
+        and "did you mean" not in record["err"]
+        and "unrecognized" in record["err"]
+    ):
         found.append("no suggestion")
     if kind == "expression" and record["rc"] == 0:
         differs = disagreement(argv, record["out"])
@@ -294,10 +382,12 @@ def test_cli_fuzz(tmp_path, capsys):
     slowest = max(r["seconds"] for r in results)
     peak = max(r.get("peak_mib", 0) for r in results)
     with capsys.disabled():
-        print(f"\ncli fuzz figures: {len(results)} cases (seed {SEED}), {json.dumps(outcomes, sort_keys=True)}, "
-              f"{COMPARED[0]} derivative values compared with autodiff, slowest {slowest:.2f} s, "
-              f"worker peak RSS {peak:.0f} MiB, failures {len(failures)} "
-              f"{json.dumps(classes, sort_keys=True)}")
+        print(
+            f"\ncli fuzz figures: {len(results)} cases (seed {SEED}), {json.dumps(outcomes, sort_keys=True)}, "
+            f"{COMPARED[0]} derivative values compared with autodiff, slowest {slowest:.2f} s, "
+            f"worker peak RSS {peak:.0f} MiB, failures {len(failures)} "
+            f"{json.dumps(classes, sort_keys=True)}"
+        )
     assert len(results) == len(cases)
     assert not failures, "\n".join(failures[:20])
 

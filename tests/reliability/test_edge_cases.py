@@ -10,6 +10,7 @@ float32 and float64 (one special element, and every element special), and on emp
   for elementwise ops only at the positions whose input or output is not finite.
 Plus very deep (100,000 ops) and very wide (10,000 inputs to one sum) graphs.
 """
+
 import re
 import sys
 import warnings
@@ -29,8 +30,14 @@ MODES = ("one", "all")
 MAX_CASES = 3  # the first cases cover 0-d, 1-d and 2-d (and broadcasting) samples; keeps the file fast
 
 # Losses: only the prediction gets special values (a target of -inf is not an input anyone has).
-TARGET_ARGS = {"cross_entropy_probs", "mse_loss", "l1_loss", "binary_cross_entropy", "bce_with_logits",
-               "bce_with_logits_pos_weight"}
+TARGET_ARGS = {
+    "cross_entropy_probs",
+    "mse_loss",
+    "l1_loss",
+    "binary_cross_entropy",
+    "bce_with_logits",
+    "bce_with_logits_pos_weight",
+}
 
 # Documented exceptions: (spec name, exception type, message fragment).
 DOCUMENTED_ERRORS = {"binary_cross_entropy": (RuntimeError, "probabilities in [0, 1]")}
@@ -50,12 +57,47 @@ FORWARD_DEVIATIONS = {
 # Ops known to let a NumPy RuntimeWarning escape on inf/NaN inputs (the result itself is the IEEE one).
 # Found by this test; see RELIABILITY.md. The list may shrink, never grow.
 KNOWN_WARNING_OPS = {
-    "sin", "cos", "gelu", "softplus", "silu", "mish", "sub", "matmul", "prod_with_zero", "var", "std",
-    "var_biased", "softmax", "log_softmax", "cross_entropy", "cross_entropy_weighted",
-    "cross_entropy_ignore_smooth", "cross_entropy_probs", "mse_loss", "l1_loss", "binary_cross_entropy",
-    "bce_with_logits", "bce_with_logits_pos_weight", "add", "mul", "div", "pow", "pow_scalar", "rpow",
-    "norm", "logsumexp", "outer", "dot", "sum", "mean", "linear", "conv1d", "conv2d", "conv_transpose1d",
-    "conv_transpose2d", "softmax_cross_entropy",
+    "sin",
+    "cos",
+    "gelu",
+    "softplus",
+    "silu",
+    "mish",
+    "sub",
+    "matmul",
+    "prod_with_zero",
+    "var",
+    "std",
+    "var_biased",
+    "softmax",
+    "log_softmax",
+    "cross_entropy",
+    "cross_entropy_weighted",
+    "cross_entropy_ignore_smooth",
+    "cross_entropy_probs",
+    "mse_loss",
+    "l1_loss",
+    "binary_cross_entropy",
+    "bce_with_logits",
+    "bce_with_logits_pos_weight",
+    "add",
+    "mul",
+    "div",
+    "pow",
+    "pow_scalar",
+    "rpow",
+    "norm",
+    "logsumexp",
+    "outer",
+    "dot",
+    "sum",
+    "mean",
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "softmax_cross_entropy",
 }
 
 # NaN gradients at finite inputs with a finite output, where the math has no finite answer either.
@@ -63,11 +105,45 @@ KNOWN_GRAD_NAN = {
     "pow": "d/dy x^y = x^y ln x is undefined for x < 0 (NaN, as in PyTorch)",
 }
 
-ELEMENTWISE = {spec.name for spec in OP_TABLE
-               if all(len(shapes) == 1 for shapes, _ in spec.cases) and spec.name in {
-                   "neg", "exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "rsqrt", "square", "reciprocal",
-                   "abs", "sin", "cos", "tan", "tanh", "sigmoid", "erf", "relu", "leaky_relu", "elu", "selu", "gelu",
-                   "softplus", "silu", "mish", "clamp", "clone", "cast_f64", "pow_scalar", "rpow"}}
+ELEMENTWISE = {
+    spec.name
+    for spec in OP_TABLE
+    if all(len(shapes) == 1 for shapes, _ in spec.cases)
+    and spec.name
+    in {
+        "neg",
+        "exp",
+        "log",
+        "log1p",
+        "expm1",
+        "log2",
+        "log10",
+        "sqrt",
+        "rsqrt",
+        "square",
+        "reciprocal",
+        "abs",
+        "sin",
+        "cos",
+        "tan",
+        "tanh",
+        "sigmoid",
+        "erf",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "gelu",
+        "softplus",
+        "silu",
+        "mish",
+        "clamp",
+        "clone",
+        "cast_f64",
+        "pow_scalar",
+        "rpow",
+    }
+}
 
 RESULTS = {"runs": 0, "warned": set(), "grad_nan": set(), "by_spec": {}}
 
@@ -194,7 +270,7 @@ def test_subgradient_zero_where_pytorch_picks_it():
     np.testing.assert_array_equal(y.grad._data, np.zeros(4))
     a = cr.zeros(2, dtype=cr.float64, requires_grad=True)
     b = cr.zeros(2, dtype=cr.float64, requires_grad=True)
-    (a ** b).sum().backward()
+    (a**b).sum().backward()
     np.testing.assert_array_equal(a.grad._data, np.zeros(2))
     np.testing.assert_array_equal(b.grad._data, np.zeros(2))
 
@@ -254,8 +330,9 @@ def test_empty_and_zero_d(spec):
                 assert out.shape == ref.shape, (spec.name, new, out.shape, ref.shape)
                 assert _same_pattern(out._data, ref), (spec.name, new, out._data, ref)
             try:
-                grads = cr.autograd.grad(out, [tensors[j] for j in wrt], grad_outputs=cr.ones_like(out),
-                                         allow_unused=True)
+                grads = cr.autograd.grad(
+                    out, [tensors[j] for j in wrt], grad_outputs=cr.ones_like(out), allow_unused=True
+                )
             except ValueError as e:
                 assert spec.name in EMPTY_BACKWARD_BUGS, f"{spec.name} {new}: backward raised {e!r}"
                 continue
@@ -266,6 +343,7 @@ def test_empty_and_zero_d(spec):
 
 
 # ----- deep and wide graphs -----
+
 
 def test_deep_graph_100k_ops():
     """A chain of 100,000 ops: no RecursionError, the exact gradient, under the default recursion limit."""
@@ -283,7 +361,7 @@ def test_deep_graph_100k_ops():
     for _ in range(100_000):
         z = z * 0.99999
     z.backward()
-    np.testing.assert_allclose(x.grad.item(), 0.99999 ** 100_000, rtol=1e-9)
+    np.testing.assert_allclose(x.grad.item(), 0.99999**100_000, rtol=1e-9)
 
 
 def test_wide_graph_10k_inputs_to_one_sum():

@@ -2,6 +2,7 @@
 layer), the shapes involved and the fix. One test per mistake; the messages are matched loosely
 (key words, shapes), so rewording stays free but dropping the information does not.
 """
+
 import re
 
 import numpy as np
@@ -26,6 +27,7 @@ def _raises(exc, *needles, fn):
 
 # ----- shapes -----
 
+
 def test_matmul_mismatch_names_op_shapes_and_fix():
     a, b = cr.randn(3, 4, requires_grad=True), cr.randn(5, 2)
     _raises(RuntimeError, "matmul", "(3, 4)", "(5, 2)", "transpose", fn=lambda: a @ b)
@@ -35,10 +37,18 @@ def test_matmul_batch_mismatch():
     _raises(RuntimeError, "matmul", "(2, 3, 4)", "(3, 4, 5)", fn=lambda: cr.randn(2, 3, 4) @ cr.randn(3, 4, 5))
 
 
-@pytest.mark.parametrize("name,fn", [
-    ("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
-    ("div", lambda a, b: a / b), ("pow", lambda a, b: a ** b), ("maximum", cr.maximum), ("minimum", cr.minimum),
-])
+@pytest.mark.parametrize(
+    "name,fn",
+    [
+        ("add", lambda a, b: a + b),
+        ("sub", lambda a, b: a - b),
+        ("mul", lambda a, b: a * b),
+        ("div", lambda a, b: a / b),
+        ("pow", lambda a, b: a**b),
+        ("maximum", cr.maximum),
+        ("minimum", cr.minimum),
+    ],
+)
 @pytest.mark.parametrize("grad", [True, False])
 def test_broadcast_mismatch_names_op_shapes_and_fix(name, fn, grad):
     a = cr.rand(3, 4, requires_grad=grad) + 0.5 if grad else cr.rand(3, 4) + 0.5
@@ -50,8 +60,14 @@ def test_broadcast_mismatch_names_op_shapes_and_fix(name, fn, grad):
 
 def test_broadcast_mismatch_in_comparisons_and_where():
     _raises(RuntimeError, "(3, 4)", "(5,)", "broadcast", fn=lambda: cr.randn(3, 4) > cr.randn(5))
-    _raises(RuntimeError, "where", "(2,)", "(3,)", "broadcast",
-            fn=lambda: cr.where(cr.tensor([True, False]), cr.randn(3, requires_grad=True), cr.randn(3)))
+    _raises(
+        RuntimeError,
+        "where",
+        "(2,)",
+        "(3,)",
+        "broadcast",
+        fn=lambda: cr.where(cr.tensor([True, False]), cr.randn(3, requires_grad=True), cr.randn(3)),
+    )
 
 
 def test_broadcast_error_is_also_a_valueerror_for_numpy_habits():
@@ -72,6 +88,7 @@ def test_reshape_and_expand_mismatch():
 
 # ----- layers: the layer, the shape and the fix -----
 
+
 def test_linear_wrong_features():
     _raises(RuntimeError, "Linear(in_features=4", "(2, 5)", "in_features=5", fn=lambda: nn.Linear(4, 3)(cr.randn(2, 5)))
 
@@ -81,17 +98,20 @@ def test_linear_inside_sequential_names_the_layer():
     _raises(RuntimeError, "Linear(in_features=7", "8 features", fn=lambda: model(cr.randn(2, 4)))
 
 
-@pytest.mark.parametrize("layer,x,needles", [
-    (lambda: nn.Conv2d(3, 8, 3), (2, 4, 8, 8), ["Conv2d(3, 8", "4 channels", "in_channels=4"]),
-    (lambda: nn.Conv1d(3, 8, 3), (2, 4, 8), ["Conv1d(3, 8", "4 channels", "in_channels=4"]),
-    (lambda: nn.BatchNorm1d(3), (2, 4), ["BatchNorm1d(3", "4 channels", "num_features=4"]),
-    (lambda: nn.BatchNorm2d(3), (2, 4, 5, 5), ["BatchNorm2d(3", "4 channels", "num_features=4"]),
-    (lambda: nn.LayerNorm(3), (2, 4), ["LayerNorm", "(2, 4)", "normalized_shape=(4,)"]),
-    (lambda: nn.GRU(4, 8), (5, 2, 3), ["GRU(4, 8)", "(5, 2, 3)", "input_size = 4"]),
-    (lambda: nn.LSTM(4, 8), (5, 2, 3), ["LSTM(4, 8)", "(5, 2, 3)"]),
-    (lambda: nn.MaxPool2d(2), (2, 3), ["max_pool2d", "(2, 3)", "4-D"]),
-    (lambda: nn.Conv2d(3, 8, 5), (1, 3, 3, 3), ["conv2d", "(3, 3)", "kernel"]),
-])
+@pytest.mark.parametrize(
+    "layer,x,needles",
+    [
+        (lambda: nn.Conv2d(3, 8, 3), (2, 4, 8, 8), ["Conv2d(3, 8", "4 channels", "in_channels=4"]),
+        (lambda: nn.Conv1d(3, 8, 3), (2, 4, 8), ["Conv1d(3, 8", "4 channels", "in_channels=4"]),
+        (lambda: nn.BatchNorm1d(3), (2, 4), ["BatchNorm1d(3", "4 channels", "num_features=4"]),
+        (lambda: nn.BatchNorm2d(3), (2, 4, 5, 5), ["BatchNorm2d(3", "4 channels", "num_features=4"]),
+        (lambda: nn.LayerNorm(3), (2, 4), ["LayerNorm", "(2, 4)", "normalized_shape=(4,)"]),
+        (lambda: nn.GRU(4, 8), (5, 2, 3), ["GRU(4, 8)", "(5, 2, 3)", "input_size = 4"]),
+        (lambda: nn.LSTM(4, 8), (5, 2, 3), ["LSTM(4, 8)", "(5, 2, 3)"]),
+        (lambda: nn.MaxPool2d(2), (2, 3), ["max_pool2d", "(2, 3)", "4-D"]),
+        (lambda: nn.Conv2d(3, 8, 5), (1, 3, 3, 3), ["conv2d", "(3, 3)", "kernel"]),
+    ],
+)
 def test_layer_wrong_channels_or_features(layer, x, needles):
     _raises(RuntimeError, *needles, fn=lambda: layer()(cr.randn(*x)))
 
@@ -101,10 +121,13 @@ def test_embedding_index_out_of_range():
 
 
 def test_mse_shape_mismatch_is_not_broadcast_silently():
-    _raises(RuntimeError, "mse_loss", "(3, 4)", "(4, 3)", "reshape", fn=lambda: F.mse_loss(cr.randn(3, 4), cr.randn(4, 3)))
+    _raises(
+        RuntimeError, "mse_loss", "(3, 4)", "(4, 3)", "reshape", fn=lambda: F.mse_loss(cr.randn(3, 4), cr.randn(4, 3))
+    )
 
 
 # ----- autograd -----
+
 
 def test_backward_on_non_scalar_without_gradient():
     y = cr.randn(3, 4, requires_grad=True) * 2
@@ -185,8 +208,14 @@ LOGITS = (4, 3)
 
 def test_cross_entropy_float_labels_say_to_use_long():
     logits = cr.randn(*LOGITS, requires_grad=True)
-    _raises(RuntimeError, "cross_entropy", "(4, 3)", "(4,)", "long()",
-            fn=lambda: F.cross_entropy(logits, cr.tensor([0.0, 1.0, 2.0, 1.0])))
+    _raises(
+        RuntimeError,
+        "cross_entropy",
+        "(4, 3)",
+        "(4,)",
+        "long()",
+        fn=lambda: F.cross_entropy(logits, cr.tensor([0.0, 1.0, 2.0, 1.0])),
+    )
 
 
 def test_cross_entropy_bool_labels():
@@ -197,14 +226,21 @@ def test_cross_entropy_bool_labels():
 @pytest.mark.parametrize("target", [[0, 1, 2], [[0, 1], [2, 1]]])
 def test_cross_entropy_label_shape(target):
     logits = cr.randn(*LOGITS, requires_grad=True)
-    _raises(RuntimeError, "(4, 3)", "(4,)", "one class index per sample",
-            fn=lambda: F.cross_entropy(logits, cr.tensor(target)))
+    _raises(
+        RuntimeError,
+        "(4, 3)",
+        "(4,)",
+        "one class index per sample",
+        fn=lambda: F.cross_entropy(logits, cr.tensor(target)),
+    )
 
 
 @pytest.mark.parametrize("target,lo,hi", [([0, 1, 3, 1], 0, 3), ([0, -1, 2, 1], -1, 2)])
 def test_cross_entropy_label_range(target, lo, hi):
     logits = cr.randn(*LOGITS, requires_grad=True)
-    _raises(IndexError, "[0, 3)", "3 classes", f"from {lo} to {hi}", fn=lambda: F.cross_entropy(logits, cr.tensor(target)))
+    _raises(
+        IndexError, "[0, 3)", "3 classes", f"from {lo} to {hi}", fn=lambda: F.cross_entropy(logits, cr.tensor(target))
+    )
 
 
 def test_cross_entropy_module_same_errors():
@@ -214,20 +250,28 @@ def test_cross_entropy_module_same_errors():
 
 # ----- optimizers -----
 
+
 @pytest.mark.parametrize("opt", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
 def test_optimizer_without_parameters(opt):
-    _raises(ValueError, opt, "empty parameter list", "model.parameters()",
-            fn=lambda: getattr(cr.optim, opt)(nn.Sequential().parameters(), lr=0.1))
+    _raises(
+        ValueError,
+        opt,
+        "empty parameter list",
+        "model.parameters()",
+        fn=lambda: getattr(cr.optim, opt)(nn.Sequential().parameters(), lr=0.1),
+    )
 
 
 @pytest.mark.parametrize("opt", ["SGD", "Adam"])
 def test_optimizer_given_a_non_leaf(opt):
     x = cr.randn(3, 4, requires_grad=True)
-    _raises(ValueError, opt, "not a leaf", "(3, 4)", "Mul", "detach()",
-            fn=lambda: getattr(cr.optim, opt)([x * 2], lr=0.1))
+    _raises(
+        ValueError, opt, "not a leaf", "(3, 4)", "Mul", "detach()", fn=lambda: getattr(cr.optim, opt)([x * 2], lr=0.1)
+    )
 
 
 # ----- state dicts: list every problem, load nothing -----
+
 
 def _model():
     cr.manual_seed(0)
@@ -250,8 +294,17 @@ def test_load_state_dict_lists_every_problem_and_loads_nothing():
     bad = {k: v for k, v in other.items() if k != "2.bias"}
     bad["extra.weight"] = cr.ones(2)
     bad["also.unexpected"] = cr.ones(1)
-    msg = _raises(RuntimeError, "nothing was loaded", "Missing key(s)", '"2.bias"', "Unexpected key(s)",
-                  '"extra.weight"', '"also.unexpected"', "Size mismatch", fn=lambda: model.load_state_dict(bad))
+    msg = _raises(
+        RuntimeError,
+        "nothing was loaded",
+        "Missing key(s)",
+        '"2.bias"',
+        "Unexpected key(s)",
+        '"extra.weight"',
+        '"also.unexpected"',
+        "Size mismatch",
+        fn=lambda: model.load_state_dict(bad),
+    )
     for key in ["0.weight", "0.bias", "1.weight", "1.running_mean", "2.weight"]:
         assert key in msg, (key, msg)
     assert "(5, 4)" in msg and "(3, 4)" in msg

@@ -12,6 +12,7 @@ the test. A child that dies is restarted after the case that killed it.
 
     FILE_FUZZ_CASES=2000 pytest -s tests/reliability/test_file_fuzz.py    # per format; default 250
 """
+
 import collections
 import gzip
 import io
@@ -42,15 +43,28 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 # ----- seed files -----
 
+
 def _seeds(d: pathlib.Path) -> dict:
     rng = np.random.default_rng(0)
     paths = {}
-    model = {"0.weight": cr.tensor(rng.normal(size=(4, 3)).astype(np.float32)), "0.bias": cr.zeros(4),
-             "1.num_batches_tracked": cr.tensor(np.array(3))}
+    model = {
+        "0.weight": cr.tensor(rng.normal(size=(4, 3)).astype(np.float32)),
+        "0.bias": cr.zeros(4),
+        "1.num_batches_tracked": cr.tensor(np.array(3)),
+    }
     paths["safetensors"] = d / "seed.safetensors"
-    cr.save({"model": model, "optimizer": {"state": {0: {"step": 2, "exp_avg": cr.ones(4)}},
-                                           "param_groups": [{"lr": 0.01, "params": [0, 1]}]},
-             "step": 7, "history": {"table": np.arange(6.0).reshape(2, 3)}}, paths["safetensors"])
+    cr.save(
+        {
+            "model": model,
+            "optimizer": {
+                "state": {0: {"step": 2, "exp_avg": cr.ones(4)}},
+                "param_groups": [{"lr": 0.01, "params": [0, 1]}],
+            },
+            "step": 7,
+            "history": {"table": np.arange(6.0).reshape(2, 3)},
+        },
+        paths["safetensors"],
+    )
     x = rng.normal(size=(12, 3)).astype(np.float32)
     y = np.arange(12) % 3
     paths["npz"] = d / "seed.npz"
@@ -71,7 +85,7 @@ def _seeds(d: pathlib.Path) -> dict:
 # ----- mutations -----
 
 INTERESTING = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0x20, 0x22, 0x2C, 0x0A, 0x30, 0x39, 0x2D, 0x2E, 0x5B, 0x7B]
-HUGE = [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 40, 2 ** 62, 2 ** 63, 2 ** 64 - 1, 10 ** 12]
+HUGE = [2**31 - 1, 2**31, 2**32 - 1, 2**40, 2**62, 2**63, 2**64 - 1, 10**12]
 
 
 def _bytes_mutation(r: random.Random, blob: bytearray) -> str:
@@ -87,9 +101,9 @@ def _bytes_mutation(r: random.Random, blob: bytearray) -> str:
     elif kind == "insert":
         blob[i:i] = r.randbytes(r.randint(1, 16))
     elif kind == "delete":
-        del blob[i:i + r.randint(1, 16)]
+        del blob[i : i + r.randint(1, 16)]
     elif kind == "duplicate":
-        blob[i:i] = blob[i:i + r.randint(1, 64)]
+        blob[i:i] = blob[i : i + r.randint(1, 64)]
     elif kind == "truncate":
         del blob[i:]
     else:
@@ -100,18 +114,21 @@ def _bytes_mutation(r: random.Random, blob: bytearray) -> str:
 def _safetensors_header(r, blob):
     n = struct.unpack("<Q", blob[:8])[0]
     if r.random() < 0.4:
-        blob[:8] = struct.pack("<Q", r.choice([0, 1, 7, n - 1, n + 1, n + 8, len(blob), *HUGE]) % 2 ** 64)
+        blob[:8] = struct.pack("<Q", r.choice([0, 1, 7, n - 1, n + 1, n + 8, len(blob), *HUGE]) % 2**64)
         return "header length"
-    text = blob[8:8 + n].decode()
+    text = blob[8 : 8 + n].decode()
     numbers = list(re.finditer(r"-?\d+", text))
     m = r.choice(numbers)
-    value = str(r.choice([-1, 0, 1, *HUGE, 10 ** 30]))
-    text = text[:m.start()] + value + text[m.end():]
+    value = str(r.choice([-1, 0, 1, *HUGE, 10**30]))
+    text = text[: m.start()] + value + text[m.end() :]
     if r.random() < 0.3:
-        text = text.replace(r.choice(['"F32"', '"I64"', '"shape"', '"data_offsets"', "[", "]"]),
-                            r.choice(['"F99"', '"BF16"', '"O"', '"shape2"', "[[", "", "null"]), 1)
+        text = text.replace(
+            r.choice(['"F32"', '"I64"', '"shape"', '"data_offsets"', "[", "]"]),
+            r.choice(['"F99"', '"BF16"', '"O"', '"shape2"', "[[", "", "null"]),
+            1,
+        )
     encoded = text.encode()
-    blob[:] = struct.pack("<Q", len(encoded)) + encoded + blob[8 + n:]
+    blob[:] = struct.pack("<Q", len(encoded)) + encoded + blob[8 + n :]
     return "header numbers"
 
 
@@ -123,7 +140,7 @@ def _idx_header(r, blob):
         blob[3] = r.choice([0, 1, 2, 4, 40, 255])
     else:
         k = r.randrange(max(1, blob[3]))
-        blob[4 + 4 * k:8 + 4 * k] = struct.pack(">I", r.choice([0, 1, 5, 7, *HUGE[:3]]))
+        blob[4 + 4 * k : 8 + 4 * k] = struct.pack(">I", r.choice([0, 1, 5, 7, *HUGE[:3]]))
     return f"idx {field}"
 
 
@@ -141,7 +158,7 @@ def _gzip_mangle(r, blob):
         blob[2] = r.choice([0, 7, 9, 255])
     else:
         at = -4 if kind == "trailer size" else -8
-        blob[len(blob) + at:len(blob) + at + 4] = struct.pack("<I", r.choice([0, 1, 2 ** 32 - 1, 10 ** 9]))
+        blob[len(blob) + at : len(blob) + at + 4] = struct.pack("<I", r.choice([0, 1, 2**32 - 1, 10**9]))
     return f"gzip {kind}", True
 
 
@@ -155,8 +172,11 @@ def _npz_mangle(r, blob, compressed):
         header_end = member.index(b"\n") + 1
         text = member[:header_end].decode("latin1")
         shape = r.choice(["(10000000000,)", "(4611686018427387904, 4)", "(-1,)", "(3, 3)", "()", "(0,)", "(12, 300)"])
-        text = re.sub(r"\(.*?\)", shape, text, count=1) if r.random() < 0.7 else text.replace(
-            "'<", r.choice(["'>", "'|O", "'<U", "'V"]), 1)
+        text = (
+            re.sub(r"\(.*?\)", shape, text, count=1)
+            if r.random() < 0.7
+            else text.replace("'<", r.choice(["'>", "'|O", "'<U", "'V"]), 1)
+        )
         text = text.rstrip("\n").ljust(header_end - 1) + "\n" if len(text) <= header_end else text
         member = text.encode("latin1") + member[header_end:]
         if len(text) != header_end:  # the header length (bytes 8-9) must follow, or the file is invalid anyway
@@ -169,21 +189,31 @@ def _npz_mangle(r, blob, compressed):
         return "npy header", False
     signatures = [m.start() for m in re.finditer(b"PK\x01\x02|PK\x03\x04", bytes(blob))]
     at = r.choice(signatures)
-    central = blob[at + 2:at + 4] == b"\x01\x02"
+    central = blob[at + 2 : at + 4] == b"\x01\x02"
     field = r.choice(["compressed size", "file size", "method", "name length"])
-    offset = {"compressed size": 20 if central else 18, "file size": 24 if central else 22,
-              "method": 10 if central else 8, "name length": 28 if central else 26}[field]
+    offset = {
+        "compressed size": 20 if central else 18,
+        "file size": 24 if central else 22,
+        "method": 10 if central else 8,
+        "name length": 28 if central else 26,
+    }[field]
     width = 2 if field in ("method", "name length") else 4
     value = r.choice([0, 1, 2 ** (8 * width) - 1, 2 ** (8 * width - 1), 99, 12])
-    blob[at + offset:at + offset + width] = value.to_bytes(width, "little")
+    blob[at + offset : at + offset + width] = value.to_bytes(width, "little")
     return f"zip {field}", True
 
 
 CSV_TEXT = [
-    lambda r, rows: rows.__setitem__(r.randrange(1, len(rows)), rows[1].rsplit(",", 1)[0] + "," + r.choice(
-        ["1000000000", "1e300", "-1", "nan", "inf", "99999999999999999999999", "0x10", "1_000", " 2 ", ""])),
-    lambda r, rows: rows.insert(r.randrange(len(rows)), r.choice(["", ",,,", "1,2", "1,2,3,4,5", '"a,b",1,2,0',
-                                                                  "\ufeff1,2,3,0", "1;2;3;0", "\x00,1,2,0"])),
+    lambda r, rows: rows.__setitem__(
+        r.randrange(1, len(rows)),
+        rows[1].rsplit(",", 1)[0]
+        + ","
+        + r.choice(["1000000000", "1e300", "-1", "nan", "inf", "99999999999999999999999", "0x10", "1_000", " 2 ", ""]),
+    ),
+    lambda r, rows: rows.insert(
+        r.randrange(len(rows)),
+        r.choice(["", ",,,", "1,2", "1,2,3,4,5", '"a,b",1,2,0', "\ufeff1,2,3,0", "1;2;3;0", "\x00,1,2,0"]),
+    ),
     lambda r, rows: rows.__setitem__(r.randrange(len(rows)), "9" * r.choice([1000, 200_000]) + ",1,2,0"),
     lambda r, rows: rows.__setitem__(0, r.choice(["", "label", "a,b", "\ufeffa,b,c,label", '"unterminated,b,c,d'])),
     lambda r, rows: rows.__setitem__(r.randrange(len(rows)), rows[-1].replace(",", r.choice(["\t", ";", '"', "\r"]))),
@@ -224,6 +254,7 @@ def _mutate(r: random.Random, fmt: str, seed: bytes):
 
 # ----- the run -----
 
+
 def _run(tmp_path, cases_per_format):
     seeds = _seeds(tmp_path)
     r = random.Random(SEED)
@@ -243,9 +274,13 @@ def _run(tmp_path, cases_per_format):
     done, start, restarts = {}, 0, 0
     while start < len(cases):
         try:
-            proc = subprocess.run([sys.executable, str(HERE / "_file_fuzz_worker.py"), SRC, str(manifest),
-                                   str(results_path), str(start)], capture_output=True, text=True, check=False,
-                                  timeout=max(60, len(cases) // 10))
+            proc = subprocess.run(
+                [sys.executable, str(HERE / "_file_fuzz_worker.py"), SRC, str(manifest), str(results_path), str(start)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=max(60, len(cases) // 10),
+            )
             returncode, stderr = proc.returncode, proc.stderr
         except subprocess.TimeoutExpired:  # stuck where the child's alarm could not interrupt it; killed
             returncode, stderr = "killed after the run's timeout", ""
@@ -259,8 +294,12 @@ def _run(tmp_path, cases_per_format):
         if returncode != 0 or started not in done:
             if started is None or started in done:  # the child failed before its first case
                 pytest.fail(f"the fuzz worker failed ({returncode}): {stderr[-2000:]}")
-            done[started] = {"i": started, "fmt": cases[started][1], "outcome": "died",
-                             "detail": f"exit {returncode}: {stderr[-300:]}"}
+            done[started] = {
+                "i": started,
+                "fmt": cases[started][1],
+                "outcome": "died",
+                "detail": f"exit {returncode}: {stderr[-300:]}",
+            }
             restarts += 1
         start = max(done) + 1
     return cases, kinds, done, restarts
@@ -275,6 +314,7 @@ def test_mutated_files_are_refused_or_load_sanely(tmp_path):
     print(f"\nfile fuzz figures: {json.dumps(FIGURES, sort_keys=True)}")
     bad = [(kinds[i], r) for i, r in sorted(done.items()) if r["outcome"] in FAILURES]
     assert not bad, f"{len(bad)} of {len(cases)} mutants failed; first ones:\n" + "\n".join(
-        f"  {kind}: {r}" for kind, r in bad[:15])
+        f"  {kind}: {r}" for kind, r in bad[:15]
+    )
     for fmt, counts in table.items():
         assert counts["refused"] >= CASES // 5, (fmt, dict(counts))  # the mutations reach the checks

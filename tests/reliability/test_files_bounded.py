@@ -7,6 +7,7 @@
 - Checkpoint writes keep the previous file's permissions; a full disk is a one-line OSError and the
   previous checkpoint is intact; files written by the hand-written writer before still load.
 """
+
 import base64
 import contextlib
 import errno
@@ -45,8 +46,13 @@ def deadline(seconds):
         signal.signal(signal.SIGALRM, old)
 
 
-READERS = {"load": cr.load, "read_idx": readers.read_idx, "read_csv": readers.read_csv,
-           "read_npz": readers.read_npz, "data.load(.csv)": data.load}
+READERS = {
+    "load": cr.load,
+    "read_idx": readers.read_idx,
+    "read_csv": readers.read_csv,
+    "read_npz": readers.read_npz,
+    "data.load(.csv)": data.load,
+}
 
 
 def _special(tmp_path, kind):
@@ -68,9 +74,15 @@ _SPECIAL_KINDS = [("fifo", "named pipe"), ("dev_zero", "character device"), ("di
 
 
 # data.load takes a directory on purpose (MNIST's IDX files inside it), so that pair is not a case.
-@pytest.mark.parametrize("reader, kind, says", [
-    (reader, kind, says) for reader in READERS for kind, says in _SPECIAL_KINDS
-    if not (reader.startswith("data.load") and kind == "directory")])
+@pytest.mark.parametrize(
+    "reader, kind, says",
+    [
+        (reader, kind, says)
+        for reader in READERS
+        for kind, says in _SPECIAL_KINDS
+        if not (reader.startswith("data.load") and kind == "directory")
+    ],
+)
 def test_only_regular_files_are_read(tmp_path, reader, kind, says):
     path = _special(tmp_path, kind)
     with deadline(10), pytest.raises(ValueError) as info:
@@ -93,8 +105,8 @@ def test_a_gzip_bomb_idx_is_refused_before_decompressing(tmp_path):
     # A few kB on disk, a header claiming (50000, 100000) bytes = 5 GB, and 20 MB of zeros actually there.
     path = tmp_path / "bomb-idx3-ubyte.gz"
     header = b"\x00\x00\x08\x02" + struct.pack(">II", 50_000, 100_000)
-    path.write_bytes(_gzip([header] + [bytes(10 ** 6)] * 20))
-    assert path.stat().st_size < 2 * 2 ** 20
+    path.write_bytes(_gzip([header] + [bytes(10**6)] * 20))
+    assert path.stat().st_size < 2 * 2**20
     with deadline(10), pytest.raises(ValueError) as info:
         readers.read_idx(path)
     message = str(info.value)
@@ -104,7 +116,7 @@ def test_a_gzip_bomb_idx_is_refused_before_decompressing(tmp_path):
 
 def test_a_gzip_idx_holding_more_than_its_header_is_refused(tmp_path):
     path = tmp_path / "liar.gz"
-    path.write_bytes(_gzip([b"\x00\x00\x08\x01" + struct.pack(">I", 10)] + [bytes(10 ** 6)] * 5))
+    path.write_bytes(_gzip([b"\x00\x00\x08\x01" + struct.pack(">I", 10)] + [bytes(10**6)] * 5))
     with deadline(10), pytest.raises(ValueError, match=r"liar.gz: IDX header says shape \(10,\).*more than that"):
         readers.read_idx(path)
 
@@ -121,7 +133,7 @@ def test_raising_max_bytes_admits_a_file(tmp_path, monkeypatch):
 
 def test_a_plain_idx_is_checked_against_its_size_before_reading(tmp_path):
     path = tmp_path / "big.idx"
-    path.write_bytes(b"\x00\x00\x0d\x02" + struct.pack(">II", 2 ** 31, 2 ** 31) + b"\0" * 16)
+    path.write_bytes(b"\x00\x00\x0d\x02" + struct.pack(">II", 2**31, 2**31) + b"\0" * 16)
     with pytest.raises(ValueError, match=r"big.idx: the IDX header's shape \(2147483648, 2147483648\) of float32"):
         readers.read_idx(path)
     # 255 dimensions of 2**32 - 1: a size no float holds (found by the file fuzzer as an OverflowError)
@@ -129,7 +141,7 @@ def test_a_plain_idx_is_checked_against_its_size_before_reading(tmp_path):
     with pytest.raises(ValueError, match=r"needs about 2\*\*8\d\d\d bytes.*the file is corrupt"):
         readers.read_idx(path)
     # a zero among sizes whose product overflows int64: 0 bytes, but no array (found by the file fuzzer)
-    path.write_bytes(b"\x00\x00\x08\x05" + struct.pack(">IIIII", 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1, 3, 0))
+    path.write_bytes(b"\x00\x00\x08\x05" + struct.pack(">IIIII", 2**32 - 1, 2**32 - 1, 2**32 - 1, 3, 0))
     with pytest.raises(ValueError, match=r"big.idx: the IDX header's shape .* makes no NumPy array"):
         readers.read_idx(path)
 
@@ -151,7 +163,7 @@ def _npy(array):
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("shape", [(10 ** 10,), (2 ** 40, 2 ** 40), (3,)])
+@pytest.mark.parametrize("shape", [(10**10,), (2**40, 2**40), (3,)])
 def test_an_npz_member_claiming_more_than_it_holds_is_refused_before_allocating(tmp_path, shape):
     path = _npz_claiming(tmp_path, shape)
     with deadline(10), pytest.raises(ValueError, match=r"claims.npz, member 'x.npy': the header declares shape"):
@@ -186,8 +198,10 @@ def test_a_csv_over_its_limit_is_refused(tmp_path, monkeypatch):
         data.load(path)
 
 
-@pytest.mark.parametrize("blob, says", [(b"1,2,0\n\xff\xfe,3,1\n", "not UTF-8 text"),
-                                        (b"1,2," + b"9" * 200_000 + b"\n", "not a readable CSV file")])
+@pytest.mark.parametrize(
+    "blob, says",
+    [(b"1,2,0\n\xff\xfe,3,1\n", "not UTF-8 text"), (b"1,2," + b"9" * 200_000 + b"\n", "not a readable CSV file")],
+)
 def test_binary_or_malformed_csv_is_refused_with_its_path(tmp_path, blob, says):
     path = tmp_path / "m.csv"
     path.write_bytes(blob)
@@ -200,8 +214,11 @@ def test_binary_or_malformed_csv_is_refused_with_its_path(tmp_path, blob, says):
 def test_a_huge_csv_label_is_refused_before_anything_allocates_by_it(tmp_path, label):
     path = tmp_path / "l.csv"
     path.write_text(f"0.5,1.5,1\n0.1,0.2,{label}\n")
-    with pytest.raises(ValueError, match=r"l.csv: the labels hold .* at index 1, which would make .* classes.*"
-                                         r"MAX_CLASSES"):
+    with pytest.raises(
+        ValueError,
+        match=r"l.csv: the labels hold .* at index 1, which would make .* classes.*"
+        r"MAX_CLASSES",
+    ):
         data.load(path)
 
 
@@ -214,28 +231,38 @@ def test_non_whole_numeric_csv_labels_are_names_not_crashes(tmp_path, label):
 
 
 def test_huge_labels_in_npz_and_idx_are_refused(tmp_path, monkeypatch):
-    np.savez(tmp_path / "y.npz", x=np.zeros((2, 3)), y=np.array([0, 10 ** 9]))
+    np.savez(tmp_path / "y.npz", x=np.zeros((2, 3)), y=np.array([0, 10**9]))
     with pytest.raises(ValueError, match=r"y.npz: y_(train|test) hold 1000000000 .*MAX_CLASSES"):
         data.load(tmp_path / "y.npz")
-    monkeypatch.setattr(readers, "MAX_CLASSES", 10 ** 10)  # raised: the same file loads
-    assert data.load(tmp_path / "y.npz", test_fraction=0.5).num_classes == 10 ** 9 + 1
+    monkeypatch.setattr(readers, "MAX_CLASSES", 10**10)  # raised: the same file loads
+    assert data.load(tmp_path / "y.npz", test_fraction=0.5).num_classes == 10**9 + 1
 
 
 def test_layers_larger_than_memory_are_refused_with_their_size_like_torch():
     # torch's allocator refuses these with a RuntimeError naming the bytes ("you tried to allocate
     # 4000000000000 bytes"); it is not called here: where memory is overcommitted it could succeed and
     # initialization would then meet the out-of-memory killer.
-    for make in [lambda: nn.Linear(10 ** 6, 10 ** 6), lambda: nn.Conv2d(10 ** 4, 10 ** 4, 100),
-                 lambda: nn.Embedding(10 ** 9, 1000), lambda: nn.LSTM(10 ** 6, 10 ** 6)]:
-        with pytest.raises(RuntimeError, match=r"(Linear|Conv2d|Embedding|LSTM): a parameter of shape .* would take "
-                                               r"[\d,]+ bytes .*MAX_PARAMETER_BYTES"):
+    for make in [
+        lambda: nn.Linear(10**6, 10**6),
+        lambda: nn.Conv2d(10**4, 10**4, 100),
+        lambda: nn.Embedding(10**9, 1000),
+        lambda: nn.LSTM(10**6, 10**6),
+    ]:
+        with pytest.raises(
+            RuntimeError,
+            match=r"(Linear|Conv2d|Embedding|LSTM): a parameter of shape .* would take "
+            r"[\d,]+ bytes .*MAX_PARAMETER_BYTES",
+        ):
             make()
 
 
 def test_max_parameter_bytes_sets_the_limit(monkeypatch):
     monkeypatch.setattr(nn.linear, "MAX_PARAMETER_BYTES", 1000)
-    with pytest.raises(RuntimeError, match=r"Linear: a parameter of shape \(100, 100\) and dtype float32 would take "
-                                           r"40,000 bytes"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"Linear: a parameter of shape \(100, 100\) and dtype float32 would take "
+        r"40,000 bytes",
+    ):
         nn.Linear(100, 100)
     assert nn.Linear(10, 10).weight.shape == (10, 10)
     with pytest.raises(RuntimeError, match="GRUCell"):
@@ -243,6 +270,7 @@ def test_max_parameter_bytes_sets_the_limit(monkeypatch):
 
 
 # ----- writes -----
+
 
 def test_a_checkpoint_write_keeps_the_previous_files_permissions(tmp_path):
     path = tmp_path / "c.safetensors"
@@ -294,7 +322,7 @@ def test_a_full_disk_while_writing_the_data_cache_is_one_line(tmp_path, monkeypa
     def disk_fills_up(fd, data):  # accepts 1000 bytes, then ENOSPC, as a full disk does
         if sum(written) >= 1000:
             raise OSError(errno.ENOSPC, "No space left on device")
-        n = real_write(fd, bytes(data)[:1000 - sum(written)])
+        n = real_write(fd, bytes(data)[: 1000 - sum(written)])
         written.append(n)
         return n
 
@@ -349,7 +377,8 @@ OLD_FILE = (
     "IkYzMiIsInNoYXBlIjpbMiwzXSwiZGF0YV9vZmZzZXRzIjpbMCwyNF19LCJtb2RlbC5iIjp7ImR0eXBlIjoiSTY0Iiwic2hhcGUiOlsyXSwi"
     "ZGF0YV9vZmZzZXRzIjpbMjQsNDBdfSwiZmxhZyI6eyJkdHlwZSI6IkJPT0wiLCJzaGFwZSI6WzJdLCJkYXRhX29mZnNldHMiOls0MCw0Ml19"
     "LCJoYWxmIjp7ImR0eXBlIjoiRjE2Iiwic2hhcGUiOlsxXSwiZGF0YV9vZmZzZXRzIjpbNDIsNDRdfX0gICAgICAgAAAAAAAAgD8AAABAAABA"
-    "QAAAgEAAAKBA//////////8CAAAAAAAAAAEAAD4=")
+    "QAAAgEAAAKBA//////////8CAAAAAAAAAAEAAD4="
+)
 
 
 def test_a_checkpoint_written_by_the_old_writer_still_loads(tmp_path):
@@ -372,12 +401,15 @@ def _raw(header, data=b""):
     return struct.pack("<Q", len(encoded)) + encoded + data
 
 
-@pytest.mark.parametrize("blob, says", [
-    (_raw({"a": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}, bytes(8)), "dtype 'BF16'"),
-    (_raw({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, bytes(8)), "invalid offset"),
-    (_raw({"a": {"dtype": "F32", "shape": [2 ** 62, 8], "data_offsets": [0, 8]}}, bytes(8)), "overflow"),
-    (_raw({"__metadata__": {"k": [1]}}), "invalid JSON in header"),
-])
+@pytest.mark.parametrize(
+    "blob, says",
+    [
+        (_raw({"a": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 8]}}, bytes(8)), "dtype 'BF16'"),
+        (_raw({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, bytes(8)), "invalid offset"),
+        (_raw({"a": {"dtype": "F32", "shape": [2**62, 8], "data_offsets": [0, 8]}}, bytes(8)), "overflow"),
+        (_raw({"__metadata__": {"k": [1]}}), "invalid JSON in header"),
+    ],
+)
 def test_what_the_safetensors_parser_refuses_is_our_clear_error(tmp_path, blob, says):
     path = tmp_path / "p.safetensors"
     path.write_bytes(blob)

@@ -3,6 +3,7 @@
 Where PyTorch has the behaviour (torch.save of any dict key) the test asks torch; otherwise the test
 checks that the data survive intact or that the refusal is clean and names the problem.
 """
+
 import json
 import math
 import re
@@ -14,7 +15,7 @@ import torch
 
 import chainrule as cr
 from chainrule import data, nn
-from chainrule.io import read_safetensors, write_safetensors
+from chainrule.io import write_safetensors
 from chainrule.train import fit, load_checkpoint
 
 ROWS = [("5.1", "3.5", "setosa"), ("4.9", "3.0", "setosa"), ("6.2", "2.9", "virginica")]
@@ -26,6 +27,7 @@ def _write_csv(path, lines, bom=False):
 
 
 # ----- readers -----
+
 
 def test_headerless_csv_with_string_labels_keeps_its_first_row(tmp_path):
     path = _write_csv(tmp_path / "iris.csv", [",".join(r) for r in ROWS])
@@ -93,6 +95,7 @@ def test_idx_float_labels_are_refused_not_truncated(tmp_path):
 
 # ----- checkpoints -----
 
+
 def test_a_tensor_saved_under_metadata_round_trips_like_torch(tmp_path):
     values = [1.0, 2.0, 3.0]
     torch.save({"__metadata__": torch.tensor(values), "w": torch.tensor([4.0])}, tmp_path / "t.pt")
@@ -146,8 +149,19 @@ def test_a_checkpoint_with_nonsensical_hyperparameters_is_refused_before_anythin
 
 from chainrule import cli  # noqa: E402
 
-TRAIN = ["train", "--data", "xor", "--model", "logreg", "--batch-size", "8", "--no-progress", "--no-plot",
-         "--log-every", "2"]
+TRAIN = [
+    "train",
+    "--data",
+    "xor",
+    "--model",
+    "logreg",
+    "--batch-size",
+    "8",
+    "--no-progress",
+    "--no-plot",
+    "--log-every",
+    "2",
+]
 
 
 def _cli_run(tmp_path, *extra):
@@ -156,8 +170,9 @@ def _cli_run(tmp_path, *extra):
     return out
 
 
-@pytest.mark.parametrize("flag,value", [("--lr", "0.5"), ("--seed", "1"), ("--optimizer", "sgd"),
-                                        ("--momentum", "0.9")])
+@pytest.mark.parametrize(
+    "flag,value", [("--lr", "0.5"), ("--seed", "1"), ("--optimizer", "sgd"), ("--momentum", "0.9")]
+)
 def test_a_resume_with_a_conflicting_flag_is_refused_and_changes_nothing(tmp_path, capsys, flag, value):
     out = _cli_run(tmp_path)
     files = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -173,8 +188,13 @@ def test_a_resume_without_the_flags_keeps_the_runs_settings_and_records_the_new_
     out = _cli_run(tmp_path, "--lr", "0.05", "--optimizer", "sgd", "--momentum", "0.5", "--seed", "2")
     assert cli.main(TRAIN + ["--steps", "4", "--out", str(out), "--resume"]) == 0
     config = json.loads((out / "config.json").read_text())
-    assert (config["lr"], config["optimizer"], config["momentum"], config["seed"], config["steps"]) == \
-        (0.05, "sgd", 0.5, 2, 4)
+    assert (config["lr"], config["optimizer"], config["momentum"], config["seed"], config["steps"]) == (
+        0.05,
+        "sgd",
+        0.5,
+        2,
+        4,
+    )
     assert cr.load(out / "checkpoint.safetensors")["optimizer"]["param_groups"][0]["lr"] == 0.05
     # repeating the run's own values is not a conflict
     assert cli.main(TRAIN + ["--steps", "6", "--out", str(out), "--resume", "--lr", "0.05"]) == 0

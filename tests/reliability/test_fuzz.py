@@ -8,6 +8,7 @@
 Example counts scale with the hypothesis profile (HYPOTHESIS_PROFILE=dev|ci|nightly; conftest.py), from
 a base sized so the file runs in about 30 s under the default profile.
 """
+
 import builtins
 import json
 import struct
@@ -20,7 +21,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.io import read_safetensors
 
 sym = pytest.importorskip("chainrule.symbolic")
 pytest.importorskip("sympy")
@@ -39,20 +39,28 @@ def fuzz_settings(base):
 
 # ----- the checkpoint reader -----
 
+
 def _valid_file():
     import os
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "c.safetensors")
-        cr.save({"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([1, 2], dtype=np.int64),
-                 "flag": np.array([True]), "meta": {"step": 3, "name": "x"}}, p)
+        cr.save(
+            {
+                "w": np.arange(6, dtype=np.float32).reshape(2, 3),
+                "b": np.array([1, 2], dtype=np.int64),
+                "flag": np.array([True]),
+                "meta": {"step": 3, "name": "x"},
+            },
+            p,
+        )
         with open(p, "rb") as f:
             return f.read()
 
 
 VALID = _valid_file()
-MEMORY_CAP = 64 * 2 ** 20
+MEMORY_CAP = 64 * 2**20
 
 
 def _load_bytes(blob):
@@ -90,7 +98,7 @@ def _count(name):
 @given(st.binary(max_size=300))
 @example(b"")
 @example(b"\xff" * 8)
-@example(struct.pack("<Q", 2 ** 64 - 1))
+@example(struct.pack("<Q", 2**64 - 1))
 def test_random_bytes(blob):
     _count("random_bytes")
     _load_bytes(blob)
@@ -111,12 +119,28 @@ def mutated(draw):
         elif kind == "insert":
             blob[i:i] = draw(st.binary(min_size=1, max_size=8))
         elif kind == "delete":
-            del blob[i:i + draw(st.integers(1, 8))]
+            del blob[i : i + draw(st.integers(1, 8))]
         elif kind == "truncate":
             del blob[i:]
         else:
-            blob[:8] = struct.pack("<Q", draw(st.sampled_from([0, 1, 7, 8, len(VALID), 2 ** 31, 2 ** 63,
-                                                               struct.unpack("<Q", VALID[:8])[0] + draw(st.integers(-9, 9))])) % 2 ** 64)
+            blob[:8] = struct.pack(
+                "<Q",
+                draw(
+                    st.sampled_from(
+                        [
+                            0,
+                            1,
+                            7,
+                            8,
+                            len(VALID),
+                            2**31,
+                            2**63,
+                            struct.unpack("<Q", VALID[:8])[0] + draw(st.integers(-9, 9)),
+                        ]
+                    )
+                )
+                % 2**64,
+            )
     return bytes(blob)
 
 
@@ -129,26 +153,56 @@ def test_mutated_checkpoints(blob):
         assert isinstance(result, dict)
 
 
-SHAPE_ITEMS = st.one_of(st.integers(-3, 6), st.sampled_from([2 ** 31, 2 ** 62, 2 ** 64, 10 ** 30]), st.floats(),
-                        st.booleans(), st.none(), st.text(max_size=2))
-ENTRY = st.fixed_dictionaries({
-    "dtype": st.one_of(st.sampled_from(["F32", "F64", "I64", "BOOL", "U8", "F16", "C64", "F128", "O", "", "f4"]),
-                       st.integers(), st.none()),
-    "shape": st.one_of(st.lists(SHAPE_ITEMS, max_size=4), st.lists(st.just(1), min_size=60, max_size=80),
-                       st.integers(), st.none()),
-    "data_offsets": st.one_of(st.lists(st.integers(-2, 80), min_size=2, max_size=2),
-                              st.lists(st.integers(-2, 2 ** 63), min_size=0, max_size=3), st.none()),
-}, optional={"extra": st.integers()})
-META = st.one_of(st.dictionaries(st.text(max_size=4), st.text(max_size=8), max_size=3),
-                 st.dictionaries(st.just("chainrule.tree"), st.one_of(
-                     st.just('{"__tensor__": "a"}'), st.just('{"__dict__": [["k", {"__ndarray__": "a"}]]}'),
-                     st.just('{"__dict__": [[1, 2, 3]]}'), st.just("[" * 3000 + "]" * 3000),
-                     st.text(max_size=20))), st.integers(), st.lists(st.text(max_size=3), max_size=2))
+SHAPE_ITEMS = st.one_of(
+    st.integers(-3, 6),
+    st.sampled_from([2**31, 2**62, 2**64, 10**30]),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=2),
+)
+ENTRY = st.fixed_dictionaries(
+    {
+        "dtype": st.one_of(
+            st.sampled_from(["F32", "F64", "I64", "BOOL", "U8", "F16", "C64", "F128", "O", "", "f4"]),
+            st.integers(),
+            st.none(),
+        ),
+        "shape": st.one_of(
+            st.lists(SHAPE_ITEMS, max_size=4), st.lists(st.just(1), min_size=60, max_size=80), st.integers(), st.none()
+        ),
+        "data_offsets": st.one_of(
+            st.lists(st.integers(-2, 80), min_size=2, max_size=2),
+            st.lists(st.integers(-2, 2**63), min_size=0, max_size=3),
+            st.none(),
+        ),
+    },
+    optional={"extra": st.integers()},
+)
+META = st.one_of(
+    st.dictionaries(st.text(max_size=4), st.text(max_size=8), max_size=3),
+    st.dictionaries(
+        st.just("chainrule.tree"),
+        st.one_of(
+            st.just('{"__tensor__": "a"}'),
+            st.just('{"__dict__": [["k", {"__ndarray__": "a"}]]}'),
+            st.just('{"__dict__": [[1, 2, 3]]}'),
+            st.just("[" * 3000 + "]" * 3000),
+            st.text(max_size=20),
+        ),
+    ),
+    st.integers(),
+    st.lists(st.text(max_size=3), max_size=2),
+)
 
 
 @fuzz_settings(800)
-@given(st.dictionaries(st.sampled_from(["a", "b", "c", "__metadata__"]), ENTRY, max_size=3), META,
-       st.binary(max_size=96), st.booleans())
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c", "__metadata__"]), ENTRY, max_size=3),
+    META,
+    st.binary(max_size=96),
+    st.booleans(),
+)
 def test_generated_headers(entries, meta, data, with_meta):
     _count("generated_headers")
     header = dict(entries)
@@ -157,7 +211,7 @@ def test_generated_headers(entries, meta, data, with_meta):
     encoded = json.dumps(header).encode()
     result = _load_bytes(struct.pack("<Q", len(encoded)) + encoded + data)
     if result is not None:
-        for value in (result.values() if isinstance(result, dict) else []):
+        for value in result.values() if isinstance(result, dict) else []:
             if isinstance(value, cr.Tensor):
                 assert value._data.nbytes <= len(data)
 
@@ -197,8 +251,15 @@ class _NoPython:
 @pytest.fixture(autouse=True, scope="module")
 def _warm_sympy():
     """Load what SymPy imports lazily on first use, before any guarded call (each xdist worker)."""
-    for text in ["x^2 + sin(x)", "x+x", "exp(x)*log(y)/sqrt(z) - tanh(x)^2", "relu(x) + abs(y) + softplus(x)",
-                 "sigmoid(x) - pi", "2^-x", "cos(tan(x))"]:
+    for text in [
+        "x^2 + sin(x)",
+        "x+x",
+        "exp(x)*log(y)/sqrt(z) - tanh(x)^2",
+        "relu(x) + abs(y) + softplus(x)",
+        "sigmoid(x) - pi",
+        "2^-x",
+        "cos(tan(x))",
+    ]:
         sym.parse(text)
     yield
 
@@ -223,11 +284,42 @@ def test_parser_warm_up_and_guard_works():
     assert _parse("x**10 - 2*x**8 + 4/x**2 + 10") is not None
 
 
-HOSTILE = ["__import__('os').system('touch /tmp/pwned')", "exec('x=1')", "eval", "lambda: 1", "x.__class__",
-           "().__class__.__bases__[0].__subclasses__()", "open('/etc/passwd')", "x; import os", "[x for x in y]",
-           "x if y else z", "'abc'", "f'{x}'", "x[0]", "x.y", "x @ y", "x % 2", "x // 2", "1e999999", "9" * 60,
-           "(" * 500 + "x" + ")" * 500, "-" * 1000 + "x", "x" + "^x" * 500, "2^2^2^2^2^2", "sin", "sin()",
-           "sin(x,y)", "exp(1000)", "x\n+1", "x\x00", "_x", "__builtins__", "pi^pi^pi", "1/0", "0^-1"]
+HOSTILE = [
+    "__import__('os').system('touch /tmp/pwned')",
+    "exec('x=1')",
+    "eval",
+    "lambda: 1",
+    "x.__class__",
+    "().__class__.__bases__[0].__subclasses__()",
+    "open('/etc/passwd')",
+    "x; import os",
+    "[x for x in y]",
+    "x if y else z",
+    "'abc'",
+    "f'{x}'",
+    "x[0]",
+    "x.y",
+    "x @ y",
+    "x % 2",
+    "x // 2",
+    "1e999999",
+    "9" * 60,
+    "(" * 500 + "x" + ")" * 500,
+    "-" * 1000 + "x",
+    "x" + "^x" * 500,
+    "2^2^2^2^2^2",
+    "sin",
+    "sin()",
+    "sin(x,y)",
+    "exp(1000)",
+    "x\n+1",
+    "x\x00",
+    "_x",
+    "__builtins__",
+    "pi^pi^pi",
+    "1/0",
+    "0^-1",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -237,10 +329,66 @@ def test_hostile_expressions(text, tmp_path):
     assert not marker.exists()
 
 
-TOKENS = st.sampled_from(["x", "y", "z", "pi", "e", "1", "2", "0", "0.5", "1e3", "1e-3", "1000", "10", "+", "-", "*",
-                          "/", "**", "^", "(", ")", ",", "exp", "log", "ln", "sqrt", "sin", "cos", "tan", "tanh",
-                          "sigmoid", "relu", "abs", "softplus", "__import__", "os", ".", "[", "]", "'", '"', ";",
-                          "lambda", ":", "=", "import", " ", "_", "\\", "#", "@", "%", "!", "~", "é", "\t"])
+TOKENS = st.sampled_from(
+    [
+        "x",
+        "y",
+        "z",
+        "pi",
+        "e",
+        "1",
+        "2",
+        "0",
+        "0.5",
+        "1e3",
+        "1e-3",
+        "1000",
+        "10",
+        "+",
+        "-",
+        "*",
+        "/",
+        "**",
+        "^",
+        "(",
+        ")",
+        ",",
+        "exp",
+        "log",
+        "ln",
+        "sqrt",
+        "sin",
+        "cos",
+        "tan",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "abs",
+        "softplus",
+        "__import__",
+        "os",
+        ".",
+        "[",
+        "]",
+        "'",
+        '"',
+        ";",
+        "lambda",
+        ":",
+        "=",
+        "import",
+        " ",
+        "_",
+        "\\",
+        "#",
+        "@",
+        "%",
+        "!",
+        "~",
+        "é",
+        "\t",
+    ]
+)
 
 
 @fuzz_settings(1200)

@@ -1,4 +1,5 @@
 """The explorer's data and page (no browser): u1..u5, an nn model, errors, the CLI. Browser tests: test_explore_browser.py."""
+
 import json
 import re
 
@@ -13,10 +14,14 @@ from chainrule.viz._pass import record
 def u_problem():
     u1 = cr.tensor(3.0, requires_grad=True, name="u1")
     u2 = cr.tensor(4.0, requires_grad=True, name="u2")
-    u3 = u1 * u2; u3.name = "u3"
-    u4 = u1 + u2; u4.name = "u4"
-    u5 = 2 * u3 * u4; u5.name = "u5"
-    L = (u5 - u1 - u2 - u3 - u4) ** 2; L.name = "L"
+    u3 = u1 * u2
+    u3.name = "u3"
+    u4 = u1 + u2
+    u4.name = "u4"
+    u5 = 2 * u3 * u4
+    u5.name = "u5"
+    L = (u5 - u1 - u2 - u3 - u4) ** 2
+    L.name = "L"
     return (u1, u2, u3, u4, u5), L
 
 
@@ -29,7 +34,7 @@ def test_u_problem_gradients_are_sums_of_edge_contributions():
     e = viz.explore(L)
     d = e.data
     assert _node(d, "u1")["grad"]["text"] == "21016" and _node(d, "u2")["grad"]["text"] == "17324"
-    assert u1.grad is None and u2.grad is None            # explore runs its own pass; .grad untouched
+    assert u1.grad is None and u2.grad is None  # explore runs its own pass; .grad untouched
     # Forward order is topological; backward steps visit consumers in reverse, each operand in order.
     pos = {n["id"]: k for k, n in enumerate(d["nodes"])}
     assert all(pos[a] < pos[n["id"]] for n in d["nodes"] for a in n["inputs"] if a is not None)
@@ -66,11 +71,14 @@ def test_page_is_self_contained(tmp_path):
     assert re.findall(r"https?://[^\s\"')]+", page) == ["http://www.w3.org/2000/svg"] * 2
     for bad in ("<link", " src=", "href=", "fetch(", "XMLHttpRequest", "import(", "WebSocket", "@import"):
         assert bad not in page
-    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.DOTALL)
-                      .group(1).replace("<\\/", "</"))
+    data = json.loads(
+        re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.DOTALL)
+        .group(1)
+        .replace("<\\/", "</")
+    )
     assert data["root"] == "L" and len(data["nodes"]) == 11 and len(data["steps"]) == 16
     assert "<iframe srcdoc=" in e._repr_html_() and "&lt;!DOCTYPE html&gt;" in e._repr_html_()
-    assert 'data-trace="primal"' in page      # the trace tables panel of a small graph
+    assert 'data-trace="primal"' in page  # the trace tables panel of a small graph
     assert repr(e) == "<Explorer of L: 11 nodes, 16 backward steps>"
 
 
@@ -162,8 +170,10 @@ def test_every_op_of_the_op_table_explores_with_the_engines_gradients():
     for spec in OP_TABLE:
         args, kwargs = spec.sample(0, rng)
         diff = spec.differentiable(args)
-        ts = [cr.tensor(a, dtype=cr.float64, requires_grad=i in diff) if np.asarray(a).dtype.kind == "f"
-              else cr.tensor(a) for i, a in enumerate(args)]
+        ts = [
+            cr.tensor(a, dtype=cr.float64, requires_grad=i in diff) if np.asarray(a).dtype.kind == "f" else cr.tensor(a)
+            for i, a in enumerate(args)
+        ]
         out = spec.fn(*ts, **kwargs)
         if not isinstance(out, cr.Tensor) or out.grad_fn is None:
             continue
@@ -176,8 +186,9 @@ def test_every_op_of_the_op_table_explores_with_the_engines_gradients():
         for t, g in zip(leaves, want):
             if g is not None:
                 np.testing.assert_allclose(by_id[id(t)].grad, g._data, rtol=1e-10, atol=1e-12, err_msg=spec.name)
-        assert json.loads(re.search(r'type="application/json">(.*?)</script>', page.html, re.DOTALL).group(1)
-                          .replace("<\\/", "</"))["nodes"]
+        assert json.loads(
+            re.search(r'type="application/json">(.*?)</script>', page.html, re.DOTALL).group(1).replace("<\\/", "</")
+        )["nodes"]
         checked += 1
     assert checked >= 100, checked
 
@@ -186,5 +197,5 @@ def test_non_scalar_output_starts_from_ones():
     x = cr.tensor([1.0, -2.0, 3.0], requires_grad=True, name="x")
     y = x * x
     d = viz.explore(y).data
-    assert _node(d, "x")["grad"]["values"] == [2.0, -4.0, 6.0]      # d(sum y)/dx = 2x, as backward(ones)
+    assert _node(d, "x")["grad"]["values"] == [2.0, -4.0, 6.0]  # d(sum y)/dx = 2x, as backward(ones)
     assert _node(d, "L")["expr"] == "x × x" and _node(d, "L")["grad"]["values"] == [1.0, 1.0, 1.0]

@@ -4,6 +4,7 @@
 failure, locally a skip. Every page is opened from a saved file and must log no console error and make
 no request other than for the file itself.
 """
+
 import io
 import os
 import shutil
@@ -72,7 +73,7 @@ def _not_blank(page, path):
 
     png = page.screenshot(path=str(path))
     img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    ink = (img.sum(axis=2) < 600).mean()          # pixels clearly darker than white
+    ink = (img.sum(axis=2) < 600).mean()  # pixels clearly darker than white
     colours = len(np.unique(img.reshape(-1, 3)[::7], axis=0))
     assert ink > 0.01 and colours > 20, f"screenshot {path} looks blank: {ink:.3%} ink, {colours} colours"
 
@@ -98,11 +99,11 @@ def test_u_problem_steps_backward_to_the_coursework_gradients(tmp_path, open_pag
     assert "(∂u3/∂u1 = u2)" in status and "∂L/∂u1 so far = -284 + 6532 + 14768 = 21016" in status
     current = page.locator(".edge.current")
     assert current.count() == 1 and current.text_content() == "14768"
-    assert _grad(page, "u1") == "grad 21016" and _grad(page, "u2") == "grad 6248"   # u2's last term still to come
+    assert _grad(page, "u1") == "grad 21016" and _grad(page, "u2") == "grad 6248"  # u2's last term still to come
     page.click('.node[data-name="u3"]')
     details = page.text_content("#details")
     assert "u3 = u1 × u2" in details and "∂u3/∂u1u2" in details and "u3 = u1 * u2" in details
-    page.click('.node[data-name="u2"]')                       # u2 so far: two of its three uses
+    page.click('.node[data-name="u2"]')  # u2 so far: two of its three uses
     assert "sum of uses-284 + 6532" in page.text_content("#details")
     _not_blank(page, tmp_path / "u.png")
 
@@ -124,14 +125,14 @@ def test_keyboard_only_full_pass(tmp_path, open_page):
     page.keyboard.press("End")
     assert page.evaluate("window.chainruleExplorer.step") == total
     page.keyboard.press("Home")
-    page.keyboard.press(" ")                                     # play ...
+    page.keyboard.press(" ")  # play ...
     page.wait_for_function("window.chainruleExplorer.step >= 2")
-    page.keyboard.press(" ")                                     # ... and pause
+    page.keyboard.press(" ")  # ... and pause
     stopped = page.evaluate("window.chainruleExplorer.step")
     page.wait_for_timeout(400)
     assert page.evaluate("window.chainruleExplorer.step") == stopped
     page.keyboard.press("Home")
-    for _ in range(3):                                           # Tab to the step button, Enter presses it
+    for _ in range(3):  # Tab to the step button, Enter presses it
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "play"
     page.keyboard.press("Tab")
@@ -150,12 +151,12 @@ def test_nn_model_clusters_and_gradients(tmp_path, open_page):
     page.keyboard.press("End")
     assert page.text_content('.node[data-name="2.bias"] .grad').startswith("grad [")
     page.click('.node[data-name="2.bias"]')
-    page.click("#details button.full >> nth=1")                     # the gradient's values in full
+    page.click("#details button.full >> nth=1")  # the gradient's values in full
     shown = page.text_content("#full").splitlines()
     assert shown[0] == "shape (3)"
     np.testing.assert_allclose([float(v) for v in shown[1].split()], m[2].bias.grad._data, rtol=1e-4)
     page.click('.node[data-name="0.weight"]')
-    assert page.locator("#details canvas.heat").count() == 2        # value and gradient heat maps
+    assert page.locator("#details canvas.heat").count() == 2  # value and gradient heat maps
     page.click("#details button.full >> nth=1")
     full = page.text_content("#full")
     assert full.startswith("shape (6, 4)") and len(full.splitlines()) == 7
@@ -201,13 +202,13 @@ def test_a_few_thousand_nodes_stay_responsive(tmp_path, open_page):
     page.keyboard.press("End")
     per_step = (time.perf_counter() - start) / 31
     assert per_step < 0.3, f"{per_step * 1000:.0f} ms a step"
-    assert page.text_content(".node.current .name").startswith("x")      # the last backward edge feeds a leaf
+    assert page.text_content(".node.current .name").startswith("x")  # the last backward edge feeds a leaf
 
 
 def test_notebook_display_and_a_narrow_window(tmp_path, open_page):
     _, L = u_problem()
     e = L.explore()
-    path = tmp_path / "cell.html"     # what Jupyter and VS Code put in an output cell: the iframe
+    path = tmp_path / "cell.html"  # what Jupyter and VS Code put in an output cell: the iframe
     path.write_text("<!DOCTYPE html><meta charset='utf-8'><title>cell</title>" + e._repr_html_(), encoding="utf-8")
     page = open_page(path)
     frame = page.frames[1]
@@ -217,5 +218,5 @@ def test_notebook_display_and_a_narrow_window(tmp_path, open_page):
     narrow = open_page(e.save(tmp_path / "u.html"), width=420, height=800)
     narrow.keyboard.press("End")
     box = narrow.locator("#details").bounding_box()
-    assert box["width"] > 380 and box["y"] > 300          # the details panel moves below the graph
+    assert box["width"] > 380 and box["y"] > 300  # the details panel moves below the graph
     _not_blank(narrow, tmp_path / "narrow.png")

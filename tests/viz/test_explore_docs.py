@@ -1,4 +1,5 @@
 """docs/explore.md runs as written, shows chainrule's real output, and its notebook holds the same code."""
+
 import json
 import math
 import pathlib
@@ -17,7 +18,7 @@ def test_tutorial_runs_and_shows_real_output(tmp_path, monkeypatch):
     for block in _blocks():
         exec(compile(block, "docs/explore.md", "exec"), ns)  # noqa: S102 - the page's own code, as test_readme
     assert (tmp_path / "u1-u5.html").exists() and (tmp_path / "mlp.html").exists()
-    assert abs(ns["dz_dt"] - (4 * math.sin(2.0) + 4 * math.cos(2.0))) < 1e-9      # 2t sin t + t² cos t
+    assert abs(ns["dz_dt"] - (4 * math.sin(2.0) + 4 * math.cos(2.0))) < 1e-9  # 2t sin t + t² cos t
     text = (DOCS / "explore.md").read_text(encoding="utf-8")
     shown = re.search(r"\n((?:    .*\n|\n)+)so `y = 11.652`", text).group(1)
     assert "\n".join(line[4:] for line in shown.strip("\n").splitlines()) == str(ns["table"])

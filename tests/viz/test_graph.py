@@ -1,4 +1,5 @@
 """Graph drawing: structure, labels, kinds, intermediate gradients, DOT text and real rendering."""
+
 import os
 import re
 import shutil
@@ -21,23 +22,29 @@ def _need_dot():
 def u_problem():
     u1 = cr.tensor(3.0, requires_grad=True, name="u1")
     u2 = cr.tensor(4.0, requires_grad=True, name="u2")
-    u3 = u1 * u2; u3.name = "u3"
-    u4 = u1 + u2; u4.name = "u4"
-    u5 = 2 * u3 * u4; u5.name = "u5"
-    L = (u5 - u1 - u2 - u3 - u4) ** 2; L.name = "L"
+    u3 = u1 * u2
+    u3.name = "u3"
+    u4 = u1 + u2
+    u4.name = "u4"
+    u5 = 2 * u3 * u4
+    u5.name = "u5"
+    L = (u5 - u1 - u2 - u3 - u4) ** 2
+    L.name = "L"
     return L, (u1, u2, u3, u4, u5)
 
 
 def test_one_vertex_per_tensor_and_op_with_values():
     x = cr.tensor(2.0, requires_grad=True, name="x")
     y = cr.tensor(5.0, requires_grad=True, name="y")
-    z = x * y; z.name = "z"
-    out = cr.exp(z - 9.0); out.name = "out"
+    z = x * y
+    z.name = "z"
+    out = cr.exp(z - 9.0)
+    out.name = "out"
     g = viz.draw_graph(out)
     src = g.source
     # 2 leaves + 3 ops (Mul, Sub, Exp) + 3 op outputs
     assert len(re.findall(r"\[label=", src)) == 8
-    assert src.count("->") == 2 + 1 + 1 + 1 + 1 + 1   # x,y->Mul; Mul->z; z->Sub; Sub->t; t->Exp; Exp->out
+    assert src.count("->") == 2 + 1 + 1 + 1 + 1 + 1  # x,y->Mul; Mul->z; z->Sub; Sub->t; t->Exp; Exp->out
     assert "value 10" in src and "value 2.71828" in src
     assert "Mul" in src and "Exp" in src
 
@@ -46,22 +53,26 @@ def test_to_dot_matches_graphviz_source_and_needs_no_binary(monkeypatch):
     L, _ = u_problem()
     dot_text = viz.to_dot(L)
     assert dot_text.startswith("digraph {") and dot_text.rstrip().endswith("}")
-    monkeypatch.setenv("PATH", "")          # no `dot` binary reachable: .source still works
+    monkeypatch.setenv("PATH", "")  # no `dot` binary reachable: .source still works
     src = viz.draw_graph(L).source
+
     def labels(text):
         return sorted(a or b for a, b in re.findall(r'label=(?:"([^"]*)"|([^\s\]"]+))', text))
+
     assert labels(dot_text) == labels(src)
 
 
 def test_kinds_are_told_apart():
     w = cr.tensor([1.0, 2.0], requires_grad=True, name="w")
-    x = cr.tensor([3.0, 4.0], name="x")           # no grad: not part of the graph
-    h = w * x; h.name = "h"
-    loss = h.sum(); loss.name = "loss"
+    x = cr.tensor([3.0, 4.0], name="x")  # no grad: not part of the graph
+    h = w * x
+    h.name = "h"
+    loss = h.sum()
+    loss.name = "loss"
     src = viz.to_dot(loss)
-    assert re.search(r'label="w[^"]*"[^\]]*fillcolor="#bfdbfe"', src)        # leaf: blue
-    assert re.search(r'label="h[^"]*"[^\]]*style="filled,rounded"', src)     # intermediate
-    assert re.search(r'label="loss[^"]*"[^\]]*peripheries="2"', src)          # output
+    assert re.search(r'label="w[^"]*"[^\]]*fillcolor="#bfdbfe"', src)  # leaf: blue
+    assert re.search(r'label="h[^"]*"[^\]]*style="filled,rounded"', src)  # intermediate
+    assert re.search(r'label="loss[^"]*"[^\]]*peripheries="2"', src)  # output
     assert "shape (2)" in src
 
 
@@ -70,7 +81,7 @@ def test_parameters_are_drawn_as_parameters():
     lin = nn.Linear(3, 2)
     out = lin(cr.ones(1, 3)).sum()
     src = viz.to_dot(out)
-    assert src.count('fillcolor="#fde68a"') == 2      # weight and bias
+    assert src.count('fillcolor="#fde68a"') == 2  # weight and bias
 
 
 def test_gradients_of_leaves_after_plain_backward_and_of_intermediates_when_traced():
@@ -83,7 +94,7 @@ def test_gradients_of_leaves_after_plain_backward_and_of_intermediates_when_trac
     assert re.search(r"^u5 = Mul\(t1, u4\).*grad 284$", text, re.M)
     assert re.search(r"^L = Pow\(t5, const\).*value 20164\s+grad 1$", text, re.M)
     src = viz.to_dot(L)
-    assert "grad 6532" in src                        # u4's gradient, an intermediate
+    assert "grad 6532" in src  # u4's gradient, an intermediate
 
 
 def test_backward_through_named_graph_shows_intermediate_grads():
@@ -122,8 +133,10 @@ def test_deep_chain_draws_without_recursion():
 
 
 def test_draws_a_value_graph():
-    a = cr.Value(2.0, label="a"); b = cr.Value(-3.0, label="b")
-    L = a * b + 1.0; L.label = "L"
+    a = cr.Value(2.0, label="a")
+    b = cr.Value(-3.0, label="b")
+    L = a * b + 1.0
+    L.label = "L"
     L.backward()
     text = viz.text_graph(L)
     assert re.search(r"^a .*value 2\s+grad -3$", text, re.M)

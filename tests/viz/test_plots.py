@@ -1,4 +1,5 @@
 """Plots: the derivative comes from autodiff, figures are returned and saved."""
+
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ def test_plot_function_classic_figure(tmp_path):
     path = tmp_path / "act.png"
     fig = plots.plot_function([cr.sigmoid, cr.tanh], save=str(path))
     ax = fig.axes[0]
-    assert len(ax.lines) == 4 + 2                   # f, f' for each, plus the two axis lines
+    assert len(ax.lines) == 4 + 2  # f, f' for each, plus the two axis lines
     tanh_prime = ax.lines[3].get_ydata()
     xs = ax.lines[3].get_xdata()
     np.testing.assert_allclose(tanh_prime, 1 - np.tanh(xs) ** 2, atol=1e-12)
@@ -29,14 +30,16 @@ def test_plot_function_into_given_axes():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    out = plots.plot_function(lambda x: x ** 3, derivative=True, ax=ax, x_range=(-1, 1), num=5, label="cube")
+    out = plots.plot_function(lambda x: x**3, derivative=True, ax=ax, x_range=(-1, 1), num=5, label="cube")
     assert out is fig
     np.testing.assert_allclose(ax.lines[1].get_ydata(), 3 * np.linspace(-1, 1, 5) ** 2)
 
 
 def test_plot_history(tmp_path):
-    fig = plots.plot_history({"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.7, 0.4], "accuracy": [0.5, 0.8, 0.9]},
-                             save=str(tmp_path / "h.svg"))
+    fig = plots.plot_history(
+        {"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.7, 0.4], "accuracy": [0.5, 0.8, 0.9]},
+        save=str(tmp_path / "h.svg"),
+    )
     assert len(fig.axes) == 2
     assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
     assert (tmp_path / "h.svg").read_text().count("<svg") == 1
@@ -44,6 +47,7 @@ def test_plot_history(tmp_path):
     class H:
         def __init__(self):
             self.loss = [3.0, 2.0]
+
     assert len(plots.plot_history(H()).axes) == 1
     with pytest.raises(ValueError, match="no 'loss' or 'acc'"):
         plots.plot_history({"lr": [0.1]})

@@ -1,4 +1,5 @@
 """Evaluation-trace tables: Baydin et al.'s worked example, and differential checks against torch and JAX."""
+
 import math
 
 import numpy as np
@@ -22,8 +23,7 @@ def test_baydin_primal_trace_matches_the_paper():
     # Baydin, Pearlmutter, Radul, Siskind (JMLR 2018), table 2: f(x1, x2) = ln x1 + x1 x2 - sin x2 at (2, 5).
     t = viz.trace_table(baydin, 2, 5)
     rows = {r[0]: r for r in t.primal}
-    paper = {"⟦v|-1⟧": 2, "⟦v|0⟧": 5, "⟦v|1⟧": 0.693, "⟦v|2⟧": 10, "⟦v|3⟧": -0.959, "⟦v|4⟧": 10.693,
-             "⟦v|5⟧": 11.652}
+    paper = {"⟦v|-1⟧": 2, "⟦v|0⟧": 5, "⟦v|1⟧": 0.693, "⟦v|2⟧": 10, "⟦v|3⟧": -0.959, "⟦v|4⟧": 10.693, "⟦v|5⟧": 11.652}
     assert {k: _value(rows[k]) for k in paper} == paper
     assert rows["⟦v|1⟧"][1] == "ln ⟦v|-1⟧" and rows["⟦v|3⟧"][1] == "sin ⟦v|0⟧"
     assert rows["⟦v|5⟧"][1] == "⟦v|4⟧ − ⟦v|3⟧"
@@ -35,10 +35,18 @@ def test_baydin_adjoint_trace_is_computed_edge_by_edge():
     t = viz.trace_table(baydin, 2, 5)
     x1, x2 = 2.0, 5.0
     # The adjoints by hand, from the local partials (table 3's order: v̄5 .. v̄-1, running sums).
-    expected = [("⟦vb|5⟧", 1), ("⟦vb|4⟧", 1), ("⟦vb|3⟧", -1), ("⟦vb|1⟧", 1), ("⟦vb|2⟧", 1),
-                ("⟦vb|0⟧", -math.cos(x2)), ("⟦vb|-1⟧", x2), ("⟦vb|0⟧", -math.cos(x2) + x1),
-                ("⟦vb|-1⟧", x2 + 1 / x1)]
-    got = [(r[0], _value(r)) for r in t.adjoint[:len(expected)]]
+    expected = [
+        ("⟦vb|5⟧", 1),
+        ("⟦vb|4⟧", 1),
+        ("⟦vb|3⟧", -1),
+        ("⟦vb|1⟧", 1),
+        ("⟦vb|2⟧", 1),
+        ("⟦vb|0⟧", -math.cos(x2)),
+        ("⟦vb|-1⟧", x2),
+        ("⟦vb|0⟧", -math.cos(x2) + x1),
+        ("⟦vb|-1⟧", x2 + 1 / x1),
+    ]
+    got = [(r[0], _value(r)) for r in t.adjoint[: len(expected)]]
     assert [g[0] for g in got] == [e[0] for e in expected]
     for (_, g), (_, e) in zip(got, expected):
         assert g == pytest.approx(e, abs=5e-4)
@@ -53,14 +61,13 @@ def test_baydin_tangent_trace_agrees_with_jax():
     jnp = jax.numpy
     for direction in [(1, 0), (0, 1), (0.5, -2)]:
         t = viz.trace_table(baydin, 2, 5, direction=direction)
-        _, want = jax.jvp(lambda a, b: jnp.log(a) + a * b - jnp.sin(b), (2.0, 5.0),
-                          tuple(float(d) for d in direction))
+        _, want = jax.jvp(lambda a, b: jnp.log(a) + a * b - jnp.sin(b), (2.0, 5.0), tuple(float(d) for d in direction))
         assert t.tangent_out == pytest.approx(float(want), rel=1e-6)
         _, ours = cr.jvp(baydin, (np.array(2.0), np.array(5.0)), tuple(np.array(float(d)) for d in direction))
         assert t.tangent_out == pytest.approx(float(ours), rel=1e-12)
         assert float(t.tangent[-1][-1]) == pytest.approx(float(want), abs=5e-4)
     t = viz.trace_table(baydin, 2, 5, direction=(1, 0))
-    assert {r[0]: _value(r) for r in t.tangent}["⟦vd|1⟧"] == 0.5      # v̇1 = v̇-1 / v-1
+    assert {r[0]: _value(r) for r in t.tangent}["⟦vd|1⟧"] == 0.5  # v̇1 = v̇-1 / v-1
 
 
 def test_baydin_renders_as_text_markdown_latex_html():
@@ -107,9 +114,15 @@ _UNARY = [(cr.sin, "sin"), (cr.cos, "cos"), (cr.tanh, "tanh"), (cr.exp, "exp"), 
 
 
 @settings(deadline=None, max_examples=15)
-@given(ops=st.lists(st.tuples(st.integers(0, len(_UNARY) - 1), st.sampled_from(["add", "mul", "sub"])),
-                    min_size=1, max_size=5),
-       x=st.floats(-1.5, 1.5), y=st.floats(-1.5, 1.5), dx=st.floats(-2, 2), dy=st.floats(-2, 2))
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, len(_UNARY) - 1), st.sampled_from(["add", "mul", "sub"])), min_size=1, max_size=5
+    ),
+    x=st.floats(-1.5, 1.5),
+    y=st.floats(-1.5, 1.5),
+    dx=st.floats(-2, 2),
+    dy=st.floats(-2, 2),
+)
 def test_random_programs_agree_with_torch_and_jax(ops, x, y, dx, dy):
     torch = pytest.importorskip("torch")
 
@@ -120,14 +133,17 @@ def test_random_programs_agree_with_torch_and_jax(ops, x, y, dx, dy):
                 u = getattr(lib, _UNARY[k][1])(h)
                 h = u + b if how == "add" else (u * b if how == "mul" else u - h)
             return h * a
+
         return f
 
     t = viz.trace_table(program(cr), x, y, direction=(dx, dy))
     a = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     b = torch.tensor(y, dtype=torch.float64, requires_grad=True)
     out = program(torch)(a, b)
-    ga, gb = (torch.zeros((), dtype=torch.float64) if g is None else g
-              for g in torch.autograd.grad(out, (a, b), allow_unused=True))
+    ga, gb = (
+        torch.zeros((), dtype=torch.float64) if g is None else g
+        for g in torch.autograd.grad(out, (a, b), allow_unused=True)
+    )
     assert t.value == pytest.approx(out.item(), rel=1e-9, abs=1e-12)
     assert t.grads == pytest.approx([ga.item(), gb.item()], rel=1e-9, abs=1e-12)
     assert t.tangent_out == pytest.approx(ga.item() * dx + gb.item() * dy, rel=1e-7, abs=1e-9)

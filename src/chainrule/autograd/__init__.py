@@ -1,4 +1,5 @@
 """The autodiff engine: graph nodes, backward, grad mode, transforms and gradient checks."""
+
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .engine import backward, grad
 from .function import Function, custom_vjp
@@ -27,14 +28,31 @@ class Variable(metaclass=_VariableMeta):
         from ..tensor import Tensor
 
         if not isinstance(data, Tensor):
-            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}; "
-                            "use chainrule.tensor(data) (Variable is only a deprecated alias)")
+            raise TypeError(
+                f"Variable data has to be a tensor, but got {type(data).__name__}; "
+                "use chainrule.tensor(data) (Variable is only a deprecated alias)"
+            )
         if volatile:
             import warnings
 
-            warnings.warn("volatile was removed and now has no effect. Use `with chainrule.no_grad():` instead.",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                "volatile was removed and now has no effect. Use `with chainrule.no_grad():` instead.",
+                UserWarning,
+                stacklevel=2,
+            )
         return Tensor._make(data._data).requires_grad_(requires_grad)
 
-__all__ = ["Function", "backward", "custom_vjp", "detect_anomaly", "enable_grad", "grad",
-           "is_anomaly_enabled", "is_grad_enabled", "no_grad", "set_grad_enabled", "Variable"]
+
+__all__ = [
+    "Function",
+    "backward",
+    "custom_vjp",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "Variable",
+]

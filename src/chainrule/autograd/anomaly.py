@@ -4,6 +4,7 @@ With `detect_anomaly()` on, every op checks its output and every backward rule
 checks the gradients it returns; the error names the op and the line of user
 code that created it. It costs a pass over every array, so it is off by default.
 """
+
 import numpy as np
 
 _state = {"enabled": False, "check_nan": True}

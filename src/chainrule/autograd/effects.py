@@ -14,6 +14,7 @@ Each event becomes an equation of the trace's program (autograd/jit/program.py):
 an in-place write, a `.data` assignment, a repeated call (optimizer.step, zero_grad,
 scheduler.step, clip_grad_norm_, marked with @replayed_call).
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,7 +61,8 @@ def check_concrete(tensor, what):
             f"{what} at {_user_line()} while being traced; the replay would reuse this call's value. Keep "
             "value-dependent Python (if/float/item/numpy) outside the jitted function, compute with "
             "chainrule ops instead (chainrule.where for a branch), or return the tensor and read it after "
-            "the call.")
+            "the call."
+        )
 
 
 def draw(sample, generator=None):
@@ -105,7 +107,6 @@ def record_inplace(tensor, source, op, index=None):
     rec = _active()
     if rec is not None:
         rec.record_inplace(tensor, source, op, index)
-
 
 
 def module_changed():

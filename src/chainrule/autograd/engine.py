@@ -14,14 +14,23 @@ a leaf's gradient is final, the pass ended) with `add_observer`, or for one pass
 hook `add_pass_hook` registers. The engine knows none of them by name (explain, viz and the
 jit attach this way). With no observer the walk pays one truth test per node.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from . import anomaly, grad_mode
 from .function import _backward_state, format_site
-from .observers import Observer, _notify_add, _observers, _pass_hooks, _pass_observers  # noqa: F401
-from .observers import add_observer, add_pass_hook, remove_observer  # noqa: F401  (engine's API)
+from .observers import (  # noqa: F401  # noqa: F401  (engine's API)
+    Observer,
+    _notify_add,
+    _observers,
+    _pass_hooks,
+    _pass_observers,
+    add_observer,
+    add_pass_hook,
+    remove_observer,
+)
 
 _Tensor = None  # set by tensor.py
 _grad_state = grad_mode._state
@@ -289,8 +298,12 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 gi = input_grads[i]
                 if isinstance(edge, Tensor):
                     if gi is not None:
-                        if not (plain and type(gi) is _ndarray and gi.shape == edge._data.shape
-                                and gi.dtype == edge._data.dtype):
+                        if not (
+                            plain
+                            and type(gi) is _ndarray
+                            and gi.shape == edge._data.shape
+                            and gi.dtype == edge._data.dtype
+                        ):
                             gi = _conform(node, edge, gi, graph, observers)
                         _to_leaf(leaf_grads, edge, gi, graph, owned, observers)
                     continue
@@ -411,14 +424,20 @@ def _check_hook_result(hook, result, g):
     anything else would silently become .grad or reach the next node's backward."""
     name = getattr(hook, "__name__", type(hook).__name__)
     if not isinstance(result, _Tensor):
-        raise TypeError(f"expected Tensor, but hook returned '{type(result).__name__}': hook '{name}' must return "
-                        "a Tensor of the gradient's shape and dtype, or None to keep the gradient")
+        raise TypeError(
+            f"expected Tensor, but hook returned '{type(result).__name__}': hook '{name}' must return "
+            "a Tensor of the gradient's shape and dtype, or None to keep the gradient"
+        )
     if result.shape != g.shape:
-        raise RuntimeError(f"hook '{name}' has changed the size of value (was {tuple(g.shape)} got "
-                           f"{tuple(result.shape)}); a hook must return a gradient of the same shape")
+        raise RuntimeError(
+            f"hook '{name}' has changed the size of value (was {tuple(g.shape)} got "
+            f"{tuple(result.shape)}); a hook must return a gradient of the same shape"
+        )
     if result._data.dtype != g._data.dtype:
-        raise RuntimeError(f"hook '{name}' has changed the type of value (was {g._data.dtype} got "
-                           f"{result._data.dtype}); convert it back, e.g. return new_grad.to(grad.dtype)")
+        raise RuntimeError(
+            f"hook '{name}' has changed the type of value (was {g._data.dtype} got "
+            f"{result._data.dtype}); convert it back, e.g. return new_grad.to(grad.dtype)"
+        )
 
 
 def _node_hooks(node, g, graph):

@@ -14,6 +14,7 @@ Rules use ops that work on arrays and on Tensors, like backward rules, so with
 `create_graph=True` the tangents are themselves differentiable. The order is the engine's
 walk (`engine.order`), reversed: there is one graph walker.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -88,9 +89,15 @@ def forward_tangents(outputs, inputs, tangents, create_graph=False):
     graph = bool(create_graph)
     by_leaf, by_node = {}, {}
     for x, t in zip(inputs, tangents):
-        t_arr = t if graph and isinstance(t, Tensor) else (
-            Tensor._make(np.asarray(getattr(t, "_data", t), dtype=x.dtype)) if graph
-            else np.asarray(getattr(t, "_data", t), dtype=x.dtype))
+        t_arr = (
+            t
+            if graph and isinstance(t, Tensor)
+            else (
+                Tensor._make(np.asarray(getattr(t, "_data", t), dtype=x.dtype))
+                if graph
+                else np.asarray(getattr(t, "_data", t), dtype=x.dtype)
+            )
+        )
         if x.grad_fn is None:
             by_leaf[id(x)] = t_arr
         else:

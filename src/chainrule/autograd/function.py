@@ -20,6 +20,7 @@ returning a Tensor, `backward(ctx, *grads)` returning Tensors); see
 NOTE: a little over 500 lines: the apply paths (any arity, one input, two inputs, user Functions)
 are written out in full rather than sharing helpers, for speed (see the NOTE after _apply_unary).
 """
+
 from __future__ import annotations
 
 import os
@@ -122,8 +123,20 @@ class Function:
         op_name: the op's name, for errors and drawings.
     """
 
-    __slots__ = ("next", "saved", "out_data", "needs_input_grad", "site", "out_ref",
-                 "versions", "shape", "dtype", "shapes", "__dict__", "__weakref__")
+    __slots__ = (
+        "next",
+        "saved",
+        "out_data",
+        "needs_input_grad",
+        "site",
+        "out_ref",
+        "versions",
+        "shape",
+        "dtype",
+        "shapes",
+        "__dict__",
+        "__weakref__",
+    )
 
     # Set on a node (in its __dict__) when its output tensor has hooks, retains
     # its grad or has a name, so the engine looks the tensor up only then.
@@ -183,8 +196,10 @@ class Function:
             ctx.next = (ea, eb)
             ctx.needs_input_grad = (ea is not None, eb is not None)
         else:
-            nxt = [((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad
-                    else None) for a in args]
+            nxt = [
+                ((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad else None)
+                for a in args
+            ]
             ctx.next = tuple(nxt)
             ctx.needs_input_grad = tuple([e is not None for e in nxt])
         ctx.saved = ()
@@ -390,8 +405,10 @@ def _apply_binary(cls, a, b, params):
     if not ((ra or rb) and _grad_state.enabled):
         return Tensor._make(cls.forward(_NULL_CTX, x, y, **params))
     ctx = _new(cls)
-    ctx.next = ((a if a.grad_fn is None else a.grad_fn) if ra else None,
-                (b if b.grad_fn is None else b.grad_fn) if rb else None)
+    ctx.next = (
+        (a if a.grad_fn is None else a.grad_fn) if ra else None,
+        (b if b.grad_fn is None else b.grad_fn) if rb else None,
+    )
     ctx.needs_input_grad = (ra, rb)
     ctx.saved = ()
     ctx.out_data = None
@@ -444,14 +461,16 @@ class AccumulateGrad:
 
 # ----- user-defined Functions (PyTorch protocol: forward on Tensors) -----
 
+
 def _apply_user_function(cls, args, params):
     from ..tensor import Tensor
 
     inputs = [a for a in args if isinstance(a, Tensor)]
     record = grad_mode._state.enabled and any(a.requires_grad for a in inputs)
     ctx = cls.__new__(cls)
-    nxt = tuple((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad
-                else None for a in args)
+    nxt = tuple(
+        (a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad else None for a in args
+    )
     ctx.next = nxt
     ctx.needs_input_grad = tuple(e is not None for e in nxt)
     ctx.saved = ()

@@ -14,6 +14,7 @@ Kinds: arrays in, arrays out; Tensors in, Tensors out (detached). Transforms nes
 every result is a Tensor recorded in the graph, so the outer one can
 differentiate it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,6 +40,7 @@ def transform_depth() -> int:
 
 
 # ----- pytrees: tuples, lists and dicts of leaves -----
+
 
 class TreeDef:
     """The shape of a nest of tuples, lists, dicts and namedtuples; calling it rebuilds the nest.
@@ -134,13 +136,15 @@ def _tensor_cls():
 
 # ----- what goes in: arguments and the leaves to differentiate -----
 
+
 def _argnums_tuple(argnums, nargs, name):
     """(single, nums): whether argnums was one int, and the positions as non-negative ints."""
     single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
     if single:
         nums = (int(argnums),)
     elif isinstance(argnums, (tuple, list)) and all(
-            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in argnums):
+        isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in argnums
+    ):
         nums = tuple(int(n) for n in argnums)
     else:
         raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
@@ -150,8 +154,10 @@ def _argnums_tuple(argnums, nargs, name):
         if not -nargs <= n < nargs:
             # JAX's classes: grad and value_and_grad say TypeError for a position past the end, else ValueError
             error = TypeError if name in ("grad", "value_and_grad") and n >= 0 else ValueError
-            raise error(f"{name}: differentiating with respect to argnums={argnums!r} needs at least "
-                        f"{n + 1 if n >= 0 else -n} positional arguments, but the function was called with {nargs}.")
+            raise error(
+                f"{name}: differentiating with respect to argnums={argnums!r} needs at least "
+                f"{n + 1 if n >= 0 else -n} positional arguments, but the function was called with {nargs}."
+            )
     nums = tuple(n % nargs for n in nums)
     if len(set(nums)) != len(nums):
         raise ValueError(f"{name}: argnums={argnums!r} names an argument twice; list each position once")
@@ -202,7 +208,7 @@ class _Inputs:
             self.defs.append(treedef)
             self.given.extend(leaves)
             self.wrapped.extend(wrapped)
-        self.flat = [w for w in self.wrapped if w is not None]   # what the engine differentiates
+        self.flat = [w for w in self.wrapped if w is not None]  # what the engine differentiates
         self.tensors_in = any(isinstance(leaf, Tensor) for leaf in self.given)
 
     def rebuild(self, flat_values, as_tuple=None):
@@ -215,7 +221,7 @@ class _Inputs:
         per_leaf = [None if w is None else self._kind(next(it), leaf) for w, leaf in zip(self.wrapped, self.given)]
         out, start = [], 0
         for treedef in self.defs:
-            out.append(treedef(per_leaf[start:start + treedef.num_leaves]))
+            out.append(treedef(per_leaf[start : start + treedef.num_leaves]))
             start += treedef.num_leaves
         single = self.single if as_tuple is None else not as_tuple
         return out[0] if single else tuple(out)
@@ -231,8 +237,12 @@ class _Inputs:
             return tree
         Tensor = _tensor_cls()
         leaves, treedef = tree_flatten(tree)
-        return treedef([(leaf.detach() if self.tensors_in else leaf._data) if isinstance(leaf, Tensor) else leaf
-                        for leaf in leaves])
+        return treedef(
+            [
+                (leaf.detach() if self.tensors_in else leaf._data) if isinstance(leaf, Tensor) else leaf
+                for leaf in leaves
+            ]
+        )
 
 
 class _Scope:
@@ -254,14 +264,17 @@ class _Scope:
 
 # ----- what comes out -----
 
+
 def _split_aux(result, has_aux, name):
     if not has_aux:
         return result, None
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        raise TypeError(f"{name}: with has_aux=True the function must return a pair (output, aux), "
-                        f"got {type(result).__name__}"
-                        + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
-                        + ". Return (output, aux), or drop has_aux.")
+        raise TypeError(
+            f"{name}: with has_aux=True the function must return a pair (output, aux), "
+            f"got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+            + ". Return (output, aux), or drop has_aux."
+        )
     return result[0], result[1]
 
 
@@ -289,8 +302,10 @@ def _outputs(out, name, floating):
                 )
             t = Tensor._make(arr)
         if floating and t._data.dtype.kind not in "fc":
-            raise TypeError(f"{name}: needs floating-point outputs, but an output has dtype {t.dtype}. For an "
-                            "integer-valued function use vjp, or cast the output to float.")
+            raise TypeError(
+                f"{name}: needs floating-point outputs, but an output has dtype {t.dtype}. For an "
+                "integer-valued function use vjp, or cast the output to float."
+            )
         outs.append(t)
     return outs, treedef
 
@@ -299,12 +314,16 @@ def _scalar_output(out, name):
     if isinstance(out, _tensor_cls()) and out._data.shape == () and out._data.dtype.kind in "fc":
         return out  # the common case, checked without walking a pytree
     if out is None or isinstance(out, (tuple, list, dict)):
-        raise TypeError(f"{name}: the function must return a scalar, got a {type(out).__name__}. Return one "
-                        "value, or use jacobian/vjp for several outputs (has_aux=True returns extras).")
+        raise TypeError(
+            f"{name}: the function must return a scalar, got a {type(out).__name__}. Return one "
+            "value, or use jacobian/vjp for several outputs (has_aux=True returns extras)."
+        )
     (t,), _ = _outputs(out, name, floating=True)
     if t._data.shape != ():
-        raise TypeError(f"{name}: the function must return a scalar (shape ()), got shape {tuple(t.shape)}. "
-                        "Reduce it (.sum() or .mean()), or use jacobian/vjp for other outputs.")
+        raise TypeError(
+            f"{name}: the function must return a scalar (shape ()), got shape {tuple(t.shape)}. "
+            "Reduce it (.sum() or .mean()), or use jacobian/vjp for other outputs."
+        )
     return t
 
 
@@ -313,8 +332,16 @@ def _gradients(outs, grad_outputs, flat_in, nested, retain):
     live = [(o, g) for o, g in zip(outs, grad_outputs) if o is not None and o.requires_grad]
     grads = [None] * len(flat_in)
     if live and flat_in:
-        grads = list(engine.grad([o for o, _ in live], flat_in, grad_outputs=[g for _, g in live],
-                                 create_graph=nested, retain_graph=retain or nested, allow_unused=True))
+        grads = list(
+            engine.grad(
+                [o for o, _ in live],
+                flat_in,
+                grad_outputs=[g for _, g in live],
+                create_graph=nested,
+                retain_graph=retain or nested,
+                allow_unused=True,
+            )
+        )
     Tensor = _tensor_cls()
     return [g if g is not None else Tensor._make(np.zeros_like(w._data)) for g, w in zip(grads, flat_in)]
 
@@ -343,6 +370,7 @@ def _basis(k, size, shape, dtype):
 
 
 # ----- the transforms -----
+
 
 def value_and_grad(
     fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
@@ -422,8 +450,10 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
     def vjp_fn(cotangent):
         cts, ct_def = tree_flatten(cotangent)
         if ct_def != out_def:
-            raise ValueError(f"vjp: the cotangent's structure {ct_def} differs from the output's {out_def}; "
-                             "give one cotangent per output leaf, in the same tuples, lists and dicts.")
+            raise ValueError(
+                f"vjp: the cotangent's structure {ct_def} differs from the output's {out_def}; "
+                "give one cotangent per output leaf, in the same tuples, lists and dicts."
+            )
         grad_outputs = []
         for o, c in zip(outs, cts):
             if o is None:
@@ -431,8 +461,9 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
                 continue
             c_shape = tuple(c.shape) if isinstance(c, Tensor) else np.shape(c)
             if c_shape != o._data.shape:
-                raise ValueError(f"vjp: cotangent shape {c_shape} differs from the output's shape "
-                                 f"{tuple(o.shape)}; they must match.")
+                raise ValueError(
+                    f"vjp: cotangent shape {c_shape} differs from the output's shape {tuple(o.shape)}; they must match."
+                )
             if nested and isinstance(c, Tensor):
                 grad_outputs.append(c)
             else:
@@ -448,13 +479,16 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
 def _tangent_leaves(primals, tangents, name):
     """Check that tangents match primals (JAX's rules) and return the tangent leaves of non-None primals."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError(f"{name}: primals and tangents must be tuples or lists (one entry per argument), got "
-                        f"{type(primals).__name__} and {type(tangents).__name__}. Write {name}(f, (x,), (v,)).")
+        raise TypeError(
+            f"{name}: primals and tangents must be tuples or lists (one entry per argument), got "
+            f"{type(primals).__name__} and {type(tangents).__name__}. Write {name}(f, (x,), (v,))."
+        )
     p_leaves, p_def = tree_flatten(tuple(primals))
     t_leaves, t_def = tree_flatten(tuple(tangents))
     if p_def != t_def:
-        raise TypeError(f"{name}: primals and tangents must have the same structure; primals are {p_def}, "
-                        f"tangents are {t_def}.")
+        raise TypeError(
+            f"{name}: primals and tangents must have the same structure; primals are {p_def}, tangents are {t_def}."
+        )
     Tensor = _tensor_cls()
     out = []
     for p, t in zip(p_leaves, t_leaves):
@@ -463,8 +497,10 @@ def _tangent_leaves(primals, tangents, name):
         p_shape = tuple(p.shape) if isinstance(p, Tensor) else np.shape(p)
         t_shape = tuple(t.shape) if isinstance(t, Tensor) else np.shape(t)
         if p_shape != t_shape:
-            raise ValueError(f"{name}: tangent shape {t_shape} differs from its primal's shape {p_shape}; "
-                             "give each tangent its primal's shape.")
+            raise ValueError(
+                f"{name}: tangent shape {t_shape} differs from its primal's shape {p_shape}; "
+                "give each tangent its primal's shape."
+            )
         out.append(t)
     return out
 
@@ -539,8 +575,16 @@ def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux:
                     Tensor = _tensor_cls()
                     for k in range(o._data.size):
                         e = _basis(k, o._data.size, o._data.shape, o.dtype)
-                        per_element.append(engine.grad(o, inputs.flat, grad_outputs=Tensor._make(e) if nested else e,
-                                                       create_graph=nested, retain_graph=True, allow_unused=True))
+                        per_element.append(
+                            engine.grad(
+                                o,
+                                inputs.flat,
+                                grad_outputs=Tensor._make(e) if nested else e,
+                                create_graph=nested,
+                                retain_graph=True,
+                                allow_unused=True,
+                            )
+                        )
                 blocks = []
                 for j, w in enumerate(inputs.flat):
                     shape = o._data.shape + w._data.shape

@@ -5,6 +5,7 @@ decorators, as in PyTorch. As in PyTorch the mode belongs to the thread that set
 it: `no_grad()` in one thread leaves recording on in the others, and every new
 thread starts with grad mode on (it does not inherit its parent's mode).
 """
+
 import functools
 import threading
 

@@ -4,6 +4,7 @@ Central differences (f(x + eps) - f(x - eps)) / (2 eps) in float64, compared ent
 entry with the Jacobian that backward computes, with PyTorch's default tolerances
 (eps 1e-6, atol 1e-5, rtol 1e-3). A failure reports the worst entry.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -87,8 +88,13 @@ def _analytical_rows(func, inputs, wrt):
             if o.requires_grad:
                 e = np.zeros(o._data.size, dtype=o.dtype)
                 e[k] = 1
-                grads = engine.grad([o], [inputs[i] for i in wrt], grad_outputs=[e.reshape(o.shape)],
-                                    retain_graph=True, allow_unused=True)
+                grads = engine.grad(
+                    [o],
+                    [inputs[i] for i in wrt],
+                    grad_outputs=[e.reshape(o.shape)],
+                    retain_graph=True,
+                    allow_unused=True,
+                )
                 for m, g in zip(mats, grads):
                     if g is not None:
                         m[row] = g._data.reshape(-1)
@@ -140,14 +146,20 @@ def gradcheck(
         if inputs[i].dtype != np.float64:
             warnings.warn(
                 f"gradcheck: input {i} has dtype {inputs[i].dtype}; the check is meant for float64 and will "
-                "likely fail at lower precision. Use .double().", UserWarning, stacklevel=2)
+                "likely fail at lower precision. Use .double().",
+                UserWarning,
+                stacklevel=2,
+            )
     analytical, outs = _analytical_rows(func, inputs, wrt)
     if nondet_tol is not None:
         again, _ = _analytical_rows(func, inputs, wrt)
         for a, b, i in zip(analytical, again, wrt):
             if a.size and np.max(np.abs(a - b)) > nondet_tol:
-                return _fail(raise_exception, f"gradcheck: backward is not deterministic for input {i}: two "
-                             f"runs differ by {np.max(np.abs(a - b)):.3g} > nondet_tol={nondet_tol}")
+                return _fail(
+                    raise_exception,
+                    f"gradcheck: backward is not deterministic for input {i}: two "
+                    f"runs differ by {np.max(np.abs(a - b)):.3g} > nondet_tol={nondet_tol}",
+                )
     numerical = _numerical_columns(func, inputs, wrt, eps)
     rng = np.random.default_rng(0)
     for a, n, i in zip(analytical, numerical, wrt):
@@ -158,8 +170,11 @@ def gradcheck(
             v /= np.linalg.norm(v) or 1
             a_val, n_val = v @ a @ u, v @ n @ u
             if abs(a_val - n_val) > atol + rtol * abs(n_val):
-                return _fail(raise_exception, f"gradcheck (fast mode): for input {i}, v^T J u is {a_val:.8g} by "
-                             f"backward but {n_val:.8g} by finite differences")
+                return _fail(
+                    raise_exception,
+                    f"gradcheck (fast mode): for input {i}, v^T J u is {a_val:.8g} by "
+                    f"backward but {n_val:.8g} by finite differences",
+                )
             continue
         diff = np.abs(a - n)
         bad = diff > atol + rtol * np.abs(n)
@@ -238,5 +253,12 @@ def gradgradcheck(
             gs = engine.grad(ys, [xs[i] for i in wrt], grad_outputs=used_vs, create_graph=True, allow_unused=True)
         return tuple(g if g is not None else Tensor._make(np.zeros_like(xs[i]._data)) for g, i in zip(gs, wrt))
 
-    return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception, fast_mode=fast_mode)
+    return gradcheck(
+        first_derivative,
+        tuple(inputs) + tuple(grad_outputs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+        fast_mode=fast_mode,
+    )

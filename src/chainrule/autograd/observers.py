@@ -6,6 +6,7 @@ one to every later pass (explain.recording() does); `add_pass_hook(hook)` asks `
 the start of each pass for an observer of that pass only (explain records graphs with named
 tensors this way, the jit the passes of the thread it traces). The engine re-exports these.
 """
+
 from __future__ import annotations
 
 

@@ -28,6 +28,7 @@ a composite of several primitives) is written by hand and registered with `@expo
 User `Function` subclasses (PyTorch's protocol: forward on Tensors) are not primitives and are
 never registered.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -99,8 +100,7 @@ def _as_names(method, name):
     return (method,) if isinstance(method, str) else tuple(method)
 
 
-def export(*primitives, name=None, method=None, namespaces=("chainrule",), differentiable=True,
-           torch_kwargs=None):
+def export(*primitives, name=None, method=None, namespaces=("chainrule",), differentiable=True, torch_kwargs=None):
     """Decorator: register `fn` as a public function built on `primitives`.
 
     method: True for a Tensor method of the same name, a name or names, None for none.
@@ -110,10 +110,20 @@ def export(*primitives, name=None, method=None, namespaces=("chainrule",), diffe
         ... def log2(x):
         ...     return Log.apply(x) * (1 / math.log(2))
     """
+
     def register(fn):
         public = name or fn.__name__
-        _add(Export(public, fn, tuple(primitives), _as_names(method, public), tuple(namespaces),
-                    differentiable, torch_kwargs))
+        _add(
+            Export(
+                public,
+                fn,
+                tuple(primitives),
+                _as_names(method, public),
+                tuple(namespaces),
+                differentiable,
+                torch_kwargs,
+            )
+        )
         return fn
 
     return register
@@ -136,8 +146,12 @@ def unregister(*names):
             for sink in _sinks:
                 sink(entry, False)
             module = sys.modules.get(entry.fn.__module__)
-            if module is not None and getattr(module, entry.name, None) is entry.fn and entry.primitives \
-                    and getattr(entry.primitives[0], "function", None) == entry.name:
+            if (
+                module is not None
+                and getattr(module, entry.name, None) is entry.fn
+                and entry.primitives
+                and getattr(entry.primitives[0], "function", None) == entry.name
+            ):
                 delattr(module, entry.name)  # the generated function _generate_function put there
 
 
@@ -190,8 +204,10 @@ class Primitive(Function):
         if not name.startswith("_"):
             known = PRIMITIVES.get(name)
             if known is not None and known.__module__ != cls.__module__:
-                raise TypeError(f"primitive {name}: {known.__module__}.{name} is registered already; primitive "
-                                "names are unique (they name graph nodes): choose another class name")
+                raise TypeError(
+                    f"primitive {name}: {known.__module__}.{name} is registered already; primitive "
+                    "names are unique (they name graph nodes): choose another class name"
+                )
             PRIMITIVES[name] = cls
         if own.get("function"):
             _generate_function(cls)
@@ -202,12 +218,15 @@ def _generate_function(cls):
     apply_name = cls.function
     # NOTE: one signature per arity rather than *args: packing and unpacking costs ~0.1 us per call.
     if cls.elementwise == "unary":
+
         def fn(x):
             return cls.apply(x)
     elif cls.elementwise == "binary":
+
         def fn(x, y):
             return cls.apply(x, y)
     else:
+
         def fn(*args, **params):
             return cls.apply(*args, **params)
 
@@ -217,11 +236,20 @@ def _generate_function(cls):
     module = sys.modules.get(cls.__module__)
     if module is not None:
         module.__dict__.setdefault(apply_name, fn)  # the defining module's name, for its own backward rules
-    _add(Export(apply_name, fn, (cls,), _as_names(cls.method, apply_name), tuple(cls.namespaces),
-                torch_kwargs=cls.torch_kwargs))
+    _add(
+        Export(
+            apply_name,
+            fn,
+            (cls,),
+            _as_names(cls.method, apply_name),
+            tuple(cls.namespaces),
+            torch_kwargs=cls.torch_kwargs,
+        )
+    )
 
 
 # ----- elementwise bases -----
+
 
 class UnaryElementwise(Primitive):
     """y = f(x) elementwise: the Jacobian is diagonal, so the forward-mode rule is the backward one.
@@ -255,8 +283,9 @@ class BinaryElementwise(Primitive):
         own = cls.__dict__
         math = own.get("forward")
         if math is not None:
-            cls.forward = staticmethod(_broadcasting_forward(cls.function or cls.__name__.lower(),
-                                                             getattr(math, "__func__", math)))
+            cls.forward = staticmethod(
+                _broadcasting_forward(cls.function or cls.__name__.lower(), getattr(math, "__func__", math))
+            )
         if "partials" in own:
             # Constant partials (+-1: add, sub): the gradient passes through, no partial to call.
             cls.backward, cls.jvp = map(staticmethod, _constant_rules(*own["partials"]))
@@ -272,6 +301,7 @@ class BinaryElementwise(Primitive):
 # The rules every BinaryElementwise shares (installed by its __init_subclass__); two variants so
 # that ops saving nothing (add, sub) never read saved_tensors.
 
+
 def _backward(ctx, g):
     """Each wanted partial dx(g), dy(g), summed back to its input's shape."""
     sx, sy = ctx.shapes
@@ -283,13 +313,16 @@ def _backward_saved(ctx, g):
     sx, sy = ctx.shapes
     need_x, need_y = ctx.needs_input_grad
     saved = ctx.saved_tensors
-    return (unbroadcast(ctx.dx(g, *saved), sx) if need_x else None,
-            unbroadcast(ctx.dy(g, *saved), sy) if need_y else None)
+    return (
+        unbroadcast(ctx.dx(g, *saved), sx) if need_x else None,
+        unbroadcast(ctx.dy(g, *saved), sy) if need_y else None,
+    )
 
 
 def _constant_rules(px, py):
     """backward and jvp of z = px x + py y for px, py in (1, -1), written out (the hot add and sub)."""
     if (px, py) == (1, 1):
+
         def backward(ctx, g):
             sx, sy = ctx.shapes
             need_x, need_y = ctx.needs_input_grad
@@ -298,6 +331,7 @@ def _constant_rules(px, py):
         def jvp(ctx, tx, ty):
             return full_tangent(ctx, tx if ty is None else ty if tx is None else tx + ty)
     elif (px, py) == (1, -1):
+
         def backward(ctx, g):
             sx, sy = ctx.shapes
             need_x, need_y = ctx.needs_input_grad
@@ -306,8 +340,10 @@ def _constant_rules(px, py):
         def jvp(ctx, tx, ty):
             return full_tangent(ctx, tx if ty is None else -ty if tx is None else tx - ty)
     else:
-        raise TypeError(f"BinaryElementwise.partials: only (1, 1) and (1, -1) are written out, got {(px, py)}; "
-                        "define dx and dy instead")
+        raise TypeError(
+            f"BinaryElementwise.partials: only (1, 1) and (1, -1) are written out, got {(px, py)}; "
+            "define dx and dy instead"
+        )
     return backward, jvp
 
 
@@ -348,4 +384,3 @@ def full_tangent(ctx, t):
     from ..ops.shape import broadcast_to
 
     return t if tuple(t.shape) == ctx.shape else broadcast_to(t, ctx.shape)
-

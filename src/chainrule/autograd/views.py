@@ -12,6 +12,7 @@ on the base Tensor rebuilds the view's graph node after the base's history chang
 (an in-place op through this or another view); replaying it on an index array gives
 the positions of the view's elements in the base (`positions`), which CopySlices uses.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -32,7 +33,7 @@ class VersionCounter:
     def __init__(self, version=0):
         self.version = version
         self.views = None  # weak references to the live views sharing this storage
-        self.limit = 16    # prune dead references when the list reaches this length
+        self.limit = 16  # prune dead references when the list reaches this length
 
 
 class ViewInfo:
@@ -44,8 +45,8 @@ class ViewInfo:
         self.base = base
         self.chain = chain
         self.no_grad = no_grad  # created with grad mode off (PyTorch refuses a recorded in-place op on it)
-        self.multi = multi      # an output of unbind/split/chunk, or a view of one (likewise refused)
-        self.op = op            # the view op's name, for errors
+        self.multi = multi  # an output of unbind/split/chunk, or a view of one (likewise refused)
+        self.op = op  # the view op's name, for errors
 
 
 def counter(t):
@@ -153,6 +154,9 @@ def partial_overlap(dst, src) -> bool:
         return False
     if not (_dense(dst) and _dense(src)):
         return False
-    same = (dst.__array_interface__["data"][0] == src.__array_interface__["data"][0]
-            and dst.strides == src.strides and dst.shape == src.shape)
+    same = (
+        dst.__array_interface__["data"][0] == src.__array_interface__["data"][0]
+        and dst.strides == src.strides
+        and dst.shape == src.shape
+    )
     return not same

@@ -1,4 +1,5 @@
 """Data: Dataset, TensorDataset, DataLoader; built-in data sets (no network); readers for user files."""
+
 from typing import Any
 
 from .builtin import DataSplits, cache_dir, digits, mnist1d, split, xor
@@ -16,5 +17,23 @@ def get(name_or_path: str, **kwargs: Any) -> DataSplits:
     return load(name_or_path, **kwargs)
 
 
-__all__ = ["Dataset", "TensorDataset", "DataLoader", "Subset", "random_split", "default_collate", "DataSplits", "split", "cache_dir", "xor",
-           "digits", "mnist1d", "mnist", "read_idx", "read_csv", "read_npz", "load", "get"]
+__all__ = [
+    "Dataset",
+    "TensorDataset",
+    "DataLoader",
+    "Subset",
+    "random_split",
+    "default_collate",
+    "DataSplits",
+    "split",
+    "cache_dir",
+    "xor",
+    "digits",
+    "mnist1d",
+    "mnist",
+    "read_idx",
+    "read_csv",
+    "read_npz",
+    "load",
+    "get",
+]

@@ -4,6 +4,7 @@ Each returns a ``DataSplits`` named tuple ``(x_train, y_train, x_test, y_test)``
 arrays (float32 inputs, int64 class labels); ``.train`` and ``.test`` wrap them as
 TensorDatasets.
 """
+
 from __future__ import annotations
 
 import io
@@ -132,6 +133,7 @@ def mnist1d(regenerate: bool = False) -> DataSplits:
 
 def _generate_mnist1d() -> DataSplits:
     import random
+
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError:  # pragma: no cover - mnist1d is in the [data] extra
@@ -143,5 +145,6 @@ def _generate_mnist1d() -> DataSplits:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    return DataSplits(d["x"].astype(np.float32), d["y"].astype(np.int64),
-                      d["x_test"].astype(np.float32), d["y_test"].astype(np.int64))
+    return DataSplits(
+        d["x"].astype(np.float32), d["y"].astype(np.int64), d["x_test"].astype(np.float32), d["y_test"].astype(np.int64)
+    )

@@ -1,4 +1,5 @@
 """Dataset, TensorDataset and DataLoader: PyTorch's names, batching on NumPy arrays."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -41,8 +42,10 @@ class TensorDataset(Dataset):
         lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
         if None in lengths or len(set(lengths)) != 1:
             shapes = [tuple(a.shape) for a in self.arrays]
-            raise ValueError(f"TensorDataset: all arrays must have the same first dimension (one row per sample), "
-                             f"got shapes {shapes}")
+            raise ValueError(
+                f"TensorDataset: all arrays must have the same first dimension (one row per sample), "
+                f"got shapes {shapes}"
+            )
 
     @property
     def tensors(self) -> tuple[Tensor, ...]:
@@ -113,8 +116,10 @@ class DataLoader:
         if seed is not None and generator is not None:
             raise ValueError("DataLoader: give seed or generator, not both")
         if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r} "
-                             "(num_workers=0 loads in this process, as every value does here)")
+            raise ValueError(
+                f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r} "
+                "(num_workers=0 loads in this process, as every value does here)"
+            )
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.dataset = dataset
         self.batch_size = int(batch_size)
@@ -149,7 +154,7 @@ class DataLoader:
         fast = arrays is not None and self.collate_fn is default_collate
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
-            index = order[start:start + self.batch_size]
+            index = order[start : start + self.batch_size]
             if fast:
                 yield tuple(Tensor._make(a[index]) for a in arrays)
             else:

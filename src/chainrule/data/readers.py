@@ -9,6 +9,7 @@ before they allocate; a gzip or zip member is never decompressed past its declar
 limits are module attributes: raise one when a real data set needs it, e.g.
 ``chainrule.data.readers.MAX_BYTES = 8 * 2**30``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,18 +25,24 @@ import numpy as np
 from .._files import file_size, format_bytes, open_regular
 from .builtin import DataSplits, split
 
-MAX_BYTES = 2 ** 30
+MAX_BYTES = 2**30
 """The largest array data a reader builds from one file: an IDX file's (decompressed) values, an
 NPZ archive's arrays together. 1 GiB; MNIST's training images take 47 MB."""
-MAX_CSV_BYTES = 2 ** 28
+MAX_CSV_BYTES = 2**28
 """The largest CSV file read (256 MiB): Python parses it cell by cell, at about 20 times its size in memory."""
 MAX_CLASSES = 100_000
 """The largest class index + 1 a label array may hold. A model's output layer and ``one_hot`` allocate
 one column per class, so a stray label such as 10**9 would ask for gigabytes."""
 
 # IDX type codes (the third magic byte) -> big-endian NumPy dtypes.
-_IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def _missing(path, what):
@@ -45,12 +52,16 @@ def _missing(path, what):
 def _too_large(path, what: str, size: int, limit_name: str):
     """``what`` ends in its verb: "the CSV file has", "the archive's arrays need"."""
     limit = globals()[limit_name]
-    message = (f"{path}: {what} {format_bytes(size)}, over the {format_bytes(limit)} limit for a data file "
-               "(refused before reading it). ")
-    if size > 2 ** 40:
+    message = (
+        f"{path}: {what} {format_bytes(size)}, over the {format_bytes(limit)} limit for a data file "
+        "(refused before reading it). "
+    )
+    if size > 2**40:
         return ValueError(message + "No data set on this machine is that large: the file is corrupt")
-    return ValueError(message + "If the file is right and the machine has the memory, raise the limit: "
-                      f"chainrule.data.readers.{limit_name} = {-(-size // 2 ** 30)} * 2**30")
+    return ValueError(
+        message + "If the file is right and the machine has the memory, raise the limit: "
+        f"chainrule.data.readers.{limit_name} = {-(-size // 2**30)} * 2**30"
+    )
 
 
 def read_idx(path) -> np.ndarray:
@@ -80,8 +91,10 @@ def _read_idx_stream(stream, path, size: int | None) -> np.ndarray:
     """The array of an IDX stream; ``size`` is the file's size (None for a compressed stream)."""
     head = stream.read(4)
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path}: not an IDX file; expected the magic bytes 00 00 <type> <ndim> with type one of "
-                         f"{', '.join(hex(k) for k in _IDX_DTYPES)}, got {head.hex(' ') or 'an empty file'}")
+        raise ValueError(
+            f"{path}: not an IDX file; expected the magic bytes 00 00 <type> <ndim> with type one of "
+            f"{', '.join(hex(k) for k in _IDX_DTYPES)}, got {head.hex(' ') or 'an empty file'}"
+        )
     dtype, ndim = _IDX_DTYPES[head[2]], head[3]
     dims = stream.read(4 * ndim)
     if len(dims) < 4 * ndim:
@@ -91,25 +104,32 @@ def _read_idx_stream(stream, path, size: int | None) -> np.ndarray:
     if expected > MAX_BYTES:
         raise _too_large(path, f"the IDX header's shape {shape} of {dtype.name} needs", expected, "MAX_BYTES")
     if size is not None and size - 4 - 4 * ndim != expected:  # a plain file is checked before reading
-        raise ValueError(f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
-                         f"holds {size - 4 - 4 * ndim} bytes of data (truncated or corrupt)")
+        raise ValueError(
+            f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
+            f"holds {size - 4 - 4 * ndim} bytes of data (truncated or corrupt)"
+        )
     body = stream.read(expected + 1)
     if len(body) != expected:
         held = f"{len(body)} bytes" if len(body) < expected else "more than that"
-        raise ValueError(f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
-                         f"holds {held} of data (truncated or corrupt)")
+        raise ValueError(
+            f"{path}: IDX header says shape {shape} of {dtype.name} ({expected} bytes) but the file "
+            f"holds {held} of data (truncated or corrupt)"
+        )
     try:
         array = np.frombuffer(body, dtype=dtype).reshape(shape)
     except ValueError as e:  # more than 64 dimensions, or sizes whose product overflows NumPy's index type
-        raise ValueError(f"{path}: the IDX header's shape {shape} makes no NumPy array ({e}); the file is "
-                         "corrupt") from None
+        raise ValueError(
+            f"{path}: the IDX header's shape {shape} makes no NumPy array ({e}); the file is corrupt"
+        ) from None
     return array.astype(dtype.newbyteorder("="))
 
 
-_MNIST_NAMES = {"x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
-                "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
-                "x_test": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
-                "y_test": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte")}
+_MNIST_NAMES = {
+    "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "x_test": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "y_test": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
 
 
 def mnist(directory, flatten: bool = False) -> DataSplits:
@@ -127,20 +147,31 @@ def mnist(directory, flatten: bool = False) -> DataSplits:
         candidates = [directory / (n + ext) for n in names for ext in ("", ".gz")]
         hit = next((c for c in candidates if c.is_file()), None)
         if hit is None:
-            raise FileNotFoundError(f"{directory}: no {names[0]} (or {names[0]}.gz) in this directory; expected "
-                                    f"MNIST's four IDX files: {', '.join(n[0] for n in _MNIST_NAMES.values())}")
+            raise FileNotFoundError(
+                f"{directory}: no {names[0]} (or {names[0]}.gz) in this directory; expected "
+                f"MNIST's four IDX files: {', '.join(n[0] for n in _MNIST_NAMES.values())}"
+            )
         found[key] = read_idx(hit)
     for part in ("train", "test"):
         x, y = found[f"x_{part}"], found[f"y_{part}"]
         if x.ndim < 2 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(f"{directory}: the {part} images have shape {x.shape} but the labels have shape "
-                             f"{y.shape}; expected N images and N labels")
-    scale = lambda x: (x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32))
+            raise ValueError(
+                f"{directory}: the {part} images have shape {x.shape} but the labels have shape "
+                f"{y.shape}; expected N images and N labels"
+            )
+
+    def scale(x):
+        return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+
     xs = [scale(found["x_train"]), scale(found["x_test"])]
     if flatten:
         xs = [x.reshape(len(x), -1) for x in xs]
-    return DataSplits(xs[0], _class_labels(found["y_train"], directory, "train labels"), xs[1],
-                      _class_labels(found["y_test"], directory, "test labels"))
+    return DataSplits(
+        xs[0],
+        _class_labels(found["y_train"], directory, "train labels"),
+        xs[1],
+        _class_labels(found["y_test"], directory, "test labels"),
+    )
 
 
 def _class_labels(y: np.ndarray, path, name: str) -> np.ndarray:
@@ -155,9 +186,11 @@ def _class_labels(y: np.ndarray, path, name: str) -> np.ndarray:
         whole = np.isfinite(y) & (y == np.round(y))
         if not whole.all():
             i = int(np.argmin(whole))
-            raise ValueError(f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which is not a whole "
-                             "number; expected integer class indices (a cast would truncate it). Map float values "
-                             "to classes first, e.g. np.unique(y, return_inverse=True)[1]")
+            raise ValueError(
+                f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which is not a whole "
+                "number; expected integer class indices (a cast would truncate it). Map float values "
+                "to classes first, e.g. np.unique(y, return_inverse=True)[1]"
+            )
     _check_class_range(y, path, name)
     return y.astype(np.int64)
 
@@ -166,11 +199,13 @@ def _check_class_range(y: np.ndarray, path, name: str) -> None:
     """Refuse a label past MAX_CLASSES before anything sizes a layer or a one-hot matrix by it."""
     if y.size and y.max() >= MAX_CLASSES:
         i = int(np.argmax(y.reshape(-1)))
-        raise ValueError(f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which would make "
-                         f"{y.reshape(-1)[i].item() + 1:.0f} classes (an output layer and one_hot allocate one column "
-                         f"per class); the limit is {MAX_CLASSES:,}. Labels must be class indices 0..C-1: map "
-                         "sparse label values first (np.unique(y, return_inverse=True)[1]), or raise the limit: "
-                         "chainrule.data.readers.MAX_CLASSES = ...")
+        raise ValueError(
+            f"{path}: {name} hold {y.reshape(-1)[i].item()!r} at index {i}, which would make "
+            f"{y.reshape(-1)[i].item() + 1:.0f} classes (an output layer and one_hot allocate one column "
+            f"per class); the limit is {MAX_CLASSES:,}. Labels must be class indices 0..C-1: map "
+            "sparse label values first (np.unique(y, return_inverse=True)[1]), or raise the limit: "
+            "chainrule.data.readers.MAX_CLASSES = ..."
+        )
 
 
 def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
@@ -198,9 +233,11 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
         try:
             rows = [row for row in csv.reader(text, delimiter=delimiter) if row and any(cell.strip() for cell in row)]
         except UnicodeDecodeError as e:
-            raise ValueError(f"{path}: not UTF-8 text (byte {e.object[e.start:e.start + 1]!r} at offset {e.start} "
-                             "of a read block); expected a CSV file. Is it a binary file, or another encoding? "
-                             "Save it as UTF-8") from None
+            raise ValueError(
+                f"{path}: not UTF-8 text (byte {e.object[e.start : e.start + 1]!r} at offset {e.start} "
+                "of a read block); expected a CSV file. Is it a binary file, or another encoding? "
+                "Save it as UTF-8"
+            ) from None
         except csv.Error as e:
             raise ValueError(f"{path}: not a readable CSV file ({e})") from None
     if not rows:
@@ -224,9 +261,11 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
         # Judge the features and the label separately: labels may be names in every row, so a
         # non-numeric label cell alone says nothing about the first row.
         first = rows[0]
-        header = (not all(_is_number(c) for i, c in enumerate(first) if i != column)
-                  or (not _is_number(first[column]) and len(rows) > 1
-                      and all(_is_number(r[column]) for r in rows[1:] if len(r) == width)))
+        header = not all(_is_number(c) for i, c in enumerate(first) if i != column) or (
+            not _is_number(first[column])
+            and len(rows) > 1
+            and all(_is_number(r[column]) for r in rows[1:] if len(r) == width)
+        )
     body = rows[1:] if header else rows
     if not body:
         raise ValueError(f"{path}: no data rows after the header")
@@ -238,8 +277,10 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
             features.append([float(c) for i, c in enumerate(row) if i != column])
         except ValueError:
             bad = next(i for i, c in enumerate(row) if i != column and not _is_number(c))
-            raise ValueError(f"{path}, line {line}, column {bad + 1}: {row[bad]!r} is not a number; expected "
-                             "numeric features (the label column may hold names)") from None
+            raise ValueError(
+                f"{path}, line {line}, column {bad + 1}: {row[bad]!r} is not a number; expected "
+                "numeric features (the label column may hold names)"
+            ) from None
         labels.append(row[column].strip())
     x = np.array(features, dtype=np.float32)
     numbers = [float(v) if _is_number(v) else None for v in labels]
@@ -310,12 +351,16 @@ def _npy_header(archive, info, path):
     except (ValueError, SyntaxError, TypeError, OverflowError) as e:
         raise ValueError(f"{where}: not a .npy array ({e}); expected an .npz archive written by numpy.savez") from None
     if dtype.hasobject:
-        raise ValueError(f"{path}: refused: member {info.filename!r} is an object array (its values would need "
-                         "pickle, which chainrule never loads). Expected plain numeric arrays")
+        raise ValueError(
+            f"{path}: refused: member {info.filename!r} is an object array (its values would need "
+            "pickle, which chainrule never loads). Expected plain numeric arrays"
+        )
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes > held:
-        raise ValueError(f"{where}: the header declares shape {shape} of {dtype} ({format_bytes(nbytes)}) but the "
-                         f"member holds {format_bytes(max(held, 0))} after it (truncated or corrupt)")
+        raise ValueError(
+            f"{where}: the header declares shape {shape} of {dtype} ({format_bytes(nbytes)}) but the "
+            f"member holds {format_bytes(max(held, 0))} after it (truncated or corrupt)"
+        )
     return shape, fortran, dtype
 
 
@@ -342,22 +387,31 @@ def load(path, test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
         elif {"x", "y"} <= set(arrays):
             pairs = [("x", "y")]
         else:
-            raise ValueError(f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y); found "
-                             f"{sorted(arrays) or 'none'}")
+            raise ValueError(
+                f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y); found {sorted(arrays) or 'none'}"
+            )
         for xname, yname in pairs:  # checked before split() indexes y by x's length
             x, y = arrays[xname], arrays[yname]
             if x.ndim < 1 or y.ndim != 1 or len(x) != len(y):
-                raise ValueError(f"{path}: {xname} has shape {x.shape} but {yname} has shape {y.shape}; expected "
-                                 "N samples and N labels")
+                raise ValueError(
+                    f"{path}: {xname} has shape {x.shape} but {yname} has shape {y.shape}; expected "
+                    "N samples and N labels"
+                )
             if x.dtype.kind not in "biuf":
                 raise ValueError(f"{path}: {xname} has dtype {x.dtype}; expected numeric features")
         if len(pairs) == 1:
             data = split(arrays["x"], arrays["y"], test_fraction=test_fraction, seed=seed)
         else:
             data = DataSplits(*(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")))
-        return DataSplits(data.x_train.astype(np.float32), _class_labels(data.y_train, path, "y_train"),
-                          data.x_test.astype(np.float32), _class_labels(data.y_test, path, "y_test"))
+        return DataSplits(
+            data.x_train.astype(np.float32),
+            _class_labels(data.y_train, path, "y_train"),
+            data.x_test.astype(np.float32),
+            _class_labels(data.y_test, path, "y_test"),
+        )
     if not path.exists():
         raise _missing(path, "a built-in name (xor, digits, mnist1d), a .csv or .npz file, or an MNIST directory")
-    raise ValueError(f"{path}: unknown data format {suffix or '(no extension)'}; expected .csv, .npz or a directory "
-                     "of MNIST IDX files")
+    raise ValueError(
+        f"{path}: unknown data format {suffix or '(no extension)'}; expected .csv, .npz or a directory "
+        "of MNIST IDX files"
+    )

@@ -1,4 +1,5 @@
 """Subset and random_split, as torch.utils.data's."""
+
 from __future__ import annotations
 
 import math
@@ -56,17 +57,22 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Ge
             if size == 0:
                 import warnings
 
-                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.",
-                              UserWarning, stacklevel=2)
+                warnings.warn(
+                    f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         lengths = sizes
     if sum(lengths) != n:
-        raise ValueError(f"Sum of input lengths does not equal the length of the input dataset! random_split: "
-                         f"lengths {list(lengths)} add up to {sum(lengths)}, but the dataset has {n} samples; "
-                         "give sizes that add up to it, or fractions that add up to 1.")
+        raise ValueError(
+            f"Sum of input lengths does not equal the length of the input dataset! random_split: "
+            f"lengths {list(lengths)} add up to {sum(lengths)}, but the dataset has {n} samples; "
+            "give sizes that add up to it, or fractions that add up to 1."
+        )
     rng = generator or _dtypes.default_generator()
     order = rng.permutation(n).tolist()
     parts, start = [], 0
     for size in lengths:
-        parts.append(Subset(dataset, order[start:start + size]))
+        parts.append(Subset(dataset, order[start : start + size]))
         start += size
     return parts

@@ -9,6 +9,7 @@ GRU, with `build_model` and the defaults that reproduce the paper's table (what 
     >>> model.num_parameters()
     5210
 """
+
 from .mnist1d import MLP, MODEL_DEFAULTS, PAPER, BiGRU, ConvNet, build_model
 
 __all__ = ["MLP", "MODEL_DEFAULTS", "PAPER", "BiGRU", "ConvNet", "build_model"]

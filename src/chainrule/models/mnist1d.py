@@ -9,6 +9,7 @@ Every model in the paper's table trained with Adam, lr 1e-2, batch 100, 6000 ste
     >>> from chainrule.models.mnist1d import MLP
     >>> model = MLP([40, 100, 100, 10])          # h1 = relu(W1 x); h2 = h1 + relu(W2 h1); y = W3 h2
 """
+
 from __future__ import annotations
 
 from .. import nn
@@ -22,8 +23,15 @@ MODEL_DEFAULTS = {
     "cnn": dict(lr=1e-2, batch_size=100, steps=6000, channels=25),
     "gru": dict(lr=1e-2, batch_size=100, steps=6000, hidden="6"),
 }
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
-               "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "silu": nn.SiLU}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+}
 
 
 def _positive(what, value):
@@ -124,13 +132,13 @@ def parse_hidden(hidden) -> list[int]:
         return []
     parts = [h.strip() for h in str(hidden).split(",")]
     if not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"hidden sizes must be positive integers separated by commas (e.g. 100,100), "
-                         f"got {hidden!r}")
+        raise ValueError(f"hidden sizes must be positive integers separated by commas (e.g. 100,100), got {hidden!r}")
     return [int(p) for p in parts]
 
 
-def build_model(model: str, num_features: int, num_classes: int, hidden=None, activation="relu", residual=True,
-                channels=25):
+def build_model(
+    model: str, num_features: int, num_classes: int, hidden=None, activation="relu", residual=True, channels=25
+):
     """A reference model: 'logreg', 'mlp', 'cnn' or 'gru' (see MODEL_DEFAULTS).
 
     Args:

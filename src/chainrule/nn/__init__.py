@@ -4,9 +4,23 @@ Example:
     >>> import chainrule.nn as nn
     >>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))
 """
+
 from . import functional, init, utils
-from .activation import (ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax,
-                         Softplus, Tanh)
+from .activation import (
+    ELU,
+    GELU,
+    SELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from .container import ModuleDict, ModuleList, Residual, ResidualBlock, Sequential
 from .conv import Conv1d, Conv2d
 from .dropout import Dropout
@@ -19,10 +33,54 @@ from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
-    "Module", "Parameter", "functional", "init", "utils",
-    "Linear", "Identity", "Flatten", "Unflatten", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d",
-    "AvgPool2d", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "GRUCell", "GRU", "RNNCell", "RNN",
-    "LSTMCell", "LSTM", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "ELU", "SiLU",
-    "Softplus", "SELU", "Hardtanh", "Mish", "Sequential", "ModuleList", "ModuleDict", "Residual", "ResidualBlock", "CrossEntropyLoss",
-    "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "L1Loss",
+    "Module",
+    "Parameter",
+    "functional",
+    "init",
+    "utils",
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Unflatten",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "Dropout",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Embedding",
+    "GRUCell",
+    "GRU",
+    "RNNCell",
+    "RNN",
+    "LSTMCell",
+    "LSTM",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "GELU",
+    "Softmax",
+    "LogSoftmax",
+    "ELU",
+    "SiLU",
+    "Softplus",
+    "SELU",
+    "Hardtanh",
+    "Mish",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "Residual",
+    "ResidualBlock",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "MSELoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "L1Loss",
 ]

@@ -1,4 +1,5 @@
 """Activation modules: thin wrappers over the elementwise ops and softmax primitives."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,4 +1,5 @@
 """Containers: Sequential, ModuleList, ModuleDict, and the residual wrappers."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -81,7 +82,7 @@ class Sequential(_ModuleSequence):
 
     def __delitem__(self, index):
         keys = list(self._modules)
-        for key in (keys[index] if isinstance(index, slice) else [keys[index]]):
+        for key in keys[index] if isinstance(index, slice) else [keys[index]]:
             del self._modules[key]
         # Keep names 0..n-1 as PyTorch does.
         items = list(self._modules.values())

@@ -1,4 +1,5 @@
 """Convolution layers: Conv1d and Conv2d (stride, padding, dilation, groups), on chainrule.ops.conv."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -45,10 +46,16 @@ class _ConvNd(Module):
         if int(groups) <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
-                             f"be divisible by groups ({groups})")
-        _check_sizes(name, in_channels=in_channels, out_channels=out_channels,
-                     kernel_size=_conv._ntuple(kernel_size, d, "kernel_size", name))
+            raise ValueError(
+                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
+                f"be divisible by groups ({groups})"
+            )
+        _check_sizes(
+            name,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=_conv._ntuple(kernel_size, d, "kernel_size", name),
+        )
         if padding_mode != "zeros":
             raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported; only 'zeros' is")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
@@ -56,8 +63,9 @@ class _ConvNd(Module):
         self.stride = _conv._ntuple(stride, d, "stride", name)
         self.padding = padding if isinstance(padding, str) else _conv._ntuple(padding, d, "padding", name)
         self.dilation = _conv._ntuple(dilation, d, "dilation", name)
-        self.weight = _empty((self.out_channels, self.in_channels // self.groups) + self.kernel_size, dtype,
-                             type(self).__name__)
+        self.weight = _empty(
+            (self.out_channels, self.in_channels // self.groups) + self.kernel_size, dtype, type(self).__name__
+        )
         if bias:
             self.bias = _empty((self.out_channels,), dtype, type(self).__name__)
         else:
@@ -73,8 +81,9 @@ class _ConvNd(Module):
         d = self._d
         if len(shape) not in (d + 1, d + 2):
             layout = "(N, C, L)" if d == 1 else "(N, C, H, W)"
-            raise RuntimeError(f"{self!r}: expected a {d + 2}-D input {layout} (or {d + 1}-D without the batch), "
-                               f"got shape {shape}")
+            raise RuntimeError(
+                f"{self!r}: expected a {d + 2}-D input {layout} (or {d + 1}-D without the batch), got shape {shape}"
+            )
         channels = shape[-d - 1]
         if channels != self.in_channels:
             hint = " (for a single-channel 1-D signal of shape (N, L), use x.unsqueeze(1))" if d == 1 else ""

@@ -1,4 +1,5 @@
 """Dropout: inverted dropout (scale kept units by 1/(1-p)) in training, the identity in eval."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

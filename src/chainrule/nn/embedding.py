@@ -1,4 +1,5 @@
 """Embedding: a learnable lookup table of num_embeddings vectors of size embedding_dim."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -51,13 +52,16 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within num_embeddings "
-                                 f"({self.num_embeddings})")
+                raise ValueError(
+                    f"Embedding: padding_idx {padding_idx} must be within num_embeddings ({self.num_embeddings})"
+                )
             padding_idx %= self.num_embeddings
         self.padding_idx = padding_idx
         if scale_grad_by_freq or sparse:
-            raise NotImplementedError("Embedding: scale_grad_by_freq=True and sparse=True are not supported; "
-                                      "chainrule's gradients are dense and unscaled")
+            raise NotImplementedError(
+                "Embedding: scale_grad_by_freq=True and sparse=True are not supported; "
+                "chainrule's gradients are dense and unscaled"
+            )
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
@@ -85,8 +89,16 @@ class Embedding(Module):
         sparse: bool = False,
     ) -> Embedding:
         rows, dim = embeddings.shape
-        module = cls(rows, dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
-                     scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings)
+        module = cls(
+            rows,
+            dim,
+            padding_idx=padding_idx,
+            max_norm=max_norm,
+            norm_type=norm_type,
+            scale_grad_by_freq=scale_grad_by_freq,
+            sparse=sparse,
+            _weight=embeddings,
+        )
         module.weight.requires_grad = not freeze
         return module
 

@@ -5,6 +5,7 @@ see autograd/primitive.py) appear here from the registry; this module writes the
 PyTorch's inplace= flag, the losses with its legacy flags, and batch_norm, layer_norm, dropout and
 embedding as composites of primitives (so they differentiate to any order).
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,13 +28,28 @@ if TYPE_CHECKING:
     from ..tensor import Tensor
 
 __all__ = [  # the functions written here; the registered ones are added by _install below
-    "relu", "leaky_relu", "elu", "selu", "hardtanh", "mish", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "dropout", "batch_norm", "layer_norm",
-    "embedding", "normalize",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "hardtanh",
+    "mish",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "l1_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "dropout",
+    "batch_norm",
+    "layer_norm",
+    "embedding",
+    "normalize",
 ]
 
 
 # ----- activations with PyTorch's inplace= flag -----
+
 
 def _activation(op, compute, input, inplace, saves_result=False):
     """compute(input); with inplace=True the result is written into `input` with PyTorch's in-place
@@ -75,6 +91,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
 # ----- losses: ops.nn's, with PyTorch's full signatures (legacy size_average / reduce included) -----
 
+
 def _legacy_reduction(size_average, reduce, stacklevel=3):
     """PyTorch's mapping of the deprecated flags: reduce=False -> 'none'; size_average=False -> 'sum'; else 'mean'."""
     import warnings
@@ -82,8 +99,11 @@ def _legacy_reduction(size_average, reduce, stacklevel=3):
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     reduction = "none" if not reduce else "mean" if size_average else "sum"
-    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
-                  UserWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
     return reduction
 
 
@@ -100,8 +120,9 @@ def cross_entropy(
     """Cross-entropy from logits (N, C, ...) and class indices or probabilities (see chainrule.ops.nn)."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
-    return _nn.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
-                             label_smoothing=label_smoothing)
+    return _nn.cross_entropy(
+        input, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing
+    )
 
 
 def nll_loss(
@@ -163,8 +184,9 @@ def binary_cross_entropy_with_logits(
     """Binary cross-entropy on logits (stable for any logit size)."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
-    return _nn.binary_cross_entropy_with_logits(input, target, weight=weight, reduction=reduction,
-                                                pos_weight=pos_weight)
+    return _nn.binary_cross_entropy_with_logits(
+        input, target, weight=weight, reduction=reduction, pos_weight=pos_weight
+    )
 
 
 def dropout(
@@ -183,8 +205,9 @@ def dropout(
         data = np.asarray(as_array(input))
         zeros = np.zeros(data.shape, dtype=data.dtype if data.dtype.kind == "f" else _dtypes.get_default_dtype())
         return _activation("dropout_", lambda t: t * zeros, input, inplace, saves_result=True)
-    return _activation("dropout_", lambda t: Dropout.apply(t, p=float(p), generator=generator), input, inplace,
-                       saves_result=True)
+    return _activation(
+        "dropout_", lambda t: Dropout.apply(t, p=float(p), generator=generator), input, inplace, saves_result=True
+    )
 
 
 def _update_running_stats(rm, rv, mu, var, momentum, unbias):  # momentum: a number or a 0-d array
@@ -259,8 +282,10 @@ def layer_norm(
         normalized_shape = (int(normalized_shape),)
     shape = np.shape(as_array(input))
     k = len(normalized_shape)
-    if tuple(shape[len(shape) - k:]) != tuple(normalized_shape):
-        raise RuntimeError(f"layer_norm: input of shape {shape} must end with normalized_shape {tuple(normalized_shape)}")
+    if tuple(shape[len(shape) - k :]) != tuple(normalized_shape):
+        raise RuntimeError(
+            f"layer_norm: input of shape {shape} must end with normalized_shape {tuple(normalized_shape)}"
+        )
     axes = tuple(range(len(shape) - k, len(shape)))
     mu = _mean(input, dim=axes, keepdim=True)
     centered = input - mu
@@ -313,8 +338,10 @@ def embedding(
     max_norm / (norm + 1e-7), as torch does.
     """
     if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq=True and sparse=True are not supported; "
-                                  "chainrule's gradients are dense and unscaled")
+        raise NotImplementedError(
+            "embedding: scale_grad_by_freq=True and sparse=True are not supported; "
+            "chainrule's gradients are dense and unscaled"
+        )
     index = np.asarray(as_array(input))
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: indices must be integers (int64), got dtype {index.dtype}; use .long()")
@@ -322,8 +349,11 @@ def embedding(
     # Negative indices are refused as in PyTorch (they would silently pick rows from the end).
     if index.size and (index.min() < 0 or index.max() >= num):
         low, high = index.min(), index.max()
-        fix = (f"build the Embedding with num_embeddings > {high}" if low >= 0
-               else "indices count from 0; a negative index usually means a label mapping went wrong")
+        fix = (
+            f"build the Embedding with num_embeddings > {high}"
+            if low >= 0
+            else "indices count from 0; a negative index usually means a label mapping went wrong"
+        )
         raise IndexError(
             f"embedding: index out of range in self: indices must lie in [0, {num}) for a table of {num} rows, "
             f"got values from {low} to {high}; {fix}."

@@ -3,6 +3,7 @@
 Every function takes an optional `generator=` (a numpy.random.Generator); by default it draws
 from chainrule.default_generator(), which chainrule.manual_seed resets.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,17 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     linear/conv/sigmoid: 1, tanh: 5/3, relu: sqrt(2), leaky_relu: sqrt(2 / (1 + slope^2)),
     selu: 3/4.
     """
-    linear_fns = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                  "conv_transpose3d", "sigmoid", "identity")
+    linear_fns = (
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "sigmoid",
+        "identity",
+    )
     if nonlinearity in linear_fns:
         return 1.0
     if nonlinearity == "tanh":
@@ -53,7 +63,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
             slope = param
         else:
             raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")

@@ -1,4 +1,5 @@
 """Linear (fully connected), Identity, Flatten and Bilinear-free basics."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _dtypes
-from .._files import format_bytes
 from .._device import check as _check_device
+from .._files import format_bytes
 from ..ops import conv as _conv
 from ..ops import shape as _shape
 from . import init
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 def _check_sizes(layer, **sizes):
     """Layer sizes may be 0 (an empty layer, as PyTorch allows) but never negative."""
     for name, value in sizes.items():
-        for v in (value if isinstance(value, tuple) else (value,)):
+        for v in value if isinstance(value, tuple) else (value,):
             if int(v) < 0:
                 raise RuntimeError(
                     f"{layer}: {name} must be non-negative, got {value} (Trying to create tensor with negative "
@@ -151,7 +152,7 @@ class Unflatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         shape = list(np.shape(getattr(x, "_data", x)))
         d = self.dim % len(shape)
-        return _shape.reshape(x, tuple(shape[:d]) + self.unflattened_size + tuple(shape[d + 1:]))
+        return _shape.reshape(x, tuple(shape[:d]) + self.unflattened_size + tuple(shape[d + 1 :]))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,4 +1,5 @@
 """Loss modules: each stores its options and calls the matching function in chainrule.ops.nn."""
+
 from __future__ import annotations
 
 from ..ops import nn as _nn
@@ -18,8 +19,9 @@ class _Loss(Module):
         super().__init__()
         if size_average is not None or reduce is not None:
             # point the warning at the user's line, through a subclass's own __init__ if it has one
-            reduction = _legacy_reduction(size_average, reduce,
-                                          stacklevel=3 if type(self).__init__ is _Loss.__init__ else 4)
+            reduction = _legacy_reduction(
+                size_average, reduce, stacklevel=3 if type(self).__init__ is _Loss.__init__ else 4
+            )
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
@@ -52,8 +54,14 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _nn.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                                 reduction=self.reduction, label_smoothing=self.label_smoothing)
+        return _nn.cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
 
 
 class NLLLoss(_Loss):
@@ -72,8 +80,7 @@ class NLLLoss(_Loss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _nn.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                            reduction=self.reduction)
+        return _nn.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
@@ -122,5 +129,6 @@ class BCEWithLogitsLoss(_Loss):
         self._weights(weight=weight, pos_weight=pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _nn.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
-                                                    pos_weight=self.pos_weight)
+        return _nn.binary_cross_entropy_with_logits(
+            input, target, weight=self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )

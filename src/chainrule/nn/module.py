@@ -4,6 +4,7 @@ Follows PyTorch's nn.Module: attributes that are Parameters, Modules or register
 are tracked in three ordered dicts, so parameters(), state_dict() and train()/eval() can
 walk the tree.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
@@ -116,11 +117,15 @@ class Module:
             self._parameters[name] = None
         elif "_buffers" in self.__dict__ and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' (a Tensor or None is required)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer '{name}' (a Tensor or None is required)"
+                )
             self._buffers[name] = value
         elif "_modules" in self.__dict__ and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' (a Module or None is required)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' (a Module or None is required)"
+                )
             self._modules[name] = None
         else:
             object.__setattr__(self, name, value)
@@ -343,8 +348,10 @@ class Module:
         """
         _, dtype, _ = _device.parse_to(args, kwargs, f"{type(self).__name__}.to")
         if dtype is not None and np.dtype(dtype).kind not in "fc":
-            raise TypeError(f"{type(self).__name__}.to only accepts floating point or complex dtypes, "
-                            f"but got desired dtype={np.dtype(dtype)}")
+            raise TypeError(
+                f"{type(self).__name__}.to only accepts floating point or complex dtypes, "
+                f"but got desired dtype={np.dtype(dtype)}"
+            )
         return self if dtype is None else self._cast(dtype)
 
     def cpu(self) -> Module:
@@ -475,6 +482,10 @@ def _check_name(name, module, kind):
         raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
     if "." in name or name == "":
         raise KeyError(f"{kind} name {name!r} can't be empty or contain '.'")
-    if name in module.__dict__ and name not in module._parameters and name not in module._buffers \
-            and name not in module._modules:
+    if (
+        name in module.__dict__
+        and name not in module._parameters
+        and name not in module._buffers
+        and name not in module._modules
+    ):
         raise KeyError(f"attribute '{name}' already exists on {type(module).__name__}")

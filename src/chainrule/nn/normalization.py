@@ -1,4 +1,5 @@
 """Normalization layers: BatchNorm1d/2d (running statistics as buffers) and LayerNorm."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -84,12 +85,22 @@ class _BatchNorm(Module):
                 momentum = inverse_count
         # Batch statistics in training, and in eval when no running statistics are kept.
         use_batch_stats = self.training or self.running_mean is None
-        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          training=use_batch_stats, momentum=momentum, eps=self.eps)
+        return batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=momentum,
+            eps=self.eps,
+        )
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 def _count_batch(n):
@@ -142,7 +153,7 @@ class LayerNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         shape = tuple(np.shape(getattr(x, "_data", x)))
         k = len(self.normalized_shape)
-        if shape[len(shape) - k:] != self.normalized_shape or len(shape) < k:
+        if shape[len(shape) - k :] != self.normalized_shape or len(shape) < k:
             raise RuntimeError(
                 f"{self!r}: input of shape {shape} must end with the normalized shape {self.normalized_shape}; "
                 f"build the layer with normalized_shape={shape[-k:] if len(shape) >= k else shape}."

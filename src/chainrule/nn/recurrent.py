@@ -5,6 +5,7 @@ batch_first, bias) and name their parameters as torch does (weight_ih_l0, weight
 so a torch state_dict loads unchanged. The input projections of all time steps are one matmul; only
 the hidden-to-hidden product runs step by step.
 """
+
 from __future__ import annotations
 
 import math
@@ -106,8 +107,10 @@ class _CellBase(Module):
     def _check(self, x, hx):
         shape = tuple(x.shape)
         if len(shape) not in (1, 2) or shape[-1] != self.input_size:
-            raise RuntimeError(f"{self!r}: input of shape {shape} must be (batch, {self.input_size}) or "
-                               f"({self.input_size},); got {shape[-1] if shape else 'no'} features")
+            raise RuntimeError(
+                f"{self!r}: input of shape {shape} must be (batch, {self.input_size}) or "
+                f"({self.input_size},); got {shape[-1] if shape else 'no'} features"
+            )
         batched = len(shape) == 2
         if not batched:
             x = reshape(x, (1, self.input_size))
@@ -209,14 +212,20 @@ class _RNNBase(Module):
             if value <= 0:
                 raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the probability of "
-                             f"an element being zeroed, got {dropout!r}")
+            raise ValueError(
+                f"{name}: dropout should be a number in range [0, 1] representing the probability of "
+                f"an element being zeroed, got {dropout!r}"
+            )
         if dropout > 0 and num_layers == 1:
             import warnings
 
-            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
-                          f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
-                          f"num_layers={num_layers}", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                UserWarning,
+                stacklevel=2,
+            )
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bool(bidirectional)
@@ -225,7 +234,7 @@ class _RNNBase(Module):
         g = self._gates * self.hidden_size
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else self.hidden_size * self.num_directions
-            for suffix in ("", "_reverse")[:self.num_directions]:
+            for suffix in ("", "_reverse")[: self.num_directions]:
                 setattr(self, f"weight_ih_l{layer}{suffix}", _empty((g, width), dt, type(self).__name__))
                 setattr(self, f"weight_hh_l{layer}{suffix}", _empty((g, self.hidden_size), dt, type(self).__name__))
                 if bias:
@@ -242,8 +251,12 @@ class _RNNBase(Module):
     def _layer_params(self, layer, direction=0):
         get = self._parameters.get
         suffix = "_reverse" if direction else ""
-        return (get(f"weight_ih_l{layer}{suffix}"), get(f"weight_hh_l{layer}{suffix}"),
-                get(f"bias_ih_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
+        return (
+            get(f"weight_ih_l{layer}{suffix}"),
+            get(f"weight_hh_l{layer}{suffix}"),
+            get(f"bias_ih_l{layer}{suffix}"),
+            get(f"bias_hh_l{layer}{suffix}"),
+        )
 
     def _prepare(self, x):
         shape = tuple(x.shape)
@@ -267,8 +280,10 @@ class _RNNBase(Module):
             return [Tensor._make(np.zeros((batch, self.hidden_size), dtype=dtype)) for _ in range(count)]
         expected = (count, batch, self.hidden_size) if batched else (count, self.hidden_size)
         if tuple(hx.shape) != expected:
-            raise RuntimeError(f"{self!r}: expected hidden size {expected} (num_layers * num_directions, batch, "
-                               f"hidden_size), got {list(hx.shape)}")
+            raise RuntimeError(
+                f"{self!r}: expected hidden size {expected} (num_layers * num_directions, batch, "
+                f"hidden_size), got {list(hx.shape)}"
+            )
         if not batched:
             hx = reshape(hx, (count, 1, self.hidden_size))
         return [getitem(hx, i) for i in range(count)]
@@ -297,7 +312,7 @@ class _RNNBase(Module):
             outputs = []
             for direction in range(self.num_directions):
                 w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, direction)
-                gi_all = _conv.linear(layer_input, w_ih, b_ih)        # all time steps in one matmul
+                gi_all = _conv.linear(layer_input, w_ih, b_ih)  # all time steps in one matmul
                 state = tuple(s[layer * self.num_directions + direction] for s in states)
                 steps = range(seq_len - 1, -1, -1) if direction else range(seq_len)
                 seq_out = [None] * seq_len
@@ -357,8 +372,18 @@ class RNN(_RNNBase):
         generator: Generator | None = None,
     ) -> None:
         act = _activation(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device=device, dtype=dtype, generator=generator)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+            generator=generator,
+        )
         self.nonlinearity, self._act = nonlinearity, act
 
     def _step(self, gi, state, w_hh, b_hh):
@@ -419,17 +444,27 @@ class LSTM(_RNNBase):
         generator: Generator | None = None,
     ) -> None:
         if proj_size:
-            raise NotImplementedError(f"LSTM: proj_size={proj_size} (projected hidden states) is not supported; "
-                                      "use proj_size=0, or a Linear layer on the output")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device=device, dtype=dtype, generator=generator)
+            raise NotImplementedError(
+                f"LSTM: proj_size={proj_size} (projected hidden states) is not supported; "
+                "use proj_size=0, or a Linear layer on the output"
+            )
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+            generator=generator,
+        )
 
     @staticmethod
     def _step(gi, state, w_hh, b_hh):
         return _lstm_step(gi, state[0], state[1], w_hh, b_hh)
 
-    def forward(
-        self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         out, (h_n, c_n) = self._run(x, hx)
         return out, (h_n, c_n)

@@ -1,4 +1,5 @@
 """Gradient utilities: clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters."""
+
 from __future__ import annotations
 
 import math
@@ -41,7 +42,7 @@ def _vector_norm(a, p):
         return float(a.min()) if a.size else math.inf
     if p == 0:
         return float(np.count_nonzero(a))
-    return float(np.sum(a ** p)) ** (1.0 / p)
+    return float(np.sum(a**p)) ** (1.0 / p)
 
 
 @replayed_call  # a jit replay repeats the clipping, and returns that call's norm
@@ -93,7 +94,7 @@ def vector_to_parameters(vec: Tensor, parameters: Tensor | Iterable[Tensor]) -> 
     with no_grad():
         for p in _params(parameters):
             n = p._data.size
-            p._write(data[start:start + n].reshape(p.shape))
+            p._write(data[start : start + n].reshape(p.shape))
             start += n
     if start != data.size:
         raise ValueError(f"vector_to_parameters: the vector has {data.size} entries, the parameters {start}")

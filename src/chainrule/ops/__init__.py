@@ -14,6 +14,7 @@ Every primitive is registered when its class is defined (autograd/primitive.py):
 lists them from the registry; `NONDIFFERENTIABLE` lists the public ops whose results carry no
 gradient (comparisons, argmax, ...).
 """
+
 from ..autograd import primitive as _registry
 from . import conv, elementwise, linalg, nn, reduce, shape  # noqa: F401  (each registers its ops)
 

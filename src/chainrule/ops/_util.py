@@ -1,4 +1,5 @@
 """Helpers shared by the primitives: undoing broadcasting, normalizing dims, type checks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,7 @@ def unbroadcast(g, shape):
     if g_shape == shape:
         return g
     lead = len(g_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1
-    )
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)

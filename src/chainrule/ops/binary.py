@@ -6,6 +6,7 @@ dx(ctx, g, *saved) = g * df/dx, dy(ctx, g, *saved) = g * df/dy. The base notes t
 names the op and shapes in a broadcast error, sums each gradient back to its input's shape
 (`unbroadcast`) and applies the same partials to tangents for forward mode.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -173,6 +174,7 @@ def _share_of_smaller(x, y):
 
 # ----- n-ary elementwise: where, clamp with tensor bounds -----
 
+
 class Where(Primitive):
     """z = x where cond else y.   dz/dx = cond, dz/dy = not cond (cond gets no gradient)."""
 
@@ -232,8 +234,10 @@ class ClampTensor(Primitive):
     def backward(ctx, g):
         x, lo, hi = ctx.saved_tensors
         masks = _clamp_masks(x, lo, hi)
-        return tuple(unbroadcast(g * m, shape) if need else None
-                     for m, shape, need in zip(masks, ctx.shapes, ctx.needs_input_grad))
+        return tuple(
+            unbroadcast(g * m, shape) if need else None
+            for m, shape, need in zip(masks, ctx.shapes, ctx.needs_input_grad)
+        )
 
     @staticmethod
     def jvp(ctx, tx, tlo, thi):
@@ -247,6 +251,7 @@ class ClampTensor(Primitive):
 
 def _clamp_masks(x, lo, hi):
     """Where each of x, lo, hi takes clamp's gradient (PyTorch's clamp_backward_min_max)."""
+
     def to_x(x, lo, hi):
         inside = np.ones(np.broadcast_shapes(*[np.shape(a) for a in (x, lo, hi) if a is not None]), dtype=bool)
         if lo is not None:
@@ -275,6 +280,7 @@ def _refill(arrays, template):
 
 # ----- public functions -----
 
+
 @export(Clamp, ClampTensor, method=("clamp", "clip"), torch_kwargs="out")
 def clamp(x, min=None, max=None):
     """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
@@ -290,8 +296,12 @@ def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given, as in torch.clamp")
     data = getattr(x, "_data", None)
-    if (data is not None and (data.dtype is _FLOAT32 or data.dtype is _FLOAT64)
-            and type(min) in _SCALAR_BOUNDS and type(max) in _SCALAR_BOUNDS):
+    if (
+        data is not None
+        and (data.dtype is _FLOAT32 or data.dtype is _FLOAT64)
+        and type(min) in _SCALAR_BOUNDS
+        and type(max) in _SCALAR_BOUNDS
+    ):
         return Clamp.apply(x, lo=min, hi=max)
     tensor_bounds = is_tensor(min) or is_tensor(max) or isinstance(min, np.ndarray) or isinstance(max, np.ndarray)
     _, (x, min, max) = _promote("clamp", (x, min, max))
@@ -327,8 +337,11 @@ def sub(x, y, alpha=1):
         return Sub.apply(x, y)  # one dtype: nothing to promote (NumPy refuses two bools itself)
     px, py = _promote2("sub", x, y)
     if px is not x or py is not y or type(x) is bool or type(y) is bool:  # a bool is refused, as in torch
-        _refuse_bool("sub", (x, y), "To invert a mask use ~mask or logical_not(); for the difference of "
-                     "two masks use logical_xor() (^).")
+        _refuse_bool(
+            "sub",
+            (x, y),
+            "To invert a mask use ~mask or logical_not(); for the difference of two masks use logical_xor() (^).",
+        )
     return Sub.apply(px, py)
 
 
@@ -343,8 +356,9 @@ def mul(x, y):
 @export(Div, method=True, torch_kwargs="out")
 def div(x, y):
     """True division x / y; integer and bool operands give the default floating dtype (as torch)."""
-    if type(x) is type(y) is _Tensor and (x._data.dtype is y._data.dtype is _FLOAT32
-                                          or x._data.dtype is y._data.dtype is _FLOAT64):
+    if type(x) is type(y) is _Tensor and (
+        x._data.dtype is y._data.dtype is _FLOAT32 or x._data.dtype is y._data.dtype is _FLOAT64
+    ):
         return Div.apply(x, y)
     px, py = _promote2("div", x, y)
     data = getattr(px, "_data", None)
@@ -374,13 +388,16 @@ def _integer_pow(x, y, kind, exponent):
     """
     if kind == "b":
         if is_tensor(y):
-            raise RuntimeError("pow: not implemented for a bool tensor exponent (as in PyTorch); convert it "
-                               "first, e.g. x ** y.int().")
+            raise RuntimeError(
+                "pow: not implemented for a bool tensor exponent (as in PyTorch); convert it first, e.g. x ** y.int()."
+            )
         return _plain(lambda a, b: np.logical_or(a, np.logical_not(b)), x, y)
     if isinstance(exponent, int) and not isinstance(exponent, bool):
         if exponent < 0:
-            raise RuntimeError(f"pow: integers to negative integer powers are not allowed (exponent {exponent}, "
-                               "as in PyTorch); convert the base to floating point first (x.float() ** y).")
+            raise RuntimeError(
+                f"pow: integers to negative integer powers are not allowed (exponent {exponent}, "
+                "as in PyTorch); convert the base to floating point first (x.float() ** y)."
+            )
         _check_fits("pow", exponent, as_array(x).dtype)
     return _plain(_truncated_int_power, x, y)
 
@@ -425,5 +442,3 @@ def where(condition, x, y):
     if not (type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype):
         x, y = _promote2("where", x, y)
     return Where.apply(as_array(condition), x, y)
-
-

@@ -2,6 +2,7 @@
 (isnan, ...). Each is a NumPy function applied with `_plain` and registered with `@export` as not
 differentiable (the op table's coverage test leaves them out).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +16,7 @@ _Tensor = None  # set by tensor.py once Tensor exists: the same-dtype fast tests
 
 # Comparisons promote their operands first (PyTorch's rule), so int8 tensor == 300 compares with
 # 300 wrapped to int8 (44), as torch does; the result is bool.
+
 
 @export(differentiable=False, torch_kwargs="out")
 def eq(x, y):

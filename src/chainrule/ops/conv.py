@@ -9,6 +9,7 @@ and Conv's transposes, so gradients of any order stay GEMM-based.
 NOTE: over 500 lines: the three convolution primitives are each other's transposes and share the
 window and padding helpers; pooling reuses them. Split, one part would only be read with the other.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,7 +36,9 @@ def _sum_present(terms, ctx):
             total = term if total is None else total + term
     return total if tuple(total.shape) == ctx.shape else broadcast_to(total, ctx.shape)
 
+
 # ----- convolution: shared helpers -----
+
 
 def _prod(values):
     return int(math.prod(values))
@@ -46,8 +49,11 @@ def _windows(xp, kernel, stride, dilation):
     d = len(kernel)
     eff = tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation))
     win = sliding_window_view(xp, eff, axis=tuple(range(2, 2 + d)))
-    index = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride) + tuple(
-        slice(None, None, dl) for dl in dilation)
+    index = (
+        (slice(None), slice(None))
+        + tuple(slice(None, None, s) for s in stride)
+        + tuple(slice(None, None, dl) for dl in dilation)
+    )
     return win[index]
 
 
@@ -81,8 +87,9 @@ def _channels_last(x, padding):
 
 def _offset_slices(offset, stride, dilation, out_sizes):
     """For kernel offset k, the input positions k*dilation + l*stride (l < L) along each spatial axis."""
-    return tuple(slice(k * dl, k * dl + st * (size - 1) + 1, st)
-                 for k, dl, st, size in zip(offset, dilation, stride, out_sizes))
+    return tuple(
+        slice(k * dl, k * dl + st * (size - 1) + 1, st) for k, dl, st, size in zip(offset, dilation, stride, out_sizes)
+    )
 
 
 def _im2col(x, kernel, stride, padding, dilation, groups):
@@ -96,10 +103,10 @@ def _im2col(x, kernel, stride, padding, dilation, groups):
     cg = c // groups
     out_sizes = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
     xt = _channels_last(x, padding)
-    xt = xt.reshape(xt.shape[:-1] + (groups, cg))                      # (N, *Sp, G, Cg)
+    xt = xt.reshape(xt.shape[:-1] + (groups, cg))  # (N, *Sp, G, Cg)
     cols = np.empty((groups, n) + out_sizes + tuple(kernel) + (cg,), dtype=x.dtype)
     for offset in itertools.product(*(range(k) for k in kernel)):
-        src = xt[(slice(None),) + _offset_slices(offset, stride, dilation, out_sizes)]   # (N, *L, G, Cg)
+        src = xt[(slice(None),) + _offset_slices(offset, stride, dilation, out_sizes)]  # (N, *L, G, Cg)
         cols[(slice(None),) * (2 + d) + offset] = _move(src, -2, 0)
     return cols.reshape(groups, n * _prod(out_sizes), _prod(kernel) * cg), out_sizes
 
@@ -112,8 +119,10 @@ def _weight_matrix(w, groups):
 
 
 def _out_sizes(in_sizes, kernel, stride, padding, dilation):
-    return tuple((s + lo + hi - dl * (k - 1) - 1) // st + 1
-                 for s, k, st, (lo, hi), dl in zip(in_sizes, kernel, stride, padding, dilation))
+    return tuple(
+        (s + lo + hi - dl * (k - 1) - 1) // st + 1
+        for s, k, st, (lo, hi), dl in zip(in_sizes, kernel, stride, padding, dilation)
+    )
 
 
 def _grad_matrix(g, groups):
@@ -135,10 +144,10 @@ def _conv_forward(x, w, stride, padding, dilation, groups):
     cols, out_sizes = _im2col(x, kernel, stride, padding, dilation, groups)
     w_mat = _weight_matrix(w, groups)
     if groups == 1:
-        out = cols[0] @ w_mat[0].T                                     # one GEMM: (N*L, O)
+        out = cols[0] @ w_mat[0].T  # one GEMM: (N*L, O)
         out = _move(out.reshape((n,) + out_sizes + (o,)), -1, 1)
     else:
-        out = np.matmul(cols, w_mat.transpose(0, 2, 1))                # (G, N*L, O/G): one GEMM per group
+        out = np.matmul(cols, w_mat.transpose(0, 2, 1))  # (G, N*L, O/G): one GEMM per group
         out = out.reshape((groups, n) + out_sizes + (o // groups,))
         out = out.transpose((1, 0, 2 + d) + tuple(range(2, 2 + d))).reshape((n, o) + out_sizes)
     return np.ascontiguousarray(out), cols
@@ -184,10 +193,13 @@ class Conv(Primitive):
     @staticmethod
     def jvp(ctx, tx, tw, tb=None):
         x, w = ctx.saved_tensors
-        terms = [Conv.apply(tx, w, **ctx.params) if tx is not None else None,
-                 Conv.apply(x, tw, **ctx.params) if tw is not None else None,
-                 tb.reshape((-1,) + (1,) * (len(ctx.shape) - 2)) if tb is not None else None]
+        terms = [
+            Conv.apply(tx, w, **ctx.params) if tx is not None else None,
+            Conv.apply(x, tw, **ctx.params) if tw is not None else None,
+            tb.reshape((-1,) + (1,) * (len(ctx.shape) - 2)) if tb is not None else None,
+        ]
         return _sum_present(terms, ctx)
+
 
 class ConvInputGrad(Primitive):
     """x_hat = the transposed convolution of g with w (col2im), the adjoint of x -> Conv(x, w).
@@ -208,10 +220,10 @@ class ConvInputGrad(Primitive):
         d = len(kernel)
         cg = c // groups
         out_sizes = g.shape[2:]
-        dcols = np.matmul(_grad_matrix(g, groups), _weight_matrix(w, groups))     # (G, N*L, K*Cg)
+        dcols = np.matmul(_grad_matrix(g, groups), _weight_matrix(w, groups))  # (G, N*L, K*Cg)
         dcols = dcols.reshape((groups, n) + tuple(out_sizes) + tuple(kernel) + (cg,))
         padded = tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], padding))
-        xt = np.zeros((n,) + padded + (groups, cg), dtype=np.result_type(g, w))   # channel-last
+        xt = np.zeros((n,) + padded + (groups, cg), dtype=np.result_type(g, w))  # channel-last
         # col2im: every kernel offset adds its columns back onto the input positions it read. Offsets
         # whose positions differ modulo the stride never overlap, so the first offset of each residue
         # writes instead of adding (a strided add costs ~1.6x a strided write: 53 -> 33 us at 100x25x19).
@@ -243,9 +255,12 @@ class ConvInputGrad(Primitive):
     @staticmethod
     def jvp(ctx, tg, tw):
         g, w = ctx.saved_tensors
-        terms = [ConvInputGrad.apply(tg, w, x_shape=ctx.shape, **ctx.params) if tg is not None else None,
-                 ConvInputGrad.apply(g, tw, x_shape=ctx.shape, **ctx.params) if tw is not None else None]
+        terms = [
+            ConvInputGrad.apply(tg, w, x_shape=ctx.shape, **ctx.params) if tg is not None else None,
+            ConvInputGrad.apply(g, tw, x_shape=ctx.shape, **ctx.params) if tw is not None else None,
+        ]
         return _sum_present(terms, ctx)
+
 
 def _fit_windows(h, out_sizes, kernel, params):
     """h (N, C, *S) and padding such that a Conv with `params` has exactly `out_sizes` windows.
@@ -259,7 +274,7 @@ def _fit_windows(h, out_sizes, kernel, params):
     if _out_sizes(shape, kernel, stride, padding, dilation) == tuple(out_sizes):
         return h, params
     crop, pads = [], []
-    for size, n, k, st, dl, (lo, hi) in zip(shape, out_sizes, kernel, stride, dilation, padding):
+    for size, n, k, st, dl, (lo, _hi) in zip(shape, out_sizes, kernel, stride, dilation, padding):
         need = (n - 1) * st + dl * (k - 1) + 1
         keep = min(size, max(0, need - lo))
         crop.append(slice(0, keep))
@@ -286,8 +301,8 @@ class ConvWeightGrad(Primitive):
             return np.zeros((o, c // groups) + tuple(kernel), dtype=np.result_type(x, g))
         if cols is None:
             cols, _ = _im2col(x, kernel, stride, padding, dilation, groups)
-        g_mat = _grad_matrix(g, groups).transpose(0, 2, 1)             # (G, O/G, N*L)
-        gw = np.matmul(g_mat, cols)                                     # (G, O/G, K*Cg): one GEMM per group
+        g_mat = _grad_matrix(g, groups).transpose(0, 2, 1)  # (G, O/G, N*L)
+        gw = np.matmul(g_mat, cols)  # (G, O/G, K*Cg): one GEMM per group
         gw = gw.reshape((o,) + tuple(kernel) + (c // groups,))
         return np.ascontiguousarray(_move(gw, -1, 1))
 
@@ -305,11 +320,15 @@ class ConvWeightGrad(Primitive):
     def jvp(ctx, tx, tg):
         x, g = ctx.saved_tensors
         kernel = ctx.shape[2:]
-        terms = [ConvWeightGrad.apply(tx, g, kernel=kernel, **ctx.params) if tx is not None else None,
-                 ConvWeightGrad.apply(x, tg, kernel=kernel, **ctx.params) if tg is not None else None]
+        terms = [
+            ConvWeightGrad.apply(tx, g, kernel=kernel, **ctx.params) if tx is not None else None,
+            ConvWeightGrad.apply(x, tg, kernel=kernel, **ctx.params) if tg is not None else None,
+        ]
         return _sum_present(terms, ctx)
 
+
 # ----- convolution: public functions -----
+
 
 def _ntuple(value, d, name, op):
     if isinstance(value, (int, np.integer)):
@@ -346,7 +365,9 @@ def _batched(x, d, op):
         return reshape(x, (1,) + shape), True
     if len(shape) != d + 2:
         kind = "(N, C, L)" if d == 1 else "(N, C, H, W)"
-        raise RuntimeError(f"{op}: expected a {d + 2}-D input {kind} (or {d + 1}-D without the batch), got shape {shape}")
+        raise RuntimeError(
+            f"{op}: expected a {d + 2}-D input {kind} (or {d + 1}-D without the batch), got shape {shape}"
+        )
     return x, False
 
 
@@ -361,8 +382,9 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
         raise RuntimeError(f"{op}: weight must be {d + 2}-D (out_channels, in_channels/groups, *kernel), got {ws}")
     groups = int(groups)
     if groups < 1:
-        raise ArgumentError(f"{op}: groups must be greater than zero (non-positive groups is not supported), "
-                            f"got {groups}")
+        raise ArgumentError(
+            f"{op}: groups must be greater than zero (non-positive groups is not supported), got {groups}"
+        )
     if xs[1] != ws[1] * groups:
         raise RuntimeError(
             f"{op}: input has {xs[1]} channels (shape {xs}), but the weight of shape {ws} with groups={groups} "
@@ -429,14 +451,19 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     if any(p < 0 for p, _ in pads):
         raise ArgumentError(f"{op}: negative padding is not supported: padding must be >= 0, got {padding}")
     out_pad = _ntuple(output_padding, d, "output_padding", op)
-    sizes = tuple((n - 1) * st - 2 * p + dl * (k - 1) + op_ + 1
-                  for n, st, (p, _), dl, k, op_ in zip(xs[2:], stride, pads, dilation, kernel, out_pad))
+    sizes = tuple(
+        (n - 1) * st - 2 * p + dl * (k - 1) + op_ + 1
+        for n, st, (p, _), dl, k, op_ in zip(xs[2:], stride, pads, dilation, kernel, out_pad)
+    )
     if any(s < 0 for s in sizes):
-        raise RuntimeError(f"{op}: Output size is too small: input size per channel {xs[2:]} gives an output of "
-                           f"{sizes} with padding {tuple(p for p, _ in pads)}; use less padding.")
+        raise RuntimeError(
+            f"{op}: Output size is too small: input size per channel {xs[2:]} gives an output of "
+            f"{sizes} with padding {tuple(p for p, _ in pads)}; use less padding."
+        )
     x_shape = (xs[0], ws[1] * int(groups)) + sizes
-    out = ConvInputGrad.apply(x, weight, x_shape=x_shape, stride=stride, padding=pads, dilation=dilation,
-                              groups=int(groups))
+    out = ConvInputGrad.apply(
+        x, weight, x_shape=x_shape, stride=stride, padding=pads, dilation=dilation, groups=int(groups)
+    )
     if bias is not None:
         out = out + reshape(bias, (-1,) + (1,) * d)
     return _unbatch(out, unbatched)
@@ -445,18 +472,21 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
 @export(namespaces=("nn.functional",))
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The transposed 1-D convolution (the gradient of conv1d with respect to its input)."""
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
-                           "conv_transpose1d")
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
+    )
 
 
 @export(namespaces=("nn.functional",))
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """The transposed 2-D convolution (the gradient of conv2d with respect to its input)."""
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
-                           "conv_transpose2d")
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
+    )
 
 
 # ----- pooling: MaxPool, and average pooling built on Conv -----
+
 
 def _check_positive(op, **values):
     """Kernel sizes, strides and dilations must be >= 1 (a 0 would divide by zero, a negative run backwards)."""
@@ -467,8 +497,11 @@ def _check_positive(op, **values):
 
 def _pool_params(kernel_size, stride, padding, dilation, d, op):
     kernel = _ntuple(kernel_size, d, "kernel_size", op)
-    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        _ntuple(stride, d, "stride", op)
+    stride = (
+        kernel
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        else _ntuple(stride, d, "stride", op)
+    )
     pads = _ntuple(padding, d, "padding", op)
     dilation = _ntuple(dilation, d, "dilation", op)
     _check_positive(op, kernel_size=kernel, stride=stride, dilation=dilation)
@@ -589,13 +622,10 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
         # The divisor counts the input and its symmetric padding, not the right padding ceil_mode adds.
         padded = tuple(n + 2 * lo for n, (lo, _) in zip(shape[2:], sym_pads))
         extra = tuple((0, hi - shi) for (_, hi), (_, shi) in zip(pads, sym_pads))
-        counts = Conv.forward(_NULL_CTX, np.ones((1, 1) + padded, dtype=dtype), ones,
-                              **dict(params, padding=extra))
+        counts = Conv.forward(_NULL_CTX, np.ones((1, 1) + padded, dtype=dtype), ones, **dict(params, padding=extra))
     else:
         counts = Conv.forward(_NULL_CTX, np.ones((1, 1) + shape[2:], dtype=dtype), ones, **params)
     return _unbatch(total / counts, unbatched)
-
-
 
 
 @export(namespaces=("nn.functional",))
@@ -605,11 +635,13 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 @export(namespaces=("nn.functional",))
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     """Mean over each kernel_size window of (N, C, H, W) (stride defaults to kernel_size), as torch."""
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
-                     "avg_pool2d")
+    return _avg_pool(
+        input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2, "avg_pool2d"
+    )
 
 
 from .linalg import Linear, linear  # noqa: E402,F401  (moved to linalg.py; kept importable from here)

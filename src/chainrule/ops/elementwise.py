@@ -5,12 +5,14 @@ gradient: comparisons, rounding, tests); type promotion in promotion.py.
 `chainrule.ops.elementwise.exp` and friends stay importable from here (the rest of the library,
 user code and tests import them this way).
 """
+
 from . import binary as _binary
 from . import compare as _compare
 from . import promotion as _promotion
 from . import unary as _unary
 
 for _module in (_promotion, _unary, _binary, _compare):
-    globals().update({k: v for k, v in vars(_module).items()
-                      if not (k.startswith("__") or k in ("np", "annotations", "_Tensor"))})
+    globals().update(
+        {k: v for k, v in vars(_module).items() if not (k.startswith("__") or k in ("np", "annotations", "_Tensor"))}
+    )
 del _module

@@ -4,6 +4,7 @@ normalization of an index into basic and advanced parts.
 
 NOTE: over 500 lines: PyTorch's indexing rules (normalization, bounds and dtype checks, empty
 selections, assignment) are one piece; split, each half would need the other's internals."""
+
 from __future__ import annotations
 
 import builtins
@@ -79,7 +80,7 @@ def _empty_out_of_range_ok(shape, advanced):
                 return False
             dim += 1
         elif type(a) is np.ndarray:  # a mask
-            if tuple(shape[dim:dim + a.ndim]) != a.shape:
+            if tuple(shape[dim : dim + a.ndim]) != a.shape:
                 return False
             dim += a.ndim
         else:
@@ -262,8 +263,11 @@ class IndexPut(Primitive):
         need_x, need_v = ctx.needs_input_grad
         gx = gv = None
         if need_x:
-            gx = g if ctx.accumulate else IndexPut.apply(
-                g, np.zeros((), dtype=as_array(g).dtype), basic=ctx.basic, index=ctx.index)
+            gx = (
+                g
+                if ctx.accumulate
+                else IndexPut.apply(g, np.zeros((), dtype=as_array(g).dtype), basic=ctx.basic, index=ctx.index)
+            )
         if need_v:
             gv = unbroadcast(Getitem.apply(g, basic=ctx.basic, index=ctx.index), ctx.v_shape)
         return gx, gv
@@ -285,15 +289,22 @@ def _as_items(index):
     Ellipsis counts as a tuple, as PyTorch still does (with its deprecation warning)."""
     if type(index) is tuple:
         return index
-    if type(index) is list and len(index) < 32 and builtins.any(
+    if (
+        type(index) is list
+        and len(index) < 32
+        and builtins.any(
             is_tensor(i) or isinstance(i, (list, tuple, range, np.ndarray, slice)) or i is None or i is Ellipsis
-            for i in index):
+            for i in index
+        )
+    ):
         import warnings
 
         warnings.warn(
             "Using a non-tuple sequence for multidimensional indexing is deprecated (as in PyTorch); "
             "use x[tuple(seq)] instead of x[seq], or x[chainrule.tensor(seq)] for a tensor index.",
-            UserWarning, stacklevel=4)
+            UserWarning,
+            stacklevel=4,
+        )
         return tuple(index)
     return (index,)
 
@@ -311,9 +322,11 @@ def _check_slice(item, op):
     step = _slice_part(item.step, op)
     if step is not None and step <= 0:
         raise ValueError(
-            f"{op}: slice step cannot be zero" if step == 0 else
-            f"{op}: step must be greater than zero (got {item!r}); PyTorch has no negative steps: use "
-            "chainrule.flip(x, dims) to reverse a dimension.")
+            f"{op}: slice step cannot be zero"
+            if step == 0
+            else f"{op}: step must be greater than zero (got {item!r}); PyTorch has no negative steps: use "
+            "chainrule.flip(x, dims) to reverse a dimension."
+        )
     start, stop = _slice_part(item.start, op), _slice_part(item.stop, op)
     return slice(start, stop, step)
 
@@ -337,7 +350,8 @@ def _parse(item, op):
         if a.dtype not in _INDEX_DTYPES:
             raise IndexError(
                 f"{op}: tensors used as indices must be integer or boolean (long, int, byte or bool), got dtype "
-                f"{a.dtype}; convert with .long()")
+                f"{a.dtype}; convert with .long()"
+            )
         if a.ndim == 0:
             return "bool", bool(item)
     elif isinstance(item, (list, range, np.ndarray)):
@@ -352,12 +366,14 @@ def _parse(item, op):
     else:
         raise IndexError(
             f"{op}: only integers, slices (`:`), ellipsis (`...`), None, booleans and integer or boolean "
-            f"tensors are valid indices (got {type(item).__name__})")
+            f"tensors are valid indices (got {type(item).__name__})"
+        )
     if a.dtype == np.uint8:
         import warnings
 
-        warnings.warn(f"{op}: indexing with dtype uint8 is deprecated (as in PyTorch); use a bool mask",
-                      UserWarning, stacklevel=4)
+        warnings.warn(
+            f"{op}: indexing with dtype uint8 is deprecated (as in PyTorch); use a bool mask", UserWarning, stacklevel=4
+        )
         return "mask", a
     return ("mask" if a.dtype == np.bool_ else "array"), a
 
@@ -396,8 +412,9 @@ def normalize_index(index, shape, op="getitem"):
         elif kind == "mask":
             specified += value.ndim
     if specified > ndim:
-        raise IndexError(f"{op}: too many indices for tensor of dimension {ndim} (tensor of shape "
-                         f"{tuple(shape)}, index {index!r})")
+        raise IndexError(
+            f"{op}: too many indices for tensor of dimension {ndim} (tensor of shape {tuple(shape)}, index {index!r})"
+        )
     basic, advanced = [], []
     has_arrays = False
     for kind, value in items:
@@ -484,7 +501,8 @@ def _setitem_value(x_dtype, target_shape, value, advanced, op):
             if advanced is not None:
                 raise RuntimeError(
                     f"{op}: Index put requires the source and destination dtypes match, got {x_dtype} for the "
-                    f"destination and {vdtype} for the source; convert the value with .to({x_dtype}).")
+                    f"destination and {vdtype} for the source; convert the value with .to({x_dtype})."
+                )
             from .elementwise import cast
 
             value = cast(value, x_dtype)
@@ -494,16 +512,19 @@ def _setitem_value(x_dtype, target_shape, value, advanced, op):
     else:
         raise TypeError(
             f"{op}: can't assign a {type(value).__name__} to a tensor; make it a tensor first, "
-            "e.g. x[i] = chainrule.tensor(value).")
+            "e.g. x[i] = chainrule.tensor(value)."
+        )
     stripped = shape
     while stripped and stripped[0] == 1:
         stripped = stripped[1:]
     ok = len(stripped) <= len(target_shape) and builtins.all(
-        a == b or a == 1 for a, b in zip(stripped[::-1], target_shape[::-1]))
+        a == b or a == 1 for a, b in zip(stripped[::-1], target_shape[::-1])
+    )
     if not ok:
         raise RuntimeError(
             f"{op}: shape mismatch: value tensor of shape {tuple(shape)} cannot be broadcast to indexing "
-            f"result of shape {tuple(target_shape)}")
+            f"result of shape {tuple(target_shape)}"
+        )
     return value if stripped == shape else reshape(value, stripped)
 
 

@@ -1,5 +1,6 @@
 """Joining and splitting: cat (and stack), pad, and the ops built on them (split, chunk, unbind,
 repeat)."""
+
 from __future__ import annotations
 
 import builtins
@@ -77,7 +78,7 @@ def cat(tensors, dim=0, *, axis=None):
         raise RuntimeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     d = normalize_axes(dim, ndim, "cat")[0]
     for i, s in enumerate(shapes):
-        if len(s) != ndim or s[:d] + s[d + 1:] != shapes[0][:d] + shapes[0][d + 1:]:
+        if len(s) != ndim or s[:d] + s[d + 1 :] != shapes[0][:d] + shapes[0][d + 1 :]:
             raise RuntimeError(
                 f"cat: tensor {i} has shape {s}, but tensor 0 has shape {shapes[0]}; all sizes must match "
                 f"except in the dimension being joined (dim={dim})."

@@ -1,5 +1,6 @@
 """Linear algebra: matmul (1-D, 2-D and batched, with broadcasting), the fused affine map `linear`
 (x W^T + b), and dot and outer built on matmul."""
+
 from __future__ import annotations
 
 import math
@@ -69,6 +70,7 @@ class Matmul(Primitive):
         terms = [term for term in terms if term is not None]
         return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
+
 @export("Matmul", method=("matmul", "mm"), torch_kwargs="out")
 def matmul(x, y):
     """Matrix product with NumPy/PyTorch semantics: 1-D, 2-D and batched (broadcasting) operands.
@@ -102,12 +104,15 @@ def dot(x, y):
 def outer(x, y):
     """Outer product x y^T of two 1-D tensors."""
     if np.ndim(as_array(x)) != 1 or np.ndim(as_array(y)) != 1:
-        raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {np.shape(as_array(x))} and "
-                           f"{np.shape(as_array(y))}; flatten them first")
+        raise RuntimeError(
+            f"outer: expected two 1-D tensors, got shapes {np.shape(as_array(x))} and "
+            f"{np.shape(as_array(y))}; flatten them first"
+        )
     return x.reshape((-1, 1)) * y.reshape((1, -1))
 
 
 # ----- dense: the fused affine map of every MLP -----
+
 
 class Linear(Primitive):
     """y = x W^T + b for x of shape (..., in), W (out, in), b (out,) or None.
@@ -153,6 +158,7 @@ class Linear(Primitive):
             if term is not None:
                 total = term if total is None else total + term
         return full_tangent(ctx, total)
+
 
 @export(namespaces=("nn.functional",))
 def linear(x, weight, bias=None):

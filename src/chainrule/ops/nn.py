@@ -4,6 +4,7 @@ losses built from them (cross_entropy, nll_loss, mse_loss, binary cross-entropy)
 NOTE: a little over 500 lines: cross-entropy's fused primitive (class indices, probabilities,
 weights, ignore_index, label smoothing) is most of it, and its options belong together.
 """
+
 from __future__ import annotations
 
 import functools
@@ -63,7 +64,9 @@ class Softmax(Primitive):
     @staticmethod
     def forward(ctx, x, axis=-1):
         ctx.axis = axis
-        if getattr(x, "size", 1) == 0:  # nothing to normalize (np.max refuses an empty reduction); symbolic traces have no size
+        if (
+            getattr(x, "size", 1) == 0
+        ):  # nothing to normalize (np.max refuses an empty reduction); symbolic traces have no size
             s = np.array(x, copy=True)
             ctx.save_for_backward(s)
             return s
@@ -86,7 +89,9 @@ class LogSoftmax(Primitive):
     @staticmethod
     def forward(ctx, x, axis=-1):
         ctx.axis = axis
-        if getattr(x, "size", 1) == 0:  # nothing to normalize (np.max refuses an empty reduction); symbolic traces have no size
+        if (
+            getattr(x, "size", 1) == 0
+        ):  # nothing to normalize (np.max refuses an empty reduction); symbolic traces have no size
             y = np.array(x, copy=True)
             ctx.save_for_backward(y)
             return y
@@ -106,6 +111,7 @@ class LogSoftmax(Primitive):
     def jvp(ctx, t):
         (y,) = ctx.saved_tensors
         return t - (exp(y) * t).sum(axis=ctx.axis, keepdims=True)
+
 
 class SoftmaxCrossEntropy(Primitive):
     """l = s * sum_n k_n * -log softmax(x_n)[t_n] for logits x (N, C) and class indices t (N,).
@@ -172,6 +178,7 @@ class SoftmaxCrossEntropy(Primitive):
 
             ones = Tensor._make(ones)
         return (t * SoftmaxCrossEntropy.backward(ctx, ones)).sum()
+
 
 def _onehot_rows(x, target):
     """Zeros of x's shape (N, C) with a 1 at (n, target[n])."""
@@ -258,7 +265,9 @@ class BinaryCrossEntropy(Primitive):
         terms = [term for term in terms if term is not None]
         return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
+
 # ----- public functions -----
+
 
 @export("Softmax", method=True, namespaces=("chainrule", "nn.functional"))
 @accumulate_half_in_float32
@@ -349,6 +358,7 @@ def _check_class_target(op, input_shape, target):
 # The functions of target values below run through _plain: under jit they are recorded, so a
 # replay checks and uses each call's targets.
 
+
 def _safe_targets(t, classes, ignore_index, op):
     """The targets with ignored entries set to class 0, after checking the others' range."""
     keep = t != ignore_index
@@ -390,11 +400,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     classes = shape[1] if len(shape) > 1 else shape[0]
     _check_class_weight("nll_loss", weight, classes)
     dtype = np.asarray(as_array(input)).dtype
-    safe_t = _plain(functools.partial(_safe_targets, classes=classes, ignore_index=ignore_index, op="nll_loss"),
-                    target)
+    safe_t = _plain(functools.partial(_safe_targets, classes=classes, ignore_index=ignore_index, op="nll_loss"), target)
     class_weight = None if weight is None else np.asarray(as_array(weight), dtype=dtype)
-    w = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=class_weight, dtype=dtype),
-               target)
+    w = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=class_weight, dtype=dtype), target)
     if len(shape) == 1:
         index = (safe_t,)
     else:
@@ -430,16 +438,26 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise RuntimeError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     label_smoothing = label_smoothing if label_smoothing > 0 else 0.0
     t = np.asarray(as_array(target))
-    if (len(shape) == 2 and t.dtype.kind in "iu" and weight is None and not label_smoothing
-            and reduction in ("mean", "sum") and t.shape == shape[:1] and t.size):
+    if (
+        len(shape) == 2
+        and t.dtype.kind in "iu"
+        and weight is None
+        and not label_smoothing
+        and reduction in ("mean", "sum")
+        and t.shape == shape[:1]
+        and t.size
+    ):
         # The common case, fused into one node, which checks the targets itself.
         return SoftmaxCrossEntropy.apply(input, target=t, ignore_index=ignore_index, mean=reduction == "mean")
     logp = log_softmax(input, dim=class_dim)
     if t.dtype.kind == "f" or is_tensor(target) and as_array(target).dtype.kind == "f":
         if np.shape(t) != shape:
-            hint = (f" If they are class indices, make them integers: target.long() (dtype {t.dtype} is "
-                    "read as class probabilities)." if np.shape(t) == ((shape[0],) + shape[2:] if len(shape) > 1
-                                                                     else ()) else "")
+            hint = (
+                f" If they are class indices, make them integers: target.long() (dtype {t.dtype} is "
+                "read as class probabilities)."
+                if np.shape(t) == ((shape[0],) + shape[2:] if len(shape) > 1 else ())
+                else ""
+            )
             raise RuntimeError(
                 f"cross_entropy: probability targets must have the input's shape {shape}, got {np.shape(t)}.{hint}"
             )
@@ -461,8 +479,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         classes = shape[class_dim]
         dtype = np.asarray(as_array(input)).dtype
         class_weight = None if weight is None else np.asarray(as_array(weight), dtype=dtype)
-        kept_w = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=class_weight,
-                                          dtype=dtype), target)
+        kept_w = _plain(
+            functools.partial(_target_weights, ignore_index=ignore_index, weight=class_weight, dtype=dtype), target
+        )
         keep = _plain(functools.partial(_target_weights, ignore_index=ignore_index, weight=None, dtype=dtype), target)
         weighted = logp if weight is None else logp * _class_weight_along(weight, shape, class_dim)
         smooth = -_sum(weighted, dim=class_dim) * keep / classes

@@ -1,5 +1,6 @@
 """Type promotion: the one place binary and n-ary ops convert their operands to PyTorch's result dtype,
 and the refusals that go with it (bool operands, integer division by zero, complex order)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -96,8 +97,10 @@ def _check_fits(op, value, dtype):
     wrapping them, as torch's overflow check does)."""
     info = np.iinfo(dtype)
     if not (info.min if dtype.kind == "i" else -info.max) <= value <= info.max:
-        raise RuntimeError(f"{op}: value {value} cannot be converted to type {dtype} without overflow "
-                           f"(as in PyTorch); use a tensor of a wider dtype, e.g. x.long().")
+        raise RuntimeError(
+            f"{op}: value {value} cannot be converted to type {dtype} without overflow "
+            f"(as in PyTorch); use a tensor of a wider dtype, e.g. x.long()."
+        )
 
 
 def _refuse_bool(op, operands, fix, both=False):
@@ -106,8 +109,10 @@ def _refuse_bool(op, operands, fix, both=False):
     if all(bools) if both else any(bools):
         if operands:
             dtypes = ", ".join(str(_dtypes.result_type(b)) for b in operands)
-            raise RuntimeError(f"{op}: not supported with {'bool operands' if both else 'a bool operand'} "
-                               f"(operands: {dtypes}), as in PyTorch. {fix}")
+            raise RuntimeError(
+                f"{op}: not supported with {'bool operands' if both else 'a bool operand'} "
+                f"(operands: {dtypes}), as in PyTorch. {fix}"
+            )
 
 
 def _refuse_integer_zero(op, x, y):
@@ -122,10 +127,16 @@ def _refuse_integer_zero(op, x, y):
 
 def _ordered(op, x, y):
     """Refuse complex operands where an order is needed (NumPy would compare them lexicographically)."""
-    if getattr(getattr(x, "_data", x), "dtype", _FLOAT32).kind == "c" or isinstance(x, complex) \
-            or getattr(getattr(y, "_data", y), "dtype", _FLOAT32).kind == "c" or isinstance(y, complex):
-        raise RuntimeError(f"{op}: complex numbers have no order, so {op} does not support them (as in "
-                           "PyTorch); compare their .abs() or .real instead.")
+    if (
+        getattr(getattr(x, "_data", x), "dtype", _FLOAT32).kind == "c"
+        or isinstance(x, complex)
+        or getattr(getattr(y, "_data", y), "dtype", _FLOAT32).kind == "c"
+        or isinstance(y, complex)
+    ):
+        raise RuntimeError(
+            f"{op}: complex numbers have no order, so {op} does not support them (as in "
+            "PyTorch); compare their .abs() or .real instead."
+        )
     return x, y
 
 

@@ -5,6 +5,7 @@ Every reduction takes PyTorch's `dim`/`keepdim` or NumPy's `axis`/`keepdims`.
 NOTE: a little over 500 lines: the reductions share their argument handling (dim/axis, keepdim,
 float16 accumulated in float32) and the Extremum primitive; split, each part would import the rest.
 """
+
 from __future__ import annotations
 
 import collections
@@ -12,9 +13,9 @@ import functools
 
 import numpy as np
 
+from ..autograd import effects as _effects
 from ..autograd.primitive import Primitive, export
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
-from ..autograd import effects as _effects
 from .elementwise import _plain, exp, sign, where
 from .shape import broadcast_to, permute
 
@@ -59,6 +60,7 @@ class Sum(Primitive):
     def jvp(ctx, t):
         return sum(t, dim=ctx.axes, keepdim=ctx.keepdims)
 
+
 class Prod(Primitive):
     """y = product of x over axes.   dy/dx_i = product of the other entries (exact with zeros)."""
 
@@ -85,8 +87,10 @@ class Prod(Primitive):
     def jvp(ctx, t):
         # J t = sum_i t_i * prod_{j != i} x_j; the backward rule with g = 1 gives those partials.
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        return sum(t * Prod.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
-                   dim=ctx.axes, keepdim=ctx.keepdims)
+        return sum(
+            t * Prod.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)), dim=ctx.axes, keepdim=ctx.keepdims
+        )
+
 
 def _prod_of_others_array(x, axes):
     """prod_{j != i} x_j along `axes`, as exclusive prefix times suffix products: no division,
@@ -96,7 +100,7 @@ def _prod_of_others_array(x, axes):
     rest = [a for a in range(x.ndim) if a not in axes]
     order = rest + list(axes)
     moved = np.transpose(x, order)
-    lead = moved.shape[:len(rest)]
+    lead = moved.shape[: len(rest)]
     flat = moved.reshape(lead + (-1,))
     ones = np.ones(lead + (1,), dtype=x.dtype)
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
@@ -154,6 +158,7 @@ class Extremum(Primitive):
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
         return sum(t * Extremum.backward(ctx, ones), dim=ctx.axes, keepdim=ctx.keepdims)
 
+
 def _share_of_extremum(x, out, axes, nan_takes):
     """Each entry's share of max/min's gradient: ties split evenly; at a NaN extremum the NaN
     entries share it (nan_takes) or the slice gets NaN."""
@@ -173,9 +178,13 @@ class LogSumExp(Primitive):
     def forward(ctx, x, axis=None, keepdims=False):
         axes = _setup(ctx, x, axis, keepdims, "logsumexp")
         if np.size(x) == 0:
-            out = np.full(_kept_shape(np.shape(x), axes) if keepdims else
-                          tuple(n for i, n in enumerate(np.shape(x)) if i not in axes), -np.inf,
-                          dtype=np.result_type(x))
+            out = np.full(
+                _kept_shape(np.shape(x), axes)
+                if keepdims
+                else tuple(n for i, n in enumerate(np.shape(x)) if i not in axes),
+                -np.inf,
+                dtype=np.result_type(x),
+            )
             ctx.save_for_backward(x, out)
             return out
         m = np.max(x, axis=axes, keepdims=True)
@@ -204,6 +213,7 @@ class LogSumExp(Primitive):
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
         weights = LogSumExp.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones))
         return sum(t * weights, dim=ctx.axes, keepdim=ctx.keepdims)
+
 
 class SafeSqrt(Primitive):
     """y = sqrt(s) for s >= 0.   dy/ds = 1 / (2y), taken as 0 where s = 0.
@@ -254,17 +264,26 @@ class NormP(Primitive):
         x_zero, out_zero = x == 0, out_b == 0
         ax = _abs(x)
         # A recorded backward (Tensor masks) keeps both branches.
-        power = (where(x_zero, 0.0, where(x_zero, 1.0, ax) ** (p - 1)) if is_tensor(x_zero) or x_zero.any()
-                 else ax ** (p - 1))
-        scale = (where(out_zero, 0.0, where(out_zero, 1.0, out_b) ** (1 - p)) if is_tensor(out_zero) or out_zero.any()
-                 else out_b ** (1 - p))
+        power = (
+            where(x_zero, 0.0, where(x_zero, 1.0, ax) ** (p - 1))
+            if is_tensor(x_zero) or x_zero.any()
+            else ax ** (p - 1)
+        )
+        scale = (
+            where(out_zero, 0.0, where(out_zero, 1.0, out_b) ** (1 - p))
+            if is_tensor(out_zero) or out_zero.any()
+            else out_b ** (1 - p)
+        )
         return _expand_back(ctx, g) * (sign(x) * power * scale)
 
     @staticmethod
     def jvp(ctx, t):
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        return sum(t * NormP.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
-                   dim=ctx.axes, keepdim=ctx.keepdims)
+        return sum(
+            t * NormP.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
+            dim=ctx.axes,
+            keepdim=ctx.keepdims,
+        )
 
 
 class Norm2(Primitive):
@@ -289,8 +308,12 @@ class Norm2(Primitive):
     @staticmethod
     def jvp(ctx, t):
         ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        return sum(t * Norm2.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
-                   dim=ctx.axes, keepdim=ctx.keepdims)
+        return sum(
+            t * Norm2.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
+            dim=ctx.axes,
+            keepdim=ctx.keepdims,
+        )
+
 
 # ----- public functions -----
 
@@ -304,6 +327,7 @@ def accumulate_half_in_float32(fn):
     before a mean divides it, and long sums lose digits. The casts are recorded ops, so
     gradients flow back in float16. (bfloat16: NumPy has no such dtype.)
     """
+
     @functools.wraps(fn)
     def reduction(x, *args, **kwargs):
         data = getattr(x, "_data", x)
@@ -312,6 +336,7 @@ def accumulate_half_in_float32(fn):
 
             return cast(fn(cast(x, np.float32), *args, **kwargs), _HALF)
         return fn(x, *args, **kwargs)
+
     return reduction
 
 
@@ -410,14 +435,15 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     from .shape import gather, reshape
 
     array = np.asarray(as_array(x))
-    if array.ndim == 0:                               # a 0-d tensor is its own single entry
+    if array.ndim == 0:  # a 0-d tensor is its own single entry
         values, indices = topk(reshape(x, (1,)), k, 0, largest, sorted)
         return ValuesIndices(reshape(values, ()), reshape(indices, ()))
     axis = normalize_axes(dim, array.ndim, "topk")[0]
     size = array.shape[axis]
     if not 0 <= k <= size:
-        raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {size} "
-                           f"(shape {array.shape}); choose 0 <= k <= {size}")
+        raise RuntimeError(
+            f"topk: k={k} is out of range for dim {dim} of size {size} (shape {array.shape}); choose 0 <= k <= {size}"
+        )
     indices = _plain(lambda a: _topk_indices(a, k, axis, largest), x)
     return ValuesIndices(gather(x, axis, indices), indices)
 
@@ -522,11 +548,15 @@ def _check_nonempty(op, x, dim):
     shape = np.shape(as_array(x))
     if dim is None:
         if 0 in shape:
-            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0: the input of "
-                             f"shape {shape} is empty; pass dim= for a dim of non-zero size, or check the size first.")
+            raise IndexError(
+                f"{op}(): Expected reduction dim to be specified for input.numel() == 0: the input of "
+                f"shape {shape} is empty; pass dim= for a dim of non-zero size, or check the size first."
+            )
     elif shape and shape[normalize_axes(dim, len(shape), op)[0]] == 0:
-        raise IndexError(f"{op}(): Expected reduction dim {dim} to have non-zero size: the input has shape {shape}; "
-                         "reduce over another dim, or check the size first.")
+        raise IndexError(
+            f"{op}(): Expected reduction dim {dim} to have non-zero size: the input has shape {shape}; "
+            "reduce over another dim, or check the size first."
+        )
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")

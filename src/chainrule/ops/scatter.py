@@ -1,5 +1,6 @@
 """Indexed reads and writes along one dim: index_select, index_put, index_add, masked_fill,
 scatter, scatter_add, gather (and their in-place forms), built on the indexing primitives."""
+
 from __future__ import annotations
 
 import builtins
@@ -71,8 +72,10 @@ def _check_bounds(a, size, dim, op, error=RuntimeError):
     """PyTorch's index_select/scatter/gather/index_add take indices in [0, size): no negative ones."""
     if a.size and (a.min() < 0 or a.max() >= size):
         bad = a.min() if a.min() < 0 else a.max()
-        raise error(f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}"
-                           + (" (negative indices are not accepted here, as in PyTorch)" if bad < 0 else ""))
+        raise error(
+            f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}"
+            + (" (negative indices are not accepted here, as in PyTorch)" if bad < 0 else "")
+        )
 
 
 @export(method=True)
@@ -104,8 +107,9 @@ def _fill_value(input, value, op):
     dtype = np.asarray(as_array(input)).dtype
     if is_tensor(value):
         if value.ndim != 0:
-            raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with "
-                               f"{value.ndim} dimension(s).")
+            raise RuntimeError(
+                f"{op} only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s)."
+            )
         if value._data.dtype != dtype:
             from .elementwise import cast
 
@@ -126,8 +130,10 @@ def masked_fill(input, mask, value):
     m = as_array(mask)
     if not isinstance(m, np.ndarray) or m.dtype != np.bool_:
         got = m.dtype if isinstance(m, np.ndarray) else type(mask).__name__
-        raise RuntimeError(f"masked_fill: only supports boolean masks, but got mask with dtype {got}; "
-                           "use mask.bool() or a comparison such as x > 0")
+        raise RuntimeError(
+            f"masked_fill: only supports boolean masks, but got mask with dtype {got}; "
+            "use mask.bool() or a comparison such as x > 0"
+        )
     from .elementwise import where
 
     return where(m, _fill_value(input, value, "masked_fill"), input)
@@ -145,8 +151,10 @@ def _scatter_parts(input, dim, index, src, op):
     shape = np.shape(as_array(input))
     ndim = builtins.max(len(shape), 1)
     if builtins.max(a.ndim, 1) != ndim:
-        raise RuntimeError(f"{op}: Index tensor must have the same number of dimensions as self tensor "
-                           f"(index {a.shape}, self {tuple(shape)})")
+        raise RuntimeError(
+            f"{op}: Index tensor must have the same number of dimensions as self tensor "
+            f"(index {a.shape}, self {tuple(shape)})"
+        )
     d = _dim(dim, len(shape), op)
     full = shape if shape else (1,)
     a1 = a.reshape(-1) if a.ndim == 0 else a
@@ -154,13 +162,17 @@ def _scatter_parts(input, dim, index, src, op):
     if src is not None:
         src_shape = np.shape(as_array(src)) or (1,)
         if len(src_shape) != ndim:
-            raise RuntimeError(f"{op}: Index tensor must have the same number of dimensions as src tensor "
-                               f"(index {a.shape}, src {np.shape(as_array(src))})")
+            raise RuntimeError(
+                f"{op}: Index tensor must have the same number of dimensions as src tensor "
+                f"(index {a.shape}, src {np.shape(as_array(src))})"
+            )
     if builtins.any(n > full[i] for i, n in enumerate(a1.shape) if i != d) or (
-            src_shape is not None and builtins.any(n > m for n, m in zip(a1.shape, src_shape))):
+        src_shape is not None and builtins.any(n > m for n, m in zip(a1.shape, src_shape))
+    ):
         raise RuntimeError(
             f"{op}: Expected index {list(a.shape)} to be no larger than self {list(shape)} apart from dimension "
-            f"{d}" + (f" and to be no larger size than src {list(np.shape(as_array(src)))}" if src is not None else ""))
+            f"{d}" + (f" and to be no larger size than src {list(np.shape(as_array(src)))}" if src is not None else "")
+        )
     _check_bounds(a1, full[d], d, op)
     grids = list(np.indices(a1.shape, sparse=True))
     grids[d] = a1
@@ -182,8 +194,10 @@ def _scatter(input, dim, index, src, value, reduce, accumulate, op):
     grids, ishape, _ = _scatter_parts(input, dim, index, src, op)
     if src is not None:
         if as_array(src).dtype != x.dtype:
-            raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (self {x.dtype}, src "
-                               f"{as_array(src).dtype}); convert src with .to({x.dtype})")
+            raise RuntimeError(
+                f"{op}(): Expected self.dtype to be equal to src.dtype (self {x.dtype}, src "
+                f"{as_array(src).dtype}); convert src with .to({x.dtype})"
+            )
         part = _as_1d(src)
         if np.shape(as_array(part)) != ishape:  # only the index's corner of src is used
             part = Getitem.apply(part, basic=tuple(slice(0, n) for n in ishape))
@@ -192,14 +206,15 @@ def _scatter(input, dim, index, src, value, reduce, accumulate, op):
     target = _as_1d(input)
     if reduce == "multiply":
         if builtins.any(is_tensor(t) and t.requires_grad for t in (input, src)) and _grad_enabled():
-            raise RuntimeError(f"{op}: reduce='multiply' has no derivative (as in PyTorch); compute it "
-                               "under chainrule.no_grad() or build it from gather and prod")
+            raise RuntimeError(
+                f"{op}: reduce='multiply' has no derivative (as in PyTorch); compute it "
+                "under chainrule.no_grad() or build it from gather and prod"
+            )
         out = np.array(as_array(target), copy=True)
         np.multiply.at(out, grids, as_array(part))
         result = _wrap_like(input, out)
     else:
-        result = IndexPut.apply(target, part, basic=(), index=grids,
-                                accumulate=accumulate or reduce == "add")
+        result = IndexPut.apply(target, part, basic=(), index=grids, accumulate=accumulate or reduce == "add")
     return reshape(result, ()) if x.ndim == 0 else result
 
 
@@ -271,23 +286,30 @@ def index_add(input, dim, index, source, *, alpha=1):
     shape, sshape = np.shape(x), np.shape(s)
     d = _dim(dim, len(shape), op)
     if np.asarray(s).dtype != np.asarray(x).dtype:
-        raise RuntimeError(f"{op}(): self ({np.asarray(x).dtype}) and source ({np.asarray(s).dtype}) must have "
-                           "the same scalar type")
+        raise RuntimeError(
+            f"{op}(): self ({np.asarray(x).dtype}) and source ({np.asarray(s).dtype}) must have the same scalar type"
+        )
     full, sfull = shape or (1,), sshape or (1,)
     if len(sfull) != len(full):
-        raise RuntimeError(f"{op}(): Indexing dim {d} is out of bounds of the source tensor with dim "
-                           f"{len(sshape)} (source shape {tuple(sshape)}, self shape {tuple(shape)})")
+        raise RuntimeError(
+            f"{op}(): Indexing dim {d} is out of bounds of the source tensor with dim "
+            f"{len(sshape)} (source shape {tuple(sshape)}, self shape {tuple(shape)})"
+        )
     if sfull[d] != a.size:
-        raise RuntimeError(f"{op}(): Number of indices ({a.size}) should be equal to source.size(dim): "
-                           f"({sfull[d]}), for dim: {d}")
+        raise RuntimeError(
+            f"{op}(): Number of indices ({a.size}) should be equal to source.size(dim): ({sfull[d]}), for dim: {d}"
+        )
     if builtins.any(m != n for i, (m, n) in enumerate(zip(full, sfull)) if i != d):
-        raise RuntimeError(f"{op}: source tensor shape must match self tensor shape, excluding the specified "
-                           f"dimension. Got self.shape = {list(shape)} source.shape = {list(sshape)}")
+        raise RuntimeError(
+            f"{op}: source tensor shape must match self tensor shape, excluding the specified "
+            f"dimension. Got self.shape = {list(shape)} source.shape = {list(sshape)}"
+        )
     _check_bounds(a, full[d], d, op, IndexError if len(shape) <= 1 else RuntimeError)
     if alpha != 1:
         source = source * alpha
-    out = IndexPut.apply(_as_1d(input), _as_1d(source), basic=(), index=(_ALL,) * d + (a if a.ndim else a.reshape(1),),
-                         accumulate=True)
+    out = IndexPut.apply(
+        _as_1d(input), _as_1d(source), basic=(), index=(_ALL,) * d + (a if a.ndim else a.reshape(1),), accumulate=True
+    )
     return reshape(out, ()) if not shape else out
 
 

@@ -15,6 +15,7 @@ generated function here, for `from .unary import exp`); the rules below call the
 NOTE: a little over 500 lines: eighteen primitives of one family, each a short class with its
 docstring (the math), and the composites that use them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -69,7 +70,9 @@ def _plain(fn, *args):
         raise broadcast_error(getattr(fn, "__name__", "op"), *arrays) or e from None
     return Tensor._make(out) if any(is_tensor(a) for a in args) else out
 
+
 # ----- primitives -----
+
 
 class Neg(UnaryElementwise):
     """y = -x.   dy/dx = -1."""

@@ -2,6 +2,7 @@
 on them (view, flatten, transpose, movedim, squeeze, unsqueeze, expand, select, narrow).
 
 Their results are views of their input (autograd/views.py), as in PyTorch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -176,11 +177,12 @@ def flatten(x, start_dim=0, end_dim=-1):
         return reshape(x, (1,))
     start, end = (normalize_axes(d, len(shape), "flatten")[0] for d in (start_dim, end_dim))
     if start > end:
-        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of shape "
-                           f"{shape}; swap them")
+        raise RuntimeError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of shape {shape}; swap them"
+        )
     if start == end:
         return x  # nothing flattened: x itself, as torch.flatten
-    return reshape(x, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+    return reshape(x, shape[:start] + (int(np.prod(shape[start : end + 1])),) + shape[end + 1 :])
 
 
 @export(method=True)

@@ -1,4 +1,5 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and learning-rate schedules, with PyTorch's names."""
+
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW

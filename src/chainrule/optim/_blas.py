@@ -6,6 +6,7 @@ cache pollution for the GEMMs that follow). NumPy exposes no axpy, so the routin
 ctypes in NumPy's own OpenBLAS. NOTE: not scipy.linalg.blas: SciPy ships a second OpenBLAS with its
 own thread pool, and the two pools spinning against each other made a training step 3x slower.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -28,14 +29,15 @@ def _numpy_blas_axpy() -> dict:
     if noload is None:
         return {}
     root = os.path.dirname(np.__file__)
-    for path in (glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*"))
-                 + glob.glob(os.path.join(root, ".dylibs", "*openblas*"))):
+    for path in glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*")) + glob.glob(
+        os.path.join(root, ".dylibs", "*openblas*")
+    ):
         try:
             # RTLD_NOLOAD: only the library already in this process (its thread pool), never a second copy.
             lib = ctypes.CDLL(path, mode=noload)
         except OSError:
             continue
-        for suffix, index, largest in (("64_", ctypes.c_int64, 2 ** 63 - 1), ("", ctypes.c_int, 2 ** 31 - 1)):
+        for suffix, index, largest in (("64_", ctypes.c_int64, 2**63 - 1), ("", ctypes.c_int, 2**31 - 1)):
             routines = {}
             for char, name, scalar in (("f", "s", ctypes.c_float), ("d", "d", ctypes.c_double)):
                 fn = getattr(lib, f"scipy_cblas_{name}axpy{suffix}", None)
@@ -60,8 +62,14 @@ def axpy(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
         if _routines is _UNSET:
             _routines = _numpy_blas_axpy()
         found = _routines.get(y.dtype.char) if x.dtype == y.dtype and x.shape == y.shape else None
-        if (found is not None and y.size <= found[1] and y.flags.c_contiguous and y.flags.writeable
-                and x.flags.c_contiguous and not np.may_share_memory(x, y)):
+        if (
+            found is not None
+            and y.size <= found[1]
+            and y.flags.c_contiguous
+            and y.flags.writeable
+            and x.flags.c_contiguous
+            and not np.may_share_memory(x, y)
+        ):
             found[0](y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
             return
     y += alpha * x

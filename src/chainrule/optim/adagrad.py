@@ -1,4 +1,5 @@
 """Adagrad: per-coordinate learning rates from the running sum of squared gradients."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -39,9 +40,17 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                maximize=maximize,
+            ),
+        )
 
     def _check_group(self, group):
         super()._check_group(group)

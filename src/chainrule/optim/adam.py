@@ -1,4 +1,5 @@
 """Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,10 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+        super().__init__(
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize),
+        )
 
     def _check_group(self, group):
         super()._check_group(group)
@@ -80,8 +83,8 @@ class Adam(Optimizer):
         exp_avg += (1 - beta1) * (g - exp_avg)
         exp_avg_sq *= beta2
         exp_avg_sq += (1 - beta2) * (g * g)
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        step_size = lr / (1 - beta1**step)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
         if group["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
             denom = np.sqrt(state["max_exp_avg_sq"]) / bias_correction2_sqrt + eps
@@ -115,5 +118,6 @@ class AdamW(Adam):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize)
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize
+        )

@@ -4,6 +4,7 @@ Same names, formulas and call order as ``torch.optim.lr_scheduler``: build the s
 after the optimizer, call ``optimizer.step()`` then ``scheduler.step()`` once per epoch
 (or per iteration, if that is your unit).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,9 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected a chainrule.optim.Optimizer, got "
-                            f"{type(optimizer).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: expected a chainrule.optim.Optimizer, got {type(optimizer).__name__}"
+            )
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -35,8 +37,10 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"{type(self).__name__}: param_groups[{i}] has no 'initial_lr', needed to "
-                                   "resume with last_epoch >= 0; load the optimizer's state dict first")
+                    raise KeyError(
+                        f"{type(self).__name__}: param_groups[{i}] has no 'initial_lr', needed to "
+                        "resume with last_epoch >= 0; load the optimizer's state dict first"
+                    )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
@@ -88,8 +92,10 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
         else:
             if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas (one per "
-                                 f"parameter group), got {len(lr_lambda)}")
+                raise ValueError(
+                    f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas (one per "
+                    f"parameter group), got {len(lr_lambda)}"
+                )
             self.lr_lambdas = list(lr_lambda)
         super().__init__(optimizer, last_epoch)
 
@@ -159,10 +165,14 @@ class CosineAnnealingLR(LRScheduler):
         if self._step_count == 1 and t > 0:
             return [eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / T)) / 2 for base in self.base_lrs]
         if (t - 1 - T) % (2 * T) == 0:
-            return [group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
-                    for base, group in zip(self.base_lrs, groups)]
-        return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (group["lr"] - eta_min)
-                + eta_min for group in groups]
+            return [
+                group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
+                for base, group in zip(self.base_lrs, groups)
+            ]
+        return [
+            (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (group["lr"] - eta_min) + eta_min
+            for group in groups
+        ]
 
 
 class ReduceLROnPlateau:
@@ -191,8 +201,7 @@ class ReduceLROnPlateau:
         eps: float = 1e-8,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"ReduceLROnPlateau: expected a chainrule.optim.Optimizer, got "
-                            f"{type(optimizer).__name__}")
+            raise TypeError(f"ReduceLROnPlateau: expected a chainrule.optim.Optimizer, got {type(optimizer).__name__}")
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0 (it multiplies the lr), got {factor}")
         if mode not in ("min", "max"):

@@ -3,6 +3,7 @@
 The update rules live in one file per optimizer (sgd.py, adam.py, ...). Updates run
 on the NumPy arrays in place (``p._data``), record no graph and never write into ``p.grad``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -73,29 +74,34 @@ class Optimizer:
         """
         name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"{name}.add_param_group: expected a dict with a 'params' key, got "
-                            f"{type(param_group).__name__}")
+            raise TypeError(
+                f"{name}.add_param_group: expected a dict with a 'params' key, got {type(param_group).__name__}"
+            )
         if "params" not in param_group:
-            raise ValueError(f"{name}.add_param_group: the group has no 'params' key; pass "
-                             "{'params': [tensors], ...}")
+            raise ValueError(
+                f"{name}.add_param_group: the group has no 'params' key; pass {{'params': [tensors], ...}}"
+            )
         params = param_group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
-            raise ValueError(f"{name}.add_param_group: the group's 'params' is empty. Give at least one "
-                             "parameter, or leave the group out.")
+            raise ValueError(
+                f"{name}.add_param_group: the group's 'params' is empty. Give at least one "
+                "parameter, or leave the group out."
+            )
         for i, p in enumerate(params):
             _check_param(p, f"{name}: parameter {i} of group {len(self.param_groups)}")
         group = dict(param_group)
         group["params"] = params
         for key, default in self.defaults.items():
             if default is _required and key not in group:
-                raise ValueError(f"{name}: parameter group didn't specify a value of required "
-                                 f"hyperparameter '{key}'")
+                raise ValueError(f"{name}: parameter group didn't specify a value of required hyperparameter '{key}'")
             group.setdefault(key, default)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
-            raise ValueError(f"{name}: some parameters appear in more than one parameter group (or twice "
-                             "in one); each parameter may be optimized by one group only.")
+            raise ValueError(
+                f"{name}: some parameters appear in more than one parameter group (or twice "
+                "in one); each parameter may be optimized by one group only."
+            )
         self._check_group(group)
         self.param_groups.append(group)
 
@@ -164,8 +170,9 @@ class Optimizer:
         state = {}
         for p, values in self.state.items():
             if id(p) in index_of and values:
-                state[index_of[id(p)]] = {k: (Tensor._make(v.copy()) if isinstance(v, np.ndarray) else v)
-                                          for k, v in values.items()}
+                state[index_of[id(p)]] = {
+                    k: (Tensor._make(v.copy()) if isinstance(v, np.ndarray) else v) for k, v in values.items()
+                }
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -176,47 +183,62 @@ class Optimizer:
         """
         name = type(self).__name__
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and 'param_groups' "
-                             "(the output of optimizer.state_dict())")
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict with keys 'state' and 'param_groups' "
+                "(the output of optimizer.state_dict())"
+            )
         saved_groups = state_dict["param_groups"]
         # Every check runs before anything is assigned: a refused state dict leaves the optimizer as it was.
         if not isinstance(saved_groups, (list, tuple)) or not isinstance(state_dict["state"], dict):
-            raise ValueError(f"{name}.load_state_dict: 'param_groups' must be a list and 'state' a dict, got "
-                             f"{type(saved_groups).__name__} and {type(state_dict['state']).__name__}")
+            raise ValueError(
+                f"{name}.load_state_dict: 'param_groups' must be a list and 'state' a dict, got "
+                f"{type(saved_groups).__name__} and {type(state_dict['state']).__name__}"
+            )
         for i, saved in enumerate(saved_groups):
             if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
-                raise ValueError(f"{name}.load_state_dict: parameter group {i} must be a dict with a 'params' list "
-                                 f"(of parameter indices), got {saved!r:.80}")
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} must be a dict with a 'params' list "
+                    f"(of parameter indices), got {saved!r:.80}"
+                )
             if not all(isinstance(k, (int, np.integer)) for k in saved["params"]):
-                raise ValueError(f"{name}.load_state_dict: group {i}'s 'params' must hold integer indices, got "
-                                 f"{saved['params']!r:.80}")
+                raise ValueError(
+                    f"{name}.load_state_dict: group {i}'s 'params' must hold integer indices, got "
+                    f"{saved['params']!r:.80}"
+                )
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the saved state has {len(saved_groups)} parameter "
-                             f"groups but this optimizer has {len(self.param_groups)}")
+            raise ValueError(
+                f"{name}.load_state_dict: the saved state has {len(saved_groups)} parameter "
+                f"groups but this optimizer has {len(self.param_groups)}"
+            )
         by_index = {}
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{name}.load_state_dict: group {i} was saved with {len(saved['params'])} "
-                                 f"parameters but has {len(group['params'])} now; build the optimizer "
-                                 "over the same parameters, in the same order")
+                raise ValueError(
+                    f"{name}.load_state_dict: group {i} was saved with {len(saved['params'])} "
+                    f"parameters but has {len(group['params'])} now; build the optimizer "
+                    "over the same parameters, in the same order"
+                )
             for index, p in zip(saved["params"], group["params"]):
                 by_index[int(index)] = p
         state = {}
         for index, values in state_dict["state"].items():
             p = by_index.get(int(index)) if isinstance(index, (int, np.integer)) or str(index).isdigit() else None
             if not isinstance(values, dict):
-                raise ValueError(f"{name}.load_state_dict: the state of parameter {index!r} must be a dict "
-                                 f"(e.g. {{'momentum_buffer': ...}}), got {type(values).__name__}")
+                raise ValueError(
+                    f"{name}.load_state_dict: the state of parameter {index!r} must be a dict "
+                    f"(e.g. {{'momentum_buffer': ...}}), got {type(values).__name__}"
+                )
             if p is None:
-                raise ValueError(f"{name}.load_state_dict: state for parameter index {index}, which no group "
-                                 "holds")
+                raise ValueError(f"{name}.load_state_dict: state for parameter index {index}, which no group holds")
             restored = {}
             for key, value in values.items():
                 if isinstance(value, (Tensor, np.ndarray)):
                     array = np.array(value._data if isinstance(value, Tensor) else value, copy=True)
                     if array.shape != p.shape:
-                        raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {index} has "
-                                         f"shape {array.shape} but the parameter has shape {tuple(p.shape)}")
+                        raise ValueError(
+                            f"{name}.load_state_dict: state '{key}' of parameter {index} has "
+                            f"shape {array.shape} but the parameter has shape {tuple(p.shape)}"
+                        )
                     # State follows the parameter's dtype, as in PyTorch.
                     value = array.astype(p.dtype, copy=False) if array.dtype.kind == "f" else array
                 restored[key] = value
@@ -237,12 +259,16 @@ class Optimizer:
 
 def _check_param(p, where: str) -> None:
     if not isinstance(p, Tensor):
-        raise TypeError(f"{where} is a {type(p).__name__}, not a Tensor. Pass model.parameters() or a list "
-                        "of tensors created with requires_grad=True.")
+        raise TypeError(
+            f"{where} is a {type(p).__name__}, not a Tensor. Pass model.parameters() or a list "
+            "of tensors created with requires_grad=True."
+        )
     # NOTE: a parameter with requires_grad=False is accepted, as in PyTorch: a frozen layer passed in
     # with model.parameters() is skipped while its .grad is None, and trains once unfrozen.
     if not p.is_leaf:
-        raise ValueError(f"{where} (shape {tuple(p.shape)}) is not a leaf tensor: it was computed by "
-                         f"{getattr(p.grad_fn, 'op_name', type(p.grad_fn).__name__)}, so it has no .grad of its own. "
-                         "Optimize the leaf it "
-                         "came from, or make a leaf with x.detach().requires_grad_().")
+        raise ValueError(
+            f"{where} (shape {tuple(p.shape)}) is not a leaf tensor: it was computed by "
+            f"{getattr(p.grad_fn, 'op_name', type(p.grad_fn).__name__)}, so it has no .grad of its own. "
+            "Optimize the leaf it "
+            "came from, or make a leaf with x.detach().requires_grad_()."
+        )

@@ -1,4 +1,5 @@
 """RMSprop: divide the gradient by a running root mean square of recent gradients."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -43,8 +44,18 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
+        )
 
     def _check_group(self, group):
         super()._check_group(group)

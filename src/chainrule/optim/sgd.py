@@ -1,4 +1,5 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -42,8 +43,17 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+            ),
+        )
 
     def _check_group(self, group):
         super()._check_group(group)
@@ -52,8 +62,10 @@ class SGD(Optimizer):
         if group["weight_decay"] < 0.0:
             raise ValueError(f"SGD: invalid weight_decay {group['weight_decay']}; it must be >= 0")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got "
-                             f"momentum={group['momentum']}, dampening={group['dampening']}")
+            raise ValueError(
+                "SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got "
+                f"momentum={group['momentum']}, dampening={group['dampening']}"
+            )
 
     def _update(self, p, grad, state, group):
         g = -grad if group["maximize"] else grad

@@ -2,6 +2,7 @@
 
 This module replaces itself with chainrule.data, so both paths are the same module object.
 """
+
 import sys
 
 from .. import data as _data

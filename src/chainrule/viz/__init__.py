@@ -10,6 +10,7 @@
 
 Nothing heavy is imported here: graphviz and matplotlib load when first used.
 """
+
 from .explore import explore
 from .graph import draw_graph, print_graph, save_graph, text_graph, to_dot
 from .trace_table import trace_table

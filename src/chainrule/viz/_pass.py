@@ -13,6 +13,7 @@ The forward order is the layered (breadth-first) order of a Wengert list: an ent
 level is the longest path from an input, ties broken by evaluation order. It is a
 topological order, and its reverse is the order in which the backward steps are shown.
 """
+
 from __future__ import annotations
 
 import linecache
@@ -103,19 +104,19 @@ class Entry:
     """A leaf or an op output: v = op(inputs) = value, and its gradient dL/dv."""
 
     index: int
-    kind: str                   # "input", "parameter", "op" or "output"
+    kind: str  # "input", "parameter", "op" or "output"
     name: str | None
     op: str | None
-    inputs: list                # entry index per operand, None for a constant
-    consts: list                # the constant operands' values where the graph kept them, else None
+    inputs: list  # entry index per operand, None for a constant
+    consts: list  # the constant operands' values where the graph kept them, else None
     value: np.ndarray | None
     grad: np.ndarray | None
     shape: tuple
     dtype: str
     level: int = 0
-    site: tuple | None = None   # (file, line) of the user code that created it
-    source: str | None = None   # that line's text
-    module: str | None = None   # the nn module it belongs to (explore(model=...))
+    site: tuple | None = None  # (file, line) of the user code that created it
+    source: str | None = None  # that line's text
+    module: str | None = None  # the nn module it belongs to (explore(model=...))
     node: object = field(default=None, repr=False)
 
 
@@ -162,11 +163,12 @@ def _order(root_node, inputs):
         for edge in reversed(e.next):
             if edge is not None and id(edge) not in seen:
                 stack.append((edge, False))
-    post = [x for x in inputs or () if id(x) not in seen] + post   # inputs the output does not use
+    post = [x for x in inputs or () if id(x) not in seen] + post  # inputs the output does not use
     level = {}
-    for e in post:   # postorder: every operand before its consumer
-        level[id(e)] = 0 if isinstance(e, Tensor) else 1 + max(
-            (level[id(x)] for x in e.next if x is not None), default=-1)
+    for e in post:  # postorder: every operand before its consumer
+        level[id(e)] = (
+            0 if isinstance(e, Tensor) else 1 + max((level[id(x)] for x in e.next if x is not None), default=-1)
+        )
     rank = {id(x): i for i, x in enumerate(inputs or ())}
     position = {id(e): i for i, e in enumerate(post)}
     return sorted(post, key=lambda e: (level[id(e)], rank.get(id(e), len(rank)), position[id(e)])), level
@@ -240,12 +242,14 @@ def record(output, inputs=(), model=None):
     from ..tensor import Tensor
 
     if not isinstance(output, Tensor):
-        raise TypeError(f"explore/trace_table: expected the output Tensor of a computation, got "
-                        f"{type(output).__name__}")
+        raise TypeError(
+            f"explore/trace_table: expected the output Tensor of a computation, got {type(output).__name__}"
+        )
     if output.grad_fn is None:
         raise RuntimeError(
             "explore/trace_table: this tensor has no grad_fn (a leaf, or computed without grad), so there is no "
-            "graph to show. Build it from tensors created with requires_grad=True.")
+            "graph to show. Build it from tensors created with requires_grad=True."
+        )
     order, level = _order(output.grad_fn, inputs)
     nodes = [e for e in order if not isinstance(e, Tensor)]
     leaves = [e for e in order if isinstance(e, Tensor)]
@@ -254,7 +258,8 @@ def record(output, inputs=(), model=None):
             raise RuntimeError(
                 "explore/trace_table: backward already ran through this graph and freed the values the local "
                 "partials need, and that pass was not recorded. Call explore(output) before output.backward(), "
-                "or run backward with retain_graph=True, or inside `with chainrule.viz.trace():`.")
+                "or run backward with retain_graph=True, or inside `with chainrule.viz.trace():`."
+            )
     else:
         _recorded_backward(output, leaves)
     owners = _owners(model)
@@ -264,9 +269,23 @@ def record(output, inputs=(), model=None):
         if isinstance(e, Tensor):
             owner = owners.get(id(e))
             kind = "parameter" if _is_parameter(e) else "input"
-            entries.append(Entry(i, kind, e.name or (owner[1] if owner else None), None, [], [],
-                                 np.array(e._data), None, tuple(e.shape), str(e.dtype), 0,
-                                 module=owner[0] if owner else None, node=e))
+            entries.append(
+                Entry(
+                    i,
+                    kind,
+                    e.name or (owner[1] if owner else None),
+                    None,
+                    [],
+                    [],
+                    np.array(e._data),
+                    None,
+                    tuple(e.shape),
+                    str(e.dtype),
+                    0,
+                    module=owner[0] if owner else None,
+                    node=e,
+                )
+            )
             continue
         args = [None if x is None else index[id(x)] for x in e.next]
         consts = [_constant(e, j) if x is None else None for j, x in enumerate(e.next)]
@@ -278,10 +297,25 @@ def record(output, inputs=(), model=None):
         site = e.site
         source = linecache.getline(site[0], site[1]).strip() or None if site else None
         modules = [owners[id(x)][0] for x in e.next if x is not None and id(x) in owners]
-        entries.append(Entry(i, "output" if e is output.grad_fn else "op", name, e.op_name, args, consts,
-                             None if value is None else np.array(value), record_of(e).grad_output,
-                             tuple(e.shape), str(np.dtype(e.dtype)), level[id(e)], site, source,
-                             modules[0] if modules else None, e))
+        entries.append(
+            Entry(
+                i,
+                "output" if e is output.grad_fn else "op",
+                name,
+                e.op_name,
+                args,
+                consts,
+                None if value is None else np.array(value),
+                record_of(e).grad_output,
+                tuple(e.shape),
+                str(np.dtype(e.dtype)),
+                level[id(e)],
+                site,
+                source,
+                modules[0] if modules else None,
+                e,
+            )
+        )
     # Backward: consumers in reverse forward order, each one's operands in order; leaves sum their terms.
     steps, running = [], {}
     for dst in reversed(entries):
@@ -296,6 +330,6 @@ def record(output, inputs=(), model=None):
                 running[src] = c.copy() if src not in running else running[src] + c
             steps.append(EdgeStep(src, dst.index, slot, rec.grad_output, rec.local[slot], c, running.get(src)))
     for e in entries:
-        if e.grad is None:   # a leaf: the sum of its terms (zero for an input the output does not use)
+        if e.grad is None:  # a leaf: the sum of its terms (zero for an input the output does not use)
             e.grad = running.get(e.index, np.zeros_like(e.value))
     return Pass(entries, steps, len(entries) - 1)

@@ -24,6 +24,7 @@ Example:
     >>> L = (u5 - u1 - u2 - u3 - u4) ** 2
     >>> L.explore().save("u1-u5.html")        # open it in a browser
 """
+
 from __future__ import annotations
 
 import html
@@ -36,10 +37,10 @@ from ._pass import constant_name, local_formula, op_expression, record
 from ._pass import number as _num
 from .trace_table import _table
 
-_HEAT = 24          # heat maps are at most this many cells a side
-_FULL = 1024        # values listed in full up to this many elements (then the first _FULL)
-_FULL_LARGE = 64    # ... in graphs of more than _COLLAPSE nodes, to keep the file small
-_COLLAPSE = 400     # graphs with more nodes start with their module clusters collapsed
+_HEAT = 24  # heat maps are at most this many cells a side
+_FULL = 1024  # values listed in full up to this many elements (then the first _FULL)
+_FULL_LARGE = 64  # ... in graphs of more than _COLLAPSE nodes, to keep the file small
+_COLLAPSE = 400  # graphs with more nodes start with their module clusters collapsed
 
 
 def _array_view(a, brief=False, limit=_FULL):
@@ -54,16 +55,20 @@ def _array_view(a, brief=False, limit=_FULL):
     a = a.astype(np.float64)
     finite = a[np.isfinite(a)]
     if finite.size:
-        view["stats"] = {"mean": float(finite.mean()), "std": float(finite.std()),
-                         "min": float(finite.min()), "max": float(finite.max())}
+        view["stats"] = {
+            "mean": float(finite.mean()),
+            "std": float(finite.std()),
+            "min": float(finite.min()),
+            "max": float(finite.max()),
+        }
     if brief:
         return view
     view["shape"] = list(a.shape)
     flat = a.reshape(-1)[:limit]
     view["values"] = [float(f"{v:.5g}") if np.isfinite(v) else str(v) for v in flat.tolist()]
-    if a.size > limit:   # the page draws the heat map from the values when it has them all
+    if a.size > limit:  # the page draws the heat map from the values when it has them all
         m = a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else a.reshape(1, -1)
-        m = m[::max(1, -(-m.shape[0] // _HEAT)), ::max(1, -(-m.shape[1] // _HEAT))]
+        m = m[:: max(1, -(-m.shape[0] // _HEAT)), :: max(1, -(-m.shape[1] // _HEAT))]
         scale = float(np.abs(finite).max()) if finite.size else 0.0
         view["heat"] = np.round(np.nan_to_num(m / scale if scale else m, posinf=1, neginf=-1), 3).tolist()
     return view
@@ -114,35 +119,59 @@ def _page_data(p, title):
     nodes, limit = [], _FULL if len(p.entries) <= _COLLAPSE else _FULL_LARGE
     for e in p.entries:
         args = [names[a] if a is not None else constant_name(e.consts[j]) for j, a in enumerate(e.inputs)]
-        nodes.append({
-            "id": e.index, "name": names[e.index], "kind": e.kind, "op": e.op, "shape": list(e.shape),
-            "dtype": e.dtype, "x": pos[e.index][0], "y": pos[e.index][1], "module": e.module,
-            "expr": None if e.op is None else op_expression(e.op, args, names[e.index]),
-            "partials": [None if a is None else local_formula(e.op, j, args, names[e.index])
-                         for j, a in enumerate(e.inputs)],
-            "inputs": e.inputs, "value": _array_view(e.value, limit=limit), "grad": _array_view(e.grad, limit=limit),
-            "site": None if e.site is None else f"{e.site[0]}:{e.site[1]}", "source": e.source})
+        nodes.append(
+            {
+                "id": e.index,
+                "name": names[e.index],
+                "kind": e.kind,
+                "op": e.op,
+                "shape": list(e.shape),
+                "dtype": e.dtype,
+                "x": pos[e.index][0],
+                "y": pos[e.index][1],
+                "module": e.module,
+                "expr": None if e.op is None else op_expression(e.op, args, names[e.index]),
+                "partials": [
+                    None if a is None else local_formula(e.op, j, args, names[e.index]) for j, a in enumerate(e.inputs)
+                ],
+                "inputs": e.inputs,
+                "value": _array_view(e.value, limit=limit),
+                "grad": _array_view(e.grad, limit=limit),
+                "site": None if e.site is None else f"{e.site[0]}:{e.site[1]}",
+                "source": e.source,
+            }
+        )
     steps = []
     for k, s in enumerate(p.backward):
         src, dst = names[s.src], names[s.dst]
         partial = nodes[s.dst]["partials"][s.slot]
         elementwise = s.local is not None
-        sym = (f"∂{root}/∂{dst} · ∂{dst}/∂{src}" if elementwise else f"(∂{dst}/∂{src})ᵀ ∂{root}/∂{dst}")
+        sym = f"∂{root}/∂{dst} · ∂{dst}/∂{src}" if elementwise else f"(∂{dst}/∂{src})ᵀ ∂{root}/∂{dst}"
         if elementwise:
             num = f"{_num(s.upstream)} · {_num(s.local)}"
-        else:   # the vector-Jacobian product's formula, G being the upstream gradient
+        else:  # the vector-Jacobian product's formula, G being the upstream gradient
             g = f"∂{root}/∂{dst}"
             if partial is None:
                 num = f"the VJP of {p.entries[s.dst].op}"
             elif "G" in partial:
                 num = partial.replace("Gᵀ", f"({g})ᵀ").replace("G", g)
-            else:   # an elementwise op whose input was broadcast: the terms summed back to its shape
+            else:  # an elementwise op whose input was broadcast: the terms summed back to its shape
                 num = f"Σ over the broadcast axes of {g} · {partial}"
-        steps.append({"edge": k, "src": s.src, "dst": s.dst, "slot": s.slot, "symbolic": sym,
-                      "partial": partial, "numbers": num, "contribution": _num(s.contribution),
-                      "running": _array_view(s.running, brief=True), "upstream": _num(s.upstream)})
-    return {"title": title, "root": root, "nodes": nodes, "steps": steps,
-            "collapse": len(nodes) > _COLLAPSE}
+        steps.append(
+            {
+                "edge": k,
+                "src": s.src,
+                "dst": s.dst,
+                "slot": s.slot,
+                "symbolic": sym,
+                "partial": partial,
+                "numbers": num,
+                "contribution": _num(s.contribution),
+                "running": _array_view(s.running, brief=True),
+                "upstream": _num(s.upstream),
+            }
+        )
+    return {"title": title, "root": root, "nodes": nodes, "steps": steps, "collapse": len(nodes) > _COLLAPSE}
 
 
 class Explorer:
@@ -159,8 +188,10 @@ class Explorer:
 
     def _repr_html_(self):
         # An iframe keeps the page's script and style apart from the notebook's.
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:640px;'
-                'border:1px solid #e5e7eb" sandbox="allow-scripts"></iframe>')
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:640px;'
+            'border:1px solid #e5e7eb" sandbox="allow-scripts"></iframe>'
+        )
 
     def __repr__(self):
         d = self.data
@@ -207,10 +238,10 @@ def _page(data, tables):
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(data['title'])}</title>
+<title>{html.escape(data["title"])}</title>
 <style>{CSS}</style></head>
 <body>
-<header><h1>{html.escape(data['title'])}</h1>
+<header><h1>{html.escape(data["title"])}</h1>
 <nav aria-label="steps">
 <button id="reset" title="reset (Home, r)">reset</button>
 <button id="prev" title="previous step (←, p)">◀ back</button>
@@ -219,7 +250,7 @@ def _page(data, tables):
 <button id="end" title="last step (End)">end</button>
 <label>speed <input id="speed" type="range" min="1" max="20" value="4"></label>
 <button id="fit" title="fit the graph to the window (f)">fit</button>
-{'<button id="tables">trace tables</button>' if tables else ''}
+{'<button id="tables">trace tables</button>' if tables else ""}
 </nav>
 <div id="status" aria-live="polite"></div></header>
 <main><div id="canvas" tabindex="0"><svg id="graph" xmlns="http://www.w3.org/2000/svg"></svg></div>
@@ -233,11 +264,15 @@ def _page(data, tables):
 
 # ----- the command line: chainrule explore EXPR --at x=1,y=2 --out graph.html -----
 
+
 def add_command(sub):
     """Register `explore` with the CLI's subparsers."""
-    c = sub.add_parser("explore", help="write an interactive explorer of an expression's backward pass",
-                       description="Evaluate EXPR at --at with every variable a leaf that requires grad, and "
-                                   "write a self-contained HTML page that replays the forward and backward pass.")
+    c = sub.add_parser(
+        "explore",
+        help="write an interactive explorer of an expression's backward pass",
+        description="Evaluate EXPR at --at with every variable a leaf that requires grad, and "
+        "write a self-contained HTML page that replays the forward and backward pass.",
+    )
     c.add_argument("expr", metavar="EXPR", help='e.g. "log(x1) + x1*x2 - sin(x2)"')
     c.add_argument("--at", required=True, help="the point, e.g. x1=2,x2=5")
     c.add_argument("--out", default="graph.html", help="the HTML file to write (default: graph.html)")
@@ -262,8 +297,11 @@ def explore_command(args, out=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     if getattr(y, "grad_fn", None) is None:
-        print(f"error: {args.expr!r} does not depend on the variables given with --at ({args.at}); "
-              "there is no backward pass to show", file=sys.stderr)
+        print(
+            f"error: {args.expr!r} does not depend on the variables given with --at ({args.at}); "
+            "there is no backward pass to show",
+            file=sys.stderr,
+        )
         return 2
     y.name = "f"
     explore(y, title=f"f = {args.expr}").save(args.out)

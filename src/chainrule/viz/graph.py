@@ -22,6 +22,7 @@ a recorded backward pass (see `chainrule.viz.trace()`, the same recorder that
 graphviz is imported only when draw_graph is called; `to_dot` and `text_graph`
 need neither the graphviz package nor the `dot` binary.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,7 +68,7 @@ class _Vertex:
     def __init__(self, key, kind, name=None, op=None, shape=None, value=None, grad=None):
         self.key, self.kind, self.name, self.op = key, kind, name, op
         self.shape, self.value, self.grad = shape, value, grad
-        self.inputs = []   # keys of tensor vertices feeding this op (op vertices only)
+        self.inputs = []  # keys of tensor vertices feeding this op (op vertices only)
 
 
 def _is_parameter(t):
@@ -92,7 +93,7 @@ def _build(root):
         return [_Vertex(f"t{id(root)}", kind, root.name, None, tuple(root.shape), root._data, grad)], []
     order, _ = _graph(root)
     vertices, edges, known = [], [], {}
-    for e in reversed(order):   # forward order: inputs before the ops that use them
+    for e in reversed(order):  # forward order: inputs before the ops that use them
         if isinstance(e, Tensor):
             kind = "parameter" if _is_parameter(e) else "leaf"
             grad = None if e.grad is None else e.grad._data
@@ -101,10 +102,12 @@ def _build(root):
             continue
         out = e.out_ref() if e.out_ref is not None else None
         rec = record_of(e)
-        grad = out.grad._data if out is not None and out.grad is not None else (None if rec is None else rec.grad_output)
+        grad = (
+            out.grad._data if out is not None and out.grad is not None else (None if rec is None else rec.grad_output)
+        )
         op = _Vertex(f"op{id(e)}", "op", None, e.op_name)
         for edge in e.next:
-            if edge is None:   # an input that needs no gradient (a constant): not part of the graph
+            if edge is None:  # an input that needs no gradient (a constant): not part of the graph
                 op.inputs.append(None)
                 continue
             src = f"t{id(edge)}" if isinstance(edge, Tensor) else f"o{id(edge)}"
@@ -124,9 +127,22 @@ def _build(root):
 
 # Parameter-free ops whose value a drawing may recompute from known inputs (the engine keeps
 # only what backward needs, so an unnamed Sub's output is gone once the expression is done).
-_RECOMPUTABLE = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.true_divide,
-                 "Neg": np.negative, "Exp": np.exp, "Log": np.log, "Tanh": np.tanh, "Sin": np.sin,
-                 "Cos": np.cos, "Sqrt": np.sqrt, "Abs": np.abs, "Clone": np.copy, "Matmul": np.matmul}
+_RECOMPUTABLE = {
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Mul": np.multiply,
+    "Div": np.true_divide,
+    "Neg": np.negative,
+    "Exp": np.exp,
+    "Log": np.log,
+    "Tanh": np.tanh,
+    "Sin": np.sin,
+    "Cos": np.cos,
+    "Sqrt": np.sqrt,
+    "Abs": np.abs,
+    "Clone": np.copy,
+    "Matmul": np.matmul,
+}
 
 
 from ..autograd.primitive import PRIMITIVES  # noqa: E402
@@ -134,8 +150,12 @@ from ..autograd.primitive import PRIMITIVES  # noqa: E402
 
 def _recompute(node, inputs):
     fn = _RECOMPUTABLE.get(node.op_name)
-    if fn is None or PRIMITIVES.get(node.op_name) is None or not isinstance(node, PRIMITIVES[node.op_name]) \
-            or any(i is None for i in inputs):  # (a user Function may be called Add too)
+    if (
+        fn is None
+        or PRIMITIVES.get(node.op_name) is None
+        or not isinstance(node, PRIMITIVES[node.op_name])
+        or any(i is None for i in inputs)
+    ):  # (a user Function may be called Add too)
         return None
     with np.errstate(all="ignore"):
         return fn(*inputs)
@@ -157,8 +177,9 @@ def _build_value(root):
                 edges.append((f"v{id(child)}", op.key))
             vertices.append(op)
             edges.append((op.key, f"v{id(v)}"))
-        vertices.append(_Vertex(f"v{id(v)}", kind, v.label or None, v._op or None, (), np.asarray(v.data),
-                                np.asarray(v.grad)))
+        vertices.append(
+            _Vertex(f"v{id(v)}", kind, v.label or None, v._op or None, (), np.asarray(v.data), np.asarray(v.grad))
+        )
     return vertices, edges
 
 
@@ -215,8 +236,10 @@ def draw_graph(
     try:
         import graphviz
     except ImportError:
-        raise ImportError("draw_graph needs the graphviz package: pip install 'chainrule[viz]' (and apt-get "
-                          "install graphviz for the `dot` renderer). to_dot() and text_graph() need neither.") from None
+        raise ImportError(
+            "draw_graph needs the graphviz package: pip install 'chainrule[viz]' (and apt-get "
+            "install graphviz for the `dot` renderer). to_dot() and text_graph() need neither."
+        ) from None
     vertices, edges = _build(tensor)
     dot = graphviz.Digraph(graph_attr=_graph_attrs(title, rankdir), node_attr={"fontname": "Helvetica"})
     for v in vertices:
@@ -244,9 +267,11 @@ def save_graph(graph: Digraph | Tensor, path: str | os.PathLike[str]) -> str | o
     try:
         data = graph.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
-        raise RuntimeError(f"save_graph: rendering {fmt.upper()} needs graphviz's `dot` program, which is not "
-                           "installed: apt-get install graphviz (or brew install graphviz). "
-                           "The DOT text is available without it: graph.source or to_dot().") from None
+        raise RuntimeError(
+            f"save_graph: rendering {fmt.upper()} needs graphviz's `dot` program, which is not "
+            "installed: apt-get install graphviz (or brew install graphviz). "
+            "The DOT text is available without it: graph.source or to_dot()."
+        ) from None
     with open(path, "wb") as f:
         f.write(data)
     return path
@@ -300,8 +325,11 @@ def text_graph(tensor: Tensor, show_values: bool = True, show_grads: bool = True
             continue
         op = producer.get("op" + v.key[1:]) if v.key[0] in "ov" else None
         if op is not None and op.key in by_key:
-            lhs = f"{names[v.key]} = {op.op}(" + ", ".join("const" if k is None else names.get(k, "?")
-                                                         for k in op.inputs) + ")"
+            lhs = (
+                f"{names[v.key]} = {op.op}("
+                + ", ".join("const" if k is None else names.get(k, "?") for k in op.inputs)
+                + ")"
+            )
         else:
             lhs = f"{names[v.key]}  [{'parameter' if v.kind == 'parameter' else v.kind}]"
         rows.append([lhs] + _details(v, show_values, show_grads))

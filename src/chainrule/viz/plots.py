@@ -5,6 +5,7 @@ backend unless one was already chosen (so it works on servers and in tests).
 Every function returns the Figure and accepts `save="path.png"` (any format
 matplotlib knows, from the extension).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -83,7 +84,7 @@ def plot_function(
     for fn, name in zip(fs, labels):
         name = name or getattr(fn, "__name__", "f")
         y, dy = derivative_values(fn, xs)
-        line, = ax.plot(xs, y, label=name)
+        (line,) = ax.plot(xs, y, label=name)
         if derivative:
             ax.plot(xs, dy, linestyle="--", color=line.get_color(), label=f"{name}' (autodiff)")
     ax.axhline(0, color="0.7", linewidth=0.8)
@@ -101,8 +102,9 @@ def _history_dict(history):
         return history.history
     if hasattr(history, "__dict__"):
         return {k: v for k, v in vars(history).items() if isinstance(v, (list, tuple, np.ndarray))}
-    raise TypeError(f"plot_history: expected a dict of lists or an object with list attributes, "
-                    f"got {type(history).__name__}")
+    raise TypeError(
+        f"plot_history: expected a dict of lists or an object with list attributes, got {type(history).__name__}"
+    )
 
 
 def plot_history(

@@ -16,6 +16,7 @@ Example (Baydin et al.'s example):
     >>> print(t)             # v1 = ln v-1 = ln 2 = 0.693 ... v̄-1 = ... = 5.5, v̄0 = ... = 1.716
     >>> t.grads              # [5.5, 1.7163...]
 """
+
 from __future__ import annotations
 
 import html
@@ -82,8 +83,13 @@ class TraceTable:
         """One `array` per trace: variable & expression & value."""
         parts = []
         for title, rows in self._sections():
-            body = " \\\\\n".join(f"{_latex(r[0])} &= " + " = ".join(_latex(c) for c in r[1:-1])
-                                  + (" = " if len(r) > 2 else "") + f"{_latex(r[-1])}" for r in rows)
+            body = " \\\\\n".join(
+                f"{_latex(r[0])} &= "
+                + " = ".join(_latex(c) for c in r[1:-1])
+                + (" = " if len(r) > 2 else "")
+                + f"{_latex(r[-1])}"
+                for r in rows
+            )
             parts.append(f"% {title}\n\\begin{{align*}}\n{body}\n\\end{{align*}}")
         return "\n".join(parts)
 
@@ -100,18 +106,21 @@ class TraceTable:
 
     def to_html(self):
         """HTML tables, one per trace (styled inline; no script, no external resource)."""
-        style = ("<style>.cr-trace{border-collapse:collapse;font-family:ui-monospace,Menlo,monospace;"
-                 "font-size:13px;margin:4px 0 12px}.cr-trace td,.cr-trace th{padding:2px 10px;text-align:left;"
-                 "border-bottom:1px solid #e5e7eb}.cr-trace td.num{text-align:right}"
-                 ".cr-trace caption{text-align:left;font-weight:600;padding:4px 0}</style>")
+        style = (
+            "<style>.cr-trace{border-collapse:collapse;font-family:ui-monospace,Menlo,monospace;"
+            "font-size:13px;margin:4px 0 12px}.cr-trace td,.cr-trace th{padding:2px 10px;text-align:left;"
+            "border-bottom:1px solid #e5e7eb}.cr-trace td.num{text-align:right}"
+            ".cr-trace caption{text-align:left;font-weight:600;padding:4px 0}</style>"
+        )
         parts = [style]
         for title, rows in self._sections():
             kind = title.split()[1]
             parts.append(f'<table class="cr-trace" data-trace="{kind}"><caption>{html.escape(title)}</caption>')
             for r in rows:
                 expr = " = ".join(_html(c) for c in r[1:-1])
-                parts.append(f"<tr><td>{_html(r[0])}</td><td>=</td><td>{expr}</td>"
-                             f'<td class="num">{_html(r[-1])}</td></tr>')
+                parts.append(
+                    f'<tr><td>{_html(r[0])}</td><td>=</td><td>{expr}</td><td class="num">{_html(r[-1])}</td></tr>'
+                )
             parts.append("</table>")
         return "\n".join(parts)
 
@@ -122,22 +131,42 @@ class TraceTable:
         return self.to_markdown()
 
 
-def _width(s):   # the dot and bar are combining marks: they take no column
+def _width(s):  # the dot and bar are combining marks: they take no column
     return len(s) - s.count("\u0307") - s.count("\u0304")
 
 
 def _text(s):
-    def sub(m):   # the dot or bar goes over the letter: v̇1, ẋ1, ȳ
+    def sub(m):  # the dot or bar goes over the letter: v̇1, ẋ1, ȳ
         kind, label = m.groups()
         mark = {"": "", "d": "\u0307", "b": "\u0304"}[kind[1:]]
         return "v" + mark + label if kind[0] == "v" else label[:1] + mark + label[1:]
+
     return _VAR.sub(sub, s)
 
 
-_TEX_SYMBOLS = [("tanh²", r"\tanh^2"), ("tan²", r"\tan^2"), ("@", r"\,"), ("×", r"\times "), ("−", "-"), ("·", r"\cdot "), ("√", r"\sqrt "), ("σ", r"\sigma "),
-                ("²", "^2"), ("ᵀ", r"^\top "), ("Σ", r"\sum "), ("∂", r"\partial "), ("≥", r"\geq "),
-                ("≤", r"\leq "), ("⊙", r"\odot "), ("ln ", r"\ln "), ("sin ", r"\sin "), ("cos ", r"\cos "),
-                ("tanh ", r"\tanh "), ("tan ", r"\tan "), ("exp ", r"\exp ")]
+_TEX_SYMBOLS = [
+    ("tanh²", r"\tanh^2"),
+    ("tan²", r"\tan^2"),
+    ("@", r"\,"),
+    ("×", r"\times "),
+    ("−", "-"),
+    ("·", r"\cdot "),
+    ("√", r"\sqrt "),
+    ("σ", r"\sigma "),
+    ("²", "^2"),
+    ("ᵀ", r"^\top "),
+    ("Σ", r"\sum "),
+    ("∂", r"\partial "),
+    ("≥", r"\geq "),
+    ("≤", r"\leq "),
+    ("⊙", r"\odot "),
+    ("ln ", r"\ln "),
+    ("sin ", r"\sin "),
+    ("cos ", r"\cos "),
+    ("tanh ", r"\tanh "),
+    ("tan ", r"\tan "),
+    ("exp ", r"\exp "),
+]
 
 
 def _latex(s):
@@ -150,19 +179,26 @@ def _latex(s):
         kind, label = m.groups()
         base = f"v_{{{label}}}" if kind[0] == "v" else _tex_name(label)
         return {"": base, "d": rf"\dot{{{base}}}", "b": rf"\bar{{{base}}}"}[kind[1:]]
+
     return _VAR.sub(sub, s)
 
 
 def _html(s):
     out, last = [], 0
     for m in _VAR.finditer(s):
-        out.append(html.escape(s[last:m.start()]))
+        out.append(html.escape(s[last : m.start()]))
         kind, label = m.groups()
-        letter, rest = ("v", f"<sub>{html.escape(label)}</sub>") if kind[0] == "v" else (
-            html.escape(label[:1]), html.escape(label[1:]))
+        letter, rest = (
+            ("v", f"<sub>{html.escape(label)}</sub>")
+            if kind[0] == "v"
+            else (html.escape(label[:1]), html.escape(label[1:]))
+        )
         # A bar as an overline and a dot as a combining mark, both over the letter alone.
-        accent = {"": f"<i>{letter}</i>", "d": f"<i>{letter}&#775;</i>",
-                  "b": f'<i style="text-decoration:overline">{letter}</i>'}[kind[1:]]
+        accent = {
+            "": f"<i>{letter}</i>",
+            "d": f"<i>{letter}&#775;</i>",
+            "b": f'<i style="text-decoration:overline">{letter}</i>',
+        }[kind[1:]]
         out.append(accent + rest)
         last = m.end()
     out.append(html.escape(s[last:]))
@@ -173,7 +209,7 @@ def _tangents(p, leaves, direction):
     """Every entry's tangent for the input direction, by chainrule's forward mode over the recorded graph."""
     from ..autograd.forward import forward_tangents
 
-    class _Out:   # forward_tangents reads an output's grad_fn, shape and dtype only
+    class _Out:  # forward_tangents reads an output's grad_fn, shape and dtype only
         def __init__(self, node):
             self.grad_fn, self.shape, self.dtype = node, node.shape, node.dtype
 
@@ -217,24 +253,31 @@ def trace_table(f, *point, direction=None, names=None):
     xs = [tensor(np.asarray(x, dtype=np.float64), dtype=float64, requires_grad=True) for x in point]
     if names is None:
         try:
-            params = [q.name for q in inspect.signature(f).parameters.values()
-                      if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD)]
+            params = [
+                q.name
+                for q in inspect.signature(f).parameters.values()
+                if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD)
+            ]
         except (TypeError, ValueError):
             params = []
-        names = params[:len(xs)] if len(params) >= len(xs) else [f"x{i + 1}" for i in range(len(xs))]
+        names = params[: len(xs)] if len(params) >= len(xs) else [f"x{i + 1}" for i in range(len(xs))]
     if len(names) != len(xs):
         raise ValueError(f"trace_table: {len(names)} names for {len(xs)} arguments")
     if direction is not None:
         if np.isscalar(direction) or (len(xs) == 1 and not isinstance(direction, (list, tuple))):
             direction = [direction] * len(xs)
         if len(direction) != len(xs):
-            raise ValueError(f"trace_table: direction has {len(direction)} entries for {len(xs)} arguments; "
-                             "give one number or array per argument")
+            raise ValueError(
+                f"trace_table: direction has {len(direction)} entries for {len(xs)} arguments; "
+                "give one number or array per argument"
+            )
         direction = [np.broadcast_to(np.asarray(d, dtype=np.float64), x.shape).copy() for d, x in zip(direction, xs)]
     y = f(*xs)
     if not isinstance(y, Tensor) or y.grad_fn is None:
-        raise ValueError("trace_table: f must return a Tensor computed from its arguments (got "
-                         f"{type(y).__name__}{'' if not isinstance(y, Tensor) else ' with no graph'})")
+        raise ValueError(
+            "trace_table: f must return a Tensor computed from its arguments (got "
+            f"{type(y).__name__}{'' if not isinstance(y, Tensor) else ' with no graph'})"
+        )
     p = record(y, xs)
     return _table(p, xs, names, direction)
 
@@ -266,7 +309,7 @@ def _table(p, xs, names, direction):
             continue
         row = [var(e.index), op_expression(e.op, operands(e), var(e.index))]
         values = [entries[a].value if a is not None else c for a, c in zip(e.inputs, e.consts)]
-        if all(_scalar(v) for v in values):   # the numbers substituted, as the paper writes ln 2
+        if all(_scalar(v) for v in values):  # the numbers substituted, as the paper writes ln 2
             row.append(op_expression(e.op, [_operand_num(v) for v in values], _num(e.value)))
         primal.append((*row, _num(e.value)))
     primal.append(("⟦x|y⟧", var(out), _num(entries[out].value)))
@@ -278,27 +321,26 @@ def _table(p, xs, names, direction):
             if e.op is None:
                 tangent.append((var(e.index, "vd"), f"⟦xd|{input_name(e)}⟧", _num(tangents.get(e.index))))
                 continue
-            terms = []   # v̇_i = Σ_j ∂v_i/∂v_j · v̇_j
+            terms = []  # v̇_i = Σ_j ∂v_i/∂v_j · v̇_j
             for j, a in enumerate(e.inputs):
                 if a is None:
                     continue
                 partial = local_formula(e.op, j, operands(e), var(e.index))
-                if partial is None or "G" in partial:   # not elementwise: the Jacobian, by name
+                if partial is None or "G" in partial:  # not elementwise: the Jacobian, by name
                     partial = f"∂{var(e.index)}/∂{var(a)}"
                 terms.append({"1": "", "−1": "−"}.get(partial, _factor(partial) + "·") + var(a, "vd"))
-            tangent.append((var(e.index, "vd"), " + ".join(terms).replace("+ −", "− "),
-                            _num(tangents.get(e.index))))
+            tangent.append((var(e.index, "vd"), " + ".join(terms).replace("+ −", "− "), _num(tangents.get(e.index))))
         tangent.append(("⟦xd|y⟧", var(out, "vd"), _num(tangents.get(out))))
 
     adjoint = [(var(out, "vb"), "⟦xb|y⟧", _num(entries[out].grad))]
     started = set()
-    for s in p.backward:   # v̄_j = v̄_j + v̄_i · ∂v_i/∂v_j, edge by edge (the first term assigns)
+    for s in p.backward:  # v̄_j = v̄_j + v̄_i · ∂v_i/∂v_j, edge by edge (the first term assigns)
         dst = entries[s.dst]
         partial = local_formula(dst.op, s.slot, operands(dst), var(s.dst))
         head = var(s.src, "vb") + " + " if s.src in started else ""
         started.add(s.src)
         row = [var(s.src, "vb"), f"{head}{var(s.dst, 'vb')}·∂{var(s.dst)}/∂{var(s.src)}"]
-        if partial is not None and "G" in partial:   # a vector-Jacobian product: G is the upstream v̄_i
+        if partial is not None and "G" in partial:  # a vector-Jacobian product: G is the upstream v̄_i
             row.append(head + partial.replace("G", var(s.dst, "vb")))
         elif partial is not None:
             row.append(f"{head}{var(s.dst, 'vb')}·{_factor(partial)}")
@@ -310,6 +352,11 @@ def _table(p, xs, names, direction):
     def as_py(a):
         return float(a) if _scalar(a) else a
 
-    return TraceTable(primal, tangent, adjoint, as_py(entries[out].value),
-                      [as_py(entries[index[id(x)]].grad) for x in xs],
-                      None if direction is None else as_py(tangents.get(out)))
+    return TraceTable(
+        primal,
+        tangent,
+        adjoint,
+        as_py(entries[out].value),
+        [as_py(entries[index[id(x)]].grad) for x in xs],
+        None if direction is None else as_py(tangents.get(out)),
+    )

@@ -56,6 +56,7 @@ Dropout's p, ...) of the modules fn reaches and the shapes and dtypes of the ten
 captured. Each jitted function traces at most config.recompile_limit times (64), then runs
 new signatures eagerly with one warning, as torch.compile past its recompile_limit.
 """
+
 from __future__ import annotations
 
 from .api import Jitted, config, jit, make_jaxpr

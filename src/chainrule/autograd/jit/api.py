@@ -5,6 +5,7 @@ program.py writes its source); later calls with that signature run the replay. A
 dropped when something it assumed (fn's globals and closure cells, the modules it reaches,
 the shapes of captured tensors) has changed.
 """
+
 from __future__ import annotations
 
 import dis
@@ -35,6 +36,7 @@ class config:
 
     recompile_limit = 64
 
+
 def _structure(tree):
     """A hashable description of a pytree's shape (which containers, which keys), leaves left out."""
     if isinstance(tree, dict):
@@ -60,6 +62,7 @@ def _skeleton(tree):
 
 
 # ----- the transform -----
+
 
 def jit(fn=None, *, recompile_limit=None):
     """Trace `fn` on its first call per signature, then replay the trace as straight-line NumPy.
@@ -177,8 +180,7 @@ def _modules_reached(roots):
             near.extend(root)
         elif isinstance(root, dict):
             near.extend(root.values())
-        elif not isinstance(root, Module) and hasattr(root, "__dict__") and _watched(root) \
-                and not callable(root):
+        elif not isinstance(root, Module) and hasattr(root, "__dict__") and _watched(root) and not callable(root):
             near.extend(vars(root).values())
         for obj in near:
             if isinstance(obj, Module):
@@ -197,8 +199,11 @@ def _module_state(m):
 
 
 def _same_state(old, new):
-    return old[0] == new[0] and len(old[1]) == len(new[1]) and all(
-        a[0] == b[0] and a[1] is b[1] for a, b in zip(old[1], new[1]))
+    return (
+        old[0] == new[0]
+        and len(old[1]) == len(new[1])
+        and all(a[0] == b[0] and a[1] is b[1] for a, b in zip(old[1], new[1]))
+    )
 
 
 def _still_holds(assumed):
@@ -224,10 +229,12 @@ def _describe_change(old, new):
         return "the arguments' structure (their number or their containers)"
     for i, (a, b) in enumerate(zip(old[2:], new[2:])):
         if a != b:
+
             def show(k):
                 if len(k) >= 3 and isinstance(k[0], tuple):
                     return f"Tensor of shape {k[0]}, dtype {k[1]}, requires_grad={k[2]}"
                 return f"{k[0].__name__} {k[1]!r}" if len(k) == 2 and isinstance(k[0], type) else repr(k)
+
             return f"argument {i}: {show(b)} (was {show(a)})"
     return "the signature"
 
@@ -246,7 +253,7 @@ class Jitted:
         self.fn = fn
         self.recompile_limit = recompile_limit
         self._replays = {}
-        self._assumed = {}        # replay -> (((module, state), ...), ((tensor, shape, dtype), ...))
+        self._assumed = {}  # replay -> (((module, state), ...), ((tensor, shape, dtype), ...))
         self._epoch = _state["epoch"]
         self._globals, self._names, self._cells, self._guard = {}, (), (), None
         self._last_key = None
@@ -263,7 +270,8 @@ class Jitted:
         """Drop the replays whose assumptions about modules, .data or fn's variables no longer hold."""
         g = self._globals
         if any(not _same(v, g.get(n, _MISSING)) for n, v in self._names) or any(
-                not _same(v, getattr(c, "cell_contents", _MISSING)) for c, v in self._cells):
+            not _same(v, getattr(c, "cell_contents", _MISSING)) for c, v in self._cells
+        ):
             stale = set(self._assumed)  # every replay read them
             self._names, self._cells, self._guard = (), (), None
         else:
@@ -309,8 +317,15 @@ class Jitted:
                 any_tensor = True
             if isinstance(leaf, Tensor):
                 data = leaf._data
-                key.append((data.shape, data.dtype, leaf.requires_grad, position.setdefault(id(leaf), len(tensors)),
-                            type(leaves[j]) is not Tensor))
+                key.append(
+                    (
+                        data.shape,
+                        data.dtype,
+                        leaf.requires_grad,
+                        position.setdefault(id(leaf), len(tensors)),
+                        type(leaves[j]) is not Tensor,
+                    )
+                )
                 tensors.append(leaf)
             else:
                 key.append((type(leaf), leaf))
@@ -324,8 +339,10 @@ class Jitted:
             key = tuple(key)
             replay = self._replays.get(key)
         except TypeError:
-            raise TypeError(f"jit: {getattr(self, '__name__', 'fn')} got an argument that is neither a Tensor "
-                            "nor hashable; jit treats non-Tensor arguments as constants of the trace.") from None
+            raise TypeError(
+                f"jit: {getattr(self, '__name__', 'fn')} got an argument that is neither a Tensor "
+                "nor hashable; jit treats non-Tensor arguments as constants of the trace."
+            ) from None
         if replay is not None:
             return _as_arrays(replay(tensors)) if arrays_out else replay(tensors)
         limit = config.recompile_limit if self.recompile_limit is None else self.recompile_limit
@@ -339,8 +356,7 @@ class Jitted:
         self._last_key = key
         if arrays_out:
             return _as_arrays(result)
-        if not kwargs and len(tensors) == len(args) == len(position) \
-                and all(type(a) is Tensor for a in args):
+        if not kwargs and len(tensors) == len(args) == len(position) and all(type(a) is Tensor for a in args):
             self._replays[(key[0],) + tuple(k[:3] for k in key[2:])] = replay
         return result
 
@@ -358,14 +374,18 @@ class Jitted:
             "Calls that would trace again now run eagerly (signatures already traced still replay). "
             "A Python number argument is a constant of the trace: pass a Tensor to share one trace, "
             f"or raise the limit: chainrule.jit({name}, recompile_limit=N) or "
-            "chainrule.autograd.jit.config.recompile_limit = N.", stacklevel=3)
+            "chainrule.autograd.jit.config.recompile_limit = N.",
+            stacklevel=3,
+        )
 
     def _trace(self, tensors, args, kwargs, others=()):
         for i, t in enumerate(tensors):
             if t.grad_fn is not None:
-                raise TraceError(f"jit: argument tensor {i} of {getattr(self, '__name__', 'fn')} has a grad_fn (it "
-                                 "comes from a graph outside the function); the replay cannot backpropagate into that "
-                                 "graph. Pass t.detach() (and requires_grad_() it if you need its gradient).")
+                raise TraceError(
+                    f"jit: argument tensor {i} of {getattr(self, '__name__', 'fn')} has a grad_fn (it "
+                    "comes from a graph outside the function); the replay cannot backpropagate into that "
+                    "graph. Pass t.detach() (and requires_grad_() it if you need its gradient)."
+                )
         rec = trace.Recorder(getattr(self, "__name__", "fn"), tensors)
         trace.start(rec)
         try:
@@ -380,7 +400,8 @@ class Jitted:
                     f"jit: {rec.fn_name} draws from a numpy Generator made inside the function, at {line}: "
                     "eager code makes a new one at every call, but a replay would keep drawing from this "
                     "call's. Make the generator outside the function and pass it in (or read it from "
-                    "a closure), or use chainrule.manual_seed and the global generator.")
+                    "a closure), or use chainrule.manual_seed and the global generator."
+                )
         Tensor = _tensor_cls()
         out_leaves, _ = tree_flatten(out)
         _, rebuild = tree_flatten(_skeleton(out))  # not `out`'s own: that would keep the trace's graph alive
@@ -402,9 +423,11 @@ class Jitted:
         self.program = program
 
         if single:
+
             def replay(inputs):
                 return run(*inputs)
         else:
+
             def replay(inputs):
                 return rebuild(run(*inputs))
 

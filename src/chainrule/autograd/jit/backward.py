@@ -4,6 +4,7 @@ The engine's one walker runs the pass as it would eagerly; this observer (engine
 each rule it runs, each sum of two gradients, each cast and each leaf's final gradient, and
 writes the matching equations, so the replay repeats the pass with no graph and no walk.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,11 +36,14 @@ class BackwardRecording(engine.Observer):
             if capture is None:
                 raise TraceError(
                     f"jit: backward(create_graph=True) inside {rec.fn_name} accumulates into .grad, "
-                    "which a replay cannot repeat; use chainrule.autograd.grad(..., create_graph=True).")
+                    "which a replay cannot repeat; use chainrule.autograd.grad(..., create_graph=True)."
+                )
             return
         if engine._observers or anomaly._state["enabled"]:
-            raise TraceError(f"jit: {rec.fn_name} runs backward with observers or detect_anomaly on; "
-                             "they cannot be replayed. Turn them off, or call the function without jit.")
+            raise TraceError(
+                f"jit: {rec.fn_name} runs backward with observers or detect_anomaly on; "
+                "they cannot be replayed. Turn them off, or call the function without jit."
+            )
         for leaf, _ in rec.grads_set.values():
             rec.check_grad_unchanged(leaf)
         self.recording = True
@@ -74,13 +78,17 @@ class BackwardRecording(engine.Observer):
             return
         rec = self.rec
         if node.hooked:
-            raise TraceError(f"jit: a hook or retain_grad on the output of {node.op_name} cannot be "
-                             f"replayed; remove it or call {rec.fn_name} without jit.")
+            raise TraceError(
+                f"jit: a hook or retain_grad on the output of {node.op_name} cannot be "
+                f"replayed; remove it or call {rec.fn_name} without jit."
+            )
         ctx = rec.ctx_var.get(id(node))
         if ctx is None:
-            raise TraceError(f"jit: backward inside {rec.fn_name} reaches {node.op_name}, created "
-                             f"outside the function ({function.format_site(node.site)}); pass "
-                             "that tensor in as an argument instead.")
+            raise TraceError(
+                f"jit: backward inside {rec.fn_name} reaches {node.op_name}, created "
+                f"outside the function ({function.format_site(node.site)}); pass "
+                "that tensor in as an argument instead."
+            )
         for edge, gi in zip(node.next, grad_inputs):
             if edge is not None and gi is not None:
                 self.delivered[id(gi)] = self.delivered.get(id(gi), 0) + 1
@@ -114,16 +122,22 @@ class BackwardRecording(engine.Observer):
 
     def owned(self, g):
         """True when `g` went nowhere else and is no traced value: the leaf may keep it without a copy."""
-        return (isinstance(g, _ndarray) and g.base is None and self.delivered.get(id(g), 1) <= 1
-                and id(g) not in self.shared)
+        return (
+            isinstance(g, _ndarray)
+            and g.base is None
+            and self.delivered.get(id(g), 1) <= 1
+            and id(g) not in self.shared
+        )
 
     def leaf(self, tensor, g):
         if not self.recording:
             return
         rec = self.rec
         if tensor._hooks:
-            raise TraceError(f"jit: a hook on a leaf tensor of shape {tuple(tensor.shape)} cannot be "
-                             f"replayed; remove it or call {rec.fn_name} without jit.")
+            raise TraceError(
+                f"jit: a hook on a leaf tensor of shape {tuple(tensor.shape)} cannot be "
+                f"replayed; remove it or call {rec.fn_name} without jit."
+            )
         g_atom = self.name(g)
         if self.capture is not None:
             return  # autograd.grad returns it: the value is named already
@@ -132,8 +146,10 @@ class BackwardRecording(engine.Observer):
         if ref is None:
             # A leaf made inside the function: each replay makes a new one, so no accumulation.
             if id(tensor) in rec.inside_grads:
-                raise TraceError(f"jit: a leaf created inside {rec.fn_name} gets gradients from two "
-                                 "backward passes; the replay cannot accumulate them.")
+                raise TraceError(
+                    f"jit: a leaf created inside {rec.fn_name} gets gradients from two "
+                    "backward passes; the replay cannot accumulate them."
+                )
             rec.inside_grads.add(id(tensor))
             rec.keep.append(tensor)
             if owned:

@@ -18,6 +18,7 @@ Each works on the equations as data:
 Forward and backward rules, draws, repeated calls and writes are never removed: a forward may
 draw (dropout) or update state (batch norm's running statistics).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -118,8 +119,14 @@ def reuse_buffers(program):
         if eqn.kind not in ("add", "add_into"):
             continue
         a, out = eqn.args[0], eqn.outs[0]
-        if type(a) is Var and a.name in sums and readers.get(a.name) == 1 and out.shape \
-                and a.shape == out.shape and a.dtype == out.dtype:
+        if (
+            type(a) is Var
+            and a.name in sums
+            and readers.get(a.name) == 1
+            and out.shape
+            and a.shape == out.shape
+            and a.dtype == out.dtype
+        ):
             eqn.kind = "add_into"
         sums[out.name] = out
     return program

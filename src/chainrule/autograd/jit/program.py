@@ -8,6 +8,7 @@ program prints for a reader in JAX's layout (`Program.jaxpr`, what `make_jaxpr` 
 
     { lambda ; a:f32[3]. let b:f32[3] = exp a in (b) }
 """
+
 from __future__ import annotations
 
 import re
@@ -87,7 +88,7 @@ _FORMS = {
     "astype": "{o} = _np.asarray({a0}, dtype={a1})",
     "copy": "{o} = {a0}.copy()",
     "input": "{o} = {a0}._data",
-    "capture": "{o} = {a0}._data",    # a tensor read from outside (a parameter), read afresh
+    "capture": "{o} = {a0}._data",  # a tensor read from outside (a parameter), read afresh
     "read_grad": "{o} = {a0}.grad._data",
     "set_data": "{a0}._data = {a1}",
     "release": "{a0}.saved = None",

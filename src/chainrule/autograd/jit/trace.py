@@ -7,6 +7,7 @@ engine observer (a pass hook), and library code reports effects through autograd
 (draws, in-place writes, `.data` assignments, optimizer and scheduler steps). Other threads
 keep running eagerly.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,7 +29,7 @@ from .program import NONE, Eqn, Lit, Part, Tup, Var
 # another shape or dtype; a replay made under another epoch re-checks what it assumed.
 _state = {"recorder": None, "epoch": 0}
 _local = threading.local()  # .recorder: this thread's running trace
-_tracing_threads = {}       # thread id -> recorder, for the process-wide "anyone tracing?" tests
+_tracing_threads = {}  # thread id -> recorder, for the process-wide "anyone tracing?" tests
 _lock = threading.Lock()
 _Generator = np.random.Generator
 _ndarray = np.ndarray
@@ -54,6 +55,7 @@ def _user_line():
 
 
 # ----- starting and stopping a trace on this thread -----
+
 
 def start(rec):
     _local.recorder = rec
@@ -129,8 +131,11 @@ def _replay_class(cls):
     """A subclass of primitive `cls` whose saved_tensors is the saved tuple as forward left it."""
     sub = _replay_classes.get(cls)
     if sub is None:
-        sub = type(cls.__name__, (cls,), {"_array_protocol": True, "__module__": cls.__module__,
-                                         "saved_tensors": property(lambda self: self.saved)})
+        sub = type(
+            cls.__name__,
+            (cls,),
+            {"_array_protocol": True, "__module__": cls.__module__, "saved_tensors": property(lambda self: self.saved)},
+        )
         _replay_classes[cls] = sub
     return sub
 
@@ -162,20 +167,25 @@ class Recorder:
         self.thread = threading.get_ident()
         self.paused = False
         self.skip = False
-        self.quiet = False   # inside a first-order backward pass: equations run with warnings off
+        self.quiet = False  # inside a first-order backward pass: equations run with warnings off
         self.eqns = []
-        self.ns = {"_NULL": _NULL_CTX, "_acc": engine._accumulate, "_np": np, "_draw": _draw,
-                   "_quiet": functools.partial(np.errstate, divide="ignore", over="ignore", invalid="ignore")}
-        self.var = {}        # id(Tensor or array) -> the atom that yields its array in the replay
-        self.keep = []       # objects whose ids are keys of var: kept alive so ids stay unique
-        self.ctx_var = {}    # id(trace-time node) -> its replay ctx Var (or _USER)
-        self.node_out = {}   # id(trace-time node) -> the Var holding its output
-        self.leaf_ref = {}   # id(leaf Tensor) -> Lit naming that Tensor in the replay (a0, K3)
-        self.captured = []   # (Var, Tensor) read from outside: parameters, closures
+        self.ns = {
+            "_NULL": _NULL_CTX,
+            "_acc": engine._accumulate,
+            "_np": np,
+            "_draw": _draw,
+            "_quiet": functools.partial(np.errstate, divide="ignore", over="ignore", invalid="ignore"),
+        }
+        self.var = {}  # id(Tensor or array) -> the atom that yields its array in the replay
+        self.keep = []  # objects whose ids are keys of var: kept alive so ids stay unique
+        self.ctx_var = {}  # id(trace-time node) -> its replay ctx Var (or _USER)
+        self.node_out = {}  # id(trace-time node) -> the Var holding its output
+        self.leaf_ref = {}  # id(leaf Tensor) -> Lit naming that Tensor in the replay (a0, K3)
+        self.captured = []  # (Var, Tensor) read from outside: parameters, closures
         self.grads_set = {}  # id(leaf) -> (leaf, the .grad a replay leaves it with so far)
         self.inside_grads = set()  # ids of leaves made inside fn that got a .grad
         self.constants = set()  # ids of arrays that are constants of the trace
-        self.generators = []    # (numpy Generator, where first used): those the trace draws from
+        self.generators = []  # (numpy Generator, where first used): those the trace draws from
         self.counter = itertools.count()
         from .backward import BackwardRecording
 
@@ -237,7 +247,8 @@ class Recorder:
                     return out
                 raise TraceError(
                     f"jit: {op} in {self.fn_name} uses a tensor computed outside the function (it has a "
-                    "grad_fn from an earlier graph). Pass it as an argument, or .detach() it.")
+                    "grad_fn from an earlier graph). Pass it as an argument, or .detach() it."
+                )
             if self._known_base(value._data):
                 raise TraceError(self._derived_message(op))
             k = self.new_var("k", value._data)
@@ -287,9 +298,11 @@ class Recorder:
         raise TraceError(f"jit: {op} got a parameter named {key!r}, which is not a Python identifier")
 
     def _derived_message(self, op):
-        return (f"jit: {op} in {self.fn_name} receives an array computed from traced values by code that "
-                "is not a chainrule op (NumPy on ._data, a view of a traced array); the replay would "
-                "freeze it. Compute it with chainrule ops on Tensors, or outside the jitted function.")
+        return (
+            f"jit: {op} in {self.fn_name} receives an array computed from traced values by code that "
+            "is not a chainrule op (NumPy on ._data, a view of a traced array); the replay would "
+            "freeze it. Compute it with chainrule ops on Tensors, or outside the jitted function."
+        )
 
     def _computed_by_forward(self, value):
         """An array a forward made (not a traced value already named, not a constant passed in)."""
@@ -337,10 +350,10 @@ class Recorder:
                 raise TraceError(
                     f"jit: {op} in {self.fn_name} selects with a boolean mask computed from traced values: "
                     "the result's shape depends on the values, which a replay cannot follow. Use "
-                    "chainrule.where(mask, x, 0) (same shape), or index outside the jitted function.")
+                    "chainrule.where(mask, x, 0) (same shape), or index outside the jitted function."
+                )
         arg_atoms = [self.ref(a, op) if a is not None else NONE for a in args]
-        param_atoms = [(k, self.ref(v, op)) if k.isidentifier() else self._bad_param(op, k)
-                       for k, v in params.items()]
+        param_atoms = [(k, self.ref(v, op)) if k.isidentifier() else self._bad_param(op, k) for k, v in params.items()]
         result = self._apply(cls, args, params)
         node = result.grad_fn
         out = self.new_var("v", result._data)
@@ -384,7 +397,8 @@ class Recorder:
                 f"jit: {self.fn_name} assigns .data at {_user_line()} from a tensor jit did not see it compute "
                 "(made by a constructor such as zeros or tensor, or read from outside): a replay would "
                 "assign this call's array every time. Compute the new value with chainrule ops from traced "
-                "values, write in place (p.data.copy_(v), p.data.zero_()), or assign outside the function.")
+                "values, write in place (p.data.copy_(v), p.data.zero_()), or assign outside the function."
+            )
         value = self.var[id(array)]
         self.ref(tensor, ".data")  # a tensor read from outside is captured, so the replay can assign it
         ref = self.leaf_ref.get(id(tensor))
@@ -396,10 +410,12 @@ class Recorder:
         Tensor = _tensor_cls()
         for a in itertools.chain(args, kwargs.values()):
             if isinstance(a, Tensor) or callable(a):
-                raise TraceError(f"jit: {type(obj).__name__}.{method.__name__} is called with a "
-                                 f"{type(a).__name__} argument while tracing {self.fn_name}; the replay "
-                                 "repeats such calls only with constant arguments. Call it outside "
-                                 "the jitted function.")
+                raise TraceError(
+                    f"jit: {type(obj).__name__}.{method.__name__} is called with a "
+                    f"{type(a).__name__} argument while tracing {self.fn_name}; the replay "
+                    "repeats such calls only with constant arguments. Call it outside "
+                    "the jitted function."
+                )
         label = method.__name__ if "." not in method.__qualname__ else f"{type(obj).__name__}_{method.__name__}"
         name = str(self.const(functools.partial(method, obj, *args, **kwargs), re.sub(r"\W", "_", label)))
         self.paused = True
@@ -423,13 +439,15 @@ class Recorder:
 
     def record_inplace(self, tensor, source, op, index):
         computed = (id(tensor) in self.var or id(tensor._data) in self.var) and not any(
-            t is tensor for _, t in self.captured)
+            t is tensor for _, t in self.captured
+        )
         if not computed and not tensor.requires_grad:
             raise TraceError(
                 f"jit: {op} on a tensor of shape {tuple(tensor.shape)} that {self.fn_name} did not compute "
                 "(made inside it, or read from outside): a replay would keep changing one shared array. "
                 "Use the out-of-place form (y = y + x; for random fills, chainrule.rand/randn(shape) "
-                "scaled and shifted).")
+                "scaled and shifted)."
+            )
         target = self.ref(tensor, op)
         value = self.ref(source._data if isinstance(source, _tensor_cls()) else source, op)
         if index is None:
@@ -444,4 +462,5 @@ class Recorder:
             raise TraceError(
                 f"jit: {self.fn_name} sets the .grad of a tensor of shape {tuple(leaf.shape)} directly (or "
                 "through code jit does not record); a replay would not. Use optimizer.zero_grad() or "
-                "module.zero_grad() inside the function, or set .grad outside it.")
+                "module.zero_grad() inside the function, or set .grad outside it."
+            )
