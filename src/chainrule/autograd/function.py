@@ -184,24 +184,13 @@ class Function:
         if not (record and _grad_state.enabled):
             return Tensor._make(cls.forward(_NULL_CTX, *datas, **params))
 
-        ctx = _new(cls)
-        if len(args) == 1:
-            a = args[0]
-            ctx.next = (a if a.grad_fn is None else a.grad_fn,)
-            ctx.needs_input_grad = _NEEDS_1
-        elif len(args) == 2:
-            a, b = args
-            ea = (a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad else None
-            eb = (b if b.grad_fn is None else b.grad_fn) if isinstance(b, Tensor) and b.requires_grad else None
-            ctx.next = (ea, eb)
-            ctx.needs_input_grad = (ea is not None, eb is not None)
-        else:
-            nxt = [
-                ((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad else None)
-                for a in args
-            ]
-            ctx.next = tuple(nxt)
-            ctx.needs_input_grad = tuple([e is not None for e in nxt])
+        ctx = _new(cls)  # three or more inputs here: one and two went to _apply_unary / _apply_binary
+        nxt = [
+            ((a if a.grad_fn is None else a.grad_fn) if isinstance(a, Tensor) and a.requires_grad else None)
+            for a in args
+        ]
+        ctx.next = tuple(nxt)
+        ctx.needs_input_grad = tuple([e is not None for e in nxt])
         ctx.saved = ()
         ctx.out_data = None
         ctx.versions = None
