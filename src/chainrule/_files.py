@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import stat
 import time
@@ -107,7 +106,7 @@ def _create_temporary(path):
     except OSError:
         mode = None
     while True:
-        private = os.path.join(directory, f"{name}.{secrets.token_hex(4)}.tmp")
+        private = os.path.join(directory, f"{name}.{os.urandom(4).hex()}.tmp")
         try:
             os.mkdir(private, 0o700)
             break
