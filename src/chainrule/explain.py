@@ -45,12 +45,16 @@ import contextlib
 import re
 import weakref
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .autograd import engine as _engine
 from .autograd import grad_mode as _grad_mode
 from .autograd.function import _backward_state
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 # ----- the recorder -----
 
@@ -572,7 +576,7 @@ explain.stop_recording = stop_recording
 explain.Explanation = Explanation
 
 
-def _tensor_explain(self, names=None):
+def _tensor_explain(self: Tensor, names: dict[str, Tensor] | None = None) -> Explanation:
     """Tensor.explain(): chainrule.explain(self) (see chainrule.explain)."""
     return explain(self, names)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,13 @@ from .autograd import engine, grad_mode
 from .autograd import views as _views
 from .autograd.function import format_site, user_site
 from .autograd.functional import _local as _transform_state
+
+if TYPE_CHECKING:
+    import builtins
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from ._typing import Device, DTypeLike, Explorer, Generator, Module, RemovableHandle, TensorLike
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -227,7 +235,14 @@ class Tensor:
     # NumPy defers to Tensor's reflected operators (array * tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
-    def __init__(self, *data, dtype=None, device=None, requires_grad=False, name=None):
+    def __init__(
+        self,
+        *data: Any,
+        dtype: DTypeLike | None = None,
+        device: str | Device | None = None,
+        requires_grad: builtins.bool = False,
+        name: str | None = None,
+    ) -> None:
         """PyTorch's legacy constructor: Tensor(data) or Tensor(*sizes), in the default float dtype.
 
         Tensor([1, 2]) is float32 like torch.Tensor (use chainrule.tensor to keep ints),
@@ -274,12 +289,12 @@ class Tensor:
     # ----- metadata -----
 
     @property
-    def name(self):
+    def name(self) -> str | None:
         """An optional label, shown in errors, drawings and explain(); set it to see this tensor there."""
         return self._name
 
     @name.setter
-    def name(self, value):
+    def name(self, value: str | None) -> None:
         self._name = value
         if value is not None:
             # From now on a backward pass through a graph with named tensors is recorded for
@@ -318,15 +333,15 @@ class Tensor:
         self._data = array
 
     @property
-    def shape(self):
+    def shape(self) -> Size:
         return self._data.shape
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self._data.ndim
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self._data.dtype
 
     @property
@@ -338,7 +353,7 @@ class Tensor:
     is_cpu = True
     is_mps = False
 
-    def get_device(self) -> int:
+    def get_device(self) -> builtins.int:
         """-1 for a CPU tensor, as torch.Tensor.get_device."""
         return -1
 
@@ -365,12 +380,12 @@ class Tensor:
         self._grad = value
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> builtins.bool:
         """True for tensors not produced by a recorded op (PyTorch's definition)."""
         return self.grad_fn is None
 
     @property
-    def _version(self) -> int:
+    def _version(self) -> builtins.int:
         """How many in-place changes this tensor's storage has had (shared with its views and detach())."""
         vc = self._vc
         return 0 if vc is None else vc.version
@@ -389,24 +404,24 @@ class Tensor:
         info = self._view
         return None if info is None else info.base
 
-    def _is_view(self) -> bool:
+    def _is_view(self) -> builtins.bool:
         """True when this tensor is a view sharing storage with `_base`."""
         return self._view is not None
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         return self._data.ndim
 
-    def size(self, dim=None):
+    def size(self, dim: builtins.int | None = None) -> Size | builtins.int:
         """The shape as a Size (a tuple), or the length of one dim: ``x.size(1)``."""
         return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
-    def numel(self) -> int:
+    def numel(self) -> builtins.int:
         return self._data.size
 
-    def element_size(self) -> int:
+    def element_size(self) -> builtins.int:
         return self._data.itemsize
 
-    def is_floating_point(self) -> bool:
+    def is_floating_point(self) -> builtins.bool:
         return self._data.dtype.kind == "f"
 
     def __len__(self):
@@ -416,7 +431,7 @@ class Tensor:
 
     # ----- conversion -----
 
-    def item(self):
+    def item(self) -> builtins.float | builtins.int | builtins.bool:
         """The value of a one-element tensor as a Python number."""
         if _trace_state["recorder"] is not None:
             _effects.check_concrete(self, "item()")
@@ -435,7 +450,7 @@ class Tensor:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy().")
         return self._data
 
-    def tolist(self):
+    def tolist(self) -> Any:
         if _trace_state["recorder"] is not None:
             _effects.check_concrete(self, "tolist()")
         return self._data.tolist()
@@ -487,7 +502,7 @@ class Tensor:
 
     # ----- autograd -----
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         """Set requires_grad in place (leaves only) and return self."""
         if requires_grad:
             _check_grad_dtype(self._data.dtype, "requires_grad_")
@@ -499,7 +514,13 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    def backward(
+        self,
+        gradient: TensorLike | None = None,
+        retain_graph: builtins.bool | None = None,
+        create_graph: builtins.bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None:
         """Compute d(self)/d(leaf) and accumulate it into every leaf's `.grad`.
 
         Args:
@@ -533,7 +554,9 @@ class Tensor:
         self.requires_grad = False
         return self
 
-    def explore(self, model=None, title=None, trace=None):
+    def explore(
+        self, model: Module | None = None, title: str | None = None, trace: builtins.bool | None = None
+    ) -> Explorer:
         """An interactive HTML explorer of the forward and backward pass: chainrule.viz.explore(self, ...)."""
         from .viz.explore import explore
 
@@ -549,10 +572,10 @@ class Tensor:
         self.grad_fn.hooked = True
 
     @property
-    def retains_grad(self) -> bool:
+    def retains_grad(self) -> builtins.bool:
         return self._retains_grad
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call `hook(grad)` with this tensor's gradient during backward.
 
         The hook may return a new gradient to use instead. Returns a handle whose
@@ -633,7 +656,7 @@ class Tensor:
                 "refer to a single memory location. Please .clone() the input first."
             )
 
-    def _records(self, other) -> bool:
+    def _records(self, other) -> builtins.bool:
         """Whether an in-place op on self with operand `other` records a gradient (torch's rule).
 
         A view made under no_grad of a tensor that requires grad counts as requiring grad, as
@@ -732,13 +755,13 @@ class Tensor:
         """Fill with zeros in place (no gradient flows to the old values)."""
         return self._inplace("zero_", lambda s: _overwrite(s, 0), overlap=False)
 
-    def fill_(self, value) -> Tensor:
+    def fill_(self, value: TensorLike) -> Tensor:
         """Fill with `value` (a number or 0-d tensor) in place."""
         # No overlap check, as torch: on an expanded view every element gets the same value (a
         # recorded one is refused by CopySlices at backward, as there).
         return self._inplace("fill_", lambda s: _overwrite(s, value), value, overlap=False)
 
-    def copy_(self, src) -> Tensor:
+    def copy_(self, src: TensorLike) -> Tensor:
         """Copy src's values in (broadcast, cast to this dtype); the gradient flows to src."""
         src = src if isinstance(src, Tensor) else Tensor(src)
         # Copying a tensor onto itself writes nothing, so torch checks no overlap (an expanded x too).
@@ -762,23 +785,23 @@ class Tensor:
             )
         return result.to(dtype)
 
-    def add_(self, other, alpha=1) -> Tensor:
+    def add_(self, other: TensorLike, alpha: builtins.float = 1) -> Tensor:
         return self._inplace("add_", lambda s: self._same_dtype(_ew.add(s, other, alpha), "add_", "x = x + y"), other)
 
-    def sub_(self, other, alpha=1) -> Tensor:
+    def sub_(self, other: TensorLike, alpha: builtins.float = 1) -> Tensor:
         return self._inplace("sub_", lambda s: self._same_dtype(_ew.sub(s, other, alpha), "sub_", "x = x - y"), other)
 
-    def mul_(self, other) -> Tensor:
+    def mul_(self, other: TensorLike) -> Tensor:
         return self._inplace(
             "mul_", lambda s: self._same_dtype(s * other, "mul_", "x = x * y"), other, needs_self=_requires_grad(other)
         )
 
-    def div_(self, other) -> Tensor:
+    def div_(self, other: TensorLike) -> Tensor:
         return self._inplace(
             "div_", lambda s: self._same_dtype(s / other, "div_", "x = x / y"), other, needs_self=_requires_grad(other)
         )
 
-    def pow_(self, exponent) -> Tensor:
+    def pow_(self, exponent: TensorLike) -> Tensor:
         return self._inplace(
             "pow_",
             lambda s: self._same_dtype(s**exponent, "pow_", "x = x ** y"),
@@ -787,19 +810,19 @@ class Tensor:
             saves_result=_requires_grad(exponent),
         )
 
-    def clamp_(self, min=None, max=None) -> Tensor:
+    def clamp_(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
         return self._inplace(
             "clamp_", lambda s: self._same_dtype(_ew.clamp(s, min, max), "clamp_", "x = x.clamp(...)"), needs_self=True
         )
 
     clip_ = clamp_
 
-    def floor_divide_(self, other) -> Tensor:
+    def floor_divide_(self, other: TensorLike) -> Tensor:
         return self._inplace(
             "floor_divide_", lambda s: self._same_dtype(s // other, "floor_divide_", "x = x // y"), other
         )
 
-    def remainder_(self, other) -> Tensor:
+    def remainder_(self, other: TensorLike) -> Tensor:
         return self._inplace(
             "remainder_",
             lambda s: self._same_dtype(s % other, "remainder_", "x = x % y"),
@@ -831,11 +854,13 @@ class Tensor:
     def relu_(self) -> Tensor:
         return self._inplace("relu_", _ew.relu, saves_result=True)
 
-    def uniform_(self, a=0.0, b=1.0, generator=None) -> Tensor:
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, generator: Generator | None = None) -> Tensor:
         """Fill with U(a, b) from `generator` or the global generator (a jit replay draws anew)."""
         return self._write(_effects.draw(functools.partial(_uniform, a, b, self.shape), generator), "uniform_")
 
-    def normal_(self, mean=0.0, std=1.0, generator=None) -> Tensor:
+    def normal_(
+        self, mean: builtins.float = 0.0, std: builtins.float = 1.0, generator: Generator | None = None
+    ) -> Tensor:
         """Fill with N(mean, std^2) from `generator` or the global generator (a jit replay draws anew)."""
         return self._write(_effects.draw(functools.partial(_normal, mean, std, self.shape), generator), "normal_")
 
@@ -875,7 +900,7 @@ class Tensor:
 
     # ----- dtype conversion -----
 
-    def to(self, *args, **kwargs):
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """This tensor with another dtype (and device), as torch.Tensor.to.
 
         Forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)` (its dtype and
@@ -892,7 +917,7 @@ class Tensor:
             return _ew.cast(self, dtype)
         return _ew.clone(self) if copy else self
 
-    def cuda(self, device=None, non_blocking=False):
+    def cuda(self, device: Any | None = None, non_blocking: builtins.bool = False) -> Tensor:
         """Raises: chainrule has no GPU (it runs on the CPU with NumPy)."""
         raise _device._no_gpu(
             "Tensor.cuda",
@@ -903,57 +928,88 @@ class Tensor:
             else _device.device(device),
         )
 
-    def float(self):
+    def float(self) -> Tensor:
         return self.to(_dtypes.float32)
 
-    def double(self):
+    def double(self) -> Tensor:
         return self.to(_dtypes.float64)
 
-    def half(self):
+    def half(self) -> Tensor:
         return self.to(_dtypes.float16)
 
-    def long(self):
+    def long(self) -> Tensor:
         return self.to(_dtypes.int64)
 
-    def int(self):
+    def int(self) -> Tensor:
         return self.to(_dtypes.int32)
 
-    def bool(self):
+    def bool(self) -> Tensor:
         return self.to(_dtypes.bool)
 
-    def type(self, dtype=None):
+    def type(self, dtype: DTypeLike | str | None = None) -> str | Tensor:
         return str(self.dtype) if dtype is None else self.to(dtype)
 
-    def cpu(self):
+    def cpu(self) -> Tensor:
         return self
 
     # ----- new tensors like this one (dtype and device inherited) -----
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    def new_tensor(
+        self,
+        data: Any,
+        dtype: DTypeLike | None = None,
+        device: str | Device | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """A copy of `data` with this tensor's dtype unless `dtype` is given (torch.Tensor.new_tensor)."""
         return _creation.tensor(
             data, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
         )
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    def new_zeros(
+        self,
+        *size: builtins.int | Sequence[builtins.int],
+        dtype: DTypeLike | None = None,
+        device: str | Device | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """zeros(size) with this tensor's dtype unless `dtype` is given."""
         return _creation.zeros(
             *size, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
         )
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    def new_ones(
+        self,
+        *size: builtins.int | Sequence[builtins.int],
+        dtype: DTypeLike | None = None,
+        device: str | Device | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """ones(size) with this tensor's dtype unless `dtype` is given."""
         return _creation.ones(
             *size, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
         )
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    def new_empty(
+        self,
+        *size: builtins.int | Sequence[builtins.int],
+        dtype: DTypeLike | None = None,
+        device: str | Device | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """empty(size) with this tensor's dtype unless `dtype` is given."""
         return _creation.empty(
             *size, dtype=self._data.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad
         )
 
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    def new_full(
+        self,
+        size: Sequence[builtins.int],
+        fill_value: builtins.float | builtins.bool,
+        dtype: DTypeLike | None = None,
+        device: str | Device | None = None,
+        requires_grad: builtins.bool = False,
+    ) -> Tensor:
         """full(size, fill_value) with this tensor's dtype unless `dtype` is given."""
         return _creation.full(
             size,
@@ -1086,12 +1142,12 @@ class Tensor:
         return _shape.getitem(self, index)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         """All dimensions reversed (the matrix transpose for 2-D tensors)."""
         return _shape.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
 
     @property
-    def mT(self):
+    def mT(self) -> Tensor:
         """The last two dimensions swapped (batched matrix transpose)."""
         return _shape.transpose(self, -2, -1)
 
@@ -1197,5 +1253,17 @@ Tensor.grad = property(
     None,
     "The accumulated gradient (a Tensor of this tensor's shape and dtype) after backward, or None.",
 )
-Tensor.view_as = lambda self, other: _shape.view(self, other.shape)
-Tensor.reshape_as = lambda self, other: _shape.reshape(self, other.shape)
+
+
+def _view_as(self: Tensor, other: Tensor) -> Tensor:
+    """self.view(other.shape)."""
+    return _shape.view(self, other.shape)
+
+
+def _reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    """self.reshape(other.shape)."""
+    return _shape.reshape(self, other.shape)
+
+
+Tensor.view_as = _view_as
+Tensor.reshape_as = _reshape_as

@@ -233,6 +233,10 @@ def _generate_function(cls):
     fn.__name__ = fn.__qualname__ = apply_name
     fn.__module__ = cls.__module__
     fn.__doc__ = cls.__doc__
+    fn.__annotations__ = dict.fromkeys(fn.__code__.co_varnames[: fn.__code__.co_argcount], "TensorLike")
+    if cls.elementwise not in ("unary", "binary"):
+        fn.__annotations__.update(args="TensorLike", params="Any")
+    fn.__annotations__["return"] = "Tensor"
     module = sys.modules.get(cls.__module__)
     if module is not None:
         module.__dict__.setdefault(apply_name, fn)  # the defining module's name, for its own backward rules

@@ -9,6 +9,8 @@ names the op and shapes in a broadcast error, sums each gradient back to its inp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import _dtypes
@@ -16,6 +18,9 @@ from ..autograd.primitive import BinaryElementwise, Primitive, export, full_tang
 from ._util import as_array, broadcast_error, is_tensor, unbroadcast
 from .promotion import _FLOAT32, _FLOAT64, _check_fits, _ordered, _promote, _promote2, _refuse_bool, _to_dtype
 from .unary import _IEEE, Clamp, _plain, log
+
+if TYPE_CHECKING:
+    from .._typing import Tensor, TensorLike
 
 _Tensor = None  # set by tensor.py once Tensor exists: the same-dtype fast tests compare types with it
 
@@ -282,7 +287,7 @@ def _refill(arrays, template):
 
 
 @export(Clamp, ClampTensor, method=("clamp", "clip"), torch_kwargs="out")
-def clamp(x, min=None, max=None):
+def clamp(x: TensorLike, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
     """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
 
     x and the bounds are promoted together, as in torch.clamp: an int tensor clamped at 2.5
@@ -318,7 +323,7 @@ export(Clamp, ClampTensor, name="clip", torch_kwargs="out")(clamp)
 
 
 @export(Add, method=True, torch_kwargs="out")
-def add(x, y, alpha=1):
+def add(x: TensorLike, y: TensorLike, alpha: float = 1) -> Tensor:
     """x + alpha * y, broadcasting."""
     if alpha != 1:
         y = mul(y, alpha)
@@ -329,7 +334,7 @@ def add(x, y, alpha=1):
 
 
 @export(Sub, method=True, torch_kwargs="out")
-def sub(x, y, alpha=1):
+def sub(x: TensorLike, y: TensorLike, alpha: float = 1) -> Tensor:
     """x - alpha * y, broadcasting. Refused for bool operands, as in PyTorch."""
     if alpha != 1:
         y = mul(y, alpha)
@@ -346,7 +351,7 @@ def sub(x, y, alpha=1):
 
 
 @export(Mul, method=True, torch_kwargs="out")
-def mul(x, y):
+def mul(x: TensorLike, y: TensorLike) -> Tensor:
     """x * y, broadcasting, in the operands' PyTorch result dtype."""
     if not (type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype):
         x, y = _promote2("mul", x, y)
@@ -354,7 +359,7 @@ def mul(x, y):
 
 
 @export(Div, method=True, torch_kwargs="out")
-def div(x, y):
+def div(x: TensorLike, y: TensorLike) -> Tensor:
     """True division x / y; integer and bool operands give the default floating dtype (as torch)."""
     if type(x) is type(y) is _Tensor and (
         x._data.dtype is y._data.dtype is _FLOAT32 or x._data.dtype is y._data.dtype is _FLOAT64
@@ -370,7 +375,7 @@ def div(x, y):
 
 
 @export(Pow, method=True, torch_kwargs="out")
-def pow(x, y):
+def pow(x: TensorLike, y: TensorLike) -> Tensor:
     """x ** y; either may be a tensor (d/dy a^y = a^y ln a)."""
     px, py = _promote2("pow", x, y)
     kind = as_array(px).dtype.kind if is_tensor(px) else as_array(py).dtype.kind if is_tensor(py) else "f"
@@ -413,7 +418,7 @@ def _truncated_int_power(a, b):
 
 
 @export(Maximum, method=True, torch_kwargs="out")
-def maximum(x, y):
+def maximum(x: TensorLike, y: TensorLike) -> Tensor:
     """Elementwise max; ties split the gradient evenly; NaN propagates."""
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
         return Maximum.apply(x, y)
@@ -421,7 +426,7 @@ def maximum(x, y):
 
 
 @export(Minimum, method=True, torch_kwargs="out")
-def minimum(x, y):
+def minimum(x: TensorLike, y: TensorLike) -> Tensor:
     """Elementwise min; ties split the gradient evenly; NaN propagates."""
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
         return Minimum.apply(x, y)
@@ -429,7 +434,7 @@ def minimum(x, y):
 
 
 @export(Where, method=True, torch_kwargs="out")
-def where(condition, x, y):
+def where(condition: TensorLike, x: TensorLike, y: TensorLike) -> Tensor:
     """x where condition holds, else y (broadcasting). No gradient leaks to the branch not taken.
 
     x and y are promoted together as in torch.where (a float64 0-d tensor does not widen a

@@ -5,12 +5,17 @@ differentiable (the op table's coverage test leaves them out).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..autograd.primitive import export
 from ._util import as_array, is_tensor
 from .promotion import _FLOAT32, _ordered, _promote2, _refuse_bool, _refuse_integer_zero
 from .unary import _IEEE, _plain
+
+if TYPE_CHECKING:
+    from .._typing import Tensor, TensorLike
 
 _Tensor = None  # set by tensor.py once Tensor exists: the same-dtype fast tests compare types with it
 
@@ -19,69 +24,69 @@ _Tensor = None  # set by tensor.py once Tensor exists: the same-dtype fast tests
 
 
 @export(differentiable=False, torch_kwargs="out")
-def eq(x, y):
+def eq(x: TensorLike, y: TensorLike) -> Tensor:
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype:
         return _plain(np.equal, x, y)
     return _plain(np.equal, *_promote2("eq", x, y))
 
 
 @export(differentiable=False, torch_kwargs="out")
-def ne(x, y):
+def ne(x: TensorLike, y: TensorLike) -> Tensor:
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype:
         return _plain(np.not_equal, x, y)
     return _plain(np.not_equal, *_promote2("ne", x, y))
 
 
 @export(differentiable=False, torch_kwargs="out")
-def lt(x, y):
+def lt(x: TensorLike, y: TensorLike) -> Tensor:
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
         return _plain(np.less, x, y)
     return _plain(np.less, *_ordered("lt", *_promote2("lt", x, y)))
 
 
 @export(differentiable=False, torch_kwargs="out")
-def le(x, y):
+def le(x: TensorLike, y: TensorLike) -> Tensor:
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
         return _plain(np.less_equal, x, y)
     return _plain(np.less_equal, *_ordered("le", *_promote2("le", x, y)))
 
 
 @export(differentiable=False, torch_kwargs="out")
-def gt(x, y):
+def gt(x: TensorLike, y: TensorLike) -> Tensor:
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
         return _plain(np.greater, x, y)
     return _plain(np.greater, *_ordered("gt", *_promote2("gt", x, y)))
 
 
 @export(differentiable=False, torch_kwargs="out")
-def ge(x, y):
+def ge(x: TensorLike, y: TensorLike) -> Tensor:
     if type(x) is type(y) is _Tensor and x._data.dtype is y._data.dtype is _FLOAT32:
         return _plain(np.greater_equal, x, y)
     return _plain(np.greater_equal, *_ordered("ge", *_promote2("ge", x, y)))
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def logical_not(x):
+def logical_not(x: TensorLike) -> Tensor:
     return _plain(np.logical_not, x)
 
 
 @export(differentiable=False, torch_kwargs="out")
-def logical_and(x, y):
+def logical_and(x: TensorLike, y: TensorLike) -> Tensor:
     return _plain(np.logical_and, x, y)
 
 
 @export(differentiable=False, torch_kwargs="out")
-def logical_or(x, y):
+def logical_or(x: TensorLike, y: TensorLike) -> Tensor:
     return _plain(np.logical_or, x, y)
 
 
 @export(differentiable=False, namespaces=())
-def logical_xor(x, y):
+def logical_xor(x: TensorLike, y: TensorLike) -> Tensor:
     return _plain(np.logical_xor, x, y)
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def sign(x):
+def sign(x: TensorLike) -> Tensor:
     """-1, 0 or 1 by the sign of x; 0 at NaN, as torch.sign (NumPy's sign gives NaN)."""
     return _plain(_sign, x)
 
@@ -92,33 +97,33 @@ def _sign(a):
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def floor(x):
+def floor(x: TensorLike) -> Tensor:
     return _plain(np.floor, x)
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def ceil(x):
+def ceil(x: TensorLike) -> Tensor:
     return _plain(np.ceil, x)
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def round(x, decimals=0):
+def round(x: TensorLike, decimals: int = 0) -> Tensor:
     return _plain(lambda a: np.round(a, decimals), x)
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def trunc(x):
+def trunc(x: TensorLike) -> Tensor:
     return _plain(np.trunc, x)
 
 
 @export(differentiable=False, namespaces=())
-def floor_divide(x, y):
+def floor_divide(x: TensorLike, y: TensorLike) -> Tensor:
     """x // y rounded toward -inf, in the operands' result dtype; integer division by zero raises."""
     return _division_without_gradient("floor_divide", np.floor_divide, x, y)
 
 
 @export(differentiable=False, namespaces=())
-def remainder(x, y):
+def remainder(x: TensorLike, y: TensorLike) -> Tensor:
     """x mod y with the sign of y (Python's %), in the operands' result dtype."""
     return _division_without_gradient("remainder", np.remainder, x, y)
 
@@ -134,25 +139,25 @@ def _division_without_gradient(op, ufunc, x, y):
 
 
 @export(differentiable=False, method=True, torch_kwargs="no_out")
-def isnan(x):
+def isnan(x: TensorLike) -> Tensor:
     return _plain(np.isnan, x)
 
 
 @export(differentiable=False, method=True, torch_kwargs="no_out")
-def isinf(x):
+def isinf(x: TensorLike) -> Tensor:
     return _plain(np.isinf, x)
 
 
 @export(differentiable=False, method=True, torch_kwargs="no_out")
-def isfinite(x):
+def isfinite(x: TensorLike) -> Tensor:
     return _plain(np.isfinite, x)
 
 
 @export(differentiable=False)
-def allclose(x, y, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+def allclose(x: TensorLike, y: TensorLike, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
     return bool(np.allclose(as_array(x), as_array(y), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 @export(differentiable=False)
-def equal(x, y) -> bool:
+def equal(x: TensorLike, y: TensorLike) -> bool:
     return bool(np.array_equal(as_array(x), as_array(y)))

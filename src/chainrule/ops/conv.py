@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -24,6 +25,11 @@ from ..autograd.primitive import Primitive, export
 from ._util import ArgumentError, as_array
 from .elementwise import _plain
 from .shape import Getitem, reshape
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._typing import Tensor, TensorLike
 
 
 def _sum_present(terms, ctx):
@@ -411,7 +417,15 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
 
 
 @export(namespaces=("nn.functional",))
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv1d(
+    input: TensorLike,
+    weight: TensorLike | None,
+    bias: TensorLike | None = None,
+    stride: int | Sequence[int] | None = 1,
+    padding: int | Sequence[int] | str = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+) -> Tensor:
     """1-D cross-correlation, as torch.nn.functional.conv1d.
 
     input (N, C_in, L), weight (C_out, C_in/groups, K), bias (C_out,) -> (N, C_out, L_out) with
@@ -421,7 +435,15 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @export(namespaces=("nn.functional",))
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(
+    input: TensorLike,
+    weight: TensorLike | None,
+    bias: TensorLike | None = None,
+    stride: int | Sequence[int] | None = 1,
+    padding: int | Sequence[int] | str = 0,
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+) -> Tensor:
     """2-D cross-correlation, as torch.nn.functional.conv2d: (N, C_in, H, W) -> (N, C_out, H_out, W_out).
 
     Example:
@@ -470,7 +492,16 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
 
 
 @export(namespaces=("nn.functional",))
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose1d(
+    input: TensorLike,
+    weight: TensorLike | None,
+    bias: TensorLike | None = None,
+    stride: int | Sequence[int] | None = 1,
+    padding: int | Sequence[int] | str = 0,
+    output_padding: int | Sequence[int] = 0,
+    groups: int = 1,
+    dilation: int | Sequence[int] = 1,
+) -> Tensor:
     """The transposed 1-D convolution (the gradient of conv1d with respect to its input)."""
     return _conv_transpose(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
@@ -478,7 +509,16 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 @export(namespaces=("nn.functional",))
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d(
+    input: TensorLike,
+    weight: TensorLike | None,
+    bias: TensorLike | None = None,
+    stride: int | Sequence[int] | None = 1,
+    padding: int | Sequence[int] | str = 0,
+    output_padding: int | Sequence[int] = 0,
+    groups: int = 1,
+    dilation: int | Sequence[int] = 1,
+) -> Tensor:
     """The transposed 2-D convolution (the gradient of conv2d with respect to its input)."""
     return _conv_transpose(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
@@ -586,13 +626,29 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
 
 
 @export(namespaces=("nn.functional",))
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool1d(
+    input: TensorLike,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] | str = 0,
+    dilation: int | Sequence[int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over each window of `kernel_size` (stride defaults to kernel_size), as torch."""
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
 
 
 @export(namespaces=("nn.functional",))
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool2d(
+    input: TensorLike,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] | str = 0,
+    dilation: int | Sequence[int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over each kernel_size window of (N, C, H, W) (stride defaults to kernel_size), as torch."""
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
 
@@ -629,15 +685,28 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
 
 
 @export(namespaces=("nn.functional",))
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool1d(
+    input: TensorLike,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] | str = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
     """Mean over each window of `kernel_size` (stride defaults to kernel_size), as torch."""
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
 
 
 @export(namespaces=("nn.functional",))
 def avg_pool2d(
-    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
-):
+    input: TensorLike,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: int | Sequence[int] | str = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
     """Mean over each kernel_size window of (N, C, H, W) (stride defaults to kernel_size), as torch."""
     return _avg_pool(
         input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2, "avg_pool2d"

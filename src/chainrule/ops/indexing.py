@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import builtins
 import operator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd.primitive import Primitive
 from ..autograd.views import make_view
 from ._util import as_array, is_tensor, unbroadcast
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import Tensor, TensorLike
 
 # ----- indexing -----
 #
@@ -383,7 +389,7 @@ def _plain_basic(item):
     return t is int or item is None or t is slice and (item.step is None or type(item.step) is int and item.step > 0)
 
 
-def normalize_index(index, shape, op="getitem"):
+def normalize_index(index: Any, shape: tuple[int, ...], op: str = "getitem") -> tuple[Any, Any]:
     """A user's index as PyTorch reads it, in the (basic, advanced) form the indexing primitives take.
 
     PyTorch applies ints, slices, None and Ellipsis first, one dimension after another, and
@@ -449,7 +455,7 @@ def _index_shape(shape, index, advanced, op):
     return _select(dummy, index, advanced, op).shape
 
 
-def getitem(x, index):
+def getitem(x: TensorLike, index: Any) -> Tensor:
     """x[index] with PyTorch's indexing rules (see normalize_index), differentiable; the backward
     adds up repeated indices.
 
@@ -462,7 +468,7 @@ def getitem(x, index):
     return Getitem.apply(x, basic=basic, index=advanced)
 
 
-def getitem_basic(x, basic):
+def getitem_basic(x: TensorLike, basic: Any) -> Tensor:
     """x[basic] for a normalized basic index (ints, slices, None): a view of x."""
     # Getitem gets the index as given (a jit trace follows 0-d index tensors); the view's chain
     # keeps the ints they stood for.
@@ -528,7 +534,7 @@ def _setitem_value(x_dtype, target_shape, value, advanced, op):
     return value if stripped == shape else reshape(value, stripped)
 
 
-def setitem_parts(x, index, value, op="__setitem__"):
+def setitem_parts(x: TensorLike, index: Any, value: Any, op: str = "__setitem__") -> tuple[Any, Any, Any] | None:
     """(basic, advanced, value) for x[index] = value: which elements, and the value prepared as PyTorch does.
 
     None for x[False] = value, which PyTorch skips whatever the value's shape.
@@ -541,7 +547,7 @@ def setitem_parts(x, index, value, op="__setitem__"):
     return basic, advanced, _setitem_value(data.dtype, target, value, advanced, op)
 
 
-def write_index(array, basic, advanced, value):
+def write_index(array: np.ndarray, basic: Any, advanced: Any, value: Any) -> None:
     """array[basic][advanced] = value in place (no graph): the plain path of __setitem__."""
     try:
         view = array[_concrete(basic) + (Ellipsis,)]
@@ -553,7 +559,7 @@ def write_index(array, basic, advanced, value):
         raise _index_error(err, "__setitem__", array.shape, basic, advanced) from None
 
 
-def copy_slices(base, value, pos):
+def copy_slices(base: Tensor, value: Tensor, pos: np.ndarray) -> Tensor:
     """base with the view elements at flat positions `pos` replaced by value (differentiable in both)."""
     return CopySlices.apply(base, value, pos=pos)
 

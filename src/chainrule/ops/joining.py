@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import builtins
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd.primitive import Primitive, export
 from ._util import as_array, normalize_axes
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._typing import Dim, Tensor, TensorLike
 
 
 class Cat(Primitive):
@@ -62,7 +68,7 @@ class Pad(Primitive):
 
 
 @export("Cat", torch_kwargs="out")
-def cat(tensors, dim=0, *, axis=None):
+def cat(tensors: Sequence[TensorLike], dim: Dim = 0, *, axis: Dim | None = None) -> Tensor:
     """Join tensors along an existing dimension.
 
     Example:
@@ -98,7 +104,7 @@ concatenate = cat
 
 
 @export("Cat", torch_kwargs="out")
-def stack(tensors, dim=0, *, axis=None):
+def stack(tensors: Sequence[TensorLike], dim: Dim = 0, *, axis: Dim | None = None) -> Tensor:
     """Join tensors along a new dimension."""
     dim = dim if axis is None else axis
     tensors = list(tensors)
@@ -111,7 +117,7 @@ def stack(tensors, dim=0, *, axis=None):
 
 
 @export(method=True)
-def split(x, split_size_or_sections, dim=0):
+def split(x: TensorLike, split_size_or_sections: int | Sequence[int], dim: Dim = 0) -> tuple[Tensor, ...]:
     """Split into pieces of a given size (int) or of the given sizes (list), as torch.split."""
     size = np.shape(as_array(x))[dim]
     if isinstance(split_size_or_sections, (int, np.integer)):
@@ -148,7 +154,7 @@ def _multi_output_view(piece, op):
 
 
 @export(method=True)
-def chunk(x, chunks, dim=0):
+def chunk(x: TensorLike, chunks: int, dim: Dim = 0) -> tuple[Tensor, ...]:
     """Split into `chunks` pieces of (nearly) equal size, as torch.chunk."""
     if int(chunks) <= 0:
         raise RuntimeError(f"chunk: chunks must be greater than 0, got {chunks}; it is the number of pieces.")
@@ -160,7 +166,7 @@ def chunk(x, chunks, dim=0):
 
 
 @export(method=True)
-def unbind(x, dim=0):
+def unbind(x: TensorLike, dim: Dim = 0) -> tuple[Tensor, ...]:
     """The slices along `dim`, each without that dimension (views of x, as torch.unbind)."""
     ndim = np.ndim(as_array(x))
     dim = normalize_axes(dim, ndim, "unbind")[0]
@@ -169,7 +175,7 @@ def unbind(x, dim=0):
 
 
 @export("Pad", namespaces=("chainrule", "nn.functional"))
-def pad(x, pad, mode="constant", value=0.0):
+def pad(x: TensorLike, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
     """Constant padding, torch.nn.functional.pad style: (left, right) for the last dim, then the one before..."""
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant' is")
@@ -187,7 +193,7 @@ def pad(x, pad, mode="constant", value=0.0):
 
 
 @export(method=True)
-def repeat(x, *sizes):
+def repeat(x: TensorLike, *sizes: int | Sequence[int]) -> Tensor:
     """Tile x: repeat it sizes[i] times along each dimension (torch.repeat)."""
     sizes = _shape_arg(sizes, "repeat")
     shape = np.shape(as_array(x))

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd.primitive import Primitive, export, full_tangent
 from ._util import as_array, unbroadcast
 from .shape import transpose
+
+if TYPE_CHECKING:
+    from .._typing import Tensor, TensorLike
 
 
 class Matmul(Primitive):
@@ -72,7 +76,7 @@ class Matmul(Primitive):
 
 
 @export("Matmul", method=("matmul", "mm"), torch_kwargs="out")
-def matmul(x, y):
+def matmul(x: TensorLike, y: TensorLike) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics: 1-D, 2-D and batched (broadcasting) operands.
 
     Example:
@@ -93,7 +97,7 @@ def matmul(x, y):
 
 
 @export("Matmul", method=True, torch_kwargs="out")
-def dot(x, y):
+def dot(x: TensorLike, y: TensorLike) -> Tensor:
     """Inner product of two 1-D tensors."""
     if np.ndim(as_array(x)) != 1 or np.ndim(as_array(y)) != 1:
         raise RuntimeError(f"dot: expects 1-D tensors, got shapes {np.shape(as_array(x))} and {np.shape(as_array(y))}")
@@ -101,7 +105,7 @@ def dot(x, y):
 
 
 @export("Matmul", torch_kwargs="out")
-def outer(x, y):
+def outer(x: TensorLike, y: TensorLike) -> Tensor:
     """Outer product x y^T of two 1-D tensors."""
     if np.ndim(as_array(x)) != 1 or np.ndim(as_array(y)) != 1:
         raise RuntimeError(
@@ -161,7 +165,7 @@ class Linear(Primitive):
 
 
 @export(namespaces=("nn.functional",))
-def linear(x, weight, bias=None):
+def linear(x: TensorLike, weight: TensorLike | None, bias: TensorLike | None = None) -> Tensor:
     """x W^T + b, as torch.nn.functional.linear (x: (..., in), W: (out, in), b: (out,))."""
     xs, ws = np.shape(as_array(x)), np.shape(as_array(weight))
     if len(ws) != 2:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import accumulate_half_in_float32
 from .reduce import sum as _sum
 from .shape import getitem
+
+if TYPE_CHECKING:
+    from .._typing import Tensor, TensorLike
 
 
 def _axis(dim, ndim, op):
@@ -271,7 +275,7 @@ class BinaryCrossEntropy(Primitive):
 
 @export("Softmax", method=True, namespaces=("chainrule", "nn.functional"))
 @accumulate_half_in_float32
-def softmax(x, dim=None, *, axis=None):
+def softmax(x: TensorLike, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along `dim`, finite for any finite input (even +-1000).
 
     Example:
@@ -283,14 +287,14 @@ def softmax(x, dim=None, *, axis=None):
 
 @export("LogSoftmax", method=True, namespaces=("chainrule", "nn.functional"))
 @accumulate_half_in_float32
-def log_softmax(x, dim=None, *, axis=None):
+def log_softmax(x: TensorLike, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """x - logsumexp(x) along `dim`: the stable log of softmax (never log(softmax(x)))."""
     dim = axis if axis is not None else dim
     return LogSoftmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "log_softmax"))
 
 
 @export(differentiable=False, namespaces=("chainrule", "nn.functional"))
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: TensorLike, num_classes: int = -1) -> Tensor:
     """Integer labels (any shape) to one-hot vectors of int64 in a new last dimension.
 
     num_classes=-1 takes max(labels) + 1. The result is built by writing ones into zeros, so its
@@ -389,7 +393,13 @@ def _check_class_weight(op, weight, classes):
 
 
 @export(namespaces=())  # nn.functional wraps it with torch's legacy flags
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(
+    input: TensorLike,
+    target: TensorLike,
+    weight: TensorLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood: -input[n, target[n]] (input holds log-probabilities), as torch.
 
     With `weight`, each sample is weighted by weight[target[n]], and 'mean' divides by
@@ -420,7 +430,14 @@ def _class_weight_along(weight, shape, class_dim):
 
 
 @export(namespaces=())  # nn.functional wraps it with torch's legacy flags
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input: TensorLike,
+    target: TensorLike,
+    weight: TensorLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross-entropy from logits, as torch.nn.functional.cross_entropy.
 
     `input` is (N, C) (or (C,), or (N, C, d1, ...)) unnormalized logits; `target` is class
@@ -494,7 +511,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 @export(namespaces=())  # nn.functional wraps it with torch's legacy flags
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: TensorLike, target: TensorLike, reduction: str = "mean") -> Tensor:
     """Mean squared error: mean((input - target)^2)."""
     _check_same_shape("mse_loss", input, target)
     diff = input - target
@@ -502,7 +519,7 @@ def mse_loss(input, target, reduction="mean"):
 
 
 @export(namespaces=())  # nn.functional wraps it with torch's legacy flags
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input: TensorLike, target: TensorLike, reduction: str = "mean") -> Tensor:
     """Mean absolute error: mean(|input - target|)."""
     from .elementwise import abs as _abs
 
@@ -536,7 +553,9 @@ def _check_weight_shape(op, name, weight, shape):
 
 
 @export(namespaces=())  # nn.functional wraps it with torch's legacy flags
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(
+    input: TensorLike, target: TensorLike, weight: TensorLike | None = None, reduction: str = "mean"
+) -> Tensor:
     """-(t ln p + (1 - t) ln(1 - p)) on probabilities p, logs clamped at -100 (as PyTorch)."""
     _check_same_shape("binary_cross_entropy", input, target)
     _check_weight_shape("binary_cross_entropy", "weight", weight, np.shape(as_array(input)))
@@ -553,7 +572,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 @export(namespaces=())  # nn.functional wraps it with torch's legacy flags
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: TensorLike,
+    target: TensorLike,
+    weight: TensorLike | None = None,
+    reduction: str = "mean",
+    pos_weight: TensorLike | None = None,
+) -> Tensor:
     """BCE on logits z: (1 - t) z + (1 + (w_pos - 1) t) softplus(-z), finite at any z.
 
     Without pos_weight this is softplus(z) - t z; its gradient is sigmoid(z) - t.

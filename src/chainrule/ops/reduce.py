@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,11 @@ from ..autograd.primitive import Primitive, export
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
 from .elementwise import _plain, exp, sign, where
 from .shape import broadcast_to, permute
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._typing import Dim, DTypeLike, Tensor, TensorLike
 
 
 def _ones_tensor(ones):
@@ -320,7 +326,7 @@ class Norm2(Primitive):
 _HALF = np.dtype(np.float16)
 
 
-def accumulate_half_in_float32(fn):
+def accumulate_half_in_float32(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """Run a reduction on a float16 input in float32 and return float16, as PyTorch accumulates.
 
     NumPy would add float16 numbers in float16: the sum of 60000 and 60000 overflows to inf
@@ -341,7 +347,15 @@ def accumulate_half_in_float32(fn):
 
 
 @export("Sum", method=True, torch_kwargs="out")
-def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+def sum(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+    dtype: DTypeLike | None = None,
+) -> Tensor:
     """Sum over `dim` (all by default); float16 accumulates in float32, as in PyTorch.
 
     Example:
@@ -365,7 +379,15 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
 
 @export("Sum", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
-def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+def mean(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+    dtype: DTypeLike | None = None,
+) -> Tensor:
     """Arithmetic mean over `dim` (all by default): sum / count."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "mean")
     arr = as_array(x)
@@ -381,21 +403,42 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
 
 @export("Prod", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
-def prod(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def prod(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Product over `dim` (all by default); the gradient is exact even with zeros."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "prod")
     return Prod.apply(x, axis=dim, keepdims=keepdim)
 
 
 @export("Extremum", method=True, torch_kwargs="out")
-def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def amax(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Largest value over `dim`; ties share the gradient evenly."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "amax")
     return Extremum.apply(x, axis=dim, keepdims=keepdim, largest=True)
 
 
 @export("Extremum", method=True, torch_kwargs="out")
-def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def amin(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Smallest value over `dim`; ties share the gradient evenly."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "amin")
     return Extremum.apply(x, axis=dim, keepdims=keepdim, largest=False)
@@ -422,7 +465,7 @@ def _extremum_with_indices(x, dim, keepdim, largest):
 
 
 @export("Getitem", method=True)
-def topk(x, k, dim=-1, largest=True, sorted=True):
+def topk(x: TensorLike, k: int, dim: Dim = -1, largest: bool = True, sorted: bool = True) -> tuple[Tensor, Tensor]:
     """As torch.topk: the k largest (or smallest) entries along ``dim`` and their indices.
 
     Returns (values, indices) with values = gather(x, dim, indices), so the gradient flows to
@@ -457,7 +500,14 @@ def _topk_indices(array, k, axis, largest):
 
 
 @export("Extremum", method=True)
-def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def max(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """As torch.max: the largest value, or (values, indices) along `dim`, or maximum(x, other).
 
     Along a dim, the gradient goes to the index returned (PyTorch's rule); over the
@@ -475,7 +525,14 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 @export("Extremum", method=True)
-def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def min(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """As torch.min: the smallest value, or (values, indices) along `dim`, or minimum(x, other)."""
     if is_tensor(dim) or isinstance(dim, np.ndarray):
         from .elementwise import minimum
@@ -490,7 +547,14 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 @export("LogSumExp", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
-def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def logsumexp(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """ln sum exp(x) over `dim`, computed stably (finite at inputs of +-1000)."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "logsumexp")
     return LogSumExp.apply(x, axis=dim, keepdims=keepdim)
@@ -498,7 +562,16 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 @export("Sum", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
-def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+def var(
+    x: TensorLike,
+    dim: Dim | None = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Variance over `dim`: sum (x - mean)^2 / (N - correction); correction=1 by default (PyTorch)."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "var")
     if correction is None:
@@ -512,14 +585,31 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None
 
 @export("Sum", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
-def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+def std(
+    x: TensorLike,
+    dim: Dim | None = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Standard deviation: sqrt(var(x)); its gradient for a constant slice is 0, as in PyTorch."""
     return SafeSqrt.apply(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
 
 
 @export("Norm2", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
-def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
+def norm(
+    x: TensorLike,
+    p: float | str | None = "fro",
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Vector p-norm over `dim` (all entries by default): p = 2 ('fro'), 1, inf, -inf, 0 (count of nonzeros)
     or any p > 0.
 
@@ -560,7 +650,14 @@ def _check_nonempty(op, x, dim):
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def argmax(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Index of the largest value (over the flattened tensor when dim is None). No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmax")
     _check_nonempty("argmax", x, dim)
@@ -568,7 +665,14 @@ def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def argmin(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     """Index of the smallest value. No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmin")
     _check_nonempty("argmin", x, dim)
@@ -576,12 +680,26 @@ def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def all(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def all(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "all")
     return _plain(lambda a: np.all(a, axis=dim, keepdims=keepdim), x)
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
-def any(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def any(
+    x: TensorLike,
+    dim: Dim | None = None,
+    keepdim: bool = False,
+    *,
+    axis: Dim | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "any")
     return _plain(lambda a: np.any(a, axis=dim, keepdims=keepdim), x)

@@ -4,11 +4,15 @@ scatter, scatter_add, gather (and their in-place forms), built on the indexing p
 from __future__ import annotations
 
 import builtins
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd.primitive import export
 from ._util import as_array, is_tensor, normalize_axes
+
+if TYPE_CHECKING:
+    from .._typing import Tensor, TensorLike
 
 
 def _index_tensors(indices, op):
@@ -27,7 +31,9 @@ def _index_tensors(indices, op):
 
 
 @export(method=True)
-def index_put(input, indices, values, accumulate=False):
+def index_put(
+    input: TensorLike, indices: tuple[TensorLike | None, ...], values: TensorLike, accumulate: bool = False
+) -> Tensor:
     """A copy of input with input[indices] = values (torch.index_put); with accumulate=True the
     values are added, and repeated indices add up. `indices` is a tuple of integer or boolean
     tensors, one per leading dimension; values must have input's dtype and broadcast to the
@@ -51,7 +57,9 @@ def index_put(input, indices, values, accumulate=False):
 
 
 @export(method=True, namespaces=())
-def index_put_(input, indices, values, accumulate=False):
+def index_put_(
+    input: TensorLike, indices: tuple[TensorLike | None, ...], values: TensorLike, accumulate: bool = False
+) -> Tensor:
     """In place: input[indices] = values (or += with accumulate=True); see index_put."""
     return input._rebase(index_put(input, indices, values, accumulate), "index_put_")
 
@@ -79,7 +87,7 @@ def _check_bounds(a, size, dim, op, error=RuntimeError):
 
 
 @export(method=True)
-def index_select(input, dim, index):
+def index_select(input: TensorLike, dim: int, index: TensorLike) -> Tensor:
     """The entries of input at positions `index` (a 1-D integer tensor) along `dim` (torch.index_select).
 
     y = input[..., index, ...];  dy/dinput: g added back at those positions (repeats add up).
@@ -119,7 +127,7 @@ def _fill_value(input, value, op):
 
 
 @export(method=True)
-def masked_fill(input, mask, value):
+def masked_fill(input: TensorLike, mask: TensorLike, value: TensorLike) -> Tensor:
     """input with `value` where mask is True (torch.masked_fill); mask is a bool tensor that
     broadcasts with input, value a number or a 0-d tensor (it gets the sum of g over the mask).
 
@@ -140,7 +148,7 @@ def masked_fill(input, mask, value):
 
 
 @export(method=True, namespaces=())
-def masked_fill_(input, mask, value):
+def masked_fill_(input: TensorLike, mask: TensorLike, value: TensorLike) -> Tensor:
     """In place: input[mask] = value, the mask broadcasting to input's shape; see masked_fill."""
     return input._rebase(masked_fill(input, mask, value), "masked_fill_")
 
@@ -231,7 +239,15 @@ def _wrap_like(x, array):
 
 
 @export(method=True)
-def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+def scatter(
+    input: TensorLike,
+    dim: int,
+    index: TensorLike,
+    src: TensorLike | None = None,
+    value: TensorLike | None = None,
+    *,
+    reduce: str | None = None,
+) -> Tensor:
     """A copy of input with values written at `index` along `dim` (torch.scatter): for dim=1,
     out[i][index[i][j]] = src[i][j] (or = value). With repeated targets the last write wins.
     reduce='add' adds instead (as scatter_add), 'multiply' multiplies (no gradient, as in PyTorch).
@@ -246,13 +262,21 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 
 @export(method=True, namespaces=())
-def scatter_(input, dim, index, src=None, value=None, *, reduce=None):
+def scatter_(
+    input: TensorLike,
+    dim: int,
+    index: TensorLike,
+    src: TensorLike | None = None,
+    value: TensorLike | None = None,
+    *,
+    reduce: str | None = None,
+) -> Tensor:
     """In place: see scatter."""
     return input._rebase(scatter(input, dim, index, src, value, reduce=reduce), "scatter_")
 
 
 @export(method=True)
-def scatter_add(input, dim, index, src):
+def scatter_add(input: TensorLike, dim: int, index: TensorLike, src: TensorLike) -> Tensor:
     """A copy of input with src added at `index` along `dim` (torch.scatter_add): for dim=1,
     out[i][index[i][j]] += src[i][j], repeated targets adding up.
 
@@ -264,13 +288,13 @@ def scatter_add(input, dim, index, src):
 
 
 @export(method=True, namespaces=())
-def scatter_add_(input, dim, index, src):
+def scatter_add_(input: TensorLike, dim: int, index: TensorLike, src: TensorLike) -> Tensor:
     """In place: see scatter_add."""
     return input._rebase(scatter_add(input, dim, index, src), "scatter_add_")
 
 
 @export(method=True)
-def index_add(input, dim, index, source, *, alpha=1):
+def index_add(input: TensorLike, dim: int, index: TensorLike, source: TensorLike, *, alpha: float = 1) -> Tensor:
     """A copy of input with alpha * source added at positions `index` along `dim` (torch.index_add);
     repeated indices add up.   dout/dinput: g;  dout/dsource: alpha * g at those positions.
 
@@ -314,13 +338,13 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 
 @export(method=True, namespaces=())
-def index_add_(input, dim, index, source, *, alpha=1):
+def index_add_(input: TensorLike, dim: int, index: TensorLike, source: TensorLike, *, alpha: float = 1) -> Tensor:
     """In place: see index_add."""
     return input._rebase(index_add(input, dim, index, source, alpha=alpha), "index_add_")
 
 
 @export(method=True)
-def gather(input, dim, index):
+def gather(input: TensorLike, dim: int, index: TensorLike) -> Tensor:
     """out[i][j] = input[index[i][j]][j] for dim=0 (torch.gather), built on getitem.
 
     As in PyTorch, index has input's number of dimensions, is no larger than input apart from
@@ -331,7 +355,7 @@ def gather(input, dim, index):
     return reshape(out, ()) if np.ndim(as_array(input)) == 0 else out
 
 
-def take_along_dim(x, indices, dim):
+def take_along_dim(x: TensorLike, indices: TensorLike, dim: int | None) -> Tensor:
     return gather(x, dim, indices)
 
 

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd import effects as _effects
 from ..autograd.primitive import UnaryElementwise, export
 from ._util import as_array, broadcast_error, is_tensor
+
+if TYPE_CHECKING:
+    from .._typing import DTypeLike, Tensor, TensorLike
 
 # Python floats, not NumPy float64 scalars: NumPy 2 would let those upcast float32 arrays.
 # IEEE results (log 0 = -inf, 1/0 = inf, exp 1000 = inf) are what NumPy and PyTorch return;
@@ -487,61 +491,61 @@ _CR_F = ("chainrule", "nn.functional")
 
 
 @export(Log, method=True, torch_kwargs="out")
-def log2(x):
+def log2(x: TensorLike) -> Tensor:
     """Base-2 logarithm, ln(x) / ln 2."""
     return Log.apply(x) * _INV_LN2
 
 
 @export(Log, method=True, torch_kwargs="out")
-def log10(x):
+def log10(x: TensorLike) -> Tensor:
     """Base-10 logarithm, ln(x) / ln 10."""
     return Log.apply(x) * _INV_LN10
 
 
 @export(Sqrt, method=True, torch_kwargs="out")
-def rsqrt(x):
+def rsqrt(x: TensorLike) -> Tensor:
     """1 / sqrt(x)."""
     return 1.0 / Sqrt.apply(x)
 
 
 @export("Mul", method=True, torch_kwargs="out")
-def square(x):
+def square(x: TensorLike) -> Tensor:
     """x * x."""
     return _binary.Mul.apply(x, x)
 
 
 @export("Div", method=True, torch_kwargs="out")
-def reciprocal(x):
+def reciprocal(x: TensorLike) -> Tensor:
     """1 / x."""
     return _binary.Div.apply(1.0, x)
 
 
 @export(Softplus, namespaces=_CR_F)
-def softplus(x, beta=1.0, threshold=20.0):
+def softplus(x: TensorLike, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """ln(1 + e^(beta x)) / beta, linear where beta x > threshold (PyTorch's F.softplus)."""
     return Softplus.apply(x, beta=beta, threshold=threshold)
 
 
 @export("Where")  # (nn.functional has its own, with inplace=)
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x: TensorLike, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else negative_slope * x."""
     return _binary.where(x > 0, x, x * negative_slope)
 
 
 @export(Elu)
-def elu(x, alpha=1.0):
+def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha (e^x - 1); elu'(0) = alpha, as in PyTorch."""
     return Elu.apply(x, alpha=float(alpha))
 
 
 @export(Elu, namespaces=())
-def selu(x):
+def selu(x: TensorLike) -> Tensor:
     """scale * elu(x, alpha) with the self-normalizing constants; selu'(0) = scale alpha."""
     return Elu.apply(x, alpha=1.6732632423543772, scale=1.0507009873554805)
 
 
 @export(Erf, Tanh, namespaces=_CR_F)
-def gelu(x, approximate="none"):
+def gelu(x: TensorLike, approximate: str = "none") -> Tensor:
     """x Phi(x) (exact, with erf) or its tanh approximation (approximate='tanh'), as PyTorch."""
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI_HALF
@@ -552,25 +556,25 @@ def gelu(x, approximate="none"):
 
 
 @export(Sigmoid, namespaces=_CR_F)
-def silu(x):
+def silu(x: TensorLike) -> Tensor:
     """x sigmoid(x) (also called swish)."""
     return x * Sigmoid.apply(x)
 
 
 @export(Tanh, Softplus, namespaces=())
-def mish(x):
+def mish(x: TensorLike) -> Tensor:
     """x tanh(softplus(x))."""
     return x * Tanh.apply(softplus(x))
 
 
 @export(Hardtanh, namespaces=())
-def hardtanh(x, min_val=-1.0, max_val=1.0):
+def hardtanh(x: TensorLike, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x limited to [min_val, max_val]; the gradient is 1 strictly inside, 0 at the bounds and outside."""
     return Hardtanh.apply(x, lo=min_val, hi=max_val)
 
 
 @export(Cast, namespaces=())
-def cast(x, dtype):
+def cast(x: TensorLike, dtype: DTypeLike) -> Tensor:
     """x converted to dtype; differentiable between floating dtypes."""
     dtype = np.dtype(dtype)
     if as_array(x).dtype == dtype:

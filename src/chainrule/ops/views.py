@@ -5,11 +5,18 @@ Their results are views of their input (autograd/views.py), as in PyTorch."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..autograd.primitive import Primitive, export
 from ..autograd.views import make_view
 from ._util import as_array, is_tensor, normalize_axes, unbroadcast
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._typing import Dim, Tensor, TensorLike
 
 
 def _shape_arg(shape, op):
@@ -128,7 +135,7 @@ class Diagonal(Primitive):
 
 
 @export(method=True)
-def reshape(x, *shape):
+def reshape(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
     """Same elements, new shape; one dimension may be -1.
 
     A view of x when its strides allow one (as torch.reshape), else a copy.
@@ -146,7 +153,7 @@ def reshape(x, *shape):
 
 
 @export(method=True, namespaces=())
-def view(x, *shape):
+def view(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
     """Same elements, new shape, always sharing x's storage (torch.Tensor.view).
 
     Refused when x's strides do not allow it (after a transpose, say): use reshape.
@@ -170,7 +177,7 @@ def view(x, *shape):
 
 
 @export(method=True)
-def flatten(x, start_dim=0, end_dim=-1):
+def flatten(x: TensorLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one (a view when strides allow, as torch.flatten)."""
     shape = np.shape(as_array(x))
     if not shape:
@@ -186,7 +193,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 @export(method=True)
-def permute(x, *dims):
+def permute(x: TensorLike, *dims: int | Sequence[int]) -> Tensor:
     """Reorder the dimensions (torch.permute)."""
     dims = _shape_arg(dims, "permute")
     ndim = np.ndim(as_array(x))
@@ -199,7 +206,7 @@ def permute(x, *dims):
 
 
 @export(method=True)
-def transpose(x, dim0=-2, dim1=-1):
+def transpose(x: TensorLike, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two dimensions (torch.transpose)."""
     if type(x) is np.ndarray and x.ndim >= 2:
         return x.swapaxes(dim0, dim1)  # backward rules on plain arrays: no node, no checks needed
@@ -216,7 +223,7 @@ swapaxes = transpose
 
 
 @export(method=True)
-def movedim(x, source, destination):
+def movedim(x: TensorLike, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
     """Move dim(s) `source` to position(s) `destination` (ints or equal-length sequences), keeping the
     others in order: movedim(x of shape (2, 3, 4), (0, 1), (2, 0)) has shape (3, 4, 2)."""
     ndim = np.ndim(as_array(x))
@@ -235,7 +242,7 @@ def movedim(x, source, destination):
 
 
 @export(method=True)
-def squeeze(x, dim=None):
+def squeeze(x: TensorLike, dim: Dim | None = None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or only `dim`)."""
     shape = np.shape(as_array(x))
     if dim is None:
@@ -245,7 +252,7 @@ def squeeze(x, dim=None):
 
 
 @export(method=True)
-def unsqueeze(x, dim):
+def unsqueeze(x: TensorLike, dim: int) -> Tensor:
     """Insert a dimension of size 1 at `dim`."""
     shape = list(np.shape(as_array(x)))
     ndim = len(shape) + 1
@@ -256,7 +263,7 @@ def unsqueeze(x, dim):
 
 
 @export(method=True)
-def broadcast_to(x, *shape):
+def broadcast_to(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
     """View x broadcast to `shape` (NumPy's broadcast_to, PyTorch's expand)."""
     if type(x) is np.ndarray and len(shape) == 1 and type(shape[0]) is tuple:
         # Backward rules on plain arrays (first-order): a read-only view, no node.
@@ -268,7 +275,7 @@ def broadcast_to(x, *shape):
 
 
 @export(method=True)
-def expand(x, *sizes):
+def expand(x: TensorLike, *sizes: int | Sequence[int]) -> Tensor:
     """Broadcast to `sizes`; -1 keeps a dimension as it is (torch.expand)."""
     sizes = _shape_arg(sizes, "expand")
     shape = np.shape(as_array(x))
@@ -278,12 +285,12 @@ def expand(x, *sizes):
 
 
 @export(method=True, namespaces=())
-def expand_as(x, other):
+def expand_as(x: TensorLike, other: TensorLike) -> Tensor:
     return broadcast_to(x, np.shape(as_array(other)))
 
 
 @export(method=True)
-def diagonal(x, offset=0, dim1=0, dim2=1):
+def diagonal(x: TensorLike, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal over dims dim1 and dim2 as a new last dim: a view (torch.diagonal)."""
     ndim = np.ndim(as_array(x))
     d1, d2 = normalize_axes(dim1, ndim, "diagonal")[0], normalize_axes(dim2, ndim, "diagonal")[0]
@@ -294,14 +301,14 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
 
 
 @export(method=True)
-def select(x, dim, index):
+def select(x: TensorLike, dim: Dim, index: int) -> Tensor:
     """x indexed by `index` along `dim`, that dimension removed: a view (torch.select)."""
     dim = normalize_axes(dim, np.ndim(as_array(x)), "select")[0]
     return getitem(x, (slice(None),) * dim + (int(index),))
 
 
 @export(method=True)
-def narrow(x, dim, start, length):
+def narrow(x: TensorLike, dim: Dim, start: int, length: int) -> Tensor:
     """The `length` entries from `start` along `dim`: a view (torch.narrow)."""
     dim = normalize_axes(dim, np.ndim(as_array(x)), "narrow")[0]
     size = np.shape(as_array(x))[dim]
@@ -312,7 +319,7 @@ def narrow(x, dim, start, length):
 
 
 @export(method=True)
-def flip(x, *dims):
+def flip(x: TensorLike, *dims: int | Sequence[int]) -> Tensor:
     """Reverse the order of elements along `dims`: flip(x, (0, 1)), or x.flip(0, 1) as torch's method."""
     dims = normalize_axes(_shape_arg(dims, "flip"), np.ndim(as_array(x)), "flip")
     return Flip.apply(x, axes=dims)
