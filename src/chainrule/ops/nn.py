@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _dtypes
-from ..autograd.primitive import Primitive, export
+from ..autograd.primitive import Primitive, UnaryElementwise, export
 from ._util import as_array, is_tensor
 from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import accumulate_half_in_float32
@@ -34,14 +34,12 @@ def _axis(dim, ndim, op):
     return dim
 
 
-class Dropout(Primitive):
+class Dropout(UnaryElementwise):
     """y = x m / (1 - p) with m_i ~ Bernoulli(1 - p), a new mask at every call.   dy/dx = m / (1 - p).
 
     The mask is drawn inside the primitive (from `generator`, or chainrule's default generator
     at call time), so a jit replay draws a fresh one each call, in the same order as eager code.
     """
-
-    jvp_is_vjp = True  # diagonal Jacobian: J t = J^T t
 
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):

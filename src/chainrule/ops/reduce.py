@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..autograd import effects as _effects
-from ..autograd.primitive import Primitive, export
+from ..autograd.primitive import Primitive, UnaryElementwise, export
 from ._util import as_array, is_tensor, normalize_axes, pick_axis
 from .elementwise import _plain, exp, sign, where
 from .shape import broadcast_to, permute
@@ -221,14 +221,12 @@ class LogSumExp(Primitive):
         return sum(t * weights, dim=ctx.axes, keepdim=ctx.keepdims)
 
 
-class SafeSqrt(Primitive):
+class SafeSqrt(UnaryElementwise):
     """y = sqrt(s) for s >= 0.   dy/ds = 1 / (2y), taken as 0 where s = 0.
 
     NOTE: the subgradient 0 at s = 0 is PyTorch's choice for the std of a constant slice;
     the chain rule would otherwise give inf * 0 = NaN there.
     """
-
-    jvp_is_vjp = True  # elementwise
 
     @staticmethod
     def forward(ctx, s):
