@@ -19,6 +19,9 @@ Strings. `trace("x**10 - 2*x**8")`, `diff("a**x", "x")` and the others accept an
 expression string too: it is read by `chainrule.expression` (a safe parser with size
 budgets, never eval), whose `parse`, `parse_ast`, `evaluate`, `parse_point` and
 `ExpressionError` are re-exported here.
+
+NOTE: a little over 500 lines: most of it is `Sym`, the stand-in that must answer every operator,
+ufunc and array method a chainrule op may apply to it; the transforms on top are short.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from .. import grad_mode
-from ..functional import tree_flatten
+from ..pytree import tree_flatten
 from . import passes, trace
 from .program import Program
 from .trace import TraceError, _active, _state, _tensor_cls  # noqa: F401  (TraceError: re-exported)
