@@ -173,7 +173,10 @@ def _np_cross_entropy(x, t, reduction="mean", **_):
     return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
 
 
-def _np_cross_entropy_weighted(x, t, reduction="mean", weight=np.array([0.2, 1.0, 3.0])):
+_CE_WEIGHT = np.array([0.2, 1.0, 3.0])
+
+
+def _np_cross_entropy_weighted(x, t, reduction="mean", weight=_CE_WEIGHT):
     picked = -_np_log_softmax(x, 1)[np.arange(len(t)), t] * weight[t]
     return picked.sum() / weight[t].sum() if reduction == "mean" else picked.sum()
 

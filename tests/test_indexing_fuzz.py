@@ -170,7 +170,7 @@ def _same_grad(ours, theirs):
 
 
 def _check_refusals(test, ours, theirs, what):
-    (out, err), (t_out, t_err) = ours, theirs
+    (_, err), (_, t_err) = ours, theirs
     if (err is None) != (t_err is None):
         raise AssertionError(
             f"{what}: chainrule {'raised ' + repr(err) if err else 'did not raise'}, "

@@ -352,7 +352,7 @@ def test_views_and_inplace_match_torch(data):
     if not terms[0]:
         return
     outcome = []
-    for lib, ts, aa, zz in zip(libs, terms, a, z):
+    for lib, ts in zip(libs, terms):
 
         def backward(lib, ts=ts):
             total = ts[0]
@@ -383,7 +383,7 @@ def _regenerate_torch_views(live):
     for entry in live:
         if not entry.frozen:
             try:
-                entry.pair[0].grad_fn
+                _ = entry.pair[0].grad_fn  # reading it raises once the view's base was modified in place
             except RuntimeError:
                 entry.frozen = True
 

@@ -36,9 +36,8 @@ def main():
     )
     print(f"empty/0-d: {len(empty_specs)} ops with shape-based samples")
     print(f"known warning ops: {len(edge.KNOWN_WARNING_OPS)}; known NaN-gradient points: {sorted(edge.KNOWN_GRAD_NAN)}")
-    print(
-        f"raw empty-input errors: {sorted(edge.RAW_EMPTY_ERRORS)}; empty backward bugs: {sorted(edge.EMPTY_BACKWARD_BUGS)}"
-    )
+    print(f"raw empty-input errors: {sorted(edge.RAW_EMPTY_ERRORS)}; ", end="")
+    print(f"empty backward bugs: {sorted(edge.EMPTY_BACKWARD_BUGS)}")
     print(f"error-message test functions: {n_error_tests}")
     sys.stdout.flush()
     return pytest.main(

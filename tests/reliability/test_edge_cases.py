@@ -308,9 +308,8 @@ def test_empty_and_zero_d(spec):
                 warnings.simplefilter("ignore")
                 try:
                     ref = np.asarray(spec.ref(*args, **kwargs)) if spec.ref is not None else None
-                    ref_error = None
-                except Exception as e:  # noqa: BLE001
-                    ref, ref_error = None, e
+                except Exception:  # noqa: BLE001 - NumPy's reference refusing an empty input: no shape to compare
+                    ref = None
             tensors = [cr.tensor(a, requires_grad=True) if j in wrt else a for j, a in enumerate(args)]
             try:
                 with warnings.catch_warnings(record=True) as caught:
@@ -350,7 +349,7 @@ def test_deep_graph_100k_ops():
     limit = sys.getrecursionlimit()
     x = cr.tensor(1.0, dtype=cr.float64, requires_grad=True)
     y = x
-    for i in range(50_000):
+    for _ in range(50_000):
         y = y * 1.0
         y = y + 0.0
     assert sys.getrecursionlimit() == limit

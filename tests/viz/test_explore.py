@@ -1,4 +1,7 @@
-"""The explorer's data and page (no browser): u1..u5, an nn model, errors, the CLI. Browser tests: test_explore_browser.py."""
+"""The explorer's data and page (no browser): u1..u5, an nn model, errors, the CLI.
+
+Browser tests: test_explore_browser.py.
+"""
 
 import json
 import re
