@@ -68,3 +68,18 @@ def test_mnist1d_table_quick(tmp_path, capsys):
     by_model = {r[0]: r for r in rows}
     assert by_model["mlp"][2] > 0.40 and by_model["logreg"][2] > 0.2  # chance is 0.10
     assert "| mlp | 68% |" in capsys.readouterr().out
+
+
+def test_char_lm_learns_and_samples_from_its_vocabulary(capsys):
+    lm = load("char_lm")
+    result = lm.main(steps=40, batch_size=16, length=32, progress=False)
+    losses = result["history"].loss
+    vocab = result["vocab"]
+    # A uniform guess costs log2(V) bits per character; 40 steps already learn the character frequencies.
+    assert losses[-5:].mean() < losses[:5].mean() - 0.5
+    assert result["bits_per_char"] < np.log2(len(vocab)) - 1.5
+    text = result["sample"]
+    assert text.startswith("def ") and len(text) == len("def ") + 300
+    assert set(text) <= set(vocab.chars)
+    out = capsys.readouterr().out
+    assert "iter 40, J=" in out and "bits per character" in out and "sample:" in out
