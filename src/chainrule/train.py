@@ -115,14 +115,12 @@ class History:
         return cls(rows)
 
     def plot(self, path, title: str | None = None) -> None:
-        """Save a PNG of the loss and accuracy curves (matplotlib, Agg backend)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        """Save a PNG of the loss and accuracy curves (matplotlib; `chainrule.viz.plot_history(h)` shows them)."""
+        from matplotlib.figure import Figure  # no pyplot: the notebook's or desktop's backend stays as it is
 
         steps, evals = self.column("step"), self.evals
-        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+        fig = Figure(figsize=(10, 4))
+        ax_loss, ax_acc = fig.subplots(1, 2)
         ax_loss.plot(steps, self.loss, lw=0.6, alpha=0.6, label="train (batch)")
         ax_acc.plot(steps, self.accuracy, lw=0.6, alpha=0.6, label="train (batch)")
         if evals:
@@ -137,7 +135,6 @@ class History:
             fig.suptitle(title)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
-        plt.close(fig)
 
 
 def _as_dataset(data, what: str):

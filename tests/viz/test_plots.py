@@ -59,3 +59,93 @@ def test_plot_gradient_flow_accepts_records():
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [1e-6, 2e-6])
+
+
+def _backend_after_plot(env_extra, code="plots.plot_function(cr.sigmoid)"):
+    """The backend matplotlib ends up with after a plot in a fresh interpreter (env as given)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(env_extra)
+    script = (
+        "import matplotlib, chainrule as cr\n"
+        "from chainrule.viz import plots\n"
+        f"{code}\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_plots_keep_the_notebook_backend():
+    # A Jupyter kernel sets MPLBACKEND to the inline backend before pyplot is imported: the
+    # plot must keep it (forcing Agg hid every figure in a fresh notebook).
+    pytest.importorskip("matplotlib_inline")
+    inline = "module://matplotlib_inline.backend_inline"
+    assert _backend_after_plot({"MPLBACKEND": inline}) == inline
+
+
+def test_plots_headless_fall_back_to_agg(tmp_path):
+    # No display and no MPLBACKEND: matplotlib picks Agg by itself and saving works.
+    path = tmp_path / "f.png"
+    code = f"plots.plot_function(cr.tanh, save={str(path)!r})"
+    assert _backend_after_plot({}, code).lower() == "agg"
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_history_takes_what_fit_returns(tmp_path):
+    from chainrule import nn, optim
+    from chainrule.train import fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = nn.Linear(4, 2)
+    history = fit(
+        model,
+        (x, y),
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        steps=12,
+        batch_size=16,
+        eval_data=(x, y),
+        eval_every=4,
+        print_fn=None,
+    )
+    fig = plots.plot_history(history, save=str(tmp_path / "h.png"))
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_xlabel() == "step" and acc_ax.get_xlabel() == "step"
+    labels = [line.get_label() for line in loss_ax.lines]
+    assert labels == ["loss", "eval_loss"]
+    np.testing.assert_allclose(loss_ax.lines[0].get_xdata(), np.arange(1, 13))
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), history.loss)
+    np.testing.assert_allclose(loss_ax.lines[1].get_xdata(), [4, 8, 12])  # evaluations only
+    assert [line.get_label() for line in acc_ax.lines] == ["accuracy", "eval_accuracy"]
+
+
+def test_plot_history_per_epoch_dict_reads_epoch():
+    fig = plots.plot_history({"loss": [1.0, 0.5]})
+    assert fig.axes[0].get_xlabel() == "epoch"
+
+
+def test_plot_gradient_flow_distinct_colours_labels_legend():
+    from matplotlib.colors import to_hex
+
+    records = {f"layer{i}.weight": list(np.geomspace(1e-6, 1, 5) * (i + 1)) for i in range(14)}
+    fig = plots.plot_gradient_flow(records)
+    ax = fig.axes[0]
+    colours = {to_hex(line.get_color()) for line in ax.lines}
+    assert len(colours) == 14  # tab10 alone would repeat after ten
+    assert ax.get_xlabel() == "step" and "gradient norm" in ax.get_ylabel()
+    legend = ax.get_legend()
+    assert legend is not None and len(legend.get_texts()) == 14
+
+
+def test_plot_gradient_flow_heatmap_for_many_layers():
+    records = {f"l{i}": [10.0**-i, 10.0 ** -(i + 1)] for i in range(30)}
+    fig = plots.plot_gradient_flow(records)
+    ax = fig.axes[0]
+    assert len(ax.images) == 1 and ax.images[0].get_array().shape == (30, 2)
+    assert ax.get_ylabel() == "layer" and ax.get_xlabel() == "step"
+    assert len(fig.axes) == 2  # the colour bar

@@ -1,9 +1,10 @@
 """Plots: a function beside its derivative (from chainrule's autodiff), training curves, gradient flow.
 
-matplotlib is imported when a function is called, with the non-interactive Agg
-backend unless one was already chosen (so it works on servers and in tests).
-Every function returns the Figure and accepts `save="path.png"` (any format
-matplotlib knows, from the extension).
+matplotlib is imported when a function is called and keeps the backend it chooses
+itself: inline in a Jupyter notebook, a window on a desktop, Agg (files only) on a
+machine without a display (matplotlib falls back to Agg when $DISPLAY is unset;
+set MPLBACKEND=Agg to force it). Every function returns the Figure and accepts
+`save="path.png"` (any format matplotlib knows, from the extension).
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ if TYPE_CHECKING:
 
 
 def _plt():
-    import matplotlib
-
-    if "matplotlib.pyplot" not in __import__("sys").modules:
-        matplotlib.use("Agg")
+    # No matplotlib.use(): forcing Agg here would hide every figure in a fresh notebook, whose
+    # kernel has chosen the inline backend; headless, matplotlib picks Agg by itself.
     import matplotlib.pyplot as plt
 
     return plt
@@ -95,16 +94,35 @@ def plot_function(
     return _finish(fig, save)
 
 
-def _history_dict(history):
+def _history_series(history):
+    """(x label, {name: (xs, ys)}) from a fit() History (per step), a dict or an object of lists (per epoch)."""
+    if hasattr(history, "rows") and hasattr(history, "column"):  # chainrule.train.History: one row per step
+        steps = history.column("step") if len(history) else np.zeros(0)
+        series = {}
+        for name in ("loss", "accuracy", "eval_loss", "eval_accuracy"):
+            if history.rows and name in history.rows[0]:
+                ys = history.column(name)
+                keep = ~np.isnan(ys)  # eval columns are NaN between evaluations
+                if keep.any():
+                    series[name] = (steps[keep], ys[keep])
+        return "step", series
     if isinstance(history, dict):
-        return history
-    if hasattr(history, "history") and isinstance(history.history, dict):
-        return history.history
-    if hasattr(history, "__dict__"):
-        return {k: v for k, v in vars(history).items() if isinstance(v, (list, tuple, np.ndarray))}
-    raise TypeError(
-        f"plot_history: expected a dict of lists or an object with list attributes, got {type(history).__name__}"
-    )
+        d = history
+    elif hasattr(history, "history") and isinstance(history.history, dict):
+        d = history.history  # Keras' History
+    elif hasattr(history, "__dict__"):
+        d = {k: v for k, v in vars(history).items() if isinstance(v, (list, tuple, np.ndarray))}
+    else:
+        raise TypeError(
+            "plot_history: expected what fit() returns, a dict of lists or an object with list attributes, "
+            f"got {type(history).__name__}"
+        )
+    series = {}
+    for k, v in d.items():
+        v = np.asarray(v, dtype=float) if len(v) and np.isscalar(v[0]) else None
+        if v is not None:
+            series[k] = (np.arange(1, len(v) + 1), v)
+    return "epoch", series
 
 
 def plot_history(
@@ -114,11 +132,23 @@ def plot_history(
 ) -> Figure:
     """Training curves: every series whose name contains 'loss' (or is 'J') on the left, 'acc' on the right.
 
-    `history` is a dict {'loss': [...], 'val_loss': [...], 'accuracy': [...]} or an object with such
-    list attributes (or a `.history` dict, as Keras and chainrule's fit return).
+    Args:
+        history: what `chainrule.train.fit` returns (one point per step, evaluations where they
+            ran; the x axis reads "step"), or a dict `{'loss': [...], 'val_loss': [...],
+            'accuracy': [...]}` or an object with such list attributes or a `.history` dict, as
+            Keras returns (one point per epoch; the x axis reads "epoch").
+        save: a path to save the figure to.
+        title: an optional caption.
+
+    Returns:
+        the matplotlib Figure.
+
+    Example:
+        >>> history = fit(model, data.train, optimizer=opt, steps=500, eval_data=data.test)
+        >>> fig = plot_history(history)
     """
     plt = _plt()
-    h = {k: list(v) for k, v in _history_dict(history).items() if len(v)}
+    xlabel, h = _history_series(history)
     losses = {k: v for k, v in h.items() if "loss" in k.lower() or k == "J"}
     accs = {k: v for k, v in h.items() if "acc" in k.lower()}
     if not losses and not accs:
@@ -132,14 +162,16 @@ def plot_history(
             continue
         ax = axes[i]
         i += 1
-        for k, v in series.items():
-            ax.plot(np.arange(1, len(v) + 1), v, label=k)
-        ax.set_xlabel("epoch")
+        for k, (xs, ys) in series.items():
+            dense = len(xs) > 60  # a per-step curve: thin; sparse evaluations: marked points
+            ax.plot(xs, ys, label=k, lw=0.8 if dense else 1.5, marker=None if dense else "o", ms=3)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.legend()
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     return _finish(fig, save)
 
 
@@ -160,27 +192,85 @@ def plot_gradient_flow(
     save: str | os.PathLike[str] | None = None,
     title: str = "gradient norm per layer",
     ax: Axes | None = None,
+    heatmap: bool | None = None,
 ) -> Figure:
     """Per-layer gradient norms over training, log scale (a vanishing gradient sits orders of magnitude low).
 
-    `records`: {layer: [norms]}, or a list (one per step) of {layer: norm} or of
-    chainrule.diagnostics.gradient_flow reports.
+    Args:
+        records: {layer: [norms]}, or a list (one per step) of {layer: norm} or of
+            chainrule.diagnostics.gradient_flow reports.
+        save: a path to save the figure to.
+        title: the axes' title.
+        ax: a matplotlib Axes to draw into (a new figure otherwise).
+        heatmap: draw layers x steps as a heat map instead of one line per layer; by default
+            beyond 20 layers, where lines can no longer be told apart.
+
+    Returns:
+        the matplotlib Figure: one line per layer, each its own colour (a colour map runs from
+        the first layer to the last), a legend, axes labelled "step" and "gradient norm".
+
+    Example:
+        >>> fig = plot_gradient_flow([gradient_flow(model) for _ in range(3)])
     """
     plt = _plt()
     series = _flow_series(records)
+    names = list(series)
+    if heatmap is None:
+        heatmap = len(names) > 20
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        n = len(names)
+        size = (7, 1.5 + 0.22 * n) if heatmap else ((8.5, 4) if n > 10 else (6.5, 4))
+        fig, ax = plt.subplots(figsize=size)
     else:
         fig = ax.figure
-    for k, v in series.items():
-        v = np.asarray(v, dtype=float)
-        ax.plot(np.arange(len(v)), np.where(v > 0, v, np.nan), label=k, marker="." if len(v) < 30 else None)
-    ax.set_yscale("log")
+    if heatmap:
+        _gradient_heatmap(fig, ax, names, series)
+    else:
+        # tab10 for up to ten layers; beyond, a perceptual colour map from first layer to last
+        # (tab10 would repeat its colours from the eleventh line on).
+        cmap = plt.get_cmap("tab10" if len(names) <= 10 else "viridis")
+        colours = [cmap(i) if len(names) <= 10 else cmap(i / max(1, len(names) - 1)) for i in range(len(names))]
+        for k, colour in zip(names, colours):
+            v = np.asarray(series[k], dtype=float)
+            ax.plot(
+                np.arange(len(v)),
+                np.where(v > 0, v, np.nan),
+                label=k,
+                color=colour,
+                marker="." if len(v) < 30 else None,
+            )
+        ax.set_yscale("log")
+        ax.set_ylabel("gradient norm ||dL/dθ|| (log scale)")
+        ax.grid(alpha=0.3, which="both")
+        if names:
+            outside = len(names) > 10
+            ax.legend(
+                title="layer",
+                fontsize=8,
+                loc="upper left" if outside else "best",
+                bbox_to_anchor=(1.01, 1.0) if outside else None,
+                ncols=2 if len(names) > 14 else 1,
+            )
     ax.set_xlabel("step")
-    ax.set_ylabel("||grad||")
     if title:
         ax.set_title(title)
-    if len(series) <= 12:
-        ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
+    if ax is fig.axes[0]:
+        fig.tight_layout()
     return _finish(fig, save)
+
+
+def _gradient_heatmap(fig, ax, names, series):
+    """Layers down, steps across, log10 of the norm as colour (zero norms drawn blank)."""
+    from matplotlib.colors import LogNorm
+
+    steps = max((len(v) for v in series.values()), default=0)
+    grid = np.full((len(names), steps), np.nan)
+    for i, k in enumerate(names):
+        v = np.asarray(series[k], dtype=float)
+        grid[i, : len(v)] = np.where(v > 0, v, np.nan)
+    finite = grid[np.isfinite(grid)]
+    norm = LogNorm(finite.min(), finite.max()) if finite.size else None
+    image = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis", norm=norm)
+    ax.set_yticks(range(len(names)), names, fontsize=7 if len(names) > 30 else 8)
+    ax.set_ylabel("layer")
+    fig.colorbar(image, ax=ax, label="gradient norm ||dL/dθ|| (log scale)")
