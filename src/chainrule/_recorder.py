@@ -37,6 +37,7 @@ class NodeRecord:
     grad_inputs: tuple  # the VJP: one contribution per input (None where none)
     local: tuple  # elementwise local partials d(out)/d(input_i), or None
     value: np.ndarray | None  # the forward value of the output, when it was available
+    constants: tuple = ()  # per input: the constant it was given (no gradient), when forward saved it
 
 
 def _array(x):
@@ -72,6 +73,31 @@ def _local_partials(node, g):
     return tuple(out)
 
 
+# Ops whose forward saves its inputs in their own positions (when the other input's gradient
+# needs them): the value of a constant operand can be read back from `saved`.
+_POSITIONAL_SAVES = frozenset(("Mul", "Div", "Pow", "Linear", "Matmul"))
+
+
+def constants_of(node):
+    """Per input of `node`: the value of a constant input (an edge with no gradient), or None.
+
+    Read from what forward saved, so only while the graph is alive (before backward, or with
+    retain_graph) or from a recorded pass; None where the op keeps no copy (Add, Sub).
+    """
+    record = _records.get(node)
+    if record is not None and record.constants:
+        return record.constants
+    saved = node.saved
+    if saved is None or type(node).__name__ not in _POSITIONAL_SAVES or not isinstance(node, _Primitive):
+        return (None,) * len(node.next)
+    return tuple(
+        np.asarray(getattr(saved[i], "_data", saved[i]))
+        if edge is None and i < len(saved) and saved[i] is not None
+        else None
+        for i, edge in enumerate(node.next)
+    )
+
+
 def _observe(node, g, grad_inputs):
     from .tensor import Tensor
 
@@ -83,7 +109,13 @@ def _observe(node, g, grad_inputs):
     for s in node.saved or ():
         if isinstance(s, Tensor) and s.grad_fn is not None and s.grad_fn not in _values:
             _values[s.grad_fn] = s._data.copy()
-    _records[node] = NodeRecord(_array(g), tuple(_array(gi) for gi in grad_inputs), _local_partials(node, g), value)
+    _records[node] = NodeRecord(
+        _array(g),
+        tuple(_array(gi) for gi in grad_inputs),
+        _local_partials(node, g),
+        value,
+        tuple(None if c is None else c.copy() for c in constants_of(node)),
+    )
 
 
 class _Recorder(_engine.Observer):

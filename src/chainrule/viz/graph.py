@@ -1,14 +1,21 @@
 """Drawing the computational graph: `draw_graph` (graphviz), `to_dot` (DOT text), `text_graph` (terminal).
 
-One vertex per tensor and one per op. A tensor's label gives its name, shape, value
-(the number for a scalar, a short summary otherwise) and, after backward, its
-gradient. Kinds are told apart by colour and border:
+One vertex per tensor and one per op, top to bottom. A tensor's label gives its name,
+shape, value (all its numbers up to six of them, a summary beyond) and, after backward,
+its gradient. Kinds are told apart by colour and border:
 
     leaf that requires grad   blue box
-    parameter (nn.Parameter)  amber box, bold border
+    parameter (nn.Parameter)  amber box, bold border, named by its module path (0.weight)
+    constant or input         white dashed box with its value (the 2 of 2*u3, a model's input)
     intermediate              grey rounded box
     the output (root)         green box, double border
     op                        white ellipse
+
+The operands of non-commutative ops are labelled on their edges (Sub: minuend,
+subtrahend; Div: dividend, divisor; Pow: base, exponent; Linear: input, weight, bias).
+Parameters take their names from `params=` (a Module or a dict of named parameters, as
+torchviz's make_dot takes), or from the live Module that holds them; `clusters=True`
+boxes each module's parameters and ops together.
 
 Gradients of leaves come from `.grad`; of intermediates, from `retain_grad()` or from
 a recorded backward pass (see `chainrule.viz.trace()`, the same recorder that
@@ -48,35 +55,102 @@ _STYLE = {
 }
 
 
-def _summary(a, digits=6):
-    """The number for a one-element array, a short summary otherwise."""
+SMALL = 6  # tensors with at most this many numbers show them all
+
+
+def _number(v, digits):
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def _nested(v, digits):
+    if isinstance(v, list):
+        return "[" + ", ".join(_nested(x, digits) for x in v) + "]"
+    return _number(v, digits)
+
+
+def _summary(a, digits=6, sep=", "):
+    """The numbers of a small array (up to SMALL of them), a short summary otherwise.
+
+    `sep` goes between the summary's parts (a line break in drawings keeps boxes narrow).
+    """
     if a is None:
         return None
     a = np.asarray(a)
     if a.size == 1:
-        return f"{a.item():.{digits}g}" if a.dtype.kind in "fc" else str(a.item())
+        return _number(a.item(), digits)
     if a.size == 0:
         return "empty"
-    if a.size <= 4 and a.ndim == 1:
-        return "[" + ", ".join(f"{v:.{digits}g}" for v in a.tolist()) + "]"
-    return f"mean {a.mean():.3g}, std {a.std():.3g}, range [{a.min():.3g}, {a.max():.3g}]"
+    if a.size <= SMALL:
+        return _nested(a.tolist(), digits if a.ndim == 1 else 4)
+    return f"mean {a.mean():.3g}{sep}std {a.std():.3g}{sep}range [{a.min():.3g}, {a.max():.3g}]"
+
+
+# Edge labels naming the operands of non-commutative ops (commutative ones need none).
+_OPERANDS = {
+    "Sub": ("minuend", "subtrahend"),
+    "Div": ("dividend", "divisor"),
+    "Pow": ("base", "exponent"),
+    "Linear": ("input", "weight", "bias"),
+    "Matmul": ("left", "right"),
+}
 
 
 class _Vertex:
-    __slots__ = ("key", "kind", "name", "op", "shape", "value", "grad", "inputs")
+    __slots__ = ("key", "kind", "name", "op", "shape", "value", "grad", "inputs", "module")
 
     def __init__(self, key, kind, name=None, op=None, shape=None, value=None, grad=None):
         self.key, self.kind, self.name, self.op = key, kind, name, op
         self.shape, self.value, self.grad = shape, value, grad
         self.inputs = []  # keys of tensor vertices feeding this op (op vertices only)
+        self.module = None  # the module path whose cluster holds this vertex (clusters=True)
 
 
 def _is_parameter(t):
     return any(c.__name__ == "Parameter" for c in type(t).__mro__)
 
 
-def _build(root):
-    """Tensor vertices and op vertices for everything that produced `root`, in forward order."""
+def _param_names(params):
+    """{id(parameter): dotted name} from a Module or from a dict / iterable of (name, parameter)."""
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        params = params.named_parameters()
+    elif hasattr(params, "items"):
+        params = params.items()
+    return {id(p): name for name, p in params}
+
+
+def _owning_module(param_ids):
+    """The live Module whose named_parameters cover most of the graph's parameters (the outermost
+    of equals), or None: how a drawing names `0.weight` when no `params=` is given."""
+    import gc
+
+    from ..nn.module import Module
+
+    best, best_cover = [], 0
+    for obj in gc.get_objects():  # only Modules are looked at; drawing is no hot path
+        if Module not in type(obj).__mro__:  # type(), not isinstance: no lazy proxy's __getattr__ runs
+            continue
+        try:
+            cover = sum(id(p) in param_ids for p in obj.parameters())
+        except Exception:  # a half-built or broken module
+            continue
+        if cover > best_cover:
+            best, best_cover = [obj], cover
+        elif cover == best_cover and cover:
+            best.append(obj)
+    if not best:
+        return None
+    inner = {id(m) for b in best for m in b.modules() if m is not b}
+    roots = [m for m in best if id(m) not in inner]
+    return roots[0] if len(roots) == 1 else None  # two unrelated owners: no guess
+
+
+def _build(root, params=None):
+    """Tensor vertices and op vertices for everything that produced `root`, in forward order.
+
+    Returns (vertices, edges) with edges as (from key, to key, operand label or None).
+    """
     from ..value import Value
 
     if isinstance(root, Value):
@@ -85,20 +159,29 @@ def _build(root):
 
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor or a chainrule.Value, got {type(root).__name__}")
-    from ..explain import _graph, record_of, value_of
+    from .._recorder import _graph, constants_of, record_of, value_of
 
     if root.grad_fn is None:
         kind = "parameter" if _is_parameter(root) else ("leaf" if root.requires_grad else "constant")
         grad = None if root.grad is None else root.grad._data
-        return [_Vertex(f"t{id(root)}", kind, root.name, None, tuple(root.shape), root._data, grad)], []
+        name = root.name or _param_names(params).get(id(root))
+        return [_Vertex(f"t{id(root)}", kind, name, None, tuple(root.shape), root._data, grad)], []
     order, _ = _graph(root)
+    tensors = [e for e in order if isinstance(e, Tensor)]
+    names = _param_names(params)
+    if params is None and any(_is_parameter(t) and t.name is None for t in tensors):
+        owner = _owning_module({id(t) for t in tensors if _is_parameter(t)})
+        names = _param_names(owner)
     vertices, edges, known = [], [], {}
     for e in reversed(order):  # forward order: inputs before the ops that use them
         if isinstance(e, Tensor):
             kind = "parameter" if _is_parameter(e) else "leaf"
             grad = None if e.grad is None else e.grad._data
-            vertices.append(_Vertex(f"t{id(e)}", kind, e.name, None, tuple(e.shape), e._data, grad))
-            known[f"t{id(e)}"] = e._data
+            vertex = _Vertex(f"t{id(e)}", kind, e.name or names.get(id(e)), None, tuple(e.shape), e._data, grad)
+            if kind == "parameter" and vertex.name and id(e) in names:
+                vertex.module = names[id(e)].rpartition(".")[0] or None
+            vertices.append(vertex)
+            known[vertex.key] = e._data
             continue
         out = e.out_ref() if e.out_ref is not None else None
         rec = record_of(e)
@@ -106,23 +189,72 @@ def _build(root):
             out.grad._data if out is not None and out.grad is not None else (None if rec is None else rec.grad_output)
         )
         op = _Vertex(f"op{id(e)}", "op", None, e.op_name)
-        for edge in e.next:
-            if edge is None:  # an input that needs no gradient (a constant): not part of the graph
-                op.inputs.append(None)
-                continue
-            src = f"t{id(edge)}" if isinstance(edge, Tensor) else f"o{id(edge)}"
-            op.inputs.append(src)
-            edges.append((src, op.key))
+        operands = _OPERANDS.get(e.op_name, ())
+        value = value_of(e)
+        op.inputs = [
+            f"c{id(e)}_{i}" if edge is None else (f"t{id(edge)}" if isinstance(edge, Tensor) else f"o{id(edge)}")
+            for i, edge in enumerate(e.next)
+        ]
+        constants = constants_of(e)
+        for i, edge in enumerate(e.next):
+            if edge is None:  # an input that needs no gradient: drawn with its value, when it is known
+                c = constants[i] if i < len(constants) else None
+                if c is None:
+                    c = _constant_from_value(e.op_name, i, value, [known.get(k) for k in op.inputs])
+                # A model's input (Linear's first operand) is "input" even when its value is gone.
+                is_input = (c is not None and np.size(c) > 1) or (i < len(operands) and operands[i] == "input")
+                label = "input" if is_input else None
+                vertices.append(_Vertex(op.inputs[i], "constant", label, None, None if c is None else np.shape(c), c))
+                known[op.inputs[i]] = c
+            edges.append((op.inputs[i], op.key, operands[i] if i < len(operands) else None))
         vertices.append(op)
         kind = "output" if e is root.grad_fn else "intermediate"
-        value = value_of(e)
         if value is None:
             value = _recompute(e, [known.get(k) for k in op.inputs])
         vertex = _Vertex(f"o{id(e)}", kind, e.name, e.op_name, tuple(e.shape), value, grad)
         known[vertex.key] = value
         vertices.append(vertex)
-        edges.append((op.key, f"o{id(e)}"))
+        edges.append((op.key, f"o{id(e)}", None))
+    _assign_modules(vertices)
     return vertices, edges
+
+
+def _constant_from_value(op_name, i, value, inputs):
+    """The scalar constant operand of an Add or Sub, from its output and its other operand (neither
+    op keeps its operands for backward); None when either is unknown or the constant is no scalar."""
+    if op_name not in ("Add", "Sub") or value is None or len(inputs) != 2:
+        return None
+    other = inputs[1 - i]
+    if other is None or np.shape(other) != np.shape(value):
+        return None
+    with np.errstate(all="ignore"):
+        if op_name == "Add":
+            c = value - other
+        else:  # Sub: c - other = value, or other - c = value
+            c = value + other if i == 0 else other - value
+        c = np.asarray(c)
+    first = c.reshape(-1)[0] if c.size else None
+    return None if first is None or not np.allclose(c, first) else np.asarray(first)
+
+
+def _assign_modules(vertices):
+    """An op whose parameter inputs all come from one module joins that module's cluster (with its output)."""
+    module_of = {v.key: v.module for v in vertices if v.module}
+    if not module_of:
+        return
+    by_key = {v.key: v for v in vertices}
+    for v in vertices:
+        if v.kind != "op":
+            continue
+        mods = {module_of[k] for k in v.inputs if k in module_of}
+        if len(mods) == 1:
+            v.module = mods.pop()
+            out = by_key.get("o" + v.key[2:])
+            if out is not None and out.kind == "intermediate":
+                out.module = v.module
+        for k in v.inputs:  # a constant fed only to this op sits with it
+            if k and k[0] == "c":
+                by_key[k].module = v.module
 
 
 # Parameter-free ops whose value a drawing may recompute from known inputs (the engine keeps
@@ -142,6 +274,9 @@ _RECOMPUTABLE = {
     "Abs": np.abs,
     "Clone": np.copy,
     "Matmul": np.matmul,
+    "Relu": lambda x: np.maximum(x, 0),
+    "Sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "Linear": lambda x, w, b=None: x @ np.swapaxes(w, -1, -2) + (0 if b is None else b),
 }
 
 
@@ -174,78 +309,169 @@ def _build_value(root):
             ordered = [c for c in v._args if isinstance(c, Value)] or list(v._prev)
             for child in ordered:
                 op.inputs.append(f"v{id(child)}")
-                edges.append((f"v{id(child)}", op.key))
+                edges.append((f"v{id(child)}", op.key, None))
             vertices.append(op)
-            edges.append((op.key, f"v{id(v)}"))
+            edges.append((op.key, f"v{id(v)}", None))
         vertices.append(
             _Vertex(f"v{id(v)}", kind, v.label or None, v._op or None, (), np.asarray(v.data), np.asarray(v.grad))
         )
     return vertices, edges
 
 
-def _details(v, show_values, show_grads):
+def _details(v, show_values, show_grads, sep=", "):
     """A tensor vertex's shape, value and gradient, as the drawing and the text graph show them."""
     parts = []
     if v.shape:
         parts.append("shape (" + ", ".join(map(str, v.shape)) + ")")
     if show_values:
-        parts.append("value " + (_summary(v.value) or "?"))
+        parts.append("value " + (_summary(v.value, sep=sep) or "?"))
     if show_grads and v.grad is not None:
-        parts.append("grad " + _summary(v.grad))
+        parts.append("grad " + _summary(v.grad, sep=sep))
     return parts
 
 
 def _label(v, show_values=True, show_grads=True):
     if v.kind == "op":
         return v.op
-    lines = [v.name or ("output" if v.kind == "output" else "")] + _details(v, show_values, show_grads)
+    if v.kind == "constant" and v.name is None:
+        return "const" if v.value is None else _summary(v.value)
+    lines = [v.name or ("output" if v.kind == "output" else "")] + _details(v, show_values, show_grads, sep="\\n")
     return "\\n".join(line for line in lines if line)
 
 
 def _graph_attrs(title, rankdir):
-    attrs = {"rankdir": rankdir, "fontname": "Helvetica"}
+    # Top to bottom with tight spacing: a wide graph (a layer's many inputs) stays readable at
+    # notebook width, where left to right a single Linear layer drew 4,320 px wide.
+    attrs = {"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.3"}
     if title:
         attrs.update(label=title, labelloc="t")
     return attrs
+
+
+_NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "margin": "0.08,0.04", "height": "0.3"}
+# Operand names (minuend, exponent, ...) in small grey type on their edges.
+_EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "9", "fontcolor": "#4b5563"}
+
+
+def _quote(s):
+    return '"' + str(s).replace('"', '\\"') + '"'
+
+
+def _attrs(d):
+    return "[" + " ".join(f"{k}={_quote(a)}" for k, a in d.items()) + "]"
+
+
+def _body(vertices, edges, show_values, show_grads, clusters, params=None):
+    """The DOT statements (one per line) for the vertices and edges: shared by draw_graph and to_dot."""
+    lines, grouped = [], {}
+    for v in vertices:
+        attrs = {"label": _label(v, show_values, show_grads), **_STYLE[v.kind]}
+        line = f"\t{v.key} {_attrs(attrs)}"
+        if clusters and v.module:
+            grouped.setdefault(v.module, []).append(line)
+        else:
+            lines.append(line)
+    for i, (path, members) in enumerate(grouped.items()):
+        kind = ""
+        if hasattr(params, "get_submodule"):
+            try:
+                kind = f" ({type(params.get_submodule(path)).__name__})"
+            except (AttributeError, KeyError):
+                kind = ""
+        lines.append(f"\tsubgraph cluster_{i} {{")
+        lines.append(f'\t\tlabel={_quote(path + kind)} style="rounded,dashed" color="#9ca3af" fontsize="10"')
+        lines += ["\t" + m for m in members]
+        lines.append("\t}")
+    for a, b, operand in edges:
+        lines.append(f"\t{a} -> {b}" + (f" [label={_quote(operand)}]" if operand else ""))
+    return lines
+
+
+def _graphviz_class():
+    """graphviz.Digraph whose inline display, without the `dot` program, shows the text graph and the
+    DOT source with the fix instead of failing with ExecutableNotFound (made once, on first use)."""
+    global _Graph
+    if _Graph is not None:
+        return _Graph
+    import html
+
+    import graphviz
+
+    class Graph(graphviz.Digraph):
+        """A graphviz.Digraph of a chainrule graph (see chainrule.viz.draw_graph)."""
+
+        text = ""  # the text graph, shown when `dot` is missing
+
+        def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+            try:
+                return super()._repr_mimebundle_(include, exclude, **kwargs)
+            except graphviz.ExecutableNotFound:
+                head = "draw_graph: " + NO_DOT
+                return {
+                    "text/plain": f"{head}\n\n{self.text}",
+                    "text/html": (
+                        f"<p><b>{html.escape(head)}</b></p><pre>{html.escape(self.text)}</pre>"
+                        "<details><summary>DOT source (paste into any Graphviz viewer)</summary>"
+                        f"<pre>{html.escape(self.source)}</pre></details>"
+                    ),
+                }
+
+    _Graph = Graph
+    return Graph
+
+
+_Graph = None
+
+NO_DOT = (
+    "Graphviz's `dot` program is not installed, so the graph cannot be rendered. Install it with "
+    "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+    "`conda install graphviz`; meanwhile the text graph is shown, and `.source` (or to_dot()) is "
+    "the DOT text to paste into any Graphviz viewer."
+)
 
 
 def draw_graph(
     tensor: Tensor,
     show_values: bool = True,
     show_grads: bool = True,
-    rankdir: str = "LR",
+    rankdir: str = "TB",
     title: str | None = None,
     save: str | os.PathLike[str] | None = None,
+    params: Any = None,
+    clusters: bool = False,
 ) -> Digraph:
     """A graphviz.Digraph of everything that produced `tensor` (or a chainrule.Value).
 
     Args:
         tensor: the output to draw from (a Tensor or a Value).
-        show_values, show_grads: put values / gradients in the tensor labels.
-        rankdir: "LR" (left to right, as micrograd draws) or "TB".
+        show_values: put values in the tensor labels (all numbers up to six, a summary beyond).
+        show_grads: put gradients in the tensor labels.
+        rankdir: "TB" (top to bottom, compact) or "LR" (left to right, as micrograd draws).
         title: an optional caption.
         save: a path ending in .svg, .png or .pdf to render to (needs graphviz's `dot`).
+        params: the model (a Module) or `dict(model.named_parameters())`, to name parameters by
+            their module path (`0.weight`), as torchviz's `make_dot(params=...)`. By default the
+            live Module holding the graph's parameters is looked up; a tensor's own `.name` wins.
+        clusters: draw each module's parameters and the ops that use them in one box.
 
     Returns:
-        the Digraph: it renders inline in Jupyter, `.source` is the DOT text (no `dot`
-        binary needed), `.render(...)` writes files.
+        the Digraph: it renders inline in Jupyter (without `dot`: the text graph, the DOT
+        source and how to install it), `.source` is the DOT text, `.render(...)` writes files.
 
     Example:
-        >>> g = chainrule.viz.draw_graph(loss, save="loss.svg")
+        >>> g = chainrule.viz.draw_graph(loss, params=model, save="loss.svg")
     """
     try:
-        import graphviz
+        import graphviz  # noqa: F401
     except ImportError:
         raise ImportError(
             "draw_graph needs the graphviz package: pip install 'chainrule[viz]' (and apt-get "
             "install graphviz for the `dot` renderer). to_dot() and text_graph() need neither."
         ) from None
-    vertices, edges = _build(tensor)
-    dot = graphviz.Digraph(graph_attr=_graph_attrs(title, rankdir), node_attr={"fontname": "Helvetica"})
-    for v in vertices:
-        dot.node(v.key, _label(v, show_values, show_grads), **_STYLE[v.kind])
-    for a, b in edges:
-        dot.edge(a, b)
+    vertices, edges = _build(tensor, params)
+    dot = _graphviz_class()(graph_attr=_graph_attrs(title, rankdir), node_attr=_NODE_ATTRS, edge_attr=_EDGE_ATTRS)
+    dot.body += [line + "\n" for line in _body(vertices, edges, show_values, show_grads, clusters, params)]
+    dot.text = _text(vertices, show_values, show_grads)
     if save is not None:
         save_graph(dot, save)
     return dot
@@ -267,71 +493,62 @@ def save_graph(graph: Digraph | Tensor, path: str | os.PathLike[str]) -> str | o
     try:
         data = graph.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
-        raise RuntimeError(
-            f"save_graph: rendering {fmt.upper()} needs graphviz's `dot` program, which is not "
-            "installed: apt-get install graphviz (or brew install graphviz). "
-            "The DOT text is available without it: graph.source or to_dot()."
-        ) from None
+        raise RuntimeError(f"save_graph: rendering {fmt.upper()} failed. " + NO_DOT) from None
     with open(path, "wb") as f:
         f.write(data)
     return path
 
 
-def _quote(s):
-    return '"' + str(s).replace('"', '\\"') + '"'
-
-
 def to_dot(
-    tensor: Tensor, show_values: bool = True, show_grads: bool = True, rankdir: str = "LR", title: str | None = None
+    tensor: Tensor,
+    show_values: bool = True,
+    show_grads: bool = True,
+    rankdir: str = "TB",
+    title: str | None = None,
+    params: Any = None,
+    clusters: bool = False,
 ) -> str:
-    """The DOT text of `draw_graph(tensor)`, written without graphviz (package or binary)."""
-    vertices, edges = _build(tensor)
-    lines = ["digraph {"]
-    lines.append("\tgraph [" + " ".join(f"{k}={_quote(v)}" for k, v in _graph_attrs(title, rankdir).items()) + "]")
-    lines.append('\tnode [fontname="Helvetica"]')
-    for v in vertices:
-        attrs = {"label": _label(v, show_values, show_grads), **_STYLE[v.kind]}
-        lines.append(f"\t{v.key} [" + " ".join(f"{k}={_quote(a)}" for k, a in attrs.items()) + "]")
-    for a, b in edges:
-        lines.append(f"\t{a} -> {b}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    """The DOT text of `draw_graph(tensor, ...)` (same arguments), written without graphviz (package or binary)."""
+    vertices, edges = _build(tensor, params)
+    lines = ["digraph {", f"\tgraph {_attrs(_graph_attrs(title, rankdir))}"]
+    lines += [f"\tnode {_attrs(_NODE_ATTRS)}", f"\tedge {_attrs(_EDGE_ATTRS)}"]
+    lines += _body(vertices, edges, show_values, show_grads, clusters, params)
+    return "\n".join(lines + ["}"]) + "\n"
 
 
-def text_graph(tensor: Tensor, show_values: bool = True, show_grads: bool = True) -> str:
+def text_graph(tensor: Tensor, show_values: bool = True, show_grads: bool = True, params: Any = None) -> str:
     """The graph as text, one line per tensor in forward order (no graphviz needed).
 
     Unnamed intermediates get short ids (t1, t2, ...) so every op line reads like a
-    line of the program: `t3 = Sub(u5, u1)   shape ()  value 56  grad -1540`.
+    line of the program: `t3 = Sub(u5, u1)   shape ()  value 56  grad -1540`; scalar
+    constants appear as their value (`Pow(t5, 2)`), other inputs without a gradient as
+    `input`, and parameters by their module path (`0.weight`; see draw_graph's `params`).
     """
-    vertices, _ = _build(tensor)
-    by_key = {v.key: v for v in vertices}
-    names, counter = {}, 0
+    vertices, _ = _build(tensor, params)
+    return _text(vertices, show_values, show_grads)
+
+
+def _text(vertices, show_values, show_grads):
+    names, counter, producer = {}, 0, {}
     for v in vertices:
         if v.kind == "op":
-            continue
-        if v.name:
+            producer[v.key] = v
+        elif v.kind == "constant":
+            names[v.key] = v.name or _label(v)
+        elif v.name:
             names[v.key] = v.name
         else:
             counter += 1
             names[v.key] = f"t{counter}"
-    producer = {}
-    for v in vertices:
-        if v.kind == "op":
-            producer[v.key] = v
     rows = []
     for v in vertices:
-        if v.kind == "op":
+        if v.kind in ("op", "constant"):
             continue
         op = producer.get("op" + v.key[1:]) if v.key[0] in "ov" else None
-        if op is not None and op.key in by_key:
-            lhs = (
-                f"{names[v.key]} = {op.op}("
-                + ", ".join("const" if k is None else names.get(k, "?") for k in op.inputs)
-                + ")"
-            )
+        if op is not None:
+            lhs = f"{names[v.key]} = {op.op}(" + ", ".join(names.get(k, "?") for k in op.inputs) + ")"
         else:
-            lhs = f"{names[v.key]}  [{'parameter' if v.kind == 'parameter' else v.kind}]"
+            lhs = f"{names[v.key]}  [{v.kind}]"
         rows.append([lhs] + _details(v, show_values, show_grads))
     width = max(len(r[0]) for r in rows)
     return "\n".join(r[0].ljust(width) + ("   " + "   ".join(r[1:]) if len(r) > 1 else "") for r in rows)
