@@ -47,10 +47,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._local_symbols import LocalSymbols
 from ._recorder import (  # noqa: F401  (re-exported: chainrule.explain.recording() and the drawings use them)
     NodeRecord,
     _graph,
     _records,
+    constants_of,
     names_in_use,
     record_of,
     recording,
@@ -118,9 +120,18 @@ class Explanation:
     """The chain rule of one backward pass. `str()` for text, `.to_markdown()`, `.to_latex()`,
     `.steps` for programs (a list of Step, root's nearest first), `[name]` for one Step."""
 
-    def __init__(self, root_name, steps):
+    def __init__(self, root_name, steps, symbols=None):
         self.root = root_name
         self.steps = steps
+        self._symbols = symbols  # (v name, u name) -> ∂v/∂u in symbols, or None
+        self._symbol_cache = {}  # id(node) -> its SymPy expression
+
+    def local_symbol(self, consumer, name, latex=False):
+        """The local partial ∂consumer/∂name in symbols (SymPy's spelling, `2*u4`, or LaTeX), or None
+        where the path crosses an op outside explain's table (or SymPy, the `symbolic` extra, is missing)."""
+        if self._symbols is None:
+            return None
+        return self._symbols(consumer, name, self._symbol_cache, latex)
 
     def __getitem__(self, name):
         for s in self.steps:
@@ -173,6 +184,14 @@ class Explanation:
                     nums.append(f"({_fmt(u.upstream)})·({_fmt(u.local)})")
             lines.append(f"{pad} = " + " + ".join(nums))
             lines.append(f"{pad} = {_fmt(s.total)}")
+            where = "  where "
+            for u in s.uses:
+                symbol = None if u.local is None else self.local_symbol(u.consumer, s.name)
+                if symbol is not None:  # the local partial in symbols, then in numbers
+                    number = _fmt(u.local)
+                    tail = "" if symbol == number else f" = {number}"
+                    lines.append(f"{where}∂{u.consumer}/∂{s.name} = {symbol}{tail}")
+                    where = " " * len(where)
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -215,9 +234,23 @@ class Explanation:
     def to_markdown(self):
         """Markdown with one display-math line per named tensor (renders in Jupyter and on GitHub)."""
         parts = [f"**Chain rule for the backward pass of ${_tex_name(self.root)}$**", ""]
-        for line in self._latex_lines():
+        for step, line in zip(self.steps, self._latex_lines()):
             parts += [f"$$ {line} $$", ""]
+            where = self._latex_where(step)
+            if where:
+                parts += [f"$$ \\text{{where }} {where} $$", ""]
         return "\n".join(parts)
+
+    def _latex_where(self, step):
+        """The local partials of a step in symbols and numbers, as LaTeX (empty when none is known)."""
+        out = []
+        for u in step.uses:
+            symbol = None if u.local is None else self.local_symbol(u.consumer, step.name, latex=True)
+            if symbol is not None:
+                number = _tex_num(u.local)
+                frac = rf"\frac{{\partial {_tex_name(u.consumer)}}}{{\partial {_tex_name(step.name)}}}"
+                out.append(f"{frac} = {symbol}" + ("" if symbol == number else f" = {number}"))
+        return ",\\quad ".join(out)
 
     def _repr_markdown_(self):
         return self.to_markdown()
@@ -322,11 +355,12 @@ def explain(loss, names=None):
                     acc[v] = (term, op)
         reach[id(e)] = acc
 
-    named_grad = {root_name: None}
+    named_grad, node_of = {root_name: None}, {}
     for n in nodes:
         nm = name_of(n) if n is not root_node else root_name
         if nm:
             named_grad[nm] = _records[n].grad_output
+            node_of[nm] = n
 
     steps = []
     for e in order:
@@ -355,7 +389,8 @@ def explain(loss, names=None):
                 contribution = _contribution_via_edges(e, v, consumers, name_of, root_node, root_name)
             step.uses.append(Use(v, str(op), upstream, partial, contribution))
         steps.append(step)
-    return Explanation(root_name, steps)
+    local = LocalSymbols(name_of, constants_of)
+    return Explanation(root_name, steps, lambda v, u, cache, latex: local.partial(node_of.get(v), u, cache, latex))
 
 
 class _Path:
