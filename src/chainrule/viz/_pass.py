@@ -203,7 +203,7 @@ def _constant(node, i):
 
 def _recompute(node, args):
     """An op output's value from its operands', where the graph did not keep it."""
-    from .graph import _recompute as simple
+    from ._build import _recompute as simple
 
     if any(a is None for a in args):
         return None
