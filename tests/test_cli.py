@@ -88,7 +88,7 @@ def test_models_match_the_reference_parameter_counts(model, params):
     assert built.num_parameters() == params
 
 
-def test_cnn_and_gru_train_a_few_steps(tmp_path):
+def test_every_model_trains_with_the_jit_by_default_bit_for_bit_as_eager(tmp_path, capsys):
     from chainrule import data
 
     full = data.mnist1d()  # a slice of it as an .npz keeps the final full-set evaluations cheap
@@ -99,9 +99,11 @@ def test_cnn_and_gru_train_a_few_steps(tmp_path):
         x_test=full.x_test[:100],
         y_test=full.y_test[:100],
     )
-    for model in ("cnn", "gru"):
+    # The jit is the default for exactly the models whose replay is bit-for-bit the eager step.
+    assert cli.JIT_MODELS == {"logreg", "mlp", "cnn", "gru"}
+    for model in ("logreg", "mlp", "cnn", "gru"):
         losses = []
-        for jit in ([], ["--jit"]):  # the traced-and-replayed step trains the same way
+        for jit in (["--no-jit"], [], ["--jit"]):  # eager, the default (jit), and the old flag
             out = tmp_path / (model + "".join(jit))
             assert (
                 cli.main(
@@ -130,6 +132,23 @@ def test_cnn_and_gru_train_a_few_steps(tmp_path):
             assert history["loss"][-5:].mean() < history["loss"][:5].mean()
             losses.append(history["loss"])
         np.testing.assert_array_equal(losses[0], losses[1])
+        np.testing.assert_array_equal(losses[0], losses[2])
+    capsys.readouterr()
+
+
+def test_piped_train_writes_a_few_plain_progress_lines(tmp_path, capsys):
+    from chainrule import data
+
+    full = data.mnist1d()
+    np.savez(tmp_path / "s.npz", x_train=full.x_train[:200], y_train=full.y_train[:200], x_test=full.x_test[:50],
+             y_test=full.y_test[:50])  # fmt: skip
+    args = ["train", "--model", "logreg", "--data", str(tmp_path / "s.npz"), "--steps", "40", "--batch-size", "20"]
+    assert cli.main(args + ["--log-every", "20", "--no-plot", "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()  # not a terminal, as under `| cat`: lines, no carriage-return frames
+    assert "\r" not in captured.out + captured.err
+    progress = [line for line in captured.err.splitlines() if line.startswith("step ")]
+    assert len(progress) == 10 and progress[-1].startswith("step 40/40 (100%)")
+    assert len(captured.out + captured.err) < 2000
 
 
 def test_csv_data_path(tmp_path):

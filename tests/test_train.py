@@ -192,3 +192,72 @@ def test_fit_with_jit_and_dropout_draws_the_eager_masks():
         model, opt = make(dropout=0.3)
         runs.append(fit(model, blobs(), optimizer=opt, steps=12, batch_size=20, print_fn=None, jit=jit).loss)
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(capsys):
+    model, opt = make()
+    fit(model, blobs(), optimizer=opt, steps=20, batch_size=40, progress=True, print_fn=None)
+    err = capsys.readouterr().err
+    assert "\r" not in err  # no carriage-return frames in a pipe or a log
+    lines = err.splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("step 20/20 (100%), ")
+    assert lines[0].startswith("step 2/20 (10%)")
+
+
+class _Shell:
+    kernel = object()  # what marks a Jupyter kernel's IPython
+
+
+def _fake_notebook(monkeypatch, widgets):
+    import sys
+    import types
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: _Shell()
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    if not widgets:
+        monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` raises ImportError
+
+
+def test_progress_in_a_notebook_without_ipywidgets_is_the_text_bar_silently(monkeypatch):
+    import warnings
+
+    from chainrule._progress import progress_bar
+
+    _fake_notebook(monkeypatch, widgets=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tqdm.auto warned "IProgress not found" here
+        bar = progress_bar(5)
+    try:
+        assert type(bar).__module__ == "tqdm.std"
+    finally:
+        bar.close()
+
+
+def test_progress_in_a_notebook_with_ipywidgets_is_the_widget(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from chainrule._progress import progress_bar
+
+    _fake_notebook(monkeypatch, widgets=True)
+    with pytest.MonkeyPatch.context() as m:
+        import tqdm.notebook
+
+        m.setattr(tqdm.notebook, "tqdm", lambda **kw: ("widget", kw["total"]))  # no display outside Jupyter
+        assert progress_bar(5) == ("widget", 5)
+
+
+def test_mnist1d_says_it_is_generating_once(tmp_path, monkeypatch, capsys):
+    from chainrule.data import builtin
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    tiny = builtin.DataSplits(
+        np.zeros((4000, 40), np.float32),
+        np.zeros(4000, np.int64),
+        np.zeros((1000, 40), np.float32),
+        np.zeros(1000, np.int64),
+    )
+    monkeypatch.setattr(builtin, "_generate_mnist1d", lambda: tiny)
+    builtin.mnist1d()
+    assert capsys.readouterr().err.count("generating MNIST-1D") == 1
+    builtin.mnist1d()  # cached: silent
+    assert capsys.readouterr().err == ""

@@ -28,6 +28,9 @@ from .models.mnist1d import MODEL_DEFAULTS, PAPER, build_model, parse_hidden
 
 ACTIVATIONS = tuple(_ACTIVATIONS)
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+# The models `chainrule train` runs through chainrule.jit by default: those whose replayed step is
+# bit for bit the eager one (tests/test_cli.py trains each both ways and compares every loss).
+JIT_MODELS = frozenset(("logreg", "mlp", "cnn", "gru"))
 MAX_WIDTH = 4096  # --hidden and --channels: a 4096-wide MLP layer already holds 16.8 million weights
 CONFIG_KEYS = (
     "data",
@@ -218,7 +221,7 @@ def train_command(args) -> int:
         checkpoint_dir=out,
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
-        jit=args.jit,
+        jit=config["model"] in JIT_MODELS if args.jit is None else args.jit,
     )
     if resuming:
         # Only after fit accepted the checkpoint: a refused resume leaves config.json as it was, so the
@@ -422,7 +425,13 @@ def make_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--checkpoint-every", type=_positive_int, help="also checkpoint every N steps (default: at the end)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("--jit", action="store_true", help="trace the training step once and replay it (chainrule.jit)")
+    t.add_argument(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="trace the training step once and replay it (chainrule.jit); the default for "
+        f"{', '.join(sorted(JIT_MODELS))}, whose replay is bit for bit the eager step (--no-jit: eager)",
+    )
     t.add_argument("--no-plot", action="store_true", help="don't write curves.png")
     t.add_argument(
         "--threads",

@@ -273,7 +273,8 @@ def fit(
         log_every: print ``iter 1000, J=0.665606, accu=0.83`` every this many steps (the
             training batch's loss and accuracy) and ``eval 1000, J=..., accu=...`` on evaluations.
             Default: about ten lines per run. ``print_fn=None`` silences it.
-        progress: show a tqdm progress bar.
+        progress: show progress: tqdm's bar in a terminal, its widget in Jupyter, plain
+            periodic lines when the output is piped or logged (see ``progress_bar``).
         early_stopping: stop after this many evaluations without a lower eval loss
             (needs eval_data).
         checkpoint_dir: write ``checkpoint.safetensors`` there every ``checkpoint_every``
@@ -363,9 +364,9 @@ def fit(
     bar = None
     say = print_fn
     if progress:
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
-        bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True, leave=True)
+        bar = progress_bar(total, step)
         if print_fn is print:
             say = bar.write
     if hasattr(model, "train"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -123,6 +124,8 @@ def mnist1d(regenerate: bool = False) -> DataSplits:
                 return data
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt below
+    # A few seconds of silence otherwise, once per machine.
+    print(f"chainrule.data: generating MNIST-1D (once; cached in {path})...", file=sys.stderr, flush=True)
     data = _generate_mnist1d()
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
