@@ -51,6 +51,7 @@ from ._local_symbols import LocalSymbols
 from ._recorder import (  # noqa: F401  (re-exported: chainrule.explain.recording() and the drawings use them)
     NodeRecord,
     _graph,
+    _local_partials,
     _records,
     constants_of,
     names_in_use,
