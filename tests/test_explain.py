@@ -187,6 +187,7 @@ def test_local_partials_in_symbols_and_numbers():
             assert symbol is not None
             assert float(sympy.sympify(symbol).subs(values)) == pytest.approx(float(u.local))
     assert r"\frac{\partial u_{5}}{\partial u_{3}} = 2 u_{4} = 14" in e.to_markdown()
+    assert r"\text{where } " in e.to_latex()
 
 
 def test_no_symbols_through_ops_outside_the_table():

@@ -225,12 +225,14 @@ class Explanation:
         return out
 
     def to_latex(self):
-        """An `align*` environment, one line per named tensor."""
-        return (
-            "\\begin{align*}\n"
-            + " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in self._latex_lines())
-            + "\n\\end{align*}"
-        )
+        """An `align*` environment, one line per named tensor (and one for its local partials in symbols)."""
+        rows = []
+        for step, line in zip(self.steps, self._latex_lines()):
+            rows.append(line.replace(" = ", " &= ", 1))
+            where = self._latex_where(step)
+            if where:
+                rows.append(rf"&\quad \text{{where }} {where}")
+        return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
 
     def to_markdown(self):
         """Markdown with one display-math line per named tensor (renders in Jupyter and on GitHub)."""
