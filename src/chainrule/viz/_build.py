@@ -43,25 +43,38 @@ def _param_names(params):
     return {id(p): name for name, p in params}
 
 
-def _owning_module(param_ids):
-    """The live Module whose named_parameters cover most of the graph's parameters (the outermost
-    of equals), or None: how a drawing names `0.weight` when no `params=` is given."""
-    import gc
+def _caller_modules(depth=30):
+    """The Modules the calling code holds: values in the locals and globals of the frames above
+    (a notebook's `model`, a script's or a test's local). Cheap, unlike a scan of the heap."""
+    import sys
 
     from ..nn.module import Module
 
+    found, seen, frame = [], set(), sys._getframe(1)
+    while frame is not None and depth > 0:
+        for scope in (frame.f_locals, frame.f_globals):
+            for value in list(scope.values()):
+                # type(), not isinstance: no lazy proxy's __getattr__ runs
+                if Module in type(value).__mro__ and id(value) not in seen:
+                    seen.add(id(value))
+                    found.append(value)
+        frame, depth = frame.f_back, depth - 1
+    return found
+
+
+def _owning_module(param_ids):
+    """The Module held by the calling code whose parameters cover most of the graph's (the
+    outermost of equals), or None: how a drawing names `0.weight` when no `params=` is given."""
     best, best_cover = [], 0
-    for obj in gc.get_objects():  # only Modules are looked at; drawing is no hot path
-        if Module not in type(obj).__mro__:  # type(), not isinstance: no lazy proxy's __getattr__ runs
-            continue
+    for module in _caller_modules():
         try:
-            cover = sum(id(p) in param_ids for p in obj.parameters())
+            cover = sum(id(p) in param_ids for p in module.parameters())
         except Exception:  # a half-built or broken module
             continue
         if cover > best_cover:
-            best, best_cover = [obj], cover
+            best, best_cover = [module], cover
         elif cover == best_cover and cover:
-            best.append(obj)
+            best.append(module)
     if not best:
         return None
     inner = {id(m) for b in best for m in b.modules() if m is not b}

@@ -14,7 +14,8 @@ its gradient. Kinds are told apart by colour and border:
 The operands of non-commutative ops are labelled on their edges (Sub: minuend,
 subtrahend; Div: dividend, divisor; Pow: base, exponent; Linear: input, weight, bias).
 Parameters take their names from `params=` (a Module or a dict of named parameters, as
-torchviz's make_dot takes), or from the live Module that holds them; `clusters=True`
+torchviz's make_dot takes), or from a Module the calling code holds (a variable of the
+caller or of the notebook); `clusters=True`
 boxes each module's parameters and ops together.
 
 Gradients of leaves come from `.grad`; of intermediates, from `retain_grad()` or from
@@ -220,8 +221,9 @@ def draw_graph(
         title: an optional caption.
         save: a path ending in .svg, .png or .pdf to render to (needs graphviz's `dot`).
         params: the model (a Module) or `dict(model.named_parameters())`, to name parameters by
-            their module path (`0.weight`), as torchviz's `make_dot(params=...)`. By default the
-            live Module holding the graph's parameters is looked up; a tensor's own `.name` wins.
+            their module path (`0.weight`), as torchviz's `make_dot(params=...)`. By default a
+            Module in the caller's variables (or the notebook's) that holds the graph's
+            parameters names them; a tensor's own `.name` wins.
         clusters: draw each module's parameters and the ops that use them in one box.
 
     Returns:
