@@ -138,12 +138,22 @@ def check(dev, where="device"):
     """The device object for `dev` (a string, a device or None for the default); refuses anything but the CPU."""
     if dev is None:
         return _local.default
-    if dev is CPU or dev == "cpu":
+    if dev is CPU or (type(dev) is str and dev == "cpu"):  # a Tensor's == would compare elementwise
         return CPU
-    if isinstance(dev, int):
+    if isinstance(dev, int) and not isinstance(dev, bool):
         # PyTorch reads a bare integer as a CUDA ordinal.
+        if dev < 0:
+            raise RuntimeError(f"{where}(): a device ordinal must be non-negative, got {dev}; pass 'cpu'")
         raise _no_gpu(where, device("cuda", dev))
-    d = dev if isinstance(dev, device) else device(dev)
+    if not isinstance(dev, (str, device)):
+        raise TypeError(
+            f"{where}(): argument 'device' must be a string such as 'cpu' or a chainrule.device, got "
+            f"{type(dev).__name__}"
+        )
+    try:
+        d = dev if isinstance(dev, device) else device(dev)
+    except RuntimeError as e:  # the device string's own error, told where it was given
+        raise RuntimeError(f"{where}(): {e}") from None
     if d.type != "cpu":
         raise _no_gpu(where, d)
     return d

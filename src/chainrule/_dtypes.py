@@ -30,7 +30,10 @@ def set_default_dtype(dtype) -> None:
     Example:
         >>> chainrule.set_default_dtype(chainrule.float64)   # for gradient checks
     """
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"set_default_dtype(): {e}; pass chainrule.float32 or chainrule.float64") from None
     if dtype.kind != "f":
         raise TypeError(f"set_default_dtype: only floating dtypes can be the default, got {dtype}")
     _state["default"] = dtype
@@ -63,7 +66,10 @@ _TO_COMPLEX = {np.dtype(np.float16): complex64, float32: complex64, float64: com
 
 
 def _category(dtype) -> builtins.int:
-    return _CATEGORY[dtype.kind]
+    try:
+        return _CATEGORY[dtype.kind]
+    except KeyError:  # an object or text dtype: no operand of a numeric op
+        raise TypeError(f"expected Tensors or numbers, got an operand of dtype {dtype}") from None
 
 
 def promote_types(type1, type2):

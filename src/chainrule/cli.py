@@ -18,6 +18,7 @@ import argparse
 import difflib
 import json
 import math
+import os
 import pathlib
 import re
 import sys
@@ -90,6 +91,22 @@ def _resolve(args) -> dict:
     return config
 
 
+def _same_setting(key, saved, given) -> bool:
+    """Whether a flag given on resume agrees with the run's value; --data compares the files (data/x.csv,
+    ./data/x.csv, an absolute path or a link to the same file are one data set), not the strings."""
+    if saved == given:
+        return True
+    if key != "data" or not isinstance(saved, str) or not isinstance(given, str):
+        return False
+    a, b = pathlib.Path(saved).expanduser(), pathlib.Path(given).expanduser()
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
 def _resumed_config(args, saved: dict, path) -> dict:
     """The configuration of a resumed run: the saved one, where the command line may only change its length.
 
@@ -100,7 +117,7 @@ def _resumed_config(args, saved: dict, path) -> dict:
     conflicts = [
         f"{_TRAIN_FLAGS[key][0]} {value} (the run has {key}={saved.get(key)!r})"
         for key, value in _given(args).items()
-        if saved.get(key) != value
+        if not _same_setting(key, saved.get(key), value)
     ]
     if conflicts:
         raise ValueError(
@@ -194,6 +211,12 @@ def train_command(args) -> int:
         raise ValueError(f"--out {out} is a file; give a directory for the run's outputs")
     config_path = out / "config.json"
     resuming = args.resume and (out / CHECKPOINT).exists() and config_path.exists()
+    held = [name for name in ("config.json", CHECKPOINT) if (out / name).exists()]
+    if held and not resuming and not args.resume and not args.overwrite:
+        raise ValueError(
+            f"--out {out} already holds a run ({' and '.join(held)}); pass --resume to continue it, "
+            "--overwrite to start again over it, or choose another --out"
+        )
     if resuming:
         config = _resumed_config(args, _read_config(config_path), out)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,6 +245,7 @@ def train_command(args) -> int:
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
         jit=config["model"] in JIT_MODELS if args.jit is None else args.jit,
+        overwrite=args.overwrite,
     )
     if resuming:
         # Only after fit accepted the checkpoint: a refused resume leaves config.json as it was, so the
@@ -417,6 +441,11 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_count, help="seeds the initialization and the data order (default: 0)")
     t.add_argument("--out", help="output directory (default: runs/DATA-MODEL)")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in an --out that already holds one (its checkpoint and config are replaced)",
+    )
     t.add_argument(
         "--log-every", type=_positive_int, default=1000, help="print `iter, J, accu` every N steps (default 1000)"
     )

@@ -15,6 +15,7 @@ import numpy as np
 from . import _dtypes, _random
 from ._device import check as _check_device
 from .autograd import effects as _effects
+from .ops._util import need_tensor, refuse_text, shape_arg
 from .tensor import Tensor, _legacy_array, _to_array
 
 if TYPE_CHECKING:
@@ -26,10 +27,33 @@ if TYPE_CHECKING:
     from .generator import Generator
 
 
-def _size(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
-    return tuple(int(s) for s in size)
+def _size(size, op):
+    shape = shape_arg(op, size)
+    if shape and min(shape) < 0:
+        raise RuntimeError(
+            f"{op}(): Trying to create tensor with negative dimension: {list(shape)}; sizes must be >= 0"
+        )
+    return shape
+
+
+def _allocates(fn):
+    """A creation function whose errors name it: an allocation the memory cannot hold is PyTorch's RuntimeError
+    with the size (not NumPy's MemoryError), and NumPy's own TypeError/ValueError about an argument (a dtype
+    it cannot read, a size past its limits) gets the function's name in front."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def creating(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MemoryError as e:
+            raise RuntimeError(f"{name}(): not enough memory: {e}; ask for a smaller size") from None
+        except (TypeError, ValueError, OverflowError) as e:
+            if type(e) in (TypeError, ValueError, OverflowError) and name not in str(e):
+                raise (TypeError if type(e) is TypeError else ValueError)(f"{name}(): {e}") from None
+            raise
+
+    return creating
 
 
 def _made(array, dtype, requires_grad, name=None):
@@ -80,6 +104,7 @@ def _default(dtype):
     return _dtypes.get_default_dtype() if dtype is None else np.dtype(dtype)
 
 
+@_allocates
 def zeros(
     *size: int | Sequence[int],
     dtype: DTypeLike | None = None,
@@ -88,9 +113,10 @@ def zeros(
     name: str | None = None,
 ) -> Tensor:
     _check_device(device, "zeros")
-    return _made(np.zeros(_size(size), dtype=_default(dtype)), None, requires_grad, name)
+    return _made(np.zeros(_size(size, "zeros"), dtype=_default(dtype)), None, requires_grad, name)
 
 
+@_allocates
 def ones(
     *size: int | Sequence[int],
     dtype: DTypeLike | None = None,
@@ -99,9 +125,10 @@ def ones(
     name: str | None = None,
 ) -> Tensor:
     _check_device(device, "ones")
-    return _made(np.ones(_size(size), dtype=_default(dtype)), None, requires_grad, name)
+    return _made(np.ones(_size(size, "ones"), dtype=_default(dtype)), None, requires_grad, name)
 
 
+@_allocates
 def empty(
     *size: int | Sequence[int],
     dtype: DTypeLike | None = None,
@@ -109,9 +136,10 @@ def empty(
     requires_grad: bool = False,
 ) -> Tensor:
     _check_device(device, "empty")
-    return _made(np.empty(_size(size), dtype=_default(dtype)), None, requires_grad)
+    return _made(np.empty(_size(size, "empty"), dtype=_default(dtype)), None, requires_grad)
 
 
+@_allocates
 def full(
     size: int | Sequence[int],
     fill_value: float | bool,
@@ -125,13 +153,14 @@ def full(
         kind = np.asarray(fill_value).dtype.kind
         dtype = _dtypes.int64 if kind in "iu" else _dtypes.bool if kind == "b" else _dtypes.get_default_dtype()
     return _made(
-        np.full(tuple(size) if not isinstance(size, int) else (size,), fill_value, dtype=dtype),
+        np.full(_size((size,), "full"), fill_value, dtype=dtype),
         None,
         requires_grad,
         name,
     )
 
 
+@_allocates
 def arange(
     start: float,
     end: float | None = None,
@@ -144,12 +173,22 @@ def arange(
     _check_device(device, "arange")
     if end is None:
         start, end = 0, start
+    for value in (start, end, step):
+        if not isinstance(value, (int, float, np.integer, np.floating)) and not (
+            isinstance(value, Tensor) and value.numel() == 1
+        ):
+            raise TypeError(f"arange(): start, end and step must be numbers, got {type(value).__name__}")
+        if not np.isfinite(float(value)):
+            raise RuntimeError(f"arange(): unsupported range: {start} to {end} by {step}; the bounds must be finite")
+    if step == 0:
+        raise RuntimeError("arange(): step must be nonzero")
     if dtype is None:
         integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dtypes.int64 if integral else _dtypes.get_default_dtype()
     return _made(np.arange(start, end, step, dtype=np.dtype(dtype)), None, requires_grad)
 
 
+@_allocates
 def linspace(
     start: float,
     end: float,
@@ -159,9 +198,13 @@ def linspace(
     requires_grad: bool = False,
 ) -> Tensor:
     _check_device(device, "linspace")
-    return _made(np.linspace(start, end, int(steps), dtype=_default(dtype)), None, requires_grad)
+    refuse_text("linspace", start, end)
+    # Python ints past int64 as floats (NumPy would make an object array of them)
+    start, end = (float(v) if type(v) is int and abs(v) >= 2**63 else v for v in (start, end))
+    return _made(np.linspace(start, end, _size((steps,), "linspace")[0], dtype=_default(dtype)), None, requires_grad)
 
 
+@_allocates
 def eye(
     n: int,
     m: int | None = None,
@@ -170,9 +213,10 @@ def eye(
     requires_grad: bool = False,
 ) -> Tensor:
     _check_device(device, "eye")
-    return _made(np.eye(n, m, dtype=_default(dtype)), None, requires_grad)
+    return _made(np.eye(*_size((n,) if m is None else (n, m), "eye"), dtype=_default(dtype)), None, requires_grad)
 
 
+@_allocates
 def rand(
     *size: int | Sequence[int],
     dtype: DTypeLike | None = None,
@@ -185,10 +229,11 @@ def rand(
     Inside chainrule.jit, each replay draws anew, the numbers eager code would draw.
     """
     _check_device(device, "rand")
-    sample = functools.partial(_random.random, _size(size), _default(dtype))
+    sample = functools.partial(_random.random, _size(size, "rand"), _default(dtype))
     return _made(_effects.draw(sample, generator), None, requires_grad)
 
 
+@_allocates
 def randn(
     *size: int | Sequence[int],
     dtype: DTypeLike | None = None,
@@ -198,10 +243,11 @@ def randn(
 ) -> Tensor:
     """Standard normal samples from `generator` or the global generator (see manual_seed)."""
     _check_device(device, "randn")
-    sample = functools.partial(_random.standard_normal, _size(size), _default(dtype))
+    sample = functools.partial(_random.standard_normal, _size(size, "randn"), _default(dtype))
     return _made(_effects.draw(sample, generator), None, requires_grad)
 
 
+@_allocates
 def randint(
     low: int,
     high: int | None = None,
@@ -214,34 +260,52 @@ def randint(
     _check_device(device, "randint")
     if high is None:
         low, high = 0, low
-    sample = functools.partial(_random.integers, low, high, tuple(size), np.dtype(dtype or _dtypes.int64))
+    sample = functools.partial(
+        _random.integers,
+        low,
+        high,
+        _size(size if isinstance(size, (tuple, list)) else (size,), "randint"),
+        np.dtype(dtype or _dtypes.int64),
+    )
     return _made(_effects.draw(sample, generator), None, False)
 
 
+@_allocates
 def randperm(n: int, device: str | Device | None = None, generator: Generator | None = None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     _check_device(device, "randperm")
-    return _made(_effects.draw(functools.partial(_random.permutation, n, np.dtype(np.int64)), generator), None, False)
+    return _made(
+        _effects.draw(
+            functools.partial(_random.permutation, _size((n,), "randperm")[0], np.dtype(np.int64)), generator
+        ),
+        None,
+        False,
+    )
 
 
 def _like(x, dtype):
     return x.dtype if dtype is None else np.dtype(dtype)
 
 
+@_allocates
 def zeros_like(
     x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
 ) -> Tensor:
     _check_device(device, "zeros_like")
+    need_tensor("zeros_like", x)
     return _made(np.zeros(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
+@_allocates
 def ones_like(
     x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
 ) -> Tensor:
     _check_device(device, "ones_like")
+    need_tensor("ones_like", x)
     return _made(np.ones(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
+@_allocates
 def full_like(
     x: Tensor,
     fill_value: float | bool,
@@ -250,30 +314,37 @@ def full_like(
     requires_grad: bool = False,
 ) -> Tensor:
     _check_device(device, "full_like")
+    need_tensor("full_like", x)
     return _made(np.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad)
 
 
+@_allocates
 def empty_like(
     x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
 ) -> Tensor:
     _check_device(device, "empty_like")
+    need_tensor("empty_like", x)
     return _made(np.empty(x.shape, dtype=_like(x, dtype)), None, requires_grad)
 
 
+@_allocates
 def rand_like(
     x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
 ) -> Tensor:
     """rand with x's shape and dtype."""
     _check_device(device, "rand_like")
+    need_tensor("rand_like", x)
     sample = functools.partial(_random.random, tuple(x.shape), _like(x, dtype))
     return _made(_effects.draw(sample), None, requires_grad)
 
 
+@_allocates
 def randn_like(
     x: Tensor, dtype: DTypeLike | None = None, device: str | Device | None = None, requires_grad: bool = False
 ) -> Tensor:
     """randn with x's shape and dtype."""
     _check_device(device, "randn_like")
+    need_tensor("randn_like", x)
     sample = functools.partial(_random.standard_normal, tuple(x.shape), _like(x, dtype))
     return _made(_effects.draw(sample), None, requires_grad)
 

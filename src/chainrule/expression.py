@@ -630,10 +630,13 @@ class _OutOfTime(BaseException):
     pass
 
 
+_BUDGET_ACTIVE = [False]  # a time_budget block is running (main thread only)
+
+
 @contextlib.contextmanager
-def time_budget(seconds, what="symbolic work", budget=None):
+def time_budget(seconds, what="symbolic work", budget=None, hint="raise the budget with --time-limit SECONDS"):
     """Stop the SymPy work inside after `seconds` with ExpressionTooLarge naming `what` and the limit
-    (`budget` names it in the message: default "the N s budget").
+    (`budget` names it in the message: default "the N s budget"; `hint` says how to raise it).
 
     SIGALRM based: it acts in the main thread on POSIX (the command line); elsewhere the size budgets
     alone apply. The alarm repeats every 250 ms until the block ends, so a handler swallowed by a
@@ -642,9 +645,10 @@ def time_budget(seconds, what="symbolic work", budget=None):
     usable = (
         seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     )
-    if not usable:
+    if not usable or _BUDGET_ACTIVE[0]:  # inside another budget (one alarm at a time): the outer one governs
         yield
         return
+    _BUDGET_ACTIVE[0] = True
 
     armed = [True]
 
@@ -659,10 +663,9 @@ def time_budget(seconds, what="symbolic work", budget=None):
     except _OutOfTime:
         armed[0] = False
         budget = budget or f"the {seconds:.3g} s budget"
-        raise ExpressionTooLarge(
-            f"{what} went over {budget}; try a smaller expression or raise the budget with --time-limit SECONDS"
-        ) from None
+        raise ExpressionTooLarge(f"{what} went over {budget}; try a smaller expression or {hint}") from None
     finally:
         armed[0] = False
+        _BUDGET_ACTIVE[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

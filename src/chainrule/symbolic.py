@@ -41,6 +41,7 @@ from .expression import (  # noqa: F401
     parse,
     parse_ast,  # noqa: F401
     parse_point,
+    time_budget,
     tokenize,
 )
 
@@ -461,6 +462,23 @@ def _variables(f, names, expr):
     return out
 
 
+TIME_LIMIT = 10.0
+"""Seconds of symbolic work diff/gradient/jacobian/hessian/equal allow by default (the command line's
+--time-limit default too). Past it they raise ExpressionTooLarge naming the limit; pass time_limit=SECONDS to
+raise it, or time_limit=None for none. SIGALRM based: it acts in the main thread on POSIX; elsewhere (a
+worker thread, Windows) there is no time limit, only the parser's size budgets."""
+
+
+def _budget(op, time_limit):
+    """The time budget of one call of `op` (a context manager): ExpressionTooLarge past `time_limit` seconds."""
+    return time_budget(
+        time_limit,
+        what=f"symbolic.{op}",
+        budget=f"its time_limit of {time_limit:g} s" if time_limit is not None else None,
+        hint=f"pass time_limit=SECONDS (more than {time_limit}) or time_limit=None for no limit",
+    )
+
+
 def _simplify(e):
     sp = _sp()
     if isinstance(e, sp.MatrixBase):
@@ -469,13 +487,18 @@ def _simplify(e):
     return s
 
 
-def diff(f, wrt=None, names=(), order=1):
-    """d^order f / d wrt^order, simplified.
+def diff(f, wrt=None, names=(), order=1, time_limit=TIME_LIMIT):
+    """d^order f / d wrt^order, simplified, within `time_limit` seconds (see TIME_LIMIT).
 
     Example:
         >>> diff(lambda x: x ** 10 - 2 * x ** 8 + 4 / x ** 2 + 10, "x")    # 10x^9 - 16x^7 - 8/x^3
         >>> diff("a**x", "x")                                               # a**x*log(a)
     """
+    with _budget("diff", time_limit):
+        return _diff(f, wrt, names, order)
+
+
+def _diff(f, wrt, names, order):
     sp = _sp()
     expr = trace(f, *names)
     variables = _variables(f, names, expr)
@@ -490,34 +513,44 @@ def diff(f, wrt=None, names=(), order=1):
     return _simplify(sp.diff(expr, var, order))
 
 
-def gradient(f, names=()):
-    """[df/dx_1, ..., df/dx_n], simplified, in argument order (alphabetical for strings)."""
+def gradient(f, names=(), time_limit=TIME_LIMIT):
+    """[df/dx_1, ..., df/dx_n], simplified, in argument order (alphabetical for strings), within `time_limit`
+    seconds (see TIME_LIMIT)."""
     sp = _sp()
-    expr = trace(f, *names)
-    return [_simplify(sp.diff(expr, v)) for v in _variables(f, names, expr)]
+    with _budget("gradient", time_limit):
+        expr = trace(f, *names)
+        return [_simplify(sp.diff(expr, v)) for v in _variables(f, names, expr)]
 
 
-def jacobian(f, names=()):
-    """The Jacobian Matrix d f_i / d x_j of a vector (or scalar) function, simplified."""
+def jacobian(f, names=(), time_limit=TIME_LIMIT):
+    """The Jacobian Matrix d f_i / d x_j of a vector (or scalar) function, simplified, within `time_limit`
+    seconds (see TIME_LIMIT)."""
     sp = _sp()
-    expr = trace(f, *names)
-    out = expr if isinstance(expr, sp.MatrixBase) else sp.Matrix([expr])
-    return _simplify(out.jacobian(_variables(f, names, expr)))
+    with _budget("jacobian", time_limit):
+        expr = trace(f, *names)
+        out = expr if isinstance(expr, sp.MatrixBase) else sp.Matrix([expr])
+        return _simplify(out.jacobian(_variables(f, names, expr)))
 
 
-def hessian(f, names=()):
-    """The Hessian Matrix d^2 f / dx_i dx_j, simplified."""
+def hessian(f, names=(), time_limit=TIME_LIMIT):
+    """The Hessian Matrix d^2 f / dx_i dx_j, simplified, within `time_limit` seconds (see TIME_LIMIT)."""
     sp = _sp()
-    expr = trace(f, *names)
-    return _simplify(sp.hessian(expr, _variables(f, names, expr)))
+    with _budget("hessian", time_limit):
+        expr = trace(f, *names)
+        return _simplify(sp.hessian(expr, _variables(f, names, expr)))
 
 
-def equal(a, b) -> bool:
-    """True when SymPy proves a - b == 0 (expressions or matrices)."""
+def equal(a, b, time_limit=TIME_LIMIT) -> bool:
+    """True when SymPy proves a - b == 0 (expressions or matrices), within `time_limit` seconds (see TIME_LIMIT)."""
+    with _budget("equal", time_limit):
+        return _equal(a, b)
+
+
+def _equal(a, b) -> bool:
     sp = _sp()
     d = a - b
     if isinstance(d, sp.MatrixBase):
-        return all(equal(x, 0) for x in d)
+        return all(_equal(x, 0) for x in d)
     d = sp.simplify(d)
     if d == 0:
         return True
@@ -538,15 +571,17 @@ class IdentityCheck:
         return self.symbolic and self.numeric
 
 
-def identity(f, g, names=(), points=50, seed=0, low=-3.0, high=3.0, atol=1e-9):
-    """Check f == g symbolically (SymPy simplify) and numerically (chainrule, float64, random points).
+def identity(f, g, names=(), points=50, seed=0, low=-3.0, high=3.0, atol=1e-9, time_limit=TIME_LIMIT):
+    """Check f == g symbolically (SymPy simplify, within `time_limit` seconds) and numerically (chainrule, float64,
+    random points).
 
     Example:
         >>> assert identity(lambda x: cr.tanh(x), lambda x: 2 * cr.sigmoid(2 * x) - 1)
     """
     from .tensor import Tensor as _T
 
-    symbolic = equal(trace(f, *names), trace(g, *names))
+    with _budget("identity", time_limit):
+        symbolic = _equal(trace(f, *names), trace(g, *names))
     arg_names = _arg_names(f, names)
     rng = np.random.default_rng(seed)
     worst = 0.0

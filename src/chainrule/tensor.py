@@ -763,7 +763,11 @@ class Tensor:
 
     def copy_(self, src: TensorLike) -> Tensor:
         """Copy src's values in (broadcast, cast to this dtype); the gradient flows to src."""
-        src = src if isinstance(src, Tensor) else Tensor(src)
+        if not isinstance(src, Tensor):
+            # a number or array is its values (Tensor(5) would be the legacy constructor: 5 uninitialized entries)
+            if src is None or isinstance(src, (str, bytes, dict)):
+                raise TypeError(f"copy_(): argument 'src' must be a Tensor, got {type(src).__name__}")
+            src = _creation.as_tensor(src)
         # Copying a tensor onto itself writes nothing, so torch checks no overlap (an expanded x too).
         return self._inplace("copy_", lambda s: _overwrite(s, src), src, overlap=src is not self)
 
@@ -856,6 +860,9 @@ class Tensor:
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, generator: Generator | None = None) -> Tensor:
         """Fill with U(a, b) from `generator` or the global generator (a jit replay draws anew)."""
+        _refuse_text("uniform_", a, b)
+        if not (np.isfinite(float(a)) and np.isfinite(float(b)) and a <= b):
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
         return self._write(_effects.draw(functools.partial(_uniform, a, b, self.shape), generator), "uniform_")
 
     def normal_(
@@ -1224,6 +1231,8 @@ from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import promotion as _promotion  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops._util import need_tensor as _need_tensor  # noqa: E402
+from .ops._util import refuse_text as _refuse_text  # noqa: E402
 
 # the binary ops' same-dtype fast paths test type(x) is Tensor
 _binary._Tensor = _compare._Tensor = _promotion._Tensor = Tensor
@@ -1257,11 +1266,13 @@ Tensor.grad = property(
 
 def _view_as(self: Tensor, other: Tensor) -> Tensor:
     """self.view(other.shape)."""
+    _need_tensor("view_as", other, "other")
     return _shape.view(self, other.shape)
 
 
 def _reshape_as(self: Tensor, other: Tensor) -> Tensor:
     """self.reshape(other.shape)."""
+    _need_tensor("reshape_as", other, "other")
     return _shape.reshape(self, other.shape)
 
 

@@ -254,6 +254,7 @@ def fit(
     checkpoint_every: int | None = None,
     resume: bool = False,
     jit: bool = False,
+    overwrite: bool = False,
 ) -> History:
     """Train ``model`` with ``optimizer`` on ``train_data``; returns a History.
 
@@ -280,6 +281,9 @@ def fit(
         checkpoint_dir: write ``checkpoint.safetensors`` there every ``checkpoint_every``
             steps (default: at the end only) and at the end.
         resume: continue from ``checkpoint_dir``'s checkpoint if there is one.
+        overwrite: start afresh over a checkpoint already in ``checkpoint_dir``. Without it (and
+            without ``resume``) such a directory is refused before anything is trained or written,
+            so that a finished run is not replaced by accident.
         jit: run the step (forward, loss, backward, optimizer step) through ``chainrule.jit``:
             traced on the first batch of each shape, replayed afterwards, with the same
             results (dropout draws the same masks). A step that jit cannot trace (say, with a
@@ -313,6 +317,12 @@ def fit(
     log_every = log_every or max(1, total // 10)
     eval_every = eval_every or log_every
     checkpoint_path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+
+    if checkpoint_path is not None and not resume and not overwrite and checkpoint_path.exists():
+        raise FileExistsError(
+            f"fit: {checkpoint_path.parent} already holds a run's checkpoint ({CHECKPOINT}); pass resume=True to "
+            "continue it, overwrite=True to start again over it, or choose another checkpoint_dir"
+        )
 
     history, step = History(), 0
     best, bad_evals = math.inf, 0

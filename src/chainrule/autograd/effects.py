@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from .. import _dtypes
 from .jit import trace as _trace
 
@@ -76,6 +78,11 @@ def draw(sample, generator=None):
     Example:
         >>> array = draw(functools.partial(_standard_normal, (2, 3), np.float32), generator)
     """
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            f"generator must be a chainrule.Generator, got {type(generator).__name__}; pass "
+            "generator=chainrule.Generator().manual_seed(seed), or leave it out for the global generator"
+        )
     if _state["recorder"] is not None:
         rec = _active()
         if rec is not None:

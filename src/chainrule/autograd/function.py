@@ -180,7 +180,10 @@ class Function:
             else:
                 datas.append(a)
         if not any_tensor:
-            return cls.forward(_NULL_CTX, *datas, **params)
+            try:
+                return cls.forward(_NULL_CTX, *datas, **params)
+            except TypeError as e:
+                raise _not_an_operand(cls, datas, e) from None
         if not (record and _grad_state.enabled):
             return Tensor._make(cls.forward(_NULL_CTX, *datas, **params))
 
@@ -336,11 +339,34 @@ class Function:
         return grads
 
 
+def _not_an_operand(cls, values, error):
+    """The TypeError for a primitive given text, a container or None where a Tensor or a number goes, named
+    by the public functions built on it (torch: "sign(): argument 'input' must be Tensor, not str");
+    `error` itself when the operands were something else."""
+    bad = [
+        v
+        for v in values
+        if v is None or isinstance(v, (str, bytes, tuple, list, dict, set)) or (type(v) is int and abs(v) >= 2**63)
+    ]
+    if not bad:
+        return error
+    from .primitive import EXPORTS
+
+    names = sorted({e.name for e in EXPORTS.values() if cls in e.primitives or cls.__name__ in e.primitives})
+    return TypeError(
+        f"{'/'.join(names) or cls.__name__}(): expected a Tensor or a number, got {type(bad[0]).__name__} "
+        f"{bad[0]!r:.40}"
+    )
+
+
 def _apply_unary(cls, a, params):
     """Function.apply for one input: the same steps, specialized (most ops are unary)."""
     Tensor = _Tensor
     if not isinstance(a, Tensor):
-        return cls.forward(_NULL_CTX, a, **params)
+        try:
+            return cls.forward(_NULL_CTX, a, **params)
+        except (TypeError, OverflowError) as e:  # only on the error path: the try itself costs nothing
+            raise _not_an_operand(cls, (a,), e) from None
     x = a._data
     if not (a.requires_grad and _grad_state.enabled):
         return Tensor._make(cls.forward(_NULL_CTX, x, **params))
@@ -388,7 +414,10 @@ def _apply_binary(cls, a, b, params):
     x = a._data if ta else a
     y = b._data if tb else b
     if not (ta or tb):
-        return cls.forward(_NULL_CTX, x, y, **params)
+        try:
+            return cls.forward(_NULL_CTX, x, y, **params)
+        except TypeError as e:
+            raise _not_an_operand(cls, (x, y), e) from None
     ra = ta and a.requires_grad
     rb = tb and b.requires_grad
     if not ((ra or rb) and _grad_state.enabled):

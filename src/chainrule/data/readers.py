@@ -17,6 +17,7 @@ import gzip
 import io
 import math
 import pathlib
+import warnings
 import zipfile
 import zlib
 
@@ -216,7 +217,11 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
         header: whether the first row holds column names; None guesses: the first row is a
             header when one of its feature cells is not a number, or when its label cell is not
             a number while every other row's label is (so a headerless file with labels such as
-            "setosa" keeps its first row).
+            "setosa" keeps its first row). A first row of numbers only is data, as NumPy's
+            loadtxt/genfromtxt read it; when it still looks like a header (the column numbers
+            0, 1, 2, ... that ``DataFrame.to_csv`` writes, or whole numbers above rows whose
+            features have decimals, csv.Sniffer's test) it is kept as data with a
+            ``CSVHeaderWarning`` naming the file: pass header=True or header=False to decide.
         delimiter: the field separator.
 
     Labels that are all integers become int64; other labels (e.g. "setosa") become class
@@ -266,6 +271,15 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
             and len(rows) > 1
             and all(_is_number(r[column]) for r in rows[1:] if len(r) == width)
         )
+        if not header and _numeric_header_like(rows, column, width):
+            warnings.warn(
+                f"{path}: the first row {','.join(c.strip() for c in first)} is all numbers but looks like a "
+                "header (column numbers, or whole numbers above decimal data); it is read as data, as NumPy's "
+                "loadtxt does. Pass header=True to skip it or header=False to keep it and silence this warning "
+                "(for `chainrule train --data`, give the header cells names that are not numbers)",
+                CSVHeaderWarning,
+                stacklevel=2,
+            )
     body = rows[1:] if header else rows
     if not body:
         raise ValueError(f"{path}: no data rows after the header")
@@ -293,6 +307,23 @@ def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
         _, y = np.unique(np.array(labels), return_inverse=True)
         y = y.astype(np.int64)
     return x, y
+
+
+class CSVHeaderWarning(UserWarning):
+    """A CSV whose numeric first row may be a header (read_csv keeps it as data)."""
+
+
+def _numeric_header_like(rows, column, width) -> bool:
+    """Whether an all-numeric first row still looks like column names: 0, 1, ..., n-1 (or 1..n), the names
+    pandas writes for unnamed columns, or whole numbers over features that have decimals in most later rows."""
+    first = [c.strip() for c in rows[0]]
+    if all(c.isdigit() for c in first) and [int(c) for c in first] in (list(range(width)), list(range(1, width + 1))):
+        return len(rows) > 1
+    later = [r for r in rows[1:] if len(r) == width]
+    if not later or not all(c.lstrip("+-").isdigit() for i, c in enumerate(first) if i != column):
+        return False
+    decimal = sum(any(not r[i].strip().lstrip("+-").isdigit() for i in range(width) if i != column) for r in later)
+    return decimal * 2 > len(later)
 
 
 def _is_number(text: str) -> bool:

@@ -17,7 +17,7 @@ from .. import _dtypes
 from ..autograd import primitive as _registry
 from ..ops import elementwise as _ew
 from ..ops import nn as _nn
-from ..ops._util import as_array, is_tensor
+from ..ops._util import as_array, is_tensor, need_tensor
 from ..ops.elementwise import _plain, rsqrt, where
 from ..ops.nn import Dropout
 from ..ops.reduce import mean as _mean
@@ -56,6 +56,7 @@ def _activation(op, compute, input, inplace, saves_result=False):
     semantics (version counter, views' history, refusal on a leaf that requires grad) and returned."""
     if not inplace:
         return compute(input)
+    need_tensor(op[:-1], input)  # writing in place needs a Tensor to write into
     return input._inplace(op, compute, needs_self=not saves_result, saves_result=saves_result)
 
 
@@ -197,8 +198,11 @@ def dropout(
     The identity when training is False or p == 0. Draws from chainrule.default_generator()
     unless a numpy Generator is given.
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    need_tensor("dropout", input)
+    if isinstance(p, (str, bytes)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"dropout(): generator must be a chainrule.Generator, got {type(generator).__name__}")
     if not training or p == 0:
         return input
     if p == 1:
@@ -259,6 +263,8 @@ def batch_norm(
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var are required when training=False")
+        need_tensor("batch_norm", running_mean, "running_mean")
+        need_tensor("batch_norm", running_var, "running_var")
         # Tensor ops, not arrays: under jit the statistics are then read afresh at every call.
         rm = running_mean.reshape(bshape) if is_tensor(running_mean) else as_array(running_mean).reshape(bshape)
         rv = running_var.reshape(bshape) if is_tensor(running_var) else as_array(running_var).reshape(bshape)
@@ -345,6 +351,10 @@ def embedding(
     index = np.asarray(as_array(input))
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: indices must be integers (int64), got dtype {index.dtype}; use .long()")
+    if np.ndim(as_array(weight)) != 2:
+        raise RuntimeError(
+            f"embedding: 'weight' must be 2-D (num_embeddings, embedding_dim), got shape {np.shape(as_array(weight))}"
+        )
     num = np.shape(as_array(weight))[0]
     # Negative indices are refused as in PyTorch (they would silently pick rows from the end).
     if index.size and (index.min() < 0 or index.max() >= num):

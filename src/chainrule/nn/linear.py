@@ -13,6 +13,8 @@ from .._device import check as _check_device
 from .._files import format_bytes
 from ..ops import conv as _conv
 from ..ops import shape as _shape
+from ..ops._util import int_arg
+from ..ops._util import normalize_axes as _normalize_axes
 from . import init
 from .module import Module, Parameter
 
@@ -30,7 +32,7 @@ def _check_sizes(layer, **sizes):
     """Layer sizes may be 0 (an empty layer, as PyTorch allows) but never negative."""
     for name, value in sizes.items():
         for v in value if isinstance(value, tuple) else (value,):
-            if int(v) < 0:
+            if int_arg(layer, name, v) < 0:
                 raise RuntimeError(
                     f"{layer}: {name} must be non-negative, got {value} (Trying to create tensor with negative "
                     f"dimension {int(v)}); pass a size of 0 or more."
@@ -62,7 +64,13 @@ def _empty(shape, dtype, layer="Linear"):
             "memory; check the layer sizes (a feature or class count read from data?), or set "
             "chainrule.nn.linear.MAX_PARAMETER_BYTES to allow it."
         )
-    return Parameter(np.zeros(shape, dtype=dtype))
+    try:
+        return Parameter(np.zeros(shape, dtype=dtype))
+    except MemoryError:  # under a memory limit (ulimit -v, a container) below the machine's memory
+        raise RuntimeError(
+            f"{layer}: not enough memory for a parameter of shape {tuple(shape)} and dtype {dtype} "
+            f"({format_bytes(nbytes)}); check the layer sizes"
+        ) from None
 
 
 class Identity(Module):
@@ -147,11 +155,14 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size: tuple[int, ...]) -> None:
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        if isinstance(unflattened_size, (str, bytes)) or not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r:.40}")
+        self.dim = int_arg("Unflatten", "dim", dim)
+        self.unflattened_size = tuple(int_arg("Unflatten", "unflattened_size", n) for n in unflattened_size)
 
     def forward(self, x: Tensor) -> Tensor:
         shape = list(np.shape(getattr(x, "_data", x)))
-        d = self.dim % len(shape)
+        d = _normalize_axes(self.dim, len(shape), "Unflatten")[0]
         return _shape.reshape(x, tuple(shape[:d]) + self.unflattened_size + tuple(shape[d + 1 :]))
 
     def extra_repr(self) -> str:

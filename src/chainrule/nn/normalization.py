@@ -8,11 +8,12 @@ import numpy as np
 
 from .. import _dtypes
 from .._device import check as _check_device
+from ..ops._util import int_arg
 from ..ops.elementwise import _plain
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
-from .linear import _check_sizes
-from .module import Module, Parameter
+from .linear import _check_sizes, _empty
+from .module import Module
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -22,6 +23,14 @@ if TYPE_CHECKING:
 
 def _dtype(dtype):
     return np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+
+
+def _filled(layer, shape, dtype, value):
+    """A parameter of `shape` filled with `value`, refused with the size when memory cannot hold it."""
+    p = _empty(shape if isinstance(shape, tuple) else (shape,), dtype, type(layer).__name__)
+    if value:
+        p._data.fill(value)
+    return p
 
 
 class _BatchNorm(Module):
@@ -44,14 +53,14 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = _dtype(dtype)
         if affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=dt))
-            self.bias = Parameter(np.zeros(self.num_features, dtype=dt))
+            self.weight = _filled(self, self.num_features, dt, 1)
+            self.bias = _filled(self, self.num_features, dt, 0)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor._make(np.zeros(self.num_features, dtype=dt)))
-            self.register_buffer("running_var", Tensor._make(np.ones(self.num_features, dtype=dt)))
+            self.register_buffer("running_mean", Tensor._make(_filled(self, self.num_features, dt, 0)._data))
+            self.register_buffer("running_var", Tensor._make(_filled(self, self.num_features, dt, 1)._data))
             self.register_buffer("num_batches_tracked", Tensor._make(np.zeros((), dtype=np.int64)))
         else:
             self.register_buffer("running_mean", None)
@@ -137,13 +146,14 @@ class LayerNorm(Module):
         _check_device(device, type(self).__name__)
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (int(normalized_shape),)
-        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        self.normalized_shape = tuple(int_arg(type(self).__name__, "normalized_shape", n) for n in normalized_shape)
+        _check_sizes(type(self).__name__, normalized_shape=self.normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = _dtype(dtype)
         if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
+            self.weight = _filled(self, self.normalized_shape, dt, 1)
             if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
+                self.bias = _filled(self, self.normalized_shape, dt, 0)
             else:
                 self.register_parameter("bias", None)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 
@@ -26,9 +28,12 @@ def normalize_axes(axis, ndim, op):
         return tuple(range(ndim))
     if isinstance(axis, (int, np.integer)):
         axis = (int(axis),)
+    elif not isinstance(axis, (tuple, list)) and not (is_tensor(axis) or isinstance(axis, np.ndarray)):
+        raise TypeError(f"{op}(): argument 'dim' must be an int or a tuple of ints, got {type(axis).__name__}")
     out = []
     for a in axis:
-        a = int(a)
+        if type(a) is not int:  # (the test inline: normalize_axes runs in every reduction)
+            a = int_arg(op, "dim", a)
         if not -max(ndim, 1) <= a < max(ndim, 1):
             raise IndexError(
                 f"{op}: dimension {a} is out of range for a tensor with {ndim} dimensions "
@@ -50,7 +55,7 @@ def pick_axis(dim, axis, keepdim, keepdims, op):
         keepdim = keepdims
     if isinstance(dim, list):
         dim = tuple(dim)
-    if dim == () and op not in ("all", "any"):
+    if type(dim) is tuple and dim == () and op not in ("all", "any"):
         dim = None  # PyTorch: an empty dim list reduces over every dim (all/any keep the tensor as it is)
     return dim, bool(keepdim)
 
@@ -67,6 +72,52 @@ def is_tensor(x) -> bool:
 def as_array(x):
     """A NumPy array (or scalar) for a Tensor, array or Python number."""
     return x._data if is_tensor(x) else x
+
+
+_INT64 = 2**63
+
+
+def int_arg(op, name, value):
+    """An integer argument (a size, a count, an index) as a Python int, refused as torch's argument parser does:
+    TypeError for a float, string, None or other non-integer (an integer tensor of one element is accepted),
+    RuntimeError for a value outside int64.
+
+    Example:
+        >>> int_arg("chunk", "chunks", 3)   # 3;  int_arg("chunk", "chunks", 2.5) raises TypeError
+    """
+    if type(value) is int and -_INT64 <= value < _INT64:  # the common case first: zeros(2, 3), chunk(x, 4)
+        return value
+    if isinstance(value, (float, str, bytes, complex)) or value is None:
+        raise TypeError(f"{op}(): argument '{name}' must be an int, got {type(value).__name__} {value!r:.40}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}(): argument '{name}' must be an int, got {type(value).__name__}") from None
+    if not -_INT64 <= n < _INT64:
+        raise RuntimeError(f"{op}(): argument '{name}' = {n} does not fit in int64; pass a smaller value")
+    return n
+
+
+def shape_arg(op, shape):
+    """A shape given as ints (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`) as a tuple of ints, each checked by
+    `int_arg` (a float, None or a value past int64 is refused naming `op`)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple([int_arg(op, "size", s) for s in shape])
+
+
+def need_tensor(op, value, name="input"):
+    """Refuse a value that is not a Tensor where `op` reads its shape or dtype (torch's TypeError). NumPy arrays
+    pass: backward rules call the public functions on them."""
+    if not (is_tensor(value) or isinstance(value, (np.ndarray, np.generic))):
+        raise TypeError(f"{op}(): argument '{name}' must be a Tensor, got {type(value).__name__}")
+
+
+def refuse_text(op, *values):
+    """Refuse text, containers or None where `op` reads Tensors or numbers (torch's TypeError)."""
+    for v in values:
+        if v is None or isinstance(v, (str, bytes, tuple, list, dict, set)):
+            raise TypeError(f"{op}(): expected Tensors or numbers, got {type(v).__name__} {v!r:.40}")
 
 
 class BroadcastError(RuntimeError, ValueError):

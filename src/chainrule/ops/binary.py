@@ -286,7 +286,7 @@ def _refill(arrays, template):
 # ----- public functions -----
 
 
-@export(Clamp, ClampTensor, method=("clamp", "clip"), torch_kwargs="out")
+@export(Clamp, ClampTensor, method=True, torch_kwargs="out")
 def clamp(x: TensorLike, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
     """Limit x to [min, max]; the gradient is 1 inside (bounds included), 0 outside.
 
@@ -308,6 +308,11 @@ def clamp(x: TensorLike, min: TensorLike | None = None, max: TensorLike | None =
         and type(max) in _SCALAR_BOUNDS
     ):
         return Clamp.apply(x, lo=min, hi=max)
+    for bound in (min, max):
+        if isinstance(bound, (str, bytes, tuple, list, dict, set)):
+            raise TypeError(
+                f"clamp(): min and max must be numbers or Tensors, got {type(bound).__name__} {bound!r:.40}"
+            )
     tensor_bounds = is_tensor(min) or is_tensor(max) or isinstance(min, np.ndarray) or isinstance(max, np.ndarray)
     _, (x, min, max) = _promote("clamp", (x, min, max))
     if tensor_bounds:
@@ -318,8 +323,16 @@ def clamp(x: TensorLike, min: TensorLike | None = None, max: TensorLike | None =
 _SCALAR_BOUNDS = (type(None), int, float)
 
 
-clip = clamp
-export(Clamp, ClampTensor, name="clip", torch_kwargs="out")(clamp)
+@export(Clamp, ClampTensor, method=True, torch_kwargs="out")
+def clip(x: TensorLike, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
+    """clamp under NumPy's name (torch.clip): x limited to [min, max].
+
+    Example:
+        >>> clip(tensor([-2.0, 0.5, 3.0]), max=1.0)   # [-2.0, 0.5, 1.0]
+    """
+    if min is None and max is None:  # named here: the user called clip
+        raise ValueError("clip: at least one of min and max must be given, as in torch.clip")
+    return clamp(x, min, max)
 
 
 @export(Add, method=True, torch_kwargs="out")

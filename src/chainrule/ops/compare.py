@@ -5,12 +5,13 @@ differentiable (the op table's coverage test leaves them out).
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd.primitive import export
-from ._util import as_array, is_tensor
+from ._util import as_array, int_arg, is_tensor, refuse_text
 from .promotion import _FLOAT32, _ordered, _promote2, _refuse_bool, _refuse_integer_zero
 from .unary import _IEEE, _plain
 
@@ -92,6 +93,8 @@ def sign(x: TensorLike) -> Tensor:
 
 
 def _sign(a):
+    if np.asarray(a).dtype.kind == "b":  # torch.sign of a bool tensor is itself (NumPy has no bool sign)
+        return np.array(a, copy=True)
     s = np.sign(a)
     return np.where(s == s, s, 0) if np.result_type(s).kind == "f" else s
 
@@ -108,6 +111,18 @@ def ceil(x: TensorLike) -> Tensor:
 
 @export(differentiable=False, method=True, torch_kwargs="out")
 def round(x: TensorLike, decimals: int = 0) -> Tensor:
+    decimals = int_arg("round", "decimals", decimals)
+    dtype = np.asarray(as_array(x)).dtype
+    if dtype.kind in "fc":
+        # past the dtype's largest power of ten there are no such digits (and 10**decimals would overflow to inf,
+        # NumPy's C int past 2**31): the value there is the same
+        top = int(np.log10(np.finfo(dtype).max))
+        decimals = builtins.max(-top, builtins.min(top, decimals))
+    if decimals and dtype.kind in "biu":
+        raise NotImplementedError(
+            f"round(): decimals={decimals} is implemented for floating point tensors only, as in torch; "
+            "convert with .float() first"
+        )
     return _plain(lambda a: np.round(a, decimals), x)
 
 
@@ -155,9 +170,11 @@ def isfinite(x: TensorLike) -> Tensor:
 
 @export(differentiable=False)
 def allclose(x: TensorLike, y: TensorLike, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    refuse_text("allclose", x, y, rtol, atol)
     return bool(np.allclose(as_array(x), as_array(y), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 @export(differentiable=False)
 def equal(x: TensorLike, y: TensorLike) -> bool:
+    refuse_text("equal", x, y)
     return bool(np.array_equal(as_array(x), as_array(y)))

@@ -22,7 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import _NULL_CTX
 from ..autograd.primitive import Primitive, export
-from ._util import ArgumentError, as_array
+from ._util import ArgumentError, as_array, int_arg, need_tensor
 from .elementwise import _plain
 from .shape import Getitem, reshape
 
@@ -339,7 +339,9 @@ class ConvWeightGrad(Primitive):
 def _ntuple(value, d, name, op):
     if isinstance(value, (int, np.integer)):
         return (int(value),) * d
-    value = tuple(int(v) for v in value)
+    if not isinstance(value, (tuple, list)):
+        value = (value,) * d
+    value = tuple(int_arg(op, name, v) for v in value)
     if len(value) != d:
         raise ValueError(f"{op}: {name} must be an int or a tuple of {d} ints, got {value}")
     return value
@@ -382,6 +384,8 @@ def _unbatch(out, unbatched):
 
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
+    if bias is not None:
+        need_tensor(op, bias, "bias")
     x, unbatched = _batched(x, d, op)
     xs, ws = np.shape(as_array(x)), np.shape(as_array(weight))
     if len(ws) != d + 2:

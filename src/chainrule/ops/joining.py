@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..autograd.primitive import Primitive, export
-from ._util import as_array, normalize_axes
+from ._util import as_array, int_arg, normalize_axes, refuse_text, shape_arg
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -156,10 +156,12 @@ def _multi_output_view(piece, op):
 @export(method=True)
 def chunk(x: TensorLike, chunks: int, dim: Dim = 0) -> tuple[Tensor, ...]:
     """Split into `chunks` pieces of (nearly) equal size, as torch.chunk."""
-    if int(chunks) <= 0:
+    chunks = int_arg("chunk", "chunks", chunks)
+    if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be greater than 0, got {chunks}; it is the number of pieces.")
-    size = np.shape(as_array(x))[dim]
+    size = np.shape(as_array(x))[normalize_axes(int_arg("chunk", "dim", dim), np.ndim(as_array(x)), "chunk")[0]]
     if size == 0:
+        chunks = min(chunks, 2**16)  # torch gives `chunks` empty pieces; past 65,536 that is only memory
         return split(x, [0] * chunks, dim)  # as torch: `chunks` empty pieces
     step = -(-size // chunks)
     return split(x, step, dim)
@@ -177,6 +179,7 @@ def unbind(x: TensorLike, dim: Dim = 0) -> tuple[Tensor, ...]:
 @export("Pad", namespaces=("chainrule", "nn.functional"))
 def pad(x: TensorLike, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
     """Constant padding, torch.nn.functional.pad style: (left, right) for the last dim, then the one before..."""
+    refuse_text("pad", x)
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant' is")
     if len(pad) % 2:
@@ -189,23 +192,32 @@ def pad(x: TensorLike, pad: Sequence[int], mode: str = "constant", value: float 
     widths = [(0, 0)] * ndim
     for i in range(len(pad) // 2):
         widths[ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return Pad.apply(x, widths=tuple(widths), value=value)
+    try:
+        return Pad.apply(x, widths=tuple(widths), value=value)
+    except MemoryError as e:  # a padding of 2**31 on each side, say: torch's RuntimeError with the size
+        raise RuntimeError(f"pad: not enough memory for the padded result: {e}") from None
 
 
 @export(method=True)
 def repeat(x: TensorLike, *sizes: int | Sequence[int]) -> Tensor:
     """Tile x: repeat it sizes[i] times along each dimension (torch.repeat)."""
-    sizes = _shape_arg(sizes, "repeat")
+    sizes = shape_arg("repeat", sizes)
     shape = np.shape(as_array(x))
     shape = (1,) * (len(sizes) - len(shape)) + shape
     x = reshape(x, shape)
     interleaved = tuple(v for pair in zip((1,) * len(shape), shape) for v in pair)
     tiled = broadcast_to(reshape(x, interleaved), tuple(v for pair in zip(sizes, shape) for v in pair))
-    out = reshape(tiled, tuple(s * n for s, n in zip(sizes, shape)))
+    try:
+        out = reshape(tiled, tuple(s * n for s, n in zip(sizes, shape)))
+    except MemoryError as e:  # repeat(2**62): torch's RuntimeError with the size, not NumPy's MemoryError
+        raise RuntimeError(f"repeat: not enough memory for the result: {e}") from None
     if getattr(out, "_view", None) is not None:  # all sizes 1: still a copy, as torch.repeat
         from .elementwise import clone
 
-        out = clone(out)
+        try:
+            out = clone(out)
+        except MemoryError as e:
+            raise RuntimeError(f"repeat: not enough memory for the result: {e}") from None
     return out
 
 
@@ -213,4 +225,4 @@ export("Cat", name="concatenate", torch_kwargs="out")(cat)
 
 
 from .indexing import getitem  # noqa: E402  (the shape modules use each other)
-from .views import _shape_arg, broadcast_to, reshape, unsqueeze  # noqa: E402  (the shape modules use each other)
+from .views import broadcast_to, reshape, unsqueeze  # noqa: E402  (the shape modules use each other)

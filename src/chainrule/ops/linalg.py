@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..autograd.primitive import Primitive, export, full_tangent
-from ._util import as_array, unbroadcast
+from ._util import as_array, refuse_text, unbroadcast
 from .shape import transpose
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def dot(x: TensorLike, y: TensorLike) -> Tensor:
 @export("Matmul", torch_kwargs="out")
 def outer(x: TensorLike, y: TensorLike) -> Tensor:
     """Outer product x y^T of two 1-D tensors."""
+    refuse_text("outer", x, y)
     if np.ndim(as_array(x)) != 1 or np.ndim(as_array(y)) != 1:
         raise RuntimeError(
             f"outer: expected two 1-D tensors, got shapes {np.shape(as_array(x))} and "
@@ -167,6 +168,8 @@ class Linear(Primitive):
 @export(namespaces=("nn.functional",))
 def linear(x: TensorLike, weight: TensorLike | None, bias: TensorLike | None = None) -> Tensor:
     """x W^T + b, as torch.nn.functional.linear (x: (..., in), W: (out, in), b: (out,))."""
+    if bias is not None:
+        refuse_text("linear", bias)
     xs, ws = np.shape(as_array(x)), np.shape(as_array(weight))
     if len(ws) != 2:
         raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.primitive import Primitive, UnaryElementwise, export
-from ._util import as_array, is_tensor
+from ._util import as_array, int_arg, is_tensor, need_tensor
 from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import accumulate_half_in_float32
 from .reduce import sum as _sum
@@ -299,10 +299,11 @@ def one_hot(tensor: TensorLike, num_classes: int = -1) -> Tensor:
     memory is labels.size * num_classes (never a num_classes x num_classes identity).
     Example: one_hot(tensor([0, 2]), 3) -> [[1, 0, 0], [0, 0, 1]].
     """
+    need_tensor("one_hot", tensor)
     labels = np.asarray(as_array(tensor))
     if labels.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: labels must be an integer tensor, got dtype {labels.dtype}; use .long()")
-    num_classes = int(num_classes)
+    num_classes = int_arg("one_hot", "num_classes", num_classes)
     if not labels.size and num_classes <= 0:
         raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor; pass num_classes > 0.")
     if num_classes == -1:
@@ -319,7 +320,10 @@ def one_hot(tensor: TensorLike, num_classes: int = -1) -> Tensor:
 
 
 def _one_hot_rows(a, num_classes):
-    out = np.zeros(a.shape + (num_classes,), dtype=np.int64)
+    try:
+        out = np.zeros(a.shape + (num_classes,), dtype=np.int64)
+    except MemoryError as e:  # num_classes from a label of 2**40, say
+        raise RuntimeError(f"one_hot: not enough memory for {a.size} labels x {num_classes} classes: {e}") from None
     np.put_along_axis(out, a[..., None].astype(np.intp), 1, axis=-1)
     return out
 
@@ -343,6 +347,7 @@ def _reduce(loss, reduction, op, weight_sum=None):
 
 def _check_class_target(op, input_shape, target):
     """The target's dtype and shape (its values are checked by _safe_targets, inside a recorded op)."""
+    need_tensor(op, target, "target")
     t = as_array(target)
     if np.asarray(t).dtype.kind not in "iu":
         raise RuntimeError(
@@ -485,7 +490,7 @@ def cross_entropy(
         loss = -_sum(contrib, dim=class_dim)
         if reduction == "mean":
             n = np.size(as_array(loss))
-            return _sum(loss) * (1.0 / n)
+            return _sum(loss) * (1.0 / n if n else np.nan)  # an empty batch's mean is NaN, as in torch
         return _reduce(loss, reduction, "cross_entropy")
     loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing:
@@ -555,6 +560,8 @@ def binary_cross_entropy(
     input: TensorLike, target: TensorLike, weight: TensorLike | None = None, reduction: str = "mean"
 ) -> Tensor:
     """-(t ln p + (1 - t) ln(1 - p)) on probabilities p, logs clamped at -100 (as PyTorch)."""
+    need_tensor("binary_cross_entropy", input)
+    need_tensor("binary_cross_entropy", target, "target")
     _check_same_shape("binary_cross_entropy", input, target)
     _check_weight_shape("binary_cross_entropy", "weight", weight, np.shape(as_array(input)))
     p = np.asarray(as_array(input))
@@ -581,6 +588,8 @@ def binary_cross_entropy_with_logits(
 
     Without pos_weight this is softplus(z) - t z; its gradient is sigmoid(z) - t.
     """
+    need_tensor("binary_cross_entropy_with_logits", input)
+    need_tensor("binary_cross_entropy_with_logits", target, "target")
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
     for name, value in (("weight", weight), ("pos_weight", pos_weight)):
         _check_weight_shape("binary_cross_entropy_with_logits", name, value, np.shape(as_array(input)))

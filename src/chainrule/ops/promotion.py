@@ -59,6 +59,11 @@ def _promote(op, operands, floating=False):
     try:
         dtype = _dtypes.result_type(*operands)
     except TypeError:
+        for a in operands:  # text, containers and the like are no operands, as in torch (its TypeError)
+            if isinstance(a, (str, bytes, tuple, list, dict, set, np.dtype)) or callable(a):
+                raise TypeError(
+                    f"{op}(): expected Tensors or numbers as operands, got {type(a).__name__} {a!r:.40}"
+                ) from None
         return None, operands  # an operand that is no number (a symbolic value): leave it to the op
     if floating and dtype.kind in "biu":
         dtype = _dtypes.get_default_dtype()

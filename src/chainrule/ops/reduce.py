@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd import effects as _effects
 from ..autograd.primitive import Primitive, UnaryElementwise, export
-from ._util import as_array, is_tensor, normalize_axes, pick_axis
+from ._util import as_array, is_tensor, need_tensor, normalize_axes, pick_axis
 from .elementwise import _plain, exp, sign, where
 from .shape import broadcast_to, permute
 
@@ -362,12 +362,13 @@ def sum(
     """
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "sum")
     if dtype is not None:
+        need_tensor("sum", x)
         from .elementwise import cast
 
         x = cast(x, dtype)
     in_dtype = np.asarray(as_array(x)).dtype
     if in_dtype == np.bool_:
-        x = _plain(lambda a: a.astype(np.int64), x)
+        x = _plain(lambda a: np.asarray(a).astype(np.int64), x)
     elif in_dtype is _HALF:  # (written out, not the decorator: sum is on hot paths)
         from .elementwise import cast
 
@@ -388,6 +389,9 @@ def mean(
 ) -> Tensor:
     """Arithmetic mean over `dim` (all by default): sum / count."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "mean")
+    need_tensor("mean", x)
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
+        raise RuntimeError(f"mean(): dtype must be a floating point dtype, got {np.dtype(dtype)}")
     arr = as_array(x)
     if dtype is None and np.asarray(arr).dtype.kind not in "fc":
         raise RuntimeError(
@@ -473,6 +477,7 @@ def topk(x: TensorLike, k: int, dim: Dim = -1, largest: bool = True, sorted: boo
     Example:
         >>> chainrule.tensor([1.0, 5.0, 3.0]).topk(2)    # values [5., 3.], indices [1, 2]
     """
+    need_tensor("topk", x)
     from .shape import gather, reshape
 
     array = np.asarray(as_array(x))
@@ -517,6 +522,7 @@ def max(
         return maximum(x, dim)
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "max")
     if dim is None:
+        _check_whole_nonempty("max", x)
         return Extremum.apply(x, largest=True, nan_takes=True)
     _check_nonempty("max", x, dim)
     return _extremum_with_indices(x, dim, keepdim, largest=True)
@@ -538,6 +544,7 @@ def min(
         return minimum(x, dim)
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "min")
     if dim is None:
+        _check_whole_nonempty("min", x)
         return Extremum.apply(x, largest=False, nan_takes=True)
     _check_nonempty("min", x, dim)
     return _extremum_with_indices(x, dim, keepdim, largest=False)
@@ -569,12 +576,13 @@ def var(
     correction: float | None = None,
     axis: Dim | None = None,
     keepdims: bool | None = None,
+    _op: str = "var",
 ) -> Tensor:
     """Variance over `dim`: sum (x - mean)^2 / (N - correction); correction=1 by default (PyTorch)."""
-    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "var")
+    dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, _op)
     if correction is None:
         correction = 0 if unbiased is False else 1
-    axes = normalize_axes(dim, np.ndim(as_array(x)), "var")
+    axes = normalize_axes(dim, np.ndim(as_array(x)), _op)
     count = int(np.prod([np.shape(as_array(x))[a] for a in axes])) if axes else 1
     centered = x - mean(x, dim=axes, keepdim=True)
     denom = count - correction
@@ -594,7 +602,8 @@ def std(
     keepdims: bool | None = None,
 ) -> Tensor:
     """Standard deviation: sqrt(var(x)); its gradient for a constant slice is 0, as in PyTorch."""
-    return SafeSqrt.apply(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+    variance = var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, _op="std")
+    return SafeSqrt.apply(variance)
 
 
 @export("Norm2", method=True, torch_kwargs="out")
@@ -631,6 +640,29 @@ def norm(
     return NormP.apply(x, p=float(p), axis=dim, keepdims=keepdim)
 
 
+def _numpy_axis(op, x, dim):
+    """dim checked and made NumPy's axis for the ops computed by NumPy directly (argmax, all, ...): out of range is
+    torch's IndexError naming `op` (not NumPy's AxisError); a 0-d tensor reduces over dim 0 or -1 as over all."""
+    if dim is None or dim == ():
+        return dim
+    ndim = np.ndim(as_array(x))
+    axes = normalize_axes(dim, ndim, op)
+    if ndim == 0:
+        return None
+    return axes[0] if isinstance(dim, (int, np.integer)) else axes
+
+
+def _check_whole_nonempty(op, x):
+    """max()/min() over every entry of an empty tensor: PyTorch's RuntimeError, naming the function called
+    (Extremum's own message names amax/amin)."""
+    if np.size(as_array(x)) == 0:
+        raise RuntimeError(
+            f"{op}(): Expected reduction dim to be specified for input.numel() == 0: the input of shape "
+            f"{np.shape(as_array(x))} is empty; specify the reduction dim with the 'dim' argument, or check the size "
+            "first."
+        )
+
+
 def _check_nonempty(op, x, dim):
     """argmax/argmin and max/min with indices have no answer over an empty slice: PyTorch's IndexError."""
     shape = np.shape(as_array(x))
@@ -659,6 +691,7 @@ def argmax(
     """Index of the largest value (over the flattened tensor when dim is None). No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmax")
     _check_nonempty("argmax", x, dim)
+    dim = _numpy_axis("argmax", x, dim)
     return _plain(lambda a: np.argmax(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
 
 
@@ -674,6 +707,7 @@ def argmin(
     """Index of the smallest value. No gradient."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "argmin")
     _check_nonempty("argmin", x, dim)
+    dim = _numpy_axis("argmin", x, dim)
     return _plain(lambda a: np.argmin(a, axis=dim, keepdims=keepdim).astype(np.int64), x)
 
 
@@ -687,6 +721,7 @@ def all(
     keepdims: bool | None = None,
 ) -> Tensor:
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "all")
+    dim = _numpy_axis("all", x, dim)
     return _plain(lambda a: np.all(a, axis=dim, keepdims=keepdim), x)
 
 
@@ -700,4 +735,5 @@ def any(
     keepdims: bool | None = None,
 ) -> Tensor:
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "any")
+    dim = _numpy_axis("any", x, dim)
     return _plain(lambda a: np.any(a, axis=dim, keepdims=keepdim), x)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..autograd import effects as _effects
 from ..autograd.primitive import UnaryElementwise, export
-from ._util import as_array, broadcast_error, is_tensor
+from ._util import as_array, broadcast_error, is_tensor, refuse_text
 
 if TYPE_CHECKING:
     from .._typing import DTypeLike, Tensor, TensorLike
@@ -61,6 +61,17 @@ _SQRT_2_OVER_PI_HALF = float(np.sqrt(2.0 / np.pi))
 _INV_SQRT2 = float(1.0 / np.sqrt(2.0))
 
 
+# NumPy's names of the comparisons, as the user called them (in the error path of _plain)
+_TORCH_NAMES = {
+    "equal": "eq",
+    "not_equal": "ne",
+    "less": "lt",
+    "less_equal": "le",
+    "greater": "gt",
+    "greater_equal": "ge",
+}
+
+
 def _plain(fn, *args):
     """Apply a NumPy function with no gradient; a Tensor in gives a Tensor out."""
     from ..tensor import Tensor
@@ -71,7 +82,16 @@ def _plain(fn, *args):
     try:
         out = fn(*arrays)
     except ValueError as e:
-        raise broadcast_error(getattr(fn, "__name__", "op"), *arrays) or e from None
+        name = getattr(fn, "__name__", "op")
+        raise broadcast_error(_TORCH_NAMES.get(name, name), *arrays) or e from None
+    except (TypeError, OverflowError):  # text or containers as operands, an int past int64: torch's TypeError
+        bad = [a for a in arrays if a is None or isinstance(a, (str, bytes, tuple, list, dict, set, int))]
+        if not bad:
+            raise
+        raise TypeError(
+            f"{getattr(fn, '__name__', 'op')}(): expected Tensors or numbers that fit the dtype, got "
+            f"{type(bad[0]).__name__} {bad[0]!r:.40}"
+        ) from None
     return Tensor._make(out) if any(is_tensor(a) for a in args) else out
 
 
@@ -523,6 +543,7 @@ def reciprocal(x: TensorLike) -> Tensor:
 @export(Softplus, namespaces=_CR_F)
 def softplus(x: TensorLike, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """ln(1 + e^(beta x)) / beta, linear where beta x > threshold (PyTorch's F.softplus)."""
+    refuse_text("softplus", beta, threshold)
     return Softplus.apply(x, beta=beta, threshold=threshold)
 
 
@@ -570,6 +591,7 @@ def mish(x: TensorLike) -> Tensor:
 @export(Hardtanh, namespaces=())
 def hardtanh(x: TensorLike, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x limited to [min_val, max_val]; the gradient is 1 strictly inside, 0 at the bounds and outside."""
+    refuse_text("hardtanh", min_val, max_val)
     return Hardtanh.apply(x, lo=min_val, hi=max_val)
 
 

@@ -11,18 +11,12 @@ import numpy as np
 
 from ..autograd.primitive import Primitive, export
 from ..autograd.views import make_view
-from ._util import as_array, is_tensor, normalize_axes, unbroadcast
+from ._util import as_array, int_arg, is_tensor, need_tensor, normalize_axes, shape_arg, unbroadcast
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from .._typing import Dim, Tensor, TensorLike
-
-
-def _shape_arg(shape, op):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
 
 
 class Reshape(Primitive):
@@ -143,7 +137,7 @@ def reshape(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
     Example:
         >>> chainrule.arange(6).reshape(2, 3)
     """
-    shape = _shape_arg(shape, "reshape")
+    shape = shape_arg("reshape", shape)
     if not is_tensor(x):
         return x if np.shape(x) == shape else Reshape.apply(x, shape=shape)
     out = Reshape.apply(x, shape=shape)
@@ -158,7 +152,7 @@ def view(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
 
     Refused when x's strides do not allow it (after a transpose, say): use reshape.
     """
-    shape = _shape_arg(shape, "view")
+    shape = shape_arg("view", shape)
     data = as_array(x)
     try:
         np.reshape(data, shape, copy=False)
@@ -180,6 +174,7 @@ def view(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
 def flatten(x: TensorLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one (a view when strides allow, as torch.flatten)."""
     shape = np.shape(as_array(x))
+    start_dim, end_dim = int_arg("flatten", "start_dim", start_dim), int_arg("flatten", "end_dim", end_dim)
     if not shape:
         return reshape(x, (1,))
     start, end = (normalize_axes(d, len(shape), "flatten")[0] for d in (start_dim, end_dim))
@@ -195,7 +190,7 @@ def flatten(x: TensorLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 @export(method=True)
 def permute(x: TensorLike, *dims: int | Sequence[int]) -> Tensor:
     """Reorder the dimensions (torch.permute)."""
-    dims = _shape_arg(dims, "permute")
+    dims = shape_arg("permute", dims)
     ndim = np.ndim(as_array(x))
     if sorted(d % max(ndim, 1) for d in dims) != list(range(ndim)):
         raise RuntimeError(f"permute: dims {dims} are not a permutation of the {ndim} dimensions")
@@ -268,7 +263,7 @@ def broadcast_to(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
     if type(x) is np.ndarray and len(shape) == 1 and type(shape[0]) is tuple:
         # Backward rules on plain arrays (first-order): a read-only view, no node.
         return x if x.shape == shape[0] else np.broadcast_to(x, shape[0])
-    shape = _shape_arg(shape, "broadcast_to")
+    shape = shape_arg("broadcast_to", shape)
     if not is_tensor(x) and np.shape(x) == shape:
         return x
     return make_view(BroadcastTo.apply(x, shape=shape), x, BroadcastTo, {"shape": shape}, op="expand")
@@ -277,7 +272,7 @@ def broadcast_to(x: TensorLike, *shape: int | Sequence[int]) -> Tensor:
 @export(method=True)
 def expand(x: TensorLike, *sizes: int | Sequence[int]) -> Tensor:
     """Broadcast to `sizes`; -1 keeps a dimension as it is (torch.expand)."""
-    sizes = _shape_arg(sizes, "expand")
+    sizes = shape_arg("expand", sizes)
     shape = np.shape(as_array(x))
     lead = len(sizes) - len(shape)
     full = tuple(shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
@@ -296,7 +291,9 @@ def diagonal(x: TensorLike, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     d1, d2 = normalize_axes(dim1, ndim, "diagonal")[0], normalize_axes(dim2, ndim, "diagonal")[0]
     if d1 == d2:
         raise RuntimeError(f"diagonal: dim1 and dim2 cannot be the same dimension ({dim1}, {dim2})")
-    params = {"offset": int(offset), "dim1": d1, "dim2": d2}
+    # an offset past the matrix's size gives an empty diagonal whatever its value (NumPy's C int would overflow)
+    size = max(np.shape(as_array(x))[d1], np.shape(as_array(x))[d2])
+    params = {"offset": max(-size, min(size, int_arg("diagonal", "offset", offset))), "dim1": d1, "dim2": d2}
     return make_view(Diagonal.apply(x, **params), x, Diagonal, params, op="diagonal")
 
 
@@ -304,7 +301,7 @@ def diagonal(x: TensorLike, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 def select(x: TensorLike, dim: Dim, index: int) -> Tensor:
     """x indexed by `index` along `dim`, that dimension removed: a view (torch.select)."""
     dim = normalize_axes(dim, np.ndim(as_array(x)), "select")[0]
-    return getitem(x, (slice(None),) * dim + (int(index),))
+    return getitem(x, (slice(None),) * dim + (int_arg("select", "index", index),))
 
 
 @export(method=True)
@@ -312,7 +309,8 @@ def narrow(x: TensorLike, dim: Dim, start: int, length: int) -> Tensor:
     """The `length` entries from `start` along `dim`: a view (torch.narrow)."""
     dim = normalize_axes(dim, np.ndim(as_array(x)), "narrow")[0]
     size = np.shape(as_array(x))[dim]
-    start = int(start) + size if start < 0 else int(start)
+    start, length = int_arg("narrow", "start", start), int_arg("narrow", "length", length)
+    start = start + size if start < 0 else start
     if not 0 <= start <= start + length <= size:
         raise IndexError(f"narrow: start {start} and length {length} are out of range for dim {dim} of size {size}")
     return getitem(x, (slice(None),) * dim + (slice(start, start + int(length)),))
@@ -321,7 +319,8 @@ def narrow(x: TensorLike, dim: Dim, start: int, length: int) -> Tensor:
 @export(method=True)
 def flip(x: TensorLike, *dims: int | Sequence[int]) -> Tensor:
     """Reverse the order of elements along `dims`: flip(x, (0, 1)), or x.flip(0, 1) as torch's method."""
-    dims = normalize_axes(_shape_arg(dims, "flip"), np.ndim(as_array(x)), "flip")
+    need_tensor("flip", x)
+    dims = normalize_axes(shape_arg("flip", dims), np.ndim(as_array(x)), "flip")
     return Flip.apply(x, axes=dims)
 
 
