@@ -46,7 +46,7 @@ system-deps:
 # The MNIST-1D MLP of Greydanus' table (paper: 68% test accuracy); about 10 s on 2 cores.
 demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
-	$(VENV)/bin/chainrule train --data mnist1d --model mlp --out runs/demo-mnist1d-mlp
+	$(VENV)/bin/chainrule train --data mnist1d --model mlp --out runs/demo-mnist1d-mlp --overwrite
 
 test: lint $(TEST_STAMP) system-deps
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider
