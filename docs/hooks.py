@@ -8,9 +8,10 @@
   rendered here from the live objects.
 - The tutorials: the nav lists the notebooks that exist in docs/tutorials/, so a notebook appears by being
   added, and a missing one cannot break the build.
-- Notebook execution: the kernel is this interpreter (so `make docs` on a fresh clone runs the notebooks in
-  .venv whatever kernels the user has registered), with a per-cell timeout, and an error in a cell fails
-  the build.
+- Notebook execution: the notebooks run side by side (a kernel per core), each in a scratch directory,
+  on this interpreter (so `make docs` on a fresh clone runs them in .venv whatever kernels the user has
+  registered), with a per-cell timeout; a cell that raises fails the build. mkdocs-jupyter then renders
+  the executed copies.
 - Pages included from outside docs/ (README.md, CONTRIBUTING.md, ...) keep their links working: a link
   written relative to the repository root is rewritten to the page that includes the target.
 
@@ -28,6 +29,14 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+
+try:
+    from mkdocs.plugins import event_priority
+except ImportError:  # tests/test_docs.py reads the reference without the docs extra's MkDocs
+
+    def event_priority(_priority):
+        return lambda f: f
+
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -229,7 +238,7 @@ def reference_pages():
                 bodies.append(f"::: {path}\n")
             else:
                 bodies.append(_render_live(anchor, name, getattr(obj, "__func__", obj)))
-        table = "| name | |\n|---|---|\n" + "\n".join(rows) + "\n"
+        table = "| name | summary |\n|---|---|\n" + "\n".join(rows) + "\n"
         pages[page] = f"# {title}\n\n{intro}\n## Public names\n\n{table}\n" + "\n".join(bodies)
     index = ["# API reference\n", "Generated from the docstrings: one page per public module.\n"]
     for module_name, title in PUBLIC_MODULES:
@@ -258,12 +267,25 @@ def tutorial_notebooks():
                     break
         except (ValueError, KeyError):
             pass
-        out.append((f"tutorials/{path.name}", title))
+        out.append((f"tutorials/{path.name}", _plain(title)))
     return out
 
 
+def _plain(title):
+    """A title's TeX ($u_1 \\ldots u_5$) as plain text for the nav (u1 … u5)."""
+    symbols = {r"\ldots": "…", r"\cdots": "…", r"\cdot": "·", r"\times": "×", r"\partial": "∂", r"\sigma": "σ"}
+
+    def plain(match):
+        text = match.group(1)
+        for tex, char in symbols.items():
+            text = text.replace(tex, char)
+        return re.sub(r"\\[A-Za-z]+|[_{}]", "", text)
+
+    return re.sub(r"\$([^$]+)\$", plain, title)
+
+
 # ---------------------------------------------------------------------------------------------------------
-# Included pages: links written relative to the repository root
+# Markdown: links written relative to the repository root, and doctest examples
 
 
 def _included_pages():
@@ -276,7 +298,31 @@ def _included_pages():
     return out
 
 
-def _link_rewriter(included):
+def fence_doctests(lines):
+    """Put each run of `>>>` lines (and the output printed under them, up to a blank line) in a pycon code
+    block. The docstrings write their examples as doctests under "Example:", which griffe leaves as text:
+    Markdown would read `>>>` as three nested quotes."""
+    out, fence, doctest, indent = [], None, False, ""
+    for line in lines:
+        stripped = line.lstrip()
+        if fence is not None:
+            fence = None if stripped.startswith(fence) else fence
+        elif doctest and not stripped:
+            out.append(indent + "```")
+            doctest = False
+        elif not doctest and stripped.startswith(">>>"):
+            indent = line[: len(line) - len(stripped)]
+            out.append(indent + "```pycon")
+            doctest = True
+        elif not doctest and stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        out.append(line)
+    if doctest:
+        out.append(indent + "```")
+    return out
+
+
+def _markdown_extension(included):
     from markdown.extensions import Extension
     from markdown.preprocessors import Preprocessor
 
@@ -292,14 +338,14 @@ def _link_rewriter(included):
 
     class Rewrite(Preprocessor):
         def run(self, lines):
-            return [link.sub(fix, line) for line in lines]
+            return fence_doctests([link.sub(fix, line) for line in lines])
 
-    class RepoLinks(Extension):
+    class ChainruleMarkdown(Extension):
         def extendMarkdown(self, md):  # noqa: N802  (Markdown's API)
-            # after pymdownx.snippets (priority 32) has inserted the included file
-            md.preprocessors.register(Rewrite(md), "chainrule_repo_links", 31)
+            # after pymdownx.snippets (priority 32) has inserted the included file, before the fences (30)
+            md.preprocessors.register(Rewrite(md), "chainrule_markdown", 31)
 
-    return RepoLinks()
+    return ChainruleMarkdown()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -307,35 +353,58 @@ def _link_rewriter(included):
 
 
 def _use_this_interpreter():
-    """Register a "python3" kernel that runs this interpreter, ahead of any the user has."""
+    """A "python3" kernel that runs this interpreter, found ahead of any the user has registered."""
     kernels = Path(tempfile.mkdtemp(prefix="chainrule-docs-kernel-"))
     spec = kernels / "kernels" / "python3"
     spec.mkdir(parents=True)
-    # The notebooks run in a scratch directory: what they save (graph.html, runs/...) stays out of docs/.
-    scratch = kernels / "cwd"
-    scratch.mkdir()
-    chdir = f"--IPKernelApp.exec_lines=['import os; os.chdir({str(scratch)!r})']"
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", chdir]
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(kernels), os.environ.get("JUPYTER_PATH")]))
     # The kernel imports chainrule from this checkout even when it is not installed.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
 
 
-def _cell_timeout():
-    from mkdocs_jupyter import nbconvert2
+def execute_notebook(source, destination, scratch):
+    """Run every cell of the notebook `source` (cwd `scratch`), write it with its outputs to `destination`."""
+    import nbformat
+    from nbclient import NotebookClient
 
-    make_app = nbconvert2.get_nbconvert_app
-    if getattr(make_app, "_chainrule_timeout", False):
+    notebook = nbformat.read(source, as_version=4)
+    scratch.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(
+        notebook, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(scratch)}}
+    )
+    client.execute()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, destination)
+
+
+def _execute_notebooks(files):
+    """Execute the site's notebooks side by side (one kernel per core, at most 4); point mkdocs-jupyter at
+    the executed copies, which it renders as they are."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mkdocs.exceptions import PluginError
+
+    notebooks = [f for f in files if f.src_uri.endswith(".ipynb")]
+    if not notebooks:
         return
+    out = Path(tempfile.mkdtemp(prefix="chainrule-docs-notebooks-"))
 
-    def get_nbconvert_app(*args, **kwargs):
-        app = make_app(*args, **kwargs)
-        app.config["ExecutePreprocessor"]["timeout"] = CELL_TIMEOUT
-        return app
+    def run(file):
+        # Each notebook runs in a scratch directory: what it saves (graph.html, runs/...) stays out of docs/.
+        destination = out / "executed" / file.src_uri
+        try:
+            execute_notebook(file.abs_src_path, destination, out / "cwd" / file.src_uri)
+        except Exception as error:  # CellExecutionError, CellTimeoutError, a dead kernel
+            raise PluginError(f"{file.src_uri}: executing the notebook failed:\n{error}") from error
+        return destination
 
-    get_nbconvert_app._chainrule_timeout = True
-    nbconvert2.get_nbconvert_app = get_nbconvert_app
+    workers = max(1, min(4, os.cpu_count() or 1, len(notebooks)))
+    with ThreadPoolExecutor(workers) as pool:
+        executed = list(pool.map(run, notebooks))
+    for file, destination in zip(notebooks, executed):
+        file.abs_src_path = str(destination)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -344,10 +413,10 @@ def _cell_timeout():
 _pages: dict[str, str] = {}
 
 
+@event_priority(100)  # before mkdocstrings reads the Markdown extensions, so docstrings get ours too
 def on_config(config):
     _use_this_interpreter()
-    _cell_timeout()
-    config.markdown_extensions.append(_link_rewriter(_included_pages()))
+    config.markdown_extensions.append(_markdown_extension(_included_pages()))
     _pages.clear()
     _pages.update(reference_pages())
     reference = [{"Overview": "reference/index.md"}] + [{title: _page_uri(m)} for m, title in PUBLIC_MODULES]
@@ -365,6 +434,7 @@ def on_files(files, config):
 
     for uri, text in _pages.items():
         files.append(File.generated(config, uri, content=text))
+    _execute_notebooks(files)
     return files
 
 

@@ -132,3 +132,21 @@ def test_strict_build(tmp_path):
     assert "chainrule.ops.unary.exp" in (site / "reference" / "chainrule" / "index.html").read_text()
     for notebook in (DOCS / "tutorials").glob("*.ipynb"):
         assert (site / "tutorials" / notebook.stem / "index.html").exists(), notebook.name
+
+
+def test_doctests_become_code_blocks():
+    hooks = _hooks()
+    lines = ["Example:", "    >>> x = 1", "    >>> x", "    1", "", "```python", ">>> inside a fence", "```", "text"]
+    assert hooks.fence_doctests(lines) == [
+        "Example:",
+        "    ```pycon",
+        "    >>> x = 1",
+        "    >>> x",
+        "    1",
+        "    ```",
+        "",
+        "```python",
+        ">>> inside a fence",
+        "```",
+        "text",
+    ]
