@@ -154,8 +154,8 @@ def _page_uri(module_name):
 
 
 def _summary(obj):
-    doc = inspect.getdoc(getattr(obj, "__func__", obj)) if callable(obj) or isinstance(obj, property) else None
-    if not doc or doc == inspect.getdoc(type(obj)) and not inspect.isclass(obj):
+    doc = inspect.getdoc(getattr(obj, "__func__", obj))
+    if not doc:
         return ""
     first = doc.strip().split("\n\n")[0].replace("\n", " ")
     return first.replace("|", "\\|")
@@ -167,18 +167,7 @@ def _render_live(anchor, name, obj):
         signature = str(inspect.signature(obj))
     except (TypeError, ValueError):
         signature = "(...)"
-    doc = inspect.getdoc(obj) or ""
-    out, code = [], False
-    for line in doc.splitlines():
-        is_code = line.lstrip().startswith((">>>", "..."))
-        if is_code and not code:
-            out.append("```python")
-        if code and not is_code:
-            out.append("```")
-        code = is_code
-        out.append(line)
-    if code:
-        out.append("```")
+    out = fence_doctests((inspect.getdoc(obj) or "").splitlines())
     return f"## `{name}` {{ #{anchor} }}\n\n```python\n{name}{signature}\n```\n\n" + "\n".join(out) + "\n"
 
 
