@@ -223,8 +223,10 @@ def reference_pages():
             if not is_home:
                 continue
             home[path] = (home[path][0], None)  # rendered: a second name for it on this page only links
-            if known(path):
+            if known(path) and path.rsplit(".", 1)[-1] == name:
                 bodies.append(f"::: {path}\n")
+            elif known(path):  # published under another name (Tensor.explain is explain.py's _tensor_explain)
+                bodies.append(f'::: {path}\n    options:\n      heading: "{name}"\n      toc_label: "{name}"\n')
             else:
                 bodies.append(_render_live(anchor, name, getattr(obj, "__func__", obj)))
         table = "| name | summary |\n|---|---|\n" + "\n".join(rows) + "\n"
@@ -430,6 +432,6 @@ def on_files(files, config):
 def on_page_markdown(markdown, page, config, files):
     if page.file.src_uri == "tutorials/index.md":
         notebooks = tutorial_notebooks()
-        listing = "\n".join(f"{i}. [{t}]({uri[len('tutorials/') :]})" for i, (uri, t) in enumerate(notebooks, 1))
+        listing = "\n".join(f"- [{t}]({uri[len('tutorials/') :]})" for uri, t in notebooks)
         markdown = markdown.replace("<!-- tutorials -->", listing or "(no notebooks yet)")
     return markdown
