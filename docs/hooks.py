@@ -21,11 +21,13 @@ tests/test_docs.py imports `reference_pages()` to check that every public name i
 from __future__ import annotations
 import __future__
 
+import atexit
 import importlib
 import inspect
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -343,9 +345,16 @@ def _markdown_extension(included):
 # Notebook execution
 
 
+def _scratch(prefix):
+    """A temporary directory, removed when the build's process exits."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def _use_this_interpreter():
     """A "python3" kernel that runs this interpreter, found ahead of any the user has registered."""
-    kernels = Path(tempfile.mkdtemp(prefix="chainrule-docs-kernel-"))
+    kernels = _scratch("chainrule-docs-kernel-")
     spec = kernels / "kernels" / "python3"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -380,7 +389,7 @@ def _execute_notebooks(files):
     notebooks = [f for f in files if f.src_uri.endswith(".ipynb")]
     if not notebooks:
         return
-    out = Path(tempfile.mkdtemp(prefix="chainrule-docs-notebooks-"))
+    out = _scratch("chainrule-docs-notebooks-")
 
     def run(file):
         # Each notebook runs in a scratch directory: what it saves (graph.html, runs/...) stays out of docs/.
