@@ -7,8 +7,9 @@ SUM    := $(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_STAMP  := $(VENV)/.installed-demo-$(SUM)
 TEST_STAMP  := $(VENV)/.installed-test-$(SUM)
 BENCH_STAMP := $(VENV)/.installed-bench-$(SUM)
+DOCS_STAMP  := $(VENV)/.installed-docs-$(SUM)
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint docs bench system-deps clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -27,6 +28,11 @@ $(TEST_STAMP): $(DEMO_STAMP)
 $(BENCH_STAMP): $(DEMO_STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
 	rm -f $(VENV)/.installed-bench-*
+	touch $@
+
+$(DOCS_STAMP): $(DEMO_STAMP)
+	$(PY) -m pip install -q -e ".[docs]"
+	rm -f $(VENV)/.installed-docs-*
 	touch $@
 
 # Graphviz's `dot` renders the graph drawings; the tests that render need it.
@@ -48,8 +54,15 @@ demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 	$(VENV)/bin/chainrule train --data mnist1d --model mlp --out runs/demo-mnist1d-mlp --overwrite
 
-test: lint $(TEST_STAMP) system-deps
+# The suite includes the strict documentation build (tests/test_docs.py), so the docs tools come too.
+test: lint $(TEST_STAMP) $(DOCS_STAMP) system-deps
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+# The documentation site, into site/ (open site/index.html). --strict: a broken link or reference, a
+# malformed docstring or a notebook cell that raises fails the build. The notebooks run in a kernel on
+# this .venv's Python (docs/hooks.py registers it), so nothing else needs installing.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # Lint and formatting as configured in pyproject.toml ([tool.ruff]); `ruff format .` applies the format.
 lint: $(TEST_STAMP)
@@ -60,4 +73,4 @@ bench: $(BENCH_STAMP)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build site .cache *.egg-info src/*.egg-info .pytest_cache .hypothesis

@@ -267,8 +267,11 @@ def fit(
         optimizer: a ``chainrule.optim`` optimizer over ``model.parameters()``.
         scheduler: an lr scheduler, stepped every epoch (or every step with
             ``scheduler_interval="step"``); a ReduceLROnPlateau is stepped with the eval loss.
-        epochs, steps: how long to train (give exactly one).
-        batch_size, shuffle, drop_last: batching. Epoch e's order is drawn from (seed, e).
+        epochs: how long to train, in passes over train_data (give epochs or steps, not both).
+        steps: how long to train, in optimizer steps.
+        batch_size: samples per batch.
+        shuffle: reshuffle every epoch; epoch e's order is drawn from (seed, e).
+        drop_last: drop the last, smaller batch of an epoch.
         eval_data: evaluated every ``eval_every`` steps (default: ``log_every``) and at the end.
         metrics: dict name -> fn(output, target) -> float; default ``{"accuracy": accuracy}``.
         log_every: print ``iter 1000, J=0.665606, accu=0.83`` every this many steps (the

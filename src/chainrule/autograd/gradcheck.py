@@ -118,7 +118,9 @@ def gradcheck(
         func: a function of Tensors returning a Tensor or a tuple of Tensors.
         inputs: a Tensor or tuple of Tensors; those with requires_grad=True are checked.
             Use float64: the default tolerances are meant for double precision.
-        eps, atol, rtol: step and tolerances (PyTorch's defaults).
+        eps: the finite-difference step (PyTorch's default).
+        atol: the absolute tolerance (PyTorch's default).
+        rtol: the relative tolerance (PyTorch's default).
         raise_exception: raise GradcheckError on failure (else return False).
         fast_mode: compare v^T J u for random unit u, v instead of the full Jacobian.
         nondet_tol: allowed difference between two backward passes (0: bitwise equal).

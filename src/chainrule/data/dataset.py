@@ -85,9 +85,10 @@ class DataLoader:
             then carries the sequence). Without seed or generator, chainrule's global
             generator is used (set by ``chainrule.manual_seed``).
         collate_fn: turns a list of samples into a batch (default: stack into Tensors).
-        num_workers, pin_memory: PyTorch's keywords, accepted so PyTorch scripts run unchanged.
-            Batches are always loaded in the calling process (no worker processes) and live in
-            ordinary memory; the batches and their order are the same for any num_workers.
+        num_workers: PyTorch's keyword, accepted so PyTorch scripts run unchanged. Batches are
+            always loaded in the calling process (no worker processes); the batches and their
+            order are the same for any num_workers.
+        pin_memory: PyTorch's keyword, accepted likewise; batches live in ordinary memory.
 
     A TensorDataset with the default collate is batched by slicing its arrays, with no
     per-sample Python loop.

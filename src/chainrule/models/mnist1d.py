@@ -142,9 +142,11 @@ def build_model(
     """A reference model: 'logreg', 'mlp', 'cnn' or 'gru' (see MODEL_DEFAULTS).
 
     Args:
-        num_features, num_classes: the input width (signal length) and the number of classes.
+        num_features: the input width (signal length).
+        num_classes: the number of classes.
         hidden: hidden widths as '100,100' or a list (mlp; default 100,100) or one width (gru; default 6).
-        activation, residual: the mlp's activation and skip connections.
+        activation: the mlp's activation.
+        residual: the mlp's skip connections.
         channels: the cnn's channels (default 25).
 
     Example:

@@ -249,7 +249,7 @@ def scatter(
     reduce: str | None = None,
 ) -> Tensor:
     """A copy of input with values written at `index` along `dim` (torch.scatter): for dim=1,
-    out[i][index[i][j]] = src[i][j] (or = value). With repeated targets the last write wins.
+    `out[i][index[i][j]] = src[i][j]` (or = value). With repeated targets the last write wins.
     reduce='add' adds instead (as scatter_add), 'multiply' multiplies (no gradient, as in PyTorch).
 
     dout/dinput: g with zeros at the written positions;  dout/dsrc: g gathered at `index`.
@@ -278,7 +278,7 @@ def scatter_(
 @export(method=True)
 def scatter_add(input: TensorLike, dim: int, index: TensorLike, src: TensorLike) -> Tensor:
     """A copy of input with src added at `index` along `dim` (torch.scatter_add): for dim=1,
-    out[i][index[i][j]] += src[i][j], repeated targets adding up.
+    `out[i][index[i][j]] += src[i][j]`, repeated targets adding up.
 
     dout/dinput: g;  dout/dsrc: g gathered at `index`.
     """
@@ -345,7 +345,7 @@ def index_add_(input: TensorLike, dim: int, index: TensorLike, source: TensorLik
 
 @export(method=True)
 def gather(input: TensorLike, dim: int, index: TensorLike) -> Tensor:
-    """out[i][j] = input[index[i][j]][j] for dim=0 (torch.gather), built on getitem.
+    """`out[i][j] = input[index[i][j]][j]` for dim=0 (torch.gather), built on getitem.
 
     As in PyTorch, index has input's number of dimensions, is no larger than input apart from
     `dim`, and holds indices in [0, size) (no negative ones).
