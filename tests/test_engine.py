@@ -286,6 +286,13 @@ def test_create_graph_backward_makes_differentiable_grad():
     assert g2.item() == 18.0
 
 
+def test_grad_of_a_gradient_taken_without_create_graph_names_the_fix():
+    x = f64(2.0)
+    (g,) = cr.autograd.grad(x**3, x)  # a constant: the backward pass was not recorded
+    with pytest.raises(RuntimeError, match="take it with create_graph=True"):
+        cr.autograd.grad(g, x)
+
+
 def test_autograd_grad_leaves_dot_grad_alone_and_handles_unused():
     x, y = f64(1.0), f64(2.0)
     out = x * 3

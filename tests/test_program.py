@@ -60,6 +60,14 @@ def test_u1_to_u5_forward_program_matches_jax():
     assert len(program.eqns) - len(program.invars) == 9  # the inputs' reads are equations of the replay
 
 
+def test_make_jaxpr_takes_numpy_scalars_as_inputs():
+    # np.float64(3.0) is an input as np.array(3.0) is, keeping its dtype (it used to be folded into a constant)
+    expected = str(cr.make_jaxpr(_u_graph)(np.array(3.0), np.array(4.0)))
+    assert str(cr.make_jaxpr(_u_graph)(np.float64(3.0), np.float64(4.0))) == expected
+    assert expected.startswith("{ lambda ; a:f64[] b:f64[]. let")
+    assert str(cr.make_jaxpr(cr.exp)(np.float32(1.0))) == "{ lambda ; a:f32[]. let b:f32[] = exp a in (b,) }"
+
+
 def test_u1_to_u5_backward_program_gives_the_coursework_gradients():
     grad = cr.grad(_u_graph, argnums=(0, 1))
     program = cr.make_jaxpr(grad)(3.0, 4.0)

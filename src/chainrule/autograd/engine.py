@@ -139,8 +139,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if allow_unused:
                 continue
             raise RuntimeError(
-                "autograd.grad: an output does not require grad (it does not depend on any input that "
-                "requires grad). Pass allow_unused=True to get None for unused inputs."
+                "autograd.grad: an output does not require grad (it has no grad_fn: it does not depend on an "
+                "input that requires grad, or it is a gradient computed without create_graph=True). To "
+                "differentiate a gradient again, take it with create_graph=True."
             )
         roots.append(t)
         root_grads.append(_root_grad(t, g, create_graph))

@@ -452,8 +452,8 @@ class Jitted:
 def make_jaxpr(fn):
     """`make_jaxpr(fn)(*args)`: the primitive program `fn` runs on `args`, printed in JAX's layout.
 
-    Tensors, arrays and Python numbers become the program's inputs (numbers as chainrule.tensor
-    makes them: float32 for a float); other arguments are constants. The result is a Program:
+    Tensors, arrays and numbers become the program's inputs (numbers as chainrule.tensor makes them:
+    float32 for a Python float, a NumPy scalar keeps its dtype); other arguments are constants. The result is a Program:
     print it to read the equations with their shapes and dtypes. A function that computes a
     gradient (`chainrule.grad(f)`, or `loss.backward()` inside it) shows its backward program
     too: each rule as the primitive's name with `_vjp`, `of=` the forward value it belongs to.
@@ -471,7 +471,8 @@ def make_jaxpr(fn):
     def make(*args, **kwargs):
         from ...creation import tensor as _tensor
 
-        args = [_tensor(a) if type(a) in (int, float) else a for a in args]
+        # NumPy scalars (np.float64(3.0)) are numbers too, not constants to fold into the program.
+        args = [_tensor(a) if type(a) in (int, float) or isinstance(a, np.number) else a for a in args]
         jitted = Jitted(fn, recompile_limit=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
