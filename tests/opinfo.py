@@ -17,6 +17,7 @@ import scipy.special as sc
 import chainrule as cr
 import chainrule.ops.conv as cconv
 import chainrule.ops.nn as cnn
+import chainrule.ops.rnn as crnn
 
 UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), (1, 4)]
 BINARY_SHAPES = [
@@ -1292,6 +1293,70 @@ OP_TABLE[-2].make_args = _distinct
 OP_TABLE[-2].make_args = None
 _max2d = next(s for s in OP_TABLE if s.name == "max_pool2d")
 _max2d.make_args = _distinct
+
+
+# ----- fused recurrences (ops/rnn.py), against torch's own cells run step by step -----
+
+
+def _recurrence_args(rng, shapes):
+    """gi, s0, W_hh (, b_hh) at scales that keep the gates away from saturation."""
+    scales = (1.5, 1.0, 0.8, 0.5)
+    return [rng.uniform(-s, s, size=shape) for s, shape in zip(scales, shapes)]
+
+
+def _ours_sequence(name):
+    cls = getattr(crnn, name)
+
+    def call(gi, s0, w_hh, b_hh=None, **kwargs):
+        return cls.apply(gi, s0, w_hh, b_hh, **kwargs)
+
+    return call
+
+
+def _torch_sequence(name):
+    """The same recurrence from torch.gru_cell / lstm_cell / rnn_*_cell, with W_ih = I (gi is given)."""
+
+    def call(gi, s0, w_hh, b_hh=None, reverse=False, nonlinearity="tanh"):
+        import torch
+
+        eye = torch.eye(gi.shape[2], dtype=gi.dtype)
+        steps = range(gi.shape[0] - 1, -1, -1) if reverse else range(gi.shape[0])
+        hs, cs = [None] * gi.shape[0], [None] * gi.shape[0]
+        state = (s0[0], s0[1]) if name == "LSTMSequence" else s0
+        for t in steps:
+            if name == "LSTMSequence":
+                state = hs[t], cs[t] = torch.lstm_cell(gi[t], state, eye, w_hh, None, b_hh)
+            elif name == "GRUSequence":
+                state = hs[t] = torch.gru_cell(gi[t], state, eye, w_hh, None, b_hh)
+            else:
+                cell = torch.rnn_tanh_cell if nonlinearity == "tanh" else torch.rnn_relu_cell
+                state = hs[t] = cell(gi[t], state, eye, w_hh, None, b_hh)
+        return torch.stack([torch.stack(hs), torch.stack(cs)]) if name == "LSTMSequence" else torch.stack(hs)
+
+    return call
+
+
+def _recurrence_spec(label, name, gates, cases, states=1):
+    T, B, H = 3, 2, 2
+    s0 = (B, H) if states == 1 else (2, B, H)
+    full, no_bias = ((T, B, gates * H), s0, (gates * H, H), (gates * H,)), ((T, B, gates * H), s0, (gates * H, H))
+    return OpSpec(
+        label,
+        _ours_sequence(name),
+        lambda gi, s0, w_hh, b_hh=None, **k: crnn.unrolled(name, gi, s0, w_hh, b_hh, **k),
+        _torch_sequence(name),
+        cases=[(full if bias else no_bias, kwargs) for bias, kwargs in cases],
+        make_args=_recurrence_args,
+        fwd_tol=(1e-12, 1e-12),
+    )
+
+
+OP_TABLE += [
+    _recurrence_spec("rnn_sequence", "RNNSequence", 1, [(True, {}), (False, dict(reverse=True))]),
+    _recurrence_spec("rnn_sequence_relu", "RNNSequence", 1, [(True, dict(nonlinearity="relu", reverse=True))]),
+    _recurrence_spec("gru_sequence", "GRUSequence", 3, [(True, {}), (True, dict(reverse=True)), (False, {})]),
+    _recurrence_spec("lstm_sequence", "LSTMSequence", 4, [(True, {}), (False, dict(reverse=True))], states=2),
+]
 
 SPECS = {spec.name: spec for spec in OP_TABLE}
 

@@ -2,8 +2,9 @@
 
 The multi-layer forms take PyTorch's options (num_layers, bidirectional, dropout between layers,
 batch_first, bias) and name their parameters as torch does (weight_ih_l0, weight_hh_l0_reverse, ...),
-so a torch state_dict loads unchanged. The input projections of all time steps are one matmul; only
-the hidden-to-hidden product runs step by step.
+so a torch state_dict loads unchanged. The input projections of all time steps are one matmul; the
+recurrence of each layer and direction is one primitive (ops/rnn.py: RNNSequence, GRUSequence,
+LSTMSequence) that runs the whole sequence in one NumPy loop, forward and backward.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from .. import _dtypes
 from .._device import check as _check_device
 from ..ops import conv as _conv
-from ..ops.elementwise import relu, sigmoid, tanh
+from ..ops.rnn import GRUSequence, LSTMSequence, RNNSequence, gru_step, lstm_step, rnn_step
 from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
@@ -30,44 +31,12 @@ if TYPE_CHECKING:
     from ..generator import Generator
 
 
-def _split(x, n):
-    """The n equal chunks of the last dim of x (gate blocks)."""
-    size = x.shape[-1] // n
-    return [getitem(x, (Ellipsis, slice(i * size, (i + 1) * size))) for i in range(n)]
+_NONLINEARITIES = ("tanh", "relu")
 
 
-def _rnn_step(gi, h, w_hh, b_hh, activation):
-    """Elman RNN: h' = activation(W_ih x + b_ih + W_hh h + b_hh) (activation tanh or relu)."""
-    return activation(gi + _conv.linear(h, w_hh, b_hh))
-
-
-_ACTIVATIONS = {"tanh": tanh, "relu": relu}
-
-
-def _activation(nonlinearity):
-    if nonlinearity not in _ACTIVATIONS:
+def _check_nonlinearity(nonlinearity):
+    if nonlinearity not in _NONLINEARITIES:
         raise ValueError(f"Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'.")
-    return _ACTIVATIONS[nonlinearity]
-
-
-def _gru_step(gi, h, w_hh, b_hh):
-    """PyTorch's GRU: r, z = sigmoid(.), n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h."""
-    gh = _conv.linear(h, w_hh, b_hh)
-    i_r, i_z, i_n = _split(gi, 3)
-    h_r, h_z, h_n = _split(gh, 3)
-    r = sigmoid(i_r + h_r)
-    z = sigmoid(i_z + h_z)
-    n = tanh(i_n + r * h_n)
-    return n + z * (h - n)
-
-
-def _lstm_step(gi, h, c, w_hh, b_hh):
-    """PyTorch's LSTM: i, f, g, o gates; c' = f c + i g, h' = o tanh(c')."""
-    gates = gi + _conv.linear(h, w_hh, b_hh)
-    i, f, g, o = _split(gates, 4)
-    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    h = sigmoid(o) * tanh(c)
-    return h, c
 
 
 class _CellBase(Module):
@@ -137,13 +106,14 @@ class RNNCell(_CellBase):
         dtype: DTypeLike | None = None,
         generator: Generator | None = None,
     ) -> None:
-        act = _activation(nonlinearity)
+        _check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype, generator=generator)
-        self.nonlinearity, self._act = nonlinearity, act
+        self.nonlinearity = nonlinearity
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._check(x, hx)
-        h = _rnn_step(_conv.linear(x, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh, self._act)
+        gi = _conv.linear(x, self.weight_ih, self.bias_ih)
+        h = rnn_step(gi, hx, self.weight_hh, self.bias_hh, self.nonlinearity)
         return h if batched else reshape(h, (self.hidden_size,))
 
     def extra_repr(self) -> str:
@@ -157,7 +127,7 @@ class GRUCell(_CellBase):
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
         x, hx, batched = self._check(x, hx)
-        h = _gru_step(_conv.linear(x, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
+        h = gru_step(_conv.linear(x, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
         return h if batched else reshape(h, (self.hidden_size,))
 
 
@@ -173,7 +143,7 @@ class LSTMCell(_CellBase):
         else:
             x, h, batched = self._check(x, hx[0])
             c = hx[1] if batched else reshape(hx[1], (1, self.hidden_size))
-        h, c = _lstm_step(_conv.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
+        h, c = lstm_step(_conv.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
         if not batched:
             h, c = reshape(h, (self.hidden_size,)), reshape(c, (self.hidden_size,))
         return h, c
@@ -274,19 +244,17 @@ class _RNNBase(Module):
         return x, batched
 
     def _initial(self, hx, batch, dtype, batched):
-        """The per-(layer, direction) initial states of one kind (h or c): a list of (batch, hidden)."""
+        """The initial states of one kind (h or c) as (num_layers * num_directions, batch, hidden)."""
         count = self.num_layers * self.num_directions
         if hx is None:
-            return [Tensor._make(np.zeros((batch, self.hidden_size), dtype=dtype)) for _ in range(count)]
+            return Tensor._make(np.zeros((count, batch, self.hidden_size), dtype=dtype))
         expected = (count, batch, self.hidden_size) if batched else (count, self.hidden_size)
         if tuple(hx.shape) != expected:
             raise RuntimeError(
                 f"{self!r}: expected hidden size {expected} (num_layers * num_directions, batch, "
                 f"hidden_size), got {list(hx.shape)}"
             )
-        if not batched:
-            hx = reshape(hx, (count, 1, self.hidden_size))
-        return [getitem(hx, i) for i in range(count)]
+        return hx if batched else reshape(hx, (count, 1, self.hidden_size))
 
     def _between_layers(self, seq):
         if self.dropout and self.training:
@@ -296,14 +264,21 @@ class _RNNBase(Module):
         return seq
 
     def _run(self, x, hx):
-        """Returns output and the final states, each (num_layers * num_directions, batch, hidden)."""
+        """Returns output and the final states, each (num_layers * num_directions, batch, hidden).
+
+        Each layer and direction is one sequence primitive (ops/rnn.py) fed the input projections
+        of all time steps, computed in one matmul.
+        """
         x, batched = self._prepare(x)
         seq_len, batch = x.shape[0], x.shape[1]
+        if seq_len == 0:
+            raise RuntimeError(f"{self!r}: expected sequence length to be larger than 0, got input {tuple(x.shape)}")
         if self._n_states == 1:
             hx = (hx,)
         elif hx is None:
             hx = (None, None)
         states = [self._initial(h, batch, x.dtype, batched) for h in hx]
+        zeros = all(h is None for h in hx)
         finals = [[] for _ in states]
         layer_input = x
         for layer in range(self.num_layers):
@@ -312,16 +287,23 @@ class _RNNBase(Module):
             outputs = []
             for direction in range(self.num_directions):
                 w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, direction)
-                gi_all = _conv.linear(layer_input, w_ih, b_ih)  # all time steps in one matmul
-                state = tuple(s[layer * self.num_directions + direction] for s in states)
-                steps = range(seq_len - 1, -1, -1) if direction else range(seq_len)
-                seq_out = [None] * seq_len
-                for t in steps:
-                    state = self._step(getitem(gi_all, t), state, w_hh, b_hh)
-                    seq_out[t] = state[0]
-                for final, s in zip(finals, state):
-                    final.append(s)
-                outputs.append(stack(seq_out, 0))
+                gi = _conv.linear(layer_input, w_ih, b_ih)  # all time steps in one matmul
+                k = layer * self.num_directions + direction
+                if self._n_states == 1:
+                    s0 = getitem(states[0], k)
+                elif zeros:
+                    s0 = Tensor._make(np.zeros((2, batch, self.hidden_size), dtype=x.dtype))
+                else:
+                    s0 = stack([getitem(states[0], k), getitem(states[1], k)], 0)
+                out = self._sequence(gi, s0, w_hh, b_hh, bool(direction))
+                last = 0 if direction else seq_len - 1  # the reverse direction ends at time 0
+                if self._n_states == 1:
+                    outputs.append(out)
+                    finals[0].append(getitem(out, last))
+                else:
+                    outputs.append(getitem(out, 0))
+                    finals[0].append(getitem(out, (0, last)))
+                    finals[1].append(getitem(out, (1, last)))
             layer_input = outputs[0] if len(outputs) == 1 else cat(outputs, -1)
         out, finals = layer_input, [stack(f, 0) for f in finals]
         if not batched:
@@ -371,7 +353,7 @@ class RNN(_RNNBase):
         dtype: DTypeLike | None = None,
         generator: Generator | None = None,
     ) -> None:
-        act = _activation(nonlinearity)
+        _check_nonlinearity(nonlinearity)
         super().__init__(
             input_size,
             hidden_size,
@@ -384,10 +366,10 @@ class RNN(_RNNBase):
             dtype=dtype,
             generator=generator,
         )
-        self.nonlinearity, self._act = nonlinearity, act
+        self.nonlinearity = nonlinearity
 
-    def _step(self, gi, state, w_hh, b_hh):
-        return (_rnn_step(gi, state[0], w_hh, b_hh, self._act),)
+    def _sequence(self, gi, s0, w_hh, b_hh, reverse):
+        return RNNSequence.apply(gi, s0, w_hh, b_hh, nonlinearity=self.nonlinearity, reverse=reverse)
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         out, (h_n,) = self._run(x, hx)
@@ -410,8 +392,8 @@ class GRU(_RNNBase):
     _gates = 3
 
     @staticmethod
-    def _step(gi, state, w_hh, b_hh):
-        return (_gru_step(gi, state[0], w_hh, b_hh),)
+    def _sequence(gi, s0, w_hh, b_hh, reverse):
+        return GRUSequence.apply(gi, s0, w_hh, b_hh, reverse=reverse)
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         out, (h_n,) = self._run(x, hx)
@@ -462,8 +444,8 @@ class LSTM(_RNNBase):
         )
 
     @staticmethod
-    def _step(gi, state, w_hh, b_hh):
-        return _lstm_step(gi, state[0], state[1], w_hh, b_hh)
+    def _sequence(gi, s0, w_hh, b_hh, reverse):
+        return LSTMSequence.apply(gi, s0, w_hh, b_hh, reverse=reverse)
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         out, (h_n, c_n) = self._run(x, hx)
