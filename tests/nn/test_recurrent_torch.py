@@ -144,3 +144,125 @@ def test_rnn_cell_matches_torch():
             theirs(torch.tensor(x[0]), torch.tensor(h)).detach().numpy(),
             rtol=1e-12,
         )
+
+
+# ----- the fused sequence primitives (ops/rnn.py) through the layers -----
+
+
+@pytest.mark.parametrize(
+    "cls,options",
+    [
+        ("GRU", dict(num_layers=2, bidirectional=True, batch_first=True)),
+        ("LSTM", dict(num_layers=2, bidirectional=True, bias=False)),
+        ("RNN", dict(nonlinearity="relu", bidirectional=True)),
+    ],
+)
+def test_float32_matches_torch(cls, options):
+    """float32 stays float32 through the fused loops and agrees with torch's float32 layer."""
+    torch.manual_seed(5)
+    theirs = getattr(torch.nn, cls)(IN, HIDDEN, **options)
+    ours = getattr(nn, cls)(IN, HIDDEN, **options)
+    ours.load_state_dict({k: cr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    x_np = np.random.default_rng(6).standard_normal(
+        (BATCH, SEQ, IN) if options.get("batch_first") else (SEQ, BATCH, IN)
+    )
+    x, tx = (
+        cr.tensor(x_np.astype(np.float32), requires_grad=True),
+        torch.tensor(x_np, dtype=torch.float32, requires_grad=True),
+    )
+    outs, touts = _flat(ours(x)), _flat(theirs(tx))
+    for o, t in zip(outs, touts):
+        assert o.dtype == cr.float32
+        np.testing.assert_allclose(o.detach().numpy(), t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    sum((o * o).sum() for o in outs).backward()
+    sum((t * t).sum() for t in touts).backward()
+    assert x.grad.dtype == cr.float32
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    tparams = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert p.grad.dtype == cr.float32, name
+        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+def test_double_backward_matches_torch(cls):
+    """A gradient penalty: d/dtheta |dL/dx|^2 through the layer, against torch (create_graph=True)."""
+    ours, theirs = _pair(cls, dict(bidirectional=True), seed=7)
+    x_np = np.random.default_rng(8).standard_normal((3, 2, IN))
+    x, tx = cr.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    loss = sum((o.tanh() * o).sum() for o in _flat(ours(x)))
+    tloss = sum((o.tanh() * o).sum() for o in _flat(theirs(tx)))
+    (gx,) = cr.autograd.grad(loss, [x], create_graph=True)
+    (tgx,) = torch.autograd.grad(tloss, [tx], create_graph=True)
+    np.testing.assert_allclose(gx.detach().numpy(), tgx.detach().numpy(), rtol=1e-9, atol=1e-12)
+    params, tparams = list(ours.parameters()), list(theirs.parameters())
+    gg = cr.autograd.grad((gx * gx).sum(), params + [x])
+    tgg = torch.autograd.grad((tgx * tgx).sum(), tparams + [tx])
+    for a, b in zip(gg, tgg):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-11)
+
+
+def test_third_order_through_a_fused_sequence_is_refused_with_the_way_around():
+    from chainrule.ops.rnn import GRUSequence
+
+    rng = np.random.default_rng(9)
+    gi, h0, w = (cr.tensor(rng.standard_normal(s), requires_grad=True) for s in ((3, 2, 6), (2, 2), (6, 2)))
+    out = GRUSequence.apply(gi, h0, w, None).sum()
+    (g,) = cr.autograd.grad(out, [gi], create_graph=True)
+    (gg,) = cr.autograd.grad((g * g).sum(), [w], retain_graph=True)  # second order: fine
+    assert gg.shape == (6, 2)
+    with pytest.raises(RuntimeError, match="second order only.*GRUCell"):
+        cr.autograd.grad((g * g).sum(), [w], create_graph=True)
+
+
+def test_sequence_primitive_errors_name_the_shapes():
+    from chainrule.ops.rnn import LSTMSequence
+
+    with pytest.raises(RuntimeError, match=r"LSTMSequence: expected gi .* got gi \(3, 2, 8\), s0 \(2, 2\)"):
+        LSTMSequence.apply(cr.zeros(3, 2, 8), cr.zeros(2, 2), cr.zeros(8, 2), None)
+    with pytest.raises(RuntimeError, match="sequence length to be larger than 0"):
+        nn.GRU(2, 3)(cr.zeros(0, 1, 2))
+
+
+def test_a_layer_is_one_node_per_layer_and_direction():
+    """The recurrence is fused: a 2-layer bidirectional GRU's graph holds 4 GRUSequence nodes and no per-step ops."""
+    out, _ = nn.GRU(3, 4, num_layers=2, bidirectional=True)(cr.randn(50, 2, 3))
+    seen, stack = {}, [out.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or not hasattr(node, "next"):
+            continue
+        seen[id(node)] = type(node).__name__
+        stack.extend(node.next)
+    names = list(seen.values())
+    assert names.count("GRUSequence") == 4
+    assert len(names) < 40  # step by step, 50 steps would record ~1000 nodes
+
+
+def test_bigru_trains_bit_for_bit_under_jit():
+    """The MNIST-1D reference BiGRU: a chainrule.jit train step replays the eager one exactly."""
+    from chainrule.models import BiGRU
+
+    rng = np.random.default_rng(10)
+    data = [
+        (cr.from_numpy(rng.standard_normal((8, 40)).astype(np.float32)), cr.from_numpy(rng.integers(0, 10, 8)))
+        for _ in range(4)
+    ]
+    runs = []
+    for jit in (False, True):
+        cr.manual_seed(0)
+        model = BiGRU(40, 10)
+        opt = cr.optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(x, y):
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = cr.jit(step) if jit else step
+        runs.append(([step(x, y).item() for x, y in data], model.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    for (name, a), (_, b) in zip(runs[0][1].items(), runs[1][1].items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
