@@ -25,6 +25,7 @@ SCRIPTS = {
     "mnist1d-mlp": "mnist1d_mlp.py",
     "big-mlp": "big_mlp.py",
     "mnist1d-cnn": "mnist1d_cnn.py",
+    "mnist1d-gru": "mnist1d_gru.py",
     "hvp": "hvp.py",
     "deep-chain": "deep_chain.py",
 }
@@ -37,6 +38,8 @@ TARGETS = [
     ("big-mlp", "chainrule/torch", "<=", 0.9),
     ("small-op-overhead", "chainrule/torch", "<=", 0.5),
     ("mnist1d-cnn", "chainrule/torch", "<=", 1.0),
+    ("mnist1d-gru", "chainrule eager/torch", "<=", 1.0),
+    ("mnist1d-gru", "chainrule jit/torch", "<=", 0.6),
     ("hvp", "chainrule/torch", "<=", 1.0),
     ("deep-chain", "scaling 400k/100k (linear = 4)", "<=", 5.0),
     ("deep-chain", "scaling 100k/10k, cyclic GC paused", "<=", 12.5),
