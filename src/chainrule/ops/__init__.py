@@ -9,6 +9,7 @@
     linalg.py                        matmul, linear (x W^T + b), dot, outer
     nn.py                            softmax, losses, dropout
     conv.py                          convolution and pooling
+    rnn.py                           RNN/GRU/LSTM: one layer's whole sequence per primitive
 
 Every primitive is registered when its class is defined (autograd/primitive.py): `primitives()`
 lists them from the registry; `NONDIFFERENTIABLE` lists the public ops whose results carry no
