@@ -20,6 +20,9 @@ step-by-step graph of generic ops (`unrolled`), rebuilt on fresh leaves. Forward
 same: the jvp pushes tangents through that graph. So first and second order are exact;
 derivatives above the second through a fused sequence are refused with the way around (the
 cells, or the unrolled graph).
+
+NOTE: a little over 500 lines: three fused loops, each forward beside its backward through time
+(they read the same gate arrays), and the one higher-order route they share.
 """
 
 from __future__ import annotations
@@ -222,16 +225,23 @@ def _jvp_unrolled(cell, inputs, tangents, params):
 
 
 class _Sequence(Primitive):
-    """What the three sequence primitives share: saving, the create_graph route, forward mode."""
+    """What the three sequence primitives share. Each writes forward (the fused loop) and, beside
+    it, _bptt (backpropagation through time on the gates forward kept, on arrays)."""
 
     __slots__ = ()
     function = None  # reached through nn.RNN / GRU / LSTM (and chainrule.ops.rnn)
 
-    @classmethod
-    def _backward(cls, ctx, g, params):
+    @staticmethod
+    def backward(ctx, g):
+        """Plain arrays: the class's BPTT loop. create_graph=True: SequenceVJP, a differentiable node."""
         if is_tensor(g):
-            return _graph_backward(ctx, g, params)
-        return cls._bptt(g, ctx.saved_tensors, ctx.needs_input_grad, **params)
+            return _graph_backward(ctx, g, ctx.params)
+        return type(ctx)._bptt(g, ctx.saved_tensors, ctx.needs_input_grad, **ctx.params)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        """J t, by forward mode through the unrolled graph (the recurrence is linear in t step by step)."""
+        return _jvp_unrolled(type(ctx).__name__, ctx.saved_tensors[:4], tangents, ctx.params)
 
 
 class RNNSequence(_Sequence):
@@ -276,14 +286,6 @@ class RNNSequence(_Sequence):
             carry = w_t @ d
         dw, db = _weight_grads(dpre, _previous(hs, s0.T, reverse), needs)
         return _feature_major(dpre) if needs[0] else None, carry.T.copy() if needs[1] else None, dw, db
-
-    @classmethod
-    def backward(cls, ctx, g):
-        return cls._backward(ctx, g, ctx.params)
-
-    @staticmethod
-    def jvp(ctx, *tangents):
-        return _jvp_unrolled("RNNSequence", ctx.saved_tensors[:4], tangents, ctx.params)
 
 
 class GRUSequence(_Sequence):
@@ -372,14 +374,6 @@ class GRUSequence(_Sequence):
         dw, db = _weight_grads(dgh, prev, needs)
         return dgi, carry.T.copy() if needs[1] else None, dw, db
 
-    @classmethod
-    def backward(cls, ctx, g):
-        return cls._backward(ctx, g, ctx.params)
-
-    @staticmethod
-    def jvp(ctx, *tangents):
-        return _jvp_unrolled("GRUSequence", ctx.saved_tensors[:4], tangents, ctx.params)
-
 
 class LSTMSequence(_Sequence):
     """out = LSTMSequence(gi, stack(h0, c0), W_hh, b_hh) = stack(hs, cs), PyTorch's LSTM, gates (i, f, g, o):
@@ -454,14 +448,6 @@ class LSTMSequence(_Sequence):
         dw, db = _weight_grads(dpre, prev, needs)
         ds0 = np.stack([carry_h.T, carry_c.T]) if needs[1] else None
         return _feature_major(dpre) if needs[0] else None, ds0, dw, db
-
-    @classmethod
-    def backward(cls, ctx, g):
-        return cls._backward(ctx, g, ctx.params)
-
-    @staticmethod
-    def jvp(ctx, *tangents):
-        return _jvp_unrolled("LSTMSequence", ctx.saved_tensors[:4], tangents, ctx.params)
 
 
 _CELLS = {"RNNSequence": RNNSequence, "GRUSequence": GRUSequence, "LSTMSequence": LSTMSequence}
