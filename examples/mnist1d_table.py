@@ -24,7 +24,7 @@ def main(
     rows = []
     for model in models:
         run = pathlib.Path(out) / model
-        argv = ["train", "--data", "mnist1d", "--model", model, "--out", str(run), "--seed", str(seed)]
+        argv = ["train", "--data", "mnist1d", "--model", model, "--out", str(run), "--seed", str(seed), "--overwrite"]
         if steps is not None:
             argv += ["--steps", str(steps), "--log-every", str(max(1, steps // 4))]
         if not progress:
