@@ -1,4 +1,4 @@
-"""Normalization layers: BatchNorm1d/2d (running statistics as buffers) and LayerNorm."""
+"""Normalization layers: BatchNorm1d/2d (running statistics as buffers), LayerNorm and GroupNorm."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .. import _dtypes
 from .._device import check as _check_device
 from ..ops._util import int_arg
 from ..ops.elementwise import _plain
+from ..ops.nn import group_norm
 from ..tensor import Tensor
 from .functional import batch_norm, layer_norm
 from .linear import _check_sizes, _empty
@@ -172,3 +173,58 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Group normalization (torch.nn.GroupNorm): the channels of (N, C, *) in num_groups groups, each
+    normalized per sample over its channels and positions, then scaled and shifted per channel.
+
+    No running statistics: training and eval compute the same thing. weight starts at 1, bias at 0.
+
+    NOTE: a composite (chainrule.nn.functional.group_norm). A fused NumPy forward+backward measured no
+    faster on (32, 64, 16, 16) float32 (5.0 ms against 3.3-5.0 ms for the composite), so none is kept.
+
+    Example:
+        >>> gn = nn.GroupNorm(2, 6)
+        >>> gn(chainrule.randn(4, 6, 8, 8)).shape
+        (4, 6, 8, 8)
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: str | Device | None = None,
+        dtype: DTypeLike | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_device(device, type(self).__name__)
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups}); "
+                "choose num_groups among the divisors of num_channels."
+            )
+        self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
+        dt = _dtype(dtype)
+        if affine:
+            self.weight = Parameter(np.ones(self.num_channels, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )

@@ -477,6 +477,11 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     if any(p < 0 for p, _ in pads):
         raise ArgumentError(f"{op}: negative padding is not supported: padding must be >= 0, got {padding}")
     out_pad = _ntuple(output_padding, d, "output_padding", op)
+    if any(o >= max(st, dl) or o < 0 for o, st, dl in zip(out_pad, stride, dilation)):
+        raise RuntimeError(
+            f"{op}: output padding must be smaller than either stride or dilation, but got output_padding "
+            f"{out_pad}, stride {stride} and dilation {dilation}; use output_padding < stride."
+        )
     sizes = tuple(
         (n - 1) * st - 2 * p + dl * (k - 1) + op_ + 1
         for n, st, (p, _), dl, k, op_ in zip(xs[2:], stride, pads, dilation, kernel, out_pad)
