@@ -1,10 +1,12 @@
-"""Pooling layers: MaxPool1d/2d and AvgPool1d/2d (stride defaults to the kernel size)."""
+"""Pooling layers: MaxPool1d/2d and AvgPool1d/2d (stride defaults to the kernel size), and the adaptive
+AdaptiveAvgPool1d/2d and AdaptiveMaxPool1d/2d (a fixed output size from any input size)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..ops import conv as _conv
+from ..ops import resample as _resample
 from .module import Module
 
 if TYPE_CHECKING:
@@ -107,3 +109,56 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptivePoolNd(Module):
+    _fn = None
+
+    def __init__(self, output_size: int | tuple[int | None, ...] | None) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self)._fn(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
+    """Mean over torch's adaptive bins of (N, C, L): output_size positions from any L."""
+
+    _fn = staticmethod(_resample.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
+    """Mean over torch's adaptive bins of (N, C, H, W); AdaptiveAvgPool2d(1) is global average pooling.
+
+    Example:
+        >>> pool = nn.AdaptiveAvgPool2d((3, None))   # None keeps the input's width
+        >>> pool(chainrule.randn(2, 4, 10, 7)).shape
+        (2, 4, 3, 7)
+    """
+
+    _fn = staticmethod(_resample.adaptive_avg_pool2d)
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    def __init__(self, output_size: int | tuple[int | None, ...] | None, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self)._fn(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Maximum over torch's adaptive bins of (N, C, L)."""
+
+    _fn = staticmethod(_resample.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Maximum over torch's adaptive bins of (N, C, H, W)."""
+
+    _fn = staticmethod(_resample.adaptive_max_pool2d)

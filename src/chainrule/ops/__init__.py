@@ -10,6 +10,7 @@
     nn.py                            softmax, losses, dropout
     conv.py                          convolution and pooling
     rnn.py                           RNN/GRU/LSTM: one layer's whole sequence per primitive
+    resample.py                      interpolate and adaptive pooling
 
 Every primitive is registered when its class is defined (autograd/primitive.py): `primitives()`
 lists them from the registry; `NONDIFFERENTIABLE` lists the public ops whose results carry no
@@ -17,7 +18,7 @@ gradient (comparisons, argmax, ...).
 """
 
 from ..autograd import primitive as _registry
-from . import conv, elementwise, linalg, nn, reduce, shape  # noqa: F401  (each registers its ops)
+from . import conv, elementwise, linalg, nn, reduce, resample, shape  # noqa: F401  (each registers its ops)
 
 
 def primitives():

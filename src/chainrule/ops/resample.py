@@ -1,0 +1,363 @@
+"""Resampling: interpolate (nearest, nearest-exact, linear, bilinear, area) and adaptive pooling
+(average and max), with PyTorch's sizes, source positions and bins.
+
+Each is a gather of input positions (Getitem, whose backward adds the gradient back where an index
+repeats) followed by fixed weights, one spatial axis at a time, so every derivative order and forward
+mode come from the primitives they are made of. Only adaptive max pooling has a primitive of its own,
+AdaptiveMaxPool: like MaxPool, it finds each bin's winner in forward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.primitive import export
+from ._util import as_array
+from .binary import where
+from .elementwise import _plain
+from .indexing import Getitem, getitem
+from .reduce import mean
+from .reduce import sum as _sum
+from .shape import reshape
+
+# ----- interpolate -----
+
+_LINEAR = {"linear": 1, "bilinear": 2}  # the interpolating modes and the spatial dims each needs
+
+
+def _along(x, axis, index):
+    """x gathered at integer positions `index` along `axis`: x.shape[:axis] + index.shape + x.shape[axis+1:]."""
+    return getitem(x, (slice(None),) * axis + (index,))
+
+
+def _coordinate_scale(size_in, size_out, align_corners, scale, dtype):
+    """torch's area_pixel_compute_scale: the input step per output step, in the input's dtype."""
+    if align_corners:
+        return dtype.type((size_in - 1) / (size_out - 1)) if size_out > 1 else dtype.type(0)
+    if scale is not None and scale > 0:
+        return dtype.type(1.0 / scale)
+    return dtype.type(size_in) / dtype.type(size_out)
+
+
+def _linear_taps(size_in, size_out, align_corners, scale, dtype):
+    """(i0, i1, w0, w1): output j reads w0[j] x[i0[j]] + w1[j] x[i1[j]], torch's source positions
+    (src = s (j + 1/2) - 1/2, clamped at 0, without align_corners; src = s j with it), in `dtype`."""
+    s = _coordinate_scale(size_in, size_out, align_corners, scale, dtype)
+    j = np.arange(size_out, dtype=dtype)
+    half = dtype.type(0.5)
+    src = s * j if align_corners else np.maximum(s * (j + half) - half, dtype.type(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), size_in - 1)
+    w1 = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
+    i1 = i0 + (i0 < size_in - 1)
+    return i0, i1, (1 - w1).astype(dtype), w1
+
+
+def _nearest_index(size_in, size_out, scale, exact, shortcuts):
+    """torch's nearest source index: floor(j s) ('nearest', its legacy rule) or floor((j + 1/2) s)
+    ('nearest-exact'), s in float32 as torch computes it, clamped to the input.
+
+    NOTE: torch's 2-D 'nearest' kernel copies when the size is unchanged and takes j // 2 when it
+    doubles, whatever the scale_factor (1.3 on 2 rows gives 2 rows, copied); its 1-D kernel does not.
+    `shortcuts` follows it.
+    """
+    if shortcuts and not exact and size_out == size_in:
+        return np.arange(size_out)
+    if shortcuts and not exact and size_out == 2 * size_in:
+        return np.arange(size_out) >> 1
+    s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(size_in) / np.float32(size_out)
+    j = np.arange(size_out, dtype=np.float32)
+    src = np.floor((j + np.float32(0.5)) * s if exact else j * s).astype(np.int64)
+    return np.minimum(src, size_in - 1)
+
+
+def _output_size(op, shape, size, scale_factor, recompute_scale_factor):
+    """(output sizes, scales for the source positions or Nones), by torch's rules."""
+    d = len(shape) - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+        if isinstance(size, (list, tuple)):
+            if len(size) != d:
+                raise ValueError(
+                    "Input and output must have the same number of spatial dimensions, but got input with spatial "
+                    f"dimensions of {list(shape[2:])} and output size of {size}. Please provide input tensor in "
+                    "(N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format."
+                )
+            if not all(isinstance(s, (int, np.integer)) for s in size):
+                raise TypeError(
+                    "expected size to be one of int or Tuple[int] or Tuple[int, int] or Tuple[int, int, int], but "
+                    f"got size with types {[type(s) for s in size]}"
+                )
+            sizes = tuple(int(s) for s in size)
+        else:
+            sizes = (int(size),) * d
+        scales = (None,) * d
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != d:
+                raise ValueError(
+                    "Input and scale_factor must have the same number of spatial dimensions, but got input with "
+                    f"spatial dimensions of {list(shape[2:])} and scale_factor of shape {scale_factor}. Please "
+                    "provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) "
+                    "format."
+                )
+            scales = tuple(float(s) for s in scale_factor)
+        else:
+            scales = (float(scale_factor),) * d
+        sizes = tuple(math.floor(n * s) for n, s in zip(shape[2:], scales))
+        if recompute_scale_factor:  # the source positions then follow the integer sizes
+            scales = (None,) * d
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if any(s <= 0 for s in sizes):
+        raise RuntimeError(
+            f"{op}: Input and output sizes should be greater than 0, but got input {tuple(shape[2:])} and output "
+            f"{sizes}; use a larger size or scale_factor."
+        )
+    return sizes, scales
+
+
+@export(namespaces=("nn.functional",))
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
+    """Resize (N, C, L) or (N, C, H, W) to `size`, or by `scale_factor`, as torch.nn.functional.interpolate.
+
+    Output size floor(L * scale_factor). Modes:
+      nearest        out[j] = x[floor(j s)]               (torch's legacy rule), s = L / L_out
+      nearest-exact  out[j] = x[floor((j + 1/2) s)]       (pixel centres, as scikit-image and PIL)
+      linear (3-D), bilinear (4-D): out[j] = (1 - w) x[i] + w x[i + 1] at the source position
+                     src = s (j + 1/2) - 1/2 (clamped at 0), or src = j (L - 1) / (L_out - 1) with align_corners
+      area           adaptive_avg_pool1d/2d to the output size
+    With scale_factor given (and recompute_scale_factor not True), s is 1 / scale_factor, as torch.
+
+    Example:
+        >>> x = chainrule.arange(4.0).reshape(1, 1, 4)
+        >>> nn.functional.interpolate(x, scale_factor=2, mode="linear")
+        tensor([[[0.0000, 0.2500, 0.7500, 1.2500, 1.7500, 2.2500, 2.7500, 3.0000]]])
+    """
+    op = "interpolate"
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError(
+                "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | "
+                "trilinear"
+            )
+    elif align_corners is None:
+        align_corners = False
+    shape = tuple(np.shape(as_array(input)))
+    ndim = len(shape)
+    if antialias:
+        raise NotImplementedError(f"{op}: antialias=True is not supported; resize without it")
+    sizes, scales = _output_size(op, shape, size, scale_factor, recompute_scale_factor)
+    if mode in _LINEAR and ndim != _LINEAR[mode] + 2:
+        raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
+    if ndim not in (3, 4) or mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear"):
+        raise NotImplementedError(
+            f"Input Error: Only 3D and 4D input Tensors supported (got {ndim}D) for the modes: nearest | linear | "
+            f"bilinear | area | nearest-exact (got {mode}); bicubic, trilinear and 5-D inputs are not in chainrule"
+        )
+    if mode == "area":
+        return (adaptive_avg_pool1d if ndim == 3 else adaptive_avg_pool2d)(input, sizes)
+    if mode in ("nearest", "nearest-exact"):
+        exact = mode == "nearest-exact"
+        index = [_nearest_index(n, o, s, exact, ndim == 4) for n, o, s in zip(shape[2:], sizes, scales)]
+        if ndim == 4:
+            index = [index[0][:, None], index[1]]
+        return getitem(input, (slice(None), slice(None)) + tuple(index))
+    dtype = np.asarray(as_array(input)).dtype
+    dtype = dtype if dtype.kind == "f" else np.dtype(np.float32)
+    out = input
+    for axis in range(ndim - 1, 1, -1):
+        if shape[axis] == sizes[axis - 2]:  # torch copies an axis whose size is unchanged, whatever the scale
+            continue
+        i0, i1, w0, w1 = _linear_taps(shape[axis], sizes[axis - 2], align_corners, scales[axis - 2], dtype)
+        trailing = (1,) * (ndim - 1 - axis)
+        out = _along(out, axis, i0) * w0.reshape(w0.shape + trailing) + _along(out, axis, i1) * w1.reshape(
+            w1.shape + trailing
+        )
+    return out
+
+
+# ----- adaptive pooling -----
+
+
+def _bins(size_in, size_out):
+    """torch's adaptive bins: bin i covers [floor(i L / out), ceil((i + 1) L / out))."""
+    i = np.arange(size_out)
+    start = (i * size_in) // size_out
+    end = -((-(i + 1) * size_in) // size_out)
+    return start, end
+
+
+def _bin_index(size_in, size_out):
+    """(index (out, K), valid (out, K)): the K = widest bin's positions of each bin, padded with its last."""
+    start, end = _bins(size_in, size_out)
+    width = int((end - start).max()) if size_out else 0
+    index = start[:, None] + np.arange(width)
+    valid = index < end[:, None]
+    return np.minimum(index, end[:, None] - 1), valid
+
+
+def _adaptive_sizes(op, x, output_size, d):
+    shape = tuple(np.shape(as_array(x)))
+    if len(shape) not in (d + 1, d + 2):
+        raise RuntimeError(
+            f"{op}(): Expected {d + 1}D or {d + 2}D tensor, but got {list(shape)}; pass (N, C, *spatial) or "
+            "(C, *spatial)."
+        )
+    for axis in range(1, len(shape)):
+        if shape[axis] == 0:
+            raise RuntimeError(
+                f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input has sizes "
+                f"{list(shape)} with dimension {axis} being empty"
+            )
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size,) * d
+    output_size = tuple(output_size)
+    if len(output_size) != d:
+        raise RuntimeError(f"{op}: output_size must be {d} (got {len(output_size)} entries: {output_size})")
+    sizes = tuple(shape[len(shape) - d + k] if s is None else int(s) for k, s in enumerate(output_size))
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but received {sizes}")
+    return shape, sizes
+
+
+def _adaptive_avg(x, output_size, d, op):
+    shape, sizes = _adaptive_sizes(op, x, output_size, d)
+    out = x
+    for k, size_out in enumerate(sizes):
+        axis = len(shape) - d + k
+        size_in = shape[axis]
+        if size_out and size_in % size_out == 0:  # equal, disjoint bins: a reshape and a mean
+            split = np.shape(as_array(out))
+            split = split[:axis] + (size_out, size_in // size_out) + split[axis + 1 :]
+            out = mean(reshape(out, split), dim=axis + 1)
+            continue
+        index, valid = _bin_index(size_in, size_out)
+        trailing = (1,) * (len(shape) - 1 - axis)
+        valid = valid.reshape(valid.shape + trailing)
+        count = valid.sum(1).reshape((size_out,) + trailing).astype(np.asarray(as_array(x)).dtype)
+        # where, not a 0 weight: an inf outside a bin must not turn it into NaN (0 * inf).
+        out = _sum(where(valid, _along(out, axis, index), 0.0), dim=axis + 1) / count
+    return out
+
+
+@export(namespaces=("nn.functional",))
+def adaptive_avg_pool1d(input, output_size):
+    """Mean over torch's adaptive bins of (N, C, L) or (C, L): output j averages
+    x[floor(j L / out) : ceil((j + 1) L / out)], so any L maps to `output_size` positions.
+
+    Example:
+        >>> nn.functional.adaptive_avg_pool1d(chainrule.arange(5.0).reshape(1, 1, 5), 2)
+        tensor([[[1., 3.]]])
+    """
+    if isinstance(output_size, (tuple, list)) and len(output_size) != 1:
+        raise RuntimeError(
+            f"adaptive_avg_pool1d() argument 'output_size' should contain one int (got {len(output_size)})"
+        )
+    return _adaptive_avg(input, output_size, 1, "adaptive_avg_pool1d")
+
+
+@export(namespaces=("nn.functional",))
+def adaptive_avg_pool2d(input, output_size):
+    """Mean over torch's adaptive bins of (N, C, H, W) or (C, H, W), per axis as adaptive_avg_pool1d;
+    output_size is an int, or a pair whose None entries keep the input's size.
+
+    Example:
+        >>> nn.functional.adaptive_avg_pool2d(chainrule.randn(2, 8, 7, 5), 1).shape   # global average pooling
+        (2, 8, 1, 1)
+    """
+    return _adaptive_avg(input, output_size, 2, "adaptive_avg_pool2d")
+
+
+def _adaptive_winners(x, sizes):
+    """The index tuple of each adaptive bin's maximum in x (N, C, *L): the first maximum (or first NaN),
+    as torch."""
+    n, c = x.shape[:2]
+    d = len(sizes)
+    bins = [_bin_index(size_in, size_out) for size_in, size_out in zip(x.shape[2:], sizes)]
+    # Gather (N, C, O1, K1[, O2, K2]) and rule out the padding positions.
+    parts, valid = [], np.ones((), dtype=bool)
+    for k, (index, ok) in enumerate(bins):
+        shape = [1] * (2 * d)
+        shape[2 * k : 2 * k + 2] = index.shape
+        parts.append(index.reshape(shape))
+        valid = valid & ok.reshape(shape)
+    window = x[(slice(None), slice(None)) + tuple(parts)]
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    window = np.where(valid, window, fill)
+    order = tuple(range(2, 2 + 2 * d, 2)) + tuple(range(3, 3 + 2 * d, 2))
+    window = window.transpose((0, 1) + order).reshape((n, c) + tuple(sizes) + (-1,))
+    best = np.argmax(window, axis=-1)  # the first maximum; a NaN is the maximum, as torch
+    offsets = np.unravel_index(best, tuple(index.shape[1] for index, _ in bins))
+    index = [np.arange(n).reshape((n,) + (1,) * (d + 1)), np.arange(c).reshape((1, c) + (1,) * d)]
+    for k, (positions, _) in enumerate(bins):
+        rows = np.arange(sizes[k]).reshape([sizes[k] if a == k else 1 for a in range(d)])
+        index.append(positions[rows, offsets[k]])
+    return tuple(index)
+
+
+class AdaptiveMaxPool(Getitem):
+    """y = the maximum of each adaptive bin of x (N, C, *L): x at each bin's winner.
+
+    dy/dx: each output's gradient goes to its bin's winner (summed where bins overlap), Getitem's
+    backward. The winners are found in forward, so a jit replay follows them too.
+    """
+
+    @staticmethod
+    def forward(ctx, x, sizes=()):
+        ctx.index = _adaptive_winners(x, sizes)
+        ctx.in_shape = x.shape
+        return x[ctx.index]
+
+
+def _flat_adaptive_winners(x, sizes):
+    """return_indices: each maximum's position in the flattened spatial dims (torch's convention)."""
+    index = _adaptive_winners(x, sizes)
+    full = x.shape[:2] + tuple(sizes)
+    return np.ravel_multi_index(tuple(np.broadcast_to(i, full) for i in index[2:]), x.shape[2:]).astype(np.int64)
+
+
+def _adaptive_max(x, output_size, return_indices, d, op):
+    shape, sizes = _adaptive_sizes(op, x, output_size, d)
+    unbatched = len(shape) == d + 1
+    if unbatched:
+        x = reshape(x, (1,) + shape)
+    if 0 in sizes or shape[0] == 0:
+        raise RuntimeError(f"{op}: output_size {sizes} and input {list(shape)} must be non-empty")
+    out = AdaptiveMaxPool.apply(x, sizes=sizes)
+    if unbatched:
+        out = reshape(out, np.shape(as_array(out))[1:])
+    if not return_indices:
+        return out
+    indices = _plain(lambda a: _flat_adaptive_winners(a, sizes), x)
+    return out, (reshape(indices, np.shape(as_array(indices))[1:]) if unbatched else indices)
+
+
+@export(namespaces=("nn.functional",))
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Maximum over torch's adaptive bins of (N, C, L) or (C, L) (see adaptive_avg_pool1d); with
+    return_indices, also each maximum's position along L."""
+    if isinstance(output_size, (tuple, list)) and len(output_size) != 1:
+        raise RuntimeError(
+            f"adaptive_max_pool1d() argument 'output_size' should contain one int (got {len(output_size)})"
+        )
+    return _adaptive_max(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+
+
+@export(namespaces=("nn.functional",))
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over torch's adaptive bins of (N, C, H, W) or (C, H, W); with return_indices, also each
+    maximum's position in the flattened H * W."""
+    return _adaptive_max(input, output_size, return_indices, 2, "adaptive_max_pool2d")
