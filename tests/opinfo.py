@@ -1410,3 +1410,65 @@ def case_ids():
 def product(**grid):
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+# ----- issue 16's layers: group_norm, interpolate, adaptive pooling (PyTorch is the oracle) -----
+
+
+def _group_norm(x, w=None, b=None, num_groups=1, eps=1e-5):
+    return cr.nn.functional.group_norm(x, num_groups, w, b, eps)
+
+
+def _torch_group_norm(x, w=None, b=None, num_groups=1, eps=1e-5):
+    return _t("nn.functional.group_norm")(x, num_groups, w, b, eps)
+
+
+def _resample_spec(name, cases, make_args=None):
+    return OpSpec(
+        name,
+        getattr(cr.nn.functional, name),
+        None,
+        _t(f"nn.functional.{name}"),
+        cases=cases,
+        make_args=make_args,
+        fwd_tol=(1e-12, 1e-12),
+    )
+
+
+OP_TABLE += [
+    OpSpec(
+        "group_norm",
+        _group_norm,
+        None,
+        _torch_group_norm,
+        cases=[
+            (((2, 6, 4), (6,), (6,)), dict(num_groups=3)),
+            (((2, 4, 3, 3),), dict(num_groups=2)),
+            (((3, 4, 5), (4,)), dict(num_groups=1, eps=1e-3)),
+        ],
+        fwd_tol=(1e-10, 1e-12),
+    ),
+    _resample_spec(
+        "interpolate",
+        [
+            (((2, 3, 5),), dict(scale_factor=2, mode="nearest")),
+            (((1, 2, 4),), dict(size=7, mode="linear")),
+            (((1, 2, 5),), dict(scale_factor=1.7, mode="linear", align_corners=True)),
+            (((1, 2, 3, 4),), dict(size=(5, 3), mode="bilinear")),
+            (((1, 2, 3, 3),), dict(scale_factor=(2, 1.5), mode="bilinear", align_corners=True)),
+            (((2, 1, 5, 4),), dict(size=(3, 6), mode="nearest-exact")),
+            (((1, 2, 7, 5),), dict(size=(3, 2), mode="area")),
+        ],
+    ),
+    _resample_spec("adaptive_avg_pool1d", [(((2, 3, 7),), dict(output_size=3)), (((1, 2, 8),), dict(output_size=4))]),
+    _resample_spec(
+        "adaptive_avg_pool2d", [(((2, 2, 5, 7),), dict(output_size=(3, 4))), (((1, 3, 6, 6),), dict(output_size=2))]
+    ),
+    _resample_spec("adaptive_max_pool1d", [(((2, 3, 7),), dict(output_size=3))], make_args=_distinct),
+    _resample_spec(
+        "adaptive_max_pool2d",
+        [(((2, 2, 5, 7),), dict(output_size=(3, 4))), (((1, 3, 6, 6),), dict(output_size=2))],
+        make_args=_distinct,
+    ),
+]
+SPECS.update((spec.name, spec) for spec in OP_TABLE)
