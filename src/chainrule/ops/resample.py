@@ -1,10 +1,12 @@
 """Resampling: interpolate (nearest, nearest-exact, linear, bilinear, area) and adaptive pooling
 (average and max), with PyTorch's sizes, source positions and bins.
 
-Each is a gather of input positions (Getitem, whose backward adds the gradient back where an index
-repeats) followed by fixed weights, one spatial axis at a time, so every derivative order and forward
-mode come from the primitives they are made of. Only adaptive max pooling has a primitive of its own,
-AdaptiveMaxPool: like MaxPool, it finds each bin's winner in forward.
+Every resampling here reads, along one spatial axis at a time, input positions that never decrease
+as the output position grows. Two primitives, each other's transposes, carry them: GatherAxis (take
+those positions) and SegmentSum (add each run of equal positions back, one np.add.reduceat, instead of
+np.add.at's scatter, which is several times slower). Interpolation and adaptive averaging are those
+and fixed weights, so every derivative order and forward mode follow. Adaptive max pooling has a
+primitive of its own, AdaptiveMaxPool: like MaxPool, it finds each bin's winner in forward.
 """
 
 from __future__ import annotations
@@ -13,23 +15,82 @@ import math
 
 import numpy as np
 
-from ..autograd.primitive import export
+from ..autograd.primitive import Primitive, export
 from ._util import as_array
-from .binary import where
 from .elementwise import _plain
-from .indexing import Getitem, getitem
+from .indexing import Getitem
 from .reduce import mean
-from .reduce import sum as _sum
 from .shape import reshape
+
+
+class GatherAxis(Primitive):
+    """y = x taken at positions `index` along `axis`: y[..., j, ...] = x[..., index[j], ...], with
+    index non-decreasing (the runs of equal entries are `runs`, see _runs).
+
+    dy/dx: SegmentSum, each run of the gradient added back onto its position (the transpose).
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=0, index=None, runs=None):
+        ctx.axis, ctx.index, ctx.runs, ctx.size = axis, index, runs, x.shape[axis]
+        return np.take(x, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return SegmentSum.apply(g, axis=ctx.axis, index=ctx.index, runs=ctx.runs, size=ctx.size)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return GatherAxis.apply(t, axis=ctx.axis, index=ctx.index, runs=ctx.runs)
+
+
+class SegmentSum(Primitive):
+    """y[..., i, ...] = sum of g[..., j, ...] over the j with index[j] = i, along `axis` (y has `size`
+    positions there; index non-decreasing, its runs `runs`). The transpose of GatherAxis.
+
+    dy/dg: GatherAxis (each gradient entry read back at its position).
+    """
+
+    @staticmethod
+    def forward(ctx, g, axis=0, index=None, runs=None, size=0):
+        ctx.axis, ctx.index, ctx.runs = axis, index, runs
+        shape = g.shape[:axis] + (size,) + g.shape[axis + 1 :]
+        starts, positions = runs
+        out = np.zeros(shape, dtype=g.dtype)
+        if len(starts):
+            out[(slice(None),) * axis + (positions,)] = np.add.reduceat(g, starts, axis=axis)
+        return out
+
+    @staticmethod
+    def backward(ctx, h):
+        return GatherAxis.apply(h, axis=ctx.axis, index=ctx.index, runs=ctx.runs)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return SegmentSum.apply(t, axis=ctx.axis, index=ctx.index, runs=ctx.runs, size=ctx.shape[ctx.axis])
+
+
+def _runs(index):
+    """(starts, positions) of a non-decreasing index: where each run of equal entries starts, and its entry."""
+    if index.size == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    starts = np.flatnonzero(np.diff(index, prepend=index[0] - 1))
+    return starts, index[starts]
+
+
+def _along(x, axis, index):
+    """x at the (non-decreasing) positions `index` along `axis`."""
+    return GatherAxis.apply(x, axis=axis, index=index, runs=_runs(index))
+
+
+def _sum_runs(x, axis, index, size):
+    """x's entries along `axis` added up by the (non-decreasing) group `index` they belong to."""
+    return SegmentSum.apply(x, axis=axis, index=index, runs=_runs(index), size=size)
+
 
 # ----- interpolate -----
 
 _LINEAR = {"linear": 1, "bilinear": 2}  # the interpolating modes and the spatial dims each needs
-
-
-def _along(x, axis, index):
-    """x gathered at integer positions `index` along `axis`: x.shape[:axis] + index.shape + x.shape[axis+1:]."""
-    return getitem(x, (slice(None),) * axis + (index,))
 
 
 def _coordinate_scale(size_in, size_out, align_corners, scale, dtype):
@@ -171,10 +232,11 @@ def interpolate(
         return (adaptive_avg_pool1d if ndim == 3 else adaptive_avg_pool2d)(input, sizes)
     if mode in ("nearest", "nearest-exact"):
         exact = mode == "nearest-exact"
-        index = [_nearest_index(n, o, s, exact, ndim == 4) for n, o, s in zip(shape[2:], sizes, scales)]
-        if ndim == 4:
-            index = [index[0][:, None], index[1]]
-        return getitem(input, (slice(None), slice(None)) + tuple(index))
+        out = input
+        for axis in range(ndim - 1, 1, -1):
+            n, o, s = shape[axis], sizes[axis - 2], scales[axis - 2]
+            out = _along(out, axis, _nearest_index(n, o, s, exact, ndim == 4))
+        return out
     dtype = np.asarray(as_array(input)).dtype
     dtype = dtype if dtype.kind == "f" else np.dtype(np.float32)
     out = input
@@ -207,6 +269,16 @@ def _bin_index(size_in, size_out):
     index = start[:, None] + np.arange(width)
     valid = index < end[:, None]
     return np.minimum(index, end[:, None] - 1), valid
+
+
+def _bin_members(size_in, size_out):
+    """(positions, bin, count): every bin's input positions one after the other (non-decreasing, since
+    a bin starts at most one position before the previous one ends), the bin of each, each bin's size."""
+    start, end = _bins(size_in, size_out)
+    count = end - start
+    bins = np.repeat(np.arange(size_out), count)
+    positions = np.arange(len(bins)) - np.repeat(np.cumsum(count) - count, count) + np.repeat(start, count)
+    return positions, bins, count
 
 
 def _adaptive_sizes(op, x, output_size, d):
@@ -244,12 +316,9 @@ def _adaptive_avg(x, output_size, d, op):
             split = split[:axis] + (size_out, size_in // size_out) + split[axis + 1 :]
             out = mean(reshape(out, split), dim=axis + 1)
             continue
-        index, valid = _bin_index(size_in, size_out)
-        trailing = (1,) * (len(shape) - 1 - axis)
-        valid = valid.reshape(valid.shape + trailing)
-        count = valid.sum(1).reshape((size_out,) + trailing).astype(np.asarray(as_array(x)).dtype)
-        # where, not a 0 weight: an inf outside a bin must not turn it into NaN (0 * inf).
-        out = _sum(where(valid, _along(out, axis, index), 0.0), dim=axis + 1) / count
+        positions, bins, count = _bin_members(size_in, size_out)
+        count = count.reshape((size_out,) + (1,) * (len(shape) - 1 - axis)).astype(np.asarray(as_array(x)).dtype)
+        out = _sum_runs(_along(out, axis, positions), axis, bins, size_out) / count
     return out
 
 
