@@ -311,3 +311,28 @@ def test_adaptive_max_pool_under_jit_follows_new_winners():
         (out, index), (expected, t_index) = step(x), TF.adaptive_max_pool2d(torch.tensor(x._data), (2, 3), True)
         np.testing.assert_array_equal(out._data, expected.numpy())
         np.testing.assert_array_equal(index._data, t_index.numpy())
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("interpolate", dict(size=5)),
+        ("interpolate", dict(size=5, mode="linear")),
+        ("adaptive_avg_pool1d", dict(output_size=5)),
+        ("adaptive_max_pool1d", dict(output_size=5)),
+        ("group_norm", dict(num_groups=1)),
+    ],
+)
+def test_integer_inputs_refused_as_torch(name, kwargs):
+    x = np.arange(12).reshape(1, 1, 12)
+    message = _errors_alike(
+        lambda: getattr(F, name)(cr.tensor(x), **kwargs), lambda: getattr(TF, name)(torch.tensor(x), **kwargs)
+    )
+    assert ".float()" in message
+
+
+def test_empty_sizes_as_torch():
+    assert F.group_norm(cr.randn(0, 4, 3), 2).shape == tuple(TF.group_norm(torch.randn(0, 4, 3), 2).shape)
+    x = double((1, 2, 5, 5))
+    assert F.adaptive_avg_pool2d(cr.tensor(x), (None, 0)).shape == (1, 2, 5, 0)
+    assert tuple(TF.adaptive_avg_pool2d(torch.tensor(x), (5, 0)).shape) == (1, 2, 5, 0)

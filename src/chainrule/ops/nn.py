@@ -630,6 +630,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             f"group_norm: Expected at least 2 dimensions for input tensor but received {len(shape)} "
             f"(shape {shape}); pass (N, C, *)."
         )
+    dtype = np.asarray(as_array(input)).dtype
+    if dtype.kind != "f":
+        raise NotImplementedError(f"group_norm: not implemented for dtype {dtype} (as torch); convert with .float()")
     n, c = shape[:2]
     if num_groups <= 0 or c % num_groups:
         raise RuntimeError(
@@ -642,7 +645,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                 f"group_norm: Expected {name} to be a vector of size equal to the number of channels in input, "
                 f"but got {name} of shape {list(np.shape(as_array(value)))} and input of shape {list(shape)}"
             )
-    x = reshape(input, (n, num_groups, -1))
+    x = reshape(input, (n, num_groups, math.prod(shape[1:]) // num_groups))  # not -1: n may be 0
     mu = mean(x, dim=-1, keepdim=True)
     centered = x - mu
     var = mean(centered * centered, dim=-1, keepdim=True)

@@ -133,6 +133,16 @@ def _nearest_index(size_in, size_out, scale, exact, shortcuts):
     return np.minimum(src, size_in - 1)
 
 
+def _check_float(op, x):
+    """torch's resampling kernels take floating-point inputs only."""
+    dtype = np.asarray(as_array(x)).dtype
+    if dtype.kind != "f":
+        raise NotImplementedError(
+            f"{op}: not implemented for dtype {dtype} (as torch); convert the input with .float() first"
+        )
+    return dtype
+
+
 def _output_size(op, shape, size, scale_factor, recompute_scale_factor):
     """(output sizes, scales for the source positions or Nones), by torch's rules."""
     d = len(shape) - 2
@@ -228,6 +238,7 @@ def interpolate(
             f"Input Error: Only 3D and 4D input Tensors supported (got {ndim}D) for the modes: nearest | linear | "
             f"bilinear | area | nearest-exact (got {mode}); bicubic, trilinear and 5-D inputs are not in chainrule"
         )
+    dtype = _check_float(op, input)
     if mode == "area":
         return (adaptive_avg_pool1d if ndim == 3 else adaptive_avg_pool2d)(input, sizes)
     if mode in ("nearest", "nearest-exact"):
@@ -237,8 +248,6 @@ def interpolate(
             n, o, s = shape[axis], sizes[axis - 2], scales[axis - 2]
             out = _along(out, axis, _nearest_index(n, o, s, exact, ndim == 4))
         return out
-    dtype = np.asarray(as_array(input)).dtype
-    dtype = dtype if dtype.kind == "f" else np.dtype(np.float32)
     out = input
     for axis in range(ndim - 1, 1, -1):
         if shape[axis] == sizes[axis - 2]:  # torch copies an axis whose size is unchanged, whatever the scale
@@ -282,6 +291,7 @@ def _bin_members(size_in, size_out):
 
 
 def _adaptive_sizes(op, x, output_size, d):
+    _check_float(op, x)
     shape = tuple(np.shape(as_array(x)))
     if len(shape) not in (d + 1, d + 2):
         raise RuntimeError(
