@@ -336,3 +336,26 @@ def test_empty_sizes_as_torch():
     x = double((1, 2, 5, 5))
     assert F.adaptive_avg_pool2d(cr.tensor(x), (None, 0)).shape == (1, 2, 5, 0)
     assert tuple(TF.adaptive_avg_pool2d(torch.tensor(x), (5, 0)).shape) == (1, 2, 5, 0)
+
+
+@pytest.mark.parametrize(
+    "shape,kwargs",
+    [
+        ((1, 2, 5), dict(size=7, mode="linear")),
+        ((1, 2, 5), dict(size=9, mode="linear", align_corners=True)),
+        ((1, 2, 4, 4), dict(size=(7, 9), mode="bilinear")),
+        ((1, 2, 4, 4), dict(size=(3, 3), mode="area")),
+    ],
+)
+def test_interpolate_inf_pattern_as_torch(shape, kwargs):
+    """An inf spreads as far as torch's (a 0 weight against it is NaN there too), no further."""
+    x = double(shape)
+    x[0, 0, 2] = np.inf
+    x[0, 1, 1] = -np.inf
+    with np.errstate(invalid="ignore"):
+        out = F.interpolate(cr.tensor(x), **kwargs)._data
+    expected = TF.interpolate(torch.tensor(x), **kwargs).numpy()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-12)
+    np.testing.assert_array_equal(out[~finite & ~np.isnan(expected)], expected[~finite & ~np.isnan(expected)])

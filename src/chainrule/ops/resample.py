@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd.primitive import Primitive, export
 from ._util import as_array
-from .elementwise import _plain
+from .elementwise import _plain, clone
 from .indexing import Getitem
 from .reduce import mean
 from .shape import reshape
@@ -257,7 +257,7 @@ def interpolate(
         out = _along(out, axis, i0) * w0.reshape(w0.shape + trailing) + _along(out, axis, i1) * w1.reshape(
             w1.shape + trailing
         )
-    return out
+    return clone(out) if out is input else out  # a new tensor, as torch, even when nothing moved
 
 
 # ----- adaptive pooling -----
@@ -374,8 +374,7 @@ def _adaptive_winners(x, sizes):
         parts.append(index.reshape(shape))
         valid = valid & ok.reshape(shape)
     window = x[(slice(None), slice(None)) + tuple(parts)]
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    window = np.where(valid, window, fill)
+    window = np.where(valid, window, -np.inf)  # (the inputs are floating point, checked)
     order = tuple(range(2, 2 + 2 * d, 2)) + tuple(range(3, 3 + 2 * d, 2))
     window = window.transpose((0, 1) + order).reshape((n, c) + tuple(sizes) + (-1,))
     best = np.argmax(window, axis=-1)  # the first maximum; a NaN is the maximum, as torch
