@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import nn
@@ -359,3 +361,73 @@ def test_interpolate_inf_pattern_as_torch(shape, kwargs):
     finite = np.isfinite(expected)
     np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-12)
     np.testing.assert_array_equal(out[~finite & ~np.isnan(expected)], expected[~finite & ~np.isnan(expected)])
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    spatial=st.lists(st.integers(1, 9), min_size=1, max_size=2),
+    mode=st.sampled_from(["nearest", "nearest-exact", "linear", "area", "adaptive_max"]),
+    corners=st.booleans(),
+    by_scale=st.booleans(),
+    scale=st.floats(0.3, 3.5),
+    out=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_resampling_fuzz_matches_torch(spatial, mode, corners, by_scale, scale, out, seed):
+    """Random sizes, scales and modes: outputs and input gradients as torch's, float64."""
+    d = len(spatial)
+    x = np.random.default_rng(seed).standard_normal((2, 2) + tuple(spatial))
+    if mode == "adaptive_max":
+        name, kwargs = f"adaptive_max_pool{d}d", dict(output_size=(out,) * d)
+    else:
+        name = "interpolate"
+        kwargs = dict(scale_factor=scale) if by_scale else dict(size=(out,) * d)
+        if mode == "linear":
+            kwargs.update(mode="linear" if d == 1 else "bilinear", align_corners=corners)
+        else:
+            kwargs.update(mode=mode)
+    try:
+        t_x = torch.tensor(x, requires_grad=True)
+        expected = getattr(TF, name)(t_x, **kwargs)
+    except RuntimeError:  # an empty output: both refuse
+        with pytest.raises(RuntimeError):
+            getattr(F, name)(cr.tensor(x), **kwargs)
+        return
+    ours_x = cr.tensor(x, requires_grad=True)
+    out_ = getattr(F, name)(ours_x, **kwargs)
+    np.testing.assert_allclose(out_._data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    if not expected.numel():  # area to a size of 0: torch's backward refuses an empty gradient
+        return
+    g = np.random.default_rng(seed + 1).standard_normal(out_.shape)
+    out_.backward(cr.tensor(g))
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours_x.grad._data, t_x.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    d=st.sampled_from([1, 2]),
+    groups=st.sampled_from([1, 2]),
+    kernel=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    padding=st.integers(0, 2),
+    dilation=st.integers(1, 2),
+    extra=st.integers(0, 2),
+    bias=st.booleans(),
+    length=st.integers(1, 5),
+)
+def test_conv_transpose_fuzz_matches_torch(d, groups, kernel, stride, padding, dilation, extra, bias, length):
+    """Random ConvTranspose options: outputs and every gradient as torch's, or the same refusal."""
+    output_padding = min(extra, max(stride, dilation) - 1)
+    options = dict(
+        stride=stride, padding=padding, dilation=dilation, output_padding=output_padding, groups=groups, bias=bias
+    )
+    ours, theirs = _both64(f"ConvTranspose{d}d", 2 * groups, 2 * groups, kernel, **options)
+    x = double((2, 2 * groups) + (length,) * d)
+    try:
+        theirs(torch.tensor(x))
+    except RuntimeError:  # the output would be empty or negative
+        with pytest.raises(RuntimeError):
+            ours(cr.tensor(x))
+        return
+    compare_with_torch(ours, theirs, x, rtol=1e-10, atol=1e-12)

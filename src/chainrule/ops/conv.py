@@ -486,7 +486,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
         (n - 1) * st - 2 * p + dl * (k - 1) + op_ + 1
         for n, st, (p, _), dl, k, op_ in zip(xs[2:], stride, pads, dilation, kernel, out_pad)
     )
-    if any(s < 0 for s in sizes):
+    if any(s < 1 for s in sizes):  # torch refuses an empty output too
         raise RuntimeError(
             f"{op}: Output size is too small: input size per channel {xs[2:]} gives an output of "
             f"{sizes} with padding {tuple(p for p, _ in pads)}; use less padding."

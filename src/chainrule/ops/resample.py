@@ -159,7 +159,7 @@ def _check_float(op, x):
     return dtype
 
 
-def _output_size(op, shape, size, scale_factor, recompute_scale_factor):
+def _output_size(op, shape, size, scale_factor, recompute_scale_factor, mode):
     """(output sizes, scales for the source positions or Nones), by torch's rules."""
     d = len(shape) - 2
     if size is not None and scale_factor is not None:
@@ -200,7 +200,7 @@ def _output_size(op, shape, size, scale_factor, recompute_scale_factor):
             scales = (None,) * d
     else:
         raise ValueError("either size or scale_factor should be defined")
-    if any(s <= 0 for s in sizes):
+    if mode != "area" and any(s <= 0 for s in sizes):  # area is adaptive pooling, which allows 0
         raise RuntimeError(
             f"{op}: Input and output sizes should be greater than 0, but got input {tuple(shape[2:])} and output "
             f"{sizes}; use a larger size or scale_factor."
@@ -246,7 +246,7 @@ def interpolate(
     ndim = len(shape)
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported; resize without it")
-    sizes, scales = _output_size(op, shape, size, scale_factor, recompute_scale_factor)
+    sizes, scales = _output_size(op, shape, size, scale_factor, recompute_scale_factor, mode)
     if mode in _LINEAR and ndim != _LINEAR[mode] + 2:
         raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
     if ndim not in (3, 4) or mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear"):
