@@ -1,8 +1,9 @@
-"""Neural-network primitives and losses: softmax and log-softmax (stable primitives), and the
-losses built from them (cross_entropy, nll_loss, mse_loss, binary cross-entropy).
+"""Neural-network primitives and losses: softmax and log-softmax (stable primitives), the
+losses built from them (cross_entropy, nll_loss, mse_loss, binary cross-entropy) and group_norm.
 
-NOTE: a little over 500 lines: cross-entropy's fused primitive (class indices, probabilities,
-weights, ignore_index, label smoothing) is most of it, and its options belong together.
+NOTE: over 500 lines: cross-entropy's fused primitive (class indices, probabilities,
+weights, ignore_index, label smoothing) is most of it, and its options belong together; group_norm,
+a composite, closes the file.
 """
 
 from __future__ import annotations
