@@ -30,6 +30,7 @@ ANNOTATED = [
     "chainrule.nn.normalization",
     "chainrule.nn.pooling",
     "chainrule.nn.recurrent",
+    "chainrule.nn.upsampling",
     "chainrule.nn.utils",
     "chainrule.optim.adagrad",
     "chainrule.optim.adam",
@@ -61,6 +62,7 @@ ANNOTATED = [
     "chainrule.ops.linalg",
     "chainrule.ops.nn",
     "chainrule.ops.conv",
+    "chainrule.ops.resample",
 ]
 
 # Methods a class may leave unannotated: the dunders Python calls (`__len__`, `__getitem__`, ...)

@@ -606,7 +606,13 @@ def binary_cross_entropy_with_logits(
 
 
 @export(namespaces=("nn.functional",))
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm(
+    input: TensorLike,
+    num_groups: int,
+    weight: TensorLike | None = None,
+    bias: TensorLike | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Group normalization: the C channels of (N, C, *) split into num_groups groups; each group of
     each sample is normalized over its channels and positions, then scaled and shifted per channel:
 

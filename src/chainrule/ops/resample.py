@@ -12,6 +12,7 @@ primitive of its own, AdaptiveMaxPool: like MaxPool, it finds each bin's winner 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,13 @@ from .elementwise import _plain, clone
 from .indexing import Getitem
 from .reduce import mean
 from .shape import reshape
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._typing import Tensor, TensorLike
+
+    OutputSize = int | None | Sequence[int | None]
 
 
 class GatherAxis(Primitive):
@@ -210,14 +218,14 @@ def _output_size(op, shape, size, scale_factor, recompute_scale_factor, mode):
 
 @export(namespaces=("nn.functional",))
 def interpolate(
-    input,
-    size=None,
-    scale_factor=None,
-    mode="nearest",
-    align_corners=None,
-    recompute_scale_factor=None,
-    antialias=False,
-):
+    input: TensorLike,
+    size: int | Sequence[int] | None = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
     """Resize (N, C, L) or (N, C, H, W) to `size`, or by `scale_factor`, as torch.nn.functional.interpolate.
 
     Output size floor(L * scale_factor). Modes:
@@ -353,7 +361,7 @@ def _adaptive_avg(x, output_size, d, op):
 
 
 @export(namespaces=("nn.functional",))
-def adaptive_avg_pool1d(input, output_size):
+def adaptive_avg_pool1d(input: TensorLike, output_size: OutputSize) -> Tensor:
     """Mean over torch's adaptive bins of (N, C, L) or (C, L): output j averages
     x[floor(j L / out) : ceil((j + 1) L / out)], so any L maps to `output_size` positions.
 
@@ -369,7 +377,7 @@ def adaptive_avg_pool1d(input, output_size):
 
 
 @export(namespaces=("nn.functional",))
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input: TensorLike, output_size: OutputSize) -> Tensor:
     """Mean over torch's adaptive bins of (N, C, H, W) or (C, H, W), per axis as adaptive_avg_pool1d;
     output_size is an int, or a pair whose None entries keep the input's size.
 
@@ -444,7 +452,9 @@ def _adaptive_max(x, output_size, return_indices, d, op):
 
 
 @export(namespaces=("nn.functional",))
-def adaptive_max_pool1d(input, output_size, return_indices=False):
+def adaptive_max_pool1d(
+    input: TensorLike, output_size: OutputSize, return_indices: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over torch's adaptive bins of (N, C, L) or (C, L) (see adaptive_avg_pool1d); with
     return_indices, also each maximum's position along L."""
     if isinstance(output_size, (tuple, list)) and len(output_size) != 1:
@@ -455,7 +465,9 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 
 @export(namespaces=("nn.functional",))
-def adaptive_max_pool2d(input, output_size, return_indices=False):
+def adaptive_max_pool2d(
+    input: TensorLike, output_size: OutputSize, return_indices: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over torch's adaptive bins of (N, C, H, W) or (C, H, W); with return_indices, also each
     maximum's position in the flattened H * W."""
     return _adaptive_max(input, output_size, return_indices, 2, "adaptive_max_pool2d")
