@@ -212,9 +212,9 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
         dt = _dtype(dtype)
         if affine:
-            self.weight = Parameter(np.ones(self.num_channels, dtype=dt))
+            self.weight = _filled(self, self.num_channels, dt, 1)
             if bias:
-                self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
+                self.bias = _filled(self, self.num_channels, dt, 0)
             else:
                 self.register_parameter("bias", None)
         else:

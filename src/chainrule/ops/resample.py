@@ -112,6 +112,14 @@ def _sum_runs(x, axis, index, size):
     return SegmentSum.apply(x, axis=axis, index=index, runs=_runs(index), size=size)
 
 
+def _in_memory(op, fn, *args):
+    """fn(*args), with NumPy's MemoryError (an output size of 2**31, say) as torch's RuntimeError."""
+    try:
+        return fn(*args)
+    except MemoryError as e:
+        raise RuntimeError(f"{op}: not enough memory for the result: {e}; use a smaller output size") from None
+
+
 # ----- interpolate -----
 
 _LINEAR = {"linear": 1, "bilinear": 2}  # the interpolating modes and the spatial dims each needs
@@ -203,6 +211,11 @@ def _output_size(op, shape, size, scale_factor, recompute_scale_factor, mode):
             scales = tuple(float(s) for s in scale_factor)
         else:
             scales = (float(scale_factor),) * d
+        if not all(math.isfinite(n * s) and abs(n * s) < 2**63 for n, s in zip(shape[2:], scales)):
+            raise RuntimeError(
+                f"{op}: scale_factor {scale_factor} on input sizes {tuple(shape[2:])}: value cannot be converted to "
+                "type int64_t without overflow; use a finite scale_factor"
+            )
         sizes = tuple(math.floor(n * s) for n, s in zip(shape[2:], scales))
         if recompute_scale_factor:  # the source positions then follow the integer sizes
             scales = (None,) * d
@@ -263,6 +276,12 @@ def interpolate(
             f"bilinear | area | nearest-exact (got {mode}); bicubic, trilinear and 5-D inputs are not in chainrule"
         )
     dtype = _check_float(op, input)
+    return _in_memory(op, _resample, input, shape, sizes, scales, mode, align_corners, dtype)
+
+
+def _resample(input, shape, sizes, scales, mode, align_corners, dtype):
+    """interpolate's work, its arguments checked."""
+    ndim = len(shape)
     if mode == "area":
         return (adaptive_avg_pool1d if ndim == 3 else adaptive_avg_pool2d)(input, sizes)
     if mode in ("nearest", "nearest-exact"):
@@ -373,7 +392,7 @@ def adaptive_avg_pool1d(input: TensorLike, output_size: OutputSize) -> Tensor:
         raise RuntimeError(
             f"adaptive_avg_pool1d() argument 'output_size' should contain one int (got {len(output_size)})"
         )
-    return _adaptive_avg(input, output_size, 1, "adaptive_avg_pool1d")
+    return _in_memory("adaptive_avg_pool1d", _adaptive_avg, input, output_size, 1, "adaptive_avg_pool1d")
 
 
 @export(namespaces=("nn.functional",))
@@ -385,7 +404,7 @@ def adaptive_avg_pool2d(input: TensorLike, output_size: OutputSize) -> Tensor:
         >>> nn.functional.adaptive_avg_pool2d(chainrule.randn(2, 8, 7, 5), 1).shape   # global average pooling
         (2, 8, 1, 1)
     """
-    return _adaptive_avg(input, output_size, 2, "adaptive_avg_pool2d")
+    return _in_memory("adaptive_avg_pool2d", _adaptive_avg, input, output_size, 2, "adaptive_avg_pool2d")
 
 
 def _adaptive_winners(x, sizes):
@@ -461,7 +480,8 @@ def adaptive_max_pool1d(
         raise RuntimeError(
             f"adaptive_max_pool1d() argument 'output_size' should contain one int (got {len(output_size)})"
         )
-    return _adaptive_max(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+    op = "adaptive_max_pool1d"
+    return _in_memory(op, _adaptive_max, input, output_size, return_indices, 1, op)
 
 
 @export(namespaces=("nn.functional",))
@@ -470,4 +490,5 @@ def adaptive_max_pool2d(
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over torch's adaptive bins of (N, C, H, W) or (C, H, W); with return_indices, also each
     maximum's position in the flattened H * W."""
-    return _adaptive_max(input, output_size, return_indices, 2, "adaptive_max_pool2d")
+    op = "adaptive_max_pool2d"
+    return _in_memory(op, _adaptive_max, input, output_size, return_indices, 2, op)
