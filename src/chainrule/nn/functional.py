@@ -45,6 +45,7 @@ __all__ = [  # the functions written here; the registered ones are added by _ins
     "layer_norm",
     "embedding",
     "normalize",
+    "scaled_dot_product_attention",
 ]
 
 
@@ -398,3 +399,6 @@ def _install(export, added):
 
 
 _registry.on_export(_install)
+
+# Last: attention.py builds on dropout above.
+from .attention import scaled_dot_product_attention  # noqa: E402
