@@ -130,7 +130,11 @@ class Linear(Primitive):
     def forward(ctx, x, w, b=None):
         needs = ctx.needs_input_grad
         ctx.save_for_backward(x if needs[1] else None, w if needs[0] else None)
-        out = np.matmul(x, w.T)
+        if x.ndim > 2:  # one GEMM over all rows: NumPy's stacked matmul is one small GEMM per leading index
+            rows = math.prod(x.shape[:-1])
+            out = np.matmul(x.reshape((rows, x.shape[-1])), w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        else:
+            out = np.matmul(x, w.T)
         if b is not None:
             out += b
         return out
@@ -140,14 +144,14 @@ class Linear(Primitive):
         x, w = ctx.saved_tensors
         needs = ctx.needs_input_grad
         gx = gw = gb = None
+        g2, x2 = g, x
+        if len(g.shape) != 2:  # rows flattened: one GEMM each (see forward)
+            rows = math.prod(g.shape[:-1])  # not -1: ambiguous when a dimension is 0
+            g2 = g.reshape((rows, g.shape[-1]))
+            x2 = x.reshape((rows, x.shape[-1])) if needs[1] else None
         if needs[0]:
-            gx = g @ w
+            gx = g @ w if g2 is g else (g2 @ w).reshape(g.shape[:-1] + (w.shape[-1],))
         if needs[1] or (len(needs) > 2 and needs[2]):
-            g2, x2 = g, x
-            if len(g.shape) != 2:
-                rows = math.prod(g.shape[:-1])  # not -1: ambiguous when a dimension is 0
-                g2 = g.reshape((rows, g.shape[-1]))
-                x2 = x.reshape((rows, x.shape[-1])) if needs[1] else None
             if needs[1]:
                 gw = transpose(g2, 0, 1) @ x2
             if len(needs) > 2 and needs[2]:

@@ -1,0 +1,146 @@
+"""transformer-block: one nn.TransformerEncoderLayer (d_model 128, 4 heads, feed-forward 512,
+dropout 0.1, batch_first), batch 32 x sequence 64, float32: forward, MSE loss, backward and an
+AdamW step, torch vs chainrule eager vs chainrule.jit.
+
+Same initial weights (torch's, loaded into chainrule), same batches, same thread count. Each
+round times STEPS steps of each in turn so that a busy stretch of this shared machine slows them
+alike; each figure is the best of its rounds (mnist1d_mlp.py's method). The jit's first call
+(the trace) is inside its timed round.
+
+    .venv/bin/python bench/transformer_block.py [--profile]
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+
+import _common  # noqa: F401  (pins threads before NumPy loads)
+import numpy as np
+from _common import QUICK, report, save
+
+D_MODEL, HEADS, FF, DROPOUT = 128, 4, 512, 0.1
+BATCH, SEQ = 32, 64
+STEPS = 5 if QUICK else 20
+ROUNDS = 2 if QUICK else 4
+LR = 1e-3
+
+
+def batches(steps, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (BATCH, SEQ, D_MODEL)
+    draw = rng.standard_normal
+    return [(draw(shape, dtype=np.float32), draw(shape, dtype=np.float32)) for _ in range(steps)]
+
+
+def torch_layer():
+    from _common import torch as get_torch
+
+    torch = get_torch()
+    torch.manual_seed(0)
+    return torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, DROPOUT, batch_first=True)
+
+
+def make_step(lib, layer):
+    """One training step, the same code for both libraries."""
+    opt = lib.optim.AdamW(layer.parameters(), lr=LR)
+    mse = lib.nn.functional.mse_loss
+
+    def step(x, y):
+        loss = mse(layer(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def torch_run(state, data):
+    from _common import torch as get_torch
+
+    torch = get_torch()
+    layer = torch_layer()
+    layer.load_state_dict(state)
+    step = make_step(torch, layer)
+    tdata = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
+    t0 = time.perf_counter()
+    for x, y in tdata:
+        loss = step(x, y)
+    return time.perf_counter() - t0, float(loss.detach())
+
+
+def chainrule_layer(state):
+    import chainrule
+
+    layer = chainrule.nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, DROPOUT, batch_first=True)
+    layer.load_state_dict({k: chainrule.tensor(v.numpy()) for k, v in state.items()})
+    return layer
+
+
+def chainrule_run(state, data, jit=False):
+    import chainrule
+
+    layer = chainrule_layer(state)
+    step = make_step(chainrule, layer)
+    if jit:
+        step = chainrule.jit(step)
+    cdata = [(chainrule.from_numpy(x), chainrule.from_numpy(y)) for x, y in data]
+    t0 = time.perf_counter()
+    for x, y in cdata:
+        loss = step(x, y)
+    return time.perf_counter() - t0, float(loss.item())
+
+
+def profile(state, data):
+    """Where chainrule's eager step spends its time: cProfile's top entries by own time."""
+    import cProfile
+    import pstats
+
+    import chainrule
+
+    layer = chainrule_layer(state)
+    step = make_step(chainrule, layer)
+    cdata = [(chainrule.from_numpy(x), chainrule.from_numpy(y)) for x, y in data]
+    step(*cdata[0])
+    prof = cProfile.Profile()
+    prof.enable()
+    for x, y in cdata:
+        step(x, y)
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+def run():
+    state = torch_layer().state_dict()
+    data = batches(STEPS)
+    if "--profile" in sys.argv:
+        profile(state, data)
+        return None
+    torch_run(state, data[:2])  # warm both libraries' first-call costs
+    chainrule_run(state, data[:2])
+    runs = {"torch": [], "eager": [], "jit": []}
+    for _ in range(ROUNDS):
+        for name, fn in (("torch", torch_run), ("eager", chainrule_run), ("jit", chainrule_run)):
+            gc.collect()
+            runs[name].append(fn(state, data, jit=True) if name == "jit" else fn(state, data))
+    best = {k: min(t for t, _ in v) * 1000.0 / STEPS for k, v in runs.items()}
+    rows = [
+        ("torch ms/step", best["torch"], "ms"),
+        ("chainrule eager ms/step", best["eager"], "ms"),
+        ("chainrule jit ms/step", best["jit"], "ms"),
+        ("chainrule eager/torch", best["eager"] / best["torch"], "x (target <= 1.0)"),
+        ("chainrule jit/torch", best["jit"] / best["torch"], "x (target <= 0.8)"),
+        ("torch final loss", runs["torch"][-1][1], ""),
+        ("chainrule eager final loss", runs["eager"][-1][1], ""),
+        ("chainrule jit final loss", runs["jit"][-1][1], ""),
+    ]
+    title = f"transformer-block (d_model {D_MODEL}, {HEADS} heads, seq {SEQ}, batch {BATCH}, {STEPS} steps)"
+    return report(title, rows)
+
+
+if __name__ == "__main__":
+    result = run()
+    if result is not None:
+        save("transformer-block", result)
