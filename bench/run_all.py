@@ -28,6 +28,7 @@ SCRIPTS = {
     "mnist1d-gru": "mnist1d_gru.py",
     "hvp": "hvp.py",
     "deep-chain": "deep_chain.py",
+    "transformer-block": "transformer_block.py",
 }
 
 # (workload, figure, comparison, target)
@@ -46,6 +47,8 @@ TARGETS = [
     ("deep-chain", "held after dropping the output", "<", 0.1),
     ("deep-chain", "recursion limit untouched", "==", True),
     ("import", "import chainrule best", "<", 0.3),
+    ("transformer-block", "chainrule eager/torch", "<=", 1.0),
+    ("transformer-block", "chainrule jit/torch", "<=", 0.8),
 ]
 # The same figures for hand-written NumPy, printed under the targets: where NumPy itself cannot
 # reach a target, no NumPy library can (RESULTS.md, "Where the bars stand").
