@@ -408,7 +408,7 @@ def fit(
                 if say is not None and (step % log_every == 0 or step == total):
                     say(f"iter {step}, J={row['loss']:.6f}, accu={row['accuracy']:.2f}")
                 if eval_set is not None and (step % eval_every == 0 or step == total):
-                    result = evaluate(model, eval_set, loss_fn=loss_fn)
+                    result = evaluate(model, eval_set, loss_fn=loss_fn, metric=metrics.get("accuracy", accuracy))
                     row.update(eval_loss=result.loss, eval_accuracy=result.accuracy)
                     if say is not None:
                         say(f"eval {step}, J={result.loss:.6f}, accu={result.accuracy:.2f}")
