@@ -180,6 +180,10 @@ def test_transformer_initialization_and_refusals():
         model(cr.randn(5, 2, D), cr.randn(4, 2, D + 1))
     with pytest.raises(RuntimeError, match="relu/gelu"):
         nn.TransformerEncoderLayer(D, NHEAD, activation="tanh")
+    with pytest.raises(TypeError, match="nn.Module"):
+        nn.TransformerEncoder(None, 2**31)  # refused before copying anything
+    with pytest.raises(ValueError, match="num_layers"):
+        nn.TransformerDecoder(nn.TransformerDecoderLayer(D, NHEAD, FF), -1)
     layer = nn.TransformerEncoderLayer(D, NHEAD, FF, activation=cr.nn.functional.silu)
     assert layer(cr.randn(3, 2, D)).shape == (3, 2, D)
 

@@ -206,8 +206,15 @@ class TransformerDecoderLayer(_Layer):
         return self.dropout2(x)
 
 
-def _clones(layer, n):
-    return ModuleList([copy.deepcopy(layer) for _ in range(n)])
+def _clones(layer, n, owner):
+    """n independent deep copies of `layer`, checked first (a wrong argument must not copy for ever)."""
+    if not isinstance(layer, Module):
+        raise TypeError(
+            f"{owner}: the layer to repeat must be an nn.Module (e.g. a {owner}Layer), got {type(layer).__name__}"
+        )
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{owner}: num_layers must be a non-negative int, got {n!r}")
+    return ModuleList([copy.deepcopy(layer) for _ in range(int(n))])
 
 
 def _seq_len(x, batch_first):
@@ -230,7 +237,7 @@ class TransformerEncoder(Module):
         mask_check: bool = True,
     ) -> None:
         super().__init__()
-        self.layers = _clones(encoder_layer, num_layers)
+        self.layers = _clones(encoder_layer, num_layers, "TransformerEncoder")
         self.num_layers = num_layers
         self.norm = norm
 
@@ -255,7 +262,7 @@ class TransformerDecoder(Module):
 
     def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None) -> None:
         super().__init__()
-        self.layers = _clones(decoder_layer, num_layers)
+        self.layers = _clones(decoder_layer, num_layers, "TransformerDecoder")
         self.num_layers = num_layers
         self.norm = norm
 
