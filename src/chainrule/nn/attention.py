@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
     from .._device import device as Device
 
-__all__ = ["scaled_dot_product_attention", "MultiheadAttention"]
-
 
 def _shape(x):
     return tuple(np.shape(as_array(x)))

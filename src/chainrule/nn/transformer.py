@@ -33,14 +33,6 @@ if TYPE_CHECKING:
 
     from .._device import device as Device
 
-__all__ = [
-    "TransformerEncoderLayer",
-    "TransformerEncoder",
-    "TransformerDecoderLayer",
-    "TransformerDecoder",
-    "Transformer",
-]
-
 
 def _activation(activation):
     if callable(activation):
