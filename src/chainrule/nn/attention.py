@@ -170,7 +170,7 @@ def _float_mask(mask, name, dtype, op="MultiheadAttention"):
     if mask_dtype == np.bool_:
         return np.where(np.asarray(as_array(mask)), -np.inf, 0.0).astype(dtype)
     if mask_dtype.kind != "f":
-        raise AssertionError(f"{op}: only bool and floating types of {name} are supported, got {mask_dtype}")
+        raise RuntimeError(f"{op}: only bool and floating types of {name} are supported, got {mask_dtype}")
     return mask
 
 
@@ -222,7 +222,7 @@ class MultiheadAttention(Module):
         self.batch_first = batch_first
         self.head_dim = self.embed_dim // self.num_heads
         if self.head_dim * self.num_heads != self.embed_dim:
-            raise AssertionError(
+            raise ValueError(
                 f"embed_dim must be divisible by num_heads, got embed_dim={embed_dim} and num_heads={num_heads}"
             )
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
@@ -299,12 +299,12 @@ class MultiheadAttention(Module):
         qs, ks, vs = _shape(query), _shape(key), _shape(value)
         batched = len(qs) == 3
         if len(qs) not in (2, 3) or len(ks) != len(qs) or len(vs) != len(qs):
-            raise AssertionError(
+            raise RuntimeError(
                 f"{type(self).__name__}: query, key and value must all be 3-D (batched) or 2-D (unbatched), got "
                 f"shapes {qs}, {ks} and {vs}"
             )
         if qs[-1] != self.embed_dim or ks[-1] != self.kdim or vs[-1] != self.vdim:
-            raise AssertionError(
+            raise RuntimeError(
                 f"{type(self).__name__}: expected query, key and value with {self.embed_dim}, {self.kdim} and "
                 f"{self.vdim} features (embed_dim, kdim, vdim), got shapes {qs}, {ks} and {vs}"
             )
@@ -323,7 +323,7 @@ class MultiheadAttention(Module):
         seq, batch = (0, 1) if seq_first else (1, 0)
         n, tgt_len, src_len = _shape(query)[batch], _shape(query)[seq], _shape(key)[seq]
         if key_padding_mask is not None and _shape(key_padding_mask) != (n, src_len):
-            raise AssertionError(
+            raise RuntimeError(
                 f"{type(self).__name__}: expecting key_padding_mask shape of {(n, src_len)}, but got "
                 f"{_shape(key_padding_mask)}"
             )

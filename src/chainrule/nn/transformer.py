@@ -24,7 +24,7 @@ from . import init
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
-from .linear import Linear
+from .linear import Linear, _physical_memory
 from .module import Module
 from .normalization import LayerNorm
 
@@ -206,6 +206,10 @@ def _clones(layer, n, owner):
         )
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"{owner}: num_layers must be a non-negative int, got {n!r}")
+    size = sum(p._data.nbytes for p in layer.parameters()) * int(n)
+    limit = _physical_memory()
+    if limit is not None and size > limit:
+        raise RuntimeError(f"{owner}: {n} copies of the layer would take {size} bytes, more than this machine's memory")
     return ModuleList([copy.deepcopy(layer) for _ in range(int(n))])
 
 
