@@ -637,3 +637,15 @@ def test_constant_boolean_masks_are_fine():
     for x in (cr.ones(3), cr.tensor([1.0, 5.0, 3.0])):
         _close(f(x), (x[mask] * 2).sum())
     assert f.trace_count == 1
+
+
+def test_ndarray_arguments_with_different_values_replay_their_own_values():
+    # A NumPy bool mask is an input like a Tensor: a second call with another mask must use it.
+    x = cr.tensor([1.0, 2.0, 3.0])
+
+    def masked_sum(x, m):
+        return cr.where(m, x, cr.zeros_like(x)).sum()
+
+    jitted = cr.jit(masked_sum)
+    for mask in (np.array([True, False, True]), np.array([False, True, False]), np.array([True, True, True])):
+        assert jitted(x, mask).item() == masked_sum(x, mask).item()

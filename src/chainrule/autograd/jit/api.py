@@ -356,7 +356,14 @@ class Jitted:
         self._last_key = key
         if arrays_out:
             return _as_arrays(result)
-        if not kwargs and len(tensors) == len(args) == len(position) and all(type(a) is Tensor for a in args):
+        # The fast key (shape, dtype, requires_grad per argument) only for calls made of Tensors: an
+        # ndarray argument was converted above, and its call must keep the full key.
+        if (
+            not kwargs
+            and not any_array
+            and len(tensors) == len(args) == len(position)
+            and all(type(a) is Tensor for a in args)
+        ):
             self._replays[(key[0],) + tuple(k[:3] for k in key[2:])] = replay
         return result
 
