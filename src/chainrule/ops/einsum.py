@@ -496,4 +496,6 @@ def einsum(equation, *operands):
         if len(_canonicals) >= _CACHE_MAX:
             _canonicals.clear()
         found = _canonicals[key] = _canonical(equation, shapes)
-    return Einsum.apply(*operands, spec=found[0])
+    if all(map(is_tensor, operands)):
+        return Einsum.apply(*operands, spec=found[0])
+    return Einsum.apply(*[x if is_tensor(x) else d for x, d in zip(operands, datas)], spec=found[0])
