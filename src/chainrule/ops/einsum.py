@@ -368,6 +368,8 @@ def _vjp_spec(spec, k):
     found = _vjp_specs.get(key)
     if found is not None:
         return found
+    if len(_vjp_specs) >= _CACHE_MAX:
+        _vjp_specs.clear()
     lhs, out = spec.split("->")
     terms = lhs.split(",")
     target = terms[k]

@@ -1,5 +1,6 @@
 """Linear algebra: matmul (1-D, 2-D and batched, with broadcasting), the fused affine map `linear`
-(x W^T + b), and dot and outer built on matmul."""
+(x W^T + b), dot, outer and bmm built on matmul, and the fused baddbmm (beta x + alpha A @ B).
+einsum has its own module (einsum.py)."""
 
 from __future__ import annotations
 
