@@ -163,6 +163,11 @@ def test_einsum_calling_forms():
     ):
         np.testing.assert_allclose(np.asarray(getattr(out, "_data", out)), expected, rtol=1e-12)
     assert "einsum" in cr.__all__
+    # sublists without an output: the output's order is the integers' order, as in torch
+    for subs in ([30, 0], [1, 0], [40, 2, 7]):
+        x = rng.standard_normal((2, 3, 4)[: len(subs)])
+        expected = torch.einsum(torch.tensor(x), subs).numpy()
+        np.testing.assert_allclose(cr.einsum(cr.tensor(x), subs)._data, expected, rtol=1e-12)
 
 
 def test_einsum_result_never_aliases_an_operand():

@@ -24,6 +24,9 @@ order (and forward-over-reverse) come for free.
 Forward: one operand runs NumPy's einsum; two operands a batched matmul when the contraction is
 large enough for BLAS to pay (np.einsum's own loop below that); three or more np.einsum with the
 contraction order of optimize=True, computed once per equation and shapes and cached.
+
+NOTE: a little over 500 lines: reading PyTorch's equations with its errors, the contraction routes
+and the primitive are one piece (the routes and the rules share the canonical form).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ..autograd.primitive import Primitive, export
 from ._util import is_tensor
 
 _LETTERS = string.ascii_letters  # NumPy's einsum takes these 52 subscripts
+_SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase
 _ELLIPSIS = object()
 # Below this many multiply-adds, np.einsum's C loop beats the transposes around a matmul.
 _MATMUL_MIN_WORK = 4096
@@ -96,7 +100,8 @@ def _tokens(equation):
 
 
 def _sublist_equation(args):
-    """torch.einsum(op0, [0, 1], op1, [1, 2], [0, 2]) -> ("ab,bc->ac", (op0, op1))."""
+    """torch.einsum(op0, [0, 1], op1, [1, 2], [0, 2]) -> ("AB,BC->AC", (op0, op1)); 0-25 are A-Z and
+    26-51 a-z, so the implicit output's alphabetical order is the integers' order."""
 
     def letters(sub):
         out = []
@@ -104,17 +109,16 @@ def _sublist_equation(args):
             if s is Ellipsis:
                 out.append("...")
             elif isinstance(s, (int, np.integer)) and 0 <= s < 52:
-                out.append(_LETTERS[s])
+                out.append(_SUBLIST_LETTERS[s])
             else:
                 raise _error(f"subscripts in the sublist format must be integers in [0, 52) or Ellipsis, got {s!r}")
         return "".join(out)
 
-    operands = args[0::2]
-    subs = args[1::2]
-    equation = ",".join(letters(s) for s in subs[: len(operands)])
-    if len(args) % 2:  # an odd count: the last list is the output
-        operands, equation = args[0:-1:2], ",".join(letters(s) for s in subs) + "->" + letters(args[-1])
-    return equation, operands
+    explicit = len(args) % 2  # an odd count: the last list is the output
+    equation = ",".join(letters(s) for s in args[1 : len(args) - explicit : 2])
+    if explicit:
+        equation += "->" + letters(args[-1])
+    return equation, args[0 : len(args) - explicit : 2]
 
 
 def _canonical(equation, shapes):
