@@ -22,8 +22,9 @@ Since the VJP calls the same primitive, a backward with create_graph=True record
 order (and forward-over-reverse) come for free.
 
 Forward: one operand runs NumPy's einsum; two operands a batched matmul when the contraction is
-large enough for BLAS to pay (np.einsum's own loop below that); three or more np.einsum with the
-contraction order of optimize=True, computed once per equation and shapes and cached.
+large enough for BLAS to pay (np.einsum's own loop below that); three or more pairwise in the order
+np.einsum(optimize=True) picks, each pair by the same two-operand route. Routes are planned once per
+equation and shapes and cached.
 
 NOTE: a little over 500 lines: reading PyTorch's equations with its errors, the contraction routes
 and the primitive are one piece (the routes and the rules share the canonical form).
