@@ -35,11 +35,15 @@ from __future__ import annotations
 import functools
 import math
 import string
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..autograd.primitive import Primitive, export
 from ._util import is_tensor
+
+if TYPE_CHECKING:
+    from .._typing import Tensor, TensorLike
 
 _LETTERS = string.ascii_letters  # NumPy's einsum takes these 52 subscripts
 _SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase
@@ -476,7 +480,7 @@ _canonicals = {}
 
 
 @export(Einsum)
-def einsum(equation, *operands):
+def einsum(equation: str | TensorLike, *operands: Any) -> Tensor:
     """Einstein summation, as torch.einsum: out[output subscripts] = sum over the other subscripts of the
     product of the operands, each indexed by its subscripts.
 

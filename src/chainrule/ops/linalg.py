@@ -215,7 +215,7 @@ def _check_batches(op, b1, b2, names=("batch1", "batch2")):
 
 
 @export("Matmul", method=True, torch_kwargs="out")
-def bmm(input, mat2):
+def bmm(input: TensorLike, mat2: TensorLike) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p) tensors: out[i] = input[i] @ mat2[i], as torch.bmm
     (no broadcasting: use matmul for that).
 
@@ -276,7 +276,7 @@ class Baddbmm(Primitive):
 
 
 @export(Baddbmm, method=True, torch_kwargs="out")
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+def baddbmm(input: TensorLike, batch1: TensorLike, batch2: TensorLike, *, beta: float = 1, alpha: float = 1) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2), as torch.baddbmm: batch1 (b, n, m), batch2 (b, m, p),
     input broadcastable to (b, n, p). With beta = 0, input is ignored (NaN and inf in it do not propagate).
 

@@ -6,10 +6,15 @@ same mask applied to the gradient or to the tangent."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..autograd.primitive import Primitive, export
 from ._util import as_array
+
+if TYPE_CHECKING:
+    from .._typing import Tensor, TensorLike
 
 
 def _check(op, x):
@@ -58,7 +63,7 @@ class Triu(Primitive):
 
 
 @export(Tril, method=True, torch_kwargs="out")
-def tril(input, diagonal=0):
+def tril(input: TensorLike, diagonal: int = 0) -> Tensor:
     """The lower triangle of the last two dimensions: elements on and below the `diagonal`-th diagonal
     kept (0 the main one, > 0 above it, < 0 below), the others zero, as torch.tril.
 
@@ -71,7 +76,7 @@ def tril(input, diagonal=0):
 
 
 @export(Triu, method=True, torch_kwargs="out")
-def triu(input, diagonal=0):
+def triu(input: TensorLike, diagonal: int = 0) -> Tensor:
     """The upper triangle of the last two dimensions: elements on and above the `diagonal`-th diagonal
     kept, the others zero, as torch.triu.
 
@@ -83,14 +88,14 @@ def triu(input, diagonal=0):
 
 
 @export(Tril, method=True, namespaces=())
-def tril_(input, diagonal=0):
+def tril_(input: Tensor, diagonal: int = 0) -> Tensor:
     """x.tril_(diagonal): tril written into x, with PyTorch's in-place semantics."""
     _check("tril_", input)
     return input._inplace("tril_", lambda s: Tril.apply(s, diagonal=int(diagonal)))
 
 
 @export(Triu, method=True, namespaces=())
-def triu_(input, diagonal=0):
+def triu_(input: Tensor, diagonal: int = 0) -> Tensor:
     """x.triu_(diagonal): triu written into x, with PyTorch's in-place semantics."""
     _check("triu_", input)
     return input._inplace("triu_", lambda s: Triu.apply(s, diagonal=int(diagonal)))
