@@ -191,6 +191,11 @@ def linear(x: TensorLike, weight: TensorLike | None, bias: TensorLike | None = N
 # ----- batched products: bmm and the fused baddbmm -----
 
 
+def _ieee():
+    """inf and NaN propagate as IEEE says, without NumPy's RuntimeWarning (CONTRIBUTING.md, "Numerics")."""
+    return np.errstate(invalid="ignore", over="ignore")
+
+
 def _check_batches(op, b1, b2, names=("batch1", "batch2")):
     s1, s2 = np.shape(as_array(b1)), np.shape(as_array(b2))
     for name, s in zip(names, (s1, s2)):
@@ -223,7 +228,8 @@ def bmm(input: TensorLike, mat2: TensorLike) -> Tensor:
         >>> chainrule.bmm(chainrule.randn(8, 3, 4), chainrule.randn(8, 4, 5)).shape   # (8, 3, 5)
     """
     _check_batches("bmm", input, mat2, names=("batch1", "batch2"))
-    return Matmul.apply(input, mat2)
+    with _ieee():  # inf * 0 and inf - inf give NaN silently, as in PyTorch (one context per batched call)
+        return Matmul.apply(input, mat2)
 
 
 class Baddbmm(Primitive):
@@ -241,11 +247,12 @@ class Baddbmm(Primitive):
             ctx.shapes = np.shape(x)
             ctx.scales = (beta, alpha)
             ctx.save_for_backward(b1 if needs[2] else None, b2 if needs[1] else None)
-        out = np.matmul(b1, b2)
-        if alpha != 1:
-            out *= alpha
-        if beta != 0:
-            out += x if beta == 1 else beta * x
+        with _ieee():
+            out = np.matmul(b1, b2)
+            if alpha != 1:
+                out *= alpha
+            if beta != 0:
+                out += x if beta == 1 else beta * x
         return out
 
     @staticmethod
