@@ -17,13 +17,17 @@ if TYPE_CHECKING:
     from .._typing import Tensor, TensorLike
 
 
-def _check(op, x):
+def _check(op, x, diagonal):
+    """The diagonal as an int within the matrix (any farther one keeps or clears everything alike)."""
     shape = np.shape(as_array(x))
     if len(shape) < 2:
         raise RuntimeError(
             f"{op}: input tensor must have at least 2 dimensions, got shape {tuple(shape)}; the triangle is taken "
             "over the last two dimensions (reshape a vector to a matrix first, e.g. x.reshape(1, -1))"
         )
+    if isinstance(diagonal, bool) or not isinstance(diagonal, (int, np.integer)):
+        raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__} {diagonal!r}")
+    return int(min(max(int(diagonal), -shape[-2]), shape[-1]))
 
 
 class Tril(Primitive):
@@ -71,8 +75,7 @@ def tril(input: TensorLike, diagonal: int = 0) -> Tensor:
         >>> chainrule.tril(chainrule.ones(3, 3))          # [[1,0,0],[1,1,0],[1,1,1]]
         >>> chainrule.tril(chainrule.ones(3, 3), -1)      # strictly lower: a causal mask's complement
     """
-    _check("tril", input)
-    return Tril.apply(input, diagonal=int(diagonal))
+    return Tril.apply(input, diagonal=_check("tril", input, diagonal))
 
 
 @export(Triu, method=True, torch_kwargs="out")
@@ -83,19 +86,18 @@ def triu(input: TensorLike, diagonal: int = 0) -> Tensor:
     Example:
         >>> chainrule.triu(chainrule.ones(3, 3), 1)       # True above the diagonal: a causal mask
     """
-    _check("triu", input)
-    return Triu.apply(input, diagonal=int(diagonal))
+    return Triu.apply(input, diagonal=_check("triu", input, diagonal))
 
 
 @export(Tril, method=True, namespaces=())
 def tril_(input: Tensor, diagonal: int = 0) -> Tensor:
     """x.tril_(diagonal): tril written into x, with PyTorch's in-place semantics."""
-    _check("tril_", input)
-    return input._inplace("tril_", lambda s: Tril.apply(s, diagonal=int(diagonal)))
+    k = _check("tril_", input, diagonal)
+    return input._inplace("tril_", lambda s: Tril.apply(s, diagonal=k))
 
 
 @export(Triu, method=True, namespaces=())
 def triu_(input: Tensor, diagonal: int = 0) -> Tensor:
     """x.triu_(diagonal): triu written into x, with PyTorch's in-place semantics."""
-    _check("triu_", input)
-    return input._inplace("triu_", lambda s: Triu.apply(s, diagonal=int(diagonal)))
+    k = _check("triu_", input, diagonal)
+    return input._inplace("triu_", lambda s: Triu.apply(s, diagonal=k))
