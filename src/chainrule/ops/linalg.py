@@ -88,6 +88,10 @@ def matmul(x: TensorLike, y: TensorLike) -> Tensor:
     """
     dx = getattr(x, "_data", None)
     dy = getattr(y, "_data", None)
+    if dx is None and not isinstance(x, np.ndarray):  # a list or tuple: an array (backward reshapes it)
+        x = np.asarray(x)
+    if dy is None and not isinstance(y, np.ndarray):
+        y = np.asarray(y)
     if dx is not None and dy is not None and dx.dtype != dy.dtype:
         raise RuntimeError(
             f"matmul: expected both operands to have the same dtype, but got {dx.dtype} (shape {dx.shape}) "
