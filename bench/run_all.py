@@ -29,6 +29,7 @@ SCRIPTS = {
     "hvp": "hvp.py",
     "deep-chain": "deep_chain.py",
     "transformer-block": "transformer_block.py",
+    "einsum": "einsum.py",
 }
 
 # (workload, figure, comparison, target)

@@ -1472,3 +1472,62 @@ OP_TABLE += [
     ),
 ]
 SPECS.update((spec.name, spec) for spec in OP_TABLE)
+
+
+# ----- einsum, batched products, triangles (issue 16) -----
+EINSUM_CASES = [
+    ("ij,jk->ik", (3, 4), (4, 5)),  # matmul
+    ("bij,bjk->bik", (2, 3, 4), (2, 4, 2)),  # batched matmul
+    ("i,j->ij", (3,), (4,)),  # outer
+    ("ii", (3, 3)),  # trace
+    ("ii->i", (3, 3)),  # diagonal
+    ("ij->ji", (3, 4)),  # transpose
+    ("ij->", (3, 4)),  # sum
+    ("ij->i", (3, 4)),  # row sums: the gradient broadcasts back along j
+    ("iij->ji", (3, 3, 2)),  # a diagonal and a transpose at once
+    ("...ij,...jk", (2, 1, 2, 3), (3, 3, 2)),  # ellipsis, broadcast
+    ("ij,ij->ij", (3, 1), (1, 4)),  # size-1 subscripts broadcast
+    ("ij,jk,kl->il", (2, 3), (3, 4), (4, 2)),  # three operands
+    ("bn,anm,bm->ba", (2, 3), (4, 3, 3), (2, 3)),  # bilinear
+    ("ij,jk", (16, 16), (16, 16)),  # large enough for the matmul route
+    ("bhqd,bhkd->bhqk", (2, 2, 8, 16), (2, 2, 8, 16)),  # attention scores, matmul route with transposes
+]
+
+EXTRA_LINALG = [
+    OpSpec(
+        "einsum",
+        lambda *xs, equation: cr.einsum(equation, *xs),
+        lambda *xs, equation: np.einsum(equation, *xs),
+        lambda *xs, equation: _t("einsum")(equation, *xs),
+        cases=[(shapes, dict(equation=eq)) for eq, *shapes in EINSUM_CASES],
+    ),
+    OpSpec("bmm", cr.bmm, np.matmul, _t("bmm"), cases=[(((2, 3, 4), (2, 4, 5)), {})]),
+    OpSpec(
+        "baddbmm",
+        cr.baddbmm,
+        lambda x, a, b, beta=1, alpha=1: beta * x + alpha * np.matmul(a, b) if beta else alpha * np.matmul(a, b),
+        _t("baddbmm"),
+        cases=[
+            (((2, 3, 5), (2, 3, 4), (2, 4, 5)), {}),
+            (((5,), (2, 3, 4), (2, 4, 5)), dict(beta=0.5, alpha=2.0)),
+            (((3, 1), (2, 3, 2), (2, 2, 4)), dict(alpha=-1.0)),
+            (((2, 3, 5), (2, 3, 4), (2, 4, 5)), dict(beta=0.0)),
+        ],
+    ),
+    OpSpec(
+        "tril",
+        cr.tril,
+        lambda x, diagonal=0: np.tril(x, diagonal),
+        _t("tril"),
+        cases=[(((3, 4),), {}), (((2, 3, 4),), dict(diagonal=-1)), (((2, 4, 3),), dict(diagonal=1))],
+    ),
+    OpSpec(
+        "triu",
+        cr.triu,
+        lambda x, diagonal=0: np.triu(x, diagonal),
+        _t("triu"),
+        cases=[(((3, 4),), {}), (((2, 3, 4),), dict(diagonal=-1)), (((2, 4, 3),), dict(diagonal=2))],
+    ),
+]
+OP_TABLE += EXTRA_LINALG
+SPECS.update((spec.name, spec) for spec in EXTRA_LINALG)

@@ -63,6 +63,8 @@ ANNOTATED = [
     "chainrule.ops.nn",
     "chainrule.ops.conv",
     "chainrule.ops.resample",
+    "chainrule.ops.einsum",
+    "chainrule.ops.triangular",
 ]
 
 # Methods a class may leave unannotated: the dunders Python calls (`__len__`, `__getitem__`, ...)

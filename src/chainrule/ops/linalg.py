@@ -1,5 +1,6 @@
 """Linear algebra: matmul (1-D, 2-D and batched, with broadcasting), the fused affine map `linear`
-(x W^T + b), and dot and outer built on matmul."""
+(x W^T + b), dot, outer and bmm built on matmul, and the fused baddbmm (beta x + alpha A @ B).
+einsum has its own module (einsum.py)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,10 @@ def matmul(x: TensorLike, y: TensorLike) -> Tensor:
     """
     dx = getattr(x, "_data", None)
     dy = getattr(y, "_data", None)
+    if dx is None and not isinstance(x, np.ndarray):  # a list or tuple: an array (backward reshapes it)
+        x = np.asarray(x)
+    if dy is None and not isinstance(y, np.ndarray):
+        y = np.asarray(y)
     if dx is not None and dy is not None and dx.dtype != dy.dtype:
         raise RuntimeError(
             f"matmul: expected both operands to have the same dtype, but got {dx.dtype} (shape {dx.shape}) "
@@ -185,3 +190,122 @@ def linear(x: TensorLike, weight: TensorLike | None, bias: TensorLike | None = N
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
+
+
+# ----- batched products: bmm and the fused baddbmm -----
+
+
+def _ieee():
+    """inf and NaN propagate as IEEE says, without NumPy's RuntimeWarning (CONTRIBUTING.md, "Numerics")."""
+    return np.errstate(invalid="ignore", over="ignore")
+
+
+def _check_batches(op, b1, b2, names=("batch1", "batch2")):
+    s1, s2 = np.shape(as_array(b1)), np.shape(as_array(b2))
+    for name, s in zip(names, (s1, s2)):
+        if len(s) != 3:
+            raise RuntimeError(
+                f"{op}: {name} must be a 3D tensor (batch, rows, columns), got shape {tuple(s)}; use matmul for "
+                "other ranks (it broadcasts batch dimensions)"
+            )
+    if s2[:2] != (s1[0], s1[2]):
+        raise RuntimeError(
+            f"{op}: Expected size for first two dimensions of {names[1]} tensor to be: [{s1[0]}, {s1[2]}] but got: "
+            f"[{s2[0]}, {s2[1]}] (shapes {tuple(s1)} and {tuple(s2)}); the batch sizes must be equal and the "
+            f"columns of {names[0]} must equal the rows of {names[1]}"
+        )
+    d1, d2 = as_array(b1).dtype, as_array(b2).dtype
+    if d1 != d2:
+        raise RuntimeError(
+            f"{op}: expected both operands to have the same dtype, but got {d1} and {d2}; convert one first, "
+            "e.g. b.to(a.dtype)"
+        )
+    return (s1[0], s1[1], s2[2])
+
+
+@export("Matmul", method=True, torch_kwargs="out")
+def bmm(input: TensorLike, mat2: TensorLike) -> Tensor:
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors: out[i] = input[i] @ mat2[i], as torch.bmm
+    (no broadcasting: use matmul for that).
+
+    Example:
+        >>> chainrule.bmm(chainrule.randn(8, 3, 4), chainrule.randn(8, 4, 5)).shape   # (8, 3, 5)
+    """
+    _check_batches("bmm", input, mat2, names=("batch1", "batch2"))
+    with _ieee():  # inf * 0 and inf - inf give NaN silently, as in PyTorch (one context per batched call)
+        return Matmul.apply(input, mat2)
+
+
+class Baddbmm(Primitive):
+    """out = beta * input + alpha * (batch1 @ batch2), input broadcast to (b, n, p); beta = 0 ignores input
+    (even its NaNs), as in PyTorch.
+
+    d/d input: beta g (summed back to input's shape);  d/d batch1: alpha g @ batch2^T;
+    d/d batch2: alpha batch1^T @ g.   One node, like linear: the fused step of attention scores.
+    """
+
+    @staticmethod
+    def forward(ctx, x, b1, b2, beta=1, alpha=1):
+        needs = ctx.needs_input_grad
+        if needs:
+            ctx.shapes = np.shape(x)
+            ctx.scales = (beta, alpha)
+            ctx.save_for_backward(b1 if needs[2] else None, b2 if needs[1] else None)
+        with _ieee():
+            out = np.matmul(b1, b2)
+            if alpha != 1:
+                out *= alpha
+            if beta != 0:
+                out += x if beta == 1 else beta * x
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        b1, b2 = ctx.saved_tensors
+        beta, alpha = ctx.scales
+        need_x, need_1, need_2 = ctx.needs_input_grad
+        ga = g * alpha if alpha != 1 else g
+        gx = unbroadcast(g * beta if beta != 1 else g, ctx.shapes) if need_x else None
+        g1 = ga @ transpose(b2, 1, 2) if need_1 else None
+        g2 = transpose(b1, 1, 2) @ ga if need_2 else None
+        return gx, g1, g2
+
+    @staticmethod
+    def jvp(ctx, tx, t1, t2):
+        b1, b2 = ctx.saved_tensors
+        beta, alpha = ctx.scales
+        total = None
+        for term in (t1 @ b2 if t1 is not None else None, b1 @ t2 if t2 is not None else None):
+            if term is not None:
+                total = term if total is None else total + term
+        if total is not None and alpha != 1:
+            total = total * alpha
+        if tx is not None:
+            tx = tx * beta
+            total = tx if total is None else total + tx
+        return full_tangent(ctx, total)
+
+
+@export(Baddbmm, method=True, torch_kwargs="out")
+def baddbmm(input: TensorLike, batch1: TensorLike, batch2: TensorLike, *, beta: float = 1, alpha: float = 1) -> Tensor:
+    """beta * input + alpha * bmm(batch1, batch2), as torch.baddbmm: batch1 (b, n, m), batch2 (b, m, p),
+    input broadcastable to (b, n, p). With beta = 0, input is ignored (NaN and inf in it do not propagate).
+
+    Example:
+        >>> scores = chainrule.baddbmm(bias, q, k.transpose(1, 2), alpha=d ** -0.5)   # (b, n, n)
+    """
+    shape = _check_batches("baddbmm", batch1, batch2)
+    xs = np.shape(as_array(input))
+    if len(xs) > 3 or any(s not in (1, t) for s, t in zip(xs[::-1], shape[::-1])):
+        raise RuntimeError(
+            f"baddbmm: input of shape {tuple(xs)} cannot be broadcast to the product's shape {shape} "
+            f"(batch1 {np.shape(as_array(batch1))} @ batch2 {np.shape(as_array(batch2))}); each of its dimensions, "
+            "aligned from the right, must equal the product's or be 1"
+        )
+    dx, d1 = getattr(as_array(input), "dtype", None), as_array(batch1).dtype
+    if dx is not None and dx != d1:
+        raise RuntimeError(
+            f"baddbmm: expected input and batch1 to have the same dtype, but got {dx} and {d1}; convert one first, "
+            "e.g. input.to(batch1.dtype)"
+        )
+    return Baddbmm.apply(input, batch1, batch2, beta=beta, alpha=alpha)
