@@ -26,7 +26,12 @@ def _executed_notebook_html(tmp_path):
     pytest.importorskip("ipykernel")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        # Generous limits: the suite starts other kernels (tutorials, docs) on the same two cores.
+        nb,
+        timeout=300,
+        startup_timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     outputs = nb.cells[-1].outputs
     assert outputs and "text/html" in outputs[0]["data"], outputs
@@ -47,6 +52,7 @@ def test_explorer_steps_inside_the_notebook_output(tmp_path, browser):  # noqa: 
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"file://{os.fspath(path)}")
     frame = page.frame_locator("iframe")
+    frame.locator("#end").wait_for(timeout=60_000)
     frame.locator("#end").click()
     assert frame.locator('.node[data-name="u1"] .grad').text_content() == "grad 21016"
     assert frame.locator('.node[data-name="u2"] .grad').text_content() == "grad 17324"
