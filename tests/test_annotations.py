@@ -65,6 +65,20 @@ ANNOTATED = [
     "chainrule.ops.resample",
     "chainrule.ops.einsum",
     "chainrule.ops.triangular",
+    "chainrule.io",
+    "chainrule.train",
+    "chainrule.explain",
+    "chainrule.symbolic",
+    "chainrule.autograd.jit.api",
+    "chainrule.models.mnist1d",
+    "chainrule.data.readers",
+    "chainrule.autograd.engine",
+    "chainrule.autograd.grad_mode",
+    "chainrule._dtypes",
+    "chainrule.nn.transformer",
+    "chainrule.nn.attention",
+    "chainrule.ops.rnn",
+    "chainrule.autograd.pytree",
 ]
 
 # Methods a class may leave unannotated: the dunders Python calls (`__len__`, `__getitem__`, ...)

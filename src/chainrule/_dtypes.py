@@ -1,8 +1,16 @@
 """Dtypes (NumPy's, under PyTorch's names), the default dtype, and the global RNG."""
 
+from __future__ import annotations
+
 import builtins
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._typing import DTypeLike
 
 float16 = half = np.dtype(np.float16)
 float32 = float = np.dtype(np.float32)
@@ -19,12 +27,12 @@ bool = np.dtype(np.bool_)
 _state = {"default": float32, "rng": np.random.default_rng()}
 
 
-def get_default_dtype():
+def get_default_dtype() -> np.dtype:
     """The dtype of tensors made from Python floats (float32 unless changed)."""
     return _state["default"]
 
 
-def set_default_dtype(dtype) -> None:
+def set_default_dtype(dtype: DTypeLike | None) -> None:
     """Set the dtype of tensors made from Python floats (float32 or float64).
 
     Example:
@@ -39,7 +47,7 @@ def set_default_dtype(dtype) -> None:
     _state["default"] = dtype
 
 
-def manual_seed(seed: builtins.int):
+def manual_seed(seed: builtins.int) -> Any:
     """Seed the global generator behind rand, randn, init and dropout; returns it."""
     _state["rng"] = np.random.default_rng(seed)
     return _state["rng"]
@@ -50,7 +58,7 @@ def default_generator() -> np.random.Generator:
     return _state["rng"]
 
 
-def is_floating_point_dtype(dtype) -> builtins.bool:
+def is_floating_point_dtype(dtype: DTypeLike | None) -> builtins.bool:
     return np.dtype(dtype).kind in "fc"
 
 
@@ -72,7 +80,7 @@ def _category(dtype) -> builtins.int:
         raise TypeError(f"expected Tensors or numbers, got an operand of dtype {dtype}") from None
 
 
-def promote_types(type1, type2):
+def promote_types(type1: DTypeLike, type2: DTypeLike) -> np.dtype:
     """The smallest dtype both can be converted to without leaving the higher category (torch.promote_types).
 
     Unlike NumPy, an integer meeting a floating dtype gives that floating dtype
@@ -141,7 +149,7 @@ def _tiers(operands):
     return dims, zero, wrapped
 
 
-def result_type(*operands):
+def result_type(*operands: Any) -> np.dtype:
     """The dtype PyTorch gives an op on these operands (torch.result_type, for any number of them).
 
     Tensors with dimensions outrank 0-d tensors, which outrank Python numbers, but only
@@ -161,7 +169,7 @@ def result_type(*operands):
     return out
 
 
-def can_cast(from_, to) -> builtins.bool:
+def can_cast(from_: DTypeLike, to: DTypeLike) -> builtins.bool:
     """Whether PyTorch's in-place ops and out= may write a `from_` result into a `to` tensor.
 
     Refused: complex to non-complex, floating to integer or bool, and anything but bool to

@@ -64,6 +64,8 @@ from ._recorder import (  # noqa: F401  (re-exported: chainrule.explain.recordin
 from .autograd import engine as _engine
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .tensor import Tensor
 
 # ----- the explanation -----
@@ -95,7 +97,7 @@ class Step:
     total: np.ndarray | None = None
 
     @property
-    def grad(self):
+    def grad(self) -> Any:
         return self.total
 
 
@@ -121,13 +123,13 @@ class Explanation:
     """The chain rule of one backward pass. `str()` for text, `.to_markdown()`, `.to_latex()`,
     `.steps` for programs (a list of Step, root's nearest first), `[name]` for one Step."""
 
-    def __init__(self, root_name, steps, symbols=None):
+    def __init__(self, root_name: str, steps: list[Step], symbols: dict | None = None) -> None:
         self.root = root_name
         self.steps = steps
         self._symbols = symbols  # (v name, u name) -> ∂v/∂u in symbols, or None
         self._symbol_cache = {}  # id(node) -> its SymPy expression
 
-    def local_symbol(self, consumer, name, latex=False):
+    def local_symbol(self, consumer: str, name: str | None, latex: bool = False) -> str | None:
         """The local partial ∂consumer/∂name in symbols (SymPy's spelling, `2*u4`, or LaTeX), or None
         where the path crosses an op outside explain's table (or SymPy, the `symbolic` extra, is missing)."""
         if self._symbols is None:
@@ -140,7 +142,7 @@ class Explanation:
                 return s
         raise KeyError(f"explain: no named tensor {name!r}; named here: {[s.name for s in self.steps]}")
 
-    def grads(self):
+    def grads(self) -> dict[str, Any]:
         """{name: dL/d(name)} as Python floats for scalars, arrays otherwise."""
         return {s.name: (float(s.total) if _is_scalar(s.total) else s.total) for s in self.steps}
 
@@ -224,7 +226,7 @@ class Explanation:
                 out.append(rf"{head} = " + " + ".join(syms) + " = " + " + ".join(nums) + f" = {_tex_num(s.total)}")
         return out
 
-    def to_latex(self):
+    def to_latex(self) -> str:
         """An `align*` environment, one line per named tensor (and one for its local partials in symbols)."""
         rows = []
         for step, line in zip(self.steps, self._latex_lines()):
@@ -234,7 +236,7 @@ class Explanation:
                 rows.append(rf"&\quad \text{{where }} {where}")
         return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
 
-    def to_markdown(self):
+    def to_markdown(self) -> str:
         """Markdown with one display-math line per named tensor (renders in Jupyter and on GitHub)."""
         parts = [f"**Chain rule for the backward pass of ${_tex_name(self.root)}$**", ""]
         for step, line in zip(self.steps, self._latex_lines()):
@@ -275,7 +277,7 @@ def _tex_num(a):
     )
 
 
-def explain(loss, names=None):
+def explain(loss: Tensor, names: Any | None = None) -> Explanation:
     """Spell out the chain rule of the last backward pass of `loss`, for every named tensor.
 
     dL/du = sum over the uses of u of (upstream gradient dL/dv) x (local partial dv/du),

@@ -14,11 +14,15 @@ import json
 import os
 import re
 import struct
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _device, _files
 from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # safetensors dtype names <-> NumPy (little-endian) dtypes.
 _DTYPES = {
@@ -49,7 +53,7 @@ _TREE_KEY = "chainrule.tree"  # the JSON skeleton of the saved object
 # and unknown entry fields refused, a dtype allowlist that NumPy can hold, and the atomic write.
 
 
-def write_safetensors(arrays: dict, path, metadata: dict | None = None) -> None:
+def write_safetensors(arrays: dict, path: str | os.PathLike[str], metadata: dict | None = None) -> None:
     """Write ``{name: ndarray}`` to ``path`` in the safetensors format, atomically.
 
     ``metadata`` is a dict of str -> str stored in the header's ``__metadata__``. The new file
@@ -90,7 +94,7 @@ def write_safetensors(arrays: dict, path, metadata: dict | None = None) -> None:
     _files.atomic_write(path, fill=fill)
 
 
-def read_safetensors(path) -> tuple[dict, dict]:
+def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict, dict]:
     """Read a safetensors file; returns ``({name: ndarray}, metadata)``.
 
     Refuses, with a ValueError naming the file, anything that isn't a regular, well-formed
@@ -224,7 +228,7 @@ def _decode(node, arrays: dict, path):
     return node
 
 
-def save(obj, path) -> None:
+def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """Save a Tensor, or a (nested) dict/list of tensors and plain values, to ``path``.
 
     The file is a standard safetensors file: other tools can read its tensors. Nesting
@@ -245,7 +249,7 @@ def save(obj, path) -> None:
     write_safetensors(arrays, path, {_TREE_KEY: text})
 
 
-def load(path, map_location=None, *, weights_only=True):
+def load(path: str | os.PathLike[str], map_location: Any | None = None, *, weights_only: bool = True) -> Any:
     """Load what ``save`` wrote. Never runs code: it parses JSON and copies bytes.
 
     A plain safetensors file written by another tool loads as a dict of Tensors.

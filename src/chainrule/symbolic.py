@@ -29,6 +29,7 @@ from __future__ import annotations
 import inspect
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,6 +45,10 @@ from .expression import (  # noqa: F401
     time_budget,
     tokenize,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 # ----- symbolic stand-ins for tensors -----
 
@@ -91,27 +96,27 @@ class Sym:
     __array_priority__ = 1000
     _symbolic = True  # chainrule.where keeps a symbolic condition (np.where below makes a Piecewise)
 
-    def __init__(self, expr):
+    def __init__(self, expr: Any) -> None:
         if isinstance(expr, (list, tuple)):
             self.items, self.vector = tuple(_sp().sympify(e) if not _is_sympy(e) else e for e in expr), True
         else:
             self.items, self.vector = (expr if _is_sympy(expr) else _sp().sympify(expr),), False
 
     @property
-    def expr(self):
+    def expr(self) -> Any:
         return self.items if self.vector else self.items[0]
 
     # shape protocol used by the ops
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return (len(self.items),) if self.vector else ()
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return 1 if self.vector else 0
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return np.dtype(np.float64)
 
     def __len__(self):
@@ -250,36 +255,36 @@ class Sym:
         return int(value)
 
     # Tensor-style methods, so x.exp() works as it does on a Tensor
-    def exp(self):
+    def exp(self) -> Sym:
         return Sym._map(_sp().exp, self)
 
-    def log(self):
+    def log(self) -> Sym:
         return Sym._map(_sp().log, self)
 
-    def sqrt(self):
+    def sqrt(self) -> Sym:
         return Sym._map(_sp().sqrt, self)
 
-    def tanh(self):
+    def tanh(self) -> Sym:
         return Sym._map(_sp().tanh, self)
 
-    def sin(self):
+    def sin(self) -> Sym:
         return Sym._map(_sp().sin, self)
 
-    def cos(self):
+    def cos(self) -> Sym:
         return Sym._map(_sp().cos, self)
 
-    def sigmoid(self):
+    def sigmoid(self) -> Sym:
         return Sym._map(lambda a: 1 / (1 + _sp().exp(-a)), self)
 
-    def relu(self):
+    def relu(self) -> Sym:
         return Sym._map(lambda a: _sp().Max(a, 0), self)
 
-    def abs(self):
+    def abs(self) -> Sym:
         return Sym._map(_sp().Abs, self)
 
     __abs__ = abs
 
-    def sum(self, *args, **kwargs):
+    def sum(self, *args: Any, **kwargs: Any) -> Sym:
         return Sym(_sp().Add(*self.items))
 
     # ----- NumPy protocols: the ops' forward code lands here -----
@@ -420,7 +425,7 @@ def _arg_names(f, names):
     return params
 
 
-def trace(f, *names):
+def trace(f: Any, *names: Any) -> Any:
     """The SymPy expression of `f` (written with chainrule ops) at symbolic arguments.
 
     Args:
@@ -487,7 +492,13 @@ def _simplify(e):
     return s
 
 
-def diff(f, wrt=None, names=(), order=1, time_limit=TIME_LIMIT):
+def diff(
+    f: Any,
+    wrt: str | Sequence[str] | None = None,
+    names: Any = (),
+    order: int = 1,
+    time_limit: float | None = TIME_LIMIT,
+) -> Any:
     """d^order f / d wrt^order, simplified, within `time_limit` seconds (see TIME_LIMIT).
 
     Example:
@@ -513,7 +524,7 @@ def _diff(f, wrt, names, order):
     return _simplify(sp.diff(expr, var, order))
 
 
-def gradient(f, names=(), time_limit=TIME_LIMIT):
+def gradient(f: Any, names: Any = (), time_limit: float | None = TIME_LIMIT) -> Any:
     """[df/dx_1, ..., df/dx_n], simplified, in argument order (alphabetical for strings), within `time_limit`
     seconds (see TIME_LIMIT)."""
     sp = _sp()
@@ -522,7 +533,7 @@ def gradient(f, names=(), time_limit=TIME_LIMIT):
         return [_simplify(sp.diff(expr, v)) for v in _variables(f, names, expr)]
 
 
-def jacobian(f, names=(), time_limit=TIME_LIMIT):
+def jacobian(f: Any, names: Any = (), time_limit: float | None = TIME_LIMIT) -> Any:
     """The Jacobian Matrix d f_i / d x_j of a vector (or scalar) function, simplified, within `time_limit`
     seconds (see TIME_LIMIT)."""
     sp = _sp()
@@ -532,7 +543,7 @@ def jacobian(f, names=(), time_limit=TIME_LIMIT):
         return _simplify(out.jacobian(_variables(f, names, expr)))
 
 
-def hessian(f, names=(), time_limit=TIME_LIMIT):
+def hessian(f: Any, names: Any = (), time_limit: float | None = TIME_LIMIT) -> Any:
     """The Hessian Matrix d^2 f / dx_i dx_j, simplified, within `time_limit` seconds (see TIME_LIMIT)."""
     sp = _sp()
     with _budget("hessian", time_limit):
@@ -540,7 +551,7 @@ def hessian(f, names=(), time_limit=TIME_LIMIT):
         return _simplify(sp.hessian(expr, _variables(f, names, expr)))
 
 
-def equal(a, b, time_limit=TIME_LIMIT) -> bool:
+def equal(a: Any, b: Any, time_limit: float | None = TIME_LIMIT) -> bool:
     """True when SymPy proves a - b == 0 (expressions or matrices), within `time_limit` seconds (see TIME_LIMIT)."""
     with _budget("equal", time_limit):
         return _equal(a, b)
@@ -571,7 +582,17 @@ class IdentityCheck:
         return self.symbolic and self.numeric
 
 
-def identity(f, g, names=(), points=50, seed=0, low=-3.0, high=3.0, atol=1e-9, time_limit=TIME_LIMIT):
+def identity(
+    f: Any,
+    g: Any,
+    names: Any = (),
+    points: int = 50,
+    seed: int = 0,
+    low: float = -3.0,
+    high: float = 3.0,
+    atol: float = 1e-9,
+    time_limit: float | None = TIME_LIMIT,
+) -> Any:
     """Check f == g symbolically (SymPy simplify, within `time_limit` seconds) and numerically (chainrule, float64,
     random points).
 

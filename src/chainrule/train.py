@@ -11,7 +11,7 @@ import csv
 import math
 import pathlib
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -23,11 +23,19 @@ from .io import load, save
 from .ops.nn import cross_entropy
 from .tensor import Tensor
 
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+    from typing import Any
+
+    from ._typing import Module, TensorLike
+    from .optim.optimizer import Optimizer
+
 CHECKPOINT = "checkpoint.safetensors"
 COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "eval_loss", "eval_accuracy", "seconds")
 
 
-def accuracy(output, target, threshold: float = 0.5) -> float:
+def accuracy(output: TensorLike, target: TensorLike, threshold: float = 0.5) -> float:
     """Share of correct predictions: argmax over the last axis for (N, C) outputs with integer
     targets; for one output per sample, ``output > threshold`` against 0/1 targets.
 
@@ -56,7 +64,7 @@ class History:
         stopped_early: whether early stopping ended the run.
     """
 
-    def __init__(self, rows=None):
+    def __init__(self, rows: list[dict] | None = None) -> None:
         self.rows: list[dict] = rows or []
         self.stopped_early = False
 
@@ -80,7 +88,7 @@ class History:
         """The rows where an evaluation ran."""
         return [row for row in self.rows if not math.isnan(row["eval_loss"])]
 
-    def to_csv(self, path) -> None:
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the rows as CSV (empty cells where a value wasn't measured)."""
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
@@ -96,7 +104,7 @@ class History:
                 )
 
     @classmethod
-    def from_csv(cls, path) -> History:
+    def from_csv(cls, path: str | os.PathLike[str]) -> History:
         with open(path, newline="") as f:
             rows = [
                 {c: (int(r[c]) if c in ("step", "epoch") else float(r[c]) if r[c] else math.nan) for c in COLUMNS}
@@ -114,7 +122,7 @@ class History:
         rows = [{c: (int(v) if c in ("step", "epoch") else float(v)) for c, v in zip(columns, r)} for r in table]
         return cls(rows)
 
-    def plot(self, path, title: str | None = None) -> None:
+    def plot(self, path: str | os.PathLike[str], title: str | None = None) -> None:
         """Save a PNG of the loss and accuracy curves (matplotlib; `chainrule.viz.plot_history(h)` shows them)."""
         from matplotlib.figure import Figure  # no pyplot: the notebook's or desktop's backend stays as it is
 
@@ -154,7 +162,14 @@ def _batches(dataset, batch_size):
     return DataLoader(dataset, batch_size=batch_size)
 
 
-def evaluate(model, data, *, loss_fn=cross_entropy, batch_size: int = 1000, metric=accuracy) -> EvalResult:
+def evaluate(
+    model: Module,
+    data: Any,
+    *,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = cross_entropy,
+    batch_size: int = 1000,
+    metric: Callable[[Tensor, Tensor], float] = accuracy,
+) -> EvalResult:
     """Mean loss and accuracy of ``model`` over ``data`` (eval mode, no graph).
 
     Example:
@@ -230,12 +245,12 @@ def _restore_all_or_nothing(ckpt, model, optimizer, scheduler):
 
 
 def fit(
-    model,
-    train_data,
+    model: Module,
+    train_data: Any,
     *,
-    loss_fn=cross_entropy,
-    optimizer,
-    scheduler=None,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = cross_entropy,
+    optimizer: Optimizer,
+    scheduler: Any | None = None,
     scheduler_interval: str = "epoch",
     epochs: int | None = None,
     steps: int | None = None,
@@ -243,14 +258,14 @@ def fit(
     shuffle: bool = True,
     seed: int = 0,
     drop_last: bool = False,
-    eval_data=None,
+    eval_data: Any | None = None,
     eval_every: int | None = None,
-    metrics=None,
+    metrics: dict[str, Callable[[Tensor, Tensor], float]] | None = None,
     log_every: int | None = None,
-    print_fn=print,
+    print_fn: Callable[..., Any] | None = print,
     progress: bool = False,
     early_stopping: int | None = None,
-    checkpoint_dir=None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
     jit: bool = False,
@@ -440,7 +455,9 @@ def fit(
     return history
 
 
-def load_checkpoint(directory, model, optimizer=None, scheduler=None) -> dict:
+def load_checkpoint(
+    directory: str | os.PathLike[str], model: Module, optimizer: Optimizer | None = None, scheduler: Any | None = None
+) -> dict:
     """Restore a model (and optionally optimizer and scheduler) from ``directory``'s checkpoint.
 
     Returns the checkpoint dict (with "step" and "history").

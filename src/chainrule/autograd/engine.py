@@ -17,11 +17,13 @@ jit attach this way). With no observer the walk pays one truth test per node.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import anomaly, grad_mode
 from .function import _backward_state, format_site
-from .observers import (  # noqa: F401  # noqa: F401  (engine's API)
+from .observers import (  # noqa: F401  (engine's API)
     Observer,
     _notify_add,
     _observers,
@@ -31,6 +33,11 @@ from .observers import (  # noqa: F401  # noqa: F401  (engine's API)
     add_pass_hook,
     remove_observer,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._typing import Tensor
 
 _Tensor = None  # set by tensor.py
 _grad_state = grad_mode._state
@@ -56,7 +63,13 @@ def _as_grad_array(tensor, gradient, where):
     return g
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(
+    tensors: Any,
+    grad_tensors: Any | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Any | None = None,
+) -> None:
     """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (torch.autograd.backward).
 
     Args:
@@ -99,7 +112,14 @@ def _root_grad(t, g, create_graph):
     return _as_grad_array(t, g, "backward")
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
     """Return d(outputs)/d(inputs) without touching any `.grad` (torch.autograd.grad).
 
     Args:
@@ -185,7 +205,7 @@ def _collect(roots):
     return deps, starts
 
 
-def order(roots):
+def order(roots: Any) -> list:
     """The nodes reachable from `roots` in the order a backward pass visits them: each node after
     every node that consumes its output (reverse topological order; forward mode runs it reversed).
 

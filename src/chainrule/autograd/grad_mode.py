@@ -6,8 +6,15 @@ it: `no_grad()` in one thread leaves recording on in the others, and every new
 thread starts with grad mode on (it does not inherit its parent's mode).
 """
 
+from __future__ import annotations
+
 import functools
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class _ThreadState(threading.local):
@@ -51,7 +58,7 @@ class _GradModeContext:
         _state.enabled = self._prev
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with self._fresh():
@@ -88,7 +95,7 @@ class set_grad_enabled(_GradModeContext):
         ...     loss = model(x)
     """
 
-    def __init__(self, mode: bool):
+    def __init__(self, mode: bool) -> None:
         self._target = bool(mode)
         self._prev = _state.enabled
         _state.enabled = self._target
@@ -100,7 +107,7 @@ class set_grad_enabled(_GradModeContext):
     def __enter__(self):
         return self
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         _state.enabled = self._prev  # used as a decorator: the mode applies per call only
         return super().__call__(fn)
 

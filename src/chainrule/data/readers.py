@@ -20,11 +20,15 @@ import pathlib
 import warnings
 import zipfile
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._files import file_size, format_bytes, open_regular
 from .builtin import DataSplits, split
+
+if TYPE_CHECKING:
+    import os
 
 MAX_BYTES = 2**30
 """The largest array data a reader builds from one file: an IDX file's (decompressed) values, an
@@ -65,7 +69,7 @@ def _too_large(path, what: str, size: int, limit_name: str):
     )
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read one IDX file (MNIST's format), plain or gzip-compressed, into an array.
 
     Layout: two zero bytes, a type code, the number of dimensions n, n big-endian
@@ -133,7 +137,7 @@ _MNIST_NAMES = {
 }
 
 
-def mnist(directory, flatten: bool = False) -> DataSplits:
+def mnist(directory: str | os.PathLike[str], flatten: bool = False) -> DataSplits:
     """Read MNIST (or Fashion-MNIST) from the four IDX files in ``directory``.
 
     Looks for train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
@@ -209,7 +213,9 @@ def _check_class_range(y: np.ndarray, path, name: str) -> None:
         )
 
 
-def read_csv(path, label=-1, header: bool | None = None, delimiter: str = ","):
+def read_csv(
+    path: str | os.PathLike[str], label: int | str = -1, header: bool | None = None, delimiter: str = ","
+) -> tuple[np.ndarray, np.ndarray]:
     """Read a CSV of numeric features and one label column; returns ``(x, y)``.
 
     Args:
@@ -334,7 +340,7 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def read_npz(path) -> dict:
+def read_npz(path: str | os.PathLike[str]) -> dict:
     """Read every array of an .npz file, with ``allow_pickle=False`` (object arrays are refused).
 
     Each member's .npy header is checked against the member's declared size and ``MAX_BYTES``
@@ -395,7 +401,7 @@ def _npy_header(archive, info, path):
     return shape, fortran, dtype
 
 
-def load(path, test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
+def load(path: str | os.PathLike[str], test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
     """Read a user's data set from ``path`` into DataSplits, by its kind:
 
     - a directory: MNIST's four IDX files (see ``mnist``), images flattened;

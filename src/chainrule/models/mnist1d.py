@@ -12,8 +12,16 @@ Every model in the paper's table trained with Adam, lr 1e-2, batch 100, 6000 ste
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import nn
 from ..ops.shape import cat, flip, reshape
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from .._typing import Module, TensorLike
 
 PAPER = {"logreg": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}  # Greydanus, "Scaling down deep learning"
 # Per-model defaults; every model in the paper's table trained with Adam, lr 1e-2, batch 100, 6000 steps.
@@ -52,7 +60,7 @@ class MLP(nn.Module):
         residual: add the skip connections.
     """
 
-    def __init__(self, sizes, act="relu", residual=True):
+    def __init__(self, sizes: Sequence[int], act: str = "relu", residual: bool = True) -> None:
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least the input and output widths, got {list(sizes)}")
@@ -64,7 +72,7 @@ class MLP(nn.Module):
         self.act = ACTIVATIONS[act]()
         self.residual = residual
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Any:
         h = reshape(x, (x.shape[0], -1))
         for i, layer in enumerate(self.layers):
             if i == len(self.layers) - 1:
@@ -72,7 +80,7 @@ class MLP(nn.Module):
             z = self.act(layer(h))
             h = h + z if self.residual and i > 0 and z.shape == h.shape else z
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"residual={self.residual}"
 
 
@@ -83,7 +91,7 @@ class ConvNet(nn.Module):
     Each convolution maps a length L to (L + 2 - k) // 2 + 1, so 40 -> 19 -> 10 -> 5.
     """
 
-    def __init__(self, length, num_classes, channels=25):
+    def __init__(self, length: int, num_classes: int, channels: int = 25) -> None:
         super().__init__()
         _positive("ConvNet: channels", channels)
         _positive("ConvNet: num_classes", num_classes)
@@ -97,7 +105,7 @@ class ConvNet(nn.Module):
             raise ValueError(f"cnn: inputs of length {length} are too short for three stride-2 convolutions")
         self.linear = nn.Linear(channels * out, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Any:
         h = reshape(x, (x.shape[0], 1, -1))
         h = self.conv1(h).relu()
         h = self.conv2(h).relu()
@@ -109,7 +117,7 @@ class BiGRU(nn.Module):
     """The mnist1d reference GRUBase: a bidirectional GRU over the signal (one feature per time step),
     then a linear classifier on all time steps' states, flattened (2 * hidden * length features)."""
 
-    def __init__(self, length, num_classes, hidden=6):
+    def __init__(self, length: int, num_classes: int, hidden: Any = 6) -> None:
         super().__init__()
         _positive("BiGRU: hidden", hidden)
         _positive("BiGRU: num_classes", num_classes)
@@ -117,7 +125,7 @@ class BiGRU(nn.Module):
         self.backward_gru = nn.GRU(1, hidden, batch_first=True)
         self.linear = nn.Linear(2 * hidden * length, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Any:
         seq = reshape(x, (x.shape[0], -1, 1))
         ahead, _ = self.forward_gru(seq)
         behind, _ = self.backward_gru(flip(seq, (1,)))
@@ -126,7 +134,7 @@ class BiGRU(nn.Module):
         return self.linear(reshape(h, (h.shape[0], -1)))
 
 
-def parse_hidden(hidden) -> list[int]:
+def parse_hidden(hidden: Any) -> list[int]:
     """'100,100' -> [100, 100]; refuses anything but positive integers, naming the value."""
     if hidden is None or hidden == "":
         return []
@@ -137,8 +145,14 @@ def parse_hidden(hidden) -> list[int]:
 
 
 def build_model(
-    model: str, num_features: int, num_classes: int, hidden=None, activation="relu", residual=True, channels=25
-):
+    model: str,
+    num_features: int,
+    num_classes: int,
+    hidden: Any | None = None,
+    activation: str = "relu",
+    residual: bool = True,
+    channels: int = 25,
+) -> Module:
     """A reference model: 'logreg', 'mlp', 'cnn' or 'gru' (see MODEL_DEFAULTS).
 
     Args:

@@ -29,6 +29,8 @@ from .module import Module
 from .normalization import LayerNorm
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from numpy.typing import DTypeLike
 
     from .._device import device as Device
@@ -44,7 +46,7 @@ def _activation(activation):
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 
-def generate_square_subsequent_mask(sz: int, device: str | Device | None = None, dtype: DTypeLike | None = None):
+def generate_square_subsequent_mask(sz: int, device: str | Device | None = None, dtype: DTypeLike | None = None) -> Any:
     """The (sz, sz) float causal mask: 0 on and below the diagonal, -inf above (position i sees 0..i)."""
     dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
     return Tensor._make(np.triu(np.full((sz, sz), -np.inf, dtype=dt), 1))

@@ -28,11 +28,16 @@ NOTE: a little over 500 lines: three fused loops, each forward beside its backwa
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd.primitive import Primitive
 from ._util import is_tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 # ----- one time step, with generic ops (arrays or Tensors): the cells and the unrolled graph -----
 
@@ -51,14 +56,14 @@ def _linear(h, w, b):
     return linear(h, w, b)
 
 
-def rnn_step(gi, h, w_hh, b_hh, nonlinearity="tanh"):
+def rnn_step(gi: Any, h: Any, w_hh: Any, b_hh: Any, nonlinearity: str = "tanh") -> Any:
     """Elman RNN: h' = act(gi + W_hh h + b_hh), act tanh or relu."""
     from .elementwise import relu, tanh
 
     return (tanh if nonlinearity == "tanh" else relu)(gi + _linear(h, w_hh, b_hh))
 
 
-def gru_step(gi, h, w_hh, b_hh):
+def gru_step(gi: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
     """PyTorch's GRU: r, z = sigmoid(.), n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h."""
     from .elementwise import sigmoid, tanh
 
@@ -70,7 +75,7 @@ def gru_step(gi, h, w_hh, b_hh):
     return n + z * (h - n)
 
 
-def lstm_step(gi, h, c, w_hh, b_hh):
+def lstm_step(gi: Any, h: Any, c: Any, w_hh: Any, b_hh: Any) -> Any:
     """PyTorch's LSTM: i, f, g, o gates; c' = f c + i g, h' = o tanh(c')."""
     from .elementwise import sigmoid, tanh
 
@@ -79,7 +84,9 @@ def lstm_step(gi, h, c, w_hh, b_hh):
     return sigmoid(o) * tanh(c), c
 
 
-def unrolled(cell, gi, s0, w_hh, b_hh, reverse=False, nonlinearity="tanh"):
+def unrolled(
+    cell: Callable[..., Any], gi: Any, s0: Any, w_hh: Any, b_hh: Any, reverse: bool = False, nonlinearity: str = "tanh"
+) -> Any:
     """The sequence primitive `cell` ("RNNSequence", "GRUSequence", "LSTMSequence") as a graph of
     generic ops, one step after another: the same function, the reference for its derivatives."""
     from .shape import getitem, stack

@@ -13,6 +13,7 @@ import functools
 import gc
 import types
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,10 @@ from ..pytree import tree_flatten
 from . import passes, trace
 from .program import Program
 from .trace import TraceError, _active, _state, _tensor_cls  # noqa: F401  (TraceError: re-exported)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 _Generator = np.random.Generator
 
@@ -64,7 +69,7 @@ def _skeleton(tree):
 # ----- the transform -----
 
 
-def jit(fn=None, *, recompile_limit=None):
+def jit(fn: Callable[..., Any] | None = None, *, recompile_limit: int | None = None) -> Any:
     """Trace `fn` on its first call per signature, then replay the trace as straight-line NumPy.
 
     `fn` takes Tensors or NumPy arrays (and hashable constants: ints, floats, strings, None),
@@ -248,7 +253,7 @@ def _made_inside(gen, rec):
 class Jitted:
     """The function returned by jit(fn): a cache of replays, one per signature."""
 
-    def __init__(self, fn, recompile_limit=None):
+    def __init__(self, fn: Callable[..., Any], recompile_limit: int | None = None) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.recompile_limit = recompile_limit
@@ -286,7 +291,7 @@ class Jitted:
                 del self._assumed[r]
         self._epoch = _state["epoch"]
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _active() is not None:  # called while tracing an outer function: trace inline
             return self.fn(*args, **kwargs)
         if self._epoch != _state["epoch"] or (self._guard is not None and not self._guard()):
@@ -456,7 +461,7 @@ class Jitted:
         return out, replay, (modules, captured)
 
 
-def make_jaxpr(fn):
+def make_jaxpr(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`make_jaxpr(fn)(*args)`: the primitive program `fn` runs on `args`, printed in JAX's layout.
 
     Tensors, arrays and numbers become the program's inputs (numbers as chainrule.tensor makes them:
