@@ -10,6 +10,9 @@ This module only reads arguments and dispatches: the models are `chainrule.model
 
 Every refusal is one line naming the value and the fix (a misspelled option gets the closest valid
 one suggested); no input prints a Python traceback.
+
+NOTE: a little over 500 lines: most of it is the option definitions with their help texts and the
+checks that make a resumed run's options agree with the run it continues (all-or-nothing).
 """
 
 from __future__ import annotations
