@@ -61,6 +61,14 @@ def file_size(f) -> int:
     return os.fstat(f.fileno()).st_size
 
 
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not on every platform
+        return None
+
+
 def format_bytes(n: int) -> str:
     """``4000000000000`` -> ``'4,000,000,000,000 bytes (3.6 TiB)'``; exact up to 2**80, then a power of two."""
     if n >= 2**80:  # sizes from corrupt headers: the digits would say nothing (and a float overflows)

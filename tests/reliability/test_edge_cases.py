@@ -384,3 +384,25 @@ def test_one_tensor_used_10k_times():
     terms = [x * float(k) for k in range(10_000)]
     cr.stack(terms).sum().backward()
     np.testing.assert_array_equal(x.grad._data, [sum(range(10_000))] * 2)
+
+
+def test_huge_pooling_kernels_and_recurrent_sizes_are_refused_cleanly():
+    """Found by the API fuzzer: avg_pool with ceil_mode, a kernel of 2**31 and half of it as padding built
+    an 8 GiB kernel of ones; nn.GRU(hidden_size=inf) overflowed. Both are now one-line refusals."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))\n"
+        "import chainrule as cr, chainrule.nn.functional as F\n"
+        "try:\n"
+        "    F.avg_pool1d(cr.randn(1, 1, 4), 2**31, stride=1, padding=2**30, ceil_mode=True)\n"
+        "except RuntimeError as e:\n"
+        "    assert str(e).startswith('avg_pool1d: '), e\n"
+        "    print('refused')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "refused", out.stderr[-2000:]
+    for layer in (cr.nn.GRU, cr.nn.LSTM, cr.nn.RNN):
+        with pytest.raises(TypeError, match="hidden_size"):
+            layer(4, float("inf"))

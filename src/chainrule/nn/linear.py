@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from .. import _dtypes
 from .._device import check as _check_device
 from .._files import format_bytes
+from .._files import physical_memory as _physical_memory
 from ..ops import conv as _conv
 from ..ops import shape as _shape
 from ..ops._util import int_arg
@@ -44,13 +44,6 @@ MAX_PARAMETER_BYTES = None
 a layer refuses with the size in bytes instead of a MemoryError or the system's out-of-memory killer
 (NumPy's zeros succeed lazily far beyond it, and initialization then writes every page).
 Set ``chainrule.nn.linear.MAX_PARAMETER_BYTES`` (bytes) to allow more, e.g. with swap."""
-
-
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # not on every platform
-        return None
 
 
 def _empty(shape, dtype, layer="Linear"):

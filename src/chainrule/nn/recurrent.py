@@ -17,6 +17,7 @@ import numpy as np
 from .. import _dtypes
 from .._device import check as _check_device
 from ..ops import conv as _conv
+from ..ops._util import int_arg
 from ..ops.rnn import GRUSequence, LSTMSequence, RNNSequence, gru_step, lstm_step, rnn_step
 from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
@@ -177,7 +178,11 @@ class _RNNBase(Module):
         super().__init__()
         _check_device(device, type(self).__name__)
         name = type(self).__name__
-        # PyTorch refuses empty recurrent layers (unlike an empty Linear); its messages, with the value.
+        # Sizes are ints, as PyTorch checks (hidden_size=inf overflowed later); empty recurrent layers are
+        # refused (unlike an empty Linear), with PyTorch's messages and the value.
+        input_size = int_arg(name, "input_size", input_size)
+        hidden_size = int_arg(name, "hidden_size", hidden_size)
+        num_layers = int_arg(name, "num_layers", num_layers)
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if value <= 0:
                 raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._files import format_bytes, physical_memory
 from ..autograd.function import _NULL_CTX
 from ..autograd.primitive import Primitive, export
 from ._util import ArgumentError, as_array, int_arg, need_tensor
@@ -663,6 +664,16 @@ def max_pool2d(
 
 
 def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, d, op):
+    try:
+        return _avg_pool_checked(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, d, op)
+    except MemoryError:  # under a memory limit (ulimit -v, a container) below the machine's memory
+        raise RuntimeError(
+            f"{op}: not enough memory for kernel_size {kernel_size} with padding {padding}; use a smaller "
+            "kernel_size or padding"
+        ) from None
+
+
+def _avg_pool_checked(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, d, op):
     x, unbatched = _batched(x, d, op)
     kernel, stride, pads, dilation = _pool_params(kernel_size, stride, padding, 1, d, op)
     shape = np.shape(as_array(x))
@@ -674,6 +685,17 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
     sizes = _out_sizes(shape[2:], kernel, stride, pads, dilation)
     if any(s < 1 for s in sizes):
         raise RuntimeError(f"{op}: input of shape {shape} is smaller than the kernel {kernel}")
+    # The convolution below holds the padded input and a kernel of ones: refuse what memory cannot hold
+    # (a kernel of 2**31 with half of it as padding) before allocating, with the sizes.
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape[2:], pads))
+    need = max(n * c * math.prod(padded), math.prod(kernel)) * dtype.itemsize
+    memory = physical_memory()
+    if memory is not None and need > memory:
+        raise RuntimeError(
+            f"{op}: kernel_size {kernel} with padding {tuple(lo for lo, _ in sym_pads)} on an input of shape {shape} "
+            f"needs {format_bytes(need)}, more than this machine's {format_bytes(memory)}; use a smaller kernel_size "
+            "or padding"
+        )
     # An average is a convolution of each channel with a constant kernel: reuse Conv (and its transposes).
     ones = np.ones((1, 1) + tuple(kernel), dtype=dtype)
     params = dict(stride=stride, padding=pads, dilation=dilation, groups=1)
