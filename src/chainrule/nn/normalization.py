@@ -34,6 +34,13 @@ def _filled(layer, shape, dtype, value):
     return p
 
 
+def _affine_parameters(layer, shape, dtype, affine, bias=True):
+    """weight = 1 and bias = 0 of `shape` when `affine` (bias registered as None when not `bias`); both
+    registered as None otherwise, as PyTorch's normalization layers do."""
+    layer.register_parameter("weight", _filled(layer, shape, dtype, 1) if affine else None)
+    layer.register_parameter("bias", _filled(layer, shape, dtype, 0) if affine and bias else None)
+
+
 class _BatchNorm(Module):
     _expected_dims = ()
 
@@ -53,12 +60,7 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = _dtype(dtype)
-        if affine:
-            self.weight = _filled(self, self.num_features, dt, 1)
-            self.bias = _filled(self, self.num_features, dt, 0)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.num_features, dt, affine)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor._make(_filled(self, self.num_features, dt, 0)._data))
             self.register_buffer("running_var", Tensor._make(_filled(self, self.num_features, dt, 1)._data))
@@ -151,15 +153,7 @@ class LayerNorm(Module):
         _check_sizes(type(self).__name__, normalized_shape=self.normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = _dtype(dtype)
-        if elementwise_affine:
-            self.weight = _filled(self, self.normalized_shape, dt, 1)
-            if bias:
-                self.bias = _filled(self, self.normalized_shape, dt, 0)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, dt, elementwise_affine, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         shape = tuple(np.shape(getattr(x, "_data", x)))
@@ -211,15 +205,7 @@ class GroupNorm(Module):
             )
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
         dt = _dtype(dtype)
-        if affine:
-            self.weight = _filled(self, self.num_channels, dt, 1)
-            if bias:
-                self.bias = _filled(self, self.num_channels, dt, 0)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.num_channels, dt, affine, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
