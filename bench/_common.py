@@ -270,6 +270,16 @@ def training_loop(model, opt, batches, cross_entropy, compile=None):
     return time.perf_counter() - t0
 
 
+def train_and_test(lib, model, opt, data, x_test, y_test, compile=None):
+    """(seconds, test accuracy): `model` trained with `opt` on `data` (pairs of arrays) by `training_loop`,
+    then scored on (x_test, y_test); `lib` is torch or chainrule, which share the names used here."""
+    batches = [(lib.from_numpy(xb), lib.from_numpy(yb)) for xb, yb in data]
+    elapsed = training_loop(model, opt, batches, lib.nn.functional.cross_entropy, compile=compile)
+    with lib.no_grad():
+        acc = (model(lib.from_numpy(x_test)).detach().numpy().argmax(1) == y_test).mean()
+    return elapsed, float(acc)
+
+
 def compare_training(
     name, numpy_train, torch_train, chainrule_train, args, *, steps, rounds, numpy_warmup, targets, floors=None
 ):

@@ -14,7 +14,7 @@ import gc
 import time
 
 import _common  # noqa: F401  (pins threads before NumPy loads)
-from _common import QUICK, report, save, training_loop
+from _common import QUICK, report, save, train_and_test
 from mnist1d_mlp import batches, load_data
 
 BATCH = 100
@@ -63,12 +63,7 @@ def torch_train(data, x_test, y_test):
 
     torch = get_torch()
     model = torch_model(chainrule_model().state_dict())
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    tdata = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in data]
-    elapsed = training_loop(model, opt, tdata, torch.nn.functional.cross_entropy)
-    with torch.no_grad():
-        acc = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
-    return elapsed, float(acc)
+    return train_and_test(torch, model, torch.optim.Adam(model.parameters(), lr=LR), data, x_test, y_test)
 
 
 def chainrule_train(data, x_test, y_test, jit=False):
@@ -76,13 +71,7 @@ def chainrule_train(data, x_test, y_test, jit=False):
 
     model = chainrule_model()
     opt = chainrule.optim.Adam(model.parameters(), lr=LR)
-    cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
-    elapsed = training_loop(
-        model, opt, cdata, chainrule.nn.functional.cross_entropy, compile=chainrule.jit if jit else None
-    )
-    with chainrule.no_grad():
-        acc = (model(chainrule.from_numpy(x_test)).detach().numpy().argmax(1) == y_test).mean()
-    return elapsed, float(acc)
+    return train_and_test(chainrule, model, opt, data, x_test, y_test, compile=chainrule.jit if jit else None)
 
 
 def run():

@@ -20,7 +20,7 @@ from _common import (
     numpy_mlp_step,
     save,
     torch_mlp,
-    training_loop,
+    train_and_test,
 )
 
 SIZES = (40, 100, 100, 10)
@@ -109,11 +109,7 @@ def torch_train(params, data, x_test, y_test):
 
     torch = get_torch()
     model, opt = torch_mlp(params, LR)
-    tdata = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in data]
-    elapsed = training_loop(model, opt, tdata, torch.nn.functional.cross_entropy)
-    with torch.no_grad():
-        acc = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
-    return elapsed, float(acc)
+    return train_and_test(torch, model, opt, data, x_test, y_test)
 
 
 # ----- chainrule -----
@@ -123,13 +119,7 @@ def chainrule_train(params, data, x_test, y_test, jit=False):
     import chainrule
 
     model, opt = chainrule_mlp(params, LR)
-    cdata = [(chainrule.from_numpy(xb), chainrule.from_numpy(yb)) for xb, yb in data]
-    elapsed = training_loop(
-        model, opt, cdata, chainrule.nn.functional.cross_entropy, compile=chainrule.jit if jit else None
-    )
-    with chainrule.no_grad():
-        acc = (model(chainrule.from_numpy(x_test)).detach().numpy().argmax(1) == y_test).mean()
-    return elapsed, float(acc)
+    return train_and_test(chainrule, model, opt, data, x_test, y_test, compile=chainrule.jit if jit else None)
 
 
 def run():
