@@ -96,11 +96,11 @@ def _check_against_torch(equation, shapes, seed):
 def route(request, monkeypatch):
     """Run the fuzzer with the usual routes, then with every two-operand contraction forced through the
     batched-matmul route (normally taken only for large contractions)."""
-    einsum_module._plans.clear()
+    einsum_module._make_plan.cache_clear()
     if request.param == "matmul_always":
         monkeypatch.setattr(einsum_module, "_MATMUL_MIN_WORK", 0)
     yield request.param
-    einsum_module._plans.clear()
+    einsum_module._make_plan.cache_clear()
 
 
 @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])

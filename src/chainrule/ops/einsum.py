@@ -50,7 +50,7 @@ _SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase
 _ELLIPSIS = object()
 # Below this many multiply-adds, np.einsum's C loop beats the transposes around a matmul.
 _MATMUL_MIN_WORK = 4096
-_CACHE_MAX = 1024
+_CACHE_MAX = 1024  # entries in each of the caches below (parsed equations, plans, VJP equations)
 
 
 def _error(message):
@@ -126,6 +126,7 @@ def _sublist_equation(args):
     return equation, args[0 : len(args) - explicit : 2]
 
 
+@functools.lru_cache(maxsize=_CACHE_MAX)
 def _canonical(equation, shapes):
     """Check `equation` against the operands' shapes (PyTorch's rules) and return
     (canonical equation, output shape): "..." spelled out, broadcast size-1 dims given letters of their own.
@@ -233,21 +234,10 @@ def _canonical(equation, shapes):
 
 # ----- running a canonical equation -----
 
-_plans = {}
 
-
-def _plan(spec, shapes):
-    """A function of the arrays that computes `spec` for operands of `shapes` (cached)."""
-    key = (spec, shapes)
-    plan = _plans.get(key)
-    if plan is None:
-        if len(_plans) >= _CACHE_MAX:
-            _plans.clear()
-        plan = _plans[key] = _make_plan(spec, shapes)
-    return plan
-
-
+@functools.lru_cache(maxsize=_CACHE_MAX)
 def _make_plan(spec, shapes):
+    """A function of the arrays that computes `spec` for operands of `shapes` (cached per spec and shapes)."""
     lhs, out = spec.split("->")
     terms = lhs.split(",")
     if len(terms) == 1:
@@ -375,9 +365,8 @@ def _pair_plan(spec, a, b, out, shapes):
 
 # ----- the backward rule's equations -----
 
-_vjp_specs = {}
 
-
+@functools.lru_cache(maxsize=_CACHE_MAX)
 def _vjp_spec(spec, k):
     """(equation, other operand positions, constants) for the gradient of operand k of `spec`.
 
@@ -385,12 +374,6 @@ def _vjp_spec(spec, k):
     an identity over a repeated subscript's size, ("ones", d) for a vector of ones over dimension
     d of operand k (a subscript that appears nowhere else).
     """
-    key = (spec, k)
-    found = _vjp_specs.get(key)
-    if found is not None:
-        return found
-    if len(_vjp_specs) >= _CACHE_MAX:
-        _vjp_specs.clear()
     lhs, out = spec.split("->")
     terms = lhs.split(",")
     target = terms[k]
@@ -415,8 +398,7 @@ def _vjp_spec(spec, k):
         if c not in present:
             inputs.append(c)
             constants.append(("ones", d))
-    found = _vjp_specs[key] = (",".join(inputs) + "->" + "".join(labels), tuple(others), tuple(constants))
-    return found
+    return ",".join(inputs) + "->" + "".join(labels), tuple(others), tuple(constants)
 
 
 # ----- the primitive -----
@@ -444,7 +426,7 @@ class Einsum(Primitive):
             wanted = sum(needs[: len(xs)])
             ctx.save_for_backward(*[x if wanted - needs[j] > 0 else None for j, x in enumerate(xs)])
         with np.errstate(invalid="ignore", over="ignore"):  # IEEE results, no warning (matmul's inf - inf)
-            return _plan(spec, shapes)(*xs)
+            return _make_plan(spec, shapes)(*xs)
 
     @staticmethod
     def backward(ctx, g):
@@ -475,9 +457,6 @@ class Einsum(Primitive):
             term = Einsum.apply(*[t if j == k else x for j, x in enumerate(saved)], spec=ctx.equation)
             total = term if total is None else total + term
         return total
-
-
-_canonicals = {}
 
 
 @export(Einsum)
@@ -514,12 +493,7 @@ def einsum(equation: str | TensorLike, *operands: Any) -> Tensor:
             f"expected all operands to have the same dtype, got {shown}; PyTorch does not promote in einsum: "
             "convert first, e.g. b.to(a.dtype)"
         )
-    key = (equation, shapes)
-    found = _canonicals.get(key)
-    if found is None:
-        if len(_canonicals) >= _CACHE_MAX:
-            _canonicals.clear()
-        found = _canonicals[key] = _canonical(equation, shapes)
+    found = _canonical(equation, shapes)
     if all(map(is_tensor, operands)):
         return Einsum.apply(*operands, spec=found[0])
     return Einsum.apply(*[x if is_tensor(x) else d for x, d in zip(operands, datas)], spec=found[0])
