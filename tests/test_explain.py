@@ -3,22 +3,13 @@
 import numpy as np
 import pytest
 
+import _coursework
 import chainrule as cr
 from chainrule.explain import explain, recording
 
 
 def u_problem():
-    u1 = cr.tensor(3.0, requires_grad=True, dtype=cr.float64, name="u1")
-    u2 = cr.tensor(4.0, requires_grad=True, dtype=cr.float64, name="u2")
-    u3 = u1 * u2
-    u3.name = "u3"
-    u4 = u1 + u2
-    u4.name = "u4"
-    u5 = 2 * u3 * u4
-    u5.name = "u5"
-    L = (u5 - u1 - u2 - u3 - u4) ** 2
-    L.name = "L"
-    return L, (u1, u2, u3, u4, u5)
+    return _coursework.u_problem(dtype=cr.float64)
 
 
 def test_u1_u5_totals_and_terms():

@@ -10,22 +10,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from _coursework import u_problem
 from chainrule import cli, nn, viz
 from chainrule.viz._pass import record
-
-
-def u_problem():
-    u1 = cr.tensor(3.0, requires_grad=True, name="u1")
-    u2 = cr.tensor(4.0, requires_grad=True, name="u2")
-    u3 = u1 * u2
-    u3.name = "u3"
-    u4 = u1 + u2
-    u4.name = "u4"
-    u5 = 2 * u3 * u4
-    u5.name = "u5"
-    L = (u5 - u1 - u2 - u3 - u4) ** 2
-    L.name = "L"
-    return (u1, u2, u3, u4, u5), L
 
 
 def _node(data, name):
@@ -33,7 +20,7 @@ def _node(data, name):
 
 
 def test_u_problem_gradients_are_sums_of_edge_contributions():
-    (u1, u2, *_), L = u_problem()
+    L, (u1, u2, *_) = u_problem()
     e = viz.explore(L)
     d = e.data
     assert _node(d, "u1")["grad"]["text"] == "21016" and _node(d, "u2")["grad"]["text"] == "17324"
@@ -53,7 +40,7 @@ def test_u_problem_gradients_are_sums_of_edge_contributions():
 
 
 def test_edge_contributions_match_explain():
-    (_u1, _u2, _u3, *_), L = u_problem()
+    L, (_u1, _u2, _u3, *_) = u_problem()
     d = viz.explore(L).data
     ex = cr.explain(L)
     step = next(s for s in d["steps"] if d["nodes"][s["src"]]["name"] == "u1" and d["nodes"][s["dst"]]["name"] == "u3")
@@ -64,7 +51,7 @@ def test_edge_contributions_match_explain():
 
 
 def test_page_is_self_contained(tmp_path):
-    _, L = u_problem()
+    L, _ = u_problem()
     e = L.explore()
     path = e.save(tmp_path / "u.html")
     with open(path, encoding="utf-8") as f:
@@ -86,7 +73,7 @@ def test_page_is_self_contained(tmp_path):
 
 
 def test_node_details_formula_site_and_compact_tensors():
-    (_u1, _u2, _u3, *_), L = u_problem()
+    L, (_u1, _u2, _u3, *_) = u_problem()
     d = viz.explore(L).data
     u3n = _node(d, "u3")
     assert u3n["expr"] == "u1 × u2" and u3n["partials"] == ["u2", "u1"]

@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from _coursework import u_problem
 from chainrule import nn, viz
-
-from .test_explore import u_problem
 
 CHROMIUM = os.environ.get("CHAINRULE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -83,7 +82,7 @@ def _grad(page, name):
 
 
 def test_u_problem_steps_backward_to_the_coursework_gradients(tmp_path, open_page):
-    _, L = u_problem()
+    L, _ = u_problem()
     path = L.explore().save(tmp_path / "u.html")
     page = open_page(path)
     api = "window.chainruleExplorer"
@@ -109,7 +108,7 @@ def test_u_problem_steps_backward_to_the_coursework_gradients(tmp_path, open_pag
 
 
 def test_keyboard_only_full_pass(tmp_path, open_page):
-    _, L = u_problem()
+    L, _ = u_problem()
     page = open_page(L.explore().save(tmp_path / "u.html"))
     total = page.evaluate("window.chainruleExplorer.steps")
     page.keyboard.press("ArrowRight")
@@ -206,7 +205,7 @@ def test_a_few_thousand_nodes_stay_responsive(tmp_path, open_page):
 
 
 def test_notebook_display_and_a_narrow_window(tmp_path, open_page):
-    _, L = u_problem()
+    L, _ = u_problem()
     e = L.explore()
     path = tmp_path / "cell.html"  # what Jupyter and VS Code put in an output cell: the iframe
     path.write_text("<!DOCTYPE html><meta charset='utf-8'><title>cell</title>" + e._repr_html_(), encoding="utf-8")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from _coursework import u_problem
 from chainrule import viz
 
 
@@ -17,20 +18,6 @@ def _need_dot():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("graphviz's `dot` is missing under CI: `make test` installs it (apt-get install graphviz)")
         pytest.skip("graphviz's dot is not installed")
-
-
-def u_problem():
-    u1 = cr.tensor(3.0, requires_grad=True, name="u1")
-    u2 = cr.tensor(4.0, requires_grad=True, name="u2")
-    u3 = u1 * u2
-    u3.name = "u3"
-    u4 = u1 + u2
-    u4.name = "u4"
-    u5 = 2 * u3 * u4
-    u5.name = "u5"
-    L = (u5 - u1 - u2 - u3 - u4) ** 2
-    L.name = "L"
-    return L, (u1, u2, u3, u4, u5)
 
 
 def test_one_vertex_per_tensor_and_op_with_values():
