@@ -9,8 +9,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._device import check as _check_device
-from .._files import format_bytes
-from .._files import physical_memory as _physical_memory
+from .._files import format_bytes, physical_memory
 from ..ops import conv as _conv
 from ..ops import shape as _shape
 from ..ops._util import int_arg
@@ -49,7 +48,7 @@ Set ``chainrule.nn.linear.MAX_PARAMETER_BYTES`` (bytes) to allow more, e.g. with
 def _empty(shape, dtype, layer="Linear"):
     dtype = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
     nbytes = math.prod(shape) * dtype.itemsize
-    limit = MAX_PARAMETER_BYTES if MAX_PARAMETER_BYTES is not None else _physical_memory()
+    limit = MAX_PARAMETER_BYTES if MAX_PARAMETER_BYTES is not None else physical_memory()
     if limit is not None and nbytes > limit:
         raise RuntimeError(
             f"{layer}: a parameter of shape {tuple(shape)} and dtype {dtype} would take {format_bytes(nbytes)}, more "

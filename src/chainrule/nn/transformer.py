@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _dtypes
+from .._files import physical_memory
 from ..ops._util import as_array
 from ..ops.elementwise import relu
 from ..ops.unary import gelu
@@ -24,7 +25,7 @@ from . import init
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
-from .linear import Linear, _physical_memory
+from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
 
@@ -209,7 +210,7 @@ def _clones(layer, n, owner):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"{owner}: num_layers must be a non-negative int, got {n!r}")
     size = sum(p._data.nbytes for p in layer.parameters()) * int(n)
-    limit = _physical_memory()
+    limit = physical_memory()
     if limit is not None and size > limit:
         raise RuntimeError(f"{owner}: {n} copies of the layer would take {size} bytes, more than this machine's memory")
     return ModuleList([copy.deepcopy(layer) for _ in range(int(n))])
