@@ -214,6 +214,13 @@ def test_console_script_runs():
 # ----- refusals: one line naming the value and the fix, never a traceback -----
 
 
+def _two_step_run(out):
+    """`out` after a two-step logistic regression on xor: a run directory evaluate can read."""
+    argv = ["train", "--data", "xor", "--model", "logreg", "--steps", "2", "--no-plot", "--no-progress"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    return out
+
+
 def _refused(argv, capsys):
     """Run argv, expect exit code 2 and return the error text (argparse exits; handlers return)."""
     try:
@@ -282,25 +289,7 @@ def test_out_naming_a_file_is_refused(tmp_path, capsys):
 
 
 def test_evaluate_refuses_a_run_it_cannot_read(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert (
-        cli.main(
-            [
-                "train",
-                "--data",
-                "xor",
-                "--model",
-                "logreg",
-                "--steps",
-                "2",
-                "--no-plot",
-                "--no-progress",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    out = _two_step_run(tmp_path / "run")
     capsys.readouterr()
     config = json.loads((out / "config.json").read_text())
     for broken, message in [
@@ -368,25 +357,7 @@ def test_simplification_over_budget_prints_the_plain_derivative(capsys):
 
 
 def test_evaluate_on_data_of_other_shapes_names_the_data(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert (
-        cli.main(
-            [
-                "train",
-                "--data",
-                "xor",
-                "--model",
-                "logreg",
-                "--steps",
-                "2",
-                "--no-plot",
-                "--no-progress",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    out = _two_step_run(tmp_path / "run")
     capsys.readouterr()
     assert "--data digits must have the features and classes of xor" in _refused(
         ["evaluate", str(out), "--data", "digits"], capsys
