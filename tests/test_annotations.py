@@ -63,6 +63,7 @@ ANNOTATED = [
     "chainrule.ops.nn",
     "chainrule.ops.conv",
     "chainrule.ops.resample",
+    "chainrule.ops.interpolate",
     "chainrule.ops.einsum",
     "chainrule.ops.triangular",
     "chainrule.io",

@@ -10,7 +10,7 @@
     nn.py                            softmax, losses, dropout
     conv.py                          convolution and pooling
     rnn.py                           RNN/GRU/LSTM: one layer's whole sequence per primitive
-    resample.py                      interpolate and adaptive pooling
+    resample.py, interpolate.py      adaptive pooling; interpolate (resample.py imports it)
 
 Every primitive is registered when its class is defined (autograd/primitive.py): `primitives()`
 lists them from the registry; `NONDIFFERENTIABLE` lists the public ops whose results carry no

@@ -1,24 +1,23 @@
-"""Resampling: interpolate (nearest, nearest-exact, linear, bilinear, area) and adaptive pooling
-(average and max), with PyTorch's sizes, source positions and bins.
+"""Resampling: adaptive pooling (average and max, 1-D to 3-D) with PyTorch's bins, and the two
+primitives interpolate (ops/interpolate.py, re-exported here) is built on.
 
 Every resampling here reads, along one spatial axis at a time, input positions that never decrease
 as the output position grows. Two primitives, each other's transposes, carry them: GatherAxis (take
 those positions) and SegmentSum (add each run of equal positions back, a few whole-array gathers and
-adds, instead of np.add.at's scatter, which is several times slower). Interpolation and adaptive averaging are those
-and fixed weights, so every derivative order and forward mode follow. Adaptive max pooling has a
+adds, instead of np.add.at's scatter, which is several times slower). Interpolation and adaptive averaging are
+those and fixed weights, so every derivative order and forward mode follow. Adaptive max pooling has a
 primitive of its own, AdaptiveMaxPool: like MaxPool, it finds each bin's winner in forward.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..autograd.primitive import Primitive, export
 from ._util import as_array
-from .elementwise import _plain, clone
+from .elementwise import _plain
 from .indexing import Getitem
 from .reduce import mean
 from .shape import reshape
@@ -120,51 +119,6 @@ def _in_memory(op, fn, *args):
         raise RuntimeError(f"{op}: not enough memory for the result: {e}; use a smaller output size") from None
 
 
-# ----- interpolate -----
-
-_LINEAR = {"linear": 1, "bilinear": 2}  # the interpolating modes and the spatial dims each needs
-
-
-def _coordinate_scale(size_in, size_out, align_corners, scale, dtype):
-    """torch's area_pixel_compute_scale: the input step per output step, in the input's dtype."""
-    if align_corners:
-        return dtype.type((size_in - 1) / (size_out - 1)) if size_out > 1 else dtype.type(0)
-    if scale is not None and scale > 0:
-        return dtype.type(1.0 / scale)
-    return dtype.type(size_in) / dtype.type(size_out)
-
-
-def _linear_taps(size_in, size_out, align_corners, scale, dtype):
-    """(i0, i1, w0, w1): output j reads w0[j] x[i0[j]] + w1[j] x[i1[j]], torch's source positions
-    (src = s (j + 1/2) - 1/2, clamped at 0, without align_corners; src = s j with it), in `dtype`."""
-    s = _coordinate_scale(size_in, size_out, align_corners, scale, dtype)
-    j = np.arange(size_out, dtype=dtype)
-    half = dtype.type(0.5)
-    src = s * j if align_corners else np.maximum(s * (j + half) - half, dtype.type(0))
-    i0 = np.minimum(np.floor(src).astype(np.int64), size_in - 1)
-    w1 = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
-    i1 = i0 + (i0 < size_in - 1)
-    return i0, i1, (1 - w1).astype(dtype), w1
-
-
-def _nearest_index(size_in, size_out, scale, exact, shortcuts):
-    """torch's nearest source index: floor(j s) ('nearest', its legacy rule) or floor((j + 1/2) s)
-    ('nearest-exact'), s in float32 as torch computes it, clamped to the input.
-
-    NOTE: torch's 2-D 'nearest' kernel copies when the size is unchanged and takes j // 2 when it
-    doubles, whatever the scale_factor (1.3 on 2 rows gives 2 rows, copied); its 1-D kernel does not.
-    `shortcuts` follows it.
-    """
-    if shortcuts and not exact and size_out == size_in:
-        return np.arange(size_out)
-    if shortcuts and not exact and size_out == 2 * size_in:
-        return np.arange(size_out) >> 1
-    s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(size_in) / np.float32(size_out)
-    j = np.arange(size_out, dtype=np.float32)
-    src = np.floor((j + np.float32(0.5)) * s if exact else j * s).astype(np.int64)
-    return np.minimum(src, size_in - 1)
-
-
 def _check_float(op, x):
     """torch's resampling kernels take floating-point inputs only."""
     dtype = np.asarray(as_array(x)).dtype
@@ -173,134 +127,6 @@ def _check_float(op, x):
             f"{op}: not implemented for dtype {dtype} (as torch); convert the input with .float() first"
         )
     return dtype
-
-
-def _output_size(op, shape, size, scale_factor, recompute_scale_factor, mode):
-    """(output sizes, scales for the source positions or Nones), by torch's rules."""
-    d = len(shape) - 2
-    if size is not None and scale_factor is not None:
-        raise ValueError("only one of size or scale_factor should be defined")
-    if size is not None:
-        if recompute_scale_factor:
-            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
-        if isinstance(size, (list, tuple)):
-            if len(size) != d:
-                raise ValueError(
-                    "Input and output must have the same number of spatial dimensions, but got input with spatial "
-                    f"dimensions of {list(shape[2:])} and output size of {size}. Please provide input tensor in "
-                    "(N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format."
-                )
-            if not all(isinstance(s, (int, np.integer)) for s in size):
-                raise TypeError(
-                    "expected size to be one of int or Tuple[int] or Tuple[int, int] or Tuple[int, int, int], but "
-                    f"got size with types {[type(s) for s in size]}"
-                )
-            sizes = tuple(int(s) for s in size)
-        else:
-            sizes = (int(size),) * d
-        scales = (None,) * d
-    elif scale_factor is not None:
-        if isinstance(scale_factor, (list, tuple)):
-            if len(scale_factor) != d:
-                raise ValueError(
-                    "Input and scale_factor must have the same number of spatial dimensions, but got input with "
-                    f"spatial dimensions of {list(shape[2:])} and scale_factor of shape {scale_factor}. Please "
-                    "provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) "
-                    "format."
-                )
-            scales = tuple(float(s) for s in scale_factor)
-        else:
-            scales = (float(scale_factor),) * d
-        if not all(math.isfinite(n * s) and abs(n * s) < 2**63 for n, s in zip(shape[2:], scales)):
-            raise RuntimeError(
-                f"{op}: scale_factor {scale_factor} on input sizes {tuple(shape[2:])}: value cannot be converted to "
-                "type int64_t without overflow; use a finite scale_factor"
-            )
-        sizes = tuple(math.floor(n * s) for n, s in zip(shape[2:], scales))
-        if recompute_scale_factor:  # the source positions then follow the integer sizes
-            scales = (None,) * d
-    else:
-        raise ValueError("either size or scale_factor should be defined")
-    if mode != "area" and any(s <= 0 for s in sizes):  # area is adaptive pooling, which allows 0
-        raise RuntimeError(
-            f"{op}: Input and output sizes should be greater than 0, but got input {tuple(shape[2:])} and output "
-            f"{sizes}; use a larger size or scale_factor."
-        )
-    return sizes, scales
-
-
-@export(namespaces=("nn.functional",))
-def interpolate(
-    input: TensorLike,
-    size: int | Sequence[int] | None = None,
-    scale_factor: float | Sequence[float] | None = None,
-    mode: str = "nearest",
-    align_corners: bool | None = None,
-    recompute_scale_factor: bool | None = None,
-    antialias: bool = False,
-) -> Tensor:
-    """Resize (N, C, L) or (N, C, H, W) to `size`, or by `scale_factor`, as torch.nn.functional.interpolate.
-
-    Output size floor(L * scale_factor). Modes:
-      nearest        out[j] = x[floor(j s)]               (torch's legacy rule), s = L / L_out
-      nearest-exact  out[j] = x[floor((j + 1/2) s)]       (pixel centres, as scikit-image and PIL)
-      linear (3-D), bilinear (4-D): out[j] = (1 - w) x[i] + w x[i + 1] at the source position
-                     src = s (j + 1/2) - 1/2 (clamped at 0), or src = j (L - 1) / (L_out - 1) with align_corners
-      area           adaptive_avg_pool1d/2d to the output size
-    With scale_factor given (and recompute_scale_factor not True), s is 1 / scale_factor, as torch.
-
-    Example:
-        >>> x = chainrule.arange(4.0).reshape(1, 1, 4)
-        >>> nn.functional.interpolate(x, scale_factor=2, mode="linear")
-        tensor([[[0.0000, 0.2500, 0.7500, 1.2500, 1.7500, 2.2500, 2.7500, 3.0000]]])
-    """
-    op = "interpolate"
-    if mode in ("nearest", "area", "nearest-exact"):
-        if align_corners is not None:
-            raise ValueError(
-                "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | "
-                "trilinear"
-            )
-    elif align_corners is None:
-        align_corners = False
-    shape = tuple(np.shape(as_array(input)))
-    ndim = len(shape)
-    if antialias:
-        raise NotImplementedError(f"{op}: antialias=True is not supported; resize without it")
-    sizes, scales = _output_size(op, shape, size, scale_factor, recompute_scale_factor, mode)
-    if mode in _LINEAR and ndim != _LINEAR[mode] + 2:
-        raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
-    if ndim not in (3, 4) or mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear"):
-        raise NotImplementedError(
-            f"Input Error: Only 3D and 4D input Tensors supported (got {ndim}D) for the modes: nearest | linear | "
-            f"bilinear | area | nearest-exact (got {mode}); bicubic, trilinear and 5-D inputs are not in chainrule"
-        )
-    dtype = _check_float(op, input)
-    return _in_memory(op, _resample, input, shape, sizes, scales, mode, align_corners, dtype)
-
-
-def _resample(input, shape, sizes, scales, mode, align_corners, dtype):
-    """interpolate's work, its arguments checked."""
-    ndim = len(shape)
-    if mode == "area":
-        return (adaptive_avg_pool1d if ndim == 3 else adaptive_avg_pool2d)(input, sizes)
-    if mode in ("nearest", "nearest-exact"):
-        exact = mode == "nearest-exact"
-        out = input
-        for axis in range(ndim - 1, 1, -1):
-            n, o, s = shape[axis], sizes[axis - 2], scales[axis - 2]
-            out = _along(out, axis, _nearest_index(n, o, s, exact, ndim == 4))
-        return out
-    out = input
-    for axis in range(ndim - 1, 1, -1):
-        if shape[axis] == sizes[axis - 2]:  # torch copies an axis whose size is unchanged, whatever the scale
-            continue
-        i0, i1, w0, w1 = _linear_taps(shape[axis], sizes[axis - 2], align_corners, scales[axis - 2], dtype)
-        trailing = (1,) * (ndim - 1 - axis)
-        out = _along(out, axis, i0) * w0.reshape(w0.shape + trailing) + _along(out, axis, i1) * w1.reshape(
-            w1.shape + trailing
-        )
-    return clone(out) if out is input else out  # a new tensor, as torch, even when nothing moved
 
 
 # ----- adaptive pooling -----
@@ -407,6 +233,18 @@ def adaptive_avg_pool2d(input: TensorLike, output_size: OutputSize) -> Tensor:
     return _in_memory("adaptive_avg_pool2d", _adaptive_avg, input, output_size, 2, "adaptive_avg_pool2d")
 
 
+@export(namespaces=("nn.functional",))
+def adaptive_avg_pool3d(input: TensorLike, output_size: OutputSize) -> Tensor:
+    """Mean over torch's adaptive bins of (N, C, D, H, W) or (C, D, H, W), per axis as
+    adaptive_avg_pool1d; output_size is an int, or a triple whose None entries keep the input's size.
+
+    Example:
+        >>> nn.functional.adaptive_avg_pool3d(chainrule.randn(2, 4, 5, 7, 6), (1, None, 3)).shape
+        (2, 4, 1, 7, 3)
+    """
+    return _in_memory("adaptive_avg_pool3d", _adaptive_avg, input, output_size, 3, "adaptive_avg_pool3d")
+
+
 def _adaptive_winners(x, sizes):
     """The index tuple of each adaptive bin's maximum in x (N, C, *L): the first maximum (or first NaN),
     as torch."""
@@ -492,3 +330,22 @@ def adaptive_max_pool2d(
     maximum's position in the flattened H * W."""
     op = "adaptive_max_pool2d"
     return _in_memory(op, _adaptive_max, input, output_size, return_indices, 2, op)
+
+
+@export(namespaces=("nn.functional",))
+def adaptive_max_pool3d(
+    input: TensorLike, output_size: OutputSize, return_indices: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over torch's adaptive bins of (N, C, D, H, W) or (C, D, H, W); with return_indices, also
+    each maximum's position in the flattened D * H * W.
+
+    Example:
+        >>> nn.functional.adaptive_max_pool3d(chainrule.randn(1, 2, 4, 6, 6), 2).shape
+        (1, 2, 2, 2, 2)
+    """
+    op = "adaptive_max_pool3d"
+    return _in_memory(op, _adaptive_max, input, output_size, return_indices, 3, op)
+
+
+# interpolate lived here; it is built on this module's primitives, so it is imported last.
+from .interpolate import interpolate  # noqa: E402, F401
