@@ -1,5 +1,5 @@
 """Pooling layers: MaxPool1d/2d and AvgPool1d/2d (stride defaults to the kernel size), and the adaptive
-AdaptiveAvgPool1d/2d and AdaptiveMaxPool1d/2d (a fixed output size from any input size)."""
+AdaptiveAvgPool1d/2d/3d and AdaptiveMaxPool1d/2d/3d (a fixed output size from any input size)."""
 
 from __future__ import annotations
 
@@ -143,6 +143,17 @@ class AdaptiveAvgPool2d(_AdaptivePoolNd):
     _fn = staticmethod(_resample.adaptive_avg_pool2d)
 
 
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    """Mean over torch's adaptive bins of (N, C, D, H, W).
+
+    Example:
+        >>> nn.AdaptiveAvgPool3d((1, 2, None))(chainrule.randn(2, 3, 4, 5, 6)).shape
+        (2, 3, 1, 2, 6)
+    """
+
+    _fn = staticmethod(_resample.adaptive_avg_pool3d)
+
+
 class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     def __init__(self, output_size: int | tuple[int | None, ...] | None, return_indices: bool = False) -> None:
         super().__init__(output_size)
@@ -162,3 +173,9 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Maximum over torch's adaptive bins of (N, C, H, W)."""
 
     _fn = staticmethod(_resample.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Maximum over torch's adaptive bins of (N, C, D, H, W)."""
+
+    _fn = staticmethod(_resample.adaptive_max_pool3d)
