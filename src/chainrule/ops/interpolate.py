@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd.primitive import export
 from ._util import as_array
-from .elementwise import clone
+from .elementwise import clone, where
 from .resample import _along, _check_float, _in_memory, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 if TYPE_CHECKING:
@@ -57,10 +57,11 @@ def _floor_and_fraction(src, size_in, dtype):
 
 
 def _linear_taps(size_in, size_out, align_corners, scale, dtype):
-    """[(i, 1 - t), (i + 1, t)] at src clamped at 0 (the last tap stays inside the input)."""
+    """[(position, weight, mask)] taps: (i, 1 - t), (i + 1, t) at src clamped at 0 (the last tap stays
+    inside the input); no mask (every tap counts)."""
     src = _source(size_in, size_out, align_corners, scale, dtype)
     i, t = _floor_and_fraction(src if align_corners else np.maximum(src, dtype.type(0)), size_in, dtype)
-    return [(i, (1 - t).astype(dtype)), (i + (i < size_in - 1), t)]
+    return [(i, (1 - t).astype(dtype), None), (i + (i < size_in - 1), t, None)]
 
 
 def _keys(x, a):
@@ -73,12 +74,12 @@ def _keys(x, a):
 
 
 def _cubic_taps(size_in, size_out, align_corners, scale, dtype):
-    """[(i - 1 + k, w_k)] for k = 0..3, the positions clamped into the input (torch's border) and
+    """[(i - 1 + k, w_k, None)] for k = 0..3, the positions clamped into the input (torch's border) and
     w = (K(t + 1), K(t), K(1 - t), K(2 - t)), K = _keys with a = -0.75, at src not clamped."""
     i, t = _floor_and_fraction(_source(size_in, size_out, align_corners, scale, dtype), size_in, dtype)
     a, one = dtype.type(-0.75), dtype.type(1)
     weights = (_keys(t + one, a), _keys(t, a), _keys(one - t, a), _keys((one - t) + one, a))
-    return [(np.clip(i - 1 + k, 0, size_in - 1), w) for k, w in enumerate(weights)]
+    return [(np.clip(i - 1 + k, 0, size_in - 1), w, None) for k, w in enumerate(weights)]
 
 
 def _antialias_taps(size_in, size_out, align_corners, scale, dtype, mode):
@@ -88,7 +89,8 @@ def _antialias_taps(size_in, size_out, align_corners, scale, dtype, mode):
 
         out[j] = sum_i f((i - c + 1/2) / max(s, 1)) x[i] / sum_i f(...),  i in [c - r + 1/2, c + r + 1/2)
 
-    r = half the filter's width (1 or 2) times max(s, 1); the window clipped to the input.
+    r = half the filter's width (1 or 2) times max(s, 1); the window clipped to the input. Taps as
+    _linear_taps, with a mask where a tap lies past some outputs' windows.
     """
     s = _coordinate_scale(size_in, size_out, align_corners, scale, dtype)
     half_width = 1 if mode == "bilinear" else 2
@@ -104,13 +106,15 @@ def _antialias_taps(size_in, size_out, align_corners, scale, dtype, mode):
         weights = np.maximum(1 - np.abs(x), 0).astype(dtype)
     else:
         weights = _keys(x, dtype.type(-0.5))
-    weights = np.where(np.arange(width) < count[:, None], weights, 0).astype(dtype)
+    inside = np.arange(width) < count[:, None]
+    weights = np.where(inside, weights, 0).astype(dtype)
     total = weights.sum(axis=1, keepdims=True)
     weights = np.where(total != 0, weights / np.where(total != 0, total, 1), weights).astype(dtype)
-    # A tap past the window has weight 0: read the input's last position there, keeping each tap's
-    # positions non-decreasing.
+    # Past its window an output reads the input's last position (each tap's positions stay
+    # non-decreasing) and is masked out, not weighted 0: torch adds only the window, so an inf outside
+    # it must not turn into 0 * inf = NaN.
     index = np.minimum(positions, size_in - 1)
-    return [(index[:, k], weights[:, k]) for k in range(width)]
+    return [(index[:, k], weights[:, k], None if inside[:, k].all() else inside[:, k]) for k in range(width)]
 
 
 def _nearest_index(size_in, size_out, scale, exact, shortcuts):
@@ -182,13 +186,14 @@ def _output_size(op, shape, size, scale_factor, recompute_scale_factor, mode):
 
 def _check_mode(op, ndim, mode, antialias):
     """torch's refusals of a mode, an input rank or antialias, in torch's order and words."""
+    if mode == "lanczos":
+        raise NotImplementedError(f"{op}: mode 'lanczos' is not in chainrule; use 'bicubic' with antialias=True")
     if antialias and not (mode in ("bilinear", "bicubic") and ndim == 4):
         raise ValueError(
             "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D tensor as "
-            f"input (got mode {mode!r} on a {ndim}-D input); resize without antialias, or use a 4-D input"
+            f"input (got mode {mode!r} on a {ndim}-D input); use mode='bilinear' or 'bicubic' on (N, C, H, W), or "
+            "antialias=False"
         )
-    if mode == "lanczos":
-        raise NotImplementedError(f"{op}: mode 'lanczos' is not in chainrule; use 'bicubic' with antialias=True")
     if (mode in ("nearest", "nearest-exact", "area") and ndim in (3, 4, 5)) or _INTERPOLATING.get(mode) == ndim:
         return
     if mode in ("linear", "bilinear", "trilinear") and ndim in (3, 4, 5):
@@ -270,7 +275,10 @@ def _resample(input, shape, sizes, scales, mode, align_corners, antialias, dtype
         else:
             taps = (_cubic_taps if mode == "bicubic" else _linear_taps)(n, o, align_corners, s, dtype)
         trailing = (1,) * (ndim - 1 - axis)
-        terms = [_along(out, axis, index) * weight.reshape(weight.shape + trailing) for index, weight in taps]
+        terms = []
+        for index, weight, inside in taps:
+            term = _along(out, axis, index) * weight.reshape(weight.shape + trailing)
+            terms.append(term if inside is None else where(inside.reshape(inside.shape + trailing), term, 0))
         out = terms[0]
         for term in terms[1:]:
             out = out + term
