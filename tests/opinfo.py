@@ -1458,13 +1458,21 @@ OP_TABLE += [
             (((1, 2, 3, 3),), dict(scale_factor=(2, 1.5), mode="bilinear", align_corners=True)),
             (((2, 1, 5, 4),), dict(size=(3, 6), mode="nearest-exact")),
             (((1, 2, 7, 5),), dict(size=(3, 2), mode="area")),
+            (((1, 2, 3, 4),), dict(size=(5, 3), mode="bicubic")),
+            (((1, 1, 4, 3),), dict(scale_factor=1.5, mode="bicubic", align_corners=True)),
+            (((1, 1, 6, 7),), dict(size=(3, 2), mode="bicubic", antialias=True)),
+            (((1, 1, 3, 2, 4),), dict(size=(4, 3, 2), mode="trilinear")),
+            (((1, 2, 2, 3, 2),), dict(scale_factor=(2, 1.5, 1), mode="nearest")),
+            (((1, 1, 5, 4, 3),), dict(size=(2, 3, 2), mode="area")),
         ],
     ),
     _resample_spec("adaptive_avg_pool1d", [(((2, 3, 7),), dict(output_size=3)), (((1, 2, 8),), dict(output_size=4))]),
     _resample_spec(
         "adaptive_avg_pool2d", [(((2, 2, 5, 7),), dict(output_size=(3, 4))), (((1, 3, 6, 6),), dict(output_size=2))]
     ),
+    _resample_spec("adaptive_avg_pool3d", [(((1, 2, 5, 4, 3),), dict(output_size=(2, 3, None)))]),
     _resample_spec("adaptive_max_pool1d", [(((2, 3, 7),), dict(output_size=3))], make_args=_distinct),
+    _resample_spec("adaptive_max_pool3d", [(((1, 2, 5, 4, 3),), dict(output_size=(2, 3, 2)))], make_args=_distinct),
     _resample_spec(
         "adaptive_max_pool2d",
         [(((2, 2, 5, 7),), dict(output_size=(3, 4))), (((1, 3, 6, 6),), dict(output_size=2))],
