@@ -121,9 +121,9 @@ def _nearest_index(size_in, size_out, scale, exact, shortcuts):
     """torch's nearest source index: floor(j s) ('nearest', its legacy rule) or floor((j + 1/2) s)
     ('nearest-exact'), s in float32 as torch computes it, clamped to the input.
 
-    NOTE: torch's 2-D and 3-D 'nearest' kernels copy when the size is unchanged and take j // 2 when
-    it doubles, whatever the scale_factor (1.3 on 2 rows gives 2 rows, copied); its 1-D kernel does
-    not. `shortcuts` follows it.
+    NOTE: torch's 2-D 'nearest' kernel copies when the size is unchanged and takes j // 2 when it
+    doubles, whatever the scale_factor (1.3 on 2 rows gives 2 rows, copied); its 1-D and 3-D kernels
+    do not. `shortcuts` follows it.
     """
     if shortcuts and not exact and size_out == size_in:
         return np.arange(size_out)
@@ -218,7 +218,8 @@ def interpolate(
     torch.nn.functional.interpolate.
 
     Output size floor(L * scale_factor) per axis. Each axis is resampled in turn, with s = L / L_out
-    (1 / scale_factor when given and recompute_scale_factor is not True):
+    (1 / scale_factor when given and recompute_scale_factor is not True); as torch, the linear and
+    antialiased modes copy an axis whose size is unchanged:
       nearest        out[j] = x[floor(j s)]               (torch's legacy rule)
       nearest-exact  out[j] = x[floor((j + 1/2) s)]       (pixel centres, as scikit-image and PIL)
       linear (3-D), bilinear (4-D), trilinear (5-D):
@@ -268,8 +269,8 @@ def _resample(input, shape, sizes, scales, mode, align_corners, antialias, dtype
         if mode in ("nearest", "nearest-exact"):
             out = _along(out, axis, _nearest_index(n, o, s, mode == "nearest-exact", ndim == 4))
             continue
-        if n == o and (mode != "bicubic" or antialias):  # torch copies it, whatever the scale
-            continue
+        if n == o and (mode != "bicubic" or antialias):
+            continue  # torch copies such an axis, whatever the scale (its plain bicubic kernel does not)
         if antialias:
             taps = _antialias_taps(n, o, align_corners, s, dtype, mode)
         else:
