@@ -100,11 +100,18 @@ def _np_axis(kwargs):
     return dict(axis=dim, keepdims=kwargs.get("keepdim", False))
 
 
+def _dropout_keep(shape, p=0.3, seed=0):
+    """Dropout's documented rule: keep a unit when a uniform 32-bit draw u >= ceil(p 2^32), two per
+    64-bit draw of a generator seeded with `seed`."""
+    size = int(np.prod(shape))
+    bits = np.random.default_rng(seed).bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size]
+    return (bits >= np.uint32(np.ceil(p * 2.0**32))).reshape(shape)
+
+
 def _torch_dropout_same_mask(x):
     import torch
 
-    mask = np.asarray(np.random.default_rng(0).random(tuple(x.shape)) >= 0.3)
-    return x * torch.from_numpy(mask).to(x.dtype) / 0.7
+    return x * torch.from_numpy(_dropout_keep(tuple(x.shape))).to(x.dtype) / 0.7
 
 
 def _t(name):
@@ -1110,7 +1117,7 @@ OP_TABLE = [
     OpSpec(
         "dropout",
         lambda x: cnn.Dropout.apply(x, p=0.3, generator=np.random.default_rng(0)),
-        lambda x: x * (np.random.default_rng(0).random(x.shape) >= 0.3) / 0.7,
+        lambda x: x * _dropout_keep(x.shape) / 0.7,
         _torch_dropout_same_mask,
         notes="PyTorch's generator differs: torch differentiates x * mask / (1 - p) with our mask",
     ),
@@ -1410,6 +1417,40 @@ def case_ids():
 def product(**grid):
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+# ----- layer_norm: one primitive (ops/normalization.py), weight and bias each optional -----
+
+
+def _layer_norm(x, *params, shape=None, affine=(True, True), eps=1e-5):
+    w = params[0] if affine[0] else None
+    b = params[-1] if affine[1] else None
+    return cr.nn.functional.layer_norm(x, shape, w, b, eps)
+
+
+def _torch_layer_norm(x, *params, shape=None, affine=(True, True), eps=1e-5):
+    w = params[0] if affine[0] else None
+    b = params[-1] if affine[1] else None
+    return _t("nn.functional.layer_norm")(x, shape, w, b, eps)
+
+
+OP_TABLE += [
+    OpSpec(
+        "layer_norm",
+        _layer_norm,
+        None,
+        _torch_layer_norm,
+        cases=[
+            (((3, 5), (5,), (5,)), dict(shape=(5,))),
+            (((2, 3, 4), (3, 4), (3, 4)), dict(shape=(3, 4), eps=1e-3)),
+            (((2, 4, 6), (6,)), dict(shape=(6,), affine=(True, False))),
+            (((4, 6), (6,)), dict(shape=(6,), affine=(False, True))),
+            (((2, 3, 7),), dict(shape=(7,), affine=(False, False))),
+            (((6,), (6,), (6,)), dict(shape=(6,))),
+        ],
+        fwd_tol=(1e-10, 1e-12),
+    ),
+]
 
 
 # ----- issue 16's layers: group_norm, interpolate, adaptive pooling (PyTorch is the oracle) -----

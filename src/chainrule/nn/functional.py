@@ -20,6 +20,7 @@ from ..ops import nn as _nn
 from ..ops._util import as_array, is_tensor, need_tensor
 from ..ops.elementwise import _plain, rsqrt, where
 from ..ops.nn import Dropout
+from ..ops.normalization import layer_norm_primitive
 from ..ops.reduce import mean as _mean
 from ..ops.shape import getitem
 
@@ -284,7 +285,8 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize over the last len(normalized_shape) dims (biased variance), then weight * x + bias."""
+    """Normalize over the last len(normalized_shape) dims (biased variance), then weight * x + bias:
+    one primitive (ops.normalization.LayerNorm), whose docstring gives the derivatives."""
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
     shape = np.shape(as_array(input))
@@ -293,16 +295,18 @@ def layer_norm(
         raise RuntimeError(
             f"layer_norm: input of shape {shape} must end with normalized_shape {tuple(normalized_shape)}"
         )
-    axes = tuple(range(len(shape) - k, len(shape)))
-    mu = _mean(input, dim=axes, keepdim=True)
-    centered = input - mu
-    var = _mean(centered * centered, dim=axes, keepdim=True)
-    out = centered * rsqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    if not k:
+        raise RuntimeError("layer_norm: normalized_shape must have at least one dimension, got ()")
+    dtype = np.asarray(as_array(input)).dtype
+    if dtype.kind != "f":
+        raise RuntimeError(f"layer_norm: not implemented for dtype {dtype} (as torch); convert with .float()")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(np.shape(as_array(value))) != tuple(normalized_shape):
+            raise RuntimeError(
+                f"layer_norm: Expected {name} to have shape normalized_shape {tuple(normalized_shape)}, "
+                f"got {tuple(np.shape(as_array(value)))}"
+            )
+    return layer_norm_primitive(input, tuple(normalized_shape), weight, bias, eps)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

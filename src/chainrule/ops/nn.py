@@ -40,20 +40,28 @@ class Dropout(UnaryElementwise):
 
     The mask is drawn inside the primitive (from `generator`, or chainrule's default generator
     at call time), so a jit replay draws a fresh one each call, in the same order as eager code.
+    A unit is kept when a uniform 32-bit integer u satisfies u >= ceil(p 2^32): the drop
+    probability is p to within 2^-32, and two units come from each 64-bit draw of the stream
+    (half the random numbers, and none of the float conversion, of comparing uniform floats).
     """
 
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):
         rng = generator if generator is not None else _dtypes.default_generator()
         dtype = x.dtype if x.dtype.kind == "f" else _dtypes.get_default_dtype()
-        mask = (rng.random(x.shape) >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))
-        ctx.mask = mask
+        size = x.size
+        bits = rng.bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size].reshape(x.shape)
+        threshold = math.ceil(p * 2.0**32)
+        keep = bits >= np.uint32(threshold) if threshold < 2**32 else np.zeros(x.shape, dtype=bool)
+        mask = np.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
+        ctx.save_for_backward(mask)  # saved, not an attribute: freed with the graph's saved values
         with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as IEEE (and PyTorch) say, silently
             return x * mask
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.mask
+        (mask,) = ctx.saved_tensors
+        return g * mask
 
 
 class Softmax(Primitive):

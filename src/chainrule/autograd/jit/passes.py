@@ -10,6 +10,11 @@ Each works on the equations as data:
 - `reuse_buffers`: a sum of two gradients whose first operand is an earlier sum that nothing
   else reads is computed into that operand's buffer (`np.add(a, b, out=a)`: the same ufunc on
   the same dtypes, so bit for bit the eager sum) instead of a new array.
+- `free_dead_values`: each value is deleted (`del`, written by `Program.source`) right after the
+  last equation that reads it, as
+  eager code drops an activation once the backward rule that reads it has run. Without it a
+  replay holds every activation and gradient of the step until it returns: a larger peak, and
+  memory that the allocator gives back to the system and takes again at every call.
 - `fold_constants`: a sum or a cast of constants (a constant cotangent of another dtype, two
   constant seeds of one root) is computed once, at trace time, and becomes a constant. Only
   values that rules read are folded: a leaf's gradient or a returned value must be a new array
@@ -132,7 +137,25 @@ def reuse_buffers(program):
     return program
 
 
+def free_dead_values(program):
+    keep = {v.name for atom, _ in program.outs for v in uses(atom)}
+    defined = {o.name for eqn in program.eqns for o in eqn.outs if o is not None}  # the replay's locals
+    last = {}  # name -> index of the last equation that reads (or, when nothing does, defines) it
+    for i, eqn in enumerate(program.eqns):
+        for o in eqn.outs:
+            if o is not None:
+                last.setdefault(o.name, i)
+        for v in eqn.reads():
+            last[v.name] = i
+    program.frees = {}
+    for name, i in last.items():
+        if name in defined and name not in keep:
+            program.frees.setdefault(i, []).append(name)
+    return program
+
+
 def optimize(program):
     """The passes, in order (folding first: a folded value's inputs may become dead; dead code before
-    contexts: a removed read may leave a context unused; buffer reuse last, on the final readers)."""
-    return reuse_buffers(drop_unused_contexts(eliminate_dead_code(fold_constants(program))))
+    contexts: a removed read may leave a context unused; buffer reuse on the final readers; freeing
+    last, once no equation moves)."""
+    return free_dead_values(reuse_buffers(drop_unused_contexts(eliminate_dead_code(fold_constants(program)))))

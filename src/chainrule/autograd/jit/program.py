@@ -151,18 +151,23 @@ class Program:
     def __init__(self, name, invars, eqns, outs, ns, single):
         self.name, self.invars, self.eqns, self.outs, self.ns = name, invars, eqns, outs, ns
         self.single = single  # fn returned one value, not a container
+        self.frees = {}  # equation index -> the locals that die after it (passes.free_dead_values)
 
     # ----- Python for the replay -----
 
     def source(self):
-        """The replay function's source: one line per equation, backward passes under _quiet()."""
+        """The replay function's source: one line per equation, backward passes under _quiet(), and
+        each local deleted after its last use (`frees`)."""
         params = ", ".join(f"a{i}" for i in range(len(self.invars)))
         lines, quiet = [], False
-        for eqn in self.eqns:
+        for i, eqn in enumerate(self.eqns):
             if eqn.quiet and not quiet:
                 lines.append("    with _quiet():")
             quiet = eqn.quiet
-            lines.append(("        " if quiet else "    ") + eqn.source())
+            indent = "        " if quiet else "    "
+            lines.append(indent + eqn.source())
+            if i in self.frees:
+                lines.append(indent + "del " + ", ".join(sorted(self.frees[i])))
         exprs = [f"_T({atom})" if as_tensor else str(atom) for atom, as_tensor in self.outs]
         result = exprs[0] if self.single else f"[{', '.join(exprs)}]"
         return f"def replay({params}):\n" + "".join(f"{line}\n" for line in lines) + f"    return {result}\n"
