@@ -101,11 +101,17 @@ def _np_axis(kwargs):
 
 
 def _dropout_keep(shape, p=0.3, seed=0):
-    """Dropout's documented rule: keep a unit when a uniform 32-bit draw u >= ceil(p 2^32), two per
-    64-bit draw of a generator seeded with `seed`."""
+    """Dropout's documented rule, written out: a unit is dropped when a uniform 32-bit U < ceil(p 2^32),
+    U's first byte taken from a 64-bit draw (eight per draw) and its other 24 bits drawn for ties only."""
+    bits = np.random.default_rng(seed).bit_generator
     size = int(np.prod(shape))
-    bits = np.random.default_rng(seed).bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size]
-    return (bits >= np.uint32(np.ceil(p * 2.0**32))).reshape(shape)
+    t = int(np.ceil(p * 2.0**32))
+    first = bits.random_raw((size + 7) // 8).view(np.uint8)[:size].astype(np.uint64)
+    tie = np.flatnonzero(first == t >> 24)
+    u = first << np.uint64(24)
+    u[tie] += bits.random_raw(tie.size) & np.uint64(0xFFFFFF)
+    u[first > t >> 24] += np.uint64(0xFFFFFF)  # any low bits: only the first byte decides
+    return (u >= t).reshape(shape)
 
 
 def _torch_dropout_same_mask(x):

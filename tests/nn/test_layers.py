@@ -312,9 +312,9 @@ def test_dropout_identity_cases():
     assert not nn.Dropout(1.0)(x)._data.any()
 
 
-def test_dropout_train_statistics_and_gradient():
+@pytest.mark.parametrize("p", [0.3, 0.02, 0.5, 0.9, 255.5 / 256])  # the last: every first byte but one drops
+def test_dropout_train_statistics_and_gradient(p):
     cr.manual_seed(0)
-    p = 0.3
     x = cr.ones(10_000, requires_grad=True)
     y = nn.Dropout(p)(x)
     kept = y._data != 0

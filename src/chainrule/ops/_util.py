@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -20,6 +21,38 @@ def unbroadcast(g, shape):
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def sum_trailing(v, k):
+    """v summed over its last k axes, kept as size-1 axes (arrays or Tensors).
+
+    On a float array with rows of at most 1024 entries it is a matrix-vector product with ones: BLAS
+    sums short rows several times faster than NumPy's reduction does, and over so few terms its
+    rounding is that of a pairwise sum.
+    """
+    shape = v.shape
+    width = math.prod(shape[len(shape) - k :])
+    if type(v) is not np.ndarray or v.dtype not in _BLAS_FLOATS or not 0 < width <= 1024 or not v.size:
+        return v.sum(axis=tuple(range(len(shape) - k, len(shape))), keepdims=True)
+    return (v.reshape((-1, width)) @ np.ones(width, dtype=v.dtype)).reshape(shape[: len(shape) - k] + (1,) * k)
+
+
+def sum_leading(v, k):
+    """v summed over all but its last k axes: a broadcast parameter's gradient (arrays or Tensors).
+
+    On a float array, ones @ v as rows: NumPy also sums over a leading axis term by term, so BLAS
+    rounds no worse, and is faster.
+    """
+    lead = v.ndim - k
+    if not lead:
+        return v
+    if type(v) is not np.ndarray or v.dtype not in _BLAS_FLOATS or not v.size:
+        return v.sum(axis=tuple(range(lead)))
+    rows = math.prod(v.shape[:lead])
+    return (np.ones(rows, dtype=v.dtype) @ v.reshape((rows, -1))).reshape(v.shape[lead:])
 
 
 def normalize_axes(axis, ndim, op):

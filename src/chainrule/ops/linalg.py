@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..autograd.primitive import Primitive, export, full_tangent
-from ._util import as_array, refuse_text, unbroadcast
+from ._util import as_array, refuse_text, sum_leading, unbroadcast
 from .shape import transpose
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class Linear(Primitive):
             if needs[1]:
                 gw = transpose(g2, 0, 1) @ x2
             if len(needs) > 2 and needs[2]:
-                gb = g2.sum(axis=0)
+                gb = sum_leading(g2, 1)
         return gx, gw, gb
 
     @staticmethod

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.primitive import Primitive, UnaryElementwise, export
-from ._util import as_array, int_arg, is_tensor, need_tensor
+from ._util import as_array, int_arg, is_tensor, need_tensor, sum_trailing
 from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import accumulate_half_in_float32
 from .reduce import sum as _sum
@@ -35,25 +35,38 @@ def _axis(dim, ndim, op):
     return dim
 
 
+def _keep_mask(rng, shape, p):
+    """Booleans, True with probability 1 - p to within 2^-32: a unit is dropped when a uniform 32-bit
+    integer U < t = ceil(p 2^32). U's first byte B decides alone unless it equals t's first byte
+    (B > it: kept; B < it: dropped); only those ties, 1 in 256, draw U's other 24 bits. So eight
+    units come from each 64-bit draw of the stream, a quarter of the draws of a 32-bit compare."""
+    size = math.prod(shape)
+    t = math.ceil(p * 2.0**32)
+    if t >= 2**32:
+        return np.zeros(shape, dtype=bool)
+    bits = rng.bit_generator
+    first, rest = t >> 24, t & 0xFFFFFF
+    top = bits.random_raw((size + 7) // 8).view(np.uint8)[:size]
+    keep = top > first
+    ties = np.flatnonzero(top == first)
+    if ties.size:
+        keep[ties] = (bits.random_raw(ties.size) & 0xFFFFFF) >= rest
+    return keep.reshape(shape)
+
+
 class Dropout(UnaryElementwise):
     """y = x m / (1 - p) with m_i ~ Bernoulli(1 - p), a new mask at every call.   dy/dx = m / (1 - p).
 
     The mask is drawn inside the primitive (from `generator`, or chainrule's default generator
     at call time), so a jit replay draws a fresh one each call, in the same order as eager code.
-    A unit is kept when a uniform 32-bit integer u satisfies u >= ceil(p 2^32): the drop
-    probability is p to within 2^-32, and two units come from each 64-bit draw of the stream
-    (half the random numbers, and none of the float conversion, of comparing uniform floats).
+    How it is drawn: `_keep_mask`.
     """
 
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):
         rng = generator if generator is not None else _dtypes.default_generator()
         dtype = x.dtype if x.dtype.kind == "f" else _dtypes.get_default_dtype()
-        size = x.size
-        bits = rng.bit_generator.random_raw((size + 1) // 2).view(np.uint32)[:size].reshape(x.shape)
-        threshold = math.ceil(p * 2.0**32)
-        keep = bits >= np.uint32(threshold) if threshold < 2**32 else np.zeros(x.shape, dtype=bool)
-        mask = np.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
+        mask = np.multiply(_keep_mask(rng, x.shape, p), dtype.type(1.0 / (1.0 - p)), dtype=dtype)
         ctx.save_for_backward(mask)  # saved, not an attribute: freed with the graph's saved values
         with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as IEEE (and PyTorch) say, silently
             return x * mask
@@ -81,9 +94,14 @@ class Softmax(Primitive):
             s = np.array(x, copy=True)
             ctx.save_for_backward(s)
             return s
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        e = np.exp(shifted)
-        s = e / np.sum(e, axis=axis, keepdims=True)
+        if type(x) is np.ndarray and x.dtype.kind == "f" and axis in (-1, x.ndim - 1):
+            # The usual case, in one buffer, rows summed by BLAS (sum_trailing).
+            s = np.subtract(x, np.max(x, axis=-1, keepdims=True))
+            np.exp(s, out=s)
+            s /= sum_trailing(s, 1)
+        else:
+            e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+            s = e / np.sum(e, axis=axis, keepdims=True)
         ctx.save_for_backward(s)
         return s
 
@@ -91,7 +109,11 @@ class Softmax(Primitive):
     def backward(ctx, g):
         (s,) = ctx.saved_tensors
         gs = g * s
-        return gs - s * gs.sum(axis=ctx.axis, keepdims=True)
+        axis = ctx.axis
+        if type(gs) is np.ndarray and axis in (-1, gs.ndim - 1):
+            gs -= s * sum_trailing(gs, 1)
+            return gs
+        return gs - s * gs.sum(axis=axis, keepdims=True)
 
 
 class LogSoftmax(Primitive):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..autograd.primitive import Primitive, full_tangent
-from ._util import is_tensor
+from ._util import is_tensor, sum_leading, sum_trailing
 
 if TYPE_CHECKING:
     from .._typing import Tensor
@@ -28,27 +28,9 @@ def _ieee():
 
 
 def _mean(v, axes):
-    """The mean over the trailing `axes`, kept as size-1 axes. On arrays it is a matrix-vector
-    product with ones: BLAS reduces rows several times faster than NumPy's pairwise sum does."""
-    if is_tensor(v):
-        return v.mean(axis=axes, keepdims=True)
-    k = len(axes)
-    width = math.prod(v.shape[-k:])
-    if not width:
-        return v.mean(axis=axes, keepdims=True)
-    rows = v.reshape((-1, width)) @ np.full(width, 1.0 / width, dtype=v.dtype)
-    return rows.reshape(v.shape[:-k] + (1,) * k)
-
-
-def _lead_sum(v, k):
-    """The sum over all but the trailing k axes (a parameter's gradient), as `_mean`."""
-    lead = v.ndim - k
-    if not lead:
-        return v
-    if is_tensor(v):
-        return v.sum(axis=tuple(range(lead)))
-    tail = v.shape[lead:]
-    return (np.ones(math.prod(v.shape[:lead]), dtype=v.dtype) @ v.reshape((-1, math.prod(tail)))).reshape(tail)
+    """The mean over the trailing `axes`, kept as size-1 axes (`sum_trailing`: BLAS on arrays)."""
+    width = math.prod(v.shape[-len(axes) :])
+    return sum_trailing(v, len(axes)) * (1.0 / width) if width else v.mean(axis=axes, keepdims=True)
 
 
 def _as(v, dtype):
@@ -110,9 +92,9 @@ class LayerNorm(Primitive):
                 gh = g * w if has_w else g
                 gx = _as(rstd * (gh - _mean(gh, axes) - xh * _mean(gh * xh, axes)), dtype)
             if has_w and needs[1]:
-                gw = _as(_lead_sum(g * xh, k), dtype)
+                gw = _as(sum_leading(g * xh, k), dtype)
             if has_b and needs[-1]:
-                gb = _as(_lead_sum(g, k), dtype)
+                gb = _as(sum_leading(g, k), dtype)
         return (gx,) + ((gw,) if has_w else ()) + ((gb,) if has_b else ())
 
     @staticmethod
