@@ -281,7 +281,18 @@ def train_and_test(lib, model, opt, data, x_test, y_test, compile=None):
 
 
 def compare_training(
-    name, numpy_train, torch_train, chainrule_train, args, *, steps, rounds, numpy_warmup, targets, floors=None
+    name,
+    numpy_train,
+    torch_train,
+    chainrule_train,
+    args,
+    *,
+    steps,
+    rounds,
+    numpy_warmup,
+    targets,
+    floors=None,
+    floor_targets=None,
 ):
     """Time the same training run four ways and report s/1000 steps, ratios and test accuracy.
 
@@ -296,6 +307,7 @@ def compare_training(
     """
     per = 1000.0 / steps
     floors = floors or {}
+    floor_targets = floor_targets or {}  # {floor label: target text} for a chainrule-jit/floor row
     for _ in range(numpy_warmup):
         numpy_train(*args)
     runs = {"numpy": [], "torch": [], "eager": [], "jit": [], **{k: [] for k in floors}}
@@ -337,6 +349,8 @@ def compare_training(
     for label in floors:
         t, acc = best[label]
         rows += [(f"{label} s/1000 steps", t * per, "s"), (f"{label} / torch", t * per / t_torch, "x")]
+        if label in floor_targets:
+            rows.append((f"chainrule / {label}", t_cr / (t * per), floor_targets[label] + ", jit"))
         if acc is not None:
             rows.append((f"{label} test accuracy", acc, ""))
     return report(name, rows)

@@ -1,7 +1,9 @@
 """big-mlp: 784-1024-1024-10 ReLU MLP, batch 256, one forward + backward + SGD step, float32.
 
 Reports ms per step, GFLOP/s (GEMM flops only) and the fraction of the NumPy float32
-GEMM peak measured here (n = 2048).
+GEMM peak measured here (n = 2048). The bar is NumPy's floor: chainrule's step within 1.2x of the
+fastest hand-written NumPy step of the same rounds (issue 16 replaced the old "0.9x torch, 0.85 of
+peak" bars with it, chainrule keeping NumPy as its only array engine); torch and the peak are shown.
 """
 
 from __future__ import annotations
@@ -153,10 +155,11 @@ def run():
         ("numpy fraction of peak", fraction("numpy"), ""),
         ("fastest hand-written numpy fraction of peak", fraction("fastest numpy"), ""),
         ("torch fraction of peak", fraction("torch"), ""),
-        ("chainrule fraction of peak", fraction("chainrule"), "(target >= 0.85)"),
+        ("chainrule fraction of peak", fraction("chainrule"), ""),
         ("chainrule fraction of the best peak", gf(t_cr) / best_peak, ""),
-        ("chainrule/torch", t_cr / t_torch, "x (target <= 0.9)"),
+        ("chainrule/torch", t_cr / t_torch, "x"),
         ("chainrule/numpy", t_cr / t_np, "x"),
+        ("chainrule/fastest hand-written numpy", t_cr / t_fast, "x (target <= 1.2)"),
     ]
     result = report(
         f"big-mlp (784-1024-1024-10, batch {BATCH}, median of {REPEATS} blocks of {STEPS_PER_BLOCK} steps)", rows
