@@ -302,3 +302,16 @@ def test_inplace_triangle_refused_on_a_leaf_that_requires_grad():
         cr.ones(3, 3, requires_grad=True).tril_()
     x = cr.ones(3, 3)
     assert x.triu_(1) is x and np.array_equal(x._data, np.triu(np.ones((3, 3)), 1))
+
+
+def test_a_chain_of_matrix_products_records_its_pairwise_steps():
+    """ij,jk,kl->il is two nodes (backward reuses the intermediate, as torch's); a bilinear form's
+    batch-subscript step stays one node. Both match torch to second order (the random tests)."""
+    rng = np.random.default_rng(0)
+    A, B, C = (cr.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 3), (3, 4), (4, 5)))
+    out = cr.einsum("ij,jk,kl->il", A, B, C)
+    inner = [fn for fn, _ in out.grad_fn.next_functions if type(fn).__name__ == "Einsum"]
+    assert type(out.grad_fn).__name__ == "Einsum" and len(inner) == 1
+    x, W, y = (cr.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 3), (4, 3, 5), (2, 5)))
+    bilinear = cr.einsum("bn,anm,bm->ba", x, W, y)
+    assert all(type(fn).__name__ == "AccumulateGrad" for fn, _ in bilinear.grad_fn.next_functions)

@@ -520,8 +520,8 @@ def einsum(equation: str | TensorLike, *operands: Any) -> Tensor:
         )
     spec = _canonical(equation, shapes)[0]
     args = operands if all(map(is_tensor, operands)) else [x if is_tensor(x) else d for x, d in zip(operands, datas)]
-    steps = _chain_steps(spec, shapes) if len(args) > 2 else ()
-    if not all(map(_plain_matmul, steps)):
+    steps = _chain_steps(spec, shapes) if len(args) > 2 else None
+    if steps is None or not all(map(_plain_matmul, steps)):
         return Einsum.apply(*args, spec=spec)
     # A chain of plain matrix products: one node per pairwise step, so that backward reuses the
     # intermediate results (each gradient a pairwise einsum, about twice the forward's work in all,
