@@ -266,3 +266,19 @@ def test_bigru_trains_bit_for_bit_under_jit():
     assert runs[0][0] == runs[1][0]
     for (name, a), (_, b) in zip(runs[0][1].items(), runs[1][1].items()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["RNNSequence", "GRUSequence", "LSTMSequence"])
+def test_sequence_primitives_leave_their_inputs_alone(name):
+    """At batch 1 the feature-major view of gi is already contiguous: the forward must still copy it
+    before writing into it (the GRU folds b_hh into its copy of gi)."""
+    import chainrule.ops.rnn as crnn
+
+    gates, states = {"RNNSequence": (1, 1), "GRUSequence": (3, 1), "LSTMSequence": (4, 2)}[name]
+    rng = np.random.default_rng(11)
+    arrays = [rng.standard_normal(s) for s in ((3, 1, gates * 2), (1, 2) if states == 1 else (2, 1, 2), (gates * 2, 2))]
+    arrays.append(rng.standard_normal(gates * 2))
+    inputs = [cr.tensor(a.copy()) for a in arrays]
+    getattr(crnn, name).apply(*inputs)
+    for a, x in zip(arrays, inputs):
+        np.testing.assert_array_equal(x.numpy(), a)

@@ -333,7 +333,7 @@ class GRUSequence(_Sequence):
         H = G // 3
         # r and z enter through sigmoid(v) = 1 / (1 + exp(-v)): their rows of gi + b and W_hh are
         # negated once here, so that each step computes -v directly (one ufunc fewer per step).
-        x = _feature_major(gi)  # (T, 3H, B), a copy
+        x = np.array(gi.swapaxes(-1, -2), order="C")  # (T, 3H, B), a copy (ascontiguousarray is none at batch 1)
         if b_hh is not None:
             x[:, : 2 * H] += b_hh[: 2 * H, None]
         np.negative(x[:, : 2 * H], out=x[:, : 2 * H])
