@@ -1371,6 +1371,53 @@ OP_TABLE += [
     _recurrence_spec("lstm_sequence", "LSTMSequence", 4, [(True, {}), (False, dict(reverse=True))], states=2),
 ]
 
+
+def _recurrence_jvp_spec(label, name, gates, bias, kwargs, states=1):
+    """SequenceJVP (forward mode under create_graph): J t of the sequence at (gi, s0, W_hh[, b_hh]) along
+    as many tangents, against chainrule's jvp of `unrolled` and torch.func.jvp of torch's cells."""
+    from chainrule.ops.rnn_higher import SequenceJVP
+
+    def split(args):
+        n = len(args) // 2
+        return args[:n], args[n:]
+
+    def ours(*args, **k):
+        (primals, tangents), pad = split(args), (None,) * (4 - len(args) // 2)
+        return SequenceJVP.apply(*primals, *pad, *tangents, *pad, cell=name, **k)
+
+    def ref(*args, **k):
+        primals, tangents = split(args)
+        pad = (None,) * (4 - len(primals))
+        out = cr.jvp(lambda *x: crnn.unrolled(name, *x, *pad, **k), tuple(primals), tuple(tangents))[1]
+        return np.asarray(getattr(out, "_data", out))
+
+    def theirs(*args, **k):
+        import torch
+
+        primals, tangents = split(args)
+        return torch.func.jvp(lambda *x: _torch_sequence(name)(*x, **k), tuple(primals), tuple(tangents))[1]
+
+    T, B, H = 2, 1, 2  # small: gradgradcheck differentiates the unrolled graph three times over
+    shapes = ((T, B, gates * H), (B, H) if states == 1 else (2, B, H), (gates * H, H)) + ((gates * H,),) * bias
+    return OpSpec(
+        label,
+        ours,
+        ref,
+        theirs,
+        cases=[(shapes + shapes, kwargs)],
+        make_args=lambda rng, shapes: (
+            _recurrence_args(rng, shapes[: len(shapes) // 2])
+            + [rng.standard_normal(s) for s in shapes[len(shapes) // 2 :]]
+        ),
+        fwd_tol=(1e-12, 1e-12),
+    )
+
+
+OP_TABLE += [
+    _recurrence_jvp_spec("gru_sequence_jvp", "GRUSequence", 3, True, dict(reverse=True)),
+    _recurrence_jvp_spec("lstm_sequence_jvp", "LSTMSequence", 4, False, {}, states=2),
+]
+
 SPECS = {spec.name: spec for spec in OP_TABLE}
 
 

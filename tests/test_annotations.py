@@ -79,6 +79,7 @@ ANNOTATED = [
     "chainrule.nn.transformer",
     "chainrule.nn.attention",
     "chainrule.ops.rnn",
+    "chainrule.ops.rnn_higher",
     "chainrule.autograd.pytree",
 ]
 

@@ -202,19 +202,6 @@ def test_double_backward_matches_torch(cls):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-11)
 
 
-def test_third_order_through_a_fused_sequence_is_refused_with_the_way_around():
-    from chainrule.ops.rnn import GRUSequence
-
-    rng = np.random.default_rng(9)
-    gi, h0, w = (cr.tensor(rng.standard_normal(s), requires_grad=True) for s in ((3, 2, 6), (2, 2), (6, 2)))
-    out = GRUSequence.apply(gi, h0, w, None).sum()
-    (g,) = cr.autograd.grad(out, [gi], create_graph=True)
-    (gg,) = cr.autograd.grad((g * g).sum(), [w], retain_graph=True)  # second order: fine
-    assert gg.shape == (6, 2)
-    with pytest.raises(RuntimeError, match="second order only.*GRUCell"):
-        cr.autograd.grad((g * g).sum(), [w], create_graph=True)
-
-
 def test_sequence_primitive_errors_name_the_shapes():
     from chainrule.ops.rnn import LSTMSequence
 

@@ -11,18 +11,18 @@ and it returns stack(hs, cs) (2, T, B, H), so that c_n is out[1, -1]. `reverse=T
 the last time step to the first (the reverse direction of a bidirectional layer).
 
 forward is one NumPy loop over time that keeps the gates; backward is backpropagation through
-time over those gates, one loop; both write into preallocated arrays, a handful of NumPy calls
-per step instead of a graph of ~10 nodes per step.
+time over those gates, one loop; the forward-mode rule (jvp) is the tangent recurrence over the
+same gates, one loop, its terms that do not depend on the previous tangent computed for all
+steps at once (dW_hh h_(t-1) in one batched GEMM, as the layer does x W_ih^T). All write into
+preallocated arrays, a handful of NumPy calls per step instead of a graph of ~10 nodes per step.
 
-Higher order: with create_graph=True the backward is `SequenceVJP`, a second primitive whose
-forward is the same fused loops and whose backward (the second derivative) differentiates the
-step-by-step graph of generic ops (`unrolled`), rebuilt on fresh leaves. Forward mode does the
-same: the jvp pushes tangents through that graph. So first and second order are exact;
-derivatives above the second through a fused sequence are refused with the way around (the
-cells, or the unrolled graph).
+Higher order: derivatives of every order are exact. With create_graph=True the backward is a
+`SequenceVJP` node and the jvp a `SequenceJVP` node (ops/rnn_higher.py), whose forwards are
+these fused loops; their own derivatives, and every order above, differentiate the step-by-step
+graph of generic ops (`unrolled`) rebuilt on fresh leaves: exact, slower than the fused loops.
 
 NOTE: a little over 500 lines: three fused loops, each forward beside its backward through time
-(they read the same gate arrays), and the one higher-order route they share.
+and its tangent recurrence (they read the same gate arrays).
 """
 
 from __future__ import annotations
@@ -186,68 +186,37 @@ def _weight_grads(dpre, prev, needs):
     return dw, db
 
 
+def _drive(tangents, prev, gates):
+    """The part of the pre-activation tangents that does not run through the recurrence, for all
+    steps at once: dgh_t = dW_hh h_(t-1) + db_hh, feature-major (T, G*H, B) (one batched GEMM,
+    as the forward's x W_ih^T), and dgi feature-major (or None)."""
+    dgi, _, dw, db = tangents
+    T, H, B = prev.shape
+    dgh = np.matmul(dw, prev) if dw is not None else np.zeros((T, gates * H, B), prev.dtype)
+    if db is not None:
+        dgh += db[:, None]
+    return dgh, None if dgi is None else _feature_major(dgi)
+
+
+def _slope(hs, nonlinearity):
+    """act'(pre) from act(pre): 1 - h^2 for tanh, [h > 0] for relu."""
+    return 1 - hs * hs if nonlinearity == "tanh" else (hs > 0).astype(hs.dtype)
+
+
+def _initial(ds0):
+    """A state tangent (B, H) feature-major, or None (zero)."""
+    return None if ds0 is None else ds0.T
+
+
 def _feature_major(x):
     """(T, B, F) -> a contiguous (T, F, B): each gate block of a step is then a contiguous run of rows."""
     return np.ascontiguousarray(x.swapaxes(-1, -2))
 
 
-def _graph_backward(ctx, g, params):
-    """create_graph=True: the VJP as a differentiable node (SequenceVJP), split per input."""
-    from .shape import getitem, reshape
-
-    gi, s0, w_hh, b_hh = ctx.saved_tensors[:4]
-    packed = SequenceVJP.apply(g, gi, s0, w_hh, b_hh, cell=type(ctx).__name__, **params)
-    grads, start = [], 0
-    for x, need in zip((gi, s0, w_hh, b_hh), ctx.needs_input_grad):
-        if x is None:
-            grads.append(None)
-            continue
-        size = int(np.prod(x.shape))
-        grads.append(reshape(getitem(packed, slice(start, start + size)), tuple(x.shape)) if need else None)
-        start += size
-    return tuple(grads)
-
-
-def _leaves(arrays):
-    from ..tensor import Tensor
-
-    out = []
-    for a in arrays:
-        if a is None:
-            out.append(None)
-        else:
-            leaf = Tensor._make(np.asarray(a))
-            leaf.requires_grad = True
-            out.append(leaf)
-    return out
-
-
-def _refuse_higher(name, what):
-    raise RuntimeError(
-        f"{name}: {what} through a fused recurrence: derivatives are computed to second order only. "
-        "For higher derivatives run the recurrence step by step (nn.GRUCell / LSTMCell / RNNCell, or "
-        "chainrule.ops.rnn.unrolled)."
-    )
-
-
-def _jvp_unrolled(cell, inputs, tangents, params):
-    """J t of the sequence, by forward mode through the unrolled graph on fresh leaves."""
-    from ..autograd import grad_mode
-    from ..autograd.forward import forward_tangents
-
-    if any(is_tensor(t) for t in tangents):
-        _refuse_higher(cell, "forward mode with create_graph")
-    leaves = _leaves(inputs)
-    with grad_mode.enable_grad():
-        out = unrolled(cell, *leaves, **params)
-    pairs = [(x, t) for x, t in zip(leaves, tangents) if x is not None and t is not None]
-    (t_out,) = forward_tangents([out], [x for x, _ in pairs], [t for _, t in pairs])
-    return t_out
-
-
 class _Sequence(Primitive):
     """What the three sequence primitives share. Each writes forward (the fused loop) and, beside
-    it, _bptt (backpropagation through time on the gates forward kept, on arrays)."""
+    it, _bptt (backpropagation through time) and _tangent (the tangent recurrence, forward mode),
+    both on the gates forward kept, on arrays."""
 
     __slots__ = ()
     function = None  # reached through nn.RNN / GRU / LSTM (and chainrule.ops.rnn)
@@ -256,13 +225,19 @@ class _Sequence(Primitive):
     def backward(ctx, g):
         """Plain arrays: the class's BPTT loop. create_graph=True: SequenceVJP, a differentiable node."""
         if is_tensor(g):
-            return _graph_backward(ctx, g, ctx.params)
+            from .rnn_higher import sequence_vjp
+
+            return sequence_vjp(ctx, g)
         return type(ctx)._bptt(g, ctx.saved_tensors, ctx.needs_input_grad, **ctx.params)
 
     @staticmethod
     def jvp(ctx, *tangents):
-        """J t, by forward mode through the unrolled graph (the recurrence is linear in t step by step)."""
-        return _jvp_unrolled(type(ctx).__name__, ctx.saved_tensors[:4], tangents, ctx.params)
+        """Plain arrays: the class's tangent loop. create_graph=True: SequenceJVP, a differentiable node."""
+        if any(is_tensor(t) for t in tangents):
+            from .rnn_higher import SequenceJVP
+
+            return SequenceJVP.apply(*ctx.saved_tensors[:4], *tangents, cell=type(ctx).__name__, **ctx.params)
+        return type(ctx)._tangent(ctx.saved_tensors, tangents, **ctx.params)
 
 
 class RNNSequence(_Sequence):
@@ -270,6 +245,10 @@ class RNNSequence(_Sequence):
 
     Backward (BPTT): with d_t = (dL/dh_t + W_hh^T dpre_(t+1)) and dpre_t = d_t act'(pre_t):
     dgi_t = dpre_t, dW_hh = sum_t dpre_t h_(t-1)^T, db_hh = sum_t dpre_t, dh0 = W_hh^T dpre_first.
+
+    Forward mode (the tangent recurrence): dh_t = act'(pre_t) (dgi_t + dW_hh h_(t-1) + db_hh
+    + W_hh dh_(t-1)), dh_(-1) = dh0; the terms that do not depend on dh are computed for all steps
+    at once (dW_hh h_(t-1) is one batched GEMM), the loop adds W_hh dh_(t-1).
 
     Example:
         >>> hs = RNNSequence.apply(gi, h0, w_hh, b_hh, nonlinearity="relu")   # (T, B, H)
@@ -298,7 +277,7 @@ class RNNSequence(_Sequence):
     def _bptt(g, saved, needs, nonlinearity="tanh", reverse=False):
         gi, s0, w_hh, b_hh, _, hs = saved
         g = _feature_major(g)
-        slope = 1 - hs * hs if nonlinearity == "tanh" else (hs > 0).astype(hs.dtype)
+        slope = _slope(hs, nonlinearity)
         dpre = np.empty_like(hs)
         w_t, carry = w_hh.T, None
         for t in _order(hs.shape[0], not reverse):
@@ -308,6 +287,23 @@ class RNNSequence(_Sequence):
             carry = w_t @ d
         dw, db = _weight_grads(dpre, _previous(hs, s0.T, reverse), needs)
         return _feature_major(dpre) if needs[0] else None, carry.T.copy() if needs[1] else None, dw, db
+
+    @staticmethod
+    def _tangent(saved, tangents, nonlinearity="tanh", reverse=False):
+        gi, s0, w_hh, b_hh, _, hs = saved
+        dpre, dgi = _drive(tangents, _previous(hs, s0.T, reverse), 1)
+        if dgi is not None:
+            dpre += dgi
+        slope = _slope(hs, nonlinearity)
+        dhs = np.empty_like(hs)
+        dh = _initial(tangents[1])
+        for t in _order(hs.shape[0], reverse):
+            d = dhs[t]
+            np.matmul(w_hh, dh, out=d) if dh is not None else d.fill(0)
+            d += dpre[t]
+            d *= slope[t]
+            dh = d
+        return _feature_major(dhs)
 
 
 class GRUSequence(_Sequence):
@@ -320,6 +316,10 @@ class GRUSequence(_Sequence):
     a = d (1 - z)(1 - n^2): dgi = (d_r, d_z, a) with d_r = a gh_n r (1 - r), d_z = d (h - n) z (1 - z);
     dgh = (d_r, d_z, a r); dh = d z + W_hh^T dgh; dW_hh = sum_t dgh_t h_(t-1)^T, db_hh = sum_t dgh_t.
     The factors that do not depend on d are computed for all steps at once, before the loop.
+
+    Forward mode: dh' = sum_gates k (dgi + dW_hh h + db_hh + W_hh dh) + z dh, with the BPTT
+    factors k = (a gh_n r (1 - r), (h - n) z (1 - z), a r) (a in place of a r for dgi_n): the
+    terms without dh are summed for all steps at once, the loop adds k (W_hh dh) + z dh.
 
     Example:
         >>> hs = GRUSequence.apply(x @ w_ih.T + b_ih, h0, w_hh, b_hh)   # (T, B, H)
@@ -370,13 +370,9 @@ class GRUSequence(_Sequence):
         gi, s0, w_hh, b_hh, _, hs, gates, ghn = saved
         T, H, B = hs.shape
         g = _feature_major(g)
-        r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
+        z = gates[:, H : 2 * H]
         prev = _previous(hs, s0.T, reverse)
-        a = (1 - z) * (1 - n * n)
-        k = np.empty(gates.shape, hs.dtype)  # dgh_t = k_t * d_t, per gate block
-        np.multiply(a * ghn, r * (1 - r), out=k[:, :H])
-        np.multiply(prev - n, z * (1 - z), out=k[:, H : 2 * H])
-        np.multiply(a, r, out=k[:, 2 * H :])
+        a, k = _gru_factors(gates, ghn, prev)  # dgh_t = k_t * d_t, per gate block
         dgh = np.empty_like(k)
         ds = np.empty_like(hs)
         w_t, carry = w_hh.T, None
@@ -394,6 +390,43 @@ class GRUSequence(_Sequence):
         dw, db = _weight_grads(dgh, prev, needs)
         return dgi, carry.T.copy() if needs[1] else None, dw, db
 
+    @staticmethod
+    def _tangent(saved, tangents, reverse=False):
+        gi, s0, w_hh, b_hh, _, hs, gates, ghn = saved
+        T, H, B = hs.shape
+        prev = _previous(hs, s0.T, reverse)
+        a, k = _gru_factors(gates, ghn, prev)
+        dgh, dgi = _drive(tangents, prev, 3)
+        dgh *= k
+        if dgi is not None:  # dgi enters as dgh does, except in the n block (a, not a r)
+            dgh[:, : 2 * H] += k[:, : 2 * H] * dgi[:, : 2 * H]
+            dgh[:, 2 * H :] += a * dgi[:, 2 * H :]
+        dhs = dgh.reshape(T, 3, H, B).sum(axis=1)  # every term but those in dh_(t-1)
+        z = gates[:, H : 2 * H]
+        dh = _initial(tangents[1])
+        for t in _order(T, reverse):
+            d = dhs[t]
+            if dh is not None:
+                v = w_hh @ dh
+                v *= k[t]
+                d += v.reshape(3, H, B).sum(axis=0)
+                d += z[t] * dh
+            dh = d
+        return _feature_major(dhs)
+
+
+def _gru_factors(gates, ghn, prev):
+    """dh'/dgh, per gate block, of every step (T, 3H, B), and a = dh'/dgi_n = (1 - z)(1 - n^2):
+    k = (a gh_n r (1 - r), (h - n) z (1 - z), a r). Backward multiplies by them, forward mode too."""
+    H = ghn.shape[1]
+    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
+    a = (1 - z) * (1 - n * n)
+    k = np.empty(gates.shape, gates.dtype)
+    np.multiply(a * ghn, r * (1 - r), out=k[:, :H])
+    np.multiply(prev - n, z * (1 - z), out=k[:, H : 2 * H])
+    np.multiply(a, r, out=k[:, 2 * H :])
+    return a, k
+
 
 class LSTMSequence(_Sequence):
     """out = LSTMSequence(gi, stack(h0, c0), W_hh, b_hh) = stack(hs, cs), PyTorch's LSTM, gates (i, f, g, o):
@@ -405,6 +438,10 @@ class LSTMSequence(_Sequence):
     step): dc += dh o (1 - tanh(c')^2); dpre = (dc g i (1 - i), dc c f (1 - f), dc i (1 - g^2),
     dh tanh(c') o (1 - o)); dc_prev = dc f; dh_prev = W_hh^T dpre; dgi = dpre,
     dW_hh = sum_t dpre_t h_(t-1)^T, db_hh = sum_t dpre_t.
+
+    Forward mode, with u = dgi + dW_hh h + db_hh + W_hh dh (the pre-activation tangents) and the
+    same factors k: dc' = f dc + sum_(i,f,g) k u; dh' = o (1 - tanh(c')^2) dc' + k_o u_o. The
+    terms without (dh, dc) are computed for all steps at once, the loop adds the rest.
 
     Example:
         >>> out = LSTMSequence.apply(gi, stack([h0, c0]), w_hh, b_hh)   # out[0]: hs, out[1, -1]: c_n
@@ -442,15 +479,9 @@ class LSTMSequence(_Sequence):
         gi, s0, w_hh, b_hh, _, hs, cs, gates, tanh_c = saved
         T, H, B = hs.shape
         g_h, g_c = _feature_major(g[0]), _feature_major(g[1])
-        i, f, gg, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+        f = gates[:, H : 2 * H]
         prev = _previous(hs, s0[0].T, reverse)
-        c_prev = _previous(cs, s0[1].T, reverse)
-        p = o * (1 - tanh_c * tanh_c)  # dc' += dh' p
-        k = np.empty(gates.shape, hs.dtype)  # dpre_t = k_t * (dc, dc, dc, dh), per gate block
-        np.multiply(gg, i * (1 - i), out=k[:, :H])
-        np.multiply(c_prev, f * (1 - f), out=k[:, H : 2 * H])
-        np.multiply(i, 1 - gg * gg, out=k[:, 2 * H : 3 * H])
-        np.multiply(tanh_c, o * (1 - o), out=k[:, 3 * H :])
+        p, k = _lstm_factors(gates, tanh_c, _previous(cs, s0[1].T, reverse))  # dpre_t = k_t * (dc, dc, dc, dh)
         dpre = np.empty_like(k)
         w_t, carry_h, carry_c = w_hh.T, None, None
         for t in _order(T, not reverse):
@@ -467,83 +498,46 @@ class LSTMSequence(_Sequence):
         ds0 = np.stack([carry_h.T, carry_c.T]) if needs[1] else None
         return _feature_major(dpre) if needs[0] else None, ds0, dw, db
 
+    @staticmethod
+    def _tangent(saved, tangents, reverse=False):
+        gi, s0, w_hh, b_hh, _, hs, cs, gates, tanh_c = saved
+        T, H, B = hs.shape
+        prev = _previous(hs, s0[0].T, reverse)
+        p, k = _lstm_factors(gates, tanh_c, _previous(cs, s0[1].T, reverse))
+        dpre, dgi = _drive(tangents, prev, 4)
+        if dgi is not None:
+            dpre += dgi
+        dpre *= k  # every step's terms without dh_(t-1): (dc' for i, f, g; dh' for o)
+        dcs = dpre[:, : 3 * H].reshape(T, 3, H, B).sum(axis=1)
+        dhs = dpre[:, 3 * H :]
+        f = gates[:, H : 2 * H]
+        ds0 = tangents[1]
+        dh, dc = (None, None) if ds0 is None else (ds0[0].T, ds0[1].T)
+        for t in _order(T, reverse):
+            dcn, dhn = dcs[t], dhs[t]
+            if dh is not None:
+                v = w_hh @ dh
+                v *= k[t]
+                dcn += v[: 3 * H].reshape(3, H, B).sum(axis=0)
+                dhn += v[3 * H :]
+                dcn += f[t] * dc
+            dhn += p[t] * dcn
+            dh, dc = dhn, dcn
+        return np.ascontiguousarray(np.stack([dhs, dcs]).swapaxes(-1, -2))
+
+
+def _lstm_factors(gates, tanh_c, c_prev):
+    """p = dh'/dc' = o (1 - tanh(c')^2), and k, per gate block (T, 4H, B), the derivatives of
+    (c', c', c', h') by the pre-activations of (i, f, g, o): (g i (1 - i), c f (1 - f), i (1 - g^2),
+    tanh(c') o (1 - o)). Backward multiplies by them, forward mode too."""
+    H = tanh_c.shape[1]
+    i, f, gg, o = (gates[:, j * H : (j + 1) * H] for j in range(4))
+    k = np.empty(gates.shape, gates.dtype)
+    np.multiply(gg, i * (1 - i), out=k[:, :H])
+    np.multiply(c_prev, f * (1 - f), out=k[:, H : 2 * H])
+    np.multiply(i, 1 - gg * gg, out=k[:, 2 * H : 3 * H])
+    np.multiply(tanh_c, o * (1 - o), out=k[:, 3 * H :])
+    return o * (1 - tanh_c * tanh_c), k
+
 
 _CELLS = {"RNNSequence": RNNSequence, "GRUSequence": GRUSequence, "LSTMSequence": LSTMSequence}
-
-
-class SequenceVJP(Primitive):
-    """The gradients of a sequence primitive, (dgi, ds0, dW_hh, db_hh) flattened into one vector:
-    the backward of RNN/GRU/LSTMSequence when a graph is recorded (create_graph=True).
-
-    forward: the fused forward and BPTT loops. backward and jvp (second derivatives of the
-    sequence): through the step-by-step graph of generic ops (`unrolled`) on fresh leaves,
-    differentiated twice by the engine.
-    """
-
-    function = None
-
-    @staticmethod
-    def forward(ctx, g, gi, s0, w_hh, b_hh, cell="GRUSequence", **params):
-        seq = _CELLS[cell]
-        keep = _Keep()
-        seq.forward(keep, gi, s0, w_hh, b_hh, **params)
-        grads = seq._bptt(g, keep.saved, (True, True, True, b_hh is not None), **params)
-        if ctx.needs_input_grad:
-            ctx.save_for_backward(g, gi, s0, w_hh, b_hh)
-            ctx.params = dict(params, cell=cell)
-        return np.concatenate([x.reshape(-1) for x in grads if x is not None])
-
-    @staticmethod
-    def _vjp_graph(ctx):
-        """Fresh leaves for (g, gi, s0, W_hh, b_hh) and the packed VJP as a graph built on them."""
-        from ..autograd import engine, grad_mode
-        from .joining import cat
-        from .shape import reshape
-
-        leaves = _leaves(ctx.saved_tensors)
-        g, inputs = leaves[0], [x for x in leaves[1:] if x is not None]
-        with grad_mode.enable_grad():
-            out = unrolled(ctx.params["cell"], *leaves[1:], **_seq_params(ctx.params))
-            grads = engine.grad(out, inputs, grad_outputs=g, create_graph=True, allow_unused=True)
-            grads = [reshape(d if d is not None else x * 0, (-1,)) for d, x in zip(grads, inputs)]
-            return leaves, cat(grads, 0)
-
-    @staticmethod
-    def backward(ctx, u):
-        from ..autograd import engine
-
-        if is_tensor(u):
-            _refuse_higher(ctx.params["cell"], "create_graph=True on a second derivative (a third derivative)")
-        leaves, packed = SequenceVJP._vjp_graph(ctx)
-        live = [x for x in leaves if x is not None]
-        grads = engine.grad(packed, live, grad_outputs=u, allow_unused=True)
-        it = iter(grads)
-        return tuple(None if x is None else _data(next(it), x) for x in leaves)
-
-    @staticmethod
-    def jvp(ctx, *tangents):
-        from ..autograd.forward import forward_tangents
-
-        if any(is_tensor(t) for t in tangents):
-            _refuse_higher(ctx.params["cell"], "forward mode with create_graph")
-        leaves, packed = SequenceVJP._vjp_graph(ctx)
-        pairs = [(x, t) for x, t in zip(leaves, tangents) if x is not None and t is not None]
-        (t_out,) = forward_tangents([packed], [x for x, _ in pairs], [t for _, t in pairs])
-        return t_out
-
-
-class _Keep:
-    """A context that keeps what a forward saves (SequenceVJP reruns the forward for its gates)."""
-
-    needs_input_grad = (True,)
-
-    def save_for_backward(self, *values):
-        self.saved = values
-
-
-def _seq_params(params):
-    return {k: v for k, v in params.items() if k != "cell"}
-
-
-def _data(grad, like):
-    return np.zeros(like.shape, like.dtype) if grad is None else grad._data
