@@ -17,6 +17,7 @@ scheduler.step, clip_grad_norm_, marked with @replayed_call).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -47,6 +48,21 @@ def replayed_call(method):
 def tracing():
     """True while jit records on this thread: library code then avoids branching on values."""
     return _active() is not None
+
+
+@contextlib.contextmanager
+def untraced():
+    """Hide a rule's private work from a running trace: ops on fresh leaves and the engine passes
+    over them (ops/rnn_higher.py) are not recorded; the replay reruns the rule that did them."""
+    rec = _active() if _state["recorder"] is not None else None
+    if rec is None or rec.paused:
+        yield
+        return
+    rec.paused = True
+    try:
+        yield
+    finally:
+        rec.paused = False
 
 
 def record_plain(fn, args):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..autograd import effects
 from ..autograd.primitive import Primitive
 from ._util import is_tensor
 from .rnn import _CELLS, _ieee, unrolled
@@ -55,7 +56,8 @@ class UnrolledDerivative(Primitive):
 
     @staticmethod
     def forward(ctx, *xs, fn):
-        out = _evaluate(fn, xs)[1]._data
+        with effects.untraced():  # a jit replay reruns this forward, not the ops inside
+            out = _evaluate(fn, xs)[1]._data
         _keep(ctx, xs, fn)
         return out
 
@@ -67,9 +69,12 @@ class UnrolledDerivative(Primitive):
             return _unpack(UnrolledDerivative.apply(g, *xs, fn=functools.partial(_vjp_of, fn)), xs, needs)
         from ..autograd import engine
 
-        leaves, out = _evaluate(fn, xs)
-        live = [x for x, need in zip(leaves, needs) if need]
-        grads = engine.grad(out, live, grad_outputs=g, allow_unused=True) if out.requires_grad else [None] * len(live)
+        with effects.untraced():  # a jit replay reruns this rule, not the passes inside
+            leaves, out = _evaluate(fn, xs)
+            live = [x for x, need in zip(leaves, needs) if need]
+            grads = [None] * len(live)  # zeros, unless out depends on the inputs
+            if out.requires_grad:
+                grads = engine.grad(out, live, grad_outputs=g, allow_unused=True)
         grads = iter(grads)
         return tuple(_array(next(grads), x) if need else None for x, need in zip(leaves, needs))
 
@@ -81,9 +86,10 @@ class UnrolledDerivative(Primitive):
             return UnrolledDerivative.apply(*xs, *tangents, fn=functools.partial(_jvp_of, fn, len(xs)))
         from ..autograd.forward import forward_tangents
 
-        leaves, out = _evaluate(fn, xs)
-        pairs = [(x, t) for x, t in zip(leaves, tangents) if x is not None and t is not None]
-        return forward_tangents([out], [x for x, _ in pairs], [t for _, t in pairs])[0]
+        with effects.untraced():
+            leaves, out = _evaluate(fn, xs)
+            pairs = [(x, t) for x, t in zip(leaves, tangents) if x is not None and t is not None]
+            return forward_tangents([out], [x for x, _ in pairs], [t for _, t in pairs])[0]
 
 
 class SequenceVJP(UnrolledDerivative):
