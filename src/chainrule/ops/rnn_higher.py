@@ -105,10 +105,8 @@ class SequenceVJP(UnrolledDerivative):
 
     @staticmethod
     def forward(ctx, g, gi, s0, w_hh, b_hh, cell="GRUSequence", **params):
-        seq = _CELLS[cell]
-        keep = _Keep()
-        seq.forward(keep, gi, s0, w_hh, b_hh, **params)
-        grads = seq._bptt(g, keep.saved, (True, True, True, b_hh is not None), **params)
+        seq, saved = _rerun(cell, gi, s0, w_hh, b_hh, params)
+        grads = seq._bptt(g, saved, (True, True, True, b_hh is not None), **params)
         _keep(ctx, (g, gi, s0, w_hh, b_hh), functools.partial(_vjp_of, _unrolled(cell, params)))
         return np.concatenate([x.reshape(-1) for x in grads if x is not None])
 
@@ -127,10 +125,8 @@ class SequenceJVP(UnrolledDerivative):
     @staticmethod
     @_ieee
     def forward(ctx, gi, s0, w_hh, b_hh, dgi, ds0, dw, db, cell="GRUSequence", **params):
-        seq = _CELLS[cell]
-        keep = _Keep()
-        seq.forward(keep, gi, s0, w_hh, b_hh, **params)
-        out = seq._tangent(keep.saved, (dgi, ds0, dw, db), **params)
+        seq, saved = _rerun(cell, gi, s0, w_hh, b_hh, params)
+        out = seq._tangent(saved, (dgi, ds0, dw, db), **params)
         _keep(ctx, (gi, s0, w_hh, b_hh, dgi, ds0, dw, db), functools.partial(_jvp_of, _unrolled(cell, params), 4))
         return out
 
@@ -215,8 +211,15 @@ def _array(grad, like):
     return np.zeros(like.shape, like.dtype) if grad is None else grad._data
 
 
+def _rerun(cell, gi, s0, w_hh, b_hh, params):
+    """The sequence's fused forward again, for the gates its BPTT and tangent loops read: (class, saved)."""
+    seq, keep = _CELLS[cell], _Keep()
+    seq.forward(keep, gi, s0, w_hh, b_hh, **params)
+    return seq, keep.saved
+
+
 class _Keep:
-    """A context that keeps what a forward saves (SequenceVJP/JVP rerun the forward for its gates)."""
+    """A context that keeps what a forward saves."""
 
     needs_input_grad = (True,)
 
