@@ -85,8 +85,11 @@ def forward_tangents(outputs, inputs, tangents, create_graph=False):
         an output does not depend on the inputs.
     """
     from ..tensor import Tensor
+    from . import effects
 
-    graph = bool(create_graph)
+    # Under a jit trace the rules run on Tensors, as with create_graph: their arithmetic on arrays
+    # would be invisible to the trace, and a replay would return this call's tangents.
+    graph = bool(create_graph) or effects.tracing()
     by_leaf, by_node = {}, {}
     for x, t in zip(inputs, tangents):
         t_arr = (

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import engine, grad_mode
+from . import effects, engine, grad_mode
 from .pytree import tree_flatten
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ def _block(columns, shape, dtype, axis, nested):
         c = columns[0]
         c = c if isinstance(c, Tensor) else Tensor._make(np.asarray(c))
         return c if c._data.shape == shape else c.reshape(shape)
-    if nested:
+    if nested or effects.tracing():  # np.stack of traced values would be frozen into a jit replay
         from ..ops.shape import stack
 
         cols = [c if isinstance(c, Tensor) else Tensor._make(np.asarray(c)) for c in columns]
