@@ -62,7 +62,20 @@ class _TorchConv(torch.nn.Module):
         return self.linear(h.reshape(h.shape[0], -1))
 
 
-@pytest.mark.parametrize("name,torch_model", [("mlp", _TorchMLP), ("cnn", _TorchConv)])
+class _TorchGRUBase(torch.nn.Module):
+    """The mnist1d reference GRUBase (notebooks/models.py), written in torch: its keys are BiGRU's."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(1, 6, batch_first=True, bidirectional=True)
+        self.linear = torch.nn.Linear(2 * 6 * 40, 10)
+
+    def forward(self, x):
+        h, _ = self.gru(x.reshape(*x.shape[:2], 1))
+        return self.linear(h.reshape(h.shape[0], -1))
+
+
+@pytest.mark.parametrize("name,torch_model", [("mlp", _TorchMLP), ("cnn", _TorchConv), ("gru", _TorchGRUBase)])
 def test_forward_and_gradients_match_torch(name, torch_model):
     cr.manual_seed(0)
     ours = build_model(name, 40, 10)
@@ -81,22 +94,52 @@ def test_forward_and_gradients_match_torch(name, torch_model):
         )
 
 
-def test_bigru_matches_torch_bidirectional_gru():
+def _old_layout(state):
+    """A BiGRU state dict in the layout chainrule wrote before BiGRU held one bidirectional nn.GRU."""
+    old = {}
+    for key, value in state.items():
+        if key.startswith("gru.") and key.endswith("_reverse"):
+            key = "backward_gru." + key[len("gru.") : -len("_reverse")]
+        elif key.startswith("gru."):
+            key = "forward_gru." + key[len("gru.") :]
+        old[key] = value
+    return old
+
+
+def test_bigru_loads_the_old_two_gru_layout():
     cr.manual_seed(0)
-    ours = BiGRU(12, 3, hidden=4).double()
-    gru = torch.nn.GRU(1, 4, batch_first=True, bidirectional=True).double()
-    linear = torch.nn.Linear(2 * 4 * 12, 3).double()
-    state = {k: torch.from_numpy(np.asarray(v._data)) for k, v in ours.state_dict().items()}
-    with torch.no_grad():
-        for part in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            getattr(gru, part).copy_(state["forward_gru." + part])
-            getattr(gru, part + "_reverse").copy_(state["backward_gru." + part])
-        linear.weight.copy_(state["linear.weight"])
-        linear.bias.copy_(state["linear.bias"])
-    x = np.random.default_rng(1).normal(size=(5, 12))
-    h, _ = gru(torch.from_numpy(x).reshape(5, 12, 1))
-    expected = linear(h.reshape(5, -1))
-    np.testing.assert_allclose(ours(cr.tensor(x)).detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    saved = BiGRU(12, 3, hidden=4)
+    old = _old_layout(saved.state_dict())
+    assert "backward_gru.weight_hh_l0" in old and "forward_gru.bias_ih_l0" in old
+    cr.manual_seed(1)
+    model = BiGRU(12, 3, hidden=4)
+    assert model.load_state_dict(old) == ([], [])
+    x = cr.tensor(np.random.default_rng(1).normal(size=(5, 12)).astype(np.float32))
+    np.testing.assert_array_equal(model(x).detach().numpy(), saved(x).detach().numpy())
+    with pytest.raises(RuntimeError, match='Missing key.*"gru.bias_hh_l0_reverse"'):
+        model.load_state_dict({k: v for k, v in old.items() if k != "backward_gru.bias_hh_l0"})
+
+
+def test_an_old_layout_checkpoint_resumes_bit_for_bit(tmp_path):
+    from chainrule import io
+    from chainrule.train import CHECKPOINT, fit
+
+    x = np.random.default_rng(0).normal(size=(40, 12)).astype(np.float32)
+    data = (x, (np.arange(40) % 3).astype(np.int64))
+
+    def run(steps, **kwargs):
+        cr.manual_seed(0)
+        model = BiGRU(12, 3, hidden=4)
+        opt = cr.optim.Adam(model.parameters(), lr=1e-2)
+        return fit(model, data, optimizer=opt, steps=steps, batch_size=10, print_fn=None, **kwargs)
+
+    straight = run(6)
+    run(3, checkpoint_dir=tmp_path)
+    ckpt = io.load(tmp_path / CHECKPOINT)
+    ckpt["model"] = _old_layout(ckpt["model"])
+    io.save(ckpt, tmp_path / CHECKPOINT)
+    resumed = run(6, checkpoint_dir=tmp_path, resume=True)
+    np.testing.assert_array_equal(resumed.loss, straight.loss)
 
 
 @pytest.mark.parametrize(

@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import nn
-from ..ops.shape import cat, flip, reshape
+from ..ops.shape import reshape
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from .._typing import Module, TensorLike
+    from ..nn.module import _IncompatibleKeys
 
 PAPER = {"logreg": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}  # Greydanus, "Scaling down deep learning"
 # Per-model defaults; every model in the paper's table trained with Adam, lr 1e-2, batch 100, 6000 steps.
@@ -115,23 +116,45 @@ class ConvNet(nn.Module):
 
 class BiGRU(nn.Module):
     """The mnist1d reference GRUBase: a bidirectional GRU over the signal (one feature per time step),
-    then a linear classifier on all time steps' states, flattened (2 * hidden * length features)."""
+    then a linear classifier on all time steps' states, flattened (2 * hidden * length features).
+
+    Its parameters carry GRUBase's names (gru.weight_ih_l0, gru.weight_ih_l0_reverse, ..., linear.weight),
+    so a torch GRUBase's state_dict loads as it is. load_state_dict also takes the layout of older
+    chainrule checkpoints, which paired two one-way GRUs (see ``load_state_dict``).
+
+        >>> BiGRU(40, 10).num_parameters()       # 2 directions * 3 gates * 6 * (1 + 6 + 2) + 480 * 10 + 10
+        5134
+    """
 
     def __init__(self, length: int, num_classes: int, hidden: Any = 6) -> None:
         super().__init__()
         _positive("BiGRU: hidden", hidden)
         _positive("BiGRU: num_classes", num_classes)
-        self.forward_gru = nn.GRU(1, hidden, batch_first=True)
-        self.backward_gru = nn.GRU(1, hidden, batch_first=True)
+        self.gru = nn.GRU(1, hidden, batch_first=True, bidirectional=True)
         self.linear = nn.Linear(2 * hidden * length, num_classes)
 
     def forward(self, x: TensorLike) -> Any:
-        seq = reshape(x, (x.shape[0], -1, 1))
-        ahead, _ = self.forward_gru(seq)
-        behind, _ = self.backward_gru(flip(seq, (1,)))
-        # torch's bidirectional layout: [forward_t, backward_t] at each time step t
-        h = cat([ahead, flip(behind, (1,))], dim=2)
+        h, _ = self.gru(reshape(x, (x.shape[0], -1, 1)))  # (batch, time, [forward_t, backward_t])
         return self.linear(reshape(h, (h.shape[0], -1)))
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
+        """As ``Module.load_state_dict``; keys of the older two-GRU layout are renamed first:
+        forward_gru.X -> gru.X and backward_gru.X -> gru.X_reverse (the same numbers, in the same
+        parameter order, so an old checkpoint's optimizer state still lines up).
+
+        Only a BiGRU's own load_state_dict renames: a module that holds a BiGRU loads its keys as written.
+        """
+        return super().load_state_dict({_current_key(k): v for k, v in state_dict.items()}, strict)
+
+
+def _current_key(key):
+    """forward_gru.weight_ih_l0 -> gru.weight_ih_l0, backward_gru.weight_ih_l0 -> gru.weight_ih_l0_reverse."""
+    head, dot, name = key.partition(".")
+    if dot and head == "forward_gru":
+        return "gru." + name
+    if dot and head == "backward_gru":
+        return "gru." + name + "_reverse"
+    return key
 
 
 def parse_hidden(hidden: Any) -> list[int]:
