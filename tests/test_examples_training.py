@@ -70,6 +70,15 @@ def test_mnist1d_table_quick(tmp_path, capsys):
     assert "| mlp | 68% |" in capsys.readouterr().out
 
 
+def test_mnist1d_table_reports_the_mean_over_seeds(tmp_path, capsys):
+    rows = load("mnist1d_table").main(steps=30, models=("logreg",), out=str(tmp_path), progress=False, seeds=(0, 1))
+    (model, paper, mean, steps, seconds, accs) = rows[0]
+    assert model == "logreg" and steps == 30 and len(accs) == 2 and accs[0] != accs[1]  # two different runs
+    assert mean == pytest.approx(sum(accs) / 2)
+    assert (tmp_path / "logreg" / "seed-1" / "metrics.json").exists()
+    assert "mean of 2 seeds" in capsys.readouterr().out
+
+
 def test_char_lm_learns_and_samples_from_its_vocabulary(capsys):
     lm = load("char_lm")
     result = lm.main(steps=40, batch_size=16, length=32, progress=False)
