@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -26,6 +27,14 @@ def unbroadcast(g, shape):
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+@functools.lru_cache(maxsize=64)
+def ones_vector(n, dtype):
+    """A read-only vector of n ones, made once per size and dtype (the BLAS sums' other operand)."""
+    v = np.ones(n, dtype=dtype)
+    v.flags.writeable = False
+    return v
+
+
 def sum_trailing(v, k):
     """v summed over its last k axes, kept as size-1 axes (arrays or Tensors).
 
@@ -37,7 +46,7 @@ def sum_trailing(v, k):
     width = math.prod(shape[len(shape) - k :])
     if type(v) is not np.ndarray or v.dtype not in _BLAS_FLOATS or not 0 < width <= 1024 or not v.size:
         return v.sum(axis=tuple(range(len(shape) - k, len(shape))), keepdims=True)
-    return (v.reshape((-1, width)) @ np.ones(width, dtype=v.dtype)).reshape(shape[: len(shape) - k] + (1,) * k)
+    return (v.reshape((-1, width)) @ ones_vector(width, v.dtype)).reshape(shape[: len(shape) - k] + (1,) * k)
 
 
 def sum_leading(v, k):
@@ -52,7 +61,7 @@ def sum_leading(v, k):
     if type(v) is not np.ndarray or v.dtype not in _BLAS_FLOATS or not v.size:
         return v.sum(axis=tuple(range(lead)))
     rows = math.prod(v.shape[:lead])
-    return (np.ones(rows, dtype=v.dtype) @ v.reshape((rows, -1))).reshape(v.shape[lead:])
+    return (ones_vector(rows, v.dtype) @ v.reshape((rows, -1))).reshape(v.shape[lead:])
 
 
 def normalize_axes(axis, ndim, op):

@@ -158,7 +158,7 @@ class Linear(Primitive):
             gx = g @ w if g2 is g else (g2 @ w).reshape(g.shape[:-1] + (w.shape[-1],))
         if needs[1] or (len(needs) > 2 and needs[2]):
             if needs[1]:
-                gw = transpose(g2, 0, 1) @ x2
+                gw = g2.T @ x2  # g2 is 2-D: .T is the transpose on arrays and Tensors alike
             if len(needs) > 2 and needs[2]:
                 gb = sum_leading(g2, 1)
         return gx, gw, gb

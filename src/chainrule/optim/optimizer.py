@@ -138,14 +138,19 @@ class Optimizer:
                 loss = closure()
         with grad_mode.no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    g = p._grad  # the slot itself: .grad is a property whose setter checks user writes
-                    if g is None:
-                        continue
-                    state = self.state.setdefault(p, {})
-                    self._update(p, g._data, state, group)
-                    p._version += 1
+                self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict) -> None:
+        """One group's update: `_update` for each parameter that has a gradient (subclasses may
+        write out a common case)."""
+        state = self.state
+        for p in group["params"]:
+            g = p._grad  # the slot itself: .grad is a property whose setter checks user writes
+            if g is None:
+                continue
+            self._update(p, g._data, state.setdefault(p, {}), group)
+            p._version += 1
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError

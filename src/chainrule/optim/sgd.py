@@ -67,6 +67,18 @@ class SGD(Optimizer):
                 f"momentum={group['momentum']}, dampening={group['dampening']}"
             )
 
+    def _step_group(self, group):
+        if group["momentum"] or group["weight_decay"] or group["maximize"]:
+            super()._step_group(group)
+            return
+        # Plain SGD, p <- p - lr g: no state to keep (torch's momentum-free SGD keeps none either).
+        alpha = -group["lr"]
+        for p in group["params"]:
+            g = p._grad
+            if g is not None:
+                axpy(p._data, alpha, g._data)
+                p._version += 1
+
     def _update(self, p, grad, state, group):
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
