@@ -16,6 +16,19 @@ def to_torch_weights(layer, tlayer):
             value.copy_(torch.from_numpy(np.array(ours[name]._data)))
 
 
+def recurrent_pair(cls, options, seed=0, hidden=6, size=5):
+    """torch.nn.<cls> (float64, seeded) and chainrule's, with torch's weights copied by key (same names and shapes)."""
+    torch.manual_seed(seed)
+    theirs = getattr(torch.nn, cls)(size, hidden, dtype=torch.float64, **options)
+    ours = getattr(cr.nn, cls)(size, hidden, dtype=cr.float64, **options)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [tuple(v.shape) for v in ours.state_dict().values()] == [
+        tuple(v.shape) for v in theirs.state_dict().values()
+    ]
+    ours.load_state_dict({k: cr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
 def _flat(out):
     if isinstance(out, (tuple, list)):
         return [o for item in out for o in _flat(item)]
@@ -52,3 +65,15 @@ def compare_with_torch(layer, tlayer, x_np, rtol, atol, seed=0, input_grad=True)
 
 def double(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
+
+
+def node_names(t):
+    """The class names of the nodes t's graph holds (each node once)."""
+    seen, stack = {}, [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or not hasattr(node, "next"):
+            continue
+        seen[id(node)] = type(node).__name__
+        stack.extend(node.next)
+    return list(seen.values())

@@ -347,10 +347,15 @@ def test_empty_sizes_as_torch():
         ((1, 2, 5), dict(size=9, mode="linear", align_corners=True)),
         ((1, 2, 4, 4), dict(size=(7, 9), mode="bilinear")),
         ((1, 2, 4, 4), dict(size=(3, 3), mode="area")),
+        ((1, 2, 4, 4), dict(size=(7, 9), mode="bicubic")),
+        ((1, 2, 4, 4, 3), dict(size=(7, 9, 4), mode="trilinear")),
+        ((1, 2, 6, 6), dict(size=(3, 4), mode="bilinear", antialias=True)),
+        ((1, 2, 4, 4), dict(size=(7, 9), mode="bicubic", antialias=True)),
     ],
 )
 def test_interpolate_inf_pattern_as_torch(shape, kwargs):
-    """An inf spreads as far as torch's (a 0 weight against it is NaN there too), no further."""
+    """An inf spreads as far as torch's (a 0 weight against it is NaN there too), no further; outside
+    an antialiasing window it is not read at all, as torch."""
     x = double(shape)
     x[0, 0, 2] = np.inf
     x[0, 1, 1] = -np.inf

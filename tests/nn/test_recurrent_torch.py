@@ -12,6 +12,8 @@ import torch
 import chainrule as cr
 from chainrule import nn
 
+from ._helpers import _flat, node_names, recurrent_pair
+
 # (class, options): layers, directions, batch_first, bias, nonlinearity, and the input layout
 CASES = [
     ("GRU", dict()),
@@ -30,21 +32,7 @@ SEQ, BATCH, IN, HIDDEN = 4, 3, 5, 6
 
 
 def _pair(cls, options, seed=0):
-    torch.manual_seed(seed)
-    theirs = getattr(torch.nn, cls)(IN, HIDDEN, dtype=torch.float64, **options)
-    ours = getattr(nn, cls)(IN, HIDDEN, dtype=cr.float64, **options)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert [tuple(v.shape) for v in ours.state_dict().values()] == [
-        tuple(v.shape) for v in theirs.state_dict().values()
-    ]
-    ours.load_state_dict({k: cr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
-    return ours, theirs
-
-
-def _flat(out):
-    if isinstance(out, (tuple, list)):
-        return [o for item in out for o in _flat(item)]
-    return [out]
+    return recurrent_pair(cls, options, seed, HIDDEN, IN)
 
 
 def _run_both(ours, theirs, x_np, states_np):
@@ -214,14 +202,7 @@ def test_sequence_primitive_errors_name_the_shapes():
 def test_a_layer_is_one_node_per_layer_and_direction():
     """The recurrence is fused: a 2-layer bidirectional GRU's graph holds 4 GRUSequence nodes and no per-step ops."""
     out, _ = nn.GRU(3, 4, num_layers=2, bidirectional=True)(cr.randn(50, 2, 3))
-    seen, stack = {}, [out.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen or not hasattr(node, "next"):
-            continue
-        seen[id(node)] = type(node).__name__
-        stack.extend(node.next)
-    names = list(seen.values())
+    names = node_names(out)
     assert names.count("GRUSequence") == 4
     assert len(names) < 40  # step by step, 50 steps would record ~1000 nodes
 

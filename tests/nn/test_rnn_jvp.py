@@ -13,6 +13,8 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.autograd.forward import forward_tangents
 
+from ._helpers import _flat, node_names, recurrent_pair
+
 SEQ, BATCH, IN, HIDDEN = 4, 3, 5, 6
 
 # (class, options), each run with initial states and tangents on the input, the states and every parameter
@@ -30,17 +32,7 @@ IDS = [f"{c}-{'-'.join(map(str, o.values())) or 'plain'}" for c, o in CASES]
 
 
 def _pair(cls, options, seed=0, hidden=HIDDEN, size=IN):
-    torch.manual_seed(seed)
-    theirs = getattr(torch.nn, cls)(size, hidden, dtype=torch.float64, **options)
-    ours = getattr(nn, cls)(size, hidden, dtype=cr.float64, **options)
-    ours.load_state_dict({k: cr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
-    return ours, theirs
-
-
-def _flat(out):
-    if isinstance(out, (tuple, list)):
-        return [o for item in out for o in _flat(item)]
-    return [out]
+    return recurrent_pair(cls, options, seed, hidden, size)
 
 
 def _primals(cls, options, rng, seq=SEQ, batch=BATCH, size=IN, hidden=HIDDEN):
@@ -229,27 +221,16 @@ def test_jacfwd_agrees_with_jacrev(cls):
     np.testing.assert_allclose(cr.jacfwd(f)(x).numpy(), cr.jacrev(f)(x).numpy(), rtol=1e-10, atol=1e-12)
 
 
-def _node_names(t):
-    seen, stack = {}, [t.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen or not hasattr(node, "next"):
-            continue
-        seen[id(node)] = type(node).__name__
-        stack.extend(node.next)
-    return list(seen.values())
-
-
 def test_differentiable_first_derivatives_are_one_fused_node():
     """create_graph=True records the gradient as one SequenceVJP node and the tangent as one SequenceJVP
     node (the fused loops), not 50 steps of small ops."""
     gru = nn.GRU(3, 4)
     x = cr.randn(50, 2, 3, requires_grad=True)
     (gx,) = cr.autograd.grad(gru(x)[0].sum(), [x], create_graph=True)
-    names = _node_names(gx)
+    names = node_names(gx)
     assert names.count("SequenceVJP") == 1 and len(names) < 20, names
     (tx,) = forward_tangents([gru(x)[0]], [x], [cr.randn(50, 2, 3)], create_graph=True)
-    names = _node_names(tx)
+    names = node_names(tx)
     assert names.count("SequenceJVP") == 1 and len(names) < 20, names
 
 
