@@ -39,8 +39,9 @@ def sum_trailing(v, k):
     """v summed over its last k axes, kept as size-1 axes (arrays or Tensors).
 
     On a float array with rows of at most 1024 entries it is a matrix-vector product with ones: BLAS
-    sums short rows several times faster than NumPy's reduction does, and over so few terms its
-    rounding is that of a pairwise sum.
+    sums short rows several times faster than NumPy's reduction does. It adds in a few interleaved
+    partial sums, so over so few terms its rounding is comparable to NumPy's pairwise sum; longer
+    rows keep NumPy's.
     """
     shape = v.shape
     width = math.prod(shape[len(shape) - k :])

@@ -11,10 +11,10 @@ Each works on the equations as data:
   else reads is computed into that operand's buffer (`np.add(a, b, out=a)`: the same ufunc on
   the same dtypes, so bit for bit the eager sum) instead of a new array.
 - `free_dead_values`: each value is deleted (`del`, written by `Program.source`) right after the
-  last equation that reads it, as
-  eager code drops an activation once the backward rule that reads it has run. Without it a
-  replay holds every activation and gradient of the step until it returns: a larger peak, and
-  memory that the allocator gives back to the system and takes again at every call.
+  last equation that reads it, as eager code drops an activation once the backward rule that reads
+  it has run. Without it a replay holds every activation and gradient of the step until it
+  returns: a larger peak, and memory that the allocator gives back to the system and takes again
+  at every call.
 - `fold_constants`: a sum or a cast of constants (a constant cotangent of another dtype, two
   constant seeds of one root) is computed once, at trace time, and becomes a constant. Only
   values that rules read are folded: a leaf's gradient or a returned value must be a new array
