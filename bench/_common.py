@@ -244,11 +244,11 @@ def chainrule_mlp(params, lr):
     return model, chainrule.optim.SGD(model.parameters(), lr=lr)
 
 
-def train_step(model, opt, cross_entropy):
+def train_step(model, opt, loss_fn):
     """step(x, y): one forward, backward and optimizer step; the same code for torch and chainrule."""
 
     def step(xb, yb):
-        loss = cross_entropy(model(xb), yb)
+        loss = loss_fn(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -19,7 +19,7 @@ import time
 
 import _common  # noqa: F401  (pins threads before NumPy loads)
 import numpy as np
-from _common import QUICK, report, save
+from _common import QUICK, report, save, train_step
 
 D_MODEL, HEADS, FF, DROPOUT = 128, 4, 512, 0.1
 BATCH, SEQ = 32, 64
@@ -44,18 +44,8 @@ def torch_layer():
 
 
 def make_step(lib, layer):
-    """One training step, the same code for both libraries."""
-    opt = lib.optim.AdamW(layer.parameters(), lr=LR)
-    mse = lib.nn.functional.mse_loss
-
-    def step(x, y):
-        loss = mse(layer(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    """One training step (MSE, AdamW), the same code for both libraries."""
+    return train_step(layer, lib.optim.AdamW(layer.parameters(), lr=LR), lib.nn.functional.mse_loss)
 
 
 def torch_run(state, data):

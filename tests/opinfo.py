@@ -1475,16 +1475,19 @@ def product(**grid):
 # ----- layer_norm: one primitive (ops/normalization.py), weight and bias each optional -----
 
 
-def _layer_norm(x, *params, shape=None, affine=(True, True), eps=1e-5):
-    w = params[0] if affine[0] else None
-    b = params[-1] if affine[1] else None
-    return cr.nn.functional.layer_norm(x, shape, w, b, eps)
+def _layer_norm_with(layer_norm):
+    """layer_norm(x, *present parameters, shape=, affine=(has weight, has bias), eps=) for the op table."""
+
+    def call(x, *params, shape=None, affine=(True, True), eps=1e-5):
+        w = params[0] if affine[0] else None
+        b = params[-1] if affine[1] else None
+        return layer_norm(x, shape, w, b, eps)
+
+    return call
 
 
-def _torch_layer_norm(x, *params, shape=None, affine=(True, True), eps=1e-5):
-    w = params[0] if affine[0] else None
-    b = params[-1] if affine[1] else None
-    return _t("nn.functional.layer_norm")(x, shape, w, b, eps)
+_layer_norm = _layer_norm_with(cr.nn.functional.layer_norm)
+_torch_layer_norm = _layer_norm_with(_t("nn.functional.layer_norm"))
 
 
 OP_TABLE += [

@@ -27,12 +27,26 @@ def unbroadcast(g, shape):
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def constant_array(make, shape, dtype):
+    """make(shape, dtype=dtype) (np.ones, np.zeros, np.arange) as a read-only array, kept for reuse
+    when small: a training step asks for the same ones vectors, zeros and row indices at every call.
+    Large ones are made afresh, so the cache stays a few megabytes."""
+    size = math.prod(shape) if isinstance(shape, tuple) else shape
+    if size > 16384:
+        return make(shape, dtype=dtype)
+    return _cached_array(make, shape, np.dtype(dtype))
+
+
 @functools.lru_cache(maxsize=64)
+def _cached_array(make, shape, dtype):
+    a = make(shape, dtype=dtype)
+    a.flags.writeable = False
+    return a
+
+
 def ones_vector(n, dtype):
-    """A read-only vector of n ones, made once per size and dtype (the BLAS sums' other operand)."""
-    v = np.ones(n, dtype=dtype)
-    v.flags.writeable = False
-    return v
+    """n ones (the BLAS sums' other operand)."""
+    return constant_array(np.ones, n, dtype)
 
 
 def sum_trailing(v, k):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _dtypes
 from ..autograd.primitive import Primitive, UnaryElementwise, export
-from ._util import as_array, int_arg, is_tensor, need_tensor, ones_vector, sum_trailing
+from ._util import as_array, constant_array, int_arg, is_tensor, need_tensor, ones_vector, sum_trailing
 from .elementwise import _plain, clamp, exp, log, softplus
 from .reduce import accumulate_half_in_float32
 from .reduce import sum as _sum
@@ -229,14 +229,6 @@ def _onehot_rows(x, target):
 _ROW_FLOOR = math.exp(-30.0)
 
 
-@functools.lru_cache(maxsize=16)
-def _arange(n):
-    """Read-only 0..n-1, the row indices of a batch of n (made once per batch size)."""
-    rows = np.arange(n)
-    rows.flags.writeable = False
-    return rows
-
-
 def _row_sums(e):
     """Sums of the rows of a 2-D float array, as a column (N, 1).
 
@@ -250,7 +242,7 @@ def _row_sums(e):
 
 def _softmax_ce(ctx, x, shifted, e, total, target, keep, scale):
     """The loss from x - shift, its exponentials and their row sums; keeps softmax for backward."""
-    rows = _arange(x.shape[0])
+    rows = constant_array(np.arange, x.shape[0], np.intp)
     if keep is None:
         add = np.add.reduce  # not .sum(): its Python wrapper costs as much as these small sums
         loss = (add(np.log(total), axis=None) - add(shifted[rows, target])) * scale
