@@ -329,7 +329,10 @@ class Relu(UnaryElementwise):
         # NOTE: an array against an array of zeros, not the scalar 0: NumPy vectorizes maximum only
         # for two full arrays (256x1024 float32: 0.035 ms with the zeros, 0.083 ms with the scalar).
         # Anything else (scalars, symbolic traces) takes the scalar.
-        zero = constant_array(np.zeros, x.shape, np.result_type(x, 0)) if isinstance(x, np.ndarray) else 0
+        if isinstance(x, np.ndarray):
+            zero = constant_array(np.zeros, x.shape, x.dtype if x.dtype.kind == "f" else np.result_type(x, 0))
+        else:
+            zero = 0
         y = np.maximum(x, zero)
         ctx.save_for_backward(y)
         return y

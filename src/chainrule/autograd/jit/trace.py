@@ -40,9 +40,13 @@ class TraceError(RuntimeError):
 
 
 def _tensor_cls():
-    from ...tensor import Tensor
+    global _Tensor
+    if _Tensor is None:  # tensor.py imports the autograd package: looked up once, on first use
+        from ...tensor import Tensor as _Tensor
+    return _Tensor
 
-    return Tensor
+
+_Tensor = None
 
 
 def _user_line():
