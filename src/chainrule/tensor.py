@@ -391,12 +391,21 @@ class Tensor:
         return 0 if vc is None else vc.version
 
     @_version.setter
-    def _version(self, value):  # optimizers bump parameters' versions with `p._version += 1`
+    def _version(self, value):
         vc = self._vc
         if vc is None:
             self._vc = _views.VersionCounter(value)
         else:
             vc.version = value
+
+    def _bump_version(self) -> None:
+        """Count one in-place change of the storage: `_version += 1` in one call (optimizers make
+        it for every parameter at every step)."""
+        vc = self._vc
+        if vc is None:
+            self._vc = _views.VersionCounter(1)
+        else:
+            vc.version += 1
 
     @property
     def _base(self):
@@ -1050,7 +1059,7 @@ class Tensor:
             )
         result = self.t()
         self._data = result._data
-        self._version += 1
+        self._bump_version()
         if result.grad_fn is not None:
             self.grad_fn = result.grad_fn
             result.grad_fn.out_ref = weakref.ref(self)

@@ -259,8 +259,8 @@ def batch_norm(
             # Through _plain, which jit records, so that a replay repeats the update.
             m = momentum if momentum is not None else 0.1
             _plain(functools.partial(_update_running_stats, unbias=n / (n - 1)), running_mean, running_var, mu, var, m)
-            running_mean._version += 1
-            running_var._version += 1
+            running_mean._bump_version()
+            running_var._bump_version()
         out = centered * rsqrt(var + eps)
     else:
         if running_mean is None or running_var is None:
@@ -330,7 +330,7 @@ def _renorm_rows(weight, rows, max_norm, norm_type):
     if over.any():
         table[rows[over]] = picked[over] * (max_norm / (norms[over] + 1e-7))[:, None].astype(table.dtype)
         if is_tensor(weight):
-            weight._version += 1
+            weight._bump_version()
 
 
 def embedding(

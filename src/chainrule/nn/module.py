@@ -441,7 +441,7 @@ class Module:
             for key, array in arrays.items():
                 target = own[key]
                 np.copyto(target._data, array, casting="unsafe")
-                target._version += 1
+                target._bump_version()
         return _IncompatibleKeys(missing, unexpected)
 
     # ----- calling -----

@@ -150,7 +150,7 @@ class Optimizer:
             if g is None:
                 continue
             self._update(p, g._data, state.setdefault(p, {}), group)
-            p._version += 1
+            p._bump_version()
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError

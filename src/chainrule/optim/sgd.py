@@ -77,7 +77,7 @@ class SGD(Optimizer):
             g = p._grad
             if g is not None:
                 axpy(p._data, alpha, g._data)
-                p._version += 1
+                p._bump_version()
 
     def _update(self, p, grad, state, group):
         g = -grad if group["maximize"] else grad
