@@ -364,3 +364,14 @@ def test_bigru_deeper_in_a_sequential_and_without_its_hook():
     model[1]._load_state_dict_pre_hooks.clear()
     missing, unexpected = model.load_state_dict(old, strict=False)
     assert "1.gru.weight_ih_l0_reverse" in missing and "1.backward_gru.weight_ih_l0" in unexpected
+
+
+def test_a_hook_may_remove_itself_during_a_load():
+    """chainrule runs a module's hooks from a copy of its list (torch raises when another hook follows)."""
+    for register in ("register_load_state_dict_pre_hook", "register_load_state_dict_post_hook"):
+        model, calls, handles = nn.Linear(2, 3), [], []
+        handles.append(getattr(model, register)(lambda *args: (calls.append("once"), handles[0].remove())[0]))
+        getattr(model, register)(lambda *args: calls.append("always"))
+        model.load_state_dict(model.state_dict())
+        model.load_state_dict(model.state_dict())
+        assert calls == ["once", "always", "always"], register
