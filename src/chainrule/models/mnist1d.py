@@ -18,11 +18,10 @@ from .. import nn
 from ..ops.shape import reshape
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
     from typing import Any
 
     from .._typing import Module, TensorLike
-    from ..nn.module import _IncompatibleKeys
 
 PAPER = {"logreg": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}  # Greydanus, "Scaling down deep learning"
 # Per-model defaults; every model in the paper's table trained with Adam, lr 1e-2, batch 100, 6000 steps.
@@ -120,7 +119,10 @@ class BiGRU(nn.Module):
 
     Its parameters carry GRUBase's names (gru.weight_ih_l0, gru.weight_ih_l0_reverse, ..., linear.weight),
     so a torch GRUBase's state_dict loads as it is. load_state_dict also takes the layout of older
-    chainrule checkpoints, which paired two one-way GRUs (see ``load_state_dict``).
+    chainrule checkpoints, which paired two one-way GRUs: a load_state_dict pre-hook renames
+    forward_gru.X -> gru.X and backward_gru.X -> gru.X_reverse (the same numbers, in the same parameter
+    order, so an old checkpoint's optimizer state still lines up). Being a hook, it renames under the
+    BiGRU's prefix when a module holding the BiGRU is loaded too ("encoder.forward_gru.X").
 
         >>> BiGRU(40, 10).num_parameters()       # 2 directions * 3 gates * 6 * (1 + 6 + 2) + 480 * 10 + 10
         5134
@@ -132,28 +134,32 @@ class BiGRU(nn.Module):
         _positive("BiGRU: num_classes", num_classes)
         self.gru = nn.GRU(1, hidden, batch_first=True, bidirectional=True)
         self.linear = nn.Linear(2 * hidden * length, num_classes)
+        self.register_load_state_dict_pre_hook(_rename_two_gru_keys)
 
     def forward(self, x: TensorLike) -> Any:
         h, _ = self.gru(reshape(x, (x.shape[0], -1, 1)))  # (batch, time, [forward_t, backward_t])
         return self.linear(reshape(h, (h.shape[0], -1)))
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
-        """As ``Module.load_state_dict``; keys of the older two-GRU layout are renamed first:
-        forward_gru.X -> gru.X and backward_gru.X -> gru.X_reverse (the same numbers, in the same
-        parameter order, so an old checkpoint's optimizer state still lines up).
 
-        Only a BiGRU's own load_state_dict renames: a module that holds a BiGRU loads its keys as written.
-        """
-        return super().load_state_dict({_current_key(k): v for k, v in state_dict.items()}, strict)
+def _rename_two_gru_keys(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    """BiGRU's load_state_dict pre-hook: the older two-GRU layout's keys under `prefix` get their current names."""
+    renamed = [(_current_key(key, prefix), value) for key, value in state_dict.items()]
+    if any(new != key for (new, _), key in zip(renamed, state_dict)):
+        # Rebuilt rather than popped and reinserted: the keys keep their order (the unexpected keys' order).
+        state_dict.clear()
+        state_dict.update(renamed)
 
 
-def _current_key(key):
-    """forward_gru.weight_ih_l0 -> gru.weight_ih_l0, backward_gru.weight_ih_l0 -> gru.weight_ih_l0_reverse."""
-    head, dot, name = key.partition(".")
+def _current_key(key, prefix=""):
+    """forward_gru.weight_ih_l0 -> gru.weight_ih_l0, backward_gru.weight_ih_l0 -> gru.weight_ih_l0_reverse,
+    under `prefix` (a BiGRU's path in the module being loaded, "" or "encoder."); other keys as they are."""
+    if not key.startswith(prefix):
+        return key
+    head, dot, name = key[len(prefix) :].partition(".")
     if dot and head == "forward_gru":
-        return "gru." + name
+        return prefix + "gru." + name
     if dot and head == "backward_gru":
-        return "gru." + name + "_reverse"
+        return prefix + "gru." + name + "_reverse"
     return key
 
 

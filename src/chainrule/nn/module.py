@@ -3,11 +3,15 @@
 Follows PyTorch's nn.Module: attributes that are Parameters, Modules or registered buffers
 are tracked in three ordered dicts, so parameters(), state_dict() and train()/eval() can
 walk the tree.
+
+Over 500 lines: Module is one class, as PyTorch's is; load_state_dict's walk and its hooks stay
+beside the state_dict they read, so that what a module stores is defined in one place.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,15 +20,16 @@ from .. import _device, _dtypes
 from ..autograd import effects as _effects
 from ..autograd.effects import replayed_call
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor, _HookHandle, _to_array
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from numpy.typing import ArrayLike
 
     from .._device import device as Device
+    from .._typing import RemovableHandle
 
 
 class Parameter(Tensor):
@@ -88,6 +93,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_load_state_dict_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_load_state_dict_post_hooks", OrderedDict())
 
     # ----- attribute bookkeeping -----
 
@@ -385,64 +392,149 @@ class Module:
         # Every path to a shared module or parameter gets its key, as in PyTorch (no deduplication).
         for mod_prefix, module in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             dot = mod_prefix + ("." if mod_prefix else "")
-            for name, p in module._parameters.items():
-                if p is not None:
-                    destination[dot + name] = p if keep_vars else p.detach()
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent:
-                    destination[dot + name] = b if keep_vars else b.detach()
+            for name, value in _local_state(module).items():
+                destination[dot + name] = value if keep_vars else value.detach()
         return destination
 
     def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> _IncompatibleKeys:
         """Copy values from `state_dict` into this module's parameters and buffers.
 
-        Everything is checked first and nothing is loaded on error: the error lists every
-        missing key, unexpected key and shape mismatch. With strict=False, missing and
-        unexpected keys are allowed (and returned); shape mismatches still raise.
+        Nothing is loaded on error: the error lists every missing key, unexpected key and shape
+        mismatch. With strict=False, missing and unexpected keys are allowed (and returned); shape
+        mismatches still raise.
+
+        The walk is PyTorch's: each module, depth first (a shared module once per path to it), runs
+        its load_state_dict pre-hooks on the keys under its prefix, then takes its own parameters
+        and buffers; its post-hooks run once its descendants are done, and may edit the missing and
+        unexpected keys that `strict` then judges. Hooks edit a copy: the caller's dict is left
+        alone. A refused load (or a hook that raises) puts back every value copied before a hook
+        ran, so the module is as it was; what the hooks did besides is not undone.
 
         Returns:
             (missing_keys, unexpected_keys), a named tuple as in PyTorch.
+
+        Example:
+            >>> copy = nn.Linear(2, 3)
+            >>> copy.load_state_dict(nn.Linear(2, 3).state_dict())
+            IncompatibleKeys(missing_keys=[], unexpected_keys=[])
         """
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        mismatched, arrays = [], {}
-        for key, target in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            try:
-                array = value._data if isinstance(value, Tensor) else np.asarray(value)
-            except (TypeError, ValueError) as e:
-                mismatched.append(f"{key}: a {type(value).__name__} that is not an array ({e})")
-                continue
-            if array.dtype.kind not in "biuf" and not (array.dtype.kind == "c" and target._data.dtype.kind == "c"):
-                mismatched.append(f"{key}: checkpoint dtype {array.dtype} can't be loaded into a {target.dtype} tensor")
-                continue
-            if array.shape != target._data.shape:
-                mismatched.append(f"{key}: checkpoint shape {tuple(array.shape)}, model shape {tuple(target.shape)}")
-                continue
-            arrays[key] = array
-        problems = []
-        if strict and missing:
-            problems.append("Missing key(s): " + ", ".join(f'"{k}"' for k in missing) + ".")
-        if strict and unexpected:
-            problems.append("Unexpected key(s): " + ", ".join(f'"{k}"' for k in unexpected) + ".")
-        if mismatched:
-            problems.append("Size mismatch: " + "; ".join(mismatched) + ".")
-        if problems:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__} (nothing was loaded):\n\t"
-                + "\n\t".join(problems)
-                + "\nCheck that the checkpoint was saved from the same architecture (same layer sizes and names);"
-                " pass strict=False to skip missing/unexpected keys."
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: expected a dict-like state_dict (key -> Tensor), "
+                f"got {type(state_dict).__name__}; pass model.state_dict() or chainrule.load(path)"
             )
-        with no_grad():
-            for key, array in arrays.items():
-                target = own[key]
-                np.copyto(target._data, array, casting="unsafe")
-                target._bump_version()
+        metadata = getattr(state_dict, "_metadata", None)  # torch's per-module versions, handed to pre-hooks
+        state_dict = OrderedDict(state_dict)
+        if metadata is not None:
+            state_dict._metadata = metadata
+        missing, unexpected, error_msgs, mismatched = [], [], [], []
+        copies = _PendingCopies()
+        given = {"": state_dict}  # module path -> its keys (torch hands each child the keys under its prefix)
+        waiting = []  # (path, module) whose post-hooks wait for the end of its subtree
+        try:
+            for path, module in self.named_modules(remove_duplicate=False):
+                while waiting and not _is_under(path, waiting[-1][0]):
+                    _run_post_hooks(waiting.pop()[1], missing, unexpected, copies)
+                prefix = path + "." if path else ""
+                local = given.pop(path)
+                if module._load_state_dict_pre_hooks:
+                    copies.flush()  # a hook sees the modules before it loaded, as in torch
+                    local_metadata = {} if metadata is None else metadata.get(path, {})
+                    for hook in list(module._load_state_dict_pre_hooks.values()):
+                        # strict is always True here, as torch passes it: load_state_dict applies its own at the end.
+                        hook(module, local, prefix, local_metadata, True, missing, unexpected, error_msgs)
+                own = _local_state(module)
+                for name, target in own.items():
+                    key = prefix + name
+                    if key not in local:
+                        missing.append(key)
+                        continue
+                    array, problem = _loadable(key, local[key], target)
+                    if problem is None:
+                        copies.add(target, array)
+                    else:
+                        mismatched.append(problem)
+                below = {}
+                for key, value in local.items():
+                    if not key.startswith(prefix):
+                        continue
+                    head, dot, _ = key[len(prefix) :].partition(".")
+                    if not dot:
+                        if head not in own:
+                            unexpected.append(key)
+                    elif module._modules.get(head) is None:
+                        unexpected.append(key)
+                    else:
+                        below.setdefault(head, {})[key] = value
+                for name, child in module._modules.items():
+                    if child is not None:
+                        given[prefix + name] = below.get(name, {})
+                waiting.append((path, module))
+            while waiting:
+                _run_post_hooks(waiting.pop()[1], missing, unexpected, copies)
+            problems = []
+            if strict and missing:
+                problems.append("Missing key(s): " + ", ".join(f'"{k}"' for k in missing) + ".")
+            if strict and unexpected:
+                problems.append("Unexpected key(s): " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if mismatched:
+                problems.append("Size mismatch: " + "; ".join(mismatched) + ".")
+            problems.extend(error_msgs)  # appended by pre-hooks
+            if problems:
+                raise RuntimeError(
+                    f"Error(s) in loading state_dict for {type(self).__name__} (nothing was loaded):\n\t"
+                    + "\n\t".join(problems)
+                    + "\nCheck that the checkpoint was saved from the same architecture (same layer sizes and names);"
+                    " pass strict=False to skip missing/unexpected keys."
+                )
+        except BaseException:
+            copies.undo()
+            raise
+        copies.flush(undoable=False)
         return _IncompatibleKeys(missing, unexpected)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., None]) -> RemovableHandle:
+        """Call `hook` in load_state_dict before this module's own parameters and buffers are read.
+
+        Signature, as torch's: ``hook(module, state_dict, prefix, local_metadata, strict,
+        missing_keys, unexpected_keys, error_msgs) -> None``. `state_dict` holds the keys under
+        `prefix` (this module's path, "encoder.gru." or "" for the module load_state_dict was called
+        on) and may be edited in place (renamed keys are then read under their new names; it is a
+        copy, not the caller's dict). `strict` is always True, as torch passes it. A message
+        appended to `error_msgs` makes the load fail with it. `local_metadata` is the state dict's
+        `_metadata` entry for this module (torch's checkpoints carry one), else {}. Hooks run in the
+        order they were registered, on every load through this module or any module holding it.
+
+        Returns a handle whose `.remove()` unregisters the hook.
+
+        Example:
+            >>> def rename(module, sd, prefix, *rest):   # an old checkpoint called the layer "fc"
+            ...     for key in [k for k in sd if k.startswith(prefix + "fc.")]:
+            ...         sd[prefix + "linear." + key[len(prefix + "fc.") :]] = sd.pop(key)
+            >>> handle = model.register_load_state_dict_pre_hook(rename)
+        """
+        handle = _HookHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_load_state_dict_post_hook(self, hook: Callable[[Module, _IncompatibleKeys], None]) -> RemovableHandle:
+        """Call `hook(module, incompatible_keys)` in load_state_dict once this module and its descendants
+        are loaded.
+
+        `incompatible_keys` is (missing_keys, unexpected_keys), the lists of the whole load so far
+        (torch's walk: this module's subtree and everything before it). The hook may edit them in
+        place; `strict` is applied afterwards to what is left, so clearing both lets a strict load
+        pass and adding a key makes it fail (the module is then restored). The hook must return
+        None (a TypeError says so otherwise). Returns a handle whose `.remove()` unregisters it.
+
+        Example:
+            >>> def optional_bias(module, keys):   # checkpoints without biases are fine
+            ...     keys.missing_keys[:] = [k for k in keys.missing_keys if not k.endswith("bias")]
+            >>> handle = model.register_load_state_dict_post_hook(optional_bias)
+        """
+        handle = _HookHandle(self._load_state_dict_post_hooks)
+        self._load_state_dict_post_hooks[handle.id] = hook
+        return handle
 
     # ----- calling -----
 
@@ -489,3 +581,74 @@ def _check_name(name, module, kind):
         and name not in module._modules
     ):
         raise KeyError(f"attribute '{name}' already exists on {type(module).__name__}")
+
+
+def _local_state(module):
+    """A module's own state dict entries, name -> Tensor: parameters, then persistent buffers (None left out)."""
+    state = {name: p for name, p in module._parameters.items() if p is not None}
+    for name, b in module._buffers.items():
+        if b is not None and name not in module._non_persistent:
+            state[name] = b
+    return state
+
+
+def _loadable(key, value, target):
+    """(array, None) when `value` can be copied into `target`, else (None, what is wrong)."""
+    try:
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
+    except (TypeError, ValueError) as e:
+        return None, f"{key}: a {type(value).__name__} that is not an array ({e})"
+    if array.dtype.kind not in "biuf" and not (array.dtype.kind == "c" and target._data.dtype.kind == "c"):
+        return None, f"{key}: checkpoint dtype {array.dtype} can't be loaded into a {target.dtype} tensor"
+    if array.shape != target._data.shape:
+        return None, f"{key}: checkpoint shape {tuple(array.shape)}, model shape {tuple(target.shape)}"
+    return array, None
+
+
+def _is_under(path, ancestor):
+    return ancestor == "" or path.startswith(ancestor + ".")
+
+
+def _run_post_hooks(module, missing, unexpected, copies):
+    if not module._load_state_dict_post_hooks:
+        return
+    copies.flush()  # torch's post-hooks see their module loaded
+    keys = _IncompatibleKeys(missing, unexpected)
+    for hook in list(module._load_state_dict_post_hooks.values()):
+        if hook(module, keys) is not None:
+            raise TypeError(
+                f"load_state_dict: the post-hook {getattr(hook, '__qualname__', hook)!r} of {type(module).__name__} "
+                "returned a value; register_load_state_dict_post_hook hooks return None and edit "
+                "incompatible_keys.missing_keys / unexpected_keys in place"
+            )
+
+
+class _PendingCopies:
+    """load_state_dict's copies, made as late as possible so that a refused load has nothing to undo.
+
+    Copies wait until the end; only a hook, which must see what torch would have loaded by then,
+    makes them earlier, and those keep the old values so that undo() can put them back.
+    """
+
+    def __init__(self):
+        self.pending, self.done = [], []
+
+    def add(self, target, array):
+        self.pending.append((target, array))
+
+    def flush(self, undoable=True):
+        with no_grad():
+            for target, array in self.pending:
+                if undoable:
+                    self.done.append((target, target._data.copy()))
+                np.copyto(target._data, array, casting="unsafe")
+                target._bump_version()
+        self.pending.clear()
+
+    def undo(self):
+        self.pending.clear()
+        with no_grad():
+            for target, old in reversed(self.done):  # reversed: a tied weight gets its first value back
+                np.copyto(target._data, old)
+                target._bump_version()
+        self.done.clear()
