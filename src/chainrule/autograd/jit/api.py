@@ -299,7 +299,7 @@ class Jitted:
         Tensor = _tensor_cls()
         if not kwargs:
             # The common call, f(tensor, tensor, ...), keyed without walking a pytree.
-            key = [grad_mode._state["enabled"]]
+            key = [grad_mode._state.enabled]
             for a in args:
                 if type(a) is not Tensor:
                     break
@@ -314,7 +314,7 @@ class Jitted:
                 ):
                     return replay(args)
         leaves, rebuild_args = tree_flatten([list(args), kwargs])
-        tensors, key = [], [grad_mode._state["enabled"], _structure([list(args), kwargs])]
+        tensors, key = [], [grad_mode._state.enabled, _structure([list(args), kwargs])]
         position = {}
         others = []
         any_array = any_tensor = False
