@@ -29,7 +29,8 @@ import queue
 import re
 import subprocess
 import sys
-import threading
+
+from _workers import line_queue, worker_env  # a sibling module: pytest puts this folder on sys.path
 
 HERE = pathlib.Path(__file__).resolve().parent
 CASES = int(os.environ.get("API_FUZZ_CASES", "3000"))
@@ -84,24 +85,10 @@ def problem(record):
     return None
 
 
-def _pump(stream, lines):
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 def run_cases(n, seed, cwd):
     """Records of cases 0..n-1; a case past CASE_SECONDS kills the worker and the rest run in a new one."""
     results, first = [], 0
-    env = dict(
-        os.environ,
-        OPENBLAS_NUM_THREADS="1",
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            [os.environ.get("API_FUZZ_SRC", str(HERE.parents[1] / "src")), os.environ.get("PYTHONPATH", "")]
-        ),
-    )
+    env = worker_env("API_FUZZ_SRC")
     while first < n:
         proc = subprocess.Popen(
             [sys.executable, str(HERE / "api_fuzz_worker.py"), str(MEMORY), str(seed), str(first), str(n - first)],
@@ -111,8 +98,7 @@ def run_cases(n, seed, cwd):
             stderr=subprocess.PIPE,
             text=True,
         )
-        lines = queue.Queue()
-        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+        lines = line_queue(proc.stdout)
         current, timeout = None, 120  # the first line waits for chainrule to import
         while True:
             try:

@@ -24,11 +24,12 @@ import random
 import re
 import subprocess
 import sys
-import threading
 
 import pytest
 
 pytest.importorskip("sympy")
+
+from _workers import line_queue, worker_env  # a sibling module: pytest puts this folder on sys.path
 
 HERE = pathlib.Path(__file__).resolve().parent
 CASES = int(os.environ.get("CLI_FUZZ_CASES", "500"))
@@ -236,24 +237,10 @@ def generate(n, seed):
 # ----- running them -----
 
 
-def _pump(stream, lines):
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 def run_cases(argvs, tmp_path):
     """Run argv lists in one worker; a case past CASE_SECONDS kills the worker and the rest run in a new one."""
     results, start = [], 0
-    env = dict(
-        os.environ,
-        OPENBLAS_NUM_THREADS="1",
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            [os.environ.get("CLI_FUZZ_SRC", str(HERE.parents[1] / "src")), os.environ.get("PYTHONPATH", "")]
-        ),
-    )
+    env = worker_env("CLI_FUZZ_SRC")
     while start < len(argvs):
         proc = subprocess.Popen(
             [sys.executable, str(HERE / "cli_fuzz_worker.py"), str(MEMORY)],
@@ -266,8 +253,7 @@ def run_cases(argvs, tmp_path):
         )
         proc.stdin.write(json.dumps(argvs[start:]))
         proc.stdin.close()
-        lines = queue.Queue()
-        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+        lines = line_queue(proc.stdout)
         current, timeout = None, 120  # the first line waits for chainrule and SymPy to import
         while True:
             try:
