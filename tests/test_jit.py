@@ -113,8 +113,9 @@ def _check_replay(make_fn, spec, i, vary_constants=False):
     assert _SAFE_SOURCE.fullmatch(jitted.code), jitted.code
 
 
-# The replay's source is written from generated names, number literals and punctuation only.
-_SAFE_SOURCE = re.compile(r"[\w\s,.=()\[\]+:\-]*")
+# The replay's source is written from generated names, number literals and punctuation only (the
+# rules written inline add operators: `;`, `@`, `*`, `!=`).
+_SAFE_SOURCE = re.compile(r"[\w\s,.=()\[\]+:\-;@*!]*")
 
 
 def _cotangent(out):
@@ -245,8 +246,8 @@ def test_train_step_matches_eager(make_opt):
         sched.step()
         return loss
 
-    code = _eager_and_jitted(make, step).code  # the repeated calls, in order, between the primitives
-    assert code.index("_zero_grad") < code.index("Linear_forward") < code.index("_step")
+    program = str(_eager_and_jitted(make, step).program)  # the repeated calls, in order, between the primitives
+    assert program.index("_zero_grad") < program.index(" linear ") < program.index("_step")
 
 
 def test_gradients_accumulate_like_eager_without_zero_grad():
@@ -715,3 +716,88 @@ def test_a_replay_holds_no_more_memory_than_the_eager_step():
         tracemalloc.stop()
     eager, jitted = peaks
     assert jitted <= 1.05 * eager, f"replay peak {jitted / 2**20:.1f} MiB > eager {eager / 2**20:.1f} MiB"
+
+
+# ----- rules written inline (passes.inline_rules) -----
+
+
+def test_linear_and_relu_rules_are_written_inline_bit_for_bit():
+    def make():
+        cr.manual_seed(1)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+        return model, cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(model, opt, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    code = _eager_and_jitted(make, step).code
+    for rule in ("Linear_forward", "Linear_backward", "Relu_forward", "Relu_backward"):
+        assert rule not in code, code
+    assert len(set(re.findall(r"ctx\d+", code))) == 1, code  # only cross-entropy keeps a context
+    # ReLU overwrites the Linear output it alone reads, and its backward the gradient it alone reads
+    assert re.search(r"(v\d+) = _np\.maximum\((v\d+), zeros_\1, out=\2\)", code), code
+    assert re.search(r"(g\d+) = _np\.multiply\((g\d+), v\d+ != 0, out=\2\)", code), code
+
+
+def _linear_relu_cases():
+    """(name, fn(x, w, b) -> Tensor): Linear and ReLU where the pre-activation is read again, returned,
+    or takes the path the inline code does not cover."""
+    return [
+        ("pre-activation read again", lambda x, w, b: F.relu(h := F.linear(x, w, b)) - 0.5 * h),
+        ("two linears", lambda x, w, b: F.relu(F.linear(x, w, b)) + F.linear(x, w, b) * 0.5),
+        ("3-d input", lambda x, w, b: F.relu(F.linear(x.reshape(2, 3, 4), w, b))),
+        ("no bias", lambda x, w, b: F.relu(F.linear(x, w))),
+        ("relu of a relu", lambda x, w, b: F.relu(F.relu(F.linear(x, w, b)) - 0.1)),
+        ("relu of the input", lambda x, w, b: F.linear(F.relu(x), w, b)),
+        ("float64 input, float32 weight", lambda x, w, b: F.relu(F.linear(x.double(), w.double(), b))),
+    ]
+
+
+@pytest.mark.parametrize("name,fn", _linear_relu_cases(), ids=[n for n, _ in _linear_relu_cases()])
+def test_inline_linear_and_relu_match_eager_where_values_are_shared(name, fn):
+    def grads(x, w, b):
+        leaves = [cr.from_numpy(a.copy()).requires_grad_() for a in (x, w, b)]
+        out = fn(*leaves)
+        g = cr.autograd.grad((out * out).sum(), leaves, allow_unused=True)
+        return out._data, [None if t is None else t._data for t in g]
+
+    def traced(x, w, b):
+        out = fn(x, w, b)
+        return (out, *cr.autograd.grad((out * out).sum(), [x, w, b], allow_unused=True))
+
+    step = cr.jit(traced)
+    rng = np.random.default_rng(3)
+    for call in range(3):  # the first call traces; the others replay on new values
+        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((6, 4), (5, 4), (5,)))
+        want_out, want_grads = grads(x, w, b)
+        inputs = [a.copy() for a in (x, w, b)]
+        got = step(*(cr.from_numpy(a).requires_grad_() for a in (x, w, b)))
+        for a, before in zip((x, w, b), inputs):  # no rule wrote into an argument
+            np.testing.assert_array_equal(a, before)
+        np.testing.assert_array_equal(got[0]._data, want_out, err_msg=f"call {call}")
+        for g, want in zip(got[1:], want_grads):
+            assert (g is None) == (want is None)
+            if g is not None:
+                np.testing.assert_array_equal(g._data, want, err_msg=f"call {call}")
+
+
+def test_two_backward_passes_through_one_linear_keep_its_rules():
+    def traced(x, w):
+        out = F.relu(F.linear(x, w)).sum()
+        (gx,) = cr.autograd.grad(out, [x], retain_graph=True)
+        (gw,) = cr.autograd.grad(out, [w])
+        return gx, gw
+
+    step = cr.jit(traced)
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        x, w = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+        got = step(cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True))
+        want = traced(cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True))
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a._data, b._data)
+    assert "Linear_backward" in step.code  # a context read by two backward rules stays a context

@@ -178,6 +178,16 @@ class Primitive(Function):
             None when a hand-written function is registered with `@export` instead.
         method: for a generated function, True (a Tensor method of the same name), a name, or None.
         namespaces, torch_kwargs: for a generated function, as in `Export`.
+        inline: None, or a static method inline(args, params, out, needs, grads, donated) that gives the jit
+            the replay's code for the rules, written inline (jit/passes.py, `inline_rules`): args
+            are the forward's inputs as the program's atoms (with .shape and .dtype where known),
+            out its output, needs the context's needs_input_grad and grads the backward's outputs
+            (None where no gradient is made; needs and grads are None without a backward), and
+            donated the placeholders ("a0", "g") the code may overwrite (new arrays no one else reads). It
+            returns None (the case is not covered: the rules run as usual) or (forward, backward,
+            constants): source templates naming {a0}, {a1}, ... (inputs), {o} (output), {g} (the
+            cotangent), {d0}, {d1}, ... (input gradients) and the keys of `constants` (arrays or
+            functions the code reads). The code must make the same NumPy calls as the rules.
 
     A subclass that only overrides an attribute (the jit's replay classes) is not registered:
     a primitive defines its own forward or backward.
@@ -194,6 +204,7 @@ class Primitive(Function):
     method = True
     namespaces = ("chainrule",)
     torch_kwargs = None
+    inline = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -164,6 +164,16 @@ class Linear(Primitive):
         return gx, gw, gb
 
     @staticmethod
+    def inline(args, params, out, needs, grads, donated):
+        """The rules above as a jit replay's code, for float matrices x and W (2-D, one dtype)."""
+        if not all(_float_matrix(a, args[0].dtype) for a in args[:2]):
+            return None
+        forward = "{o} = _np.matmul({a0}, {a1}.T)" + ("; _np.add({o}, {a2}, out={o})" if len(args) > 2 else "")
+        steps = ("{d0} = {g} @ {a1}", "{d1} = {g}.T @ {a0}", "{d2} = {sum_leading}({g}, 1)")
+        backward = "; ".join(step for step, d in zip(steps, grads or ()) if d is not None)
+        return forward, backward, {"sum_leading": sum_leading}
+
+    @staticmethod
     def jvp(ctx, tx, tw, tb=None):
         x, w = ctx.saved_tensors
         total = None
@@ -172,6 +182,11 @@ class Linear(Primitive):
             if term is not None:
                 total = term if total is None else total + term
         return full_tangent(ctx, total)
+
+
+def _float_matrix(atom, dtype):
+    shape, atom_dtype = getattr(atom, "shape", None), getattr(atom, "dtype", None)
+    return shape is not None and len(shape) == 2 and atom_dtype == dtype and np.dtype(dtype).kind == "f"
 
 
 @export(namespaces=("nn.functional",))

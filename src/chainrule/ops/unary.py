@@ -344,6 +344,20 @@ class Relu(UnaryElementwise):
         # the gradient, as in PyTorch's threshold_backward (which zeroes only where y <= 0).
         return g * (y != 0)
 
+    @staticmethod
+    def inline(args, params, out, needs, grads, donated):
+        """The rules above as a jit replay's code, for a float array whose zeros constant_array keeps;
+        in place on x or g where the replay gives them up."""
+        x = args[0]
+        if getattr(x, "dtype", None) is None or np.dtype(x.dtype).kind != "f":
+            return None
+        zeros = constant_array(np.zeros, x.shape, x.dtype)
+        if zeros.flags.writeable:  # too large to keep: the rule makes it at each call
+            return None
+        forward = "{o} = _np.maximum({a0}, {zeros}" + (", out={a0})" if "a0" in donated else ")")
+        backward = "{d0} = _np.multiply({g}, {o} != 0, out={g})" if "g" in donated else "{d0} = {g} * ({o} != 0)"
+        return forward, backward, {"zeros": zeros}
+
 
 class Softplus(UnaryElementwise):
     """y = ln(1 + exp(beta x)) / beta, linear above x beta > threshold.   dy/dx = sigmoid(beta x).

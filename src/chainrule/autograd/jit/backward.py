@@ -159,7 +159,10 @@ class BackwardRecording(engine.Observer):
                 rec.emit(Eqn("copy", None, (out,), (g_atom,)))
         else:
             rec.grads_set[id(tensor)] = (tensor, tensor.grad)
-            rec.emit(Eqn("effect", "_acc", (), (ref, g_atom, _FALSE), (("owned_key", Lit(repr(owned))),)))
+            if owned:
+                rec.emit(Eqn("effect", "_acc_owned", (), (ref, g_atom)))
+            else:
+                rec.emit(Eqn("effect", "_acc", (), (ref, g_atom, _FALSE), (("owned_key", Lit("False")),)))
             out = rec.new_var("g", tensor.grad._data)
             rec.emit(Eqn("read_grad", None, (out,), (ref,)))
         rec.bind(tensor.grad, out)

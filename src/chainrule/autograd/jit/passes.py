@@ -15,6 +15,12 @@ Each works on the equations as data:
   it has run. Without it a replay holds every activation and gradient of the step until it
   returns: a larger peak, and memory that the allocator gives back to the system and takes again
   at every call.
+- `inline_rules`: a primitive that gives the replay its own code for its rules (`Primitive.inline`:
+  Linear and ReLU on float matrices) is written inline, forward and backward, when nothing but its
+  backward reads what its forward saved: no rule call, no context, no release. The code makes the
+  same NumPy calls as the rules, so a replay's values stay bit for bit the eager ones; where an
+  inlined rule's input is a new array that only it reads (a Linear's output going into ReLU), the
+  rule may write its result into it (`out=`), as eager code cannot know.
 - `fold_constants`: a sum or a cast of constants (a constant cotangent of another dtype, two
   constant seeds of one root) is computed once, at trace time, and becomes a constant. Only
   values that rules read are folded: a leaf's gradient or a returned value must be a new array
@@ -25,6 +31,8 @@ draw (dropout) or update state (batch norm's running statistics).
 """
 
 from __future__ import annotations
+
+import string
 
 import numpy as np
 
@@ -154,8 +162,74 @@ def free_dead_values(program):
     return program
 
 
+def inline_rules(program):
+    readers = {}  # name -> the equations that read it
+    for eqn in program.eqns:
+        for v in eqn.reads():
+            readers.setdefault(v.name, []).append(eqn)
+    returned = {v.name for atom, _ in program.outs for v in uses(atom)}
+    plans, releases = [], set()  # (forward, its backward or None, needs); ids of releases no longer needed
+    for eqn in program.eqns:
+        inline = getattr(eqn.prim, "inline", None) if eqn.kind == "forward" else None
+        if inline is None or eqn.code is not None:
+            continue
+        ctx, backward, needs = eqn.ctx, None, None
+        if ctx is not None:
+            users = readers.get(ctx.name, [])
+            backwards = [e for e in users if e.kind == "backward" and e.ctx is ctx]
+            if (
+                ctx.name in returned
+                or len(backwards) != 1
+                or any(e.kind != "release" for e in users if e is not backwards[0])
+                or any(type(a) is Part for a in backwards[0].args)
+            ):
+                continue  # something else reads the context (a second backward, a saved mask)
+            backward, needs = backwards[0], program.ns[ctx.name].needs_input_grad
+        code = inline(eqn.args, dict(eqn.params), eqn.outs[0], needs, backward.outs if backward else None, ())
+        if code is None:
+            continue
+        plans.append((eqn, backward, needs))
+        if backward is not None:
+            fields = {field for _, field, _, _ in string.Formatter().parse(code[1]) if field}
+            # what the backward reads of the forward's inputs and output: those stay alive until it runs
+            read = [a for i, a in enumerate(eqn.args) if f"a{i}" in fields]
+            backward.extra = (*read, eqn.outs[0]) if "o" in fields else tuple(read)
+            releases.update(id(e) for e in readers[ctx.name] if e.kind == "release")
+    program.eqns = [e for e in program.eqns if id(e) not in releases]
+    # A value an inlined rule made (a new array: no view of another) and that one equation reads may be
+    # overwritten by that equation (ReLU in place): the rule gives up a buffer no one will read again.
+    count = {name: 2 for name in returned}
+    for eqn in program.eqns:
+        for v in eqn.reads():
+            count[v.name] = count.get(v.name, 0) + 1
+    made = {d.name for eqn, backward, _ in plans for d in (*eqn.outs, *(backward.outs if backward else ())) if d}
+
+    def given_up(atom):
+        return type(atom) is Var and atom.name in made and count.get(atom.name) == 1
+
+    for eqn, backward, needs in plans:
+        out = eqn.outs[0]
+        donated = {"a0"} if eqn.args and given_up(eqn.args[0]) else set()
+        if backward is not None and given_up(backward.args[0]):
+            donated.add("g")
+        grads = backward.outs if backward else None
+        forward_code, backward_code, constants = eqn.prim.inline(eqn.args, dict(eqn.params), out, needs, grads, donated)
+        names = {f"a{i}": str(a) for i, a in enumerate(eqn.args)}
+        names["o"] = str(out)
+        for key, value in constants.items():
+            names[key] = f"{key}_{out}"
+            program.ns[names[key]] = value
+        eqn.code = forward_code.format(**names)
+        if backward is not None:
+            names["g"] = str(backward.args[0])
+            names.update((f"d{i}", str(d)) for i, d in enumerate(backward.outs) if d is not None)
+            backward.code = backward_code.format(**names) or "pass"
+    return program
+
+
 def optimize(program):
     """The passes, in order (folding first: a folded value's inputs may become dead; dead code before
-    contexts: a removed read may leave a context unused; buffer reuse on the final readers; freeing
-    last, once no equation moves)."""
-    return free_dead_values(reuse_buffers(drop_unused_contexts(eliminate_dead_code(fold_constants(program)))))
+    contexts: a removed read may leave a context unused; inlining once the contexts left are the
+    ones a backward reads; buffer reuse on the final readers; freeing last, once no equation moves)."""
+    program = drop_unused_contexts(eliminate_dead_code(fold_constants(program)))
+    return free_dead_values(reuse_buffers(inline_rules(program)))

@@ -105,14 +105,17 @@ class Eqn:
     gradient accumulation), or one of the bookkeeping forms above (input, capture, add, astype, ...).
     outs: the Vars it defines (None for a gradient a rule does not give); `single`: the function
     returns one value rather than a tuple. `quiet`: runs with NumPy's warnings off (backward).
+    code: the replay's line for a rule written inline (passes.inline_rules), which reads `extra`
+    besides the arguments (a backward rule's forward inputs); the equation prints as before.
     """
 
-    __slots__ = ("kind", "op", "outs", "args", "params", "ctx", "single", "quiet", "prim")
+    __slots__ = ("kind", "op", "outs", "args", "params", "ctx", "single", "quiet", "prim", "code", "extra")
 
     def __init__(self, kind, op, outs=(), args=(), params=(), ctx=None, single=True, quiet=False, prim=None):
         self.kind, self.op, self.outs, self.args, self.params = kind, op, tuple(outs), tuple(args), tuple(params)
         self.ctx, self.single, self.quiet = ctx, single, quiet
         self.prim = prim  # the primitive's class (forward, backward), for printing
+        self.code, self.extra = None, ()
 
     @property
     def pure(self):
@@ -124,10 +127,14 @@ class Eqn:
             yield from uses(atom)
         for _, atom in self.params:
             yield from uses(atom)
-        if self.ctx is not None and self.kind != "forward":
+        for atom in self.extra:
+            yield from uses(atom)
+        if self.ctx is not None and self.kind != "forward" and self.code is None:
             yield from uses(self.ctx)
 
     def source(self):
+        if self.code is not None:
+            return self.code
         outs = [str(o) if o is not None else "_" for o in self.outs]
         if self.kind in _FORMS:
             fields = {f"a{i}": a for i, a in enumerate(self.args)}
@@ -287,7 +294,7 @@ def _show(eqn, names, defs):
         op, args = "convert_element_type", args[:1]
     elif kind == "read_grad":
         op = "grad_of"
-    elif kind == "effect" and eqn.op == "_acc":
+    elif kind == "effect" and eqn.op in ("_acc", "_acc_owned"):
         op, args, params = "accumulate_grad", args[:2], []
     elif kind == "draw":  # _draw(sample, generator): the sample's name tells the distribution
         op, args = "random_" + re.sub(r"_*\d+$", "", args[0]).strip("_"), args[1:] if args[1:] != ["None"] else []
