@@ -197,6 +197,14 @@ def _batches(n=6, seed=0):
     ]
 
 
+def _sgd_step(model, opt, x, y):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def _eager_and_jitted(make, body, steps=6):
     """Train twice from the same start on the same batches, eagerly and through jit.
 
@@ -540,14 +548,7 @@ def test_batch_norm_training_updates_running_statistics_at_each_replay(momentum)
         model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8, momentum=momentum), nn.ReLU(), nn.Linear(8, 3))
         return model, cr.optim.SGD(model.parameters(), lr=0.1)
 
-    def step(model, opt, x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    _eager_and_jitted(make, step)  # the state_dicts compared include the running statistics
+    _eager_and_jitted(make, _sgd_step)  # the state_dicts compared include the running statistics
 
 
 def test_gradient_clipping_is_repeated_and_its_norm_is_each_calls_own():
@@ -727,14 +728,7 @@ def test_linear_and_relu_rules_are_written_inline_bit_for_bit():
         model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
         return model, cr.optim.SGD(model.parameters(), lr=0.1)
 
-    def step(model, opt, x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    code = _eager_and_jitted(make, step).code
+    code = _eager_and_jitted(make, _sgd_step).code
     for rule in ("Linear_forward", "Linear_backward", "Relu_forward", "Relu_backward"):
         assert rule not in code, code
     assert len(set(re.findall(r"ctx\d+", code))) == 1, code  # only cross-entropy keeps a context
