@@ -390,17 +390,9 @@ class Tensor:
         vc = self._vc
         return 0 if vc is None else vc.version
 
-    @_version.setter
-    def _version(self, value):
-        vc = self._vc
-        if vc is None:
-            self._vc = _views.VersionCounter(value)
-        else:
-            vc.version = value
-
     def _bump_version(self) -> None:
-        """Count one in-place change of the storage: `_version += 1` in one call (optimizers make
-        it for every parameter at every step)."""
+        """Count one in-place change of the storage. `_version` only reads the count, as torch's does;
+        optimizers and in-place writers bump it here."""
         vc = self._vc
         if vc is None:
             self._vc = _views.VersionCounter(1)
