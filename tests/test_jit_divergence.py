@@ -463,6 +463,36 @@ def test_data_assigned_from_a_constant_made_inside_is_refused():
         cr.jit(fn)(cr.ones(3))
 
 
+def test_grad_assigned_inside_the_function_is_replayed():
+    def build():
+        p = nn.Parameter(cr.ones(3, dtype=cr.float64))
+
+        def fn(x):
+            p.grad = None  # the hand-written zero_grad: without it, replays would accumulate
+            loss = (x * p * p).sum()
+            loss.backward()
+            p.grad = p.grad * 0.5  # a traced value: the replay assigns it too
+            with cr.no_grad():
+                p.sub_(0.1 * p.grad)
+            return loss, p.grad
+
+        return fn, None
+
+    jitted, _ = _step_by_step(build, lambda i: (cr.full((3,), float(i + 1), dtype=cr.float64),))
+    assert jitted.trace_count == 1
+
+
+def test_grad_assigned_from_a_constant_made_inside_is_refused():
+    p = nn.Parameter(cr.ones(3))
+
+    def fn(x):
+        p.grad = cr.zeros(3)
+        return x * p
+
+    with pytest.raises(cr.TraceError, match=r"assigns \.grad.*test_jit_divergence\.py"):
+        cr.jit(fn)(cr.ones(3))
+
+
 # ----- the same sequences under torch.compile -----
 
 

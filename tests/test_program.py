@@ -133,6 +133,22 @@ def test_make_jaxpr_shows_a_training_steps_effects():
     assert order == sorted(order)
 
 
+def test_make_jaxpr_shows_assignments_to_data_and_grad():
+    p = nn.Parameter(cr.ones(3))
+
+    def step(x):
+        p.grad = None
+        loss = (p * x).sum()
+        loss.backward()
+        p.grad = p.grad * 0.5
+        p.data = p.data - p.grad
+        return loss
+
+    lines = str(cr.make_jaxpr(step)(_f32(np.ones(3)))).splitlines()
+    order = [next(i for i, line in enumerate(lines) if key in line) for key in ("set_grad b", "sum", "set_grad", "set_data")]
+    assert order[0] < order[1] and [line.split()[0] for line in lines if "set_" in line] == ["set_grad", "set_grad", "set_data"]
+
+
 # ----- the program as data -----
 
 

@@ -377,6 +377,8 @@ class Tensor:
                     f"{self.dtype}. The gradient must have the tensor's dtype; convert it with "
                     f".to({self.dtype})."
                 )
+        if _trace_state["recorder"] is not None:
+            _effects.record_set_grad(self, value)
         self._grad = value
 
     @property

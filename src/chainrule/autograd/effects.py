@@ -125,6 +125,13 @@ def record_set_data(tensor, array):
         rec.record_set_data(tensor, array)
 
 
+def record_set_grad(tensor, value):
+    """`tensor.grad = value` (a Tensor or None) while tracing: the replay makes the same assignment."""
+    rec = _active()
+    if rec is not None:
+        rec.record_set_grad(tensor, value)
+
+
 def record_inplace(tensor, source, op, index=None):
     """An in-place tensor op while tracing: the replay writes into the same array."""
     rec = _active()

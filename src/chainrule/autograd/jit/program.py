@@ -91,6 +91,8 @@ _FORMS = {
     "capture": "{o} = {a0}._data",  # a tensor read from outside (a parameter), read afresh
     "read_grad": "{o} = {a0}.grad._data",
     "set_data": "{a0}._data = {a1}",
+    "set_grad": "{a0}._grad = _T({a1})",
+    "set_grad_none": "{a0}._grad = None",
     "release": "{a0}.saved = None",
     "call_value": "{o} = {op}()._data",
 }

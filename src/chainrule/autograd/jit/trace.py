@@ -408,8 +408,26 @@ class Recorder:
         self.ref(tensor, ".data")  # a tensor read from outside is captured, so the replay can assign it
         ref = self.leaf_ref.get(id(tensor))
         if ref is not None:  # an argument or a captured tensor: the replay assigns it too
-            self.emit(Eqn("set_data", None, (), (ref, value)))
+            self.emit(Eqn("set_data", "set_data", (), (ref, value)))
         self.bind(tensor, value)
+
+    def record_set_grad(self, tensor, value):
+        if value is not None and id(value._data) not in self.var:
+            raise TraceError(
+                f"jit: {self.fn_name} assigns .grad at {_user_line()} a tensor jit did not see it compute "
+                "(made by a constructor such as zeros or tensor, or read from outside): a replay would "
+                "assign this call's tensor every time. Set it to None (or call zero_grad()), compute the "
+                "new value with chainrule ops from traced values, or assign outside the function."
+            )
+        self.ref(tensor, ".grad")  # a tensor read from outside is captured, so the replay can assign it
+        ref = self.leaf_ref.get(id(tensor))
+        if ref is not None:  # an argument or a captured tensor: the replay assigns it too
+            if value is None:
+                self.emit(Eqn("set_grad_none", "set_grad", (), (ref,)))
+            else:
+                self.emit(Eqn("set_grad", "set_grad", (), (ref, self.var[id(value._data)])))
+        if id(tensor) in self.grads_set:
+            self.grads_set[id(tensor)] = (tensor, value)
 
     def record_call(self, method, obj, args, kwargs):
         Tensor = _tensor_cls()
