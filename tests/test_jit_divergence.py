@@ -493,6 +493,50 @@ def test_grad_assigned_from_a_constant_made_inside_is_refused():
         cr.jit(fn)(cr.ones(3))
 
 
+@pytest.mark.parametrize("how", ["attribute", "method"])
+def test_requires_grad_changed_after_tracing_is_seen(how):
+    def build():
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def fn(x):
+            opt.zero_grad()
+            loss = (model(x) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss, model[0].weight, model[2].weight
+
+        def between(i):
+            if i == 2:  # freeze the first layer (torch's idiom), then thaw it
+                for p in model[0].parameters():
+                    if how == "attribute":
+                        p.requires_grad = False
+                    else:
+                        p.requires_grad_(False)
+            if i == 3:
+                model[0].weight.requires_grad_(True)
+
+        return fn, between
+
+    jitted, _ = _step_by_step(build, lambda i: (_x(i),))
+    assert jitted.trace_count == 3
+
+
+def test_hook_registered_after_tracing_is_not_ignored():
+    p = nn.Parameter(cr.ones(3))
+
+    def fn(x):
+        (p * x).sum().backward()
+        return x
+
+    jitted = cr.jit(fn)
+    jitted(cr.ones(3))
+    p.register_hook(lambda g: g * 2)
+    with pytest.raises(cr.TraceError, match="hook"):  # as when the hook was there at the first call
+        jitted(cr.ones(3))
+
+
 # ----- the same sequences under torch.compile -----
 
 

@@ -595,6 +595,7 @@ class Tensor:
         self._hooks[handle.id] = hook
         if self.grad_fn is not None:
             self.grad_fn.hooked = True
+        _trace_state["epoch"] += 1  # a jitted function that captured this tensor traces again
         return handle
 
     # ----- in-place updates -----

@@ -157,10 +157,12 @@ def _free_variables(fn):
     return g, names, tuple(cells)
 
 
-def _make_guard(g, names, cells):
-    """A function that is True while every global and cell still holds the object the trace read
-    (one compiled expression: the check runs at every call, so it is kept to identity tests)."""
-    if not names and not cells:
+def _make_guard(g, names, cells, tensors=()):
+    """A function that is True while every global and cell still holds the object the trace read,
+    and each tensor of `tensors` ((tensor, requires_grad), read from outside) still has that
+    requires_grad, which is a plain attribute that nothing announces a change of (one compiled
+    expression: the check runs at every call, so it is kept to identity tests)."""
+    if not names and not cells and not tensors:
         return None
     ns = {"G": g, "M": _MISSING}
     terms = []
@@ -170,6 +172,9 @@ def _make_guard(g, names, cells):
     for i, (cell, value) in enumerate(cells):
         ns[f"C{i}"], ns[f"W{i}"] = cell, value
         terms.append(f"C{i}.cell_contents is W{i}")
+    for i, (t, flag) in enumerate(tensors):
+        ns[f"T{i}"], ns[f"R{i}"] = t, flag
+        terms.append(f"T{i}.requires_grad is R{i}")
     exec(compile(f"def guard():\n    return {' and '.join(terms)}\n", "<jit guard>", "exec"), ns)
     return ns["guard"]
 
@@ -216,8 +221,10 @@ def _still_holds(assumed):
     for m, state in modules:
         if not _same_state(state, _module_state(m)):
             return False
-    for t, shape, dtype in captured:
-        if t._data.shape != shape or t._data.dtype != dtype:
+    for t, shape, dtype, requires_grad, hooked in captured:
+        if t._data.shape != shape or t._data.dtype != dtype or t.requires_grad != requires_grad:
+            return False
+        if bool(t._hooks) != hooked:  # a hook the replay would not call
             return False
     return True
 
@@ -258,7 +265,7 @@ class Jitted:
         self.fn = fn
         self.recompile_limit = recompile_limit
         self._replays = {}
-        self._assumed = {}  # replay -> (((module, state), ...), ((tensor, shape, dtype), ...))
+        self._assumed = {}  # replay -> (((module, state), ...), ((tensor, shape, dtype, requires_grad, hooked), ...))
         self._epoch = _state["epoch"]
         self._globals, self._names, self._cells, self._guard = {}, (), (), None
         self._last_key = None
@@ -278,18 +285,23 @@ class Jitted:
             not _same(v, getattr(c, "cell_contents", _MISSING)) for c, v in self._cells
         ):
             stale = set(self._assumed)  # every replay read them
-            self._names, self._cells, self._guard = (), (), None
+            self._names, self._cells = (), ()
         else:
-            if self._guard is not None:  # equal numbers in new objects: watch those from now on
-                self._names = tuple((n, g[n]) for n, _ in self._names)
-                self._cells = tuple((c, c.cell_contents) for c, _ in self._cells)
-                self._guard = _make_guard(g, self._names, self._cells)
+            # equal numbers in new objects: watch those from now on
+            self._names = tuple((n, g[n]) for n, _ in self._names)
+            self._cells = tuple((c, c.cell_contents) for c, _ in self._cells)
             stale = {r for r, a in self._assumed.items() if not _still_holds(a)}
         if stale:
             self._replays = {k: r for k, r in self._replays.items() if r not in stale}
             for r in stale:
                 del self._assumed[r]
+        self._watch()
         self._epoch = _state["epoch"]
+
+    def _watch(self):
+        """The guard for the replays kept: fn's globals and cells, and the captured tensors' requires_grad."""
+        tensors = {id(t): (t, t.requires_grad) for _, captured in self._assumed.values() for t, *_ in captured}
+        self._guard = _make_guard(self._globals, self._names, self._cells, tuple(tensors.values()))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _state["recorder"] is not None and _active() is not None:  # inside an outer trace: trace inline
@@ -362,6 +374,7 @@ class Jitted:
         result, replay, assumed = self._trace(tensors, args, kwargs, others)
         self._replays[key] = replay
         self._assumed[replay] = assumed
+        self._watch()
         self._last_key = key
         if arrays_out:
             return _as_arrays(result)
@@ -452,7 +465,6 @@ class Jitted:
         rec.var.clear()
         # What the replay takes as given, checked again when something may have changed it.
         self._globals, self._names, self._cells = _free_variables(self.fn)
-        self._guard = _make_guard(self._globals, self._names, self._cells)
         roots = [v for _, v in self._names] + [v for _, v in self._cells] + list(others)
         fn = self.fn
         while isinstance(fn, functools.partial):  # jit(partial(step, model)): its arguments too
@@ -461,7 +473,7 @@ class Jitted:
             fn = fn.func
         roots.append(getattr(fn, "__self__", fn))
         modules = tuple((m, _module_state(m)) for m in _modules_reached(roots))
-        captured = tuple((t, t._data.shape, t._data.dtype) for _, t in rec.captured)
+        captured = tuple((t, t._data.shape, t._data.dtype, t.requires_grad, bool(t._hooks)) for _, t in rec.captured)
         return out, replay, (modules, captured)
 
 
