@@ -803,3 +803,113 @@ def test_two_backward_passes_through_one_linear_keep_its_rules():
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a._data, b._data)
     assert "Linear_backward" in step.code  # a context read by two backward rules stays a context
+
+
+# ----- the SGD step written inline (SGD._inline_step, jit/passes.py inline_steps) -----
+
+
+def _mlp_and_sgd(dtype=cr.float32, width=16, **sgd):
+    cr.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 3))
+    model.to(dtype)
+    return model, cr.optim.SGD(model.parameters(), lr=0.1, **sgd)
+
+
+_INLINE_STEP = "plain_lr_"  # what the replay's own SGD step calls first
+
+
+@pytest.mark.parametrize(
+    "sgd",
+    [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}, {"weight_decay": 0.01}, {"maximize": True}],
+    ids=["plain", "momentum", "nesterov", "decay", "maximize"],
+)
+def test_sgd_step_is_written_inline_without_momentum_bit_for_bit(sgd):
+    jitted = _eager_and_jitted(lambda: _mlp_and_sgd(**sgd), _sgd_step)
+    assert (_INLINE_STEP in jitted.code) == (not sgd), jitted.code  # the others keep opt.step()
+
+
+@pytest.mark.parametrize("dtype", [cr.float64, cr.float32])
+def test_inline_sgd_step_takes_blas_axpy_where_the_optimizer_does(dtype):
+    # a 200 x 200 weight has more than BLAS_MIN_SIZE entries: the optimizer's axpy, the biases NumPy's two passes
+    jitted = _eager_and_jitted(lambda: _mlp_and_sgd(dtype, width=200), _sgd_step)
+    assert _INLINE_STEP in jitted.code and "axpy_" in jitted.code
+
+
+def test_sgd_subclass_with_its_own_update_keeps_its_step():
+    class HalfSGD(cr.optim.SGD):
+        def _step_group(self, group):
+            for p in group["params"]:
+                if p.grad is not None:
+                    p._data -= 0.5 * group["lr"] * p.grad._data
+
+    def make():
+        model, _ = _mlp_and_sgd()
+        return model, HalfSGD(model.parameters(), lr=0.1)
+
+    jitted = _eager_and_jitted(make, _sgd_step)
+    assert _INLINE_STEP not in jitted.code
+
+
+def _changed_midway(change):
+    """Eager and jitted training of the MLP, whose logits a separate parameter scales, with
+    change(model, opt, scale) after three steps: the losses and weights must be equal bit for bit
+    (the replay calls opt.step() where its own step no longer applies)."""
+
+    def step(model, opt, scale, x, y):
+        model.zero_grad()  # (not opt's: a parameter taken out of the optimizer has its gradient cleared too)
+        scale.grad = None
+        loss = F.cross_entropy(model(x) * scale, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    runs = []
+    for jit in (False, True):
+        model, opt = _mlp_and_sgd()
+        scale = nn.Parameter(cr.ones(1))
+        body = lambda x, y, objs=(model, opt, scale): step(*objs, x, y)  # noqa: E731
+        body = cr.jit(body) if jit else body
+        losses = [body(x, y).item() for x, y in _batches(3)]
+        assert not jit or _INLINE_STEP in body.code
+        change(model, opt, scale)
+        losses += [body(x, y).item() for x, y in _batches(3, seed=1)]
+        runs.append((losses, [p.detach().numpy().copy() for p in [*model.parameters(), scale]]))
+    (la, pa), (lb, pb) = runs
+    assert la == lb
+    for a, b in zip(pa, pb):
+        np.testing.assert_array_equal(a, b)
+
+
+def _reassign(model, opt, scale):
+    model[2].weight.data = model[2].weight.data.clone()  # a new array of the same shape and dtype
+
+
+def _new_lr(model, opt, scale):
+    opt.param_groups[0]["lr"] = 0.03  # as a scheduler does
+
+
+def _momentum(model, opt, scale):
+    opt.param_groups[0]["momentum"] = 0.9
+
+
+def _second_group(model, opt, scale):
+    opt.add_param_group({"params": [scale]})
+
+
+def _fewer_params(model, opt, scale):
+    opt.param_groups[0]["params"] = opt.param_groups[0]["params"][:-1]
+
+
+def _swapped_param(model, opt, scale):
+    opt.param_groups[0]["params"] = [*opt.param_groups[0]["params"][:-1], scale]
+
+
+def _frozen_param(model, opt, scale):
+    model[4].bias.requires_grad_(False)  # no gradient from now on: the step skips it
+
+
+@pytest.mark.parametrize(
+    "change", [_reassign, _new_lr, _momentum, _second_group, _fewer_params, _swapped_param, _frozen_param]
+)
+def test_inline_sgd_step_follows_changes_after_the_trace(change):
+    _changed_midway(change)

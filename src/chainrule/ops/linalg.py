@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..autograd.primitive import Primitive, export, full_tangent
-from ._util import as_array, refuse_text, sum_leading, unbroadcast
+from ._util import _BLAS_FLOATS, as_array, ones_vector, refuse_text, sum_leading, unbroadcast
 from .shape import transpose
 
 if TYPE_CHECKING:
@@ -169,9 +169,13 @@ class Linear(Primitive):
         if not all(_float_matrix(a, args[0].dtype) for a in args[:2]):
             return None
         forward = "{o} = _np.matmul({a0}, {a1}.T)" + ("; _np.add({o}, {a2}, out={o})" if len(args) > 2 else "")
-        steps = ("{d0} = {g} @ {a1}", "{d1} = {g}.T @ {a0}", "{d2} = {sum_leading}({g}, 1)")
+        dtype = np.dtype(args[0].dtype)
+        blas = dtype in _BLAS_FLOATS  # where sum_leading of a matrix is ones @ g
+        bias = "{d2} = _np.matmul({ones}, {g})" if blas else "{d2} = {sum_leading}({g}, 1)"
+        steps = ("{d0} = _np.matmul({g}, {a1})", "{d1} = _np.matmul({g}.T, {a0})", bias)
         backward = "; ".join(step for step, d in zip(steps, grads or ()) if d is not None)
-        return forward, backward, {"sum_leading": sum_leading}
+        constants = {"ones": ones_vector(args[0].shape[0], dtype)} if blas else {"sum_leading": sum_leading}
+        return forward, backward, constants
 
     @staticmethod
     def jvp(ctx, tx, tw, tb=None):

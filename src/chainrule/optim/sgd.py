@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._blas import axpy
+from ._blas import BLAS_MIN_SIZE, axpy
 from .optimizer import Optimizer
 
 if TYPE_CHECKING:
@@ -79,6 +79,32 @@ class SGD(Optimizer):
                 axpy(p._data, alpha, g._data)
                 p._bump_version()
 
+    def _inline_step(self):
+        """step() as a jit replay's code (jit/passes.py, `inline_steps`), or None.
+
+        For a momentum-free SGD with one group: p <- p - lr g for each parameter that has a gradient,
+        with the NumPy calls `_step_group` makes (`axpy` from BLAS_MIN_SIZE elements on), so the
+        numbers are the same; it runs while `_plain_lr` finds the group as traced, and calls step()
+        once it changes. Returns (code, constants): the code names the constants by key, the
+        replay's locals {lr} and {g}, and {step} (the recorded step() call).
+        """
+        if type(self)._step_group is not SGD._step_group or type(self).step is not Optimizer.step:
+            return None  # a subclass's own update
+        params = tuple(self.param_groups[0]["params"]) if len(self.param_groups) == 1 else ()
+        if not params or _plain_lr(self, params) is None:
+            return None
+        constants = {"opt": self, "params": params, "plain_lr": _plain_lr, "axpy": axpy}
+        lines = ["{lr} = {plain_lr}({opt}, {params})", "if {lr} is None:", "    {step}()", "else:"]
+        for j, p in enumerate(params):
+            constants[f"p{j}"] = p
+            y = f"{{p{j}}}._data"
+            if p._data.size >= BLAS_MIN_SIZE:
+                update = f"{{axpy}}({y}, -{{lr}}, {{g}}._data)"
+            else:  # axpy's own form below the threshold: y += alpha * x
+                update = f"_np.add({y}, _np.multiply({{g}}._data, -{{lr}}), out={y})"
+            lines += [f"    {{g}} = {{p{j}}}._grad", f"    if {{g}} is not None: {update}; {{p{j}}}._bump_version()"]
+        return "\n".join(lines), constants
+
     def _update(self, p, grad, state, group):
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
@@ -93,3 +119,19 @@ class SGD(Optimizer):
                 axpy(buf, 1 - group["dampening"], g)
             g = g + momentum * buf if group["nesterov"] else buf
         axpy(p._data, -group["lr"], g)
+
+
+def _plain_lr(opt, params):
+    """lr while `opt` has one group, a momentum-free SGD over exactly `params` (in order), else None:
+    the case `SGD._inline_step` writes out."""
+    groups = opt.param_groups
+    if len(groups) != 1:
+        return None
+    group = groups[0]
+    current = group["params"]
+    if group["momentum"] or group["weight_decay"] or group["maximize"] or len(current) != len(params):
+        return None
+    for p, q in zip(current, params):
+        if p is not q:
+            return None
+    return group["lr"]

@@ -227,9 +227,32 @@ def inline_rules(program):
     return program
 
 
+def inline_steps(program):
+    """A repeated `optimizer.step()` call whose optimizer gives its own replay code (`_inline_step`:
+    SGD without momentum) is written inline; that code checks at each replay that the optimizer is
+    as traced, and otherwise makes the call."""
+    from ...optim.optimizer import Optimizer
+
+    for eqn in program.eqns:
+        call = program.ns.get(eqn.op) if eqn.kind == "call" else None
+        if getattr(call, "func", None) is not Optimizer.step.__wrapped__ or call.args[1:] or call.keywords:
+            continue  # not a plain opt.step() (a closure, another method)
+        inline = getattr(call.args[0], "_inline_step", None)
+        written = inline() if inline is not None else None
+        if written is None:
+            continue
+        code, constants = written
+        names = {"step": eqn.op, "lr": f"lr_{eqn.op}", "g": f"grad_{eqn.op}"}
+        for key, value in constants.items():
+            names[key] = f"{key}_{eqn.op}"
+            program.ns[names[key]] = value
+        eqn.code = code.format(**names)
+    return program
+
+
 def optimize(program):
     """The passes, in order (folding first: a folded value's inputs may become dead; dead code before
     contexts: a removed read may leave a context unused; inlining once the contexts left are the
     ones a backward reads; buffer reuse on the final readers; freeing last, once no equation moves)."""
     program = drop_unused_contexts(eliminate_dead_code(fold_constants(program)))
-    return free_dead_values(reuse_buffers(inline_rules(program)))
+    return free_dead_values(reuse_buffers(inline_steps(inline_rules(program))))

@@ -137,6 +137,10 @@ class Eqn:
     def source(self):
         if self.code is not None:
             return self.code
+        if self.kind == "effect" and self.op == "_acc_owned":
+            # engine._accumulate_owned with its common case written out: a leaf's first gradient
+            tensor, g = self.args
+            return f"if {tensor}._grad is None: {tensor}._grad = _T({g})\nelse: _acc_owned({tensor}, {g})"
         outs = [str(o) if o is not None else "_" for o in self.outs]
         if self.kind in _FORMS:
             fields = {f"a{i}": a for i, a in enumerate(self.args)}
@@ -174,7 +178,7 @@ class Program:
                 lines.append("    with _quiet():")
             quiet = eqn.quiet
             indent = "        " if quiet else "    "
-            lines.append(indent + eqn.source())
+            lines.extend(indent + line for line in eqn.source().split("\n"))
             if i in self.frees:
                 lines.append(indent + "del " + ", ".join(sorted(self.frees[i])))
         exprs = [f"_T({atom})" if as_tensor else str(atom) for atom, as_tensor in self.outs]
