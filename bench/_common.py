@@ -280,6 +280,25 @@ def train_and_test(lib, model, opt, data, x_test, y_test, compile=None):
     return elapsed, float(acc)
 
 
+def interleaved_steps(build, chunk=100, passes=3):
+    """{name: seconds per step}: the best `chunk`-step stretch of each step function, the functions
+    taking turns chunk by chunk. build() gives {name: (step(x, y), batches)} anew for each of the
+    `passes` passes (fresh models: every pass trains what a whole run trains). A busy stretch of a
+    shared machine then slows one chunk of each, not one whole run of one."""
+    best = {}
+    for _ in range(passes):
+        runs = build()
+        n = min(len(batches) for _, batches in runs.values())
+        for start in range(0, n - chunk + 1, chunk):
+            for name, (step, batches) in runs.items():
+                data = batches[start : start + chunk]
+                t0 = time.perf_counter()
+                for x, y in data:
+                    step(x, y)
+                best[name] = min(best.get(name, float("inf")), (time.perf_counter() - t0) / chunk)
+    return best
+
+
 def compare_training(
     name,
     numpy_train,

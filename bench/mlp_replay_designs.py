@@ -1,23 +1,22 @@
-"""What a jit replay of the mnist1d-mlp step could gain from two design changes (issue 16's MLP floor).
+"""What a jit replay of the mnist1d-mlp step could still gain from parameters in one flat array
+(issue 16's MLP floor).
 
     .venv/bin/python bench/mlp_replay_designs.py [rounds]      # BENCH_THREADS=1 for one thread
 
-Not a workload of `make bench`: an experiment that times, in turns within one process, four
+Not a workload of `make bench`: an experiment that times, in turns within one process, three
 implementations of the same SGD step of the 40-100-100-10 ReLU MLP (batch 100):
 
-- "jit": `chainrule.jit` of the step, as it replays today (one call per primitive rule, each
-  parameter updated by the optimizer on its own);
-- "inlined": the same program with Linear and ReLU written inline (no rule calls, no saved
-  contexts) and ReLU's forward and backward in place on buffers no one reads again: what lowering
-  rules per primitive (a jit design change) would generate; cross-entropy and SGD as in "jit";
-- "inlined + flat grads": also each parameter a view of one flat array, each gradient written
-  (`out=`) into a view of one flat array allocated afresh at every step, so that each step's
-  `.grad` tensors are new arrays as PyTorch's, and SGD as one BLAS axpy over the flat arrays;
+- "jit": `chainrule.jit` of the step, as it replays today (Linear, ReLU and the SGD step written
+  inline, one update per parameter);
+- "flat grads": the same step written by hand, with each parameter a view of one flat array and
+  each gradient written (`out=`) into a view of one flat array allocated afresh at every step, so
+  that each step's `.grad` tensors are new arrays as PyTorch's, and SGD as one update of the flat
+  arrays; cross-entropy through chainrule's rules;
 - "fastest numpy": `_common.fastest_numpy_mlp_step`, the floor of issue 16's bar.
 
-Each figure is the best 100-step chunk over the rounds (us per step). The hand-written variants
-are checked against the jit: the same losses and weights after the run (to float32 rounding;
-BLAS's axpy may fuse the multiply-add).
+Each figure is the best 100-step chunk over the rounds (us per step). The hand-written variant is
+checked against the jit: the same losses and weights after the run (to float32 rounding; BLAS's
+axpy may fuse the multiply-add).
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ def _cross_entropy_rules():
     return loss_and_grad
 
 
-def inlined_step(model, opt, flat_grads):
+def flat_step(model, opt):
     """step(x, y) -> loss for `model` (a chainrule ReLU MLP of 3 Linear layers) and `opt` (its SGD)."""
     from chainrule.optim._blas import axpy
     from chainrule.tensor import Tensor
@@ -61,17 +60,16 @@ def inlined_step(model, opt, flat_grads):
     ones = np.ones(100, np.float32)
     cross_entropy = _cross_entropy_rules()
     make = Tensor._make
-    if flat_grads:
-        total = sum(p._data.size for p in params)
-        flat = np.empty(total, np.float32)
-        layout, offset = [], 0
-        for p in params:
-            n = p._data.size
-            view = flat[offset : offset + n].reshape(p._data.shape)
-            view[...] = p._data
-            p._data = view
-            layout.append((offset, n, view.shape))
-            offset += n
+    total = sum(p._data.size for p in params)
+    flat = np.empty(total, np.float32)
+    layout, offset = [], 0
+    for p in params:
+        n = p._data.size
+        view = flat[offset : offset + n].reshape(p._data.shape)
+        view[...] = p._data
+        p._data = view
+        layout.append((offset, n, view.shape))
+        offset += n
 
     def step(x, y):
         x, y = x._data, y._data
@@ -86,11 +84,8 @@ def inlined_step(model, opt, flat_grads):
         add(z, b2, out=z)
         loss, e = cross_entropy(z, y)
         opt.zero_grad()
-        if flat_grads:
-            g = np.empty(total, np.float32)
-            grads = [g[o : o + n].reshape(s) for o, n, s in layout]
-        else:
-            grads = [None] * 6
+        g = np.empty(total, np.float32)
+        grads = [g[o : o + n].reshape(s) for o, n, s in layout]
         grads[4] = mm(e.T, a2, out=grads[4])
         grads[5] = mm(ones, e, out=grads[5])
         g2 = e @ W2
@@ -103,12 +98,9 @@ def inlined_step(model, opt, flat_grads):
         grads[1] = mm(ones, g1, out=grads[1])
         for p, gp in zip(params, grads):
             p._grad = make(gp)
-        if flat_grads:
-            axpy(flat, -LR, g)
-            for p in params:
-                p._bump_version()
-        else:
-            opt.step()
+        axpy(flat, -LR, g)
+        for p in params:
+            p._bump_version()
         return make(loss)
 
     return step
@@ -127,9 +119,9 @@ def main(rounds):
         model, opt = chainrule_mlp(init_params(), LR)
         if name == "jit":
             return chainrule.jit(train_step(model, opt, chainrule.nn.functional.cross_entropy)), tensors, model
-        return inlined_step(model, opt, flat_grads=name != "inlined"), tensors, model
+        return flat_step(model, opt), tensors, model
 
-    names = ("jit", "inlined", "inlined + flat grads", "fastest numpy")
+    names = ("jit", "flat grads", "fastest numpy")
     best = dict.fromkeys(names, float("inf"))
     steps_per_model = 2000 - CHUNK
     for r in range(rounds):
@@ -145,7 +137,7 @@ def main(rounds):
 
     # The variants compute the jit's step: train each from the same start on the same batches.
     finals = {}
-    for name in names[:3]:
+    for name in names[:2]:
         step, batch_list, model = build(name)
         losses = [float(step(xb, yb)) for xb, yb in batch_list[:500]]
         finals[name] = (np.array(losses), [p.detach().numpy().copy() for p in model.parameters()])
