@@ -185,9 +185,11 @@ class Primitive(Function):
             (None where no gradient is made; needs and grads are None without a backward), and
             donated the placeholders ("a0", "g") the code may overwrite (new arrays no one else reads). It
             returns None (the case is not covered: the rules run as usual) or (forward, backward,
-            constants): source templates naming {a0}, {a1}, ... (inputs), {o} (output), {g} (the
-            cotangent), {d0}, {d1}, ... (input gradients) and the keys of `constants` (arrays or
-            functions the code reads). The code must make the same NumPy calls as the rules.
+            constants): source templates naming {a0}, {a1}, ... (inputs), the forward's keyword
+            parameters by name ({target}), {o} (output), {g} (the cotangent), {d0}, {d1}, ... (input
+            gradients) and the keys of `constants` (arrays or functions the code reads); a local
+            the forward leaves for the backward is named after {o} ({o}_saved), and the backward
+            deletes it. The code must make the same NumPy calls as the rules.
 
     A subclass that only overrides an attribute (the jit's replay classes) is not registered:
     a primitive defines its own forward or backward.

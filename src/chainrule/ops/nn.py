@@ -158,56 +158,35 @@ class SoftmaxCrossEntropy(Primitive):
 
     @staticmethod
     def forward(ctx, x, target=None, ignore_index=-100, mean=True):
-        n, classes = x.shape
-        keep = None
-        # Read as unsigned, a negative index is huge: one reduction checks both ends of the range.
-        unsigned = target.view(_UNSIGNED[target.itemsize]) if target.dtype.kind == "i" else target
-        # ignore_index may also be a real class (0 for padding is common): then rows must be masked too.
-        if n and (_max(unsigned, axis=None) >= classes or 0 <= ignore_index < classes):
-            keep = target != ignore_index
-            target = _safe_targets(target, classes, ignore_index, "cross_entropy")
-        count = n if keep is None else int(keep.sum())
-        scale = np.asarray((1.0 / count if count else np.nan) if mean else 1.0, dtype=x.dtype)
-        # Shift by the batch's largest logit: one reduction instead of one per row (which NumPy
-        # runs 4x slower for few classes). Softmax does not change, and no row sum can overflow.
-        m = _max(x, axis=None) if n else math.nan
-        if math.isfinite(m):
-            shifted = x - m
-            e = np.exp(shifted)
-            total = _row_sums(e)
-            if _min(total, axis=None) >= _ROW_FLOOR:
-                return _softmax_ce(ctx, x, shifted, e, total, target, keep, scale)
-            # A row whose largest logit is more than 30 below the batch's would keep fewer digits
-            # of its log-sum (a trained model's logits spread that far): shift each row by its own
-            # maximum, as log_softmax does, in the same buffers.
-            m = np.maximum.reduce(x, axis=1, keepdims=True)
-            if math.isfinite(m.min()):  # else a row of -inf only: the general path below
-                np.subtract(x, m, out=shifted)
-                np.exp(shifted, out=e)
-                return _softmax_ce(ctx, x, shifted, e, _row_sums(e), target, keep, scale)
-        # inf/nan logits: shift by the finite row maxima only (as log_softmax), IEEE results, no warnings.
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            m = x.max(axis=1, keepdims=True)
-            shifted = x - np.where(np.isfinite(m), m, 0)
-            e = np.exp(shifted)
-            return _softmax_ce(ctx, x, shifted, e, e.sum(axis=1, keepdims=True), target, keep, scale)
+        loss, saved = _ce_forward(x, target, ignore_index, mean)
+        if ctx.needs_input_grad:
+            ctx.target, ctx.flat, ctx.keep, ctx.scale, ctx.total, e = saved
+            ctx.save_for_backward(x, e)
+        return loss
 
     @staticmethod
     def backward(ctx, g):
         x, exps = ctx.saved_tensors
-        keep = ctx.keep
         if is_tensor(x):
             # create_graph: the same formula, from differentiable ops.
             d = Softmax.apply(x, axis=1) - _plain(_onehot_rows, x, ctx.target)
-            if keep is not None:
-                d = d * keep
+            if ctx.keep is not None:
+                d = d * ctx.keep
             return d * (g * ctx.scale)
-        d = exps / ctx.total  # forward kept the exponentials: this division is softmax and its copy at once
-        d.reshape(-1)[ctx.flat] -= 1  # (row, target) as flat indices: 3x faster than d[rows, target]
-        if keep is not None:
-            d *= keep
-        d *= g * ctx.scale
-        return d
+        return _ce_backward(g, ctx.target, ctx.flat, ctx.keep, ctx.scale, ctx.total, exps)
+
+    @staticmethod
+    def inline(args, params, out, needs, grads, donated):
+        """The rules above as a jit replay's code: the same two functions on arrays, what the
+        backward reads kept in a local of the replay (deleted once read) instead of a context."""
+        shape = getattr(args[0], "shape", None)
+        if len(args) != 1 or shape is None or len(shape) != 2 or set(params) != {"target", "ignore_index", "mean"}:
+            return None
+        call = "{ce_forward}({a0}, {target}, {ignore_index}, {mean})"
+        if not grads or grads[0] is None:
+            return "{o} = " + call + "[0]", "", {"ce_forward": _ce_forward}
+        backward = "{d0} = {ce_backward}({g}, *{o}_saved); del {o}_saved"
+        return "{o}, {o}_saved = " + call, backward, {"ce_forward": _ce_forward, "ce_backward": _ce_backward}
 
     @staticmethod
     def jvp(ctx, t, t_target=None, t_ignore_index=None, t_mean=None):
@@ -250,8 +229,46 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _max, _min = np.maximum.reduce, np.minimum.reduce
 
 
-def _softmax_ce(ctx, x, shifted, e, total, target, keep, scale):
-    """The loss from x - shift, its exponentials and their row sums, which it keeps for backward."""
+def _ce_forward(x, target, ignore_index, mean):
+    """(loss, saved) of SoftmaxCrossEntropy on arrays; saved = (target, flat, keep, scale, total, e)
+    is what its backward reads (_ce_backward)."""
+    n, classes = x.shape
+    keep = None
+    # Read as unsigned, a negative index is huge: one reduction checks both ends of the range.
+    unsigned = target.view(_UNSIGNED[target.itemsize]) if target.dtype.kind == "i" else target
+    # ignore_index may also be a real class (0 for padding is common): then rows must be masked too.
+    if n and (_max(unsigned, axis=None) >= classes or 0 <= ignore_index < classes):
+        keep = target != ignore_index
+        target = _safe_targets(target, classes, ignore_index, "cross_entropy")
+    count = n if keep is None else int(keep.sum())
+    scale = np.asarray((1.0 / count if count else np.nan) if mean else 1.0, dtype=x.dtype)
+    # Shift by the batch's largest logit: one reduction instead of one per row (which NumPy
+    # runs 4x slower for few classes). Softmax does not change, and no row sum can overflow.
+    m = _max(x, axis=None) if n else math.nan
+    if math.isfinite(m):
+        shifted = x - m
+        e = np.exp(shifted)
+        total = _row_sums(e)
+        if _min(total, axis=None) >= _ROW_FLOOR:
+            return _softmax_ce(x, shifted, e, total, target, keep, scale)
+        # A row whose largest logit is more than 30 below the batch's would keep fewer digits
+        # of its log-sum (a trained model's logits spread that far): shift each row by its own
+        # maximum, as log_softmax does, in the same buffers.
+        m = np.maximum.reduce(x, axis=1, keepdims=True)
+        if math.isfinite(m.min()):  # else a row of -inf only: the general path below
+            np.subtract(x, m, out=shifted)
+            np.exp(shifted, out=e)
+            return _softmax_ce(x, shifted, e, _row_sums(e), target, keep, scale)
+    # inf/nan logits: shift by the finite row maxima only (as log_softmax), IEEE results, no warnings.
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        m = x.max(axis=1, keepdims=True)
+        shifted = x - np.where(np.isfinite(m), m, 0)
+        e = np.exp(shifted)
+        return _softmax_ce(x, shifted, e, e.sum(axis=1, keepdims=True), target, keep, scale)
+
+
+def _softmax_ce(x, shifted, e, total, target, keep, scale):
+    """_ce_forward's result from x - shift, its exponentials and their row sums."""
     flat = constant_array(_row_starts, x.shape, np.intp) + target  # each row's target entry in x.ravel()
     picked = shifted.reshape(-1)[flat]
     if keep is None:
@@ -259,16 +276,22 @@ def _softmax_ce(ctx, x, shifted, e, total, target, keep, scale):
         loss = (add(np.log(total), axis=None) - add(picked)) * scale
     else:
         loss = ((np.log(total[:, 0]) - picked) * keep).sum() * scale
-    loss = np.asarray(loss, dtype=x.dtype)
-    if ctx.needs_input_grad:
-        # keep as a column (N, 1): the backward multiplies rows by it
         # Every row ignored: the 'mean' loss is 0/0 = nan, but its gradient is 0 (PyTorch), not nan.
-        if keep is not None and not keep.any():
+        if not keep.any():
             scale = np.zeros_like(scale)
-        ctx.target, ctx.flat, ctx.keep, ctx.scale = target, flat, None if keep is None else keep[:, None], scale
-        ctx.total = total
-        ctx.save_for_backward(x, e)
-    return loss
+        keep = keep[:, None]  # a column (N, 1): the backward multiplies rows by it
+    return np.asarray(loss, dtype=x.dtype), (target, flat, keep, scale, total, e)
+
+
+def _ce_backward(g, target, flat, keep, scale, total, e):
+    """dl/dx of SoftmaxCrossEntropy on arrays, from what _ce_forward saved (target: for the
+    create_graph form only)."""
+    d = e / total  # forward kept the exponentials: this division is softmax and its copy at once
+    d.reshape(-1)[flat] -= 1  # (row, target) as flat indices: 3x faster than d[rows, target]
+    if keep is not None:
+        d *= keep
+    d *= g * scale
+    return d
 
 
 # NOTE: PyTorch's floor on p (1 - p) is 1e-12 rounded to float32 (9.99999996e-13), also in

@@ -215,6 +215,7 @@ def inline_rules(program):
         grads = backward.outs if backward else None
         forward_code, backward_code, constants = eqn.prim.inline(eqn.args, dict(eqn.params), out, needs, grads, donated)
         names = {f"a{i}": str(a) for i, a in enumerate(eqn.args)}
+        names.update((k, str(v)) for k, v in eqn.params)
         names["o"] = str(out)
         for key, value in constants.items():
             names[key] = f"{key}_{out}"
