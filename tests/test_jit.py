@@ -981,3 +981,19 @@ def _frozen_param(model, opt, scale):
 )
 def test_inline_sgd_step_follows_changes_after_the_trace(change):
     _changed_midway(change)
+
+
+def test_a_module_change_that_leaves_the_guard_as_it_was_keeps_it():
+    # model.train() moves the epoch: the replay's assumptions are checked again, but the guard (a compiled
+    # function) is rebuilt only when what it watches changed, here a captured parameter's requires_grad
+    model, opt = _mlp_and_sgd()
+    step = cr.jit(lambda x, y: _sgd_step(model, opt, x, y))
+    (x, y), (x2, y2) = _batches(2)
+    step(x, y)
+    guard = step._guard
+    model.train()
+    step(x2, y2)
+    assert step._guard is guard and step.trace_count == 1
+    model[0].bias.requires_grad = False
+    step(x2, y2)
+    assert step._guard is not guard and step.trace_count == 2

@@ -268,6 +268,7 @@ class Jitted:
         self._assumed = {}  # replay -> (((module, state), ...), ((tensor, shape, dtype, requires_grad, hooked), ...))
         self._epoch = _state["epoch"]
         self._globals, self._names, self._cells, self._guard = {}, (), (), None
+        self._guard_key = None  # what the guard was compiled for (_watch)
         self._last_key = None
         self._warned = False
         self.trace_count = 0
@@ -299,9 +300,18 @@ class Jitted:
         self._epoch = _state["epoch"]
 
     def _watch(self):
-        """The guard for the replays kept: fn's globals and cells, and the captured tensors' requires_grad."""
+        """The guard for the replays kept: fn's globals and cells, and the captured tensors' requires_grad
+        (compiled again only when one of these changed: a module's change re-checks every jitted function)."""
         tensors = {id(t): (t, t.requires_grad) for _, captured in self._assumed.values() for t, *_ in captured}
-        self._guard = _make_guard(self._globals, self._names, self._cells, tuple(tensors.values()))
+        key = (
+            id(self._globals),
+            tuple((i, flag) for i, (_, flag) in tensors.items()),
+            tuple((n, id(v)) for n, v in self._names),
+            tuple((id(c), id(v)) for c, v in self._cells),
+        )
+        if key != self._guard_key:
+            self._guard_key = key
+            self._guard = _make_guard(self._globals, self._names, self._cells, tuple(tensors.values()))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _state["recorder"] is not None and _active() is not None:  # inside an outer trace: trace inline
