@@ -472,14 +472,6 @@ def _node_hooks(node, g, graph):
     return g
 
 
-def _accumulate_owned(tensor, g):
-    """_accumulate of a gradient array nothing else holds, without a graph (a jit replay's leaves)."""
-    if tensor._grad is None:
-        tensor._grad = _Tensor._make(g)
-    else:
-        _accumulate(tensor, g, False, True)
-
-
 def _accumulate(tensor, g, graph, owned_key):
     """tensor.grad += g, as PyTorch does: in place when possible, never aliasing another buffer."""
     Tensor = _Tensor

@@ -16,11 +16,14 @@ Each works on the equations as data:
   returns: a larger peak, and memory that the allocator gives back to the system and takes again
   at every call.
 - `inline_rules`: a primitive that gives the replay its own code for its rules (`Primitive.inline`:
-  Linear and ReLU on float matrices) is written inline, forward and backward, when nothing but its
-  backward reads what its forward saved: no rule call, no context, no release. The code makes the
+  Linear and ReLU on float matrices, cross-entropy) is written inline, forward and backward, when
+  nothing but its backward reads what its forward saved: no rule call, no context, no release. The code makes the
   same NumPy calls as the rules, so a replay's values stay bit for bit the eager ones; where an
   inlined rule's input is a new array that only it reads (a Linear's output going into ReLU), the
   rule may write its result into it (`out=`), as eager code cannot know.
+- `inline_steps`: an `optimizer.step()` call whose optimizer gives its own replay code
+  (`SGD._inline_step`, without momentum) is written inline, behind a check at each replay that the
+  optimizer is still as traced (else the call is made).
 - `fold_constants`: a sum or a cast of constants (a constant cotangent of another dtype, two
   constant seeds of one root) is computed once, at trace time, and becomes a constant. Only
   values that rules read are folded: a leaf's gradient or a returned value must be a new array
@@ -217,15 +220,20 @@ def inline_rules(program):
         names = {f"a{i}": str(a) for i, a in enumerate(eqn.args)}
         names.update((k, str(v)) for k, v in eqn.params)
         names["o"] = str(out)
-        for key, value in constants.items():
-            names[key] = f"{key}_{out}"
-            program.ns[names[key]] = value
+        _bind(program, names, constants, out)
         eqn.code = forward_code.format(**names)
         if backward is not None:
             names["g"] = str(backward.args[0])
             names.update((f"d{i}", str(d)) for i, d in enumerate(backward.outs) if d is not None)
             backward.code = backward_code.format(**names) or "pass"
     return program
+
+
+def _bind(program, names, constants, owner):
+    """Put inline code's constants in the replay's namespace as key_owner, and name them so in `names`."""
+    for key, value in constants.items():
+        names[key] = f"{key}_{owner}"
+        program.ns[names[key]] = value
 
 
 def inline_steps(program):
@@ -244,9 +252,7 @@ def inline_steps(program):
             continue
         code, constants = written
         names = {"step": eqn.op, "lr": f"lr_{eqn.op}", "g": f"grad_{eqn.op}"}
-        for key, value in constants.items():
-            names[key] = f"{key}_{eqn.op}"
-            program.ns[names[key]] = value
+        _bind(program, names, constants, eqn.op)
         eqn.code = code.format(**names)
     return program
 

@@ -138,9 +138,10 @@ class Eqn:
         if self.code is not None:
             return self.code
         if self.kind == "effect" and self.op == "_acc_owned":
-            # engine._accumulate_owned with its common case written out: a leaf's first gradient
+            # a gradient array nothing else holds: a leaf's first one is kept as it is, a later one
+            # added by engine._accumulate (owned_key=True)
             tensor, g = self.args
-            return f"if {tensor}._grad is None: {tensor}._grad = _T({g})\nelse: _acc_owned({tensor}, {g})"
+            return f"if {tensor}._grad is None: {tensor}._grad = _T({g})\nelse: _acc({tensor}, {g}, False, True)"
         outs = [str(o) if o is not None else "_" for o in self.outs]
         if self.kind in _FORMS:
             fields = {f"a{i}": a for i, a in enumerate(self.args)}

@@ -176,7 +176,6 @@ class Recorder:
         self.ns = {
             "_NULL": _NULL_CTX,
             "_acc": engine._accumulate,
-            "_acc_owned": engine._accumulate_owned,
             "_np": np,
             "_draw": _draw,
             "_quiet": functools.partial(np.errstate, divide="ignore", over="ignore", invalid="ignore"),
