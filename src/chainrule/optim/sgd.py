@@ -68,7 +68,7 @@ class SGD(Optimizer):
             )
 
     def _step_group(self, group):
-        if group["momentum"] or group["weight_decay"] or group["maximize"]:
+        if not _plain(group):
             super()._step_group(group)
             return
         # Plain SGD, p <- p - lr g: no state to keep (torch's momentum-free SGD keeps none either).
@@ -129,9 +129,14 @@ def _plain_lr(opt, params):
         return None
     group = groups[0]
     current = group["params"]
-    if group["momentum"] or group["weight_decay"] or group["maximize"] or len(current) != len(params):
+    if not _plain(group) or len(current) != len(params):
         return None
     for p, q in zip(current, params):
         if p is not q:
             return None
     return group["lr"]
+
+
+def _plain(group):
+    """No momentum, weight decay or maximize: the group's update is p <- p - lr g, with no state."""
+    return not (group["momentum"] or group["weight_decay"] or group["maximize"])
