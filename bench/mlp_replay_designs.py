@@ -14,7 +14,8 @@ implementations of the same SGD step of the 40-100-100-10 ReLU MLP (batch 100):
   arrays; cross-entropy through chainrule's rules;
 - "fastest numpy": `_common.fastest_numpy_mlp_step`, the floor of issue 16's bar.
 
-Each figure is the best 100-step chunk over the rounds (us per step). The hand-written variant is
+Each figure is the best 100-step chunk (us per step; `rounds` chunks, rounded up to whole passes over
+the 2000 batches, _common.interleaved_steps). The hand-written variant is
 checked against the jit: the same losses and weights after the run (to float32 rounding; BLAS's
 axpy may fuse the multiply-add).
 """
@@ -22,11 +23,10 @@ axpy may fuse the multiply-add).
 from __future__ import annotations
 
 import sys
-import time
 
 import _common  # noqa: F401  (pins threads before NumPy loads)
 import numpy as np
-from _common import chainrule_mlp, fastest_numpy_mlp_step, train_step
+from _common import chainrule_mlp, fastest_numpy_mlp_step, interleaved_steps, train_step
 from mnist1d_mlp import LR, batches, init_params, load_data
 
 CHUNK = 100
@@ -122,18 +122,11 @@ def main(rounds):
         return flat_step(model, opt), tensors, model
 
     names = ("jit", "flat grads", "fastest numpy")
-    best = dict.fromkeys(names, float("inf"))
-    steps_per_model = 2000 - CHUNK
-    for r in range(rounds):
-        if r % (steps_per_model // CHUNK) == 0:  # fresh models: the batches run out after 2000 steps
-            built = {name: build(name) for name in names}
-        start = (r * CHUNK) % steps_per_model
-        for name in names:
-            step, batch_list, _ = built[name]
-            t0 = time.perf_counter()
-            for xb, yb in batch_list[start : start + CHUNK]:
-                step(xb, yb)
-            best[name] = min(best[name], (time.perf_counter() - t0) / CHUNK * 1e6)
+    chunks_per_pass = len(data) // CHUNK
+    passes = -(-rounds // chunks_per_pass)  # fresh models at each pass: the batches run out after 2000 steps
+    best = interleaved_steps(lambda: {name: build(name)[:2] for name in names}, chunk=CHUNK, passes=passes)
+    best = {name: seconds * 1e6 for name, seconds in best.items()}
+    rounds = passes * chunks_per_pass
 
     # The variants compute the jit's step: train each from the same start on the same batches.
     finals = {}
