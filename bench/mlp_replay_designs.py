@@ -6,18 +6,18 @@
 Not a workload of `make bench`: an experiment that times, in turns within one process, three
 implementations of the same SGD step of the 40-100-100-10 ReLU MLP (batch 100):
 
-- "jit": `chainrule.jit` of the step, as it replays today (Linear, ReLU and the SGD step written
-  inline, one update per parameter);
+- "jit": `chainrule.jit` of the step, as it replays today (Linear, ReLU, cross-entropy and the SGD
+  step written inline, one update per parameter);
 - "flat grads": the same step written by hand, with each parameter a view of one flat array and
   each gradient written (`out=`) into a view of one flat array allocated afresh at every step, so
   that each step's `.grad` tensors are new arrays as PyTorch's, and SGD as one update of the flat
   arrays; cross-entropy through chainrule's rules;
 - "fastest numpy": `_common.fastest_numpy_mlp_step`, the floor of issue 16's bar.
 
-Each figure is the best 100-step chunk (us per step; `rounds` chunks, rounded up to whole passes over
-the 2000 batches, _common.interleaved_steps). The hand-written variant is
-checked against the jit: the same losses and weights after the run (to float32 rounding; BLAS's
-axpy may fuse the multiply-add).
+Each figure is the best 100-step chunk (us per step; `rounds` chunks, rounded up to whole passes
+over the 2000 batches, _common.interleaved_steps). The hand-written variant is checked against the
+jit: the same losses and weights after the run (to float32 rounding; BLAS's axpy may fuse the
+multiply-add).
 """
 
 from __future__ import annotations
