@@ -594,6 +594,46 @@ def test_changes_after_tracing_match_torch_compile():
     np.testing.assert_allclose(model[1].running_mean._data, twin[1].running_mean.numpy(), rtol=1e-12)
 
 
+def test_training_with_a_layer_frozen_after_tracing_matches_torch_compile():
+    """A training step that clears .grad by hand and updates under no_grad, with the first layer frozen
+    and then thawed between calls, run by chainrule.jit and by torch.compile: the same losses,
+    gradients and weights after every call."""
+    torch._dynamo.reset()
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4, dtype=cr.float64), nn.LeakyReLU(0.1), nn.Linear(4, 2, dtype=cr.float64))
+    twin = _torch_twin(model)
+
+    def step(m, lib):
+        def fn(x):
+            for p in m.parameters():
+                p.grad = None
+            loss = (m(x) ** 2).mean()
+            loss.backward()
+            with lib.no_grad():
+                for p in m.parameters():
+                    if p.grad is not None:
+                        p.sub_(0.1 * p.grad)
+            return loss
+
+        return fn
+
+    ours, theirs = cr.jit(step(model, cr)), torch.compile(step(twin, torch), backend="eager")
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        if i in (2, 4):  # freeze the first layer, then thaw it
+            for m in (model, twin):
+                for p in m[0].parameters():
+                    p.requires_grad = i == 4
+        x = rng.standard_normal((6, 3))
+        a, b = ours(cr.tensor(x)).item(), theirs(torch.tensor(x)).item()
+        np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=f"loss of call {i}")
+        for p, q in zip(model.parameters(), twin.parameters()):
+            assert (p.grad is None) == (q.grad is None), f"call {i}"
+            np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=f"call {i}")
+            if p.grad is not None:
+                np.testing.assert_allclose(p.grad._data, q.grad.numpy(), rtol=1e-12, atol=1e-15, err_msg=f"call {i}")
+
+
 # ----- the trace cache is bounded -----
 
 
