@@ -330,9 +330,11 @@ class MultiheadAttention(Module):
         dtype = _dtype_of(query)
         attn_mask = _float_mask(attn_mask, "attn_mask", dtype)
         key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", dtype)
-        if is_causal and key_padding_mask is None and not need_weights:
-            # torch then trusts the hint and attends causally, whatever attn_mask holds.
-            attn_mask = np.where(_causal_keep(tgt_len, src_len), 0.0, -np.inf).astype(dtype)
+        # torch then trusts the hint and attends causally, whatever attn_mask holds, over the keys
+        # as they are after bias_k and the zero key are appended (the mask is built below).
+        causal = is_causal and key_padding_mask is None and not need_weights
+        if causal:
+            attn_mask = None
 
         # Three GEMMs on slices of in_proj_weight: measured faster than one GEMM split three ways
         # (each slice of the split output would send back a full-size gradient).
@@ -347,6 +349,8 @@ class MultiheadAttention(Module):
             zeros = Tensor._make(np.zeros((n, self.num_heads, 1, self.head_dim), dtype=dtype))
             k, v = cat([k, zeros], 2), cat([v, zeros], 2)
             attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
+        if causal:
+            attn_mask = np.where(_causal_keep(tgt_len, _shape(k)[2]), 0.0, -np.inf).astype(dtype)
 
         bias = self._merge_masks(attn_mask, key_padding_mask, n, tgt_len)
         dropout_p = self.dropout if self.training else 0.0
