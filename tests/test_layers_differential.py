@@ -89,6 +89,7 @@ MHA_OPTIONS = {
     "default": dict(),
     "batch_first": dict(batch_first=True),
     "kdim-vdim": dict(kdim=5, vdim=3),
+    "vdim-only": dict(vdim=3),
     "no-bias": dict(bias=False),
     "bias_kv": dict(add_bias_kv=True),
     "zero_attn": dict(add_zero_attn=True),
@@ -122,6 +123,9 @@ def _mha_calls():
         "causal-no-weights": dict(attn_mask=causal, is_causal=True, need_weights=False),
         # torch trusts the hint: the mask given is not looked at, the causal one is used
         "causal-hint-wins": dict(attn_mask=bool2, is_causal=True, need_weights=False),
+        # with weights asked for, or a padding mask, torch uses the mask given and not the hint
+        "causal-flag-with-weights": dict(attn_mask=bool2, is_causal=True),
+        "causal-flag-with-kpm": dict(attn_mask=bool2, is_causal=True, key_padding_mask=kpm, need_weights=False),
         "causal+kpm": dict(attn_mask=causal, is_causal=True, key_padding_mask=kpm, need_weights=False),
     }
 
@@ -324,6 +328,7 @@ def _decoder_masks(tlen, mlen, batch):
         "tgt-causal": dict(tgt_mask=causal, tgt_is_causal=True),
         "memory-mask": dict(memory_mask=rng.standard_normal((tlen, mlen))),
         "memory-bool-mask": dict(memory_mask=rng.random((tlen, mlen)) > 0.7),
+        "memory-causal": dict(memory_mask=rng.random((tlen, mlen)) > 0.7, memory_is_causal=True),
         "paddings": dict(tgt_key_padding_mask=tkpm, memory_key_padding_mask=mkpm),
         "all": dict(
             tgt_mask=causal,
@@ -392,15 +397,16 @@ def test_conv_transpose_matches_torch(dims, case):
 
 
 @pytest.mark.parametrize("dims", [1, 2])
-@pytest.mark.parametrize("extra", [0, 1])
-def test_conv_transpose_output_size_matches_torch(dims, extra):
+@pytest.mark.parametrize("extra", [0, 1, 2])
+@pytest.mark.parametrize("options", [dict(), dict(dilation=2, groups=2, bias=False)], ids=["plain", "dilated-groups"])
+def test_conv_transpose_output_size_matches_torch(dims, extra, options):
     """forward(x, output_size) picks output_padding; sizes given with or without the batch and channel dims."""
-    ours, theirs = _pair(f"ConvTranspose{dims}d", 2, 3, 3, stride=2, padding=1)
+    ours, theirs = _pair(f"ConvTranspose{dims}d", 2, 4, 3, stride=3, padding=1, **options)
     x = _normal((2, 2) + (4,) * dims)
-    spatial = [7 + extra] * dims
+    spatial = [(12 if options else 10) + extra] * dims
     _run_modules(ours, theirs, [x], output_size=spatial)
     ours.zero_grad(), theirs.zero_grad()
-    _run_modules(ours, theirs, [x], output_size=[2, 3] + spatial)
+    _run_modules(ours, theirs, [x], output_size=[2, 4] + spatial)
 
 
 def test_conv_transpose_output_size_out_of_range_refused():
@@ -461,6 +467,13 @@ def test_interpolate_matches_torch(mode, shape, kwargs):
 def test_upsample_layer_matches_torch(mode, shape, kwargs):
     ours, theirs = _pair("Upsample", mode=mode, dtype=False, **kwargs)
     _run_modules(ours, theirs, [_normal(shape)])
+
+
+@pytest.mark.parametrize("name", ["UpsamplingBilinear2d", "UpsamplingNearest2d"])
+@pytest.mark.parametrize("kwargs", [dict(scale_factor=1.5), dict(size=(3, 7)), dict(scale_factor=2)])
+def test_fixed_mode_upsampling_layers_match_torch(name, kwargs):
+    ours, theirs = _pair(name, dtype=False, **kwargs)
+    _run_modules(ours, theirs, [_normal((2, 1, 4, 5))])
 
 
 # ----- adaptive average pooling, GroupNorm -----
@@ -525,6 +538,12 @@ EINSUM_CASES = [
     ("ijk,ikl,lm->jm", [(2, 3, 4), (2, 4, 3), (3, 2)]),
     ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
     ("ii,ij->j", [(3, 3), (3, 2)]),
+    # size-1 dimensions broadcast against the same subscript's larger size
+    ("ij,jk->ik", [(2, 1), (3, 4)]),
+    ("ii,ij->ij", [(1, 1), (3, 2)]),
+    ("ij,ij->", [(1, 3), (2, 1)]),
+    ("ab,ab,ab->a", [(2, 1), (1, 3), (2, 3)]),
+    ("iij,j->ij", [(2, 2, 1), (3,)]),
 ]
 
 
@@ -672,3 +691,239 @@ def _run_recurrent(ours, theirs, arrays):
     assert [n for n, _ in ours.named_parameters()] == list(tparams)
     for name, p in ours.named_parameters():
         check_close(p.grad, tparams[name].grad, f"grad of {name}", RTOL, ATOL)
+
+
+# ----- second round: learnable masks, refusals that must match, less common call forms -----
+
+
+@pytest.mark.parametrize("mask_shape", [(3, 5), (2, 1, 3, 5), (1, 3, 1, 5)])
+def test_sdpa_float_mask_that_requires_grad_matches_torch(mask_shape):
+    """A learned additive bias (relative positions, ALiBi) passed as attn_mask gets its gradient, as in torch."""
+
+    def program(lib, F, q, k, v, m):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=0.4)
+
+    shapes = [(2, 3, 3, 4), (2, 3, 5, 4), (2, 3, 5, 2)]
+    inputs = [(_normal(s, i), True) for i, s in enumerate(shapes)] + [(_normal(mask_shape, 9), True)]
+    assert compare(program, inputs, second=True) == "ok"
+
+
+@pytest.mark.parametrize("call", ["mask-float-2d", "mask-float-3d", "float-mask+bool-kpm", "kpm-float"])
+@pytest.mark.parametrize("options", ["default", "bias_kv", "zero_attn"])
+def test_mha_float_masks_that_require_grad_match_torch(options, call):
+    opts = MHA_OPTIONS[options]
+    ours, theirs = _pair("MultiheadAttention", E, H, **opts)
+    kwargs = MHA_CALLS[call]
+    name = "attn_mask" if "attn_mask" in kwargs and kwargs["attn_mask"].dtype.kind == "f" else "key_padding_mask"
+    arr = kwargs[name]
+    cm, tm = cr.tensor(arr, requires_grad=True), torch.tensor(arr, requires_grad=True)
+    rest = {k: v for k, v in kwargs.items() if k != name}
+    xs = _mha_inputs(opts)
+    out = ours(*[cr.tensor(a) for a in xs], **{name: cm}, **{k: _arg(v, cr) for k, v in rest.items()})
+    tout = theirs(*[torch.tensor(a) for a in xs], **{name: tm}, **{k: _arg(v, torch) for k, v in rest.items()})
+    w = _normal(tuple(tout[0].shape), 4)
+    check_close(out[0], tout[0], "output", RTOL, ATOL)
+    (out[0] * cr.tensor(w)).sum().backward()
+    (tout[0] * torch.tensor(w)).sum().backward()
+    check_close(cm.grad, tm.grad, f"grad of {name}", RTOL, ATOL)
+
+
+REFUSALS = {
+    "sdpa-float32-mask-float64-q": (
+        lambda lib, F, q: F.scaled_dot_product_attention(q, q, q, attn_mask=q[0, :, :].float()),
+        (2, 3, 4),
+    ),
+    "interpolate-nearest-align_corners": (
+        lambda lib, F, x: F.interpolate(x, scale_factor=2, mode="nearest", align_corners=True),
+        (1, 1, 3),
+    ),
+    "interpolate-size-and-scale": (lambda lib, F, x: F.interpolate(x, size=4, scale_factor=2.0), (1, 1, 3)),
+    "interpolate-bilinear-on-3d": (lambda lib, F, x: F.interpolate(x, size=4, mode="bilinear"), (1, 1, 3)),
+    "interpolate-size-with-recompute": (
+        lambda lib, F, x: F.interpolate(x, size=4, mode="linear", recompute_scale_factor=True),
+        (1, 1, 3),
+    ),
+    "conv_transpose-padding-too-large": (
+        lambda lib, F, x: F.conv_transpose1d(x, x[:, :, :2].transpose(0, 1), padding=3),
+        (1, 2, 3),
+    ),
+    "interpolate-wrong-size-length": (lambda lib, F, x: F.interpolate(x, size=(4, 5)), (1, 1, 3)),
+    "conv_transpose-padding-same": (
+        lambda lib, F, x: F.conv_transpose1d(x, x[:1, :, :2].transpose(0, 1), padding="same"),
+        (1, 2, 4),
+    ),
+    "conv_transpose-groups-not-dividing": (
+        lambda lib, F, x: F.conv_transpose1d(x, x[:, :3, :2].reshape(3, 2, 1), groups=2),
+        (1, 3, 4),
+    ),
+    "masked_fill-int-mask": (lambda lib, F, x: x.masked_fill((x > 0).to(lib.int64), 0.0), (3, 4)),
+    "baddbmm-input-not-broadcasting": (lambda lib, F, x: lib.baddbmm(x[:, :2], x, x.transpose(1, 2)), (2, 3, 3)),
+    "bmm-2d": (lambda lib, F, x: lib.bmm(x, x), (3, 3)),
+    "einsum-output-index-twice": (lambda lib, F, x: lib.einsum("i->ii", x), (3,)),
+    "einsum-repeated-index-sizes-differ": (lambda lib, F, x: lib.einsum("ii->i", x), (2, 3)),
+    "einsum-unknown-output-index": (lambda lib, F, x: lib.einsum("ij->k", x), (2, 3)),
+    "tril-1d": (lambda lib, F, x: lib.tril(x), (3,)),
+    "group_norm-groups-not-dividing": (lambda lib, F, x: F.group_norm(x, 4), (2, 6, 3)),
+    "adaptive_avg_pool2d-3-sizes": (lambda lib, F, x: F.adaptive_avg_pool2d(x, (2, 2, 2)), (1, 2, 4, 4)),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_refusals_match_torch(case):
+    program, shape = REFUSALS[case]
+    assert compare(program, [(_normal(shape), True)]) == "refused"
+
+
+MORE_CASES = {
+    "einsum-sublist": (lambda lib, F, a, b: lib.einsum(a, [0, 1], b, [1, 2], [0, 2]), [(2, 3), (3, 4)]),
+    "einsum-spaces-upper": (lambda lib, F, a, b: lib.einsum("iJ, Jk -> ki", a, b), [(2, 3), (3, 4)]),
+    "einsum-ellipsis-middle": (lambda lib, F, a: lib.einsum("i...j->j...i", a), [(2, 3, 1, 4)]),
+    "einsum-list-operands": (lambda lib, F, a, b: lib.einsum("ij,jk->ik", [a, b]), [(2, 3), (3, 4)]),
+    "einsum-broadcast-ellipsis-size1": (lambda lib, F, a, b: lib.einsum("...i,...i->...", a, b), [(3, 1, 4), (2, 4)]),
+    "group_norm-weight-only": (lambda lib, F, x, w: F.group_norm(x, 2, w), [(2, 4, 3), (4,)]),
+    "masked_fill-mask-wider": (lambda lib, F, x: x.masked_fill(lib.ones(2, 3, 4, dtype=lib.bool), 0.0), [(3, 4)]),
+    "layer_norm-2d-shape": (lambda lib, F, x, w: F.layer_norm(x, (3, 4), w), [(2, 3, 4), (3, 4)]),
+    "adaptive_max_pool1d-indices": (lambda lib, F, x: F.adaptive_max_pool1d(x, 3, return_indices=True), [(2, 3, 7)]),
+    "interpolate-antialias-down": (
+        lambda lib, F, x: F.interpolate(x, size=(3, 2), mode="bilinear", antialias=True),
+        [(1, 2, 7, 5)],
+    ),
+    "interpolate-antialias-bicubic": (
+        lambda lib, F, x: F.interpolate(x, scale_factor=0.45, mode="bicubic", antialias=True, align_corners=True),
+        [(1, 1, 9, 7)],
+    ),
+    "interpolate-scale-list": (
+        lambda lib, F, x: F.interpolate(x, scale_factor=[1.5, 0.5], mode="bilinear"),
+        [(1, 1, 4, 6)],
+    ),
+    "conv_transpose2d-functional": (
+        lambda lib, F, x, w, b: F.conv_transpose2d(
+            x, w, b, stride=(2, 3), padding=(1, 0), output_padding=(1, 2), groups=2, dilation=(1, 2)
+        ),
+        [(1, 4, 3, 3), (4, 2, 2, 3), (4,)],
+    ),
+    "tril-negative-batched-wide": (lambda lib, F, x: x.tril(-1) + x.triu(2), [(2, 1, 3, 6)]),
+    "masked_fill-scalar-mask": (lambda lib, F, x: x.masked_fill(lib.tensor(True), 3.0), [(2, 3)]),
+    "bmm-broadcast-refused": (lambda lib, F, a, b: lib.bmm(a, b), [(1, 2, 3), (2, 3, 4)]),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE_CASES))
+def test_more_call_forms_match_torch(case):
+    program, shapes = MORE_CASES[case]
+    assert compare(program, [(_normal(s, i), True) for i, s in enumerate(shapes)]) in ("ok", "refused")
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("bad", ["unbatched-x-batched-h", "batched-x-unbatched-h", "h-wrong-layers"])
+def test_recurrent_state_shape_refusals_match_torch(cls, bad):
+    ours, theirs = _pair(cls, 4, 5, num_layers=2)
+    x = _normal((3, 4)) if bad == "unbatched-x-batched-h" else _normal((3, 1, 4))
+    h_shape = {"unbatched-x-batched-h": (2, 1, 5), "batched-x-unbatched-h": (2, 5), "h-wrong-layers": (1, 1, 5)}[bad]
+    h = _normal(h_shape, 1)
+
+    def state(lib):
+        t = _arg(h, lib)
+        return (t, t) if cls == "LSTM" else t
+
+    with pytest.raises(Exception) as theirs_err:
+        theirs(torch.tensor(x), state(torch))
+    with pytest.raises(Exception) as ours_err:
+        ours(cr.tensor(x), state(cr))
+    assert theirs_err.type is RuntimeError or theirs_err.type is ValueError
+    assert ours_err.type in (RuntimeError, ValueError)
+
+
+SECOND_ORDER = {
+    "conv_transpose1d": (
+        lambda lib, F, x, w, b: F.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1, dilation=2),
+        [(2, 2, 4), (2, 3, 3), (3,)],
+    ),
+    "conv_transpose2d-groups": (
+        lambda lib, F, x, w: F.conv_transpose2d(x, w, stride=(2, 1), padding=(0, 1), groups=2),
+        [(1, 4, 3, 3), (4, 1, 2, 3)],
+    ),
+    "group_norm": (lambda lib, F, x, w, b: F.group_norm(x, 3, w, b, 1e-2), [(2, 6, 3), (6,), (6,)]),
+    "sdpa-causal-bool": (
+        lambda lib, F, q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.8),
+        [(2, 4, 3), (2, 3, 3), (2, 3, 2)],
+    ),
+    "interpolate-bicubic-times-x": (
+        lambda lib, F, x: F.interpolate(x, scale_factor=1.5, mode="bicubic") ** 2,
+        [(1, 1, 3, 4)],
+    ),
+    "adaptive_avg_pool2d-squared": (lambda lib, F, x: F.adaptive_avg_pool2d(x * x, (3, None)), [(1, 2, 5, 3)]),
+    "baddbmm-squared": (
+        lambda lib, F, i, a, b: lib.baddbmm(i, a * a, b, alpha=0.5, beta=-2.0),
+        [(3, 1), (2, 3, 4), (2, 4, 1)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SECOND_ORDER))
+def test_second_order_matches_torch(case):
+    program, shapes = SECOND_ORDER[case]
+    assert compare(program, [(_normal(s, i), True) for i, s in enumerate(shapes)], second=True) == "ok"
+
+
+def _recurrent_program(cls, options, weights):
+    def program(lib, F, x, h):
+        layer = getattr(lib.nn, cls)(4, 3, dtype=lib.float64, **options)
+        layer.load_state_dict({k: lib.tensor(v) for k, v in weights.items()})
+        state = (h, h * 0.5) if cls == "LSTM" else h
+        out, hn = layer(x, state)
+        return out, (hn if cls != "LSTM" else hn[1])
+
+    return program
+
+
+@pytest.mark.parametrize(
+    "cls,options",
+    [
+        ("RNN", dict(nonlinearity="relu", bidirectional=True)),
+        ("RNN", dict(num_layers=2)),
+        ("GRU", dict(bidirectional=True, batch_first=True)),
+        ("LSTM", dict(num_layers=2, bias=False)),
+    ],
+)
+def test_recurrent_second_order_matches_torch(cls, options):
+    """The derivatives of the input and state gradients (ops/rnn_higher.py) equal torch's."""
+    theirs = getattr(torch.nn, cls)(4, 3, dtype=torch.float64, **options)
+    rng = np.random.default_rng(2)
+    weights = {k: 0.6 * rng.standard_normal(tuple(v.shape)) for k, v in theirs.state_dict().items()}
+    count = options.get("num_layers", 1) * (2 if options.get("bidirectional") else 1)
+    x = _normal((2, 3, 4) if options.get("batch_first") else (3, 2, 4))
+    h = _normal((count, 2, 3), 1)
+    assert compare(_recurrent_program(cls, options, weights), [(x, True), (h, True)], second=True) == "ok"
+
+
+def test_transformer_model_matches_torch():
+    options = dict(dropout=0.0, dim_feedforward=FF, num_encoder_layers=1, num_decoder_layers=2, norm_first=True)
+    theirs = torch.nn.Transformer(D, NHEAD, dtype=torch.float64, activation="gelu", **options)
+    ours = nn.Transformer(D, NHEAD, dtype=cr.float64, activation="gelu", **options)
+    _randomize(ours, 6)
+    to_torch_weights(ours, theirs)
+    tm = _decoder_masks(4, 5, 2)["all"]
+    masks = dict(
+        src_mask=_encoder_masks(5, 2)["float"]["src_mask"],
+        src_key_padding_mask=tm.pop("memory_key_padding_mask"),
+        tgt_mask=tm["tgt_mask"],
+        tgt_key_padding_mask=tm["tgt_key_padding_mask"],
+    )
+    masks["memory_key_padding_mask"] = masks["src_key_padding_mask"]
+    _run_modules(ours, theirs, [_normal((5, 2, D), 1), _normal((4, 2, D), 2)], **masks)
+
+
+@pytest.mark.parametrize("fn", ["tril_", "triu_"])
+@pytest.mark.parametrize("diagonal", [-1, 2])
+def test_inplace_tril_triu_and_masked_fill_on_views_match_torch(fn, diagonal):
+    mask = np.random.default_rng(1).random((1, 4)) > 0.5
+
+    def program(lib, F, x, m):
+        y = x * 1.5
+        view = y.transpose(-1, -2)[1:]  # a non-contiguous view
+        getattr(view, fn)(diagonal)
+        y[0].masked_fill_(m, -1.0)
+        return y
+
+    assert compare(program, [(_normal((2, 4, 4)), True), (mask, False)]) == "ok"
