@@ -410,3 +410,38 @@ def test_where_does_not_leak_nan_from_the_branch_not_taken():
     y = cr.where(x > 0, safe.sqrt(), 0.0)
     y.sum().backward()
     np.testing.assert_allclose(x.grad._data, [0.0, 0.25])
+
+
+def test_backward_turns_numpy_warnings_off_for_its_rules_only_and_restores_them():
+    """d sqrt(x)/dx at 0 is inf with no RuntimeWarning (as torch); the caller's error settings,
+    `under` included, hold inside the rules and are back after the pass, also after an error."""
+    import warnings
+
+    seen = []
+
+    def rule_settings(g):
+        seen.append(np.geterr())
+        return g
+
+    old = np.seterr(under="raise", divide="raise")
+    try:
+        x = cr.tensor([0.0, 4.0], requires_grad=True)
+        y = cr.sqrt(x)
+        y.register_hook(rule_settings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y.sum().backward()
+        assert x.grad._data[0] == np.inf
+        assert seen == [{"divide": "ignore", "over": "ignore", "under": "raise", "invalid": "ignore"}]
+        assert np.geterr()["divide"] == "raise"
+
+        def failing(g):
+            raise ValueError("hook failed")
+
+        z = cr.sqrt(cr.tensor([1.0], requires_grad=True))
+        z.register_hook(failing)
+        with pytest.raises(ValueError, match="hook failed"):
+            z.sum().backward()
+        assert np.geterr() == {"divide": "raise", "over": "warn", "under": "raise", "invalid": "warn"}
+    finally:
+        np.seterr(**old)

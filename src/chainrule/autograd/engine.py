@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import anomaly, grad_mode
+from . import anomaly, grad_mode, quiet
 from .function import _backward_state, format_site
 from .observers import (  # noqa: F401  (engine's API)
     Observer,
@@ -254,8 +254,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
     begun = []
     # Backward rules follow IEEE arithmetic (d sqrt(x)/dx at 0 is inf) without NumPy
     # warnings, as PyTorch does; detect_anomaly() is the tool that stops at them.
-    errstate = np.errstate(divide="ignore", over="ignore", invalid="ignore")
-    errstate.__enter__()
+    warnings_off = quiet.enter()
     try:
         for observer in observers:
             begun.append(observer)
@@ -362,7 +361,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
             for observer in observers:
                 observer.leaf(leaf, g)
     finally:
-        errstate.__exit__(None, None, None)
+        quiet.leave(warnings_off)
         _backward_state.graph = prev_graph
         _grad_state.enabled = prev_mode
         for observer in begun:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import grad_mode
+from . import grad_mode, quiet
 from .function import _backward_state
 
 
@@ -116,8 +116,7 @@ def forward_tangents(outputs, inputs, tangents, create_graph=False):
 
     prev_graph, prev_mode = _backward_state["graph"], grad_mode._state["enabled"]
     _backward_state["graph"], grad_mode._state["enabled"] = graph, graph
-    errstate = np.errstate(divide="ignore", over="ignore", invalid="ignore")
-    errstate.__enter__()
+    warnings_off = quiet.enter()
     try:
         for node in _forward_order(outputs):
             if node in seeded:
@@ -129,7 +128,7 @@ def forward_tangents(outputs, inputs, tangents, create_graph=False):
             if t_out is not None:
                 by_node[node] = t_out
     finally:
-        errstate.__exit__(None, None, None)
+        quiet.leave(warnings_off)
         _backward_state["graph"], grad_mode._state["enabled"] = prev_graph, prev_mode
 
     results = []

@@ -104,7 +104,8 @@ class Eqn:
     kind: "forward" / "backward" (a primitive's rule: op is its function's name, ctx the node's
     context), "plain" (a NumPy function of traced values), "draw" (a random draw), "call" (a method
     with side effects the replay repeats: an optimizer step), "effect" (an in-place write, a leaf's
-    gradient accumulation), or one of the bookkeeping forms above (input, capture, add, astype, ...).
+    gradient accumulation), "buffers" (arrays the replay writes values into: jit/flat.py), or one
+    of the bookkeeping forms above (input, capture, add, astype, ...).
     outs: the Vars it defines (None for a gradient a rule does not give); `single`: the function
     returns one value rather than a tuple. `quiet`: runs with NumPy's warnings off (backward).
     code: the replay's line for a rule written inline (passes.inline_rules), which reads `extra`
@@ -155,6 +156,7 @@ class Eqn:
         return f"{lhs} = {call}"
 
 
+_LEAVE_QUIET = ["    finally:", "        _quiet_leave(_q)"]
 _PURE = {"add", "add_into", "astype", "copy", "read_grad", "capture"}
 
 
@@ -166,22 +168,26 @@ class Program:
         self.name, self.invars, self.eqns, self.outs, self.ns = name, invars, eqns, outs, ns
         self.single = single  # fn returned one value, not a container
         self.frees = {}  # equation index -> the locals that die after it (passes.free_dead_values)
+        self.flat = None  # (step equation, its name, parameter count): an SGD step on flat arrays
 
     # ----- Python for the replay -----
 
     def source(self):
-        """The replay function's source: one line per equation, backward passes under _quiet(), and
-        each local deleted after its last use (`frees`)."""
+        """The replay function's source: one line per equation, backward passes with NumPy's
+        warnings off (autograd/quiet.py, as eager), and each local deleted after its last use
+        (`frees`)."""
         params = ", ".join(f"a{i}" for i in range(len(self.invars)))
         lines, quiet = [], False
         for i, eqn in enumerate(self.eqns):
-            if eqn.quiet and not quiet:
-                lines.append("    with _quiet():")
+            if eqn.quiet != quiet:
+                lines += ["    _q = _quiet_enter()", "    try:"] if eqn.quiet else _LEAVE_QUIET
             quiet = eqn.quiet
             indent = "        " if quiet else "    "
             lines.extend(indent + line for line in eqn.source().split("\n"))
             if i in self.frees:
                 lines.append(indent + "del " + ", ".join(sorted(self.frees[i])))
+        if quiet:
+            lines += _LEAVE_QUIET
         exprs = [f"_T({atom})" if as_tensor else str(atom) for atom, as_tensor in self.outs]
         result = exprs[0] if self.single else f"[{', '.join(exprs)}]"
         return f"def replay({params}):\n" + "".join(f"{line}\n" for line in lines) + f"    return {result}\n"
@@ -207,7 +213,7 @@ class Program:
                 if eqn.outs[0].name not in names.known:
                     consts.append(f"{names.of(eqn.outs[0])}:{_type(eqn.outs[0])}")
                 continue
-            if eqn.kind in ("input", "release"):
+            if eqn.kind in ("input", "release", "buffers"):  # where values live, not what they are
                 continue
             if eqn.kind == "astype" and type(eqn.args[0]) is Var and eqn.args[0].dtype == eqn.outs[0].dtype:
                 names.alias[eqn.outs[0].name] = eqn.args[0]  # a NumPy scalar made an array: no step to show

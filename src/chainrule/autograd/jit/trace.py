@@ -19,7 +19,7 @@ import threading
 import numpy as np
 
 from ... import _dtypes
-from .. import engine, function
+from .. import engine, function, quiet
 from ..function import _NULL_CTX, _UNTRACED
 from .program import NONE, Eqn, Lit, Part, Tup, Var
 
@@ -178,7 +178,8 @@ class Recorder:
             "_acc": engine._accumulate,
             "_np": np,
             "_draw": _draw,
-            "_quiet": functools.partial(np.errstate, divide="ignore", over="ignore", invalid="ignore"),
+            "_quiet_enter": quiet.enter,
+            "_quiet_leave": quiet.leave,
         }
         self.var = {}  # id(Tensor or array) -> the atom that yields its array in the replay
         self.keep = []  # objects whose ids are keys of var: kept alive so ids stay unique
