@@ -997,3 +997,31 @@ def test_a_module_change_that_leaves_the_guard_as_it_was_keeps_it():
     model[0].bias.requires_grad = False
     step(x2, y2)
     assert step._guard is not guard and step.trace_count == 2
+
+
+def test_a_replay_turns_numpy_warnings_off_in_its_backward_only_and_restores_them():
+    """As eager: no warning from a backward rule (d sqrt(x)/dx at 0 is inf), the forward's warning
+    (0 * inf) still given, and the caller's settings back after the call."""
+    import warnings
+
+    w = cr.tensor([0.0, 4.0], requires_grad=True)
+
+    @cr.jit
+    def step(x):
+        w.grad = None
+        loss = (cr.sqrt(w) * x).sum()
+        loss.backward()
+        return loss
+
+    step(cr.tensor([1.0, 1.0]))
+    old = np.seterr(divide="raise")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            step(cr.tensor([1.0, 1.0]))  # the replay
+        assert w.grad._data[0] == np.inf and np.geterr()["divide"] == "raise"
+        with pytest.warns(RuntimeWarning, match="invalid value encountered in multiply"):
+            step(cr.tensor([np.inf, 1.0]))
+        assert np.geterr() == {"divide": "raise", "over": "warn", "under": "ignore", "invalid": "warn"}
+    finally:
+        np.seterr(**old)

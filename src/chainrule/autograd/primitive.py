@@ -178,12 +178,14 @@ class Primitive(Function):
             None when a hand-written function is registered with `@export` instead.
         method: for a generated function, True (a Tensor method of the same name), a name, or None.
         namespaces, torch_kwargs: for a generated function, as in `Export`.
-        inline: None, or a static method inline(args, params, out, needs, grads, donated) that gives the jit
+        inline: None, or a static method inline(args, params, out, needs, grads, donated, into) that gives the jit
             the replay's code for the rules, written inline (jit/passes.py, `inline_rules`): args
             are the forward's inputs as the program's atoms (with .shape and .dtype where known),
             out its output, needs the context's needs_input_grad and grads the backward's outputs
             (None where no gradient is made; needs and grads are None without a backward), and
-            donated the placeholders ("a0", "g") the code may overwrite (new arrays no one else reads). It
+            donated the placeholders ("a0", "g") the code may overwrite (new arrays no one else reads),
+            into the gradients ("d1") the replay has an array of their shape and dtype for, named
+            {d1_buffer}: the code may make them there (out=), or ignore it (jit/flat.py). It
             returns None (the case is not covered: the rules run as usual) or (forward, backward,
             constants): source templates naming {a0}, {a1}, ... (inputs), the forward's keyword
             parameters by name ({target}), {o} (output), {g} (the cotangent), {d0}, {d1}, ... (input

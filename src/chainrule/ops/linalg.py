@@ -164,15 +164,17 @@ class Linear(Primitive):
         return gx, gw, gb
 
     @staticmethod
-    def inline(args, params, out, needs, grads, donated):
+    def inline(args, params, out, needs, grads, donated, into):
         """The rules above as a jit replay's code, for float matrices x and W (2-D, one dtype)."""
         if not all(_float_matrix(a, args[0].dtype) for a in args[:2]):
             return None
         forward = "{o} = _np.matmul({a0}, {a1}.T)" + ("; _np.add({o}, {a2}, out={o})" if len(args) > 2 else "")
         dtype = np.dtype(args[0].dtype)
         blas = dtype in _BLAS_FLOATS  # where sum_leading of a matrix is ones @ g
-        bias = "{d2} = _np.matmul({ones}, {g})" if blas else "{d2} = {sum_leading}({g}, 1)"
-        steps = ("{d0} = _np.matmul({g}, {a1})", "{d1} = _np.matmul({g}.T, {a0})", bias)
+        bias = "{d2} = _np.matmul({ones}, {g}" + (", out={d2_buffer})" if "d2" in into else ")")
+        bias = bias if blas else "{d2} = {sum_leading}({g}, 1)"
+        weight = "{d1} = _np.matmul({g}.T, {a0}" + (", out={d1_buffer})" if "d1" in into else ")")
+        steps = ("{d0} = _np.matmul({g}, {a1})", weight, bias)
         backward = "; ".join(step for step, d in zip(steps, grads or ()) if d is not None)
         constants = {"ones": ones_vector(args[0].shape[0], dtype)} if blas else {"sum_leading": sum_leading}
         return forward, backward, constants

@@ -176,7 +176,7 @@ class SoftmaxCrossEntropy(Primitive):
         return _ce_backward(g, ctx.target, ctx.flat, ctx.keep, ctx.scale, ctx.total, exps)
 
     @staticmethod
-    def inline(args, params, out, needs, grads, donated):
+    def inline(args, params, out, needs, grads, donated, into):
         """The rules above as a jit replay's code: the same two functions on arrays, what the
         backward reads kept in a local of the replay (deleted once read) instead of a context."""
         shape = getattr(args[0], "shape", None)

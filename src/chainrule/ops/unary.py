@@ -345,7 +345,7 @@ class Relu(UnaryElementwise):
         return g * (y != 0)
 
     @staticmethod
-    def inline(args, params, out, needs, grads, donated):
+    def inline(args, params, out, needs, grads, donated, into):
         """The rules above as a jit replay's code, for a float array whose zeros constant_array keeps;
         in place on x or g where the replay gives them up."""
         x = args[0]

@@ -79,7 +79,7 @@ class SGD(Optimizer):
                 axpy(p._data, alpha, g._data)
                 p._bump_version()
 
-    def _inline_step(self):
+    def _inline_step(self, flat=False):
         """step() as a jit replay's code (jit/passes.py, `inline_steps`), or None.
 
         For a momentum-free SGD with one group: p <- p - lr g for each parameter that has a gradient,
@@ -87,6 +87,13 @@ class SGD(Optimizer):
         numbers are the same; it runs while `_plain_lr` finds the group as traced, and calls step()
         once it changes. Returns (code, constants): the code names the constants by key, the
         replay's locals {lr} and {g}, and {step} (the recorded step() call).
+
+        flat=True (the parameters `_flat_params` gives, their storage jit/flat.py's): while every
+        parameter's array is a view of one array ({pv0}, {pv1}, ... of {pf}) and every gradient a
+        view of another ({gv0}, ... of {gbuf}, this step's), the update is one pair of calls on
+        the flat arrays, element for element the calls above; otherwise the code above runs and
+        then {flat}.relocate() (moving the arrays there when nothing else holds them). Either way
+        the gradient buffers go back to {flat} for the next step.
         """
         if type(self)._step_group is not SGD._step_group or type(self).step is not Optimizer.step:
             return None  # a subclass's own update
@@ -94,7 +101,15 @@ class SGD(Optimizer):
         if not params or _plain_lr(self, params) is None:
             return None
         constants = {"opt": self, "params": params, "plain_lr": _plain_lr, "axpy": axpy}
-        lines = ["{lr} = {plain_lr}({opt}, {params})", "if {lr} is None:", "    {step}()", "else:"]
+        lines = ["{lr} = {plain_lr}({opt}, {params})", "if {lr} is None:", "    {step}()"]
+        if flat:
+            held = " and ".join(
+                f"{{p{j}}}._data is {{pv{j}}} and {{p{j}}}._grad is not None and {{p{j}}}._grad._data is {{gv{j}}}"
+                for j in range(len(params))
+            )
+            bumps = "; ".join(f"{{p{j}}}._bump_version()" for j in range(len(params)))
+            lines += [f"elif {held}:", f"    _np.add({{pf}}, _np.multiply({{gbuf}}, -{{lr}}), out={{pf}}); {bumps}"]
+        lines.append("else:")
         for j, p in enumerate(params):
             constants[f"p{j}"] = p
             y = f"{{p{j}}}._data"
@@ -103,7 +118,25 @@ class SGD(Optimizer):
             else:  # axpy's own form below the threshold: y += alpha * x
                 update = f"_np.add({y}, _np.multiply({{g}}._data, -{{lr}}), out={y})"
             lines += [f"    {{g}} = {{p{j}}}._grad", f"    if {{g}} is not None: {update}; {{p{j}}}._bump_version()"]
+        if flat:
+            gvs = "".join(f", {{gv{j}}}" for j in range(len(params)))
+            lines += ["    {flat}.relocate()", f"{{flat}}.spares.append(({{gbuf}}{gvs}))"]
         return "\n".join(lines), constants
+
+    def _flat_params(self):
+        """The parameters `_inline_step(flat=True)` can update as one array: those of a step it
+        writes out, two or more, of one float dtype, each below BLAS_MIN_SIZE elements (where
+        step() makes the two NumPy calls that the flat update makes on all of them); else None."""
+        written = self._inline_step()
+        if written is None:
+            return None
+        params = written[1]["params"]
+        dtype = params[0]._data.dtype
+        if len(params) < 2 or dtype.kind != "f":
+            return None
+        if any(p._data.dtype != dtype or p._data.size >= BLAS_MIN_SIZE for p in params):
+            return None
+        return params
 
     def _update(self, p, grad, state, group):
         g = -grad if group["maximize"] else grad

@@ -39,7 +39,7 @@ import string
 
 import numpy as np
 
-from .program import Lit, Part, Tup, Var, uses
+from .program import Eqn, Lit, Part, Tup, Var, uses
 
 # The bookkeeping forms a fold may compute, with the same NumPy calls the replay would make.
 _FOLD = {
@@ -188,7 +188,7 @@ def inline_rules(program):
             ):
                 continue  # something else reads the context (a second backward, a saved mask)
             backward, needs = backwards[0], program.ns[ctx.name].needs_input_grad
-        code = inline(eqn.args, dict(eqn.params), eqn.outs[0], needs, backward.outs if backward else None, ())
+        code = inline(eqn.args, dict(eqn.params), eqn.outs[0], needs, backward.outs if backward else None, (), set())
         if code is None:
             continue
         plans.append((eqn, backward, needs))
@@ -210,14 +210,21 @@ def inline_rules(program):
     def given_up(atom):
         return type(atom) is Var and atom.name in made and count.get(atom.name) == 1
 
+    buffers = _plan_flat_gradients(program, plans)
     for eqn, backward, needs in plans:
         out = eqn.outs[0]
         donated = {"a0"} if eqn.args and given_up(eqn.args[0]) else set()
         if backward is not None and given_up(backward.args[0]):
             donated.add("g")
         grads = backward.outs if backward else None
-        forward_code, backward_code, constants = eqn.prim.inline(eqn.args, dict(eqn.params), out, needs, grads, donated)
-        names = {f"a{i}": str(a) for i, a in enumerate(eqn.args)}
+        into = {f"d{i}": buffers[d.name] for i, d in enumerate(grads or ()) if d is not None and d.name in buffers}
+        forward_code, backward_code, constants = eqn.prim.inline(
+            eqn.args, dict(eqn.params), out, needs, grads, donated, set(into)
+        )
+        if into:
+            backward.extra += tuple(into.values())
+        names = {f"{d}_buffer": str(v) for d, v in into.items()}
+        names.update((f"a{i}", str(a)) for i, a in enumerate(eqn.args))
         names.update((k, str(v)) for k, v in eqn.params)
         names["o"] = str(out)
         _bind(program, names, constants, out)
@@ -227,6 +234,70 @@ def inline_rules(program):
             names.update((f"d{i}", str(d)) for i, d in enumerate(backward.outs) if d is not None)
             backward.code = backward_code.format(**names) or "pass"
     return program
+
+
+def _plan_flat_gradients(program, plans):
+    """{gradient Var name: buffer Var}: the leaf gradients an inlined rule can write into views of
+    one array, for an inlined SGD step that then updates its parameters as one array (jit/flat.py).
+
+    Planned when the program has one plain `opt.step()` call whose optimizer gives `_flat_params`,
+    and each of those parameters gets exactly one gradient, a new array accumulated before the step
+    and made by an inlined rule that writes it where it is told (`{d1_buffer}`). An equation that
+    takes the buffers (`FlatStorage.grads`) goes before the first of those rules; the step's code
+    (inline_steps) reads them. {} when anything does not fit: the step then updates each parameter.
+    """
+    from ...optim.optimizer import Optimizer
+    from . import flat
+
+    steps = [
+        (e, program.ns[e.op].args[0])
+        for e in program.eqns
+        if e.kind == "call" and getattr(program.ns.get(e.op), "func", None) is Optimizer.step.__wrapped__
+    ]
+    if len(steps) != 1 or not flat.available():
+        return {}
+    step, opt = steps[0]
+    call = program.ns[step.op]
+    params = getattr(opt, "_flat_params", lambda: None)() if not (call.args[1:] or call.keywords) else None
+    if params is None:
+        return {}
+    position = {id(e): i for i, e in enumerate(program.eqns)}
+    accumulations = {}  # id(parameter) -> the equations that accumulate into its .grad
+    for e in program.eqns:
+        if e.kind == "effect" and e.op in ("_acc", "_acc_owned"):
+            accumulations.setdefault(id(program.ns.get(str(e.args[0]))), []).append(e)
+    producers = {}  # name of a gradient Var -> (its rule's forward, the backward that makes it, output index)
+    for forward, backward, needs in plans:
+        for i, d in enumerate(backward.outs if backward else ()):
+            if d is not None:
+                producers[d.name] = (forward, backward, needs, i)
+    grads = []
+    for p in params:
+        found = accumulations.get(id(p), [])
+        if len(found) != 1 or found[0].op != "_acc_owned" or position[id(found[0])] > position[id(step)]:
+            return {}
+        g = found[0].args[1]
+        if type(g) is not Var or g.name not in producers or g.shape != p._data.shape or g.dtype != p._data.dtype:
+            return {}
+        forward, backward, needs, i = producers[g.name]
+        params_i = dict(forward.params)
+        code = forward.prim.inline(forward.args, params_i, forward.outs[0], needs, backward.outs, (), {f"d{i}"})
+        if f"{{d{i}_buffer}}" not in code[1]:
+            return {}  # the rule cannot write this gradient into a given array
+        grads.append((g, backward))
+    owner = step.op
+    ns_names = [f"pf_{owner}"] + [f"pv{j}_{owner}" for j in range(len(params))]
+    storage = flat.FlatStorage(params, program.ns, ns_names)
+    program.ns[f"flat_{owner}"] = storage
+    buffer = Var(f"gbuf_{owner}", (storage.offsets[-1],), storage.dtype)
+    views = [Var(f"gv{j}_{owner}", g.shape, g.dtype) for j, (g, _) in enumerate(grads)]
+    first = min(position[id(backward)] for _, backward in grads)
+    take = Eqn("buffers", f"flat_grads_{owner}", (buffer, *views), quiet=program.eqns[first].quiet)
+    take.code = f"{', '.join(map(str, (buffer, *views)))} = flat_{owner}.grads()"
+    program.eqns.insert(first, take)
+    step.extra = (buffer, *views)
+    program.flat = (step, owner, len(params))
+    return {g.name: view for (g, _), view in zip(grads, views)}
 
 
 def _bind(program, names, constants, owner):
@@ -247,11 +318,18 @@ def inline_steps(program):
         if getattr(call, "func", None) is not Optimizer.step.__wrapped__ or call.args[1:] or call.keywords:
             continue  # not a plain opt.step() (a closure, another method)
         inline = getattr(call.args[0], "_inline_step", None)
-        written = inline() if inline is not None else None
+        flat = getattr(program, "flat", None)
+        flat = flat if flat is not None and flat[0] is eqn else None
+        written = (inline(flat=True) if flat else inline()) if inline is not None else None
         if written is None:
             continue
         code, constants = written
         names = {"step": eqn.op, "lr": f"lr_{eqn.op}", "g": f"grad_{eqn.op}"}
+        if flat:
+            _, owner, n = flat
+            names.update(flat=f"flat_{owner}", pf=f"pf_{owner}", gbuf=f"gbuf_{owner}")
+            names.update((f"pv{j}", f"pv{j}_{owner}") for j in range(n))
+            names.update((f"gv{j}", f"gv{j}_{owner}") for j in range(n))
         _bind(program, names, constants, eqn.op)
         eqn.code = code.format(**names)
     return program
