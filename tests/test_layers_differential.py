@@ -927,3 +927,22 @@ def test_inplace_tril_triu_and_masked_fill_on_views_match_torch(fn, diagonal):
         return y
 
     assert compare(program, [(_normal((2, 4, 4)), True), (mask, False)]) == "ok"
+
+
+@pytest.mark.parametrize(
+    "q_shape,mask_shape",
+    [((3, 4), (2, 3, 5)), ((2, 3, 4), (3, 1, 3, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (1, 1, 5)), ((3, 4), (5,))],
+)
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_sdpa_mask_that_would_enlarge_the_output_is_refused_as_torch(q_shape, mask_shape, kind):
+    """Was: a mask with more (or larger) batch dims than the scores was broadcast into them, so the output
+    silently gained dims ((3, 2) query rows came back as (2, 3, 2)); torch refuses it."""
+    mask = np.random.default_rng(0).random(mask_shape)
+    mask = mask > 0.3 if kind == "bool" else mask
+
+    def program(lib, F, q, k, v, m):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+
+    k_shape = q_shape[:-2] + (5, 4)
+    inputs = [(_normal(q_shape), True), (_normal(k_shape, 1), True), (_normal(k_shape[:-1] + (2,), 2), True)]
+    assert compare(program, inputs + [(mask, False)]) in ("ok", "refused")

@@ -145,8 +145,28 @@ def scaled_dot_product_attention(
                 f"query dtype, got attn_mask.dtype: {mask_dtype} and query.dtype: {_dtype_of(query)}; convert "
                 "the mask with .bool() or .to(query.dtype)."
             )
+        _check_mask_shape(_shape(attn_mask), qs, _shape(key))
     out, _ = _attend(query, key, value, bias, keep, float(dropout_p), float(scale), safe=True)
     return out
+
+
+def _check_mask_shape(mask_shape, qs, ks):
+    """attn_mask must broadcast to the scores' shape (..., L, S) without enlarging it, as torch requires
+    (a mask with more or larger batch dims would otherwise silently add dims to the output)."""
+    try:
+        scores = np.broadcast_shapes(qs[:-2], ks[:-2]) + (qs[-2], ks[-2])
+    except ValueError:
+        return  # query and key do not broadcast: matmul names the shapes
+    try:
+        ok = np.broadcast_shapes(scores, mask_shape) == scores
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(
+            f"scaled_dot_product_attention: attn_mask of shape {mask_shape} does not broadcast to the attention "
+            f"weights' shape {scores} (query {qs}, key {ks}); give the mask at most the weights' dims, each 1 or "
+            "the weights' size."
+        )
 
 
 def _repeat_heads(x, heads):
