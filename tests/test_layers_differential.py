@@ -946,3 +946,27 @@ def test_sdpa_mask_that_would_enlarge_the_output_is_refused_as_torch(q_shape, ma
     k_shape = q_shape[:-2] + (5, 4)
     inputs = [(_normal(q_shape), True), (_normal(k_shape, 1), True), (_normal(k_shape[:-1] + (2,), 2), True)]
     assert compare(program, inputs + [(mask, False)]) in ("ok", "refused")
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, S), (L, 1), (1, 1), (N * H, 1, S), (N * H, L, 1), (1, L, S), (N, L, S), (L, S), (N * H, L, S)]
+)
+@pytest.mark.parametrize("kind", ["bool", "float"])
+@pytest.mark.parametrize("options", ["default", "bias_kv"])
+def test_mha_attn_mask_shape_checked_as_torch(options, kind, shape):
+    """Was: a 2-D or 3-D attn_mask with a 1 where torch wants L or S was broadcast and used; torch refuses it
+    (a (1, S) mask meant for one decoding step, given to L queries, silently masked every query alike)."""
+    opts = MHA_OPTIONS[options]
+    ours, theirs = _pair("MultiheadAttention", E, H, **opts)
+    mask = np.random.default_rng(0).random(shape)
+    mask = mask > 0.7 if kind == "bool" else mask
+    xs = _mha_inputs(opts)
+    outcomes = []
+    for lib, module in ((cr, ours), (torch, theirs)):
+        try:
+            outcomes.append(module(*[_arg(a, lib) for a in xs], attn_mask=_arg(mask, lib))[0])
+        except RuntimeError:
+            outcomes.append(None)
+    assert (outcomes[0] is None) == (outcomes[1] is None), outcomes
+    if outcomes[1] is not None:
+        check_close(outcomes[0], outcomes[1], "output", RTOL, ATOL)

@@ -355,6 +355,15 @@ class MultiheadAttention(Module):
         causal = is_causal and key_padding_mask is None and not need_weights
         if causal:
             attn_mask = None
+        elif attn_mask is not None:
+            # torch's exact shapes: a mask that merely broadcasts (a 1 for L or S) is refused, not spread.
+            want = (tgt_len, src_len) if len(_shape(attn_mask)) == 2 else (n * self.num_heads, tgt_len, src_len)
+            if _shape(attn_mask) != want:
+                raise RuntimeError(
+                    f"{type(self).__name__}: The shape of the {len(want)}D attn_mask is {_shape(attn_mask)}, but "
+                    f"should be {want} (for a query of {tgt_len} positions and a key of {src_len}); an attn_mask "
+                    "is (L, S) or (N * num_heads, L, S)."
+                )
 
         # Three GEMMs on slices of in_proj_weight: measured faster than one GEMM split three ways
         # (each slice of the split output would send back a full-size gradient).
