@@ -970,3 +970,29 @@ def test_mha_attn_mask_shape_checked_as_torch(options, kind, shape):
     assert (outcomes[0] is None) == (outcomes[1] is None), outcomes
     if outcomes[1] is not None:
         check_close(outcomes[0], outcomes[1], "output", RTOL, ATOL)
+
+
+@pytest.mark.parametrize("which", ["key-value-batch-1", "query-batch-1", "value-batch-1", "value-shorter"])
+@pytest.mark.parametrize("options", ["default", "kdim-vdim", "batch_first"])
+def test_mha_inputs_that_only_broadcast_are_refused_as_torch(options, which):
+    """Was: a key/value (or query) of batch size 1 was broadcast against the other's batch by the matmuls and
+    gave an answer; torch refuses these shapes."""
+    opts = MHA_OPTIONS[options]
+    ours, theirs = _pair("MultiheadAttention", E, H, **opts)
+    kdim, vdim = opts.get("kdim", E), opts.get("vdim", E)
+    nq, nk, nv, sv = {
+        "key-value-batch-1": (N, 1, 1, S),
+        "query-batch-1": (1, N, N, S),
+        "value-batch-1": (N, N, 1, S),
+        "value-shorter": (N, N, N, S - 1),
+    }[which]
+
+    def layout(t, n, d):
+        return (n, t, d) if opts.get("batch_first") else (t, n, d)
+
+    shapes = [layout(L, nq, E), layout(S, nk, kdim), layout(sv, nv, vdim)]
+    xs = [_normal(s, i) for i, s in enumerate(shapes)]
+    with pytest.raises((RuntimeError, AssertionError)):
+        theirs(*[torch.tensor(a) for a in xs])
+    with pytest.raises(RuntimeError, match="MultiheadAttention"):
+        ours(*[cr.tensor(a) for a in xs])

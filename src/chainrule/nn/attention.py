@@ -328,6 +328,11 @@ class MultiheadAttention(Module):
                 f"{type(self).__name__}: expected query, key and value with {self.embed_dim}, {self.kdim} and "
                 f"{self.vdim} features (embed_dim, kdim, vdim), got shapes {qs}, {ks} and {vs}"
             )
+        if ks[:-1] != vs[:-1] or (batched and qs[1 - self.batch_first] != ks[1 - self.batch_first]):
+            raise RuntimeError(
+                f"{type(self).__name__}: key and value must have the same sequence and batch dims, and query the "
+                f"same batch size (no broadcasting, as torch), got shapes {qs}, {ks} and {vs}"
+            )
         if is_causal and attn_mask is None:
             raise RuntimeError(
                 "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
