@@ -996,3 +996,18 @@ def test_mha_inputs_that_only_broadcast_are_refused_as_torch(options, which):
         theirs(*[torch.tensor(a) for a in xs])
     with pytest.raises(RuntimeError, match="MultiheadAttention"):
         ours(*[cr.tensor(a) for a in xs])
+
+
+@pytest.mark.parametrize("bias_shape", [(1,), (6,), (3, 1), ()])
+@pytest.mark.parametrize("fn", ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"])
+def test_conv_bias_of_the_wrong_shape_is_refused_as_torch(fn, bias_shape):
+    """Was: a bias of one element was broadcast over every output channel; torch wants exactly (out_channels,)."""
+    d = int(fn[-2])
+    transposed = "transpose" in fn
+    w_shape = ((2, 3) if transposed else (3, 2)) + (2,) * d
+
+    def program(lib, F, x, w, b):
+        return getattr(F, fn)(x, w, b)
+
+    inputs = [(_normal((1, 2) + (4,) * d), True), (_normal(w_shape, 1), True), (_normal(bias_shape, 2), True)]
+    assert compare(program, inputs) == "refused"

@@ -384,6 +384,15 @@ def _unbatch(out, unbatched):
     return reshape(out, np.shape(as_array(out))[1:]) if unbatched else out
 
 
+def _check_bias(op, bias, weight_shape, out_channels):
+    """bias must be (out_channels,), as torch requires: a bias of 1 element is refused, not broadcast."""
+    if bias is not None and np.shape(as_array(bias)) != (out_channels,):
+        raise RuntimeError(
+            f"{op}: given a weight of shape {weight_shape}, expected bias to be 1-dimensional with {out_channels} "
+            f"elements (out_channels), but got bias of shape {np.shape(as_array(bias))}"
+        )
+
+
 def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
     if bias is not None:
         need_tensor(op, bias, "bias")
@@ -403,6 +412,7 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, d, op):
         )
     if ws[0] % groups:
         raise RuntimeError(f"{op}: out_channels {ws[0]} must be divisible by groups={groups}")
+    _check_bias(op, bias, ws, ws[0])
     kernel = ws[2:]
     stride = _ntuple(stride, d, "stride", op)
     dilation = _ntuple(dilation, d, "dilation", op)
@@ -493,6 +503,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
             f"{sizes} with padding {tuple(p for p, _ in pads)}; use less padding."
         )
     x_shape = (xs[0], ws[1] * int(groups)) + sizes
+    _check_bias(op, bias, ws, x_shape[1])
     out = ConvInputGrad.apply(
         x, weight, x_shape=x_shape, stride=stride, padding=pads, dilation=dilation, groups=int(groups)
     )
