@@ -1013,11 +1013,6 @@ def test_conv_bias_of_the_wrong_shape_is_refused_as_torch(fn, bias_shape):
     assert compare(program, inputs) == "refused"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ops/linalg.py Linear.backward returns an (out_features,) bias gradient for a bias that broadcast "
-    "((1,) or ()), so backward raises a shape error; torch sums it. Linear is being changed elsewhere.",
-)
 @pytest.mark.parametrize("bias_shape", [(1,), ()])
 def test_linear_bias_that_broadcasts_matches_torch(bias_shape):
     def program(lib, F, x, w, b):

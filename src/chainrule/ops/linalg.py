@@ -210,6 +210,8 @@ def linear(x: TensorLike, weight: TensorLike | None, bias: TensorLike | None = N
         )
     if bias is None:
         return Linear.apply(x, weight)
+    if np.shape(as_array(bias)) != (ws[0],):  # () or (1,): broadcast as torch does, summed back by add's rule
+        return Linear.apply(x, weight) + bias
     return Linear.apply(x, weight, bias)
 
 
