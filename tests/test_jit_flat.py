@@ -274,4 +274,29 @@ def test_two_batch_sizes_share_the_moved_parameters():
         np.testing.assert_allclose(loss._data, tloss.item(), rtol=1e-12, err_msg=f"step {i}")
         for p, q in zip(model.parameters(), twin.parameters()):
             np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=f"step {i}")
+        if i > 2:  # both replays update the parameters as one array
+            assert _flat_step_taken(model, _storage(step))
     assert step.trace_count == 2
+
+
+def _flat_step_taken(model, storage):
+    """True when the last step could take the flat update: every parameter in the storage's array and
+    every gradient in the buffer it gave back."""
+    params = list(model.parameters())
+    grads = storage.spares[-1][1:] if storage.spares else ()
+    return len(grads) == len(params) and all(
+        p._data is getattr(storage, f"pv{j}") and p.grad._data is g for j, (p, g) in enumerate(zip(params, grads))
+    )
+
+
+def test_a_trace_made_again_keeps_the_flat_update():
+    """A module setting changed between steps makes the step trace again; the new replay finds the
+    parameters where the first one moved them and goes on updating them as one array, matching torch."""
+
+    def between(i, model, twin):
+        if i == 3:
+            model.note = twin.note = "changed"
+
+    model, twin, step = _run_both(_step(F), _step(torch.nn.functional), between=between, steps=STEPS + 2)
+    assert step.trace_count == 2
+    assert _flat_step_taken(model, _storage(step))

@@ -22,6 +22,7 @@ per-parameter update, so the numbers are eager's in every case.
 from __future__ import annotations
 
 import sys
+import weakref
 
 import numpy as np
 
@@ -54,27 +55,41 @@ def _sole():
     return _SOLE[0]
 
 
-class FlatStorage:
-    """The flat arrays of one inlined step over `params` (one float dtype, C-contiguous shapes).
+def storage(optimizer, params):
+    """The FlatStorage of `optimizer` over `params`: one for every replay that steps them (a second
+    batch size, a trace made again after `model.eval()`), so that the parameters stay where the
+    first one moved them."""
+    kept = _storages.setdefault(optimizer, [])
+    for s in kept:
+        if len(s.params) == len(params) and all(p is q for p, q in zip(s.params, params)):
+            return s
+    kept.append(FlatStorage(params))
+    return kept[-1]
 
-    `ns` is the replay's namespace and `names` the names its code reads the flat parameter array
-    and its views by (`pf`, `pv0`, `pv1`, ...): `relocate` binds them, so the replay's identity
-    checks (`p._data is pv0`) pass only once the parameters live there.
+
+_storages = weakref.WeakKeyDictionary()  # optimizer -> its FlatStorages
+
+
+class FlatStorage:
+    """The flat arrays of an inlined step over `params` (one float dtype, C-contiguous shapes).
+
+    `pf` is the flat parameter array and `pv0`, `pv1`, ... its views, None until `relocate` moves
+    the parameters there: the replay's identity checks (`p._data is flat.pv0`) pass only then.
     """
 
-    def __init__(self, params, ns, names):
+    def __init__(self, params):
         self.params = tuple(params)
         self.dtype = params[0]._data.dtype
         self.shapes = tuple(p._data.shape for p in params)
         self.offsets = [0]
         for p in params:
             self.offsets.append(self.offsets[-1] + p._data.size)
-        self.ns, self.names = ns, names
-        for name in names:
-            ns[name] = None
-        self.spares = []  # (buffer, view, view, ...) of gradients the last step gave back
+        self.pf = None
+        for j in range(len(params)):
+            setattr(self, f"pv{j}", None)
+        self.spares = []  # (buffer, view, view, ...) of gradients a step gave back
         self._free = None  # the reference counts of a spare that nothing else holds
-        self._flat_free = None  # the flat parameter array's, held by ns and its views only
+        self._flat_free = None  # the flat parameter array's, held here and by its views only
 
     def _views(self, buffer):
         o = self.offsets
@@ -89,8 +104,8 @@ class FlatStorage:
         return spare
 
     def grads(self):
-        """(buffer, view for each parameter): last step's buffers when nothing else holds them
-        (the replay overwrites them), else new ones."""
+        """(buffer, view for each parameter): a step's buffers given back when nothing else holds
+        them (the replay overwrites them), else new ones."""
         try:
             spare = self.spares.pop()  # one call: two threads never take the same spare
         except IndexError:
@@ -102,15 +117,17 @@ class FlatStorage:
     def relocate(self):
         """Move the parameters' arrays into views of one new array, when each is C-contiguous,
         owns its memory (or is already this storage's view) and only its Tensor holds it."""
-        names, ns, params = self.names, self.ns, self.params
-        mine = [p._data is ns[name] for p, name in zip(params, names[1:])]
+        params = self.params
+        views = [getattr(self, f"pv{j}") for j in range(len(params))]
+        mine = [p._data is view for p, view in zip(params, views)]
+        del views
         if all(mine):
             return
-        if any(mine) and _refcount(ns[names[0]]) != self._flat_free:
+        if any(mine) and _refcount(self.pf) != self._flat_free:
             return  # a view of the flat array is held outside (it would no longer alias the parameter)
         sole = _sole()
         for j, p in enumerate(params):
-            if _holders(p) != sole + mine[j]:  # ns holds this storage's views once more
+            if _holders(p) != sole + mine[j]:  # this storage holds its views once more
                 return
             a = p._data
             if not mine[j] and not (
@@ -126,11 +143,10 @@ class FlatStorage:
         views = self._views(flat)
         for p, view in zip(params, views):
             view[...] = p._data
-        for p, view in zip(params, views):
+        for j, (p, view) in enumerate(zip(params, views)):
             p._data = view
-        for name, view in zip(names[1:], views):
-            ns[name] = view
-        del views
-        ns[names[0]] = flat
+            setattr(self, f"pv{j}", view)
+        del views, view
+        self.pf = flat
         del flat
-        self._flat_free = _refcount(ns[names[0]])
+        self._flat_free = _refcount(self.pf)

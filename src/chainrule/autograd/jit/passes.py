@@ -286,9 +286,7 @@ def _plan_flat_gradients(program, plans):
             return {}  # the rule cannot write this gradient into a given array
         grads.append((g, backward))
     owner = step.op
-    ns_names = [f"pf_{owner}"] + [f"pv{j}_{owner}" for j in range(len(params))]
-    storage = flat.FlatStorage(params, program.ns, ns_names)
-    program.ns[f"flat_{owner}"] = storage
+    storage = program.ns[f"flat_{owner}"] = flat.storage(opt, params)
     buffer = Var(f"gbuf_{owner}", (storage.offsets[-1],), storage.dtype)
     views = [Var(f"gv{j}_{owner}", g.shape, g.dtype) for j, (g, _) in enumerate(grads)]
     first = min(position[id(backward)] for _, backward in grads)
@@ -327,8 +325,8 @@ def inline_steps(program):
         names = {"step": eqn.op, "lr": f"lr_{eqn.op}", "g": f"grad_{eqn.op}"}
         if flat:
             _, owner, n = flat
-            names.update(flat=f"flat_{owner}", pf=f"pf_{owner}", gbuf=f"gbuf_{owner}")
-            names.update((f"pv{j}", f"pv{j}_{owner}") for j in range(n))
+            names.update(flat=f"flat_{owner}", pf=f"flat_{owner}.pf", gbuf=f"gbuf_{owner}")
+            names.update((f"pv{j}", f"flat_{owner}.pv{j}") for j in range(n))
             names.update((f"gv{j}", f"gv{j}_{owner}") for j in range(n))
         _bind(program, names, constants, eqn.op)
         eqn.code = code.format(**names)
