@@ -1,5 +1,4 @@
-"""What a jit replay of the mnist1d-mlp step could still gain from parameters in one flat array
-(issue 16's MLP floor).
+"""The jit's replay of the mnist1d-mlp step beside hand-written versions of it (issue 16's MLP floor).
 
     .venv/bin/python bench/mlp_replay_designs.py [rounds]      # BENCH_THREADS=1 for one thread
 
@@ -7,11 +6,12 @@ Not a workload of `make bench`: an experiment that times, in turns within one pr
 implementations of the same SGD step of the 40-100-100-10 ReLU MLP (batch 100):
 
 - "jit": `chainrule.jit` of the step, as it replays today (Linear, ReLU, cross-entropy and the SGD
-  step written inline, one update per parameter);
-- "flat grads": the same step written by hand, with each parameter a view of one flat array and
-  each gradient written (`out=`) into a view of one flat array allocated afresh at every step, so
-  that each step's `.grad` tensors are new arrays as PyTorch's, and SGD as one update of the flat
-  arrays; cross-entropy through chainrule's rules;
+  step written inline; the parameters in one flat array and each step's gradients written into
+  views of another, so SGD is one update: autograd/jit/flat.py);
+- "flat grads": the same design written by hand (the experiment that led to it), with each
+  parameter a view of one flat array and each gradient written (`out=`) into a view of one flat
+  array allocated afresh at every step, so that each step's `.grad` tensors are new arrays as
+  PyTorch's, and SGD as one update of the flat arrays; cross-entropy through chainrule's rules;
 - "fastest numpy": `_common.fastest_numpy_mlp_step`, the floor of issue 16's bar.
 
 Each figure is the best 100-step chunk (us per step; `rounds` chunks, rounded up to whole passes
