@@ -2,7 +2,7 @@
 
 A replay of a training step updates each parameter with two NumPy calls of its own; for a small
 model these calls, not the arithmetic, are the cost (a 40-100-100-10 MLP: 12 calls, 16 us, against
-6 us for the same update over one array). When an inlined SGD step (passes.flat_gradients) covers
+6 us for the same update over one array). When an inlined SGD step (passes._plan_flat_gradients) covers
 parameters whose arrays nothing else holds, the replay moves them into views of one array and
 writes their gradients (matmul's out=) into views of another, so the step is one update of the
 flat arrays.
@@ -14,7 +14,7 @@ Nothing a user can see changes, which is why both moves are guarded by reference
 - each step's gradients are new arrays, as eager ones, unless nothing but the replay holds last
   step's (`p.grad` was cleared and no one kept the tensor, its array or a view): only then are
   those buffers written again.
-The step uses the flat update only while every parameter's array and gradient are this replay's
+The step uses the flat update only while every parameter's array and gradient are this storage's
 views; anything else (a reassigned `.data`, an accumulated or hand-set `.grad`) takes the
 per-parameter update, so the numbers are eager's in every case.
 """
@@ -57,7 +57,7 @@ def _sole():
 
 def storage(optimizer, params):
     """The FlatStorage of `optimizer` over `params`: one for every replay that steps them (a second
-    batch size, a trace made again after `model.eval()`), so that the parameters stay where the
+    batch size, a trace made again after a module changed), so that the parameters stay where the
     first one moved them."""
     kept = _storages.setdefault(optimizer, [])
     for s in kept:
