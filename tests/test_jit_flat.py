@@ -300,3 +300,23 @@ def test_a_trace_made_again_keeps_the_flat_update():
     model, twin, step = _run_both(_step(F), _step(torch.nn.functional), between=between, steps=STEPS + 2)
     assert step.trace_count == 2
     assert _flat_step_taken(model, _storage(step))
+
+
+def test_an_optimizer_that_cannot_be_a_weak_key_updates_one_by_one():
+    """An SGD subclass defining __eq__ (so unhashable) keeps the per-parameter update: same numbers."""
+
+    class ComparableSGD(optim.SGD):
+        def __eq__(self, other):
+            return self is other
+
+    model = _model()
+    twin = _twin(model)
+    opt, topt = ComparableSGD(model.parameters(), lr=0.1), torch.optim.SGD(twin.parameters(), lr=0.1)
+    step = cr.jit(_step(F)(model, opt))
+    tstep = _step(torch.nn.functional)(twin, topt)
+    for x, y in _batches():
+        loss, tloss = step(cr.tensor(x), cr.tensor(y)), tstep(torch.tensor(x), torch.tensor(y))
+        np.testing.assert_allclose(loss._data, tloss.item(), rtol=1e-12)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert _storage(step) is None and all(p._data.base is None for p in model.parameters())

@@ -56,10 +56,13 @@ def _sole():
 
 
 def storage(optimizer, params):
-    """The FlatStorage of `optimizer` over `params`: one for every replay that steps them (a second
+    """The FlatStorage of `optimizer` over `params` (or None): one for every replay that steps them (a second
     batch size, a trace made again after a module changed), so that the parameters stay where the
     first one moved them."""
-    kept = _storages.setdefault(optimizer, [])
+    try:
+        kept = _storages.setdefault(optimizer, [])
+    except TypeError:  # an optimizer class that cannot be a weak dict's key (unhashable, __slots__)
+        return None
     for s in kept:
         if len(s.params) == len(params) and all(p is q for p, q in zip(s.params, params)):
             return s

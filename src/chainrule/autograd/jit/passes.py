@@ -285,8 +285,11 @@ def _plan_flat_gradients(program, plans):
         if f"{{d{i}_buffer}}" not in code[1]:
             return {}  # the rule cannot write this gradient into a given array
         grads.append((g, backward))
+    storage = flat.storage(opt, params)
+    if storage is None:
+        return {}
     owner = step.op
-    storage = program.ns[f"flat_{owner}"] = flat.storage(opt, params)
+    program.ns[f"flat_{owner}"] = storage
     buffer = Var(f"gbuf_{owner}", (storage.offsets[-1],), storage.dtype)
     views = [Var(f"gv{j}_{owner}", g.shape, g.dtype) for j, (g, _) in enumerate(grads)]
     first = min(position[id(backward)] for _, backward in grads)
