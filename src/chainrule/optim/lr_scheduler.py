@@ -117,7 +117,9 @@ class StepLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         lrs = [group["lr"] for group in self.optimizer.param_groups]
-        if self._initial or self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+        # NOTE: no `_initial` test, as torch's StepLR: a scheduler resumed with last_epoch >= 0 whose
+        # first epoch falls on a multiple of step_size decays the lr at construction.
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return lrs
         return [lr * self.gamma for lr in lrs]
 
