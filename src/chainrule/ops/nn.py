@@ -552,6 +552,13 @@ def cross_entropy(
             raise RuntimeError(
                 f"cross_entropy: probability targets must have the input's shape {shape}, got {np.shape(t)}.{hint}"
             )
+        if ignore_index >= 0:
+            # torch refuses it too: a class to ignore has no meaning for a probability target, and
+            # computing on would silently count the rows the user meant to leave out.
+            raise RuntimeError(
+                f"cross_entropy: ignore_index={ignore_index} is not supported for probability (floating point) "
+                "targets; give class-index (int64) targets to ignore a class, or zero those rows' targets."
+            )
         classes = shape[class_dim]
         if label_smoothing:
             target = target * (1 - label_smoothing) + label_smoothing / classes
