@@ -25,6 +25,9 @@ class Adagrad(Optimizer):
         s   = s + g^2                         (s starts at initial_accumulator_value)
         p   = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
 
+    NOTE: each group's sums start at that group's initial_accumulator_value; torch starts every
+    group at the constructor's (docs/compat/hunt.md).
+
     Example:
         >>> opt = chainrule.optim.Adagrad(model.parameters(), lr=0.1)
     """
