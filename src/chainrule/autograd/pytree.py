@@ -17,7 +17,10 @@ class TreeDef:
 
     A leaf is anything else (None included). Dicts are walked in sorted key order, as JAX
     does, so two dicts with the same keys flatten alike; they are rebuilt in their own order.
-    Two TreeDefs are equal when their containers, keys and nesting are (as JAX's PyTreeDef).
+    Keys that cannot be sorted (mixed types, which JAX refuses) are walked in the dict's own
+    order, so two such dicts flatten alike only when their keys come in the same order.
+    Two TreeDefs are equal when their containers, keys (in walking order) and nesting are
+    (as JAX's PyTreeDef).
     """
 
     __slots__ = ("kind", "keys", "order", "children", "num_leaves")
@@ -48,7 +51,9 @@ class TreeDef:
     def __eq__(self, other):
         if not isinstance(other, TreeDef) or self.kind is not other.kind or len(self.children) != len(other.children):
             return False
-        if self.kind is dict and set(self.keys) != set(other.keys):
+        # children follow self.keys: sorted, or the dict's own order when the keys cannot be sorted
+        # (mixed types); the same keys in another order would pair each child with another key's
+        if self.kind is dict and list(self.keys) != list(other.keys):
             return False
         return all(a == b for a, b in zip(self.children, other.children))
 
