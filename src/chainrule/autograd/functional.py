@@ -94,7 +94,14 @@ def _as_input(leaf, nested, name):
         data = leaf._data
     else:
         data = np.asarray(leaf)
-    if data.dtype.kind not in "fc":
+    if data.dtype.kind == "c":
+        # the rules mix conventions for complex inputs (abs follows PyTorch's conjugate, mul JAX's
+        # transpose, a jvp may return a complex tangent for a real output): refuse, never a wrong number
+        raise TypeError(
+            f"{name}: differentiating with respect to an argument of dtype {data.dtype}; chainrule does not "
+            "differentiate through complex inputs. Pass the real and imaginary parts as two float arguments."
+        )
+    if data.dtype.kind != "f":
         raise TypeError(
             f"{name}: differentiating with respect to an argument of dtype {data.dtype}; only floating "
             "point inputs have gradients. Pass floats (e.g. 1.0 instead of 1), or leave that argument "
@@ -214,7 +221,13 @@ def _outputs(out, name, floating):
                     "results with chainrule ops (cr.stack, cr.cat), not with NumPy, so they stay in the graph."
                 )
             t = Tensor._make(arr)
-        if floating and t._data.dtype.kind not in "fc":
+        if floating and t._data.dtype.kind == "c":
+            # as JAX's grad and jacrev without holomorphic=True: the imaginary part would be dropped
+            raise TypeError(
+                f"{name}: needs real-valued outputs, but an output has dtype {t.dtype}. Differentiate its "
+                "real and imaginary parts separately, or use jacfwd/jvp/vjp."
+            )
+        if floating and t._data.dtype.kind != "f":
             raise TypeError(
                 f"{name}: needs floating-point outputs, but an output has dtype {t.dtype}. For an "
                 "integer-valued function use vjp, or cast the output to float."
@@ -224,7 +237,7 @@ def _outputs(out, name, floating):
 
 
 def _scalar_output(out, name):
-    if isinstance(out, _tensor_cls()) and out._data.shape == () and out._data.dtype.kind in "fc":
+    if isinstance(out, _tensor_cls()) and out._data.shape == () and out._data.dtype.kind == "f":
         return out  # the common case, checked without walking a pytree
     if out is None or isinstance(out, (tuple, list, dict)):
         raise TypeError(
@@ -377,6 +390,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[
                 raise ValueError(
                     f"vjp: cotangent shape {c_shape} differs from the output's shape {tuple(o.shape)}; they must match."
                 )
+            _check_not_complex(c, o, "vjp", "cotangent", "output")
             if nested and isinstance(c, Tensor):
                 grad_outputs.append(c)
             else:
@@ -418,7 +432,18 @@ def _tangent_leaves(primals, tangents, name):
     return out
 
 
-def _as_tangent(t, like, nested):
+def _check_not_complex(t, like, name, what, of):
+    """Refuse a complex tangent or cotangent for a real value, as JAX: the cast would drop its imaginary part."""
+    dtype = np.asarray(getattr(t, "_data", t)).dtype
+    if dtype.kind == "c" and like._data.dtype.kind != "c":
+        raise TypeError(
+            f"{name}: a {what} of dtype {dtype} for a real {of} of dtype {like.dtype}; its imaginary "
+            f"part would be lost. Give a real {what}."
+        )
+
+
+def _as_tangent(t, like, nested, name):
+    _check_not_complex(t, like, name, "tangent", "primal")
     Tensor = _tensor_cls()
     if nested and isinstance(t, Tensor):
         return t
@@ -442,7 +467,7 @@ def jvp(fun: Callable[..., Any], primals: Any, tangents: Any, has_aux: bool = Fa
     tangent_leaves = _tangent_leaves(primals, tangents, "jvp")
     with _Scope() as scope:
         inputs = _Inputs(primals, tuple(range(len(primals))), False, scope.nested, "jvp")
-        flat_tan = [_as_tangent(t, w, scope.nested) for t, w in zip(tangent_leaves, inputs.flat)]
+        flat_tan = [_as_tangent(t, w, scope.nested, "jvp") for t, w in zip(tangent_leaves, inputs.flat)]
         out, aux = _split_aux(fun(*inputs.args), has_aux, "jvp")
         outs, out_def = _outputs(out, "jvp", floating=False)
         live = [o for o in outs if o is not None]
@@ -579,7 +604,7 @@ def hvp(fun: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]
     with _Scope() as scope:
         nested = scope.nested
         inputs = _Inputs(primals, tuple(range(len(primals))), len(primals) == 1, nested, "hvp")
-        flat_tan = [_as_tangent(t, w, True) for t, w in zip(tangent_leaves, inputs.flat)]
+        flat_tan = [_as_tangent(t, w, True, "hvp") for t, w in zip(tangent_leaves, inputs.flat)]
         out = _scalar_output(fun(*inputs.args), "hvp")
         if out.requires_grad and inputs.flat:
             gs = engine.grad(out, inputs.flat, create_graph=True, allow_unused=True)
