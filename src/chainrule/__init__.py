@@ -98,25 +98,27 @@ def _install(export, added):
 
 
 __all__ = []
-from .io import load, save
-from . import optim
 
 
-_LAZY = ("nn", "data", "symbolic", "utils", "train", "diagnostics", "models", "expression")
+_LAZY = ("nn", "data", "symbolic", "utils", "train", "diagnostics", "models", "expression", "optim", "viz")
+_LAZY_NAMES = {"load": "io", "save": "io"}  # functions of a submodule loaded on first use
 
 
 def __getattr__(name):
     # NOTE: these submodules load on first use (chainrule.nn, chainrule.data, chainrule.symbolic, ...,
     # or `import chainrule.nn as nn`), so that `import chainrule` does not pay for them.
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return importlib.import_module("." + name, __name__)
+    if name in _LAZY_NAMES:
+        value = globals()[name] = getattr(importlib.import_module("." + _LAZY_NAMES[name], __name__), name)
+        return value
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
 __version__ = "0.1.0"
-from .explain import explain  # also attaches Tensor.explain and chainrule.viz (cheap: no graphviz/sympy)
+from .explain import explain  # also attaches Tensor.explain and the recorder of backward passes
 from .value import Value
 
 # Every public name: the ones written above and the loaded submodules, then the registered ops (kept
@@ -125,5 +127,5 @@ __all__ += sorted(
     k
     for k, v in globals().items()
     if not k.startswith("_") and k not in __all__ and not isinstance(v, type(_registry)) and k != "annotations"
-) + ["accelerator", "autograd", "backends", "cuda", "optim", "viz"]
+) + ["accelerator", "autograd", "backends", "cuda", "load", "optim", "save", "viz"]
 _registry.on_export(_install)

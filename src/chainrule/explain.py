@@ -475,4 +475,3 @@ def _attach():
 
 
 _attach()
-from . import viz  # noqa: E402,F401  (makes chainrule.viz available after `import chainrule`; cheap)
