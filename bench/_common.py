@@ -280,11 +280,12 @@ def train_and_test(lib, model, opt, data, x_test, y_test, compile=None):
     return elapsed, float(acc)
 
 
-def interleaved_steps(build, chunk=100, passes=3):
+def interleaved_steps(build, chunk=100, passes=3, chunks=None):
     """{name: seconds per step}: the best `chunk`-step stretch of each step function, the functions
     taking turns chunk by chunk. build() gives {name: (step(x, y), batches)} anew for each of the
     `passes` passes (fresh models: every pass trains what a whole run trains). A busy stretch of a
-    shared machine then slows one chunk of each, not one whole run of one."""
+    shared machine then slows one chunk of each, not one whole run of one. `chunks`, a dict, gets
+    {name: [seconds per step of every chunk, in order]} (the chunks of one turn share an index)."""
     best = {}
     for _ in range(passes):
         runs = build()
@@ -295,7 +296,10 @@ def interleaved_steps(build, chunk=100, passes=3):
                 t0 = time.perf_counter()
                 for x, y in data:
                     step(x, y)
-                best[name] = min(best.get(name, float("inf")), (time.perf_counter() - t0) / chunk)
+                seconds = (time.perf_counter() - t0) / chunk
+                best[name] = min(best.get(name, float("inf")), seconds)
+                if chunks is not None:
+                    chunks.setdefault(name, []).append(seconds)
     return best
 
 
