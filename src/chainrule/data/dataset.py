@@ -59,14 +59,20 @@ class TensorDataset(Dataset):
 
 
 def default_collate(samples: list[Any]) -> Any:
-    """Stack a list of samples into a batch: tuples stay tuples, numbers and arrays become Tensors."""
+    """Stack a list of samples into a batch: tuples stay tuples (named tuples keep their type),
+    dicts stay dicts, strings stay a list of strings, numbers and arrays become Tensors."""
     first = samples[0]
+    if isinstance(first, (str, bytes)):
+        return list(samples)  # as torch: a batch of names or texts is a list
+    if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple takes its fields as arguments
+        return type(first)(*(default_collate([s[i] for s in samples]) for i in range(len(first))))
     if isinstance(first, (tuple, list)):
         return type(first)(default_collate([s[i] for s in samples]) for i in range(len(first)))
     if isinstance(first, dict):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     batch = np.stack([s._data if isinstance(s, Tensor) else np.asarray(s) for s in samples])
-    if isinstance(first, float):  # Python floats follow the default dtype, as torch.tensor does
+    # Python floats follow the default dtype; NumPy scalars (np.float64 is a float subclass) keep theirs.
+    if isinstance(first, float) and not isinstance(first, np.generic):
         batch = batch.astype(_dtypes.get_default_dtype())
     return Tensor._make(batch)
 
@@ -149,12 +155,23 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
+        return self._iterate()
+
+    def _iterate(self, skip_batches: int = 0):
+        """This epoch's batches after the first ``skip_batches``, which are not loaded at all
+        (fit resumes mid-epoch with it: a dataset that draws augmentations draws nothing for them)."""
         order = self.order()
         self.epoch += 1
         arrays = getattr(self.dataset, "arrays", None)
-        fast = arrays is not None and self.collate_fn is default_collate
+        # Slicing the arrays stands for dataset[i] only when __getitem__ is TensorDataset's own
+        # (a subclass that transforms its samples must be called sample by sample).
+        fast = (
+            arrays is not None
+            and self.collate_fn is default_collate
+            and type(self.dataset).__getitem__ is TensorDataset.__getitem__
+        )
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
+        for start in range(skip_batches * self.batch_size, stop, self.batch_size):
             index = order[start : start + self.batch_size]
             if fast:
                 yield tuple(Tensor._make(a[index]) for a in arrays)
