@@ -36,18 +36,41 @@ COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "eval_loss", "eval_accurac
 
 
 def accuracy(output: TensorLike, target: TensorLike, threshold: float = 0.5) -> float:
-    """Share of correct predictions: argmax over the last axis for (N, C) outputs with integer
-    targets; for one output per sample, ``output > threshold`` against 0/1 targets.
+    """Share of correct predictions.
 
-    Returns NaN when the outputs and targets don't look like classification.
+    Class scores with integer targets: argmax over the class axis, which is axis 1 as in
+    cross_entropy ((N, C) outputs with (N,) targets, (N, C, d1, ...) with (N, d1, ...)), else the
+    last axis ((N, L, C) outputs with (N, L) targets) when only that fits the target's shape.
+    Negative targets (cross_entropy's ``ignore_index=-100``, padding) are left out of the count.
+    For one output per sample, ``output > threshold`` against 0/1 targets (``threshold=0`` for
+    logits, which ``fit`` and ``evaluate`` choose when the loss is binary_cross_entropy_with_logits).
+
+    Returns NaN when the outputs and targets don't look like classification (say, regression
+    targets that are not all 0 or 1).
     """
     out = output._data if isinstance(output, Tensor) else np.asarray(output)
     tgt = target._data if isinstance(target, Tensor) else np.asarray(target)
-    if out.ndim >= 2 and out.shape[-1] > 1 and tgt.shape == out.shape[:-1] and tgt.dtype.kind in "iub":
-        return float(np.mean(out.argmax(-1) == tgt))
-    if out.size == tgt.size and out.size and (out.ndim <= 1 or out.shape[-1] == 1):
+    if out.ndim >= 2 and out.shape[1] > 1 and tgt.dtype.kind in "iub":
+        if tgt.shape == out.shape[:1] + out.shape[2:]:
+            pred = out.argmax(1)
+        elif tgt.shape == out.shape[:-1] and out.shape[-1] > 1:
+            pred = out.argmax(-1)
+        else:
+            pred = None
+        if pred is not None:
+            keep = tgt >= 0
+            return float(np.mean(pred[keep] == tgt[keep])) if keep.any() else math.nan
+    if out.size == tgt.size and out.size and (out.ndim <= 1 or out.shape[-1] == 1) and np.isin(tgt, (0, 1)).all():
         return float(np.mean((out.reshape(-1) > threshold) == (tgt.reshape(-1) > 0.5)))
     return math.nan
+
+
+def _default_metric(loss_fn) -> Callable[[Tensor, Tensor], float]:
+    """accuracy, thresholded at 0 when the loss takes logits of one output (BCE with logits)."""
+    name = getattr(loss_fn, "__name__", None) or type(loss_fn).__name__
+    if name in ("binary_cross_entropy_with_logits", "BCEWithLogitsLoss"):
+        return lambda output, target: accuracy(output, target, threshold=0.0)
+    return accuracy
 
 
 class EvalResult(NamedTuple):
@@ -168,14 +191,17 @@ def evaluate(
     *,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = cross_entropy,
     batch_size: int = 1000,
-    metric: Callable[[Tensor, Tensor], float] = accuracy,
+    metric: Callable[[Tensor, Tensor], float] | None = None,
 ) -> EvalResult:
     """Mean loss and accuracy of ``model`` over ``data`` (eval mode, no graph).
+
+    ``metric`` defaults to ``accuracy`` (thresholded at 0 for binary_cross_entropy_with_logits).
 
     Example:
         >>> loss, acc = chainrule.train.evaluate(model, data.test)
     """
     dataset = _as_dataset(data, "data")
+    metric = _default_metric(loss_fn) if metric is None else metric
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
@@ -331,7 +357,7 @@ def fit(
         raise ValueError("fit: early_stopping watches the eval loss; pass eval_data= as well")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
-    metrics = {"accuracy": accuracy} if metrics is None else dict(metrics)
+    metrics = {"accuracy": _default_metric(loss_fn)} if metrics is None else dict(metrics)
     log_every = log_every or max(1, total // 10)
     eval_every = eval_every or log_every
     checkpoint_path = pathlib.Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
@@ -405,9 +431,9 @@ def fit(
         while step < total and not history.stopped_early:
             epoch, skip = divmod(step, steps_per_epoch)
             loader.set_epoch(epoch)
-            for i, (xb, yb) in enumerate(loader):
-                if i < skip:
-                    continue  # resuming mid-epoch: the same order, minus the batches already seen
+            # Resuming mid-epoch: the same order, minus the batches already seen, which are not
+            # loaded again (a dataset that draws random augmentations would otherwise draw again).
+            for xb, yb in loader._iterate(skip_batches=skip):
                 out, loss = train_step(xb, yb)
                 step += 1
                 row = {c: math.nan for c in COLUMNS}
@@ -423,7 +449,9 @@ def fit(
                 if say is not None and (step % log_every == 0 or step == total):
                     say(f"iter {step}, J={row['loss']:.6f}, accu={row['accuracy']:.2f}")
                 if eval_set is not None and (step % eval_every == 0 or step == total):
-                    result = evaluate(model, eval_set, loss_fn=loss_fn, metric=metrics.get("accuracy", accuracy))
+                    result = evaluate(
+                        model, eval_set, loss_fn=loss_fn, metric=metrics.get("accuracy", _default_metric(loss_fn))
+                    )
                     row.update(eval_loss=result.loss, eval_accuracy=result.accuracy)
                     if say is not None:
                         say(f"eval {step}, J={result.loss:.6f}, accu={result.accuracy:.2f}")
