@@ -319,15 +319,28 @@ class Sym:
         if name == "where":
             cond, a, b = args
             c = cond.expr if isinstance(cond, Sym) else cond
-            # softplus's guard `x > 20 -> x`: the branches agree to float precision; keep the exact one
-            if isinstance(c, _sp().StrictGreaterThan) and c.rhs.is_number and float(c.rhs) >= 20:
-                return b
             if isinstance(c, (bool, np.bool_)):
                 return a if c else b
-            return Sym._map(lambda cc, aa, bb: _sp().Piecewise((aa, cc), (bb, True)), cond, a, b)
+            return Sym._map(
+                lambda cc, aa, bb: bb if _softplus_guard(cc, aa, bb) else _sp().Piecewise((aa, cc), (bb, True)),
+                cond,
+                a,
+                b,
+            )
         if name in ("copy", "array", "asarray"):
             return args[0]
         raise TypeError(f"symbolic: numpy.{name} has no symbolic form here (used by the op being traced)")
+
+
+def _softplus_guard(c, a, b):
+    """True for softplus's own guard, where(beta x > threshold, x, log(1 + exp(beta x)) / beta) with threshold >= 20:
+    past the threshold its branches agree to float precision, so the exact formula b is kept. Any other where
+    (a student's where(x > 25, x**2, x)) is a real branch and becomes a Piecewise."""
+    sp = _sp()
+    if not (isinstance(c, sp.StrictGreaterThan) and c.rhs.is_number and float(c.rhs) >= 20) or a == 0:
+        return False
+    exact = sp.log(sp.exp(c.lhs) + 1) * a / c.lhs
+    return b == exact or sp.simplify(b - exact) == 0
 
 
 def _is_sympy(e):
@@ -615,14 +628,11 @@ def identity(
             for n in arg_names
         ]
         a, b = f(*args), g(*args)
-        worst = max(
-            worst,
-            float(
-                np.max(
-                    np.abs(
-                        np.asarray(getattr(a, "data", a), dtype=float) - np.asarray(getattr(b, "data", b), dtype=float)
-                    )
-                )
-            ),
-        )
+        a = np.asarray(getattr(a, "data", a), dtype=float)
+        b = np.asarray(getattr(b, "data", b), dtype=float)
+        with np.errstate(invalid="ignore"):
+            err = np.where(a == b, 0.0, np.abs(a - b))  # equal infinities agree
+        # NaN on one side only is a disagreement (max() would skip it); NaN on both sides, both undefined, agrees
+        err = np.where(np.isnan(a) & np.isnan(b), 0.0, np.where(np.isnan(err), np.inf, err))
+        worst = max(worst, float(np.max(err)))
     return IdentityCheck(bool(symbolic), worst <= atol, worst, points)
