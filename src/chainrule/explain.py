@@ -85,6 +85,7 @@ class Use:
     upstream: np.ndarray
     local: np.ndarray | None
     contribution: np.ndarray
+    shared: tuple = ()  # the named tensors of one joint term (consumer first), when no record splits them
 
 
 @dataclass
@@ -115,7 +116,7 @@ def _fmt(a, digits=6):
             return str(int(v))
         return f"{v:.{digits}g}"
     if a.size <= 6:
-        return np.array2string(a, precision=4, separator=", ", suppress_small=True).replace("\n", "")
+        return np.array2string(a, precision=4, separator=", ").replace("\n", "")
     return f"<{'x'.join(map(str, a.shape))} tensor, mean {a.mean():.4g}, norm {np.linalg.norm(a):.4g}>"
 
 
@@ -151,7 +152,18 @@ class Explanation:
     def _symbol_terms(self, step, d="d", partial="∂", mul="·"):
         terms = []
         for u in step.uses:
-            if u.consumer == self.root:
+            if len(u.shared) > 1:  # one joint term: the VJPs through an unnamed node feeding all of them
+                terms.append(
+                    "["
+                    + " + ".join(
+                        f"{partial}{self.root}/{partial}{step.name}"
+                        if c == self.root
+                        else f"({partial}{c}/{partial}{step.name})ᵀ {d}{self.root}/{d}{c}"
+                        for c in u.shared
+                    )
+                    + "]"
+                )
+            elif u.consumer == self.root:
                 terms.append(
                     f"{partial}{self.root}/{partial}{step.name}" + (f" [via {u.op}]" if u.local is None else "")
                 )
@@ -208,7 +220,17 @@ class Explanation:
             syms, nums = [], []
             for u in s.uses:
                 v = _tex_name(u.consumer)
-                if u.consumer == self.root:
+                if len(u.shared) > 1:
+                    joint = [
+                        rf"\frac{{\partial {L}}}{{\partial {u_name}}}\Big|_{{\text{{direct}}}}"
+                        if c == self.root
+                        else rf"\left(\frac{{\partial {_tex_name(c)}}}{{\partial {u_name}}}\right)^{{\top}}"
+                        rf"\frac{{\partial {L}}}{{\partial {_tex_name(c)}}}"
+                        for c in u.shared
+                    ]
+                    syms.append(r"\left[" + " + ".join(joint) + r"\right]")
+                    nums.append(_tex_num(u.contribution))
+                elif u.consumer == self.root:
                     syms.append(rf"\frac{{\partial {L}}}{{\partial {u_name}}}\Big|_{{\text{{direct}}}}")
                     nums.append(rf"({_tex_num(u.contribution)})")
                 elif u.local is None:
@@ -337,6 +359,15 @@ def explain(loss: Tensor, names: Any | None = None) -> Explanation:
             else:  # every input is detached: run the pass for its records only
                 _engine.grad(loss, [loss], retain_graph=True)
     root_name = name_of(loss.grad_fn) or "L"
+    # Names key every gradient below: two tensors with one name would show one's gradient as the other's.
+    owner = {}
+    for e in order:
+        nm = root_name if e is loss.grad_fn else name_of(e)
+        if nm and owner.setdefault(nm, e) is not e:
+            raise ValueError(
+                f"explain: two tensors in this graph are named {nm!r}, so their gradients cannot be told apart; "
+                "give each a distinct name (h1, h2, ...) or pass names={...} with distinct names"
+            )
 
     # For every entity, {named v: (dv/dx elementwise or None, op path)} by dynamic programming from the root.
     reach = {}
@@ -384,15 +415,26 @@ def explain(loss: Tensor, names: Any | None = None) -> Explanation:
         else:
             total = _records[e].grad_output
         step = Step(nm, None if value is None else np.array(value), [], total)
+        shared = _inseparable(e, reach, consumers, name_of, root_node, root_name)
+        merged = None
         for v, (partial, op) in reach[id(e)].items():
             upstream = named_grad.get(v)
             if upstream is None:  # v is the root: dL/dL = 1
                 upstream = np.ones(()) if partial is None else np.ones_like(partial)
             if partial is not None:
                 contribution = upstream * partial
+            elif v in shared:  # one term for all of them, filled in below
+                if merged is not None:
+                    continue
+                contribution = None
             else:
-                contribution = _contribution_via_edges(e, v, consumers, name_of, root_node, root_name)
-            step.uses.append(Use(v, str(op), upstream, partial, contribution))
+                contribution = _contribution_via_edges(e, v, consumers, name_of, root_node, root_name, reach)
+            use = Use(v, str(op), upstream, partial, contribution, shared if v in shared else ())
+            merged = use if v in shared else merged
+            step.uses.append(use)
+        if merged is not None and total is not None:  # exact as a sum: what the other terms leave of the total
+            rest = [u.contribution for u in step.uses if u is not merged and u.contribution is not None]
+            merged.contribution = total - sum(rest) if rest else np.array(total, copy=True)
         steps.append(step)
     local = LocalSymbols(name_of, constants_of)
     return Explanation(root_name, steps, lambda v, u, cache, latex: local.partial(node_of.get(v), u, cache, latex))
@@ -440,17 +482,33 @@ class _Path:
         return ", ".join((self._own(), *self.others))
 
 
-def _contribution_via_edges(e, v, consumers, name_of, root_node, root_name):
-    """The recorded gradient reaching `e` through paths to named `v` that cross a non-elementwise op.
-
-    Exact when the unnamed nodes on those paths feed only `v` (the usual case: a named
-    layer output); otherwise it is the sum of the edge VJPs from e's direct consumers.
-    """
-    total = None
+def _edges_to(e, v, consumers, name_of, root_node, root_name, reach):
+    """e's direct consumer edges on a path to named `v`: v itself, or an unnamed node that reaches v."""
     for node, i in consumers.get(id(e), ()):
         nm = name_of(node) if node is not root_node else root_name
-        if nm and nm != v:
-            continue
+        if nm == v or (not nm and v in reach.get(id(node), {})):
+            yield node, i, nm
+
+
+def _inseparable(e, reach, consumers, name_of, root_node, root_name):
+    """The named tensors that e reaches through a non-elementwise op by way of an unnamed node that also
+    leads elsewhere (W @ x feeding both tanh and exp): the recorded VJP of that node is their sum, which no
+    record splits, so they get one term together. Empty in the usual case."""
+    out = []
+    for v, (partial, _op) in reach[id(e)].items():
+        if partial is None and any(
+            not nm and len(reach.get(id(node), {})) > 1
+            for node, _i, nm in _edges_to(e, v, consumers, name_of, root_node, root_name, reach)
+        ):
+            out.append(v)
+    return tuple(out)
+
+
+def _contribution_via_edges(e, v, consumers, name_of, root_node, root_name, reach):
+    """The recorded gradient reaching `e` through paths to named `v` that cross a non-elementwise op:
+    the VJPs of e's direct consumers on a path to v (exact when those lead to v alone, see _inseparable)."""
+    total = None
+    for node, i, _nm in _edges_to(e, v, consumers, name_of, root_node, root_name, reach):
         gi = _records[node].grad_inputs[i]
         if gi is not None:
             total = gi.copy() if total is None else total + gi
