@@ -240,6 +240,25 @@ def test_every_printed_symbol_evaluates_to_the_number_beside_it():
     _assert_sums(e)
 
 
+def test_local_symbols_at_relu_and_abs_kinks_evaluate_to_the_printed_numbers():
+    sympy = pytest.importorskip("sympy")
+    torch = pytest.importorskip("torch")
+    # Printed "∂r/∂u = 3*Heaviside(u) = 0" (SymPy's Heaviside(0) is 1/2) and, for |w| with complex symbols,
+    # "∂a/∂w = 2*(re(w)*Derivative(re(w), w) + im(w)*Derivative(im(w), w))*sign(w)/w = -2".
+    u, w = _t(0.0, "u"), _t(-2.0, "w")
+    r, a = _name(cr.relu(u) * 3, "r"), _name(cr.abs(w) * 2, "a")
+    e = explain(_name(r + a, "L"))
+    tu = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (torch.relu(tu) * 3).backward()
+    assert float(e["u"].uses[0].local) == tu.grad.item() == 0.0
+    for name, consumer, at in (("u", "r", {"u": 0.0}), ("w", "a", {"w": -2.0})):
+        symbol = e.local_symbol(consumer, name)
+        assert "re(" not in symbol and "Derivative" not in symbol, symbol
+        (use,) = e[name].uses
+        assert float(sympy.sympify(symbol).subs(at)) == float(use.local), symbol
+    assert "∂a/∂w = 2*sign(w) = -2" in str(e)
+
+
 # ----- symbolic derivatives against chainrule's autodiff and torch -----
 
 _SYMBOLIC_CASES = {

@@ -60,11 +60,11 @@ class LocalSymbols:
         def walk(entity, top):
             if isinstance(entity, Tensor):
                 name = self.name_of(entity)
-                return None if name is None else sp.Symbol(name)
+                return None if name is None else sp.Symbol(name, real=True)
             if not top:
                 name = self.name_of(entity)
                 if name is not None:
-                    return sp.Symbol(name)
+                    return sp.Symbol(name, real=True)
             fn = self.ops.get(entity.op_name)
             budget[0] -= 1
             if fn is None or budget[0] < 0:
@@ -95,9 +95,13 @@ class LocalSymbols:
         expr = cache[id(v_node)]
         if expr is None:
             return None
-        d = self.sp.diff(expr, self.sp.Symbol(u_name))
+        # Real symbols (the tensors are real): d|u|/du = sign(u), not (re(u) Derivative(re(u), u) + ...)/u.
+        d = self.sp.diff(expr, self.sp.Symbol(u_name, real=True))
         if d == 0:
             return None
+        # Max(a, 0) comes from Relu alone here: its slope at 0 is 0 (as the engine's, and torch's), where SymPy's
+        # Heaviside(0) is 1/2; Heaviside(a, 0) says so, and evaluates to the number printed beside it.
+        d = d.replace(lambda e: isinstance(e, self.sp.Heaviside), lambda e: self.sp.Heaviside(e.args[0], 0))
         try:  # the shortest of as-derived and factored: 2*(u1 + u2 - u5), not 2*u1 + 2*u2 - 2*u5
             d = min((d, self.sp.factor(d)), key=lambda e: len(str(e)))
         except Exception:  # factor() refuses some expressions (Max, Piecewise)
