@@ -112,7 +112,7 @@ def _fmt(a, digits=6):
     a = np.asarray(a)
     if a.size == 1:
         v = a.item()
-        if isinstance(v, float) and v == int(v) and abs(v) < 1e15:
+        if isinstance(v, float) and np.isfinite(v) and v == int(v) and abs(v) < 1e15:
             return str(int(v))
         return f"{v:.{digits}g}"
     if a.size <= 6:
