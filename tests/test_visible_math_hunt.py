@@ -408,6 +408,29 @@ def test_trace_table_rows_match_jax_jvp_and_vjp_with_a_shared_node():
     assert float(t.primal[-1][-1]) == pytest.approx(float(value), abs=5e-4)  # the rows print 3 decimals
 
 
+def test_trace_table_with_broadcasting_a_reduction_and_a_max_tie_matches_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from chainrule import viz
+
+    def f(lib):
+        def g(w, x):
+            h = w * x  # (2, 1) x (3,)
+            return (h * h).sum() / x.sum() + lib.maximum(w, 0.5).sum()  # w[0] = 0.5: a tie
+
+        return g
+
+    pt = (np.array([[0.5], [-1.0]]), np.array([1.0, 2.0, 3.0]))
+    direction = (np.ones((2, 1)), np.array([1.0, 0.0, -1.0]))
+    t = viz.trace_table(f(cr), *pt, direction=direction)
+    value, tangent = jax.jvp(f(jax.numpy), pt, direction)
+    _, vjp = jax.vjp(f(jax.numpy), *pt)
+    assert t.value == pytest.approx(float(value), rel=1e-12)
+    assert t.tangent_out == pytest.approx(float(tangent), rel=1e-12)
+    for ours, want in zip(t.grads, vjp(1.0)):
+        np.testing.assert_allclose(ours, np.asarray(want), rtol=1e-12)
+
+
 def test_text_graph_and_dot_labels_show_the_tensors_values_and_grads():
     from chainrule import viz
 
