@@ -79,7 +79,8 @@ class Div(BinaryElementwise):
         return g / y
 
     def dy(ctx, g, x, y):
-        return -(g * x) / (y * y)
+        # (x / y) / y, as PyTorch: y * y under- or overflows (y = 1e-200) where the quotients do not
+        return -(g * ((x / y) / y))
 
 
 class Pow(BinaryElementwise):
