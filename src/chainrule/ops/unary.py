@@ -61,6 +61,23 @@ _SQRT_2_OVER_PI_HALF = float(np.sqrt(2.0 / np.pi))
 _INV_SQRT2 = float(1.0 / np.sqrt(2.0))
 
 
+def _floating(x):
+    """An integer or bool array as the default float dtype, as PyTorch's exp/log/sqrt/... do (NumPy would
+    give float64 for int64 and float16 for bool); floating and complex arrays unchanged."""
+    if getattr(getattr(x, "dtype", None), "kind", "f") in "biu":  # (symbolic tracing passes SymPy objects)
+        from .._dtypes import get_default_dtype
+
+        return x.astype(get_default_dtype())
+    return x
+
+
+def _like(y, x):
+    """y in x's floating dtype (scipy.special returns float32 or float64 for a float16 x)."""
+    if isinstance(y, np.ndarray | np.floating) and isinstance(x, np.ndarray | np.floating) and y.dtype != x.dtype:
+        return y.astype(x.dtype)
+    return y
+
+
 # NumPy's names of the comparisons, as the user called them (in the error path of _plain)
 _TORCH_NAMES = {
     "equal": "eq",
@@ -121,6 +138,7 @@ class Exp(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         with np.errstate(**_IEEE):
             y = np.exp(x)
         ctx.save_for_backward(y)
@@ -140,6 +158,7 @@ class Log(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         with np.errstate(**_IEEE):
             return np.log(x)
@@ -158,6 +177,7 @@ class Log1p(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         with np.errstate(**_IEEE):
             return np.log1p(x)
@@ -176,6 +196,7 @@ class Expm1(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         with np.errstate(**_IEEE):
             y = np.expm1(x)
         ctx.save_for_backward(y)
@@ -195,6 +216,7 @@ class Sqrt(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         with np.errstate(**_IEEE):
             y = np.sqrt(x)
         ctx.save_for_backward(y)
@@ -231,6 +253,7 @@ class Sin(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         return np.sin(x)
 
@@ -248,6 +271,7 @@ class Cos(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
         return np.cos(x)
 
@@ -265,6 +289,7 @@ class Tan(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         with np.errstate(**_IEEE):
             y = np.tan(x)
         ctx.save_for_backward(y)
@@ -285,6 +310,7 @@ class Tanh(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         y = np.tanh(x)
         ctx.save_for_backward(y)
         return y
@@ -308,7 +334,8 @@ class Sigmoid(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
-        y = sc.expit(x)
+        x = _floating(x)
+        y = _like(sc.expit(x), x)  # scipy computes float16 in float32 and returns that
         ctx.save_for_backward(y)
         return y
 
@@ -431,8 +458,9 @@ class Erf(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x):
+        x = _floating(x)
         ctx.save_for_backward(x)
-        return sc.erf(x)
+        return _like(sc.erf(x), x)
 
     @staticmethod
     def backward(ctx, g):
