@@ -2,8 +2,8 @@
 
 Each case runs one program in chainrule and in torch through `_differential.compare`: outputs (structure,
 shape, dtype, value), the gradient of a random weighted sum of the outputs, and (where `second`) the second-order
-gradient. Edge cases: zeros in prod, the zero vector in norms, pow at base 0 and negative bases, atan2 at the
-origin, -inf in logsumexp/softmax, saturated sigmoid/tanh, ties in max/amax/topk, clamp with min > max, where
+gradient. Edge cases: zeros in prod, the zero vector in norms, pow at base 0 and negative bases, log1p/expm1
+at tiny values, -inf in logsumexp/softmax, saturated sigmoid/tanh, ties in max/amax/topk, clamp with min > max, where
 with inf/NaN in the branch not taken, var/std with one element or constant input, empty reductions, division by
 (nearly) zero, scatter/gather/index with repeated indices, and integer/bool operands.
 
