@@ -390,6 +390,10 @@ class _ArgumentParser(argparse.ArgumentParser):
             self.error(f"unexpected argument {first!r}")
         name = first.split("=", 1)[0]
         options = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        if name in options:  # a known option is left over only when it came after `--`
+            self.error(
+                f"{name} came after `--`, which ends the options; put the options first: {self.prog} {name} ... -- EXPR"
+            )
         close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
         self.error(f"unknown option {name}" + (f"; did you mean {close[0]}?" if close else ""))
 

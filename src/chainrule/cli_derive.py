@@ -99,6 +99,15 @@ def _expanded(d, deadline):
     return text if expanded != d and len(text) <= MAX_PRINTED else None
 
 
+def _relu_slope_at_zero_is_zero(d):
+    """relu(u) = Max(u, 0) differentiates to Heaviside(u), which SymPy takes as 1/2 at u = 0; chainrule's
+    backward (and torch's) takes relu'(0) = 0, so the printed value would disagree with the autodiff check
+    printed under it. Heaviside(u, 0) is the engine's convention."""
+    import sympy as sp
+
+    return d.replace(lambda e: isinstance(e, sp.Heaviside) and e.args[1:] != (0,), lambda e: sp.Heaviside(e.args[0], 0))
+
+
 def _symbol(name):
     import sympy as sp
 
@@ -154,6 +163,11 @@ def _point(args, names):
     return point
 
 
+def _shown_point(point, names):
+    """The point as printed, in the order of f's variables (the order of the gradient's components)."""
+    return ", ".join(f"{k}={fmt(point[k])}" for k in names if k in point)
+
+
 def _value_at(expr, point, deadline, what):
     with deadline.step(f"evaluating {what} at the point"):
         return ieee(expr, point)
@@ -191,7 +205,7 @@ def derive_command(args, out):
     wrt = _check_wrt(getattr(args, "wrt", None), names)
     point = _point(args, names)
     with deadline.step("differentiating"):
-        raw = sp.diff(expr, _symbol(wrt))
+        raw = _relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(wrt)))
     print(f"f({', '.join(names) or wrt}) = {_text(expr, deadline)}", file=out)
     d = _simplified(raw, deadline, out)
     print(f"df/d{wrt} = {_text(d, deadline)}", file=out)
@@ -201,7 +215,7 @@ def derive_command(args, out):
     if point:
         _value_at(expr, point, deadline, "f")  # a point outside f's domain is named, not differentiated
         value = _value_at(d, point, deadline, f"df/d{wrt}")
-        shown = ", ".join(f"{k}={fmt(v)}" for k, v in point.items())
+        shown = _shown_point(point, names)
         print(f"at {shown}: df/d{wrt} = {fmt(value)}", file=out)
         if wrt in point:
             (auto,) = _autodiff(ast, point, [wrt])
@@ -220,13 +234,13 @@ def grad_command(args, out):
     partials = []
     for n in names:
         with deadline.step(f"differentiating by {n}"):
-            raw = sp.diff(expr, _symbol(n))
+            raw = _relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(n)))
         partials.append(_simplified(raw, deadline, out))
         print(f"df/d{n} = {_text(partials[-1], deadline)}", file=out)
     if point:
         _value_at(expr, point, deadline, "f")
         values = [_value_at(p, point, deadline, f"df/d{n}") for n, p in zip(names, partials)]
-        shown = ", ".join(f"{k}={fmt(v)}" for k, v in point.items())
+        shown = _shown_point(point, names)
         print(f"grad f({shown}) = ({', '.join(fmt(v) for v in values)})", file=out)
         auto = _autodiff(ast, point, names)
         print(f"autodiff check (chainrule backward): ({', '.join(fmt(v) for v in auto)})", file=out)
