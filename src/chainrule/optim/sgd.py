@@ -95,10 +95,8 @@ class SGD(Optimizer):
         then {flat}.relocate() (moving the arrays there when nothing else holds them). Either way
         the gradient buffers go back to {flat} for the next step.
         """
-        if type(self)._step_group is not SGD._step_group or type(self).step is not Optimizer.step:
-            return None  # a subclass's own update
-        params = tuple(self.param_groups[0]["params"]) if len(self.param_groups) == 1 else ()
-        if not params or _plain_lr(self, params) is None:
+        params = self._inline_params()
+        if params is None:
             return None
         constants = {"opt": self, "params": params, "plain_lr": _plain_lr, "axpy": axpy}
         lines = ["{lr} = {plain_lr}({opt}, {params})", "if {lr} is None:", "    {step}()"]
@@ -123,14 +121,23 @@ class SGD(Optimizer):
             lines += ["    {flat}.relocate()", f"{{flat}}.spares.append(({{gbuf}}{gvs}))"]
         return "\n".join(lines), constants
 
+    def _inline_params(self):
+        """The parameters of a step `_inline_step` writes out (a momentum-free SGD's one group, in
+        order, not a subclass's own update), else None."""
+        if type(self)._step_group is not SGD._step_group or type(self).step is not Optimizer.step:
+            return None  # a subclass's own update
+        params = tuple(self.param_groups[0]["params"]) if len(self.param_groups) == 1 else ()
+        if not params or _plain_lr(self, params) is None:
+            return None
+        return params
+
     def _flat_params(self):
         """The parameters `_inline_step(flat=True)` can update as one array: those of a step it
         writes out, two or more, of one float dtype, each below BLAS_MIN_SIZE elements (where
         step() makes the two NumPy calls that the flat update makes on all of them); else None."""
-        written = self._inline_step()
-        if written is None:
+        params = self._inline_params()
+        if params is None:
             return None
-        params = written[1]["params"]
         dtype = params[0]._data.dtype
         if len(params) < 2 or dtype.kind != "f":
             return None

@@ -240,25 +240,19 @@ def _plan_flat_gradients(program, plans):
     """{gradient Var name: buffer Var}: the leaf gradients an inlined rule can write into views of
     one array, for an inlined SGD step that then updates its parameters as one array (jit/flat.py).
 
-    Planned when the program has one plain `opt.step()` call whose optimizer gives `_flat_params`,
+    Planned when the program's one `opt.step()` call is plain (no closure) and its optimizer gives `_flat_params`,
     and each of those parameters gets exactly one gradient, a new array accumulated before the step
     and made by an inlined rule that writes it where it is told (`{d1_buffer}`). An equation that
     takes the buffers (`FlatStorage.grads`) goes before the first of those rules; the step's code
     (inline_steps) reads them. {} when anything does not fit: the step then updates each parameter.
     """
-    from ...optim.optimizer import Optimizer
     from . import flat
 
-    steps = [
-        (e, program.ns[e.op].args[0])
-        for e in program.eqns
-        if e.kind == "call" and getattr(program.ns.get(e.op), "func", None) is Optimizer.step.__wrapped__
-    ]
-    if len(steps) != 1 or not flat.available():
+    steps = _step_calls(program)
+    if len(steps) != 1 or not steps[0][2] or not flat.available():
         return {}
-    step, opt = steps[0]
-    call = program.ns[step.op]
-    params = getattr(opt, "_flat_params", lambda: None)() if not (call.args[1:] or call.keywords) else None
+    step, opt, _ = steps[0]
+    params = getattr(opt, "_flat_params", lambda: None)()
     if params is None:
         return {}
     position = {id(e): i for i, e in enumerate(program.eqns)}
@@ -280,8 +274,8 @@ def _plan_flat_gradients(program, plans):
         if type(g) is not Var or g.name not in producers or g.shape != p._data.shape or g.dtype != p._data.dtype:
             return {}
         forward, backward, needs, i = producers[g.name]
-        params_i = dict(forward.params)
-        code = forward.prim.inline(forward.args, params_i, forward.outs[0], needs, backward.outs, (), {f"d{i}"})
+        options = dict(forward.params)
+        code = forward.prim.inline(forward.args, options, forward.outs[0], needs, backward.outs, (), {f"d{i}"})
         if f"{{d{i}_buffer}}" not in code[1]:
             return {}  # the rule cannot write this gradient into a given array
         grads.append((g, backward))
@@ -297,7 +291,7 @@ def _plan_flat_gradients(program, plans):
     take.code = f"{', '.join(map(str, (buffer, *views)))} = flat_{owner}.grads()"
     program.eqns.insert(first, take)
     step.extra = (buffer, *views)
-    program.flat = (step, owner, len(params))
+    program.flat = step
     return {g.name: view for (g, _), view in zip(grads, views)}
 
 
@@ -308,30 +302,38 @@ def _bind(program, names, constants, owner):
         program.ns[names[key]] = value
 
 
+def _step_calls(program):
+    """(equation, optimizer, plain) of each recorded `opt.step(...)` call; plain: no closure or arguments."""
+    from ...optim.optimizer import Optimizer
+
+    steps = []
+    for eqn in program.eqns:
+        call = program.ns.get(eqn.op) if eqn.kind == "call" else None
+        if getattr(call, "func", None) is Optimizer.step.__wrapped__:
+            steps.append((eqn, call.args[0], not (call.args[1:] or call.keywords)))
+    return steps
+
+
 def inline_steps(program):
     """A repeated `optimizer.step()` call whose optimizer gives its own replay code (`_inline_step`:
     SGD without momentum) is written inline; that code checks at each replay that the optimizer is
     as traced, and otherwise makes the call."""
-    from ...optim.optimizer import Optimizer
-
-    for eqn in program.eqns:
-        call = program.ns.get(eqn.op) if eqn.kind == "call" else None
-        if getattr(call, "func", None) is not Optimizer.step.__wrapped__ or call.args[1:] or call.keywords:
-            continue  # not a plain opt.step() (a closure, another method)
-        inline = getattr(call.args[0], "_inline_step", None)
-        flat = getattr(program, "flat", None)
-        flat = flat if flat is not None and flat[0] is eqn else None
+    for eqn, opt, plain in _step_calls(program):
+        if not plain:
+            continue  # a closure, other arguments: the call is made
+        inline = getattr(opt, "_inline_step", None)
+        flat = program.flat is eqn  # its parameters and gradients planned in flat arrays
         written = (inline(flat=True) if flat else inline()) if inline is not None else None
         if written is None:
             continue
         code, constants = written
-        names = {"step": eqn.op, "lr": f"lr_{eqn.op}", "g": f"grad_{eqn.op}"}
+        op = eqn.op
+        names = {"step": op, "lr": f"lr_{op}", "g": f"grad_{op}"}
         if flat:
-            _, owner, n = flat
-            names.update(flat=f"flat_{owner}", pf=f"flat_{owner}.pf", gbuf=f"gbuf_{owner}")
-            names.update((f"pv{j}", f"flat_{owner}.pv{j}") for j in range(n))
-            names.update((f"gv{j}", f"gv{j}_{owner}") for j in range(n))
-        _bind(program, names, constants, eqn.op)
+            names.update(flat=f"flat_{op}", pf=f"flat_{op}.pf", gbuf=f"gbuf_{op}")
+            for j in range(len(constants["params"])):
+                names.update({f"pv{j}": f"flat_{op}.pv{j}", f"gv{j}": f"gv{j}_{op}"})
+        _bind(program, names, constants, op)
         eqn.code = code.format(**names)
     return program
 

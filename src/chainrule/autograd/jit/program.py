@@ -168,7 +168,7 @@ class Program:
         self.name, self.invars, self.eqns, self.outs, self.ns = name, invars, eqns, outs, ns
         self.single = single  # fn returned one value, not a container
         self.frees = {}  # equation index -> the locals that die after it (passes.free_dead_values)
-        self.flat = None  # (step equation, its name, parameter count): an SGD step on flat arrays
+        self.flat = None  # the step equation whose SGD update runs on flat arrays (passes._plan_flat_gradients)
 
     # ----- Python for the replay -----
 
