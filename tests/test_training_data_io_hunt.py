@@ -191,33 +191,13 @@ class _Augmented(data.Dataset):
 
 def test_resume_mid_epoch_with_an_augmenting_dataset_is_the_uninterrupted_run(tmp_path):
     # 5 batches per epoch: the cut at step 6 is mid-epoch, and on an evaluation step
-    kwargs = dict(steps=14, batch_size=25, seed=3, print_fn=None)
-    model, opt = make(dropout=0.2)
-    straight = fit(model, _Augmented(), optimizer=opt, eval_data=blobs(30, 1), eval_every=3, **kwargs)
-    model, opt = make(dropout=0.2)
-    fit(
-        model,
-        _Augmented(),
-        optimizer=opt,
-        eval_data=blobs(30, 1),
-        eval_every=3,
-        checkpoint_dir=tmp_path,
-        **{
-            **kwargs,
-            "steps": 6,
-        },
-    )
-    model, opt = make(seed=9, dropout=0.2)
-    resumed = fit(
-        model,
-        _Augmented(),
-        optimizer=opt,
-        eval_data=blobs(30, 1),
-        eval_every=3,
-        checkpoint_dir=tmp_path,
-        resume=True,
-        **kwargs,
-    )
+    def run(model, opt, **options):
+        settings = dict(steps=14, batch_size=25, seed=3, print_fn=None, eval_data=blobs(30, 1), eval_every=3)
+        return fit(model, _Augmented(), optimizer=opt, **{**settings, **options})
+
+    straight = run(*make(dropout=0.2))
+    run(*make(dropout=0.2), checkpoint_dir=tmp_path, steps=6)
+    resumed = run(*make(seed=9, dropout=0.2), checkpoint_dir=tmp_path, resume=True)
     for column in ("loss", "accuracy", "eval_loss", "eval_accuracy"):
         np.testing.assert_array_equal(resumed.column(column), straight.column(column))
 
