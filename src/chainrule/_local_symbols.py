@@ -99,9 +99,9 @@ class LocalSymbols:
         d = self.sp.diff(expr, self.sp.Symbol(u_name, real=True))
         if d == 0:
             return None
-        # Max(a, 0) comes from Relu alone here: its slope at 0 is 0 (as the engine's, and torch's), where SymPy's
-        # Heaviside(0) is 1/2; Heaviside(a, 0) says so, and evaluates to the number printed beside it.
-        d = d.replace(lambda e: isinstance(e, self.sp.Heaviside), lambda e: self.sp.Heaviside(e.args[0], 0))
+        from .expression import relu_slope_at_zero_is_zero
+
+        d = relu_slope_at_zero_is_zero(d)  # Max(a, 0) comes from Relu alone here
         try:  # the shortest of as-derived and factored: 2*(u1 + u2 - u5), not 2*u1 + 2*u2 - 2*u5
             d = min((d, self.sp.factor(d)), key=lambda e: len(str(e)))
         except Exception:  # factor() refuses some expressions (Max, Piecewise)

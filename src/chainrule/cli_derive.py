@@ -29,6 +29,7 @@ from .expression import (
     ieee,
     parse_ast,
     parse_point,
+    relu_slope_at_zero_is_zero,
     time_budget,
     to_sympy,
 )
@@ -97,15 +98,6 @@ def _expanded(d, deadline):
     except (ExpressionTooLarge, ValueError):
         return None
     return text if expanded != d and len(text) <= MAX_PRINTED else None
-
-
-def _relu_slope_at_zero_is_zero(d):
-    """relu(u) = Max(u, 0) differentiates to Heaviside(u), which SymPy takes as 1/2 at u = 0; chainrule's
-    backward (and torch's) takes relu'(0) = 0, so the printed value would disagree with the autodiff check
-    printed under it. Heaviside(u, 0) is the engine's convention."""
-    import sympy as sp
-
-    return d.replace(lambda e: isinstance(e, sp.Heaviside) and e.args[1:] != (0,), lambda e: sp.Heaviside(e.args[0], 0))
 
 
 def _symbol(name):
@@ -205,7 +197,7 @@ def derive_command(args, out):
     wrt = _check_wrt(getattr(args, "wrt", None), names)
     point = _point(args, names)
     with deadline.step("differentiating"):
-        raw = _relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(wrt)))
+        raw = relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(wrt)))
     print(f"f({', '.join(names) or wrt}) = {_text(expr, deadline)}", file=out)
     d = _simplified(raw, deadline, out)
     print(f"df/d{wrt} = {_text(d, deadline)}", file=out)
@@ -234,7 +226,7 @@ def grad_command(args, out):
     partials = []
     for n in names:
         with deadline.step(f"differentiating by {n}"):
-            raw = _relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(n)))
+            raw = relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(n)))
         partials.append(_simplified(raw, deadline, out))
         print(f"df/d{n} = {_text(partials[-1], deadline)}", file=out)
     if point:
