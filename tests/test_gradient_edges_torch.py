@@ -373,11 +373,23 @@ def test_topk_with_ties_picks_tied_entries_and_routes_the_gradient_there(largest
     np.testing.assert_array_equal(c.grad.numpy(), expect)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="var/std with correction >= N and non-constant input: the value is inf as torch's, but the gradient "
-    "is NaN where torch's is +-inf (2 (x - mean) / 0): var is computed as sum((x - mean)^2) * inf, and the mean's "
-    "backward then subtracts inf - inf",
-)
-def test_var_with_correction_at_least_n_gradient_is_inf_as_torch():
-    compare(lambda L, F, x: L.var(x, correction=2), [(A(1.0, 2.0), True)])
+@pytest.mark.parametrize("fn", ["var", "std"])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_var_std_with_correction_n_give_torchs_infinite_gradient(fn, dim):
+    # N = 3 along both dims; the middle column and row hold a value equal to their mean (0 * inf = nan there)
+    x = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 4.0], [7.0, 2.0, 0.0]])
+    compare(lambda L, F, x: getattr(L, fn)(x, dim=dim, correction=3), [(x, True)])
+
+
+@pytest.mark.parametrize("correction", [4, 5])
+@pytest.mark.parametrize("dim", [None, 0])
+def test_var_with_correction_at_least_n_keeps_the_sign_of_x_minus_mean(correction, dim):
+    # The value is inf (N - correction clamped at 0, as torch), and the gradient 2 (x - mean) / 0. torch agrees
+    # for dim=0 with correction = N, but its full reduction gives +inf for every entry (losing the sign), and
+    # for correction > N its dim= path divides by the negative N - correction: a finite gradient of an
+    # infinite value (docs/compat/hunt.md)
+    x = cr.tensor([1.0, 2.0, 3.0, 10.0], dtype=cr.float64, requires_grad=True)
+    v = cr.var(x, dim=dim, correction=correction)
+    v.backward()
+    assert v.item() == np.inf
+    np.testing.assert_array_equal(x.grad.numpy(), [-np.inf, -np.inf, -np.inf, np.inf])

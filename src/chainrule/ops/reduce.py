@@ -221,6 +221,38 @@ class LogSumExp(Primitive):
         return sum(t * weights, dim=ctx.axes, keepdim=ctx.keepdims)
 
 
+class Var(Primitive):
+    """y = sum (x - m)^2 / (N - c) over axes, with m the mean and c the correction.
+    dy/dx_i = 2 (x_i - m) / (N - c): m's own share, -2/N sum (x_j - m), is 0 and drops out.
+
+    NOTE: with N - c <= 0 there are no degrees of freedom and 1 / (N - c) is taken as inf,
+    as PyTorch: y = inf (nan for a constant slice) and dy/dx = +-inf by the sign of x - m.
+    Written as a composite, the mean's exact 0 would come back through the inf as NaN.
+    """
+
+    @staticmethod
+    def forward(ctx, x, correction=1, axis=None, keepdims=False):
+        axes = _setup(ctx, x, axis, keepdims, "var")
+        count = int(np.prod([np.shape(x)[a] for a in axes])) if axes else 1
+        ctx.scale = 1.0 / (count - correction) if count > correction else np.inf
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centered = x - np.sum(x, axis=axes, keepdims=True) * (1.0 / count if count else np.nan)
+            out = np.sum(centered * centered, axis=axes, keepdims=keepdims) * ctx.scale
+        ctx.save_for_backward(x)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _expand_back(ctx, g) * ((x - mean(x, dim=ctx.axes, keepdim=True)) * (2.0 * ctx.scale))
+
+    @staticmethod
+    def jvp(ctx, t):
+        ones = np.ones(ctx.shape, dtype=ctx.dtype)
+        slope = Var.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones))
+        return sum(t * slope, dim=ctx.axes, keepdim=ctx.keepdims)
+
+
 class SafeSqrt(UnaryElementwise):
     """y = sqrt(s) for s >= 0.   dy/ds = 1 / (2y), taken as 0 where s = 0.
 
@@ -376,6 +408,18 @@ def sum(
     return Sum.apply(x, axis=dim, keepdims=keepdim)
 
 
+def _floating_input(op, x, dtype=None):
+    """x's array, after refusing a non-tensor or (without a dtype to reduce in) a non-float input."""
+    need_tensor(op, x)
+    arr = as_array(x)
+    if dtype is None and np.asarray(arr).dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{op}: the input has dtype {np.asarray(arr).dtype}, but {op} needs a floating point tensor; "
+            "convert with .float()" + (", or pass dtype=chainrule.float32." if op == "mean" else ".")
+        )
+    return arr
+
+
 @export("Sum", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def mean(
@@ -389,15 +433,9 @@ def mean(
 ) -> Tensor:
     """Arithmetic mean over `dim` (all by default): sum / count."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "mean")
-    need_tensor("mean", x)
     if dtype is not None and np.dtype(dtype).kind not in "fc":
         raise RuntimeError(f"mean(): dtype must be a floating point dtype, got {np.dtype(dtype)}")
-    arr = as_array(x)
-    if dtype is None and np.asarray(arr).dtype.kind not in "fc":
-        raise RuntimeError(
-            f"mean: the input has dtype {np.asarray(arr).dtype}, but mean needs a floating point tensor; "
-            "convert with .float(), or pass dtype=chainrule.float32."
-        )
+    arr = _floating_input("mean", x, dtype)
     axes = normalize_axes(dim, np.ndim(arr), "mean")
     count = int(np.prod([np.shape(arr)[a] for a in axes])) if axes else 1
     return sum(x, dim=axes, keepdim=keepdim, dtype=dtype) * (1.0 / count if count else np.nan)
@@ -565,7 +603,7 @@ def logsumexp(
     return LogSumExp.apply(x, axis=dim, keepdims=keepdim)
 
 
-@export("Sum", method=True, torch_kwargs="out")
+@export("Var", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def var(
     x: TensorLike,
@@ -582,14 +620,11 @@ def var(
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, _op)
     if correction is None:
         correction = 0 if unbiased is False else 1
-    axes = normalize_axes(dim, np.ndim(as_array(x)), _op)
-    count = int(np.prod([np.shape(as_array(x))[a] for a in axes])) if axes else 1
-    centered = x - mean(x, dim=axes, keepdim=True)
-    denom = count - correction
-    return sum(centered * centered, dim=axes, keepdim=keepdim) * (1.0 / denom if denom > 0 else np.inf)
+    axes = normalize_axes(dim, np.ndim(_floating_input(_op, x)), _op)
+    return Var.apply(x, correction=correction, axis=axes, keepdims=keepdim)
 
 
-@export("Sum", method=True, torch_kwargs="out")
+@export("Var", method=True, torch_kwargs="out")
 @accumulate_half_in_float32
 def std(
     x: TensorLike,
