@@ -130,7 +130,7 @@ def test_grad_prints_the_point_in_the_order_of_its_components(capsys):
 def test_relu_kinks_print_the_slope_the_autodiff_check_prints(expr, at, capsys):
     # relu(u) is Max(u, 0) to SymPy, whose derivative Heaviside(u) is 1/2 at u = 0: `derive "relu(x)" --at x=0`
     # printed "df/dx = 0.5" above "autodiff check (chainrule backward): 0" (torch: 0 too). The derivative is
-    # now written Heaviside(u, 0), the engine's and torch's relu'(0) = 0.
+    # now Heaviside(u, 0), the engine's and torch's relu'(0) = 0: relu is a SymPy function of its own.
     point = _point(at)
     expected = _torch_grad(expr, point)
     out = _cli(["grad", expr, "--at", at], capsys)

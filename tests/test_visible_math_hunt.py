@@ -310,17 +310,27 @@ def test_symbolic_derivative_agrees_with_autodiff_and_torch(case):
         assert ours == pytest.approx(t.grad.item(), rel=1e-10, abs=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="relu traces to Max(x, 0), whose SymPy derivative Heaviside(x) is 1/2 at 0, while the engine (and torch) "
-    "give relu'(0) = 0; Max(x, 0) cannot be told from maximum(x, 0), whose engine slope at the tie is 1/2",
+@pytest.mark.parametrize(
+    "f,torch_f",
+    [
+        (cr.relu, lambda t, torch: torch.relu(t)),
+        (lambda x: cr.nn.functional.relu(x), lambda t, torch: torch.nn.functional.relu(t)),
+        (lambda x: x.relu(), lambda t, torch: t.relu()),
+        (lambda x: cr.relu(x) ** 2 + x, lambda t, torch: torch.relu(t) ** 2 + t),
+        (lambda x: cr.maximum(x, 0), lambda t, torch: torch.maximum(t, torch.zeros_like(t))),
+    ],
 )
-def test_symbolic_relu_slope_at_zero_is_the_engines():
+def test_symbolic_slope_at_zero_is_the_engines_and_torchs(f, torch_f):
+    # relu traced to Max(x, 0), whose SymPy derivative Heaviside(x) is 1/2 at 0, while relu'(0) = 0 in the engine
+    # and in torch; maximum(x, 0) keeps Max, whose slope at the tie is 1/2 in all three
     sp = pytest.importorskip("sympy")
+    torch = pytest.importorskip("torch")
     import chainrule.symbolic as sym
 
     x = sp.Symbol("x", real=True)
-    assert float(sym.diff(cr.relu, "x").subs(x, 0)) == float(cr.grad(cr.relu)(cr.tensor(0.0, dtype=F64))) == 0.0
+    t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    torch_f(t, torch).backward()
+    assert float(sym.diff(f, "x").subs(x, 0)) == float(cr.grad(f)(cr.tensor(0.0, dtype=F64))) == t.grad.item()
 
 
 def test_symbolic_where_above_twenty_stays_a_branch_but_softplus_keeps_its_exact_formula():

@@ -14,6 +14,8 @@ MAX_OPS = 40  # expressions inlining more ops than this are not shown as symbols
 
 
 def _table(sp):
+    from ._sympy_functions import relu
+
     return {
         "Add": lambda a, b: a + b,
         "Sub": lambda a, b: a - b,
@@ -29,7 +31,7 @@ def _table(sp):
         "Cos": sp.cos,
         "Tanh": sp.tanh,
         "Sigmoid": lambda a: 1 / (1 + sp.exp(-a)),
-        "Relu": lambda a: sp.Max(a, 0),
+        "Relu": relu,
         "Clone": lambda a: a,
     }
 
@@ -99,9 +101,6 @@ class LocalSymbols:
         d = self.sp.diff(expr, self.sp.Symbol(u_name, real=True))
         if d == 0:
             return None
-        from .expression import relu_slope_at_zero_is_zero
-
-        d = relu_slope_at_zero_is_zero(d)  # Max(a, 0) comes from Relu alone here
         try:  # the shortest of as-derived and factored: 2*(u1 + u2 - u5), not 2*u1 + 2*u2 - 2*u5
             d = min((d, self.sp.factor(d)), key=lambda e: len(str(e)))
         except Exception:  # factor() refuses some expressions (Max, Piecewise)

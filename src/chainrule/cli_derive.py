@@ -29,7 +29,6 @@ from .expression import (
     ieee,
     parse_ast,
     parse_point,
-    relu_slope_at_zero_is_zero,
     time_budget,
     to_sympy,
 )
@@ -197,7 +196,7 @@ def derive_command(args, out):
     wrt = _check_wrt(getattr(args, "wrt", None), names)
     point = _point(args, names)
     with deadline.step("differentiating"):
-        raw = relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(wrt)))
+        raw = sp.diff(expr, _symbol(wrt))
     print(f"f({', '.join(names) or wrt}) = {_text(expr, deadline)}", file=out)
     d = _simplified(raw, deadline, out)
     print(f"df/d{wrt} = {_text(d, deadline)}", file=out)
@@ -226,7 +225,7 @@ def grad_command(args, out):
     partials = []
     for n in names:
         with deadline.step(f"differentiating by {n}"):
-            raw = relu_slope_at_zero_is_zero(sp.diff(expr, _symbol(n)))
+            raw = sp.diff(expr, _symbol(n))
         partials.append(_simplified(raw, deadline, out))
         print(f"df/d{n} = {_text(partials[-1], deadline)}", file=out)
     if point:

@@ -360,18 +360,10 @@ def _to_sympy(node):
 _BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv, "pow": operator.pow}
 
 
-def relu_slope_at_zero_is_zero(d):
-    """A derivative with relu's slope at 0 taken as 0, chainrule's backward (and torch's) convention.
-
-    relu(u) is SymPy's Max(u, 0), whose derivative Heaviside(u) is 1/2 at u = 0; Heaviside(u, 0) is 0
-    there, so a value printed from it agrees with the autodiff check beside it. For expressions whose
-    Max(u, 0) comes from relu alone (the parser's, explain's local partials)."""
-    sp = _sp()
-    return d.replace(lambda e: isinstance(e, sp.Heaviside) and e.args[1:] != (0,), lambda e: sp.Heaviside(e.args[0], 0))
-
-
 def _sympy_call(name, a):
     sp = _sp()
+    from ._sympy_functions import relu
+
     return {
         "exp": sp.exp,
         "log": sp.log,
@@ -382,7 +374,7 @@ def _sympy_call(name, a):
         "tan": sp.tan,
         "tanh": sp.tanh,
         "sigmoid": lambda v: 1 / (1 + sp.exp(-v)),
-        "relu": lambda v: sp.Max(v, 0),
+        "relu": relu,
         "abs": sp.Abs,
         "softplus": lambda v: sp.log(1 + sp.exp(v)),
     }[name](a)
@@ -585,6 +577,7 @@ _NUMPY = {
     "cosh": np.cosh,
     "Abs": np.abs,
     "sign": np.sign,
+    "relu": lambda u: np.maximum(u, 0.0),
 }
 
 

@@ -277,7 +277,9 @@ class Sym:
         return Sym._map(lambda a: 1 / (1 + _sp().exp(-a)), self)
 
     def relu(self) -> Sym:
-        return Sym._map(lambda a: _sp().Max(a, 0), self)
+        from ._sympy_functions import relu
+
+        return Sym._map(relu, self)
 
     def abs(self) -> Sym:
         return Sym._map(_sp().Abs, self)
@@ -575,7 +577,7 @@ def _equal(a, b) -> bool:
     d = a - b
     if isinstance(d, sp.MatrixBase):
         return all(_equal(x, 0) for x in d)
-    d = sp.simplify(d)
+    d = sp.simplify(d.rewrite(sp.Max))  # relu(u) - Max(u, 0) is 0 only once relu is written as Max
     if d == 0:
         return True
     # tanh/sigmoid identities often need everything written with exp first
