@@ -8,9 +8,10 @@ a composite, closes the file.
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -182,11 +183,21 @@ class SoftmaxCrossEntropy(Primitive):
         shape = getattr(args[0], "shape", None)
         if len(args) != 1 or shape is None or len(shape) != 2 or set(params) != {"target", "ignore_index", "mean"}:
             return None
+        constants = {"ce_forward": _ce_forward}
         call = "{ce_forward}({a0}, {target}, {ignore_index}, {mean})"
+        try:  # the parameters as the values they print as (-100, True), to find the plan once, here
+            ignore_index, mean = ast.literal_eval(str(params["ignore_index"])), ast.literal_eval(str(params["mean"]))
+            dtypes = np.dtype(args[0].dtype), np.dtype(params["target"].dtype)
+        except (AttributeError, TypeError, ValueError, SyntaxError):
+            pass  # not known until the call: the forward finds it
+        else:
+            constants["ce_plan"] = _ce_plan(tuple(shape), *dtypes, ignore_index, mean)
+            call = "{ce_forward}({a0}, {target}, {ignore_index}, {mean}, {ce_plan})"
         if not grads or grads[0] is None:
-            return "{o} = " + call + "[0]", "", {"ce_forward": _ce_forward}
-        backward = "{d0} = {ce_backward}({g}, *{o}_saved); del {o}_saved"
-        return "{o}, {o}_saved = " + call, backward, {"ce_forward": _ce_forward, "ce_backward": _ce_backward}
+            return "{o} = " + call + "[0]", "", constants
+        # the replay's one backward is the last reader of the exponentials: the gradient takes their place
+        backward = "{d0} = {ce_backward}({g}, *{o}_saved, True); del {o}_saved"
+        return "{o}, {o}_saved = " + call, backward, {**constants, "ce_backward": _ce_backward}
 
     @staticmethod
     def jvp(ctx, t, t_target=None, t_ignore_index=None, t_mean=None):
@@ -198,11 +209,6 @@ class SoftmaxCrossEntropy(Primitive):
         return (t * SoftmaxCrossEntropy.backward(ctx, ones)).sum()
 
 
-def _row_starts(shape, dtype):
-    """The flat index of the first entry of each row of an array of 2-D `shape`: 0, C, 2C, ..."""
-    return np.arange(shape[0], dtype=dtype) * shape[1]
-
-
 def _onehot_rows(x, target):
     """Zeros of x's shape (N, C) with a 1 at (n, target[n])."""
     onehot = np.zeros(x.shape, dtype=x.dtype)
@@ -211,46 +217,84 @@ def _onehot_rows(x, target):
 
 
 _ROW_FLOOR = math.exp(-30.0)
-
-
-def _row_sums(e):
-    """Sums of the rows of a 2-D float array, as a column (N, 1).
-
-    NOTE: a product with a column of ones, which BLAS runs 2.5-4x faster than NumPy's reduction
-    along a short last axis (100 x 10 float32: 0.85 us against 2.3 us).
-    """
-    if e.dtype.kind == "f" and e.dtype.itemsize >= 4 and e.shape[1]:
-        return np.matmul(e, constant_array(np.ones, (e.shape[1], 1), e.dtype))
-    return np.add.reduce(e, axis=1, keepdims=True)
-
-
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 # The ufuncs' own reductions: x.max() adds a Python wrapper that costs as much as a small array's maximum.
-_max, _min = np.maximum.reduce, np.minimum.reduce
+_max, _min, _add = np.maximum.reduce, np.minimum.reduce, np.add.reduce
 
 
-def _ce_forward(x, target, ignore_index, mean):
+class _CEPlan(NamedTuple):
+    """What _ce_forward needs besides the arrays, fixed by the shapes, dtypes and parameters: made
+    once per case (a jit replay binds it; eager calls find it in a dict)."""
+
+    classes: int
+    unsigned: Any  # the targets' dtype read as unsigned: one reduction checks both ends of the range
+    ignore_is_a_class: bool  # ignore_index in [0, C) (0 for padding is common): rows must be masked
+    scale: np.ndarray  # 1/N for mean, else 1 (0-d, x's dtype); with ignored rows it is made per call
+    ones: np.ndarray | None  # (C, 1): row sums as a product, which BLAS runs 2.5-4x faster than
+    # NumPy's reduction along a short last axis (100 x 10 float32: 0.85 us against 2.3 us)
+    row_starts: np.ndarray  # 0, C, 2C, ...: each row's first entry in x.ravel()
+
+
+_plans = {}
+
+
+def _ce_plan(shape, dtype, target_dtype, ignore_index, mean):
+    """The _CEPlan for logits of `shape` and `dtype` (NumPy dtypes) and targets of `target_dtype`."""
+    key = (shape, dtype, target_dtype, ignore_index, mean)
+    plan = _plans.get(key)
+    if plan is None:
+        n, classes = shape
+        blas = dtype.kind == "f" and dtype.itemsize >= 4 and classes > 0
+        plan = _CEPlan(
+            classes,
+            _UNSIGNED[target_dtype.itemsize] if target_dtype.kind == "i" else None,
+            0 <= ignore_index < classes,
+            _read_only(np.asarray((1.0 / n if n else np.nan) if mean else 1.0, dtype=dtype)),
+            constant_array(np.ones, (classes, 1), dtype) if blas else None,
+            _read_only(np.arange(n, dtype=np.intp) * classes),
+        )
+        if len(_plans) >= 64:  # the oldest goes, as in constant_array
+            _plans.pop(next(iter(_plans)))
+        _plans[key] = plan
+    return plan
+
+
+def _read_only(a):
+    a.flags.writeable = False
+    return a
+
+
+def _row_sums(e, ones):
+    """Sums of the rows of a 2-D array, as a column (N, 1): a product with `ones` where it is given."""
+    return np.matmul(e, ones) if ones is not None else np.add.reduce(e, axis=1, keepdims=True)
+
+
+def _ce_forward(x, target, ignore_index, mean, plan=None):
     """(loss, saved) of SoftmaxCrossEntropy on arrays; saved = (target, flat, keep, scale, total, e)
-    is what its backward reads (_ce_backward)."""
+    is what its backward reads (_ce_backward). `plan`: _ce_plan's for these arguments (a jit binds it)."""
+    if plan is None:
+        plan = _ce_plan(x.shape, x.dtype, target.dtype, ignore_index, mean)
     n, classes = x.shape
     keep = None
-    # Read as unsigned, a negative index is huge: one reduction checks both ends of the range.
-    unsigned = target.view(_UNSIGNED[target.itemsize]) if target.dtype.kind == "i" else target
-    # ignore_index may also be a real class (0 for padding is common): then rows must be masked too.
-    if n and (_max(unsigned, axis=None) >= classes or 0 <= ignore_index < classes):
+    scale = plan.scale
+    if n and (
+        _max(target if plan.unsigned is None else target.view(plan.unsigned), axis=None) >= classes
+        or plan.ignore_is_a_class
+    ):
         keep = target != ignore_index
         target = _safe_targets(target, classes, ignore_index, "cross_entropy")
-    count = n if keep is None else int(keep.sum())
-    scale = np.asarray((1.0 / count if count else np.nan) if mean else 1.0, dtype=x.dtype)
+        if mean:
+            count = int(keep.sum())
+            scale = np.asarray(1.0 / count if count else np.nan, dtype=x.dtype)
     # Shift by the batch's largest logit: one reduction instead of one per row (which NumPy
     # runs 4x slower for few classes). Softmax does not change, and no row sum can overflow.
     m = _max(x, axis=None) if n else math.nan
     if math.isfinite(m):
         shifted = x - m
         e = np.exp(shifted)
-        total = _row_sums(e)
+        total = _row_sums(e, plan.ones)
         if _min(total, axis=None) >= _ROW_FLOOR:
-            return _softmax_ce(x, shifted, e, total, target, keep, scale)
+            return _softmax_ce(x, shifted, e, total, target, keep, scale, plan)
         # A row whose largest logit is more than 30 below the batch's would keep fewer digits
         # of its log-sum (a trained model's logits spread that far): shift each row by its own
         # maximum, as log_softmax does, in the same buffers.
@@ -258,22 +302,21 @@ def _ce_forward(x, target, ignore_index, mean):
         if math.isfinite(m.min()):  # else a row of -inf only: the general path below
             np.subtract(x, m, out=shifted)
             np.exp(shifted, out=e)
-            return _softmax_ce(x, shifted, e, _row_sums(e), target, keep, scale)
+            return _softmax_ce(x, shifted, e, _row_sums(e, plan.ones), target, keep, scale, plan)
     # inf/nan logits: shift by the finite row maxima only (as log_softmax), IEEE results, no warnings.
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         m = x.max(axis=1, keepdims=True)
         shifted = x - np.where(np.isfinite(m), m, 0)
         e = np.exp(shifted)
-        return _softmax_ce(x, shifted, e, e.sum(axis=1, keepdims=True), target, keep, scale)
+        return _softmax_ce(x, shifted, e, e.sum(axis=1, keepdims=True), target, keep, scale, plan)
 
 
-def _softmax_ce(x, shifted, e, total, target, keep, scale):
+def _softmax_ce(x, shifted, e, total, target, keep, scale, plan):
     """_ce_forward's result from x - shift, its exponentials and their row sums."""
-    flat = constant_array(_row_starts, x.shape, np.intp) + target  # each row's target entry in x.ravel()
+    flat = plan.row_starts + target  # each row's target entry in x.ravel()
     picked = shifted.reshape(-1)[flat]
     if keep is None:
-        add = np.add.reduce  # not .sum(): its Python wrapper costs as much as these small sums
-        loss = (add(np.log(total), axis=None) - add(picked)) * scale
+        loss = (_add(np.log(total), axis=None) - _add(picked)) * scale  # not .sum(): its wrapper costs as much
     else:
         loss = ((np.log(total[:, 0]) - picked) * keep).sum() * scale
         # Every row ignored: the 'mean' loss is 0/0 = nan, but its gradient is 0 (PyTorch), not nan.
@@ -283,10 +326,11 @@ def _softmax_ce(x, shifted, e, total, target, keep, scale):
     return np.asarray(loss, dtype=x.dtype), (target, flat, keep, scale, total, e)
 
 
-def _ce_backward(g, target, flat, keep, scale, total, e):
+def _ce_backward(g, target, flat, keep, scale, total, e, last=False):
     """dl/dx of SoftmaxCrossEntropy on arrays, from what _ce_forward saved (target: for the
-    create_graph form only)."""
-    d = e / total  # forward kept the exponentials: this division is softmax and its copy at once
+    create_graph form only). last=True: no later backward reads `e` (a jit replay's single
+    backward), so the gradient is made in its place."""
+    d = np.divide(e, total, out=e) if last else e / total  # softmax, from the forward's exponentials
     d.reshape(-1)[flat] -= 1  # (row, target) as flat indices: 3x faster than d[rows, target]
     if keep is not None:
         d *= keep
