@@ -67,6 +67,79 @@ def test_fit_step_losses_and_accuracies_match_a_torch_loop_with_a_short_last_bat
     assert history.column("epoch").tolist() == [0] * 4 + [1] * 4
 
 
+def _halving_collate(samples):
+    """A collate_fn that changes the data (x / 2), so a run that skipped it would train on other numbers."""
+    x = np.stack([np.asarray(a) for a, _ in samples]) / 2
+    return cr.tensor(x), cr.tensor(np.array([int(b) for _, b in samples]))
+
+
+def test_fit_trains_on_a_dataloaders_batches_as_a_torch_loop_over_the_same_loader():
+    # fit(model, DataLoader(...)) once used only the loader's dataset: batch_size 32 and the default
+    # collate, whatever the loader said
+    x, y = _blob_arrays(50)
+    ours, theirs = _linear_pair(seed=2)
+    loader = data.DataLoader(data.TensorDataset(x, y), batch_size=7, drop_last=True, collate_fn=_halving_collate)
+    history = fit(ours, loader, optimizer=optim.SGD(ours.parameters(), lr=0.1), epochs=2, print_fn=None)
+
+    topt = torch.optim.SGD(theirs.parameters(), lr=0.1)
+    tloader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=7, drop_last=True
+    )
+    losses = []
+    for _ in range(2):
+        for xb, yb in tloader:
+            loss = torch.nn.functional.cross_entropy(theirs(xb / 2), yb)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+            losses.append(loss.item())
+    assert len(history) == len(losses) == 14  # 7 full batches of 7 a epoch, the last sample dropped
+    np.testing.assert_allclose(history.loss, losses, rtol=1e-10)
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-10)
+    # evaluate and eval_data take the loader's collate too
+    loss, _ = evaluate(ours, loader)
+    with torch.no_grad():
+        want = torch.nn.functional.cross_entropy(theirs(torch.from_numpy(x) / 2), torch.from_numpy(y)).item()
+    assert loss == pytest.approx(want, rel=1e-10)
+    history = fit(
+        ours, (x, y), optimizer=optim.SGD(ours.parameters(), lr=0.0), steps=1, eval_data=loader, print_fn=None
+    )
+    assert history.column("eval_loss")[-1] == pytest.approx(want, rel=1e-10)
+
+
+def test_fit_draws_a_shuffled_dataloaders_orders_from_its_seed():
+    x, y = _blob_arrays(30)
+    seen = []
+
+    def collate(samples):
+        seen.append([int(np.flatnonzero((x == np.asarray(a)).all(1))[0]) for a, _ in samples])
+        return data.default_collate(samples)
+
+    loader = data.DataLoader(data.TensorDataset(x, y), batch_size=10, shuffle=True, seed=5, collate_fn=collate)
+    model = nn.Linear(4, 3).double()
+    fit(model, loader, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2, print_fn=None)
+    orders = [np.random.default_rng([5, e]).permutation(30).tolist() for e in range(2)]
+    assert seen == [order[i : i + 10] for order in orders for i in range(0, 30, 10)]
+
+
+@pytest.mark.parametrize(
+    "given", [{"batch_size": 32}, {"shuffle": True}, {"drop_last": True}, {"seed": 1}, {"batch_size": 8, "seed": 3}]
+)
+def test_fit_refuses_arguments_that_contradict_its_dataloader(given):
+    x, y = _blob_arrays(30)
+    loader = data.DataLoader(data.TensorDataset(x, y), batch_size=8, seed=3)
+    model = nn.Linear(4, 3).double()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    clash = {k: v for k, v in given.items() if v != getattr(loader, k)}
+    if not clash:  # repeating the loader's own values is fine
+        assert len(fit(model, loader, optimizer=opt, steps=2, print_fn=None, **given)) == 2
+        return
+    with pytest.raises(ValueError, match="train_data is a DataLoader with") as info:
+        fit(model, loader, optimizer=opt, steps=2, print_fn=None, **given)
+    for k, v in clash.items():
+        assert f"{k}={getattr(loader, k)!r}" in str(info.value) and f"{k}={v!r}" in str(info.value)
+
+
 def test_evaluate_is_the_mean_over_samples_not_over_batches():
     x, y = _blob_arrays(50)
     ours, theirs = _linear_pair(seed=1)

@@ -171,8 +171,6 @@ class History:
 def _as_dataset(data, what: str):
     if isinstance(data, DataSplits):
         raise TypeError(f"fit: {what} is a DataSplits (train and test); pass data.train (and eval_data=data.test)")
-    if isinstance(data, DataLoader):
-        return data.dataset
     if isinstance(data, tuple) and len(data) == 2:
         return TensorDataset(*data)
     if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
@@ -180,9 +178,39 @@ def _as_dataset(data, what: str):
     raise TypeError(f"fit: {what} must be a Dataset, a DataLoader or an (x, y) tuple, got {type(data).__name__}")
 
 
-def _batches(dataset, batch_size):
-    """Whole-dataset batches for evaluation, in order."""
-    return DataLoader(dataset, batch_size=batch_size)
+def _eval_batches(data, batch_size, what):
+    """Whole-dataset batches for evaluation, in order: a DataLoader's with its batch size and
+    collate_fn (unless `batch_size` is given), anything else's by `batch_size` (default 1000)."""
+    if isinstance(data, DataLoader):
+        return DataLoader(data.dataset, batch_size=batch_size or data.batch_size, collate_fn=data.collate_fn)
+    return DataLoader(_as_dataset(data, what), batch_size=batch_size or 1000)
+
+
+def _training_loader(data, batch_size, shuffle, drop_last, seed):
+    """(the DataLoader fit trains from, the seed of its orders). A DataLoader keeps its batch_size,
+    shuffle, drop_last, collate_fn and seed; fit's own arguments may repeat them, not change them."""
+    if not isinstance(data, DataLoader):
+        batch_size, seed = 32 if batch_size is None else batch_size, 0 if seed is None else seed
+        shuffle, drop_last = True if shuffle is None else shuffle, bool(drop_last)
+        loader = DataLoader(_as_dataset(data, "train_data"), batch_size, shuffle, drop_last, seed=seed)
+        return loader, seed
+    own = {"batch_size": data.batch_size, "shuffle": data.shuffle, "drop_last": data.drop_last, "seed": data.seed}
+    given = {"batch_size": batch_size, "shuffle": shuffle, "drop_last": drop_last, "seed": seed}
+    clash = [k for k, v in given.items() if v is not None and own[k] is not None and v != own[k]]
+    if clash:
+        raise ValueError(
+            "fit: train_data is a DataLoader with "
+            + ", ".join(f"{k}={own[k]!r}" for k in clash)
+            + ", and fit was given "
+            + ", ".join(f"{k}={given[k]!r}" for k in clash)
+            + "; set them on the DataLoader, or pass its dataset to fit"
+        )
+    # The orders come from (seed, epoch), so that a run can resume: a loader's generator is not drawn from.
+    seed = next((v for v in (data.seed, seed) if v is not None), 0)
+    loader = DataLoader(
+        data.dataset, data.batch_size, data.shuffle, data.drop_last, seed=seed, collate_fn=data.collate_fn
+    )
+    return loader, seed
 
 
 def evaluate(
@@ -190,17 +218,19 @@ def evaluate(
     data: Any,
     *,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = cross_entropy,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     metric: Callable[[Tensor, Tensor], float] | None = None,
 ) -> EvalResult:
     """Mean loss and accuracy of ``model`` over ``data`` (eval mode, no graph).
 
+    ``data``: a Dataset, an ``(x, y)`` tuple, or a DataLoader, whose batch size and ``collate_fn``
+    are used (all its samples, in order). ``batch_size`` defaults to the loader's, else 1000.
     ``metric`` defaults to ``accuracy`` (thresholded at 0 for binary_cross_entropy_with_logits).
 
     Example:
         >>> loss, acc = chainrule.train.evaluate(model, data.test)
     """
-    dataset = _as_dataset(data, "data")
+    batches = _eval_batches(data, batch_size, "data")
     metric = _default_metric(loss_fn) if metric is None else metric
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
@@ -208,7 +238,7 @@ def evaluate(
     total_loss, total_correct, count = 0.0, 0.0, 0
     try:
         with grad_mode.no_grad():
-            for xb, yb in _batches(dataset, batch_size):
+            for xb, yb in batches:
                 out = model(xb)
                 n = len(yb)
                 total_loss += float(loss_fn(out, yb).item()) * n
@@ -280,10 +310,10 @@ def fit(
     scheduler_interval: str = "epoch",
     epochs: int | None = None,
     steps: int | None = None,
-    batch_size: int = 32,
-    shuffle: bool = True,
-    seed: int = 0,
-    drop_last: bool = False,
+    batch_size: int | None = None,
+    shuffle: bool | None = None,
+    seed: int | None = None,
+    drop_last: bool | None = None,
     eval_data: Any | None = None,
     eval_every: int | None = None,
     metrics: dict[str, Callable[[Tensor, Tensor], float]] | None = None,
@@ -302,18 +332,23 @@ def fit(
     Each step: forward a batch, J = loss_fn(model(x), y), backward, optimizer.step().
 
     Args:
-        train_data: a Dataset (e.g. ``chainrule.data.mnist1d().train``), a DataLoader
-            (its dataset is used) or an ``(x, y)`` tuple of arrays.
+        train_data: a Dataset (e.g. ``chainrule.data.mnist1d().train``), an ``(x, y)`` tuple of
+            arrays, or a DataLoader, which keeps its batch_size, shuffle, drop_last, collate_fn and
+            seed (fit's own may repeat them, not change them: that is refused). Its shuffled
+            orders are drawn from (seed, epoch), 0 when neither it nor fit has a seed, so that a
+            run can resume; a loader's ``generator`` is not drawn from.
         loss_fn: ``loss_fn(output, target)`` -> scalar Tensor (default: cross-entropy on logits).
         optimizer: a ``chainrule.optim`` optimizer over ``model.parameters()``.
         scheduler: an lr scheduler, stepped every epoch (or every step with
             ``scheduler_interval="step"``); a ReduceLROnPlateau is stepped with the eval loss.
         epochs: how long to train, in passes over train_data (give epochs or steps, not both).
         steps: how long to train, in optimizer steps.
-        batch_size: samples per batch.
-        shuffle: reshuffle every epoch; epoch e's order is drawn from (seed, e).
-        drop_last: drop the last, smaller batch of an epoch.
-        eval_data: evaluated every ``eval_every`` steps (default: ``log_every``) and at the end.
+        batch_size: samples per batch (default 32).
+        shuffle: reshuffle every epoch (default True); epoch e's order is drawn from (seed, e).
+        seed: the seed of the orders (default 0).
+        drop_last: drop the last, smaller batch of an epoch (default False).
+        eval_data: evaluated every ``eval_every`` steps (default: ``log_every``) and at the end, as
+            ``evaluate`` does (a DataLoader with its batch size and collate_fn).
         metrics: dict name -> fn(output, target) -> float; default ``{"accuracy": accuracy}``.
         log_every: print ``iter 1000, J=0.665606, accu=0.83`` every this many steps (the
             training batch's loss and accuracy) and ``eval 1000, J=..., accu=...`` on evaluations.
@@ -344,16 +379,19 @@ def fit(
     """
     from .optim.lr_scheduler import ReduceLROnPlateau
 
-    dataset = _as_dataset(train_data, "train_data")
-    eval_set = _as_dataset(eval_data, "eval_data") if eval_data is not None else None
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+    loader, seed = _training_loader(train_data, batch_size, shuffle, drop_last, seed)
+    batch_size = loader.batch_size
+    if eval_data is not None and not isinstance(eval_data, DataLoader):
+        eval_data = _as_dataset(eval_data, "eval_data")
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
-        raise ValueError(f"fit: no batches: {len(dataset)} samples with batch_size={batch_size} and drop_last=True")
+        raise ValueError(
+            f"fit: no batches: {len(loader.dataset)} samples with batch_size={batch_size} and drop_last=True"
+        )
     if (epochs is None) == (steps is None):
         raise ValueError("fit: give exactly one of epochs= or steps= (how long to train)")
     total = steps if steps is not None else epochs * steps_per_epoch
-    if early_stopping is not None and eval_set is None:
+    if early_stopping is not None and eval_data is None:
         raise ValueError("fit: early_stopping watches the eval loss; pass eval_data= as well")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -448,9 +486,9 @@ def fit(
                     scheduler.step()
                 if say is not None and (step % log_every == 0 or step == total):
                     say(f"iter {step}, J={row['loss']:.6f}, accu={row['accuracy']:.2f}")
-                if eval_set is not None and (step % eval_every == 0 or step == total):
+                if eval_data is not None and (step % eval_every == 0 or step == total):
                     result = evaluate(
-                        model, eval_set, loss_fn=loss_fn, metric=metrics.get("accuracy", _default_metric(loss_fn))
+                        model, eval_data, loss_fn=loss_fn, metric=metrics.get("accuracy", _default_metric(loss_fn))
                     )
                     row.update(eval_loss=result.loss, eval_accuracy=result.accuracy)
                     if say is not None:
