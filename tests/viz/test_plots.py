@@ -149,3 +149,49 @@ def test_plot_gradient_flow_heatmap_for_many_layers():
     assert len(ax.images) == 1 and ax.images[0].get_array().shape == (30, 2)
     assert ax.get_ylabel() == "layer" and ax.get_xlabel() == "step"
     assert len(fig.axes) == 2  # the colour bar
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: cr.softmax(x, 0),
+        lambda x: x - x.mean(),
+        lambda x: x - x[0],
+        lambda x: x * x.flip(0),
+        lambda x: x * x.sum(),
+        lambda x: x / cr.norm(x),
+        lambda x: cr.topk(x, x.shape[0])[0],
+    ],
+    ids=["softmax", "centered", "first", "flipped", "times-sum", "normalized", "sorted"],
+)
+def test_a_function_that_mixes_entries_is_refused_not_drawn_with_a_wrong_slope(f):
+    # d(sum_i f(x)_i)/dx_j is f'(x_j) only for an elementwise f: for softmax over the grid it is 0 everywhere
+    xs = np.linspace(-2.0, 2.0, 9)
+    with pytest.raises(ValueError, match="not elementwise"):
+        plots.derivative_values(f, xs)
+
+
+def test_a_reduction_is_refused_with_the_shapes():
+    with pytest.raises(ValueError, match=r"maps the \(9,\) grid to shape \(\)"):
+        plots.derivative_values(lambda x: (x**2).sum(), np.linspace(-1, 1, 9))
+
+
+@pytest.mark.parametrize(
+    "f,torch_f",
+    [
+        (cr.relu, lambda t, torch: torch.relu(t)),
+        (cr.abs, lambda t, torch: torch.abs(t)),
+        (cr.sigmoid, lambda t, torch: torch.sigmoid(t)),
+        (lambda x: cr.where(x > 0, x**2, -x), lambda t, torch: torch.where(t > 0, t**2, -t)),
+        (lambda x: x**3 - 2 * x, lambda t, torch: t**3 - 2 * t),
+    ],
+)
+def test_elementwise_functions_pass_the_check_with_slopes_as_torch(f, torch_f):
+    torch = pytest.importorskip("torch")
+    xs = np.linspace(-3.0, 3.0, 13)  # 0 is on the grid: the kinks take torch's slope there
+    y, dy = plots.derivative_values(f, xs)
+    t = torch.tensor(xs, requires_grad=True)
+    out = torch_f(t, torch)
+    out.sum().backward()
+    np.testing.assert_allclose(y, out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dy, t.grad.numpy(), rtol=1e-12)

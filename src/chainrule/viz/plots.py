@@ -40,13 +40,53 @@ def _finish(fig, save):
 
 
 def derivative_values(f: Callable[[Tensor], Tensor], xs: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """f(xs) and f'(xs) on a grid, the derivative by chainrule's backward (float64)."""
+    """f(xs) and f'(xs) on a grid, the derivative by chainrule's backward (float64).
+
+    f must be elementwise: the gradient of sum_i f(x_i) is f'(x_i) only when f(x)_i depends on x_i
+    alone. A function that mixes entries (softmax, x - x.mean(), cumsum, sort) is refused: f is also
+    run on the grid's two halves and on the grid reversed, which must give the same values.
+    """
     from ..tensor import Tensor
 
-    x = Tensor(np.asarray(xs, dtype=np.float64), dtype=np.float64, requires_grad=True)
+    grid = np.asarray(xs, dtype=np.float64)
+    x = Tensor(grid, dtype=np.float64, requires_grad=True)
     y = f(x)
+    values = np.array(getattr(y, "_data", y), dtype=np.float64)
+    if values.shape != grid.shape:
+        raise ValueError(
+            f"plot_function: f maps the {grid.shape} grid to shape {values.shape}; it must be elementwise "
+            "(one output per input, as cr.tanh or lambda x: x ** 3). To plot a reduction or a function of "
+            "several inputs, evaluate it point by point yourself and use chainrule.grad for its slope."
+        )
+    _check_elementwise(f, grid, values)
     y.sum().backward()  # d(sum_i f(x_i))/dx_i = f'(x_i) for an elementwise f
-    return np.array(y._data), np.array(x.grad._data)
+    return values, np.array(x.grad._data)
+
+
+def _check_elementwise(f, grid, values):
+    from ..autograd import grad_mode
+    from ..tensor import Tensor
+
+    def run(part):
+        with grad_mode.no_grad():
+            out = f(Tensor(part, dtype=np.float64))
+        return np.asarray(getattr(out, "_data", out), dtype=np.float64)
+
+    half = grid.shape[0] // 2 if grid.ndim else 0
+    if half == 0:
+        return
+    others = {
+        "the grid's two halves": np.concatenate([run(grid[:half]), run(grid[half:])]),
+        "the grid reversed": run(grid[::-1])[::-1],
+    }
+    for how, got in others.items():
+        if got.shape != values.shape or not np.allclose(got, values, rtol=1e-9, atol=1e-12, equal_nan=True):
+            raise ValueError(
+                f"plot_function: f is not elementwise: on {how} it gives other values than on the whole grid, "
+                "so f(x)_i depends on other entries of x (as softmax, x - x.mean(), cumsum or sort do), and the "
+                "gradient of sum f(x) would not be f'. Pass an elementwise function, or plot one output "
+                "against one input with chainrule.grad."
+            )
 
 
 def plot_function(
