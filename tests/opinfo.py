@@ -632,6 +632,8 @@ OP_TABLE = [
         ],
     ),
     binary("pow", cr.pow, np.power, _t("pow"), domains=((0.5, 2.0), (-2.0, 2.0))),
+    # x / y stays in (1.1, 1.9) (floor 1): finite differences never step across a jump of x % y
+    binary("remainder", lambda x, y: x % y, np.remainder, _t("remainder"), domains=((2.2, 2.8), (1.5, 2.0))),
     OpSpec(
         "pow_scalar",
         lambda x, **k: x ** k["p"],

@@ -151,13 +151,48 @@ def full(
     _check_device(device, "full")
     if dtype is None:
         kind = np.asarray(fill_value).dtype.kind
-        dtype = _dtypes.int64 if kind in "iu" else _dtypes.bool if kind == "b" else _dtypes.get_default_dtype()
-    return _made(
-        np.full(_size((size,), "full"), fill_value, dtype=dtype),
-        None,
-        requires_grad,
-        name,
-    )
+        if kind == "c":
+            dtype = _dtypes.complex64 if _dtypes.get_default_dtype() == _dtypes.float32 else _dtypes.complex128
+        else:
+            dtype = _dtypes.int64 if kind in "iu" else _dtypes.bool if kind == "b" else _dtypes.get_default_dtype()
+    return _made(_filled("full", _size((size,), "full"), fill_value, dtype), None, requires_grad, name)
+
+
+def _filled(op, shape, fill_value, dtype):
+    """np.full with torch's check of the fill value: a value the dtype cannot hold (an imaginary part in a
+    real dtype, nan, inf or a float past the range in an integer one, a finite float past a floating
+    dtype's range) is refused; NumPy would fill with 0, -2**63 or inf. Negative Python ints wrap into
+    unsigned dtypes, as in torch (full((2,), -1, dtype=uint8) is 255)."""
+    dtype = np.dtype(dtype)
+    value = np.asarray(fill_value)
+    if value.dtype.kind in "fc" and dtype.kind != "b":
+        if value.dtype.kind == "c" and dtype.kind != "c":
+            overflow = value.imag != 0
+            value = value.real
+        else:
+            overflow = False
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            overflow = overflow or not np.isfinite(value) or not info.min <= value <= info.max
+        elif dtype.kind in "fc":
+            real = np.abs(value)
+            overflow = overflow or bool(np.isfinite(real).all() and (real > np.finfo(dtype).max).any())
+        if overflow:
+            wider = "complex64" if np.iscomplexobj(fill_value) else "float64"
+            raise RuntimeError(
+                f"{op}(): the fill value {fill_value!r} cannot be converted to {dtype} without overflow (as in "
+                f"torch); pass a dtype that holds it (dtype=chainrule.{wider}) or a value inside the dtype's range"
+            )
+    elif value.dtype.kind in "iu" and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low = info.min if dtype.kind == "i" else -int(info.max)
+        if not low <= int(value) <= info.max:
+            raise RuntimeError(
+                f"{op}(): the fill value {int(value)} cannot be converted to {dtype} without overflow (as in "
+                f"torch: {dtype} holds {info.min} to {info.max}); pass a wider dtype, e.g. dtype=chainrule.int64"
+            )
+        value = value.astype(np.int64).astype(dtype)  # wraps -1 to 255 in uint8, as torch
+    return np.full(shape, value, dtype=dtype)
 
 
 @_allocates
@@ -180,12 +215,26 @@ def arange(
             raise TypeError(f"arange(): start, end and step must be numbers, got {type(value).__name__}")
         if not np.isfinite(float(value)):
             raise RuntimeError(f"arange(): unsupported range: {start} to {end} by {step}; the bounds must be finite")
-    if step == 0:
-        raise RuntimeError("arange(): step must be nonzero")
     if dtype is None:
         integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = _dtypes.int64 if integral else _dtypes.get_default_dtype()
-    return _made(np.arange(start, end, step, dtype=np.dtype(dtype)), None, requires_grad)
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        # torch converts the bounds and the step to the integer dtype first (toward zero):
+        # arange(0, 2.5, dtype=int64) is [0, 1], arange(0, 3, 1.5, dtype=int64) steps by 1
+        start, end, step = (int(float(v)) if isinstance(v, (float, np.floating)) else v for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError(f"arange(): step must be nonzero (step {step} as {dtype})")
+    if (end - start) * step < 0:
+        raise RuntimeError(
+            f"arange(): upper bound and lower bound inconsistent with step sign: {start} to {end} by {step} "
+            "(torch refuses it too); for a descending range use a negative step, e.g. arange(5, 0, -1)"
+        )
+    if dtype.kind == "f":
+        # the values start + i step in float64, rounded once to the dtype, as torch computes them
+        # (NumPy steps in the dtype itself: 0.2998 in place of 0.3 in float16)
+        return _made(np.arange(start, end, step, dtype=np.float64).astype(dtype), None, requires_grad)
+    return _made(np.arange(start, end, step, dtype=dtype), None, requires_grad)
 
 
 @_allocates
@@ -201,7 +250,22 @@ def linspace(
     refuse_text("linspace", start, end)
     # Python ints past int64 as floats (NumPy would make an object array of them)
     start, end = (float(v) if type(v) is int and abs(v) >= 2**63 else v for v in (start, end))
-    return _made(np.linspace(start, end, _size((steps,), "linspace")[0], dtype=_default(dtype)), None, requires_grad)
+    count = _size((steps,), "linspace")[0]
+    dtype = _default(dtype)
+    if dtype.kind in "iu" and count > 1:
+        return _made(_integer_linspace(start, end, count, dtype), None, requires_grad)
+    return _made(np.linspace(start, end, count, dtype=dtype), None, requires_grad)
+
+
+def _integer_linspace(start, end, count, dtype):
+    """torch's integer linspace: with step = (end - start) / (count - 1) in float64, entry i is start + i step
+    for the first half and end - (count - 1 - i) step for the second, truncated toward zero. (NumPy floors:
+    linspace(-5, 5, 4) would be [-5, -2, 1, 5], torch's is [-5, -1, 1, 5].)"""
+    start, end = float(start), float(end)
+    step = (end - start) / (count - 1)
+    i = np.arange(count, dtype=np.float64)
+    values = np.where(i < count // 2, start + step * i, end - step * (count - 1 - i))
+    return np.trunc(values).astype(dtype)
 
 
 @_allocates
@@ -315,7 +379,7 @@ def full_like(
 ) -> Tensor:
     _check_device(device, "full_like")
     need_tensor("full_like", x)
-    return _made(np.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad)
+    return _made(_filled("full_like", x.shape, fill_value, _like(x, dtype)), None, requires_grad)
 
 
 @_allocates

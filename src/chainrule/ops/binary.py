@@ -137,7 +137,8 @@ def _zero_base(x, y):
 
 
 class Maximum(BinaryElementwise):
-    """z = max(x, y).   dz/dx = 1 where x > y, 1/2 on ties; NaN propagates (not fmax)."""
+    """z = max(x, y).   dz/dx = 1 where x > y, 1/2 on ties; NaN propagates (not fmax), and where
+    x or y is NaN both get the whole gradient, as in PyTorch."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -148,11 +149,11 @@ class Maximum(BinaryElementwise):
         return g * _plain(_share_of_larger, x, y)
 
     def dy(ctx, g, x, y):
-        return g * (1 - _plain(_share_of_larger, x, y))
+        return g * _plain(_share_of_larger, y, x)
 
 
 class Minimum(BinaryElementwise):
-    """z = min(x, y).   dz/dx = 1 where x < y, 1/2 on ties."""
+    """z = min(x, y).   dz/dx = 1 where x < y, 1/2 on ties; both get the whole gradient where one is NaN."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -163,19 +164,21 @@ class Minimum(BinaryElementwise):
         return g * _plain(_share_of_smaller, x, y)
 
     def dy(ctx, g, x, y):
-        return g * (1 - _plain(_share_of_smaller, x, y))
+        return g * _plain(_share_of_smaller, y, x)
 
 
 def _share_of_larger(x, y):
-    """The share of max(x, y)'s gradient that goes to x: 1 where x wins, 1/2 on ties, else 0."""
-    # NOTE: ties split the gradient evenly (HIPS autograd's balanced_eq, tinygrad's MAX).
+    """The share of max(x, y)'s gradient that goes to x: 1 where x wins or either is NaN, 1/2 on ties, else 0."""
+    # NOTE: ties split the gradient evenly (HIPS autograd's balanced_eq, tinygrad's MAX). A NaN result
+    # sends the gradient to both operands (torch masks out only the strict loser), so the NaN's
+    # source is not hidden behind a zero gradient.
     dtype = np.result_type(x, y)
-    return np.greater(x, y).astype(dtype) + (x == y).astype(dtype) * 0.5
+    return np.logical_not(np.less(x, y)).astype(dtype) - (x == y).astype(dtype) * 0.5
 
 
 def _share_of_smaller(x, y):
     dtype = np.result_type(x, y)
-    return np.less(x, y).astype(dtype) + (x == y).astype(dtype) * 0.5
+    return np.logical_not(np.greater(x, y)).astype(dtype) - (x == y).astype(dtype) * 0.5
 
 
 # ----- n-ary elementwise: where, clamp with tensor bounds -----
@@ -373,8 +376,16 @@ def mul(x: TensorLike, y: TensorLike) -> Tensor:
 
 
 @export(Div, method=True, torch_kwargs="out")
-def div(x: TensorLike, y: TensorLike) -> Tensor:
-    """True division x / y; integer and bool operands give the default floating dtype (as torch)."""
+def div(x: TensorLike, y: TensorLike, *, rounding_mode: str | None = None) -> Tensor:
+    """True division x / y; integer and bool operands give the default floating dtype (as torch).
+
+    rounding_mode="trunc" rounds the quotient toward zero, "floor" toward -inf (x // y); both keep the
+    operands' result dtype (int / int stays int) and have no gradient, as in torch.
+    """
+    if rounding_mode is not None:
+        from .compare import rounded_division
+
+        return rounded_division(x, y, rounding_mode)
     if type(x) is type(y) is _Tensor and (
         x._data.dtype is y._data.dtype is _FLOAT32 or x._data.dtype is y._data.dtype is _FLOAT64
     ):

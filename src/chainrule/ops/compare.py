@@ -1,6 +1,7 @@
-"""Ops with no gradient: comparisons, logical ops, rounding, floor division and remainder, tests
-(isnan, ...). Each is a NumPy function applied with `_plain` and registered with `@export` as not
-differentiable (the op table's coverage test leaves them out).
+"""Ops with no gradient: comparisons, logical ops, rounding, floor division, tests (isnan, ...).
+Each is a NumPy function applied with `_plain` and registered with `@export` as not differentiable
+(the op table's coverage test leaves them out). The one primitive here is Remainder: floating x % y
+has torch's gradient (1 for x, -floor(x / y) for y), next to the floor division it needs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..autograd.primitive import export
+from ..autograd.primitive import BinaryElementwise, export
 from ._util import as_array, int_arg, is_tensor, refuse_text
 from .promotion import _FLOAT32, _ordered, _promote2, _refuse_bool, _refuse_integer_zero
 from .unary import _IEEE, _plain
@@ -87,6 +88,46 @@ def logical_xor(x: TensorLike, y: TensorLike) -> Tensor:
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
+def bitwise_not(x: TensorLike) -> Tensor:
+    """~x: every bit flipped for integers (~5 is -6), logical not for bools, as torch.bitwise_not."""
+    _refuse_non_integer("bitwise_not", (x,))
+    return _plain(np.invert, x)
+
+
+@export(differentiable=False, method=True, torch_kwargs="out")
+def bitwise_and(x: TensorLike, y: TensorLike) -> Tensor:
+    """x & y bit by bit in the operands' result dtype (int64 & int64 is int64, bool & bool is bool)."""
+    return _bitwise("bitwise_and", np.bitwise_and, x, y)
+
+
+@export(differentiable=False, method=True, torch_kwargs="out")
+def bitwise_or(x: TensorLike, y: TensorLike) -> Tensor:
+    """x | y bit by bit in the operands' result dtype."""
+    return _bitwise("bitwise_or", np.bitwise_or, x, y)
+
+
+@export(differentiable=False, method=True, torch_kwargs="out")
+def bitwise_xor(x: TensorLike, y: TensorLike) -> Tensor:
+    """x ^ y bit by bit in the operands' result dtype."""
+    return _bitwise("bitwise_xor", np.bitwise_xor, x, y)
+
+
+def _bitwise(op, ufunc, x, y):
+    _refuse_non_integer(op, (x, y))
+    return _plain(ufunc, *_promote2(op, x, y))
+
+
+def _refuse_non_integer(op, operands):
+    """Bitwise ops are for integer and bool operands only, as in torch (NumPy refuses floats with a bare TypeError)."""
+    kinds = [np.asarray(as_array(a)).dtype for a in operands]
+    if any(k.kind not in "biu" for k in kinds):
+        raise TypeError(
+            f"{op}: only integer and bool tensors have bits to combine, got {', '.join(map(str, kinds))} (as in "
+            "PyTorch); for a mask of a float tensor compare it first, e.g. (x > 0) & (y > 0), or use logical_and()"
+        )
+
+
+@export(differentiable=False, method=True, torch_kwargs="out")
 def sign(x: TensorLike) -> Tensor:
     """-1, 0 or 1 by the sign of x; 0 at NaN, as torch.sign (NumPy's sign gives NaN)."""
     return _plain(_sign, x)
@@ -101,17 +142,29 @@ def _sign(a):
 
 @export(differentiable=False, method=True, torch_kwargs="out")
 def floor(x: TensorLike) -> Tensor:
+    _refuse_bool_rounding("floor", x)
     return _plain(np.floor, x)
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
 def ceil(x: TensorLike) -> Tensor:
+    _refuse_bool_rounding("ceil", x)
     return _plain(np.ceil, x)
+
+
+def _refuse_bool_rounding(op, x):
+    """torch has no rounding of bool tensors (NumPy's round of a bool array is a float16 one)."""
+    if is_tensor(x) and x._data.dtype == np.bool_:
+        raise RuntimeError(
+            f"{op}: not implemented for a bool tensor (shape {tuple(x.shape)}), as in PyTorch; a bool is already "
+            "a whole number: convert it first if a number is wanted, e.g. x.float() or x.long()"
+        )
 
 
 @export(differentiable=False, method=True, torch_kwargs="out")
 def round(x: TensorLike, decimals: int = 0) -> Tensor:
     decimals = int_arg("round", "decimals", decimals)
+    _refuse_bool_rounding("round", x)
     dtype = np.asarray(as_array(x)).dtype
     if dtype.kind in "fc":
         # past the dtype's largest power of ten there are no such digits (and 10**decimals would overflow to inf,
@@ -128,6 +181,7 @@ def round(x: TensorLike, decimals: int = 0) -> Tensor:
 
 @export(differentiable=False, method=True, torch_kwargs="out")
 def trunc(x: TensorLike) -> Tensor:
+    _refuse_bool_rounding("trunc", x)
     return _plain(np.trunc, x)
 
 
@@ -137,10 +191,55 @@ def floor_divide(x: TensorLike, y: TensorLike) -> Tensor:
     return _division_without_gradient("floor_divide", np.floor_divide, x, y)
 
 
-@export(differentiable=False, namespaces=())
+class Remainder(BinaryElementwise):
+    """z = x mod y with the sign of y (Python's %, torch.remainder): z = x - floor(x / y) y.
+    dz/dx = 1, dz/dy = -floor(x / y) (between the jumps; torch's rule at them too)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        needs_y = ctx.needs_input_grad[1]
+        ctx.save_for_backward(x if needs_y else None, y if needs_y else None)
+        with np.errstate(**_IEEE):
+            return np.remainder(x, y)
+
+    def dx(ctx, g, x, y):
+        return g
+
+    def dy(ctx, g, x, y):
+        return -(g * floor_divide(x, y))
+
+
+@export(Remainder, namespaces=())
 def remainder(x: TensorLike, y: TensorLike) -> Tensor:
-    """x mod y with the sign of y (Python's %), in the operands' result dtype."""
+    """x mod y with the sign of y (Python's %), in the operands' result dtype; for floating operands
+    d/dx = 1 and d/dy = -floor(x / y), as torch.remainder (integers have no gradient)."""
+    px, py = _promote2("remainder", x, y)
+    data = getattr(px, "_data", None)
+    if data is None:
+        data = getattr(py, "_data", None)
+    if data is not None and data.dtype.kind == "f":
+        return Remainder.apply(px, py)
     return _division_without_gradient("remainder", np.remainder, x, y)
+
+
+def rounded_division(x: TensorLike, y: TensorLike, rounding_mode: str) -> Tensor:
+    """div(x, y, rounding_mode=...): the quotient rounded toward zero ("trunc") or -inf ("floor")."""
+    if rounding_mode == "floor":
+        return _division_without_gradient("div", np.floor_divide, x, y)
+    if rounding_mode == "trunc":
+        return _division_without_gradient("div", _trunc_divide, x, y)
+    raise ValueError(
+        f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r} (as torch.div)"
+    )
+
+
+def _trunc_divide(a, b):
+    """a / b rounded toward zero; for integers exactly (no detour through float64, which rounds past 2**53)."""
+    if np.result_type(a, b).kind in "fc":
+        return np.trunc(np.true_divide(a, b))
+    quotient = np.floor_divide(a, b)
+    inexact_negative = (np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0))
+    return quotient + inexact_negative.astype(quotient.dtype)
 
 
 def _division_without_gradient(op, ufunc, x, y):

@@ -20,6 +20,8 @@ from ._util import as_array, is_tensor, need_tensor, normalize_axes, pick_axis
 from .elementwise import _plain, exp, sign, where
 from .shape import broadcast_to, permute
 
+_INT64 = np.dtype(np.int64)
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -54,9 +56,11 @@ class Sum(Primitive):
     """y = sum of x over axes.   dy/dx_i = 1: the gradient is broadcast back."""
 
     @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
+    def forward(ctx, x, axis=None, keepdims=False, dtype=None):
         axes = _setup(ctx, x, axis, keepdims, "sum")
-        return np.sum(x, axis=axes, keepdims=keepdims)
+        if dtype is None and x.dtype.kind in "biu":
+            dtype = _INT64  # torch sums integers in int64; NumPy's uint64 for unsigned ones wraps below 0 later
+        return np.sum(x, axis=axes, keepdims=keepdims, dtype=dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -74,7 +78,8 @@ class Prod(Primitive):
     def forward(ctx, x, axis=None, keepdims=False):
         axes = _setup(ctx, x, axis, keepdims, "prod")
         ctx.save_for_backward(x)
-        return np.prod(x, axis=axes, keepdims=keepdims)
+        # int64 for every integer input, as torch (NumPy multiplies unsigned ones in uint64)
+        return np.prod(x, axis=axes, keepdims=keepdims, dtype=_INT64 if x.dtype.kind in "biu" else None)
 
     @staticmethod
     def backward(ctx, g):
@@ -398,6 +403,9 @@ def sum(
         from .elementwise import cast
 
         x = cast(x, dtype)
+        if np.dtype(dtype).kind in "biu":
+            # accumulated in the dtype asked for, wrapping around as torch's sum(dtype=int8) does
+            return Sum.apply(x, axis=dim, keepdims=keepdim, dtype=np.dtype(dtype))
     in_dtype = np.asarray(as_array(x)).dtype
     if in_dtype == np.bool_:
         x = _plain(lambda a: np.asarray(a).astype(np.int64), x)
