@@ -336,3 +336,51 @@ def test_integer_linspace_truncates_toward_zero_like_torch():
             ):
                 mismatches.append((start, end, steps, dtype, want, got))
     assert not mismatches, mismatches[:3]
+
+
+# ----- integer inputs to float reductions, empty slices, index_add's alpha -----
+
+
+def test_logsumexp_of_integers_is_the_default_float_dtype_like_torch():
+    # it was float64, where torch gives float32
+    _values_like_torch(
+        [
+            "L.logsumexp(L.tensor([1, 2]), 0)",
+            "L.logsumexp(L.tensor([[1, 2]], dtype=L.uint8), 1)",
+            "L.logsumexp(L.tensor([True, False]), 0)",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "expr", ["L.norm(L.tensor([3037000500, 1]))", "L.norm(L.tensor([3, 4]))", "L.norm(L.tensor([3, 4]), p=1)"]
+)
+def test_norm_of_an_integer_tensor_is_refused_like_torch(expr):
+    # x * x wrapped in int64: norm([3037000500, 1]) was nan, and norm([3, 4]) was float64
+    _refused_like_torch(expr, "norm", "int64", "x.double()")
+
+
+def test_amax_amin_along_a_nonempty_dim_of_an_empty_tensor_like_torch():
+    # refused before: only a reduction over a dim of size 0 has no answer
+    _values_like_torch(
+        [
+            "L.amax(L.zeros(0, 3), 1)",
+            "L.amin(L.zeros(0, 3), 1, keepdim=True)",
+            "L.amax(L.zeros(2, 0, 3), 2)",
+            "L.norm(L.zeros(0, 3), p=float('inf'), dim=1)",
+        ]
+    )
+    _refused_like_torch("L.amax(L.zeros(0, 3), 0)", "amax", "empty")
+    _refused_like_torch("L.amax(L.zeros(0, 3))", "amax", "empty")
+
+
+def test_index_add_of_integers_truncates_a_float_alpha_like_torch():
+    # alpha=2.5 added 2.5 x source and rounded the sum ([0, 2, 5]); torch adds 2 x source ([0, 2, 4])
+    _values_like_torch(
+        [
+            "L.zeros(5, dtype=L.int64).index_add(0, L.tensor([1, 2]), L.tensor([1, 2]), alpha=2.5)",
+            "L.zeros(5, dtype=L.int64).index_add(0, L.tensor([1, 2]), L.tensor([1, 2]), alpha=-1.7)",
+            "L.zeros(3, dtype=L.int8).index_add(0, L.tensor([1]), L.tensor([100], dtype=L.int8), alpha=2)",
+            "L.zeros(3).index_add(0, L.tensor([1, 1]), L.tensor([1., 2.]), alpha=2.5)",
+        ]
+    )

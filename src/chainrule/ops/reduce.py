@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _dtypes
 from ..autograd import effects as _effects
 from ..autograd.primitive import Primitive, UnaryElementwise, export
 from ._util import as_array, is_tensor, need_tensor, normalize_axes, pick_axis
@@ -147,7 +148,7 @@ class Extremum(Primitive):
     def forward(ctx, x, axis=None, keepdims=False, largest=True, nan_takes=False):
         axes = _setup(ctx, x, axis, keepdims, "amax" if largest else "amin")
         ctx.nan_takes = nan_takes
-        if np.size(x) == 0:
+        if np.size(x) == 0 and 0 in [np.shape(x)[a] for a in axes or range(np.ndim(x))]:
             raise RuntimeError(
                 f"{'amax' if largest else 'amin'}: cannot reduce an empty tensor of shape {np.shape(x)} "
                 "(there is no identity for max/min); check the input's size first."
@@ -608,6 +609,10 @@ def logsumexp(
 ) -> Tensor:
     """ln sum exp(x) over `dim`, computed stably (finite at inputs of +-1000)."""
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "logsumexp")
+    if np.asarray(as_array(x)).dtype.kind in "biu":
+        from .elementwise import cast
+
+        x = cast(x, _dtypes.get_default_dtype())  # torch's result for integers: the default dtype, not float64
     return LogSumExp.apply(x, axis=dim, keepdims=keepdim)
 
 
@@ -666,6 +671,13 @@ def norm(
     The subgradient at the zero vector is 0, as in PyTorch.
     """
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "norm")
+    dtype = np.asarray(as_array(x)).dtype
+    if dtype.kind in "biu":
+        # x * x of an int64 tensor wraps past 3.04e9 (sqrt of a negative: nan); torch refuses integers too
+        raise RuntimeError(
+            f"norm: expected a floating point or complex tensor, got {dtype} (shape {np.shape(as_array(x))}), as "
+            "in torch; convert it first, e.g. x.double().norm()"
+        )
     if p in ("fro", 2, 2.0):
         return Norm2.apply(x, axis=dim, keepdims=keepdim)
     from .elementwise import abs as _abs

@@ -329,6 +329,8 @@ def index_add(input: TensorLike, dim: int, index: TensorLike, source: TensorLike
             f"dimension. Got self.shape = {list(shape)} source.shape = {list(sshape)}"
         )
     _check_bounds(a, full[d], d, op, IndexError if len(shape) <= 1 else RuntimeError)
+    if np.asarray(x).dtype.kind in "iu" and isinstance(alpha, (float, np.floating)):
+        alpha = int(alpha)  # torch converts alpha to the integer dtype first (toward zero): alpha=2.5 adds 2 x source
     if alpha != 1:
         source = source * alpha
     out = IndexPut.apply(
