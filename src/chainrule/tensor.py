@@ -12,7 +12,6 @@ of its ops is not here but in chainrule.ops. Mixins in other modules would only 
 from __future__ import annotations
 
 import functools
-import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -222,7 +221,7 @@ class Tensor:
     __slots__ = (
         "_data",
         "_grad",
-        "requires_grad",
+        "_requires_grad",
         "grad_fn",
         "_name",
         "_vc",
@@ -267,7 +266,7 @@ class Tensor:
         self._view = None
         self._hooks = None
         self._retains_grad = False
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -278,7 +277,7 @@ class Tensor:
         t._data = data if type(data) is _ndarray else np.asarray(data)
         t._grad = None
         t.grad_fn = grad_fn
-        t.requires_grad = grad_fn is not None
+        t._requires_grad = grad_fn is not None
         t._name = None
         t._vc = None  # the version counter, shared with views and detach()ed aliases (None: version 0)
         t._view = None
@@ -380,6 +379,20 @@ class Tensor:
         if _trace_state["recorder"] is not None:
             _effects.record_set_grad(self, value)
         self._grad = value
+
+    def _set_requires_grad(self, value):
+        """`x.requires_grad = flag`: PyTorch's refusals, so no computed tensor silently stops (or starts)
+        passing gradients back through its history, and no integer tensor claims a gradient."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                f"requires_grad: you can only change requires_grad of leaf tensors, but this tensor (shape "
+                f"{tuple(self.shape)}) was computed by {self.grad_fn.op_name}. To use it without a gradient, "
+                "take y = y.detach(); to stop gradients through part of the computation, compute it under "
+                "chainrule.no_grad()."
+            )
+        if value:
+            _check_grad_dtype(self._data.dtype, "requires_grad")
+        self._requires_grad = bool(value)
 
     @property
     def is_leaf(self) -> builtins.bool:
@@ -514,7 +527,7 @@ class Tensor:
                 "requires_grad_: you can only change requires_grad of leaf tensors. For a tensor "
                 "computed from others, use .detach() to get one that does not require grad."
             )
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def backward(
@@ -530,7 +543,7 @@ class Tensor:
             gradient: d(loss)/d(self) when self is not a scalar (the vector of the VJP).
             retain_graph: keep saved values so backward can run through this graph again.
             create_graph: record the backward pass so the gradients can be differentiated.
-            inputs: accumulate only into these leaves.
+            inputs: accumulate only into these tensors' `.grad` (leaves or intermediates).
         """
         engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
@@ -554,7 +567,7 @@ class Tensor:
                 f"{self._view.op}). Use detach() instead."
             )
         self.grad_fn = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def explore(
@@ -733,15 +746,9 @@ class Tensor:
         if info is None:
             if node is None:
                 return self
-            self.grad_fn = node
-            node.out_ref = weakref.ref(self)
         else:
             node = new_base.grad_fn
-            base.grad_fn = node
-            node.out_ref = weakref.ref(base)
-        base.requires_grad = True
-        if base._hooks or base._retains_grad:
-            node.hooked = True
+        _views.rebind_history(base, node)
         for v in _views.live_views(base):
             _views.regenerate(v, base)
         return self
@@ -1056,8 +1063,7 @@ class Tensor:
         self._data = result._data
         self._bump_version()
         if result.grad_fn is not None:
-            self.grad_fn = result.grad_fn
-            result.grad_fn.out_ref = weakref.ref(self)
+            _views.rebind_history(self, result.grad_fn)
         return self
 
     # ----- operators -----
@@ -1259,7 +1265,13 @@ def _install_method(export, added):
 
 
 _registry.on_export(_install_method)
-# Reading .grad is the slot's own C getter (no Python frame); writing checks the value.
+# Reading .requires_grad and .grad is the slot's own C getter (no Python frame); writing checks the value.
+Tensor.requires_grad = property(
+    Tensor._requires_grad.__get__,
+    Tensor._set_requires_grad,
+    None,
+    "Whether ops on this tensor record a graph; settable on leaves only, and only True for floating dtypes.",
+)
 Tensor.grad = property(
     Tensor._grad.__get__,
     Tensor._set_grad,

@@ -78,13 +78,12 @@ def backward(
             (None for a scalar, meaning 1).
         retain_graph: keep saved values so backward can run again (default: create_graph).
         create_graph: record the backward pass itself, for higher-order derivatives.
-        inputs: if given, accumulate only into these leaves.
+        inputs: if given, accumulate only into these tensors' `.grad` (leaves or intermediates).
     """
     Tensor = _Tensor
     if isinstance(tensors, Tensor):
         tensors = [tensors]
-    if not isinstance(grad_tensors, (list, tuple)):
-        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    grad_tensors = _vectors(tensors, grad_tensors, "backward", "grad_tensors")
     roots, root_grads = [], []
     for t, g in zip(tensors, grad_tensors):
         if not t.requires_grad:
@@ -98,7 +97,41 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     only = None if inputs is None else [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if only is not None:
+        if not only:
+            raise RuntimeError(
+                "backward: the inputs= argument is an empty list, so no .grad would be written. Name the "
+                "tensors whose .grad to accumulate (inputs=[w, b]), or leave inputs= out to reach every leaf."
+            )
+        for i, t in enumerate(only):
+            if not isinstance(t, Tensor) or not t.requires_grad:
+                raise RuntimeError(
+                    f"backward: inputs[{i}] ({_describe(t)}) does not require grad, so it can have no "
+                    ".grad; create it with requires_grad=True or leave it out of inputs=."
+                )
     _run(roots, root_grads, retain_graph, create_graph, capture=None, only=only)
+
+
+def _vectors(outputs, vectors, where, name):
+    """One vector of the vector-Jacobian product per output (None: 1 for a scalar output).
+
+    Fewer vectors than outputs is refused, as in PyTorch: pairing them up would leave the last
+    outputs out of the gradient without a word. Extra vectors are ignored, as there.
+    """
+    if not isinstance(vectors, (list, tuple)):
+        vectors = [vectors] * len(outputs) if vectors is None else [vectors]
+    if len(vectors) < len(outputs):
+        raise RuntimeError(
+            f"{where}: got {len(outputs)} tensors and {len(vectors)} gradients: {name} needs one per tensor "
+            f"(None for a scalar one), e.g. {name}=[{', '.join(['g'] * len(outputs))}]."
+        )
+    return vectors
+
+
+def _describe(t):
+    if isinstance(t, _Tensor):
+        return f"a tensor of shape {tuple(t.shape)} and dtype {t.dtype}"
+    return f"a {type(t).__name__}"
 
 
 def _root_grad(t, g, create_graph):
@@ -118,7 +151,8 @@ def grad(
     grad_outputs: Any | None = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
-    allow_unused: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """Return d(outputs)/d(inputs) without touching any `.grad` (torch.autograd.grad).
 
@@ -130,6 +164,7 @@ def grad(
         create_graph: return gradients that are themselves differentiable.
         allow_unused: return None for an input the outputs do not depend on,
             instead of raising.
+        materialize_grads: return zeros (not None) for such an input; implies allow_unused.
 
     Returns:
         a tuple with one gradient (Tensor or None) per input.
@@ -140,11 +175,16 @@ def grad(
         >>> (d2y,) = chainrule.autograd.grad(dy, x)                          # 6 x = 18
     """
     Tensor = _Tensor
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "autograd.grad: materialize_grads=True gives zeros for unused inputs, which allow_unused=False "
+            "forbids; pass allow_unused=True (or leave it out)."
+        )
+    allow_unused = bool(allow_unused or materialize_grads)
     single_output = isinstance(outputs, Tensor)
     outputs = [outputs] if single_output else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if not isinstance(grad_outputs, (list, tuple)):
-        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = _vectors(outputs, grad_outputs, "autograd.grad", "grad_outputs")
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(
@@ -175,7 +215,7 @@ def grad(
                     f"autograd.grad: input {i} (shape {tuple(t.shape)}) was not used in computing the "
                     "outputs, so its gradient is undefined. Pass allow_unused=True to get None for it."
                 )
-            results.append(None)
+            results.append(Tensor._make(np.zeros_like(t._data)) if materialize_grads else None)
         else:
             results.append(g if isinstance(g, Tensor) else Tensor._make(g))
     return tuple(results)
@@ -263,7 +303,14 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
         owned = set()
         leaf_grads = {}  # leaf id -> [tensor, summed grad]: hooks and accumulation run once per leaf
         capture_nodes = capture_leaves = None
-        if capture is not None:
+        if capture is None and only is not None:
+            # backward(inputs=[...]) with intermediates among them: their .grad is written when
+            # their node's gradient is complete, as a retained grad would be.
+            capture_nodes = {}
+            for t in only:
+                if t.grad_fn is not None:
+                    capture_nodes.setdefault(t.grad_fn, {})[id(t)] = t
+        elif capture is not None:
             capture_nodes, capture_leaves = {}, {}
             for i, t in enumerate(capture[0]):
                 if t.grad_fn is None:
@@ -289,8 +336,15 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
             if g is not None and node.hooked:
                 g = _node_hooks(node, g, graph)
             if capture_nodes and g is not None and node in capture_nodes:
-                for i in capture_nodes[node]:
-                    capture[1][i] = _as_captured(g, plain, observers)
+                if capture is None:
+                    for t in capture_nodes[node].values():
+                        if not t._retains_grad:  # a retained grad was written by _node_hooks already
+                            _accumulate(t, g, graph, owned_key=False)
+                            for observer in observers:  # its .grad is final, as a leaf's (the jit replays it)
+                                observer.leaf(t, g)
+                else:
+                    for i in capture_nodes[node]:
+                        capture[1][i] = _as_captured(g, plain, observers)
             nxt = node.next
             if g is None:
                 input_grads = (None,) * len(nxt)
@@ -461,6 +515,9 @@ def _check_hook_result(hook, result, g):
 
 
 def _node_hooks(node, g, graph):
+    earlier = node.earlier_hooks
+    if earlier is not None:  # the output has moved on to a newer node (an in-place op)
+        return _run_hooks(earlier, g, graph)
     tensor = node.out_ref()
     if tensor is None:
         return g

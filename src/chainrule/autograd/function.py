@@ -142,6 +142,10 @@ class Function:
     # its grad or has a name, so the engine looks the tensor up only then.
     hooked = False
 
+    # The hooks its output tensor had when an in-place op gave that tensor a newer node (views.py's
+    # rebind_history); they run here, on the gradient of the value before the change.
+    earlier_hooks = None
+
     # True for primitives (autograd/primitive.py), which follow the array protocol (forward on
     # arrays); a user Function (forward on Tensors, PyTorch's protocol) is one that is no Primitive.
     _array_protocol = False

@@ -9,6 +9,7 @@ thread starts with grad mode on (it does not inherit its parent's mode).
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from typing import TYPE_CHECKING
 
@@ -58,11 +59,55 @@ class _GradModeContext:
         _state.enabled = self._prev
         return False
 
+    # no_grad and enable_grad take no argument, so `@no_grad` (no parentheses) decorates, as in PyTorch
+    _bare_decorator = True
+
+    def __new__(cls, *args, **kwargs):
+        if cls._bare_decorator and (args or kwargs):
+            if len(args) == 1 and not kwargs and callable(args[0]):
+                return cls()(args[0])
+            raise TypeError(
+                f"{cls.__name__}() takes no arguments; use it as `with {cls.__name__}():`, `@{cls.__name__}()` "
+                f"or `@{cls.__name__}`"
+            )
+        return super().__new__(cls)
+
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with self._fresh():
                 return fn(*args, **kwargs)
+
+        return wrapper
+
+    def _wrap_generator(self, fn):
+        """The mode holds while the generator's own code runs (each resumption), not around the
+        mere creation of the generator object, nor in the caller between two items (PyTorch's rule)."""
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                with self._fresh():
+                    item = gen.send(None)
+                while True:
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        with self._fresh():
+                            gen.close()
+                        raise
+                    except BaseException as e:  # noqa: BLE001 - thrown into the generator, as PyTorch does
+                        with self._fresh():
+                            item = gen.throw(e)
+                    else:
+                        with self._fresh():
+                            item = gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
 
         return wrapper
 
@@ -94,6 +139,8 @@ class set_grad_enabled(_GradModeContext):
         >>> with chainrule.set_grad_enabled(is_training):
         ...     loss = model(x)
     """
+
+    _bare_decorator = False
 
     def __init__(self, mode: bool) -> None:
         self._target = bool(mode)

@@ -120,11 +120,25 @@ def regenerate(view, base):
         return
     with grad_mode.enable_grad():
         node = replay(base, view._view.chain).grad_fn
-    node.out_ref = _ref(view)
-    if view._hooks or view._retains_grad:
+    rebind_history(view, node)
+
+
+def rebind_history(t, node):
+    """Make `node` (an in-place op's) t's grad_fn, as PyTorch moves a tensor's hooks and retained grad.
+
+    The hooks registered so far stay with t's old node: they see the gradient of t's value before
+    the change, and only once. Hooks registered later go on the new node, and a retained `.grad` is
+    the gradient of the new value.
+    """
+    old = t.grad_fn
+    if old is not None and old is not node and old.hooked:
+        old.earlier_hooks = t._hooks or {}  # the same dict: the handles given out still remove from it
+        t._hooks = None
+    node.out_ref = _ref(t)
+    if t._retains_grad:
         node.hooked = True
-    view.grad_fn = node
-    view.requires_grad = True
+    t.grad_fn = node
+    t._requires_grad = True
 
 
 def has_internal_overlap(a) -> bool:
