@@ -384,3 +384,53 @@ def test_index_add_of_integers_truncates_a_float_alpha_like_torch():
             "L.zeros(3).index_add(0, L.tensor([1, 1]), L.tensor([1., 2.]), alpha=2.5)",
         ]
     )
+
+
+# ----- tensor() of a list holding NumPy scalars, arrays or tensors -----
+
+MIXED_ITEMS = [
+    # each item keeps its dtype in the promotion, as in torch; np.array of the list made them the default float32
+    "L.tensor([np.float64(2.5), 1])",
+    "L.tensor([np.float64(2.5)])",
+    "L.tensor([[np.float64(2.5)], [1.0]])",
+    "L.tensor([np.float32(2.5), np.float64(1.5)])",
+    "L.tensor([np.array([2.5]), np.array([1.0])])",
+    "L.tensor([L.tensor(2.5, dtype=L.float64)])",
+    "L.tensor([L.tensor(1.5), 2])",
+    "L.tensor([np.int8(2), np.int8(1)])",
+    "L.tensor([np.int8(2), 300])",
+    "L.tensor([np.uint8(200), -1])",
+    "L.tensor([np.float16(0.5), 1])",
+    "L.tensor([np.float16(0.5), 1.0])",
+    "L.tensor([np.int32(2), True])",
+    "L.as_tensor([np.float64(2.5), 1.0])",
+    "L.as_tensor([np.int16(300), np.int8(1)])",
+]
+
+
+def test_tensor_of_numpy_scalars_and_tensors_keeps_their_dtypes_like_torch():
+    _values_like_torch(MIXED_ITEMS)
+
+
+def test_tensor_of_random_mixed_items_like_torch():
+    rng = np.random.default_rng(3)
+    makers = [
+        lambda: True,
+        lambda: 3,
+        lambda: -2,
+        lambda: 2.5,
+        lambda: np.float64(1.5),
+        lambda: np.float32(0.25),
+        lambda: np.float16(0.5),
+        lambda: np.int8(-3),
+        lambda: np.int32(7),
+        lambda: np.uint8(200),
+        lambda: np.int16(300),
+    ]
+    mismatches = []
+    for _ in range(300):
+        items = [makers[i]() for i in rng.integers(0, len(makers), rng.integers(1, 5))]
+        want, got = torch.tensor(items), cr.tensor(items)
+        if str(got.dtype).split(".")[-1] != str(want.dtype).split(".")[-1] or got.tolist() != want.tolist():
+            mismatches.append((items, want, got))
+    assert not mismatches, mismatches[:3]

@@ -7,6 +7,7 @@ is accepted; a GPU device raises a clear error, since chainrule computes with Nu
 
 from __future__ import annotations
 
+import builtins
 import functools
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from . import _dtypes, _random
 from ._device import check as _check_device
 from .autograd import effects as _effects
 from .ops._util import need_tensor, refuse_text, shape_arg
-from .tensor import Tensor, _legacy_array, _to_array
+from .tensor import Tensor, _flatten, _legacy_array, _to_array
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -80,7 +81,32 @@ def tensor(
         >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True, name="x")
     """
     _check_device(device, "tensor")
+    if dtype is None:
+        dtype = _dtype_of_mixed_items(data)
     return _made(_to_array(data, dtype), None, requires_grad, name)
+
+
+def _dtype_of_mixed_items(data):
+    """torch's dtype for a list holding NumPy scalars or arrays or tensors: every item's own dtype (a Python
+    float the default dtype, an int int64, a bool bool, np.float64(2.5) float64) promoted together; None for
+    anything else. (NumPy's array of such a list made [np.float64(2.5), 1.0] the default float32.)"""
+    if not isinstance(data, (list, tuple)):
+        return None
+    items = list(_flatten(data))
+    if not builtins.any(isinstance(v, (np.generic, np.ndarray, Tensor)) for v in items):
+        return None
+    dtype = None
+    for v in items:
+        if isinstance(v, Tensor):
+            item = v.dtype
+        elif isinstance(v, (np.generic, np.ndarray)):
+            item = v.dtype
+        elif isinstance(v, (bool, int, float, complex)):
+            item = _dtypes._scalar_dtype(v)
+        else:
+            return None  # text and the like: _to_array names the problem
+        dtype = item if dtype is None else _dtypes.promote_types(dtype, item)
+    return dtype if dtype is None or dtype.kind != "O" else None
 
 
 def as_tensor(data: ArrayLike, dtype: DTypeLike | None = None, device: str | Device | None = None) -> Tensor:
@@ -90,7 +116,7 @@ def as_tensor(data: ArrayLike, dtype: DTypeLike | None = None, device: str | Dev
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
         return Tensor._make(data)
-    return Tensor._make(_to_array(data, dtype))
+    return Tensor._make(_to_array(data, _dtype_of_mixed_items(data) if dtype is None else dtype))
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
