@@ -579,3 +579,28 @@ def test_jit_replays_backward_into_an_intermediate_named_by_inputs():
             x, w = _t(m, values, True), _t(m, [1.0, 0.5], True)
             results.append(_plain([fn(x, w), w.grad, x.grad]))
         _assert_equal(*results)
+
+
+@pytest.mark.parametrize("case", ["int_on_grad", "int_on_plain", "float32_on_grad", "new_shape", "after_forward"])
+def test_data_assignment(case):
+    def program(m):
+        x = _t(m, [1.0, 2.0], True)
+        if case == "int_on_grad":  # torch refuses: an integer tensor would claim a gradient
+            x.data = m.tensor([1, 2])
+            return x.requires_grad
+        if case == "int_on_plain":
+            p = _t(m, [1.0, 2.0])
+            p.data = m.tensor([1, 2])
+            return p
+        if case == "after_forward":  # .data is outside autograd: the saved value is the old one, as torch
+            y = x * x
+            x.data = _t(m, [5.0, 6.0])
+            y.sum().backward()
+            return x.grad
+        x.data = _t(m, [1.0, 2.0, 3.0], dtype=np.float32 if case == "float32_on_grad" else np.float64)
+        (x * x).sum().backward()
+        return x.grad
+
+    err = same_as_torch(program)
+    if err is not None:
+        assert "requires grad" in str(err) and "int64" in str(err)

@@ -324,6 +324,12 @@ class Tensor:
                 f"Tensor.data: assign a Tensor (or a NumPy array), not {type(value).__name__}; "
                 "e.g. p.data = chainrule.zeros(3)."
             )
+        if self._requires_grad and array.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"Tensor.data: this tensor requires grad, so its data must be floating point (or complex), "
+                f"not {array.dtype}. Assign float data (e.g. p.data = new.float()), or call "
+                ".requires_grad_(False) first."
+            )
         if _trace_state["recorder"] is not None:
             _effects.record_set_data(self, array)
         old = self._data
