@@ -434,3 +434,37 @@ def test_tensor_of_random_mixed_items_like_torch():
         if str(got.dtype).split(".")[-1] != str(want.dtype).split(".")[-1] or got.tolist() != want.tolist():
             mismatches.append((items, want, got))
     assert not mismatches, mismatches[:3]
+
+
+# ----- ~, &, |, ^ -----
+
+BITWISE_OPERATORS = [
+    # these were logical ops whatever the dtype: ~tensor([1, 2]) was [False, False], torch's is [-2, -3]
+    "~L.tensor([1, 2])",
+    "L.tensor([1, 2]) & L.tensor([3, 3])",
+    "L.tensor([1, 2]) | 4",
+    "L.tensor([1, 2]) ^ L.tensor([3, 3])",
+    "L.tensor([True]) & L.tensor([1])",
+    "L.tensor([5], dtype=L.uint8) & 3",
+    "L.tensor([5], dtype=L.uint8) & -1",
+    "L.tensor([5], dtype=L.int8) ^ 300",
+    "~L.tensor([0], dtype=L.uint8)",
+    "4 | L.tensor([1, 2])",
+    "3 & L.tensor([1, 2])",
+    "True ^ L.tensor([True, False])",
+    # masks stay masks
+    "~L.tensor([True, False])",
+    "L.tensor([True, False]) & True",
+    "L.tensor([True, False]) | L.tensor([False, False])",
+    "(L.tensor([1., -1.]) > 0) & (L.tensor([2., 2.]) > 1)",
+]
+
+
+def test_bitwise_operators_like_torch():
+    _values_like_torch(BITWISE_OPERATORS)
+
+
+@pytest.mark.parametrize("expr", ["~L.tensor([1., 2.])", "L.tensor([1.5]) & L.tensor([1])", "L.tensor([1.5]) | True"])
+def test_bitwise_operators_refuse_floats_like_torch(expr):
+    # these were logical ops on the floats' truth: ~tensor([1., 2.]) was [False, False]
+    _refused_like_torch(expr, "bitwise_", "float32")

@@ -64,7 +64,8 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if (
         array.dtype == object
         or array.dtype == np.uint64
-        or (array.dtype.kind == "f" and array.size and np.abs(array).max() >= 2.0**63)
+        # (float16 holds nothing near 2**63, and comparing with it would warn of an overflow)
+        or (array.dtype.kind == "f" and array.itemsize > 2 and array.size and np.abs(array).max() >= 2.0**63)
     ):
         array = _big_ints(data, array, dtype)
     if array.dtype == object:
@@ -1149,17 +1150,28 @@ class Tensor:
     def __ge__(self, other):
         return _ew.ge(self, other)
 
+    # ~, &, | and ^ are bitwise, as in torch: logical for bool tensors, bit by bit for integers
+    # (~tensor([1, 2]) is [-2, -3]), refused for floats
     def __invert__(self):
-        return _ew.logical_not(self)
+        return _ew.bitwise_not(self)
 
     def __and__(self, other):
-        return _ew.logical_and(self, other)
+        return _ew.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ew.bitwise_and(other, self)
 
     def __or__(self, other):
-        return _ew.logical_or(self, other)
+        return _ew.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ew.bitwise_or(other, self)
 
     def __xor__(self, other):
-        return _ew.logical_xor(self, other)
+        return _ew.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ew.bitwise_xor(other, self)
 
     def __getitem__(self, index):
         return _shape.getitem(self, index)
