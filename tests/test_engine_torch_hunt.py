@@ -604,3 +604,40 @@ def test_data_assignment(case):
     err = same_as_torch(program)
     if err is not None:
         assert "requires grad" in str(err) and "int64" in str(err)
+
+
+# ----- only the part of the graph that leads to the wanted tensors runs -----
+
+
+@pytest.mark.parametrize("api", ["grad", "backward_inputs"])
+def test_hooks_and_retained_grads_off_the_paths_to_the_inputs_stay_untouched(api):
+    def program(m):
+        x = _t(m, [1.0, 2.0], True)
+        w = _t(m, [3.0, 4.0], True)
+        z = w * 3
+        z.retain_grad()
+        log = []
+        z.register_hook(lambda g: log.append(("z", g.numpy().tolist())))
+        w.register_hook(lambda g: log.append(("w", g.numpy().tolist())))
+        loss = (x * z).sum()
+        got = m.autograd.grad(loss, x) if api == "grad" else loss.backward(inputs=[x])
+        return got, x.grad, z.grad, w.grad, log
+
+    same_as_torch(program)
+
+
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
+@pytest.mark.parametrize("api", ["grad", "backward_inputs"])
+def test_nothing_below_a_wanted_intermediate_runs(api):
+    def program(m):
+        x = _t(m, [1.0, 2.0], True)
+        h = x * 2
+        h.retain_grad()
+        z = h * 3
+        log = []
+        x.register_hook(lambda g: log.append(("x", g.numpy().tolist())))
+        loss = (z * z).sum()
+        got = m.autograd.grad(loss, z) if api == "grad" else loss.backward(inputs=[z])
+        return got, z.grad, h.grad, x.grad, log
+
+    same_as_torch(program)

@@ -6,7 +6,9 @@ forward mode walks the same order (`order`), reversed.
 The order is computed iteratively (a dependency count per node, then Kahn's algorithm), so
 graphs of any depth work without recursion. Each node's incoming gradient is summed over all
 of its consumers before its rule runs; leaves get theirs accumulated into `.grad` (PyTorch
-semantics) or captured for `autograd.grad`.
+semantics) or captured for `autograd.grad`. When only some gradients are wanted (`autograd.grad`,
+`backward(inputs=...)`), only the nodes on a path to them run, as in PyTorch: hooks and retained
+grads elsewhere in the graph are left alone.
 
 Tools that want to see a pass attach an `Observer` (observers.py; its callbacks: a pass
 begins, a node's rule ran, two gradients were summed, a gradient was cast to its input's dtype,
@@ -252,10 +254,15 @@ def order(roots: Any) -> list:
     `_run` walks the same order (Kahn's algorithm over `_collect`'s counts) with the rules inlined,
     as the hot loop; this is that walk on its own, for passes that need only the order.
     """
-    Tensor = _Tensor
     deps, _ = _collect(roots)
     starts = list(dict.fromkeys(r.grad_fn for r in roots if r.grad_fn is not None))
-    visited, ready = [], [n for n in starts if n not in deps]
+    return _topological(deps, [n for n in starts if n not in deps])
+
+
+def _topological(deps, ready):
+    """Kahn's walk: every node after the nodes that consume it. Uses up `deps` and `ready`."""
+    Tensor = _Tensor
+    visited = []
     while ready:
         node = ready.pop()
         visited.append(node)
@@ -329,10 +336,16 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
 
         deps, starts = _collect(roots)
         ready = [n for n in starts if n not in deps]
+        needed = runs = None
+        if capture is not None or only is not None:
+            target_leaves = capture_leaves if capture is not None else {id(t) for t in only if t.grad_fn is None}
+            needed, runs = _on_paths(deps, ready, capture_nodes or {}, target_leaves)
 
         while ready:
             node = ready.pop()
             g = grads.pop(node, None)
+            if needed is not None and node not in needed:
+                g = None  # no input is reached through it: its rule and hooks do not run (as in torch)
             if g is not None and node.hooked:
                 g = _node_hooks(node, g, graph)
             if capture_nodes and g is not None and node in capture_nodes:
@@ -346,7 +359,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                     for i in capture_nodes[node]:
                         capture[1][i] = _as_captured(g, plain, observers)
             nxt = node.next
-            if g is None:
+            if g is None or runs is not None and node not in runs:
                 input_grads = (None,) * len(nxt)
             else:
                 cls = type(node)
@@ -401,15 +414,16 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
 
         only_ids = None if only is None else {id(t) for t in only}
         for key, (leaf, g) in leaf_grads.items():
+            # A leaf that is not asked for gets no hook call, as in torch (which never reaches it).
+            if capture is not None and key not in capture_leaves or only_ids is not None and key not in only_ids:
+                continue
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g, graph)
             if capture is not None:
-                for i in capture_leaves.get(key, ()):
+                for i in capture_leaves[key]:
                     capture[1][i] = g = _as_captured(g, plain, observers)
                 for observer in observers:
                     observer.leaf(leaf, g)
-                continue
-            if only_ids is not None and key not in only_ids:
                 continue
             _accumulate(leaf, g, graph, owned_key=("leaf", key) in owned)
             for observer in observers:
@@ -420,6 +434,28 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
         _grad_state.enabled = prev_mode
         for observer in begun:
             observer.end()
+
+
+def _on_paths(deps, ready, target_nodes, target_leaves):
+    """The nodes a pass must visit when only some tensors' gradients are wanted (autograd.grad, or
+    backward(inputs=...)), as torch prunes its graph.
+
+    Returns (needed, runs): `needed` are the nodes on a path to a wanted tensor (their hooks and
+    retained grads see the gradient); `runs` those whose rule must run, a wanted tensor lying below
+    them. A wanted node with nothing wanted below is captured without running its rule.
+    """
+    Tensor = _Tensor
+    needed, runs = set(), set()
+    for node in reversed(_topological(dict(deps), list(ready))):  # inputs before the nodes that use them
+        for edge in node.next:
+            if edge is None:
+                continue
+            if edge in needed if not isinstance(edge, Tensor) else id(edge) in target_leaves:
+                runs.add(node)
+                break
+        if node in runs or node in target_nodes:
+            needed.add(node)
+    return needed, runs
 
 
 def _as_captured(g, plain, observers):
