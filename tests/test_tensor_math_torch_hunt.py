@@ -468,3 +468,40 @@ def test_bitwise_operators_like_torch():
 def test_bitwise_operators_refuse_floats_like_torch(expr):
     # these were logical ops on the floats' truth: ~tensor([1., 2.]) was [False, False]
     _refused_like_torch(expr, "bitwise_", "float32")
+
+
+INPLACE_BITWISE = {
+    # &=, |= and ^= rebound the name to a new tensor: an alias or the base of a view kept the old values
+    "alias &=": "m = L.tensor([True, True, False]); a = m; m &= L.tensor([True, False, False]); r = a",
+    "view |=": "m = L.tensor([[True, False], [False, False]]); v = m[0]; v |= L.tensor([False, True]); r = m",
+    "int ^= through a view": "t = L.tensor([[1, 2], [3, 4]]); v = t[:, 0]; v ^= 7; r = t",
+    "int &= bool": "t = L.tensor([3, 5]); t &= L.tensor([True, False]); r = t",
+    "uint8 |= 256": "t = L.tensor([1], dtype=L.uint8); t |= 256; r = t",
+    "method": "t = L.tensor([6, 7]); t.bitwise_and_(L.tensor([3, 3])); r = t",
+    "bool &= int (refused)": "m = L.tensor([True]); m &= L.tensor([3]); r = m",
+    "float &= (refused)": "t = L.tensor([3., 5.]); t &= L.tensor([1, 0]); r = t",
+    # % in place keeps its gradient
+    "remainder_ gradient": (
+        "x = L.tensor([5.5, -3.2, 7.1], dtype=L.float64, requires_grad=True); "
+        "y = L.tensor([2.0, 1.5, -2.5], dtype=L.float64, requires_grad=True); "
+        "z = x * 1; z.remainder_(y); (z * z).sum().backward(); r = L.stack([x.grad, y.grad])"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(INPLACE_BITWISE))
+def test_inplace_bitwise_and_remainder_like_torch(name):
+    outcomes = []
+    for lib in (torch, cr):
+        scope = {"L": lib}
+        try:
+            exec(INPLACE_BITWISE[name], scope)  # noqa: S102 - the case, written once for both libraries
+        except Exception as e:  # noqa: BLE001 - compared with the other library's refusal
+            outcomes.append(("refused", type(e).__name__))
+            continue
+        outcomes.append((str(scope["r"].dtype).split(".")[-1], scope["r"].detach().numpy().tolist()))
+    want, got = outcomes
+    assert (want[0] == "refused") == (got[0] == "refused"), (want, got)
+    if want[0] != "refused":
+        assert got[0] == want[0]
+        np.testing.assert_allclose(np.asarray(got[1], dtype=float), np.asarray(want[1], dtype=float), rtol=1e-12)

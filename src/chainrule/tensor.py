@@ -852,6 +852,15 @@ class Tensor:
             needs_self=_requires_grad(other),
         )
 
+    def bitwise_and_(self, other: TensorLike) -> Tensor:
+        return self._inplace("bitwise_and_", lambda s: self._same_dtype(s & other, "bitwise_and_", "x = x & y"), other)
+
+    def bitwise_or_(self, other: TensorLike) -> Tensor:
+        return self._inplace("bitwise_or_", lambda s: self._same_dtype(s | other, "bitwise_or_", "x = x | y"), other)
+
+    def bitwise_xor_(self, other: TensorLike) -> Tensor:
+        return self._inplace("bitwise_xor_", lambda s: self._same_dtype(s ^ other, "bitwise_xor_", "x = x ^ y"), other)
+
     def neg_(self) -> Tensor:
         return self._inplace("neg_", _ew.neg)
 
@@ -896,6 +905,10 @@ class Tensor:
     __ipow__ = pow_
     __ifloordiv__ = floor_divide_
     __imod__ = remainder_
+    # in place, as torch's: mask &= other changes every view and name of mask (not a rebinding to a new tensor)
+    __iand__ = bitwise_and_
+    __ior__ = bitwise_or_
+    __ixor__ = bitwise_xor_
 
     def __setitem__(self, index, value):
         """self[index] = value with PyTorch's rules: the elements self[index] selects (see
