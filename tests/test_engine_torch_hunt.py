@@ -641,3 +641,23 @@ def test_nothing_below_a_wanted_intermediate_runs(api):
         return got, z.grad, h.grad, x.grad, log
 
     same_as_torch(program)
+
+
+@pytest.mark.parametrize("case", ["grad_off_path", "backward_inputs_off_path", "below_wanted"])
+def test_nodes_that_did_not_run_keep_their_saved_values(case):
+    def program(m):
+        x = _t(m, [1.0, 2.0], True)
+        w = _t(m, [3.0, 4.0], True)
+        if case == "below_wanted":
+            h = x * x
+            z = h * 3
+            got = m.autograd.grad((z * z).sum(), z)
+            h.sum().backward()  # through x * x, which the first pass did not run
+            return got, x.grad
+        z = w * w
+        loss = (x * z).sum()
+        got = m.autograd.grad(loss, x) if case == "grad_off_path" else loss.backward(inputs=[x])
+        z.sum().backward()  # through w * w, which the first pass did not run
+        return got, x.grad, w.grad
+
+    same_as_torch(program)

@@ -374,7 +374,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture, only):
                 if observers:
                     for observer in observers:
                         observer.node(node, g, input_grads)
-            if not retain_graph:
+            if not retain_graph and (runs is None or node in runs):  # a node that did not run keeps its values
                 node.saved = None
                 node.out_data = None
                 node.versions = None
