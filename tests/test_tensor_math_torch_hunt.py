@@ -505,3 +505,23 @@ def test_inplace_bitwise_and_remainder_like_torch(name):
     if want[0] != "refused":
         assert got[0] == want[0]
         np.testing.assert_allclose(np.asarray(got[1], dtype=float), np.asarray(want[1], dtype=float), rtol=1e-12)
+
+
+EINSUM_OF_INTEGERS = [
+    # one integer operand summed over a subscript is a sum, int64 in torch; it wrapped in the dtype (44 for 300)
+    "L.einsum('i->', L.tensor([200, 100], dtype=L.uint8))",
+    "L.einsum('ij->', L.tensor([[100, 100], [100, 100]], dtype=L.int8))",
+    "L.einsum('ij->j', L.tensor([[100, 100], [100, 100]], dtype=L.int8))",
+    "L.einsum('ii', L.tensor([[200, 1], [1, 200]], dtype=L.uint8))",
+    "L.einsum('...i->...', L.tensor([[100, 100]], dtype=L.int32))",
+    "L.einsum('i->', L.tensor([True, True]))",
+    # no subscript summed, or several operands: the operands' dtype, as torch
+    "L.einsum('ii->i', L.tensor([[200, 1], [1, 200]], dtype=L.uint8))",
+    "L.einsum('ij->ji', L.tensor([[1, 2]], dtype=L.int8))",
+    "L.einsum('i,i->', L.tensor([100, 100], dtype=L.int8), L.tensor([2, 2], dtype=L.int8))",
+    "L.einsum('ij,j->i', L.tensor([[200, 100]], dtype=L.uint8), L.tensor([2, 2], dtype=L.uint8))",
+]
+
+
+def test_einsum_reductions_of_integers_like_torch():
+    _values_like_torch(EINSUM_OF_INTEGERS)

@@ -520,6 +520,13 @@ def einsum(equation: str | TensorLike, *operands: Any) -> Tensor:
         )
     spec = _canonical(equation, shapes)[0]
     args = operands if all(map(is_tensor, operands)) else [x if is_tensor(x) else d for x, d in zip(operands, datas)]
+    subscripts, output = spec.split("->")
+    if len(datas) == 1 and datas[0].dtype.kind in "biu" and set(subscripts) - set(output):
+        # one integer operand summed over a subscript is torch's sum: in int64 (uint8 "i->" of [200, 100]
+        # would wrap to 44); products of several operands keep their dtype, as torch's
+        from .elementwise import cast
+
+        args = [cast(args[0], np.int64)]
     steps = _chain_steps(spec, shapes) if len(args) > 2 else None
     if steps is None or not all(map(_plain_matmul, steps)):
         return Einsum.apply(*args, spec=spec)
