@@ -525,3 +525,16 @@ EINSUM_OF_INTEGERS = [
 
 def test_einsum_reductions_of_integers_like_torch():
     _values_like_torch(EINSUM_OF_INTEGERS)
+
+
+@pytest.mark.parametrize("decimals", [-2, -1, 1, 2, 3, 5, 8])
+def test_float16_round_with_decimals_like_torch(decimals):
+    """torch scales float16 in float32: round(float16 166.5, decimals=5) was -inf (the scaling overflowed in
+    float16), decimals=2 rounded 0.485 the other way in ~20% of cases, and decimals=5 was clamped to 4."""
+    rng = np.random.default_rng(decimals + 10)
+    x = (rng.standard_normal(2000) * rng.choice([1, 10, 1000], 2000)).astype(np.float16)
+    x[:100] = ((np.arange(100) - 50 + 0.5) / 10 ** min(max(decimals, 0), 4)).astype(np.float16)  # ties
+    want = torch.round(torch.tensor(x), decimals=decimals).numpy()
+    got = cr.round(cr.tensor(x), decimals=decimals)
+    assert got.dtype == cr.float16
+    np.testing.assert_array_equal(got.numpy(), want)

@@ -166,16 +166,21 @@ def round(x: TensorLike, decimals: int = 0) -> Tensor:
     decimals = int_arg("round", "decimals", decimals)
     _refuse_bool_rounding("round", x)
     dtype = np.asarray(as_array(x)).dtype
+    # float16 is scaled in float32 and rounded back, as torch: in float16 x * 10**decimals overflows
+    # (round(166.5, decimals=5) was -inf) and each scaling rounds to 11 bits
+    work = np.dtype(np.float32) if dtype == np.float16 else dtype
     if dtype.kind in "fc":
-        # past the dtype's largest power of ten there are no such digits (and 10**decimals would overflow to inf,
-        # NumPy's C int past 2**31): the value there is the same
-        top = int(np.log10(np.finfo(dtype).max))
+        # past the largest power of ten of the dtype computed in there are no such digits (and 10**decimals
+        # would overflow to inf, NumPy's C int past 2**31): the value there is the same
+        top = int(np.log10(np.finfo(work).max))
         decimals = builtins.max(-top, builtins.min(top, decimals))
     if decimals and dtype.kind in "biu":
         raise NotImplementedError(
             f"round(): decimals={decimals} is implemented for floating point tensors only, as in torch; "
             "convert with .float() first"
         )
+    if work is not dtype and decimals:
+        return _plain(lambda a: np.round(a.astype(work), decimals).astype(dtype), x)
     return _plain(lambda a: np.round(a, decimals), x)
 
 
