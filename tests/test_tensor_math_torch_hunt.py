@@ -23,6 +23,8 @@ from _differential import compare
 from test_dtypes import assert_like_torch
 
 torch = pytest.importorskip("torch")
+# torch's advice on speed for tensor([np.array([2.5]), np.array([1.0])]), a case compared on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays:UserWarning")
 
 
 def _values_like_torch(exprs):
