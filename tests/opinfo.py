@@ -1638,3 +1638,10 @@ EXTRA_LINALG = [
 ]
 OP_TABLE += EXTRA_LINALG
 SPECS.update((spec.name, spec) for spec in EXTRA_LINALG)
+
+# Op families that live in their own modules (tests/opinfo_<family>.py, a list named OPS), imported last
+# so that they can use this module's helpers.
+from opinfo_scan import OPS as _SCAN_OPS  # noqa: E402
+
+OP_TABLE += _SCAN_OPS
+SPECS.update((spec.name, spec) for spec in _SCAN_OPS)
