@@ -770,3 +770,54 @@ def test_fuzz_ran_its_cases():
     # Runs after the fuzzer (file order): its figure for docs/compat/jit.md.
     print(f"jit divergence fuzzer: {len(FUZZ_CASES)} sequences, 0 mismatches")
     assert len(FUZZ_CASES) >= 100 or not FUZZ_CASES  # none when the fuzzer was deselected
+
+
+def _returned_values_program(L, w):
+    def f(x):
+        (x * w).sum().backward()
+        # a made tensor, the input itself, a tensor from outside, a computed one, a view of a made one, an alias
+        return L.zeros_like(x), x, w, x * 2, L.ones(2)[:1], x.detach()
+
+    return f
+
+
+def test_what_a_replay_returns_is_what_eager_returns_as_torch_compile():
+    # A replay once handed out the trace's own zeros_like array at every call (changing one changed the
+    # next call's), and returned an input or a parameter as a new tensor (no .grad, not the same object).
+    def run(L, compile_fn):
+        w = L.ones(2, requires_grad=True)
+        f = compile_fn(_returned_values_program(L, w))
+        x = L.ones(2)
+        seen = []
+        for _ in range(STEPS):
+            w.grad = None
+            made, x_out, w_out, doubled, view, alias = f(x)
+            seen.append(
+                (
+                    made.tolist(),
+                    view.tolist(),
+                    doubled.tolist(),
+                    x_out is x,
+                    w_out is w,
+                    w_out.grad.tolist(),
+                    alias is x,
+                    alias.requires_grad,
+                )
+            )
+            made.add_(1)  # the caller changes what it got back
+            view.add_(5)
+        return seen
+
+    ours = run(cr, cr.jit)
+    theirs = run(torch, lambda fn: torch.compile(fn, backend="eager"))
+    assert ours == theirs
+    assert ours == run(cr, lambda fn: fn)  # and eager chainrule
+
+
+def test_returned_numpy_constants_are_fresh_at_every_replay():
+    f = cr.jit(lambda x: (x * 2, np.zeros(2)))
+    x = cr.ones(2)
+    for _ in range(STEPS):
+        _, z = f(x)
+        assert z.tolist() == [0.0, 0.0]
+        z += 1

@@ -62,7 +62,7 @@ def _made(array, dtype, requires_grad, name=None):
     t.name = name
     if requires_grad:
         t.requires_grad_(True)
-    return t
+    return _effects.note_made(t)
 
 
 def tensor(

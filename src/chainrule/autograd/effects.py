@@ -118,6 +118,17 @@ def note_alias(source, alias):
         pass  # a view of a traced array made outside chainrule's ops: refused if the alias is used
 
 
+def note_made(tensor):
+    """`tensor` comes from a creation function (zeros, ones, tensor, full, arange, ...): while tracing,
+    the trace learns that eager code would make it anew at every call (a replay must not hand out
+    the trace's copy). Returns `tensor`."""
+    if _state["recorder"] is not None:
+        rec = _active()
+        if rec is not None:
+            rec.made[id(tensor)] = tensor
+    return tensor
+
+
 def record_set_data(tensor, array):
     """`tensor.data = value` while tracing: the replay makes the same assignment."""
     rec = _active()

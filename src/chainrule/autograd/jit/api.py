@@ -251,6 +251,25 @@ def _describe_change(old, new):
     return "the signature"
 
 
+def _returned(rec, leaf, Tensor):
+    """(atom, form) for a Tensor or array fn returned, as eager code would return it at every call:
+    an input or a tensor from outside (a parameter) as that very object ("object"), one that aliases
+    an array fn made with a creation function (zeros_like, ones(...)[:1]) as a new copy ("copy"),
+    anything else as a new Tensor over the replay's array (True), or the array itself (False)."""
+    atom = rec.ref(leaf, "return")
+    array = leaf._data if isinstance(leaf, Tensor) else leaf
+    made = [m._data for m in rec.made.values()]
+    if isinstance(leaf, np.ndarray) and id(leaf) in rec.constants:
+        made.append(leaf)
+        if rec.ns.get(str(atom)) is leaf:  # the caller gets this array from the trace's call: the replay a copy
+            rec.ns[str(atom)] = leaf.copy()
+    if any(np.may_share_memory(array, m) and np.shares_memory(array, m) for m in made):
+        return atom, "copy" if isinstance(leaf, Tensor) else "array copy"
+    if isinstance(leaf, Tensor) and id(leaf) in rec.leaf_ref:
+        return rec.leaf_ref[id(leaf)], "object"
+    return atom, isinstance(leaf, Tensor)
+
+
 def _made_inside(gen, rec):
     """True when nothing but the trace holds `gen` (fn made it): eager code would make a new one each call."""
     ours = {id(rec.ns), id(rec.generators)} | {id(entry) for entry in rec.generators}
@@ -448,9 +467,14 @@ class Jitted:
         rec.ns["_T"] = Tensor._make
         for leaf in out_leaves:
             if isinstance(leaf, (Tensor, np.ndarray)):
-                outs.append((rec.ref(leaf, "return"), isinstance(leaf, Tensor)))
+                outs.append(_returned(rec, leaf, Tensor))
             else:
                 outs.append((rec.const(leaf), False))
+        # The trace's own call handed its made tensors to the caller, who may change them: the replay
+        # reads copies (a made tensor is never changed inside fn: in-place writes to it are refused).
+        for k, value in rec.captured:
+            if id(value) in rec.made and not value.requires_grad:
+                rec.ns[k.name.upper()] = Tensor._make(value._data.copy())
         single = not isinstance(out, (tuple, list, dict))
         program = passes.optimize(Program(rec.fn_name, rec.invars, rec.eqns, outs, rec.ns, single))
         src = program.source()

@@ -156,12 +156,14 @@ class Eqn:
         return f"{lhs} = {call}"
 
 
+# How a replay returns each output (Program.outs' forms, jit/api.py `_returned`)
+_RETURNED = {True: "_T({})", False: "{}", "object": "{}", "copy": "_T({}.copy())", "array copy": "{}.copy()"}
 _LEAVE_QUIET = ["    finally:", "        _quiet_leave(_q)"]
 _PURE = {"add", "add_into", "astype", "copy", "read_grad", "capture"}
 
 
 class Program:
-    """A traced function: inputs, equations, outputs (each (atom, as_tensor)) and the namespace
+    """A traced function: inputs, equations, outputs (each (atom, form): _RETURNED) and the namespace
     its names live in (functions, constants, contexts)."""
 
     def __init__(self, name, invars, eqns, outs, ns, single):
@@ -188,7 +190,7 @@ class Program:
                 lines.append(indent + "del " + ", ".join(sorted(self.frees[i])))
         if quiet:
             lines += _LEAVE_QUIET
-        exprs = [f"_T({atom})" if as_tensor else str(atom) for atom, as_tensor in self.outs]
+        exprs = [_RETURNED[form].format(atom) for atom, form in self.outs]
         result = exprs[0] if self.single else f"[{', '.join(exprs)}]"
         return f"def replay({params}):\n" + "".join(f"{line}\n" for line in lines) + f"    return {result}\n"
 

@@ -190,6 +190,7 @@ class Recorder:
         self.grads_set = {}  # id(leaf) -> (leaf, the .grad a replay leaves it with so far)
         self.inside_grads = set()  # ids of leaves made inside fn that got a .grad
         self.constants = set()  # ids of arrays that are constants of the trace
+        self.made = {}  # id -> Tensor made by a creation function inside fn (eager makes it anew each call)
         self.generators = []  # (numpy Generator, where first used): those the trace draws from
         self.counter = itertools.count()
         from .backward import BackwardRecording
