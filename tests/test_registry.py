@@ -200,6 +200,7 @@ def test_the_registry_holds_the_library():
         "equal",
         "argmax",
         "argmin",
+        "argsort",
         "all",
         "any",
         "one_hot",

@@ -18,7 +18,7 @@ gradient (comparisons, argmax, ...).
 """
 
 from ..autograd import primitive as _registry
-from . import conv, einsum, elementwise, linalg, nn, reduce, resample, shape, triangular  # noqa: F401  (each registers its ops)
+from . import conv, einsum, elementwise, linalg, nn, reduce, resample, scan, shape, triangular  # noqa: F401  (each registers its ops)
 
 
 def primitives():
