@@ -540,3 +540,21 @@ def test_float16_round_with_decimals_like_torch(decimals):
     got = cr.round(cr.tensor(x), decimals=decimals)
     assert got.dtype == cr.float16
     np.testing.assert_array_equal(got.numpy(), want)
+
+
+# ----- softmax's input dtype -----
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_of_an_int_tensor_is_refused_and_dtype_casts_first_as_torch(fn):
+    # chainrule computed softmax of an int64 tensor in float64 (NumPy's promotion); torch refuses it
+    _refused_like_torch(f"L.{fn}(L.tensor([1, 2, 3]), 0)", fn, "int64", "dtype=")
+    _values_like_torch(
+        [
+            f"L.{fn}(L.tensor([1, 2, 3]), 0, dtype=L.float64)",
+            f"L.{fn}(L.tensor([1, 2, 3]), 0, dtype=L.float32)",
+            f"L.{fn}(L.tensor([1., 2.], dtype=L.float16), 0, dtype=L.float32)",
+            f"L.nn.functional.{fn}(L.tensor([[1, 2], [3, 5]]), 1, dtype=L.float64)",
+        ]
+    )
+    compare(lambda L, F, x: getattr(L, fn)(x, 1, dtype=L.float32), [(np.arange(6.0).reshape(2, 3), True)], rtol=1e-5)

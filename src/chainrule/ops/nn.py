@@ -18,13 +18,13 @@ import numpy as np
 from .. import _dtypes
 from ..autograd.primitive import Primitive, UnaryElementwise, export
 from ._util import as_array, constant_array, int_arg, is_tensor, need_tensor, sum_trailing
-from .elementwise import _plain, clamp, exp, log, softplus
+from .elementwise import _plain, cast, clamp, exp, log, softplus
 from .reduce import accumulate_half_in_float32
 from .reduce import sum as _sum
 from .shape import getitem
 
 if TYPE_CHECKING:
-    from .._typing import Tensor, TensorLike
+    from .._typing import DTypeLike, Tensor, TensorLike
 
 
 def _axis(dim, ndim, op):
@@ -388,21 +388,43 @@ class BinaryCrossEntropy(Primitive):
 
 @export("Softmax", method=True, namespaces=("chainrule", "nn.functional"))
 @accumulate_half_in_float32
-def softmax(x: TensorLike, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+def softmax(
+    x: TensorLike, dim: int | None = None, *, axis: int | None = None, dtype: DTypeLike | None = None
+) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along `dim`, finite for any finite input (even +-1000).
+
+    `dtype`: x is cast to it first (PyTorch's argument); an integer x needs it.
 
     Example:
         >>> chainrule.tensor([1., 2., 3., -1., -4., 0.]).softmax(dim=0)
     """
     dim = axis if axis is not None else dim
+    x = _floating_or_cast("softmax", x, dtype)
     return Softmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "softmax"))
+
+
+def _floating_or_cast(op, x, dtype):
+    """x cast to `dtype` (a recorded op: gradients flow back), or x after refusing a non-float x, as
+    PyTorch refuses softmax of an int tensor (NumPy would compute it in float64)."""
+    if dtype is not None:
+        return cast(x, dtype)
+    kind = np.asarray(as_array(x)).dtype.kind
+    if kind not in "fc":
+        raise RuntimeError(
+            f"{op}: the input has dtype {np.asarray(as_array(x)).dtype}, but {op} needs a floating point "
+            "tensor; convert with .float(), or pass dtype=chainrule.float32."
+        )
+    return x
 
 
 @export("LogSoftmax", method=True, namespaces=("chainrule", "nn.functional"))
 @accumulate_half_in_float32
-def log_softmax(x: TensorLike, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """x - logsumexp(x) along `dim`: the stable log of softmax (never log(softmax(x)))."""
+def log_softmax(
+    x: TensorLike, dim: int | None = None, *, axis: int | None = None, dtype: DTypeLike | None = None
+) -> Tensor:
+    """x - logsumexp(x) along `dim`: the stable log of softmax (never log(softmax(x))). `dtype` as softmax's."""
     dim = axis if axis is not None else dim
+    x = _floating_or_cast("log_softmax", x, dtype)
     return LogSoftmax.apply(x, axis=_axis(dim, np.ndim(as_array(x)), "log_softmax"))
 
 
