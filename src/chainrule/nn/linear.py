@@ -45,17 +45,22 @@ a layer refuses with the size in bytes instead of a MemoryError or the system's 
 Set ``chainrule.nn.linear.MAX_PARAMETER_BYTES`` (bytes) to allow more, e.g. with swap."""
 
 
-def _empty(shape, dtype, layer="Linear"):
-    dtype = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-    nbytes = math.prod(shape) * dtype.itemsize
+def _check_parameter_bytes(nbytes, what, layer):
+    """Refuse `what` (parameters of `nbytes` bytes) before allocating it, when it exceeds the limit."""
     limit = MAX_PARAMETER_BYTES if MAX_PARAMETER_BYTES is not None else physical_memory()
     if limit is not None and nbytes > limit:
         raise RuntimeError(
-            f"{layer}: a parameter of shape {tuple(shape)} and dtype {dtype} would take {format_bytes(nbytes)}, more "
-            f"than {'the limit' if MAX_PARAMETER_BYTES is not None else 'this machine'}'s {format_bytes(limit)} of "
+            f"{layer}: {what} would take {format_bytes(nbytes)}, more than "
+            f"{'the limit' if MAX_PARAMETER_BYTES is not None else 'this machine'}'s {format_bytes(limit)} of "
             "memory; check the layer sizes (a feature or class count read from data?), or set "
             "chainrule.nn.linear.MAX_PARAMETER_BYTES to allow it."
         )
+
+
+def _empty(shape, dtype, layer="Linear"):
+    dtype = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+    nbytes = math.prod(shape) * dtype.itemsize
+    _check_parameter_bytes(nbytes, f"a parameter of shape {tuple(shape)} and dtype {dtype}", layer)
     try:
         return Parameter(np.zeros(shape, dtype=dtype))
     except MemoryError:  # under a memory limit (ulimit -v, a container) below the machine's memory

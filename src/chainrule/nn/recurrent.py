@@ -22,7 +22,7 @@ from ..ops.rnn import GRUSequence, LSTMSequence, RNNSequence, gru_step, lstm_ste
 from ..ops.shape import cat, getitem, reshape, stack, transpose
 from ..tensor import Tensor
 from . import init
-from .linear import _check_sizes, _empty
+from .linear import _check_parameter_bytes, _check_sizes, _empty
 from .module import Module, Parameter
 
 if TYPE_CHECKING:
@@ -207,6 +207,18 @@ class _RNNBase(Module):
         self.num_directions = 2 if bidirectional else 1
         dt = np.dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         g = self._gates * self.hidden_size
+        # all layers at once, before any is made: num_layers=2**31 would otherwise loop for hours
+        per_direction = [
+            g
+            * (
+                (self.input_size if layer == 0 else self.hidden_size * self.num_directions)
+                + self.hidden_size
+                + 2 * bias
+            )
+            for layer in (0, 1)
+        ]
+        total = (per_direction[0] + per_direction[1] * (self.num_layers - 1)) * self.num_directions
+        _check_parameter_bytes(total * dt.itemsize, f"{self.num_layers} layers of parameters", name)
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else self.hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:

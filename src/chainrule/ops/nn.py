@@ -408,10 +408,12 @@ def _floating_or_cast(op, x, dtype):
     PyTorch refuses softmax of an int tensor (NumPy would compute it in float64)."""
     if dtype is not None:
         return cast(x, dtype)
-    kind = np.asarray(as_array(x)).dtype.kind
-    if kind not in "fc":
+    dtype = getattr(as_array(x), "dtype", None)  # (symbolic tracing passes SymPy stand-ins)
+    if dtype is None and isinstance(x, (list, tuple, int, float, bool)):
+        dtype = np.asarray(x).dtype
+    if dtype is not None and dtype.kind not in "fc":
         raise RuntimeError(
-            f"{op}: the input has dtype {np.asarray(as_array(x)).dtype}, but {op} needs a floating point "
+            f"{op}: the input has dtype {dtype}, but {op} needs a floating point "
             "tensor; convert with .float(), or pass dtype=chainrule.float32."
         )
     return x
@@ -795,6 +797,8 @@ def group_norm(
                 f"group_norm: Expected {name} to be a vector of size equal to the number of channels in input, "
                 f"but got {name} of shape {list(np.shape(as_array(value)))} and input of shape {list(shape)}"
             )
+    if c == 0:  # no channels: every num_groups gives the same empty result; one group allocates nothing
+        num_groups = 1
     x = reshape(input, (n, num_groups, math.prod(shape[1:]) // num_groups))  # not -1: n may be 0
     mu = mean(x, dim=-1, keepdim=True)
     centered = x - mu

@@ -53,13 +53,18 @@ def _setup(ctx, x, axis, keepdims, op):
     return ctx.axes
 
 
+def _kind(x):
+    """x's dtype kind; a Python number (or a symbolic stand-in) reads as 'f', NumPy picks its type."""
+    return getattr(getattr(x, "dtype", None), "kind", "f")
+
+
 class Sum(Primitive):
     """y = sum of x over axes.   dy/dx_i = 1: the gradient is broadcast back."""
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, dtype=None):
         axes = _setup(ctx, x, axis, keepdims, "sum")
-        if dtype is None and x.dtype.kind in "biu":
+        if dtype is None and _kind(x) in "biu":
             dtype = _INT64  # torch sums integers in int64; NumPy's uint64 for unsigned ones wraps below 0 later
         return np.sum(x, axis=axes, keepdims=keepdims, dtype=dtype)
 
@@ -80,7 +85,7 @@ class Prod(Primitive):
         axes = _setup(ctx, x, axis, keepdims, "prod")
         ctx.save_for_backward(x)
         # int64 for every integer input, as torch (NumPy multiplies unsigned ones in uint64)
-        return np.prod(x, axis=axes, keepdims=keepdims, dtype=_INT64 if x.dtype.kind in "biu" else None)
+        return np.prod(x, axis=axes, keepdims=keepdims, dtype=_INT64 if _kind(x) in "biu" else None)
 
     @staticmethod
     def backward(ctx, g):

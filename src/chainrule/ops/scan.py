@@ -72,7 +72,8 @@ class CumProd(Primitive):
         ctx.axis = axis
         if dtype is None and x.dtype.kind in "biu":
             dtype = _INT64  # torch multiplies integers and bools in int64 too
-        out = np.cumprod(x, axis, dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 = nan and overflow as IEEE (torch: silent)
+            out = np.cumprod(x, axis, dtype=dtype)
         ctx.save_for_backward(x, out)
         return out
 
@@ -149,9 +150,9 @@ def _cumprod_grad_array(x, out, g, axis):
 class TakeAlong(Primitive):
     """y = x taken at `indices` along `axis` (cummax, cummin, sort): y_k = x_{indices_k}.
 
-    dy/dx: g added back onto the positions taken (a position taken twice gets both).
-    `permutation` marks indices that are a permutation of each slice (sort): then the gradient is
-    g taken at the inverse permutation.
+    dy/dx: g added back onto the positions taken (a position taken twice gets both), by scatter_add,
+    whose own gradient is this take again: exact to any order. (For sort's permutations the inverse
+    permutation would do, but it is a new array a jit trace could not follow.)
 
     Example:
         >>> chainrule.sort(chainrule.tensor([3.0, 1.0, 2.0])).values   # [1., 2., 3.]
@@ -160,24 +161,20 @@ class TakeAlong(Primitive):
     method = None
 
     @staticmethod
-    def forward(ctx, x, axis=0, indices=None, permutation=False):
-        ctx.axis, ctx.indices, ctx.permutation, ctx.in_shape = axis, indices, permutation, x.shape
+    def forward(ctx, x, axis=0, indices=None):
+        ctx.axis, ctx.indices, ctx.in_shape = axis, indices, x.shape
         return np.take_along_axis(x, indices, axis)
 
     @staticmethod
     def backward(ctx, g):
-        axis, indices = ctx.axis, ctx.indices
-        if ctx.permutation:
-            inverse = np.argsort(indices, axis=axis, kind="stable")
-            return TakeAlong.apply(g, axis=axis, indices=inverse, permutation=True)
         from .scatter import scatter_add
 
         zeros = np.zeros(ctx.in_shape, dtype=as_array(g).dtype)
-        return scatter_add(zeros, axis, indices, g)
+        return scatter_add(zeros, ctx.axis, ctx.indices, g)
 
     @staticmethod
     def jvp(ctx, t):
-        return TakeAlong.apply(t, axis=ctx.axis, indices=ctx.indices, permutation=ctx.permutation)
+        return TakeAlong.apply(t, axis=ctx.axis, indices=ctx.indices)
 
 
 # ----- public functions -----
@@ -265,9 +262,10 @@ def _cumulative_extremum(op, x, dim, largest):
         raise RuntimeError(
             f"{op}: complex tensors have no order (got {a.dtype}, shape {a.shape}); pass x.real or x.abs()"
         )
-    indices = _running_extremum_indices(a, axis, largest)
-    values = TakeAlong.apply(x, axis=axis, indices=indices)
-    return ValuesIndices(restore(values), restore(_plain(lambda _: indices, x)))
+    # found by a recorded op (_plain), so that a jit replay finds them again for its own x
+    indices = _plain(lambda a: _running_extremum_indices(a, axis, largest), x)
+    values = TakeAlong.apply(x, axis=axis, indices=as_array(indices))
+    return ValuesIndices(restore(values), restore(indices))
 
 
 @export("TakeAlong", method=True)
@@ -308,13 +306,16 @@ def _sort_indices(a, axis, descending):
 
 
 def _order(op, x, dim, descending):
+    """(x as at least 1-d, the function that undoes that, the axis, the sorting indices of that x as a
+    Tensor), the indices found by a recorded op (_plain), so that a jit replay sorts its own x."""
     axis = _scan_axis(op, x, dim)
     a = np.asarray(as_array(x))
     if a.dtype.kind == "c":
         raise RuntimeError(
             f"{op}: complex tensors have no order (got {a.dtype}, shape {a.shape}); sort x.real or x.abs()"
         )
-    return axis, _sort_indices(a.reshape(a.shape or (1,)), axis, descending)
+    x, restore = _as_1d(x)
+    return x, restore, axis, _plain(lambda a: _sort_indices(a, axis, descending), x)
 
 
 @export("TakeAlong", method=True)
@@ -327,10 +328,9 @@ def sort(x: TensorLike, dim: int = -1, descending: bool = False, stable: bool = 
     Example:
         >>> chainrule.tensor([3.0, 1.0, 2.0]).sort(descending=True)   # values [3., 2., 1.], indices [0, 2, 1]
     """
-    axis, indices = _order("sort", x, dim, descending)
-    x, restore = _as_1d(x)
-    values = TakeAlong.apply(x, axis=axis, indices=indices, permutation=True)
-    return ValuesIndices(restore(values), restore(_plain(lambda _: indices, x)))
+    x, restore, axis, indices = _order("sort", x, dim, descending)
+    values = TakeAlong.apply(x, axis=axis, indices=as_array(indices))
+    return ValuesIndices(restore(values), restore(indices))
 
 
 @export(differentiable=False, method=True)
@@ -340,5 +340,5 @@ def argsort(x: TensorLike, dim: int = -1, descending: bool = False, stable: bool
     Example:
         >>> chainrule.argsort(chainrule.tensor([3.0, 1.0, 2.0]))   # [1, 2, 0]
     """
-    _, indices = _order("argsort", x, dim, descending)
-    return _plain(lambda _: indices.reshape(np.shape(as_array(x))), x)
+    _, restore, _, indices = _order("argsort", x, dim, descending)
+    return restore(indices)

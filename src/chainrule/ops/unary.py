@@ -524,6 +524,8 @@ class Cast(UnaryElementwise):
 
     @staticmethod
     def forward(ctx, x, dtype=None):
+        if not hasattr(x, "dtype"):  # a Python number
+            x = np.asarray(x)
         ctx.in_dtype = x.dtype
         if x.dtype == dtype:
             return x.copy()
@@ -649,7 +651,7 @@ def hardtanh(x: TensorLike, min_val: float = -1.0, max_val: float = 1.0) -> Tens
 def cast(x: TensorLike, dtype: DTypeLike) -> Tensor:
     """x converted to dtype; differentiable between floating dtypes."""
     dtype = np.dtype(dtype)
-    if as_array(x).dtype == dtype:
+    if np.result_type(as_array(x)) == dtype:
         return x
     if dtype.kind not in "fc" and is_tensor(x):
         return _plain(lambda a: a.astype(dtype), x)
