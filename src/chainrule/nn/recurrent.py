@@ -218,7 +218,9 @@ class _RNNBase(Module):
             for layer in (0, 1)
         ]
         total = (per_direction[0] + per_direction[1] * (self.num_layers - 1)) * self.num_directions
-        _check_parameter_bytes(total * dt.itemsize, f"{self.num_layers} layers of parameters", name)
+        _check_parameter_bytes(
+            total * dt.itemsize, f"the parameters of {self.num_layers} layer{'s' * (self.num_layers > 1)}", name
+        )
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else self.hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:
