@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +34,19 @@ def _ones_tensor(ones):
     from ..tensor import Tensor
 
     return Tensor._make(ones)
+
+
+def _jvp_from_partials(cls, ctx, t):
+    """J t of a reduction: the sum over the reduced axes of t times the partials dy/dx_i, which the
+    backward rule gives at g = 1 (a Tensor of ones when t is one, so that the result is recorded)."""
+    ones = np.ones(ctx.shape, dtype=ctx.dtype)
+    partials = cls.backward(ctx, _ones_tensor(ones) if is_tensor(t) else ones)
+    return sum(t * partials, dim=ctx.axes, keepdim=ctx.keepdims)
+
+
+def _count(shape, axes):
+    """How many entries each output of a reduction over `axes` adds up."""
+    return math.prod(shape[a] for a in axes)
 
 
 def _kept_shape(shape, axes):
@@ -102,11 +116,7 @@ class Prod(Primitive):
 
     @staticmethod
     def jvp(ctx, t):
-        # J t = sum_i t_i * prod_{j != i} x_j; the backward rule with g = 1 gives those partials.
-        ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        return sum(
-            t * Prod.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)), dim=ctx.axes, keepdim=ctx.keepdims
-        )
+        return _jvp_from_partials(Prod, ctx, t)  # J t = sum_i t_i * prod_{j != i} x_j
 
 
 def _prod_of_others_array(x, axes):
@@ -172,8 +182,7 @@ class Extremum(Primitive):
 
     @staticmethod
     def jvp(ctx, t):
-        ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        return sum(t * Extremum.backward(ctx, ones), dim=ctx.axes, keepdim=ctx.keepdims)
+        return _jvp_from_partials(Extremum, ctx, t)
 
 
 def _share_of_extremum(x, out, axes, nan_takes):
@@ -227,9 +236,7 @@ class LogSumExp(Primitive):
 
     @staticmethod
     def jvp(ctx, t):
-        ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        weights = LogSumExp.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones))
-        return sum(t * weights, dim=ctx.axes, keepdim=ctx.keepdims)
+        return _jvp_from_partials(LogSumExp, ctx, t)
 
 
 class Var(Primitive):
@@ -244,7 +251,7 @@ class Var(Primitive):
     @staticmethod
     def forward(ctx, x, correction=1, axis=None, keepdims=False):
         axes = _setup(ctx, x, axis, keepdims, "var")
-        count = int(np.prod([np.shape(x)[a] for a in axes])) if axes else 1
+        count = _count(np.shape(x), axes)
         ctx.scale = 1.0 / (count - correction) if count > correction else np.inf
         with np.errstate(invalid="ignore", divide="ignore"):
             centered = x - np.sum(x, axis=axes, keepdims=True) * (1.0 / count if count else np.nan)
@@ -259,9 +266,7 @@ class Var(Primitive):
 
     @staticmethod
     def jvp(ctx, t):
-        ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        slope = Var.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones))
-        return sum(t * slope, dim=ctx.axes, keepdim=ctx.keepdims)
+        return _jvp_from_partials(Var, ctx, t)
 
 
 class SafeSqrt(UnaryElementwise):
@@ -325,12 +330,7 @@ class NormP(Primitive):
 
     @staticmethod
     def jvp(ctx, t):
-        ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        return sum(
-            t * NormP.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
-            dim=ctx.axes,
-            keepdim=ctx.keepdims,
-        )
+        return _jvp_from_partials(NormP, ctx, t)
 
 
 class Norm2(Primitive):
@@ -354,12 +354,7 @@ class Norm2(Primitive):
 
     @staticmethod
     def jvp(ctx, t):
-        ones = np.ones(ctx.shape, dtype=ctx.dtype)
-        return sum(
-            t * Norm2.backward(ctx, ones if not is_tensor(t) else _ones_tensor(ones)),
-            dim=ctx.axes,
-            keepdim=ctx.keepdims,
-        )
+        return _jvp_from_partials(Norm2, ctx, t)
 
 
 # ----- public functions -----
@@ -451,7 +446,7 @@ def mean(
         raise RuntimeError(f"mean(): dtype must be a floating point dtype, got {np.dtype(dtype)}")
     arr = _floating_input("mean", x, dtype)
     axes = normalize_axes(dim, np.ndim(arr), "mean")
-    count = int(np.prod([np.shape(arr)[a] for a in axes])) if axes else 1
+    count = _count(np.shape(arr), axes)
     return sum(x, dim=axes, keepdim=keepdim, dtype=dtype) * (1.0 / count if count else np.nan)
 
 
