@@ -417,15 +417,22 @@ def sum(
     return Sum.apply(x, axis=dim, keepdims=keepdim)
 
 
-def _floating_input(op, x, dtype=None):
+def refuse_non_float(op, dtype, takes_dtype=False):
+    """Refuse an input of a non-float `dtype` (None: unknown, let through), as torch refuses it; the
+    fix named is .float(), and the op's dtype= argument when `takes_dtype`."""
+    if dtype is not None and dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{op}: the input has dtype {dtype}, but {op} needs a floating point tensor; convert with .float()"
+            + (", or pass dtype=chainrule.float32." if takes_dtype else ".")
+        )
+
+
+def _floating_input(op, x, dtype=None, takes_dtype=False):
     """x's array, after refusing a non-tensor or (without a dtype to reduce in) a non-float input."""
     need_tensor(op, x)
     arr = as_array(x)
-    if dtype is None and np.asarray(arr).dtype.kind not in "fc":
-        raise RuntimeError(
-            f"{op}: the input has dtype {np.asarray(arr).dtype}, but {op} needs a floating point tensor; "
-            "convert with .float()" + (", or pass dtype=chainrule.float32." if op == "mean" else ".")
-        )
+    if dtype is None:
+        refuse_non_float(op, np.asarray(arr).dtype, takes_dtype)
     return arr
 
 
@@ -444,7 +451,7 @@ def mean(
     dim, keepdim = pick_axis(dim, axis, keepdim, keepdims, "mean")
     if dtype is not None and np.dtype(dtype).kind not in "fc":
         raise RuntimeError(f"mean(): dtype must be a floating point dtype, got {np.dtype(dtype)}")
-    arr = _floating_input("mean", x, dtype)
+    arr = _floating_input("mean", x, dtype, takes_dtype=True)
     axes = normalize_axes(dim, np.ndim(arr), "mean")
     count = _count(np.shape(arr), axes)
     return sum(x, dim=axes, keepdim=keepdim, dtype=dtype) * (1.0 / count if count else np.nan)
