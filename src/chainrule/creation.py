@@ -97,9 +97,7 @@ def _dtype_of_mixed_items(data):
         return None
     dtype = None
     for v in items:
-        if isinstance(v, Tensor):
-            item = v.dtype
-        elif isinstance(v, (np.generic, np.ndarray)):
+        if isinstance(v, (Tensor, np.generic, np.ndarray)):
             item = v.dtype
         elif isinstance(v, (bool, int, float, complex)):
             item = _dtypes._scalar_dtype(v)
