@@ -198,6 +198,19 @@ def _as_1d(x):
     return x, lambda y: y
 
 
+def _scan(op, primitive, x, dim, dtype):
+    """cumsum/cumprod: x cast to `dtype` first, float16 accumulated in float32, and an integer dtype
+    asked for the one accumulated in (wrapping around, as torch)."""
+    axis = _scan_axis(op, x, dim)
+    if dtype is not None:
+        x = cast(x, np.dtype(dtype))
+    x, restore = _as_1d(x)
+    in_dtype = as_array(x).dtype
+    if in_dtype == _HALF:
+        return restore(cast(primitive.apply(cast(x, np.float32), axis=axis), _HALF))
+    return restore(primitive.apply(x, axis=axis, dtype=in_dtype if dtype is not None else None))
+
+
 @export("CumSum", method=True)
 def cumsum(x: TensorLike, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
     """Cumulative sum along `dim`: y_k = x_0 + ... + x_k, as torch.cumsum.
@@ -208,15 +221,7 @@ def cumsum(x: TensorLike, dim: int, *, dtype: DTypeLike | None = None) -> Tensor
     Example:
         >>> chainrule.tensor([[1, 2], [3, 4]]).cumsum(0)   # [[1, 2], [4, 6]], int64
     """
-    axis = _scan_axis("cumsum", x, dim)
-    if dtype is not None:
-        x = cast(x, np.dtype(dtype))
-    x, restore = _as_1d(x)
-    in_dtype = as_array(x).dtype
-    if in_dtype == _HALF:
-        return restore(cast(CumSum.apply(cast(x, np.float32), axis=axis), _HALF))
-    # an integer dtype asked for is the one accumulated in (wrapping around, as torch)
-    return restore(CumSum.apply(x, axis=axis, dtype=in_dtype if dtype is not None else None))
+    return _scan("cumsum", CumSum, x, dim, dtype)
 
 
 @export("CumProd", method=True)
@@ -229,15 +234,7 @@ def cumprod(x: TensorLike, dim: int, *, dtype: DTypeLike | None = None) -> Tenso
     Example:
         >>> chainrule.cumprod(chainrule.tensor([2.0, 0.0, 3.0]), 0)   # [2., 0., 0.]
     """
-    axis = _scan_axis("cumprod", x, dim)
-    if dtype is not None:
-        x = cast(x, np.dtype(dtype))
-    x, restore = _as_1d(x)
-    in_dtype = as_array(x).dtype
-    if in_dtype == _HALF:
-        return restore(cast(CumProd.apply(cast(x, np.float32), axis=axis), _HALF))
-    # an integer dtype asked for is the one accumulated in (wrapping around, as torch)
-    return restore(CumProd.apply(x, axis=axis, dtype=in_dtype if dtype is not None else None))
+    return _scan("cumprod", CumProd, x, dim, dtype)
 
 
 def _running_extremum_indices(a, axis, largest):
