@@ -19,7 +19,7 @@ from .. import _dtypes
 from ..autograd.primitive import Primitive, UnaryElementwise, export
 from ._util import as_array, constant_array, int_arg, is_tensor, need_tensor, sum_trailing
 from .elementwise import _plain, cast, clamp, exp, log, softplus
-from .reduce import accumulate_half_in_float32, refuse_non_float
+from .reduce import _refuse_non_float, accumulate_half_in_float32
 from .reduce import sum as _sum
 from .shape import getitem
 
@@ -411,7 +411,7 @@ def _floating_or_cast(op, x, dtype):
     dtype = getattr(as_array(x), "dtype", None)  # (symbolic tracing passes SymPy stand-ins)
     if dtype is None and isinstance(x, (list, tuple, int, float, bool)):
         dtype = np.asarray(x).dtype
-    refuse_non_float(op, dtype, takes_dtype=True)
+    _refuse_non_float(op, dtype, takes_dtype=True)
     return x
 
 

@@ -417,7 +417,7 @@ def sum(
     return Sum.apply(x, axis=dim, keepdims=keepdim)
 
 
-def refuse_non_float(op, dtype, takes_dtype=False):
+def _refuse_non_float(op, dtype, takes_dtype=False):
     """Refuse an input of a non-float `dtype` (None: unknown, let through), as torch refuses it; the
     fix named is .float(), and the op's dtype= argument when `takes_dtype`."""
     if dtype is not None and dtype.kind not in "fc":
@@ -432,7 +432,7 @@ def _floating_input(op, x, dtype=None, takes_dtype=False):
     need_tensor(op, x)
     arr = as_array(x)
     if dtype is None:
-        refuse_non_float(op, np.asarray(arr).dtype, takes_dtype)
+        _refuse_non_float(op, np.asarray(arr).dtype, takes_dtype)
     return arr
 
 
